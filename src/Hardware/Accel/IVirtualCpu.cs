@@ -1,0 +1,40 @@
+using Actorvisor.Hardware.X86;
+
+namespace Actorvisor.Hardware.Accel;
+
+/// <summary>
+/// One virtual CPU: its register state and its run loop. <see cref="Run"/> is called by one thread (the
+/// vCPU thread); <see cref="Kick"/> may be called from any thread. Register access is only valid while
+/// the vCPU is not running.
+/// </summary>
+public interface IVirtualCpu : IDisposable
+{
+    /// <summary>The vCPU index within its VM.</summary>
+    int Id { get; }
+
+    /// <summary>
+    /// Runs guest code until an exit the handler does not absorb. Port I/O and MMIO exits are passed to
+    /// <paramref name="handler"/> on the calling thread (inline, like Firecracker's run_emulation); the
+    /// vCPU keeps running if it returns <see cref="ExitAction.Continue"/>. Returns on HLT, shutdown,
+    /// internal error, failed entry, a kick (<see cref="VcpuExit.Interrupted"/>), or an exit the handler stopped on.
+    /// </summary>
+    VcpuExit Run(IExitHandler handler);
+
+    /// <summary>
+    /// Makes the current or next <see cref="Run"/> return <see cref="VcpuExit.Interrupted"/> promptly
+    /// (KVM: immediate_exit + a signal; software: uc_emu_stop). Thread-safe; sticky until Run returns.
+    /// </summary>
+    void Kick();
+
+    /// <summary>Reads the general-purpose registers, RIP and RFLAGS (KVM_GET_REGS).</summary>
+    Registers GetRegisters();
+
+    /// <summary>Writes the general-purpose registers, RIP and RFLAGS (KVM_SET_REGS).</summary>
+    void SetRegisters(in Registers registers);
+
+    /// <summary>Reads segment, descriptor-table and control registers (KVM_GET_SREGS).</summary>
+    SpecialRegisters GetSpecialRegisters();
+
+    /// <summary>Writes segment, descriptor-table and control registers (KVM_SET_SREGS).</summary>
+    void SetSpecialRegisters(SpecialRegisters sregs);
+}

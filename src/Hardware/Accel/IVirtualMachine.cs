@@ -1,0 +1,33 @@
+using Actorvisor.Hardware.Memory;
+
+namespace Actorvisor.Hardware.Accel;
+
+/// <summary>
+/// One VM of an accelerator: owns its guest-physical memory map (memslots) and its vCPUs.
+/// Memory region calls and vCPU creation are not thread-safe against each other; the caller
+/// serialises them (the VmActor / MemslotSetActor mailbox).
+/// </summary>
+public interface IVirtualMachine : IDisposable
+{
+    /// <summary>The accelerator that created this VM.</summary>
+    AcceleratorKind Kind { get; }
+
+    /// <summary>The current memslots (an immutable snapshot).</summary>
+    MemslotSet Memslots { get; }
+
+    /// <summary>
+    /// Adds a memslot, or replaces the slot with the same id (KVM_SET_USER_MEMORY_REGION).
+    /// The caller keeps the host memory mapped until the slot is deleted and the VM disposed.
+    /// </summary>
+    /// <exception cref="MemslotException">the slot overlaps another.</exception>
+    void SetMemoryRegion(Memslot slot);
+
+    /// <summary>Deletes a memslot (KVM: the same ioctl with size 0).</summary>
+    void DeleteMemoryRegion(uint slotId);
+
+    /// <summary>Creates vCPU <paramref name="id"/>. Each vCPU is run by one thread at a time.</summary>
+    IVirtualCpu CreateVcpu(int id);
+
+    /// <summary>The vCPUs created so far.</summary>
+    IReadOnlyList<IVirtualCpu> Vcpus { get; }
+}

@@ -1,0 +1,97 @@
+using System.Runtime.InteropServices;
+using Actorvisor.Hardware.Native;
+using static Tmds.Linux.LibC;
+
+namespace Actorvisor.Hardware.Memory;
+
+/// <summary>
+/// Owns one mmap'd range of host memory that backs guest RAM, and unmaps it on dispose.
+/// All access goes through bounds-checked helpers taking offsets into the range.
+/// </summary>
+public sealed unsafe class HostMemory : IDisposable
+{
+    private nint _address;
+    private readonly FileDescriptor? _memfd;
+
+    private HostMemory(nint address, ulong size, HostMemoryBacking backing, FileDescriptor? memfd)
+    {
+        _address = address;
+        Size = size;
+        Backing = backing;
+        _memfd = memfd;
+    }
+
+    /// <summary>Maps <paramref name="size"/> bytes (a multiple of 4 KiB) of zeroed, readable and writable memory.</summary>
+    public static HostMemory Allocate(ulong size, HostMemoryBacking backing = HostMemoryBacking.Anonymous, string name = "guest-ram")
+    {
+        if (size == 0) throw new ArgumentOutOfRangeException(nameof(size), "guest memory size must be greater than zero");
+        if (!PageSize.IsAligned(size)) throw new ArgumentOutOfRangeException(nameof(size), $"guest memory size 0x{size:x} is not a multiple of 4 KiB");
+        int prot = PROT_READ | PROT_WRITE;
+        if (backing == HostMemoryBacking.Memfd)
+        {
+            var fd = Sys.MemfdCreate(name);
+            try
+            {
+                Sys.Ftruncate(fd, (long)size);
+                nint p = Sys.Mmap(0, size, prot, MAP_SHARED | MAP_NORESERVE, fd.Fd, 0, name);
+                return new HostMemory(p, size, backing, fd);
+            }
+            catch
+            {
+                fd.Dispose();
+                throw;
+            }
+        }
+        nint a = Sys.Mmap(0, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0, name);
+        return new HostMemory(a, size, backing, null);
+    }
+
+    /// <summary>The host virtual address of the first byte.</summary>
+    public nint Address => _address != 0 ? _address : throw new ObjectDisposedException(nameof(HostMemory));
+
+    /// <summary>Size in bytes.</summary>
+    public ulong Size { get; }
+
+    /// <summary>How the memory is backed.</summary>
+    public HostMemoryBacking Backing { get; }
+
+    /// <summary>The memfd behind a <see cref="HostMemoryBacking.Memfd"/> mapping, else null.</summary>
+    public FileDescriptor? Memfd => _memfd;
+
+    /// <summary>True once unmapped.</summary>
+    public bool IsDisposed => _address == 0;
+
+    /// <summary>A span over <paramref name="length"/> bytes at <paramref name="offset"/>, bounds-checked.</summary>
+    public Span<byte> Span(ulong offset, int length)
+    {
+        CheckRange(offset, (ulong)length);
+        return new Span<byte>((void*)(Address + (nint)offset), length);
+    }
+
+    /// <summary>Copies <paramref name="data"/> into the memory at <paramref name="offset"/>.</summary>
+    public void Write(ulong offset, ReadOnlySpan<byte> data) => data.CopyTo(Span(offset, data.Length));
+
+    /// <summary>Copies bytes at <paramref name="offset"/> into <paramref name="destination"/>.</summary>
+    public void Read(ulong offset, Span<byte> destination) => Span(offset, destination.Length).CopyTo(destination);
+
+    /// <summary>Reads an unmanaged value (little-endian, as the guest sees it).</summary>
+    public T Read<T>(ulong offset) where T : unmanaged => MemoryMarshal.Read<T>(Span(offset, sizeof(T)));
+
+    /// <summary>Writes an unmanaged value (little-endian, as the guest sees it).</summary>
+    public void Write<T>(ulong offset, T value) where T : unmanaged => MemoryMarshal.Write(Span(offset, sizeof(T)), in value);
+
+    /// <summary>Throws unless [offset, offset+length) lies inside this memory.</summary>
+    public void CheckRange(ulong offset, ulong length)
+    {
+        if (offset > Size || length > Size - offset)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"range 0x{offset:x}+0x{length:x} is outside guest memory of 0x{Size:x} bytes");
+    }
+
+    /// <summary>Unmaps the memory (and closes the memfd). Any pointer into it is invalid afterwards.</summary>
+    public void Dispose()
+    {
+        var a = Interlocked.Exchange(ref _address, 0);
+        if (a != 0) Sys.Munmap(a, Size);
+        _memfd?.Dispose();
+    }
+}

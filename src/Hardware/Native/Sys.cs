@@ -1,0 +1,91 @@
+using System.Runtime.InteropServices;
+using Tmds.Linux;
+using static Tmds.Linux.LibC;
+
+namespace Actorvisor.Hardware.Native;
+
+/// <summary>
+/// Thin, checked wrappers over the libc calls the hardware layer uses. Every failure throws a
+/// <see cref="SyscallException"/> that names the call and the errno; descriptors come back owned.
+/// </summary>
+public static unsafe class Sys
+{
+    /// <summary>The calling thread's errno after a failed call.</summary>
+    public static int LastErrno => Marshal.GetLastPInvokeError();
+
+    /// <summary>Throws for <paramref name="call"/> if <paramref name="result"/> is negative.</summary>
+    public static long Check(long result, string call, string? detail = null)
+    {
+        if (result < 0) throw new SyscallException(call, errno, detail);
+        return result;
+    }
+
+    /// <summary>open(2) with O_CLOEXEC added; returns the owned descriptor.</summary>
+    public static FileDescriptor Open(string path, int flags)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
+        int fd;
+        fixed (byte* p = bytes) fd = open(p, flags | O_CLOEXEC);
+        Check(fd, $"open({path})");
+        return new FileDescriptor(fd, path);
+    }
+
+    /// <summary>ioctl(2) with an integer argument.</summary>
+    public static int Ioctl(FileDescriptor fd, ulong request, ulong arg, string name)
+    {
+        int r = ioctl(fd.Fd, (int)request, (void*)arg);
+        Check(r, $"ioctl({name})", fd.What);
+        return r;
+    }
+
+    /// <summary>ioctl(2) with a pointer argument.</summary>
+    public static int Ioctl(FileDescriptor fd, ulong request, void* arg, string name)
+    {
+        int r = ioctl(fd.Fd, (int)request, arg);
+        Check(r, $"ioctl({name})", fd.What);
+        return r;
+    }
+
+    /// <summary>ioctl(2) that returns the raw result and errno instead of throwing (for probes such as KVM_HAS_DEVICE_ATTR).</summary>
+    public static int TryIoctl(FileDescriptor fd, ulong request, void* arg, out int err)
+    {
+        int r = ioctl(fd.Fd, (int)request, arg);
+        err = r < 0 ? errno : 0;
+        return r;
+    }
+
+    /// <summary>mmap(2); returns the mapped address.</summary>
+    public static nint Mmap(nint addr, ulong length, int prot, int flags, int fd, long offset, string what)
+    {
+        void* p = mmap((void*)addr, (size_t)length, prot, flags, fd, offset);
+        if (p == MAP_FAILED) throw new SyscallException("mmap", errno, $"{what}, {length} bytes");
+        return (nint)p;
+    }
+
+    /// <summary>munmap(2).</summary>
+    public static void Munmap(nint addr, ulong length)
+    {
+        Check(munmap((void*)addr, (size_t)length), "munmap");
+    }
+
+    /// <summary>memfd_create(2) with MFD_CLOEXEC.</summary>
+    public static FileDescriptor MemfdCreate(string name)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(name + "\0");
+        int fd;
+        fixed (byte* p = bytes) fd = memfd_create(p, MFD_CLOEXEC);
+        Check(fd, "memfd_create", name);
+        return new FileDescriptor(fd, $"memfd:{name}");
+    }
+
+    /// <summary>ftruncate(2).</summary>
+    public static void Ftruncate(FileDescriptor fd, long length) =>
+        Check(ftruncate(fd.Fd, length), "ftruncate", fd.What);
+
+    /// <summary>Raw syscall(2) for calls libc does not wrap (userfaultfd).</summary>
+    public static long Syscall(long number, long a1 = 0, long a2 = 0, long a3 = 0, string? name = null)
+    {
+        long r = (long)syscall((syscall_arg)(void*)number, (syscall_arg)(void*)a1, (syscall_arg)(void*)a2, (syscall_arg)(void*)a3);
+        return Check(r, name ?? $"syscall({number})");
+    }
+}
