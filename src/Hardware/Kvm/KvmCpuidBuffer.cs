@@ -28,6 +28,9 @@ internal sealed unsafe class KvmCpuidBuffer
     private Span<KvmCpuidEntry2> EntrySpan(int count) =>
         MemoryMarshal.Cast<byte, KvmCpuidEntry2>(_bytes.AsSpan(sizeof(KvmCpuid2)))[..count];
 
+    /// <summary>The header's nent: the capacity before a call, the kernel's count after one that updates it.</summary>
+    public int Count => (int)Header.Nent;
+
     /// <summary>The entries the kernel filled in (nent after the call).</summary>
     public KvmCpuidEntry2[] Entries() => EntrySpan((int)Header.Nent).ToArray();
 

@@ -126,12 +126,18 @@ public sealed unsafe class KvmVcpu : IDisposable
             throw new SyscallException($"ioctl(KVM_SET_CPUID2({entries.Length} entries))", err, _fd.What);
     }
 
-    /// <summary>KVM_GET_CPUID2: the CPUID leaves set on this vCPU.</summary>
-    public KvmCpuidEntry2[] GetCpuid2(int capacity = 256)
+    /// <summary>
+    /// KVM_GET_CPUID2: the CPUID leaves set on this vCPU. Asks with room for none first: the kernel answers
+    /// E2BIG with the real count in nent, which kernels before 6.x only write back on that error path.
+    /// </summary>
+    public KvmCpuidEntry2[] GetCpuid2()
     {
-        var buffer = new KvmCpuidBuffer(capacity);
-        if (buffer.Ioctl(_fd, KvmIoctls.GetCpuid2, out int err) < 0)
-            throw new SyscallException("ioctl(KVM_GET_CPUID2)", err, _fd.What);
+        var probe = new KvmCpuidBuffer(0);
+        if (probe.Ioctl(_fd, KvmIoctls.GetCpuid2, out int err) >= 0) return [];
+        if (err != Tmds.Linux.LibC.E2BIG) throw new SyscallException("ioctl(KVM_GET_CPUID2)", err, _fd.What);
+        var buffer = new KvmCpuidBuffer(probe.Count);
+        if (buffer.Ioctl(_fd, KvmIoctls.GetCpuid2, out err) < 0)
+            throw new SyscallException($"ioctl(KVM_GET_CPUID2({probe.Count} entries))", err, _fd.What);
         return buffer.Entries();
     }
 
