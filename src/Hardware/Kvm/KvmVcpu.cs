@@ -127,18 +127,17 @@ public sealed unsafe class KvmVcpu : IDisposable
     }
 
     /// <summary>
-    /// KVM_GET_CPUID2: the CPUID leaves set on this vCPU. Asks with room for none first: the kernel answers
-    /// E2BIG with the real count in nent, which kernels before 6.x only write back on that error path.
+    /// KVM_GET_CPUID2: the CPUID leaves set on this vCPU. Kernels before 6.4 never write nent back to
+    /// userspace for this ioctl, so the buffer starts filled with a sentinel and the count is where the
+    /// kernel's entries end (when the kernel does report nent, that wins).
     /// </summary>
     public KvmCpuidEntry2[] GetCpuid2()
     {
-        var probe = new KvmCpuidBuffer(0);
-        if (probe.Ioctl(_fd, KvmIoctls.GetCpuid2, out int err) >= 0) return [];
-        if (err != Tmds.Linux.LibC.E2BIG) throw new SyscallException("ioctl(KVM_GET_CPUID2)", err, _fd.What);
-        var buffer = new KvmCpuidBuffer(probe.Count);
-        if (buffer.Ioctl(_fd, KvmIoctls.GetCpuid2, out err) < 0)
-            throw new SyscallException($"ioctl(KVM_GET_CPUID2({probe.Count} entries))", err, _fd.What);
-        return buffer.Entries();
+        const int capacity = 256; // KVM_MAX_CPUID_ENTRIES: KVM_SET_CPUID2 accepts no more
+        var buffer = KvmCpuidBuffer.WithSentinel(capacity);
+        if (buffer.Ioctl(_fd, KvmIoctls.GetCpuid2, out int err) < 0)
+            throw new SyscallException($"ioctl(KVM_GET_CPUID2({capacity} entries))", err, _fd.What);
+        return buffer.Count < capacity ? buffer.Entries() : buffer.EntriesBeforeSentinel();
     }
 
     /// <summary>
