@@ -284,7 +284,8 @@ public static class GuestLibrary
             a.add(eax, __dword_ptr[(long)flags + 4]);
             g.DebugExitWithAl();
             a.Label(ref secondary);
-            g.HaltForever();
+            a.hlt();
+            a.jmp(secondary);
         });
         return new GuestImage("two-vcpu-writer", bytes, origin, origin, BootMode.Protected, 2,
             $"protected mode, 2 vCPUs: each fills its own {regionPages}-page region chosen by its vCPU index; vCPU 0 prints both sums and exits with 2")
