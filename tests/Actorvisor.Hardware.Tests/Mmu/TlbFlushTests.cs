@@ -147,8 +147,10 @@ public class TlbFlushTests
         vcpu.Start();
         for (int i = 0; i < 200; i++)
         {
+            long before = Interlocked.Read(ref writes);
             vm.Mmu.Zap(new GfnRange(MmuTestVm.Gfn(0), 2));           // write side + flush
             vm.Mmu.GetDirtyLog(0);                                     // write side + flush
+            Assert.True(SpinWait.SpinUntil(() => Interlocked.Read(ref writes) > before + 1, Generous), "the vCPU made no progress");
         }
         stop.Set();
         vcpu.Join();
