@@ -82,6 +82,18 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
         return true;
     }
 
+    /// <summary>
+    /// The page walk a vCPU does on a TLB miss, in guest mode and without a lock: true with the SPTE of
+    /// <paramref name="gpa"/> if it allows <paramref name="access"/> (map <see cref="Spte.HostAddress"/>,
+    /// writable only if <see cref="Spte.IsWritable"/>); false means fault with <see cref="Fault"/>. A translation
+    /// filled from it stays valid until the next TLB flush this vCPU applies.
+    /// </summary>
+    public bool TryWalk(ulong gpa, MmuAccess access, out Spte spte)
+    {
+        spte = TryLookup(gpa, out var table, out var index) ? table.Read(index) : Spte.Empty;
+        return spte.Permits(access);
+    }
+
     /// <summary>The SPTE mapping <paramref name="gpa"/> now (empty if none).</summary>
     public Spte ReadSpte(ulong gpa) => TryLookup(gpa, out var t, out var i) ? t.Read(i) : Spte.Empty;
 

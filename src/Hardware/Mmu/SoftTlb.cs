@@ -118,15 +118,11 @@ public sealed unsafe class SoftTlb : ITlbFlushTarget, IDisposable
             }
             // The page walk: read the SPTE locklessly, as hardware would. A flush requested after this read
             // waits for this vCPU to leave guest mode, so a stale fill is dropped before the requester returns.
-            if (_mmu.TryLookup(gpa, out var table, out var index))
+            if (_mmu.TryWalk(gpa, access, out var spte))
             {
-                var spte = table.Read(index);
-                if (spte.Permits(access))
-                {
-                    Volatile.Write(ref slot, new Entry(gfn, spte.HostAddress, spte.IsWritable));
-                    Interlocked.Increment(ref _fills);
-                    continue;
-                }
+                Volatile.Write(ref slot, new Entry(gfn, spte.HostAddress, spte.IsWritable));
+                Interlocked.Increment(ref _fills);
+                continue;
             }
             Interlocked.Increment(ref _faults);
             Participant.ExitGuest();
