@@ -24,7 +24,7 @@ public class SpteTests
     {
         var s = Spte.Make(0x7f12_3456_7, SpteFlags.Present | SpteFlags.Writable);
         Assert.Equal(0x7f12_3456_7UL, s.Pfn);
-        Assert.Equal((nint)0x7f12_3456_7000, s.HostAddress);
+        Assert.Equal(0x7f12_3456_7000L, (long)s.HostAddress);
         Assert.Equal(SpteFlags.Present | SpteFlags.Writable, s.Flags);
     }
 
