@@ -157,4 +157,42 @@ public class TlbFlushTests
         Assert.True(Interlocked.Read(ref writes) > 0);
         Assert.True(vm.Mmu.Counters.SlowPathFaults > 1);
     }
+
+    [Fact]
+    public void Writable_to_read_only_and_zaps_request_a_flush_and_changes_that_only_add_rights_do_not()
+    {
+        using var vm = MmuTestVm.Create(2, MemslotFlags.LogDirtyPages);
+        var range = new GfnRange(MmuTestVm.Gfn(0), 2);
+        long Flushes() => vm.Mmu.Counters.TlbFlushes;
+        vm.Mmu.Fault(MmuTestVm.Gpa(0), MmuAccess.Read);
+        long f0 = Flushes();
+        vm.Mmu.Fault(MmuTestVm.Gpa(0), MmuAccess.Write);                     // RO -> W: no flush
+        Assert.Equal(f0, Flushes());
+        vm.Mmu.WriteProtect(range, WriteProtectReason.DirtyLog);              // W -> RO: flush
+        Assert.Equal(f0 + 1, Flushes());
+        vm.Mmu.WriteProtect(range, WriteProtectReason.DirtyLog);              // already RO and clean: none
+        Assert.Equal(f0 + 1, Flushes());
+        vm.Mmu.Zap(range);                                                    // zap of a present SPTE: flush
+        Assert.Equal(f0 + 2, Flushes());
+        vm.Mmu.Zap(range);                                                    // nothing left to zap: none
+        Assert.Equal(f0 + 2, Flushes());
+    }
+
+    [Fact]
+    public void Slow_path_operations_exclude_each_other_through_mmu_lock()
+    {
+        using var vm = MmuTestVm.Create(1);
+        vm.Mmu.Fault(MmuTestVm.Gpa(0), MmuAccess.Write);
+        var scope = vm.Mmu.Lock.EnterRead();          // e.g. a slow-path fault in progress
+        Task zap;
+        try
+        {
+            zap = Task.Run(() => vm.Mmu.Zap(new GfnRange(MmuTestVm.Gfn(0), 1)));
+            Assert.False(zap.Wait(50));
+            Assert.True(vm.Spte(0).IsPresent);
+        }
+        finally { scope.Dispose(); }
+        Assert.True(zap.Wait(Generous));
+        Assert.True(vm.Spte(0).IsEmpty);
+    }
 }
