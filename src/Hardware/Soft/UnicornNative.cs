@@ -74,6 +74,8 @@ internal static unsafe partial class UnicornNative
     public const int UC_CTL_WRITE_USE_EXITS = UC_CTL_UC_USE_EXITS | (1 << 26) | (UC_CTL_IO_WRITE << 30);
 
     // uc_x86_reg
+    public const int UC_X86_REG_ECX = 22;
+    public const int UC_X86_REG_EDX = 24;
     public const int UC_X86_REG_EFLAGS = 25;
     public const int UC_X86_REG_RAX = 35;
     public const int UC_X86_REG_RBP = 36;
