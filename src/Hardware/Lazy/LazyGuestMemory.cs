@@ -26,6 +26,7 @@ public sealed unsafe class LazyGuestMemory : IDisposable
     private readonly IPageFaultSink _sink;
     private readonly PageFaultReader _reader;
     private readonly InstallGate _gate = new();
+    // Never disposed: it has no timer, and Closing must stay readable after Dispose.
     private readonly CancellationTokenSource _closing = new();
     private readonly ulong[] _present;
     private readonly bool _hasZeroPage;
@@ -210,7 +211,6 @@ public sealed unsafe class LazyGuestMemory : IDisposable
             _unmapped = true;
             _memory.Dispose();
             _gate.Dispose();
-            _closing.Dispose();
         }
     }
 
