@@ -103,6 +103,29 @@ public class UserfaultfdTests
     }
 
     [Fact]
+    public async Task A_user_mode_only_descriptor_refuses_kernel_faults_which_is_why_guest_ram_does_not_use_it()
+    {
+        // KVM and the kernel's own copies fault in kernel mode. With UFFD_USER_MODE_ONLY such a fault is not
+        // reported but fails: here write(2) from a missing page answers EFAULT instead of waiting for the page.
+        using var mem = HostMemory.Allocate(Page);
+        using var uffd = Userfaultfd.Open(userModeOnly: true);
+        uffd.Register(mem.Address, mem.Size);
+        using var target = Sys.MemfdCreate("user-mode-only");
+        long written = 0;
+        int err = 0;
+        var toucher = NativeTouch.OnThread("kernel-toucher", () =>
+        {
+            written = LazyGuestMemoryTests.KernelRead(target, mem.Address, (int)Page);
+            err = Sys.LastErrno;
+        });
+        var finished = await Task.WhenAny(toucher, Task.Delay(TimeSpan.FromSeconds(10)));
+        if (finished != toucher) Copy(uffd, mem.Address, Filled(0)); // release it before failing
+        Assert.Same(toucher, finished);
+        Assert.Equal(-1, written);
+        Assert.Equal(Errnos.EFAULT, err);
+    }
+
+    [Fact]
     public void Ioctls_after_dispose_are_refused_cleanly()
     {
         var uffd = Userfaultfd.Open();
