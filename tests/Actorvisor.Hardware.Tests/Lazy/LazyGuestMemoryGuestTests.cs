@@ -3,6 +3,7 @@ using Actorvisor.Hardware.Guests;
 using Actorvisor.Hardware.Kvm;
 using Actorvisor.Hardware.Lazy;
 using Actorvisor.Hardware.Machines;
+using Actorvisor.Hardware.Soft;
 using Actorvisor.Hardware.X86;
 using static Iced.Intel.AssemblerRegisters;
 
@@ -16,6 +17,15 @@ public class LazyGuestMemoryGuestTests
 {
     private const int Page = 4096;
     private const ulong LazyGpa = 0x0400_0000; // 64 MiB: above the machine's own 32 MiB of RAM in slot 0
+
+    [Fact]
+    public void A_guest_on_the_software_accelerator_reading_lazy_pages_sees_the_file_and_memory_ends_identical_to_it()
+    {
+        // Unicorn reads guest RAM through uc_mem_map_ptr onto the lazy mapping: its loads fault in user mode
+        // on the vCPU thread, inside native code.
+        using var soft = new SoftAccelerator();
+        GuestReadsLazyPages(soft);
+    }
 
     [KvmFact]
     public void A_guest_on_kvm_reading_lazy_pages_sees_the_file_and_memory_ends_identical_to_it()
