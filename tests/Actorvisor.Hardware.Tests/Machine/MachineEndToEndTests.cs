@@ -68,7 +68,7 @@ public abstract class MachineEndToEndTests : IDisposable
         g.Asm.jmp(spin);
     }), 0x8000, 0x8000, BootMode.Real, 1, "prints and spins");
 
-    [Fact]
+    [AcceleratorFact]
     public void Hello_prints_its_greeting_and_exits_with_0()
     {
         var result = Run(GuestLibrary.Hello());
@@ -79,7 +79,7 @@ public abstract class MachineEndToEndTests : IDisposable
         Assert.Equal(IoDirection.Out, exit.Direction);
     }
 
-    [Theory]
+    [AcceleratorTheory]
     [InlineData(0)]
     [InlineData(42)]
     [InlineData(255)]
@@ -88,7 +88,7 @@ public abstract class MachineEndToEndTests : IDisposable
         AssertExited(Run(GuestLibrary.ExitWith(code)), "", code);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void A_halting_guest_ends_halted_without_a_result()
     {
         var result = Run(GuestLibrary.Halt());
@@ -97,7 +97,7 @@ public abstract class MachineEndToEndTests : IDisposable
         Assert.IsType<VcpuExit.Hlt>(Assert.Single(result.VcpuExits));
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void A_triple_fault_fails_the_run_with_the_reason()
     {
         var result = Run(GuestLibrary.TripleFault());
@@ -108,7 +108,7 @@ public abstract class MachineEndToEndTests : IDisposable
         AssertTripleFaultExit(result.VcpuExits[0]);
     }
 
-    [Theory]
+    [AcceleratorTheory]
     [InlineData(1)]
     [InlineData(16)]
     [InlineData(256)]
@@ -126,7 +126,7 @@ public abstract class MachineEndToEndTests : IDisposable
         Assert.Equal(0u, machine.Memory.Read<uint>(GuestLayout.DataBase + d * 4));
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void Mmio_prober_reads_all_ones_where_no_device_answers()
     {
         var machine = Create(GuestLibrary.MmioProber());
@@ -135,7 +135,7 @@ public abstract class MachineEndToEndTests : IDisposable
         Assert.Equal(1, machine.Bus.UnknownMmioWrites);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void Mmio_prober_exchanges_values_with_a_device()
     {
         var machine = Create(GuestLibrary.MmioProber());
@@ -149,7 +149,7 @@ public abstract class MachineEndToEndTests : IDisposable
         Assert.Equal(0, machine.Bus.UnknownMmioReads + machine.Bus.UnknownMmioWrites);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void Long_mode_hello_runs_64_bit_code()
     {
         var machine = Create(GuestLibrary.LongModeHello());
@@ -162,7 +162,7 @@ public abstract class MachineEndToEndTests : IDisposable
         Assert.True(sregs.Cs.L);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void Two_vcpus_fill_their_own_regions_and_vcpu_0_reports_both()
     {
         const int pages = 16;
@@ -182,7 +182,7 @@ public abstract class MachineEndToEndTests : IDisposable
         Assert.Equal(2u, machine.Memory.Read<uint>(GuestLibrary.TwoVcpuRegion(1, pages)));
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void Port_io_loop_exits_once_per_out()
     {
         var machine = Create(GuestLibrary.PortIoLoop(1000));
@@ -193,7 +193,7 @@ public abstract class MachineEndToEndTests : IDisposable
     public static TheoryData<string> LibraryGuestsWithResults() =>
         [.. GuestLibrary.All().Where(g => g.ExpectedResultCode is not null).Select(g => g.Name)];
 
-    [Theory]
+    [AcceleratorTheory]
     [MemberData(nameof(LibraryGuestsWithResults))]
     public void Every_library_guest_produces_its_documented_output(string name)
     {
@@ -201,7 +201,7 @@ public abstract class MachineEndToEndTests : IDisposable
         AssertExited(Run(image), image.ExpectedConsole, image.ExpectedResultCode!.Value);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void A_flat_binary_file_boots_like_the_library_image()
     {
         var path = Path.Combine(_dir, "hello.bin");
@@ -209,7 +209,7 @@ public abstract class MachineEndToEndTests : IDisposable
         AssertExited(Run(new FlatImageFile(path, BootMode.Real)), "Hello from an Actorvisor guest!\n", 0);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void An_elf_executable_boots_in_long_mode()
     {
         var guest = GuestLibrary.LongModeHello();
@@ -220,7 +220,7 @@ public abstract class MachineEndToEndTests : IDisposable
         AssertExited(Run(new ElfImageFile(path)), guest.ExpectedConsole, 64);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public async Task Console_output_can_be_awaited_and_forwarded_while_the_guest_runs()
     {
         var forwarded = new CapturingConsoleSink();
@@ -234,7 +234,7 @@ public abstract class MachineEndToEndTests : IDisposable
         Assert.IsType<VcpuExit.Interrupted>(Assert.Single(result.VcpuExits));
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void A_guest_that_never_ends_times_out_and_is_kicked_out()
     {
         var machine = Create(Spinner());
@@ -245,7 +245,7 @@ public abstract class MachineEndToEndTests : IDisposable
         Assert.Equal("spinning\n", result.ConsoleOutput);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void Cancelling_a_run_stops_the_vcpus_and_throws()
     {
         var machine = Create(Spinner());
@@ -254,7 +254,7 @@ public abstract class MachineEndToEndTests : IDisposable
         Assert.ThrowsAny<OperationCanceledException>(() => machine.Run(RunTimeout, cts.Token));
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void A_fatal_exit_on_one_vcpu_kicks_the_others()
     {
         // vCPU 0 spins; vCPU 1 (EDI = 1) executes UD2 without an IDT and shuts down.
@@ -275,7 +275,7 @@ public abstract class MachineEndToEndTests : IDisposable
         Assert.True(result.VcpuExits[1]!.IsFatal);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void A_machine_runs_once()
     {
         var machine = Create(GuestLibrary.ExitWith(1));
@@ -283,7 +283,7 @@ public abstract class MachineEndToEndTests : IDisposable
         Assert.Throws<InvalidOperationException>(() => machine.Run(RunTimeout));
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void An_image_over_the_boot_structures_is_refused()
     {
         var path = Path.Combine(_dir, "low.bin");
