@@ -1,11 +1,10 @@
-using System.Reflection;
 using Xunit.Abstractions;
 using Xunit.Sdk;
 
 namespace Actorvisor.Kvm.Tests.Runner;
 
 /// <summary>
-/// Discovers and runs the xunit (v2) tests of an assembly in this process with xunit's own engine
+/// Discovers and runs the xunit (v2) tests of some assemblies in this process with xunit's own engine
 /// (XunitTestFramework: the same fixtures, theories and skips as under `dotnet test`), and writes one
 /// <see cref="ResultLine"/> per result. Arguments: <c>--filter TEXT</c> (repeatable; runs tests whose
 /// display name contains any TEXT), <c>--list</c> (print the test names and exit).
@@ -13,8 +12,8 @@ namespace Actorvisor.Kvm.Tests.Runner;
 /// </summary>
 public static class InProcessRunner
 {
-    /// <summary>Runs the tests of <paramref name="assembly"/>; see the type summary for <paramref name="args"/>.</summary>
-    public static int Run(Assembly assembly, string[] args, TextWriter output)
+    /// <summary>Runs the selected tests of <paramref name="suites"/>; see the type summary for <paramref name="args"/>.</summary>
+    public static int Run(IReadOnlyList<TestSuite> suites, string[] args, TextWriter output)
     {
         var filters = new List<string>();
         bool list = false;
@@ -30,33 +29,24 @@ public static class InProcessRunner
             }
         }
 
-        var diagnostics = new Sink(output, _ => { });
+        // xunit's diagnostics go to the log, except under --list, whose output is only test names.
+        var log = list ? TextWriter.Null : output;
+        var diagnostics = new Sink(log, _ => { });
         using var framework = new XunitTestFramework(diagnostics);
         var options = new OptionBag();
         // One test at a time: KVM tests own vCPU threads and, inside the emulated host, the two CPUs.
         options.SetValue("xunit.execution.DisableParallelization", (bool?)true);
         options.SetValue("xunit.discovery.PreEnumerateTheories", (bool?)true);
 
-        var cases = new List<ITestCase>();
-        using (var discovered = new ManualResetEventSlim())
-        {
-            var sink = new Sink(output, m =>
-            {
-                if (m is ITestCaseDiscoveryMessage d) cases.Add(d.TestCase);
-                if (m is IDiscoveryCompleteMessage) discovered.Set();
-            });
-            using var discoverer = framework.GetDiscoverer(Reflector.Wrap(assembly));
-            discoverer.Find(includeSourceInformation: false, sink, options);
-            discovered.Wait();
-        }
-
-        var selected = cases.Where(c => filters.Count == 0 || filters.Any(f => c.DisplayName.Contains(f, StringComparison.Ordinal))).ToList();
+        var plan = suites.Select(s => (s.Assembly, Cases: Discover(framework, s, options, log)
+            .Where(c => filters.Count == 0 || filters.Any(f => c.DisplayName.Contains(f, StringComparison.Ordinal))).ToList())).ToList();
+        int total = plan.Sum(p => p.Cases.Count);
         if (list)
         {
-            foreach (var c in selected) output.WriteLine(c.DisplayName);
-            return selected.Count > 0 ? 0 : 2;
+            foreach (var c in plan.SelectMany(p => p.Cases)) output.WriteLine(c.DisplayName);
+            return total > 0 ? 0 : 2;
         }
-        if (selected.Count == 0)
+        if (total == 0)
         {
             output.WriteLine($"no tests matched {(filters.Count == 0 ? "(no filter)" : string.Join(", ", filters))}");
             output.WriteLine(ResultLine.Done(0, 0, 0));
@@ -64,8 +54,9 @@ public static class InProcessRunner
         }
 
         int passed = 0, failed = 0, skipped = 0;
-        using (var finished = new ManualResetEventSlim())
+        foreach (var (assembly, cases) in plan.Where(p => p.Cases.Count > 0))
         {
+            using var finished = new ManualResetEventSlim();
             var sink = new Sink(output, m =>
             {
                 switch (m)
@@ -75,18 +66,33 @@ public static class InProcessRunner
                     case ITestFailed f: failed++; output.WriteLine(ResultLine.Fail(f.Test.DisplayName, Describe(f))); break;
                     case ITestSkipped k: skipped++; output.WriteLine(ResultLine.Skip(k.Test.DisplayName, k.Reason)); break;
                     // Failures outside a test (fixture constructors, class cleanup, the runner itself) count too.
-                    case IErrorMessage e: failed++; output.WriteLine(ResultLine.Fail("(runner error)", Describe(e))); break;
+                    case IErrorMessage e: failed++; output.WriteLine(ResultLine.Fail($"{assembly.GetName().Name} (runner error)", Describe(e))); break;
                     case ITestClassCleanupFailure c: failed++; output.WriteLine(ResultLine.Fail($"{c.TestClass.Class.Name} (class cleanup)", Describe(c))); break;
                     case ITestCollectionCleanupFailure c: failed++; output.WriteLine(ResultLine.Fail($"{c.TestCollection.DisplayName} (collection cleanup)", Describe(c))); break;
                     case ITestAssemblyFinished: finished.Set(); break;
                 }
             });
             using var executor = framework.GetExecutor(assembly.GetName());
-            executor.RunTests(selected, sink, options);
+            executor.RunTests(cases, sink, options);
             finished.Wait();
         }
         output.WriteLine(ResultLine.Done(passed, failed, skipped));
         return failed > 0 ? 1 : 0;
+    }
+
+    private static IEnumerable<ITestCase> Discover(XunitTestFramework framework, TestSuite suite, OptionBag options, TextWriter output)
+    {
+        var cases = new List<ITestCase>();
+        using var discovered = new ManualResetEventSlim();
+        var sink = new Sink(output, m =>
+        {
+            if (m is ITestCaseDiscoveryMessage d && suite.Select(d.TestCase)) cases.Add(d.TestCase);
+            if (m is IDiscoveryCompleteMessage) discovered.Set();
+        });
+        using var discoverer = framework.GetDiscoverer(Reflector.Wrap(suite.Assembly));
+        discoverer.Find(includeSourceInformation: false, sink, options);
+        discovered.Wait();
+        return cases;
     }
 
     private static string Describe(IFailureInformation f)
