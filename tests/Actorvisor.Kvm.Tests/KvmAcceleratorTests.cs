@@ -2,6 +2,7 @@ using System.Text;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Kvm;
 using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Mmu;
 using Actorvisor.Hardware.X86;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
@@ -212,9 +213,10 @@ public sealed class KvmAcceleratorTests : IDisposable
         Assert.Same(VcpuExit.Halted, vcpu.Run(new RecordingExitHandler()));
 
         var kvmVm = Assert.IsType<KvmVirtualMachine>(_vm);
-        Assert.Equal(new ulong[] { (1UL << 0) | (1UL << 5) | (1UL << 15) }, kvmVm.GetDirtyLog(1));
-        Assert.Equal(new ulong[] { 0 }, kvmVm.GetDirtyLog(1));
+        Assert.Equal([0ul, 5, 15], kvmVm.GetDirtyLog(1).SetPages());
+        Assert.Empty(kvmVm.GetDirtyLog(1).SetPages());
         Assert.Throws<MemslotException>(() => kvmVm.GetDirtyLog(0));
+        Assert.Throws<InvalidOperationException>(() => kvmVm.ClearDirtyLog(1, 0, new DirtyBitmap(64)));
     }
 
     [Fact]

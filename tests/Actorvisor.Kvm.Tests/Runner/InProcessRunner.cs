@@ -29,8 +29,9 @@ public static class InProcessRunner
             }
         }
 
-        // xunit's diagnostics go to the log, except under --list, whose output is only test names.
-        var log = list ? TextWriter.Null : output;
+        // xunit's diagnostic messages (e.g. "falling back to single test case") are left out: the serial log
+        // carries results; real problems arrive as error messages and fail the run.
+        var log = TextWriter.Null;
         var diagnostics = new Sink(log, _ => { });
         using var framework = new XunitTestFramework(diagnostics);
         var options = new OptionBag();
