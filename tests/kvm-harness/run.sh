@@ -116,7 +116,7 @@ boot() { # boot ATTEMPT -> sets boot_error ("" when the run reached KVMTEST DONE
   local serial="$work/serial-$1.log"
   : >"$serial"
   log "attempt $1: booting QEMU (TCG, -cpu max, $smp CPUs), log $serial"
-  timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -m 4G -smp "$smp" \
+  timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -m 2G -smp "$smp" \
     -nodefaults -no-user-config -display none -no-reboot -serial stdio \
     -kernel "$cache/vmlinux" -initrd "$cache/initrd.cpio.gz" \
     -append "console=ttyS0 panic=-1 quiet loglevel=3 kvmharness.job=$work" \
