@@ -66,9 +66,10 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
     /// <summary>
     /// Opens a 64-bit-mode engine (the mode only selects Unicorn's register API; the CPU's real mode comes
     /// from the state written through the context), maps <paramref name="memslots"/> and the MMIO gaps,
-    /// and installs the exit hooks with <paramref name="vcpu"/> (a GCHandle of the SoftVcpu) as user data.
+    /// and installs the exit hooks with <paramref name="vcpu"/> (a GCHandle of the SoftVcpu) as user data
+    /// and <paramref name="stopRequest"/> as the block hook's stop flag.
     /// </summary>
-    public static SoftCpuEngine Create(MemslotSet memslots, nint vcpu)
+    public static SoftCpuEngine Create(MemslotSet memslots, nint vcpu, nint stopRequest)
     {
         var uc = UnicornEngine.Open(UC_MODE_64);
         SoftCpuEngine? engine = null;
@@ -92,7 +93,7 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
                 cursor = slot.End;
             }
             if (cursor < MmioTop) engine.MapGap(vcpu, cursor, MmioTop - cursor);
-            SoftExitHooks.Install(uc, vcpu);
+            SoftExitHooks.Install(uc, vcpu, stopRequest);
             return engine;
         }
         catch

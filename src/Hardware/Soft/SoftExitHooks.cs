@@ -18,9 +18,13 @@ internal static unsafe class SoftExitHooks
     /// <summary>uc_cb_mmio_write_t.</summary>
     public static readonly delegate* unmanaged<nint, ulong, uint, ulong, nint, void> MmioWrite = &OnMmioWrite;
 
-    /// <summary>Installs the IN, OUT, interrupt, write-protect and fetch-protect hooks on <paramref name="uc"/>.</summary>
-    public static void Install(UnicornEngine uc, nint vcpu)
+    /// <summary>
+    /// Installs the block, IN, OUT, interrupt, write-protect and fetch-protect hooks on <paramref name="uc"/>.
+    /// <paramref name="stopRequest"/> points at the vCPU's int that asks for a stop at the next block start.
+    /// </summary>
+    public static void Install(UnicornEngine uc, nint vcpu, nint stopRequest)
     {
+        uc.AddHook(UC_HOOK_BLOCK, (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnBlock, stopRequest);
         uc.AddInstructionHook(UC_X86_INS_OUT, (delegate* unmanaged<nint, uint, int, uint, nint, void>)&OnOut, vcpu);
         uc.AddInstructionHook(UC_X86_INS_IN, (delegate* unmanaged<nint, uint, int, nint, uint>)&OnIn, vcpu);
         uc.AddHook(UC_HOOK_INTR, (delegate* unmanaged<nint, uint, nint, void>)&OnInterrupt, vcpu);
@@ -30,6 +34,20 @@ internal static unsafe class SoftExitHooks
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static SoftVcpu Vcpu(nint handle) => Unsafe.As<SoftVcpu>(GCHandle.FromIntPtr(handle).Target!);
+
+    /// <summary>
+    /// Runs at the start of every translation block, before QEMU's own exit check. The only place the
+    /// vCPU stops emulation from (apart from exception hooks, which run between blocks): Unicorn 2.0.1
+    /// also checks for an exit request after every memory access and then rewinds RIP to the start of
+    /// the block while keeping the side effects of the instructions already executed, so a uc_emu_stop
+    /// issued mid-block (from another thread or from an OUT/MMIO hook) makes the guest execute part of a
+    /// block twice. Stopping here, before the block runs, rewinds to exactly where it stopped.
+    /// </summary>
+    [UnmanagedCallersOnly]
+    private static void OnBlock(nint uc, ulong address, uint size, nint stopRequest)
+    {
+        if (Volatile.Read(ref *(int*)stopRequest) != 0) uc_emu_stop(uc);
+    }
 
     [UnmanagedCallersOnly]
     private static void OnOut(nint uc, uint port, int size, uint value, nint vcpu) => Vcpu(vcpu).PortOut(uc, port, size, value);
