@@ -12,6 +12,9 @@ namespace Actorvisor.Hardware.Soft;
 /// </summary>
 internal static unsafe class SoftExitHooks
 {
+    /// <summary>Engines opened while false use the managed block hook (tests of the fallback set it).</summary>
+    internal static volatile bool PreferNativeBlockHook = true;
+
     /// <summary>uc_cb_mmio_read_t.</summary>
     public static readonly delegate* unmanaged<nint, ulong, uint, nint, ulong> MmioRead = &OnMmioRead;
 
@@ -24,7 +27,8 @@ internal static unsafe class SoftExitHooks
     /// </summary>
     public static void Install(UnicornEngine uc, nint vcpu, nint stopRequest)
     {
-        uc.AddHook(UC_HOOK_BLOCK, (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnBlock, stopRequest);
+        void* block = PreferNativeBlockHook && NativeBlockHook.Pointer != 0 ? (void*)NativeBlockHook.Pointer : (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnBlock;
+        uc.AddHook(UC_HOOK_BLOCK, block, stopRequest);
         uc.AddInstructionHook(UC_X86_INS_OUT, (delegate* unmanaged<nint, uint, int, uint, nint, void>)&OnOut, vcpu);
         uc.AddInstructionHook(UC_X86_INS_IN, (delegate* unmanaged<nint, uint, int, nint, uint>)&OnIn, vcpu);
         uc.AddHook(UC_HOOK_INTR, (delegate* unmanaged<nint, uint, nint, void>)&OnInterrupt, vcpu);
@@ -42,6 +46,7 @@ internal static unsafe class SoftExitHooks
     /// the block while keeping the side effects of the instructions already executed, so a uc_emu_stop
     /// issued mid-block (from another thread or from an OUT/MMIO hook) makes the guest execute part of a
     /// block twice. Stopping here, before the block runs, rewinds to exactly where it stopped.
+    /// Used where <see cref="NativeBlockHook"/> (the same check in native code) is unavailable.
     /// </summary>
     [UnmanagedCallersOnly]
     private static void OnBlock(nint uc, ulong address, uint size, nint stopRequest)
