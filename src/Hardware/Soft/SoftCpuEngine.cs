@@ -14,9 +14,8 @@ namespace Actorvisor.Hardware.Soft;
 internal sealed unsafe class SoftCpuEngine : IDisposable
 {
     /// <summary>
-    /// MMIO gaps cover guest-physical [0, MmioTop). Unicorn 2.0.1 looks up the memory region of the
-    /// *linear* address before translating it, so the whole 64-bit space must look mapped for paged
-    /// guests whose virtual addresses (0xffffffff8..., say) are not physical ones.
+    /// MMIO gaps cover guest-physical [0, MmioTop), so that any guest access outside the memslots, at
+    /// any address a 64-bit guest can form, reaches the exit handler instead of failing as unmapped.
     /// </summary>
     public const ulong MmioTop = 0xFFFF_FFFF_FFFF_E000;
 

@@ -398,31 +398,22 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     }
 
     /// <summary>
-    /// UC_HOOK_MEM_WRITE_PROT: Unicorn matched the write's linear address to a read-only slot. If the
-    /// guest-physical target really is read-only it is reported as an MMIO write; returning true lets
-    /// QEMU go on, and it discards the store (the slot's TLB entries are marked discard-write).
+    /// UC_HOOK_MEM_WRITE_PROT: a guest write to a read-only slot, reported as an MMIO write. Returning true
+    /// lets QEMU go on, and it discards the store (the slot's TLB entries are marked discard-write).
+    /// Unicorn 2.0.1 maps linear to guest-physical addresses one to one (see <see cref="GuestPageWalker"/>),
+    /// so the linear address is the guest-physical one.
     /// </summary>
-    internal bool WriteProtected(nint uc, ulong linear, int size, ulong value)
+    internal bool WriteProtected(nint uc, ulong address, int size, ulong value)
     {
-        try
-        {
-            var engine = _engine!;
-            if (!GuestPageWalker.TryTranslate(engine.Memslots, Paging(engine), linear, out ulong gpa)) return true;
-            var slot = engine.Memslots.Find(gpa);
-            if (slot is { IsReadOnly: true }) MmioWrite(uc, gpa, size, value);
-            return true;
-        }
-        catch (Exception ex)
-        {
-            Fail(ex);
-            return true;
-        }
+        MmioWrite(uc, address, size, value);
+        return true;
     }
 
     /// <summary>
-    /// UC_HOOK_MEM_FETCH_PROT: the fetch's linear address lies in an MMIO gap. Fine if paging maps it to
-    /// RAM (or to nothing: QEMU then raises #PF); a fetch from MMIO ends the run with an internal error, as
-    /// KVM cannot execute from MMIO either.
+    /// UC_HOOK_MEM_FETCH_PROT: the guest fetches code from an address with no RAM. If the page tables do
+    /// not map it, returning true lets QEMU raise the #PF; otherwise the run ends with an internal error,
+    /// as on KVM, which cannot execute from MMIO either. A page-table mapping to another address is
+    /// reported as such, since Unicorn 2.0.1 would fetch from the linear address regardless.
     /// </summary>
     internal bool FetchProtected(nint uc, ulong linear)
     {
@@ -430,10 +421,11 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         {
             var engine = _engine!;
             if (!GuestPageWalker.TryTranslate(engine.Memslots, Paging(engine), linear, out ulong gpa)) return true;
-            if (engine.Memslots.Find(gpa) is not null) return true;
             _errorRecorded = true;
-            Record(new VcpuExit.InternalError(
-                $"instruction fetch from guest-physical 0x{gpa:x} (linear 0x{linear:x}), which is MMIO or unmapped, not RAM"));
+            Record(new VcpuExit.InternalError(gpa == linear
+                ? $"instruction fetch from guest-physical 0x{gpa:x}, which is MMIO or unmapped, not RAM"
+                : $"instruction fetch from linear 0x{linear:x}, which the guest's page tables map to guest-physical 0x{gpa:x}: " +
+                  "the software accelerator (Unicorn 2.0.1) only supports identity-mapped paging"));
             return false;
         }
         catch (Exception ex)
