@@ -20,6 +20,11 @@ namespace Actorvisor.Hardware.Soft;
 /// are queued and returned by the following Runs without entering the guest. HLT is exact: it is
 /// intercepted before it executes (see <see cref="UnicornCpuContext.InterceptHlt"/>), and when an exit
 /// is already pending the vCPU stops on the hlt so that the next Run executes it.
+/// Limits of Unicorn 2.0.1 that remain: paging must identity-map what the guest touches (see
+/// <see cref="GuestPageWalker"/>); exceptions the guest could take through its IDT end the run with an
+/// internal error instead of being delivered; 8-byte MMIO accesses reach the handler as two 4-byte ones;
+/// and translated code is only invalidated for writes by this vCPU, so code another vCPU writes is seen
+/// after the next register load (SetRegisters/SetSpecialRegisters) or memslot change.
 /// </remarks>
 public sealed unsafe class SoftVcpu : IVirtualCpu
 {
@@ -189,7 +194,13 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         if (_sregsDirty) UnicornCpuContext.WriteSpecialRegisters(blob, _sregs);
         UnicornCpuContext.PrepareForRun(blob, engine.BlobSize);
         engine.RestoreState();
-        if (engine.HasRun) engine.FlushTlb();
+        if (engine.HasRun)
+        {
+            engine.FlushTlb();
+            // New register state usually comes with new code (a loaded image, a reset): QEMU invalidates
+            // translations only for writes by this engine's CPU, not for the VMM's or other vCPUs' writes.
+            engine.Uc.FlushTranslations();
+        }
         _regsDirty = _sregsDirty = false;
     }
 

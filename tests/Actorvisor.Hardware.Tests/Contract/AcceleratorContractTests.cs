@@ -386,6 +386,22 @@ public abstract class AcceleratorContractTests : IDisposable
         Assert.Equal(0x1122_3344_5566_7788UL, m.Cpu.GetRegisters().Rax);
     }
 
+    [Fact]
+    public void CodeLoadedBetweenRunsIsTheCodeThatRuns()
+    {
+        using var m = NewMachine();
+        var handler = new RecordingExitHandler();
+        m.Load(16, a => { a.mov(al, 1); a.@out(0x10, al); a.hlt(); });
+        m.EnterRealMode(TestMachine.CodeAddress);
+        Assert.Equal(VcpuExit.Halted, m.Cpu.Run(handler));
+
+        m.Load(16, a => { a.mov(al, 2); a.@out(0x10, al); a.hlt(); });
+        m.EnterRealMode(TestMachine.CodeAddress);
+        Assert.Equal(VcpuExit.Halted, m.Cpu.Run(handler));
+
+        Assert.Equal([1u, 2u], handler.Ports.Select(p => p.Data));
+    }
+
     // ---- memslots ----
 
     [Fact]

@@ -223,6 +223,16 @@ public sealed class SoftAcceleratorTests : IDisposable
     }
 
     [Fact]
+    public void ASlotAboveTheGuestPhysicalTopIsRefused()
+    {
+        using var vm = _accelerator.CreateVm();
+        using var ram = HostMemory.Allocate(0x2000);
+        var error = Assert.Throws<MemslotException>(() => vm.SetMemoryRegion(Memslot.For(3, 0xFFFF_FFFF_FFFF_E000, ram)));
+        Assert.Contains("memslot 3", error.Message);
+        Assert.Equal(0, vm.Memslots.Count);
+    }
+
+    [Fact]
     public void TheRawExitLoopCountsEveryExit()
     {
         Assert.True(SoftRawExitLoop.Measure(10_000) > 0);
