@@ -19,9 +19,6 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
     /// </summary>
     public const ulong MmioTop = 0xFFFF_FFFF_FFFF_E000;
 
-    /// <summary>The page at <see cref="MmioTop"/>: mapping anything makes QEMU flush the whole TLB.</summary>
-    private const ulong FlushPage = MmioTop;
-
     /// <summary>What an MMIO callback gets as user data: the vCPU and the gap's base address.</summary>
     [StructLayout(LayoutKind.Sequential)]
     public struct MmioRegion
@@ -128,16 +125,6 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
         SaveState();
         Buffer.MemoryCopy(Blob, other.Blob, other.BlobSize, BlobSize);
         other.RestoreState();
-    }
-
-    /// <summary>
-    /// Flushes QEMU's TLB (after the VMM changed CR0/CR3/CR4/EFER): Unicorn has no call for it, but
-    /// mapping a region runs tlb_flush; the one-page region is unmapped again right away.
-    /// </summary>
-    public void FlushTlb()
-    {
-        Uc.MapMmio(FlushPage, 0x1000, SoftExitHooks.MmioRead, SoftExitHooks.MmioWrite, 0);
-        Uc.Unmap(FlushPage, 0x1000);
     }
 
     /// <summary>Closes the engine and frees the context and the MMIO user data.</summary>

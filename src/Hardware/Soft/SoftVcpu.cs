@@ -23,8 +23,8 @@ namespace Actorvisor.Hardware.Soft;
 /// Limits of Unicorn 2.0.1 that remain: paging must identity-map what the guest touches (see
 /// <see cref="GuestPageWalker"/>); exceptions the guest could take through its IDT end the run with an
 /// internal error instead of being delivered; 8-byte MMIO accesses reach the handler as two 4-byte ones;
-/// and translated code is only invalidated for writes by this vCPU, so code another vCPU writes is seen
-/// after the next register load (SetRegisters/SetSpecialRegisters) or memslot change.
+/// and translated code is only invalidated for writes by this vCPU, so code written by the VMM or another
+/// vCPU is seen after the next SetSpecialRegisters or memslot change (both give the vCPU a fresh engine).
 /// </remarks>
 public sealed unsafe class SoftVcpu : IVirtualCpu
 {
@@ -169,7 +169,11 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     {
         var slots = _vm.Memslots;
         var engine = _engine;
-        if (engine is null || engine.Generation != slots.Generation)
+        // A new engine also for special registers loaded after the engine ran (a reset, a new image): QEMU
+        // drops translated code only for writes by this engine's CPU, not for code the VMM or another vCPU
+        // wrote, and Unicorn 2.0.1's own flush (uc_ctl_flush_tb) costs seconds. A new engine also starts
+        // with an empty TLB, so changed CR0/CR3/CR4/EFER take effect.
+        if (engine is null || engine.Generation != slots.Generation || (_sregsDirty && engine.HasRun))
         {
             var fresh = SoftCpuEngine.Create(slots, GCHandle.ToIntPtr(_self), (nint)_stopRequest);
             if (engine is not null) engine.CopyStateTo(fresh);
@@ -194,13 +198,6 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         if (_sregsDirty) UnicornCpuContext.WriteSpecialRegisters(blob, _sregs);
         UnicornCpuContext.PrepareForRun(blob, engine.BlobSize);
         engine.RestoreState();
-        if (engine.HasRun)
-        {
-            engine.FlushTlb();
-            // New register state usually comes with new code (a loaded image, a reset): QEMU invalidates
-            // translations only for writes by this engine's CPU, not for the VMM's or other vCPUs' writes.
-            engine.Uc.FlushTranslations();
-        }
         _regsDirty = _sregsDirty = false;
     }
 

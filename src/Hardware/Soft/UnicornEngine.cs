@@ -67,9 +67,6 @@ internal sealed unsafe class UnicornEngine : SafeHandle
     /// </summary>
     public void DisableUntilAddress() => Check(uc_ctl_int(Uc, UC_CTL_WRITE_USE_EXITS, 1), "uc_ctl(UC_CTL_UC_USE_EXITS)");
 
-    /// <summary>uc_ctl_flush_tb: forgets all translated code (QEMU only notices writes made by this engine's own CPU).</summary>
-    public void FlushTranslations() => Check(uc_ctl_int(Uc, UC_CTL_WRITE_TB_FLUSH, 0), "uc_ctl(UC_CTL_TB_FLUSH)");
-
     /// <summary>uc_emu_start from <paramref name="begin"/> with no until address, timeout or count; returns the raw uc_err.</summary>
     public int Start(ulong begin) => uc_emu_start(Uc, begin, 0, 0, 0);
 

@@ -70,11 +70,9 @@ internal static unsafe partial class UnicornNative
     // uc_control_type, encoded as UC_CTL(type, nr, rw) = type | nr << 26 | rw << 30.
     private const int UC_CTL_IO_WRITE = 1;
     private const int UC_CTL_UC_USE_EXITS = 4;
-    private const int UC_CTL_TB_FLUSH = 10;
     /// <summary>uc_ctl_exits_enable/disable: with exits on and an empty exit list, uc_emu_start ignores <c>until</c>.</summary>
     public const int UC_CTL_WRITE_USE_EXITS = UC_CTL_UC_USE_EXITS | (1 << 26) | (UC_CTL_IO_WRITE << 30);
-    /// <summary>uc_ctl_flush_tb: drops every translated block.</summary>
-    public const int UC_CTL_WRITE_TB_FLUSH = UC_CTL_TB_FLUSH | (UC_CTL_IO_WRITE << 30);
+
 
     // uc_x86_reg
     public const int UC_X86_REG_ECX = 22;

@@ -622,7 +622,7 @@ public abstract class AcceleratorContractTests : IDisposable
         });
         m.EnterRealMode(TestMachine.CodeAddress);
         var handler = new RecordingExitHandler();
-        for (int i = 0; i < 200; i++)
+        for (int i = 0; i < 100; i++)
         {
             var run = Task.Factory.StartNew(() => m.Cpu.Run(handler), TaskCreationOptions.LongRunning);
             if (i % 2 == 1) Thread.SpinWait(i * 50);
