@@ -10,7 +10,8 @@ namespace Actorvisor.Hardware.Tests.Soft;
 
 /// <summary>
 /// Port-I/O exit rates: the bare-Unicorn floor (<see cref="SoftRawExitLoop"/>) and the same guest loop
-/// through <see cref="SoftVcpu"/> with a trivial handler. Prints both; asserts only that they ran.
+/// through <see cref="SoftVcpu"/> with a trivial handler, best of three alternating rounds (the build
+/// machine is shared). Prints both; asserts only that they ran.
 /// </summary>
 public sealed class SoftExitRateTests(ITestOutputHelper output)
 {
@@ -31,7 +32,7 @@ public sealed class SoftExitRateTests(ITestOutputHelper output)
     [Fact]
     public void RawAndRuntimeOutExitRates()
     {
-        double raw = SoftRawExitLoop.Measure(Exits);
+        double raw = 0, runtime = 0;
 
         using var accelerator = new SoftAccelerator();
         using var m = new TestMachine(accelerator);
@@ -49,13 +50,17 @@ public sealed class SoftExitRateTests(ITestOutputHelper output)
         m.Cpu.SetRegisters(m.Cpu.GetRegisters() with { Rcx = 1000, Rdx = 0x80 });
         Assert.Equal(VcpuExit.Halted, m.Cpu.Run(handler));
 
-        m.Cpu.SetRegisters(m.Cpu.GetRegisters() with { Rip = TestMachine.CodeAddress, Rcx = Exits });
-        handler.Outs = 0;
-        var watch = Stopwatch.StartNew();
-        Assert.Equal(VcpuExit.Halted, m.Cpu.Run(handler));
-        watch.Stop();
-        Assert.Equal(Exits, handler.Outs);
-        double runtime = Exits / watch.Elapsed.TotalSeconds;
+        for (int round = 0; round < 3; round++)
+        {
+            raw = Math.Max(raw, SoftRawExitLoop.Measure(Exits));
+            m.Cpu.SetRegisters(m.Cpu.GetRegisters() with { Rip = TestMachine.CodeAddress, Rcx = Exits });
+            handler.Outs = 0;
+            var watch = Stopwatch.StartNew();
+            Assert.Equal(VcpuExit.Halted, m.Cpu.Run(handler));
+            watch.Stop();
+            Assert.Equal(Exits, handler.Outs);
+            runtime = Math.Max(runtime, Exits / watch.Elapsed.TotalSeconds);
+        }
 
         output.WriteLine($"raw Unicorn OUT loop: {raw / 1e6:F1} M exits/s ({1e9 / raw:F1} ns/exit)");
         output.WriteLine($"SoftVcpu + handler:   {runtime / 1e6:F1} M exits/s ({1e9 / runtime:F1} ns/exit), {raw / runtime:F2}x raw");
