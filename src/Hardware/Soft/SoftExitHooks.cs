@@ -55,28 +55,28 @@ internal static unsafe class SoftExitHooks
     }
 
     [UnmanagedCallersOnly]
-    private static void OnOut(nint uc, uint port, int size, uint value, nint vcpu) => Vcpu(vcpu).PortOut(uc, port, size, value);
+    private static void OnOut(nint uc, uint port, int size, uint value, nint vcpu) => Vcpu(vcpu).PortOut(port, size, value);
 
     [UnmanagedCallersOnly]
-    private static uint OnIn(nint uc, uint port, int size, nint vcpu) => Vcpu(vcpu).PortIn(uc, port, size);
+    private static uint OnIn(nint uc, uint port, int size, nint vcpu) => Vcpu(vcpu).PortIn(port, size);
 
     [UnmanagedCallersOnly]
     private static void OnInterrupt(nint uc, uint number, nint vcpu) => Vcpu(vcpu).Interrupt(uc, number);
 
     [UnmanagedCallersOnly]
     private static byte OnWriteProtected(nint uc, int type, ulong address, int size, long value, nint vcpu) =>
-        Vcpu(vcpu).WriteProtected(uc, address, size, (ulong)value) ? (byte)1 : (byte)0;
+        Vcpu(vcpu).WriteProtected(address, size, (ulong)value) ? (byte)1 : (byte)0;
 
     [UnmanagedCallersOnly]
     private static byte OnFetchProtected(nint uc, int type, ulong address, int size, long value, nint vcpu) =>
-        Vcpu(vcpu).FetchProtected(uc, address) ? (byte)1 : (byte)0;
+        Vcpu(vcpu).FetchProtected(address) ? (byte)1 : (byte)0;
 
     [UnmanagedCallersOnly]
     private static ulong OnMmioRead(nint uc, ulong offset, uint size, nint region)
     {
         if (region == 0) return 0;
         var r = (SoftCpuEngine.MmioRegion*)region;
-        return Vcpu(r->Vcpu).MmioRead(uc, r->Base + offset, (int)size);
+        return Vcpu(r->Vcpu).MmioRead(r->Base + offset, (int)size);
     }
 
     [UnmanagedCallersOnly]
@@ -84,6 +84,6 @@ internal static unsafe class SoftExitHooks
     {
         if (region == 0) return;
         var r = (SoftCpuEngine.MmioRegion*)region;
-        Vcpu(r->Vcpu).MmioWrite(uc, r->Base + offset, (int)size, value);
+        Vcpu(r->Vcpu).MmioWrite(r->Base + offset, (int)size, value);
     }
 }

@@ -343,7 +343,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         RequestStop();
     }
 
-    internal void PortOut(nint uc, uint port, int size, uint value)
+    internal void PortOut(uint port, int size, uint value)
     {
         if (_handlerFailure is not null) return;
         uint data = value;
@@ -358,7 +358,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         }
     }
 
-    internal uint PortIn(nint uc, uint port, int size)
+    internal uint PortIn(uint port, int size)
     {
         uint data = 0;
         if (_handlerFailure is not null) return 0;
@@ -374,7 +374,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         return data;
     }
 
-    internal ulong MmioRead(nint uc, ulong gpa, int size)
+    internal ulong MmioRead(ulong gpa, int size)
     {
         ulong data = 0;
         if (_handlerFailure is not null) return 0;
@@ -390,7 +390,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         return data;
     }
 
-    internal void MmioWrite(nint uc, ulong gpa, int size, ulong value)
+    internal void MmioWrite(ulong gpa, int size, ulong value)
     {
         if (_handlerFailure is not null) return;
         ulong data = value;
@@ -411,9 +411,9 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     /// Unicorn 2.0.1 maps linear to guest-physical addresses one to one (see <see cref="GuestPageWalker"/>),
     /// so the linear address is the guest-physical one.
     /// </summary>
-    internal bool WriteProtected(nint uc, ulong address, int size, ulong value)
+    internal bool WriteProtected(ulong address, int size, ulong value)
     {
-        MmioWrite(uc, address, size, value);
+        MmioWrite(address, size, value);
         return true;
     }
 
@@ -423,7 +423,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     /// as on KVM, which cannot execute from MMIO either. A page-table mapping to another address is
     /// reported as such, since Unicorn 2.0.1 would fetch from the linear address regardless.
     /// </summary>
-    internal bool FetchProtected(nint uc, ulong linear)
+    internal bool FetchProtected(ulong linear)
     {
         try
         {
