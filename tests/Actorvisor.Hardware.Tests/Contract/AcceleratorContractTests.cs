@@ -1,6 +1,7 @@
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Memory;
 using Actorvisor.Hardware.X86;
+using Actorvisor.Hardware.Tests.Machines;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Actorvisor.Hardware.Tests.Contract;
@@ -31,7 +32,7 @@ public abstract class AcceleratorContractTests : IDisposable
 
     // ---- port I/O ----
 
-    [Fact]
+    [AcceleratorFact]
     public void OutCarriesPortSizeAndDataForByteWordAndDword()
     {
         using var m = NewMachine();
@@ -51,7 +52,7 @@ public abstract class AcceleratorContractTests : IDisposable
             handler.Ports);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void InLoadsTheHandlersDataIntoAlAxEax()
     {
         using var m = NewMachine();
@@ -74,7 +75,7 @@ public abstract class AcceleratorContractTests : IDisposable
         Assert.Equal([new(0x30, IoDirection.In, 1, 0xAB), new(0x31, IoDirection.In, 2, 0xEFCD), new(0x32, IoDirection.In, 4, 0x0403_0201)], handler.Ports);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void PortIoStopReturnsTheExitAndTheNextRunContinuesAfterIt()
     {
         using var m = NewMachine();
@@ -100,7 +101,7 @@ public abstract class AcceleratorContractTests : IDisposable
         Assert.Equal([new(0x20, IoDirection.Out, 1, 0x55), new(0x21, IoDirection.Out, 1, 0x66)], handler.Ports);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void InStopReportsTheDataTheHandlerSupplied()
     {
         using var m = NewMachine();
@@ -113,7 +114,7 @@ public abstract class AcceleratorContractTests : IDisposable
         Assert.Equal(0xBEEFUL, m.Cpu.GetRegisters().Rbx & 0xFFFF);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void AnExceptionFromTheHandlerComesOutOfRun()
     {
         using var m = NewMachine();
@@ -127,7 +128,7 @@ public abstract class AcceleratorContractTests : IDisposable
 
     // ---- MMIO ----
 
-    [Fact]
+    [AcceleratorFact]
     public void MmioReadReturnsTheHandlersData()
     {
         using var m = NewMachine();
@@ -147,7 +148,7 @@ public abstract class AcceleratorContractTests : IDisposable
         Assert.Equal(0x99UL, m.Cpu.GetRegisters().Rbx);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void MmioWriteCarriesTheData()
     {
         using var m = NewMachine();
@@ -164,7 +165,7 @@ public abstract class AcceleratorContractTests : IDisposable
         Assert.Equal([new(TestMachine.MmioAddress + 0x20, true, 4, 0xCAFE_BABE), new(TestMachine.MmioAddress + 0x30, true, 2, 0x1234)], handler.Mmio);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void MmioStopReturnsTheExit()
     {
         using var m = NewMachine();
@@ -184,7 +185,7 @@ public abstract class AcceleratorContractTests : IDisposable
         Assert.Equal(2, handler.Mmio.Count);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void WritesToAReadOnlySlotExitAsMmioAndLeaveMemoryUnchanged()
     {
         using var m = NewMachine();
@@ -211,7 +212,7 @@ public abstract class AcceleratorContractTests : IDisposable
 
     // ---- HLT, shutdown, internal error ----
 
-    [Fact]
+    [AcceleratorFact]
     public void HltReturnsHaltedWithRipAfterIt()
     {
         using var m = NewMachine();
@@ -222,7 +223,7 @@ public abstract class AcceleratorContractTests : IDisposable
         Assert.Equal(end, m.Cpu.GetRegisters().Rip);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void Ud2WithoutAnIdtShutsDown()
     {
         using var m = NewMachine();
@@ -234,7 +235,7 @@ public abstract class AcceleratorContractTests : IDisposable
         Assert.True(exit.IsFatal);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void GeneralProtectionFaultWithoutAnIdtShutsDown()
     {
         using var m = NewMachine();
@@ -244,7 +245,7 @@ public abstract class AcceleratorContractTests : IDisposable
         Assert.IsType<VcpuExit.Shutdown>(m.Cpu.Run(new RecordingExitHandler()));
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void ExecutingFromMmioIsAnInternalError()
     {
         using var m = NewMachine();
@@ -258,7 +259,7 @@ public abstract class AcceleratorContractTests : IDisposable
 
     // ---- registers ----
 
-    [Fact]
+    [AcceleratorFact]
     public void RegistersRoundTrip()
     {
         using var m = NewMachine();
@@ -278,7 +279,7 @@ public abstract class AcceleratorContractTests : IDisposable
         Assert.Equal(regs with { Rip = end }, m.Cpu.GetRegisters());
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void SpecialRegistersRoundTrip()
     {
         using var m = NewMachine();
@@ -318,7 +319,7 @@ public abstract class AcceleratorContractTests : IDisposable
 
     // ---- CPU modes ----
 
-    [Fact]
+    [AcceleratorFact]
     public void RealModeUsesTheCodeSegmentBase()
     {
         using var m = NewMachine();
@@ -333,7 +334,7 @@ public abstract class AcceleratorContractTests : IDisposable
         Assert.Equal(0x2000UL, m.Cpu.GetSpecialRegisters().Cs.Base);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void ProtectedModeGuestUses32BitAddressesAndRegisters()
     {
         using var m = NewMachine();
@@ -355,7 +356,7 @@ public abstract class AcceleratorContractTests : IDisposable
         Assert.Equal(0x1234_5678U, m.Ram.Read<uint>(0x15_0000));
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void LongModeGuestUses64BitRegistersPagingAndMmio()
     {
         using var m = NewMachine();
@@ -382,7 +383,7 @@ public abstract class AcceleratorContractTests : IDisposable
         Assert.Equal(0x1122_3344_5566_7788UL, m.Cpu.GetRegisters().Rax);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void CodeLoadedBetweenRunsIsTheCodeThatRuns()
     {
         using var m = NewMachine();
@@ -400,7 +401,7 @@ public abstract class AcceleratorContractTests : IDisposable
 
     // ---- memslots ----
 
-    [Fact]
+    [AcceleratorFact]
     public void AddedSlotIsRamAndADeletedSlotBecomesMmio()
     {
         using var m = NewMachine();
@@ -427,7 +428,7 @@ public abstract class AcceleratorContractTests : IDisposable
         Assert.Equal([new(0x40_0000, false, 1, 0x3C)], handler.Mmio);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void ASlotAddedWhileTheVcpuRunsBecomesVisibleWithoutInterruptingRun()
     {
         using var m = NewMachine();
@@ -456,7 +457,7 @@ public abstract class AcceleratorContractTests : IDisposable
         Assert.Equal([0xB0, 0xB1], handler.Ports.Select(p => (int)p.Port));
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void DeletingASlotWhileTheVcpuRunsLetsTheCallerUnmapItsMemoryAtOnce()
     {
         using var m = NewMachine();
@@ -487,7 +488,7 @@ public abstract class AcceleratorContractTests : IDisposable
 
     // ---- vCPUs, threads, kicks ----
 
-    [Fact]
+    [AcceleratorFact]
     public void TwoVcpusOnTwoThreadsEachWriteTheirOwnMemory()
     {
         using var m = NewMachine();
@@ -523,7 +524,7 @@ public abstract class AcceleratorContractTests : IDisposable
         }
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void KickFromAnotherThreadInterruptsASpinningGuestAndRunContinuesAfterwards()
     {
         using var m = NewMachine();
@@ -555,7 +556,7 @@ public abstract class AcceleratorContractTests : IDisposable
         Assert.Equal([0xD0, 0xD1], handler.Ports.Select(p => (int)p.Port));
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void KickBeforeRunMakesTheNextRunReturnAtOnceAndIsThenCleared()
     {
         using var m = NewMachine();
@@ -573,7 +574,7 @@ public abstract class AcceleratorContractTests : IDisposable
         Assert.Single(handler.Ports);
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void KicksLeaveTheGuestExactlyBetweenInstructions()
     {
         using var m = NewMachine();
@@ -606,7 +607,7 @@ public abstract class AcceleratorContractTests : IDisposable
         }
     }
 
-    [Fact]
+    [AcceleratorFact]
     public void KicksAreNeverLostWhateverMomentTheyLand()
     {
         using var m = NewMachine();
