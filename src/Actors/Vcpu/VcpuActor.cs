@@ -14,7 +14,7 @@ public sealed class VcpuActor : ReceiveActor
 {
     private readonly VcpuRunLoop _loop;
 
-    /// <summary>Props for the actor that drives <paramref name="loop"/> (started by the actor).</summary>
+    /// <summary>Props for the actor that drives <paramref name="loop"/> (whose thread its parent starts).</summary>
     internal static Props Props(VcpuRunLoop loop) => Akka.Actor.Props.Create(() => new VcpuActor(loop));
 
     private VcpuActor(VcpuRunLoop loop)
@@ -22,9 +22,6 @@ public sealed class VcpuActor : ReceiveActor
         _loop = loop;
         Parked();
     }
-
-    /// <inheritdoc />
-    protected override void PreStart() => _loop.Start(Self);
 
     // Whatever way the actor stops (teardown, a crash), its thread leaves the guest and ends. The VmActor
     // joins it before it releases devices or memory.

@@ -75,7 +75,7 @@ internal sealed class VcpuRunLoop
                 return;
             }
         }
-        replyTo.Tell(RefuseAfterStop(request));
+        replyTo.Tell(RefuseAfterStop(request), _owner);
     }
 
     /// <summary>Waits for the thread to end (after a <see cref="StopVcpu"/>).</summary>
@@ -184,7 +184,7 @@ internal sealed class VcpuRunLoop
                 _stopRequesters.Add(item.ReplyTo);
                 return false;
             }
-            item.ReplyTo.Tell(Apply(item.Request));
+            item.ReplyTo.Tell(Apply(item.Request), _owner);
         }
     }
 
@@ -235,8 +235,8 @@ internal sealed class VcpuRunLoop
         }
         SetState(VcpuRunState.Stopped);
         _quiescent?.Retire();
-        foreach (var (request, replyTo) in left) replyTo.Tell(RefuseAfterStop(request));
-        foreach (var requester in _stopRequesters) requester.Tell(new VcpuStopped(Id));
+        foreach (var (request, replyTo) in left) replyTo.Tell(RefuseAfterStop(request), _owner);
+        foreach (var requester in _stopRequesters) requester.Tell(new VcpuStopped(Id), _owner);
     }
 
     private object RefuseAfterStop(object request) => request is StopVcpu
