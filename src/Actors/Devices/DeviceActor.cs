@@ -12,7 +12,8 @@ public sealed class DeviceActor : ReceiveActor
     /// <summary>Props for the actor owning <paramref name="device"/>.</summary>
     public static Props Props(VmDevice device) => Akka.Actor.Props.Create(() => new DeviceActor(device));
 
-    private DeviceActor(VmDevice device)
+    /// <summary>Use <see cref="Props"/>; public for the actor factory.</summary>
+    public DeviceActor(VmDevice device)
     {
         Receive<FlushDevice>(_ => Sender.Tell(new DeviceFlushed(device.Name)));
         Receive<ReleaseDevice>(_ =>

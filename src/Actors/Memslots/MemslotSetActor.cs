@@ -9,7 +9,7 @@ namespace Actorvisor.Actors.Memslots;
 /// write, and retires old snapshots (releases removed slots' backings) only after every vCPU has passed
 /// a quiescent point: the SRCU grace period, never blocking its mailbox while waiting.
 /// </summary>
-public sealed class MemslotSetActor : ReceiveActor
+internal sealed class MemslotSetActor : ReceiveActor
 {
     private readonly MemslotTable _table;
     // Marks the retirements started by RetireAllMemslots; they are answered together.
@@ -21,7 +21,7 @@ public sealed class MemslotSetActor : ReceiveActor
     /// <summary>Props for the memslot writer of one VM.</summary>
     internal static Props Props(MemslotTable table) => Akka.Actor.Props.Create(() => new MemslotSetActor(table));
 
-    private MemslotSetActor(MemslotTable table)
+    public MemslotSetActor(MemslotTable table)
     {
         _table = table;
         Accepting();

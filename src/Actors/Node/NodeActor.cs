@@ -27,7 +27,8 @@ public sealed class NodeActor : ReceiveActor
     /// <summary>Props for a node with <paramref name="capacity"/>.</summary>
     public static Props Props(NodeCapacity capacity) => Akka.Actor.Props.Create(() => new NodeActor(capacity));
 
-    private NodeActor(NodeCapacity capacity)
+    /// <summary>Use <see cref="Props"/>; public for the actor factory.</summary>
+    public NodeActor(NodeCapacity capacity)
     {
         _capacity = capacity;
         _self = Self;

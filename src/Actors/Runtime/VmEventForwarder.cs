@@ -12,7 +12,7 @@ internal sealed class VmEventForwarder : ReceiveActor
     public static Props Props(Action<VmEvent> onEvent, TaskCompletionSource<VmOutcome> ended) =>
         Akka.Actor.Props.Create(() => new VmEventForwarder(onEvent, ended));
 
-    private VmEventForwarder(Action<VmEvent> onEvent, TaskCompletionSource<VmOutcome> ended)
+    public VmEventForwarder(Action<VmEvent> onEvent, TaskCompletionSource<VmOutcome> ended)
     {
         Receive<VmEvent>(e =>
         {

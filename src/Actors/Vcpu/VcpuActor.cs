@@ -10,14 +10,14 @@ namespace Actorvisor.Actors.Vcpu;
 /// VM must decide on (HLT, shutdown, internal error, debug exit) go to the parent; a thread that dies of
 /// an exception is rethrown here so that the parent's supervision fails the VM.
 /// </summary>
-public sealed class VcpuActor : ReceiveActor
+internal sealed class VcpuActor : ReceiveActor
 {
     private readonly VcpuRunLoop _loop;
 
     /// <summary>Props for the actor that drives <paramref name="loop"/> (whose thread its parent starts).</summary>
     internal static Props Props(VcpuRunLoop loop) => Akka.Actor.Props.Create(() => new VcpuActor(loop));
 
-    private VcpuActor(VcpuRunLoop loop)
+    public VcpuActor(VcpuRunLoop loop)
     {
         _loop = loop;
         Parked();

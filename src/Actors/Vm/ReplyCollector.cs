@@ -35,7 +35,7 @@ internal sealed class ReplyCollector : ReceiveActor, IWithTimers
     public static IReadOnlyList<(IActorRef, Action<IActorRef>)> Tell(IEnumerable<IActorRef> targets, object request) =>
         targets.Select(t => (t, (Action<IActorRef>)(replyTo => t.Tell(request, replyTo)))).ToList();
 
-    private ReplyCollector(int tag, IReadOnlyList<(IActorRef Target, Action<IActorRef> Send)> targets, Func<object, bool> isAck, TimeSpan timeout, bool watch)
+    public ReplyCollector(int tag, IReadOnlyList<(IActorRef Target, Action<IActorRef> Send)> targets, Func<object, bool> isAck, TimeSpan timeout, bool watch)
     {
         _watch = watch;
         _tag = tag;

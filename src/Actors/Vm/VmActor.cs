@@ -61,7 +61,8 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     /// <summary>Props for a VM built from <paramref name="spec"/>.</summary>
     public static Props Props(VmSpec spec) => Akka.Actor.Props.Create(() => new VmActor(spec));
 
-    private VmActor(VmSpec spec)
+    /// <summary>Use <see cref="Props"/>; public for the actor factory.</summary>
+    public VmActor(VmSpec spec)
     {
         _spec = spec;
         _self = Self;
