@@ -1,0 +1,348 @@
+using Actorvisor.Hardware.X86;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Actorvisor.Hardware.Guests;
+
+/// <summary>
+/// The guest programs Actorvisor ships, assembled in-process with Iced. Each prints on COM1 (polling the
+/// 16550's LSR) and ends by writing a result code to the debug-exit port (0xf4), unless it is meant to
+/// halt or fault. <see cref="GuestImage.ExpectedConsole"/> and <see cref="GuestImage.ExpectedResultCode"/>
+/// give what a correct run produces; the doc comment of each guest says how it is computed.
+/// Real-mode guests load at <see cref="GuestLayout.RealModeImageBase"/>, the others at <see cref="GuestLayout.ImageBase"/>.
+/// </summary>
+public static class GuestLibrary
+{
+    /// <summary>What <see cref="Hello"/> prints.</summary>
+    public const string HelloText = "Hello from an Actorvisor guest!\n";
+
+    /// <summary>What <see cref="LongModeHello"/> prints first.</summary>
+    public const string LongModeHelloText = "Hello from 64-bit long mode!\n";
+
+    /// <summary>The step of the fill pattern: dword k of a filled region holds start + k * FillStep (mod 2^32).</summary>
+    public const uint FillStep = 0x9E37_79B1;
+
+    /// <summary>Guest-physical address of the register <see cref="MmioProber"/> reads.</summary>
+    public const ulong ProbeReadAddress = 0xD000_0000;
+
+    /// <summary>Guest-physical address of the register <see cref="MmioProber"/> writes (the next dword).</summary>
+    public const ulong ProbeWriteAddress = ProbeReadAddress + 4;
+
+    /// <summary>The port <see cref="PortIoLoop"/> writes to: the PC's POST-code port, which no Actorvisor device owns.</summary>
+    public const ushort PortIoLoopPort = 0x80;
+
+    /// <summary>Most pages <see cref="MemoryWriter"/> can fill: all RAM above <see cref="GuestLayout.DataBase"/>.</summary>
+    public const int MaxMemoryWriterPages = (int)((GuestLayout.MaxRamBytes - GuestLayout.DataBase) / 4096);
+
+    private const int DwordsPerPage = 1024;
+
+    /// <summary>
+    /// Real mode. Prints <see cref="HelloText"/> and exits with result code 0.
+    /// </summary>
+    public static GuestImage Hello()
+    {
+        const ulong origin = GuestLayout.RealModeImageBase;
+        var bytes = GuestAssembler.Assemble(16, origin, g =>
+        {
+            g.Asm.cld();
+            g.Print(HelloText);
+            g.Asm.mov(al, 0);
+            g.DebugExitWithAl();
+        });
+        return new GuestImage("hello", bytes, origin, origin, BootMode.Real, 1, "real mode: prints a greeting on COM1 and exits with 0")
+        {
+            ExpectedConsole = HelloText,
+            ExpectedResultCode = 0,
+        };
+    }
+
+    /// <summary>Real mode. Writes <paramref name="code"/> to the debug-exit port at once; prints nothing.</summary>
+    public static GuestImage ExitWith(int code)
+    {
+        if (code is < 0 or > 255) throw new ArgumentOutOfRangeException(nameof(code), code, "a result code is one byte: 0..255");
+        const ulong origin = GuestLayout.RealModeImageBase;
+        var bytes = GuestAssembler.Assemble(16, origin, g =>
+        {
+            g.Asm.mov(al, (byte)code);
+            g.DebugExitWithAl();
+        });
+        return new GuestImage("exit-with", bytes, origin, origin, BootMode.Real, 1, $"real mode: exits with result code {code}")
+        {
+            ExpectedResultCode = code,
+        };
+    }
+
+    /// <summary>Real mode. Executes HLT with interrupts off: the vCPU stops for good; no output, no result code.</summary>
+    public static GuestImage Halt()
+    {
+        const ulong origin = GuestLayout.RealModeImageBase;
+        var bytes = GuestAssembler.Assemble(16, origin, g => g.HaltForever());
+        return new GuestImage("halt", bytes, origin, origin, BootMode.Real, 1, "real mode: halts at once (the machine ends halted, without a result code)");
+    }
+
+    /// <summary>
+    /// Protected mode. Executes UD2. With no IDT (limit 0) the #UD cannot be delivered, which becomes #GP, then
+    /// a double fault, then a triple fault: the vCPU shuts down (a fatal exit); no output, no result code.
+    /// </summary>
+    public static GuestImage TripleFault()
+    {
+        const ulong origin = GuestLayout.ImageBase;
+        var bytes = GuestAssembler.Assemble(32, origin, g =>
+        {
+            g.Asm.ud2();
+            g.HaltForever();
+        });
+        return new GuestImage("triple-fault", bytes, origin, origin, BootMode.Protected, 1, "protected mode: UD2 without an IDT, a triple fault (the run fails with a shutdown)");
+    }
+
+    /// <summary>
+    /// Protected mode. Fills <paramref name="pages"/> 4 KiB pages from <see cref="GuestLayout.DataBase"/> with the
+    /// pattern dword k = k * <see cref="FillStep"/>, reads them all back summing the dwords (mod 2^32), prints
+    /// "checksum=" and the sum as 8 lowercase hex digits and a newline, and exits with the sum's low byte.
+    /// With D = pages * 1024 the sum is <see cref="FillStep"/> * D(D-1)/2 mod 2^32 (<see cref="ExpectedMemoryChecksum"/>).
+    /// </summary>
+    public static GuestImage MemoryWriter(int pages)
+    {
+        if (pages < 1 || pages > MaxMemoryWriterPages)
+            throw new ArgumentOutOfRangeException(nameof(pages), pages, $"pages must be 1..{MaxMemoryWriterPages}");
+        const ulong origin = GuestLayout.ImageBase;
+        uint dwords = (uint)pages * DwordsPerPage;
+        var bytes = GuestAssembler.Assemble(32, origin, g =>
+        {
+            var a = g.Asm;
+            var fill = a.CreateLabel();
+            var sum = a.CreateLabel();
+            a.cld();
+            a.mov(edi, (uint)GuestLayout.DataBase);
+            a.mov(ecx, dwords);
+            a.xor(eax, eax);
+            a.Label(ref fill);
+            a.mov(__dword_ptr[edi], eax);
+            a.add(eax, FillStep);
+            a.add(edi, 4);
+            a.dec(ecx);
+            a.jnz(fill);
+            a.mov(esi, (uint)GuestLayout.DataBase);
+            a.mov(ecx, dwords);
+            a.xor(edx, edx);
+            a.Label(ref sum);
+            a.add(edx, __dword_ptr[esi]);
+            a.add(esi, 4);
+            a.dec(ecx);
+            a.jnz(sum);
+            a.mov(ebp, edx);
+            g.Print("checksum=");
+            a.mov(eax, ebp);
+            g.PrintHex32();
+            g.PutChar('\n');
+            a.mov(eax, ebp);
+            g.DebugExitWithAl();
+        });
+        uint checksum = ExpectedMemoryChecksum(pages);
+        return new GuestImage("memory-writer", bytes, origin, origin, BootMode.Protected, 1,
+            $"protected mode: fills {pages} pages at 0x{GuestLayout.DataBase:x}, sums them back, prints the checksum and exits with its low byte")
+        {
+            ExpectedConsole = $"checksum={checksum:x8}\n",
+            ExpectedResultCode = (int)(checksum & 0xff),
+            MinimumMemoryBytes = GuestLayout.DataBase + (ulong)pages * 4096,
+        };
+    }
+
+    /// <summary>The checksum <see cref="MemoryWriter"/> prints: FillStep * D(D-1)/2 mod 2^32 with D = pages * 1024.</summary>
+    public static uint ExpectedMemoryChecksum(int pages) => FilledRegionSum((ulong)pages * DwordsPerPage, 0);
+
+    /// <summary>
+    /// Protected mode. Reads the dword at <see cref="ProbeReadAddress"/> (MMIO: no RAM there), writes that value + 1
+    /// to <see cref="ProbeWriteAddress"/>, prints "read=XXXXXXXX wrote=YYYYYYYY" and a newline, and exits with the
+    /// low byte of the value written. With nothing mapped there the read returns all-ones, so it prints
+    /// "read=ffffffff wrote=00000000" and exits with 0; use <see cref="ExpectedProbeConsole"/> for other values.
+    /// </summary>
+    public static GuestImage MmioProber()
+    {
+        const ulong origin = GuestLayout.ImageBase;
+        var bytes = GuestAssembler.Assemble(32, origin, g =>
+        {
+            var a = g.Asm;
+            a.cld();
+            a.mov(eax, __dword_ptr[ProbeReadAddress]);
+            a.mov(ebp, eax);
+            a.inc(eax);
+            a.mov(__dword_ptr[ProbeWriteAddress], eax);
+            a.mov(edi, eax);
+            g.Print("read=");
+            a.mov(eax, ebp);
+            g.PrintHex32();
+            g.Print(" wrote=");
+            a.mov(eax, edi);
+            g.PrintHex32();
+            g.PutChar('\n');
+            a.mov(eax, edi);
+            g.DebugExitWithAl();
+        });
+        return new GuestImage("mmio-prober", bytes, origin, origin, BootMode.Protected, 1,
+            $"protected mode: reads MMIO 0x{ProbeReadAddress:x}, writes the value + 1 to 0x{ProbeWriteAddress:x}, prints both, exits with the low byte written")
+        {
+            ExpectedConsole = ExpectedProbeConsole(0xffff_ffff),
+            ExpectedResultCode = 0,
+        };
+    }
+
+    /// <summary>What <see cref="MmioProber"/> prints when the register at <see cref="ProbeReadAddress"/> holds <paramref name="value"/>.</summary>
+    public static string ExpectedProbeConsole(uint value) => $"read={value:x8} wrote={unchecked(value + 1):x8}\n";
+
+    /// <summary>
+    /// Long mode. Prints <see cref="LongModeHelloText"/>, then computes 0xffffffff + 1 in RAX (a 33-bit result only
+    /// 64-bit registers hold) and keeps it in R15 (a register only 64-bit mode has), prints "rax=0000000100000000"
+    /// and a newline, and exits with RAX >> 26 = 64.
+    /// </summary>
+    public static GuestImage LongModeHello()
+    {
+        const ulong origin = GuestLayout.ImageBase;
+        var bytes = GuestAssembler.Assemble(64, origin, g =>
+        {
+            var a = g.Asm;
+            a.cld();
+            g.Print(LongModeHelloText);
+            a.mov(eax, 0xffff_ffffu);
+            a.inc(rax);
+            a.mov(r15, rax);
+            g.Print("rax=");
+            a.mov(rax, r15);
+            g.PrintHex64();
+            g.PutChar('\n');
+            a.mov(rax, r15);
+            a.shr(rax, 26);
+            g.DebugExitWithAl();
+        });
+        return new GuestImage("long-mode-hello", bytes, origin, origin, BootMode.Long, 1,
+            "long mode: prints a greeting and a 33-bit value computed in RAX, exits with 64")
+        {
+            ExpectedConsole = LongModeHelloText + "rax=0000000100000000\n",
+            ExpectedResultCode = 64,
+        };
+    }
+
+    /// <summary>
+    /// Protected mode, 2 vCPUs. Each vCPU takes its index n from EDI (see <see cref="GuestLayout"/>), fills its own
+    /// region of <paramref name="regionPages"/> pages at <see cref="TwoVcpuRegion"/>(n) with dword k = (n + 1) + k *
+    /// <see cref="FillStep"/>, then sets its completion flag (the dword at <see cref="GuestLayout.DataBase"/> + 4n) to 1.
+    /// vCPU 1 then halts. vCPU 0 waits for vCPU 1's flag, sums each region (mod 2^32), prints "vcpu0=XXXXXXXX" and
+    /// "vcpu1=XXXXXXXX" lines, and exits with the sum of both flags (2). See <see cref="ExpectedRegionSum"/>.
+    /// </summary>
+    public static GuestImage TwoVcpuWriter(int regionPages = 16)
+    {
+        const int maxRegionPages = 0x10000; // 256 MiB per region
+        if (regionPages < 1 || regionPages > maxRegionPages)
+            throw new ArgumentOutOfRangeException(nameof(regionPages), regionPages, $"regionPages must be 1..{maxRegionPages}");
+        const ulong origin = GuestLayout.ImageBase;
+        uint regionBytes = (uint)regionPages * 4096, dwords = (uint)regionPages * DwordsPerPage;
+        uint flags = (uint)GuestLayout.DataBase;
+        var bytes = GuestAssembler.Assemble(32, origin, g =>
+        {
+            var a = g.Asm;
+            var fill = a.CreateLabel();
+            var secondary = a.CreateLabel();
+            var wait = a.CreateLabel();
+            a.cld();
+            a.mov(ebp, edi);
+            a.mov(eax, edi);
+            a.imul(eax, eax, (int)regionBytes);
+            a.add(eax, (uint)TwoVcpuRegion(0, regionPages));
+            a.mov(edi, eax);
+            a.lea(eax, __[ebp + 1]);
+            a.mov(ecx, dwords);
+            a.Label(ref fill);
+            a.mov(__dword_ptr[edi], eax);
+            a.add(eax, FillStep);
+            a.add(edi, 4);
+            a.dec(ecx);
+            a.jnz(fill);
+            a.mov(__dword_ptr[ebp * 4 + (int)flags], 1);
+            a.test(ebp, ebp);
+            a.jnz(secondary);
+            a.Label(ref wait);
+            a.pause();
+            a.cmp(__dword_ptr[(long)flags + 4], 1);
+            a.jne(wait);
+            for (int n = 0; n < 2; n++)
+            {
+                var sum = a.CreateLabel();
+                a.mov(esi, (uint)TwoVcpuRegion(n, regionPages));
+                a.mov(ecx, dwords);
+                a.xor(edx, edx);
+                a.Label(ref sum);
+                a.add(edx, __dword_ptr[esi]);
+                a.add(esi, 4);
+                a.dec(ecx);
+                a.jnz(sum);
+                a.mov(ebp, edx);
+                g.Print($"vcpu{n}=");
+                a.mov(eax, ebp);
+                g.PrintHex32();
+                g.PutChar('\n');
+            }
+            a.mov(eax, __dword_ptr[(long)flags]);
+            a.add(eax, __dword_ptr[(long)flags + 4]);
+            g.DebugExitWithAl();
+            a.Label(ref secondary);
+            a.hlt();
+            a.jmp(secondary);
+        });
+        return new GuestImage("two-vcpu-writer", bytes, origin, origin, BootMode.Protected, 2,
+            $"protected mode, 2 vCPUs: each fills its own {regionPages}-page region chosen by its vCPU index; vCPU 0 prints both sums and exits with 2")
+        {
+            ExpectedConsole = $"vcpu0={ExpectedRegionSum(0, regionPages):x8}\nvcpu1={ExpectedRegionSum(1, regionPages):x8}\n",
+            ExpectedResultCode = 2,
+            MinimumMemoryBytes = TwoVcpuRegion(2, regionPages),
+        };
+    }
+
+    /// <summary>Guest-physical start of vCPU <paramref name="vcpu"/>'s region in <see cref="TwoVcpuWriter"/>: DataBase + 4 KiB (the flags page) + n * region size.</summary>
+    public static ulong TwoVcpuRegion(int vcpu, int regionPages) => GuestLayout.DataBase + 0x1000 + (ulong)vcpu * (ulong)regionPages * 4096;
+
+    /// <summary>The sum <see cref="TwoVcpuWriter"/> prints for vCPU <paramref name="vcpu"/>: D(n+1) + FillStep * D(D-1)/2 mod 2^32, D = regionPages * 1024.</summary>
+    public static uint ExpectedRegionSum(int vcpu, int regionPages) => FilledRegionSum((ulong)regionPages * DwordsPerPage, (uint)(vcpu + 1));
+
+    /// <summary>
+    /// Protected mode. Executes <paramref name="writes"/> OUT instructions to <see cref="PortIoLoopPort"/> (no
+    /// device: each is one port I/O exit the bus counts and drops), counting them in EBP, then prints
+    /// "port-io=XXXXXXXX" (the count in hex) and a newline and exits with 0. A benchmark of the exit path.
+    /// </summary>
+    public static GuestImage PortIoLoop(int writes)
+    {
+        if (writes < 1) throw new ArgumentOutOfRangeException(nameof(writes), writes, "writes must be at least 1");
+        const ulong origin = GuestLayout.ImageBase;
+        var bytes = GuestAssembler.Assemble(32, origin, g =>
+        {
+            var a = g.Asm;
+            var loop = a.CreateLabel();
+            a.cld();
+            a.xor(ebp, ebp);
+            a.xor(eax, eax);
+            a.Label(ref loop);
+            a.@out((byte)PortIoLoopPort, al);
+            a.inc(ebp);
+            a.cmp(ebp, writes);
+            a.jne(loop);
+            g.Print("port-io=");
+            a.mov(eax, ebp);
+            g.PrintHex32();
+            g.PutChar('\n');
+            a.mov(al, 0);
+            g.DebugExitWithAl();
+        });
+        return new GuestImage("port-io-loop", bytes, origin, origin, BootMode.Protected, 1,
+            $"protected mode: {writes} OUTs to port 0x{PortIoLoopPort:x} (unclaimed), then prints the count and exits with 0")
+        {
+            ExpectedConsole = $"port-io={(uint)writes:x8}\n",
+            ExpectedResultCode = 0,
+        };
+    }
+
+    /// <summary>Every library guest with default parameters (MemoryWriter: 16 pages; PortIoLoop: 1000 writes), for listings.</summary>
+    public static IReadOnlyList<GuestImage> All() =>
+        [Hello(), ExitWith(42), Halt(), TripleFault(), MemoryWriter(16), MmioProber(), LongModeHello(), TwoVcpuWriter(), PortIoLoop(1000)];
+
+    // Σ_{k<dwords} (start + k * FillStep) mod 2^32.
+    private static uint FilledRegionSum(ulong dwords, uint start) =>
+        unchecked((uint)(dwords * start) + FillStep * (uint)(dwords * (dwords - 1) / 2));
+}

@@ -1,0 +1,73 @@
+using Actorvisor.Hardware.Images;
+using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Native;
+using Actorvisor.Hardware.X86;
+
+namespace Actorvisor.Hardware.Machines;
+
+/// <summary>
+/// What to build a <see cref="Machine"/> from: guest RAM size, vCPU count, the image, and optional
+/// overrides of what the image says (boot mode, entry point, load address).
+/// </summary>
+public sealed record MachineSpec
+{
+    /// <summary>The default guest RAM: 32 MiB.</summary>
+    public const ulong DefaultMemoryBytes = 32UL << 20;
+
+    /// <summary>The image to boot.</summary>
+    public required IBootableImage Image { get; init; }
+
+    /// <summary>Guest RAM in bytes: a multiple of 4 KiB, from <see cref="GuestLayout.MinRamBytes"/> to <see cref="GuestLayout.MaxRamBytes"/>.</summary>
+    public ulong MemoryBytes { get; init; } = DefaultMemoryBytes;
+
+    /// <summary>Number of vCPUs; null means as many as the image needs.</summary>
+    public int? VcpuCount { get; init; }
+
+    /// <summary>CPU mode at entry; null means the image's.</summary>
+    public BootMode? BootMode { get; init; }
+
+    /// <summary>Entry point; null means the image's.</summary>
+    public ulong? Entry { get; init; }
+
+    /// <summary>Load address for images that can be placed (flat binaries); null means the image's default.</summary>
+    public ulong? LoadAddress { get; init; }
+
+    /// <summary>How guest RAM is backed on the host.</summary>
+    public HostMemoryBacking MemoryBacking { get; init; } = HostMemoryBacking.Anonymous;
+
+    /// <summary>The vCPU count after defaults.</summary>
+    public int EffectiveVcpuCount => VcpuCount ?? Image.VcpuCount;
+
+    /// <summary>The boot mode after defaults.</summary>
+    public BootMode EffectiveBootMode => BootMode ?? Image.BootMode;
+
+    /// <summary>Checks every field.</summary>
+    /// <exception cref="MachineSpecException">a field is invalid; the exception names it.</exception>
+    public void Validate()
+    {
+        if (Image is null) throw new MachineSpecException(nameof(Image), "an image is required");
+        if (MemoryBytes == 0 || !PageSize.IsAligned(MemoryBytes))
+            throw new MachineSpecException(nameof(MemoryBytes), $"0x{MemoryBytes:x} is not a positive multiple of 4 KiB");
+        if (MemoryBytes < GuestLayout.MinRamBytes)
+            throw new MachineSpecException(nameof(MemoryBytes), $"0x{MemoryBytes:x} bytes is less than the minimum of 0x{GuestLayout.MinRamBytes:x} (1 MiB)");
+        if (MemoryBytes > GuestLayout.MaxRamBytes)
+            throw new MachineSpecException(nameof(MemoryBytes), $"0x{MemoryBytes:x} bytes is more than the maximum of 0x{GuestLayout.MaxRamBytes:x} (RAM ends where the MMIO window starts)");
+        if (MemoryBytes < Image.MinimumMemoryBytes)
+            throw new MachineSpecException(nameof(MemoryBytes), $"image '{Image.Name}' needs at least 0x{Image.MinimumMemoryBytes:x} bytes of RAM, the spec gives 0x{MemoryBytes:x}");
+        int vcpus = EffectiveVcpuCount;
+        if (vcpus < 1 || vcpus > GuestLayout.MaxVcpus)
+            throw new MachineSpecException(nameof(VcpuCount), $"{vcpus} is outside 1..{GuestLayout.MaxVcpus}");
+        if (vcpus < Image.VcpuCount)
+            throw new MachineSpecException(nameof(VcpuCount), $"image '{Image.Name}' needs {Image.VcpuCount} vCPUs, the spec gives {vcpus}");
+        if (!Enum.IsDefined(EffectiveBootMode))
+            throw new MachineSpecException(nameof(BootMode), $"{EffectiveBootMode} is not a boot mode");
+        if (Entry is { } entry)
+        {
+            if (entry >= MemoryBytes) throw new MachineSpecException(nameof(Entry), $"0x{entry:x} is outside guest RAM (0x{MemoryBytes:x} bytes)");
+            if (EffectiveBootMode == X86.BootMode.Real && entry > 0xffff)
+                throw new MachineSpecException(nameof(Entry), $"0x{entry:x} is not reachable in real mode (CS=0, IP has 16 bits)");
+        }
+        if (LoadAddress is { } load && load >= MemoryBytes)
+            throw new MachineSpecException(nameof(LoadAddress), $"0x{load:x} is outside guest RAM (0x{MemoryBytes:x} bytes)");
+    }
+}
