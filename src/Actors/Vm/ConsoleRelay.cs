@@ -1,3 +1,5 @@
+using Actorvisor.Hardware.Devices;
+
 namespace Actorvisor.Actors.Vm;
 
 /// <summary>
@@ -5,7 +7,7 @@ namespace Actorvisor.Actors.Vm;
 /// a message per byte: writers append to a buffer and wake the actor once; the actor drains everything
 /// written so far. Bursts coalesce into one message; a quiet console delivers each write promptly.
 /// </summary>
-public sealed class ConsoleRelay
+public sealed class ConsoleRelay : IConsoleSink
 {
     private readonly object _gate = new();
     private readonly Action _wake;
