@@ -1,0 +1,93 @@
+using System.Runtime.CompilerServices;
+using Actorvisor.Hardware.Kvm.Abi;
+
+namespace Actorvisor.Hardware.Kvm;
+
+/// <summary>
+/// Every KVM ioctl request number Actorvisor uses, computed the way include/uapi/asm-generic/ioctl.h
+/// does (_IO/_IOR/_IOW/_IOWR over KVMIO = 0xAE) from the sizes of the structs in <see cref="Abi"/>.
+/// The layout test checks each value against the number the kernel headers produce.
+/// </summary>
+public static class KvmIoctls
+{
+    /// <summary>KVMIO: the ioctl "type" byte of every KVM request.</summary>
+    public const uint KvmIo = 0xAE;
+
+    // asm-generic/ioctl.h: nr in bits 0-7, type in bits 8-15, size in bits 16-29, direction in bits 30-31.
+    private const int NrShift = 0, TypeShift = 8, SizeShift = 16, DirShift = 30;
+    private const uint DirNone = 0, DirWrite = 1, DirRead = 2;
+    private const uint MaxSize = (1u << 14) - 1;
+
+    /// <summary>_IOC(dir, type, nr, size).</summary>
+    public static ulong Ioc(uint dir, uint type, uint nr, uint size)
+    {
+        if (size > MaxSize) throw new ArgumentOutOfRangeException(nameof(size), $"ioctl argument size {size} does not fit in 14 bits");
+        return (dir << DirShift) | (type << TypeShift) | (nr << NrShift) | (size << SizeShift);
+    }
+
+    /// <summary>_IO(KVMIO, nr): no argument struct.</summary>
+    public static ulong Io(uint nr) => Ioc(DirNone, KvmIo, nr, 0);
+
+    /// <summary>_IOR(KVMIO, nr, T): the kernel writes a T.</summary>
+    public static ulong Ior<T>(uint nr) where T : unmanaged => Ioc(DirRead, KvmIo, nr, SizeOf<T>());
+
+    /// <summary>_IOW(KVMIO, nr, T): the kernel reads a T.</summary>
+    public static ulong Iow<T>(uint nr) where T : unmanaged => Ioc(DirWrite, KvmIo, nr, SizeOf<T>());
+
+    /// <summary>_IOWR(KVMIO, nr, T): the kernel reads and writes a T.</summary>
+    public static ulong Iowr<T>(uint nr) where T : unmanaged => Ioc(DirRead | DirWrite, KvmIo, nr, SizeOf<T>());
+
+    private static uint SizeOf<T>() where T : unmanaged => (uint)Unsafe.SizeOf<T>();
+
+    // ---- /dev/kvm (system) ioctls ----
+    /// <summary>KVM_GET_API_VERSION: _IO(KVMIO, 0x00).</summary>
+    public static readonly ulong GetApiVersion = Io(0x00);
+    /// <summary>KVM_CREATE_VM: _IO(KVMIO, 0x01).</summary>
+    public static readonly ulong CreateVm = Io(0x01);
+    /// <summary>KVM_CHECK_EXTENSION: _IO(KVMIO, 0x03); also valid on a VM fd.</summary>
+    public static readonly ulong CheckExtension = Io(0x03);
+    /// <summary>KVM_GET_VCPU_MMAP_SIZE: _IO(KVMIO, 0x04).</summary>
+    public static readonly ulong GetVcpuMmapSize = Io(0x04);
+    /// <summary>KVM_GET_SUPPORTED_CPUID: _IOWR(KVMIO, 0x05, struct kvm_cpuid2).</summary>
+    public static readonly ulong GetSupportedCpuid = Iowr<KvmCpuid2>(0x05);
+
+    // ---- VM ioctls ----
+    /// <summary>KVM_CREATE_VCPU: _IO(KVMIO, 0x41).</summary>
+    public static readonly ulong CreateVcpu = Io(0x41);
+    /// <summary>KVM_GET_DIRTY_LOG: _IOW(KVMIO, 0x42, struct kvm_dirty_log).</summary>
+    public static readonly ulong GetDirtyLog = Iow<KvmDirtyLog>(0x42);
+    /// <summary>KVM_SET_USER_MEMORY_REGION: _IOW(KVMIO, 0x46, struct kvm_userspace_memory_region).</summary>
+    public static readonly ulong SetUserMemoryRegion = Iow<KvmUserspaceMemoryRegion>(0x46);
+    /// <summary>KVM_SET_TSS_ADDR: _IO(KVMIO, 0x47).</summary>
+    public static readonly ulong SetTssAddr = Io(0x47);
+    /// <summary>KVM_SET_IDENTITY_MAP_ADDR: _IOW(KVMIO, 0x48, __u64).</summary>
+    public static readonly ulong SetIdentityMapAddr = Iow<ulong>(0x48);
+    /// <summary>KVM_CREATE_DEVICE: _IOWR(KVMIO, 0xe0, struct kvm_create_device).</summary>
+    public static readonly ulong CreateDevice = Iowr<KvmCreateDevice>(0xe0);
+
+    // ---- vCPU ioctls ----
+    /// <summary>KVM_RUN: _IO(KVMIO, 0x80).</summary>
+    public static readonly ulong Run = Io(0x80);
+    /// <summary>KVM_GET_REGS: _IOR(KVMIO, 0x81, struct kvm_regs).</summary>
+    public static readonly ulong GetRegs = Ior<KvmRegs>(0x81);
+    /// <summary>KVM_SET_REGS: _IOW(KVMIO, 0x82, struct kvm_regs).</summary>
+    public static readonly ulong SetRegs = Iow<KvmRegs>(0x82);
+    /// <summary>KVM_GET_SREGS: _IOR(KVMIO, 0x83, struct kvm_sregs).</summary>
+    public static readonly ulong GetSregs = Ior<KvmSregs>(0x83);
+    /// <summary>KVM_SET_SREGS: _IOW(KVMIO, 0x84, struct kvm_sregs).</summary>
+    public static readonly ulong SetSregs = Iow<KvmSregs>(0x84);
+    /// <summary>KVM_SET_SIGNAL_MASK: _IOW(KVMIO, 0x8b, struct kvm_signal_mask) — the header only, as the kernel declares it.</summary>
+    public static readonly ulong SetSignalMask = Ioc(DirWrite, KvmIo, 0x8b, KvmSignalMask.HeaderSize);
+    /// <summary>KVM_SET_CPUID2: _IOW(KVMIO, 0x90, struct kvm_cpuid2).</summary>
+    public static readonly ulong SetCpuid2 = Iow<KvmCpuid2>(0x90);
+    /// <summary>KVM_GET_CPUID2: _IOWR(KVMIO, 0x91, struct kvm_cpuid2).</summary>
+    public static readonly ulong GetCpuid2 = Iowr<KvmCpuid2>(0x91);
+
+    // ---- device ioctls ----
+    /// <summary>KVM_SET_DEVICE_ATTR: _IOW(KVMIO, 0xe1, struct kvm_device_attr).</summary>
+    public static readonly ulong SetDeviceAttr = Iow<KvmDeviceAttr>(0xe1);
+    /// <summary>KVM_GET_DEVICE_ATTR: _IOW(KVMIO, 0xe2, struct kvm_device_attr).</summary>
+    public static readonly ulong GetDeviceAttr = Iow<KvmDeviceAttr>(0xe2);
+    /// <summary>KVM_HAS_DEVICE_ATTR: _IOW(KVMIO, 0xe3, struct kvm_device_attr).</summary>
+    public static readonly ulong HasDeviceAttr = Iow<KvmDeviceAttr>(0xe3);
+}

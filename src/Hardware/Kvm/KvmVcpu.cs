@@ -1,0 +1,154 @@
+using System.Runtime.CompilerServices;
+using Actorvisor.Hardware.Kvm.Abi;
+using Actorvisor.Hardware.Native;
+
+namespace Actorvisor.Hardware.Kvm;
+
+/// <summary>
+/// A KVM vCPU file descriptor and its mapped kvm_run: vCPU ioctls (api.rst section 4, "vcpu ioctl").
+/// One thread runs it at a time; <see cref="RequestImmediateExit"/> may be called from any thread.
+/// </summary>
+public sealed unsafe class KvmVcpu : IDisposable
+{
+    private readonly FileDescriptor _fd;
+    private readonly KvmRunMapping _mapping;
+
+    internal KvmVcpu(FileDescriptor fd, int id, int mmapSize)
+    {
+        _fd = fd;
+        Id = id;
+        _mapping = new KvmRunMapping(fd, mmapSize);
+    }
+
+    /// <summary>The vCPU id given to KVM_CREATE_VCPU.</summary>
+    public int Id { get; }
+
+    /// <summary>The owned descriptor.</summary>
+    public FileDescriptor Descriptor => _fd;
+
+    /// <summary>
+    /// The shared kvm_run structure. Safe to dereference while this vCPU is not disposed: the mapping is
+    /// at least sizeof(kvm_run) bytes (checked when mapped) and stays mapped until <see cref="Dispose"/>.
+    /// </summary>
+    public ref KvmRun RunState => ref *(KvmRun*)_mapping.Address;
+
+    /// <summary>
+    /// KVM_RUN: runs the guest until an exit that needs userspace. Returns the exit reason from kvm_run, or
+    /// <see cref="KvmExitReason.Intr"/> when a signal or immediate_exit interrupted the call (-EINTR).
+    /// </summary>
+    public KvmExitReason Run()
+    {
+        int r = Sys.TryIoctl(_fd, KvmIoctls.Run, null, out int err);
+        if (r >= 0) return (KvmExitReason)RunState.ExitReason;
+        if (err == Errnos.EINTR) return KvmExitReason.Intr;
+        throw new SyscallException("ioctl(KVM_RUN)", err, _fd.What);
+    }
+
+    /// <summary>
+    /// kvm_run.immediate_exit (KVM_CAP_IMMEDIATE_EXIT): while set, KVM_RUN returns -EINTR without entering
+    /// the guest. Written with a volatile store so another thread's kick is seen by the next KVM_RUN.
+    /// </summary>
+    public bool ImmediateExit
+    {
+        get => Volatile.Read(ref RunState.ImmediateExit) != 0;
+        set => Volatile.Write(ref RunState.ImmediateExit, value ? (byte)1 : (byte)0);
+    }
+
+    /// <summary>Sets <see cref="ImmediateExit"/>; callable from any thread.</summary>
+    public void RequestImmediateExit() => ImmediateExit = true;
+
+    /// <summary>
+    /// The data of the current KVM_EXIT_IO: <c>size * count</c> bytes at <c>data_offset</c> in the mapping
+    /// (count is above 1 for rep ins/outs). For IN the caller fills it before the next KVM_RUN.
+    /// </summary>
+    public Span<byte> IoData
+    {
+        get
+        {
+            ref var io = ref RunState.Io;
+            ulong length = (ulong)io.Size * io.Count;
+            if (io.DataOffset > (ulong)_mapping.Size || length > (ulong)_mapping.Size - io.DataOffset)
+                throw new InvalidOperationException($"KVM_EXIT_IO data (offset {io.DataOffset}, {length} bytes) lies outside the {_mapping.Size}-byte kvm_run mapping");
+            return MappedSpan((int)io.DataOffset, (int)length);
+        }
+    }
+
+    /// <summary>The data of the current KVM_EXIT_MMIO: <c>len</c> bytes of kvm_run.mmio.data. For reads the caller fills it.</summary>
+    public Span<byte> MmioData
+    {
+        get
+        {
+            uint len = RunState.Mmio.Len;
+            if (len > 8) throw new InvalidOperationException($"KVM_EXIT_MMIO length {len} exceeds the 8-byte data field");
+            return MappedSpan(KvmRun.ExitUnionOffset + 8, (int)len);
+        }
+    }
+
+    // Safe: callers bound offset + length by the mapping size, and the mapping outlives the span's use
+    // (a span is only used until the next KVM_RUN on this vCPU's own thread).
+    private Span<byte> MappedSpan(int offset, int length) => new((byte*)_mapping.Address + offset, length);
+
+    /// <summary>KVM_GET_REGS.</summary>
+    public KvmRegs GetRegs()
+    {
+        KvmRegs regs;
+        Sys.Ioctl(_fd, KvmIoctls.GetRegs, &regs, "KVM_GET_REGS");
+        return regs;
+    }
+
+    /// <summary>KVM_SET_REGS.</summary>
+    public void SetRegs(in KvmRegs regs)
+    {
+        var copy = regs;
+        Sys.Ioctl(_fd, KvmIoctls.SetRegs, &copy, "KVM_SET_REGS");
+    }
+
+    /// <summary>KVM_GET_SREGS.</summary>
+    public KvmSregs GetSregs()
+    {
+        KvmSregs sregs;
+        Sys.Ioctl(_fd, KvmIoctls.GetSregs, &sregs, "KVM_GET_SREGS");
+        return sregs;
+    }
+
+    /// <summary>KVM_SET_SREGS.</summary>
+    public void SetSregs(in KvmSregs sregs)
+    {
+        var copy = sregs;
+        Sys.Ioctl(_fd, KvmIoctls.SetSregs, &copy, "KVM_SET_SREGS");
+    }
+
+    /// <summary>KVM_SET_CPUID2: the CPUID leaves the guest sees (api.rst 4.73). Long mode needs at least 0x80000001.</summary>
+    public void SetCpuid2(ReadOnlySpan<KvmCpuidEntry2> entries)
+    {
+        var buffer = new KvmCpuidBuffer(entries);
+        if (buffer.Ioctl(_fd, KvmIoctls.SetCpuid2, out int err) < 0)
+            throw new SyscallException($"ioctl(KVM_SET_CPUID2({entries.Length} entries))", err, _fd.What);
+    }
+
+    /// <summary>KVM_GET_CPUID2: the CPUID leaves set on this vCPU.</summary>
+    public KvmCpuidEntry2[] GetCpuid2(int capacity = 256)
+    {
+        var buffer = new KvmCpuidBuffer(capacity);
+        if (buffer.Ioctl(_fd, KvmIoctls.GetCpuid2, out int err) < 0)
+            throw new SyscallException("ioctl(KVM_GET_CPUID2)", err, _fd.What);
+        return buffer.Entries();
+    }
+
+    /// <summary>
+    /// KVM_SET_SIGNAL_MASK: the signal mask of the calling thread while inside KVM_RUN (api.rst 4.17).
+    /// <paramref name="blocked"/> is a kernel sigset: bit (signo - 1) set means blocked.
+    /// </summary>
+    public void SetSignalMask(ulong blocked)
+    {
+        var mask = new KvmSignalMask { Len = sizeof(ulong), Sigset = blocked };
+        Sys.Ioctl(_fd, KvmIoctls.SetSignalMask, &mask, $"KVM_SET_SIGNAL_MASK(0x{blocked:x})");
+    }
+
+    /// <summary>Unmaps kvm_run and closes the vCPU fd.</summary>
+    public void Dispose()
+    {
+        _mapping.Dispose();
+        _fd.Dispose();
+    }
+}

@@ -1,0 +1,182 @@
+using System.Buffers.Binary;
+using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Kvm.Abi;
+using Actorvisor.Hardware.X86;
+
+namespace Actorvisor.Hardware.Kvm;
+
+/// <summary>
+/// <see cref="IVirtualCpu"/> over a <see cref="KvmVcpu"/>: the run loop of Firecracker's run_emulation.
+/// Port I/O and MMIO go to the exit handler inline, with IN and MMIO-read data written straight into
+/// kvm_run for the kernel to complete the instruction on the next KVM_RUN. A kick sets immediate_exit and
+/// signals the thread inside KVM_RUN (see <see cref="KvmKickSignal"/>).
+/// </summary>
+public sealed class KvmVirtualCpu : IVirtualCpu
+{
+    private readonly KvmVcpu _vcpu;
+    private int _kickPending;
+    private int _runnerTid;
+    private ulong _signalMaskSet = ulong.MaxValue;
+
+    internal KvmVirtualCpu(KvmVcpu vcpu) => _vcpu = vcpu;
+
+    /// <inheritdoc />
+    public int Id => _vcpu.Id;
+
+    /// <summary>The KVM vCPU fd wrapper, for vCPU ioctls beyond the accelerator contract.</summary>
+    public KvmVcpu Vcpu => _vcpu;
+
+    /// <inheritdoc />
+    public VcpuExit Run(IExitHandler handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        int tid = KvmKickSignal.CurrentThreadId();
+        if (Interlocked.CompareExchange(ref _runnerTid, tid, 0) != 0)
+            throw new InvalidOperationException($"vCPU {Id} is already running on thread {_runnerTid}");
+        try
+        {
+            ulong runMask = KvmKickSignal.BlockOnCurrentThread();
+            if (runMask != _signalMaskSet)
+            {
+                _vcpu.SetSignalMask(runMask);
+                _signalMaskSet = runMask;
+            }
+            while (true)
+            {
+                if (Volatile.Read(ref _kickPending) != 0) return ConsumeKick();
+                var exit = _vcpu.Run() switch
+                {
+                    KvmExitReason.Io => HandleIo(handler),
+                    KvmExitReason.Mmio => HandleMmio(handler),
+                    KvmExitReason.Hlt => VcpuExit.Halted,
+                    KvmExitReason.Intr => HandleInterrupt(),
+                    KvmExitReason.Shutdown => new VcpuExit.Shutdown("KVM_EXIT_SHUTDOWN: the guest shut down (triple fault)"),
+                    KvmExitReason.FailEntry => DescribeFailEntry(),
+                    KvmExitReason.InternalError => DescribeInternalError(),
+                    KvmExitReason.SystemEvent => DescribeSystemEvent(),
+                    var other => new VcpuExit.InternalError($"unhandled KVM exit reason {other} ({(uint)other})"),
+                };
+                if (exit is not null) return exit;
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _runnerTid, 0);
+            // A kick that read our thread id just before we cleared it may still signal us; leave no
+            // pending SIGURG behind (a late one only costs the next KVM_RUN a spurious -EINTR).
+            KvmKickSignal.DrainPending();
+        }
+    }
+
+    /// <inheritdoc />
+    public void Kick()
+    {
+        Volatile.Write(ref _kickPending, 1);
+        // Closes the window between Run's check of _kickPending and entry into the guest.
+        _vcpu.RequestImmediateExit();
+        int tid = Volatile.Read(ref _runnerTid);
+        if (tid != 0) KvmKickSignal.Send(tid);
+    }
+
+    /// <inheritdoc />
+    public Registers GetRegisters() => _vcpu.GetRegs().ToRegisters();
+
+    /// <inheritdoc />
+    public void SetRegisters(in Registers registers) => _vcpu.SetRegs(KvmRegs.From(registers));
+
+    /// <inheritdoc />
+    public SpecialRegisters GetSpecialRegisters() => _vcpu.GetSregs().ToSpecialRegisters();
+
+    /// <inheritdoc />
+    public void SetSpecialRegisters(SpecialRegisters sregs)
+    {
+        ArgumentNullException.ThrowIfNull(sregs);
+        _vcpu.SetSregs(KvmSregs.From(sregs));
+    }
+
+    /// <summary>Unmaps kvm_run and closes the vCPU fd.</summary>
+    public void Dispose() => _vcpu.Dispose();
+
+    private VcpuExit ConsumeKick()
+    {
+        Interlocked.Exchange(ref _kickPending, 0);
+        _vcpu.ImmediateExit = false;
+        return VcpuExit.Kicked;
+    }
+
+    private VcpuExit? HandleInterrupt()
+    {
+        if (Volatile.Read(ref _kickPending) != 0) return ConsumeKick();
+        // Another signal interrupted KVM_RUN, or a late kick from an earlier Run: take it off and go on.
+        KvmKickSignal.DrainPending();
+        return null;
+    }
+
+    /// <summary>
+    /// KVM_EXIT_IO: count accesses of size bytes each (count above 1 for rep ins/outs). Every access goes to
+    /// the handler, because the kernel completes the whole string instruction on the next KVM_RUN.
+    /// </summary>
+    private VcpuExit? HandleIo(IExitHandler handler)
+    {
+        var io = _vcpu.RunState.Io;
+        var direction = io.Direction == KvmRunIo.DirectionIn ? IoDirection.In : IoDirection.Out;
+        var data = _vcpu.IoData;
+        VcpuExit? stop = null;
+        for (int i = 0; i < io.Count; i++)
+        {
+            var item = data.Slice(i * io.Size, io.Size);
+            if (handler.OnPortIo(io.Port, direction, item) == ExitAction.Stop)
+                stop ??= new VcpuExit.PortIo(io.Port, io.Size, direction, (uint)LittleEndian(item));
+        }
+        return stop;
+    }
+
+    private VcpuExit? HandleMmio(IExitHandler handler)
+    {
+        var mmio = _vcpu.RunState.Mmio;
+        bool isWrite = mmio.IsWrite != 0;
+        var data = _vcpu.MmioData;
+        return handler.OnMmio(mmio.PhysAddr, isWrite, data) == ExitAction.Stop
+            ? new VcpuExit.Mmio(mmio.PhysAddr, data.Length, isWrite, LittleEndian(data))
+            : null;
+    }
+
+    private static ulong LittleEndian(ReadOnlySpan<byte> data)
+    {
+        Span<byte> eight = stackalloc byte[8];
+        eight.Clear();
+        data.CopyTo(eight);
+        return BinaryPrimitives.ReadUInt64LittleEndian(eight);
+    }
+
+    private VcpuExit DescribeFailEntry()
+    {
+        var f = _vcpu.RunState.FailEntry;
+        return new VcpuExit.FailEntry(f.HardwareEntryFailureReason,
+            $"KVM_EXIT_FAIL_ENTRY: hardware entry failure reason 0x{f.HardwareEntryFailureReason:x} on host CPU {f.Cpu} (invalid guest state)");
+    }
+
+    private unsafe VcpuExit DescribeInternalError()
+    {
+        var e = _vcpu.RunState.Internal;
+        string name = e.Suberror switch
+        {
+            1 => "KVM_INTERNAL_ERROR_EMULATION (an instruction KVM cannot emulate)",
+            2 => "KVM_INTERNAL_ERROR_SIMUL_EX (exception while delivering an exception)",
+            3 => "KVM_INTERNAL_ERROR_DELIVERY_EV (event delivery failed)",
+            4 => "KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON",
+            _ => $"suberror {e.Suberror}",
+        };
+        int n = (int)Math.Min(e.Ndata, (uint)KvmRunInternal.MaxData);
+        var words = new string[n];
+        for (int i = 0; i < n; i++) words[i] = $"0x{e.Data[i]:x}";
+        return new VcpuExit.InternalError($"KVM_EXIT_INTERNAL_ERROR: {name}" + (n > 0 ? $", data [{string.Join(", ", words)}]" : ""));
+    }
+
+    private VcpuExit DescribeSystemEvent()
+    {
+        var s = _vcpu.RunState.SystemEvent;
+        string what = s.Type switch { 1 => "shutdown", 2 => "reset", 3 => "crash", _ => $"type {s.Type}" };
+        return new VcpuExit.Shutdown($"KVM_EXIT_SYSTEM_EVENT: the guest requested {what}");
+    }
+}

@@ -1,0 +1,119 @@
+using Actorvisor.Hardware.Kvm.Abi;
+using Actorvisor.Hardware.Native;
+
+namespace Actorvisor.Hardware.Kvm;
+
+/// <summary>A KVM VM file descriptor: VM ioctls (api.rst section 4, "vm ioctl").</summary>
+public sealed unsafe class KvmVm : IDisposable
+{
+    /// <summary>KVM_MEM_LOG_DIRTY_PAGES.</summary>
+    public const uint MemLogDirtyPages = 1;
+    /// <summary>KVM_MEM_READONLY.</summary>
+    public const uint MemReadonly = 2;
+
+    private readonly FileDescriptor _fd;
+
+    internal KvmVm(FileDescriptor fd, int vcpuMmapSize)
+    {
+        _fd = fd;
+        VcpuMmapSize = vcpuMmapSize;
+    }
+
+    /// <summary>The owned descriptor.</summary>
+    public FileDescriptor Descriptor => _fd;
+
+    /// <summary>Bytes each vCPU maps for its kvm_run (KVM_GET_VCPU_MMAP_SIZE).</summary>
+    public int VcpuMmapSize { get; }
+
+    /// <summary>KVM_CHECK_EXTENSION on the VM fd (KVM_CAP_CHECK_EXTENSION_VM): the answer for this VM.</summary>
+    public int CheckExtension(KvmCapability capability) =>
+        Sys.Ioctl(_fd, KvmIoctls.CheckExtension, (ulong)capability, $"KVM_CHECK_EXTENSION({capability})");
+
+    /// <summary>
+    /// KVM_SET_USER_MEMORY_REGION: creates, modifies or (with <c>MemorySize</c> 0) deletes a memslot.
+    /// The kernel refuses overlaps (EEXIST), misalignment and changes of size or address of a live slot (EINVAL).
+    /// </summary>
+    public void SetUserMemoryRegion(in KvmUserspaceMemoryRegion region)
+    {
+        var r = region;
+        Sys.Ioctl(_fd, KvmIoctls.SetUserMemoryRegion, &r,
+            $"KVM_SET_USER_MEMORY_REGION(slot {r.Slot}, gpa 0x{r.GuestPhysAddr:x}, size 0x{r.MemorySize:x}, flags {r.Flags})");
+    }
+
+    /// <summary>KVM_SET_USER_MEMORY_REGION for <paramref name="slot"/> mapping <paramref name="size"/> bytes at <paramref name="guestPhysAddr"/> to <paramref name="hostAddress"/>.</summary>
+    public void SetUserMemoryRegion(uint slot, ulong guestPhysAddr, ulong size, nint hostAddress, uint flags = 0) =>
+        SetUserMemoryRegion(new KvmUserspaceMemoryRegion
+        {
+            Slot = slot, Flags = flags, GuestPhysAddr = guestPhysAddr, MemorySize = size, UserspaceAddr = (ulong)hostAddress,
+        });
+
+    /// <summary>Deletes memslot <paramref name="slot"/>: KVM_SET_USER_MEMORY_REGION with size 0 (api.rst 4.35).</summary>
+    public void DeleteUserMemoryRegion(uint slot) => SetUserMemoryRegion(new KvmUserspaceMemoryRegion { Slot = slot });
+
+    /// <summary>KVM_CREATE_VCPU: creates vCPU <paramref name="id"/> and maps its kvm_run.</summary>
+    public KvmVcpu CreateVcpu(int id)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(id);
+        int vcpuFd = Sys.Ioctl(_fd, KvmIoctls.CreateVcpu, (ulong)id, $"KVM_CREATE_VCPU({id})");
+        var fd = new FileDescriptor(vcpuFd, $"kvm-vcpu{id}");
+        try { return new KvmVcpu(fd, id, VcpuMmapSize); }
+        catch { fd.Dispose(); throw; }
+    }
+
+    /// <summary>
+    /// KVM_GET_DIRTY_LOG: the pages of <paramref name="slot"/> written since the last call, one bit per page
+    /// in 64-bit words (bit n of word w is page w*64+n), and re-arms write tracking (api.rst 4.8).
+    /// The slot must have been created with KVM_MEM_LOG_DIRTY_PAGES.
+    /// </summary>
+    public ulong[] GetDirtyLog(uint slot, ulong memorySize)
+    {
+        ulong pages = memorySize >> PageSize.Shift;
+        var bitmap = new ulong[(pages + 63) / 64];
+        GetDirtyLog(slot, bitmap);
+        return bitmap;
+    }
+
+    /// <summary>KVM_GET_DIRTY_LOG into <paramref name="bitmap"/>, which must hold one bit per page of the slot.</summary>
+    public void GetDirtyLog(uint slot, Span<ulong> bitmap)
+    {
+        // Safe: the span is pinned for the call and the caller sized it for every page of the slot,
+        // which is all the kernel writes (it copies ALIGN(npages, 64) / 8 bytes).
+        fixed (ulong* p = bitmap)
+        {
+            var log = new KvmDirtyLog { Slot = slot, DirtyBitmap = (ulong)p };
+            Sys.Ioctl(_fd, KvmIoctls.GetDirtyLog, &log, $"KVM_GET_DIRTY_LOG(slot {slot})");
+        }
+    }
+
+    /// <summary>KVM_SET_TSS_ADDR: three pages of guest-physical space KVM may use for the real-mode TSS on Intel; harmless on AMD.</summary>
+    public void SetTssAddress(ulong address) =>
+        Sys.Ioctl(_fd, KvmIoctls.SetTssAddr, address, $"KVM_SET_TSS_ADDR(0x{address:x})");
+
+    /// <summary>KVM_SET_IDENTITY_MAP_ADDR: the page for the real-mode identity page table on Intel; must precede vCPU creation.</summary>
+    public void SetIdentityMapAddress(ulong address)
+    {
+        ulong a = address;
+        Sys.Ioctl(_fd, KvmIoctls.SetIdentityMapAddr, &a, $"KVM_SET_IDENTITY_MAP_ADDR(0x{address:x})");
+    }
+
+    /// <summary>KVM_CREATE_DEVICE: creates an in-kernel device of <paramref name="type"/> (api.rst 4.80).</summary>
+    public KvmDevice CreateDevice(KvmDeviceType type)
+    {
+        var create = new KvmCreateDevice { Type = (uint)type };
+        Sys.Ioctl(_fd, KvmIoctls.CreateDevice, &create, $"KVM_CREATE_DEVICE({type})");
+        return new KvmDevice(new FileDescriptor(create.Fd, $"kvm-device:{type}"), type);
+    }
+
+    /// <summary>KVM_CREATE_DEVICE with KVM_CREATE_DEVICE_TEST: whether this VM can have a device of <paramref name="type"/>.</summary>
+    public bool SupportsDevice(KvmDeviceType type)
+    {
+        var create = new KvmCreateDevice { Type = (uint)type, Flags = KvmCreateDevice.FlagTest };
+        int r = Sys.TryIoctl(_fd, KvmIoctls.CreateDevice, &create, out int err);
+        if (r >= 0) return true;
+        if (err == Tmds.Linux.LibC.ENODEV || err == Errnos.ENXIO) return false;
+        throw new SyscallException($"ioctl(KVM_CREATE_DEVICE({type}, TEST))", err, _fd.What);
+    }
+
+    /// <summary>Closes the VM fd; the kernel destroys the VM once its vCPU and device fds are closed too.</summary>
+    public void Dispose() => _fd.Dispose();
+}
