@@ -1,0 +1,497 @@
+using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Native;
+
+namespace Actorvisor.Hardware.Mmu;
+
+/// <summary>
+/// The software accelerator's second-stage MMU for one VM (locking.rst section 2 as a whole): one
+/// <see cref="SpteTable"/> per memslot, mmu_lock, the cmpxchg fast page fault path, remote TLB flushes,
+/// dirty logging and lockless access tracking.
+/// <para>
+/// Rules it keeps (each is a test in tests/Actorvisor.Hardware.Tests/Mmu):
+/// <list type="bullet">
+/// <item>SPTEs change only by cmpxchg/xchg, so no Accessed or Dirty bit set concurrently is lost
+/// (locking.rst "Dirty bit tracking").</item>
+/// <item>Writable is only ever set together with Dirty. Whoever clears Dirty (harvest, write-protect, clear,
+/// zap) moves it to the slot's dirty bitmap when the slot logs, and flushes TLBs before returning: Dirty is
+/// the token that says "some vCPU may hold a writable translation".</item>
+/// <item>Every operation that can turn a writable SPTE read-only or zap one holds the mmu_lock write side and
+/// flushes TLBs before releasing it, so no other operation can observe the read-only SPTE while a stale
+/// writable translation survives (locking.rst "flush tlbs due to spte updated"). Aging is lockless and
+/// leaves Dirty set, so a later harvest still flushes.</item>
+/// <item>The fast path only makes SPTEs more permissive and never takes mmu_lock; faults that must install
+/// take the read side.</item>
+/// </list>
+/// </para>
+/// </summary>
+public sealed class SoftMmu : IDirtyLog, IDisposable
+{
+    private readonly MmuHooks? _hooks;
+    private volatile MmuView _view = MmuView.Empty;
+    private long _fastFixes, _slowFaults, _spurious, _mmio, _notPermitted, _zapped, _harvests, _aged;
+
+    /// <summary>An MMU with no memslots.</summary>
+    public SoftMmu(SoftMmuOptions? options = null) : this(options, null) { }
+
+    internal SoftMmu(SoftMmuOptions? options, MmuHooks? hooks)
+    {
+        options ??= new SoftMmuOptions();
+        _hooks = hooks;
+        ManualProtect = options.ManualProtect;
+        Lock = new MmuLock(hooks);
+        Tlb = new TlbFlushCoordinator(options.FlushTimeout, hooks);
+    }
+
+    /// <summary>mmu_lock.</summary>
+    public MmuLock Lock { get; }
+
+    /// <summary>The VM's TLB flush coordinator; vCPUs register with it.</summary>
+    public TlbFlushCoordinator Tlb { get; }
+
+    /// <inheritdoc />
+    public bool ManualProtect { get; }
+
+    /// <summary>The memslots the MMU maps now.</summary>
+    public MemslotSet Memslots => _view.Memslots;
+
+    /// <summary>The SPTE tables, sorted by guest address.</summary>
+    public IReadOnlyList<SpteTable> Tables => _view.Tables;
+
+    /// <summary>The event counters so far.</summary>
+    public MmuCounters Counters => new(
+        Volatile.Read(ref _fastFixes), Volatile.Read(ref _slowFaults), Volatile.Read(ref _spurious),
+        Volatile.Read(ref _mmio), Volatile.Read(ref _notPermitted), Tlb.FlushCount,
+        Volatile.Read(ref _zapped), Volatile.Read(ref _harvests), Volatile.Read(ref _aged));
+
+    /// <summary>The table of slot <paramref name="slotId"/>, or null.</summary>
+    public SpteTable? TableOf(uint slotId) => _view.ById(slotId);
+
+    /// <summary>Lockless lookup of the table and index mapping <paramref name="gpa"/>; false if no slot covers it.</summary>
+    public bool TryLookup(ulong gpa, out SpteTable table, out ulong index)
+    {
+        ulong gfn = gpa >> PageSize.Shift;
+        var t = _view.Find(gfn);
+        if (t is null)
+        {
+            table = null!;
+            index = 0;
+            return false;
+        }
+        table = t;
+        index = gfn - t.BaseGfn;
+        return true;
+    }
+
+    /// <summary>
+    /// The page walk a vCPU does on a TLB miss, in guest mode and without a lock: true with the SPTE of
+    /// <paramref name="gpa"/> if it allows <paramref name="access"/> (map <see cref="Spte.HostAddress"/>,
+    /// writable only if <see cref="Spte.IsWritable"/>); false means fault with <see cref="Fault"/>. A translation
+    /// filled from it stays valid until the next TLB flush this vCPU applies.
+    /// </summary>
+    public bool TryWalk(ulong gpa, MmuAccess access, out Spte spte)
+    {
+        spte = TryLookup(gpa, out var table, out var index) ? table.Read(index) : Spte.Empty;
+        return spte.Permits(access);
+    }
+
+    /// <summary>The SPTE mapping <paramref name="gpa"/> now (empty if none).</summary>
+    public Spte ReadSpte(ulong gpa) => TryLookup(gpa, out var t, out var i) ? t.Read(i) : Spte.Empty;
+
+    /// <summary>
+    /// Makes the MMU map <paramref name="memslots"/> (called by the VM after every memslot change). Under the
+    /// mmu_lock write side: slots whose guest base, size, host address or read-only flag changed, and deleted
+    /// slots, are zapped and their tables retired (which is what fixes every direct SPTE's gfn->pfn mapping
+    /// for the life of its table); new slots get empty tables; a slot whose only change is the log-dirty
+    /// flag keeps its table and starts or stops logging (starting write-protects the whole slot). TLBs are
+    /// flushed before the lock is released, so when this returns no vCPU can reach a removed slot's memory.
+    /// </summary>
+    public void SetMemslots(MemslotSet memslots)
+    {
+        ArgumentNullException.ThrowIfNull(memslots);
+        using var scope = Lock.EnterWrite();
+        var old = _view;
+        var tables = new List<SpteTable>(memslots.Count);
+        bool flush = false;
+        foreach (var slot in memslots.Slots)
+        {
+            var existing = old.ById(slot.Slot);
+            if (existing is not null && SameMapping(existing.Slot, slot))
+            {
+                if (slot.LogsDirtyPages && existing.DirtyLog is null) flush |= StartDirtyLog(existing);
+                else if (!slot.LogsDirtyPages) existing.SetDirtyLog(null);
+                existing.UpdateSlot(slot);
+                tables.Add(existing);
+            }
+            else
+            {
+                var table = new SpteTable(slot, _hooks);
+                if (slot.LogsDirtyPages) table.SetDirtyLog(new DirtyBitmap(slot.Pages));
+                tables.Add(table);
+            }
+        }
+        _view = new MmuView(memslots, [.. tables]);
+        foreach (var gone in old.Tables.Where(t => !tables.Contains(t)))
+        {
+            flush |= ZapEntries(gone, 0, gone.Pages);
+            gone.Retire();
+        }
+        if (flush) Tlb.FlushAll();
+    }
+
+    private static bool SameMapping(Memslot a, Memslot b) =>
+        a.GuestPhysAddr == b.GuestPhysAddr && a.Size == b.Size && a.HostAddress == b.HostAddress && a.IsReadOnly == b.IsReadOnly;
+
+    /// <summary>
+    /// Resolves a guest access of kind <paramref name="access"/> to <paramref name="gpa"/> that the vCPU's
+    /// mapping did not allow: first the lockless fast path, then the slow path under the mmu_lock read side.
+    /// Call it outside guest mode (see <see cref="TlbFlushParticipant.ExitGuest"/>).
+    /// </summary>
+    public FaultResult Fault(ulong gpa, MmuAccess access)
+    {
+        ulong gfn = gpa >> PageSize.Shift;
+        var table = _view.Find(gfn);
+        if (table is null || (access == MmuAccess.Write && table.Slot.IsReadOnly))
+        {
+            Interlocked.Increment(ref _mmio);
+            return new FaultResult(FaultOutcome.Mmio, gfn, Spte.Empty);
+        }
+        switch (FastPageFault.TryFix(table, gfn - table.BaseGfn, access, out var spte))
+        {
+            case FastPageFault.Result.Fixed:
+                Interlocked.Increment(ref _fastFixes);
+                return new FaultResult(FaultOutcome.FastFixed, gfn, spte);
+            case FastPageFault.Result.Spurious:
+                Interlocked.Increment(ref _spurious);
+                return new FaultResult(FaultOutcome.Spurious, gfn, spte);
+        }
+        return SlowFault(gfn, access);
+    }
+
+    private FaultResult SlowFault(ulong gfn, MmuAccess access)
+    {
+        Interlocked.Increment(ref _slowFaults);
+        using var scope = Lock.EnterRead();
+        // Re-read the view under the lock: a memslot change may have retired the table the fast path saw.
+        var table = _view.Find(gfn);
+        if (table is null || (access == MmuAccess.Write && table.Slot.IsReadOnly))
+        {
+            Interlocked.Increment(ref _mmio);
+            return new FaultResult(FaultOutcome.Mmio, gfn, Spte.Empty);
+        }
+        ulong index = gfn - table.BaseGfn;
+        if (access == MmuAccess.Write)
+        {
+            WriteProtectReason? denied = table.IsHostWriteProtected(index) ? WriteProtectReason.Host
+                : table.IsWriteTracked(index) ? WriteProtectReason.WriteTracking : null;
+            if (denied is not null)
+            {
+                Interlocked.Increment(ref _notPermitted);
+                return new FaultResult(FaultOutcome.NotPermitted, gfn, table.Read(index), denied);
+            }
+        }
+        _hooks?.At?.Invoke(MmuHookPoint.SlowPathBeforeInstall, gfn);
+        var spin = new SpinWait();
+        while (true)
+        {
+            // Fast-path fixes, aging and dirty-log reads still run concurrently (they take no lock or the
+            // read side): install with cmpxchg against what was read, like the TDP MMU under the read lock.
+            var old = table.Read(index);
+            if (old.Permits(access))
+            {
+                Interlocked.Increment(ref _spurious);
+                return new FaultResult(FaultOutcome.Spurious, gfn, old);
+            }
+            if (old.IsEmpty || !FastPageFault.ComputeFix(old, access, out var desired))
+                desired = NewSpte(table, index, access, keepDirty: old.IsDirty);
+            if (table.TryReplace(index, old, desired))
+                return new FaultResult(FaultOutcome.SlowInstalled, gfn, desired);
+            spin.SpinOnce();
+        }
+    }
+
+    /// <summary>
+    /// A fresh SPTE for page <paramref name="index"/> (caller holds mmu_lock). Writable only for a write
+    /// access, or up front when the slot does not log dirty pages (KVM maps writable then too); Writable always
+    /// comes with Dirty.
+    /// </summary>
+    private static Spte NewSpte(SpteTable table, ulong index, MmuAccess access, bool keepDirty)
+    {
+        var flags = SpteFlags.Present | SpteFlags.Executable | SpteFlags.Accessed;
+        bool hostWritable = !table.Slot.IsReadOnly && !table.IsHostWriteProtected(index);
+        bool mmuWritable = !table.IsWriteTracked(index);
+        if (hostWritable) flags |= SpteFlags.HostWritable;
+        if (mmuWritable) flags |= SpteFlags.MmuWritable;
+        if (hostWritable && mmuWritable && (access == MmuAccess.Write || table.DirtyLog is null))
+            flags |= SpteFlags.Writable | SpteFlags.Dirty;
+        if (keepDirty) flags |= SpteFlags.Dirty;
+        return Spte.Make(table.PfnOf(index), flags);
+    }
+
+    /// <summary>Zaps the SPTEs of <paramref name="range"/> (under the write side) and flushes TLBs. Dirty bits go to the dirty bitmaps.</summary>
+    public void Zap(GfnRange range)
+    {
+        using var scope = Lock.EnterWrite();
+        bool flush = false;
+        foreach (var (table, first, count) in Overlapping(range))
+            flush |= ZapEntries(table, first, count);
+        if (flush) Tlb.FlushAll();
+    }
+
+    private bool ZapEntries(SpteTable table, ulong first, ulong count)
+    {
+        bool any = false;
+        var log = table.DirtyLog;
+        for (ulong i = first; i < first + count; i++)
+        {
+            if (table.Read(i).IsEmpty) continue;
+            // xchg, not a plain store: a fast-path fix between our read and the store would otherwise lose
+            // its Dirty bit (locking.rst "Dirty bit tracking", mmu_spte_clear_track_bits).
+            var old = table.Exchange(i, Spte.Empty);
+            if (old.IsEmpty) continue;
+            any = true;
+            Interlocked.Increment(ref _zapped);
+            if (old.IsDirty) log?.Set(i);
+        }
+        return any;
+    }
+
+    /// <summary>
+    /// Write-protects <paramref name="range"/> for <paramref name="reason"/> (write side), then flushes TLBs
+    /// if any SPTE lost Writable or Dirty. A Dirty bit cleared here goes to the slot's dirty bitmap.
+    /// </summary>
+    public void WriteProtect(GfnRange range, WriteProtectReason reason)
+    {
+        var clear = SpteFlags.Writable | reason switch
+        {
+            WriteProtectReason.DirtyLog => SpteFlags.None,
+            WriteProtectReason.WriteTracking => SpteFlags.MmuWritable,
+            WriteProtectReason.Host => SpteFlags.HostWritable,
+            _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, "unknown write-protect reason"),
+        };
+        using var scope = Lock.EnterWrite();
+        bool flush = false;
+        foreach (var (table, first, count) in Overlapping(range))
+        {
+            var log = table.DirtyLog;
+            for (ulong i = first; i < first + count; i++)
+            {
+                if (reason == WriteProtectReason.Host) table.SetHostWriteProtected(i, true);
+                if (reason == WriteProtectReason.WriteTracking) table.SetWriteTracked(i, true);
+                // With logging on, Dirty moves to the bitmap as it is cleared (and is then no longer needed in
+                // the SPTE); without logging it stays, as the only record.
+                var extra = log is null ? SpteFlags.None : SpteFlags.Dirty;
+                var old = ClearBits(table, i, clear | extra);
+                if (old.IsDirty && log is not null) log.Set(i);
+                flush |= old.IsWritable || (old.IsDirty && log is not null);
+            }
+        }
+        if (flush) Tlb.FlushAll();
+    }
+
+    /// <summary>
+    /// Lifts a <see cref="WriteProtect"/> of <paramref name="reason"/> from <paramref name="range"/> (write
+    /// side). Pages do not become writable here; the next guest write does that (on the fast path).
+    /// </summary>
+    public void WriteUnprotect(GfnRange range, WriteProtectReason reason)
+    {
+        if (reason is not (WriteProtectReason.DirtyLog or WriteProtectReason.WriteTracking or WriteProtectReason.Host))
+            throw new ArgumentOutOfRangeException(nameof(reason), reason, "unknown write-protect reason");
+        using var scope = Lock.EnterWrite();
+        foreach (var (table, first, count) in Overlapping(range))
+        {
+            for (ulong i = first; i < first + count; i++)
+            {
+                SpteFlags restore;
+                if (reason == WriteProtectReason.Host)
+                {
+                    table.SetHostWriteProtected(i, false);
+                    restore = table.Slot.IsReadOnly ? SpteFlags.None : SpteFlags.HostWritable;
+                }
+                else if (reason == WriteProtectReason.WriteTracking)
+                {
+                    table.SetWriteTracked(i, false);
+                    restore = SpteFlags.MmuWritable;
+                }
+                else continue;
+                SetBits(table, i, restore);
+            }
+        }
+    }
+
+    /// <summary>Atomically clears <paramref name="bits"/> in a non-empty SPTE; returns the SPTE as it was.</summary>
+    private static Spte ClearBits(SpteTable table, ulong index, SpteFlags bits)
+    {
+        while (true)
+        {
+            var old = table.Read(index);
+            var desired = old.Without(bits);
+            if (old.IsEmpty || desired == old) return old;
+            table.Hooks?.At?.Invoke(MmuHookPoint.ProtectBeforeCommit, table.BaseGfn + index);
+            if (table.TryReplace(index, old, desired)) return old;
+        }
+    }
+
+    private static void SetBits(SpteTable table, ulong index, SpteFlags bits)
+    {
+        while (true)
+        {
+            var old = table.Read(index);
+            var desired = old.With(bits);
+            if (old.IsEmpty || desired == old) return;
+            if (table.TryReplace(index, old, desired)) return;
+        }
+    }
+
+    /// <inheritdoc />
+    public DirtyBitmap GetDirtyLog(uint slotId)
+    {
+        Interlocked.Increment(ref _harvests);
+        if (ManualProtect)
+        {
+            using var read = Lock.EnterRead();
+            var (table, log) = LoggingTable(slotId);
+            var result = new DirtyBitmap(table.Pages);
+            for (int w = 0; w < log.WordCount; w++)
+            {
+                _hooks?.At?.Invoke(MmuHookPoint.BitmapAccess, table.BaseGfn + (ulong)w * 64);
+                ulong mask = log.ReadWord(w);
+                ForEachPageOfWord(table, w, i => { if (table.Read(i).IsDirty) mask |= 1UL << (int)(i % 64); });
+                result.Words[w] = mask;
+            }
+            return result;
+        }
+
+        using var scope = Lock.EnterWrite();
+        {
+            var (table, log) = LoggingTable(slotId);
+            var result = new DirtyBitmap(table.Pages);
+            bool flush = false;
+            for (int w = 0; w < log.WordCount; w++)
+            {
+                _hooks?.At?.Invoke(MmuHookPoint.BitmapAccess, table.BaseGfn + (ulong)w * 64);
+                ulong mask = log.ExchangeWord(w, 0);
+                ulong first = (ulong)w * 64, end = Math.Min(first + 64, table.Pages);
+                for (ulong i = first; i < end; i++)
+                {
+                    // Re-protect and reset atomically per page: one cmpxchg clears W and D together, and the D
+                    // it cleared is what this harvest reports.
+                    var old = ClearBits(table, i, SpteFlags.Writable | SpteFlags.Dirty);
+                    if (old.IsDirty) mask |= 1UL << (int)(i - first);
+                    flush |= old.IsWritable || old.IsDirty;
+                }
+                result.Words[w] = mask;
+            }
+            // The caller relies on every returned page being read-only in every vCPU: flush before returning.
+            if (flush) Tlb.FlushAll();
+            return result;
+        }
+    }
+
+    /// <inheritdoc />
+    public void ClearDirtyLog(uint slotId, ulong firstPage, DirtyBitmap mask)
+    {
+        ArgumentNullException.ThrowIfNull(mask);
+        if (!ManualProtect) throw new InvalidOperationException("ClearDirtyLog needs manual dirty-log protection (SoftMmuOptions.ManualProtect)");
+        if (firstPage % 64 != 0) throw new ArgumentException($"firstPage {firstPage} is not a multiple of 64", nameof(firstPage));
+        using var scope = Lock.EnterWrite();
+        var (table, log) = LoggingTable(slotId);
+        if (firstPage > table.Pages || mask.Pages > table.Pages - firstPage)
+            throw new ArgumentException($"pages [{firstPage}, {firstPage + mask.Pages}) run past memslot {slotId} of {table.Pages} pages", nameof(mask));
+        bool flush = false;
+        foreach (var p in mask.SetPages())
+        {
+            ulong i = firstPage + p;
+            _hooks?.At?.Invoke(MmuHookPoint.BitmapAccess, table.BaseGfn + i);
+            log.Clear(i);
+            var old = ClearBits(table, i, SpteFlags.Writable | SpteFlags.Dirty);
+            flush |= old.IsWritable || old.IsDirty;
+        }
+        if (flush) Tlb.FlushAll();
+    }
+
+    private (SpteTable Table, DirtyBitmap Log) LoggingTable(uint slotId)
+    {
+        var table = _view.ById(slotId) ?? throw new ArgumentException($"memslot {slotId} does not exist", nameof(slotId));
+        var log = table.DirtyLog ?? throw new ArgumentException($"memslot {slotId} does not log dirty pages (set MemslotFlags.LogDirtyPages)", nameof(slotId));
+        return (table, log);
+    }
+
+    private static void ForEachPageOfWord(SpteTable table, int word, Action<ulong> action)
+    {
+        ulong first = (ulong)word * 64, end = Math.Min(first + 64, table.Pages);
+        for (ulong i = first; i < end; i++) action(i);
+    }
+
+    /// <summary>Starts logging on a table (write side held): fresh bitmap, every SPTE read-only and clean.</summary>
+    private static bool StartDirtyLog(SpteTable table)
+    {
+        table.SetDirtyLog(new DirtyBitmap(table.Pages));
+        bool flush = false;
+        for (ulong i = 0; i < table.Pages; i++)
+        {
+            // Writes before logging started are not reported (KVM: the bitmap starts empty).
+            var old = ClearBits(table, i, SpteFlags.Writable | SpteFlags.Dirty);
+            flush |= old.IsWritable || old.IsDirty;
+        }
+        return flush;
+    }
+
+    /// <summary>
+    /// Records a write to <paramref name="gpa"/> that did not go through an SPTE (a device or the VMM writing
+    /// guest memory; KVM's mark_page_dirty). No-op outside RAM or when the slot does not log.
+    /// </summary>
+    public void MarkPageDirty(ulong gpa)
+    {
+        if (TryLookup(gpa, out var table, out var index)) table.DirtyLog?.Set(index);
+    }
+
+    /// <summary>
+    /// Ages <paramref name="range"/> without mmu_lock (locking.rst "Lockless Access Tracking"): each present
+    /// SPTE becomes access-tracked (R/X saved, W and Accessed dropped, Dirty kept) with one cmpxchg, and then
+    /// TLBs are flushed so the next guest access faults and the fast path restores it. Returns the gfns that
+    /// were young (present), ascending; pages already access-tracked were not accessed since the last aging.
+    /// </summary>
+    public IReadOnlyList<ulong> AgePages(GfnRange range)
+    {
+        var young = new List<ulong>();
+        foreach (var (table, first, count) in Overlapping(range))
+        {
+            for (ulong i = first; i < first + count; i++)
+            {
+                while (true)
+                {
+                    var old = table.Read(i);
+                    if (!old.IsPresent) break;
+                    table.Hooks?.At?.Invoke(MmuHookPoint.ProtectBeforeCommit, table.BaseGfn + i);
+                    if (table.TryReplace(i, old, old.ToAccessTracked()))
+                    {
+                        young.Add(table.BaseGfn + i);
+                        break;
+                    }
+                }
+            }
+        }
+        Interlocked.Add(ref _aged, young.Count);
+        // clear_flush_young: without the flush, vCPUs would keep using their translations and the page would
+        // look idle although it is in use.
+        if (young.Count > 0) Tlb.FlushAll();
+        return young;
+    }
+
+    private IEnumerable<(SpteTable Table, ulong First, ulong Count)> Overlapping(GfnRange range)
+    {
+        foreach (var table in _view.Tables)
+        {
+            ulong start = Math.Max(range.First, table.BaseGfn);
+            ulong end = Math.Min(range.First + Math.Min(range.Count, ulong.MaxValue - range.First), table.BaseGfn + table.Pages);
+            if (start < end) yield return (table, start - table.BaseGfn, end - start);
+        }
+    }
+
+    /// <summary>Zaps everything and releases the lock.</summary>
+    public void Dispose()
+    {
+        SetMemslots(MemslotSet.Empty);
+        Lock.Dispose();
+    }
+}
