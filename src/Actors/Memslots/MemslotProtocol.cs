@@ -7,7 +7,7 @@ namespace Actorvisor.Actors.Memslots;
 /// <summary>
 /// Adds a memslot or replaces the slot with the same id. <paramref name="Backing"/> (optional) owns the host
 /// memory behind the slot; it is disposed once the slot is gone and a grace period has passed.
-/// Replies <see cref="MemslotsPublished"/>, later <see cref="MemslotsRetired"/> if a slot was replaced; or <see cref="MemslotRequestFailed"/>.
+/// Replies <see cref="MemslotsPublished"/>, later <see cref="MemslotsRetired"/> only if it replaced a slot; or <see cref="MemslotRequestFailed"/>.
 /// </summary>
 public sealed record SetMemslot(Memslot Slot, IDisposable? Backing = null);
 

@@ -71,7 +71,7 @@ internal sealed class MemslotTable
             _vm.DeleteMemoryRegion(slot.Slot);
         }
         IsFullyRetired = true;
-        return Publish(removed, requester);
+        return Publish(removed, requester, always: true);
     }
 
     /// <summary>
@@ -115,11 +115,13 @@ internal sealed class MemslotTable
         return (slotId, backing);
     }
 
-    private long Publish(List<(uint Slot, IDisposable? Backing)> removed, object? requester)
+    // A change that removed nothing has nothing to retire; teardown always waits for its grace period.
+    private long Publish(List<(uint Slot, IDisposable? Backing)> removed, object? requester, bool always = false)
     {
         var next = _vm.Memslots;
         View.Publish(next);
-        _pending.Add(new PendingRetirement(next.Generation, GracePeriod.Begin(), removed, requester));
+        if (removed.Count > 0 || always)
+            _pending.Add(new PendingRetirement(next.Generation, GracePeriod.Begin(), removed, requester));
         return next.Generation;
     }
 

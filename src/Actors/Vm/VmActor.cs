@@ -99,7 +99,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         _memslotTable = new MemslotTable(_parts.Vm, _view, _gracePeriod);
         _view.Publish(_parts.Vm.Memslots);
         _loops = _parts.RunnableVcpus
-            .Select(cpu => new VcpuRunLoop(cpu, _parts.ExitHandler, $"{Name}/vcpu{cpu.Id}", _parts.FlushTlb))
+            .Select(cpu => new VcpuRunLoop(cpu, _parts.ExitHandler, $"{Name}/vcpu{cpu.Id}", _parts.EffectiveFlushTlb))
             .ToArray();
         foreach (var loop in _loops) loop.JoinGracePeriod(_gracePeriod);
         _memslots = Context.Watch(Context.ActorOf(MemslotSetActor.Props(_memslotTable), "memslots"));

@@ -1,5 +1,6 @@
 using Actorvisor.Actors.Devices;
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Mmu;
 
 namespace Actorvisor.Actors.Vm;
 
@@ -35,8 +36,15 @@ public sealed class VmParts
     /// </summary>
     public Func<VcpuExit, VmOutcome?>? InterpretExit { get; init; }
 
-    /// <summary>Drops cached translations of a vCPU (called on its thread, outside the guest), if the accelerator caches any.</summary>
+    /// <summary>
+    /// Drops cached translations of a vCPU (called on its thread, outside the guest). By default a vCPU that
+    /// is an <see cref="ITlbFlushTarget"/> (the software accelerator's) flushes itself; KVM needs nothing here,
+    /// since leaving the guest is where the kernel services KVM_REQ_TLB_FLUSH.
+    /// </summary>
     public Action<IVirtualCpu>? FlushTlb { get; init; }
+
+    /// <summary>The TLB flush applied by the vCPU threads.</summary>
+    internal Action<IVirtualCpu> EffectiveFlushTlb => FlushTlb ?? (cpu => (cpu as ITlbFlushTarget)?.FlushTlb());
 
     /// <summary>The vCPUs to run.</summary>
     internal IReadOnlyList<IVirtualCpu> RunnableVcpus => Vcpus ?? Vm.Vcpus;

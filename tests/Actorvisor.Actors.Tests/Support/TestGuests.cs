@@ -35,6 +35,27 @@ public static class TestGuests
         ExitWithAl(a);
     });
 
+    /// <summary>Guest-physical address <see cref="SpinThenStore"/> writes to once released (outside the test RAM).</summary>
+    public const uint StoreAddress = 0x4000_0000;
+
+    /// <summary>The dword <see cref="SpinThenStore"/> writes.</summary>
+    public const uint StoredValue = 0xfeed_face;
+
+    /// <summary>Spins like <see cref="Spin"/>; once released, stores <see cref="StoredValue"/> at <see cref="StoreAddress"/> and exits.</summary>
+    public static GuestImage SpinThenStore() => Build("spin-then-store", 1, a =>
+    {
+        var loop = a.CreateLabel();
+        a.xor(ebx, ebx);
+        a.xor(ecx, ecx);
+        a.Label(ref loop);
+        a.inc(ebx);
+        a.cmp(ecx, ReleaseMagic);
+        a.jne(loop);
+        a.mov(__dword_ptr[StoreAddress], StoredValue);
+        a.mov(al, cl);
+        ExitWithAl(a);
+    });
+
     /// <summary>Writes one byte to <see cref="ProbePort"/>, then spins like <see cref="Spin"/>.</summary>
     public static GuestImage OutThenSpin() => Build("out-then-spin", 1, a =>
     {
