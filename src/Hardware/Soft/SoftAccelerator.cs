@@ -1,0 +1,46 @@
+using Actorvisor.Hardware.Accel;
+
+namespace Actorvisor.Hardware.Soft;
+
+/// <summary>
+/// The software accelerator: runs x86 guests without /dev/kvm on Unicorn 2 (QEMU's TCG as a library,
+/// Debian package libunicorn2), one engine per vCPU, with the same exits as KVM.
+/// </summary>
+public sealed class SoftAccelerator : IAccelerator
+{
+    /// <summary>Loads libunicorn.so.2 and checks that its CPU state layout is the one this accelerator drives.</summary>
+    /// <exception cref="PlatformNotSupportedException">libunicorn.so.2 cannot be loaded.</exception>
+    /// <exception cref="NotSupportedException">the library is not a Unicorn 2.0.1-compatible build.</exception>
+    public unsafe SoftAccelerator()
+    {
+        uint major, minor, combined;
+        try
+        {
+            combined = UnicornNative.uc_version(&major, &minor);
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
+        {
+            throw new PlatformNotSupportedException(
+                $"The software accelerator needs {UnicornNative.Library} (Unicorn 2), which could not be loaded: " +
+                "install the Debian package libunicorn2 (apt-get install libunicorn2). " + ex.Message, ex);
+        }
+        UnicornLayoutProbe.EnsureCompatible(combined);
+        Version = combined;
+        Description = $"software (Unicorn {major}.{minor}, uc_version 0x{combined:x})";
+    }
+
+    /// <summary>uc_version's combined value: major &lt;&lt; 8 | minor.</summary>
+    public uint Version { get; }
+
+    /// <inheritdoc />
+    public AcceleratorKind Kind => AcceleratorKind.Software;
+
+    /// <inheritdoc />
+    public string Description { get; }
+
+    /// <inheritdoc />
+    public IVirtualMachine CreateVm() => new SoftVm(this);
+
+    /// <summary>Nothing to release: VMs own their engines.</summary>
+    public void Dispose() { }
+}

@@ -1,0 +1,153 @@
+using System.Runtime.InteropServices;
+using Actorvisor.Hardware.Memory;
+using static Actorvisor.Hardware.Soft.UnicornNative;
+
+namespace Actorvisor.Hardware.Soft;
+
+/// <summary>
+/// One vCPU's Unicorn engine for one memslot generation: every memslot mapped onto its host memory with
+/// uc_mem_map_ptr (the same pages every vCPU and the VMM see, no copies), every gap between slots mapped
+/// as MMIO up to <see cref="MmioTop"/>, and the exit hooks installed. A memslot change builds a new engine
+/// and moves the CPU state over (<see cref="CopyStateTo"/>): Unicorn 2.0.1 cannot unmap part of a large
+/// MMIO region cheaply (it re-maps the whole region and flushes its TLB page by page).
+/// </summary>
+internal sealed unsafe class SoftCpuEngine : IDisposable
+{
+    /// <summary>
+    /// MMIO gaps cover guest-physical [0, MmioTop). Unicorn 2.0.1 looks up the memory region of the
+    /// *linear* address before translating it, so the whole 64-bit space must look mapped for paged
+    /// guests whose virtual addresses (0xffffffff8..., say) are not physical ones.
+    /// </summary>
+    public const ulong MmioTop = 0xFFFF_FFFF_FFFF_E000;
+
+    /// <summary>The page at <see cref="MmioTop"/>: mapping anything makes QEMU flush the whole TLB.</summary>
+    private const ulong FlushPage = MmioTop;
+
+    /// <summary>What an MMIO callback gets as user data: the vCPU and the gap's base address.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct MmioRegion
+    {
+        public nint Vcpu;
+        public ulong Base;
+    }
+
+    private readonly List<nint> _regions = [];
+    private bool _disposed;
+
+    private SoftCpuEngine(UnicornEngine uc, MemslotSet memslots)
+    {
+        Uc = uc;
+        Memslots = memslots;
+        Context = uc.AllocContext();
+        BlobSize = uc.ContextSize - UnicornCpuContext.HeaderSize;
+    }
+
+    /// <summary>The engine.</summary>
+    public UnicornEngine Uc { get; }
+
+    /// <summary>The memslots this engine maps.</summary>
+    public MemslotSet Memslots { get; }
+
+    /// <summary>The memslot generation this engine maps.</summary>
+    public long Generation => Memslots.Generation;
+
+    /// <summary>A uc_context owned by this engine, reused for every state transfer.</summary>
+    public nint Context { get; }
+
+    /// <summary>Bytes of CPU state in <see cref="Context"/>.</summary>
+    public int BlobSize { get; }
+
+    /// <summary>The CPU state bytes inside <see cref="Context"/>.</summary>
+    public byte* Blob => UnicornCpuContext.Blob(Context);
+
+    /// <summary>True once guest code ran, so the TLB may hold translations.</summary>
+    public bool HasRun { get; set; }
+
+    /// <summary>
+    /// Opens a 64-bit-mode engine (the mode only selects Unicorn's register API; the CPU's real mode comes
+    /// from the state written through the context), maps <paramref name="memslots"/> and the MMIO gaps,
+    /// and installs the exit hooks with <paramref name="vcpu"/> (a GCHandle of the SoftVcpu) as user data.
+    /// </summary>
+    public static SoftCpuEngine Create(MemslotSet memslots, nint vcpu)
+    {
+        var uc = UnicornEngine.Open(UC_MODE_64);
+        SoftCpuEngine? engine = null;
+        try
+        {
+            engine = new SoftCpuEngine(uc, memslots);
+            uc.DisableUntilAddress();
+            ulong cursor = 0;
+            foreach (var slot in memslots.Slots)
+            {
+                if (slot.End > MmioTop)
+                    throw new MemslotException($"memslot {slot.Slot} [0x{slot.GuestPhysAddr:x}, 0x{slot.End:x}) reaches above 0x{MmioTop:x}, the top of the software accelerator's guest-physical space");
+                if (slot.GuestPhysAddr > cursor) engine.MapGap(vcpu, cursor, slot.GuestPhysAddr - cursor);
+                uc.MapHostMemory(slot.GuestPhysAddr, slot.Size, UC_PROT_ALL, slot.HostAddress);
+                if (slot.IsReadOnly)
+                {
+                    // Without UC_PROT_WRITE the region is also marked read-only for QEMU's TLB, so every guest
+                    // write takes the slow path: the UC_HOOK_MEM_WRITE_PROT hook reports it and QEMU drops it.
+                    uc.Protect(slot.GuestPhysAddr, slot.Size, UC_PROT_READ | UC_PROT_EXEC);
+                }
+                cursor = slot.End;
+            }
+            if (cursor < MmioTop) engine.MapGap(vcpu, cursor, MmioTop - cursor);
+            SoftExitHooks.Install(uc, vcpu);
+            return engine;
+        }
+        catch
+        {
+            if (engine is not null) engine.Dispose();
+            else uc.Dispose();
+            throw;
+        }
+    }
+
+    private void MapGap(nint vcpu, ulong gpa, ulong size)
+    {
+        var region = (MmioRegion*)NativeMemory.Alloc((nuint)sizeof(MmioRegion));
+        region->Vcpu = vcpu;
+        region->Base = gpa;
+        _regions.Add((nint)region);
+        Uc.MapMmio(gpa, size, SoftExitHooks.MmioRead, SoftExitHooks.MmioWrite, (nint)region);
+    }
+
+    /// <summary>Copies the CPU state into <see cref="Blob"/> (uc_context_save).</summary>
+    public byte* SaveState()
+    {
+        Uc.SaveContext(Context);
+        return Blob;
+    }
+
+    /// <summary>Loads <see cref="Blob"/> into the CPU (uc_context_restore).</summary>
+    public void RestoreState() => Uc.RestoreContext(Context);
+
+    /// <summary>Moves the whole CPU state (registers, segment caches, hflags, intercepts) to <paramref name="other"/>.</summary>
+    public void CopyStateTo(SoftCpuEngine other)
+    {
+        SaveState();
+        Buffer.MemoryCopy(Blob, other.Blob, other.BlobSize, BlobSize);
+        other.RestoreState();
+    }
+
+    /// <summary>
+    /// Flushes QEMU's TLB (after the VMM changed CR0/CR3/CR4/EFER): Unicorn has no call for it, but
+    /// mapping a region runs tlb_flush; the one-page region is unmapped again right away.
+    /// </summary>
+    public void FlushTlb()
+    {
+        Uc.MapMmio(FlushPage, 0x1000, SoftExitHooks.MmioRead, SoftExitHooks.MmioWrite, 0);
+        Uc.Unmap(FlushPage, 0x1000);
+    }
+
+    /// <summary>Closes the engine and frees the context and the MMIO user data.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        Uc.Dispose();
+        uc_context_free(Context);
+        foreach (var r in _regions) NativeMemory.Free((void*)r);
+        _regions.Clear();
+    }
+}

@@ -1,0 +1,588 @@
+using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
+using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.X86;
+using static Actorvisor.Hardware.Soft.UnicornNative;
+
+namespace Actorvisor.Hardware.Soft;
+
+/// <summary>
+/// A vCPU of the software accelerator: one Unicorn engine (<see cref="SoftCpuEngine"/>) driven by the
+/// thread that calls <see cref="Run"/>. Port I/O and MMIO are handed to the exit handler from inside
+/// uc_emu_start's hooks, so the guest only leaves the emulator when the handler says Stop, on HLT,
+/// on an exception it cannot take, on an emulator error, on a kick, or for a memslot change.
+/// </summary>
+/// <remarks>
+/// Unicorn honours uc_emu_stop at the end of the current translation block, so after a handler returns
+/// Stop the guest still executes the rest of its basic block (up to and including the next branch)
+/// before Run returns; port I/O and MMIO in that tail still reach the handler in order, and further
+/// Stop exits are queued and returned by the following Runs without entering the guest. HLT is exact:
+/// it is intercepted before it executes (see <see cref="UnicornCpuContext.InterceptHlt"/>), and when an
+/// exit is already pending the vCPU stops on the hlt so that the next Run executes it.
+/// </remarks>
+public sealed unsafe class SoftVcpu : IVirtualCpu
+{
+    private static readonly int[] GprIds =
+    [
+        UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RSI, UC_X86_REG_RDI,
+        UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_R8, UC_X86_REG_R9, UC_X86_REG_R10, UC_X86_REG_R11,
+        UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15, UC_X86_REG_RIP, UC_X86_REG_RFLAGS,
+    ];
+
+    private const uint MsrEfer = 0xC000_0080;
+
+    private readonly SoftVm _vm;
+    private GCHandle _self;
+
+    // Run/kick handshake, all guarded by _gate (see Kick for why this is race-free).
+    private readonly object _gate = new();
+    private bool _running;
+    private long _runningGeneration;
+    private bool _kickPending;
+    private bool _resyncWanted;
+    private Timer? _restopper;
+    private volatile bool _disposed;
+    private int _released;
+
+    private int _inRun;
+    private int _runThread;
+    private SoftCpuEngine? _engine;
+
+    // Register state written by the VMM and not yet loaded into the engine (or the reset state before the first Run).
+    private Registers _regs;
+    private SpecialRegisters _sregs;
+    private bool _regsDirty = true;
+    private bool _sregsDirty = true;
+    private ulong _cr8;
+    private ulong _apicBase;
+
+    // Exit bookkeeping of the current Run; touched only by the run thread (hooks run on it).
+    private IExitHandler? _handler;
+    private readonly Queue<VcpuExit> _exits = new();
+    private int _stopsThisEmulation;
+    private bool _advanceOverHlt;
+    private bool _exceptionTaken;
+    private bool _errorRecorded;
+    private ExceptionDispatchInfo? _handlerFailure;
+
+    internal SoftVcpu(SoftVm vm, int id)
+    {
+        _vm = vm;
+        Id = id;
+        _self = GCHandle.Alloc(this);
+        _regs = new Registers { Rip = 0xFFF0, Rflags = Registers.ResetRflags };
+        _sregs = ResetState(id);
+        _cr8 = _sregs.Cr8;
+        _apicBase = _sregs.ApicBase;
+    }
+
+    /// <inheritdoc />
+    public int Id { get; }
+
+    /// <summary>The x86 power-on state KVM gives a new vCPU (Intel SDM vol. 3, 9.1.1): real mode at F000:FFF0.</summary>
+    private static SpecialRegisters ResetState(int id)
+    {
+        var data = Segment.RealMode(0, code: false);
+        return new SpecialRegisters
+        {
+            Cs = Segment.RealMode(0xF000, code: true) with { Base = 0xFFFF_0000 },
+            Ds = data, Es = data, Fs = data, Gs = data, Ss = data,
+            Ldt = new Segment { Limit = 0xFFFF, Type = 2, Present = true },
+            Tr = new Segment { Limit = 0xFFFF, Type = 0xB, Present = true },
+            Gdt = new DescriptorTable(0, 0xFFFF),
+            Idt = new DescriptorTable(0, 0xFFFF),
+            Cr0 = 0x6000_0010,
+            ApicBase = 0xFEE0_0000 | (id == 0 ? 0x900UL : 0x800UL),
+        };
+    }
+
+    /// <inheritdoc />
+    public VcpuExit Run(IExitHandler handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        if (Interlocked.CompareExchange(ref _inRun, 1, 0) != 0)
+            throw new InvalidOperationException($"vCPU {Id}: Run is already executing on another thread");
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_exits.TryDequeue(out var queued)) return queued;
+            _runThread = Environment.CurrentManagedThreadId;
+            _handler = handler;
+            while (true)
+            {
+                var engine = SyncEngine();
+                lock (_gate)
+                {
+                    ObjectDisposedException.ThrowIf(_disposed, this);
+                    if (_kickPending)
+                    {
+                        _kickPending = false;
+                        return VcpuExit.Kicked;
+                    }
+                    if (_vm.Memslots.Generation != engine.Generation) continue;
+                    _running = true;
+                    _runningGeneration = engine.Generation;
+                    _resyncWanted = false;
+                }
+                int error;
+                try
+                {
+                    error = engine.Uc.Start(engine.Uc.ReadRegister(UC_X86_REG_RIP));
+                }
+                finally
+                {
+                    lock (_gate)
+                    {
+                        _running = false;
+                        Monitor.PulseAll(_gate);
+                    }
+                    engine.HasRun = true;
+                }
+                var exit = Conclude(engine, error);
+                if (exit is not null) return exit;
+            }
+        }
+        finally
+        {
+            _handler = null;
+            _runThread = 0;
+            Interlocked.Exchange(ref _inRun, 0);
+            if (_disposed) Release();
+        }
+    }
+
+    /// <summary>
+    /// Brings the engine up to the VM's memslot generation (building a new one and moving the CPU state
+    /// over) and loads register state the VMM wrote since the last Run.
+    /// </summary>
+    private SoftCpuEngine SyncEngine()
+    {
+        var slots = _vm.Memslots;
+        var engine = _engine;
+        if (engine is null || engine.Generation != slots.Generation)
+        {
+            var fresh = SoftCpuEngine.Create(slots, GCHandle.ToIntPtr(_self));
+            if (engine is not null) engine.CopyStateTo(fresh);
+            lock (_gate) _engine = fresh;
+            engine?.Dispose();
+            engine = fresh;
+        }
+        if (_regsDirty || _sregsDirty) LoadState(engine);
+        return engine;
+    }
+
+    /// <summary>KVM_SET_REGS / KVM_SET_SREGS into the engine: registers through the API, the rest through the context.</summary>
+    private void LoadState(SoftCpuEngine engine)
+    {
+        if (_regsDirty)
+        {
+            var r = _regs;
+            Span<ulong> values = [r.Rax, r.Rbx, r.Rcx, r.Rdx, r.Rsi, r.Rdi, r.Rsp, r.Rbp, r.R8, r.R9, r.R10, r.R11, r.R12, r.R13, r.R14, r.R15, r.Rip, r.Rflags];
+            engine.Uc.WriteRegisters(GprIds, values);
+        }
+        byte* blob = engine.SaveState();
+        if (_sregsDirty) UnicornCpuContext.WriteSpecialRegisters(blob, _sregs);
+        UnicornCpuContext.PrepareForRun(blob, engine.BlobSize);
+        engine.RestoreState();
+        if (engine.HasRun) engine.FlushTlb();
+        _regsDirty = _sregsDirty = false;
+    }
+
+    /// <summary>Turns how uc_emu_start ended into the exit Run returns; null to re-enter (memslot resync).</summary>
+    private VcpuExit? Conclude(SoftCpuEngine engine, int error)
+    {
+        _stopsThisEmulation = 0;
+        if (_handlerFailure is { } failure)
+        {
+            _handlerFailure = null;
+            _exits.Clear();
+            _advanceOverHlt = _exceptionTaken = _errorRecorded = false;
+            failure.Throw();
+        }
+        if (_advanceOverHlt)
+        {
+            _advanceOverHlt = false;
+            ulong rip = engine.Uc.ReadRegister(UC_X86_REG_RIP);
+            engine.Uc.WriteRegister(UC_X86_REG_RIP, rip + (ulong)HltLength(engine, rip));
+        }
+        if (error != UC_ERR_OK && !_errorRecorded) _exits.Enqueue(ErrorExit(engine, error));
+        _errorRecorded = false;
+        if (_exceptionTaken)
+        {
+            _exceptionTaken = false;
+            UnicornCpuContext.ClearExceptionInFlight(engine.SaveState(), engine.BlobSize);
+            engine.RestoreState();
+        }
+        if (_exits.TryDequeue(out var exit)) return exit;
+        lock (_gate)
+        {
+            // A vCPU disposed while running leaves like a kicked one; its next Run throws.
+            if (_kickPending || _disposed)
+            {
+                _kickPending = false;
+                return VcpuExit.Kicked;
+            }
+            if (_resyncWanted || _vm.Memslots.Generation != engine.Generation) return null;
+        }
+        // Only a HLT that was not intercepted ends emulation this way.
+        return VcpuExit.Halted;
+    }
+
+    /// <summary>
+    /// Makes the current or next Run return <see cref="VcpuExit.Kicked"/>. Race-free because the flag and
+    /// the decision to stop the engine are taken under the same lock as Run's entry check: either Run
+    /// sees the flag before entering uc_emu_start, or Kick sees the vCPU running and calls uc_emu_stop.
+    /// That stop can still be lost: uc_emu_start clears its stop request (and QEMU's exit request) after
+    /// it has marked emulation as started but before the CPU loop runs. So while the kick is pending and
+    /// the vCPU is in that same emulation, a timer repeats uc_emu_stop every millisecond. A stop never
+    /// spills into a later Run: it is issued only under the lock while the target run is still flagged
+    /// running, and the run thread clears that flag (under the lock) before any new Run can start.
+    /// </summary>
+    public void Kick()
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _kickPending = true;
+            if (_running) StopEmulation();
+        }
+    }
+
+    /// <summary>
+    /// Called by the VM after it published memslot generation <paramref name="generation"/>: a vCPU still
+    /// running on an older engine is stopped, and this waits until it has left that engine (the SRCU grace
+    /// period: afterwards no vCPU touches a deleted slot's memory). From the vCPU's own exit handler it
+    /// cannot wait; the vCPU then switches when the handler returns.
+    /// </summary>
+    internal void SynchronizeMemslots(long generation)
+    {
+        lock (_gate)
+        {
+            if (_disposed || !_running || _runningGeneration >= generation) return;
+            _resyncWanted = true;
+            StopEmulation();
+            if (Environment.CurrentManagedThreadId == Volatile.Read(ref _runThread)) return;
+            while (_running && _runningGeneration < generation && !_disposed) Monitor.Wait(_gate);
+        }
+    }
+
+    /// <summary>uc_emu_stop plus the retry timer; caller holds _gate and the vCPU is running.</summary>
+    private void StopEmulation()
+    {
+        _engine?.Uc.Stop();
+        _restopper ??= new Timer(static s => ((SoftVcpu)s!).RepeatStop(), this, Timeout.Infinite, Timeout.Infinite);
+        _restopper.Change(1, 1);
+    }
+
+    private void RepeatStop()
+    {
+        lock (_gate)
+        {
+            if (_running && (_kickPending || _resyncWanted || _disposed)) _engine?.Uc.Stop();
+            else _restopper?.Change(Timeout.Infinite, Timeout.Infinite);
+        }
+    }
+
+    /// <inheritdoc />
+    public Registers GetRegisters()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var engine = _engine;
+        if (_regsDirty || engine is null) return _regs;
+        Span<ulong> v = stackalloc ulong[GprIds.Length];
+        engine.Uc.ReadRegisters(GprIds, v);
+        return new Registers
+        {
+            Rax = v[0], Rbx = v[1], Rcx = v[2], Rdx = v[3], Rsi = v[4], Rdi = v[5], Rsp = v[6], Rbp = v[7],
+            R8 = v[8], R9 = v[9], R10 = v[10], R11 = v[11], R12 = v[12], R13 = v[13], R14 = v[14], R15 = v[15],
+            Rip = v[16], Rflags = v[17],
+        };
+    }
+
+    /// <inheritdoc />
+    public void SetRegisters(in Registers registers)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _regs = registers;
+        _regsDirty = true;
+    }
+
+    /// <inheritdoc />
+    public SpecialRegisters GetSpecialRegisters()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var engine = _engine;
+        if (_sregsDirty || engine is null) return _sregs;
+        return UnicornCpuContext.ReadSpecialRegisters(engine.SaveState(), _cr8, _apicBase);
+    }
+
+    /// <inheritdoc />
+    public void SetSpecialRegisters(SpecialRegisters sregs)
+    {
+        ArgumentNullException.ThrowIfNull(sregs);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _sregs = sregs;
+        _cr8 = sregs.Cr8;
+        _apicBase = sregs.ApicBase;
+        _sregsDirty = true;
+    }
+
+    // ---- exit hooks (run thread, inside uc_emu_start) ----
+
+    private void Record(nint uc, VcpuExit exit)
+    {
+        _exits.Enqueue(exit);
+        _stopsThisEmulation++;
+        uc_emu_stop(uc);
+    }
+
+    private void Fail(nint uc, Exception exception)
+    {
+        _handlerFailure ??= ExceptionDispatchInfo.Capture(exception);
+        uc_emu_stop(uc);
+    }
+
+    internal void PortOut(nint uc, uint port, int size, uint value)
+    {
+        if (_handlerFailure is not null) return;
+        uint data = value;
+        try
+        {
+            if (_handler!.OnPortIo((ushort)port, IoDirection.Out, new Span<byte>(&data, size)) == ExitAction.Stop)
+                Record(uc, new VcpuExit.PortIo((ushort)port, size, IoDirection.Out, value));
+        }
+        catch (Exception ex)
+        {
+            Fail(uc, ex);
+        }
+    }
+
+    internal uint PortIn(nint uc, uint port, int size)
+    {
+        uint data = 0;
+        if (_handlerFailure is not null) return 0;
+        try
+        {
+            if (_handler!.OnPortIo((ushort)port, IoDirection.In, new Span<byte>(&data, size)) == ExitAction.Stop)
+                Record(uc, new VcpuExit.PortIo((ushort)port, size, IoDirection.In, data));
+        }
+        catch (Exception ex)
+        {
+            Fail(uc, ex);
+        }
+        return data;
+    }
+
+    internal ulong MmioRead(nint uc, ulong gpa, int size)
+    {
+        ulong data = 0;
+        if (_handlerFailure is not null) return 0;
+        try
+        {
+            if (_handler!.OnMmio(gpa, false, new Span<byte>(&data, Math.Min(size, 8))) == ExitAction.Stop)
+                Record(uc, new VcpuExit.Mmio(gpa, size, false, data));
+        }
+        catch (Exception ex)
+        {
+            Fail(uc, ex);
+        }
+        return data;
+    }
+
+    internal void MmioWrite(nint uc, ulong gpa, int size, ulong value)
+    {
+        if (_handlerFailure is not null) return;
+        ulong data = value;
+        try
+        {
+            if (_handler!.OnMmio(gpa, true, new Span<byte>(&data, Math.Min(size, 8))) == ExitAction.Stop)
+                Record(uc, new VcpuExit.Mmio(gpa, size, true, value));
+        }
+        catch (Exception ex)
+        {
+            Fail(uc, ex);
+        }
+    }
+
+    /// <summary>
+    /// UC_HOOK_MEM_WRITE_PROT: Unicorn matched the write's linear address to a read-only slot. If the
+    /// guest-physical target really is read-only it is reported as an MMIO write; returning true lets
+    /// QEMU go on, and it discards the store (the slot's TLB entries are marked discard-write).
+    /// </summary>
+    internal bool WriteProtected(nint uc, ulong linear, int size, ulong value)
+    {
+        try
+        {
+            var engine = _engine!;
+            if (!GuestPageWalker.TryTranslate(engine.Memslots, Paging(engine), linear, out ulong gpa)) return true;
+            var slot = engine.Memslots.Find(gpa);
+            if (slot is { IsReadOnly: true }) MmioWrite(uc, gpa, size, value);
+            return true;
+        }
+        catch (Exception ex)
+        {
+            Fail(uc, ex);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// UC_HOOK_MEM_FETCH_PROT: the fetch's linear address lies in an MMIO gap. Fine if paging maps it to
+    /// RAM (or to nothing: QEMU then raises #PF); a fetch from MMIO ends the run with an internal error, as
+    /// KVM cannot execute from MMIO either.
+    /// </summary>
+    internal bool FetchProtected(nint uc, ulong linear)
+    {
+        try
+        {
+            var engine = _engine!;
+            if (!GuestPageWalker.TryTranslate(engine.Memslots, Paging(engine), linear, out ulong gpa)) return true;
+            if (engine.Memslots.Find(gpa) is not null) return true;
+            _errorRecorded = true;
+            Record(uc, new VcpuExit.InternalError(
+                $"instruction fetch from guest-physical 0x{gpa:x} (linear 0x{linear:x}), which is MMIO or unmapped, not RAM"));
+            return false;
+        }
+        catch (Exception ex)
+        {
+            Fail(uc, ex);
+            return false;
+        }
+    }
+
+    /// <summary>UC_HOOK_INTR: the HLT intercept, a CPU exception or a software interrupt.</summary>
+    internal void Interrupt(nint uc, uint number)
+    {
+        try
+        {
+            if (number == UnicornCpuContext.HltInterceptVector)
+            {
+                if (_stopsThisEmulation == 0)
+                {
+                    _advanceOverHlt = true;
+                    Record(uc, VcpuExit.Halted);
+                }
+                else
+                {
+                    // An exit earlier in this block already stopped the run: stay on the hlt, the next Run executes it.
+                    uc_emu_stop(uc);
+                }
+                return;
+            }
+            var engine = _engine!;
+            _exceptionTaken = true;
+            byte* blob = engine.SaveState();
+            bool software = UnicornCpuContext.U32(blob, engine.BlobSize - UnicornCpuContext.ExceptionIsIntFromEnd) != 0;
+            uint errorCode = UnicornCpuContext.ErrorCode(blob, engine.BlobSize);
+            if (number >= 256)
+                Record(uc, new VcpuExit.InternalError($"unexpected Unicorn interrupt 0x{number:x} at RIP 0x{engine.Uc.ReadRegister(UC_X86_REG_RIP):x}"));
+            else
+                Record(uc, ExceptionExit(engine, blob, number, software, errorCode));
+        }
+        catch (Exception ex)
+        {
+            Fail(uc, ex);
+        }
+    }
+
+    /// <summary>
+    /// A guest exception, as KVM would end it: Shutdown (triple fault) when the guest has no usable IDT
+    /// gate for the vector. With a gate the guest could take it, but Unicorn hands every exception to the
+    /// hook instead of delivering it, so the software accelerator stops with an internal error.
+    /// </summary>
+    private static VcpuExit ExceptionExit(SoftCpuEngine engine, byte* blob, uint vector, bool software, uint errorCode)
+    {
+        ulong rip = engine.Uc.ReadRegister(UC_X86_REG_RIP);
+        var sregs = UnicornCpuContext.ReadSpecialRegisters(blob, 0, 0);
+        string what = $"{X86Exceptions.Describe(vector, software)} at RIP 0x{rip:x} (CS base 0x{sregs.Cs.Base:x}, error code 0x{errorCode:x})";
+        bool protectedMode = (sregs.Cr0 & ControlBits.Cr0Pe) != 0;
+        bool longMode = (sregs.Efer & ControlBits.EferLma) != 0;
+        ulong entrySize = longMode ? 16UL : protectedMode ? 8UL : 4UL;
+        ulong entryEnd = vector * entrySize + entrySize - 1;
+        if (entryEnd > sregs.Idt.Limit)
+            return new VcpuExit.Shutdown($"triple fault: {what}; IDTR limit 0x{sregs.Idt.Limit:x} has no entry for vector {vector}");
+        if (protectedMode)
+        {
+            Span<byte> gate = stackalloc byte[8];
+            var paging = new GuestPageWalker.PagingState(sregs.Cr0, sregs.Cr3, sregs.Cr4, sregs.Efer);
+            if (!GuestPageWalker.TryReadLinear(engine.Memslots, paging, sregs.Idt.Base + vector * entrySize, gate) || (gate[5] & 0x80) == 0)
+                return new VcpuExit.Shutdown($"triple fault: {what}; IDT gate {vector} is not present");
+        }
+        return new VcpuExit.InternalError(
+            $"{what}: the guest has an IDT gate for it, but the software accelerator cannot deliver exceptions (Unicorn 2.0.1 hands them to the VMM)");
+    }
+
+    /// <summary>Maps a uc_err that ended uc_emu_start without a hook having explained it.</summary>
+    private VcpuExit ErrorExit(SoftCpuEngine engine, int error)
+    {
+        ulong rip = engine.Uc.ReadRegister(UC_X86_REG_RIP);
+        if (error == UC_ERR_INSN_INVALID)
+        {
+            // QEMU raised #UD (its translator found no valid instruction); Unicorn stops instead of delivering it.
+            _exceptionTaken = true;
+            byte* blob = engine.SaveState();
+            return ExceptionExit(engine, blob, X86Exceptions.InvalidOpcode, software: false, errorCode: 0);
+        }
+        return new VcpuExit.InternalError($"uc_emu_start failed: {StrError(error)} (uc_err {error}) at RIP 0x{rip:x}");
+    }
+
+    /// <summary>The paging registers, read live (the guest may have changed them since Run started).</summary>
+    private static GuestPageWalker.PagingState Paging(SoftCpuEngine engine)
+    {
+        var efer = new X86Msr { Id = MsrEfer };
+        Check(uc_reg_read(engine.Uc.Uc, UC_X86_REG_MSR, &efer), "uc_reg_read", "EFER");
+        return new GuestPageWalker.PagingState(
+            engine.Uc.ReadRegister(UC_X86_REG_CR0), engine.Uc.ReadRegister(UC_X86_REG_CR3), engine.Uc.ReadRegister(UC_X86_REG_CR4), efer.Value);
+    }
+
+    /// <summary>Length of the hlt at RIP, prefixes included (almost always 1).</summary>
+    private static int HltLength(SoftCpuEngine engine, ulong rip)
+    {
+        byte* blob = engine.SaveState();
+        var sregs = UnicornCpuContext.ReadSpecialRegisters(blob, 0, 0);
+        bool longMode = (sregs.Efer & ControlBits.EferLma) != 0 && sregs.Cs.L;
+        ulong linear = sregs.Cs.Base + rip;
+        if (!longMode) linear &= 0xFFFF_FFFF;
+        Span<byte> bytes = stackalloc byte[15];
+        var paging = new GuestPageWalker.PagingState(sregs.Cr0, sregs.Cr3, sregs.Cr4, sregs.Efer);
+        if (!GuestPageWalker.TryReadLinear(engine.Memslots, paging, linear, bytes)) return 1;
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            byte b = bytes[i];
+            if (b == 0xF4) return i + 1;
+            bool prefix = b is 0x26 or 0x2E or 0x36 or 0x3E or 0x64 or 0x65 or 0x66 or 0x67 or 0xF0 or 0xF2 or 0xF3
+                || (longMode && b is >= 0x40 and <= 0x4F);
+            if (!prefix) break;
+        }
+        return 1;
+    }
+
+    /// <summary>Stops the vCPU for good and closes its engine (at once, or when a Run in progress returns).</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            if (_running) StopEmulation();
+            Monitor.PulseAll(_gate);
+        }
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref _inRun) == 0) Release();
+    }
+
+    private void Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) != 0) return;
+        SoftCpuEngine? engine;
+        lock (_gate)
+        {
+            engine = _engine;
+            _engine = null;
+            _restopper?.Dispose();
+            _restopper = null;
+        }
+        engine?.Dispose();
+        if (_self.IsAllocated) _self.Free();
+    }
+}

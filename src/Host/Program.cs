@@ -1,0 +1,3 @@
+using Actorvisor.Host.Cli;
+
+return await CliApp.RunAsync(args);
