@@ -25,6 +25,7 @@ public class MemslotSetActorTests(ITestOutputHelper output) : VmTestKit(output)
         var node = StartNode();
         var vm = CreateVm(node, "grow", TestGuests.SpinThenStore());
         Start(vm);
+        AwaitSpinning(vm);
         // The test owns this memory (no backing to release), so it can read it after the VM ended.
         using var memory = HostMemory.Allocate(64 << 10);
         var slot = Memslot.For(ExtraSlot, TestGuests.StoreAddress, memory);

@@ -15,6 +15,7 @@ public class PauseResumeTests(ITestOutputHelper output) : VmTestKit(output)
         var node = StartNode();
         var vm = CreateVm(node, "spin", TestGuests.Spin());
         Start(vm);
+        AwaitSpinning(vm);
 
         Assert.Equal(VmState.Paused, Ask<VmTransitioned>(vm, PauseVm.Instance).State);
         var first = Ask<VcpuRegisters>(vm, new GetRegisters(0));
@@ -36,6 +37,7 @@ public class PauseResumeTests(ITestOutputHelper output) : VmTestKit(output)
         var node = StartNode();
         var vm = CreateVm(node, "release", TestGuests.Spin());
         Start(vm);
+        AwaitSpinning(vm); // past the prologue that clears ECX
         Ask<VmTransitioned>(vm, PauseVm.Instance);
         var regs = Ask<VcpuRegisters>(vm, new GetRegisters(0)).Registers;
         regs.Rcx = TestGuests.ReleaseMagic;
@@ -63,6 +65,8 @@ public class PauseResumeTests(ITestOutputHelper output) : VmTestKit(output)
         var node = StartNode();
         var vm = CreateVm(node, "flush", TestGuests.Spin(vcpus: 2));
         Start(vm);
+        AwaitSpinning(vm, 0);
+        AwaitSpinning(vm, 1);
         Assert.Equal(new TlbFlushed("flush", 2), Ask<TlbFlushed>(vm, FlushTlb.Instance));
         // Both vCPUs are still spinning afterwards.
         Ask<VmTransitioned>(vm, PauseVm.Instance);
