@@ -39,13 +39,19 @@ public class VmActorCrashTests(ITestOutputHelper output) : VmTestKit(output)
         ExpectMsg<VmTransitioned>(Long);
 
         var steps = new List<TeardownStep>();
+        VmOutcome outcome;
         while (true)
         {
             var e = events.ExpectMsg<VmEvent>(Long);
             if (e is VmTeardownStepped s) steps.Add(s.Step);
-            if (e is VmEnded) break;
+            if (e is VmEnded end)
+            {
+                outcome = end.Outcome;
+                break;
+            }
         }
         Assert.Equal(Enum.GetValues<TeardownStep>(), steps);
+        Assert.Contains("interpreter bug", Assert.IsType<VmOutcome.Failed>(outcome).Reason);
         Assert.True(machine!.Memory.IsDisposed);
 
         AwaitAssert(() =>
