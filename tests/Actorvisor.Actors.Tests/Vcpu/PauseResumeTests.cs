@@ -95,7 +95,7 @@ public class PauseResumeTests(ITestOutputHelper output) : VmTestKit(output)
         AwaitSpinning(vm);
         ulong last = 0;
         var vmRoundTrips = new List<double>();
-        for (int i = 0; i < 500; i++)
+        for (int i = 0; i < 300; i++)
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
             Ask<VmTransitioned>(vm, PauseVm.Instance);
@@ -119,7 +119,7 @@ public class PauseResumeTests(ITestOutputHelper output) : VmTestKit(output)
         AwaitSpinning(solo);
         var vcpu = Sys.ActorSelection(solo.Vm.Path / "vcpu-0").ResolveOne(Long).Result;
         var vcpuRoundTrips = new List<double>();
-        for (int i = 0; i < 2000; i++)
+        for (int i = 0; i < 1000; i++)
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
             vcpu.Tell(PauseVcpu.Instance);
