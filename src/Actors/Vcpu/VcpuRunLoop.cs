@@ -16,6 +16,7 @@ internal sealed class VcpuRunLoop
     private readonly IVirtualCpu _cpu;
     private readonly IExitHandler _exits;
     private readonly Action<IVirtualCpu>? _flushTlb;
+    private readonly Action<int>? _threadStarted;
     private readonly Thread _thread;
     private readonly object _gate = new();
     private readonly Queue<(object Request, IActorRef ReplyTo)> _queue = new();
@@ -28,13 +29,18 @@ internal sealed class VcpuRunLoop
     private bool _closed;
     private volatile VcpuRunState _state = VcpuRunState.Paused;
     private VcpuExit? _endedBy;
+    private int _kernelThreadId;
 
-    /// <summary>A loop for <paramref name="cpu"/>; its thread starts with <see cref="Start"/>.</summary>
-    public VcpuRunLoop(IVirtualCpu cpu, IExitHandler exits, string threadName, Action<IVirtualCpu>? flushTlb = null)
+    /// <summary>
+    /// A loop for <paramref name="cpu"/>; its thread starts with <see cref="Start"/> and first calls
+    /// <paramref name="threadStarted"/> with its kernel thread id (faults on lazy memory are attributed by it).
+    /// </summary>
+    public VcpuRunLoop(IVirtualCpu cpu, IExitHandler exits, string threadName, Action<IVirtualCpu>? flushTlb = null, Action<int>? threadStarted = null)
     {
         _cpu = cpu;
         _exits = exits;
         _flushTlb = flushTlb;
+        _threadStarted = threadStarted;
         _thread = new Thread(ThreadMain) { Name = threadName, IsBackground = true };
     }
 
@@ -43,6 +49,9 @@ internal sealed class VcpuRunLoop
 
     /// <summary>The thread running this loop.</summary>
     public Thread Thread => _thread;
+
+    /// <summary>The kernel thread id (gettid) of the loop's thread; 0 until it started.</summary>
+    public int KernelThreadId => Volatile.Read(ref _kernelThreadId);
 
     /// <summary>The state as last set by the thread.</summary>
     public VcpuRunState State => _state;
@@ -96,6 +105,9 @@ internal sealed class VcpuRunLoop
         Exception? fault = null;
         try
         {
+            // Before the first guest entry: the thread starts parked.
+            Volatile.Write(ref _kernelThreadId, CurrentKernelThreadId());
+            _threadStarted?.Invoke(_kernelThreadId);
             RunLoop();
         }
         catch (Exception e)
@@ -246,6 +258,8 @@ internal sealed class VcpuRunLoop
         : new VcpuRequestFailed(Id, new VcpuError.ThreadStopped());
 
     private void SetState(VcpuRunState state) => _state = state;
+
+    private static unsafe int CurrentKernelThreadId() => (int)(long)Tmds.Linux.LibC.syscall((Tmds.Linux.syscall_arg)(void*)186L); // SYS_gettid
 }
 
 /// <summary>The vCPU thread ended with an exception (internal: from the loop to its VcpuActor).</summary>

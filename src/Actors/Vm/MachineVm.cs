@@ -1,3 +1,4 @@
+using Actorvisor.Actors.AsyncPf;
 using Actorvisor.Actors.Devices;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Machines;
@@ -14,19 +15,25 @@ public static class MachineVm
     /// <summary>
     /// A spec for VM <paramref name="name"/> running <paramref name="machine"/> on <paramref name="accelerator"/>.
     /// <paramref name="addDevices"/> may register more devices on the machine's bus before it runs and
-    /// returns them so that the VM owns and releases them.
+    /// returns them so that the VM owns and releases them. If the machine has lazy memory, its faults go to the
+    /// VM's async page-fault actors, tuned by <paramref name="asyncPf"/> (default <see cref="AsyncPfOptions.Default"/>).
     /// </summary>
-    public static VmSpec Spec(string name, IAccelerator accelerator, MachineSpec machine, Func<Machine, IEnumerable<VmDevice>>? addDevices = null)
+    public static VmSpec Spec(string name, IAccelerator accelerator, MachineSpec machine, Func<Machine, IEnumerable<VmDevice>>? addDevices = null,
+        AsyncPfOptions? asyncPf = null)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentNullException.ThrowIfNull(machine);
-        return new VmSpec(name, machine.EffectiveVcpuCount, machine.MemoryBytes,
-            context => Build(accelerator, machine, context, addDevices),
+        asyncPf?.Validate();
+        return new VmSpec(name, machine.EffectiveVcpuCount, machine.MemoryBytes + (machine.LazyMemory?.Size ?? 0),
+            context => Build(accelerator, machine, context, addDevices, asyncPf),
             $"{machine.Image.Name} on {accelerator.Description}");
     }
 
-    /// <summary>The parts of an already built <paramref name="machine"/>, plus <paramref name="extraDevices"/>.</summary>
-    public static VmParts Parts(Machine machine, IEnumerable<VmDevice>? extraDevices = null)
+    /// <summary>
+    /// The parts of an already built <paramref name="machine"/>, plus <paramref name="extraDevices"/>; its lazy memory
+    /// (if any) faults into <paramref name="asyncPf"/>, the router it was built with.
+    /// </summary>
+    public static VmParts Parts(Machine machine, IEnumerable<VmDevice>? extraDevices = null, AsyncPfRouter? asyncPf = null)
     {
         ArgumentNullException.ThrowIfNull(machine);
         var debugExit = machine.DebugExit;
@@ -36,18 +43,25 @@ public static class MachineVm
             ExitHandler = machine.Bus,
             Vcpus = machine.Vcpus,
             Devices = [new VmDevice(machine.Serial.Name, machine.Serial), new VmDevice(debugExit.Name, debugExit), .. extraDevices ?? []],
-            GuestMemory = [machine.Memory],
+            GuestMemory = machine.LazyMemory is { } lazy ? [machine.Memory, lazy] : [machine.Memory],
+            AsyncPf = asyncPf,
+            OtherResources = asyncPf is null ? [] : [asyncPf],
             // The bus stops a vCPU on a debug-exit write; any other stop is a device giving up on the guest.
             InterpretExit = exit => exit is VcpuExit.PortIo && debugExit.ResultCode is { } code ? new VmOutcome.Exited(code) : null,
         };
     }
 
-    private static VmParts Build(IAccelerator accelerator, MachineSpec spec, VmBuildContext context, Func<Machine, IEnumerable<VmDevice>>? addDevices)
+    private static VmParts Build(IAccelerator accelerator, MachineSpec spec, VmBuildContext context, Func<Machine, IEnumerable<VmDevice>>? addDevices,
+        AsyncPfOptions? asyncPf)
     {
-        var machine = Machine.Create(accelerator, spec, context.Console);
+        var router = spec.LazyMemory is { } lazy
+            ? new AsyncPfRouter(lazy.Store, spec.EffectiveVcpuCount, lazy.GuestPhysicalAddress, asyncPf)
+            : null;
+        var machine = Machine.Create(accelerator, spec, context.Console, router);
         try
         {
-            return Parts(machine, addDevices?.Invoke(machine).ToList());
+            if (router is not null) router.Attach(machine.LazyMemory!);
+            return Parts(machine, addDevices?.Invoke(machine).ToList(), router);
         }
         catch
         {

@@ -1,3 +1,4 @@
+using Actorvisor.Actors.AsyncPf;
 using Actorvisor.Actors.Devices;
 using Actorvisor.Actors.Memslots;
 using Actorvisor.Actors.Vcpu;
@@ -41,6 +42,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private VcpuRunLoop[] _loops = [];
     private IActorRef[] _vcpus = [];
     private IActorRef? _memslots;
+    private IActorRef? _asyncPf;
     private (VmDevice Device, IActorRef Actor)[] _devices = [];
     private VmState _state = VmState.Created;
     private VmOutcome? _outcome;
@@ -113,11 +115,15 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         }
         _memslotTable = new MemslotTable(_parts.Vm, _view, _gracePeriod);
         _view.Publish(_parts.Vm.Memslots);
+        var router = _parts.AsyncPf;
         _loops = _parts.RunnableVcpus
-            .Select(cpu => new VcpuRunLoop(cpu, _parts.ExitHandler, $"{Name}/vcpu{cpu.Id}", _parts.EffectiveFlushTlb))
+            .Select(cpu => new VcpuRunLoop(cpu, _parts.ExitHandler, $"{Name}/vcpu{cpu.Id}", _parts.EffectiveFlushTlb,
+                router is null ? null : tid => router.BindVcpuThread(cpu.Id, tid)))
             .ToArray();
         foreach (var loop in _loops) loop.JoinGracePeriod(_gracePeriod);
         _memslots = Context.Watch(Context.ActorOf(MemslotSetActor.Props(_memslotTable), "memslots"));
+        // Before the vCPU threads can run: their faults on lazy memory go to these actors.
+        if (router is not null) _asyncPf = Context.Watch(Context.ActorOf(AsyncPfActor.Props(router, Name), "async-pf"));
         _vcpus = _loops.Select(l => Context.Watch(Context.ActorOf(VcpuActor.Props(l), $"vcpu-{l.Id}"))).ToArray();
         // The threads start parked; their events and replies carry their VcpuActor as sender.
         for (int i = 0; i < _loops.Length; i++) _loops[i].Start(_vcpus[i]);
@@ -180,6 +186,11 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         Receive<SetMemslot>(m => _memslots.Forward(m));
         Receive<DeleteMemslot>(m => _memslots.Forward(m));
         Receive<GetMemslots>(m => _memslots.Forward(m));
+        Receive<IAsyncPfRequest>(m =>
+        {
+            if (_asyncPf is null) Refuse(new VmError.LazyMemoryRefused("the VM has no lazy memory"));
+            else _asyncPf.Forward(m);
+        });
         Receive<VcpuHalted>(m =>
         {
             _halted.Add(m.VcpuId);
@@ -220,6 +231,11 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             BeginTeardown(new VmOutcome.Failed(m.Reason));
         });
         Receive<GetVmDescription>(_ => Sender.Tell(Describe()));
+        Receive<GetAsyncPfCounters>(_ =>
+        {
+            if (_parts?.AsyncPf is { } router) Sender.Tell(router.Report(Name));
+            else Refuse(new VmError.LazyMemoryRefused("the VM has no lazy memory"));
+        });
         Receive<ConsoleWaiting>(_ => PublishConsole());
         ReceiveAny(_ => Stash.Stash());
     }
@@ -270,6 +286,11 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private void Always()
     {
         Receive<GetVmDescription>(_ => Sender.Tell(Describe()));
+        Receive<GetAsyncPfCounters>(_ =>
+        {
+            if (_parts?.AsyncPf is { } router) Sender.Tell(router.Report(Name));
+            else Refuse(new VmError.LazyMemoryRefused("the VM has no lazy memory"));
+        });
         Receive<SubscribeVm>(m =>
         {
             _subscribers.Add(m.Subscriber);
@@ -347,10 +368,12 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                     m => m is VcpuStopped, TeardownStepTimeout, watch: false);
                 break;
             case TeardownStep.FlushOutstandingWork:
-                // Barriers: every memslot change and device message queued before the teardown is handled.
+                // Barriers: every memslot change and device message queued before the teardown is handled;
+                // async page faults: queued work cancelled, running workers waited for, done lists drained.
                 var barriers = ReplyCollector.Tell(_devices.Select(d => d.Actor), FlushDevice.Instance).ToList();
                 if (_memslots is not null) barriers.Add((_memslots, r => _memslots.Tell(GetMemslots.Instance, r)));
-                _stepTag = Collect(barriers, m => m is DeviceFlushed or MemslotsSnapshot, TeardownStepTimeout);
+                if (_asyncPf is not null) barriers.Add((_asyncPf, r => _asyncPf.Tell(FlushAsyncPf.Instance, r)));
+                _stepTag = Collect(barriers, m => m is DeviceFlushed or MemslotsSnapshot or AsyncPfFlushed, TeardownStepTimeout);
                 break;
             case TeardownStep.ReleaseDevices:
                 _stepTag = Collect(ReplyCollector.Tell(_devices.Select(d => d.Actor), ReleaseDevice.Instance), m => m is DeviceReleased, TeardownStepTimeout);
@@ -388,6 +411,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                 return;
             case TeardownStep.FlushOutstandingWork:
                 if (!c.AllAcked) _log.Warning("VM {0}: flush incomplete: {1}", Name, c.Problem);
+                if (_asyncPf is not null) Context.Stop(_asyncPf);
                 PublishConsole();
                 CompleteStep(step);
                 RunStep(TeardownStep.ReleaseDevices);
@@ -482,6 +506,9 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         }
         if (!_stepsDone.Contains(TeardownStep.FlushOutstandingWork))
         {
+            // The async-PF actors are already stopped; wait for fetches still running before anything is unmapped.
+            if (_parts.AsyncPf is { } router && !router.Abort(TeardownStepTimeout))
+                _log.Warning("VM {0}: {1} page fetches still running after {2} s; lazy memory refuses their installs", Name, router.RunningFetches, TeardownStepTimeout.TotalSeconds);
             PublishConsole();
             CompleteStep(TeardownStep.FlushOutstandingWork);
         }

@@ -44,4 +44,11 @@ public abstract record VmError
         /// <inheritdoc />
         public override string Message => Detail;
     }
+
+    /// <summary>A request about lazy memory (async page faults) was refused: the VM has none, or the request does not fit it.</summary>
+    public sealed record LazyMemoryRefused(string Detail) : VmError
+    {
+        /// <inheritdoc />
+        public override string Message => $"lazy memory: {Detail}";
+    }
 }

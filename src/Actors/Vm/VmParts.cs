@@ -1,3 +1,4 @@
+using Actorvisor.Actors.AsyncPf;
 using Actorvisor.Actors.Devices;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Mmu;
@@ -26,6 +27,13 @@ public sealed class VmParts
 
     /// <summary>Guest RAM (HostMemory mappings), unmapped in <see cref="TeardownStep.UnmapGuestMemory"/>.</summary>
     public IReadOnlyList<IDisposable> GuestMemory { get; init; } = [];
+
+    /// <summary>
+    /// The async page-fault machinery of the VM's lazy memory (the sink its faults go to), or null if it has none.
+    /// The VmActor starts its actors, routes lazy-memory requests to them and flushes them in
+    /// <see cref="TeardownStep.FlushOutstandingWork"/>; the lazy memory itself belongs in <see cref="GuestMemory"/>.
+    /// </summary>
+    public AsyncPfRouter? AsyncPf { get; init; }
 
     /// <summary>Anything else holding a descriptor, closed after the VM in <see cref="TeardownStep.CloseFds"/>.</summary>
     public IReadOnlyList<IDisposable> OtherResources { get; init; } = [];

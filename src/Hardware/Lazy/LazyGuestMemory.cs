@@ -120,7 +120,7 @@ public sealed unsafe class LazyGuestMemory : IDisposable
     /// Write-after-unmap check: installs that reached the ioctl after the memory was unmapped. The gate makes
     /// this impossible; tests assert it stays 0.
     /// </summary>
-    internal long InstallsAfterUnmap => Interlocked.Read(ref _installsAfterUnmap);
+    public long InstallsAfterUnmap => Interlocked.Read(ref _installsAfterUnmap);
 
     /// <summary>True if page <paramref name="pageIndex"/> has been installed.</summary>
     public bool IsPresent(ulong pageIndex)

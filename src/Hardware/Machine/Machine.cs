@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Devices;
 using Actorvisor.Hardware.Images;
+using Actorvisor.Hardware.Lazy;
 using Actorvisor.Hardware.Memory;
 using Actorvisor.Hardware.X86;
 
@@ -38,11 +39,12 @@ public sealed class Machine : IDisposable
     private int _firstEnd = -1;
     private string? _fatalReason;
 
-    private Machine(MachineSpec spec, HostMemory memory, IVirtualMachine vm, IVirtualCpu[] vcpus, LoadedImage image,
+    private Machine(MachineSpec spec, HostMemory memory, LazyGuestMemory? lazyMemory, IVirtualMachine vm, IVirtualCpu[] vcpus, LoadedImage image,
         BootSetup boot, DeviceBus bus, CapturingConsoleSink console, Uart16550 serial, DebugExitDevice debugExit)
     {
         Spec = spec;
         Memory = memory;
+        LazyMemory = lazyMemory;
         Vm = vm;
         _vcpus = vcpus;
         Image = image;
@@ -58,6 +60,9 @@ public sealed class Machine : IDisposable
 
     /// <summary>Guest RAM: guest-physical address N is offset N.</summary>
     public HostMemory Memory { get; }
+
+    /// <summary>The lazy region of <see cref="MachineSpec.LazyMemory"/> (memslot <see cref="LazyMemorySpec.Slot"/>), or null.</summary>
+    public LazyGuestMemory? LazyMemory { get; }
 
     /// <summary>The accelerator's VM.</summary>
     public IVirtualMachine Vm { get; }
@@ -85,11 +90,13 @@ public sealed class Machine : IDisposable
 
     /// <summary>
     /// Builds the machine. <paramref name="console"/>, if given, receives the guest's serial output in
-    /// addition to <see cref="Console"/>.
+    /// addition to <see cref="Console"/>. The faults of the spec's lazy memory go to <paramref name="lazyFaults"/>
+    /// (the actor runtime's async page-fault machinery); without one a <see cref="SynchronousPageResolver"/> on the
+    /// region's fault reader thread fills them from the spec's store.
     /// </summary>
     /// <exception cref="MachineSpecException">the spec is invalid.</exception>
     /// <exception cref="ImageLoadException">the image cannot be loaded or overlaps the boot structures.</exception>
-    public static Machine Create(IAccelerator accelerator, MachineSpec spec, IConsoleSink? console = null)
+    public static Machine Create(IAccelerator accelerator, MachineSpec spec, IConsoleSink? console = null, IPageFaultSink? lazyFaults = null)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentNullException.ThrowIfNull(spec);
@@ -98,6 +105,7 @@ public sealed class Machine : IDisposable
         int vcpuCount = spec.EffectiveVcpuCount;
 
         HostMemory? memory = null;
+        LazyGuestMemory? lazy = null;
         IVirtualMachine? vm = null;
         var vcpus = new List<IVirtualCpu>();
         try
@@ -119,6 +127,12 @@ public sealed class Machine : IDisposable
 
             vm = accelerator.CreateVm();
             vm.SetMemoryRegion(Memslot.For(0, 0, memory));
+            if (spec.LazyMemory is { } lazySpec)
+            {
+                // Anonymous memory: userfaultfd's missing mode on shared memory needs a feature not every kernel has.
+                lazy = LazyGuestMemory.Create(lazySpec.Size, lazyFaults ?? new SynchronousPageResolver(lazySpec.Store), name: "lazy-guest-ram");
+                vm.SetMemoryRegion(lazy.ToMemslot(LazyMemorySpec.Slot, lazySpec.GuestPhysicalAddress));
+            }
             for (int i = 0; i < vcpuCount; i++)
             {
                 var vcpu = vm.CreateVcpu(i);
@@ -133,12 +147,13 @@ public sealed class Machine : IDisposable
             bus.RegisterPorts(Uart16550.Com1Port, Uart16550.PortCount, serial);
             var debugExit = new DebugExitDevice();
             bus.RegisterPorts(DebugExitDevice.DefaultPort, 1, debugExit);
-            return new Machine(spec, memory, vm, [.. vcpus], image, boot, bus, capture, serial, debugExit);
+            return new Machine(spec, memory, lazy, vm, [.. vcpus], image, boot, bus, capture, serial, debugExit);
         }
         catch
         {
             foreach (var v in vcpus) v.Dispose();
             vm?.Dispose();
+            lazy?.Dispose();
             memory?.Dispose();
             throw;
         }
@@ -259,7 +274,7 @@ public sealed class Machine : IDisposable
         _ => exit.ToString(),
     };
 
-    /// <summary>Stops running vCPU threads, then disposes the vCPUs, the VM and guest RAM, in that order.</summary>
+    /// <summary>Stops running vCPU threads, then disposes the vCPUs, the VM and guest RAM (lazy region included), in that order.</summary>
     public void Dispose()
     {
         lock (_runGate)
@@ -275,6 +290,7 @@ public sealed class Machine : IDisposable
         }
         foreach (var vcpu in _vcpus) vcpu.Dispose();
         Vm.Dispose();
+        LazyMemory?.Dispose();
         Memory.Dispose();
     }
 }

@@ -35,6 +35,9 @@ public sealed record MachineSpec
     /// <summary>How guest RAM is backed on the host.</summary>
     public HostMemoryBacking MemoryBacking { get; init; } = HostMemoryBacking.Anonymous;
 
+    /// <summary>Optional lazy guest RAM above ordinary RAM, filled on first touch from a backing store; null for none.</summary>
+    public LazyMemorySpec? LazyMemory { get; init; }
+
     /// <summary>The vCPU count after defaults.</summary>
     public int EffectiveVcpuCount => VcpuCount ?? Image.VcpuCount;
 
@@ -69,5 +72,22 @@ public sealed record MachineSpec
         }
         if (LoadAddress is { } load && load >= MemoryBytes)
             throw new MachineSpecException(nameof(LoadAddress), $"0x{load:x} is outside guest RAM (0x{MemoryBytes:x} bytes)");
+        if (LazyMemory is { } lazy) ValidateLazyMemory(lazy);
+    }
+
+    private void ValidateLazyMemory(LazyMemorySpec lazy)
+    {
+        const string field = nameof(LazyMemory);
+        if (lazy.Store is null) throw new MachineSpecException($"{field}.{nameof(lazy.Store)}", "a backing store is required");
+        if (lazy.Size == 0 || !PageSize.IsAligned(lazy.Size))
+            throw new MachineSpecException($"{field}.{nameof(lazy.Size)}", $"0x{lazy.Size:x} is not a positive multiple of 4 KiB");
+        if (!PageSize.IsAligned(lazy.GuestPhysicalAddress))
+            throw new MachineSpecException($"{field}.{nameof(lazy.GuestPhysicalAddress)}", $"0x{lazy.GuestPhysicalAddress:x} is not 4 KiB aligned");
+        if (lazy.GuestPhysicalAddress < MemoryBytes)
+            throw new MachineSpecException($"{field}.{nameof(lazy.GuestPhysicalAddress)}",
+                $"0x{lazy.GuestPhysicalAddress:x} overlaps ordinary RAM [0, 0x{MemoryBytes:x}); put the lazy region above it");
+        if (lazy.Size > GuestLayout.MmioWindowBase || lazy.GuestPhysicalAddress > GuestLayout.MmioWindowBase - lazy.Size)
+            throw new MachineSpecException($"{field}.{nameof(lazy.Size)}",
+                $"the region [0x{lazy.GuestPhysicalAddress:x}, +0x{lazy.Size:x}) reaches into the MMIO window at 0x{GuestLayout.MmioWindowBase:x}");
     }
 }

@@ -1,0 +1,38 @@
+using Actorvisor.Hardware.Lazy;
+
+namespace Actorvisor.Actors.AsyncPf;
+
+// Messages inside the async-PF subtree and between it and its VmActor.
+
+/// <summary>
+/// The fault reader thread recorded "not present" for fault <paramref name="Token"/> of the vCPU on
+/// <paramref name="Page"/>, with <paramref name="Outcome"/> (AlreadyCompleted: its page was ready first).
+/// </summary>
+internal sealed record VcpuPageFault(ulong Page, long Token, NotPresentOutcome Outcome, bool Retry = false);
+
+/// <summary>Worker <paramref name="WorkId"/> finished fetching <paramref name="Page"/> ("page ready", or why not).</summary>
+internal sealed record PageFetched(long WorkId, ulong Page, FetchOutcome Outcome);
+
+/// <summary>The vCPU side consumes its done list (KVM_REQ_APF_READY).</summary>
+internal sealed record DrainDone
+{
+    public static readonly DrainDone Instance = new();
+}
+
+/// <summary>kvm_clear_async_pf_completion_queue for one vCPU: cancel, wait for the workers, drain the done list.</summary>
+internal sealed record FlushQueue
+{
+    public static readonly FlushQueue Instance = new();
+}
+
+/// <summary>A vCPU's queue is flushed: <paramref name="CancelledWorks"/> works cancelled; nothing of it runs any more.</summary>
+internal sealed record QueueFlushed(int VcpuId, int CancelledWorks);
+
+/// <summary>The VmActor's FlushOutstandingWork step for async page faults.</summary>
+internal sealed record FlushAsyncPf
+{
+    public static readonly FlushAsyncPf Instance = new();
+}
+
+/// <summary>Every vCPU's queue and any fill are flushed; <paramref name="RunningFetches"/> is 0 unless a store ignored cancellation.</summary>
+internal sealed record AsyncPfFlushed(int CancelledWorks, long RunningFetches);

@@ -1,0 +1,371 @@
+using Actorvisor.Hardware.Lazy;
+using Akka.Actor;
+using Akka.Event;
+
+namespace Actorvisor.Actors.AsyncPf;
+
+/// <summary>
+/// The vCPU side of one vCPU's async page faults (struct kvm_vcpu's async_pf, async_pf.lock as a mailbox):
+/// decides for each fault whether it joins a fetch in flight, gets a worker (kvm_setup_async_pf, at most
+/// <see cref="AsyncPfOptions.PerVcpuLimit"/> outstanding, readahead included) or is resolved synchronously; keeps
+/// the done list and consumes it in order of completion ("page present", kvm_check_async_pf_completion); posts
+/// wakeup-all broadcasts (kvm_async_pf_wakeup_all); and flushes everything on teardown
+/// (kvm_clear_async_pf_completion_queue). Its children are the <see cref="AsyncPfWorker"/>s.
+/// </summary>
+/// <remarks>
+/// A vCPU thread blocked on a userfaultfd fault has one fault of its own at a time, so a fault also starts
+/// readahead workers for the pages after it in the same memslot, up to <see cref="AsyncPfOptions.ReadaheadPages"/>
+/// past the fault; they count against the same limit, and each consumed completion refills the window with the
+/// slot it frees. The synchronous path runs on this actor (its mailbox waits, like a vCPU that faults a page in
+/// itself), never on a thread of its own.
+/// </remarks>
+internal sealed class AsyncPfQueue : ReceiveActor
+{
+    private readonly AsyncPfRouter _router;
+    private readonly AsyncPfVcpu _vcpu;
+    private readonly string _vmName;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<ulong, Work> _works = new();         // async_pf.queue, by page
+    private readonly Dictionary<long, Work> _worksById = new();
+    private readonly Dictionary<IActorRef, Work> _worksByActor = new();
+    private readonly Queue<Work?> _done = new();                      // async_pf.done; null is a wakeup-all broadcast
+    private readonly List<HostWaiter> _hostWaiters = new();
+    private int _queued;                                              // async_pf.queued
+    private long _nextWorkId;
+    private ulong _cursor, _horizon;
+    private bool _hasWindow;
+    private IActorRef? _flushRequester;
+    private int _cancelledAtFlush;
+
+    /// <summary>Props for vCPU <paramref name="vcpu"/>'s queue.</summary>
+    public static Props Props(AsyncPfRouter router, AsyncPfVcpu vcpu, string vmName) =>
+        Akka.Actor.Props.Create(() => new AsyncPfQueue(router, vcpu, vmName));
+
+    public AsyncPfQueue(AsyncPfRouter router, AsyncPfVcpu vcpu, string vmName)
+    {
+        _router = router;
+        _vcpu = vcpu;
+        _vmName = vmName;
+        ReceiveAsync<VcpuPageFault>(OnFaultAsync);
+        Receive<PageFetched>(OnFetched);
+        Receive<Terminated>(OnWorkerTerminated);
+        Receive<DrainDone>(_ => Drain());
+        Receive<WakeupAllAsyncPf>(_ => OnWakeupAll());
+        ReceiveAsync<AwaitGuestPages>(OnAwaitPagesAsync);
+        Receive<FlushQueue>(_ => OnFlush());
+    }
+
+    private AsyncPfCounters Counters => _vcpu.Counters;
+
+    private LazyGuestMemory Region => _router.Region;
+
+    private int Limit => _router.Options.PerVcpuLimit;
+
+    private bool Flushing => _flushRequester is not null;
+
+    /// <inheritdoc />
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        // A worker that throws is stopped; its Terminated, with no result, counts as a failed fetch.
+        new OneForOneStrategy(Decider.From(Directive.Stop));
+
+    // ---- faults (kvm_setup_async_pf) ------------------------------------------------------------------
+
+    private Task OnFaultAsync(VcpuPageFault fault)
+    {
+        if (Flushing) return Task.CompletedTask; // no vCPU thread runs any more; the flush cancels the wait
+        MoveWindow(fault.Page);
+        if (fault.Outcome == NotPresentOutcome.AlreadyCompleted || !IsWaitingOn(fault.Token))
+        {
+            Refill(); // completed already; the fault still tells where the guest is
+            return Task.CompletedTask;
+        }
+        if (Region.IsPresent(fault.Page))
+        {
+            _vcpu.PageReady(fault.Token);
+            Refill();
+            return Task.CompletedTask;
+        }
+        if (_works.ContainsKey(fault.Page))
+        {
+            Counters.Joined();
+            Refill();
+            return Task.CompletedTask;
+        }
+        if (!fault.Retry && _queued < Limit && TryStartWork(fault.Page))
+        {
+            Counters.Async();
+            Refill();
+            return Task.CompletedTask;
+        }
+        Counters.Sync();
+        return ResolveSynchronouslyAsync(fault.Page);
+    }
+
+    private bool IsWaitingOn(long token) => _vcpu.Wait.State == PfaultWait.Waiting && _vcpu.Wait.Token == token;
+
+    // The mailbox waits meanwhile, as a vCPU that faults a page in itself handles nothing else.
+    private async Task ResolveSynchronouslyAsync(ulong page)
+    {
+        var outcome = await PageFetch.RunAsync(_router, page);
+        if (outcome.Result == FetchResult.Failed)
+        {
+            Counters.Failed();
+            _log.Error(outcome.Error, "VM {0} vcpu {1}: page {2} of lazy memory could not be read; the vCPU stays blocked on it", _vmName, _vcpu.Id, page);
+        }
+    }
+
+    private bool TryStartWork(ulong page)
+    {
+        long id = ++_nextWorkId;
+        IActorRef actor;
+        try
+        {
+            actor = Context.ActorOf(AsyncPfWorker.Props(_router, _vcpu, page, id), $"pf-{id}");
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // "when setup fails": the caller handles the fault synchronously.
+            _log.Warning("VM {0} vcpu {1}: no worker for page {2}: {3}", _vmName, _vcpu.Id, page, e.Message);
+            return false;
+        }
+        Context.Watch(actor);
+        var work = new Work(id, page, actor);
+        _works[page] = work;
+        _worksById[id] = work;
+        _worksByActor[actor] = work;
+        _queued++;
+        Counters.Outstanding(_queued);
+        return true;
+    }
+
+    // ---- readahead ------------------------------------------------------------------------------------
+
+    // The window follows the last fault: pages (fault, fault + ReadaheadPages] of the region (the memslot).
+    private void MoveWindow(ulong page)
+    {
+        int window = _router.Options.ReadaheadPages;
+        if (window == 0) return;
+        ulong last = Math.Min(page + (ulong)window, Region.PageCount - 1);
+        // Keep the cursor if it is inside the new window (those pages are already asked for).
+        if (!_hasWindow || _cursor <= page || _cursor > last + 1) _cursor = page + 1;
+        _horizon = last;
+        _hasWindow = true;
+    }
+
+    private void Refill()
+    {
+        if (Flushing || !_hasWindow) return;
+        var region = Region;
+        while (_queued < Limit && _cursor <= _horizon)
+        {
+            ulong page = _cursor++;
+            if (region.IsPresent(page) || _works.ContainsKey(page)) continue;
+            if (!TryStartWork(page)) return;
+            Counters.Readahead();
+        }
+    }
+
+    // ---- completions (the done list) ------------------------------------------------------------------
+
+    private void OnFetched(PageFetched fetched)
+    {
+        if (!_worksById.TryGetValue(fetched.WorkId, out var work)) return;
+        Complete(work, fetched.Outcome);
+    }
+
+    private void OnWorkerTerminated(Terminated terminated)
+    {
+        // Normal workers report before they stop; one still listed died without a result.
+        if (_worksByActor.TryGetValue(terminated.ActorRef, out var work))
+            Complete(work, new FetchOutcome(FetchResult.Failed, new InvalidOperationException($"worker for page {work.Page} stopped without a result")));
+    }
+
+    // The worker's "page ready": off the outstanding list, onto the done list (async_pf_execute's tail).
+    private void Complete(Work work, FetchOutcome outcome)
+    {
+        _worksById.Remove(work.Id);
+        _worksByActor.Remove(work.Actor);
+        if (_works.TryGetValue(work.Page, out var listed) && listed == work) _works.Remove(work.Page);
+        work.Outcome = outcome;
+        if (Flushing)
+        {
+            // Cancelled at the flush: the result is discarded.
+            _queued--;
+            Counters.Outstanding(_queued);
+            if (_worksById.Count == 0) FinishFlush();
+            return;
+        }
+        _done.Enqueue(work);
+        // kvm_arch_async_page_present_queued: ask the vCPU side to consume the list once.
+        if (_done.Count == 1) Self.Tell(DrainDone.Instance);
+    }
+
+    // kvm_check_async_pf_completion: consume the done list in order of completion.
+    private void Drain()
+    {
+        if (Flushing) return;
+        while (_done.TryDequeue(out var item))
+        {
+            _queued--;
+            if (item is null)
+            {
+                ReleaseEveryWaiter();
+                continue;
+            }
+            var outcome = item.Outcome!;
+            if (outcome.IsPresent)
+            {
+                // "Page present": normally the worker completed the vCPU's fault already and this is ignored.
+                _vcpu.PageReadyIfOn(item.Page);
+            }
+            else if (outcome.Result == FetchResult.Failed)
+            {
+                Counters.Failed();
+                OnPageFailed(item.Page, outcome.Error);
+            }
+        }
+        Counters.Outstanding(_queued);
+        ReleaseSatisfiedHostWaiters();
+        Refill();
+    }
+
+    private void OnPageFailed(ulong page, Exception? error)
+    {
+        _log.Warning("VM {0} vcpu {1}: fetching page {2} of lazy memory failed: {3}", _vmName, _vcpu.Id, page, error?.Message);
+        foreach (var waiter in _hostWaiters.Where(w => w.Pages.Contains(page)).ToList()) Release(waiter, PageWaitRelease.Failed);
+        // The vCPU thread stays blocked until the page is installed: try once more, synchronously.
+        if (_vcpu.Slot is { } slot && slot.Page == page && IsWaitingOn(slot.Token))
+            Self.Tell(new VcpuPageFault(page, slot.Token, NotPresentOutcome.Block, Retry: true));
+    }
+
+    // ---- wakeup all (kvm_async_pf_wakeup_all) ---------------------------------------------------------
+
+    private void OnWakeupAll()
+    {
+        if (Flushing)
+        {
+            Sender.Tell(new AsyncPfWakeupAllPosted(_vmName, _vcpu.Id, Coalesced: true));
+            return;
+        }
+        // As in async_pf.c: completions already on the done list notify the vCPU side first.
+        if (_done.Count > 0)
+        {
+            Counters.BroadcastCoalesced();
+            Sender.Tell(new AsyncPfWakeupAllPosted(_vmName, _vcpu.Id, Coalesced: true));
+            return;
+        }
+        _done.Enqueue(null);
+        _queued++;
+        Counters.Outstanding(_queued);
+        Counters.Broadcast();
+        Self.Tell(DrainDone.Instance);
+        Sender.Tell(new AsyncPfWakeupAllPosted(_vmName, _vcpu.Id, Coalesced: false));
+    }
+
+    // The broadcast releases every waiter once: the host waiters, and the vCPU's fault, whose thread is woken to
+    // retry its access (UFFDIO_WAKE; if the page is still missing it faults again, with a new token).
+    private void ReleaseEveryWaiter()
+    {
+        foreach (var waiter in _hostWaiters.ToList()) Release(waiter, PageWaitRelease.WokenByBroadcast);
+        if (_vcpu.Slot is { } slot && _vcpu.PageReady(slot.Token) == PageReadyOutcome.WokeWaiter) Region.Wake(slot.Page);
+    }
+
+    // ---- host waiters ---------------------------------------------------------------------------------
+
+    private async Task OnAwaitPagesAsync(AwaitGuestPages request)
+    {
+        var requester = Sender;
+        if (Flushing)
+        {
+            requester.Tell(Released(request, PageWaitRelease.Cancelled));
+            return;
+        }
+        var region = Region;
+        ulong first = (request.GuestPhysicalAddress - _router.GuestPhysicalAddress) >> Hardware.Native.PageSize.Shift;
+        ulong end = (request.GuestPhysicalAddress + request.Length - _router.GuestPhysicalAddress + Hardware.Native.PageSize.Bytes - 1) >> Hardware.Native.PageSize.Shift;
+        var waiter = new HostWaiter(request, requester, new HashSet<ulong>());
+        for (ulong page = first; page < end; page++)
+            if (!region.IsPresent(page)) waiter.Pages.Add(page);
+        _hostWaiters.Add(waiter);
+        var beyondLimit = new List<ulong>();
+        foreach (var page in waiter.Pages)
+        {
+            if (_works.ContainsKey(page)) continue;
+            if (!(_queued < Limit && TryStartWork(page))) beyondLimit.Add(page);
+        }
+        // Beyond the limit, as for faults: synchronously, here.
+        foreach (var page in beyondLimit)
+        {
+            if (!_hostWaiters.Contains(waiter)) break;
+            var outcome = await PageFetch.RunAsync(_router, page);
+            if (outcome.Result == FetchResult.Failed)
+            {
+                Counters.Failed();
+                OnPageFailed(page, outcome.Error);
+            }
+        }
+        ReleaseSatisfiedHostWaiters();
+    }
+
+    private void ReleaseSatisfiedHostWaiters()
+    {
+        if (_hostWaiters.Count == 0) return;
+        var region = Region;
+        foreach (var waiter in _hostWaiters.ToList())
+        {
+            waiter.Pages.RemoveWhere(region.IsPresent);
+            if (waiter.Pages.Count == 0) Release(waiter, PageWaitRelease.Present);
+        }
+    }
+
+    private void Release(HostWaiter waiter, PageWaitRelease how)
+    {
+        if (!_hostWaiters.Remove(waiter)) return; // each waiter is released once
+        Counters.HostWakeup();
+        waiter.Requester.Tell(Released(waiter.Request, how));
+    }
+
+    private GuestPagesReleased Released(AwaitGuestPages r, PageWaitRelease how) =>
+        new(_vmName, r.VcpuId, r.GuestPhysicalAddress, r.Length, how);
+
+    // ---- flush (kvm_clear_async_pf_completion_queue) --------------------------------------------------
+
+    // The router has already detached this queue and cancelled every fetch: workers in a store read end at
+    // once, one inside an install finishes it. Wait for each to report; their results are discarded.
+    private void OnFlush()
+    {
+        if (Flushing) return;
+        _flushRequester = Sender;
+        int undrained = _done.Count(w => w is not null);
+        _cancelledAtFlush = _worksById.Count + undrained;
+        Counters.Cancelled(_cancelledAtFlush);
+        // The done list is drained and freed without "page present".
+        _queued -= _done.Count;
+        _done.Clear();
+        Counters.Outstanding(_queued);
+        if (_worksById.Count == 0) FinishFlush();
+    }
+
+    private void FinishFlush()
+    {
+        foreach (var waiter in _hostWaiters.ToList()) Release(waiter, PageWaitRelease.Cancelled);
+        _vcpu.CancelWait();
+        _flushRequester!.Tell(new QueueFlushed(_vcpu.Id, _cancelledAtFlush));
+    }
+
+    private sealed class Work(long id, ulong page, IActorRef actor)
+    {
+        public long Id { get; } = id;
+        public ulong Page { get; } = page;
+        public IActorRef Actor { get; } = actor;
+        public FetchOutcome? Outcome { get; set; }
+    }
+
+    // A class: each request is its own waiter, however alike two requests are.
+    private sealed class HostWaiter(AwaitGuestPages request, IActorRef requester, HashSet<ulong> pages)
+    {
+        public AwaitGuestPages Request { get; } = request;
+        public IActorRef Requester { get; } = requester;
+        public HashSet<ulong> Pages { get; } = pages;
+    }
+}
