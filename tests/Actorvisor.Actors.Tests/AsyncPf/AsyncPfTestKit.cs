@@ -1,0 +1,70 @@
+using Actorvisor.Actors.AsyncPf;
+using Actorvisor.Actors.Devices;
+using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Tests.Support;
+using Actorvisor.Actors.Vm;
+using Actorvisor.Hardware.Guests;
+using Actorvisor.Hardware.Lazy;
+using Actorvisor.Hardware.Machines;
+using Xunit.Abstractions;
+
+namespace Actorvisor.Actors.Tests.AsyncPf;
+
+/// <summary>A VM with lazy memory created for a test: the VM, its machine, and the guest's done signal.</summary>
+public sealed record LazyVm(TestVm Vm, Machine Machine, DoneDevice Done)
+{
+    /// <summary>The VM's lazy memory.</summary>
+    public LazyGuestMemory Lazy => Machine.LazyMemory!;
+}
+
+/// <summary>VmTestKit plus VMs whose lazy memory faults into the async page-fault actors.</summary>
+public abstract class AsyncPfTestKit(ITestOutputHelper output) : VmTestKit(output)
+{
+    /// <summary>
+    /// Creates (not starts) VM <paramref name="name"/> running <paramref name="guest"/> with <paramref name="lazyPages"/>
+    /// pages of lazy memory at <see cref="LazyGuests.LazyBase"/> from <paramref name="store"/>, through
+    /// <see cref="MachineVm.Spec"/> as a user would.
+    /// </summary>
+    protected LazyVm CreateLazyVm(IActorRef node, string name, GuestImage guest, IBackingStore store, int lazyPages, AsyncPfOptions? options = null,
+        Hardware.Accel.IAccelerator? accelerator = null)
+    {
+        var done = new DoneDevice(guest.VcpuCount);
+        Machine? machine = null;
+        var machineSpec = new MachineSpec
+        {
+            Image = guest,
+            MemoryBytes = TestMemory,
+            LazyMemory = new LazyMemorySpec(LazyGuests.LazyBase, (ulong)lazyPages * 4096, store),
+        };
+        var spec = MachineVm.Spec(name, accelerator ?? Accelerator, machineSpec, m =>
+        {
+            machine = m;
+            m.Bus.RegisterPorts(LazyGuests.DonePort, 1, done);
+            return [];
+        }, options);
+        node.Tell(new CreateVm(spec));
+        var created = ExpectMsg<VmCreated>(Long);
+        var events = CreateTestProbe();
+        created.Vm.Tell(new SubscribeVm(events.Ref));
+        ExpectMsg<VmSubscribed>();
+        return new LazyVm(new TestVm(name, created.Vm, events, machine!), machine!, done);
+    }
+
+    /// <summary>The VM's async-PF counters, asked through its VmActor.</summary>
+    protected AsyncPfReport Counters(TestVm vm) => Ask<AsyncPfReport>(vm, GetAsyncPfCounters.Instance);
+
+    /// <summary>Every fault of the vCPU ended exactly once (early, woken or cancelled), but <paramref name="stillWaiting"/>.</summary>
+    protected static void AssertEveryFaultEndedOnce(AsyncPfVcpuCounters c, int stillWaiting = 0) =>
+        Assert.True(c.Faults == c.EarlyCompletions + c.Wakeups + c.CancelledWaits + stillWaiting,
+            $"vcpu {c.VcpuId}: {c.Faults} faults but {c.EarlyCompletions} early + {c.Wakeups} woken + {c.CancelledWaits} cancelled + {stillWaiting} waiting: {c}");
+
+    /// <summary>
+    /// Reads the whole lazy region once every page is present (host code never touches a missing one). A worker
+    /// marks its page present just after the install that woke the guest, so the guest can be done a moment earlier.
+    /// </summary>
+    protected byte[] ReadAllPresent(LazyGuestMemory lazy)
+    {
+        AwaitCondition(() => lazy.PresentPages == (long)lazy.PageCount, Long, TimeSpan.FromMilliseconds(5), $"every page of {lazy.Name} present");
+        return lazy.Memory.Span(0, checked((int)lazy.Size)).ToArray();
+    }
+}
