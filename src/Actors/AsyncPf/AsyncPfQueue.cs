@@ -195,6 +195,8 @@ internal sealed class AsyncPfQueue : ReceiveActor
             if (_worksById.Count == 0) FinishFlush();
             return;
         }
+        // Cancelled by the flush that is on its way to this queue: a cancelled work all the same.
+        if (outcome.Result is FetchResult.Cancelled or FetchResult.RegionClosed) Counters.Cancelled(1);
         _done.Enqueue(work);
         // kvm_arch_async_page_present_queued: ask the vCPU side to consume the list once.
         if (_done.Count == 1) Self.Tell(DrainDone.Instance);

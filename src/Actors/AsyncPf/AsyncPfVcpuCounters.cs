@@ -21,8 +21,8 @@ namespace Actorvisor.Actors.AsyncPf;
 /// <param name="Failed">Page reads that failed after every attempt.</param>
 /// <param name="Outstanding">Outstanding works now (async_pf.queued).</param>
 /// <param name="PeakOutstanding">The most outstanding works at once.</param>
-/// <param name="LiveWorkers">AsyncPfWorker actors alive now.</param>
-/// <param name="PeakWorkers">The most AsyncPfWorker actors alive at once.</param>
+/// <param name="LiveWorkers">AsyncPfWorker actors working now (started, not yet reported).</param>
+/// <param name="PeakWorkers">The most AsyncPfWorker actors working at once.</param>
 public sealed record AsyncPfVcpuCounters(
     int VcpuId,
     long Faults,

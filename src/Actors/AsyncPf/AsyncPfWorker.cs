@@ -14,6 +14,7 @@ internal sealed class AsyncPfWorker : ReceiveActor
     private readonly AsyncPfVcpu _vcpu;
     private readonly ulong _page;
     private readonly long _workId;
+    private bool _working;
 
     /// <summary>Props for work <paramref name="workId"/>: page <paramref name="page"/> for vCPU <paramref name="vcpu"/>.</summary>
     public static Props Props(AsyncPfRouter router, AsyncPfVcpu vcpu, ulong page, long workId) =>
@@ -27,6 +28,8 @@ internal sealed class AsyncPfWorker : ReceiveActor
         _workId = workId;
         Receive<FetchOutcome>(outcome =>
         {
+            // Done working before the queue can free the slot: live workers never exceed the queue's count.
+            StopWorking();
             Context.Parent.Tell(new PageFetched(_workId, _page, outcome));
             Context.Stop(Self);
         });
@@ -35,10 +38,18 @@ internal sealed class AsyncPfWorker : ReceiveActor
     /// <inheritdoc />
     protected override void PreStart()
     {
+        _working = true;
         _vcpu.Counters.WorkerStarted();
         PageFetch.RunAsync(_router, _page).PipeTo(Self);
     }
 
     /// <inheritdoc />
-    protected override void PostStop() => _vcpu.Counters.WorkerStopped();
+    protected override void PostStop() => StopWorking();
+
+    private void StopWorking()
+    {
+        if (!_working) return;
+        _working = false;
+        _vcpu.Counters.WorkerStopped();
+    }
 }

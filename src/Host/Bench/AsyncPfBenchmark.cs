@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Globalization;
+using Actorvisor.Actors.AsyncPf;
+using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Runtime;
+using Actorvisor.Actors.Vm;
+using Actorvisor.Hardware.Lazy;
+using Actorvisor.Hardware.Machines;
+using Actorvisor.Hardware.Soft;
+using Akka.Actor;
+
+namespace Actorvisor.Host.Bench;
+
+/// <summary>
+/// `bench asyncpf`: (1) lazy fill throughput, pages per second installed with UFFDIO_COPY by the runtime's fill
+/// worker (FillLazyMemory through the VmActor, timed from request to answer) against a minimal C loop doing the
+/// same pread + UFFDIO_COPY per page, both on the same image file in this run; (2) a guest touching pages
+/// sequentially across 2 vCPUs from a store with 1 ms latency, with async workers and readahead (default window
+/// and limit) against the synchronous path only, both in this run. Runs on the software accelerator.
+/// </summary>
+public static class AsyncPfBenchmark
+{
+    /// <summary>Runs the benchmark and returns its figures in print order; progress and problems go to <paramref name="log"/>.</summary>
+    public static IReadOnlyList<(string Key, string Value)> Run(int fillPages, int touchPages, double latencyMs, int rounds, TextWriter log) =>
+        RunAsync(fillPages, touchPages, latencyMs, rounds, log).GetAwaiter().GetResult();
+
+    private static async Task<IReadOnlyList<(string Key, string Value)>> RunAsync(int fillPages, int touchPages, double latencyMs, int rounds, TextWriter log)
+    {
+        var work = Directory.CreateTempSubdirectory("actorvisor-asyncpf-");
+        try
+        {
+            int imagePages = Math.Max(fillPages, touchPages);
+            var image = Path.Combine(work.FullName, "image.raw");
+            var bytes = new byte[(long)imagePages * 4096];
+            new Random(6).NextBytes(bytes);
+            await File.WriteAllBytesAsync(image, bytes);
+
+            var figures = new List<(string, string)>
+            {
+                ("asyncpf.fill_pages", Int(fillPages)),
+                ("asyncpf.rounds", Int(rounds)),
+            };
+            using var accelerator = new SoftAccelerator();
+            await using var runtime = ActorvisorRuntime.Start(new NodeCapacity(16, 64UL << 30), "asyncpf-bench", requestTimeout: TimeSpan.FromMinutes(5));
+
+            // (1) fill
+            double runtimeFill = 0;
+            for (int r = 0; r < rounds; r++) runtimeFill = Math.Max(runtimeFill, await MeasureFillAsync(runtime, accelerator, image, bytes, fillPages, r));
+            string? cProgram = AsyncPfCFill.Build(work.FullName, out var gccProblem);
+            double cFill = 0;
+            if (cProgram is not null)
+                for (int r = 0; r < rounds; r++) cFill = Math.Max(cFill, AsyncPfCFill.Measure(cProgram, image, fillPages));
+            else
+                log.WriteLine($"asyncpf: no C baseline: {gccProblem}");
+            figures.Add(("asyncpf.fill_pages_per_s", runtimeFill.ToString("0", CultureInfo.InvariantCulture)));
+            figures.Add(("asyncpf.c_pages_per_s", cProgram is null ? "n/a" : cFill.ToString("0", CultureInfo.InvariantCulture)));
+            figures.Add(("asyncpf.fill_over_c", cProgram is null ? "n/a" : (runtimeFill / cFill).ToString("0.000", CultureInfo.InvariantCulture)));
+
+            // (2) sequential touches across 2 vCPUs, 1 ms store: async workers + readahead vs synchronous only
+            var latency = TimeSpan.FromMilliseconds(latencyMs);
+            double asyncBest = double.MaxValue, syncBest = double.MaxValue;
+            AsyncPfReport? asyncReport = null;
+            for (int r = 0; r < rounds; r++)
+            {
+                var (seconds, report) = await MeasureTouchAsync(runtime, accelerator, image, bytes, touchPages, latency, AsyncPfOptions.Default, $"async-{r}");
+                if (seconds < asyncBest) (asyncBest, asyncReport) = (seconds, report);
+                syncBest = Math.Min(syncBest, (await MeasureTouchAsync(runtime, accelerator, image, bytes, touchPages, latency, AsyncPfOptions.SynchronousOnly, $"sync-{r}")).Seconds);
+            }
+            figures.Add(("asyncpf.touch_pages", Int(touchPages)));
+            figures.Add(("asyncpf.store_latency_ms", latencyMs.ToString("0.###", CultureInfo.InvariantCulture)));
+            figures.Add(("asyncpf.limit", Int(AsyncPfOptions.Default.PerVcpuLimit)));
+            figures.Add(("asyncpf.readahead_pages", Int(AsyncPfOptions.Default.ReadaheadPages)));
+            figures.Add(("asyncpf.sync_s", syncBest.ToString("0.000", CultureInfo.InvariantCulture)));
+            figures.Add(("asyncpf.async_s", asyncBest.ToString("0.000", CultureInfo.InvariantCulture)));
+            figures.Add(("asyncpf.speedup", (syncBest / asyncBest).ToString("0.0", CultureInfo.InvariantCulture)));
+            figures.Add(("asyncpf.async_faults", Int(asyncReport!.Faults)));
+            figures.Add(("asyncpf.async_sync_fallbacks", Int(asyncReport.SyncFallbacks)));
+            figures.Add(("asyncpf.async_readahead", Int(asyncReport.Vcpus.Sum(v => v.Readahead))));
+            figures.Add(("asyncpf.async_peak_outstanding", Int(asyncReport.Vcpus.Max(v => v.PeakOutstanding))));
+            return figures;
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
+    private static string Int(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    // A VM that never runs: its lazy memory is filled through the VmActor while it is Created.
+    private static async Task<double> MeasureFillAsync(ActorvisorRuntime runtime, SoftAccelerator accelerator, string image, byte[] bytes, int pages, int round)
+    {
+        using var store = FileBackingStore.Open(image);
+        Machine? machine = null;
+        var spec = MachineVm.Spec($"fill-{round}", accelerator, new MachineSpec
+        {
+            Image = AsyncPfGuest.SequentialToucher(1, 1),
+            MemoryBytes = 4UL << 20,
+            LazyMemory = new LazyMemorySpec(AsyncPfGuest.LazyBase, (ulong)pages * 4096, store),
+        }, m =>
+        {
+            machine = m;
+            return [];
+        });
+        var session = await runtime.CreateVmAsync(spec);
+        var clock = Stopwatch.StartNew();
+        var answer = await session.Vm.Ask<object>(FillLazyMemory.Instance, runtime.RequestTimeout);
+        clock.Stop();
+        try
+        {
+            if (answer is not LazyMemoryFilled { Completed: true } filled || filled.Installed != pages)
+                throw new InvalidOperationException($"the fill did not complete: {answer}");
+            var lazy = machine!.LazyMemory!;
+            if (!lazy.Memory.Span(0, checked((int)lazy.Size)).SequenceEqual(bytes.AsSpan(0, checked((int)lazy.Size))))
+                throw new InvalidOperationException("the filled memory differs from the image");
+            return pages / clock.Elapsed.TotalSeconds;
+        }
+        finally
+        {
+            await session.DestroyAsync();
+        }
+    }
+
+    private static async Task<(double Seconds, AsyncPfReport Report)> MeasureTouchAsync(ActorvisorRuntime runtime, SoftAccelerator accelerator, string image, byte[] bytes,
+        int pages, TimeSpan latency, AsyncPfOptions options, string name)
+    {
+        const int vcpus = 2;
+        int perVcpu = pages / vcpus;
+        using var file = FileBackingStore.Open(image);
+        var store = new SlowBackingStore(file, latency);
+        var done = new AsyncPfDoneDevice(vcpus);
+        Machine? machine = null;
+        var spec = MachineVm.Spec($"touch-{name}", accelerator, new MachineSpec
+        {
+            Image = AsyncPfGuest.SequentialToucher(vcpus, perVcpu),
+            MemoryBytes = 4UL << 20,
+            LazyMemory = new LazyMemorySpec(AsyncPfGuest.LazyBase, (ulong)pages * 4096, store),
+        }, m =>
+        {
+            machine = m;
+            m.Bus.RegisterPorts(AsyncPfGuest.DonePort, 1, done);
+            return [];
+        }, options);
+        var session = await runtime.CreateVmAsync(spec);
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            await session.StartAsync();
+            await done.AllDone.Task.WaitAsync(TimeSpan.FromMinutes(5));
+            clock.Stop();
+            for (int n = 0; n < vcpus; n++)
+            {
+                uint sum = machine!.Memory.Read<uint>(AsyncPfGuest.SumAddress(n));
+                if (sum != AsyncPfGuest.ExpectedSum(bytes, n, perVcpu))
+                    throw new InvalidOperationException($"{name}: vCPU {n} read wrong data (sum {sum:x8})");
+            }
+            var report = await session.Vm.Ask<AsyncPfReport>(GetAsyncPfCounters.Instance, runtime.RequestTimeout);
+            return (clock.Elapsed.TotalSeconds, report);
+        }
+        finally
+        {
+            await session.DestroyAsync();
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using Actorvisor.Actors.AsyncPf;
+using Actorvisor.Hardware.Lazy;
+using Akka.TestKit;
+
+namespace Actorvisor.Actors.Tests.AsyncPf;
+
+/// <summary>
+/// The async-PF actors of one "VM" without a guest: lazy memory whose faults go to an <see cref="AsyncPfActor"/>,
+/// and test threads bound as its vCPUs that touch pages from native code, as vCPU threads do. Lets a test order
+/// faults and completions deliberately.
+/// </summary>
+internal sealed class AsyncPfRig : IDisposable
+{
+    private readonly TestKitBase _kit;
+    private bool _flushed;
+
+    public AsyncPfRig(TestKitBase kit, IBackingStore store, int vcpus, int pages, AsyncPfOptions options)
+    {
+        _kit = kit;
+        Router = new AsyncPfRouter(store, vcpus, 0, options);
+        Lazy = LazyGuestMemory.Create((ulong)pages * 4096, Router, name: "rig");
+        Router.Attach(Lazy);
+        Actor = kit.Sys.ActorOf(AsyncPfActor.Props(Router, "rig"));
+        kit.AwaitCondition(() => Router.Vcpus.All(v => v.Queue is not null), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(1));
+    }
+
+    public AsyncPfRouter Router { get; }
+    public LazyGuestMemory Lazy { get; }
+    public IActorRef Actor { get; }
+
+    internal AsyncPfVcpu Vcpu(int id) => Router.Vcpus[id];
+
+    /// <summary>Runs <paramref name="body"/> on a new thread bound as vCPU <paramref name="vcpu"/>.</summary>
+    public Task AsVcpu(int vcpu, Action body) => NativeTouch.OnThread($"rig-vcpu{vcpu}", () =>
+    {
+        Router.BindVcpuThread(vcpu, NativeTouch.ThreadId());
+        body();
+    });
+
+    /// <summary>Reads the dword at byte <paramref name="offset"/> of the region as a vCPU does (may fault).</summary>
+    public uint Touch(ulong offset) => NativeTouch.ReadDword(Lazy.Address + (nint)offset);
+
+    public AsyncPfVcpuCounters Counters(int vcpu) => Router.Report("rig").Vcpus[vcpu];
+
+    /// <summary>The teardown's FlushOutstandingWork for these actors.</summary>
+    internal AsyncPfFlushed Flush()
+    {
+        _flushed = true;
+        Actor.Tell(FlushAsyncPf.Instance, _kit.TestActor);
+        return _kit.ExpectMsg<AsyncPfFlushed>(TimeSpan.FromSeconds(20));
+    }
+
+    public void Dispose()
+    {
+        if (!_flushed) Flush();
+        _kit.Sys.Stop(Actor);
+        Lazy.Dispose();
+        Router.Dispose();
+    }
+}

@@ -1,0 +1,147 @@
+using Actorvisor.Actors.AsyncPf;
+using Actorvisor.Hardware.Lazy;
+using Akka.TestKit.Xunit2;
+using Xunit.Abstractions;
+
+namespace Actorvisor.Actors.Tests.AsyncPf;
+
+/// <summary>
+/// The s390 pfault race through the actors: "page ready" and "not present" delivered in both orders on purpose,
+/// and a randomized stress. A vCPU thread here is a test thread bound as the vCPU, touching lazy pages from
+/// native code exactly like the accelerator's thread.
+/// </summary>
+public class PfaultRaceTests(ITestOutputHelper output) : TestKit(output: output)
+{
+    private static readonly TimeSpan Long = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task Not_present_first_the_fault_waits_for_the_readahead_worker_and_its_page_ready_wakes_it()
+    {
+        var store = new HeldPagesStore(new PatternStore(), held: page => page != 0);
+        using var rig = new AsyncPfRig(this, store, vcpus: 1, pages: 16, new AsyncPfOptions { ReadaheadPages = 4 });
+        var onPage1 = new ManualResetEventSlim();
+        uint seen0 = 0, seen1 = 0;
+        var vcpu = rig.AsVcpu(0, () =>
+        {
+            seen0 = rig.Touch(0);          // fault 1: a worker for page 0, readahead workers for pages 1-4 (held)
+            onPage1.Set();
+            seen1 = rig.Touch(4096 + 8);   // fault 2: page 1's readahead read is in flight
+        });
+        Assert.True(onPage1.Wait(Long));
+        // "Not present" recorded first: the vCPU side waits (pfault_wait 1) and the fault joined the readahead work.
+        AwaitCondition(() => rig.Vcpu(0).Wait is { State: PfaultWait.Waiting, Token: 2 } && rig.Counters(0).Joined == 1, Long);
+        Assert.False(vcpu.IsCompleted);
+
+        store.Release(1); // "page ready"
+        await vcpu.WaitAsync(Long);
+        // The worker records the completion just after the install that woke the thread.
+        AwaitCondition(() => rig.Router.RunningFetches == 4 && rig.Counters(0).Wakeups == 2, Long);
+
+        Assert.Equal(PatternStore.Expected(0), seen0);
+        Assert.Equal(PatternStore.Expected(4096 + 8), seen1);
+        var c = rig.Counters(0);
+        output.WriteLine(c.ToString());
+        Assert.Equal(2, c.Faults);
+        Assert.Equal(1, c.Async);
+        Assert.Equal(1, c.Joined);
+        Assert.Equal(5, c.Readahead); // pages 1-4, then page 5 once fault 2 moved the window to pages 2-5
+        Assert.Equal(2, c.Wakeups);
+        Assert.Equal(0, c.EarlyCompletions);
+        Assert.Equal(PfaultWait.Idle, rig.Vcpu(0).Wait.State);
+    }
+
+    [Fact]
+    public async Task Page_ready_first_is_remembered_and_the_later_not_present_does_not_wait()
+    {
+        var store = new HeldPagesStore(new PatternStore(), held: page => page != 0);
+        using var rig = new AsyncPfRig(this, store, vcpus: 1, pages: 16, new AsyncPfOptions { ReadaheadPages = 4 });
+        var sawEarly = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Between publishing fault 2 and recording its "not present", let page 1's worker install the page and
+        // complete the fault from its own thread: pfault_wait becomes -1 first.
+        rig.Router.BeforeNotPresent = (_, page) =>
+        {
+            if (page != 1) return;
+            store.Release(1);
+            sawEarly.SetResult(SpinWait.SpinUntil(() => rig.Vcpu(0).Wait.State == PfaultWait.CompletedEarly, Long));
+        };
+        uint seen1 = 0;
+        var vcpu = rig.AsVcpu(0, () =>
+        {
+            rig.Touch(0);
+            seen1 = rig.Touch(4096 + 12);
+        });
+        await vcpu.WaitAsync(Long);
+
+        // The install wakes the vCPU thread while the hook still holds the reader: wait for the hook too.
+        Assert.True(await sawEarly.Task.WaitAsync(Long), "the completion arrived before \"not present\"");
+        AwaitCondition(() => rig.Router.RunningFetches == 4, Long); // the four held readahead reads
+        Assert.Equal(PatternStore.Expected(4096 + 12), seen1);
+        var c = rig.Counters(0);
+        output.WriteLine(c.ToString());
+        Assert.Equal(2, c.Faults);
+        Assert.Equal(1, c.EarlyCompletions);
+        Assert.Equal(1, c.Wakeups);   // fault 1 only
+        Assert.Equal(0, c.Joined);    // fault 2 never waited
+        Assert.Equal(PfaultWait.Idle, rig.Vcpu(0).Wait.State);
+    }
+
+    [Fact]
+    public async Task Randomized_stress_with_jittery_reads_and_broadcasts_loses_no_fault_and_completes_none_twice()
+    {
+        const int vcpus = 4, touchesPerVcpu = 1500, pages = 8192, broadcasts = 300;
+        var store = new JitteryStore(new PatternStore(), TimeSpan.FromMilliseconds(0.3), seed: 17);
+        // A small limit so that faults go every way: new workers, joins of readahead, synchronous fallbacks.
+        const int limit = 4;
+        using var rig = new AsyncPfRig(this, store, vcpus, pages, new AsyncPfOptions { PerVcpuLimit = limit, ReadaheadPages = 4 });
+        int wrong = 0;
+        var threads = Enumerable.Range(0, vcpus).Select(n => rig.AsVcpu(n, () =>
+        {
+            var random = new Random(100 + n);
+            ulong page = (ulong)random.Next(pages);
+            for (int i = 0; i < touchesPerVcpu; i++)
+            {
+                // The next page half of the time (it races its readahead worker), anywhere otherwise (also where
+                // other vCPUs are).
+                page = random.Next(2) == 0 ? (page + 1) % pages : (ulong)random.Next(pages);
+                ulong offset = page * 4096 + (ulong)random.Next(1024) * 4;
+                if (rig.Touch(offset) != PatternStore.Expected(offset)) Interlocked.Increment(ref wrong);
+            }
+        })).ToArray();
+        var random = new Random(3);
+        for (int i = 0; i < broadcasts && !threads.All(t => t.IsCompleted); i++)
+        {
+            rig.Actor.Tell(new WakeupAllAsyncPf(random.Next(vcpus)), TestActor);
+            ExpectMsg<AsyncPfWakeupAllPosted>(Long);
+        }
+        try
+        {
+            await Task.WhenAll(threads).WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException)
+        {
+            // Say which fault was lost, for the failure message.
+            var stuck = rig.Router.Vcpus.Where(v => !threads[v.Id].IsCompleted).Select(v =>
+                $"vcpu {v.Id}: on {v.Slot}, {v.Wait}, page present {v.Slot is { } s && rig.Lazy.IsPresent(s.Page)}, {v.Counters.Snapshot(v.Id)}");
+            Assert.Fail("a vCPU thread never got its page:\n" + string.Join("\n", stuck));
+        }
+
+        Assert.Equal(0, wrong);
+        AwaitCondition(() => rig.Router.RunningFetches == 0 && rig.Router.Report("rig").Vcpus.All(c => c.Outstanding == 0 && c.LiveWorkers == 0), Long);
+        var report = rig.Router.Report("rig");
+        foreach (var c in report.Vcpus)
+        {
+            output.WriteLine(c.ToString());
+            // Every fault ended exactly once; none is still waiting (its thread finished).
+            Assert.Equal(c.Faults, c.EarlyCompletions + c.Wakeups);
+            Assert.Equal(PfaultWait.Idle, rig.Vcpu(c.VcpuId).Wait.State);
+            // A broadcast is an outstanding item too (async_pf.c counts it in queued), beyond the limit.
+            Assert.True(c.PeakWorkers <= limit && c.PeakOutstanding <= limit + 1, $"limit kept: {c}");
+        }
+        Assert.True(report.Async > 0 && report.SyncFallbacks > 0 && report.Vcpus.Sum(c => c.Joined) > 0, "faults went every way");
+        output.WriteLine($"{report.Faults} faults, {report.Vcpus.Sum(c => c.EarlyCompletions)} completed early, {report.Vcpus.Sum(c => c.Broadcasts)} broadcasts");
+        Assert.True(report.Faults >= vcpus * touchesPerVcpu / 4, $"{report.Faults} faults");
+        Assert.Equal(0, report.UnattributedFaults);
+        var flushed = rig.Flush();
+        Assert.Equal(0, flushed.RunningFetches);
+    }
+}
