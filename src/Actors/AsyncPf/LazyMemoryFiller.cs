@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Actorvisor.Hardware.Lazy;
 using Akka.Actor;
 
@@ -43,36 +44,24 @@ internal sealed class LazyMemoryFiller : ReceiveActor
     private async Task<LazyMemoryFilled> FillAsync()
     {
         var clock = Stopwatch.StartNew();
-        long installed = 0, present = 0;
+        var progress = new FillProgress();
         string? problem = null;
         try
         {
             var region = _router.Region;
-            var store = _router.Store;
             var cancellation = _router.Cancellation;
             var buffer = new byte[PageBytes];
-            for (ulong page = 0; page < region.PageCount; page++)
+            while (progress.NextPage < region.PageCount && problem is null)
             {
-                if (cancellation.IsCancellationRequested)
+                // Synchronously for as long as the store answers at once (a file in the page cache); a read that
+                // is really pending is awaited here and its page installed before the loop goes on.
+                var pending = FillWhileSynchronous(region, buffer, cancellation, progress, out problem);
+                if (pending is { } read)
                 {
-                    problem = "cancelled by the VM's teardown";
-                    break;
+                    var content = await read.ConfigureAwait(false);
+                    problem = Install(region, progress.NextPage, content, buffer, progress);
+                    progress.NextPage++;
                 }
-                if (region.IsPresent(page))
-                {
-                    present++;
-                    continue;
-                }
-                var content = await PageFetch.ReadAsync(store, page, buffer, _router.Options.ReadAttempts, cancellation).ConfigureAwait(false);
-                var install = content == PageContent.Zero ? region.TryInstallZero(page) : region.TryInstall(page, buffer);
-                if (install == PageInstall.RegionClosed)
-                {
-                    problem = "the lazy memory was torn down";
-                    break;
-                }
-                _router.OnPageInstalled(page);
-                if (install == PageInstall.Installed) installed++;
-                else present++;
             }
         }
         catch (OperationCanceledException)
@@ -85,9 +74,75 @@ internal sealed class LazyMemoryFiller : ReceiveActor
         }
         finally
         {
-            _router.CountFilled(installed);
+            _router.CountFilled(progress.Installed);
             _router.FetchEnded();
         }
-        return new LazyMemoryFilled(_vmName, installed, present, clock.Elapsed, problem is null, problem);
+        return new LazyMemoryFilled(_vmName, progress.Installed, progress.Present, clock.Elapsed, problem is null, problem);
+    }
+
+    // The hot loop of a fill from a fast store: optimized at once rather than after tiering, so that a fill's
+    // rate does not depend on how warm the JIT is.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private ValueTask<PageContent>? FillWhileSynchronous(LazyGuestMemory region, byte[] buffer, CancellationToken cancellation, FillProgress progress, out string? problem)
+    {
+        problem = null;
+        var store = _router.Store;
+        int attempts = _router.Options.ReadAttempts;
+        ulong pageCount = region.PageCount;
+        for (; progress.NextPage < pageCount; progress.NextPage++)
+        {
+            ulong page = progress.NextPage;
+            if (cancellation.IsCancellationRequested)
+            {
+                problem = "cancelled by the VM's teardown";
+                return null;
+            }
+            if (region.IsPresent(page))
+            {
+                progress.Present++;
+                continue;
+            }
+            ValueTask<PageContent> read;
+            try
+            {
+                read = store.ReadPageAsync(page, buffer, cancellation);
+            }
+            catch (BackingStoreException) when (attempts > 1)
+            {
+                return PageFetch.ReadAsync(store, page, buffer, attempts - 1, cancellation); // the retries
+            }
+            if (!read.IsCompletedSuccessfully) return RetryIfFailedAsync(read, page, buffer, cancellation);
+            problem = Install(region, page, read.Result, buffer, progress);
+            if (problem is not null) return null;
+        }
+        return null;
+    }
+
+    private async ValueTask<PageContent> RetryIfFailedAsync(ValueTask<PageContent> read, ulong page, byte[] buffer, CancellationToken cancellation)
+    {
+        try
+        {
+            return await read.ConfigureAwait(false);
+        }
+        catch (BackingStoreException) when (_router.Options.ReadAttempts > 1 && !cancellation.IsCancellationRequested)
+        {
+            return await PageFetch.ReadAsync(_router.Store, page, buffer, _router.Options.ReadAttempts - 1, cancellation).ConfigureAwait(false);
+        }
+    }
+
+    private string? Install(LazyGuestMemory region, ulong page, PageContent content, byte[] buffer, FillProgress progress)
+    {
+        var install = content == PageContent.Zero ? region.TryInstallZero(page) : region.TryInstall(page, buffer);
+        if (install == PageInstall.RegionClosed) return "the lazy memory was torn down";
+        _router.OnPageInstalled(page);
+        if (install == PageInstall.Installed) progress.Installed++;
+        else progress.Present++;
+        return null;
+    }
+
+    private sealed class FillProgress
+    {
+        public ulong NextPage;
+        public long Installed, Present;
     }
 }

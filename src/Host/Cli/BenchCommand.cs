@@ -20,10 +20,10 @@ public static class BenchCommand
 
     private static Command AsyncPfCommand()
     {
-        var fillPages = new Option<int>("--fill-pages") { Description = "pages of lazy memory to fill (runtime and C loop)", DefaultValueFactory = _ => 16_384 };
+        var fillPages = new Option<int>("--fill-pages") { Description = "pages of lazy memory to fill (runtime and C loop)", DefaultValueFactory = _ => 32_768 };
         var touchPages = new Option<int>("--touch-pages") { Description = "pages the 2-vCPU guest touches in order", DefaultValueFactory = _ => 4096 };
         var latency = new Option<double>("--latency-ms") { Description = "store latency per page read, in ms", DefaultValueFactory = _ => 1.0 };
-        var rounds = new Option<int>("--rounds") { Description = "rounds of each measurement (best is reported)", DefaultValueFactory = _ => 2 };
+        var rounds = new Option<int>("--rounds") { Description = "rounds of each measurement (best is reported)", DefaultValueFactory = _ => 3 };
         fillPages.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 64) r.AddError("--fill-pages must be at least 64"); });
         touchPages.Validators.Add(r => { int v = r.GetValueOrDefault<int>(); if (v < 64 || v % 2 != 0) r.AddError("--touch-pages must be an even number, at least 64"); });
         latency.Validators.Add(r => { if (r.GetValueOrDefault<double>() is < 0 or > 1000) r.AddError("--latency-ms must be 0..1000"); });

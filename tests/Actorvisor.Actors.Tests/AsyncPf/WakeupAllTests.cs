@@ -90,6 +90,6 @@ public class WakeupAllTests(ITestOutputHelper output) : TestKit(output: output)
         rig.Actor.Tell(new AwaitGuestPages(0, 8 * Page, Page));
         Assert.Equal(PageWaitRelease.Present, ExpectMsg<GuestPagesReleased>(Long).Release);
         rig.Actor.Tell(new AwaitGuestPages(0, 63 * Page, 2 * Page));
-        Assert.IsType<Vm.VmRequestFailed>(ExpectMsg<object>(Long));
+        Assert.IsType<Actorvisor.Actors.Vm.VmRequestFailed>(ExpectMsg<object>(Long));
     }
 }
