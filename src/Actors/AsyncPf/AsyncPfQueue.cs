@@ -338,7 +338,8 @@ internal sealed class AsyncPfQueue : ReceiveActor
     {
         if (Flushing) return;
         _flushRequester = Sender;
-        int undrained = _done.Count(w => w is not null);
+        // Completions still on the done list, but not those that were cancelled already (counted on arrival).
+        int undrained = _done.Count(w => w is not null && w.Outcome!.Result is not (FetchResult.Cancelled or FetchResult.RegionClosed));
         _cancelledAtFlush = _worksById.Count + undrained;
         Counters.Cancelled(_cancelledAtFlush);
         // The done list is drained and freed without "page present".

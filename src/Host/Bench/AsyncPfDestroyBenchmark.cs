@@ -50,7 +50,7 @@ public static class AsyncPfDestroyBenchmark
                 long i;
                 while ((i = Interlocked.Increment(ref started)) <= count)
                 {
-                    var r = await CycleAsync(runtime, accelerator, guest, $"destroy-{i}");
+                    var r = await CycleAsync(runtime, accelerator, guest, $"destroy-{i}", heldReads: 1 + (int)(i * 13 % 24));
                     if (r.Problem is { } p) problems.Enqueue(p);
                     Interlocked.Add(ref cancelled, r.Cancelled);
                     Interlocked.Add(ref faults, r.Faults);
@@ -88,7 +88,9 @@ public static class AsyncPfDestroyBenchmark
 
     private sealed record CycleResult(string? Problem, long Cancelled, long Faults, long WorkersLeft, long WritesAfterUnmap);
 
-    private static async Task<CycleResult> CycleAsync(ActorvisorRuntime runtime, SoftAccelerator accelerator, GuestImage guest, string name)
+    // Destroyed once heldReads readahead works wait on odd pages: early, the vCPU is on its first fault; later,
+    // readahead holds most of the limit and the vCPU's faults go synchronous.
+    private static async Task<CycleResult> CycleAsync(ActorvisorRuntime runtime, SoftAccelerator accelerator, GuestImage guest, string name, int heldReads)
     {
         var store = new OddPagesNeverArriveStore(new SlowBackingStore(new ZeroBackingStore(useZeroPageIoctl: false), TimeSpan.FromMilliseconds(1)));
         var router = new AsyncPfRouter(store, 1, LazyBase);
@@ -109,7 +111,7 @@ public static class AsyncPfDestroyBenchmark
         }, "destroy-under-load guest");
         var session = await runtime.CreateVmAsync(spec);
         await session.StartAsync();
-        await store.OddReadStarted.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await store.OddReadsStarted(heldReads).WaitAsync(TimeSpan.FromSeconds(30));
         var outcome = await session.DestroyAsync();
 
         var report = router.Report(name);
@@ -151,9 +153,20 @@ public static class AsyncPfDestroyBenchmark
     // Odd pages wait until the read is cancelled (the VM's flush); even pages come from the inner store.
     private sealed class OddPagesNeverArriveStore(IBackingStore inner) : IBackingStore
     {
+        private readonly List<(int Count, TaskCompletionSource Reached)> _waiters = new();
         private long _readsAfterUnmap;
+        private int _oddReads;
 
-        public TaskCompletionSource OddReadStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public Task OddReadsStarted(int count)
+        {
+            var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_waiters)
+            {
+                if (_oddReads >= count) reached.SetResult();
+                else _waiters.Add((count, reached));
+            }
+            return reached.Task;
+        }
 
         public LazyGuestMemory? Region { get; set; }
 
@@ -166,7 +179,15 @@ public static class AsyncPfDestroyBenchmark
             if (Region is { IsClosed: true }) Interlocked.Increment(ref _readsAfterUnmap);
             if (pageIndex % 2 == 1)
             {
-                OddReadStarted.TrySetResult();
+                lock (_waiters)
+                {
+                    _oddReads++;
+                    foreach (var w in _waiters.Where(w => w.Count <= _oddReads).ToList())
+                    {
+                        w.Reached.SetResult();
+                        _waiters.Remove(w);
+                    }
+                }
                 await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
             }
             return await inner.ReadPageAsync(pageIndex, page, cancellationToken).ConfigureAwait(false);

@@ -17,7 +17,7 @@ namespace Actorvisor.Actors.Tests.AsyncPf;
 /// </summary>
 public class DestroyUnderLoadTests(ITestOutputHelper output) : VmTestKit(output)
 {
-    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(45);
     private const int MaxCycles = 10_000, Parallel = 4, LazyPages = 4096, MinCycles = 100;
 
     [Fact]
@@ -38,7 +38,7 @@ public class DestroyUnderLoadTests(ITestOutputHelper output) : VmTestKit(output)
             {
                 for (int i = 0; clock.Elapsed < Budget && Interlocked.Read(ref cycles) < MaxCycles; i++)
                 {
-                    var result = await DestroyCycle.RunAsync(node, Accelerator, $"load-{lane}-{i}", LazyPages, Long);
+                    var result = await DestroyCycle.RunAsync(node, Accelerator, $"load-{lane}-{i}", LazyPages, Long, heldReads: 1 + (lane * 7 + i * 13) % 24);
                     if (result.Problem is { } p) problems.Enqueue(p);
                     Interlocked.Add(ref cancelled, result.Cancelled);
                     Interlocked.Add(ref faults, result.Faults);
@@ -69,14 +69,16 @@ public class DestroyUnderLoadTests(ITestOutputHelper output) : VmTestKit(output)
 /// <summary>
 /// One create-start-destroy cycle of a VM whose guest reads every even lazy page forever from a 1 ms store, while
 /// the odd pages (which only readahead asks for) never arrive: at the destroy, readahead works are in flight for
-/// sure and vCPU faults most likely. Checks what the destroy must leave behind.
+/// sure and vCPU faults most likely. The destroy comes once <c>heldReads</c> such works started: early, the vCPU
+/// is on its first fault; later, readahead holds most of the limit and faults go synchronous. Checks what the
+/// destroy must leave behind.
 /// </summary>
 public static class DestroyCycle
 {
     /// <summary>What one cycle found: a problem (null if none), works its flush cancelled, faults the vCPU took.</summary>
     public sealed record Result(string? Problem, long Cancelled, long Faults);
 
-    public static async Task<Result> RunAsync(IActorRef node, Hardware.Accel.IAccelerator accelerator, string name, int lazyPages, TimeSpan timeout)
+    public static async Task<Result> RunAsync(IActorRef node, Hardware.Accel.IAccelerator accelerator, string name, int lazyPages, TimeSpan timeout, int heldReads = 1)
     {
         var store = new HeldPagesStore(new SlowBackingStore(new ZeroBackingStore(useZeroPageIoctl: false), TimeSpan.FromMilliseconds(1)), held: p => p % 2 == 1);
         var router = new AsyncPfRouter(store, 1, LazyGuests.LazyBase);
@@ -101,7 +103,7 @@ public static class DestroyCycle
         var started = await vmCreated.Vm.Ask<object>(StartVm.Instance, timeout);
         if (started is not VmTransitioned) return new Result($"{name}: start failed: {started}", 0, 0);
         // A readahead work that cannot finish is in flight now; the vCPU is faulting on even pages.
-        await store.HeldReadStarted.Task.WaitAsync(timeout);
+        await store.HeldReadsStarted(heldReads).WaitAsync(timeout);
         var destroyed = await node.Ask<object>(new DestroyVm(name), timeout);
         if (destroyed is not VmDestroyed { Outcome: VmOutcome.StoppedOnRequest }) return new Result($"{name}: destroy answered {destroyed}", 0, 0);
 

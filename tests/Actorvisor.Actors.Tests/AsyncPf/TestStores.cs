@@ -32,8 +32,23 @@ public sealed class HeldPagesStore(IBackingStore inner, Func<ulong, bool> held) 
     private int _inFlight, _maxInFlight, _heldInFlight;
     private long _reads, _readsAfterClose;
 
+    private readonly List<(int Count, TaskCompletionSource Reached)> _heldReadWaiters = new();
+    private int _heldReadsStarted;
+
     /// <summary>Set when the first read of a held page starts.</summary>
     public TaskCompletionSource HeldReadStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once <paramref name="count"/> reads of held pages have started.</summary>
+    public Task HeldReadsStarted(int count)
+    {
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_heldReadWaiters)
+        {
+            if (_heldReadsStarted >= count) reached.SetResult();
+            else _heldReadWaiters.Add((count, reached));
+        }
+        return reached.Task;
+    }
 
     /// <summary>Reads that started after <see cref="ClosedRegion"/> was torn down (a worker left running).</summary>
     public long ReadsAfterClose => Interlocked.Read(ref _readsAfterClose);
@@ -78,6 +93,15 @@ public sealed class HeldPagesStore(IBackingStore inner, Func<ulong, bool> held) 
                 try
                 {
                     HeldReadStarted.TrySetResult();
+                    lock (_heldReadWaiters)
+                    {
+                        _heldReadsStarted++;
+                        foreach (var w in _heldReadWaiters.Where(w => w.Count <= _heldReadsStarted).ToList())
+                        {
+                            w.Reached.SetResult();
+                            _heldReadWaiters.Remove(w);
+                        }
+                    }
                     Task gate;
                     lock (_pageGates)
                     {
