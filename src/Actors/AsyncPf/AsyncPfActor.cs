@@ -55,8 +55,11 @@ internal sealed class AsyncPfActor : ReceiveActor
     /// <inheritdoc />
     protected override void PostStop()
     {
-        // Stopped without a flush (the VM actor stopped or failed): no queue takes faults any more.
-        if (_flushRequester is null) _router.BeginFlush();
+        // Stopped without a flush (this actor failed, or the VM actor was stopped): no queue takes faults any
+        // more, and the faults the queues held are resolved here so that the vCPU threads can still stop.
+        if (_flushRequester is not null) return;
+        _router.BeginFlush();
+        _router.ResolveStranded();
     }
 
     private void ToQueue(int vcpuId, object request)

@@ -147,6 +147,22 @@ public sealed class AsyncPfRouter : IPageFaultSink, IDisposable
     }
 
     /// <summary>
+    /// The async-PF actors stopped without a flush (they failed, or the VM actor was stopped): the faults they were
+    /// handling would never be resolved and their vCPU threads could never stop. Resolves every fault a vCPU still
+    /// waits on synchronously, off the actors (counted as synchronous fallbacks).
+    /// </summary>
+    internal void ResolveStranded()
+    {
+        if (Volatile.Read(ref _region) is not { IsClosed: false } region) return;
+        foreach (var vcpu in _vcpus)
+        {
+            if (vcpu.Wait.State != PfaultWait.Waiting || vcpu.Slot is not { } slot) continue;
+            vcpu.Counters.Sync();
+            _ = Task.Run(() => ResolveHere(region, slot.Page, vcpu));
+        }
+    }
+
+    /// <summary>
     /// The synchronous flush, for a VM actor stopped before its teardown flushed its work: detaches the queues,
     /// cancels every fetch and waits up to <paramref name="timeout"/> for the running ones to end. True if none runs.
     /// </summary>

@@ -50,9 +50,20 @@ internal sealed class AsyncPfRig : IDisposable
         return _kit.ExpectMsg<AsyncPfFlushed>(TimeSpan.FromSeconds(20));
     }
 
+    /// <summary>Stops the async-PF actors without a flush, as when they fail or their VM actor is stopped.</summary>
+    public void StopActorsWithoutFlush()
+    {
+        _flushed = true;
+        var watcher = _kit.CreateTestProbe();
+        watcher.Watch(Actor);
+        _kit.Sys.Stop(Actor);
+        watcher.ExpectTerminated(Actor, TimeSpan.FromSeconds(20));
+    }
+
     public void Dispose()
     {
         if (!_flushed) Flush();
+        Router.WaitForNoFetches(TimeSpan.FromSeconds(20));
         _kit.Sys.Stop(Actor);
         Lazy.Dispose();
         Router.Dispose();
