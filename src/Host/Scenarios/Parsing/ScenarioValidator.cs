@@ -1,5 +1,6 @@
 using Actorvisor.Hardware.Devices;
 using Actorvisor.Hardware.Machines;
+using Actorvisor.Hardware.X86;
 using Actorvisor.Host.Scenarios.Language;
 
 namespace Actorvisor.Host.Scenarios.Parsing;
@@ -145,6 +146,8 @@ internal static class ScenarioValidator
             context.Error(fault.Location, $"{what}: {why}");
             return;
         }
+        if (fault.Fault == FaultKind.TripleFault && vm is not null && vm.ToMachineSpec().EffectiveBootMode == BootMode.Real)
+            context.Error(fault.Location, $"{what}: vm '{vm.Name}' runs guest '{vm.Guest.Name}' in real mode; the fault needs a guest in protected or long mode (it empties the IDT and makes the guest take a debug trap, which KVM does not turn into a shutdown in real mode)");
         if (fault.Fault == FaultKind.CrashDevice && vm is not null)
         {
             var device = vm.FindDevice(fault.Device!);
