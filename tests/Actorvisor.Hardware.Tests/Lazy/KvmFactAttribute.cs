@@ -7,6 +7,6 @@ public sealed class KvmFactAttribute : FactAttribute
 {
     public KvmFactAttribute()
     {
-        if (!KvmAccelerator.IsAvailable(out var reason)) Skip = reason;
+        if (!KvmAccelerator.IsHardwareAssistedAvailable(out var reason)) Skip = reason;
     }
 }
