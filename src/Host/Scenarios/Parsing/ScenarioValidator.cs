@@ -43,7 +43,7 @@ internal static class ScenarioValidator
             }
             catch (MachineSpecException e)
             {
-                context.Error(vm.Location, $"{what}: {e.Message}");
+                context.Error(vm.Location, $"{what}: {SpecProblem(e)}");
             }
             foreach (var dup in vm.Devices.GroupBy(d => d.Name).Where(g => g.Count() > 1))
                 context.Error(dup.ElementAt(1).Location, $"{what}: device '{dup.Key}' is declared twice");
@@ -60,6 +60,17 @@ internal static class ScenarioValidator
     }
 
     private static int IndexOf(this IReadOnlyList<DeviceDeclaration> list, DeviceDeclaration d) => list.ToList().IndexOf(d);
+
+    // "MachineSpec.MemoryBytes: reason (Parameter 'MemoryBytes')" as "'memory': reason", in the file's words.
+    private static string SpecProblem(MachineSpecException e)
+    {
+        var key = e.ParamName switch { nameof(MachineSpec.MemoryBytes) => "memory", nameof(MachineSpec.VcpuCount) => "vcpus", _ => e.ParamName };
+        var message = e.Message;
+        int start = message.IndexOf(": ", StringComparison.Ordinal);
+        int end = message.LastIndexOf(" (Parameter", StringComparison.Ordinal);
+        var reason = start >= 0 && end > start ? message[(start + 2)..end] : message;
+        return $"'{key}': {reason}";
+    }
 
     // VmSpec's rule for names (the actor runtime checks it again; here it is reported with a location).
     private static string? NameProblem(string name)
