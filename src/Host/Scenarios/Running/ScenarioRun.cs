@@ -7,7 +7,7 @@ using Actorvisor.Host.Scenarios.Parsing;
 namespace Actorvisor.Host.Scenarios.Running;
 
 /// <summary>The state of one scenario run: its nodes, the VMs created so far, the measurements; and how each step kind runs.</summary>
-internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer, CancellationTokenSource scenarioTimeout)
+internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer, CancellationTokenSource scenarioTimeout, CancellationToken userCancellation)
 {
     private readonly Dictionary<string, IScenarioNode> _nodes = new();
     private readonly ConcurrentDictionary<string, IScenarioVm> _vms = new();
@@ -114,6 +114,7 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
 
     private StepFailure Describe(Exception e, StepContext context, CancellationToken outer)
     {
+        if (userCancellation.IsCancellationRequested) return new StepFailure("cancelled: the run was interrupted");
         if (scenarioTimeout.IsCancellationRequested && e is OperationCanceledException or StepFailedException)
         {
             var inner = e is StepFailedException f ? f.Failure : null;

@@ -25,7 +25,7 @@ public sealed class ScenarioRunner(INodeFactory nodes, ScenarioRunOptions? optio
         observer.ScenarioStarted(scenario);
         using var scenarioTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         scenarioTimeout.CancelAfter(scenario.Timeout);
-        var run = new ScenarioRun(scenario, observer, scenarioTimeout);
+        var run = new ScenarioRun(scenario, observer, scenarioTimeout, cancellationToken);
         IReadOnlyList<StepResult> steps = [];
         StepFailure? failure = null;
         try
