@@ -35,6 +35,7 @@ project="$root/tests/Actorvisor.Kvm.Tests"
 test_dir="$project/bin/Release/net10.0"
 test_dll=Actorvisor.Kvm.Tests.dll
 work=$(mktemp -d /tmp/kvm-harness.XXXXXX)
+: >"$work/expected.txt"  # filled once the test list is known; empty if the build fails first
 trap 'rm -rf "$work"' EXIT
 log() { echo "kvm-harness: $*"; }
 started=$SECONDS
