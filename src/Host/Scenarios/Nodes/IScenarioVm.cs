@@ -32,9 +32,6 @@ public interface IScenarioVm
     /// <summary>Tears the VM down and removes it from its node.</summary>
     Task DestroyAsync(CancellationToken cancellationToken);
 
-    /// <summary>Asks the VM for its state now (it may have moved on since the last event).</summary>
-    Task<VmStateName> QueryStateAsync(CancellationToken cancellationToken);
-
     /// <summary>Injects a fault into the VM or one of its devices.</summary>
     Task InjectFaultAsync(InjectFaultStep fault, CancellationToken cancellationToken);
 

@@ -13,6 +13,7 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
     private readonly ConcurrentDictionary<string, IScenarioVm> _vms = new();
     private readonly ConcurrentDictionary<string, ConcurrentQueue<TimeSpan>> _measurements = new();
     private readonly List<string> _measurementOrder = [];
+    private readonly ConcurrentDictionary<string, bool> _noted = new();
 
     public static StepResult Skipped(Step step, string path, string why) =>
         new(path, step, StepStatus.Skipped, TimeSpan.Zero, new StepFailure(why));
@@ -179,7 +180,9 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
                     var declaration = scenario.FindVm(step.Vm)!;
                     var vm = await _nodes[declaration.Node].CreateVmAsync(declaration, MemoryRangesOf(step.Vm), token).ConfigureAwait(false);
                     _vms[step.Vm] = vm;
-                    observer.Note(scenario, $"vm {step.Vm}: guest {declaration.Guest} on node {declaration.Node}, {vm.AcceleratorDescription}");
+                    // Once per VM name: a create inside a repeat would otherwise repeat it every iteration.
+                    if (_noted.TryAdd(step.Vm, true))
+                        observer.Note(scenario, $"vm {step.Vm}: guest {declaration.Guest} on node {declaration.Node}, {vm.AcceleratorDescription}");
                     break;
                 case LifecycleAction.Start: await Vm(step.Vm, step).StartAsync(token).ConfigureAwait(false); break;
                 case LifecycleAction.Pause: await Vm(step.Vm, step).PauseAsync(token).ConfigureAwait(false); break;
@@ -247,7 +250,8 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
         }
         var progress = await WaitOrFail(vm, o => Probe(o) is { } p && (p.MatchEnd is not null || p.EndedFirst is not null) ? p : null, context,
             () => new StepFailure($"{what} did not appear on {step.Vm}'s serial output within {Durations.Format(context.Timeout!.Value)}",
-                what + (from > 0 ? $" after character {from}" : ""), $"{observation.Serial.Length - from} new characters, none matching; the vm is {observation.State.ToString().ToLowerInvariant()}"))
+                what + (from > 0 ? $" after character {from}" : ""), $"{observation.Serial.Length - from} new characters, none matching; the vm is {observation.State.ToString().ToLowerInvariant()}",
+                step.Vm, observation.SerialTail()))
             .ConfigureAwait(false);
         if (progress.MatchEnd is { } matchEnd)
         {

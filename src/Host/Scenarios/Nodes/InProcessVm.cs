@@ -1,0 +1,130 @@
+using Actorvisor.Actors.Runtime;
+using Actorvisor.Actors.Vcpu;
+using Actorvisor.Actors.Vm;
+using Actorvisor.Hardware.X86;
+using Actorvisor.Host.Scenarios.Devices;
+using Actorvisor.Host.Scenarios.Language;
+using Akka.Actor;
+
+namespace Actorvisor.Host.Scenarios.Nodes;
+
+/// <summary>A VM on an <see cref="InProcessNode"/>, driven through its <see cref="VmSession"/> (the VmActor's protocol).</summary>
+internal sealed class InProcessVm(
+    VmDeclaration declaration,
+    VmSession session,
+    VmObservation observation,
+    string acceleratorDescription,
+    IReadOnlyDictionary<string, CrashablePortDevice> crashable,
+    MemoryWitness witness,
+    TimeSpan requestTimeout) : IScenarioVm
+{
+    // RFLAGS.TF: the CPU raises #DB after the next instruction (Intel SDM vol. 3, 17.3.1.4).
+    private const ulong TrapFlag = 1UL << 8;
+
+    /// <inheritdoc />
+    public VmDeclaration Declaration { get; } = declaration;
+
+    /// <inheritdoc />
+    public VmObservation Observation { get; } = observation;
+
+    /// <inheritdoc />
+    public string AcceleratorDescription { get; } = acceleratorDescription;
+
+    /// <inheritdoc />
+    public Task StartAsync(CancellationToken cancellationToken) => Request(session.StartAsync(), cancellationToken);
+
+    /// <inheritdoc />
+    public Task PauseAsync(CancellationToken cancellationToken) => Request(session.PauseAsync(), cancellationToken);
+
+    /// <inheritdoc />
+    public Task ResumeAsync(CancellationToken cancellationToken) => Request(session.ResumeAsync(), cancellationToken);
+
+    /// <inheritdoc />
+    public Task StopAsync(CancellationToken cancellationToken) => Request(session.StopAsync(), cancellationToken);
+
+    /// <inheritdoc />
+    public async Task DestroyAsync(CancellationToken cancellationToken)
+    {
+        await Request(session.DestroyAsync(), cancellationToken).ConfigureAwait(false);
+        Observation.OnState(VmStateName.Destroyed);
+    }
+
+    /// <inheritdoc />
+    public async Task InjectFaultAsync(InjectFaultStep fault, CancellationToken cancellationToken)
+    {
+        switch (fault.Fault)
+        {
+            case FaultKind.CrashDevice:
+                crashable[fault.Device!].Crash();
+                break;
+            case FaultKind.TripleFault:
+                await TripleFaultAsync(cancellationToken).ConfigureAwait(false);
+                break;
+            default:
+                throw new NotSupportedException($"fault {fault.Fault.YamlName()} is not supported yet by node kind 'in-process'");
+        }
+    }
+
+    // Pauses the VM (unless it is paused already), empties vCPU 0's IDT and sets its trap flag, and resumes it:
+    // the #DB after the next instruction finds no IDT entry, which escalates to #GP, #DF and a shutdown.
+    private async Task TripleFaultAsync(CancellationToken cancellationToken)
+    {
+        bool wasPaused = Observation.State == VmStateName.Paused;
+        if (!wasPaused) await PauseAsync(cancellationToken).ConfigureAwait(false);
+        var current = await Ask<VcpuRegisters>(new GetRegisters(0), cancellationToken).ConfigureAwait(false);
+        var registers = current.Registers;
+        registers.Rflags |= TrapFlag;
+        var special = current.Special with { Idt = new DescriptorTable(0, 0) };
+        await Ask<VcpuRegistersSet>(new SetRegisters(0, registers, special), cancellationToken).ConfigureAwait(false);
+        if (!wasPaused) await ResumeAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<T> Ask<T>(object request, CancellationToken cancellationToken)
+    {
+        var reply = await session.Vm.Ask(request, requestTimeout, cancellationToken).ConfigureAwait(false);
+        return reply switch
+        {
+            T answer => answer,
+            VmRequestFailed f => throw new VmRequestRefusedException($"VM '{f.VmName}': {f.Error.Message}"),
+            VcpuRequestFailed f => throw new VmRequestRefusedException($"vcpu {f.VcpuId}: {f.Error.Message}"),
+            _ => throw new InvalidOperationException($"unexpected reply {reply}"),
+        };
+    }
+
+    /// <inheritdoc />
+    public Task<byte[]> ReadMemoryAsync(ulong address, ulong length, CancellationToken cancellationToken) =>
+        Task.Run(() => witness.Read(address, length), cancellationToken);
+
+    private static async Task Request(Task request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await request.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ActorvisorException e)
+        {
+            throw new VmRequestRefusedException(e.Message, e);
+        }
+    }
+
+    /// <summary>The scenario's name for a runtime state.</summary>
+    public static VmStateName Map(VmState state) => state switch
+    {
+        VmState.Created => VmStateName.Created,
+        VmState.Running => VmStateName.Running,
+        VmState.Paused => VmStateName.Paused,
+        VmState.Stopping => VmStateName.Stopping,
+        VmState.Stopped => VmStateName.Stopped,
+        _ => VmStateName.Failed,
+    };
+
+    /// <summary>The scenario's view of a runtime outcome.</summary>
+    public static VmEnd Map(VmOutcome outcome) => outcome switch
+    {
+        VmOutcome.Exited e => new VmEnd(OutcomeKind.Exited, ResultCode: e.ResultCode),
+        VmOutcome.Halted => new VmEnd(OutcomeKind.Halted),
+        VmOutcome.StoppedOnRequest => new VmEnd(OutcomeKind.Stopped),
+        VmOutcome.Failed f => new VmEnd(OutcomeKind.Failed, Reason: f.Reason),
+        _ => new VmEnd(OutcomeKind.Failed, Reason: outcome.ToString()),
+    };
+}
