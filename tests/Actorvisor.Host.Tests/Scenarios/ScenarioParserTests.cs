@@ -136,6 +136,7 @@ public class ScenarioParserTests
         { "cluster not yet", "nodes: [ { name: n1, kind: cluster } ]\nvms: [ { name: a, guest: hello } ]\nsteps: [ { create: a } ]\n", 1, 10, "node kind 'cluster' is not supported yet" },
         { "port of the uart", "vms: [ { name: a, guest: hello, devices: [ { name: d, kind: crashable-port, port: 0x3f9 } ] } ]\nsteps: [ { create: a } ]\n", 1, 44, "belongs to the COM1 UART" },
         { "device twice", "vms: [ { name: a, guest: hello, devices: [ { name: d, kind: crashable-port, port: 0x80 }, { name: d, kind: crashable-port, port: 0x81 } ] } ]\nsteps: [ { create: a } ]\n", 1, 91, "device 'd' is declared twice" },
+        { "port claimed twice", "vms: [ { name: a, guest: hello, devices: [ { name: d, kind: crashable-port, port: 0x80 }, { name: e, kind: crashable-port, port: 128 } ] } ]\nsteps: [ { create: a } ]\n", 1, 91, "port 0x80 is already claimed by device 'd'" },
         { "undeclared device", Vms + "steps:\n  - inject: { fault: crash-device, vm: web, device: probe }\n", 10, 5, "vm 'web' has no device 'probe'" },
         { "slow store not yet", Vms + "steps:\n  - inject: { fault: slow-store, vm: web, delay: 10ms }\n", 10, 5, "not supported yet by node kind 'in-process'" },
         { "kill node not yet", Vms + "steps:\n  - inject: { fault: kill-node, node: local }\n", 10, 5, "not supported yet by node kind 'in-process'" },

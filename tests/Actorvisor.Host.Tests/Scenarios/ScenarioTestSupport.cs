@@ -43,8 +43,8 @@ public static class ScenarioTestSupport
     public static async Task<(ScenarioResult Result, RecordingNodeFactory Nodes, string Report)> RunAsync(string yaml, ITestOutputHelper output,
         string file = "test.yaml", string? folder = null, CancellationToken cancellationToken = default)
     {
-        var path = Path.Combine(folder ?? Path.GetTempPath(), file);
-        var scenario = ScenarioParser.Parse(yaml, path, folder);
+        folder ??= Path.GetTempPath();
+        var scenario = ScenarioParser.Parse(yaml, Path.Combine(folder, file), folder);
         return await RunAsync(scenario, output, cancellationToken);
     }
 

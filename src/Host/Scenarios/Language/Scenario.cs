@@ -15,6 +15,9 @@ public sealed record Scenario
     /// <summary>The scenario's name (defaults to the file name without extension).</summary>
     public required string Name { get; init; }
 
+    /// <summary>Where files the scenario names (expect-rejected) are looked up: the scenario file's folder.</summary>
+    public required string Folder { get; init; }
+
     /// <summary>What the scenario shows, for people reading reports.</summary>
     public string Description { get; init; } = "";
 

@@ -56,16 +56,17 @@ public static class ScenarioParser
     public static Scenario Parse(string text, string file, string? baseDirectory = null)
     {
         var context = new ParseContext(file);
+        var folder = baseDirectory ?? Directory.GetCurrentDirectory();
         var root = YamlText.Load(text, context);
-        Scenario? scenario = root is null ? null : ReadScenario(root, context);
+        Scenario? scenario = root is null ? null : ReadScenario(root, context, folder);
         if (scenario is not null && context.Errors.Count == 0)
-            ScenarioValidator.Validate(scenario, context, baseDirectory ?? Directory.GetCurrentDirectory());
+            ScenarioValidator.Validate(scenario, context);
         if (context.Errors.Count > 0 || scenario is null)
             throw new ScenarioParseException([.. context.Errors.OrderBy(e => e.Location.Line).ThenBy(e => e.Location.Column)]);
         return scenario;
     }
 
-    private static Scenario? ReadScenario(YamlNode root, ParseContext context)
+    private static Scenario? ReadScenario(YamlNode root, ParseContext context, string folder)
     {
         var fields = Fields.Of(root, "scenario", context, "name", "description", "timeout", "step-timeout", "accelerator", "nodes", "vms", "steps");
         if (fields is null) return null;
@@ -84,6 +85,7 @@ public static class ScenarioParser
             Name = fields.String("name") ?? Path.GetFileNameWithoutExtension(context.File),
             Description = fields.String("description")?.Trim() ?? "",
             File = context.File,
+            Folder = folder,
             Timeout = fields.Duration("timeout") ?? Scenario.DefaultTimeout,
             StepTimeout = fields.Duration("step-timeout") ?? Scenario.DefaultStepTimeout,
             Nodes = nodes,

@@ -19,7 +19,7 @@ internal static class ScenarioValidator
         (DebugExitDevice.DefaultPort, 1, "the debug-exit port"),
     ];
 
-    public static void Validate(Scenario scenario, ParseContext context, string baseDirectory)
+    public static void Validate(Scenario scenario, ParseContext context)
     {
         foreach (var dup in scenario.Nodes.GroupBy(n => n.Name).Where(g => g.Count() > 1))
             context.Error(dup.ElementAt(1).Location, $"node '{dup.Key}' is declared twice");
@@ -47,19 +47,18 @@ internal static class ScenarioValidator
             }
             foreach (var dup in vm.Devices.GroupBy(d => d.Name).Where(g => g.Count() > 1))
                 context.Error(dup.ElementAt(1).Location, $"{what}: device '{dup.Key}' is declared twice");
-            foreach (var device in vm.Devices)
+            for (int i = 0; i < vm.Devices.Count; i++)
             {
+                var device = vm.Devices[i];
                 foreach (var (first, count, owner) in BuiltInPorts)
                     if (device.Port >= first && device.Port < first + count)
                         context.Error(device.Location, $"{what} device '{device.Name}': port 0x{device.Port:x} belongs to {owner}");
-                if (vm.Devices.FirstOrDefault(o => o != device && o.Port == device.Port) is { } other && vm.Devices.IndexOf(other) < vm.Devices.IndexOf(device))
+                if (vm.Devices.Take(i).FirstOrDefault(earlier => earlier.Port == device.Port) is { } other)
                     context.Error(device.Location, $"{what} device '{device.Name}': port 0x{device.Port:x} is already claimed by device '{other.Name}'");
             }
         }
-        ValidateSteps(scenario.Steps, scenario, memory, context, baseDirectory);
+        ValidateSteps(scenario.Steps, scenario, memory, context);
     }
-
-    private static int IndexOf(this IReadOnlyList<DeviceDeclaration> list, DeviceDeclaration d) => list.ToList().IndexOf(d);
 
     // "MachineSpec.MemoryBytes: reason (Parameter 'MemoryBytes')" as "'memory': reason", in the file's words.
     private static string SpecProblem(MachineSpecException e)
@@ -80,7 +79,7 @@ internal static class ScenarioValidator
         return bad == default ? null : $"contains '{bad}'; use letters, digits, '-', '_' and '.'";
     }
 
-    private static void ValidateSteps(IReadOnlyList<Step> steps, Scenario scenario, Dictionary<string, ulong> memory, ParseContext context, string baseDirectory)
+    private static void ValidateSteps(IReadOnlyList<Step> steps, Scenario scenario, Dictionary<string, ulong> memory, ParseContext context)
     {
         foreach (var step in steps)
         {
@@ -120,16 +119,16 @@ internal static class ScenarioValidator
                     ValidateFault(f, vm, scenario, context);
                     break;
                 case RepeatStep r:
-                    ValidateSteps(r.Steps, scenario, memory, context, baseDirectory);
+                    ValidateSteps(r.Steps, scenario, memory, context);
                     break;
                 case ParallelStep p:
-                    ValidateSteps(p.Steps, scenario, memory, context, baseDirectory);
+                    ValidateSteps(p.Steps, scenario, memory, context);
                     break;
                 case MeasureStep m:
-                    ValidateSteps(m.Steps, scenario, memory, context, baseDirectory);
+                    ValidateSteps(m.Steps, scenario, memory, context);
                     break;
-                case ExpectRejectedStep r when !File.Exists(Path.Combine(baseDirectory, r.File)):
-                    context.Error(r.Location, $"expect-rejected: file '{r.File}' does not exist (looked in {baseDirectory})");
+                case ExpectRejectedStep r when !File.Exists(Path.Combine(scenario.Folder, r.File)):
+                    context.Error(r.Location, $"expect-rejected: file '{r.File}' does not exist (looked in {scenario.Folder})");
                     break;
             }
         }

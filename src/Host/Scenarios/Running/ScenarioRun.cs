@@ -360,8 +360,7 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
 
     private Task<(IReadOnlyList<StepResult>?, string?)> ExpectRejected(ExpectRejectedStep step)
     {
-        var folder = Path.GetDirectoryName(Path.GetFullPath(scenario.File)) ?? ".";
-        var path = Path.Combine(folder, step.File);
+        var path = Path.Combine(scenario.Folder, step.File);
         IReadOnlyList<ScenarioError> errors;
         try
         {
