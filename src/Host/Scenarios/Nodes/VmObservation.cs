@@ -53,10 +53,14 @@ public sealed class VmObservation
         Changed();
     }
 
-    /// <summary>Records a new state.</summary>
+    /// <summary>Records a new state. Destroyed is final: the VM's own last events may arrive after its node confirmed the destroy.</summary>
     public void OnState(VmStateName state)
     {
-        lock (_gate) _state = state;
+        lock (_gate)
+        {
+            if (_state == VmStateName.Destroyed) return;
+            _state = state;
+        }
         Changed();
     }
 

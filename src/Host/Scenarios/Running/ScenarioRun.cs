@@ -266,12 +266,19 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
     {
         var vm = Vm(step.Vm, step);
         string expected = step.State.ToString().ToLowerInvariant();
-        bool Terminal(VmStateName s) => s is VmStateName.Stopped or VmStateName.Failed or VmStateName.Destroyed;
-        // Settled: the expected state, or a state it can no longer leave for the expected one.
+        // Settled: the expected state, or one the VM can no longer leave for it. A stopped or failed VM settles
+        // once its end has arrived too (the last event), so the failure can say how it ended; it can still be
+        // destroyed, so it does not settle a wait for destroyed.
         var seen = await WaitOrFail(vm, o =>
             {
                 var s = o.State;
-                return s == step.State || (Terminal(s) && !(s != VmStateName.Destroyed && step.State == VmStateName.Destroyed)) ? (object)s : null;
+                bool settled = s == step.State || s switch
+                {
+                    VmStateName.Stopped or VmStateName.Failed => o.End is not null && step.State != VmStateName.Destroyed,
+                    VmStateName.Destroyed => true,
+                    _ => false,
+                };
+                return settled ? (object)s : null;
             }, context,
             () => new StepFailure($"{step.Vm} did not become {expected} within {Durations.Format(context.Timeout!.Value)}", expected,
                 vm.Observation.State.ToString().ToLowerInvariant(), step.Vm, vm.Observation.SerialTail()))
