@@ -124,4 +124,17 @@ public class CliCommandTests
         var ratio = double.Parse(figures["exits.cost_ratio"]);
         Assert.Equal(double.Parse(figures["exits.raw_per_s"]) / double.Parse(figures["exits.runtime_per_s"]), ratio, 2);
     }
+
+    [Fact]
+    public async Task Bench_lifecycle_prints_its_figures()
+    {
+        var r = await CliProcess.RunAsync("bench", "lifecycle", "--vms", "10", "--idle-vms", "10", "--round-trips", "20");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var figures = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(": ", 2)).ToDictionary(p => p[0], p => double.Parse(p[1]));
+        foreach (var key in new[] { "lifecycle.vms_per_s", "lifecycle.raw_vms_per_s", "lifecycle.pause_resume_p50_us", "lifecycle.pause_resume_p99_us" })
+            Assert.True(figures[key] > 0, $"{key} = {figures[key]}");
+        Assert.True(figures["lifecycle.bytes_per_idle_vm"] >= 0);
+        Assert.True(figures["lifecycle.pause_resume_p99_us"] >= figures["lifecycle.pause_resume_p50_us"]);
+    }
 }
