@@ -46,6 +46,21 @@ public class VfioTeardownTests(ITestOutputHelper output) : VfioVmTestKit(output)
     }
 
     [Fact]
+    public void A_vm_actor_stopped_abruptly_still_releases_its_files_in_its_own_teardown()
+    {
+        var a = StandIns.CreateGroup("50");
+        var vm = Create(StartNode(), VfioSpec("abrupt", a));
+        Start(vm);
+        Assert.Equal(2, StandInVfioFiles.OpenDescriptors(a));
+
+        // Stopping the actor skips the message-driven teardown; PostStop runs the steps synchronously.
+        Watch(vm.Vm);
+        Sys.Stop(vm.Vm);
+        ExpectTerminated(vm.Vm, Long);
+        Assert.Equal(0, StandInVfioFiles.OpenDescriptors(a));
+    }
+
+    [Fact]
     public void A_vm_created_with_vfio_files_starts_with_them_attached()
     {
         var a = StandIns.CreateGroup("30");
