@@ -1,4 +1,5 @@
 using Actorvisor.Actors.Vcpu;
+using Actorvisor.Actors.Vfio;
 
 namespace Actorvisor.Actors.Vm;
 
@@ -43,5 +44,12 @@ public abstract record VmError
     {
         /// <inheritdoc />
         public override string Message => Detail;
+    }
+
+    /// <summary>The VM's KVM-VFIO device refused to attach or detach a file (<paramref name="Error"/> names it).</summary>
+    public sealed record VfioRefused(VfioError Error) : VmError
+    {
+        /// <inheritdoc />
+        public override string Message => Error.Message;
     }
 }

@@ -105,5 +105,5 @@ public sealed record VmDescription(
 /// <summary>The VM was built and is Created.</summary>
 public sealed record VmReady(string VmName, IActorRef Vm);
 
-/// <summary>The VM could not be built (<paramref name="Reason"/>); nothing of it remains.</summary>
-public sealed record VmCreateFailed(string VmName, string Reason);
+/// <summary>The VM could not be built (<paramref name="Reason"/>, typed as <paramref name="Error"/> where there is one); nothing of it remains.</summary>
+public sealed record VmCreateFailed(string VmName, string Reason, VmError? Error = null);
