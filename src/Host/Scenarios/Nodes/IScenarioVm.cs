@@ -36,8 +36,9 @@ public interface IScenarioVm
     Task InjectFaultAsync(InjectFaultStep fault, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Reads guest RAM [<paramref name="address"/>, + <paramref name="length"/>): live while the VM holds its memory,
-    /// else from the copy taken at teardown (ranges named by the scenario's expect-memory steps).
+    /// Reads guest RAM [<paramref name="address"/>, + <paramref name="length"/>): live while the VM holds its memory
+    /// (through the VM's own request for it), else from the copy taken at teardown (ranges named by the scenario's
+    /// expect-memory steps), waiting for the VM's end if it is being torn down.
     /// </summary>
     Task<byte[]> ReadMemoryAsync(ulong address, ulong length, CancellationToken cancellationToken);
 }

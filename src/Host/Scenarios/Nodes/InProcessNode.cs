@@ -10,7 +10,7 @@ namespace Actorvisor.Host.Scenarios.Nodes;
 /// <summary>
 /// A node inside the runner's process: one <see cref="ActorvisorRuntime"/>. Each VM is built by
 /// <see cref="MachineVm"/> on the accelerator its declaration asks for (opened once per kind and shared by
-/// the node's VMs), with the scenario's extra devices and a <see cref="MemoryWitness"/> on its bus.
+/// the node's VMs), with the scenario's extra devices and a <see cref="MemoryWitness"/> (the checked ranges, kept at teardown).
 /// </summary>
 internal sealed class InProcessNode(NodeDeclaration declaration, ActorvisorRuntime runtime) : IScenarioNode
 {

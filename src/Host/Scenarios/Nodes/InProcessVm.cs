@@ -92,8 +92,48 @@ internal sealed class InProcessVm(
     }
 
     /// <inheritdoc />
-    public Task<byte[]> ReadMemoryAsync(ulong address, ulong length, CancellationToken cancellationToken) =>
-        Task.Run(() => witness.Read(address, length), cancellationToken);
+    public async Task<byte[]> ReadMemoryAsync(ulong address, ulong length, CancellationToken cancellationToken)
+    {
+        if (Observation.End is null && await ReadLiveAsync(address, length, cancellationToken).ConfigureAwait(false) is { } live) return live;
+        // The VM is ending or has ended: its teardown copies the scenario's ranges before unmapping RAM, and reports
+        // its end only after that.
+        await Observation.WaitForAsync(o => o.End, cancellationToken).ConfigureAwait(false);
+        return witness.ReadKept(address, length);
+    }
+
+    // Reads through the VmActor in requests of at most ReadGuestMemory.MaxLength; null once the VM no longer lends
+    // out its memory (stopping, ended, or its actor gone after a destroy).
+    private async Task<byte[]?> ReadLiveAsync(ulong address, ulong length, CancellationToken cancellationToken)
+    {
+        var bytes = new byte[length];
+        for (ulong done = 0; done < length;)
+        {
+            int chunk = (int)Math.Min(length - done, ReadGuestMemory.MaxLength);
+            object reply;
+            try
+            {
+                reply = await session.Vm.Ask(new ReadGuestMemory(address + done, chunk), requestTimeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (AskTimeoutException) when (Observation.End is not null || Observation.State == VmStateName.Destroyed)
+            {
+                return null;
+            }
+            switch (reply)
+            {
+                case GuestMemoryRead read:
+                    read.Bytes.CopyTo(bytes.AsSpan(checked((int)done)));
+                    done += (ulong)chunk;
+                    break;
+                case VmRequestFailed { Error: VmError.NotAccepting or VmError.GuestMemoryUnmapped }:
+                    return null;
+                case VmRequestFailed f:
+                    throw new VmRequestRefusedException($"VM '{f.VmName}': {f.Error.Message}");
+                default:
+                    throw new InvalidOperationException($"unexpected reply {reply}");
+            }
+        }
+        return bytes;
+    }
 
     private static async Task Request(Task request, CancellationToken cancellationToken)
     {
