@@ -128,7 +128,8 @@ internal sealed class InProcessVm(
     /// <inheritdoc />
     public async Task<byte[]> ReadMemoryAsync(ulong address, ulong length, CancellationToken cancellationToken)
     {
-        if (Observation.End is null && await ReadLiveAsync(address, length, cancellationToken).ConfigureAwait(false) is { } live) return live;
+        bool mayBeLive = Observation.End is null && Observation.State != VmStateName.Destroyed;
+        if (mayBeLive && await ReadLiveAsync(address, length, cancellationToken).ConfigureAwait(false) is { } live) return live;
         // The VM is ending or has ended: its teardown copies the scenario's ranges before unmapping RAM, and reports
         // its end only after that.
         await Observation.WaitForAsync(o => o.End, cancellationToken).ConfigureAwait(false);
