@@ -211,6 +211,11 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         Receive<SetMemslot>(m => _memslots.Forward(m));
         Receive<DeleteMemslot>(m => _memslots.Forward(m));
         Receive<GetMemslots>(m => _memslots.Forward(m));
+        Receive<ReadGuestMemory>(m =>
+        {
+            if (m.Length is < 1 or > ReadGuestMemory.MaxLength) Refuse(new VmError.MemoryReadLengthInvalid(m.Length, ReadGuestMemory.MaxLength));
+            else _memslots.Forward(new ReadGuestMemoryFor(Name, m));
+        });
         Receive<AttachVfioFile>(m => _vfio!.Value.Actor.Forward(m));
         Receive<DetachVfioFile>(m => _vfio!.Value.Actor.Forward(m));
         Receive<ListVfioFiles>(m => _vfio!.Value.Actor.Forward(m));
@@ -283,6 +288,8 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private void Ended()
     {
         Receive<StopVm>(_ => Sender.Tell(new VmStopped(Name, _outcome!)));
+        // An abandoned teardown left the memory mapped (a thread may still use it), but no longer lends it out.
+        Receive<ReadGuestMemory>(_ => Refuse(_teardownAbandoned ? new VmError.NotAccepting(_state) : new VmError.GuestMemoryUnmapped(_state)));
         Receive<IVmRequest>(_ => Refuse(new VmError.NotAccepting(_state)));
         Receive<SetMemslot>(_ => Sender.Tell(new MemslotRequestFailed($"the VM is {_state}")));
         Receive<DeleteMemslot>(_ => Sender.Tell(new MemslotRequestFailed($"the VM is {_state}")));

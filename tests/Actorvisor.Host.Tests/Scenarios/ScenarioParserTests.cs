@@ -80,6 +80,53 @@ public class ScenarioParserTests
     }
 
     [Fact]
+    public void Vfio_steps_and_a_vms_vfio_files_parse_into_their_model()
+    {
+        var scenario = ScenarioParser.Parse("""
+            vms:
+              - { name: web, guest: hello, vfio: [/dev/vfio/12, /dev/vfio/devices/vfio0] }
+            steps:
+              - attach-vfio: { vm: web, path: /dev/vfio/13 }
+              - attach-vfio: { vm: web, path: /dev/null, expect-error: "not a VFIO", timeout: 1s }
+              - detach-vfio:
+                  vm: web
+                  path: /dev/vfio/99
+                  expect-error: { kind: not-attached, text: "(attached: none)" }
+              - detach-vfio: { vm: web, path: /dev/vfio/98, expect-error: { kind: not-attached } }
+              - expect-vfio: { vm: web, files: [/dev/vfio/12, /dev/vfio/13], non-coherent-dma: true }
+              - expect-vfio: { vm: web, files: [] }
+              - expect-vfio: { vm: web, non-coherent-dma: false }
+            """, "vfio.yaml");
+
+        Assert.Equal(["/dev/vfio/12", "/dev/vfio/devices/vfio0"], scenario.Vms.Single().VfioFiles);
+        var s = scenario.Steps;
+        Assert.Equal(new VfioStep(new SourceLocation("vfio.yaml", 4, 5), VfioAction.Attach, "web", "/dev/vfio/13", null), s[0]);
+        var refused = Assert.IsType<VfioStep>(s[1]);
+        Assert.Equal((new ExpectedRefusal(null, "not a VFIO"), TimeSpan.FromSeconds(1)), (refused.ExpectError, refused.Timeout));
+        var detach = Assert.IsType<VfioStep>(s[2]);
+        Assert.Equal((VfioAction.Detach, "detach-vfio", "/dev/vfio/99"), (detach.Action, detach.Keyword, detach.Path));
+        Assert.Equal(new ExpectedRefusal(VfioErrorKind.NotAttached, "(attached: none)"), detach.ExpectError);
+        Assert.Equal(new ExpectedRefusal(VfioErrorKind.NotAttached, null), Assert.IsType<VfioStep>(s[3]).ExpectError);
+        var both = Assert.IsType<ExpectVfioStep>(s[4]);
+        Assert.Equal(["/dev/vfio/12", "/dev/vfio/13"], both.Files!);
+        Assert.True(both.NonCoherentDma);
+        Assert.Equal("expect VFIO of web: files [/dev/vfio/12, /dev/vfio/13]; non-coherent DMA: yes", both.Describe());
+        Assert.Equal(("no files", (bool?)null), (Assert.IsType<ExpectVfioStep>(s[5]).Expected, Assert.IsType<ExpectVfioStep>(s[5]).NonCoherentDma));
+        Assert.Equal(((IReadOnlyList<string>?)null, (bool?)false), (Assert.IsType<ExpectVfioStep>(s[6]).Files, Assert.IsType<ExpectVfioStep>(s[6]).NonCoherentDma));
+    }
+
+    [Fact]
+    public void Expected_refusals_match_by_kind_and_by_text_ignoring_case()
+    {
+        var both = new ExpectedRefusal(VfioErrorKind.NotVfioFile, "/DEV/NULL");
+        Assert.True(both.Matches("not-vfio-file", "'/dev/null' is not a VFIO group or device file"));
+        Assert.False(both.Matches("cannot-open", "cannot open VFIO file '/dev/null'"));
+        Assert.False(both.Matches("not-vfio-file", "'/dev/zero' is not a VFIO group or device file"));
+        Assert.True(new ExpectedRefusal(null, "zero").Matches(null, "'/dev/zero' ..."));
+        Assert.Equal("a refusal of kind not-vfio-file containing \"/DEV/NULL\"", both.ToString());
+    }
+
+    [Fact]
     public void Defaults_fill_in_name_timeouts_guest_parameters_and_memory()
     {
         var scenario = ScenarioParser.Parse("vms: [ { name: w, guest: memory-writer } ]\nsteps: [ { create: w } ]\n", "dir/defaults.yaml");
@@ -144,6 +191,18 @@ public class ScenarioParserTests
         { "memory outside ram", Vms + "steps:\n  - expect-memory: { vm: web, address: 0x1ffffff, length: 8, sha256: 0 }\n", 10, 5, "is not inside vm 'web''s RAM" },
         { "sum32 length", Vms + "steps:\n  - expect-memory: { vm: web, address: 0, length: 6, sum32: 0 }\n", 10, 5, "multiple of 4" },
         { "missing rejected file", Vms + "steps:\n  - expect-rejected: { file: nowhere.yaml, error: x }\n", 10, 5, "file 'nowhere.yaml' does not exist" },
+        { "vfio path missing", Vms + "steps:\n  - attach-vfio: { vm: web }\n", 10, 18, "attach-vfio: missing 'path'" },
+        { "vfio path relative", Vms + "steps:\n  - attach-vfio: { vm: web, path: dev/vfio/1 }\n", 10, 35, "attach-vfio: 'path' must be an absolute path (VFIO files are e.g. /dev/vfio/12 or /dev/vfio/devices/vfio0), got 'dev/vfio/1'" },
+        { "vfio error kind", Vms + "steps:\n  - detach-vfio: { vm: web, path: /dev/vfio/1, expect-error: { kind: not-atached } }\n", 10, 70, "'kind' must be one of invalid-path, cannot-open, not-vfio-file, already-attached, not-attached, refused, device-unavailable, not-accepting, got 'not-atached' (did you mean 'not-attached'?)" },
+        { "vfio error empty", Vms + "steps:\n  - detach-vfio: { vm: web, path: /dev/vfio/1, expect-error: {} }\n", 10, 62, "detach-vfio expect-error: give 'kind'" },
+        { "vfio error list", Vms + "steps:\n  - detach-vfio: { vm: web, path: /dev/vfio/1, expect-error: [x] }\n", 10, 62, "must be text (part of the refusal's message) or a mapping with 'kind' and/or 'text', got a sequence" },
+        { "expect-vfio empty", Vms + "steps:\n  - expect-vfio: { vm: web }\n", 10, 18, "expect-vfio: give 'files'" },
+        { "expect-vfio flag", Vms + "steps:\n  - expect-vfio: { vm: web, non-coherent-dma: maybe }\n", 10, 47, "'non-coherent-dma' must be true or false, got 'maybe'" },
+        { "expect-vfio files scalar", Vms + "steps:\n  - expect-vfio: { vm: web, files: /dev/vfio/1 }\n", 10, 36, "'files' must be a list" },
+        { "expect-vfio files item", Vms + "steps:\n  - expect-vfio: { vm: web, files: [ [a] ] }\n", 10, 38, "'files' items must be text, got a sequence" },
+        { "vfio unknown vm", Vms + "steps:\n  - attach-vfio: { vm: wbe, path: /dev/null }\n", 10, 5, "attach-vfio: unknown vm 'wbe' (did you mean 'web'?)" },
+        { "vm vfio relative", "vms: [ { name: a, guest: hello, vfio: [dev/null] } ]\nsteps: [ { create: a } ]\n", 1, 40, "vm 'a': 'vfio' items must be an absolute path" },
+        { "vm vfio twice", "vms: [ { name: a, guest: hello, vfio: [/dev/null, /dev/null] } ]\nsteps: [ { create: a } ]\n", 1, 51, "vm 'a': 'vfio' lists '/dev/null' twice" },
         { "unknown vm inside repeat", Vms + "steps:\n  - repeat:\n      times: 2\n      steps:\n        - pause: nope\n", 13, 11, "unknown vm 'nope'" },
     };
 

@@ -217,6 +217,33 @@ public class ScenarioRunnerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Expect_memory_reads_a_range_larger_than_one_request_from_a_running_vm_and_after_it_stopped()
+    {
+        // 20 MiB from the load address: the loop's code, then zeros. Read live in two requests (at most 16 MiB
+        // each) while the guest runs, then from the copy its teardown kept.
+        const int length = 20 << 20;
+        var range = new byte[length];
+        Actorvisor.Hardware.Guests.GuestLibrary.PortIoLoop(100000000).Bytes.Span.CopyTo(range);
+        var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(range));
+        var (result, nodes, report) = await Run($$"""
+            vms: [ { name: s, guest: {{Spinner}}, memory: 64M } ]
+            steps:
+              - create: s
+              - start: s
+              - expect-memory: { vm: s, address: 0x100000, length: 20M, sha256: {{sha}} }
+              - expect-state: { vm: s, state: running }
+              - stop: s
+              - expect-memory: { vm: s, address: 0x100000, length: 20M, sha256: {{sha}} }
+              - expect-memory: { vm: s, address: 0x100000, length: 20M, sum32: 0 }
+            """);
+        var failed = Only(result, StepStatus.Failed);
+        Assert.Equal("7", failed.Path);
+        Assert.Equal(6, result.Steps.Count(s => s.Status == StepStatus.Passed));
+        Assert.Equal(Checksums.Compute(ChecksumAlgorithm.Sum32, range), failed.Failure!.Seen);
+        Assert.Equal(VmStateName.Stopped, nodes.Vms.Single().Observation.State);
+    }
+
+    [Fact]
     public async Task A_crashed_device_fails_its_vm_only()
     {
         var (result, nodes, report) = await Run($$"""
@@ -383,7 +410,7 @@ public class ScenarioRunnerTests(ITestOutputHelper output)
               - expect-rejected: { file: bad.yaml, line: 3, error: "unknown step 'strat'" }
             """, output, "rejects.yaml", folder);
         Assert.Equal(StepStatus.Passed, result.Steps[0].Status);
-        Assert.Equal("2:5: unknown step 'strat' (did you mean 'start'?); known steps: create, start, pause, resume, stop, destroy, wait-for-serial, expect-state, expect-result, expect-outcome, expect-memory, inject, repeat, parallel, measure, expect-rejected", result.Steps[0].Detail);
+        Assert.Equal("2:5: unknown step 'strat' (did you mean 'start'?); known steps: create, start, pause, resume, stop, destroy, wait-for-serial, expect-state, expect-result, expect-outcome, expect-memory, inject, attach-vfio, detach-vfio, expect-vfio, repeat, parallel, measure, expect-rejected", result.Steps[0].Detail);
         var failure = result.Steps[1].Failure!;
         Assert.Equal("an error at line 3 containing \"unknown step 'strat'\"", failure.Expected);
         Assert.StartsWith("2:5: unknown step 'strat'", failure.Seen);

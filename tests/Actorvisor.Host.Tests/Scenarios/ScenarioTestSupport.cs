@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Vfio;
 using Actorvisor.Host.Scenarios.Language;
 using Actorvisor.Host.Scenarios.Nodes;
 using Actorvisor.Host.Scenarios.Parsing;
@@ -41,18 +42,22 @@ public static class ScenarioTestSupport
 
     /// <summary>Parses <paramref name="yaml"/> (as <paramref name="file"/> in <paramref name="folder"/>) and runs it; the report goes to <paramref name="output"/>.</summary>
     public static async Task<(ScenarioResult Result, RecordingNodeFactory Nodes, string Report)> RunAsync(string yaml, ITestOutputHelper output,
-        string file = "test.yaml", string? folder = null, CancellationToken cancellationToken = default)
+        string file = "test.yaml", string? folder = null, CancellationToken cancellationToken = default, Func<IVirtualMachine, IKvmVfioDevice>? kvmVfioDevice = null)
     {
         folder ??= Path.GetTempPath();
         var scenario = ScenarioParser.Parse(yaml, Path.Combine(folder, file), folder);
-        return await RunAsync(scenario, output, cancellationToken);
+        return await RunAsync(scenario, output, cancellationToken, kvmVfioDevice);
     }
 
     /// <summary>Runs <paramref name="scenario"/> on a <see cref="RecordingNodeFactory"/>; the report goes to <paramref name="output"/>.</summary>
+    /// <param name="scenario">The scenario.</param>
+    /// <param name="output">Where the report goes.</param>
+    /// <param name="cancellationToken">Interrupts the run.</param>
+    /// <param name="kvmVfioDevice">Creates the VMs' KVM-VFIO devices (e.g. one that accepts stand-in files); null for the real one.</param>
     public static async Task<(ScenarioResult Result, RecordingNodeFactory Nodes, string Report)> RunAsync(Scenario scenario, ITestOutputHelper output,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, Func<IVirtualMachine, IKvmVfioDevice>? kvmVfioDevice = null)
     {
-        var nodes = new RecordingNodeFactory(new InProcessNodeFactory());
+        var nodes = new RecordingNodeFactory(new InProcessNodeFactory(kvmVfioDevice: kvmVfioDevice));
         var writer = new StringWriter();
         var console = PlainConsole(writer);
         var runner = new ScenarioRunner(nodes, new ScenarioRunOptions { AcceleratorOverride = AcceleratorOverride });

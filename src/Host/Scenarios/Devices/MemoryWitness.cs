@@ -3,10 +3,11 @@ using Actorvisor.Hardware.Memory;
 namespace Actorvisor.Host.Scenarios.Devices;
 
 /// <summary>
-/// Lets a scenario read a VM's guest RAM: live while the VM holds it, and afterwards from a copy of the
-/// ranges the scenario checks. It is released with the VM's devices, which the teardown does after the
-/// vCPU threads have stopped and before guest RAM is unmapped, so the copy shows the guest's final writes,
-/// and a live read in progress holds the release (and so the unmapping) back until it has finished.
+/// Keeps the guest-RAM ranges a scenario checks for after the VM has ended. While the VM lives, the runner reads
+/// its memory through the VmActor (ReadGuestMemory); once the VM stops accepting requests, its memory is about to
+/// be unmapped and the actor can no longer answer. This device is released with the VM's devices, which the
+/// teardown does after the vCPU threads have stopped and before guest RAM is unmapped: the copy it takes then
+/// shows the guest's final writes.
 /// </summary>
 public sealed class MemoryWitness : IDisposable
 {
@@ -26,23 +27,17 @@ public sealed class MemoryWitness : IDisposable
         _ranges = ranges ?? throw new ArgumentNullException(nameof(ranges));
     }
 
-    /// <summary>True once the VM's teardown released it (reads come from the copies).</summary>
+    /// <summary>True once the VM's teardown released it and the ranges were copied.</summary>
     public bool IsReleased { get { lock (_gate) return _released; } }
 
-    /// <summary>Reads [<paramref name="address"/>, + <paramref name="length"/>) of guest RAM.</summary>
-    /// <exception cref="InvalidOperationException">the VM has ended and the range was not kept, or the range is outside RAM.</exception>
-    public byte[] Read(ulong address, ulong length)
+    /// <summary>[<paramref name="address"/>, + <paramref name="length"/>) of guest RAM as it was when the VM was torn down.</summary>
+    /// <exception cref="InvalidOperationException">the VM has not been torn down yet, or the range was not kept.</exception>
+    public byte[] ReadKept(ulong address, ulong length)
     {
         lock (_gate)
         {
             if (!_released)
-            {
-                if (address > _memory.Size || length > _memory.Size - address)
-                    throw new InvalidOperationException($"[0x{address:x}, 0x{address + length:x}) is outside guest RAM (0x{_memory.Size:x} bytes)");
-                var live = new byte[length];
-                _memory.Read(address, live);
-                return live;
-            }
+                throw new InvalidOperationException("the VM's teardown has not copied its memory (it has not ended, or its teardown was abandoned before releasing its devices)");
             foreach (var (start, bytes) in _copies)
                 if (address >= start && address + length <= start + (ulong)bytes.Length)
                     return bytes.AsSpan((int)(address - start), (int)length).ToArray();
@@ -50,7 +45,7 @@ public sealed class MemoryWitness : IDisposable
         }
     }
 
-    /// <summary>Copies the kept ranges and stops live reads (the VM's teardown, before RAM is unmapped).</summary>
+    /// <summary>Copies the kept ranges (the VM's teardown, after its vCPUs stopped and before RAM is unmapped).</summary>
     public void Dispose()
     {
         lock (_gate)

@@ -2,8 +2,8 @@ namespace Actorvisor.Host.Scenarios.Language;
 
 /// <summary>
 /// <c>expect-memory</c>: the checksum of guest RAM [Address, Address + Length) equals <see cref="Expected"/>.
-/// Read live while the VM holds its memory, or from the copy taken when its teardown released the devices
-/// (after the vCPUs stopped, before RAM was unmapped) once it has ended.
+/// Read live through the VmActor (ReadGuestMemory) while the VM holds its memory, or from the copy taken when its
+/// teardown released the devices (after the vCPUs stopped, before RAM was unmapped) once it has ended.
 /// </summary>
 /// <param name="Location">Where it was written.</param>
 /// <param name="Vm">The VM.</param>

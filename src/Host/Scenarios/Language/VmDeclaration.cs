@@ -22,6 +22,9 @@ public sealed record VmDeclaration(
     IReadOnlyList<DeviceDeclaration> Devices,
     SourceLocation Location)
 {
+    /// <summary>VFIO files (absolute paths) attached while the VM is created; one the VM refuses fails the create.</summary>
+    public IReadOnlyList<string> VfioFiles { get; init; } = [];
+
     /// <summary>
     /// The machine to build: the guest assembled, RAM as declared or else the larger of 32 MiB and what the
     /// guest needs (rounded up to 4 KiB), the declared vCPU count or else the guest's.

@@ -35,9 +35,19 @@ public interface IScenarioVm
     /// <summary>Injects a fault into the VM or one of its devices.</summary>
     Task InjectFaultAsync(InjectFaultStep fault, CancellationToken cancellationToken);
 
+    /// <summary>Attaches the VFIO file at <paramref name="path"/> to the VM's KVM-VFIO device; returns it as listed and the VM's non-coherent DMA state.</summary>
+    Task<(VfioFileState File, bool NonCoherentDma)> AttachVfioAsync(string path, CancellationToken cancellationToken);
+
+    /// <summary>Detaches (and closes) the VFIO file attached as <paramref name="path"/>; returns the VM's non-coherent DMA state.</summary>
+    Task<bool> DetachVfioAsync(string path, CancellationToken cancellationToken);
+
+    /// <summary>The VM's attached VFIO files and non-coherent DMA state.</summary>
+    Task<VfioState> ListVfioAsync(CancellationToken cancellationToken);
+
     /// <summary>
-    /// Reads guest RAM [<paramref name="address"/>, + <paramref name="length"/>): live while the VM holds its memory,
-    /// else from the copy taken at teardown (ranges named by the scenario's expect-memory steps).
+    /// Reads guest RAM [<paramref name="address"/>, + <paramref name="length"/>): live while the VM holds its memory
+    /// (through the VM's own request for it), else from the copy taken at teardown (ranges named by the scenario's
+    /// expect-memory steps), waiting for the VM's end if it is being torn down.
     /// </summary>
     Task<byte[]> ReadMemoryAsync(ulong address, ulong length, CancellationToken cancellationToken);
 }

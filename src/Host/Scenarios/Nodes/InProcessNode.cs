@@ -2,6 +2,7 @@ using Actorvisor.Actors.Devices;
 using Actorvisor.Actors.Runtime;
 using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Vfio;
 using Actorvisor.Host.Scenarios.Devices;
 using Actorvisor.Host.Scenarios.Language;
 
@@ -10,9 +11,9 @@ namespace Actorvisor.Host.Scenarios.Nodes;
 /// <summary>
 /// A node inside the runner's process: one <see cref="ActorvisorRuntime"/>. Each VM is built by
 /// <see cref="MachineVm"/> on the accelerator its declaration asks for (opened once per kind and shared by
-/// the node's VMs), with the scenario's extra devices and a <see cref="MemoryWitness"/> on its bus.
+/// the node's VMs), with the scenario's extra devices and a <see cref="MemoryWitness"/> (the checked ranges, kept at teardown).
 /// </summary>
-internal sealed class InProcessNode(NodeDeclaration declaration, ActorvisorRuntime runtime) : IScenarioNode
+internal sealed class InProcessNode(NodeDeclaration declaration, ActorvisorRuntime runtime, Func<IVirtualMachine, IKvmVfioDevice>? kvmVfioDevice) : IScenarioNode
 {
     private readonly object _gate = new();
     private readonly Dictionary<AcceleratorPreference, IAccelerator> _accelerators = new();
@@ -41,7 +42,11 @@ internal sealed class InProcessNode(NodeDeclaration declaration, ActorvisorRunti
             witness = new MemoryWitness(m.Memory, memoryRanges);
             devices.Add(new VmDevice(MemoryWitness.DeviceName, witness));
             return devices;
-        });
+        }) with
+        {
+            VfioFiles = vm.VfioFiles,
+            KvmVfioDevice = kvmVfioDevice,
+        };
         VmSession session;
         try
         {
@@ -49,7 +54,7 @@ internal sealed class InProcessNode(NodeDeclaration declaration, ActorvisorRunti
         }
         catch (ActorvisorException e)
         {
-            throw new VmRequestRefusedException(e.Message, e);
+            throw new VmRequestRefusedException(e.Message, e, InProcessVm.KindOf(e));
         }
         return new InProcessVm(vm, session, observation, accelerator.Description, crashable, witness!, runtime.RequestTimeout);
     }

@@ -1,5 +1,6 @@
 using Actorvisor.Actors.Runtime;
 using Actorvisor.Actors.Vcpu;
+using Actorvisor.Actors.Vfio;
 using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.X86;
 using Actorvisor.Host.Scenarios.Devices;
@@ -85,15 +86,89 @@ internal sealed class InProcessVm(
         return reply switch
         {
             T answer => answer,
-            VmRequestFailed f => throw new VmRequestRefusedException($"VM '{f.VmName}': {f.Error.Message}"),
+            VmRequestFailed f => throw new VmRequestRefusedException($"VM '{f.VmName}': {f.Error.Message}", kind: KindOf(f.Error)),
             VcpuRequestFailed f => throw new VmRequestRefusedException($"vcpu {f.VcpuId}: {f.Error.Message}"),
             _ => throw new InvalidOperationException($"unexpected reply {reply}"),
         };
     }
 
     /// <inheritdoc />
-    public Task<byte[]> ReadMemoryAsync(ulong address, ulong length, CancellationToken cancellationToken) =>
-        Task.Run(() => witness.Read(address, length), cancellationToken);
+    public async Task<(VfioFileState File, bool NonCoherentDma)> AttachVfioAsync(string path, CancellationToken cancellationToken)
+    {
+        var attached = await Ask<VfioFileAttached>(AttachVfioFile.ByPath(path), cancellationToken).ConfigureAwait(false);
+        return (Map(attached.File), attached.NonCoherentDma);
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> DetachVfioAsync(string path, CancellationToken cancellationToken) =>
+        (await Ask<VfioFileDetached>(new DetachVfioFile(path), cancellationToken).ConfigureAwait(false)).NonCoherentDma;
+
+    /// <inheritdoc />
+    public async Task<VfioState> ListVfioAsync(CancellationToken cancellationToken)
+    {
+        var list = await Ask<VfioFileList>(ListVfioFiles.Instance, cancellationToken).ConfigureAwait(false);
+        return new VfioState([.. list.Files.Select(Map)], list.NonCoherentDma);
+    }
+
+    private static VfioFileState Map(VfioFileInfo file) => new(file.Name, file.Description, file.EnforcedCoherent);
+
+    /// <summary>A refusal's kind as scenarios name it: the VFIO error's for a refused file ("not-vfio-file"), else the VM error's ("not-accepting").</summary>
+    public static string KindOf(VmError error) =>
+        VfioErrorKinds.Kebab((error is VmError.VfioRefused v ? v.Error.GetType() : error.GetType()).Name);
+
+    /// <summary>The kind of a runtime refusal (a <see cref="VmError"/> or a node's error; a failed create by its cause where it has one).</summary>
+    public static string? KindOf(ActorvisorException e) => e.Error switch
+    {
+        VmError v => KindOf(v),
+        Actorvisor.Actors.Node.NodeError.CreateFailed { Cause: { } cause } => KindOf(cause),
+        { } other => VfioErrorKinds.Kebab(other.GetType().Name),
+        _ => null,
+    };
+
+    /// <inheritdoc />
+    public async Task<byte[]> ReadMemoryAsync(ulong address, ulong length, CancellationToken cancellationToken)
+    {
+        bool mayBeLive = Observation.End is null && Observation.State != VmStateName.Destroyed;
+        if (mayBeLive && await ReadLiveAsync(address, length, cancellationToken).ConfigureAwait(false) is { } live) return live;
+        // The VM is ending or has ended: its teardown copies the scenario's ranges before unmapping RAM, and reports
+        // its end only after that.
+        await Observation.WaitForAsync(o => o.End, cancellationToken).ConfigureAwait(false);
+        return witness.ReadKept(address, length);
+    }
+
+    // Reads through the VmActor in requests of at most ReadGuestMemory.MaxLength; null once the VM no longer lends
+    // out its memory (stopping, ended, or its actor gone after a destroy).
+    private async Task<byte[]?> ReadLiveAsync(ulong address, ulong length, CancellationToken cancellationToken)
+    {
+        var bytes = new byte[length];
+        for (ulong done = 0; done < length;)
+        {
+            int chunk = (int)Math.Min(length - done, ReadGuestMemory.MaxLength);
+            object reply;
+            try
+            {
+                reply = await session.Vm.Ask(new ReadGuestMemory(address + done, chunk), requestTimeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (AskTimeoutException) when (Observation.End is not null || Observation.State == VmStateName.Destroyed)
+            {
+                return null;
+            }
+            switch (reply)
+            {
+                case GuestMemoryRead read:
+                    read.Bytes.CopyTo(bytes.AsSpan(checked((int)done)));
+                    done += (ulong)chunk;
+                    break;
+                case VmRequestFailed { Error: VmError.NotAccepting or VmError.GuestMemoryUnmapped }:
+                    return null;
+                case VmRequestFailed f:
+                    throw new VmRequestRefusedException($"VM '{f.VmName}': {f.Error.Message}");
+                default:
+                    throw new InvalidOperationException($"unexpected reply {reply}");
+            }
+        }
+        return bytes;
+    }
 
     private static async Task Request(Task request, CancellationToken cancellationToken)
     {
@@ -103,7 +178,7 @@ internal sealed class InProcessVm(
         }
         catch (ActorvisorException e)
         {
-            throw new VmRequestRefusedException(e.Message, e);
+            throw new VmRequestRefusedException(e.Message, e, KindOf(e));
         }
     }
 

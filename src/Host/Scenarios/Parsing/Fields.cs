@@ -169,6 +169,35 @@ internal sealed class Fields
         return null;
     }
 
+    /// <summary>A yes/no field: true or false.</summary>
+    public bool? Bool(string key, bool required = false)
+    {
+        var text = Scalar(key, required, "true or false");
+        if (text is null) return null;
+        if (text.Equals("true", StringComparison.OrdinalIgnoreCase)) return true;
+        if (text.Equals("false", StringComparison.OrdinalIgnoreCase)) return false;
+        Error(key, $"must be true or false, got '{text}'");
+        return null;
+    }
+
+    /// <summary>A list of texts ([a, b] or '- a' lines; [] for none); null if absent or if an item is not text.</summary>
+    public IReadOnlyList<string>? StringList(string key, bool required = false)
+    {
+        if (Sequence(key, required) is not { } list) return null;
+        var items = new List<string>();
+        bool ok = true;
+        foreach (var item in list)
+        {
+            if (item is YamlScalarNode s && !IsNull(s)) items.Add(s.Value!.Trim());
+            else
+            {
+                _context.Error(item, $"{What}: '{key}' items must be text, got {Describe(item)}");
+                ok = false;
+            }
+        }
+        return ok ? items : null;
+    }
+
     /// <summary>A sequence field.</summary>
     public YamlSequenceNode? Sequence(string key, bool required = false)
     {

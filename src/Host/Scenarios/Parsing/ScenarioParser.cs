@@ -17,7 +17,7 @@ public static class ScenarioParser
     public static IReadOnlyList<string> StepKeywords { get; } =
     [
         "create", "start", "pause", "resume", "stop", "destroy", "wait-for-serial", "expect-state", "expect-result",
-        "expect-outcome", "expect-memory", "inject", "repeat", "parallel", "measure", "expect-rejected",
+        "expect-outcome", "expect-memory", "inject", "attach-vfio", "detach-vfio", "expect-vfio", "repeat", "parallel", "measure", "expect-rejected",
     ];
 
     private static readonly IReadOnlyDictionary<string, AcceleratorPreference> Accelerators =
@@ -115,7 +115,7 @@ public static class ScenarioParser
     {
         var peeked = Fields.Peek(node, "name");
         var what = peeked is null ? "vm" : $"vm '{peeked}'";
-        var f = Fields.Of(node, what, context, "name", "node", "guest", "memory", "vcpus", "accelerator", "devices");
+        var f = Fields.Of(node, what, context, "name", "node", "guest", "memory", "vcpus", "accelerator", "devices", "vfio");
         if (f is null) return null;
         var name = f.String("name", required: true);
         var guest = f.Node("guest") is { } g ? ReadGuest(g, context, what) : null;
@@ -138,8 +138,24 @@ public static class ScenarioParser
                     devices.Add(new DeviceDeclaration(deviceName, k, (ushort)p, context.At(d)));
             }
         }
+        var vfio = new List<string>();
+        if (f.Sequence("vfio") is { } vfioNodes)
+        {
+            foreach (var item in vfioNodes)
+            {
+                if (item is not YamlScalarNode s || Fields.IsNull(s))
+                {
+                    context.Error(item, $"{what}: 'vfio' items must be paths of VFIO files, got {Fields.Describe(item)}");
+                    continue;
+                }
+                var path = s.Value!.Trim();
+                if (VfioPathProblem(path) is { } problem) context.Error(item, $"{what}: 'vfio' items {problem}, got '{path}'");
+                else if (vfio.Contains(path, StringComparer.Ordinal)) context.Error(item, $"{what}: 'vfio' lists '{path}' twice");
+                else vfio.Add(path);
+            }
+        }
         if (name is null || guest is null) return null;
-        return new VmDeclaration(name, nodeName, guest, memory, vcpus, accelerator, devices, context.At(node));
+        return new VmDeclaration(name, nodeName, guest, memory, vcpus, accelerator, devices, context.At(node)) { VfioFiles = vfio };
     }
 
     private static GuestDeclaration? ReadGuest(YamlNode node, ParseContext context, string vm)
@@ -212,6 +228,9 @@ public static class ScenarioParser
             "expect-outcome" => ExpectOutcome(value, context, at, out timeout),
             "expect-memory" => ExpectMemory(value, context, at, out timeout),
             "inject" => Inject(value, context, at, out timeout),
+            "attach-vfio" => Vfio(VfioAction.Attach, value, context, at, out timeout),
+            "detach-vfio" => Vfio(VfioAction.Detach, value, context, at, out timeout),
+            "expect-vfio" => ExpectVfio(value, context, at, out timeout),
             "repeat" => Repeat(value, context, at, out timeout),
             "parallel" => Parallel(value, context, at, out timeout),
             "measure" => Measure(value, context, at, out timeout),
@@ -399,6 +418,75 @@ public static class ScenarioParser
                 break;
         }
         return ok ? new InjectFaultStep(at, kind, vm, device, node, delay) : null;
+    }
+
+    // The KVM-VFIO device opens files by absolute path (VmSpec's rule, checked here with a location).
+    private static string? VfioPathProblem(string path) =>
+        path.Length > 0 && path[0] == '/' ? null : "must be an absolute path (VFIO files are e.g. /dev/vfio/12 or /dev/vfio/devices/vfio0)";
+
+    private static Step? Vfio(VfioAction action, YamlNode value, ParseContext context, SourceLocation at, out TimeSpan? timeout)
+    {
+        timeout = null;
+        var keyword = action == VfioAction.Attach ? "attach-vfio" : "detach-vfio";
+        var f = Fields.Of(value, keyword, context, "vm", "path", "expect-error", "timeout");
+        if (f is null) return null;
+        timeout = f.Duration("timeout");
+        var vm = f.String("vm", required: true);
+        var path = f.String("path", required: true)?.Trim();
+        if (path is not null && VfioPathProblem(path) is { } problem)
+        {
+            f.Error("path", $"{problem}, got '{path}'");
+            path = null;
+        }
+        ExpectedRefusal? expectError = null;
+        bool expectErrorOk = true;
+        if (f.Node("expect-error") is { } e)
+        {
+            expectError = ReadExpectedRefusal(e, keyword, context);
+            expectErrorOk = expectError is not null;
+        }
+        return vm is null || path is null || !expectErrorOk ? null : new VfioStep(at, action, vm, path, expectError);
+    }
+
+    // expect-error: "text", or { kind: not-attached, text: "..." } (at least one of the two).
+    private static ExpectedRefusal? ReadExpectedRefusal(YamlNode node, string keyword, ParseContext context)
+    {
+        if (node is YamlScalarNode s && !Fields.IsNull(s)) return new ExpectedRefusal(null, s.Value);
+        var what = $"{keyword} expect-error";
+        if (node is not YamlMappingNode)
+        {
+            context.Error(node, $"{what}: must be text (part of the refusal's message) or a mapping with 'kind' and/or 'text', got {Fields.Describe(node)}");
+            return null;
+        }
+        var f = Fields.Of(node, what, context, "kind", "text");
+        if (f is null) return null;
+        var kind = f.Choice("kind", VfioErrorKinds.ByName);
+        var text = f.String("text");
+        if (!f.Has("kind") && !f.Has("text"))
+        {
+            context.Error(node, $"{what}: give 'kind' (one of {string.Join(", ", VfioErrorKinds.ByName.Keys)}) and/or 'text'");
+            return null;
+        }
+        if ((f.Has("kind") && kind is null) || (f.Has("text") && text is null)) return null;
+        return new ExpectedRefusal(kind, text);
+    }
+
+    private static Step? ExpectVfio(YamlNode value, ParseContext context, SourceLocation at, out TimeSpan? timeout)
+    {
+        timeout = null;
+        var f = Fields.Of(value, "expect-vfio", context, "vm", "files", "non-coherent-dma", "timeout");
+        if (f is null) return null;
+        timeout = f.Duration("timeout");
+        var vm = f.String("vm", required: true);
+        var files = f.StringList("files");
+        var nonCoherent = f.Bool("non-coherent-dma");
+        if (!f.Has("files") && !f.Has("non-coherent-dma"))
+        {
+            context.Error(value, "expect-vfio: give 'files' (the attached files' paths, [] for none) and/or 'non-coherent-dma' (true or false)");
+            return null;
+        }
+        if ((f.Has("files") && files is null) || (f.Has("non-coherent-dma") && nonCoherent is null) || vm is null) return null;
+        return new ExpectVfioStep(at, vm, files, nonCoherent);
     }
 
     private static Step? Repeat(YamlNode value, ParseContext context, SourceLocation at, out TimeSpan? timeout)

@@ -92,6 +92,8 @@ internal static class ScenarioValidator
                 ExpectOutcomeStep s => s.Vm,
                 ExpectMemoryStep s => s.Vm,
                 InjectFaultStep s => s.Vm,
+                VfioStep s => s.Vm,
+                ExpectVfioStep s => s.Vm,
                 _ => null,
             };
             VmDeclaration? vm = null;

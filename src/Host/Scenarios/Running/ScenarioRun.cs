@@ -137,6 +137,8 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
         LifecycleStep s => s.Vm,
         InjectFaultStep s => s.Vm,
         ExpectMemoryStep s => s.Vm,
+        VfioStep s => s.Vm,
+        ExpectVfioStep s => s.Vm,
         _ => null,
     };
 
@@ -157,6 +159,8 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
             end => end.Kind == s.Outcome && (s.ReasonContains is null || (end.Reason ?? "").Contains(s.ReasonContains, StringComparison.OrdinalIgnoreCase))),
         ExpectMemoryStep s => ExpectMemory(s, context),
         InjectFaultStep s => Inject(s, context),
+        VfioStep s => Vfio(s, context),
+        ExpectVfioStep s => ExpectVfio(s, context),
         RepeatStep s => Repeat(s, context),
         ParallelStep s => Parallel(s, context),
         MeasureStep s => Measure(s, context),
@@ -322,6 +326,52 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
         await Vm(step.Vm!, step).InjectFaultAsync(step, context.CancellationToken).ConfigureAwait(false);
         return (null, null);
     }
+
+    private async Task<(IReadOnlyList<StepResult>?, string?)> Vfio(VfioStep step, StepContext context)
+    {
+        var vm = Vm(step.Vm, step);
+        string done;
+        try
+        {
+            if (step.Action == VfioAction.Attach)
+            {
+                var (file, nonCoherent) = await vm.AttachVfioAsync(step.Path, context.CancellationToken).ConfigureAwait(false);
+                done = $"attached: {file.Description}, {(file.EnforcedCoherent ? "coherent" : "non-coherent")} DMA; the VM's non-coherent DMA: {YesNo(nonCoherent)}";
+            }
+            else
+            {
+                var nonCoherent = await vm.DetachVfioAsync(step.Path, context.CancellationToken).ConfigureAwait(false);
+                done = $"detached; the VM's non-coherent DMA: {YesNo(nonCoherent)}";
+            }
+        }
+        catch (VmRequestRefusedException refused) when (step.ExpectError is { } expected)
+        {
+            var seen = $"{refused.Kind ?? "refused"}: {refused.Message}";
+            if (expected.Matches(refused.Kind, refused.Message)) return (null, $"refused as expected: {seen}");
+            throw new StepFailedException(WithSerial(new StepFailure($"{step.Keyword} {step.Path} was refused another way", expected.ToString(), seen), step.Vm));
+        }
+        if (step.ExpectError is { } expectedRefusal)
+            throw new StepFailedException(WithSerial(new StepFailure($"{step.Keyword} {step.Path} was accepted, but the scenario expects it to be refused",
+                expectedRefusal.ToString(), done), step.Vm));
+        return (null, done);
+    }
+
+    private async Task<(IReadOnlyList<StepResult>?, string?)> ExpectVfio(ExpectVfioStep step, StepContext context)
+    {
+        var vm = Vm(step.Vm, step);
+        var state = await vm.ListVfioAsync(context.CancellationToken).ConfigureAwait(false);
+        var names = state.Files.Select(f => f.Name).ToList();
+        var seen = $"{ExpectVfioStep.Format(names)}; non-coherent DMA: {YesNo(state.NonCoherentDma)}";
+        bool filesMatch = step.Files is null || (step.Files.Count == names.Count && step.Files.ToHashSet(StringComparer.Ordinal).SetEquals(names));
+        bool flagMatches = step.NonCoherentDma is null || step.NonCoherentDma == state.NonCoherentDma;
+        if (!filesMatch || !flagMatches)
+            throw new StepFailedException(WithSerial(new StepFailure(
+                !filesMatch ? $"{step.Vm} has other VFIO files attached than expected" : $"{step.Vm}'s non-coherent DMA state differs",
+                step.Expected, seen), step.Vm));
+        return (null, seen);
+    }
+
+    private static string YesNo(bool value) => value ? "yes" : "no";
 
     private async Task<(IReadOnlyList<StepResult>?, string?)> Repeat(RepeatStep step, StepContext context)
     {
