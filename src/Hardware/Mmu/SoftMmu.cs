@@ -28,7 +28,7 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
 {
     private readonly MmuHooks? _hooks;
     private volatile MmuView _view = MmuView.Empty;
-    private long _fastFixes, _slowFaults, _spurious, _mmio, _notPermitted, _zapped, _harvests, _aged;
+    private long _fastFixes, _slowFaults, _spurious, _mmio, _notPermitted, _zapped, _harvests, _aged, _wholeSlots;
 
     /// <summary>An MMU with no memslots.</summary>
     public SoftMmu(SoftMmuOptions? options = null) : this(options, null) { }
@@ -61,7 +61,7 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
     public MmuCounters Counters => new(
         Volatile.Read(ref _fastFixes), Volatile.Read(ref _slowFaults), Volatile.Read(ref _spurious),
         Volatile.Read(ref _mmio), Volatile.Read(ref _notPermitted), Tlb.FlushCount,
-        Volatile.Read(ref _zapped), Volatile.Read(ref _harvests), Volatile.Read(ref _aged));
+        Volatile.Read(ref _zapped), Volatile.Read(ref _harvests), Volatile.Read(ref _aged), Volatile.Read(ref _wholeSlots));
 
     /// <summary>The table of slot <paramref name="slotId"/>, or null.</summary>
     public SpteTable? TableOf(uint slotId) => _view.ById(slotId);
@@ -167,6 +167,13 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
         return SlowFault(gfn, access);
     }
 
+    /// <summary>
+    /// The slow path alone, as <see cref="Fault"/> takes it when the fast path cannot fix a fault: mmu_lock read
+    /// side, memslot lookup, host page lookup, install with cmpxchg. For benchmarks and tests that compare the
+    /// two paths on the same kind of fault; vCPUs call <see cref="Fault"/>.
+    /// </summary>
+    public FaultResult FaultSlowPath(ulong gpa, MmuAccess access) => SlowFault(gpa >> PageSize.Shift, access);
+
     private FaultResult SlowFault(ulong gfn, MmuAccess access)
     {
         Interlocked.Increment(ref _slowFaults);
@@ -202,7 +209,7 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
                 return new FaultResult(FaultOutcome.Spurious, gfn, old);
             }
             if (old.IsEmpty || !FastPageFault.ComputeFix(old, access, out var desired))
-                desired = NewSpte(table, index, access, keepDirty: old.IsDirty);
+                desired = NewSpte(table, index, HostFrame(table, gfn), access, keepDirty: old.IsDirty);
             if (table.TryReplace(index, old, desired))
                 return new FaultResult(FaultOutcome.SlowInstalled, gfn, desired);
             spin.SpinOnce();
@@ -214,7 +221,7 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
     /// access, or up front when the slot does not log dirty pages (KVM maps writable then too); Writable always
     /// comes with Dirty.
     /// </summary>
-    private static Spte NewSpte(SpteTable table, ulong index, MmuAccess access, bool keepDirty)
+    private static Spte NewSpte(SpteTable table, ulong index, ulong pfn, MmuAccess access, bool keepDirty)
     {
         var flags = SpteFlags.Present | SpteFlags.Executable | SpteFlags.Accessed;
         bool hostWritable = !table.Slot.IsReadOnly && !table.IsHostWriteProtected(index);
@@ -224,7 +231,59 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
         if (hostWritable && mmuWritable && (access == MmuAccess.Write || table.DirtyLog is null))
             flags |= SpteFlags.Writable | SpteFlags.Dirty;
         if (keepDirty) flags |= SpteFlags.Dirty;
-        return Spte.Make(table.PfnOf(index), flags);
+        return Spte.Make(pfn, flags);
+    }
+
+    /// <summary>
+    /// The host page behind <paramref name="gfn"/>, looked up through the memslot (KVM's gfn -> hva -> pfn on the
+    /// slow path). It always equals <see cref="SpteTable.PfnOf"/>: that a table's frames never change is what the
+    /// fast path's ABA safety rests on, so a mismatch is a broken invariant, not a guest error.
+    /// </summary>
+    private static ulong HostFrame(SpteTable table, ulong gfn)
+    {
+        ulong pfn = (ulong)table.Slot.HostAddressOf(gfn << PageSize.Shift) >> PageSize.Shift;
+        ulong index = gfn - table.BaseGfn;
+        if (pfn != table.PfnOf(index))
+            throw new InvalidOperationException($"memslot {table.Slot.Slot} maps gfn 0x{gfn:x} to host frame 0x{pfn:x}, but its SPTE table to 0x{table.PfnOf(index):x}");
+        return pfn;
+    }
+
+    /// <summary>
+    /// A huge-page fault: under the read side, makes every SPTE of <paramref name="slot"/> allow the slot's full
+    /// access (read and execute, and write unless the slot is read-only), the way KVM maps a whole huge page in
+    /// one fault while a memslot does not log dirty pages. A vCPU that gets true may map the whole slot into its
+    /// emulator at once, and keep that mapping until the table's <see cref="SpteTable.PermissionEpoch"/> differs
+    /// from <paramref name="epoch"/> (it checks at every TLB flush it applies). Call it outside guest mode.
+    /// </summary>
+    /// <returns>
+    /// False, leaving SPTEs it already installed in place, if the slot logs dirty pages (they need page
+    /// granularity), if <paramref name="slot"/> is not the memslot the MMU maps now, or if some page may not get
+    /// the access (host write protection, write tracking).
+    /// </returns>
+    public bool TryInstallWholeSlot(Memslot slot, out long epoch)
+    {
+        ArgumentNullException.ThrowIfNull(slot);
+        epoch = 0;
+        using var scope = Lock.EnterRead();
+        var table = _view.ById(slot.Slot);
+        if (table is null || !SameMapping(table.Slot, slot) || table.Slot.LogsDirtyPages || table.DirtyLog is not null) return false;
+        // Read before the first SPTE: a downgrade that this loop misses bumps the epoch after it (see PermissionEpoch).
+        epoch = table.PermissionEpoch;
+        var access = table.Slot.IsReadOnly ? MmuAccess.Read : MmuAccess.Write;
+        for (ulong i = 0; i < table.Pages; i++)
+        {
+            while (true)
+            {
+                var old = table.Read(i);
+                if (old.Permits(access) && old.IsExecutable) break;
+                if (old.IsEmpty || !FastPageFault.ComputeFix(old, access, out var desired))
+                    desired = NewSpte(table, i, table.PfnOf(i), access, keepDirty: old.IsDirty);
+                if (!desired.Permits(access)) return false;
+                if (table.TryReplace(i, old, desired)) break;
+            }
+        }
+        Interlocked.Increment(ref _wholeSlots);
+        return true;
     }
 
     /// <summary>Zaps the SPTEs of <paramref name="range"/> (under the write side) and flushes TLBs. Dirty bits go to the dirty bitmaps.</summary>
@@ -252,6 +311,7 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
             Interlocked.Increment(ref _zapped);
             if (old.IsDirty) log?.Set(i);
         }
+        if (any) table.NoteDowngrade();
         return any;
     }
 
@@ -273,6 +333,7 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
         foreach (var (table, first, count) in Overlapping(range))
         {
             var log = table.DirtyLog;
+            bool lost = false;
             for (ulong i = first; i < first + count; i++)
             {
                 if (reason == WriteProtectReason.Host) table.SetHostWriteProtected(i, true);
@@ -282,8 +343,10 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
                 var extra = log is null ? SpteFlags.None : SpteFlags.Dirty;
                 var old = ClearBits(table, i, clear | extra);
                 if (old.IsDirty && log is not null) log.Set(i);
+                lost |= old.IsWritable;
                 flush |= old.IsWritable || (old.IsDirty && log is not null);
             }
+            if (lost) table.NoteDowngrade();
         }
         if (flush) Tlb.FlushAll();
     }
@@ -382,7 +445,11 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
                 result.Words[w] = mask;
             }
             // The caller relies on every returned page being read-only in every vCPU: flush before returning.
-            if (flush) Tlb.FlushAll();
+            if (flush)
+            {
+                table.NoteDowngrade();
+                Tlb.FlushAll();
+            }
             return result;
         }
     }
@@ -406,7 +473,11 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
             var old = ClearBits(table, i, SpteFlags.Writable | SpteFlags.Dirty);
             flush |= old.IsWritable || old.IsDirty;
         }
-        if (flush) Tlb.FlushAll();
+        if (flush)
+        {
+            table.NoteDowngrade();
+            Tlb.FlushAll();
+        }
     }
 
     private (SpteTable Table, DirtyBitmap Log) LoggingTable(uint slotId)
@@ -433,6 +504,7 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
             var old = ClearBits(table, i, SpteFlags.Writable | SpteFlags.Dirty);
             flush |= old.IsWritable || old.IsDirty;
         }
+        if (flush) table.NoteDowngrade();
         return flush;
     }
 
@@ -456,6 +528,7 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
         var young = new List<ulong>();
         foreach (var (table, first, count) in Overlapping(range))
         {
+            int before = young.Count;
             for (ulong i = first; i < first + count; i++)
             {
                 while (true)
@@ -470,6 +543,7 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
                     }
                 }
             }
+            if (young.Count > before) table.NoteDowngrade();
         }
         Interlocked.Add(ref _aged, young.Count);
         // clear_flush_young: without the flush, vCPUs would keep using their translations and the page would

@@ -24,6 +24,7 @@ public sealed class SpteTable
     // clear). Changed under the mmu_lock write side, read by the slow path under the read side.
     private readonly bool[] _hostWriteProtected;
     private readonly bool[] _writeTracked;
+    private long _permissionEpoch;
 
     internal SpteTable(Memslot slot, MmuHooks? hooks)
     {
@@ -54,6 +55,14 @@ public sealed class SpteTable
     /// nothing installs into the table again.
     /// </summary>
     public bool IsRetired => _retired;
+
+    /// <summary>
+    /// Counts the operations that took a permission away from some SPTE of this table (zap, write-protect,
+    /// dirty-log harvest or clear, start of dirty logging, aging, retirement). Bumped after the SPTEs changed
+    /// and before the TLB flush that follows, so a vCPU that maps the whole slot at once (see
+    /// <see cref="SoftMmu.TryInstallWholeSlot"/>) and finds it changed at its next flush drops that mapping.
+    /// </summary>
+    public long PermissionEpoch => Volatile.Read(ref _permissionEpoch);
 
     /// <summary>The dirty bitmap while the slot logs dirty pages, else null.</summary>
     public DirtyBitmap? DirtyLog => _dirtyLog;
@@ -92,7 +101,14 @@ public sealed class SpteTable
 
     internal MmuHooks? Hooks => _hooks;
 
-    internal void Retire() => _retired = true;
+    internal void Retire()
+    {
+        _retired = true;
+        NoteDowngrade();
+    }
+
+    /// <summary>Records that some SPTE lost a permission (before the TLB flush that follows).</summary>
+    internal void NoteDowngrade() => Interlocked.Increment(ref _permissionEpoch);
 
     /// <summary>Replaces the slot record after a flags-only change (same mapping).</summary>
     internal void UpdateSlot(Memslot slot) => _slot = slot;
