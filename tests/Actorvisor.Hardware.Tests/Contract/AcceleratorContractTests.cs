@@ -11,7 +11,7 @@ namespace Actorvisor.Hardware.Tests.Contract;
 /// the accelerator. Guests are assembled with Iced and loaded into HostMemory-backed memslots; registers
 /// are set the way a VMM sets KVM state.
 /// </summary>
-public abstract class AcceleratorContractTests : IDisposable
+public abstract partial class AcceleratorContractTests : IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
 
