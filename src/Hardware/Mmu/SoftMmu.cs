@@ -168,6 +168,19 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
     }
 
     /// <summary>
+    /// The fast path alone on entry <paramref name="index"/> of <paramref name="table"/> (no mmu_lock, callable in
+    /// guest mode), counted like <see cref="Fault"/> counts it: for a vCPU that found the table through its own
+    /// mapping. On <see cref="FastPageFault.Result.FallBack"/> leave guest mode and call <see cref="Fault"/>.
+    /// </summary>
+    public FastPageFault.Result FastFault(SpteTable table, ulong index, MmuAccess access, out Spte spte)
+    {
+        var result = FastPageFault.TryFix(table, index, access, out spte);
+        if (result == FastPageFault.Result.Fixed) Interlocked.Increment(ref _fastFixes);
+        else if (result == FastPageFault.Result.Spurious) Interlocked.Increment(ref _spurious);
+        return result;
+    }
+
+    /// <summary>
     /// The slow path alone, as <see cref="Fault"/> takes it when the fast path cannot fix a fault: mmu_lock read
     /// side, memslot lookup, host page lookup, install with cmpxchg. For benchmarks and tests that compare the
     /// two paths on the same kind of fault; vCPUs call <see cref="Fault"/>.

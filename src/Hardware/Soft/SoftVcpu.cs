@@ -509,11 +509,12 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
             }
             spte = table.Read(index);
             if (spte.Permits(access)) return FaultResolution.Mapped;
-            if (FastPageFault.TryFix(table, index, access, out _) != FastPageFault.Result.FallBack) continue;
+            if (_vm.Mmu.FastFault(table, index, access, out _) != FastPageFault.Result.FallBack) continue;
             _participant.ExitGuest();
             try
             {
                 slow = _vm.Mmu.Fault(gpa, access);
+                SlowFaultResolvedForTest?.Invoke(gpa);
             }
             finally
             {
@@ -528,6 +529,12 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
             }
         }
     }
+
+    /// <summary>Test seam: runs on the vCPU thread after a slow-path fault, outside guest mode, before re-entering it.</summary>
+    internal Action<ulong>? SlowFaultResolvedForTest { get; set; }
+
+    /// <summary>How the current engine maps the RAM slots (null before the first Run).</summary>
+    internal SoftMemoryMap? MemoryMap => _engine?.Map;
 
     /// <summary>After a fault in a slot that may be mapped whole: ask for that at the next block start.</summary>
     private void MaybeMapWhole(SoftMemoryMap map, SoftMemoryMap.SlotMapping s)
