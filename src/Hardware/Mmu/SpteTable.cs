@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Actorvisor.Hardware.Memory;
 using Actorvisor.Hardware.Native;
 
@@ -16,6 +17,7 @@ public sealed class SpteTable
     private readonly ulong[] _entries;
     private readonly ulong _basePfn;
     private readonly ulong _baseGfn;
+    private readonly bool _readOnly;
     private volatile Memslot _slot;
     private readonly MmuHooks? _hooks;
     private volatile bool _retired;
@@ -31,6 +33,7 @@ public sealed class SpteTable
         if (slot.Pages > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(slot), $"memslot {slot.Slot} has {slot.Pages} pages; at most {int.MaxValue} are supported");
         _slot = slot;
         _baseGfn = slot.BaseGfn;
+        _readOnly = slot.IsReadOnly;
         _entries = new ulong[slot.Pages];
         _hostWriteProtected = new bool[slot.Pages];
         _writeTracked = new bool[slot.Pages];
@@ -43,6 +46,9 @@ public sealed class SpteTable
     /// the life of the table; only the log-dirty flag may (see <see cref="DirtyLog"/>).
     /// </summary>
     public Memslot Slot => _slot;
+
+    /// <summary>True if the slot is read-only (fixed for the life of the table, like its mapping).</summary>
+    public bool IsReadOnly => _readOnly;
 
     /// <summary>Number of entries (pages of the slot).</summary>
     public ulong Pages => (ulong)_entries.LongLength;
@@ -68,6 +74,7 @@ public sealed class SpteTable
     public DirtyBitmap? DirtyLog => _dirtyLog;
 
     /// <summary>Reads entry <paramref name="index"/> (a volatile read: sees every completed atomic update).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Spte Read(ulong index)
     {
         _hooks?.At?.Invoke(MmuHookPoint.SpteRead, BaseGfn + index);
@@ -86,6 +93,7 @@ public sealed class SpteTable
         : throw new ArgumentOutOfRangeException(nameof(gfn), $"gfn 0x{gfn:x} is outside memslot {Slot.Slot}");
 
     /// <summary>cmpxchg: replaces entry <paramref name="index"/> with <paramref name="desired"/> if it still is <paramref name="expected"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool TryReplace(ulong index, Spte expected, Spte desired)
     {
         _hooks?.At?.Invoke(MmuHookPoint.SpteUpdate, BaseGfn + index);

@@ -15,7 +15,13 @@ public static class BenchCommand
         rounds.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--rounds must be at least 1"); });
         var exitsCommand = new Command("exits", "Port-I/O exits per second through the runtime vs a raw Unicorn OUT-hook loop") { exits, rounds };
         exitsCommand.SetAction(parse => Print(ExitsBenchmark.Run(parse.GetValue(exits), parse.GetValue(rounds))));
-        return new Command("bench", "Benchmarks (one `key: value` figure per line)") { exitsCommand };
+        var pages = new Option<int>("--pages") { Description = "pages of the memslot the MMU benchmark faults and harvests", DefaultValueFactory = _ => 65536 };
+        var mmuRounds = new Option<int>("--rounds") { Description = "rounds of each measurement (best is reported)", DefaultValueFactory = _ => 5 };
+        pages.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1024) r.AddError("--pages must be at least 1024"); });
+        mmuRounds.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--rounds must be at least 1"); });
+        var mmuCommand = new Command("mmu", "Software MMU: write-protect faults per second on the fast vs the slow path (1 and 2 threads); dirty-log harvest + copy vs memcpy") { pages, mmuRounds };
+        mmuCommand.SetAction(parse => Print(MmuBenchmark.Run(parse.GetValue(pages), parse.GetValue(mmuRounds))));
+        return new Command("bench", "Benchmarks (one `key: value` figure per line)") { exitsCommand, mmuCommand };
     }
 
     private static int Print(IReadOnlyList<(string Key, string Value)> figures)
