@@ -11,15 +11,16 @@ internal sealed class FaultCounts
     public long SlowFaults;
     public long Spurious;
 
-    [ThreadStatic] private static SoftMmu? t_owner;
+    // Keyed by the MMU's registry, not the MMU: a thread's cache must not keep a disposed VM's SPTE tables alive.
+    [ThreadStatic] private static Dictionary<int, FaultCounts>? t_owner;
     [ThreadStatic] private static FaultCounts? t_counts;
 
-    /// <summary>The calling thread's counts for <paramref name="mmu"/>, registering them with <paramref name="all"/> on first use.</summary>
+    /// <summary>The calling thread's counts in the registry <paramref name="all"/> (one per MMU), registering them on first use.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    public static FaultCounts For(SoftMmu mmu, Dictionary<int, FaultCounts> all) =>
-        ReferenceEquals(t_owner, mmu) ? t_counts! : Register(mmu, all);
+    public static FaultCounts For(Dictionary<int, FaultCounts> all) =>
+        ReferenceEquals(t_owner, all) ? t_counts! : Register(all);
 
-    private static FaultCounts Register(SoftMmu mmu, Dictionary<int, FaultCounts> all)
+    private static FaultCounts Register(Dictionary<int, FaultCounts> all)
     {
         FaultCounts counts;
         lock (all)
@@ -28,7 +29,7 @@ internal sealed class FaultCounts
             if (!all.TryGetValue(Environment.CurrentManagedThreadId, out counts!))
                 all.Add(Environment.CurrentManagedThreadId, counts = new FaultCounts());
         }
-        t_owner = mmu;
+        t_owner = all;
         t_counts = counts;
         return counts;
     }

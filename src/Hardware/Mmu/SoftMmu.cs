@@ -72,7 +72,7 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
         }
     }
 
-    private FaultCounts MyCounts => FaultCounts.For(this, _faultCounts);
+    private FaultCounts MyCounts => FaultCounts.For(_faultCounts);
 
     /// <summary>The table of slot <paramref name="slotId"/>, or null.</summary>
     public SpteTable? TableOf(uint slotId) => _view.ById(slotId);
