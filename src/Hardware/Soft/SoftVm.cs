@@ -62,27 +62,28 @@ public sealed class SoftVm : IVirtualMachine
     {
         SoftVcpu[] vcpus;
         long generation;
-        lock (_publish)
+        // Called from an exit handler, this thread's vCPU is in guest mode, where it may neither take mmu_lock nor
+        // wait behind a change that waits for its flush acknowledgement: it leaves guest mode for the change and
+        // re-enters afterwards, applying the flush the change requested.
+        var self = TlbFlushParticipant.CurrentInGuest;
+        self?.ExitGuest();
+        try
         {
-            lock (_changes)
+            lock (_publish)
             {
-                ObjectDisposedException.ThrowIf(_disposed, this);
-                vcpus = [.. _vcpus];
-            }
-            var next = change(Memslots);
-            // Called from an exit handler, this thread's vCPU is in guest mode, where it may not take mmu_lock:
-            // it leaves for the change and re-enters afterwards, applying the flush the change requested.
-            var self = TlbFlushParticipant.CurrentInGuest;
-            self?.ExitGuest();
-            try
-            {
+                lock (_changes)
+                {
+                    ObjectDisposedException.ThrowIf(_disposed, this);
+                    vcpus = [.. _vcpus];
+                }
+                var next = change(Memslots);
                 Mmu.SetMemslots(next);
+                generation = next.Generation;
             }
-            finally
-            {
-                self?.EnterGuest();
-            }
-            generation = next.Generation;
+        }
+        finally
+        {
+            self?.EnterGuest();
         }
         foreach (var vcpu in vcpus) vcpu.SynchronizeMemslots(generation);
     }
@@ -101,7 +102,7 @@ public sealed class SoftVm : IVirtualMachine
         }
     }
 
-    /// <summary>Disposes the vCPUs and zaps every SPTE. The host memory behind the memslots stays the caller's.</summary>
+    /// <summary>Disposes the vCPUs. The host memory behind the memslots stays the caller's.</summary>
     public void Dispose()
     {
         SoftVcpu[] vcpus;
@@ -112,8 +113,8 @@ public sealed class SoftVm : IVirtualMachine
             vcpus = [.. _vcpus];
             _vcpus.Clear();
         }
+        // The MMU goes with the VM: no zap (it would wait for a vCPU still finishing its last block) and no
+        // Mmu.Dispose (that vCPU may still fault into it).
         foreach (var vcpu in vcpus) vcpu.Dispose();
-        // Not Mmu.Dispose: a vCPU disposed while running may still be finishing its last block.
-        lock (_publish) Mmu.SetMemslots(MemslotSet.Empty);
     }
 }

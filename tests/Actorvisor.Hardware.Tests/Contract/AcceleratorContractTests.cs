@@ -458,6 +458,33 @@ public abstract partial class AcceleratorContractTests : IDisposable
     }
 
     [AcceleratorFact]
+    public void ASlotTheExitHandlerAddsIsRamOnceTheGuestGoesOn()
+    {
+        using var m = NewMachine();
+        var page = m.AllocateExtra(0x1000);
+        page.Write<uint>(0, 0x600D_F00D);
+        m.Load(32, a =>
+        {
+            a.@out(0xB2, al);               // the handler adds the slot
+            var next = a.CreateLabel();
+            a.jmp(next);                    // the software accelerator switches memslots at the end of a block
+            a.Label(ref next);
+            a.mov(eax, __dword_ptr[0x40_0000]);
+            a.@out(0xB3, eax);
+            a.hlt();
+        });
+        m.EnterProtectedMode(TestMachine.CodeAddress);
+        var handler = new RecordingExitHandler
+        {
+            OnPort = p => { if (p.Port == 0xB2) m.Vm.SetMemoryRegion(Memslot.For(1, 0x40_0000, page)); },
+        };
+
+        Assert.Equal(VcpuExit.Halted, m.Cpu.Run(handler));
+        Assert.Equal(new PortAccess(0xB3, IoDirection.Out, 4, 0x600D_F00D), handler.Ports[^1]);
+        Assert.Empty(handler.Mmio);
+    }
+
+    [AcceleratorFact]
     public void DeletingASlotWhileTheVcpuRunsLetsTheCallerUnmapItsMemoryAtOnce()
     {
         using var m = NewMachine();
