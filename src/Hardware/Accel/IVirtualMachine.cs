@@ -1,4 +1,5 @@
 using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Mmu;
 
 namespace Actorvisor.Hardware.Accel;
 
@@ -24,6 +25,12 @@ public interface IVirtualMachine : IDisposable
 
     /// <summary>Deletes a memslot (KVM: the same ioctl with size 0).</summary>
     void DeleteMemoryRegion(uint slotId);
+
+    /// <summary>
+    /// Dirty-page logging of the memslots created with <see cref="MemslotFlags.LogDirtyPages"/>: KVM_GET_DIRTY_LOG
+    /// on KVM, the software MMU's SPTEs on the software accelerator, one <see cref="DirtyBitmap"/> either way.
+    /// </summary>
+    IDirtyLog DirtyLog { get; }
 
     /// <summary>Creates vCPU <paramref name="id"/>. Each vCPU is run by one thread at a time.</summary>
     IVirtualCpu CreateVcpu(int id);

@@ -68,6 +68,9 @@ public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog
         Volatile.Write(ref _memslots, next);
     }
 
+    /// <inheritdoc />
+    public IDirtyLog DirtyLog => this;
+
     /// <summary>False: KVM_GET_DIRTY_LOG resets and write-protects what it returns (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 is not enabled).</summary>
     public bool ManualProtect => false;
 

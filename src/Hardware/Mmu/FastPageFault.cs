@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Actorvisor.Hardware.Mmu;
 
 /// <summary>
@@ -41,6 +43,7 @@ public static class FastPageFault
     /// Tries to fix a fault of kind <paramref name="access"/> on entry <paramref name="index"/> of
     /// <paramref name="table"/> without mmu_lock. <paramref name="spte"/> is the SPTE installed (or found).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Result TryFix(SpteTable table, ulong index, MmuAccess access, out Spte spte)
     {
         ArgumentNullException.ThrowIfNull(table);
@@ -71,6 +74,7 @@ public static class FastPageFault
     /// restore an access-tracked SPTE (saved R/X, Accessed), and for a write set Writable and Dirty, which
     /// requires Host-writable and MMU-writable. False for a missing SPTE or a write that is not allowed.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool ComputeFix(Spte old, MmuAccess access, out Spte fixedSpte)
     {
         fixedSpte = old;

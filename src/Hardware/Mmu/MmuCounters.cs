@@ -10,6 +10,7 @@ namespace Actorvisor.Hardware.Mmu;
 /// <param name="ZappedSptes">Present or access-tracked SPTEs zapped.</param>
 /// <param name="DirtyLogHarvests">GetDirtyLog calls.</param>
 /// <param name="AgedPages">Pages turned access-tracked by AgePages.</param>
+/// <param name="WholeSlotInstalls">Huge-page faults that installed a whole memslot (TryInstallWholeSlot).</param>
 public readonly record struct MmuCounters(
     long FastPathFixes,
     long SlowPathFaults,
@@ -19,4 +20,5 @@ public readonly record struct MmuCounters(
     long TlbFlushes,
     long ZappedSptes,
     long DirtyLogHarvests,
-    long AgedPages);
+    long AgedPages,
+    long WholeSlotInstalls = 0);

@@ -24,6 +24,7 @@ internal sealed class MmuView
     /// <summary>Sorted by base gfn; slots do not overlap.</summary>
     public SpteTable[] Tables { get; }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public SpteTable? Find(ulong gfn)
     {
         int lo = 0, hi = Tables.Length - 1;

@@ -28,7 +28,10 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
 {
     private readonly MmuHooks? _hooks;
     private volatile MmuView _view = MmuView.Empty;
-    private long _fastFixes, _slowFaults, _spurious, _mmio, _notPermitted, _zapped, _harvests, _aged;
+    private long _mmio, _notPermitted, _zapped, _harvests, _aged, _wholeSlots;
+    // Bumped by concurrent vCPUs on every fault: per thread, so that counting adds no atomic instruction and no
+    // shared cache line to the fast path.
+    private readonly Dictionary<int, FaultCounts> _faultCounts = [];
 
     /// <summary>An MMU with no memslots.</summary>
     public SoftMmu(SoftMmuOptions? options = null) : this(options, null) { }
@@ -58,10 +61,18 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
     public IReadOnlyList<SpteTable> Tables => _view.Tables;
 
     /// <summary>The event counters so far.</summary>
-    public MmuCounters Counters => new(
-        Volatile.Read(ref _fastFixes), Volatile.Read(ref _slowFaults), Volatile.Read(ref _spurious),
+    public MmuCounters Counters
+    {
+        get
+        {
+            var (fast, slow, spurious) = FaultCounts.Sum(_faultCounts);
+            return new(fast, slow, spurious,
         Volatile.Read(ref _mmio), Volatile.Read(ref _notPermitted), Tlb.FlushCount,
-        Volatile.Read(ref _zapped), Volatile.Read(ref _harvests), Volatile.Read(ref _aged));
+                Volatile.Read(ref _zapped), Volatile.Read(ref _harvests), Volatile.Read(ref _aged), Volatile.Read(ref _wholeSlots));
+        }
+    }
+
+    private FaultCounts MyCounts => FaultCounts.For(_faultCounts);
 
     /// <summary>The table of slot <paramref name="slotId"/>, or null.</summary>
     public SpteTable? TableOf(uint slotId) => _view.ById(slotId);
@@ -150,7 +161,7 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
     {
         ulong gfn = gpa >> PageSize.Shift;
         var table = _view.Find(gfn);
-        if (table is null || (access == MmuAccess.Write && table.Slot.IsReadOnly))
+        if (table is null || (access == MmuAccess.Write && table.IsReadOnly))
         {
             Interlocked.Increment(ref _mmio);
             return new FaultResult(FaultOutcome.Mmio, gfn, Spte.Empty);
@@ -158,22 +169,42 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
         switch (FastPageFault.TryFix(table, gfn - table.BaseGfn, access, out var spte))
         {
             case FastPageFault.Result.Fixed:
-                Interlocked.Increment(ref _fastFixes);
+                MyCounts.FastFixes++;
                 return new FaultResult(FaultOutcome.FastFixed, gfn, spte);
             case FastPageFault.Result.Spurious:
-                Interlocked.Increment(ref _spurious);
+                MyCounts.Spurious++;
                 return new FaultResult(FaultOutcome.Spurious, gfn, spte);
         }
         return SlowFault(gfn, access);
     }
 
+    /// <summary>
+    /// The fast path alone on entry <paramref name="index"/> of <paramref name="table"/> (no mmu_lock, callable in
+    /// guest mode), counted like <see cref="Fault"/> counts it: for a vCPU that found the table through its own
+    /// mapping. On <see cref="FastPageFault.Result.FallBack"/> leave guest mode and call <see cref="Fault"/>.
+    /// </summary>
+    public FastPageFault.Result FastFault(SpteTable table, ulong index, MmuAccess access, out Spte spte)
+    {
+        var result = FastPageFault.TryFix(table, index, access, out spte);
+        if (result == FastPageFault.Result.Fixed) MyCounts.FastFixes++;
+        else if (result == FastPageFault.Result.Spurious) MyCounts.Spurious++;
+        return result;
+    }
+
+    /// <summary>
+    /// The slow path alone, as <see cref="Fault"/> takes it when the fast path cannot fix a fault: mmu_lock read
+    /// side, memslot lookup, host page lookup, install with cmpxchg. For benchmarks and tests that compare the
+    /// two paths on the same kind of fault; vCPUs call <see cref="Fault"/>.
+    /// </summary>
+    public FaultResult FaultSlowPath(ulong gpa, MmuAccess access) => SlowFault(gpa >> PageSize.Shift, access);
+
     private FaultResult SlowFault(ulong gfn, MmuAccess access)
     {
-        Interlocked.Increment(ref _slowFaults);
+        MyCounts.SlowFaults++;
         using var scope = Lock.EnterRead();
         // Re-read the view under the lock: a memslot change may have retired the table the fast path saw.
         var table = _view.Find(gfn);
-        if (table is null || (access == MmuAccess.Write && table.Slot.IsReadOnly))
+        if (table is null || (access == MmuAccess.Write && table.IsReadOnly))
         {
             Interlocked.Increment(ref _mmio);
             return new FaultResult(FaultOutcome.Mmio, gfn, Spte.Empty);
@@ -189,6 +220,9 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
                 return new FaultResult(FaultOutcome.NotPermitted, gfn, table.Read(index), denied);
             }
         }
+        // gfn -> hva -> pfn, faulting the host page in, as KVM's slow path does (kvm_faultin_pfn) before it
+        // installs anything. Under the read side, so a memslot delete cannot unmap the page meanwhile.
+        ulong pfn = FaultInHostPage(table, gfn);
         _hooks?.At?.Invoke(MmuHookPoint.SlowPathBeforeInstall, gfn);
         var spin = new SpinWait();
         while (true)
@@ -198,11 +232,11 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
             var old = table.Read(index);
             if (old.Permits(access))
             {
-                Interlocked.Increment(ref _spurious);
+                MyCounts.Spurious++;
                 return new FaultResult(FaultOutcome.Spurious, gfn, old);
             }
             if (old.IsEmpty || !FastPageFault.ComputeFix(old, access, out var desired))
-                desired = NewSpte(table, index, access, keepDirty: old.IsDirty);
+                desired = NewSpte(table, index, pfn, access, keepDirty: old.IsDirty);
             if (table.TryReplace(index, old, desired))
                 return new FaultResult(FaultOutcome.SlowInstalled, gfn, desired);
             spin.SpinOnce();
@@ -214,7 +248,7 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
     /// access, or up front when the slot does not log dirty pages (KVM maps writable then too); Writable always
     /// comes with Dirty.
     /// </summary>
-    private static Spte NewSpte(SpteTable table, ulong index, MmuAccess access, bool keepDirty)
+    private static Spte NewSpte(SpteTable table, ulong index, ulong pfn, MmuAccess access, bool keepDirty)
     {
         var flags = SpteFlags.Present | SpteFlags.Executable | SpteFlags.Accessed;
         bool hostWritable = !table.Slot.IsReadOnly && !table.IsHostWriteProtected(index);
@@ -224,7 +258,62 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
         if (hostWritable && mmuWritable && (access == MmuAccess.Write || table.DirtyLog is null))
             flags |= SpteFlags.Writable | SpteFlags.Dirty;
         if (keepDirty) flags |= SpteFlags.Dirty;
-        return Spte.Make(table.PfnOf(index), flags);
+        return Spte.Make(pfn, flags);
+    }
+
+    /// <summary>
+    /// The host page behind <paramref name="gfn"/>, looked up through the memslot and touched so that the host has
+    /// it mapped (KVM's gfn -> hva -> pfn with get_user_pages on the slow path; a lazily populated page is
+    /// faulted in here, not by the guest access that follows). The frame always equals
+    /// <see cref="SpteTable.PfnOf"/>: that a table's frames never change is what the fast path's ABA safety rests
+    /// on, so a mismatch is a broken invariant, not a guest error.
+    /// </summary>
+    private static unsafe ulong FaultInHostPage(SpteTable table, ulong gfn)
+    {
+        nint hva = table.Slot.HostAddressOf(gfn << PageSize.Shift);
+        _ = Volatile.Read(ref *(byte*)hva);
+        ulong pfn = (ulong)hva >> PageSize.Shift, index = gfn - table.BaseGfn;
+        if (pfn != table.PfnOf(index))
+            throw new InvalidOperationException($"memslot {table.Slot.Slot} maps gfn 0x{gfn:x} to host frame 0x{pfn:x}, but its SPTE table to 0x{table.PfnOf(index):x}");
+        return pfn;
+    }
+
+    /// <summary>
+    /// A huge-page fault: under the read side, makes every SPTE of <paramref name="slot"/> allow the slot's full
+    /// access (read and execute, and write unless the slot is read-only), the way KVM maps a whole huge page in
+    /// one fault while a memslot does not log dirty pages. A vCPU that gets true may map the whole slot into its
+    /// emulator at once, and keep that mapping until the table's <see cref="SpteTable.PermissionEpoch"/> differs
+    /// from <paramref name="epoch"/> (it checks at every TLB flush it applies). Call it outside guest mode.
+    /// </summary>
+    /// <returns>
+    /// False, leaving SPTEs it already installed in place, if the slot logs dirty pages (they need page
+    /// granularity), if <paramref name="slot"/> is not the memslot the MMU maps now, or if some page may not get
+    /// the access (host write protection, write tracking).
+    /// </returns>
+    public bool TryInstallWholeSlot(Memslot slot, out long epoch)
+    {
+        ArgumentNullException.ThrowIfNull(slot);
+        epoch = 0;
+        using var scope = Lock.EnterRead();
+        var table = _view.ById(slot.Slot);
+        if (table is null || !SameMapping(table.Slot, slot) || table.Slot.LogsDirtyPages || table.DirtyLog is not null) return false;
+        // Read before the first SPTE: a downgrade that this loop misses bumps the epoch after it (see PermissionEpoch).
+        epoch = table.PermissionEpoch;
+        var access = table.Slot.IsReadOnly ? MmuAccess.Read : MmuAccess.Write;
+        for (ulong i = 0; i < table.Pages; i++)
+        {
+            while (true)
+            {
+                var old = table.Read(i);
+                if (old.Permits(access) && old.IsExecutable) break;
+                if (old.IsEmpty || !FastPageFault.ComputeFix(old, access, out var desired))
+                    desired = NewSpte(table, i, table.PfnOf(i), access, keepDirty: old.IsDirty);
+                if (!desired.Permits(access)) return false;
+                if (table.TryReplace(i, old, desired)) break;
+            }
+        }
+        Interlocked.Increment(ref _wholeSlots);
+        return true;
     }
 
     /// <summary>Zaps the SPTEs of <paramref name="range"/> (under the write side) and flushes TLBs. Dirty bits go to the dirty bitmaps.</summary>
@@ -252,6 +341,7 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
             Interlocked.Increment(ref _zapped);
             if (old.IsDirty) log?.Set(i);
         }
+        if (any) table.NoteDowngrade();
         return any;
     }
 
@@ -273,6 +363,7 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
         foreach (var (table, first, count) in Overlapping(range))
         {
             var log = table.DirtyLog;
+            bool lost = false;
             for (ulong i = first; i < first + count; i++)
             {
                 if (reason == WriteProtectReason.Host) table.SetHostWriteProtected(i, true);
@@ -282,8 +373,10 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
                 var extra = log is null ? SpteFlags.None : SpteFlags.Dirty;
                 var old = ClearBits(table, i, clear | extra);
                 if (old.IsDirty && log is not null) log.Set(i);
+                lost |= old.IsWritable;
                 flush |= old.IsWritable || (old.IsDirty && log is not null);
             }
+            if (lost) table.NoteDowngrade();
         }
         if (flush) Tlb.FlushAll();
     }
@@ -382,7 +475,11 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
                 result.Words[w] = mask;
             }
             // The caller relies on every returned page being read-only in every vCPU: flush before returning.
-            if (flush) Tlb.FlushAll();
+            if (flush)
+            {
+                table.NoteDowngrade();
+                Tlb.FlushAll();
+            }
             return result;
         }
     }
@@ -406,7 +503,11 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
             var old = ClearBits(table, i, SpteFlags.Writable | SpteFlags.Dirty);
             flush |= old.IsWritable || old.IsDirty;
         }
-        if (flush) Tlb.FlushAll();
+        if (flush)
+        {
+            table.NoteDowngrade();
+            Tlb.FlushAll();
+        }
     }
 
     private (SpteTable Table, DirtyBitmap Log) LoggingTable(uint slotId)
@@ -433,6 +534,7 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
             var old = ClearBits(table, i, SpteFlags.Writable | SpteFlags.Dirty);
             flush |= old.IsWritable || old.IsDirty;
         }
+        if (flush) table.NoteDowngrade();
         return flush;
     }
 
@@ -456,6 +558,7 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
         var young = new List<ulong>();
         foreach (var (table, first, count) in Overlapping(range))
         {
+            int before = young.Count;
             for (ulong i = first; i < first + count; i++)
             {
                 while (true)
@@ -470,6 +573,7 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
                     }
                 }
             }
+            if (young.Count > before) table.NoteDowngrade();
         }
         Interlocked.Add(ref _aged, young.Count);
         // clear_flush_young: without the flush, vCPUs would keep using their translations and the page would

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Actorvisor.Hardware.Native;
 
 namespace Actorvisor.Hardware.Mmu;
@@ -72,13 +73,17 @@ public readonly record struct Spte(ulong Raw)
     public bool CanFastWrite => (Raw & (ulong)(SpteFlags.HostWritable | SpteFlags.MmuWritable)) == (ulong)(SpteFlags.HostWritable | SpteFlags.MmuWritable);
 
     /// <summary>True if the guest may reach memory through this SPTE with <paramref name="access"/> without a fault.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Permits(MmuAccess access) => access switch
     {
         MmuAccess.Read => IsPresent,
-        MmuAccess.Write => IsPresent && IsWritable,
-        MmuAccess.Execute => IsPresent && IsExecutable,
-        _ => throw new ArgumentOutOfRangeException(nameof(access), access, "unknown access kind"),
+        MmuAccess.Write => Has(SpteFlags.Present | SpteFlags.Writable),
+        MmuAccess.Execute => Has(SpteFlags.Present | SpteFlags.Executable),
+        _ => UnknownAccess(access),
     };
+
+    private static bool UnknownAccess(MmuAccess access) =>
+        throw new ArgumentOutOfRangeException(nameof(access), access, "unknown access kind");
 
     /// <summary>True if every bit of <paramref name="flags"/> is set.</summary>
     public bool Has(SpteFlags flags) => (Raw & (ulong)flags) == (ulong)flags;

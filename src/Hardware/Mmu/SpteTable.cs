@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Actorvisor.Hardware.Memory;
 using Actorvisor.Hardware.Native;
 
@@ -16,6 +17,7 @@ public sealed class SpteTable
     private readonly ulong[] _entries;
     private readonly ulong _basePfn;
     private readonly ulong _baseGfn;
+    private readonly bool _readOnly;
     private volatile Memslot _slot;
     private readonly MmuHooks? _hooks;
     private volatile bool _retired;
@@ -24,12 +26,14 @@ public sealed class SpteTable
     // clear). Changed under the mmu_lock write side, read by the slow path under the read side.
     private readonly bool[] _hostWriteProtected;
     private readonly bool[] _writeTracked;
+    private long _permissionEpoch;
 
     internal SpteTable(Memslot slot, MmuHooks? hooks)
     {
         if (slot.Pages > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(slot), $"memslot {slot.Slot} has {slot.Pages} pages; at most {int.MaxValue} are supported");
         _slot = slot;
         _baseGfn = slot.BaseGfn;
+        _readOnly = slot.IsReadOnly;
         _entries = new ulong[slot.Pages];
         _hostWriteProtected = new bool[slot.Pages];
         _writeTracked = new bool[slot.Pages];
@@ -43,6 +47,9 @@ public sealed class SpteTable
     /// </summary>
     public Memslot Slot => _slot;
 
+    /// <summary>True if the slot is read-only (fixed for the life of the table, like its mapping).</summary>
+    public bool IsReadOnly => _readOnly;
+
     /// <summary>Number of entries (pages of the slot).</summary>
     public ulong Pages => (ulong)_entries.LongLength;
 
@@ -55,10 +62,19 @@ public sealed class SpteTable
     /// </summary>
     public bool IsRetired => _retired;
 
+    /// <summary>
+    /// Counts the operations that took a permission away from some SPTE of this table (zap, write-protect,
+    /// dirty-log harvest or clear, start of dirty logging, aging, retirement). Bumped after the SPTEs changed
+    /// and before the TLB flush that follows, so a vCPU that maps the whole slot at once (see
+    /// <see cref="SoftMmu.TryInstallWholeSlot"/>) and finds it changed at its next flush drops that mapping.
+    /// </summary>
+    public long PermissionEpoch => Volatile.Read(ref _permissionEpoch);
+
     /// <summary>The dirty bitmap while the slot logs dirty pages, else null.</summary>
     public DirtyBitmap? DirtyLog => _dirtyLog;
 
     /// <summary>Reads entry <paramref name="index"/> (a volatile read: sees every completed atomic update).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Spte Read(ulong index)
     {
         _hooks?.At?.Invoke(MmuHookPoint.SpteRead, BaseGfn + index);
@@ -77,6 +93,7 @@ public sealed class SpteTable
         : throw new ArgumentOutOfRangeException(nameof(gfn), $"gfn 0x{gfn:x} is outside memslot {Slot.Slot}");
 
     /// <summary>cmpxchg: replaces entry <paramref name="index"/> with <paramref name="desired"/> if it still is <paramref name="expected"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool TryReplace(ulong index, Spte expected, Spte desired)
     {
         _hooks?.At?.Invoke(MmuHookPoint.SpteUpdate, BaseGfn + index);
@@ -92,7 +109,14 @@ public sealed class SpteTable
 
     internal MmuHooks? Hooks => _hooks;
 
-    internal void Retire() => _retired = true;
+    internal void Retire()
+    {
+        _retired = true;
+        NoteDowngrade();
+    }
+
+    /// <summary>Records that some SPTE lost a permission (before the TLB flush that follows).</summary>
+    internal void NoteDowngrade() => Interlocked.Increment(ref _permissionEpoch);
 
     /// <summary>Replaces the slot record after a flags-only change (same mapping).</summary>
     internal void UpdateSlot(Memslot slot) => _slot = slot;

@@ -35,6 +35,9 @@ public sealed class TlbFlushParticipant : IDisposable
     /// <summary>True if the calling thread is a vCPU in guest mode (it must not take mmu_lock).</summary>
     public static bool IsCurrentThreadInGuest => t_inGuest is not null;
 
+    /// <summary>The participant of the vCPU in guest mode on the calling thread, or null.</summary>
+    public static TlbFlushParticipant? CurrentInGuest => t_inGuest;
+
     /// <summary>The vCPU.</summary>
     public ITlbFlushTarget Target { get; }
 

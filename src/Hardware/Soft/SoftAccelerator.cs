@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Actorvisor.Hardware.Accel;
 
 namespace Actorvisor.Hardware.Soft;
@@ -25,6 +26,9 @@ public sealed class SoftAccelerator : IAccelerator
                 "install the Debian package libunicorn2 (apt-get install libunicorn2). " + ex.Message, ex);
         }
         UnicornLayoutProbe.EnsureCompatible(combined);
+        if (!NativeLibrary.TryGetExport(NativeLibrary.Load(UnicornNative.Library), UnicornNative.FlushTlbExport, out _))
+            throw new NotSupportedException(
+                $"{UnicornNative.Library} (uc_version 0x{combined:x}) does not export {UnicornNative.FlushTlbExport}, which the software MMU needs to flush a vCPU's TLB. Install Debian's libunicorn2 2.0.1.");
         Version = combined;
         Description = $"software (Unicorn {combined >> 24}.{(combined >> 16) & 0xFF}.{(combined >> 8) & 0xFF}, uc_version 0x{combined:x})";
     }

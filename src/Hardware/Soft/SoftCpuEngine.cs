@@ -1,13 +1,15 @@
 using System.Runtime.InteropServices;
 using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Mmu;
 using static Actorvisor.Hardware.Soft.UnicornNative;
 
 namespace Actorvisor.Hardware.Soft;
 
 /// <summary>
 /// One vCPU's Unicorn engine for one memslot generation: every memslot mapped onto its host memory with
-/// uc_mem_map_ptr (the same pages every vCPU and the VMM see, no copies), every gap between slots mapped
-/// as MMIO up to <see cref="MmioTop"/>, and the exit hooks installed. A memslot change builds a new engine
+/// uc_mem_map_ptr (the same pages every vCPU and the VMM see, no copies), trapped at first (UC_PROT_NONE: see
+/// <see cref="SoftMemoryMap"/>, which then follows the SPTEs), every gap between slots mapped as MMIO up to
+/// <see cref="MmioTop"/>, and the exit and fault hooks installed. A memslot change builds a new engine
 /// and moves the CPU state over (<see cref="CopyStateTo"/>): Unicorn 2.0.1 cannot unmap part of a large
 /// MMIO region cheaply (it re-maps the whole region and flushes its TLB page by page).
 /// </summary>
@@ -30,10 +32,11 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
     private readonly List<nint> _regions = [];
     private bool _disposed;
 
-    private SoftCpuEngine(UnicornEngine uc, MemslotSet memslots)
+    private SoftCpuEngine(UnicornEngine uc, MemslotSet memslots, SoftMmu mmu)
     {
         Uc = uc;
         Memslots = memslots;
+        Map = new SoftMemoryMap(uc, mmu, memslots);
         Context = uc.AllocContext();
         BlobSize = uc.ContextSize - UnicornCpuContext.HeaderSize;
     }
@@ -43,6 +46,9 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
 
     /// <summary>The memslots this engine maps.</summary>
     public MemslotSet Memslots { get; }
+
+    /// <summary>How the engine maps each RAM slot, following the SPTEs.</summary>
+    public SoftMemoryMap Map { get; }
 
     /// <summary>The memslot generation this engine maps.</summary>
     public long Generation => Memslots.Generation;
@@ -61,17 +67,17 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
 
     /// <summary>
     /// Opens a 64-bit-mode engine (the mode only selects Unicorn's register API; the CPU's real mode comes
-    /// from the state written through the context), maps <paramref name="memslots"/> and the MMIO gaps,
-    /// and installs the exit hooks with <paramref name="vcpu"/> (a GCHandle of the SoftVcpu) as user data
-    /// and <paramref name="stopRequest"/> as the block hook's stop flag.
+    /// from the state written through the context), maps <paramref name="memslots"/> (trapped) and the MMIO
+    /// gaps, and installs the exit hooks with <paramref name="vcpu"/> (a GCHandle of the SoftVcpu) as user
+    /// data and <paramref name="stopRequest"/> as the block hook's stop flag.
     /// </summary>
-    public static SoftCpuEngine Create(MemslotSet memslots, nint vcpu, nint stopRequest)
+    public static SoftCpuEngine Create(MemslotSet memslots, SoftMmu mmu, nint vcpu, nint stopRequest)
     {
         var uc = UnicornEngine.Open(UC_MODE_64);
         SoftCpuEngine? engine = null;
         try
         {
-            engine = new SoftCpuEngine(uc, memslots);
+            engine = new SoftCpuEngine(uc, memslots, mmu);
             uc.DisableUntilAddress();
             ulong cursor = 0;
             foreach (var slot in memslots.Slots)
@@ -79,13 +85,12 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
                 if (slot.End > MmioTop)
                     throw new MemslotException($"memslot {slot.Slot} [0x{slot.GuestPhysAddr:x}, 0x{slot.End:x}) reaches above 0x{MmioTop:x}, the top of the software accelerator's guest-physical space");
                 if (slot.GuestPhysAddr > cursor) engine.MapGap(vcpu, cursor, slot.GuestPhysAddr - cursor);
+                // Trapped until a fault maps it whole (SoftMemoryMap). Only uc_mem_protect marks a uc_mem_map_ptr
+                // region read-only for QEMU's TLB (uc_mem_map_ptr keeps just the permission bits), and only then does
+                // every guest write take the slow path to the UC_HOOK_MEM_WRITE_PROT hook with QEMU itself dropping
+                // the store (the hook performs it, or reports it as MMIO).
                 uc.MapHostMemory(slot.GuestPhysAddr, slot.Size, UC_PROT_ALL, slot.HostAddress);
-                if (slot.IsReadOnly)
-                {
-                    // Without UC_PROT_WRITE the region is also marked read-only for QEMU's TLB, so every guest
-                    // write takes the slow path: the UC_HOOK_MEM_WRITE_PROT hook reports it and QEMU drops it.
-                    uc.Protect(slot.GuestPhysAddr, slot.Size, UC_PROT_READ | UC_PROT_EXEC);
-                }
+                uc.Protect(slot.GuestPhysAddr, slot.Size, UC_PROT_NONE);
                 cursor = slot.End;
             }
             if (cursor < MmioTop) engine.MapGap(vcpu, cursor, MmioTop - cursor);

@@ -6,7 +6,8 @@ namespace Actorvisor.Hardware.Soft;
 
 /// <summary>
 /// The native entry points Unicorn calls on the vCPU thread while uc_emu_start runs: IN/OUT, MMIO,
-/// interrupts/exceptions, writes to read-only slots and instruction fetches from non-RAM. Each one
+/// interrupts/exceptions, accesses to trapped RAM (SPTE faults, see <see cref="SoftMemoryMap"/>) and
+/// instruction fetches from non-RAM. Each one
 /// recovers its <see cref="SoftVcpu"/> from the user-data GCHandle and hands over; none may let an
 /// exception escape into native code (the vCPU catches handler failures and rethrows them from Run).
 /// </summary>
@@ -22,7 +23,7 @@ internal static unsafe class SoftExitHooks
     public static readonly delegate* unmanaged<nint, ulong, uint, ulong, nint, void> MmioWrite = &OnMmioWrite;
 
     /// <summary>
-    /// Installs the block, IN, OUT, interrupt, write-protect and fetch-protect hooks on <paramref name="uc"/>.
+    /// Installs the block, IN, OUT, interrupt and read-, write- and fetch-protect hooks on <paramref name="uc"/>.
     /// <paramref name="stopRequest"/> points at the vCPU's int that asks for a stop at the next block start.
     /// </summary>
     public static void Install(UnicornEngine uc, nint vcpu, nint stopRequest)
@@ -32,6 +33,7 @@ internal static unsafe class SoftExitHooks
         uc.AddInstructionHook(UC_X86_INS_OUT, (delegate* unmanaged<nint, uint, int, uint, nint, void>)&OnOut, vcpu);
         uc.AddInstructionHook(UC_X86_INS_IN, (delegate* unmanaged<nint, uint, int, nint, uint>)&OnIn, vcpu);
         uc.AddHook(UC_HOOK_INTR, (delegate* unmanaged<nint, uint, nint, void>)&OnInterrupt, vcpu);
+        uc.AddHook(UC_HOOK_MEM_READ_PROT, (delegate* unmanaged<nint, int, ulong, int, long, nint, byte>)&OnReadProtected, vcpu);
         uc.AddHook(UC_HOOK_MEM_WRITE_PROT, (delegate* unmanaged<nint, int, ulong, int, long, nint, byte>)&OnWriteProtected, vcpu);
         uc.AddHook(UC_HOOK_MEM_FETCH_PROT, (delegate* unmanaged<nint, int, ulong, int, long, nint, byte>)&OnFetchProtected, vcpu);
     }
@@ -62,6 +64,10 @@ internal static unsafe class SoftExitHooks
 
     [UnmanagedCallersOnly]
     private static void OnInterrupt(nint uc, uint number, nint vcpu) => Vcpu(vcpu).Interrupt(uc, number);
+
+    [UnmanagedCallersOnly]
+    private static byte OnReadProtected(nint uc, int type, ulong address, int size, long value, nint vcpu) =>
+        Vcpu(vcpu).ReadProtected(address) ? (byte)1 : (byte)0;
 
     [UnmanagedCallersOnly]
     private static byte OnWriteProtected(nint uc, int type, ulong address, int size, long value, nint vcpu) =>

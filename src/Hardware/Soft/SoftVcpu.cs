@@ -1,6 +1,8 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Mmu;
 using Actorvisor.Hardware.X86;
 using static Actorvisor.Hardware.Soft.UnicornNative;
 
@@ -23,8 +25,16 @@ namespace Actorvisor.Hardware.Soft;
 /// Limits of Unicorn 2.0.1 that remain: paging must identity-map what the guest touches (see
 /// <see cref="GuestPageWalker"/>); exceptions the guest could take through its IDT end the run with an
 /// internal error instead of being delivered; 8-byte MMIO accesses reach the handler as two 4-byte ones;
-/// and translated code is only invalidated for writes by this vCPU, so code written by the VMM or another
-/// vCPU is seen after the next SetSpecialRegisters or memslot change (both give the vCPU a fresh engine).
+/// and translated code is only invalidated for writes by this vCPU to slots it maps whole, so code written
+/// by the VMM, by another vCPU or into a trapped (e.g. dirty-logged) slot is seen after the next
+/// SetSpecialRegisters or memslot change (both give the vCPU a fresh engine).
+/// <para>
+/// Memory: the engine maps RAM only as the SPTEs of the VM's <see cref="SoftMmu"/> allow (see
+/// <see cref="SoftMemoryMap"/>); accesses they do not allow fault into the MMU from the memory hooks. The vCPU
+/// takes part in the MMU's TLB flushes: it is in guest mode from just before uc_emu_start until it returns
+/// (exit handlers run in guest mode too: they must not take mmu_lock or wait long, since a flush waits for
+/// them); a flush request stops it at the next block start, and it re-applies the SPTEs before re-entering.
+/// </para>
 /// </remarks>
 public sealed unsafe class SoftVcpu : IVirtualCpu
 {
@@ -48,9 +58,15 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     private bool _resyncWanted;
     private volatile bool _disposed;
 
-    /// <summary>Native int read by the block hook: non-zero stops emulation at the next block start.</summary>
+    /// <summary>Int read by the block hook: non-zero stops emulation at the next block start. Pinned for the life of the vCPU.</summary>
+    private readonly int[] _stopFlag = GC.AllocateArray<int>(1, pinned: true);
     private readonly int* _stopRequest;
     private int _released;
+
+    // The TLB flush protocol: set from any thread by a flush request (and by hooks) to stop at the next block
+    // start and re-enter the guest instead of returning from Run.
+    private readonly TlbFlushParticipant _participant;
+    private volatile bool _internalStop;
 
     private int _inRun;
     private int _runThread;
@@ -78,7 +94,8 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         _vm = vm;
         Id = id;
         _self = GCHandle.Alloc(this);
-        _stopRequest = (int*)NativeMemory.AllocZeroed(sizeof(int));
+        _stopRequest = (int*)Unsafe.AsPointer(ref _stopFlag[0]);
+        _participant = vm.Mmu.Tlb.Register(new FlushTarget(this));
         _regs = new Registers { Rip = 0xFFF0, Rflags = Registers.ResetRflags };
         _sregs = ResetState(id);
         _cr8 = _sregs.Cr8;
@@ -120,6 +137,9 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
             while (true)
             {
                 var engine = SyncEngine();
+                // Maps slots whole where faults asked for it: takes mmu_lock, so outside guest mode; EnterGuest
+                // below applies any flush that raced with it.
+                engine.Map.ApplyUpgrades();
                 lock (_gate)
                 {
                     ObjectDisposedException.ThrowIf(_disposed, this);
@@ -129,25 +149,38 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
                         return VcpuExit.Kicked;
                     }
                     if (_vm.Memslots.Generation != engine.Generation) continue;
+                    // Cleared before entering guest mode: a flush requested from now on finds the vCPU in guest
+                    // mode or sees it apply the flush at entry, and its stop request is not lost.
                     Volatile.Write(ref *_stopRequest, 0);
+                    _internalStop = false;
                     _running = true;
                     _runningGeneration = engine.Generation;
                     _resyncWanted = false;
                 }
-                int error;
+                int error = UC_ERR_OK;
+                bool started = false, entered = false;
                 try
                 {
-                    error = engine.Uc.Start(engine.Uc.ReadRegister(UC_X86_REG_RIP));
+                    _participant.EnterGuest();
+                    entered = true;
+                    // The MMU's memslots changed since the engine was built: rebuild before running guest code.
+                    if (_vm.Memslots.Generation == engine.Generation)
+                    {
+                        started = true;
+                        error = engine.Uc.Start(engine.Uc.ReadRegister(UC_X86_REG_RIP));
+                    }
                 }
                 finally
                 {
+                    if (entered) _participant.ExitGuest();
                     lock (_gate)
                     {
                         _running = false;
                         Monitor.PulseAll(_gate);
                     }
-                    engine.HasRun = true;
+                    engine.HasRun |= started;
                 }
+                if (!started) continue;
                 var exit = Conclude(engine, error);
                 if (exit is not null) return exit;
             }
@@ -175,7 +208,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         // with an empty TLB, so changed CR0/CR3/CR4/EFER take effect.
         if (engine is null || engine.Generation != slots.Generation || (_sregsDirty && engine.HasRun))
         {
-            var fresh = SoftCpuEngine.Create(slots, GCHandle.ToIntPtr(_self), (nint)_stopRequest);
+            var fresh = SoftCpuEngine.Create(slots, _vm.Mmu, GCHandle.ToIntPtr(_self), (nint)_stopRequest);
             if (engine is not null) engine.CopyStateTo(fresh);
             lock (_gate) _engine = fresh;
             engine?.Dispose();
@@ -235,7 +268,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
                 _kickPending = false;
                 return VcpuExit.Kicked;
             }
-            if (_resyncWanted || _vm.Memslots.Generation != engine.Generation) return null;
+            if (_resyncWanted || _internalStop || _vm.Memslots.Generation != engine.Generation) return null;
         }
         // Only a HLT that was not intercepted ends emulation this way.
         return VcpuExit.Halted;
@@ -281,6 +314,28 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
 
     /// <summary>Asks the block hook to stop emulation at the next block start (any thread).</summary>
     private void RequestStop() => Volatile.Write(ref *_stopRequest, 1);
+
+    /// <summary>
+    /// Stops emulation at the next block start and re-enters the guest without returning from Run (any thread):
+    /// for a TLB flush, a mapping upgrade or a resync.
+    /// </summary>
+    private void RequestInternalStop()
+    {
+        _internalStop = true;
+        RequestStop();
+    }
+
+    /// <summary>This vCPU as the MMU's TLB flush protocol sees it.</summary>
+    private sealed class FlushTarget(SoftVcpu vcpu) : ITlbFlushTarget
+    {
+        public int VcpuId => vcpu.Id;
+
+        /// <summary>Stops at the next block start; the run loop re-enters, applying the flush first.</summary>
+        public void Kick() => vcpu.RequestInternalStop();
+
+        /// <summary>The vCPU thread, outside guest mode (run loop) or in a hook after a slow-path fault.</summary>
+        public void FlushTlb() => vcpu._engine?.Map.Flush();
+    }
 
     /// <inheritdoc />
     public Registers GetRegisters()
@@ -405,20 +460,168 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         }
     }
 
-    /// <summary>
-    /// UC_HOOK_MEM_WRITE_PROT: a guest write to a read-only slot, reported as an MMIO write. Returning true
-    /// lets QEMU go on, and it discards the store (the slot's TLB entries are marked discard-write).
-    /// Unicorn 2.0.1 maps linear to guest-physical addresses one to one (see <see cref="GuestPageWalker"/>),
-    /// so the linear address is the guest-physical one.
-    /// </summary>
-    internal bool WriteProtected(ulong address, int size, ulong value)
+    // ---- SPTE faults (run thread, inside uc_emu_start, in guest mode) ----
+    // Unicorn 2.0.1 maps linear to guest-physical addresses one to one (see GuestPageWalker), so the address a
+    // memory hook gets is the guest-physical one. Its permission checks run at the top of QEMU's load and store
+    // helpers, before the TLB lookup: a hook may leave and re-enter guest mode (and apply a TLB flush there),
+    // and what it returns decides whether the access goes on. A stop requested from here takes effect at the
+    // next block start only (see SoftExitHooks).
+
+    /// <summary>What <see cref="ResolveFault"/> came to.</summary>
+    private enum FaultResolution
     {
-        MmioWrite(address, size, value);
-        return true;
+        /// <summary>The SPTE allows the access now (checked in guest mode): go on.</summary>
+        Mapped,
+        /// <summary>The engine maps a memslot generation the MMU no longer has (a change is in flight and this vCPU has been asked to stop): the access goes to the engine's old mapping, like a stale TLB entry.</summary>
+        Stale,
+        /// <summary>No RAM for this access: a write to a read-only slot.</summary>
+        Mmio,
+        /// <summary>The host or the MMU forbids the write.</summary>
+        NotPermitted,
     }
 
     /// <summary>
-    /// UC_HOOK_MEM_FETCH_PROT: the guest fetches code from an address with no RAM. If the page tables do
+    /// Makes the SPTE of <paramref name="gpa"/> allow <paramref name="access"/>: the page walk, then the lockless
+    /// fast path, both in guest mode; then the slow path, which takes mmu_lock and so leaves guest mode around it
+    /// (a flush must never wait for a vCPU that waits for the lock) and re-enters it, applying any flush
+    /// requested meanwhile, before walking again. On <see cref="FaultResolution.Mapped"/>, <paramref name="spte"/>
+    /// allowed the access in guest mode, so a flush that takes it away waits until this vCPU leaves the guest.
+    /// </summary>
+    private FaultResolution ResolveFault(SoftMemoryMap.SlotMapping s, ulong gpa, MmuAccess access, out Spte spte, out FaultResult slow)
+    {
+        slow = default;
+        spte = default;
+        var table = s.Table;
+        if (table is null)
+        {
+            RequestInternalStop();
+            return FaultResolution.Stale;
+        }
+        // KVM too reports a write to a read-only memslot as MMIO, whatever its SPTE.
+        if (access == MmuAccess.Write && s.Slot.IsReadOnly) return FaultResolution.Mmio;
+        ulong index = (gpa >> Native.PageSize.Shift) - table.BaseGfn;
+        while (true)
+        {
+            if (table.IsRetired)
+            {
+                RequestInternalStop();
+                return FaultResolution.Stale;
+            }
+            spte = table.Read(index);
+            if (spte.Permits(access)) return FaultResolution.Mapped;
+            if (_vm.Mmu.FastFault(table, index, access, out _) != FastPageFault.Result.FallBack) continue;
+            _participant.ExitGuest();
+            try
+            {
+                slow = _vm.Mmu.Fault(gpa, access);
+                SlowFaultResolvedForTest?.Invoke(gpa);
+            }
+            finally
+            {
+                _participant.EnterGuest();
+            }
+            if (slow.Outcome == FaultOutcome.NotPermitted) return FaultResolution.NotPermitted;
+            if (slow.Outcome == FaultOutcome.Mmio)
+            {
+                // The MMU no longer maps this engine's slot (a memslot change is being published).
+                RequestInternalStop();
+                return FaultResolution.Stale;
+            }
+        }
+    }
+
+    /// <summary>Test seam: runs on the vCPU thread after a slow-path fault, outside guest mode, before re-entering it.</summary>
+    internal Action<ulong>? SlowFaultResolvedForTest { get; set; }
+
+    /// <summary>How the current engine maps the RAM slots (null before the first Run).</summary>
+    internal SoftMemoryMap? MemoryMap => _engine?.Map;
+
+    /// <summary>After a fault in a slot that may be mapped whole: ask for that at the next block start.</summary>
+    private void MaybeMapWhole(SoftMemoryMap map, SoftMemoryMap.SlotMapping s)
+    {
+        if (map.WantUpgrade(s)) RequestInternalStop();
+    }
+
+    /// <summary>
+    /// UC_HOOK_MEM_READ_PROT: QEMU fills a TLB entry for a read of a trapped page. Faults the SPTE in; returning
+    /// true lets the read go on from the slot's memory, and QEMU's TLB keeps the page readable until the next
+    /// TLB flush this vCPU applies.
+    /// </summary>
+    internal bool ReadProtected(ulong gpa)
+    {
+        try
+        {
+            var map = _engine!.Map;
+            if (map.Find(gpa) is not { } s) return true;
+            if (ResolveFault(s, gpa, MmuAccess.Read, out _, out _) == FaultResolution.Mapped) MaybeMapWhole(map, s);
+            return true;
+        }
+        catch (Exception ex)
+        {
+            Fail(ex);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// UC_HOOK_MEM_WRITE_PROT: a guest write to a trapped page (every write to a trapped slot comes here; QEMU
+    /// then drops its own store, since the region is read-only in its TLB). Once the SPTE allows the write, the
+    /// hook performs the store itself, in guest mode. An unaligned store is left to the byte stores QEMU makes
+    /// of it next (each comes back here), so no byte is written twice. A write to a read-only slot is MMIO.
+    /// </summary>
+    internal bool WriteProtected(ulong gpa, int size, ulong value)
+    {
+        try
+        {
+            var map = _engine!.Map;
+            if (map.Find(gpa) is not { } s)
+            {
+                MmioWrite(gpa, size, value);
+                return true;
+            }
+            switch (ResolveFault(s, gpa, MmuAccess.Write, out var spte, out var slow))
+            {
+                case FaultResolution.Mapped:
+                    Store(spte.HostAddress + (nint)(gpa & (Native.PageSize.Bytes - 1)), gpa, size, value);
+                    MaybeMapWhole(map, s);
+                    break;
+                case FaultResolution.Stale:
+                    Store(s.Slot.HostAddressOf(gpa), gpa, size, value);
+                    break;
+                case FaultResolution.Mmio:
+                    MmioWrite(gpa, size, value);
+                    break;
+                case FaultResolution.NotPermitted:
+                    _errorRecorded = true;
+                    Record(new VcpuExit.InternalError(
+                        $"guest write of {size} bytes to guest-physical 0x{gpa:x} refused: the page is write-protected ({slow.DeniedBy})"));
+                    break;
+            }
+            return true;
+        }
+        catch (Exception ex)
+        {
+            Fail(ex);
+            return true;
+        }
+    }
+
+    /// <summary>The guest's store of <paramref name="size"/> bytes of <paramref name="value"/>, unless it is unaligned (QEMU then stores it byte by byte).</summary>
+    private static void Store(nint host, ulong gpa, int size, ulong value)
+    {
+        if ((gpa & (ulong)(size - 1)) != 0) return;
+        switch (size)
+        {
+            case 1: *(byte*)host = (byte)value; break;
+            case 2: *(ushort*)host = (ushort)value; break;
+            case 4: *(uint*)host = (uint)value; break;
+            default: *(ulong*)host = value; break;
+        }
+    }
+
+    /// <summary>
+    /// UC_HOOK_MEM_FETCH_PROT: QEMU translates code from a trapped RAM page (an SPTE fault, see above), or the
+    /// guest fetches code from an address with no RAM. If the page tables do
     /// not map it, returning true lets QEMU raise the #PF; otherwise the run ends with an internal error,
     /// as on KVM, which cannot execute from MMIO either. A page-table mapping to another address is
     /// reported as such, since Unicorn 2.0.1 would fetch from the linear address regardless.
@@ -428,6 +631,13 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         try
         {
             var engine = _engine!;
+            // A trapped RAM page: QEMU translates code from it, a byte at a time; fault the SPTE in and go on.
+            // Only translation is checked: Unicorn 2.0.1 runs cached blocks without fetching again.
+            if (engine.Map.Find(linear) is { } s)
+            {
+                if (ResolveFault(s, linear, MmuAccess.Execute, out _, out _) == FaultResolution.Mapped) MaybeMapWhole(engine.Map, s);
+                return true;
+            }
             if (!GuestPageWalker.TryTranslate(engine.Memslots, Paging(engine), linear, out ulong gpa)) return true;
             _errorRecorded = true;
             Record(new VcpuExit.InternalError(gpa == linear
@@ -574,6 +784,6 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         }
         engine?.Dispose();
         if (_self.IsAllocated) _self.Free();
-        NativeMemory.Free(_stopRequest);
+        _participant.Dispose();
     }
 }

@@ -1,22 +1,35 @@
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Mmu;
 
 namespace Actorvisor.Hardware.Soft;
 
 /// <summary>
-/// A VM of the software accelerator. Its memslots are an immutable <see cref="MemslotSet"/> published
-/// through a volatile field; each vCPU maps the current set into its own Unicorn engine when it next
-/// enters the guest, and a change waits until every running vCPU has left the old mapping (so memory of a
-/// deleted slot can be unmapped as soon as <see cref="DeleteMemoryRegion"/> returns).
+/// A VM of the software accelerator. Its memslots are the immutable <see cref="MemslotSet"/> its
+/// <see cref="SoftMmu"/> maps (published with a volatile write under mmu_lock); each vCPU maps the current
+/// set into its own Unicorn engine when it next enters the guest, as the SPTEs allow. A change zaps the SPTEs
+/// of deleted and moved slots under mmu_lock and flushes every vCPU's TLB, then waits until every running
+/// vCPU has left the old engine (so memory of a deleted slot can be unmapped as soon as
+/// <see cref="DeleteMemoryRegion"/> returns).
 /// </summary>
 public sealed class SoftVm : IVirtualMachine
 {
     private readonly object _changes = new();
+    private readonly object _publish = new();
     private readonly List<SoftVcpu> _vcpus = [];
-    private volatile MemslotSet _memslots = MemslotSet.Empty;
     private bool _disposed;
 
-    internal SoftVm(SoftAccelerator accelerator) => Accelerator = accelerator;
+    internal SoftVm(SoftAccelerator accelerator)
+    {
+        Accelerator = accelerator;
+        Mmu = new SoftMmu();
+    }
+
+    /// <summary>The VM's second-stage MMU: SPTEs, mmu_lock, TLB flushes, dirty logging.</summary>
+    public SoftMmu Mmu { get; }
+
+    /// <inheritdoc />
+    public IDirtyLog DirtyLog => Mmu;
 
     /// <summary>The accelerator that created this VM.</summary>
     public SoftAccelerator Accelerator { get; }
@@ -25,7 +38,7 @@ public sealed class SoftVm : IVirtualMachine
     public AcceleratorKind Kind => AcceleratorKind.Software;
 
     /// <inheritdoc />
-    public MemslotSet Memslots => _memslots;
+    public MemslotSet Memslots => Mmu.Memslots;
 
     /// <inheritdoc />
     public IReadOnlyList<IVirtualCpu> Vcpus
@@ -49,13 +62,28 @@ public sealed class SoftVm : IVirtualMachine
     {
         SoftVcpu[] vcpus;
         long generation;
-        lock (_changes)
+        // Called from an exit handler, this thread's vCPU is in guest mode, where it may neither take mmu_lock nor
+        // wait behind a change that waits for its flush acknowledgement: it leaves guest mode for the change and
+        // re-enters afterwards, applying the flush the change requested.
+        var self = TlbFlushParticipant.CurrentInGuest;
+        self?.ExitGuest();
+        try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            var next = change(_memslots);
-            _memslots = next;
-            generation = next.Generation;
-            vcpus = [.. _vcpus];
+            lock (_publish)
+            {
+                lock (_changes)
+                {
+                    ObjectDisposedException.ThrowIf(_disposed, this);
+                    vcpus = [.. _vcpus];
+                }
+                var next = change(Memslots);
+                Mmu.SetMemslots(next);
+                generation = next.Generation;
+            }
+        }
+        finally
+        {
+            self?.EnterGuest();
         }
         foreach (var vcpu in vcpus) vcpu.SynchronizeMemslots(generation);
     }
@@ -85,6 +113,8 @@ public sealed class SoftVm : IVirtualMachine
             vcpus = [.. _vcpus];
             _vcpus.Clear();
         }
+        // The MMU goes with the VM: no zap (it would wait for a vCPU still finishing its last block) and no
+        // Mmu.Dispose (that vCPU may still fault into it).
         foreach (var vcpu in vcpus) vcpu.Dispose();
     }
 }

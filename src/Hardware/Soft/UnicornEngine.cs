@@ -38,6 +38,9 @@ internal sealed unsafe class UnicornEngine : SafeHandle
     public void Protect(ulong gpa, ulong size, uint perms) =>
         Check(uc_mem_protect(Uc, gpa, (nuint)size, perms), "uc_mem_protect", $"gpa 0x{gpa:x} size 0x{size:x}");
 
+    /// <summary>Empties QEMU's softmmu TLB (see <see cref="UnicornNative.tcg_flush_softmmu_tlb"/>).</summary>
+    public void FlushTlb() => tcg_flush_softmmu_tlb(Uc);
+
     /// <summary>uc_mem_unmap.</summary>
     public void Unmap(ulong gpa, ulong size) =>
         Check(uc_mem_unmap(Uc, gpa, (nuint)size), "uc_mem_unmap", $"gpa 0x{gpa:x} size 0x{size:x}");

@@ -194,6 +194,17 @@ internal static unsafe partial class UnicornNative
     [LibraryImport(Library, EntryPoint = "uc_ctl")]
     public static partial int uc_ctl_int(nint uc, int control, int value);
 
+    /// <summary>
+    /// QEMU's tlb_flush for the engine's CPU (translate-all.c, exported by libunicorn 2.0.1 under its per-target
+    /// name): empties the softmmu TLB, so the next access to every page goes through the memory-region checks
+    /// (and the UC_HOOK_MEM_*_PROT hooks) again. Unicorn 2.0.1's API has no TLB flush: uc_mem_protect only
+    /// flushes when a region's read-only state changes, and uc_ctl_flush_tlb drops every translated block.
+    /// </summary>
+    public const string FlushTlbExport = "tcg_flush_softmmu_tlb_x86_64";
+
+    [LibraryImport(Library, EntryPoint = FlushTlbExport)]
+    public static partial void tcg_flush_softmmu_tlb(nint uc);
+
     [LibraryImport(Library)]
     public static partial int uc_context_alloc(nint uc, out nint context);
 

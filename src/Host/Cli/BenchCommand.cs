@@ -7,15 +7,48 @@ namespace Actorvisor.Host.Cli;
 public static class BenchCommand
 {
     /// <summary>Builds the command with one subcommand per benchmark.</summary>
-    public static Command Create()
+    public static Command Create() => new("bench", "Benchmarks (one `key: value` figure per line)")
+    {
+        Exits(),
+        Lifecycle(),
+        Mmu(),
+        AsyncPfCommand(),
+        AsyncPfDestroyCommand(),
+    };
+
+    private static Command Exits()
     {
         var exits = new Option<int>("--exits") { Description = "port-I/O exits per round", DefaultValueFactory = _ => 2_000_000 };
         var rounds = new Option<int>("--rounds") { Description = "rounds of each measurement (best is reported)", DefaultValueFactory = _ => 3 };
         exits.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1000) r.AddError("--exits must be at least 1000"); });
         rounds.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--rounds must be at least 1"); });
-        var exitsCommand = new Command("exits", "Port-I/O exits per second through the runtime vs a raw Unicorn OUT-hook loop") { exits, rounds };
-        exitsCommand.SetAction(parse => Print(ExitsBenchmark.Run(parse.GetValue(exits), parse.GetValue(rounds))));
-        return new Command("bench", "Benchmarks (one `key: value` figure per line)") { exitsCommand, AsyncPfCommand(), AsyncPfDestroyCommand() };
+        var command = new Command("exits", "Port-I/O exits per second through the runtime vs a raw Unicorn OUT-hook loop") { exits, rounds };
+        command.SetAction(parse => Print(ExitsBenchmark.Run(parse.GetValue(exits), parse.GetValue(rounds))));
+        return command;
+    }
+
+    private static Command Lifecycle()
+    {
+        var vms = new Option<int>("--vms") { Description = "VMs created, started and destroyed", DefaultValueFactory = _ => 300 };
+        var idle = new Option<int>("--idle-vms") { Description = "idle VMs held at once for the memory figure", DefaultValueFactory = _ => 100 };
+        var trips = new Option<int>("--round-trips") { Description = "pause/resume round trips", DefaultValueFactory = _ => 2000 };
+        foreach (var o in new[] { vms, idle, trips })
+            o.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 10) r.AddError($"{o.Name} must be at least 10"); });
+        var command = new Command("lifecycle", "VM create+start+destroy per second, memory per idle VM, vCPU pause/resume round trip") { vms, idle, trips };
+        command.SetAction(async (parse, _) =>
+            Print(await LifecycleBenchmark.RunAsync(parse.GetValue(vms), parse.GetValue(idle), parse.GetValue(trips))));
+        return command;
+    }
+
+    private static Command Mmu()
+    {
+        var pages = new Option<int>("--pages") { Description = "pages of the memslot the MMU benchmark faults and harvests", DefaultValueFactory = _ => 65536 };
+        var rounds = new Option<int>("--rounds") { Description = "rounds of each measurement (best is reported)", DefaultValueFactory = _ => 5 };
+        pages.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1024) r.AddError("--pages must be at least 1024"); });
+        rounds.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--rounds must be at least 1"); });
+        var command = new Command("mmu", "Software MMU: write-protect faults per second on the fast vs the slow path (1 and 2 threads); dirty-log harvest + copy vs memcpy") { pages, rounds };
+        command.SetAction(parse => Print(MmuBenchmark.Run(parse.GetValue(pages), parse.GetValue(rounds))));
+        return command;
     }
 
     private static Command AsyncPfCommand()

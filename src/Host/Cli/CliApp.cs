@@ -11,6 +11,7 @@ public static class CliApp
         DemoCommand.Create(),
         RunCommand.Create(),
         BenchCommand.Create(),
+        ScenarioCommand.Create(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; returns the process exit code.</summary>

@@ -11,7 +11,7 @@ namespace Actorvisor.Hardware.Tests.Contract;
 /// the accelerator. Guests are assembled with Iced and loaded into HostMemory-backed memslots; registers
 /// are set the way a VMM sets KVM state.
 /// </summary>
-public abstract class AcceleratorContractTests : IDisposable
+public abstract partial class AcceleratorContractTests : IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
 
@@ -455,6 +455,33 @@ public abstract class AcceleratorContractTests : IDisposable
         Assert.True(run.Wait(Patience), "the guest never saw the new slot");
         Assert.Equal(VcpuExit.Halted, run.Result);
         Assert.Equal([0xB0, 0xB1], handler.Ports.Select(p => (int)p.Port));
+    }
+
+    [AcceleratorFact]
+    public void ASlotTheExitHandlerAddsIsRamOnceTheGuestGoesOn()
+    {
+        using var m = NewMachine();
+        var page = m.AllocateExtra(0x1000);
+        page.Write<uint>(0, 0x600D_F00D);
+        m.Load(32, a =>
+        {
+            a.@out(0xB2, al);               // the handler adds the slot
+            var next = a.CreateLabel();
+            a.jmp(next);                    // the software accelerator switches memslots at the end of a block
+            a.Label(ref next);
+            a.mov(eax, __dword_ptr[0x40_0000]);
+            a.@out(0xB3, eax);
+            a.hlt();
+        });
+        m.EnterProtectedMode(TestMachine.CodeAddress);
+        var handler = new RecordingExitHandler
+        {
+            OnPort = p => { if (p.Port == 0xB2) m.Vm.SetMemoryRegion(Memslot.For(1, 0x40_0000, page)); },
+        };
+
+        Assert.Equal(VcpuExit.Halted, m.Cpu.Run(handler));
+        Assert.Equal(new PortAccess(0xB3, IoDirection.Out, 4, 0x600D_F00D), handler.Ports[^1]);
+        Assert.Empty(handler.Mmio);
     }
 
     [AcceleratorFact]
