@@ -1,0 +1,224 @@
+using Actorvisor.Actors.Vm;
+using Akka.Actor;
+using Akka.Event;
+
+namespace Actorvisor.Actors.Node;
+
+/// <summary>
+/// One per daemon: the node's VM registry (kvm_lock protecting vm_list, locking.rst: the outermost lock, so
+/// VmActors are its children and it never waits on them). Checks names and capacity, creates and supervises
+/// VmActors, lists and describes them, destroys them.
+/// Supervision: a VmActor that throws is stopped (its PostStop tears the VM down) and recorded as Failed;
+/// the node itself never fails because of a VM.
+/// </summary>
+public sealed class NodeActor : ReceiveActor
+{
+    private readonly NodeCapacity _capacity;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<string, Entry> _vms = new(StringComparer.Ordinal);
+    private readonly Dictionary<IActorRef, Entry> _byActor = new();
+    private readonly List<IActorRef> _shutdownRequesters = new();
+    private readonly IActorRef _self;
+    private bool _shuttingDown;
+    private int _destroyedInShutdown;
+    private string? _lastCrash;
+    private long _actorSerial;
+
+    /// <summary>Props for a node with <paramref name="capacity"/>.</summary>
+    public static Props Props(NodeCapacity capacity) => Akka.Actor.Props.Create(() => new NodeActor(capacity));
+
+    /// <summary>Use <see cref="Props"/>; public for the actor factory.</summary>
+    public NodeActor(NodeCapacity capacity)
+    {
+        _capacity = capacity;
+        _self = Self;
+        Receive<CreateVm>(OnCreate);
+        Receive<VmReady>(OnReady);
+        Receive<VmCreateFailed>(OnCreateFailed);
+        Receive<ListVms>(_ => Sender.Tell(new VmList(_vms.Values.OrderBy(e => e.Name, StringComparer.Ordinal).Select(e => e.Summary()).ToList())));
+        Receive<DescribeVm>(m => WithVm(m.Name, e =>
+        {
+            if (e.Alive) e.Actor.Forward(GetVmDescription.Instance);
+            else Sender.Tell(new VmDescription(e.Name, e.State, e.Spec.VcpuCount, e.Spec.MemoryBytes, e.Spec.Description, [], 0, e.Outcome));
+        }));
+        Receive<LookupVm>(m => WithVm(m.Name, e => Sender.Tell(new VmFound(e.Name, e.Actor))));
+        Receive<SendToVm>(m => WithVm(m.Name, e =>
+        {
+            if (e.Alive) e.Actor.Forward(m.Message);
+            else Sender.Tell(new VmRequestFailed(e.Name, new VmError.NotAccepting(e.State)));
+        }));
+        Receive<DestroyVm>(m => WithVm(m.Name, e => Destroy(e, Sender)));
+        Receive<GetNodeUsage>(_ => Sender.Tell(Usage()));
+        Receive<ShutdownNode>(_ => OnShutdown());
+        Receive<VmStateChanged>(m => Update(m.VmName, e => e.State = m.To));
+        Receive<VmEnded>(m => Update(m.VmName, e =>
+        {
+            e.State = m.Outcome.FinalState;
+            e.Outcome = m.Outcome;
+        }));
+        Receive<VmStopped>(m => Update(m.VmName, e =>
+        {
+            e.Outcome ??= m.Outcome;
+            if (e.Destroying) Context.Stop(e.Actor);
+        }));
+        Receive<Terminated>(OnTerminated);
+    }
+
+    /// <inheritdoc />
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(Decider.From(e =>
+        {
+            _lastCrash = $"{e.GetType().Name}: {e.Message}";
+            return Directive.Stop;
+        }));
+
+    private void OnCreate(CreateVm m)
+    {
+        if (_shuttingDown)
+        {
+            Sender.Tell(new NodeRequestFailed(new NodeError.ShuttingDown()));
+            return;
+        }
+        if (m.Spec.Validate() is { } problem)
+        {
+            Sender.Tell(new NodeRequestFailed(new NodeError.InvalidSpec(problem)));
+            return;
+        }
+        var spec = m.Spec;
+        if (_vms.ContainsKey(spec.Name))
+        {
+            Sender.Tell(new NodeRequestFailed(new NodeError.DuplicateVmName(spec.Name)));
+            return;
+        }
+        var usage = Usage();
+        ulong freeVcpus = (ulong)Math.Max(0, _capacity.Vcpus - usage.UsedVcpus);
+        if ((ulong)spec.VcpuCount > freeVcpus)
+        {
+            Sender.Tell(new NodeRequestFailed(new NodeError.InsufficientCapacity("vcpus", (ulong)spec.VcpuCount, freeVcpus, (ulong)_capacity.Vcpus)));
+            return;
+        }
+        ulong freeMemory = _capacity.MemoryBytes - Math.Min(_capacity.MemoryBytes, usage.UsedMemoryBytes);
+        if (spec.MemoryBytes > freeMemory)
+        {
+            Sender.Tell(new NodeRequestFailed(new NodeError.InsufficientCapacity("memory bytes", spec.MemoryBytes, freeMemory, _capacity.MemoryBytes)));
+            return;
+        }
+        // The name reserves the resources from now on, while the VM is built on its own actor.
+        // A unique actor name: the previous VM of this name may still be stopping.
+        var actor = Context.Watch(Context.ActorOf(VmActor.Props(spec), $"vm-{spec.Name}-{++_actorSerial}"));
+        var entry = new Entry(spec, actor) { CreateRequester = Sender };
+        _vms.Add(spec.Name, entry);
+        _byActor.Add(actor, entry);
+    }
+
+    private void OnReady(VmReady m) => Update(m.VmName, e =>
+    {
+        e.Built = true;
+        e.CreateRequester?.Tell(new VmCreated(e.Name, e.Actor));
+        e.CreateRequester = null;
+    });
+
+    private void OnCreateFailed(VmCreateFailed m) => Update(m.VmName, e =>
+    {
+        e.CreateRequester?.Tell(new NodeRequestFailed(new NodeError.CreateFailed(e.Name, m.Reason)));
+        e.CreateRequester = null;
+        Remove(e);
+        Context.Stop(e.Actor);
+    });
+
+    private void Destroy(Entry e, IActorRef requester)
+    {
+        if (!e.Alive)
+        {
+            // Its actor crashed earlier and already tore it down: only the name is left to free.
+            _vms.Remove(e.Name);
+            requester.Tell(new VmDestroyed(e.Name, e.Outcome ?? new VmOutcome.Failed("the VM actor stopped")));
+            return;
+        }
+        e.DestroyRequesters.Add(requester);
+        if (e.Destroying) return;
+        e.Destroying = true;
+        // The VmActor tears down (answering VmStopped), then the node stops it and frees the name on Terminated.
+        e.Actor.Tell(StopVm.Instance);
+    }
+
+    private void OnShutdown()
+    {
+        _shuttingDown = true;
+        _shutdownRequesters.Add(Sender);
+        foreach (var e in _vms.Values.Where(e => e.Alive).ToList()) Destroy(e, ActorRefs.Nobody);
+        CompleteShutdownIfDone();
+    }
+
+    private void OnTerminated(Terminated t)
+    {
+        if (!_byActor.TryGetValue(t.ActorRef, out var e)) return;
+        if (!e.Destroying)
+        {
+            // The VmActor itself crashed; its PostStop has torn the VM down.
+            var reason = $"the VM actor stopped unexpectedly ({_lastCrash ?? "no exception recorded"})";
+            _log.Error("VM {0}: {1}", e.Name, reason);
+            e.Outcome = new VmOutcome.Failed(reason);
+            e.State = VmState.Failed;
+            e.CreateRequester?.Tell(new NodeRequestFailed(new NodeError.CreateFailed(e.Name, reason)));
+            e.CreateRequester = null;
+            e.Alive = false;
+            _byActor.Remove(t.ActorRef);
+            if (!e.Built) _vms.Remove(e.Name);
+            CompleteShutdownIfDone();
+            return;
+        }
+        if (_shuttingDown) _destroyedInShutdown++;
+        Remove(e);
+        var outcome = e.Outcome ?? new VmOutcome.StoppedOnRequest();
+        foreach (var r in e.DestroyRequesters) r.Tell(new VmDestroyed(e.Name, outcome));
+        CompleteShutdownIfDone();
+    }
+
+    private void CompleteShutdownIfDone()
+    {
+        if (!_shuttingDown || _byActor.Count > 0) return;
+        foreach (var r in _shutdownRequesters) r.Tell(new NodeShutDown(_destroyedInShutdown));
+        _shutdownRequesters.Clear();
+    }
+
+    private NodeUsage Usage()
+    {
+        var live = _vms.Values.Where(e => e.Alive && e.State.HoldsResources()).ToList();
+        return new NodeUsage(_capacity, live.Sum(e => e.Spec.VcpuCount), live.Aggregate(0UL, (s, e) => s + e.Spec.MemoryBytes), _vms.Count);
+    }
+
+    private void WithVm(string name, Action<Entry> action)
+    {
+        if (_vms.TryGetValue(name, out var e)) action(e);
+        else Sender.Tell(new NodeRequestFailed(new NodeError.UnknownVm(name)));
+    }
+
+    // Reports from a VmActor; ignored once its entry is gone (e.g. a late event after destroy).
+    private void Update(string name, Action<Entry> action)
+    {
+        if (_vms.TryGetValue(name, out var e) && e.Alive && Sender.Equals(e.Actor)) action(e);
+    }
+
+    private void Remove(Entry e)
+    {
+        _vms.Remove(e.Name);
+        _byActor.Remove(e.Actor);
+    }
+
+    private sealed class Entry(VmSpec spec, IActorRef actor)
+    {
+        public VmSpec Spec { get; } = spec;
+        public IActorRef Actor { get; } = actor;
+        public string Name => Spec.Name;
+        public VmState State { get; set; } = VmState.Created;
+        public VmOutcome? Outcome { get; set; }
+        public bool Built { get; set; }
+        public bool Alive { get; set; } = true;
+        public bool Destroying { get; set; }
+        public IActorRef? CreateRequester { get; set; }
+        public List<IActorRef> DestroyRequesters { get; } = new();
+
+        public VmSummary Summary() => new(Name, State, Spec.VcpuCount, Spec.MemoryBytes, Outcome);
+    }
+}

@@ -1,0 +1,52 @@
+namespace Actorvisor.Actors.Node;
+
+/// <summary>Why the node refused a request.</summary>
+public abstract record NodeError
+{
+    private NodeError() { }
+
+    /// <summary>A person-readable explanation.</summary>
+    public abstract string Message { get; }
+
+    /// <summary>A VM called <paramref name="Name"/> already exists on this node.</summary>
+    public sealed record DuplicateVmName(string Name) : NodeError
+    {
+        /// <inheritdoc />
+        public override string Message => $"a VM named '{Name}' already exists on this node";
+    }
+
+    /// <summary>The request needs more of <paramref name="Resource"/> than the node has left.</summary>
+    public sealed record InsufficientCapacity(string Resource, ulong Requested, ulong Available, ulong Total) : NodeError
+    {
+        /// <inheritdoc />
+        public override string Message => $"not enough {Resource}: requested {Requested}, available {Available} of {Total}";
+    }
+
+    /// <summary>The VM spec is invalid: <paramref name="Problem"/> names the field.</summary>
+    public sealed record InvalidSpec(string Problem) : NodeError
+    {
+        /// <inheritdoc />
+        public override string Message => $"invalid VM spec: {Problem}";
+    }
+
+    /// <summary>Building VM <paramref name="Name"/> failed.</summary>
+    public sealed record CreateFailed(string Name, string Reason) : NodeError
+    {
+        /// <inheritdoc />
+        public override string Message => $"creating VM '{Name}' failed: {Reason}";
+    }
+
+    /// <summary>No VM called <paramref name="Name"/> exists on this node.</summary>
+    public sealed record UnknownVm(string Name) : NodeError
+    {
+        /// <inheritdoc />
+        public override string Message => $"no VM named '{Name}' on this node";
+    }
+
+    /// <summary>The node is shutting down and creates nothing.</summary>
+    public sealed record ShuttingDown : NodeError
+    {
+        /// <inheritdoc />
+        public override string Message => "the node is shutting down";
+    }
+}

@@ -1,0 +1,76 @@
+using Actorvisor.Actors.Vm;
+using Akka.Actor;
+
+namespace Actorvisor.Actors.Node;
+
+// Messages handled by NodeActor (kvm_lock / vm_list). Replies go to the sender: a success record or
+// NodeRequestFailed with a typed NodeError.
+
+/// <summary>
+/// Creates a VM after checking its name and the node's capacity. Replies <see cref="VmCreated"/> once the VM
+/// is built (state Created), or <see cref="NodeRequestFailed"/>.
+/// </summary>
+public sealed record CreateVm(VmSpec Spec);
+
+/// <summary>Lists the VMs. Replies <see cref="VmList"/>.</summary>
+public sealed record ListVms
+{
+    /// <summary>The one instance.</summary>
+    public static readonly ListVms Instance = new();
+}
+
+/// <summary>Describes VM <paramref name="Name"/>. The VM replies with a <see cref="VmDescription"/>; or <see cref="NodeRequestFailed"/>.</summary>
+public sealed record DescribeVm(string Name);
+
+/// <summary>Finds VM <paramref name="Name"/>. Replies <see cref="VmFound"/> or <see cref="NodeRequestFailed"/>.</summary>
+public sealed record LookupVm(string Name);
+
+/// <summary>
+/// Passes <paramref name="Message"/> (any VM request) to VM <paramref name="Name"/>, which answers the
+/// original sender; or replies <see cref="NodeRequestFailed"/>.
+/// </summary>
+public sealed record SendToVm(string Name, object Message);
+
+/// <summary>
+/// Tears VM <paramref name="Name"/> down (if it still runs), removes it and frees its name. Replies
+/// <see cref="VmDestroyed"/> or <see cref="NodeRequestFailed"/>.
+/// </summary>
+public sealed record DestroyVm(string Name);
+
+/// <summary>Asks how much of the node's capacity is in use. Replies <see cref="NodeUsage"/>.</summary>
+public sealed record GetNodeUsage
+{
+    /// <summary>The one instance.</summary>
+    public static readonly GetNodeUsage Instance = new();
+}
+
+/// <summary>Refuses new VMs and destroys every VM. Replies <see cref="NodeShutDown"/> once all are gone.</summary>
+public sealed record ShutdownNode
+{
+    /// <summary>The one instance.</summary>
+    public static readonly ShutdownNode Instance = new();
+}
+
+/// <summary>VM <paramref name="Name"/> is built (state Created); <paramref name="Vm"/> is its actor.</summary>
+public sealed record VmCreated(string Name, IActorRef Vm);
+
+/// <summary>The node's VMs.</summary>
+public sealed record VmList(IReadOnlyList<VmSummary> Vms);
+
+/// <summary>One line of <see cref="VmList"/>.</summary>
+public sealed record VmSummary(string Name, VmState State, int VcpuCount, ulong MemoryBytes, VmOutcome? Outcome);
+
+/// <summary>VM <paramref name="Name"/> is served by <paramref name="Vm"/>.</summary>
+public sealed record VmFound(string Name, IActorRef Vm);
+
+/// <summary>VM <paramref name="Name"/> was torn down (<paramref name="Outcome"/>) and removed.</summary>
+public sealed record VmDestroyed(string Name, VmOutcome Outcome);
+
+/// <summary>Capacity and what live VMs use of it.</summary>
+public sealed record NodeUsage(NodeCapacity Capacity, int UsedVcpus, ulong UsedMemoryBytes, int VmCount);
+
+/// <summary>Every VM was destroyed (<paramref name="VmsDestroyed"/> of them).</summary>
+public sealed record NodeShutDown(int VmsDestroyed);
+
+/// <summary>A node request was refused.</summary>
+public sealed record NodeRequestFailed(NodeError Error);

@@ -1,0 +1,51 @@
+using Actorvisor.Actors.Devices;
+using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Mmu;
+
+namespace Actorvisor.Actors.Vm;
+
+/// <summary>
+/// The hardware of one VM, as <see cref="VmSpec.Build"/> returns it: the accelerator VM and its vCPUs
+/// (registers set up to boot), the exit handler that routes port I/O and MMIO to devices (the device bus),
+/// the devices and the guest memory. The VmActor owns all of it from then on and releases each part in its
+/// teardown step.
+/// </summary>
+public sealed class VmParts
+{
+    /// <summary>The accelerator VM, its memslots already set for guest RAM. Disposed in <see cref="TeardownStep.CloseFds"/>.</summary>
+    public required IVirtualMachine Vm { get; init; }
+
+    /// <summary>Handles the exits on every vCPU thread (the device bus).</summary>
+    public required IExitHandler ExitHandler { get; init; }
+
+    /// <summary>The vCPUs to run, one thread each; by default every vCPU of <see cref="Vm"/>.</summary>
+    public IReadOnlyList<IVirtualCpu>? Vcpus { get; init; }
+
+    /// <summary>The devices, each supervised by a DeviceActor and released in <see cref="TeardownStep.ReleaseDevices"/>.</summary>
+    public IReadOnlyList<VmDevice> Devices { get; init; } = [];
+
+    /// <summary>Guest RAM (HostMemory mappings), unmapped in <see cref="TeardownStep.UnmapGuestMemory"/>.</summary>
+    public IReadOnlyList<IDisposable> GuestMemory { get; init; } = [];
+
+    /// <summary>Anything else holding a descriptor, closed after the VM in <see cref="TeardownStep.CloseFds"/>.</summary>
+    public IReadOnlyList<IDisposable> OtherResources { get; init; } = [];
+
+    /// <summary>
+    /// Decides what a vCPU exit that ended the guest means: returns <see cref="VmOutcome.Exited"/> for the
+    /// debug-exit port, or null to treat the exit as a failure.
+    /// </summary>
+    public Func<VcpuExit, VmOutcome?>? InterpretExit { get; init; }
+
+    /// <summary>
+    /// Drops cached translations of a vCPU (called on its thread, outside the guest). By default a vCPU that
+    /// is an <see cref="ITlbFlushTarget"/> (the software accelerator's) flushes itself; KVM needs nothing here,
+    /// since leaving the guest is where the kernel services KVM_REQ_TLB_FLUSH.
+    /// </summary>
+    public Action<IVirtualCpu>? FlushTlb { get; init; }
+
+    /// <summary>The TLB flush applied by the vCPU threads.</summary>
+    internal Action<IVirtualCpu> EffectiveFlushTlb => FlushTlb ?? (cpu => (cpu as ITlbFlushTarget)?.FlushTlb());
+
+    /// <summary>The vCPUs to run.</summary>
+    internal IReadOnlyList<IVirtualCpu> RunnableVcpus => Vcpus ?? Vm.Vcpus;
+}

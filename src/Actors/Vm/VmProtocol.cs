@@ -1,0 +1,109 @@
+using Actorvisor.Hardware.X86;
+using Akka.Actor;
+
+namespace Actorvisor.Actors.Vm;
+
+// Messages handled by VmActor (kvm->lock). Each request is answered to its sender with a success record or
+// VmRequestFailed. Memslot requests (SetMemslot, DeleteMemslot, GetMemslots) are also accepted and passed
+// to the VM's MemslotSetActor, which answers them.
+
+/// <summary>A request to a VM (refused with <see cref="VmError.NotAccepting"/> once the VM is stopping).</summary>
+public interface IVmRequest;
+
+/// <summary>Created -> Running: the vCPUs start running the guest. Replies <see cref="VmTransitioned"/>.</summary>
+public sealed record StartVm : IVmRequest
+{
+    /// <summary>The one instance.</summary>
+    public static readonly StartVm Instance = new();
+}
+
+/// <summary>Running -> Paused: every vCPU is parked outside the guest. Replies <see cref="VmTransitioned"/> once all have acknowledged.</summary>
+public sealed record PauseVm : IVmRequest
+{
+    /// <summary>The one instance.</summary>
+    public static readonly PauseVm Instance = new();
+}
+
+/// <summary>Paused -> Running. Replies <see cref="VmTransitioned"/> once every vCPU runs again.</summary>
+public sealed record ResumeVm : IVmRequest
+{
+    /// <summary>The one instance.</summary>
+    public static readonly ResumeVm Instance = new();
+}
+
+/// <summary>
+/// Tears the VM down (any live state -> Stopping -> Stopped). Replies <see cref="VmStopped"/> once the
+/// teardown has finished; answered at once if the VM has already ended.
+/// </summary>
+public sealed record StopVm
+{
+    /// <summary>The one instance.</summary>
+    public static readonly StopVm Instance = new();
+}
+
+/// <summary>Asks for the VM's description. Replies <see cref="VmDescription"/> (in every state).</summary>
+public sealed record GetVmDescription
+{
+    /// <summary>The one instance.</summary>
+    public static readonly GetVmDescription Instance = new();
+}
+
+/// <summary>
+/// <paramref name="Subscriber"/> receives this VM's <see cref="VmEvent"/>s (state changes, console output,
+/// teardown steps, the end). Replies <see cref="VmSubscribed"/>; a VM that has already ended sends its
+/// <see cref="VmEnded"/> right away.
+/// </summary>
+public sealed record SubscribeVm(IActorRef Subscriber);
+
+/// <summary>Stops sending events to <paramref name="Subscriber"/>. Replies <see cref="VmUnsubscribed"/>.</summary>
+public sealed record UnsubscribeVm(IActorRef Subscriber);
+
+/// <summary>Reads the registers of vCPU <paramref name="VcpuId"/>. The vCPU replies with a Vcpu.VcpuRegisters.</summary>
+public sealed record GetRegisters(int VcpuId) : IVmRequest;
+
+/// <summary>Writes the registers of vCPU <paramref name="VcpuId"/>. The vCPU replies with a Vcpu.VcpuRegistersSet.</summary>
+public sealed record SetRegisters(int VcpuId, Registers Registers, SpecialRegisters? Special = null) : IVmRequest;
+
+/// <summary>Every vCPU flushes its TLB. Replies <see cref="TlbFlushed"/> once every vCPU has acknowledged.</summary>
+public sealed record FlushTlb : IVmRequest
+{
+    /// <summary>The one instance.</summary>
+    public static readonly FlushTlb Instance = new();
+}
+
+/// <summary>The VM is now in <paramref name="State"/>.</summary>
+public sealed record VmTransitioned(string VmName, VmState State);
+
+/// <summary>The VM has been torn down and ended with <paramref name="Outcome"/>.</summary>
+public sealed record VmStopped(string VmName, VmOutcome Outcome);
+
+/// <summary>Subscribed; the VM was in <paramref name="State"/>.</summary>
+public sealed record VmSubscribed(string VmName, VmState State);
+
+/// <summary>Unsubscribed.</summary>
+public sealed record VmUnsubscribed(string VmName);
+
+/// <summary>All <paramref name="VcpuCount"/> vCPUs flushed their TLBs.</summary>
+public sealed record TlbFlushed(string VmName, int VcpuCount);
+
+/// <summary>A request to VM <paramref name="VmName"/> was refused.</summary>
+public sealed record VmRequestFailed(string VmName, VmError Error);
+
+/// <summary>What a VM is and where it stands.</summary>
+public sealed record VmDescription(
+    string Name,
+    VmState State,
+    int VcpuCount,
+    ulong MemoryBytes,
+    string Description,
+    IReadOnlyList<string> Devices,
+    int MemslotCount,
+    VmOutcome? Outcome);
+
+// Sent by a VmActor to its parent.
+
+/// <summary>The VM was built and is Created.</summary>
+public sealed record VmReady(string VmName, IActorRef Vm);
+
+/// <summary>The VM could not be built (<paramref name="Reason"/>); nothing of it remains.</summary>
+public sealed record VmCreateFailed(string VmName, string Reason);
