@@ -11,6 +11,9 @@ public static class CliApp
         DemoCommand.Create(),
         RunCommand.Create(),
         BenchCommand.Create(),
+        Node.NodeCommand.Create(),
+        VmCommand.Create(),
+        ClusterCommand.Create(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; returns the process exit code.</summary>
