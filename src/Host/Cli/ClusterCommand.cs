@@ -30,7 +30,7 @@ public static class ClusterCommand
                 "Unreachable" or "Down" => $"[red]{n.Status}[/]",
                 _ => Markup.Escape(n.Status),
             };
-            table.AddRow(Markup.Escape(n.Name), Markup.Escape(n.Address), status, Markup.Escape(n.Accelerator ?? "-"),
+            table.AddRow(Markup.Escape(n.Name), Markup.Escape(n.Address[(n.Address.IndexOf('@') + 1)..]), status, Markup.Escape(n.Accelerator ?? "-"),
                 $"{n.UsedVcpus}/{n.Vcpus}", $"{ClusterCliRunner.Size(n.UsedMemoryBytes)}/{ClusterCliRunner.Size(n.MemoryBytes)}", n.VmCount.ToString());
         }
         AnsiConsole.Write(table);

@@ -52,8 +52,8 @@ public sealed class VmDirectory : ReceiveActor
         Receive<UnsubscribeVmEventsRequest>(OnUnsubscribe);
         Receive<ClusterEvent.MemberUp>(m => AskToAnnounce(m.Member));
         Receive<ClusterEvent.MemberWeaklyUp>(m => AskToAnnounce(m.Member));
-        Receive<ClusterEvent.MemberDowned>(m => NodeGone(m.Member.Address, "was downed (the split-brain resolver or an operator removed it)"));
-        Receive<ClusterEvent.MemberRemoved>(m => NodeGone(m.Member.Address, "was removed from the cluster"));
+        Receive<ClusterEvent.MemberDowned>(m => NodeGone(m.Member.Address, "was downed"));
+        Receive<ClusterEvent.MemberRemoved>(m => NodeGone(m.Member.Address, "left the cluster"));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<ClusterEvent.IReachabilityEvent>(_ => { });
         Receive<Terminated>(t => RemoveSubscriber(t.ActorRef));

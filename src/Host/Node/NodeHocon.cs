@@ -15,6 +15,8 @@ public static class NodeHocon
         akka {
           loglevel = {{AkkaLevel(settings.LogLevel)}}
           actor.serialize-messages = off
+          # Clients come and go; their disconnects are not errors of the node.
+          remote.log-remote-lifecycle-events = off
           cluster {
             # Keep-majority: on a partition the side with more nodes stays up, the other downs itself.
             downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"

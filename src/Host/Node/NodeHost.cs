@@ -44,7 +44,14 @@ public static class NodeHost
             if (kvmNote is not null) log.LogWarning("KVM not used: {Reason}", kvmNote);
             log.LogInformation("Node {Name} starting: {Address}, {Accelerator}, {Vcpus} vCPUs, {Memory} MiB, data {DataDir}, seeds [{Seeds}]",
                 settings.NodeName, settings.Address, accelerator.Description, settings.Vcpus, settings.MemoryBytes >> 20, settings.DataDir, string.Join(", ", settings.SeedNodes));
-            await host.StartAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await host.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (Innermost(e) is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse })
+            {
+                throw new NodeConfigException("Node:Port", $"{settings.Host}:{settings.Port} is already in use");
+            }
             var system = host.Services.GetRequiredService<ActorSystem>();
             await host.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
             var reason = CoordinatedShutdown.Get(system).ShutdownReason;
@@ -117,6 +124,12 @@ public static class NodeHost
             NodeTransport.AddTls(akka, settings.Tls);
         });
         return builder.Build();
+    }
+
+    private static Exception Innermost(Exception e)
+    {
+        while (e.InnerException is not null) e = e.InnerException;
+        return e is AggregateException { InnerExceptions.Count: > 0 } a ? Innermost(a.InnerExceptions[0]) : e;
     }
 
     // One node per data directory: a second node on the same directory would share its images and lock.

@@ -40,8 +40,9 @@ public sealed class ApiClient : IAsyncDisposable
         var hocon = ConfigurationFactory.ParseString(ApiSerialization.Hocon + $$"""
 
             akka {
-              loglevel = ERROR
-              stdout-loglevel = ERROR
+              # A CLI prints its own errors; Akka's (e.g. a node disconnecting) would only garble its output.
+              loglevel = OFF
+              stdout-loglevel = OFF
               log-dead-letters = off
               log-dead-letters-during-shutdown = off
               actor.provider = remote
