@@ -7,7 +7,7 @@ namespace Actorvisor.Host.Tests.Cluster;
 
 /// <summary>A 3-node cluster of real processes driven through a ClusterClient and the CLI.</summary>
 [Collection(ClusterCollection.Name)]
-public sealed class ClusterApiTests(LocalCluster cluster) : IClassFixture<LocalCluster>
+public sealed class ClusterApiTests(LocalCluster cluster)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
 

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Actorvisor.Host.Api.V1;
 using Akka.Actor;
 using Akka.Cluster.Tools.Client;
+using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Configuration;
 
 namespace Actorvisor.Host.Api.Client;
@@ -57,6 +58,9 @@ public sealed class ApiClient : IAsyncDisposable
             """).WithFallback(ClientTransportConfig.For(options.Tls));
         var system = ActorSystem.Create("actorvisor-client", hocon);
         system.Settings.InjectTopLevelFallback(ClusterClientReceptionist.DefaultConfig());
+        // ClusterClient wraps each request in a pub-sub Send: without this binding the envelope (and the API
+        // message inside it) would fall back to the reflection-based JSON serializer.
+        system.Settings.InjectTopLevelFallback(DistributedPubSub.DefaultConfig());
         var contacts = options.Contacts.Select(c => ActorPath.Parse(ReceptionistPath(options.ClusterName, c))).ToImmutableHashSet();
         var client = system.ActorOf(ClusterClient.Props(ClusterClientSettings.Create(system).WithInitialContacts(contacts)), "cluster-client");
         return new ApiClient(system, client, options);
