@@ -21,6 +21,10 @@ public sealed class ActorRefJsonConverter(ExtendedActorSystem system) : JsonConv
     }
 
     /// <inheritdoc />
-    public override void Write(Utf8JsonWriter writer, IActorRef value, JsonSerializerOptions options) =>
-        writer.WriteStringValue(Akka.Serialization.Serialization.SerializedActorPath(value));
+    public override void Write(Utf8JsonWriter writer, IActorRef value, JsonSerializerOptions options)
+    {
+        // Nobody has no address another system could resolve; it travels as null ("no actor").
+        if (value.IsNobody()) writer.WriteNullValue();
+        else writer.WriteStringValue(Akka.Serialization.Serialization.SerializedActorPath(value));
+    }
 }
