@@ -25,6 +25,8 @@ public sealed class ActorvisorRuntime : IAsyncDisposable
         }
         """;
 
+    private readonly List<Task> _sessionEnds = new();
+
     private ActorvisorRuntime(ActorSystem system, IActorRef node, TimeSpan requestTimeout)
     {
         System = system;
@@ -56,7 +58,11 @@ public sealed class ActorvisorRuntime : IAsyncDisposable
         var runtime = new ActorvisorRuntime(system, node, timeout);
         CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceStop, "destroy-vms", async () =>
         {
-            await node.Ask<NodeShutDown>(ShutdownNode.Instance, TimeSpan.FromSeconds(55)).ConfigureAwait(false);
+            await node.Ask<NodeShutDown>(ShutdownNode.Instance, TimeSpan.FromSeconds(50)).ConfigureAwait(false);
+            // Every VM has ended; let the sessions' subscribers take the last events before actors stop.
+            Task[] ends;
+            lock (runtime._sessionEnds) ends = [.. runtime._sessionEnds];
+            await Task.WhenAll(ends).WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
             return Done.Instance;
         });
         return runtime;
@@ -79,6 +85,11 @@ public sealed class ActorvisorRuntime : IAsyncDisposable
         var ended = new TaskCompletionSource<VmOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         var forwarder = System.ActorOf(VmEventForwarder.Props(onEvent ?? (_ => { }), ended));
         await created.Vm.Ask<VmSubscribed>(new SubscribeVm(forwarder), RequestTimeout).ConfigureAwait(false);
+        lock (_sessionEnds)
+        {
+            _sessionEnds.RemoveAll(t => t.IsCompleted);
+            _sessionEnds.Add(ended.Task);
+        }
         return new VmSession(created.Name, created.Vm, Node, ended.Task, RequestTimeout);
     }
 

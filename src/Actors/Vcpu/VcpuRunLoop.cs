@@ -64,18 +64,20 @@ internal sealed class VcpuRunLoop
     /// </summary>
     public void Post(object request, IActorRef replyTo)
     {
+        bool queued;
         lock (_gate)
         {
-            if (!_closed)
+            queued = !_closed;
+            if (queued)
             {
                 _queue.Enqueue((request, replyTo));
                 Interlocked.Increment(ref _pending);
                 _wake.Set();
-                KickIfInGuest();
-                return;
             }
         }
-        replyTo.Tell(RefuseAfterStop(request), _owner);
+        // Outside the lock: the accelerator's kick takes its own lock, and the loop thread takes _gate.
+        if (queued) KickIfInGuest();
+        else replyTo.Tell(RefuseAfterStop(request), _owner);
     }
 
     /// <summary>Waits for the thread to end (after a <see cref="StopVcpu"/>).</summary>

@@ -81,6 +81,21 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             return Directive.Stop;
         }));
 
+    // Remembers an exception of this actor's own, so that the teardown PostStop then runs reports it.
+    /// <inheritdoc />
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        try
+        {
+            return base.AroundReceive(receive, message);
+        }
+        catch (Exception e)
+        {
+            _teardownOutcome = new VmOutcome.Failed($"the VM actor failed: {e.GetType().Name}: {e.Message}");
+            throw;
+        }
+    }
+
     /// <inheritdoc />
     protected override void PreStart()
     {
@@ -197,6 +212,13 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                 BeginTeardown(new VmOutcome.Failed($"vCPUs did not complete the change to {t.Target}: {error.Message}"));
             }
         });
+        Receive<ChildCrashed>(m =>
+        {
+            // Report the crash itself, not the vCPU that can no longer acknowledge.
+            _transition!.Requester.Tell(new VmRequestFailed(Name, new VmError.VcpusUnresponsive(m.Reason)));
+            _transition = null;
+            BeginTeardown(new VmOutcome.Failed(m.Reason));
+        });
         Receive<GetVmDescription>(_ => Sender.Tell(Describe()));
         Receive<ConsoleWaiting>(_ => PublishConsole());
         ReceiveAny(_ => Stash.Stash());
@@ -220,6 +242,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         Receive<VcpuHalted>(_ => { });
         Receive<VcpuGuestEnded>(_ => { });
         Receive<Terminated>(_ => { });
+        Receive<Collected>(_ => { }); // a transition or flush overtaken by the teardown
         Always();
     }
 

@@ -7,7 +7,7 @@ namespace Actorvisor.Hardware.Accel;
 public static class AcceleratorSelector
 {
     /// <summary>
-    /// Opens an accelerator. With <see cref="AcceleratorPreference.Auto"/>, KVM when usable, else the software
+    /// Opens an accelerator. With <see cref="AcceleratorPreference.Auto"/>, hardware-assisted KVM when usable, else the software
     /// accelerator; <paramref name="note"/> then says why KVM was passed over (null when it was used or not asked for).
     /// </summary>
     /// <exception cref="NotSupportedException">KVM was required and is not usable (the message says why).</exception>
@@ -22,7 +22,7 @@ public static class AcceleratorSelector
                 if (!KvmAccelerator.IsAvailable(out var why)) throw new NotSupportedException($"KVM was requested but is not usable: {why}");
                 return KvmAccelerator.Open();
             default:
-                if (KvmAccelerator.IsAvailable(out var reason)) return KvmAccelerator.Open();
+                if (KvmAccelerator.IsHardwareAssistedAvailable(out var reason)) return KvmAccelerator.Open();
                 note = reason;
                 return new SoftAccelerator();
         }

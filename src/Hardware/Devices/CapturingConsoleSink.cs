@@ -4,19 +4,38 @@ using System.Text.RegularExpressions;
 namespace Actorvisor.Hardware.Devices;
 
 /// <summary>
-/// Keeps everything the guest printed (decoded as UTF-8) and lets callers await a string or pattern
-/// appearing in it: the way tests and the runtime wait for a guest to reach a point without sleeping.
+/// Keeps what the guest printed (decoded as UTF-8) and lets callers await a string or pattern appearing
+/// in it: the way tests and the runtime wait for a guest to reach a point without sleeping. A guest that
+/// prints forever must not exhaust host memory, so only the last <see cref="MaxChars"/> characters are
+/// kept (the oldest half is dropped when the limit is passed).
 /// </summary>
 public sealed class CapturingConsoleSink : IConsoleSink
 {
+    /// <summary>The default limit on retained characters: 4 Mi.</summary>
+    public const int DefaultMaxChars = 4 << 20;
+
     private readonly object _gate = new();
     private readonly StringBuilder _text = new();
     private readonly Decoder _decoder = new UTF8Encoding(false, false).GetDecoder();
     private readonly List<Waiter> _waiters = [];
     private readonly char[] _chars = new char[256];
     private long _bytes;
+    private long _dropped;
 
-    /// <summary>The text captured so far.</summary>
+    /// <summary>A sink keeping at most <paramref name="maxChars"/> characters of output.</summary>
+    public CapturingConsoleSink(int maxChars = DefaultMaxChars)
+    {
+        if (maxChars < 2) throw new ArgumentOutOfRangeException(nameof(maxChars), maxChars, "must keep at least 2 characters");
+        MaxChars = maxChars;
+    }
+
+    /// <summary>Most characters retained in <see cref="Text"/>.</summary>
+    public int MaxChars { get; }
+
+    /// <summary>Characters dropped from the front of <see cref="Text"/> to stay within <see cref="MaxChars"/>.</summary>
+    public long DroppedChars => Interlocked.Read(ref _dropped);
+
+    /// <summary>The text captured so far (its last <see cref="MaxChars"/> characters at most).</summary>
     public string Text
     {
         get { lock (_gate) return _text.ToString(); }
@@ -38,6 +57,12 @@ public sealed class CapturingConsoleSink : IConsoleSink
                 int n = _decoder.GetChars(bytes[..take], _chars, flush: false);
                 _text.Append(_chars, 0, n);
                 bytes = bytes[take..];
+            }
+            if (_text.Length > MaxChars)
+            {
+                int drop = _text.Length - MaxChars / 2;
+                _text.Remove(0, drop);
+                Interlocked.Add(ref _dropped, drop);
             }
             if (_waiters.Count > 0)
             {

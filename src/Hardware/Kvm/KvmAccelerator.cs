@@ -62,6 +62,21 @@ public sealed class KvmAccelerator : IAccelerator
         }
     }
 
+    /// <summary>
+    /// Whether hardware-assisted KVM is usable here: <see cref="IsAvailable"/> and a <see cref="KvmFlavor.HardwareAssisted"/>
+    /// module. This is what automatic accelerator selection and the host-side KVM tests require.
+    /// </summary>
+    public static bool IsHardwareAssistedAvailable(out string reason, string path = KvmSystem.DevicePath)
+    {
+        if (!IsAvailable(out reason, path)) return false;
+        var flavor = KvmFlavorDetector.Detect();
+        if (flavor == KvmFlavor.HardwareAssisted) return true;
+        reason = flavor == KvmFlavor.Paravirtual
+            ? $"{path} is paravirtual KVM (kvm_pvm, no VMX/SVM): not used automatically; pass --accelerator kvm to force it"
+            : $"{path} answers but neither kvm_amd nor kvm_intel is loaded";
+        return false;
+    }
+
     /// <summary>The /dev/kvm wrapper, for callers that need system ioctls (capabilities, supported CPUID).</summary>
     public KvmSystem System => _kvm;
 

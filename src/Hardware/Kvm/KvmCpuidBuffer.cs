@@ -28,6 +28,28 @@ internal sealed unsafe class KvmCpuidBuffer
     private Span<KvmCpuidEntry2> EntrySpan(int count) =>
         MemoryMarshal.Cast<byte, KvmCpuidEntry2>(_bytes.AsSpan(sizeof(KvmCpuid2)))[..count];
 
+    /// <summary>A buffer for <paramref name="capacity"/> entries whose every entry byte is 0xff, a value no CPUID entry the kernel writes has.</summary>
+    public static KvmCpuidBuffer WithSentinel(int capacity)
+    {
+        var buffer = new KvmCpuidBuffer(capacity);
+        buffer._bytes.AsSpan(sizeof(KvmCpuid2)).Fill(0xff);
+        return buffer;
+    }
+
+    /// <summary>The entries before the first one still all 0xff (see <see cref="WithSentinel"/>).</summary>
+    public KvmCpuidEntry2[] EntriesBeforeSentinel()
+    {
+        var all = EntrySpan(Count);
+        int n = 0;
+        while (n < all.Length && !(all[n].Function == uint.MaxValue && all[n].Index == uint.MaxValue && all[n].Flags == uint.MaxValue
+                                   && all[n].Eax == uint.MaxValue && all[n].Padding0 == uint.MaxValue))
+            n++;
+        return all[..n].ToArray();
+    }
+
+    /// <summary>The header's nent: the capacity before a call, the kernel's count after one that updates it.</summary>
+    public int Count => (int)Header.Nent;
+
     /// <summary>The entries the kernel filled in (nent after the call).</summary>
     public KvmCpuidEntry2[] Entries() => EntrySpan((int)Header.Nent).ToArray();
 

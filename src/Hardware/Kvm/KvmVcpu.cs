@@ -126,13 +126,18 @@ public sealed unsafe class KvmVcpu : IDisposable
             throw new SyscallException($"ioctl(KVM_SET_CPUID2({entries.Length} entries))", err, _fd.What);
     }
 
-    /// <summary>KVM_GET_CPUID2: the CPUID leaves set on this vCPU.</summary>
-    public KvmCpuidEntry2[] GetCpuid2(int capacity = 256)
+    /// <summary>
+    /// KVM_GET_CPUID2: the CPUID leaves set on this vCPU. Kernels before 6.4 never write nent back to
+    /// userspace for this ioctl, so the buffer starts filled with a sentinel and the count is where the
+    /// kernel's entries end (when the kernel does report nent, that wins).
+    /// </summary>
+    public KvmCpuidEntry2[] GetCpuid2()
     {
-        var buffer = new KvmCpuidBuffer(capacity);
+        const int capacity = 256; // KVM_MAX_CPUID_ENTRIES: KVM_SET_CPUID2 accepts no more
+        var buffer = KvmCpuidBuffer.WithSentinel(capacity);
         if (buffer.Ioctl(_fd, KvmIoctls.GetCpuid2, out int err) < 0)
-            throw new SyscallException("ioctl(KVM_GET_CPUID2)", err, _fd.What);
-        return buffer.Entries();
+            throw new SyscallException($"ioctl(KVM_GET_CPUID2({capacity} entries))", err, _fd.What);
+        return buffer.Count < capacity ? buffer.Entries() : buffer.EntriesBeforeSentinel();
     }
 
     /// <summary>

@@ -17,6 +17,10 @@ public sealed class KvmVirtualCpu : IVirtualCpu
     private int _kickPending;
     private int _runnerTid;
     private ulong _signalMaskSet = ulong.MaxValue;
+    // True after a KVM_EXIT_IO/MMIO until the next KVM_RUN: the kernel finishes the instruction (and moves RIP
+    // past it) only when it is re-entered (api.rst, "KVM_EXIT_IO ... complete only after userspace has
+    // re-entered the kernel with KVM_RUN").
+    private bool _completionPending;
 
     internal KvmVirtualCpu(KvmVcpu vcpu) => _vcpu = vcpu;
 
@@ -43,8 +47,14 @@ public sealed class KvmVirtualCpu : IVirtualCpu
             }
             while (true)
             {
-                if (Volatile.Read(ref _kickPending) != 0) return ConsumeKick();
-                var exit = _vcpu.Run() switch
+                if (Volatile.Read(ref _kickPending) != 0)
+                {
+                    CompletePendingOperation();
+                    return ConsumeKick();
+                }
+                var reason = _vcpu.Run();
+                _completionPending = reason is KvmExitReason.Io or KvmExitReason.Mmio;
+                var exit = reason switch
                 {
                     KvmExitReason.Io => HandleIo(handler),
                     KvmExitReason.Mmio => HandleMmio(handler),
@@ -56,7 +66,11 @@ public sealed class KvmVirtualCpu : IVirtualCpu
                     KvmExitReason.SystemEvent => DescribeSystemEvent(),
                     var other => new VcpuExit.InternalError($"unhandled KVM exit reason {other} ({(uint)other})"),
                 };
-                if (exit is not null) return exit;
+                if (exit is not null)
+                {
+                    CompletePendingOperation();
+                    return exit;
+                }
             }
         }
         finally
@@ -96,6 +110,23 @@ public sealed class KvmVirtualCpu : IVirtualCpu
 
     /// <summary>Unmaps kvm_run and closes the vCPU fd.</summary>
     public void Dispose() => _vcpu.Dispose();
+
+    /// <summary>
+    /// Before Run returns after an I/O or MMIO exit, re-enters KVM_RUN with immediate_exit set so the kernel
+    /// completes the instruction without running further guest code: RIP and registers are then consistent
+    /// for the caller (the same state the software accelerator reports), as api.rst recommends.
+    /// </summary>
+    private void CompletePendingOperation()
+    {
+        if (!_completionPending) return;
+        _completionPending = false;
+        _vcpu.RequestImmediateExit();
+        var reason = _vcpu.Run();
+        if (reason != KvmExitReason.Intr)
+            throw new InvalidOperationException($"KVM_RUN with immediate_exit set returned exit reason {reason} instead of -EINTR");
+        // A kick may land meanwhile: it leaves _kickPending set, which the next Run checks before entering.
+        if (Volatile.Read(ref _kickPending) == 0) _vcpu.ImmediateExit = false;
+    }
 
     private VcpuExit ConsumeKick()
     {

@@ -1,15 +1,17 @@
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Kvm.Abi;
 using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Mmu;
 
 namespace Actorvisor.Hardware.Kvm;
 
 /// <summary>
 /// <see cref="IVirtualMachine"/> over a <see cref="KvmVm"/>. Memslot changes are validated against the
 /// current <see cref="MemslotSet"/> before the ioctl (clear errors for overlap and misalignment), then
-/// published as a new snapshot once KVM has accepted them.
+/// published as a new snapshot once KVM has accepted them. Dirty logging is the kernel's (KVM_GET_DIRTY_LOG),
+/// harvested into the same <see cref="DirtyBitmap"/> the software MMU produces.
 /// </summary>
-public sealed class KvmVirtualMachine : IVirtualMachine
+public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog
 {
     /// <summary>Where the real-mode TSS goes (KVM_SET_TSS_ADDR): just below the 4 GiB BIOS area, as Firecracker and QEMU place it.</summary>
     public const ulong TssAddress = 0xfffb_d000;
@@ -66,17 +68,27 @@ public sealed class KvmVirtualMachine : IVirtualMachine
         Volatile.Write(ref _memslots, next);
     }
 
+    /// <summary>False: KVM_GET_DIRTY_LOG resets and write-protects what it returns (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 is not enabled).</summary>
+    public bool ManualProtect => false;
+
     /// <summary>
-    /// The pages of log-dirty slot <paramref name="slotId"/> written since the last call, as a bitmap of
-    /// 64-bit words (bit n of word w = page w*64+n of the slot); KVM_GET_DIRTY_LOG also re-arms tracking.
+    /// The pages of log-dirty slot <paramref name="slotId"/> written since the last call (bit n = page n of the
+    /// slot); KVM_GET_DIRTY_LOG also resets the log and write-protects those pages again.
     /// </summary>
     /// <exception cref="MemslotException">no such slot, or it does not log dirty pages.</exception>
-    public ulong[] GetDirtyLog(uint slotId)
+    public DirtyBitmap GetDirtyLog(uint slotId)
     {
         var slot = Memslots.ById(slotId) ?? throw new MemslotException($"memslot {slotId} does not exist");
         if (!slot.LogsDirtyPages) throw new MemslotException($"memslot {slotId} was not created with {nameof(MemslotFlags.LogDirtyPages)}");
-        return _vm.GetDirtyLog(slotId, slot.Size);
+        var bitmap = new DirtyBitmap(slot.Pages);
+        _vm.GetDirtyLog(slotId, bitmap.Words);
+        return bitmap;
     }
+
+    /// <summary>Not available: manual dirty-log protection is not enabled on KVM VMs.</summary>
+    /// <exception cref="InvalidOperationException">always.</exception>
+    public void ClearDirtyLog(uint slotId, ulong firstPage, DirtyBitmap mask) =>
+        throw new InvalidOperationException("KVM VMs harvest with KVM_GET_DIRTY_LOG, which resets and protects pages itself; manual protection (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) is off");
 
     /// <inheritdoc />
     public IVirtualCpu CreateVcpu(int id)

@@ -7,9 +7,12 @@ namespace Actorvisor.Hardware.Soft;
 /// <summary>
 /// Translates a guest linear address to a guest-physical one by walking the guest's page tables in
 /// guest RAM (no paging; 32-bit with PSE; PAE; 4-level long mode), reading page-table entries straight
-/// from the memslots' host memory. Unicorn 2.0.1 checks memory permissions against the region at the
-/// *linear* address before it walks the page tables, so its protection hooks need the real
-/// guest-physical address recovered here. Accessed/dirty bits are left alone: QEMU sets them itself.
+/// from the memslots' host memory. Accessed/dirty bits are left alone: QEMU sets them itself.
+/// Unicorn 2.0.1's x86 TLB fill walks the page tables for faults and permissions but then maps every
+/// linear page to the guest-physical page of the same number (excp_helper.c: "paddr = vaddr"), so on
+/// the software accelerator guests must identity-map what they touch. The walk lets the vCPU tell a
+/// fetch from MMIO (or a not-present page) from a mapping Unicorn would get wrong, and read guest
+/// structures (IDT gates, the hlt) at linear addresses.
 /// </summary>
 internal static unsafe class GuestPageWalker
 {

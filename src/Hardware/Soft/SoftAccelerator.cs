@@ -13,10 +13,10 @@ public sealed class SoftAccelerator : IAccelerator
     /// <exception cref="NotSupportedException">the library is not a Unicorn 2.0.1-compatible build.</exception>
     public unsafe SoftAccelerator()
     {
-        uint major, minor, combined;
+        uint combined;
         try
         {
-            combined = UnicornNative.uc_version(&major, &minor);
+            combined = UnicornNative.uc_version(null, null);
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
         {
@@ -26,10 +26,10 @@ public sealed class SoftAccelerator : IAccelerator
         }
         UnicornLayoutProbe.EnsureCompatible(combined);
         Version = combined;
-        Description = $"software (Unicorn {major}.{minor}, uc_version 0x{combined:x})";
+        Description = $"software (Unicorn {combined >> 24}.{(combined >> 16) & 0xFF}.{(combined >> 8) & 0xFF}, uc_version 0x{combined:x})";
     }
 
-    /// <summary>uc_version's combined value: major &lt;&lt; 8 | minor.</summary>
+    /// <summary>uc_version's value: major &lt;&lt; 24 | minor &lt;&lt; 16 | patch &lt;&lt; 8 | extra (0x020001ff for 2.0.1).</summary>
     public uint Version { get; }
 
     /// <inheritdoc />

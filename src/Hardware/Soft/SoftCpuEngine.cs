@@ -14,14 +14,10 @@ namespace Actorvisor.Hardware.Soft;
 internal sealed unsafe class SoftCpuEngine : IDisposable
 {
     /// <summary>
-    /// MMIO gaps cover guest-physical [0, MmioTop). Unicorn 2.0.1 looks up the memory region of the
-    /// *linear* address before translating it, so the whole 64-bit space must look mapped for paged
-    /// guests whose virtual addresses (0xffffffff8..., say) are not physical ones.
+    /// MMIO gaps cover guest-physical [0, MmioTop), so that any guest access outside the memslots, at
+    /// any address a 64-bit guest can form, reaches the exit handler instead of failing as unmapped.
     /// </summary>
     public const ulong MmioTop = 0xFFFF_FFFF_FFFF_E000;
-
-    /// <summary>The page at <see cref="MmioTop"/>: mapping anything makes QEMU flush the whole TLB.</summary>
-    private const ulong FlushPage = MmioTop;
 
     /// <summary>What an MMIO callback gets as user data: the vCPU and the gap's base address.</summary>
     [StructLayout(LayoutKind.Sequential)]
@@ -66,9 +62,10 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
     /// <summary>
     /// Opens a 64-bit-mode engine (the mode only selects Unicorn's register API; the CPU's real mode comes
     /// from the state written through the context), maps <paramref name="memslots"/> and the MMIO gaps,
-    /// and installs the exit hooks with <paramref name="vcpu"/> (a GCHandle of the SoftVcpu) as user data.
+    /// and installs the exit hooks with <paramref name="vcpu"/> (a GCHandle of the SoftVcpu) as user data
+    /// and <paramref name="stopRequest"/> as the block hook's stop flag.
     /// </summary>
-    public static SoftCpuEngine Create(MemslotSet memslots, nint vcpu)
+    public static SoftCpuEngine Create(MemslotSet memslots, nint vcpu, nint stopRequest)
     {
         var uc = UnicornEngine.Open(UC_MODE_64);
         SoftCpuEngine? engine = null;
@@ -92,7 +89,7 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
                 cursor = slot.End;
             }
             if (cursor < MmioTop) engine.MapGap(vcpu, cursor, MmioTop - cursor);
-            SoftExitHooks.Install(uc, vcpu);
+            SoftExitHooks.Install(uc, vcpu, stopRequest);
             return engine;
         }
         catch
@@ -128,16 +125,6 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
         SaveState();
         Buffer.MemoryCopy(Blob, other.Blob, other.BlobSize, BlobSize);
         other.RestoreState();
-    }
-
-    /// <summary>
-    /// Flushes QEMU's TLB (after the VMM changed CR0/CR3/CR4/EFER): Unicorn has no call for it, but
-    /// mapping a region runs tlb_flush; the one-page region is unmapped again right away.
-    /// </summary>
-    public void FlushTlb()
-    {
-        Uc.MapMmio(FlushPage, 0x1000, SoftExitHooks.MmioRead, SoftExitHooks.MmioWrite, 0);
-        Uc.Unmap(FlushPage, 0x1000);
     }
 
     /// <summary>Closes the engine and frees the context and the MMIO user data.</summary>

@@ -12,15 +12,23 @@ namespace Actorvisor.Hardware.Soft;
 /// </summary>
 internal static unsafe class SoftExitHooks
 {
+    /// <summary>Engines opened while false use the managed block hook (tests of the fallback set it).</summary>
+    internal static volatile bool PreferNativeBlockHook = true;
+
     /// <summary>uc_cb_mmio_read_t.</summary>
     public static readonly delegate* unmanaged<nint, ulong, uint, nint, ulong> MmioRead = &OnMmioRead;
 
     /// <summary>uc_cb_mmio_write_t.</summary>
     public static readonly delegate* unmanaged<nint, ulong, uint, ulong, nint, void> MmioWrite = &OnMmioWrite;
 
-    /// <summary>Installs the IN, OUT, interrupt, write-protect and fetch-protect hooks on <paramref name="uc"/>.</summary>
-    public static void Install(UnicornEngine uc, nint vcpu)
+    /// <summary>
+    /// Installs the block, IN, OUT, interrupt, write-protect and fetch-protect hooks on <paramref name="uc"/>.
+    /// <paramref name="stopRequest"/> points at the vCPU's int that asks for a stop at the next block start.
+    /// </summary>
+    public static void Install(UnicornEngine uc, nint vcpu, nint stopRequest)
     {
+        void* block = PreferNativeBlockHook && NativeBlockHook.Pointer != 0 ? (void*)NativeBlockHook.Pointer : (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnBlock;
+        uc.AddHook(UC_HOOK_BLOCK, block, stopRequest);
         uc.AddInstructionHook(UC_X86_INS_OUT, (delegate* unmanaged<nint, uint, int, uint, nint, void>)&OnOut, vcpu);
         uc.AddInstructionHook(UC_X86_INS_IN, (delegate* unmanaged<nint, uint, int, nint, uint>)&OnIn, vcpu);
         uc.AddHook(UC_HOOK_INTR, (delegate* unmanaged<nint, uint, nint, void>)&OnInterrupt, vcpu);
@@ -31,29 +39,44 @@ internal static unsafe class SoftExitHooks
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static SoftVcpu Vcpu(nint handle) => Unsafe.As<SoftVcpu>(GCHandle.FromIntPtr(handle).Target!);
 
+    /// <summary>
+    /// Runs at the start of every translation block, before QEMU's own exit check. The only place the
+    /// vCPU stops emulation from (apart from exception hooks, which run between blocks): Unicorn 2.0.1
+    /// also checks for an exit request after every memory access and then rewinds RIP to the start of
+    /// the block while keeping the side effects of the instructions already executed, so a uc_emu_stop
+    /// issued mid-block (from another thread or from an OUT/MMIO hook) makes the guest execute part of a
+    /// block twice. Stopping here, before the block runs, rewinds to exactly where it stopped.
+    /// Used where <see cref="NativeBlockHook"/> (the same check in native code) is unavailable.
+    /// </summary>
     [UnmanagedCallersOnly]
-    private static void OnOut(nint uc, uint port, int size, uint value, nint vcpu) => Vcpu(vcpu).PortOut(uc, port, size, value);
+    private static void OnBlock(nint uc, ulong address, uint size, nint stopRequest)
+    {
+        if (Volatile.Read(ref *(int*)stopRequest) != 0) uc_emu_stop(uc);
+    }
 
     [UnmanagedCallersOnly]
-    private static uint OnIn(nint uc, uint port, int size, nint vcpu) => Vcpu(vcpu).PortIn(uc, port, size);
+    private static void OnOut(nint uc, uint port, int size, uint value, nint vcpu) => Vcpu(vcpu).PortOut(port, size, value);
+
+    [UnmanagedCallersOnly]
+    private static uint OnIn(nint uc, uint port, int size, nint vcpu) => Vcpu(vcpu).PortIn(port, size);
 
     [UnmanagedCallersOnly]
     private static void OnInterrupt(nint uc, uint number, nint vcpu) => Vcpu(vcpu).Interrupt(uc, number);
 
     [UnmanagedCallersOnly]
     private static byte OnWriteProtected(nint uc, int type, ulong address, int size, long value, nint vcpu) =>
-        Vcpu(vcpu).WriteProtected(uc, address, size, (ulong)value) ? (byte)1 : (byte)0;
+        Vcpu(vcpu).WriteProtected(address, size, (ulong)value) ? (byte)1 : (byte)0;
 
     [UnmanagedCallersOnly]
     private static byte OnFetchProtected(nint uc, int type, ulong address, int size, long value, nint vcpu) =>
-        Vcpu(vcpu).FetchProtected(uc, address) ? (byte)1 : (byte)0;
+        Vcpu(vcpu).FetchProtected(address) ? (byte)1 : (byte)0;
 
     [UnmanagedCallersOnly]
     private static ulong OnMmioRead(nint uc, ulong offset, uint size, nint region)
     {
         if (region == 0) return 0;
         var r = (SoftCpuEngine.MmioRegion*)region;
-        return Vcpu(r->Vcpu).MmioRead(uc, r->Base + offset, (int)size);
+        return Vcpu(r->Vcpu).MmioRead(r->Base + offset, (int)size);
     }
 
     [UnmanagedCallersOnly]
@@ -61,6 +84,6 @@ internal static unsafe class SoftExitHooks
     {
         if (region == 0) return;
         var r = (SoftCpuEngine.MmioRegion*)region;
-        Vcpu(r->Vcpu).MmioWrite(uc, r->Base + offset, (int)size, value);
+        Vcpu(r->Vcpu).MmioWrite(r->Base + offset, (int)size, value);
     }
 }

@@ -13,12 +13,18 @@ namespace Actorvisor.Hardware.Soft;
 /// on an exception it cannot take, on an emulator error, on a kick, or for a memslot change.
 /// </summary>
 /// <remarks>
-/// Unicorn honours uc_emu_stop at the end of the current translation block, so after a handler returns
-/// Stop the guest still executes the rest of its basic block (up to and including the next branch)
-/// before Run returns; port I/O and MMIO in that tail still reach the handler in order, and further
-/// Stop exits are queued and returned by the following Runs without entering the guest. HLT is exact:
-/// it is intercepted before it executes (see <see cref="UnicornCpuContext.InterceptHlt"/>), and when an
-/// exit is already pending the vCPU stops on the hlt so that the next Run executes it.
+/// Emulation only stops at the start of a translation block (see <see cref="SoftExitHooks"/> for why a
+/// stop in the middle of a block corrupts guest state on Unicorn 2.0.1). So after a handler returns Stop
+/// the guest still executes the rest of its basic block (up to and including the next branch) before
+/// Run returns; port I/O and MMIO in that tail still reach the handler in order, and further Stop exits
+/// are queued and returned by the following Runs without entering the guest. HLT is exact: it is
+/// intercepted before it executes (see <see cref="UnicornCpuContext.InterceptHlt"/>), and when an exit
+/// is already pending the vCPU stops on the hlt so that the next Run executes it.
+/// Limits of Unicorn 2.0.1 that remain: paging must identity-map what the guest touches (see
+/// <see cref="GuestPageWalker"/>); exceptions the guest could take through its IDT end the run with an
+/// internal error instead of being delivered; 8-byte MMIO accesses reach the handler as two 4-byte ones;
+/// and translated code is only invalidated for writes by this vCPU, so code written by the VMM or another
+/// vCPU is seen after the next SetSpecialRegisters or memslot change (both give the vCPU a fresh engine).
 /// </remarks>
 public sealed unsafe class SoftVcpu : IVirtualCpu
 {
@@ -40,8 +46,10 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     private long _runningGeneration;
     private bool _kickPending;
     private bool _resyncWanted;
-    private Timer? _restopper;
     private volatile bool _disposed;
+
+    /// <summary>Native int read by the block hook: non-zero stops emulation at the next block start.</summary>
+    private readonly int* _stopRequest;
     private int _released;
 
     private int _inRun;
@@ -70,6 +78,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         _vm = vm;
         Id = id;
         _self = GCHandle.Alloc(this);
+        _stopRequest = (int*)NativeMemory.AllocZeroed(sizeof(int));
         _regs = new Registers { Rip = 0xFFF0, Rflags = Registers.ResetRflags };
         _sregs = ResetState(id);
         _cr8 = _sregs.Cr8;
@@ -120,6 +129,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
                         return VcpuExit.Kicked;
                     }
                     if (_vm.Memslots.Generation != engine.Generation) continue;
+                    Volatile.Write(ref *_stopRequest, 0);
                     _running = true;
                     _runningGeneration = engine.Generation;
                     _resyncWanted = false;
@@ -159,9 +169,13 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     {
         var slots = _vm.Memslots;
         var engine = _engine;
-        if (engine is null || engine.Generation != slots.Generation)
+        // A new engine also for special registers loaded after the engine ran (a reset, a new image): QEMU
+        // drops translated code only for writes by this engine's CPU, not for code the VMM or another vCPU
+        // wrote, and Unicorn 2.0.1's own flush (uc_ctl_flush_tb) costs seconds. A new engine also starts
+        // with an empty TLB, so changed CR0/CR3/CR4/EFER take effect.
+        if (engine is null || engine.Generation != slots.Generation || (_sregsDirty && engine.HasRun))
         {
-            var fresh = SoftCpuEngine.Create(slots, GCHandle.ToIntPtr(_self));
+            var fresh = SoftCpuEngine.Create(slots, GCHandle.ToIntPtr(_self), (nint)_stopRequest);
             if (engine is not null) engine.CopyStateTo(fresh);
             lock (_gate) _engine = fresh;
             engine?.Dispose();
@@ -184,7 +198,6 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         if (_sregsDirty) UnicornCpuContext.WriteSpecialRegisters(blob, _sregs);
         UnicornCpuContext.PrepareForRun(blob, engine.BlobSize);
         engine.RestoreState();
-        if (engine.HasRun) engine.FlushTlb();
         _regsDirty = _sregsDirty = false;
     }
 
@@ -229,14 +242,14 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     }
 
     /// <summary>
-    /// Makes the current or next Run return <see cref="VcpuExit.Kicked"/>. Race-free because the flag and
-    /// the decision to stop the engine are taken under the same lock as Run's entry check: either Run
-    /// sees the flag before entering uc_emu_start, or Kick sees the vCPU running and calls uc_emu_stop.
-    /// That stop can still be lost: uc_emu_start clears its stop request (and QEMU's exit request) after
-    /// it has marked emulation as started but before the CPU loop runs. So while the kick is pending and
-    /// the vCPU is in that same emulation, a timer repeats uc_emu_stop every millisecond. A stop never
-    /// spills into a later Run: it is issued only under the lock while the target run is still flagged
-    /// running, and the run thread clears that flag (under the lock) before any new Run can start.
+    /// Makes the current or next Run return <see cref="VcpuExit.Kicked"/>. Race-free because the pending
+    /// flag and the stop request are set under the same lock as Run's entry check (which also clears any
+    /// old stop request before marking the vCPU running): either Run sees the kick before entering
+    /// uc_emu_start and returns at once, or Kick sees the vCPU running and raises the stop request,
+    /// which the block hook acts on at the next block start. The request is a plain int that only the
+    /// run thread clears, so unlike uc_emu_stop (which uc_emu_start resets while starting up, and which
+    /// Unicorn honours in the middle of a block) it can neither be lost nor land mid-block; and it cannot
+    /// reach a later Run, because every Run clears it under the lock before entering the guest.
     /// </summary>
     public void Kick()
     {
@@ -244,7 +257,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         {
             if (_disposed) return;
             _kickPending = true;
-            if (_running) StopEmulation();
+            if (_running) RequestStop();
         }
     }
 
@@ -252,7 +265,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     /// Called by the VM after it published memslot generation <paramref name="generation"/>: a vCPU still
     /// running on an older engine is stopped, and this waits until it has left that engine (the SRCU grace
     /// period: afterwards no vCPU touches a deleted slot's memory). From the vCPU's own exit handler it
-    /// cannot wait; the vCPU then switches when the handler returns.
+    /// cannot wait; the vCPU then switches at the end of the current block.
     /// </summary>
     internal void SynchronizeMemslots(long generation)
     {
@@ -260,28 +273,14 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         {
             if (_disposed || !_running || _runningGeneration >= generation) return;
             _resyncWanted = true;
-            StopEmulation();
+            RequestStop();
             if (Environment.CurrentManagedThreadId == Volatile.Read(ref _runThread)) return;
             while (_running && _runningGeneration < generation && !_disposed) Monitor.Wait(_gate);
         }
     }
 
-    /// <summary>uc_emu_stop plus the retry timer; caller holds _gate and the vCPU is running.</summary>
-    private void StopEmulation()
-    {
-        _engine?.Uc.Stop();
-        _restopper ??= new Timer(static s => ((SoftVcpu)s!).RepeatStop(), this, Timeout.Infinite, Timeout.Infinite);
-        _restopper.Change(1, 1);
-    }
-
-    private void RepeatStop()
-    {
-        lock (_gate)
-        {
-            if (_running && (_kickPending || _resyncWanted || _disposed)) _engine?.Uc.Stop();
-            else _restopper?.Change(Timeout.Infinite, Timeout.Infinite);
-        }
-    }
+    /// <summary>Asks the block hook to stop emulation at the next block start (any thread).</summary>
+    private void RequestStop() => Volatile.Write(ref *_stopRequest, 1);
 
     /// <inheritdoc />
     public Registers GetRegisters()
@@ -329,123 +328,117 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
 
     // ---- exit hooks (run thread, inside uc_emu_start) ----
 
-    private void Record(nint uc, VcpuExit exit)
+    /// <summary>Queues an exit and stops at the next block start (the rest of this block still runs).</summary>
+    private void Record(VcpuExit exit)
     {
         _exits.Enqueue(exit);
         _stopsThisEmulation++;
-        uc_emu_stop(uc);
+        RequestStop();
     }
 
-    private void Fail(nint uc, Exception exception)
+    /// <summary>Keeps a handler's exception for Run to rethrow; later hooks of this block skip the handler.</summary>
+    private void Fail(Exception exception)
     {
         _handlerFailure ??= ExceptionDispatchInfo.Capture(exception);
-        uc_emu_stop(uc);
+        RequestStop();
     }
 
-    internal void PortOut(nint uc, uint port, int size, uint value)
+    internal void PortOut(uint port, int size, uint value)
     {
         if (_handlerFailure is not null) return;
         uint data = value;
         try
         {
             if (_handler!.OnPortIo((ushort)port, IoDirection.Out, new Span<byte>(&data, size)) == ExitAction.Stop)
-                Record(uc, new VcpuExit.PortIo((ushort)port, size, IoDirection.Out, value));
+                Record(new VcpuExit.PortIo((ushort)port, size, IoDirection.Out, value));
         }
         catch (Exception ex)
         {
-            Fail(uc, ex);
+            Fail(ex);
         }
     }
 
-    internal uint PortIn(nint uc, uint port, int size)
+    internal uint PortIn(uint port, int size)
     {
         uint data = 0;
         if (_handlerFailure is not null) return 0;
         try
         {
             if (_handler!.OnPortIo((ushort)port, IoDirection.In, new Span<byte>(&data, size)) == ExitAction.Stop)
-                Record(uc, new VcpuExit.PortIo((ushort)port, size, IoDirection.In, data));
+                Record(new VcpuExit.PortIo((ushort)port, size, IoDirection.In, data));
         }
         catch (Exception ex)
         {
-            Fail(uc, ex);
+            Fail(ex);
         }
         return data;
     }
 
-    internal ulong MmioRead(nint uc, ulong gpa, int size)
+    internal ulong MmioRead(ulong gpa, int size)
     {
         ulong data = 0;
         if (_handlerFailure is not null) return 0;
         try
         {
             if (_handler!.OnMmio(gpa, false, new Span<byte>(&data, Math.Min(size, 8))) == ExitAction.Stop)
-                Record(uc, new VcpuExit.Mmio(gpa, size, false, data));
+                Record(new VcpuExit.Mmio(gpa, size, false, data));
         }
         catch (Exception ex)
         {
-            Fail(uc, ex);
+            Fail(ex);
         }
         return data;
     }
 
-    internal void MmioWrite(nint uc, ulong gpa, int size, ulong value)
+    internal void MmioWrite(ulong gpa, int size, ulong value)
     {
         if (_handlerFailure is not null) return;
         ulong data = value;
         try
         {
             if (_handler!.OnMmio(gpa, true, new Span<byte>(&data, Math.Min(size, 8))) == ExitAction.Stop)
-                Record(uc, new VcpuExit.Mmio(gpa, size, true, value));
+                Record(new VcpuExit.Mmio(gpa, size, true, value));
         }
         catch (Exception ex)
         {
-            Fail(uc, ex);
+            Fail(ex);
         }
     }
 
     /// <summary>
-    /// UC_HOOK_MEM_WRITE_PROT: Unicorn matched the write's linear address to a read-only slot. If the
-    /// guest-physical target really is read-only it is reported as an MMIO write; returning true lets
-    /// QEMU go on, and it discards the store (the slot's TLB entries are marked discard-write).
+    /// UC_HOOK_MEM_WRITE_PROT: a guest write to a read-only slot, reported as an MMIO write. Returning true
+    /// lets QEMU go on, and it discards the store (the slot's TLB entries are marked discard-write).
+    /// Unicorn 2.0.1 maps linear to guest-physical addresses one to one (see <see cref="GuestPageWalker"/>),
+    /// so the linear address is the guest-physical one.
     /// </summary>
-    internal bool WriteProtected(nint uc, ulong linear, int size, ulong value)
+    internal bool WriteProtected(ulong address, int size, ulong value)
+    {
+        MmioWrite(address, size, value);
+        return true;
+    }
+
+    /// <summary>
+    /// UC_HOOK_MEM_FETCH_PROT: the guest fetches code from an address with no RAM. If the page tables do
+    /// not map it, returning true lets QEMU raise the #PF; otherwise the run ends with an internal error,
+    /// as on KVM, which cannot execute from MMIO either. A page-table mapping to another address is
+    /// reported as such, since Unicorn 2.0.1 would fetch from the linear address regardless.
+    /// </summary>
+    internal bool FetchProtected(ulong linear)
     {
         try
         {
             var engine = _engine!;
             if (!GuestPageWalker.TryTranslate(engine.Memslots, Paging(engine), linear, out ulong gpa)) return true;
-            var slot = engine.Memslots.Find(gpa);
-            if (slot is { IsReadOnly: true }) MmioWrite(uc, gpa, size, value);
-            return true;
-        }
-        catch (Exception ex)
-        {
-            Fail(uc, ex);
-            return true;
-        }
-    }
-
-    /// <summary>
-    /// UC_HOOK_MEM_FETCH_PROT: the fetch's linear address lies in an MMIO gap. Fine if paging maps it to
-    /// RAM (or to nothing: QEMU then raises #PF); a fetch from MMIO ends the run with an internal error, as
-    /// KVM cannot execute from MMIO either.
-    /// </summary>
-    internal bool FetchProtected(nint uc, ulong linear)
-    {
-        try
-        {
-            var engine = _engine!;
-            if (!GuestPageWalker.TryTranslate(engine.Memslots, Paging(engine), linear, out ulong gpa)) return true;
-            if (engine.Memslots.Find(gpa) is not null) return true;
             _errorRecorded = true;
-            Record(uc, new VcpuExit.InternalError(
-                $"instruction fetch from guest-physical 0x{gpa:x} (linear 0x{linear:x}), which is MMIO or unmapped, not RAM"));
+            Record(new VcpuExit.InternalError(gpa == linear
+                ? $"instruction fetch from guest-physical 0x{gpa:x}, which is MMIO or unmapped, not RAM"
+                : $"instruction fetch from linear 0x{linear:x}, which the guest's page tables map to guest-physical 0x{gpa:x}: " +
+                  "the software accelerator (Unicorn 2.0.1) only supports identity-mapped paging"));
             return false;
         }
         catch (Exception ex)
         {
-            Fail(uc, ex);
+            Fail(ex);
             return false;
         }
     }
@@ -455,17 +448,16 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     {
         try
         {
+            // Exceptions and intercepts reach this hook between blocks (QEMU's cpu_handle_exception), where
+            // uc_emu_stop takes effect before any further guest instruction.
+            uc_emu_stop(uc);
             if (number == UnicornCpuContext.HltInterceptVector)
             {
+                // With an exit already pending from earlier in this block, stay on the hlt: the next Run executes it.
                 if (_stopsThisEmulation == 0)
                 {
                     _advanceOverHlt = true;
-                    Record(uc, VcpuExit.Halted);
-                }
-                else
-                {
-                    // An exit earlier in this block already stopped the run: stay on the hlt, the next Run executes it.
-                    uc_emu_stop(uc);
+                    Record(VcpuExit.Halted);
                 }
                 return;
             }
@@ -475,13 +467,13 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
             bool software = UnicornCpuContext.U32(blob, engine.BlobSize - UnicornCpuContext.ExceptionIsIntFromEnd) != 0;
             uint errorCode = UnicornCpuContext.ErrorCode(blob, engine.BlobSize);
             if (number >= 256)
-                Record(uc, new VcpuExit.InternalError($"unexpected Unicorn interrupt 0x{number:x} at RIP 0x{engine.Uc.ReadRegister(UC_X86_REG_RIP):x}"));
+                Record(new VcpuExit.InternalError($"unexpected Unicorn interrupt 0x{number:x} at RIP 0x{engine.Uc.ReadRegister(UC_X86_REG_RIP):x}"));
             else
-                Record(uc, ExceptionExit(engine, blob, number, software, errorCode));
+                Record(ExceptionExit(engine, blob, number, software, errorCode));
         }
         catch (Exception ex)
         {
-            Fail(uc, ex);
+            Fail(ex);
         }
     }
 
@@ -564,7 +556,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         {
             if (_disposed) return;
             _disposed = true;
-            if (_running) StopEmulation();
+            if (_running) RequestStop();
             Monitor.PulseAll(_gate);
         }
         Interlocked.MemoryBarrier();
@@ -579,10 +571,9 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         {
             engine = _engine;
             _engine = null;
-            _restopper?.Dispose();
-            _restopper = null;
         }
         engine?.Dispose();
         if (_self.IsAllocated) _self.Free();
+        NativeMemory.Free(_stopRequest);
     }
 }

@@ -37,6 +37,8 @@ public sealed class SoftVm : IVirtualMachine
     public void SetMemoryRegion(Memslot slot)
     {
         ArgumentNullException.ThrowIfNull(slot);
+        if (slot.End > SoftCpuEngine.MmioTop)
+            throw new MemslotException($"memslot {slot.Slot} [0x{slot.GuestPhysAddr:x}, 0x{slot.End:x}) reaches above 0x{SoftCpuEngine.MmioTop:x}, the top of the software accelerator's guest-physical space");
         Publish(set => set.With(slot));
     }
 

@@ -5,9 +5,8 @@ namespace Actorvisor.Hardware.Soft;
 
 /// <summary>
 /// Owns one uc_engine and closes it exactly once. Every method is one uc_* call that throws a
-/// <see cref="UnicornException"/> naming the function on failure. Only <see cref="Stop"/> may be called
-/// from a thread other than the one driving the engine; SafeHandle reference counting keeps uc_close from
-/// running under a concurrent uc_emu_stop.
+/// <see cref="UnicornException"/> naming the function on failure. There is deliberately no Stop: see
+/// <see cref="SoftExitHooks"/> for why uc_emu_stop is only called at block starts and between blocks.
 /// </summary>
 internal sealed unsafe class UnicornEngine : SafeHandle
 {
@@ -70,25 +69,6 @@ internal sealed unsafe class UnicornEngine : SafeHandle
 
     /// <summary>uc_emu_start from <paramref name="begin"/> with no until address, timeout or count; returns the raw uc_err.</summary>
     public int Start(ulong begin) => uc_emu_start(Uc, begin, 0, 0, 0);
-
-    /// <summary>uc_emu_stop; callable from any thread and from hooks. A no-op once the handle is closed.</summary>
-    public void Stop()
-    {
-        bool added = false;
-        try
-        {
-            DangerousAddRef(ref added);
-            uc_emu_stop(handle);
-        }
-        catch (ObjectDisposedException)
-        {
-            // closed concurrently: nothing is running on it any more
-        }
-        finally
-        {
-            if (added) DangerousRelease();
-        }
-    }
 
     /// <summary>uc_reg_read of a 64-bit register.</summary>
     public ulong ReadRegister(int regid)

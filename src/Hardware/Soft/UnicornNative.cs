@@ -73,6 +73,7 @@ internal static unsafe partial class UnicornNative
     /// <summary>uc_ctl_exits_enable/disable: with exits on and an empty exit list, uc_emu_start ignores <c>until</c>.</summary>
     public const int UC_CTL_WRITE_USE_EXITS = UC_CTL_UC_USE_EXITS | (1 << 26) | (UC_CTL_IO_WRITE << 30);
 
+
     // uc_x86_reg
     public const int UC_X86_REG_ECX = 22;
     public const int UC_X86_REG_EDX = 24;

@@ -73,6 +73,13 @@ public abstract class VmTestKit : TestKit
         Assert.Equal(new VmTransitioned(vm.Name, VmState.Running), ExpectMsg<VmTransitioned>(Long));
     }
 
+    /// <summary>
+    /// Waits until vCPU <paramref name="vcpu"/> of a <see cref="TestGuests.Spin"/> guest is past its prologue and
+    /// counting (RBX > 0): "started" only means its thread may enter the guest.
+    /// </summary>
+    protected void AwaitSpinning(TestVm vm, int vcpu = 0) =>
+        AwaitAssert(() => Assert.True(Ask<Actorvisor.Actors.Vcpu.VcpuRegisters>(vm, new GetRegisters(vcpu)).Registers.Rbx > 0, $"vcpu {vcpu} is counting"), Long, TimeSpan.FromMilliseconds(10));
+
     /// <summary>Sends <paramref name="request"/> to the VM and expects a reply of type <typeparamref name="T"/>.</summary>
     protected T Ask<T>(TestVm vm, object request)
     {

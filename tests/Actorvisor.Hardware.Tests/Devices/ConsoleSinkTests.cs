@@ -71,6 +71,17 @@ public sealed class ConsoleSinkTests
     }
 
     [Fact]
+    public void Capture_keeps_the_newest_output_within_its_limit()
+    {
+        var sink = new CapturingConsoleSink(maxChars: 100);
+        for (int i = 0; i < 50; i++) Write(sink, $"line {i:00}\n"); // 8 characters each
+        Assert.True(sink.Text.Length <= 100);
+        Assert.EndsWith("line 49\n", sink.Text);
+        Assert.Equal(400, sink.Text.Length + sink.DroppedChars);
+        Assert.Equal(400, sink.BytesWritten);
+    }
+
+    [Fact]
     public void Stream_sink_forwards_bytes_unchanged()
     {
         var stream = new MemoryStream();

@@ -1,0 +1,239 @@
+using Actorvisor.Hardware.Lazy.Uapi;
+using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Native;
+
+namespace Actorvisor.Hardware.Lazy;
+
+/// <summary>
+/// Guest RAM whose pages arrive on first touch: a <see cref="HostMemory"/> mapping registered with a
+/// userfaultfd in missing mode. A dedicated reader thread turns each fault into a <see cref="PageFault"/>
+/// for the <see cref="IPageFaultSink"/>, which fetches the page and installs it with <see cref="TryInstall"/>
+/// (UFFDIO_COPY) or <see cref="TryInstallZero"/> (UFFDIO_ZEROPAGE); the kernel then wakes the faulting thread.
+/// It backs a memslot exactly like plain host memory, so KVM's faults (in the kernel) and the software
+/// accelerator's (in Unicorn's native code) both come through the same userfaultfd.
+/// </summary>
+/// <remarks>
+/// Touch lazy pages from native code or the accelerator, not from managed code on a .NET thread: a managed
+/// thread blocked on a fault cannot reach a GC safe point, so a GC started meanwhile would wait for it while
+/// the reader thread, suspended by that GC, cannot resolve the fault. Host-side code that needs a page
+/// installs it first (<see cref="SynchronousPageResolver.Resolve"/>) and then reads it.
+/// Dispose only after the threads that touch the memory (vCPUs) have stopped.
+/// </remarks>
+public sealed unsafe class LazyGuestMemory : IDisposable
+{
+    private readonly HostMemory _memory;
+    private readonly Userfaultfd _uffd;
+    private readonly IPageFaultSink _sink;
+    private readonly PageFaultReader _reader;
+    private readonly InstallGate _gate = new();
+    // Never disposed: it has no timer, and Closing must stay readable after Dispose.
+    private readonly CancellationTokenSource _closing = new();
+    private readonly ulong[] _present;
+    private readonly bool _hasZeroPage;
+    private long _presentPages;
+    private int _disposed;
+    private volatile bool _unmapped;
+    private long _installsAfterUnmap;
+
+    private LazyGuestMemory(HostMemory memory, Userfaultfd uffd, ulong rangeIoctls, IPageFaultSink sink, string name)
+    {
+        _memory = memory;
+        _uffd = uffd;
+        _sink = sink;
+        _present = new ulong[(PageCount + 63) / 64];
+        _hasZeroPage = (rangeIoctls & (1UL << UffdIoctl.ZeroPageBit)) != 0;
+        Name = name;
+        _reader = new PageFaultReader(uffd, OnMessage, $"uffd:{name}");
+    }
+
+    /// <summary>
+    /// Maps <paramref name="size"/> bytes (a multiple of 4 KiB) with no page present, registers them with a new
+    /// userfaultfd in missing mode and starts the fault reader that feeds <paramref name="sink"/>.
+    /// </summary>
+    /// <exception cref="SyscallException">userfaultfd is unavailable or refuses the range.</exception>
+    public static LazyGuestMemory Create(ulong size, IPageFaultSink sink, HostMemoryBacking backing = HostMemoryBacking.Anonymous, string name = "lazy-guest-ram")
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        var memory = HostMemory.Allocate(size, backing, name);
+        Userfaultfd? uffd = null;
+        try
+        {
+            uffd = Userfaultfd.Open();
+            ulong ioctls = uffd.Register(memory.Address, size);
+            const ulong needed = 1UL << UffdIoctl.CopyBit | 1UL << UffdIoctl.WakeBit;
+            if ((ioctls & needed) != needed)
+                throw new NotSupportedException($"{name}: the kernel registered the range without UFFDIO_COPY/UFFDIO_WAKE (ioctls 0x{ioctls:x})");
+            return new LazyGuestMemory(memory, uffd, ioctls, sink, name);
+        }
+        catch
+        {
+            uffd?.Dispose();
+            memory.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The region's name (thread and error messages).</summary>
+    public string Name { get; }
+
+    /// <summary>
+    /// The mapping, for <see cref="Memslot.For"/> and accelerators. Its managed accessors touch pages; see the
+    /// remarks on this class before using them on pages that may be missing.
+    /// </summary>
+    public HostMemory Memory => _memory;
+
+    /// <summary>The host virtual address of the first byte.</summary>
+    public nint Address => _memory.Address;
+
+    /// <summary>Size in bytes.</summary>
+    public ulong Size => _memory.Size;
+
+    /// <summary>Number of 4 KiB pages.</summary>
+    public ulong PageCount => _memory.Size >> PageSize.Shift;
+
+    /// <summary>A memslot covering the whole region at <paramref name="guestPhysAddr"/>.</summary>
+    public Memslot ToMemslot(uint slot, ulong guestPhysAddr, MemslotFlags flags = MemslotFlags.None) =>
+        Memslot.For(slot, guestPhysAddr, _memory, flags);
+
+    /// <summary>Cancelled when teardown starts: backing-store reads on the region's behalf should stop.</summary>
+    public CancellationToken Closing => _closing.Token;
+
+    /// <summary>True once teardown has started; every install answers <see cref="PageInstall.RegionClosed"/>.</summary>
+    public bool IsClosed => _gate.IsClosed;
+
+    /// <summary>Pages installed so far (by anyone, counted once each).</summary>
+    public long PresentPages => Interlocked.Read(ref _presentPages);
+
+    /// <summary>Page-fault messages read so far.</summary>
+    public long FaultsRead => _reader.Messages;
+
+    /// <summary>Faults whose sink threw; each such fault stays pending.</summary>
+    public long SinkErrors => _reader.CallbackErrors;
+
+    /// <summary>The sink's last exception, or the error that ended the reader; null if none.</summary>
+    public Exception? LastReaderError => _reader.LastError;
+
+    /// <summary>True while the fault reader runs.</summary>
+    public bool IsReadingFaults => _reader.IsRunning;
+
+    /// <summary>
+    /// Write-after-unmap check: installs that reached the ioctl after the memory was unmapped. The gate makes
+    /// this impossible; tests assert it stays 0.
+    /// </summary>
+    internal long InstallsAfterUnmap => Interlocked.Read(ref _installsAfterUnmap);
+
+    /// <summary>True if page <paramref name="pageIndex"/> has been installed.</summary>
+    public bool IsPresent(ulong pageIndex)
+    {
+        CheckPage(pageIndex);
+        return (Volatile.Read(ref _present[pageIndex >> 6]) & (1UL << (int)(pageIndex & 63))) != 0;
+    }
+
+    /// <summary>
+    /// Installs page <paramref name="pageIndex"/> with a copy of <paramref name="page"/> (4096 bytes) through
+    /// UFFDIO_COPY, waking the threads waiting on it. Never writes a present page (that is
+    /// <see cref="PageInstall.AlreadyPresent"/>) and never writes after teardown began (<see cref="PageInstall.RegionClosed"/>).
+    /// </summary>
+    public PageInstall TryInstall(ulong pageIndex, ReadOnlySpan<byte> page)
+    {
+        CheckPage(pageIndex);
+        if ((ulong)page.Length != PageSize.Bytes) throw new ArgumentException($"a page is {PageSize.Bytes} bytes, got {page.Length}", nameof(page));
+        if (!_gate.TryEnter()) return PageInstall.RegionClosed;
+        try
+        {
+            if (_unmapped) Interlocked.Increment(ref _installsAfterUnmap);
+            PageInstall result;
+            fixed (byte* src = page) result = _uffd.Copy(_memory.Address + (nint)(pageIndex << PageSize.Shift), (nint)src, PageSize.Bytes);
+            MarkPresent(pageIndex);
+            return result;
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
+
+    /// <summary>
+    /// Installs page <paramref name="pageIndex"/> as zeros (UFFDIO_ZEROPAGE: the shared zero page, no copy, where
+    /// the mapping supports it; otherwise a copy of a zero page), waking the threads waiting on it.
+    /// </summary>
+    public PageInstall TryInstallZero(ulong pageIndex)
+    {
+        if (!_hasZeroPage) return TryInstall(pageIndex, ZeroPage.Span);
+        CheckPage(pageIndex);
+        if (!_gate.TryEnter()) return PageInstall.RegionClosed;
+        try
+        {
+            if (_unmapped) Interlocked.Increment(ref _installsAfterUnmap);
+            var result = _uffd.ZeroPage(_memory.Address + (nint)(pageIndex << PageSize.Shift), PageSize.Bytes);
+            MarkPresent(pageIndex);
+            return result;
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
+
+    /// <summary>UFFDIO_WAKE for one page; false if the region is closed.</summary>
+    public bool Wake(ulong pageIndex)
+    {
+        CheckPage(pageIndex);
+        if (!_gate.TryEnter()) return false;
+        try { _uffd.Wake(_memory.Address + (nint)(pageIndex << PageSize.Shift), PageSize.Bytes); }
+        finally { _gate.Exit(); }
+        return true;
+    }
+
+    /// <summary>
+    /// Stops delivering faults to the sink. Threads already blocked (or faulting later) stay blocked until their
+    /// page is installed or the region is disposed. Returns true once the reader has ended.
+    /// </summary>
+    public bool StopFaultReader(TimeSpan timeout) => _reader.Stop(timeout);
+
+    /// <summary>
+    /// Tears the region down in the order that keeps every install safe: cancel <see cref="Closing"/>, close the
+    /// install gate (new installs get <see cref="PageInstall.RegionClosed"/>; in-flight ones finish), stop the
+    /// reader, unregister (threads still blocked wake and fault as plain memory), close the userfaultfd, unmap.
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _closing.Cancel();
+        _gate.Close();
+        // The sink may be inside a slow store read; it sees Closing, and any install it tries is refused,
+        // so proceeding after the timeout is safe. The reader then dies on the closed descriptor.
+        _reader.Dispose();
+        try { _uffd.Unregister(_memory.Address, _memory.Size); }
+        finally
+        {
+            _uffd.Dispose();
+            _unmapped = true;
+            _memory.Dispose();
+            _gate.Dispose();
+        }
+    }
+
+    private void OnMessage(UffdMsg msg)
+    {
+        ulong offset = msg.PageFaultAddress - (ulong)_memory.Address;
+        if (offset >= Size) return; // not ours: the descriptor registers this one range only
+        var fault = new PageFault(offset >> PageSize.Shift, (nint)msg.PageFaultAddress,
+            (msg.PageFaultFlags & UffdIoctl.PageFaultFlagWrite) != 0, (int)msg.PageFaultThreadId);
+        _sink.OnPageFault(this, fault);
+    }
+
+    private void MarkPresent(ulong pageIndex)
+    {
+        ulong bit = 1UL << (int)(pageIndex & 63);
+        if ((Interlocked.Or(ref _present[pageIndex >> 6], bit) & bit) == 0) Interlocked.Increment(ref _presentPages);
+    }
+
+    private void CheckPage(ulong pageIndex)
+    {
+        if (pageIndex >= PageCount)
+            throw new ArgumentOutOfRangeException(nameof(pageIndex), $"page {pageIndex} is outside {Name} ({PageCount} pages)");
+    }
+
+    private static readonly ReadOnlyMemory<byte> ZeroPage = new byte[PageSize.Bytes];
+}

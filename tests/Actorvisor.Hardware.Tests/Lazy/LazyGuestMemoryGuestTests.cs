@@ -1,0 +1,91 @@
+using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Guests;
+using Actorvisor.Hardware.Kvm;
+using Actorvisor.Hardware.Lazy;
+using Actorvisor.Hardware.Machines;
+using Actorvisor.Hardware.Soft;
+using Actorvisor.Hardware.X86;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Actorvisor.Hardware.Tests.Lazy;
+
+/// <summary>
+/// A real guest reading lazy RAM: the accelerator's own accesses fault through the userfaultfd and the
+/// synchronous resolver fills them from a memory image file.
+/// </summary>
+public class LazyGuestMemoryGuestTests
+{
+    private const int Page = 4096;
+    private const ulong LazyGpa = 0x0400_0000; // 64 MiB: above the machine's own 32 MiB of RAM in slot 0
+
+    [Fact]
+    public void A_guest_on_the_software_accelerator_reading_lazy_pages_sees_the_file_and_memory_ends_identical_to_it()
+    {
+        // Unicorn reads guest RAM through uc_mem_map_ptr onto the lazy mapping: its loads fault in user mode
+        // on the vCPU thread, inside native code.
+        using var soft = new SoftAccelerator();
+        GuestReadsLazyPages(soft);
+    }
+
+    [KvmFact]
+    public void A_guest_on_kvm_reading_lazy_pages_sees_the_file_and_memory_ends_identical_to_it()
+    {
+        using var kvm = KvmAccelerator.Open();
+        GuestReadsLazyPages(kvm);
+    }
+
+    internal static void GuestReadsLazyPages(IAccelerator accelerator)
+    {
+        const int pages = 256;
+        using var image = new TempImage(pages * Page, seed: 77);
+        using var file = FileBackingStore.Open(image.Path);
+        var resolver = new SynchronousPageResolver(file);
+        var sink = new RecordingSink(resolver);
+        using var lazy = LazyGuestMemory.Create(pages * Page, sink);
+        var guest = LazySummer(pages);
+        using var machine = Machine.Create(accelerator, new MachineSpec { Image = guest });
+        machine.Vm.SetMemoryRegion(lazy.ToMemslot(1, LazyGpa));
+
+        var result = machine.Run(TimeSpan.FromSeconds(60));
+
+        uint expected = 0;
+        for (int i = 0; i < pages * Page; i += 4) expected += BitConverter.ToUInt32(image.Bytes, i);
+        Assert.Equal(MachineOutcome.Exited, result.Outcome);
+        Assert.Equal($"lazy={expected:x8}\n", result.ConsoleOutput);
+        Assert.Equal((int)(expected & 0xff), result.ResultCode);
+        Assert.Equal(pages, lazy.PresentPages);
+        Assert.Equal(pages, resolver.Installed);
+        Assert.Single(sink.Faults.Select(f => f.ThreadId).Distinct()); // all from the one vCPU thread
+        var seen = new byte[pages * Page];
+        NativeTouch.Read(lazy.Address, seen);
+        Assert.Equal(image.Bytes, seen);
+    }
+
+    /// <summary>Protected mode: sums every dword of <paramref name="pages"/> pages at <see cref="LazyGpa"/>, prints "lazy=" and the sum, exits with its low byte.</summary>
+    private static GuestImage LazySummer(int pages)
+    {
+        const ulong origin = GuestLayout.ImageBase;
+        var bytes = GuestAssembler.Assemble(32, origin, g =>
+        {
+            var a = g.Asm;
+            var sum = a.CreateLabel();
+            a.mov(esi, (uint)LazyGpa);
+            a.mov(ecx, (uint)(pages * Page / 4));
+            a.xor(edx, edx);
+            a.Label(ref sum);
+            a.add(edx, __dword_ptr[esi]);
+            a.add(esi, 4);
+            a.dec(ecx);
+            a.jnz(sum);
+            a.mov(ebp, edx);
+            g.Print("lazy=");
+            a.mov(eax, ebp);
+            g.PrintHex32();
+            g.PutChar('\n');
+            a.mov(eax, ebp);
+            g.DebugExitWithAl();
+        });
+        return new GuestImage("lazy-summer", bytes, origin, origin, BootMode.Protected, 1,
+            $"protected mode: sums {pages} lazy pages at 0x{LazyGpa:x}");
+    }
+}
