@@ -54,10 +54,12 @@ public static class NodeHost
             }
             var system = host.Services.GetRequiredService<ActorSystem>();
             await host.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+            // Stopped by a signal (the host ran CoordinatedShutdown) is a clean exit; anything else (downed by the
+            // split-brain resolver, a failed join, a refused TLS handshake) is a failure, so systemd restarts it.
             var reason = CoordinatedShutdown.Get(system).ShutdownReason;
-            if (reason is CoordinatedShutdown.ClusterDowningReason or CoordinatedShutdown.ClusterJoinUnsuccessfulReason)
+            if (reason is not null and not CoordinatedShutdown.ClrExitReason)
             {
-                log.LogError("Node {Name} left the cluster involuntarily ({Reason}); exiting with 1", settings.NodeName, reason.GetType().Name);
+                log.LogError("Node {Name} stopped on its own ({Reason}); exiting with 1", settings.NodeName, reason.GetType().Name);
                 return 1;
             }
             log.LogInformation("Node {Name} stopped", settings.NodeName);

@@ -11,8 +11,8 @@ public sealed record NodeSettings
     /// <summary>The cluster (actor system) name; every node and client of one cluster uses the same.</summary>
     public string ClusterName { get; init; } = "actorvisor";
 
-    /// <summary>Seed node addresses (akka.tcp://cluster@host:port); empty means this node forms a cluster of its own.</summary>
-    public IReadOnlyList<string> SeedNodes { get; init; } = [];
+    /// <summary>Seed node addresses (akka.tcp://cluster@host:port, akka.ssl.tcp with TLS); empty means this node forms a cluster of its own.</summary>
+    public IReadOnlyList<string> SeedNodes => SeedHostPorts.Select(s => $"{Protocol}://{ClusterName}@{s}").ToList();
 
     /// <summary>How long the cluster must be stable before the split-brain resolver downs unreachable nodes.</summary>
     public TimeSpan StableAfter { get; init; } = TimeSpan.FromSeconds(20);
@@ -56,6 +56,12 @@ public sealed record NodeSettings
     /// <summary>Minimum log level: Debug, Information, Warning or Error.</summary>
     public string LogLevel { get; init; } = "Information";
 
+    /// <summary>The remoting protocol: akka.ssl.tcp with TLS, else akka.tcp.</summary>
+    public string Protocol => Tls is null ? "akka.tcp" : "akka.ssl.tcp";
+
     /// <summary>The address other nodes see.</summary>
-    public string Address => $"akka.tcp://{ClusterName}@{PublicHost ?? Host}:{Port}";
+    public string Address => $"{Protocol}://{ClusterName}@{PublicHost ?? Host}:{Port}";
+
+    /// <summary>Seed node addresses, host:port each.</summary>
+    public IReadOnlyList<string> SeedHostPorts { get; init; } = [];
 }

@@ -25,7 +25,7 @@ public static partial class NodeSettingsLoader
     public static readonly IReadOnlyDictionary<string, string> Known = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
     {
         ["Cluster:Name"] = "cluster (actor system) name; the same on every node and client (default actorvisor)",
-        ["Cluster:SeedNodes"] = "seed nodes, \"host:port\" or \"akka.tcp://NAME@host:port\" (default: none, the node forms its own cluster)",
+        ["Cluster:SeedNodes"] = "seed nodes, \"host:port\" or \"akka.tcp://NAME@host:port\" (akka.ssl.tcp with TLS) (default: none, the node forms its own cluster)",
         ["Cluster:StableAfter"] = "split-brain resolver: how long membership must be stable before unreachable nodes are downed (default 20s)",
         ["Cluster:HeartbeatPause"] = "failure detector: missed-heartbeat time before a node is unreachable (default 3s)",
         ["Node:Name"] = "this node's name, unique in the cluster (default HOSTNAME-PORT)",
@@ -229,7 +229,7 @@ public static partial class NodeSettingsLoader
         return new NodeSettings
         {
             ClusterName = cluster,
-            SeedNodes = seeds,
+            SeedHostPorts = seeds,
             StableAfter = One("Cluster:StableAfter") is { } st ? ParseDuration("Cluster:StableAfter", st) : TimeSpan.FromSeconds(20),
             HeartbeatPause = One("Cluster:HeartbeatPause") is { } hp ? ParseDuration("Cluster:HeartbeatPause", hp) : TimeSpan.FromSeconds(3),
             NodeName = name,
@@ -323,11 +323,13 @@ public static partial class NodeSettingsLoader
         var setting = $"Cluster:SeedNodes:{index}";
         var text = seed.Trim();
         string hostPort = text;
-        if (text.StartsWith("akka.tcp://", StringComparison.Ordinal))
+        var scheme = text.StartsWith("akka.tcp://", StringComparison.Ordinal) ? "akka.tcp://"
+            : text.StartsWith("akka.ssl.tcp://", StringComparison.Ordinal) ? "akka.ssl.tcp://" : null;
+        if (scheme is not null)
         {
             var at = text.IndexOf('@');
-            if (at < 0) throw new NodeConfigException(setting, $"'{seed}' is not akka.tcp://NAME@host:port");
-            var system = text["akka.tcp://".Length..at];
+            if (at < 0) throw new NodeConfigException(setting, $"'{seed}' is not {scheme}NAME@host:port");
+            var system = text[scheme.Length..at];
             if (system != cluster) throw new NodeConfigException(setting, $"'{seed}' names cluster '{system}', but Cluster:Name is '{cluster}'");
             hostPort = text[(at + 1)..].TrimEnd('/');
         }
@@ -338,7 +340,7 @@ public static partial class NodeSettingsLoader
         var colon = hostPort.LastIndexOf(':');
         if (colon <= 0) throw new NodeConfigException(setting, $"'{seed}' has no port (host:port)");
         var port = ParsePort(setting, hostPort[(colon + 1)..]);
-        return $"akka.tcp://{cluster}@{hostPort[..colon]}:{port}";
+        return $"{hostPort[..colon]}:{port}";
     }
 
     private static string DefaultDataDir(string name) =>

@@ -1,3 +1,4 @@
+using Actorvisor.Host.Cluster;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
 
@@ -18,6 +19,7 @@ public static class NodeTransport
     public static void AddTls(AkkaConfigurationBuilder akka, TlsSettings? tls)
     {
         if (tls is null) return;
-        throw new NotImplementedException();
+        akka.AddHocon(ClusterTls.Hocon, HoconAddMode.Prepend);
+        akka.AddSetup(ClusterTls.Setup(tls.CertificatePath, tls.CertificatePassword, tls.CaCertificatePath));
     }
 }

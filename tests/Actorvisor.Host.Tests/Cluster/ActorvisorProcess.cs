@@ -108,7 +108,7 @@ public sealed class ActorvisorProcess : IAsyncDisposable
         }
         return seen.Task.WaitAsync(timeout).ContinueWith(t =>
         {
-            if (t.IsFaulted) throw new TimeoutException($"{Name} did not print '{text}' within {timeout.TotalSeconds} s; output:\n{Output}");
+            if (t.IsFaulted) throw new TimeoutException($"{Name} did not print '{text}' (within {timeout.TotalSeconds} s, or before it exited); output:\n{Output}");
         });
     }
 
@@ -155,6 +155,17 @@ public sealed class ActorvisorProcess : IAsyncDisposable
         if (line is null)
         {
             closed.TrySetResult();
+            // Once the process has closed both streams nothing more will be printed: fail the waiters now.
+            if (_outputClosed.Task.IsCompleted && _errorClosed.Task.IsCompleted)
+            {
+                List<TaskCompletionSource> orphans;
+                lock (_output)
+                {
+                    orphans = _waiters.Select(w => w.Seen).ToList();
+                    _waiters.Clear();
+                }
+                foreach (var o in orphans) o.TrySetException(new InvalidOperationException($"{Name} exited"));
+            }
             return;
         }
         List<TaskCompletionSource> hit;

@@ -31,7 +31,10 @@ public class LocalCluster : IAsyncLifetime
     public ApiClient Client { get; private set; } = null!;
 
     /// <summary>The API token the nodes require (null: none).</summary>
-    protected virtual string? Token => null;
+    public virtual string? Token => null;
+
+    /// <summary>The TLS material of the nodes and the test's client (null: plain TCP).</summary>
+    public virtual ClusterTlsFiles? Tls => null;
 
     /// <summary>"127.0.0.1:PORT" of node <paramref name="index"/> (0-based).</summary>
     public string Contact(int index) => $"127.0.0.1:{Ports[index]}";
@@ -45,6 +48,8 @@ public class LocalCluster : IAsyncLifetime
             "--data-dir", Path.Combine(Root, $"n{index + 1}"), "--vcpus", "8", "--memory", NodeMemory,
             "--stable-after", "2s", "--heartbeat-pause", "2s",
         };
+        if (Tls is { } tls)
+            args.AddRange(["--tls-certificate", tls.NodeCertificates[index], "--tls-password-file", tls.PasswordFile, "--tls-ca", tls.CaPath]);
         if (Token is not null)
         {
             var file = Path.Combine(Root, "token");
@@ -62,7 +67,8 @@ public class LocalCluster : IAsyncLifetime
         // The directory singleton (on the oldest node) logs each hypervisor once it has announced itself.
         await Task.WhenAll(Enumerable.Range(1, 3).Select(i =>
             Task.WhenAny(_nodes.Select(n => n.WaitForLineAsync($"Hypervisor n{i} at", StartTimeout))).Unwrap()));
-        Client = ApiClient.Connect(new ApiClientOptions("actorvisor", [Contact(0), Contact(1)], Token, TimeSpan.FromSeconds(30)));
+        Client = ApiClient.Connect(new ApiClientOptions("actorvisor", [Contact(0), Contact(1)], Token, TimeSpan.FromSeconds(30),
+            Tls is { } tls ? new ClientTls(tls.ClientCertificate, tls.Password, tls.CaPath) : null));
     }
 
     /// <inheritdoc />
@@ -82,9 +88,13 @@ public class LocalCluster : IAsyncLifetime
 
     /// <summary>CLI arguments that reach this cluster through node <paramref name="index"/>.</summary>
     public string[] Cli(int index, params string[] args) =>
-        [.. args, "--node", Contact(index), .. Token is null ? Array.Empty<string>() : ["--token", Token]];
+    [
+        .. args, "--node", Contact(index),
+        .. Token is null ? Array.Empty<string>() : ["--token", Token],
+        .. Tls is not { } tls ? Array.Empty<string>() : ["--tls-certificate", tls.ClientCertificate, "--tls-password-file", tls.PasswordFile, "--tls-ca", tls.CaPath],
+    ];
 
-    private static int[] FreePorts(int count)
+    public static int[] FreePorts(int count)
     {
         var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
         listeners.ForEach(l => l.Start());

@@ -6,6 +6,7 @@ using Akka.Actor;
 using Akka.Cluster.Tools.Client;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Configuration;
+using Actorvisor.Host.Cluster;
 
 namespace Actorvisor.Host.Api.Client;
 
@@ -30,7 +31,7 @@ public sealed class ApiClient : IAsyncDisposable
     public ActorSystem System { get; }
 
     /// <summary>The receptionist paths the client started from.</summary>
-    public IReadOnlyList<string> ContactPaths => _options.Contacts.Select(c => ReceptionistPath(_options.ClusterName, c)).ToList();
+    public IReadOnlyList<string> ContactPaths => _options.Contacts.Select(c => ReceptionistPath(_options.ClusterName, c, _options.Tls is not null)).ToList();
 
     /// <summary>Starts the client; it connects on the first request.</summary>
     public static ApiClient Connect(ApiClientOptions options)
@@ -55,26 +56,32 @@ public sealed class ApiClient : IAsyncDisposable
               }
               coordinated-shutdown.run-by-clr-shutdown-hook = off
             }
-            """).WithFallback(ClientTransportConfig.For(options.Tls));
-        var system = ActorSystem.Create("actorvisor-client", hocon);
+            """);
+        // With TLS the client presents its own certificate and checks the nodes' against the cluster CA.
+        var system = options.Tls is { } tls
+            ? ActorSystem.Create("actorvisor-client", BootstrapSetup.Create()
+                .WithConfig(ConfigurationFactory.ParseString(ClusterTls.Hocon).WithFallback(hocon))
+                .And(ClusterTls.Setup(tls.CertificatePath, tls.Password, tls.CaCertificatePath)))
+            : ActorSystem.Create("actorvisor-client", hocon);
         system.Settings.InjectTopLevelFallback(ClusterClientReceptionist.DefaultConfig());
         // ClusterClient wraps each request in a pub-sub Send: without this binding the envelope (and the API
         // message inside it) would fall back to the reflection-based JSON serializer.
         system.Settings.InjectTopLevelFallback(DistributedPubSub.DefaultConfig());
-        var contacts = options.Contacts.Select(c => ActorPath.Parse(ReceptionistPath(options.ClusterName, c))).ToImmutableHashSet();
+        var contacts = options.Contacts.Select(c => ActorPath.Parse(ReceptionistPath(options.ClusterName, c, options.Tls is not null))).ToImmutableHashSet();
         var client = system.ActorOf(ClusterClient.Props(ClusterClientSettings.Create(system).WithInitialContacts(contacts)), "cluster-client");
         return new ApiClient(system, client, options);
     }
 
     /// <summary>The receptionist of node <paramref name="hostPort"/> in cluster <paramref name="cluster"/>.</summary>
-    public static string ReceptionistPath(string cluster, string hostPort) => $"akka.tcp://{cluster}@{hostPort}/system/receptionist";
+    public static string ReceptionistPath(string cluster, string hostPort, bool tls = false) =>
+        $"{(tls ? "akka.ssl.tcp" : "akka.tcp")}://{cluster}@{hostPort}/system/receptionist";
 
     /// <summary>Sends <paramref name="request"/> (with the token) and returns the reply: a success record or <see cref="ApiErrorReply"/>.</summary>
     /// <exception cref="ApiUnavailableException">no answer within the timeout.</exception>
     public async Task<IApiReply> RequestAsync(ApiRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var withToken = request with { Token = _options.Token };
+        var withToken = request.Token is null ? request with { Token = _options.Token } : request;
         try
         {
             return await _client.Ask<IApiReply>(new ClusterClient.Send(ApiPaths.Gateway, withToken, localAffinity: true), _options.Timeout, cancellationToken)
