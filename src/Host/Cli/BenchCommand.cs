@@ -15,7 +15,7 @@ public static class BenchCommand
         rounds.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--rounds must be at least 1"); });
         var exitsCommand = new Command("exits", "Port-I/O exits per second through the runtime vs a raw Unicorn OUT-hook loop") { exits, rounds };
         exitsCommand.SetAction(parse => Print(ExitsBenchmark.Run(parse.GetValue(exits), parse.GetValue(rounds))));
-        return new Command("bench", "Benchmarks (one `key: value` figure per line)") { exitsCommand };
+        return new Command("bench", "Benchmarks (one `key: value` figure per line)") { exitsCommand, ClusterBenchCommand.Create() };
     }
 
     private static int Print(IReadOnlyList<(string Key, string Value)> figures)

@@ -4,7 +4,7 @@ namespace Actorvisor.Host.Api.V1;
 public static class ApiSerialization
 {
     /// <summary>
-    /// Serializer binding for <see cref="IApiMessage"/>, and a remote frame size that fits the largest reply
+    /// Serializer binding for <see cref="IApiMessage"/>, unbatched writes, and a remote frame size that fits the largest reply
     /// (<see cref="ApiSerializer.MaxReplyBytes"/> plus the envelope).
     /// </summary>
     public const string Hocon = """
@@ -17,6 +17,9 @@ public static class ApiSerialization
             "Actorvisor.Host.Api.V1.ApiSerializer, actorvisor" = 7301
           }
         }
+        # Requests are small and sequential: DotNetty's write batching would hold each one back until its
+        # flush interval; flush every write instead.
+        akka.remote.dot-netty.tcp.batching.enabled = false
         akka.remote.dot-netty.tcp.maximum-frame-size = 4400000b
         akka.remote.dot-netty.tcp.send-buffer-size = 4400000b
         akka.remote.dot-netty.tcp.receive-buffer-size = 4400000b
