@@ -30,6 +30,12 @@ public class LocalCluster : IAsyncLifetime
     /// <summary>A ClusterClient-based API client connected through n1 (and n2 as a second contact).</summary>
     public ApiClient Client { get; private set; } = null!;
 
+    /// <summary>Split-brain resolver stable-after: tolerant, so a busy CI machine does not down a slow node.</summary>
+    public virtual string StableAfter => "5s";
+
+    /// <summary>Failure detector heartbeat pause (same reason).</summary>
+    public virtual string HeartbeatPause => "5s";
+
     /// <summary>The API token the nodes require (null: none).</summary>
     public virtual string? Token => null;
 
@@ -46,7 +52,7 @@ public class LocalCluster : IAsyncLifetime
         {
             "node", "--name", $"n{index + 1}", "--port", Ports[index].ToString(), "--seed", Contact(0), "--seed", Contact(1),
             "--data-dir", Path.Combine(Root, $"n{index + 1}"), "--vcpus", "8", "--memory", NodeMemory,
-            "--stable-after", "2s", "--heartbeat-pause", "2s",
+            "--stable-after", StableAfter, "--heartbeat-pause", HeartbeatPause,
         };
         if (Tls is { } tls)
             args.AddRange(["--tls-certificate", tls.NodeCertificates[index], "--tls-password-file", tls.PasswordFile, "--tls-ca", tls.CaPath]);
