@@ -18,8 +18,30 @@ public interface IClusterProtocolMessage;
 /// <param name="MemoryBytes">Guest RAM it may hand out.</param>
 public sealed record NodeInfo(string Name, string Address, string Accelerator, string AcceleratorDescription, int Vcpus, ulong MemoryBytes) : IClusterProtocolMessage;
 
-/// <summary>An agent tells the directory who it is and every VM it holds (replacing what the directory knew of it).</summary>
-public sealed record NodeAnnouncement(NodeInfo Node, IActorRef Agent, IReadOnlyList<VmInfo> Vms) : IClusterProtocolMessage;
+/// <summary>
+/// An agent tells the directory who it is and every VM it holds (replacing what the directory knew of it),
+/// with the last <see cref="DirectorySnapshot"/> it received, from which a new directory recovers what only
+/// the old one knew (VMs of nodes that are gone, subscribers).
+/// </summary>
+public sealed record NodeAnnouncement(NodeInfo Node, IActorRef Agent, IReadOnlyList<VmInfo> Vms, DirectorySnapshot? Snapshot = null) : IClusterProtocolMessage;
+
+/// <summary>
+/// The directory's state, copied to every agent shortly after each change, so that it survives the node
+/// hosting the singleton: every VM with its node's address, and the event subscriptions.
+/// </summary>
+/// <param name="Taken">When the directory took it (UTC): a new directory keeps the newest it is offered.</param>
+/// <param name="Vms">Every VM and where it is.</param>
+/// <param name="Subscriptions">Every event subscription.</param>
+public sealed record DirectorySnapshot(DateTimeOffset Taken, IReadOnlyList<VmLocation> Vms, IReadOnlyList<EventSubscription> Subscriptions) : IClusterProtocolMessage;
+
+/// <summary>An agent holds the snapshot taken at <paramref name="Taken"/>.</summary>
+public sealed record SnapshotStored(DateTimeOffset Taken) : IClusterProtocolMessage;
+
+/// <summary>VM <paramref name="Vm"/> is on the node at <paramref name="NodeAddress"/>.</summary>
+public sealed record VmLocation(VmInfo Vm, string NodeAddress);
+
+/// <summary><paramref name="Subscriber"/> receives the events of VM <paramref name="Vm"/> (of every VM when null).</summary>
+public sealed record EventSubscription(string? Vm, IActorRef Subscriber);
 
 /// <summary>The directory asks an agent for a <see cref="NodeAnnouncement"/> (after the singleton moved, or a node joined).</summary>
 public sealed record AnnounceNode : IClusterProtocolMessage

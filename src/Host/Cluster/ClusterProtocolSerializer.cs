@@ -29,6 +29,8 @@ public sealed class ClusterProtocolSerializer(ExtendedActorSystem system) : Json
         Of<CreateOnNodeResult>("create-on-node-result"),
         Of<DestroyOnNode>("destroy-on-node"),
         Of<DestroyOnNodeResult>("destroy-on-node-result"),
+        Of<DirectorySnapshot>("directory-snapshot"),
+        Of<SnapshotStored>("snapshot-stored"),
     ];
 
     private static MessageType Of<T>(string name) where T : IClusterProtocolMessage => new(typeof(T), "cluster.v1." + name, MaxBytes);

@@ -12,8 +12,11 @@ namespace Actorvisor.Host.Cluster;
 /// the directory knew on it becomes <see cref="VmStatus.Lost"/>. Its state is rebuilt from the agents'
 /// announcements whenever it starts (first start, or after the singleton moved).
 /// </summary>
-public sealed class VmDirectory : ReceiveActor
+public sealed class VmDirectory : ReceiveActor, IWithTimers
 {
+    /// <summary>How soon after a change the directory copies its state to the agents.</summary>
+    public static readonly TimeSpan SnapshotDelay = TimeSpan.FromMilliseconds(300);
+
     /// <summary>How long a node may take to build or destroy a VM before the request fails.</summary>
     public static readonly TimeSpan NodeRequestTimeout = TimeSpan.FromSeconds(30);
 
@@ -24,6 +27,13 @@ public sealed class VmDirectory : ReceiveActor
     private readonly Dictionary<string, VmEntry> _vms = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HashSet<IActorRef>> _vmSubscribers = new(StringComparer.Ordinal);
     private readonly HashSet<IActorRef> _allSubscribers = new();
+    private DateTimeOffset _recoveredFrom = DateTimeOffset.MinValue;
+    private bool _snapshotPending;
+    private DateTimeOffset _changedAt = DateTimeOffset.UtcNow;
+    private readonly Dictionary<Address, DateTimeOffset> _copies = new();
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>Props for the directory; agents live at <paramref name="agentPath"/> on every hypervisor.</summary>
     public static Props Props(string agentPath) => Akka.Actor.Props.Create(() => new VmDirectory(agentPath));
@@ -57,6 +67,69 @@ public sealed class VmDirectory : ReceiveActor
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<ClusterEvent.IReachabilityEvent>(_ => { });
         Receive<Terminated>(t => RemoveSubscriber(t.ActorRef));
+        Receive<PublishSnapshot>(_ => PublishNow());
+        Receive<SnapshotStored>(m =>
+        {
+            var from = Sender.Path.Address.HasLocalScope ? _cluster.SelfAddress : Sender.Path.Address;
+            if (!_copies.TryGetValue(from, out var had) || m.Taken > had) _copies[from] = m.Taken;
+        });
+    }
+
+    // Every change reaches the agents within SnapshotDelay; bursts of changes make one copy.
+    private void Changed()
+    {
+        if (_snapshotPending) return;
+        _snapshotPending = true;
+        _changedAt = DateTimeOffset.UtcNow;
+        Timers.StartSingleTimer("snapshot", PublishSnapshot.Instance, SnapshotDelay);
+    }
+
+    private void PublishNow()
+    {
+        _snapshotPending = false;
+        var snapshot = new DirectorySnapshot(DateTimeOffset.UtcNow,
+            _vms.Values.Select(e => new VmLocation(e.Info, e.Address.ToString())).ToList(),
+            _allSubscribers.Select(s => new EventSubscription(null, s))
+                .Concat(_vmSubscribers.SelectMany(kv => kv.Value.Select(s => new EventSubscription(kv.Key, s)))).ToList());
+        foreach (var node in _nodes.Values) node.Agent.Tell(snapshot);
+    }
+
+    private void Recover(DirectorySnapshot snapshot)
+    {
+        if (snapshot.Taken <= _recoveredFrom) return;
+        _recoveredFrom = snapshot.Taken;
+        Changed();
+        var live = _cluster.State.Members.Where(m => m.Status is not (MemberStatus.Down or MemberStatus.Removed or MemberStatus.Exiting))
+            .Select(m => m.Address).ToHashSet();
+        foreach (var sub in snapshot.Subscriptions)
+        {
+            if (sub.Vm is null) _allSubscribers.Add(sub.Subscriber);
+            else
+            {
+                if (!_vmSubscribers.TryGetValue(sub.Vm, out var set)) _vmSubscribers[sub.Vm] = set = new HashSet<IActorRef>();
+                set.Add(sub.Subscriber);
+            }
+            Context.Watch(sub.Subscriber);
+        }
+        var recovered = new List<VmEntry>();
+        foreach (var location in snapshot.Vms)
+        {
+            var address = Address.Parse(location.NodeAddress);
+            // VMs of live nodes come from those nodes' own announcements; only the departed ones are recovered here.
+            if (live.Contains(address) || _vms.ContainsKey(location.Vm.Name)) continue;
+            var vm = location.Vm.Status == VmStatus.Lost ? location.Vm
+                : location.Vm with { Status = VmStatus.Lost, Outcome = $"node {location.Vm.Node} left the cluster while the VM was {location.Vm.Status}" };
+            var entry = new VmEntry(vm, address);
+            _vms[vm.Name] = entry;
+            if (location.Vm.Status != VmStatus.Lost) recovered.Add(entry);
+        }
+        _log.Info("Recovered the directory from a snapshot of {0:O}: {1} VM(s) of departed nodes are Lost, {2} subscription(s)",
+            snapshot.Taken, recovered.Count, snapshot.Subscriptions.Count);
+        foreach (var e in recovered)
+        {
+            Notify(e.Info, e.Info.Outcome!);
+            EndSubscriptions(e.Info.Name, e.Info.Outcome!, keep: true);
+        }
     }
 
     /// <inheritdoc />
@@ -86,6 +159,7 @@ public sealed class VmDirectory : ReceiveActor
         bool known = _nodes.ContainsKey(address);
         _nodes[address] = new NodeEntry(a.Node, address, a.Agent);
         if (!known) _log.Info("Hypervisor {0} at {1}: {2}, {3} vCPUs, {4} MiB", a.Node.Name, address, a.Node.AcceleratorDescription, a.Node.Vcpus, a.Node.MemoryBytes >> 20);
+        if (a.Snapshot is { } snapshot) Recover(snapshot);
         var announced = a.Vms.ToDictionary(v => v.Name, StringComparer.Ordinal);
         foreach (var stale in _vms.Values.Where(e => e.Address == address && e.Info.Status != VmStatus.Creating && !announced.ContainsKey(e.Info.Name)).ToList())
             _vms.Remove(stale.Info.Name);
@@ -98,6 +172,7 @@ public sealed class VmDirectory : ReceiveActor
             }
             _vms[vm.Name] = new VmEntry(vm, address);
         }
+        Changed();
     }
 
     private void OnRecordChanged(VmRecordChanged m)
@@ -108,6 +183,7 @@ public sealed class VmDirectory : ReceiveActor
         if (e.Info.Status is VmStatus.Lost or VmStatus.Creating) return;
         var before = e.Info.Status;
         e.Info = m.Vm;
+        Changed();
         if (before != m.Vm.Status) Notify(e.Info, m.Vm.Outcome ?? $"{before} -> {m.Vm.Status}");
     }
 
@@ -129,6 +205,7 @@ public sealed class VmDirectory : ReceiveActor
         var node = _nodes.Values.First(n => n.Address.ToString() == placed.Node!.Address);
         var info = new VmInfo(spec.Name, node.Info.Name, VmStatus.Creating, spec.Vcpus, spec.MemoryBytes, spec.Image, null);
         _vms[spec.Name] = new VmEntry(info, node.Address);
+        Changed();
         var replyTo = Sender;
         node.Agent.Ask<CreateOnNodeResult>(new CreateOnNode(spec), NodeRequestTimeout).PipeTo(Self,
             success: result => new CreateDone(spec.Name, node.Address, replyTo, result),
@@ -139,6 +216,7 @@ public sealed class VmDirectory : ReceiveActor
     private void OnCreateDone(CreateDone d)
     {
         bool live = _vms.TryGetValue(d.Name, out var e) && e.Address == d.Address && e.Info.Status == VmStatus.Creating;
+        Changed();
         if (d.Result.Vm is { } vm && live)
         {
             e!.Info = vm;
@@ -157,6 +235,7 @@ public sealed class VmDirectory : ReceiveActor
         {
             case VmStatus.Lost:
                 _vms.Remove(r.Name);
+                Changed();
                 Sender.Tell(new VmReply(e.Info));
                 EndSubscriptions(r.Name, "the VM was destroyed");
                 return;
@@ -179,6 +258,7 @@ public sealed class VmDirectory : ReceiveActor
         {
             _vms.Remove(d.Name);
             EndSubscriptions(d.Name, "the VM was destroyed");
+            Changed();
         }
         d.ReplyTo.Tell(d.Result.Vm is { } vm ? new VmReply(vm) : d.Result.Error!);
     }
@@ -205,6 +285,7 @@ public sealed class VmDirectory : ReceiveActor
 
     private void OnSubscribe(SubscribeVmEventsRequest r)
     {
+        Changed();
         if (r.Name is { } name)
         {
             if (!TryFind(name, out var e)) return;
@@ -222,6 +303,7 @@ public sealed class VmDirectory : ReceiveActor
 
     private void OnUnsubscribe(UnsubscribeVmEventsRequest r)
     {
+        Changed();
         if (r.Name is { } name)
         {
             if (_vmSubscribers.TryGetValue(name, out var set)) set.Remove(r.Subscriber);
@@ -235,6 +317,7 @@ public sealed class VmDirectory : ReceiveActor
 
     private void RemoveSubscriber(IActorRef subscriber)
     {
+        Changed();
         _allSubscribers.Remove(subscriber);
         foreach (var set in _vmSubscribers.Values) set.Remove(subscriber);
         Context.Unwatch(subscriber);
@@ -244,6 +327,8 @@ public sealed class VmDirectory : ReceiveActor
     {
         var name = _nodes.TryGetValue(address, out var node) ? node.Info.Name : address.ToString();
         _nodes.Remove(address);
+        _copies.Remove(address);
+        Changed();
         var lost = _vms.Values.Where(e => e.Address == address && e.Info.Status != VmStatus.Lost).ToList();
         if (lost.Count > 0) _log.Warning("Node {0} {1}: {2} VM(s) are Lost", name, how, lost.Count);
         foreach (var e in lost)
@@ -302,11 +387,12 @@ public sealed class VmDirectory : ReceiveActor
                 var live = held.Where(v => Holds(v.Status)).ToList();
                 return new NodeStatus(n?.Info.Name ?? "", m.Address.ToString(), unreachable.Contains(m.Address) ? "Unreachable" : m.Status.ToString(),
                     m.Roles.Order(StringComparer.Ordinal).ToList(), n?.Info.Accelerator, n?.Info.AcceleratorDescription,
-                    n?.Info.Vcpus ?? 0, live.Sum(v => v.Vcpus), n?.Info.MemoryBytes ?? 0, live.Aggregate(0UL, (s, v) => s + v.MemoryBytes), held.Count);
+                    n?.Info.Vcpus ?? 0, live.Sum(v => v.Vcpus), n?.Info.MemoryBytes ?? 0, live.Aggregate(0UL, (s, v) => s + v.MemoryBytes), held.Count,
+                    _copies.TryGetValue(m.Address, out var copy) ? copy : null);
             })
             .OrderBy(n => n.Name, StringComparer.Ordinal).ThenBy(n => n.Address, StringComparer.Ordinal)
             .ToList();
-        return new ClusterStatusReply(Context.System.Name, state.Leader?.ToString(), _cluster.SelfAddress.ToString(), nodes);
+        return new ClusterStatusReply(Context.System.Name, state.Leader?.ToString(), _cluster.SelfAddress.ToString(), nodes, _changedAt);
     }
 
     private sealed record NodeEntry(NodeInfo Info, Address Address, IActorRef Agent);
@@ -320,4 +406,9 @@ public sealed class VmDirectory : ReceiveActor
     private sealed record CreateDone(string Name, Address Address, IActorRef ReplyTo, CreateOnNodeResult Result);
 
     private sealed record DestroyDone(string Name, Address Address, IActorRef ReplyTo, DestroyOnNodeResult Result);
+
+    private sealed record PublishSnapshot
+    {
+        public static readonly PublishSnapshot Instance = new();
+    }
 }

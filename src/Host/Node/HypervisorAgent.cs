@@ -12,7 +12,7 @@ namespace Actorvisor.Host.Node;
 /// The node's face to the cluster (/user/hypervisor): owns the local NodeActor (the VM registry of the actor
 /// runtime), builds VMs the directory places here, carries out VM requests the directory routes here,
 /// follows every VM with a <see cref="VmWatcher"/>, and announces the node (capacity, accelerator, VMs) to the
-/// directory. On <see cref="ShutdownAgent"/> (CoordinatedShutdown) it destroys every VM, then announces an
+/// directory, keeping the directory's latest snapshot for whichever node hosts it next. On <see cref="ShutdownAgent"/> (CoordinatedShutdown) it destroys every VM, then announces an
 /// empty node so the directory forgets them rather than reporting them Lost.
 /// Supervision: watchers are stopped if they throw; the NodeActor supervises the VmActors itself.
 /// </summary>
@@ -35,8 +35,8 @@ public sealed class HypervisorAgent : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, VmInfo> _records = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IActorRef> _watchers = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _creating = new(StringComparer.Ordinal);
     private readonly List<IActorRef> _shutdownRequesters = new();
+    private DirectorySnapshot? _snapshot;
     private long _serial;
     private bool _shuttingDown;
 
@@ -54,6 +54,11 @@ public sealed class HypervisorAgent : ReceiveActor
         _node = Context.ActorOf(NodeActor.Props(new NodeCapacity(info.Vcpus, info.MemoryBytes)), "vms");
 
         Receive<AnnounceNode>(_ => Sender.Tell(Announcement()));
+        Receive<DirectorySnapshot>(snapshot =>
+        {
+            if (_snapshot is null || snapshot.Taken >= _snapshot.Taken) _snapshot = snapshot;
+            Sender.Tell(new SnapshotStored(snapshot.Taken));
+        });
         Receive<CreateOnNode>(OnCreate);
         Receive<Created>(OnCreated);
         Receive<DestroyOnNode>(OnDestroy);
@@ -84,7 +89,7 @@ public sealed class HypervisorAgent : ReceiveActor
     /// <inheritdoc />
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Stop));
 
-    private NodeAnnouncement Announcement() => new(_info, Self, _records.Values.ToList());
+    private NodeAnnouncement Announcement() => new(_info, Self, _records.Values.ToList(), _snapshot);
 
     private void OnCreate(CreateOnNode c)
     {
@@ -100,7 +105,6 @@ public sealed class HypervisorAgent : ReceiveActor
             Sender.Tell(new CreateOnNodeResult(name, null, error));
             return;
         }
-        _creating.Add(name);
         var replyTo = Sender;
         _node.Ask(new CreateVm(spec!), RequestTimeout).PipeTo(Self,
             success: reply => new Created(c.Spec, replyTo, reply),
@@ -110,7 +114,6 @@ public sealed class HypervisorAgent : ReceiveActor
     private void OnCreated(Created c)
     {
         var name = c.Spec.Name;
-        _creating.Remove(name);
         switch (c.Reply)
         {
             case VmCreated created:

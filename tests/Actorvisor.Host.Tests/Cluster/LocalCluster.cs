@@ -36,6 +36,9 @@ public class LocalCluster : IAsyncLifetime
     /// <summary>Failure detector heartbeat pause (same reason).</summary>
     public virtual string HeartbeatPause => "5s";
 
+    /// <summary>The nodes (0-based) the test's API client starts from.</summary>
+    public virtual int[] ClientContacts => [0, 1];
+
     /// <summary>The API token the nodes require (null: none).</summary>
     public virtual string? Token => null;
 
@@ -73,7 +76,7 @@ public class LocalCluster : IAsyncLifetime
         // The directory singleton (on the oldest node) logs each hypervisor once it has announced itself.
         await Task.WhenAll(Enumerable.Range(1, 3).Select(i =>
             Task.WhenAny(_nodes.Select(n => n.WaitForLineAsync($"Hypervisor n{i} at", StartTimeout))).Unwrap()));
-        Client = ApiClient.Connect(new ApiClientOptions("actorvisor", [Contact(0), Contact(1)], Token, TimeSpan.FromSeconds(30),
+        Client = ApiClient.Connect(new ApiClientOptions("actorvisor", ClientContacts.Select(Contact).ToList(), Token, TimeSpan.FromSeconds(30),
             Tls is { } tls ? new ClientTls(tls.ClientCertificate, tls.Password, tls.CaPath) : null));
     }
 

@@ -8,7 +8,9 @@ public sealed record ClusterStatusRequest : ApiRequest;
 /// <param name="Leader">The address of the cluster leader, if there is one.</param>
 /// <param name="PlacementNode">The address of the node hosting the placement singleton.</param>
 /// <param name="Nodes">Every member, by name.</param>
-public sealed record ClusterStatusReply(string ClusterName, string? Leader, string PlacementNode, IReadOnlyList<NodeStatus> Nodes) : IApiReply;
+/// <param name="DirectoryChangedAt">When the directory's state last changed (UTC); a node whose
+/// <see cref="NodeStatus.DirectoryCopyAt"/> is not earlier holds a copy that survives the directory's node.</param>
+public sealed record ClusterStatusReply(string ClusterName, string? Leader, string PlacementNode, IReadOnlyList<NodeStatus> Nodes, DateTimeOffset? DirectoryChangedAt = null) : IApiReply;
 
 /// <summary>One cluster member.</summary>
 /// <param name="Name">The node's configured name ("" for members that are not hypervisors).</param>
@@ -22,6 +24,7 @@ public sealed record ClusterStatusReply(string ClusterName, string? Leader, stri
 /// <param name="MemoryBytes">Guest RAM the node may hand out.</param>
 /// <param name="UsedMemoryBytes">Guest RAM held by its live VMs.</param>
 /// <param name="VmCount">VMs on the node (live or ended, not yet destroyed).</param>
+/// <param name="DirectoryCopyAt">When the copy of the directory this node holds was taken (null: none yet).</param>
 public sealed record NodeStatus(
     string Name, string Address, string Status, IReadOnlyList<string> Roles, string? Accelerator, string? AcceleratorDescription,
-    int Vcpus, int UsedVcpus, ulong MemoryBytes, ulong UsedMemoryBytes, int VmCount);
+    int Vcpus, int UsedVcpus, ulong MemoryBytes, ulong UsedMemoryBytes, int VmCount, DateTimeOffset? DirectoryCopyAt = null);
