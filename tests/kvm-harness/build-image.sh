@@ -3,7 +3,8 @@
 #   DIR/vmlinux         the uncompressed kernel ELF from /boot/vmlinuz-VERSION; QEMU boots it through its
 #                       PVH entry point, skipping the firmware and the kernel's self-decompression
 #   DIR/initrd.cpio.gz  static busybox, /init (init.sh) and the modules kvm-amd and the virtio 9p
-#                       client need, with their dependencies in load order (from modules.dep)
+#                       client need, with their dependencies in load order (from modules.dep); and,
+#                       loaded only by a --vfio run, vfio, vfio_iommu_type1 and vfio-pci
 # Usage: build-image.sh VERSION DIR
 set -euo pipefail
 export LC_ALL=C  # grep -P must match raw bytes, not UTF-8 characters
@@ -63,9 +64,18 @@ for m in kvm-amd virtio_pci 9pnet_virtio 9p; do
   add_module "$path"
 done
 printf '%s\n' "${order[@]}" >"$root/modules.order"
+# VFIO, loaded by /init only in a --vfio run (kvmharness.vfio=1); a normal run loads exactly the modules above.
+base_count=${#order[@]}
+order=()
+for m in vfio vfio_iommu_type1 vfio-pci; do
+  path=$(grep -oE "^[^:]*/$m\.ko(\.xz|\.zst)?:" "$moddir/modules.dep" | head -n 1 | tr -d :)
+  [[ -n $path ]] && add_module "$path"
+done
+printf '%s\n' "${order[@]}" >"$root/modules-vfio.order"
+vfio_modules=("${order[@]}")
 
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$tmp/initrd.cpio.gz"
 mkdir -p "$out"
 mv "$tmp/vmlinux" "$out/vmlinux"
 mv "$tmp/initrd.cpio.gz" "$out/initrd.cpio.gz"
-echo "build-image: $out/vmlinux ($(du -h "$out/vmlinux" | cut -f1)), initrd with ${#order[@]} modules: ${order[*]}"
+echo "build-image: $out/vmlinux ($(du -h "$out/vmlinux" | cut -f1)), initrd with $base_count modules (+ ${#vfio_modules[@]} for --vfio: ${vfio_modules[*]})"

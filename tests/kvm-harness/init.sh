@@ -26,6 +26,33 @@ if [ ! -c /dev/kvm ]; then
 fi
 say "kvm ready: $(cut -d' ' -f1 /proc/uptime)s, $(dmesg | grep -ciE 'nested (virtualization|paging) enabled') nested features"
 
+# --vfio runs (kvmharness.vfio=1): the L1 has an emulated Intel IOMMU and QEMU's "edu" PCI device (1234:11e8);
+# bind it to vfio-pci so that its IOMMU group appears as /dev/vfio/N for the real-VFIO tests. A failure here
+# is reported and leaves those tests to skip; the other tests run as usual.
+if grep -q 'kvmharness\.vfio=1' /proc/cmdline; then
+  for m in $(cat /modules-vfio.order); do
+    insmod "/modules/$m" || say "insmod $m failed"
+  done
+  edu=""
+  for d in /sys/bus/pci/devices/*; do
+    [ "$(cat $d/vendor)" = 0x1234 ] && [ "$(cat $d/device)" = 0x11e8 ] && edu=$d
+  done
+  if [ -z "$edu" ]; then
+    say "vfio: no edu PCI device (1234:11e8) found"
+  elif [ ! -e "$edu/iommu_group" ]; then
+    say "vfio: $(basename $edu) has no IOMMU group (is the IOMMU on? dmesg: $(dmesg | grep -iE 'DMAR|IOMMU' | tail -n 2 | tr '\n' ' '))"
+  else
+    echo vfio-pci > "$edu/driver_override"
+    echo "$(basename $edu)" > /sys/bus/pci/drivers_probe
+    group=$(basename "$(readlink "$edu/iommu_group")")
+    if [ -c "/dev/vfio/$group" ]; then
+      say "vfio: $(basename $edu) bound to $(basename "$(readlink "$edu/driver")"), group /dev/vfio/$group"
+    else
+      say "vfio: binding $(basename $edu) to vfio-pci gave no /dev/vfio/$group ($(dmesg | grep -i vfio | tail -n 2 | tr '\n' ' '))"
+    fi
+  fi
+fi
+
 job=$(sed -n 's/.*kvmharness\.job=\([^ ]*\).*/\1/p' /proc/cmdline)
 if ! mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /host; then
   say "ERROR cannot mount the host filesystem over 9p"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the KVM tests (tests/Actorvisor.Kvm.Tests) against real KVM and reports each result.
 #
-#   tests/kvm-harness/run.sh [--mode auto|direct|qemu] [--filter TEXT]... [--trx FILE] [--no-build]
+#   tests/kvm-harness/run.sh [--mode auto|direct|qemu] [--filter TEXT]... [--trx FILE] [--no-build] [--vfio]
 #
 # direct: where /dev/kvm is hardware-assisted KVM (kvm_amd or kvm_intel), run the test executable here.
 # qemu:   otherwise boot one small Linux VM under QEMU's software emulation (TCG emulates AMD SVM with
@@ -10,19 +10,22 @@
 # auto (default) picks direct when it can. Prints one line per test and a summary
 # "KVM harness: N passed, N failed, N skipped"; exits non-zero on any failure, including an L1 that
 # crashed or hung (one clean retry of such a run, shown in the log). --trx writes the results for tests/run.sh.
+# --vfio (qemu mode only): the L1 is a q35 machine with an emulated Intel IOMMU and QEMU's edu PCI device,
+# bound to vfio-pci inside, so that the real-VFIO tests (skipped otherwise) attach a real /dev/vfio group.
 # Environment: KVM_HARNESS_TIMEOUT (seconds per QEMU boot, default 480), KVM_HARNESS_SILENCE (seconds
 # without serial output before the L1 counts as hung, default 180), KVM_HARNESS_SMP (L1 CPUs, default 1).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-mode=auto; build=1; trx=""; test_args=()
+mode=auto; build=1; trx=""; vfio=0; test_args=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --mode) mode=$2; shift 2 ;;
     --filter) test_args+=(--filter "$2"); shift 2 ;;
     --trx) trx=$2; shift 2 ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --vfio) vfio=1; shift ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "kvm-harness: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -65,9 +68,13 @@ hardware_kvm() {
 if [[ $mode == auto ]]; then
   # /dev/kvm backed by another module (e.g. a paravirtual one without SVM/VMX) does not behave like the
   # KVM users run on (real and protected mode are emulated there), so it does not count.
-  if hardware_kvm; then mode=direct; else mode=qemu; fi
+  if [[ $vfio -eq 0 ]] && hardware_kvm; then mode=direct; else mode=qemu; fi
 fi
 
+if [[ $mode == direct && $vfio -eq 1 ]]; then
+  log "--vfio needs the QEMU-emulated host (--mode qemu): the edu device and IOMMU are QEMU's"
+  echo >"$work/none.log"; finish "$work/none.log" "--vfio with --mode direct"
+fi
 if [[ $mode == direct ]]; then
   log "running the KVM tests directly on /dev/kvm"
   timeout "$timeout_s" dotnet "$test_dir/$test_dll" "${test_args[@]}" 2>&1 | tee "$work/direct.log"
@@ -113,14 +120,23 @@ quote() { local s=${1//\'/\'\\\'\'}; printf "'%s'" "$s"; }
 } >"$work/job.env"
 chmod -R a+rX "$work"
 
+# --vfio: q35 with an emulated VT-d IOMMU (created before the PCI devices it translates for) with snoop control,
+# so that VFIO_DMA_CC_IOMMU can answer yes, and the edu device to hand to vfio-pci; iommu=pt keeps the other
+# devices (virtio-9p) on identity mappings.
+machine=(); append_vfio=""
+if [[ $vfio -eq 1 ]]; then
+  machine=(-machine q35 -device intel-iommu,snoop-control=on -device edu)
+  append_vfio=" intel_iommu=on iommu=pt kvmharness.vfio=1"
+fi
+
 boot() { # boot ATTEMPT -> sets boot_error ("" when the run reached KVMTEST DONE)
   local serial="$work/serial-$1.log"
   : >"$serial"
-  log "attempt $1: booting QEMU (TCG, -cpu max, $smp CPUs), log $serial"
+  log "attempt $1: booting QEMU (TCG, -cpu max, $smp CPUs${machine[*]:+, ${machine[*]}}), log $serial"
   timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -m 2G -smp "$smp" \
-    -nodefaults -no-user-config -display none -no-reboot -serial stdio \
+    -nodefaults -no-user-config -display none -no-reboot -serial stdio "${machine[@]}" \
     -kernel "$cache/vmlinux" -initrd "$cache/initrd.cpio.gz" \
-    -append "console=ttyS0 panic=-1 quiet loglevel=3 kvmharness.job=$work" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=3 kvmharness.job=$work$append_vfio" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     </dev/null >"$serial" 2>&1 &
   local qemu=$! last_size=-1 last_change=$SECONDS hung=""

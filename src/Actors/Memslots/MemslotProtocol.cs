@@ -1,3 +1,4 @@
+using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Memory;
 
 namespace Actorvisor.Actors.Memslots;
@@ -45,6 +46,13 @@ public sealed record MemslotsSnapshot(MemslotSet Memslots);
 
 /// <summary>A memslot change was refused (overlap, unknown slot, accelerator error, VM stopping).</summary>
 public sealed record MemslotRequestFailed(string Reason);
+
+/// <summary>
+/// A <see cref="ReadGuestMemory"/> of VM <paramref name="VmName"/>, passed on by the VmActor (internal): the writer
+/// copies from the current snapshot in its own mailbox, where no backing can be released under the copy, and
+/// answers the original sender.
+/// </summary>
+internal sealed record ReadGuestMemoryFor(string VmName, ReadGuestMemory Request);
 
 /// <summary>A vCPU passed a quiescent point while a grace period was awaited (internal).</summary>
 internal sealed record QuiescentPointPassed

@@ -1,3 +1,4 @@
+using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Memory;
 using Akka.Actor;
 
@@ -42,6 +43,7 @@ internal sealed class MemslotSetActor : ReceiveActor
         Receive<SetMemslot>(m => Change(() => _table.Set(m.Slot, m.Backing, Sender)));
         Receive<DeleteMemslot>(m => Change(() => _table.Delete(m.SlotId, Sender)));
         Receive<GetMemslots>(_ => Sender.Tell(new MemslotsSnapshot(_table.View.Current)));
+        Receive<ReadGuestMemoryFor>(Read);
         Receive<QuiescentPointPassed>(_ => Retire());
         Receive<RetireAllMemslots>(_ =>
         {
@@ -59,8 +61,20 @@ internal sealed class MemslotSetActor : ReceiveActor
         Receive<SetMemslot>(_ => Sender.Tell(new MemslotRequestFailed("the VM is being torn down: memslots are being retired")));
         Receive<DeleteMemslot>(_ => Sender.Tell(new MemslotRequestFailed("the VM is being torn down: memslots are being retired")));
         Receive<GetMemslots>(_ => Sender.Tell(new MemslotsSnapshot(_table.View.Current)));
+        Receive<ReadGuestMemoryFor>(m => Sender.Tell(new VmRequestFailed(m.VmName, new VmError.NotAccepting(VmState.Stopping))));
         Receive<QuiescentPointPassed>(_ => Retire());
         Receive<RetireAllMemslots>(_ => { _retireAllRequester = Sender; Retire(); });
+    }
+
+    // Slots are replaced and their backings released only here, so the snapshot read stays mapped for the copy.
+    private void Read(ReadGuestMemoryFor m)
+    {
+        var (address, length) = (m.Request.Address, m.Request.Length);
+        var slots = _table.View.Current;
+        var bytes = new byte[length];
+        Sender.Tell(GuestMemoryReader.TryCopy(slots, address, bytes) is { } unbacked
+            ? new VmRequestFailed(m.VmName, new VmError.GuestMemoryOutOfRange(address, (ulong)length, unbacked, GuestMemoryReader.Describe(slots)))
+            : new GuestMemoryRead(m.VmName, address, bytes));
     }
 
     private void Change(Func<long> apply)

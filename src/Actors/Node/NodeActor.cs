@@ -120,7 +120,7 @@ public sealed class NodeActor : ReceiveActor
 
     private void OnCreateFailed(VmCreateFailed m) => Update(m.VmName, e =>
     {
-        e.CreateRequester?.Tell(new NodeRequestFailed(new NodeError.CreateFailed(e.Name, m.Reason)));
+        e.CreateRequester?.Tell(new NodeRequestFailed(new NodeError.CreateFailed(e.Name, m.Reason, m.Error)));
         e.CreateRequester = null;
         Remove(e);
         Context.Stop(e.Actor);

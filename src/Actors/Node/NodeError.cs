@@ -29,8 +29,8 @@ public abstract record NodeError
         public override string Message => $"invalid VM spec: {Problem}";
     }
 
-    /// <summary>Building VM <paramref name="Name"/> failed.</summary>
-    public sealed record CreateFailed(string Name, string Reason) : NodeError
+    /// <summary>Building VM <paramref name="Name"/> failed; <paramref name="Cause"/> is the VM's typed error where it has one (e.g. a VFIO file it could not attach).</summary>
+    public sealed record CreateFailed(string Name, string Reason, Vm.VmError? Cause = null) : NodeError
     {
         /// <inheritdoc />
         public override string Message => $"creating VM '{Name}' failed: {Reason}";

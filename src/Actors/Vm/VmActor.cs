@@ -1,8 +1,10 @@
 using Actorvisor.Actors.Devices;
 using Actorvisor.Actors.Memslots;
 using Actorvisor.Actors.Vcpu;
+using Actorvisor.Actors.Vfio;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Vfio;
 using Akka.Actor;
 using Akka.Event;
 
@@ -12,7 +14,7 @@ namespace Actorvisor.Actors.Vm;
 /// One VM (kvm->lock, locking.rst section 1: taken outside vcpu->mutex and slots_lock, so the vCPUs and the
 /// memslot writer are its children). Builds the hardware from its spec, then runs the lifecycle
 /// Created -> Running &lt;-> Paused -> Stopping -> Stopped | Failed as behaviours. Children: one VcpuActor
-/// per vCPU, one MemslotSetActor, one DeviceActor per device.
+/// per vCPU, one MemslotSetActor, one DeviceActor per device, one KvmVfioDeviceActor (attached VFIO files).
 /// Supervision: any exception in a child stops that child and fails this VM (never the node); the VM then
 /// tears itself down. Teardown (kvm_destroy_vm; DESIGN.md) runs the <see cref="TeardownStep"/>s in order
 /// and publishes each; if the actor is stopped before it finished (node shutdown, its own crash),
@@ -42,6 +44,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private IActorRef[] _vcpus = [];
     private IActorRef? _memslots;
     private (VmDevice Device, IActorRef Actor)[] _devices = [];
+    private (VmDevice Device, IActorRef Actor)? _vfio;
     private VmState _state = VmState.Created;
     private VmOutcome? _outcome;
     private VmOutcome? _teardownOutcome;
@@ -105,10 +108,20 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         }
         catch (Exception e)
         {
-            _outcome = new VmOutcome.Failed($"building the VM failed: {e.Message}");
-            _state = VmState.Failed;
-            Become(Ended);
-            Context.Parent.Tell(new VmCreateFailed(Name, e.Message));
+            FailCreation(e.Message, null);
+            return;
+        }
+        var vm = _parts.Vm;
+        var createVfio = _spec.KvmVfioDevice ?? (v => KvmVfioDevices.Create(v));
+        var vfio = new VfioAttachments(() => createVfio(vm));
+        foreach (var path in _spec.VfioFiles)
+        {
+            if (vfio.Attach(path) is not { } error) continue;
+            // Nothing has started yet: release what was built, in the teardown's order, and report the file.
+            vfio.Release();
+            ReleaseUnstartedParts(_parts);
+            _parts = null;
+            FailCreation(error.Message, new VmError.VfioRefused(error));
             return;
         }
         _memslotTable = new MemslotTable(_parts.Vm, _view, _gracePeriod);
@@ -124,7 +137,25 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         _devices = _parts.Devices
             .Select((d, i) => (d, Context.Watch(Context.ActorOf(DeviceActor.Props(d), $"device-{i}-{Uri.EscapeDataString(d.Name)}"))))
             .ToArray();
+        _vfio = (new VmDevice(KvmVfioDeviceActor.DeviceName, vfio), Context.Watch(Context.ActorOf(KvmVfioDeviceActor.Props(Name, vfio), KvmVfioDeviceActor.DeviceName)));
         Context.Parent.Tell(new VmReady(Name, Self));
+    }
+
+    private void FailCreation(string reason, VmError? error)
+    {
+        _outcome = new VmOutcome.Failed($"building the VM failed: {reason}");
+        _state = VmState.Failed;
+        Become(Ended);
+        Context.Parent.Tell(new VmCreateFailed(Name, reason, error));
+    }
+
+    private static void ReleaseUnstartedParts(VmParts parts)
+    {
+        foreach (var device in parts.Devices) device.Release();
+        foreach (var cpu in parts.RunnableVcpus) cpu.Dispose();
+        parts.Vm.Dispose();
+        foreach (var r in parts.OtherResources) r.Dispose();
+        foreach (var memory in parts.GuestMemory) memory.Dispose();
     }
 
     // ---- behaviours ------------------------------------------------------------------------------
@@ -180,6 +211,14 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         Receive<SetMemslot>(m => _memslots.Forward(m));
         Receive<DeleteMemslot>(m => _memslots.Forward(m));
         Receive<GetMemslots>(m => _memslots.Forward(m));
+        Receive<ReadGuestMemory>(m =>
+        {
+            if (m.Length is < 1 or > ReadGuestMemory.MaxLength) Refuse(new VmError.MemoryReadLengthInvalid(m.Length, ReadGuestMemory.MaxLength));
+            else _memslots.Forward(new ReadGuestMemoryFor(Name, m));
+        });
+        Receive<AttachVfioFile>(m => _vfio!.Value.Actor.Forward(m));
+        Receive<DetachVfioFile>(m => _vfio!.Value.Actor.Forward(m));
+        Receive<ListVfioFiles>(m => _vfio!.Value.Actor.Forward(m));
         Receive<VcpuHalted>(m =>
         {
             _halted.Add(m.VcpuId);
@@ -249,6 +288,8 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private void Ended()
     {
         Receive<StopVm>(_ => Sender.Tell(new VmStopped(Name, _outcome!)));
+        // An abandoned teardown left the memory mapped (a thread may still use it), but no longer lends it out.
+        Receive<ReadGuestMemory>(_ => Refuse(_teardownAbandoned ? new VmError.NotAccepting(_state) : new VmError.GuestMemoryUnmapped(_state)));
         Receive<IVmRequest>(_ => Refuse(new VmError.NotAccepting(_state)));
         Receive<SetMemslot>(_ => Sender.Tell(new MemslotRequestFailed($"the VM is {_state}")));
         Receive<DeleteMemslot>(_ => Sender.Tell(new MemslotRequestFailed($"the VM is {_state}")));
@@ -281,6 +322,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             Sender.Tell(new VmUnsubscribed(Name));
         });
         Receive<ConsoleWaiting>(_ => PublishConsole());
+        Receive<VmEvent>(_ => _vfio is { } v && Sender.Equals(v.Actor), e => Publish(e, toParent: false));
     }
 
     // ---- lifecycle -------------------------------------------------------------------------------
@@ -348,12 +390,12 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                 break;
             case TeardownStep.FlushOutstandingWork:
                 // Barriers: every memslot change and device message queued before the teardown is handled.
-                var barriers = ReplyCollector.Tell(_devices.Select(d => d.Actor), FlushDevice.Instance).ToList();
+                var barriers = ReplyCollector.Tell(AllDevices.Select(d => d.Actor), FlushDevice.Instance).ToList();
                 if (_memslots is not null) barriers.Add((_memslots, r => _memslots.Tell(GetMemslots.Instance, r)));
                 _stepTag = Collect(barriers, m => m is DeviceFlushed or MemslotsSnapshot, TeardownStepTimeout);
                 break;
             case TeardownStep.ReleaseDevices:
-                _stepTag = Collect(ReplyCollector.Tell(_devices.Select(d => d.Actor), ReleaseDevice.Instance), m => m is DeviceReleased, TeardownStepTimeout);
+                _stepTag = Collect(ReplyCollector.Tell(AllDevices.Select(d => d.Actor), ReleaseDevice.Instance), m => m is DeviceReleased, TeardownStepTimeout);
                 break;
             case TeardownStep.RetireMemslots:
                 _stepTag = Collect(_memslots is null ? [] : ReplyCollector.Tell([_memslots], RetireAllMemslots.Instance), m => m is MemslotsRetired, TeardownStepTimeout);
@@ -394,7 +436,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                 return;
             case TeardownStep.ReleaseDevices:
                 // A device whose actor is gone is released here; the vCPU threads have stopped.
-                foreach (var (device, actor) in _devices)
+                foreach (var (device, actor) in AllDevices)
                 {
                     device.Release();
                     Context.Stop(actor);
@@ -487,7 +529,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         }
         if (!_stepsDone.Contains(TeardownStep.ReleaseDevices))
         {
-            foreach (var (device, _) in _devices) device.Release();
+            foreach (var (device, _) in AllDevices) device.Release();
             CompleteStep(TeardownStep.ReleaseDevices);
         }
         if (!_stepsDone.Contains(TeardownStep.RetireMemslots))
@@ -526,6 +568,9 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             : new VmError.VcpusUnresponsive(c.Problem);
 
     private void Refuse(VmError error) => Sender.Tell(new VmRequestFailed(Name, error));
+
+    // The devices released in the teardown: those of the spec, then the KVM-VFIO device (kvm_destroy_devices).
+    private IEnumerable<(VmDevice Device, IActorRef Actor)> AllDevices => _vfio is { } v ? [.. _devices, v] : _devices;
 
     private void PublishConsole()
     {

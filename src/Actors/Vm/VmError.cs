@@ -1,4 +1,5 @@
 using Actorvisor.Actors.Vcpu;
+using Actorvisor.Actors.Vfio;
 
 namespace Actorvisor.Actors.Vm;
 
@@ -43,5 +44,37 @@ public abstract record VmError
     {
         /// <inheritdoc />
         public override string Message => Detail;
+    }
+
+    /// <summary>A memory read of <paramref name="Length"/> bytes is not in 1..<paramref name="MaxLength"/>.</summary>
+    public sealed record MemoryReadLengthInvalid(int Length, int MaxLength) : VmError
+    {
+        /// <inheritdoc />
+        public override string Message => $"length: {Length} is not in 1..{MaxLength} bytes";
+    }
+
+    /// <summary>
+    /// Guest memory [<paramref name="Address"/>, + <paramref name="Length"/>) is not all backed by memslots: no slot
+    /// holds <paramref name="FirstUnbacked"/>. <paramref name="Backed"/> lists the ranges that are.
+    /// </summary>
+    public sealed record GuestMemoryOutOfRange(ulong Address, ulong Length, ulong FirstUnbacked, string Backed) : VmError
+    {
+        /// <inheritdoc />
+        public override string Message =>
+            $"guest memory [0x{Address:x}, 0x{Address + Length:x}) is not all RAM: no memslot holds 0x{FirstUnbacked:x} (RAM: {Backed})";
+    }
+
+    /// <summary>The VM has ended (<paramref name="State"/>) and its guest memory has been unmapped.</summary>
+    public sealed record GuestMemoryUnmapped(VmState State) : VmError
+    {
+        /// <inheritdoc />
+        public override string Message => $"the VM is {State}: its guest memory has been unmapped";
+    }
+
+    /// <summary>The VM's KVM-VFIO device refused to attach or detach a file (<paramref name="Error"/> names it).</summary>
+    public sealed record VfioRefused(VfioError Error) : VmError
+    {
+        /// <inheritdoc />
+        public override string Message => Error.Message;
     }
 }

@@ -71,6 +71,20 @@ public sealed record FlushTlb : IVmRequest
     public static readonly FlushTlb Instance = new();
 }
 
+/// <summary>
+/// Reads <paramref name="Length"/> bytes of guest-physical memory from <paramref name="Address"/> (what the host sees,
+/// as kvm_read_guest does; a running guest may be writing it at the same time). Accepted while the VM is Created,
+/// Running or Paused. Replies <see cref="GuestMemoryRead"/>, or <see cref="VmRequestFailed"/> with
+/// <see cref="VmError.MemoryReadLengthInvalid"/> (not 1..<see cref="MaxLength"/>), <see cref="VmError.GuestMemoryOutOfRange"/>
+/// (some byte is not backed by a memslot), <see cref="VmError.NotAccepting"/> (stopping) or
+/// <see cref="VmError.GuestMemoryUnmapped"/> (ended: its memory is gone).
+/// </summary>
+public sealed record ReadGuestMemory(ulong Address, int Length) : IVmRequest
+{
+    /// <summary>The most bytes one request may read (16 MiB): the reply is one message, copied once.</summary>
+    public const int MaxLength = 16 << 20;
+}
+
 /// <summary>The VM is now in <paramref name="State"/>.</summary>
 public sealed record VmTransitioned(string VmName, VmState State);
 
@@ -85,6 +99,9 @@ public sealed record VmUnsubscribed(string VmName);
 
 /// <summary>All <paramref name="VcpuCount"/> vCPUs flushed their TLBs.</summary>
 public sealed record TlbFlushed(string VmName, int VcpuCount);
+
+/// <summary>The bytes of guest memory [<paramref name="Address"/>, + <paramref name="Bytes"/>.Length), read at one moment.</summary>
+public sealed record GuestMemoryRead(string VmName, ulong Address, byte[] Bytes);
 
 /// <summary>A request to VM <paramref name="VmName"/> was refused.</summary>
 public sealed record VmRequestFailed(string VmName, VmError Error);
@@ -105,5 +122,5 @@ public sealed record VmDescription(
 /// <summary>The VM was built and is Created.</summary>
 public sealed record VmReady(string VmName, IActorRef Vm);
 
-/// <summary>The VM could not be built (<paramref name="Reason"/>); nothing of it remains.</summary>
-public sealed record VmCreateFailed(string VmName, string Reason);
+/// <summary>The VM could not be built (<paramref name="Reason"/>, typed as <paramref name="Error"/> where there is one); nothing of it remains.</summary>
+public sealed record VmCreateFailed(string VmName, string Reason, VmError? Error = null);

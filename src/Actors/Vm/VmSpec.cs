@@ -1,3 +1,6 @@
+using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Vfio;
+
 namespace Actorvisor.Actors.Vm;
 
 /// <summary>
@@ -15,6 +18,19 @@ public sealed record VmSpec(string Name, int VcpuCount, ulong MemoryBytes, Func<
     /// <summary>The longest accepted name.</summary>
     public const int MaxNameLength = 64;
 
+    /// <summary>
+    /// VFIO group or device files (e.g. "/dev/vfio/12", "/dev/vfio/devices/vfio0") attached to the VM's KVM-VFIO
+    /// device while it is built; one that cannot be attached fails the creation with
+    /// <see cref="VmError.VfioRefused"/> naming it.
+    /// </summary>
+    public IReadOnlyList<string> VfioFiles { get; init; } = [];
+
+    /// <summary>
+    /// Creates the VM's KVM-VFIO device; by default <see cref="KvmVfioDevices.Create"/> (the kernel's on KVM, the
+    /// runtime's otherwise, both judging files with the real VFIO rules).
+    /// </summary>
+    public Func<IVirtualMachine, IKvmVfioDevice>? KvmVfioDevice { get; init; }
+
     /// <summary>Null if the spec is valid, else which field is wrong and why.</summary>
     public string? Validate()
     {
@@ -25,6 +41,12 @@ public sealed record VmSpec(string Name, int VcpuCount, ulong MemoryBytes, Func<
         if (VcpuCount < 1) return $"vcpus: {VcpuCount} is not a positive number of vCPUs";
         if (MemoryBytes == 0) return "memory: must be greater than zero";
         if (Build is null) return "build: no hardware builder given";
+        for (int i = 0; i < (VfioFiles?.Count ?? 0); i++)
+        {
+            var path = VfioFiles![i];
+            if (string.IsNullOrEmpty(path) || path[0] != '/') return $"vfio[{i}]: '{path}' is not an absolute path (e.g. /dev/vfio/12)";
+            if (VfioFiles.Take(i).Contains(path, StringComparer.Ordinal)) return $"vfio[{i}]: '{path}' is listed twice";
+        }
         return null;
     }
 }

@@ -80,6 +80,23 @@ public static class GuestLibrary
     }
 
     /// <summary>
+    /// Real mode. Counts up in EAX forever without exiting (a busy guest for pause/resume and teardown while
+    /// running): no output, no result code; it ends only when stopped.
+    /// </summary>
+    public static GuestImage Spin()
+    {
+        const ulong origin = GuestLayout.RealModeImageBase;
+        var bytes = GuestAssembler.Assemble(16, origin, g =>
+        {
+            var top = g.Asm.CreateLabel();
+            g.Asm.Label(ref top);
+            g.Asm.inc(eax);
+            g.Asm.jmp(top);
+        });
+        return new GuestImage("spin", bytes, origin, origin, BootMode.Real, 1, "real mode: counts in EAX forever (ends only when stopped)");
+    }
+
+    /// <summary>
     /// Protected mode. Executes UD2. With no IDT (limit 0) the #UD cannot be delivered, which becomes #GP, then
     /// a double fault, then a triple fault: the vCPU shuts down (a fatal exit); no output, no result code.
     /// </summary>
@@ -340,7 +357,7 @@ public static class GuestLibrary
 
     /// <summary>Every library guest with default parameters (MemoryWriter: 16 pages; PortIoLoop: 1000 writes), for listings.</summary>
     public static IReadOnlyList<GuestImage> All() =>
-        [Hello(), ExitWith(42), Halt(), TripleFault(), MemoryWriter(16), MmioProber(), LongModeHello(), TwoVcpuWriter(), PortIoLoop(1000)];
+        [Hello(), ExitWith(42), Halt(), Spin(), TripleFault(), MemoryWriter(16), MmioProber(), LongModeHello(), TwoVcpuWriter(), PortIoLoop(1000)];
 
     /// <summary>The names <see cref="Find"/> knows, in the order of <see cref="All"/>.</summary>
     public static IReadOnlyList<string> Names => [.. All().Select(g => g.Name)];

@@ -15,7 +15,15 @@ public static class BenchCommand
         rounds.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--rounds must be at least 1"); });
         var exitsCommand = new Command("exits", "Port-I/O exits per second through the runtime vs a raw Unicorn OUT-hook loop") { exits, rounds };
         exitsCommand.SetAction(parse => Print(ExitsBenchmark.Run(parse.GetValue(exits), parse.GetValue(rounds))));
-        return new Command("bench", "Benchmarks (one `key: value` figure per line)") { exitsCommand, ClusterBenchCommand.Create() };
+        var vms = new Option<int>("--vms") { Description = "VMs created, started and destroyed", DefaultValueFactory = _ => 300 };
+        var idle = new Option<int>("--idle-vms") { Description = "idle VMs held at once for the memory figure", DefaultValueFactory = _ => 100 };
+        var trips = new Option<int>("--round-trips") { Description = "pause/resume round trips", DefaultValueFactory = _ => 2000 };
+        foreach (var o in new[] { vms, idle, trips })
+            o.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 10) r.AddError($"{o.Name} must be at least 10"); });
+        var lifecycleCommand = new Command("lifecycle", "VM create+start+destroy per second, memory per idle VM, vCPU pause/resume round trip") { vms, idle, trips };
+        lifecycleCommand.SetAction(async (parse, _) =>
+            Print(await LifecycleBenchmark.RunAsync(parse.GetValue(vms), parse.GetValue(idle), parse.GetValue(trips))));
+        return new Command("bench", "Benchmarks (one `key: value` figure per line)") { exitsCommand, lifecycleCommand, ClusterBenchCommand.Create() };
     }
 
     private static int Print(IReadOnlyList<(string Key, string Value)> figures)

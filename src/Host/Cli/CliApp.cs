@@ -11,6 +11,7 @@ public static class CliApp
         DemoCommand.Create(),
         RunCommand.Create(),
         BenchCommand.Create(),
+        ScenarioCommand.Create(),
         Node.NodeCommand.Create(),
         VmCommand.Create(),
         ClusterCommand.Create(),

@@ -16,11 +16,11 @@ public static class DemoCommand
         {
             accelerator, timeout,
         };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, _) =>
         {
             var spec = new MachineSpec { Image = GuestLibrary.Hello() };
-            return new GuestLauncher(Console.Out, Console.Error)
-                .Launch(parse.GetValue(accelerator), spec, TimeSpan.FromSeconds(parse.GetValue(timeout)));
+            return await new GuestLauncher(Console.Out, Console.Error)
+                .LaunchAsync(parse.GetValue(accelerator), spec, TimeSpan.FromSeconds(parse.GetValue(timeout)));
         });
         return command;
     }

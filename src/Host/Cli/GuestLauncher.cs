@@ -1,18 +1,25 @@
+using System.Diagnostics;
+using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Runtime;
+using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Accel;
-using Actorvisor.Hardware.Devices;
-using Actorvisor.Hardware.Images;
 using Actorvisor.Hardware.Machines;
+using Actorvisor.Hardware.X86;
 
 namespace Actorvisor.Host.Cli;
 
 /// <summary>
-/// Boots one guest for the CLI: opens the accelerator, builds the machine, streams the serial console to
-/// the terminal, prints which accelerator ran it and how it ended, and turns that into an exit code.
+/// Boots one guest for the CLI through the actor tree (a single-node ActorSystem: NodeActor -> VmActor ->
+/// VcpuActors): opens the accelerator, creates and starts the VM, streams its serial console to the
+/// terminal, prints which accelerator ran it and how it ended, and turns that into an exit code.
 /// </summary>
 public sealed class GuestLauncher(TextWriter output, TextWriter errors)
 {
+    /// <summary>The name the CLI gives its one VM.</summary>
+    public const string VmName = "cli";
+
     /// <summary>Runs <paramref name="spec"/>; returns the process exit code (see <see cref="ExitCodes"/>).</summary>
-    public int Launch(AcceleratorPreference preference, MachineSpec spec, TimeSpan timeout)
+    public async Task<int> LaunchAsync(AcceleratorPreference preference, MachineSpec spec, TimeSpan timeout)
     {
         try
         {
@@ -39,35 +46,69 @@ public sealed class GuestLauncher(TextWriter output, TextWriter errors)
         using (accelerator)
         {
             output.WriteLine($"[actorvisor] accelerator: {accelerator.Description}");
-            Machine machine;
+            var runtime = ActorvisorRuntime.Start(new NodeCapacity(GuestLayout.MaxVcpus, spec.MemoryBytes));
             try
             {
-                machine = Machine.Create(accelerator, spec, new TextWriterConsoleSink(output));
+                return await RunOnNodeAsync(runtime, accelerator, spec, timeout);
             }
-            catch (Exception e) when (e is ImageLoadException or MachineSpecException)
+            finally
             {
-                errors.WriteLine($"actorvisor: {e.Message}");
-                return ExitCodes.Usage;
-            }
-            using (machine)
-            {
-                output.WriteLine($"[actorvisor] booting {spec.Image.Name}: {spec.EffectiveBootMode} mode, {spec.EffectiveVcpuCount} vCPU(s), {spec.MemoryBytes >> 20} MiB, entry 0x{machine.Image.Entry:x}");
-                output.Flush();
-                var result = machine.Run(timeout);
-                var text = machine.Console.Text;
-                if (text.Length > 0 && text[^1] != '\n') output.WriteLine(); // keep the summary on its own line
-                output.WriteLine($"[actorvisor] guest {result} on {accelerator.Kind.ToString().ToLowerInvariant()}");
-                return ExitCodeOf(result);
+                await runtime.ShutdownAsync();
             }
         }
     }
 
-    /// <summary>The exit code for a result: the guest's result code, 0 for halt, 255 for a crash, 124 for a timeout.</summary>
-    public static int ExitCodeOf(MachineResult result) => result.Outcome switch
+    private async Task<int> RunOnNodeAsync(ActorvisorRuntime runtime, IAccelerator accelerator, MachineSpec spec, TimeSpan timeout)
     {
-        MachineOutcome.Exited => result.ResultCode ?? 0,
-        MachineOutcome.Halted => ExitCodes.Ok,
-        MachineOutcome.TimedOut => ExitCodes.TimedOut,
+        bool atLineStart = true;
+        void OnEvent(VmEvent e)
+        {
+            if (e is not VmConsoleOutput console || console.Bytes.Length == 0) return;
+            output.Write(console.Text);
+            output.Flush();
+            atLineStart = console.Bytes[^1] == (byte)'\n';
+        }
+
+        VmSession session;
+        try
+        {
+            session = await runtime.CreateVmAsync(MachineVm.Spec(VmName, accelerator, spec), OnEvent);
+        }
+        catch (ActorvisorException e)
+        {
+            // Refused before anything ran: an unreadable or malformed image, an invalid spec.
+            errors.WriteLine($"actorvisor: {e.Message}");
+            return ExitCodes.Usage;
+        }
+
+        output.WriteLine($"[actorvisor] booting {spec.Image.Name}: {spec.EffectiveBootMode} mode, {spec.EffectiveVcpuCount} vCPU(s), {spec.MemoryBytes >> 20} MiB, as VM '{session.Name}' on a single-node actor runtime");
+        var clock = Stopwatch.StartNew();
+        await session.StartAsync();
+        VmOutcome outcome;
+        bool timedOut = false;
+        try
+        {
+            outcome = await session.Ended.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            timedOut = true;
+            outcome = await session.StopAsync();
+        }
+        clock.Stop();
+        if (!atLineStart) output.WriteLine(); // keep the summary on its own line
+        string kind = accelerator.Kind.ToString().ToLowerInvariant();
+        output.WriteLine(timedOut
+            ? $"[actorvisor] guest still running after {timeout.TotalSeconds:0.#} s: stopped ({kind})"
+            : $"[actorvisor] guest {outcome} after {clock.Elapsed.TotalMilliseconds:0.#} ms on {kind}");
+        return timedOut ? ExitCodes.TimedOut : ExitCodeOf(outcome);
+    }
+
+    /// <summary>The exit code for an outcome: the guest's result code, 0 for halt, 255 for a crash or a device stop.</summary>
+    public static int ExitCodeOf(VmOutcome outcome) => outcome switch
+    {
+        VmOutcome.Exited e => e.ResultCode,
+        VmOutcome.Halted => ExitCodes.Ok,
         _ => ExitCodes.GuestCrashed,
     };
 }

@@ -28,14 +28,19 @@ public static class RunCommand
         var loadAddress = new Option<string?>("--load-address") { Description = "where a flat image is loaded (default 0x8000 in real mode, 0x100000 otherwise)" };
         var entry = new Option<string?>("--entry") { Description = "entry point (default: the load address, or the ELF header's)" };
         var memory = new Option<string>("--memory") { Description = "guest RAM, e.g. 64M", DefaultValueFactory = _ => "64M" };
-        var vcpus = new Option<int>("--vcpus") { Description = "number of vCPUs", DefaultValueFactory = _ => 1 };
+        var vcpus = new Option<int>("--vcpus") { Description = $"number of vCPUs (1..{GuestLayout.MaxVcpus})", DefaultValueFactory = _ => 1 };
+        vcpus.Validators.Add(r =>
+        {
+            int n = r.GetValueOrDefault<int>();
+            if (n < 1 || n > GuestLayout.MaxVcpus) r.AddError($"--vcpus must be between 1 and {GuestLayout.MaxVcpus}, got {n}");
+        });
         var accelerator = CommonOptions.Accelerator();
         var timeout = CommonOptions.Timeout();
         var command = new Command("run", "Run a guest image; the exit code is the byte the guest wrote to the debug-exit port (0xf4)")
         {
             image, format, mode, loadAddress, entry, memory, vcpus, accelerator, timeout,
         };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, _) =>
         {
             var problems = new List<string>();
             var file = parse.GetValue(image)!;
@@ -62,14 +67,14 @@ public static class RunCommand
             var bootMode = parse.GetValue(mode) ?? (fmt == ImageFormat.Elf ? BootMode.Long : BootMode.Real);
             int vcpuCount = parse.GetValue(vcpus);
             IBootableImage bootable = fmt == ImageFormat.Elf
-                ? new ElfImageFile(file.FullName, bootMode, vcpuCount)
-                : new FlatImageFile(file.FullName, bootMode, vcpuCount);
+                ? new ElfImageFile(file.FullName, bootMode)
+                : new FlatImageFile(file.FullName, bootMode);
             var spec = new MachineSpec
             {
                 Image = bootable, MemoryBytes = memoryBytes, VcpuCount = vcpuCount, BootMode = bootMode, Entry = start, LoadAddress = load,
             };
-            return new GuestLauncher(Console.Out, Console.Error)
-                .Launch(parse.GetValue(accelerator), spec, TimeSpan.FromSeconds(parse.GetValue(timeout)));
+            return await new GuestLauncher(Console.Out, Console.Error)
+                .LaunchAsync(parse.GetValue(accelerator), spec, TimeSpan.FromSeconds(parse.GetValue(timeout)));
         });
         return command;
     }

@@ -56,6 +56,24 @@ public static class TestGuests
         ExitWithAl(a);
     });
 
+    /// <summary>Guest-physical address <see cref="StoreThenSpin"/> writes to first (inside the test RAM).</summary>
+    public const uint DataAddress = (uint)GuestLayout.DataBase;
+
+    /// <summary>Stores <see cref="StoredValue"/> at <see cref="DataAddress"/>, then spins like <see cref="Spin"/>.</summary>
+    public static GuestImage StoreThenSpin() => Build("store-then-spin", 1, a =>
+    {
+        var loop = a.CreateLabel();
+        a.mov(__dword_ptr[DataAddress], StoredValue);
+        a.xor(ebx, ebx);
+        a.xor(ecx, ecx);
+        a.Label(ref loop);
+        a.inc(ebx);
+        a.cmp(ecx, ReleaseMagic);
+        a.jne(loop);
+        a.mov(al, cl);
+        ExitWithAl(a);
+    });
+
     /// <summary>Writes one byte to <see cref="ProbePort"/>, then spins like <see cref="Spin"/>.</summary>
     public static GuestImage OutThenSpin() => Build("out-then-spin", 1, a =>
     {

@@ -211,7 +211,9 @@ public sealed class DeviceBusTests
             bus.OnPortIo(0x80, IoDirection.In, data);
         }
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(0, allocated);
+        // 200,000 dispatches: even one 24-byte object per dispatch would be ~4.8 MB. The runtime itself may
+        // allocate a little on this thread meanwhile (tiered JIT recompiling the loop), so allow a few KiB.
+        Assert.True(allocated < 16 * 1024, $"{allocated} bytes allocated over 200,000 port dispatches");
         Assert.Equal(100_100, dev.Accesses);
     }
 

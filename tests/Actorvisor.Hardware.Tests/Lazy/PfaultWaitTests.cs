@@ -141,7 +141,6 @@ public class PfaultWaitTests
         var completions = Enumerable.Range(0, vcpus).Select(_ => new int[faultsPerVcpu + 1]).ToArray();
         var readyOutcomes = Enumerable.Range(0, vcpus).Select(_ => new PageReadyOutcome[faultsPerVcpu + 1]).ToArray();
         using var work = new BlockingCollection<(int Vcpu, long Token, bool IsCancel)>();
-        var sw = Stopwatch.StartNew();
 
         var completers = Enumerable.Range(0, 2).Select(c => NativeTouch.OnThread($"completer{c}", () =>
         {
@@ -198,10 +197,10 @@ public class PfaultWaitTests
             }
         })).ToArray();
 
-        await Task.WhenAll(vcpuThreads).WaitAsync(TimeSpan.FromSeconds(60));
+        // Hang detectors, not timings (about 2 s on an idle 2-core machine, ~50 s seen under heavy load).
+        await Task.WhenAll(vcpuThreads).WaitAsync(TimeSpan.FromMinutes(5));
         work.CompleteAdding();
-        await Task.WhenAll(completers).WaitAsync(TimeSpan.FromSeconds(60));
-        sw.Stop();
+        await Task.WhenAll(completers).WaitAsync(TimeSpan.FromMinutes(5));
 
         for (int v = 0; v < vcpus; v++)
         {
@@ -223,7 +222,6 @@ public class PfaultWaitTests
         // Every path was exercised, so the assertions above covered the race in both orders.
         foreach (var kind in new[] { VcpuRecord.AlreadyCompleted, VcpuRecord.WokenByCompletion, VcpuRecord.ReleasedByCancel, VcpuRecord.CancelledBeforeCompletion, VcpuRecord.CancelledAfterEarlyCompletion })
             Assert.True(all.GetValueOrDefault(kind) > 0, $"no fault took the {kind} path: {string.Join(", ", all)}");
-        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(30), $"stress took {sw.Elapsed}");
     }
 
     private static void Delay(Random rnd)

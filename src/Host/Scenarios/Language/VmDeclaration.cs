@@ -1,0 +1,46 @@
+using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Machines;
+
+namespace Actorvisor.Host.Scenarios.Language;
+
+/// <summary>A VM the scenario may create: which guest it boots, with what resources, on which node and accelerator.</summary>
+/// <param name="Name">The VM's name on its node.</param>
+/// <param name="Node">The node it is created on.</param>
+/// <param name="Guest">The guest program.</param>
+/// <param name="MemoryBytes">Guest RAM (null: the larger of 32 MiB and what the guest needs).</param>
+/// <param name="Vcpus">vCPU count (null: as many as the guest needs).</param>
+/// <param name="Accelerator">auto, software or kvm.</param>
+/// <param name="Devices">Extra devices.</param>
+/// <param name="Location">Where it was declared.</param>
+public sealed record VmDeclaration(
+    string Name,
+    string Node,
+    GuestDeclaration Guest,
+    ulong? MemoryBytes,
+    int? Vcpus,
+    AcceleratorPreference Accelerator,
+    IReadOnlyList<DeviceDeclaration> Devices,
+    SourceLocation Location)
+{
+    /// <summary>VFIO files (absolute paths) attached while the VM is created; one the VM refuses fails the create.</summary>
+    public IReadOnlyList<string> VfioFiles { get; init; } = [];
+
+    /// <summary>
+    /// The machine to build: the guest assembled, RAM as declared or else the larger of 32 MiB and what the
+    /// guest needs (rounded up to 4 KiB), the declared vCPU count or else the guest's.
+    /// </summary>
+    public MachineSpec ToMachineSpec()
+    {
+        var image = Guest.Build();
+        ulong needed = (image.MinimumMemoryBytes + 0xfff) & ~0xfffUL;
+        return new MachineSpec
+        {
+            Image = image,
+            MemoryBytes = MemoryBytes ?? Math.Max(MachineSpec.DefaultMemoryBytes, needed),
+            VcpuCount = Vcpus,
+        };
+    }
+
+    /// <summary>The device called <paramref name="name"/>, or null.</summary>
+    public DeviceDeclaration? FindDevice(string name) => Devices.FirstOrDefault(d => d.Name == name);
+}

@@ -1,0 +1,17 @@
+using Actorvisor.Host.Scenarios.Language;
+
+namespace Actorvisor.Host.Scenarios.Nodes;
+
+/// <summary>A node the scenario runner places VMs on. Disposing it tears down every VM it still holds.</summary>
+public interface IScenarioNode : IAsyncDisposable
+{
+    /// <summary>The node's declaration.</summary>
+    NodeDeclaration Declaration { get; }
+
+    /// <summary>
+    /// Creates <paramref name="vm"/> (state Created). <paramref name="memoryRanges"/> are the guest-RAM ranges the
+    /// scenario will check, kept when the VM is torn down so they can still be checked after it ended.
+    /// </summary>
+    /// <exception cref="VmRequestRefusedException">the node refused (duplicate name, capacity, invalid spec).</exception>
+    Task<IScenarioVm> CreateVmAsync(VmDeclaration vm, IReadOnlyList<(ulong Address, ulong Length)> memoryRanges, CancellationToken cancellationToken);
+}

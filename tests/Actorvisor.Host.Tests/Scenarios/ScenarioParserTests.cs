@@ -1,0 +1,244 @@
+using Actorvisor.Hardware.Accel;
+using Actorvisor.Host.Scenarios.Language;
+using Actorvisor.Host.Scenarios.Parsing;
+
+namespace Actorvisor.Host.Tests.Scenarios;
+
+/// <summary>The scenario language: what parses into what, and every kind of error with its line and column.</summary>
+public class ScenarioParserTests
+{
+    private const string Vms = """
+        vms:
+          - name: web
+            guest: hello
+          - name: loop
+            guest: { name: port-io-loop, writes: 5000 }
+            accelerator: kvm
+            devices:
+              - { name: probe, kind: crashable-port, port: 0x80 }
+
+        """;
+
+    [Fact]
+    public void Every_step_kind_parses_into_its_model_with_the_location_of_its_keyword()
+    {
+        var scenario = ScenarioParser.Parse(Vms + """
+            steps:
+              - create: web
+              - start: { vm: web, timeout: 2s }
+              - wait-for-serial: { vm: web, text: "Hello" }
+              - wait-for-serial: { vm: web, regex: "H.llo" }
+              - expect-state: { vm: web, state: stopped }
+              - expect-result: { vm: web, code: 0 }
+              - expect-outcome: { vm: loop, outcome: failed, reason: crashed }
+              - expect-memory: { vm: web, address: 0x100000, length: 4K, sum32: 0xdeadbeef }
+              - inject: { fault: crash-device, vm: loop, device: probe }
+              - repeat:
+                  times: 3
+                  steps:
+                    - pause: loop
+                    - resume: loop
+              - parallel:
+                  - stop: web
+                  - destroy: { vm: loop, expect-error: "no VM" }
+              - measure: { name: boot, at-most: 500ms, steps: [ { create: web } ] }
+              - expect-rejected: { file: Actorvisor.Host.Tests.dll, error: "unknown", line: 3, column: 5 }
+            """, "all.yaml", AppContext.BaseDirectory);
+
+        Assert.Equal("all", scenario.Name);
+        Assert.Equal(NodeDeclaration.DefaultName, Assert.Single(scenario.Nodes).Name);
+        Assert.Equal(new[] { "web", "loop" }, scenario.Vms.Select(v => v.Name));
+        Assert.Equal(AcceleratorPreference.Software, scenario.Vms[0].Accelerator);
+        Assert.Equal(AcceleratorPreference.Kvm, scenario.Vms[1].Accelerator);
+        Assert.Equal(5000, scenario.Vms[1].Guest.Parameters["writes"]);
+        Assert.Equal(new DeviceDeclaration("probe", DeviceKind.CrashablePort, 0x80, new SourceLocation("all.yaml", 8, 9)), scenario.Vms[1].Devices.Single());
+
+        var s = scenario.Steps;
+        Assert.Equal(13, s.Count);
+        Assert.Equal(new LifecycleStep(new SourceLocation("all.yaml", 10, 5), LifecycleAction.Create, "web", null), s[0]);
+        Assert.Equal(TimeSpan.FromSeconds(2), Assert.IsType<LifecycleStep>(s[1]).Timeout);
+        Assert.Equal("Hello", Assert.IsType<WaitForSerialStep>(s[2]).Text);
+        Assert.Matches(Assert.IsType<WaitForSerialStep>(s[3]).Pattern!, "Hallo");
+        Assert.Equal(VmStateName.Stopped, Assert.IsType<ExpectStateStep>(s[4]).State);
+        Assert.Equal(0, Assert.IsType<ExpectResultStep>(s[5]).Code);
+        var outcome = Assert.IsType<ExpectOutcomeStep>(s[6]);
+        Assert.Equal((OutcomeKind.Failed, "crashed"), (outcome.Outcome, outcome.ReasonContains));
+        var memory = Assert.IsType<ExpectMemoryStep>(s[7]);
+        Assert.Equal((0x100000UL, 4096UL, ChecksumAlgorithm.Sum32, "deadbeef"), (memory.Address, memory.Length, memory.Algorithm, memory.Expected));
+        var inject = Assert.IsType<InjectFaultStep>(s[8]);
+        Assert.Equal((FaultKind.CrashDevice, "loop", "probe"), (inject.Fault, inject.Vm, inject.Device));
+        var repeat = Assert.IsType<RepeatStep>(s[9]);
+        Assert.Equal(3, repeat.Times);
+        Assert.Equal(new[] { LifecycleAction.Pause, LifecycleAction.Resume }, repeat.Steps.Cast<LifecycleStep>().Select(l => l.Action));
+        Assert.Equal(new SourceLocation("all.yaml", 22, 11), repeat.Steps[0].Location);
+        var parallel = Assert.IsType<ParallelStep>(s[10]);
+        Assert.Equal("no VM", Assert.IsType<LifecycleStep>(parallel.Steps[1]).ExpectError);
+        var measure = Assert.IsType<MeasureStep>(s[11]);
+        Assert.Equal(("boot", TimeSpan.FromMilliseconds(500)), (measure.Name, measure.AtMost));
+        var rejected = Assert.IsType<ExpectRejectedStep>(s[12]);
+        Assert.Equal((3, 5), (rejected.Line, rejected.Column));
+    }
+
+    [Fact]
+    public void Vfio_steps_and_a_vms_vfio_files_parse_into_their_model()
+    {
+        var scenario = ScenarioParser.Parse("""
+            vms:
+              - { name: web, guest: hello, vfio: [/dev/vfio/12, /dev/vfio/devices/vfio0] }
+            steps:
+              - attach-vfio: { vm: web, path: /dev/vfio/13 }
+              - attach-vfio: { vm: web, path: /dev/null, expect-error: "not a VFIO", timeout: 1s }
+              - detach-vfio:
+                  vm: web
+                  path: /dev/vfio/99
+                  expect-error: { kind: not-attached, text: "(attached: none)" }
+              - detach-vfio: { vm: web, path: /dev/vfio/98, expect-error: { kind: not-attached } }
+              - expect-vfio: { vm: web, files: [/dev/vfio/12, /dev/vfio/13], non-coherent-dma: true }
+              - expect-vfio: { vm: web, files: [] }
+              - expect-vfio: { vm: web, non-coherent-dma: false }
+            """, "vfio.yaml");
+
+        Assert.Equal(["/dev/vfio/12", "/dev/vfio/devices/vfio0"], scenario.Vms.Single().VfioFiles);
+        var s = scenario.Steps;
+        Assert.Equal(new VfioStep(new SourceLocation("vfio.yaml", 4, 5), VfioAction.Attach, "web", "/dev/vfio/13", null), s[0]);
+        var refused = Assert.IsType<VfioStep>(s[1]);
+        Assert.Equal((new ExpectedRefusal(null, "not a VFIO"), TimeSpan.FromSeconds(1)), (refused.ExpectError, refused.Timeout));
+        var detach = Assert.IsType<VfioStep>(s[2]);
+        Assert.Equal((VfioAction.Detach, "detach-vfio", "/dev/vfio/99"), (detach.Action, detach.Keyword, detach.Path));
+        Assert.Equal(new ExpectedRefusal(VfioErrorKind.NotAttached, "(attached: none)"), detach.ExpectError);
+        Assert.Equal(new ExpectedRefusal(VfioErrorKind.NotAttached, null), Assert.IsType<VfioStep>(s[3]).ExpectError);
+        var both = Assert.IsType<ExpectVfioStep>(s[4]);
+        Assert.Equal(["/dev/vfio/12", "/dev/vfio/13"], both.Files!);
+        Assert.True(both.NonCoherentDma);
+        Assert.Equal("expect VFIO of web: files [/dev/vfio/12, /dev/vfio/13]; non-coherent DMA: yes", both.Describe());
+        Assert.Equal(("no files", (bool?)null), (Assert.IsType<ExpectVfioStep>(s[5]).Expected, Assert.IsType<ExpectVfioStep>(s[5]).NonCoherentDma));
+        Assert.Equal(((IReadOnlyList<string>?)null, (bool?)false), (Assert.IsType<ExpectVfioStep>(s[6]).Files, Assert.IsType<ExpectVfioStep>(s[6]).NonCoherentDma));
+    }
+
+    [Fact]
+    public void Expected_refusals_match_by_kind_and_by_text_ignoring_case()
+    {
+        var both = new ExpectedRefusal(VfioErrorKind.NotVfioFile, "/DEV/NULL");
+        Assert.True(both.Matches("not-vfio-file", "'/dev/null' is not a VFIO group or device file"));
+        Assert.False(both.Matches("cannot-open", "cannot open VFIO file '/dev/null'"));
+        Assert.False(both.Matches("not-vfio-file", "'/dev/zero' is not a VFIO group or device file"));
+        Assert.True(new ExpectedRefusal(null, "zero").Matches(null, "'/dev/zero' ..."));
+        Assert.Equal("a refusal of kind not-vfio-file containing \"/DEV/NULL\"", both.ToString());
+    }
+
+    [Fact]
+    public void Defaults_fill_in_name_timeouts_guest_parameters_and_memory()
+    {
+        var scenario = ScenarioParser.Parse("vms: [ { name: w, guest: memory-writer } ]\nsteps: [ { create: w } ]\n", "dir/defaults.yaml");
+        Assert.Equal("defaults", scenario.Name);
+        Assert.Equal(Scenario.DefaultTimeout, scenario.Timeout);
+        Assert.Equal(Scenario.DefaultStepTimeout, scenario.StepTimeout);
+        var vm = scenario.Vms.Single();
+        Assert.Equal(16, vm.Guest.Parameters["pages"]);
+        var spec = vm.ToMachineSpec();
+        Assert.Equal(32UL << 20, spec.MemoryBytes);
+        Assert.Equal(1, spec.EffectiveVcpuCount);
+    }
+
+    public static TheoryData<string, string, int, int, string> Errors => new()
+    {
+        // YAML syntax
+        { "syntax", "steps:\n  - start: web\n   - stop: web\n", 3, 4, "YAML syntax error" },
+        { "unclosed flow", "steps: [ { start: web }\n", 2, 1, "did not find expected ',' or ']'" },
+        { "flow ends inside a scalar", "steps: [1\nb: 2\n", 1, 8, "the file ends inside an unclosed" },
+        { "duplicate key", "steps: []\nsteps: []\n", 2, 1, "'steps' appears twice" },
+        { "empty file", "", 1, 1, "empty" },
+        // structure
+        { "root not a mapping", "- start: web\n", 1, 1, "scenario: expected a mapping" },
+        { "unknown root key", "stepz: []\n", 1, 1, "unknown key 'stepz' (did you mean 'steps'?)" },
+        { "missing steps", "name: x\n", 1, 1, "scenario: missing 'steps'" },
+        { "unknown step", Vms + "steps:\n  - strat: web\n", 10, 5, "unknown step 'strat' (did you mean 'start'?)" },
+        { "step with two keys", Vms + "steps:\n  - start: web\n    stop: web\n", 10, 5, "a step is one keyword" },
+        { "wrong type", Vms + "steps:\n  - repeat: { times: three, steps: [ { start: web } ] }\n", 10, 22, "'times' must be an integer, got 'three'" },
+        { "out of range", Vms + "steps:\n  - expect-result: { vm: web, code: 300 }\n", 10, 37, "'code' must be in 0..255" },
+        { "missing field", Vms + "steps:\n  - wait-for-serial: { text: Hello }\n", 10, 22, "wait-for-serial: missing 'vm'" },
+        { "text and regex", Vms + "steps:\n  - wait-for-serial: { vm: web, text: a, regex: b }\n", 10, 49, "cannot be given together" },
+        { "bad regex", Vms + "steps:\n  - wait-for-serial: { vm: web, regex: \"(\" }\n", 10, 40, "not a valid regular expression" },
+        { "bad duration", Vms + "steps:\n  - start: { vm: web, timeout: 5 }\n", 10, 32, "'timeout' must be a duration" },
+        { "bad state", Vms + "steps:\n  - expect-state: { vm: web, state: runing }\n", 10, 37, "(did you mean 'running'?)" },
+        { "reason without failed", Vms + "steps:\n  - expect-outcome: { vm: web, outcome: exited, reason: x }\n", 10, 57, "only applies to outcome 'failed'" },
+        { "two checksums", Vms + "steps:\n  - expect-memory: { vm: web, address: 0, length: 4, sum32: 1, sha256: 2 }\n", 10, 20, "exactly one checksum" },
+        { "bad checksum", Vms + "steps:\n  - expect-memory: { vm: web, address: 0, length: 4, sum32: xyz }\n", 10, 61, "at most 8 hex digits" },
+        { "empty repeat", Vms + "steps:\n  - repeat: { times: 2, steps: [] }\n", 10, 32, "the list of steps is empty" },
+        { "single parallel branch", Vms + "steps:\n  - parallel: [ { start: web } ]\n", 10, 15, "at least two steps" },
+        { "fault field missing", Vms + "steps:\n  - inject: { fault: crash-device, vm: loop }\n", 10, 13, "missing 'device'" },
+        { "fault field not applicable", Vms + "steps:\n  - inject: { fault: triple-fault, vm: loop, device: probe }\n", 10, 54, "does not apply to fault triple-fault" },
+        { "unknown guest", "vms: [ { name: a, guest: helo } ]\nsteps: [ { create: a } ]\n", 1, 26, "unknown guest 'helo' (did you mean 'hello'?)" },
+        { "guest parameter", "vms: [ { name: a, guest: { name: memory-writer, pagez: 3 } } ]\nsteps: [ { create: a } ]\n", 1, 49, "unknown key 'pagez' (did you mean 'pages'?)" },
+        { "guest parameter range", "vms: [ { name: a, guest: { name: memory-writer, pages: 0 } } ]\nsteps: [ { create: a } ]\n", 1, 56, "'pages' must be in 1.." },
+        { "vm without guest", "vms: [ { name: a } ]\nsteps: [ { create: a } ]\n", 1, 8, "vm 'a': missing 'guest'" },
+        { "bad size", "vms: [ { name: a, guest: hello, memory: lots } ]\nsteps: [ { create: a } ]\n", 1, 41, "'memory' must be a size" },
+        // meaning
+        { "unknown vm", Vms + "steps:\n  - start: wbe\n", 10, 5, "unknown vm 'wbe' (did you mean 'web'?)" },
+        { "duplicate vm", "vms: [ { name: a, guest: hello }, { name: a, guest: halt } ]\nsteps: [ { create: a } ]\n", 1, 35, "vm 'a' is declared twice" },
+        { "bad vm name", "vms: [ { name: 'a b', guest: hello } ]\nsteps: [ { create: 'a b' } ]\n", 1, 8, "contains ' '" },
+        { "memory too small for guest", "vms: [ { name: a, guest: { name: memory-writer, pages: 1000 }, memory: 1M } ]\nsteps: [ { create: a } ]\n", 1, 8, "needs at least" },
+        { "too few vcpus", "vms: [ { name: a, guest: two-vcpu-writer, vcpus: 1 } ]\nsteps: [ { create: a } ]\n", 1, 8, "needs 2 vCPUs" },
+        { "unknown node", "vms: [ { name: a, guest: hello, node: far } ]\nsteps: [ { create: a } ]\n", 1, 8, "unknown node 'far'" },
+        { "cluster not yet", "nodes: [ { name: n1, kind: cluster } ]\nvms: [ { name: a, guest: hello } ]\nsteps: [ { create: a } ]\n", 1, 10, "node kind 'cluster' is not supported yet" },
+        { "port of the uart", "vms: [ { name: a, guest: hello, devices: [ { name: d, kind: crashable-port, port: 0x3f9 } ] } ]\nsteps: [ { create: a } ]\n", 1, 44, "belongs to the COM1 UART" },
+        { "device twice", "vms: [ { name: a, guest: hello, devices: [ { name: d, kind: crashable-port, port: 0x80 }, { name: d, kind: crashable-port, port: 0x81 } ] } ]\nsteps: [ { create: a } ]\n", 1, 91, "device 'd' is declared twice" },
+        { "port claimed twice", "vms: [ { name: a, guest: hello, devices: [ { name: d, kind: crashable-port, port: 0x80 }, { name: e, kind: crashable-port, port: 128 } ] } ]\nsteps: [ { create: a } ]\n", 1, 91, "port 0x80 is already claimed by device 'd'" },
+        { "undeclared device", Vms + "steps:\n  - inject: { fault: crash-device, vm: web, device: probe }\n", 10, 5, "vm 'web' has no device 'probe'" },
+        { "slow store not yet", Vms + "steps:\n  - inject: { fault: slow-store, vm: web, delay: 10ms }\n", 10, 5, "not supported yet by node kind 'in-process'" },
+        { "kill node not yet", Vms + "steps:\n  - inject: { fault: kill-node, node: local }\n", 10, 5, "not supported yet by node kind 'in-process'" },
+        { "triple fault in real mode", Vms + "steps:\n  - inject: { fault: triple-fault, vm: web }\n", 10, 5, "protected or long mode" },
+        { "memory outside ram", Vms + "steps:\n  - expect-memory: { vm: web, address: 0x1ffffff, length: 8, sha256: 0 }\n", 10, 5, "is not inside vm 'web''s RAM" },
+        { "sum32 length", Vms + "steps:\n  - expect-memory: { vm: web, address: 0, length: 6, sum32: 0 }\n", 10, 5, "multiple of 4" },
+        { "missing rejected file", Vms + "steps:\n  - expect-rejected: { file: nowhere.yaml, error: x }\n", 10, 5, "file 'nowhere.yaml' does not exist" },
+        { "vfio path missing", Vms + "steps:\n  - attach-vfio: { vm: web }\n", 10, 18, "attach-vfio: missing 'path'" },
+        { "vfio path relative", Vms + "steps:\n  - attach-vfio: { vm: web, path: dev/vfio/1 }\n", 10, 35, "attach-vfio: 'path' must be an absolute path (VFIO files are e.g. /dev/vfio/12 or /dev/vfio/devices/vfio0), got 'dev/vfio/1'" },
+        { "vfio error kind", Vms + "steps:\n  - detach-vfio: { vm: web, path: /dev/vfio/1, expect-error: { kind: not-atached } }\n", 10, 70, "'kind' must be one of invalid-path, cannot-open, not-vfio-file, already-attached, not-attached, refused, device-unavailable, not-accepting, got 'not-atached' (did you mean 'not-attached'?)" },
+        { "vfio error empty", Vms + "steps:\n  - detach-vfio: { vm: web, path: /dev/vfio/1, expect-error: {} }\n", 10, 62, "detach-vfio expect-error: give 'kind'" },
+        { "vfio error list", Vms + "steps:\n  - detach-vfio: { vm: web, path: /dev/vfio/1, expect-error: [x] }\n", 10, 62, "must be text (part of the refusal's message) or a mapping with 'kind' and/or 'text', got a sequence" },
+        { "expect-vfio empty", Vms + "steps:\n  - expect-vfio: { vm: web }\n", 10, 18, "expect-vfio: give 'files'" },
+        { "expect-vfio flag", Vms + "steps:\n  - expect-vfio: { vm: web, non-coherent-dma: maybe }\n", 10, 47, "'non-coherent-dma' must be true or false, got 'maybe'" },
+        { "expect-vfio files scalar", Vms + "steps:\n  - expect-vfio: { vm: web, files: /dev/vfio/1 }\n", 10, 36, "'files' must be a list" },
+        { "expect-vfio files item", Vms + "steps:\n  - expect-vfio: { vm: web, files: [ [a] ] }\n", 10, 38, "'files' items must be text, got a sequence" },
+        { "vfio unknown vm", Vms + "steps:\n  - attach-vfio: { vm: wbe, path: /dev/null }\n", 10, 5, "attach-vfio: unknown vm 'wbe' (did you mean 'web'?)" },
+        { "vm vfio relative", "vms: [ { name: a, guest: hello, vfio: [dev/null] } ]\nsteps: [ { create: a } ]\n", 1, 40, "vm 'a': 'vfio' items must be an absolute path" },
+        { "vm vfio twice", "vms: [ { name: a, guest: hello, vfio: [/dev/null, /dev/null] } ]\nsteps: [ { create: a } ]\n", 1, 51, "vm 'a': 'vfio' lists '/dev/null' twice" },
+        { "unknown vm inside repeat", Vms + "steps:\n  - repeat:\n      times: 2\n      steps:\n        - pause: nope\n", 13, 11, "unknown vm 'nope'" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Errors))]
+    public void Errors_name_the_problem_at_its_line_and_column(string what, string yaml, int line, int column, string message)
+    {
+        var e = Assert.Throws<ScenarioParseException>(() => ScenarioParser.Parse(yaml, "bad.yaml", AppContext.BaseDirectory));
+        Assert.True(e.Errors.Any(x => x.Message.Contains(message, StringComparison.Ordinal)),
+            $"{what}: no error contains \"{message}\"; got:\n{string.Join("\n", e.Errors)}");
+        var error = e.Errors.First(x => x.Message.Contains(message, StringComparison.Ordinal));
+        Assert.True((line, column) == (error.Location.Line, error.Location.Column), $"{what}: expected at {line}:{column}, got {error}");
+        Assert.Equal("bad.yaml", error.Location.File);
+        Assert.StartsWith($"bad.yaml:{line}:{column}: error: ", error.ToString());
+    }
+
+    [Fact]
+    public void Every_structural_error_in_a_file_is_reported_at_once_in_file_order()
+    {
+        var e = Assert.Throws<ScenarioParseException>(() => ScenarioParser.Parse("""
+            timeout: soon
+            vms:
+              - name: a
+                guest: hello
+                vcpus: many
+            steps:
+              - strat: a
+              - expect-result: { vm: a }
+            """, "many.yaml"));
+        Assert.Equal(new[] { (1, 10), (5, 12), (7, 5), (8, 20) }, e.Errors.Select(x => (x.Location.Line, x.Location.Column)));
+    }
+
+    [Fact]
+    public void An_unreadable_file_is_an_error_at_its_first_line()
+    {
+        var e = Assert.Throws<ScenarioParseException>(() => ScenarioParser.ParseFile("/nonexistent/x.yaml"));
+        Assert.StartsWith("/nonexistent/x.yaml:1:1: error: cannot read the file: ", e.Errors.Single().ToString());
+    }
+}
