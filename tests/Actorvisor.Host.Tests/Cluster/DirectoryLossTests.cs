@@ -73,5 +73,17 @@ public sealed class DirectoryLossTests(DirectoryLossCluster cluster, ITestOutput
         var placed = await Ok<VmReply>(new CreateVmRequest(new VmSpecification("after-move", 1, 16UL << 20, "hello")));
         Assert.Contains(placed.Vm.Node, new[] { "n2", "n3" });
         Assert.Equal(VmStatus.Running, (await Ok<VmReply>(new StartVmRequest("elsewhere"))).Vm.Status);
+
+        // A graceful stop (SIGTERM) is not a loss: the node destroys its VMs, leaves, exits 0, and its VMs
+        // disappear from the list instead of turning Lost.
+        await Ok<VmReply>(new CreateVmRequest(new VmSpecification("leaving", 1, 16UL << 20, "spin", Node: "n3")));
+        await Ok<VmReply>(new StartVmRequest("leaving"));
+        cluster.Nodes[2].Terminate();
+        Assert.Equal(0, await cluster.Nodes[2].WaitForExitAsync(Wait));
+        Assert.Matches(@"Destroyed [1-9][0-9]* VM\(s\)", cluster.Nodes[2].Output);
+        var listed = await ActorvisorProcess.RunAsync(cluster.Cli(1, "vm", "list", "--json"));
+        Assert.True(listed.ExitCode == 0, listed.ToString());
+        Assert.DoesNotContain("\"leaving\"", listed.Stdout);
+        Assert.Contains("\"elsewhere\"", listed.Stdout);
     }
 }
