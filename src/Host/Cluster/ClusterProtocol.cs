@@ -43,6 +43,9 @@ public sealed record VmLocation(VmInfo Vm, string NodeAddress);
 /// <summary><paramref name="Subscriber"/> receives the events of VM <paramref name="Vm"/> (of every VM when null).</summary>
 public sealed record EventSubscription(string? Vm, IActorRef Subscriber);
 
+/// <summary>The directory has applied a <see cref="NodeAnnouncement"/> (a leaving node waits for this before it leaves).</summary>
+public sealed record AnnouncementAccepted(string Node) : IClusterProtocolMessage;
+
 /// <summary>The directory asks an agent for a <see cref="NodeAnnouncement"/> (after the singleton moved, or a node joined).</summary>
 public sealed record AnnounceNode : IClusterProtocolMessage
 {

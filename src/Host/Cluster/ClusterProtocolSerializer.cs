@@ -24,6 +24,7 @@ public sealed class ClusterProtocolSerializer(ExtendedActorSystem system) : Json
         Of<NodeInfo>("node-info"),
         Of<NodeAnnouncement>("node-announcement"),
         Of<AnnounceNode>("announce-node"),
+        Of<AnnouncementAccepted>("announcement-accepted"),
         Of<VmRecordChanged>("vm-record-changed"),
         Of<CreateOnNode>("create-on-node"),
         Of<CreateOnNodeResult>("create-on-node-result"),

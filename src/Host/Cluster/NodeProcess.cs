@@ -35,10 +35,12 @@ public sealed class NodeProcess : IAsyncDisposable
     public static NodeProcess Start(string name, IEnumerable<string> nodeArgs)
     {
         var self = Environment.ProcessPath ?? throw new InvalidOperationException("the path of this executable is unknown");
-        var info = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
         // Under `dotnet actorvisor.dll` the executable is the dotnet host: pass the assembly first.
         if (Path.GetFileNameWithoutExtension(self) == "dotnet") info.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
         info.ArgumentList.Add("node");
+        // If this process dies, the node's stdin closes and it stops instead of running on orphaned.
+        info.ArgumentList.Add("--stop-on-stdin-eof");
         foreach (var a in nodeArgs) info.ArgumentList.Add(a);
         foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("ACTORVISOR_", StringComparison.OrdinalIgnoreCase)).ToList()) info.Environment.Remove(key);
         var process = new Process { StartInfo = info };

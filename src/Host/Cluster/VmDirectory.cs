@@ -149,7 +149,8 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
     {
         var address = Address.Parse(a.Node.Address);
         var member = _cluster.State.Members.FirstOrDefault(m => m.Address == address);
-        if (member is null || member.Status is MemberStatus.Down or MemberStatus.Removed or MemberStatus.Exiting)
+        // A leaving node's last announcement (its VMs destroyed) still counts; a downed or removed one's does not.
+        if (member is null || member.Status is MemberStatus.Down or MemberStatus.Removed)
         {
             _log.Warning("Ignoring an announcement of node {0} at {1}: it is not a live member", a.Node.Name, a.Node.Address);
             return;
@@ -173,6 +174,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
             _vms[vm.Name] = new VmEntry(vm, address);
         }
         Changed();
+        Sender.Tell(new AnnouncementAccepted(a.Node.Name));
     }
 
     private void OnRecordChanged(VmRecordChanged m)

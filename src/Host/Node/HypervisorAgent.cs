@@ -54,6 +54,7 @@ public sealed class HypervisorAgent : ReceiveActor
         _node = Context.ActorOf(NodeActor.Props(new NodeCapacity(info.Vcpus, info.MemoryBytes)), "vms");
 
         Receive<AnnounceNode>(_ => Sender.Tell(Announcement()));
+        Receive<AnnouncementAccepted>(_ => { });
         Receive<DirectorySnapshot>(snapshot =>
         {
             if (_snapshot is null || snapshot.Taken >= _snapshot.Taken) _snapshot = snapshot;
@@ -225,10 +226,13 @@ public sealed class HypervisorAgent : ReceiveActor
     private void OnNodeShutDown(NodeShutDown done)
     {
         foreach (var name in _records.Keys.ToList()) Forget(name);
-        _directory.Tell(Announcement());
         _log.Info("Destroyed {0} VM(s)", done.VmsDestroyed);
-        foreach (var r in _shutdownRequesters) r.Tell(done);
+        // Leave only once the directory knows the VMs are gone, so it does not report them Lost when the
+        // node is removed; if it cannot be reached in time, leave anyway.
+        var requesters = _shutdownRequesters.ToList();
         _shutdownRequesters.Clear();
+        _directory.Ask<AnnouncementAccepted>(Announcement(), TimeSpan.FromSeconds(5))
+            .ContinueWith(_ => { foreach (var r in requesters) r.Tell(done); }, TaskScheduler.Default);
     }
 
     private ApiErrorReply NotHere(string name) => new(ApiErrorCode.NotFound, $"name: no VM named '{name}' on node {_info.Name}", "name");

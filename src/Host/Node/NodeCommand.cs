@@ -12,6 +12,7 @@ public static class NodeCommand
         var config = new Option<FileInfo?>("--config") { Description = "JSON settings file (sections Cluster, Node, Capacity, Api, Tls, Logging; see deploy/README.md)" };
         var check = new Option<bool>("--check-config") { Description = "validate the settings, print them and exit" };
         var settingsHelp = new Option<bool>("--list-settings") { Description = "print every setting with its meaning and exit" };
+        var stdinEof = new Option<bool>("--stop-on-stdin-eof") { Description = "stop gracefully when standard input closes (for a supervising process: its exit stops the node)" };
         // Each flag overrides one setting of the file and the environment.
         var flags = new (Option Option, string Setting)[]
         {
@@ -38,6 +39,7 @@ public static class NodeCommand
         command.Options.Add(config);
         command.Options.Add(check);
         command.Options.Add(settingsHelp);
+        command.Options.Add(stdinEof);
         foreach (var (option, _) in flags) command.Options.Add(option);
         // Synchronous on purpose: the generic host handles SIGTERM/SIGINT itself and must be allowed to finish
         // tearing VMs down and leaving the cluster.
@@ -70,7 +72,19 @@ public static class NodeCommand
                         $"API token {(settings.ApiToken is null ? "off" : "on")}, TLS {(settings.Tls is null ? "off" : "on")}");
                     return ExitCodes.Ok;
                 }
-                return NodeHost.RunAsync(settings).GetAwaiter().GetResult();
+                using var stop = new CancellationTokenSource();
+                if (parse.GetValue(stdinEof))
+                {
+                    // The parent holds our stdin: when it exits, even by SIGKILL, the pipe closes and we leave cleanly.
+                    _ = Task.Run(async () =>
+                    {
+                        using var stdin = Console.OpenStandardInput();
+                        var buffer = new byte[256];
+                        while (await stdin.ReadAsync(buffer) > 0) { }
+                        await stop.CancelAsync();
+                    });
+                }
+                return NodeHost.RunAsync(settings, stop.Token).GetAwaiter().GetResult();
             }
             catch (NodeConfigException e)
             {

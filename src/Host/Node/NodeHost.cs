@@ -53,11 +53,12 @@ public static class NodeHost
                 throw new NodeConfigException("Node:Port", $"{settings.Host}:{settings.Port} is already in use");
             }
             var system = host.Services.GetRequiredService<ActorSystem>();
+            // The token (e.g. --stop-on-stdin-eof) stops the host just as SIGTERM does.
             await host.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
             // Stopped by a signal (the host ran CoordinatedShutdown) is a clean exit; anything else (downed by the
             // split-brain resolver, a failed join, a refused TLS handshake) is a failure, so systemd restarts it.
             var reason = CoordinatedShutdown.Get(system).ShutdownReason;
-            if (reason is not null and not CoordinatedShutdown.ClrExitReason)
+            if (reason is not null and not CoordinatedShutdown.ClrExitReason && !cancellationToken.IsCancellationRequested)
             {
                 log.LogError("Node {Name} stopped on its own ({Reason}); exiting with 1", settings.NodeName, reason.GetType().Name);
                 return 1;

@@ -112,6 +112,9 @@ public sealed class ActorvisorProcess : IAsyncDisposable
         });
     }
 
+    /// <summary>Closes the process's standard input (a node started with --stop-on-stdin-eof then stops).</summary>
+    public void CloseInput() => _process.StandardInput.Close();
+
     /// <summary>SIGTERM: a node tears its VMs down and leaves the cluster.</summary>
     public void Terminate()
     {

@@ -25,7 +25,7 @@ public sealed class ClusterProtocolSerializerTests : IDisposable
             info, new NodeAnnouncement(info, agent, [vm], snapshot), AnnounceNode.Instance, new VmRecordChanged(vm),
             new CreateOnNode(new VmSpecification("a", 1, 1UL << 20, "hello")), new CreateOnNodeResult("a", vm, null),
             new CreateOnNodeResult("a", null, new ApiErrorReply(ApiErrorCode.NoCapacity, "full")), new DestroyOnNode("a"),
-            new DestroyOnNodeResult("a", vm, null), snapshot, new SnapshotStored(snapshot.Taken),
+            new DestroyOnNodeResult("a", vm, null), snapshot, new SnapshotStored(snapshot.Taken), new AnnouncementAccepted("n1"),
         ];
         Assert.Equal(ClusterProtocolSerializer.Types.Select(t => t.Type).ToHashSet(), samples.Select(s => s.GetType()).ToHashSet());
         foreach (var sample in samples)

@@ -53,7 +53,7 @@ public class LocalCluster : IAsyncLifetime
     {
         var args = new List<string>
         {
-            "node", "--name", $"n{index + 1}", "--port", Ports[index].ToString(), "--seed", Contact(0), "--seed", Contact(1),
+            "node", "--stop-on-stdin-eof", "--name", $"n{index + 1}", "--port", Ports[index].ToString(), "--seed", Contact(0), "--seed", Contact(1),
             "--data-dir", Path.Combine(Root, $"n{index + 1}"), "--vcpus", "8", "--memory", NodeMemory,
             "--stable-after", StableAfter, "--heartbeat-pause", HeartbeatPause,
         };

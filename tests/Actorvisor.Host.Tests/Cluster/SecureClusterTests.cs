@@ -100,7 +100,7 @@ public sealed class SecureClusterTests(SecureCluster cluster) : IClassFixture<Se
     public async Task A_node_without_the_certificate_cannot_join()
     {
         var port = LocalCluster.FreePorts(1)[0];
-        await using var intruder = ActorvisorProcess.Start("intruder", ["node", "--name", "intruder", "--port", port.ToString(),
+        await using var intruder = ActorvisorProcess.Start("intruder", ["node", "--stop-on-stdin-eof", "--name", "intruder", "--port", port.ToString(),
             "--seed", cluster.Contact(0), "--data-dir", Path.Combine(cluster.Root, "intruder")]);
         await intruder.WaitForLineAsync("Couldn't join seed nodes", Wait);
         await AssertNotMember(port, intruder);
@@ -113,7 +113,7 @@ public sealed class SecureClusterTests(SecureCluster cluster) : IClassFixture<Se
         var passwordFile = Path.Combine(cluster.OtherCa.Directory, "intruder-password");
         await File.WriteAllTextAsync(passwordFile, "y");
         var refused = cluster.Nodes[0].WaitForLineAsync("certificate CN=intruder-tls is not issued by the cluster CA", Wait);
-        await using var intruder = ActorvisorProcess.Start("intruder-tls", ["node", "--name", "intruder-tls", "--port", port.ToString(),
+        await using var intruder = ActorvisorProcess.Start("intruder-tls", ["node", "--stop-on-stdin-eof", "--name", "intruder-tls", "--port", port.ToString(),
             "--seed", cluster.Contact(0), "--data-dir", Path.Combine(cluster.Root, "intruder-tls"),
             "--tls-certificate", cluster.OtherCa.Issue("intruder-tls", "y"), "--tls-password-file", passwordFile, "--tls-ca", cluster.OtherCa.CaPath]);
         await refused;

@@ -92,4 +92,16 @@ public sealed class NodeStartupTests : IDisposable
         Assert.Contains("Node:DataDir:", r.Stderr);
         Assert.Contains("in use by another node", r.Stderr);
     }
+
+    [Fact]
+    public async Task A_node_stops_cleanly_when_its_supervisor_closes_its_input()
+    {
+        var port = LocalCluster.FreePorts(1)[0];
+        await using var node = ActorvisorProcess.Start("solo", ["node", "--stop-on-stdin-eof", "--name", "solo", "--port", port.ToString(),
+            "--data-dir", Path.Combine(_dir, "solo"), "--memory", "64M"]);
+        await node.WaitForLineAsync("Node solo is Up in cluster", TimeSpan.FromSeconds(60));
+        node.CloseInput();
+        Assert.Equal(0, await node.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("Node solo stopped", node.Output);
+    }
 }
