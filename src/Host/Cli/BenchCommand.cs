@@ -14,6 +14,7 @@ public static class BenchCommand
         Mmu(),
         AsyncPfCommand(),
         AsyncPfDestroyCommand(),
+        ClusterBenchCommand.Create(),
     };
 
     private static Command Exits()

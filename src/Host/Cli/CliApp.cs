@@ -12,6 +12,9 @@ public static class CliApp
         RunCommand.Create(),
         BenchCommand.Create(),
         ScenarioCommand.Create(),
+        Node.NodeCommand.Create(),
+        VmCommand.Create(),
+        ClusterCommand.Create(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; returns the process exit code.</summary>

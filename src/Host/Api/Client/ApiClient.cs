@@ -1,0 +1,121 @@
+using System.Collections.Immutable;
+using System.Net;
+using System.Net.Sockets;
+using Actorvisor.Host.Api.V1;
+using Akka.Actor;
+using Akka.Cluster.Tools.Client;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Configuration;
+using Actorvisor.Host.Cluster;
+
+namespace Actorvisor.Host.Api.Client;
+
+/// <summary>
+/// A client of the API from outside the cluster: a small remote-only actor system with a ClusterClient whose
+/// initial contacts are the receptionists of the given nodes. Requests go to <see cref="ApiPaths.Gateway"/> on
+/// the node the client is connected to; streams arrive at actors of this client (<see cref="Subscribe"/>).
+/// </summary>
+public sealed class ApiClient : IAsyncDisposable
+{
+    private readonly IActorRef _client;
+    private readonly ApiClientOptions _options;
+
+    private ApiClient(ActorSystem system, IActorRef client, ApiClientOptions options)
+    {
+        System = system;
+        _client = client;
+        _options = options;
+    }
+
+    /// <summary>The client's actor system.</summary>
+    public ActorSystem System { get; }
+
+    /// <summary>The receptionist paths the client started from.</summary>
+    public IReadOnlyList<string> ContactPaths => _options.Contacts.Select(c => ReceptionistPath(_options.ClusterName, c, _options.Tls is not null)).ToList();
+
+    /// <summary>Starts the client; it connects on the first request.</summary>
+    public static ApiClient Connect(ApiClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Contacts.Count == 0) throw new ArgumentException("at least one contact node is needed", nameof(options));
+        var bind = LocalAddressFacing(options.Contacts[0]);
+        var hocon = ConfigurationFactory.ParseString(ApiSerialization.Hocon + $$"""
+
+            akka {
+              # A CLI prints its own errors; Akka's (e.g. a node disconnecting) would only garble its output.
+              loglevel = OFF
+              stdout-loglevel = OFF
+              log-dead-letters = off
+              log-dead-letters-during-shutdown = off
+              actor.provider = remote
+              remote.dot-netty.tcp { hostname = "{{bind}}", port = 0 }
+              remote.log-remote-lifecycle-events = off
+              cluster.client {
+                establishing-get-contacts-interval = 1s
+                reconnect-timeout = off
+              }
+              coordinated-shutdown.run-by-clr-shutdown-hook = off
+            }
+            """);
+        // With TLS the client presents its own certificate and checks the nodes' against the cluster CA.
+        var system = options.Tls is { } tls
+            ? ActorSystem.Create("actorvisor-client", BootstrapSetup.Create()
+                .WithConfig(ConfigurationFactory.ParseString(ClusterTls.Hocon).WithFallback(hocon))
+                .And(ClusterTls.Setup(tls.CertificatePath, tls.Password, tls.CaCertificatePath)))
+            : ActorSystem.Create("actorvisor-client", hocon);
+        system.Settings.InjectTopLevelFallback(ClusterClientReceptionist.DefaultConfig());
+        // ClusterClient wraps each request in a pub-sub Send: without this binding the envelope (and the API
+        // message inside it) would fall back to the reflection-based JSON serializer.
+        system.Settings.InjectTopLevelFallback(DistributedPubSub.DefaultConfig());
+        var contacts = options.Contacts.Select(c => ActorPath.Parse(ReceptionistPath(options.ClusterName, c, options.Tls is not null))).ToImmutableHashSet();
+        var client = system.ActorOf(ClusterClient.Props(ClusterClientSettings.Create(system).WithInitialContacts(contacts)), "cluster-client");
+        return new ApiClient(system, client, options);
+    }
+
+    /// <summary>The receptionist of node <paramref name="hostPort"/> in cluster <paramref name="cluster"/>.</summary>
+    public static string ReceptionistPath(string cluster, string hostPort, bool tls = false) =>
+        $"{(tls ? "akka.ssl.tcp" : "akka.tcp")}://{cluster}@{hostPort}/system/receptionist";
+
+    /// <summary>Sends <paramref name="request"/> (with the token) and returns the reply: a success record or <see cref="ApiErrorReply"/>.</summary>
+    /// <exception cref="ApiUnavailableException">no answer within the timeout.</exception>
+    public async Task<IApiReply> RequestAsync(ApiRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var withToken = request.Token is null ? request with { Token = _options.Token } : request;
+        try
+        {
+            return await _client.Ask<IApiReply>(new ClusterClient.Send(ApiPaths.Gateway, withToken, localAffinity: true), _options.Timeout, cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch (AskTimeoutException)
+        {
+            throw new ApiUnavailableException(
+                $"no answer from cluster '{_options.ClusterName}' at {string.Join(", ", _options.Contacts)} within {_options.Timeout.TotalSeconds:0.#} s " +
+                "(is `actorvisor node` running there, and are --node and --cluster right?)");
+        }
+    }
+
+    /// <summary>An actor of this client that receives stream messages and hands them to <paramref name="onMessage"/>, in order.</summary>
+    public IActorRef Subscribe(Action<IApiMessage> onMessage) => System.ActorOf(StreamReceiver.Props(onMessage));
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync() => await System.Terminate().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+
+    // Bind where the cluster can reach us back: the local address of the route towards the first contact.
+    private static string LocalAddressFacing(string hostPort)
+    {
+        var host = hostPort[..Math.Max(0, hostPort.LastIndexOf(':'))].Trim('[', ']');
+        try
+        {
+            var target = IPAddress.TryParse(host, out var ip) ? ip : Dns.GetHostAddresses(host).First(a => a.AddressFamily == AddressFamily.InterNetwork);
+            if (IPAddress.IsLoopback(target)) return "127.0.0.1";
+            using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            probe.Connect(target, 9);
+            return ((IPEndPoint)probe.LocalEndPoint!).Address.ToString();
+        }
+        catch (Exception e) when (e is SocketException or InvalidOperationException or ArgumentException)
+        {
+            return "127.0.0.1";
+        }
+    }
+}

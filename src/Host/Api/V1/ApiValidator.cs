@@ -1,0 +1,100 @@
+using Actorvisor.Hardware.X86;
+using Actorvisor.Host.Node;
+using Akka.Actor;
+
+namespace Actorvisor.Host.Api.V1;
+
+/// <summary>
+/// Checks every API request in one place, before anything is placed or sent to a node. The first problem
+/// found is returned as an <see cref="ApiErrorCode.InvalidRequest"/> naming the field (e.g. "spec.vcpus").
+/// </summary>
+public static class ApiValidator
+{
+    /// <summary>The longest VM or node name.</summary>
+    public const int MaxNameLength = 64;
+
+    /// <summary>The longest image path.</summary>
+    public const int MaxImageLength = 4096;
+
+    /// <summary>The longest API token.</summary>
+    public const int MaxTokenLength = 256;
+
+    /// <summary>Boot modes a spec may ask for.</summary>
+    public static readonly IReadOnlyList<string> BootModes = ["real", "protected", "long"];
+
+    /// <summary>Null if <paramref name="request"/> is valid, else the first problem.</summary>
+    public static ApiErrorReply? Validate(ApiRequest? request)
+    {
+        if (request is null) return ApiErrorReply.Invalid("request", "is missing");
+        if (request.Token is { Length: > MaxTokenLength }) return ApiErrorReply.Invalid("token", $"is longer than {MaxTokenLength} characters");
+        return request switch
+        {
+            CreateVmRequest r => Spec(r.Spec),
+            StartVmRequest r => Name("name", r.Name),
+            PauseVmRequest r => Name("name", r.Name),
+            ResumeVmRequest r => Name("name", r.Name),
+            StopVmRequest r => Name("name", r.Name),
+            DestroyVmRequest r => Name("name", r.Name),
+            DescribeVmRequest r => Name("name", r.Name),
+            ListVmsRequest r => r.Node is null ? null : Name("node", r.Node),
+            ClusterStatusRequest => null,
+            SubscribeConsoleRequest r => Name("name", r.Name) ?? Subscriber(r.Subscriber),
+            SubscribeVmEventsRequest r => (r.Name is null ? null : Name("name", r.Name)) ?? Subscriber(r.Subscriber),
+            UnsubscribeVmEventsRequest r => (r.Name is null ? null : Name("name", r.Name)) ?? Subscriber(r.Subscriber),
+            _ => ApiErrorReply.Invalid("request", $"{request.GetType().Name} is not a request of API version 1"),
+        };
+    }
+
+    /// <summary>Null if <paramref name="spec"/> is valid, else the first problem (fields prefixed "spec.").</summary>
+    public static ApiErrorReply? Spec(VmSpecification? spec)
+    {
+        if (spec is null) return ApiErrorReply.Invalid("spec", "is missing");
+        if (Name("spec.name", spec.Name) is { } name) return name;
+        if (spec.Vcpus < 1 || spec.Vcpus > GuestLayout.MaxVcpus)
+            return ApiErrorReply.Invalid("spec.vcpus", $"{spec.Vcpus} is outside 1..{GuestLayout.MaxVcpus}");
+        if (spec.MemoryBytes < GuestLayout.MinRamBytes)
+            return ApiErrorReply.Invalid("spec.memoryBytes", $"{spec.MemoryBytes} bytes is less than the minimum of {GuestLayout.MinRamBytes} (1 MiB)");
+        if (spec.MemoryBytes > GuestLayout.MaxRamBytes)
+            return ApiErrorReply.Invalid("spec.memoryBytes", $"{spec.MemoryBytes} bytes is more than the maximum of {GuestLayout.MaxRamBytes} ({GuestLayout.MaxRamBytes >> 20} MiB)");
+        if (spec.MemoryBytes % 4096 != 0)
+            return ApiErrorReply.Invalid("spec.memoryBytes", $"{spec.MemoryBytes} is not a multiple of 4 KiB");
+        if (string.IsNullOrWhiteSpace(spec.Image))
+            return ApiErrorReply.Invalid("spec.image", $"is missing: name a library guest ({string.Join(", ", GuestCatalog.Names)}) or an image file on the node");
+        if (spec.Image.Length > MaxImageLength)
+            return ApiErrorReply.Invalid("spec.image", $"is longer than {MaxImageLength} characters");
+        if (spec.Image.Any(char.IsControl))
+            return ApiErrorReply.Invalid("spec.image", "contains control characters");
+        if (!GuestCatalog.IsPath(spec.Image))
+        {
+            if (!GuestCatalog.TryGet(spec.Image, out var guest))
+                return ApiErrorReply.Invalid("spec.image", $"'{spec.Image}' is not a library guest ({string.Join(", ", GuestCatalog.Names)}); a file on the node is named by a path containing '/'");
+            if (spec.Vcpus < guest.VcpuCount)
+                return ApiErrorReply.Invalid("spec.vcpus", $"guest '{guest.Name}' needs {guest.VcpuCount} vCPUs, the spec gives {spec.Vcpus}");
+            if (spec.MemoryBytes < guest.MinimumMemoryBytes)
+                return ApiErrorReply.Invalid("spec.memoryBytes", $"guest '{guest.Name}' needs at least {guest.MinimumMemoryBytes} bytes");
+        }
+        if (spec.BootMode is { } mode && !BootModes.Contains(mode))
+            return ApiErrorReply.Invalid("spec.bootMode", $"'{mode}' is not a boot mode ({string.Join(", ", BootModes)})");
+        if (spec.Node is not null && Name("spec.node", spec.Node) is { } node) return node;
+        return null;
+    }
+
+    /// <summary>Null if <paramref name="value"/> is a valid VM or node name, else a problem naming <paramref name="field"/>.</summary>
+    public static ApiErrorReply? Name(string field, string? value)
+    {
+        if (string.IsNullOrEmpty(value)) return ApiErrorReply.Invalid(field, "is missing");
+        if (value.Length > MaxNameLength) return ApiErrorReply.Invalid(field, $"is longer than {MaxNameLength} characters");
+        foreach (var c in value)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+                return ApiErrorReply.Invalid(field, $"'{Printable(value)}' contains '{Printable(c.ToString())}'; use letters, digits, '-', '_' and '.'");
+        }
+        return null;
+    }
+
+    private static ApiErrorReply? Subscriber(IActorRef? subscriber) =>
+        subscriber is null || subscriber.IsNobody() ? ApiErrorReply.Invalid("subscriber", "is missing: name the actor that receives the stream") : null;
+
+    // Names echoed in errors must not smuggle control characters into a terminal or log.
+    private static string Printable(string s) => new(s.Select(c => char.IsControl(c) ? '?' : c).ToArray());
+}

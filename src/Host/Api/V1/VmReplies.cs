@@ -1,0 +1,46 @@
+namespace Actorvisor.Host.Api.V1;
+
+/// <summary>Where a VM stands, as the API reports it.</summary>
+public enum VmStatus
+{
+    /// <summary>Placed; its node is building it.</summary>
+    Creating,
+    /// <summary>Built; the guest has not run yet.</summary>
+    Created,
+    /// <summary>The guest runs.</summary>
+    Running,
+    /// <summary>Every vCPU is parked.</summary>
+    Paused,
+    /// <summary>Being torn down.</summary>
+    Stopping,
+    /// <summary>Torn down after the guest ended or a stop (see the outcome).</summary>
+    Stopped,
+    /// <summary>Torn down after a failure (see the outcome).</summary>
+    Failed,
+    /// <summary>Its node left the cluster without tearing it down (crashed, downed by the split-brain resolver).</summary>
+    Lost,
+}
+
+/// <summary>One VM in a listing or after an operation.</summary>
+/// <param name="Name">The VM's name.</param>
+/// <param name="Node">The name of the node it is on.</param>
+/// <param name="Status">Its state.</param>
+/// <param name="Vcpus">Its vCPUs.</param>
+/// <param name="MemoryBytes">Its guest RAM.</param>
+/// <param name="Image">The image it boots (library name or path).</param>
+/// <param name="Outcome">How it ended (null while it lives), e.g. "exited with result code 0".</param>
+public sealed record VmInfo(string Name, string Node, VmStatus Status, int Vcpus, ulong MemoryBytes, string Image, string? Outcome);
+
+/// <summary>The VM after a create, start, pause, resume, stop or destroy.</summary>
+public sealed record VmReply(VmInfo Vm) : IApiReply;
+
+/// <summary>The VMs a <see cref="ListVmsRequest"/> asked for, by name.</summary>
+public sealed record VmListReply(IReadOnlyList<VmInfo> Vms) : IApiReply;
+
+/// <summary>A VM in detail.</summary>
+/// <param name="Vm">The summary.</param>
+/// <param name="Description">What runs in it and on which accelerator.</param>
+/// <param name="Devices">Its devices (e.g. "com1", "debug-exit").</param>
+/// <param name="MemslotCount">Its memory slots.</param>
+/// <param name="NodeAddress">The address of its node.</param>
+public sealed record VmDescriptionReply(VmInfo Vm, string Description, IReadOnlyList<string> Devices, int MemslotCount, string NodeAddress) : IApiReply;

@@ -1,0 +1,416 @@
+using Actorvisor.Host.Api.V1;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Event;
+
+namespace Actorvisor.Host.Cluster;
+
+/// <summary>
+/// The cluster singleton that knows every VM: it places new VMs (<see cref="Placement"/>), keeps names unique
+/// across the cluster, routes requests for a VM to the agent of its node, answers list and cluster status,
+/// and sends VM events to subscribers. When the split-brain resolver downs a node (or it is removed), every VM
+/// the directory knew on it becomes <see cref="VmStatus.Lost"/>. Its state is rebuilt from the agents'
+/// announcements whenever it starts (first start, or after the singleton moved).
+/// </summary>
+public sealed class VmDirectory : ReceiveActor, IWithTimers
+{
+    /// <summary>How soon after a change the directory copies its state to the agents.</summary>
+    public static readonly TimeSpan SnapshotDelay = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>How long a node may take to build or destroy a VM before the request fails.</summary>
+    public static readonly TimeSpan NodeRequestTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly string _agentPath;
+    private readonly Dictionary<Address, NodeEntry> _nodes = new();
+    private readonly Dictionary<string, VmEntry> _vms = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HashSet<IActorRef>> _vmSubscribers = new(StringComparer.Ordinal);
+    private readonly HashSet<IActorRef> _allSubscribers = new();
+    private DateTimeOffset _recoveredFrom = DateTimeOffset.MinValue;
+    private bool _snapshotPending;
+    private DateTimeOffset _changedAt = DateTimeOffset.UtcNow;
+    private readonly Dictionary<Address, DateTimeOffset> _copies = new();
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>Props for the directory; agents live at <paramref name="agentPath"/> on every hypervisor.</summary>
+    public static Props Props(string agentPath) => Akka.Actor.Props.Create(() => new VmDirectory(agentPath));
+
+    /// <summary>Use <see cref="Props"/>.</summary>
+    public VmDirectory(string agentPath)
+    {
+        _agentPath = agentPath;
+        Receive<NodeAnnouncement>(OnAnnouncement);
+        Receive<VmRecordChanged>(OnRecordChanged);
+        Receive<CreateVmRequest>(OnCreate);
+        Receive<CreateDone>(OnCreateDone);
+        Receive<DestroyVmRequest>(OnDestroy);
+        Receive<DestroyDone>(OnDestroyDone);
+        Receive<StartVmRequest>(r => Route(r.Name, r));
+        Receive<PauseVmRequest>(r => Route(r.Name, r));
+        Receive<ResumeVmRequest>(r => Route(r.Name, r));
+        Receive<StopVmRequest>(r => Route(r.Name, r));
+        Receive<DescribeVmRequest>(r => Route(r.Name, r));
+        Receive<SubscribeConsoleRequest>(r => Route(r.Name, r));
+        Receive<ListVmsRequest>(r => Sender.Tell(new VmListReply(_vms.Values
+            .Where(e => r.Node is null || e.Info.Node == r.Node)
+            .OrderBy(e => e.Info.Name, StringComparer.Ordinal).Select(e => e.Info).ToList())));
+        Receive<ClusterStatusRequest>(_ => Sender.Tell(Status()));
+        Receive<SubscribeVmEventsRequest>(OnSubscribe);
+        Receive<UnsubscribeVmEventsRequest>(OnUnsubscribe);
+        Receive<ClusterEvent.MemberUp>(m => AskToAnnounce(m.Member));
+        Receive<ClusterEvent.MemberWeaklyUp>(m => AskToAnnounce(m.Member));
+        Receive<ClusterEvent.MemberDowned>(m => NodeGone(m.Member.Address, "was downed"));
+        Receive<ClusterEvent.MemberRemoved>(m => NodeGone(m.Member.Address, "left the cluster"));
+        Receive<ClusterEvent.IMemberEvent>(_ => { });
+        Receive<ClusterEvent.IReachabilityEvent>(_ => { });
+        Receive<Terminated>(t => RemoveSubscriber(t.ActorRef));
+        Receive<PublishSnapshot>(_ => PublishNow());
+        Receive<SnapshotStored>(m =>
+        {
+            var from = Sender.Path.Address.HasLocalScope ? _cluster.SelfAddress : Sender.Path.Address;
+            if (!_copies.TryGetValue(from, out var had) || m.Taken > had) _copies[from] = m.Taken;
+        });
+    }
+
+    // Every change reaches the agents within SnapshotDelay; bursts of changes make one copy.
+    private void Changed()
+    {
+        if (_snapshotPending) return;
+        _snapshotPending = true;
+        _changedAt = DateTimeOffset.UtcNow;
+        Timers.StartSingleTimer("snapshot", PublishSnapshot.Instance, SnapshotDelay);
+    }
+
+    private void PublishNow()
+    {
+        _snapshotPending = false;
+        var snapshot = new DirectorySnapshot(DateTimeOffset.UtcNow,
+            _vms.Values.Select(e => new VmLocation(e.Info, e.Address.ToString())).ToList(),
+            _allSubscribers.Select(s => new EventSubscription(null, s))
+                .Concat(_vmSubscribers.SelectMany(kv => kv.Value.Select(s => new EventSubscription(kv.Key, s)))).ToList());
+        foreach (var node in _nodes.Values) node.Agent.Tell(snapshot);
+    }
+
+    private void Recover(DirectorySnapshot snapshot)
+    {
+        if (snapshot.Taken <= _recoveredFrom) return;
+        _recoveredFrom = snapshot.Taken;
+        Changed();
+        var live = _cluster.State.Members.Where(m => m.Status is not (MemberStatus.Down or MemberStatus.Removed or MemberStatus.Exiting))
+            .Select(m => m.Address).ToHashSet();
+        foreach (var sub in snapshot.Subscriptions)
+        {
+            if (sub.Vm is null) _allSubscribers.Add(sub.Subscriber);
+            else
+            {
+                if (!_vmSubscribers.TryGetValue(sub.Vm, out var set)) _vmSubscribers[sub.Vm] = set = new HashSet<IActorRef>();
+                set.Add(sub.Subscriber);
+            }
+            Context.Watch(sub.Subscriber);
+        }
+        var recovered = new List<VmEntry>();
+        foreach (var location in snapshot.Vms)
+        {
+            var address = Address.Parse(location.NodeAddress);
+            // VMs of live nodes come from those nodes' own announcements; only the departed ones are recovered here.
+            if (live.Contains(address) || _vms.ContainsKey(location.Vm.Name)) continue;
+            var vm = location.Vm.Status == VmStatus.Lost ? location.Vm
+                : location.Vm with { Status = VmStatus.Lost, Outcome = $"node {location.Vm.Node} left the cluster while the VM was {location.Vm.Status}" };
+            var entry = new VmEntry(vm, address);
+            _vms[vm.Name] = entry;
+            if (location.Vm.Status != VmStatus.Lost) recovered.Add(entry);
+        }
+        _log.Info("Recovered the directory from a snapshot of {0:O}: {1} VM(s) of departed nodes are Lost, {2} subscription(s)",
+            snapshot.Taken, recovered.Count, snapshot.Subscriptions.Count);
+        foreach (var e in recovered)
+        {
+            Notify(e.Info, e.Info.Outcome!);
+            EndSubscriptions(e.Info.Name, e.Info.Outcome!, keep: true);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void PreStart() =>
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent));
+
+    /// <inheritdoc />
+    protected override void PostStop() => _cluster.Unsubscribe(Self);
+
+    private void AskToAnnounce(Member member)
+    {
+        if (member.HasRole(NodeRoles.Hypervisor))
+            Context.ActorSelection(new RootActorPath(member.Address) / _agentPath.Split('/', StringSplitOptions.RemoveEmptyEntries)).Tell(AnnounceNode.Instance);
+    }
+
+    private void OnAnnouncement(NodeAnnouncement a)
+    {
+        var address = Address.Parse(a.Node.Address);
+        var member = _cluster.State.Members.FirstOrDefault(m => m.Address == address);
+        // A leaving node's last announcement (its VMs destroyed) still counts; a downed or removed one's does not.
+        if (member is null || member.Status is MemberStatus.Down or MemberStatus.Removed)
+        {
+            _log.Warning("Ignoring an announcement of node {0} at {1}: it is not a live member", a.Node.Name, a.Node.Address);
+            return;
+        }
+        if (_nodes.Values.FirstOrDefault(n => n.Info.Name == a.Node.Name && n.Address != address) is { } clash)
+            _log.Error("Two nodes are named {0}: {1} and {2}; VMs can only be placed on one of them by name", a.Node.Name, clash.Address, address);
+        bool known = _nodes.ContainsKey(address);
+        _nodes[address] = new NodeEntry(a.Node, address, a.Agent);
+        if (!known) _log.Info("Hypervisor {0} at {1}: {2}, {3} vCPUs, {4} MiB", a.Node.Name, address, a.Node.AcceleratorDescription, a.Node.Vcpus, a.Node.MemoryBytes >> 20);
+        if (a.Snapshot is { } snapshot) Recover(snapshot);
+        var announced = a.Vms.ToDictionary(v => v.Name, StringComparer.Ordinal);
+        foreach (var stale in _vms.Values.Where(e => e.Address == address && e.Info.Status != VmStatus.Creating && !announced.ContainsKey(e.Info.Name)).ToList())
+            _vms.Remove(stale.Info.Name);
+        foreach (var vm in a.Vms)
+        {
+            if (_vms.TryGetValue(vm.Name, out var existing) && existing.Address != address && existing.Info.Status != VmStatus.Lost)
+            {
+                _log.Error("VM {0} is reported by {1} but already known on {2}; keeping the first", vm.Name, a.Node.Name, existing.Info.Node);
+                continue;
+            }
+            _vms[vm.Name] = new VmEntry(vm, address);
+        }
+        Changed();
+        Sender.Tell(new AnnouncementAccepted(a.Node.Name));
+    }
+
+    private void OnRecordChanged(VmRecordChanged m)
+    {
+        // Only the VM's own node may change its record (a late report from an old incarnation is dropped).
+        var from = Sender.Path.Address.HasLocalScope ? _cluster.SelfAddress : Sender.Path.Address;
+        if (!_vms.TryGetValue(m.Vm.Name, out var e) || e.Address != from) return;
+        if (e.Info.Status is VmStatus.Lost or VmStatus.Creating) return;
+        var before = e.Info.Status;
+        e.Info = m.Vm;
+        Changed();
+        if (before != m.Vm.Status) Notify(e.Info, m.Vm.Outcome ?? $"{before} -> {m.Vm.Status}");
+    }
+
+    private void OnCreate(CreateVmRequest r)
+    {
+        var spec = r.Spec;
+        if (_vms.TryGetValue(spec.Name, out var existing))
+        {
+            Sender.Tell(new ApiErrorReply(ApiErrorCode.AlreadyExists,
+                $"spec.name: a VM named '{spec.Name}' already exists on node {existing.Info.Node} ({existing.Info.Status}); destroy it first or pick another name", "spec.name"));
+            return;
+        }
+        var placed = Placement.Choose(Loads(), spec);
+        if (placed.Error is { } error)
+        {
+            Sender.Tell(error);
+            return;
+        }
+        var node = _nodes.Values.First(n => n.Address.ToString() == placed.Node!.Address);
+        var info = new VmInfo(spec.Name, node.Info.Name, VmStatus.Creating, spec.Vcpus, spec.MemoryBytes, spec.Image, null);
+        _vms[spec.Name] = new VmEntry(info, node.Address);
+        Changed();
+        var replyTo = Sender;
+        node.Agent.Ask<CreateOnNodeResult>(new CreateOnNode(spec), NodeRequestTimeout).PipeTo(Self,
+            success: result => new CreateDone(spec.Name, node.Address, replyTo, result),
+            failure: e => new CreateDone(spec.Name, node.Address, replyTo, new CreateOnNodeResult(spec.Name, null,
+                new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"node {node.Info.Name} did not answer the create in {NodeRequestTimeout.TotalSeconds:0} s ({e.GetType().Name})"))));
+    }
+
+    private void OnCreateDone(CreateDone d)
+    {
+        bool live = _vms.TryGetValue(d.Name, out var e) && e.Address == d.Address && e.Info.Status == VmStatus.Creating;
+        Changed();
+        if (d.Result.Vm is { } vm && live)
+        {
+            e!.Info = vm;
+            d.ReplyTo.Tell(new VmReply(vm));
+            Notify(vm, "created");
+            return;
+        }
+        if (live) _vms.Remove(d.Name);
+        d.ReplyTo.Tell(d.Result.Error ?? new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"VM '{d.Name}': its node was lost while it was being created"));
+    }
+
+    private void OnDestroy(DestroyVmRequest r)
+    {
+        if (!TryFind(r.Name, out var e)) return;
+        switch (e.Info.Status)
+        {
+            case VmStatus.Lost:
+                _vms.Remove(r.Name);
+                Changed();
+                Sender.Tell(new VmReply(e.Info));
+                EndSubscriptions(r.Name, "the VM was destroyed");
+                return;
+            case VmStatus.Creating:
+                Sender.Tell(new ApiErrorReply(ApiErrorCode.InvalidState, $"VM '{r.Name}' is still being created on {e.Info.Node}; try again in a moment", "name"));
+                return;
+        }
+        var node = _nodes[e.Address];
+        var replyTo = Sender;
+        node.Agent.Ask<DestroyOnNodeResult>(new DestroyOnNode(r.Name), NodeRequestTimeout).PipeTo(Self,
+            success: result => new DestroyDone(r.Name, e.Address, replyTo, result),
+            failure: ex => new DestroyDone(r.Name, e.Address, replyTo, new DestroyOnNodeResult(r.Name, null,
+                new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"node {node.Info.Name} did not answer the destroy in {NodeRequestTimeout.TotalSeconds:0} s ({ex.GetType().Name})"))));
+    }
+
+    private void OnDestroyDone(DestroyDone d)
+    {
+        var gone = d.Result.Vm is not null || d.Result.Error?.Code == ApiErrorCode.NotFound;
+        if (gone && _vms.TryGetValue(d.Name, out var e) && e.Address == d.Address)
+        {
+            _vms.Remove(d.Name);
+            EndSubscriptions(d.Name, "the VM was destroyed");
+            Changed();
+        }
+        d.ReplyTo.Tell(d.Result.Vm is { } vm ? new VmReply(vm) : d.Result.Error!);
+    }
+
+    private void Route(string name, ApiRequest request)
+    {
+        if (!TryFind(name, out var e)) return;
+        if (e.Info.Status == VmStatus.Lost)
+            Sender.Tell(new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"VM '{name}' is Lost: {e.Info.Outcome}; destroy it to free the name", "name"));
+        else if (e.Info.Status == VmStatus.Creating)
+            Sender.Tell(new ApiErrorReply(ApiErrorCode.InvalidState, $"VM '{name}' is still being created on {e.Info.Node}; try again in a moment", "name"));
+        else if (!_nodes.TryGetValue(e.Address, out var node))
+            Sender.Tell(new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"VM '{name}' is on {e.Info.Node}, which has not announced itself yet", "name"));
+        else
+            node.Agent.Forward(request);
+    }
+
+    private bool TryFind(string name, out VmEntry entry)
+    {
+        if (_vms.TryGetValue(name, out entry!)) return true;
+        Sender.Tell(new ApiErrorReply(ApiErrorCode.NotFound, $"name: no VM named '{name}' in the cluster", "name"));
+        return false;
+    }
+
+    private void OnSubscribe(SubscribeVmEventsRequest r)
+    {
+        Changed();
+        if (r.Name is { } name)
+        {
+            if (!TryFind(name, out var e)) return;
+            if (!_vmSubscribers.TryGetValue(name, out var set)) _vmSubscribers[name] = set = new HashSet<IActorRef>();
+            set.Add(r.Subscriber);
+            Context.Watch(r.Subscriber);
+            Sender.Tell(new SubscribedReply(name, "events", true));
+            r.Subscriber.Tell(Notice(e.Info, "current state"));
+            return;
+        }
+        _allSubscribers.Add(r.Subscriber);
+        Context.Watch(r.Subscriber);
+        Sender.Tell(new SubscribedReply(null, "events", true));
+    }
+
+    private void OnUnsubscribe(UnsubscribeVmEventsRequest r)
+    {
+        Changed();
+        if (r.Name is { } name)
+        {
+            if (_vmSubscribers.TryGetValue(name, out var set)) set.Remove(r.Subscriber);
+        }
+        else
+        {
+            RemoveSubscriber(r.Subscriber);
+        }
+        Sender.Tell(new SubscribedReply(r.Name, "events", false));
+    }
+
+    private void RemoveSubscriber(IActorRef subscriber)
+    {
+        Changed();
+        _allSubscribers.Remove(subscriber);
+        foreach (var set in _vmSubscribers.Values) set.Remove(subscriber);
+        Context.Unwatch(subscriber);
+    }
+
+    private void NodeGone(Address address, string how)
+    {
+        var name = _nodes.TryGetValue(address, out var node) ? node.Info.Name : address.ToString();
+        _nodes.Remove(address);
+        _copies.Remove(address);
+        Changed();
+        var lost = _vms.Values.Where(e => e.Address == address && e.Info.Status != VmStatus.Lost).ToList();
+        if (lost.Count > 0) _log.Warning("Node {0} {1}: {2} VM(s) are Lost", name, how, lost.Count);
+        foreach (var e in lost)
+        {
+            var was = e.Info.Status;
+            e.Info = e.Info with { Status = VmStatus.Lost, Outcome = $"node {name} {how} while the VM was {was}" };
+            Notify(e.Info, e.Info.Outcome!);
+            EndSubscriptions(e.Info.Name, e.Info.Outcome!, keep: true);
+        }
+    }
+
+    private void Notify(VmInfo vm, string detail)
+    {
+        var notice = Notice(vm, detail);
+        if (_vmSubscribers.TryGetValue(vm.Name, out var set))
+            foreach (var s in set) s.Tell(notice);
+        foreach (var s in _allSubscribers) s.Tell(notice);
+    }
+
+    private static VmEventNotice Notice(VmInfo vm, string detail) => new(vm.Name, vm.Node, vm.Status, detail, DateTimeOffset.UtcNow);
+
+    private void EndSubscriptions(string vm, string reason, bool keep = false)
+    {
+        if (!_vmSubscribers.TryGetValue(vm, out var set)) return;
+        foreach (var s in set) s.Tell(new StreamEnded(vm, reason));
+        if (!keep) _vmSubscribers.Remove(vm);
+        else set.Clear();
+    }
+
+    private List<NodeLoad> Loads()
+    {
+        var up = _cluster.State.Members.Where(m => m.Status == MemberStatus.Up).Select(m => m.Address).ToHashSet();
+        var unreachable = _cluster.State.Unreachable.Select(m => m.Address).ToHashSet();
+        return _nodes.Values
+            .Where(n => up.Contains(n.Address) && !unreachable.Contains(n.Address))
+            .Select(n =>
+            {
+                var held = _vms.Values.Where(e => e.Address == n.Address && Holds(e.Info.Status)).Select(e => e.Info).ToList();
+                return new NodeLoad(n.Info.Name, n.Address.ToString(), n.Info.Vcpus, held.Sum(v => v.Vcpus), n.Info.MemoryBytes,
+                    held.Aggregate(0UL, (s, v) => s + v.MemoryBytes));
+            })
+            .ToList();
+    }
+
+    private static bool Holds(VmStatus s) => s is VmStatus.Creating or VmStatus.Created or VmStatus.Running or VmStatus.Paused or VmStatus.Stopping;
+
+    private ClusterStatusReply Status()
+    {
+        var state = _cluster.State;
+        var unreachable = state.Unreachable.Select(m => m.Address).ToHashSet();
+        var nodes = state.Members.Concat(state.Unreachable.Where(u => state.Members.All(m => m.Address != u.Address)))
+            .Select(m =>
+            {
+                _nodes.TryGetValue(m.Address, out var n);
+                var held = _vms.Values.Where(e => e.Address == m.Address).Select(e => e.Info).ToList();
+                var live = held.Where(v => Holds(v.Status)).ToList();
+                return new NodeStatus(n?.Info.Name ?? "", m.Address.ToString(), unreachable.Contains(m.Address) ? "Unreachable" : m.Status.ToString(),
+                    m.Roles.Order(StringComparer.Ordinal).ToList(), n?.Info.Accelerator, n?.Info.AcceleratorDescription,
+                    n?.Info.Vcpus ?? 0, live.Sum(v => v.Vcpus), n?.Info.MemoryBytes ?? 0, live.Aggregate(0UL, (s, v) => s + v.MemoryBytes), held.Count,
+                    _copies.TryGetValue(m.Address, out var copy) ? copy : null);
+            })
+            .OrderBy(n => n.Name, StringComparer.Ordinal).ThenBy(n => n.Address, StringComparer.Ordinal)
+            .ToList();
+        return new ClusterStatusReply(Context.System.Name, state.Leader?.ToString(), _cluster.SelfAddress.ToString(), nodes, _changedAt);
+    }
+
+    private sealed record NodeEntry(NodeInfo Info, Address Address, IActorRef Agent);
+
+    private sealed class VmEntry(VmInfo info, Address address)
+    {
+        public VmInfo Info { get; set; } = info;
+        public Address Address { get; } = address;
+    }
+
+    private sealed record CreateDone(string Name, Address Address, IActorRef ReplyTo, CreateOnNodeResult Result);
+
+    private sealed record DestroyDone(string Name, Address Address, IActorRef ReplyTo, DestroyOnNodeResult Result);
+
+    private sealed record PublishSnapshot
+    {
+        public static readonly PublishSnapshot Instance = new();
+    }
+}

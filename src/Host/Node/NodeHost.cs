@@ -1,0 +1,156 @@
+using Actorvisor.Hardware.Accel;
+using Actorvisor.Host.Api;
+using Actorvisor.Host.Api.V1;
+using Actorvisor.Host.Cluster;
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Tools.Client;
+using Akka.Hosting;
+using Akka.Remote.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
+using Microsoft.Extensions.Logging;
+using AkkaCluster = Akka.Cluster.Cluster;
+
+namespace Actorvisor.Host.Node;
+
+/// <summary>
+/// Runs `actorvisor node`: a generic host (systemd notify when run as a service) with an Akka.Cluster member of
+/// role hypervisor: the hypervisor agent, the API gateway registered with the ClusterClientReceptionist, and
+/// the VM directory singleton. SIGTERM makes the host stop, which runs CoordinatedShutdown: every VM is torn
+/// down (service-stop), then the node leaves the cluster.
+/// </summary>
+public static class NodeHost
+{
+    /// <summary>Runs the node until it is stopped; returns the process exit code.</summary>
+    public static async Task<int> RunAsync(NodeSettings settings, CancellationToken cancellationToken = default)
+    {
+        using var dataLock = LockDataDir(settings.DataDir);
+        IAccelerator accelerator;
+        string? kvmNote;
+        try
+        {
+            accelerator = AcceleratorSelector.Open(settings.Accelerator, out kvmNote);
+        }
+        catch (Exception e) when (e is NotSupportedException or DllNotFoundException or InvalidOperationException or EntryPointNotFoundException)
+        {
+            throw new NodeConfigException("Node:Accelerator", e.Message);
+        }
+        using (accelerator)
+        {
+            using var host = Build(settings, accelerator);
+            var log = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Actorvisor.Node");
+            if (kvmNote is not null) log.LogWarning("KVM not used: {Reason}", kvmNote);
+            log.LogInformation("Node {Name} starting: {Address}, {Accelerator}, {Vcpus} vCPUs, {Memory} MiB, data {DataDir}, seeds [{Seeds}]",
+                settings.NodeName, settings.Address, accelerator.Description, settings.Vcpus, settings.MemoryBytes >> 20, settings.DataDir, string.Join(", ", settings.SeedNodes));
+            try
+            {
+                await host.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (Innermost(e) is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse })
+            {
+                throw new NodeConfigException("Node:Port", $"{settings.Host}:{settings.Port} is already in use");
+            }
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            // The token (e.g. --stop-on-stdin-eof) stops the host just as SIGTERM does.
+            await host.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+            // Stopped by a signal (the host ran CoordinatedShutdown) is a clean exit; anything else (downed by the
+            // split-brain resolver, a failed join, a refused TLS handshake) is a failure, so systemd restarts it.
+            var reason = CoordinatedShutdown.Get(system).ShutdownReason;
+            if (reason is not null and not CoordinatedShutdown.ClrExitReason && !cancellationToken.IsCancellationRequested)
+            {
+                log.LogError("Node {Name} stopped on its own ({Reason}); exiting with 1", settings.NodeName, reason.GetType().Name);
+                return 1;
+            }
+            log.LogInformation("Node {Name} stopped", settings.NodeName);
+            return 0;
+        }
+    }
+
+    /// <summary>Builds the host for <paramref name="settings"/>, running VMs on <paramref name="accelerator"/>.</summary>
+    public static IHost Build(NodeSettings settings, IAccelerator accelerator)
+    {
+        var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            DisableDefaults = true,
+            ApplicationName = "actorvisor-node",
+            ContentRootPath = settings.DataDir,
+        });
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(Enum.Parse<LogLevel>(settings.LogLevel));
+        if (SystemdHelpers.IsSystemdService()) builder.Logging.AddConsole();
+        else builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Services.AddSystemd();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(90));
+
+        var info = new NodeInfo(settings.NodeName, settings.Address, accelerator.Kind.ToString().ToLowerInvariant(), accelerator.Description,
+            settings.Vcpus, settings.MemoryBytes);
+        var images = new VmImageResolver(settings.ImageDirectories, settings.NodeName);
+        builder.Services.AddAkka(settings.ClusterName, (akka, services) =>
+        {
+            akka.AddHocon(NodeHocon.Build(settings), HoconAddMode.Prepend)
+                .ConfigureLoggers(l =>
+                {
+                    l.LogLevel = Akka.Event.LogLevel.InfoLevel;
+                    l.ClearLoggers();
+                    l.AddLoggerFactory();
+                })
+                .WithRemoting(NodeTransport.Options(settings))
+                .WithClustering(new ClusterOptions
+                {
+                    Roles = [NodeRoles.Hypervisor],
+                    SeedNodes = settings.SeedNodes.Count > 0 ? settings.SeedNodes.ToArray() : [settings.Address],
+                })
+                .WithClusterClientReceptionist("receptionist", NodeRoles.Hypervisor)
+                .WithSingleton<VmDirectoryKey>("vm-directory", VmDirectory.Props(HypervisorAgent.Path),
+                    new ClusterSingletonOptions { Role = NodeRoles.Hypervisor }, createProxyToo: true)
+                .WithActors((system, registry) =>
+                {
+                    var directory = registry.Get<VmDirectoryKey>();
+                    var agent = system.ActorOf(HypervisorAgent.Props(info, accelerator, images, directory), HypervisorAgent.Name);
+                    var api = system.ActorOf(ApiGateway.Props(directory, settings.ApiToken), ApiPaths.GatewayName);
+                    ClusterClientReceptionist.Get(system).RegisterService(api);
+                    CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceStop, "destroy-vms", async () =>
+                    {
+                        await agent.Ask<Actorvisor.Actors.Node.NodeShutDown>(ShutdownAgent.Instance, TimeSpan.FromSeconds(55)).ConfigureAwait(false);
+                        return Akka.Done.Instance;
+                    });
+                    var log = services.GetRequiredService<ILoggerFactory>().CreateLogger("Actorvisor.Node");
+                    AkkaCluster.Get(system).RegisterOnMemberUp(() =>
+                        log.LogInformation("Node {Name} is Up in cluster {Cluster} at {Address}", settings.NodeName, settings.ClusterName, settings.Address));
+                });
+            NodeTransport.AddTls(akka, settings.Tls);
+        });
+        return builder.Build();
+    }
+
+    private static Exception Innermost(Exception e)
+    {
+        while (e.InnerException is not null) e = e.InnerException;
+        return e is AggregateException { InnerExceptions.Count: > 0 } a ? Innermost(a.InnerExceptions[0]) : e;
+    }
+
+    // One node per data directory: a second node on the same directory would share its images and lock.
+    private static FileStream LockDataDir(string dataDir)
+    {
+        var path = Path.Combine(dataDir, "node.lock");
+        try
+        {
+            var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            stream.SetLength(0);
+            using var writer = new StreamWriter(stream, leaveOpen: true);
+            writer.Write(Environment.ProcessId);
+            writer.Flush();
+            return stream;
+        }
+        catch (IOException e)
+        {
+            throw new NodeConfigException("Node:DataDir", $"{dataDir} is in use by another node ({path} is locked: {e.Message})");
+        }
+    }
+}

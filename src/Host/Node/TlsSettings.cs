@@ -1,0 +1,11 @@
+namespace Actorvisor.Host.Node;
+
+/// <summary>
+/// TLS on the remote transport (DotNetty SSL): this node's certificate (PKCS#12 with its private key) and the
+/// CA certificate every peer's certificate must be signed by. Mutual: nodes and clients without a certificate
+/// from that CA are refused.
+/// </summary>
+/// <param name="CertificatePath">The node's .pfx file.</param>
+/// <param name="CertificatePassword">Its password ("" for none).</param>
+/// <param name="CaCertificatePath">The CA certificate (PEM or DER) peers must chain to.</param>
+public sealed record TlsSettings(string CertificatePath, string CertificatePassword, string CaCertificatePath);

@@ -1,0 +1,89 @@
+using Actorvisor.Actors.Vm;
+using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Images;
+using Actorvisor.Hardware.Machines;
+using Actorvisor.Hardware.X86;
+using Actorvisor.Host.Api.V1;
+
+namespace Actorvisor.Host.Node;
+
+/// <summary>
+/// Turns an API <see cref="VmSpecification"/> into the actor runtime's <see cref="VmSpec"/> on this node:
+/// a library guest by name, or an image file inside one of the node's image directories (a relative path
+/// is taken from the first). Files outside those directories are refused, so an API client cannot load
+/// arbitrary host files into a guest.
+/// </summary>
+public sealed class VmImageResolver(IReadOnlyList<string> imageDirectories, string nodeName)
+{
+    private readonly IReadOnlyList<string> _directories = imageDirectories.Select(d => Path.TrimEndingDirectorySeparator(Path.GetFullPath(d))).ToList();
+
+    /// <summary>The spec to create, or an error naming the field.</summary>
+    public (VmSpec? Spec, ApiErrorReply? Error) Resolve(VmSpecification spec, IAccelerator accelerator)
+    {
+        IBootableImage image;
+        BootMode? requested = spec.BootMode switch
+        {
+            "real" => BootMode.Real,
+            "protected" => BootMode.Protected,
+            "long" => BootMode.Long,
+            _ => null,
+        };
+        if (!GuestCatalog.IsPath(spec.Image))
+        {
+            if (!GuestCatalog.TryGet(spec.Image, out var guest))
+                return (null, ApiErrorReply.Invalid("spec.image", $"'{spec.Image}' is not a library guest on node {nodeName}"));
+            image = guest;
+        }
+        else
+        {
+            var (path, error) = Locate(spec.Image);
+            if (error is not null) return (null, error);
+            image = IsElf(path!)
+                ? new ElfImageFile(path!, requested ?? BootMode.Long, spec.Vcpus)
+                : new FlatImageFile(path!, requested ?? BootMode.Real, spec.Vcpus);
+        }
+        var machine = new MachineSpec { Image = image, MemoryBytes = spec.MemoryBytes, VcpuCount = spec.Vcpus, BootMode = requested };
+        try
+        {
+            machine.Validate();
+        }
+        catch (MachineSpecException e)
+        {
+            var field = e.ParamName switch
+            {
+                nameof(MachineSpec.MemoryBytes) => "spec.memoryBytes",
+                nameof(MachineSpec.VcpuCount) => "spec.vcpus",
+                nameof(MachineSpec.BootMode) => "spec.bootMode",
+                _ => "spec.image",
+            };
+            return (null, ApiErrorReply.Invalid(field, e.Message));
+        }
+        return (MachineVm.Spec(spec.Name, accelerator, machine), null);
+    }
+
+    private (string? Path, ApiErrorReply? Error) Locate(string image)
+    {
+        if (_directories.Count == 0)
+            return (null, ApiErrorReply.Invalid("spec.image", $"node {nodeName} has no image directories configured (Node:ImageDirectories)"));
+        var full = Path.GetFullPath(Path.IsPathRooted(image) ? image : Path.Combine(_directories[0], image));
+        if (!_directories.Any(d => full.StartsWith(d + Path.DirectorySeparatorChar, StringComparison.Ordinal)))
+            return (null, ApiErrorReply.Invalid("spec.image", $"'{image}' is outside node {nodeName}'s image directories ({string.Join(", ", _directories)})"));
+        if (!File.Exists(full))
+            return (null, ApiErrorReply.Invalid("spec.image", $"'{full}' does not exist on node {nodeName}"));
+        return (full, null);
+    }
+
+    private static bool IsElf(string path)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            Span<byte> magic = stackalloc byte[4];
+            return stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic.SequenceEqual("\u007fELF"u8);
+        }
+        catch (IOException)
+        {
+            return false; // the loader reports the unreadable file when the VM is built
+        }
+    }
+}

@@ -1,0 +1,98 @@
+using Actorvisor.Host.Api.V1;
+using Akka.Actor;
+
+namespace Actorvisor.Host.Tests.Api;
+
+public class ApiValidatorTests
+{
+    private static readonly VmSpecification Good = new("web-1", 1, 16UL << 20, "hello");
+
+    [Fact]
+    public void A_good_spec_and_every_good_request_pass()
+    {
+        Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good)));
+        Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Image = "/var/lib/actorvisor/images/guest.elf", BootMode = "long", Node = "n1" })));
+        Assert.Null(ApiValidator.Validate(new StartVmRequest("a.b_c-1")));
+        Assert.Null(ApiValidator.Validate(new ListVmsRequest()));
+        Assert.Null(ApiValidator.Validate(new ListVmsRequest("n2")));
+        Assert.Null(ApiValidator.Validate(new ClusterStatusRequest()));
+        Assert.Null(ApiValidator.Validate(new SubscribeVmEventsRequest(null, new FakeRef())));
+    }
+
+    public static TheoryData<string, ApiRequest> BadRequests() => new()
+    {
+        { "spec", new CreateVmRequest(null!) },
+        { "spec.name", new CreateVmRequest(Good with { Name = "" }) },
+        { "spec.name", new CreateVmRequest(Good with { Name = null! }) },
+        { "spec.name", new CreateVmRequest(Good with { Name = "has space" }) },
+        { "spec.name", new CreateVmRequest(Good with { Name = new string('a', 65) }) },
+        { "spec.name", new CreateVmRequest(Good with { Name = "x\u0001" }) },
+        { "spec.vcpus", new CreateVmRequest(Good with { Vcpus = 0 }) },
+        { "spec.vcpus", new CreateVmRequest(Good with { Vcpus = -3 }) },
+        { "spec.vcpus", new CreateVmRequest(Good with { Vcpus = 100_000 }) },
+        { "spec.vcpus", new CreateVmRequest(Good with { Image = "two-vcpu-writer", MemoryBytes = 64UL << 20 }) },
+        { "spec.memoryBytes", new CreateVmRequest(Good with { MemoryBytes = 0 }) },
+        { "spec.memoryBytes", new CreateVmRequest(Good with { MemoryBytes = 4096 }) },
+        { "spec.memoryBytes", new CreateVmRequest(Good with { MemoryBytes = (16UL << 20) + 1 }) },
+        { "spec.memoryBytes", new CreateVmRequest(Good with { MemoryBytes = 1UL << 40 }) },
+        { "spec.image", new CreateVmRequest(Good with { Image = "" }) },
+        { "spec.image", new CreateVmRequest(Good with { Image = null! }) },
+        { "spec.image", new CreateVmRequest(Good with { Image = "no-such-guest" }) },
+        { "spec.image", new CreateVmRequest(Good with { Image = "/a\nb" }) },
+        { "spec.image", new CreateVmRequest(Good with { Image = "/" + new string('a', 5000) }) },
+        { "spec.bootMode", new CreateVmRequest(Good with { BootMode = "smm" }) },
+        { "spec.node", new CreateVmRequest(Good with { Node = "bad/node" }) },
+        { "name", new StartVmRequest("") },
+        { "name", new PauseVmRequest(null!) },
+        { "name", new ResumeVmRequest("a b") },
+        { "name", new StopVmRequest("../etc") },
+        { "name", new DestroyVmRequest(new string('x', 100)) },
+        { "name", new DescribeVmRequest("") },
+        { "node", new ListVmsRequest("") },
+        { "name", new SubscribeConsoleRequest("", new FakeRef()) },
+        { "subscriber", new SubscribeConsoleRequest("vm", null!) },
+        { "subscriber", new SubscribeVmEventsRequest(null, ActorRefs.Nobody) },
+        { "subscriber", new UnsubscribeVmEventsRequest("vm", null!) },
+        { "token", new StartVmRequest("vm") { Token = new string('t', 300) } },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadRequests))]
+    public void Every_bad_field_is_named_in_a_typed_error(string field, ApiRequest request)
+    {
+        var error = ApiValidator.Validate(request);
+        Assert.NotNull(error);
+        Assert.Equal(ApiErrorCode.InvalidRequest, error.Code);
+        Assert.Equal(field, error.Field);
+        Assert.StartsWith(field + ":", error.Message);
+    }
+
+    [Fact]
+    public void An_unknown_guest_error_lists_the_library()
+    {
+        var error = ApiValidator.Validate(new CreateVmRequest(Good with { Image = "helo" }))!;
+        Assert.Contains("hello", error.Message);
+        Assert.Contains("long-mode-hello", error.Message);
+    }
+
+    [Fact]
+    public void Names_with_control_characters_are_not_echoed_raw()
+    {
+        var error = ApiValidator.Validate(new StartVmRequest("a\u001b[2Jb"))!;
+        Assert.DoesNotContain('\u001b', error.Message);
+    }
+
+    [Fact]
+    public void A_request_prints_without_its_token()
+    {
+        var text = new StartVmRequest("vm") { Token = "s3cret" }.ToString();
+        Assert.DoesNotContain("s3cret", text);
+        Assert.Contains("vm", text);
+    }
+
+    private sealed class FakeRef : MinimalActorRef
+    {
+        public override ActorPath Path { get; } = new RootActorPath(new Address("akka", "test")) / "user" / "subscriber";
+        public override IActorRefProvider Provider => throw new NotSupportedException();
+    }
+}

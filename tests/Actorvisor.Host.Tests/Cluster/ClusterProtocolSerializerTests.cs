@@ -1,0 +1,51 @@
+using System.Runtime.Serialization;
+using Actorvisor.Host.Api.V1;
+using Actorvisor.Host.Cluster;
+using Akka.Actor;
+using Akka.Configuration;
+
+namespace Actorvisor.Host.Tests.Cluster;
+
+public sealed class ClusterProtocolSerializerTests : IDisposable
+{
+    private readonly ActorSystem _system = ActorSystem.Create("cluster-protocol-test", ConfigurationFactory.ParseString(
+        ApiSerialization.Hocon + "\n" + ClusterSerialization.Hocon + "\nakka.loglevel = OFF\nakka.stdout-loglevel = OFF"));
+
+    public void Dispose() => _system.Terminate().Wait(TimeSpan.FromSeconds(10));
+
+    [Fact]
+    public void Every_protocol_message_round_trips_through_its_own_serializer()
+    {
+        var agent = _system.ActorOf(Props.Empty, "agent");
+        var vm = new VmInfo("a", "n1", VmStatus.Running, 1, 1UL << 20, "hello", null);
+        var info = new NodeInfo("n1", "akka.tcp://c@h:1", "kvm", "KVM (API 12)", 8, 1UL << 30);
+        var snapshot = new DirectorySnapshot(DateTimeOffset.UtcNow, [new VmLocation(vm, "akka.tcp://c@h:1")], [new EventSubscription(null, agent), new EventSubscription("a", agent)]);
+        IClusterProtocolMessage[] samples =
+        [
+            info, new NodeAnnouncement(info, agent, [vm], snapshot), AnnounceNode.Instance, new VmRecordChanged(vm),
+            new CreateOnNode(new VmSpecification("a", 1, 1UL << 20, "hello")), new CreateOnNodeResult("a", vm, null),
+            new CreateOnNodeResult("a", null, new ApiErrorReply(ApiErrorCode.NoCapacity, "full")), new DestroyOnNode("a"),
+            new DestroyOnNodeResult("a", vm, null), snapshot, new SnapshotStored(snapshot.Taken), new AnnouncementAccepted("n1"),
+        ];
+        Assert.Equal(ClusterProtocolSerializer.Types.Select(t => t.Type).ToHashSet(), samples.Select(s => s.GetType()).ToHashSet());
+        foreach (var sample in samples)
+        {
+            var serializer = Assert.IsType<ClusterProtocolSerializer>(_system.Serialization.FindSerializerFor(sample));
+            var bytes = serializer.ToBinary(sample);
+            var back = serializer.FromBinary(bytes, serializer.Manifest(sample));
+            Assert.Equal(bytes, serializer.ToBinary(back));
+        }
+        var snapshots = (ClusterProtocolSerializer)_system.Serialization.FindSerializerFor(snapshot);
+        var restored = (DirectorySnapshot)snapshots.FromBinary(snapshots.ToBinary(snapshot), "cluster.v1.directory-snapshot");
+        Assert.Equal(snapshot.Taken, restored.Taken);
+        Assert.Equal(agent, restored.Subscriptions[1].Subscriber);
+    }
+
+    [Fact]
+    public void Garbage_is_rejected()
+    {
+        var serializer = (ClusterProtocolSerializer)_system.Serialization.FindSerializerForType(typeof(IClusterProtocolMessage));
+        Assert.Throws<SerializationException>(() => serializer.FromBinary([1, 2, 3], "cluster.v1.node-announcement"));
+        Assert.Throws<SerializationException>(() => serializer.FromBinary("{}"u8.ToArray(), "cluster.v2.node-announcement"));
+    }
+}

@@ -1,0 +1,114 @@
+using System.Net;
+using System.Net.Sockets;
+using Actorvisor.Host.Api.Client;
+
+namespace Actorvisor.Host.Tests.Cluster;
+
+/// <summary>
+/// Three `actorvisor node` processes on 127.0.0.1 (free ports, their own data directories), n1 and n2 as seeds,
+/// a short split-brain-resolver window, and an API client connected through n1. Started once per test class.
+/// </summary>
+public class LocalCluster : IAsyncLifetime
+{
+    /// <summary>Time allowed for the cluster to form (slow CI machines).</summary>
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+
+    /// <summary>Every node's capacity.</summary>
+    public const string NodeMemory = "256M";
+
+    private readonly List<ActorvisorProcess> _nodes = new();
+
+    /// <summary>The node processes, n1..n3.</summary>
+    public IReadOnlyList<ActorvisorProcess> Nodes => _nodes;
+
+    /// <summary>Their remoting ports.</summary>
+    public int[] Ports { get; } = FreePorts(3);
+
+    /// <summary>Where their data directories are.</summary>
+    public string Root { get; } = Directory.CreateTempSubdirectory("actorvisor-cluster-").FullName;
+
+    /// <summary>A ClusterClient-based API client connected through n1 (and n2 as a second contact).</summary>
+    public ApiClient Client { get; private set; } = null!;
+
+    /// <summary>Split-brain resolver stable-after: tolerant, so a busy CI machine does not down a slow node.</summary>
+    public virtual string StableAfter => "5s";
+
+    /// <summary>Failure detector heartbeat pause (same reason).</summary>
+    public virtual string HeartbeatPause => "5s";
+
+    /// <summary>The nodes (0-based) the test's API client starts from.</summary>
+    public virtual int[] ClientContacts => [0, 1];
+
+    /// <summary>The API token the nodes require (null: none).</summary>
+    public virtual string? Token => null;
+
+    /// <summary>The TLS material of the nodes and the test's client (null: plain TCP).</summary>
+    public virtual ClusterTlsFiles? Tls => null;
+
+    /// <summary>"127.0.0.1:PORT" of node <paramref name="index"/> (0-based).</summary>
+    public string Contact(int index) => $"127.0.0.1:{Ports[index]}";
+
+    /// <summary>The arguments of node <paramref name="index"/>.</summary>
+    protected virtual IEnumerable<string> NodeArgs(int index)
+    {
+        var args = new List<string>
+        {
+            "node", "--stop-on-stdin-eof", "--name", $"n{index + 1}", "--port", Ports[index].ToString(), "--seed", Contact(0), "--seed", Contact(1),
+            "--data-dir", Path.Combine(Root, $"n{index + 1}"), "--vcpus", "8", "--memory", NodeMemory,
+            "--stable-after", StableAfter, "--heartbeat-pause", HeartbeatPause,
+        };
+        if (Tls is { } tls)
+            args.AddRange(["--tls-certificate", tls.NodeCertificates[index], "--tls-password-file", tls.PasswordFile, "--tls-ca", tls.CaPath]);
+        if (Token is not null)
+        {
+            var file = Path.Combine(Root, "token");
+            File.WriteAllText(file, Token);
+            args.AddRange(["--api-token-file", file]);
+        }
+        return args;
+    }
+
+    /// <inheritdoc />
+    public virtual async Task InitializeAsync()
+    {
+        for (int i = 0; i < 3; i++) _nodes.Add(ActorvisorProcess.Start($"n{i + 1}", NodeArgs(i)));
+        await Task.WhenAll(_nodes.Select((n, i) => n.WaitForLineAsync($"Node n{i + 1} is Up in cluster", StartTimeout)));
+        // The directory singleton (on the oldest node) logs each hypervisor once it has announced itself.
+        await Task.WhenAll(Enumerable.Range(1, 3).Select(i =>
+            Task.WhenAny(_nodes.Select(n => n.WaitForLineAsync($"Hypervisor n{i} at", StartTimeout))).Unwrap()));
+        Client = ApiClient.Connect(new ApiClientOptions("actorvisor", ClientContacts.Select(Contact).ToList(), Token, TimeSpan.FromSeconds(30),
+            Tls is { } tls ? new ClientTls(tls.ClientCertificate, tls.Password, tls.CaPath) : null));
+    }
+
+    /// <inheritdoc />
+    public virtual async Task DisposeAsync()
+    {
+        if (Client is not null) await Client.DisposeAsync();
+        // One after the other: nodes leaving at the same instant make the exiting phase wait for its timeout.
+        for (int i = _nodes.Count - 1; i >= 0; i--) await _nodes[i].DisposeAsync();
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    /// <summary>CLI arguments that reach this cluster through node <paramref name="index"/>.</summary>
+    public string[] Cli(int index, params string[] args) =>
+    [
+        .. args, "--node", Contact(index),
+        .. Token is null ? Array.Empty<string>() : ["--token", Token],
+        .. Tls is not { } tls ? Array.Empty<string>() : ["--tls-certificate", tls.ClientCertificate, "--tls-password-file", tls.PasswordFile, "--tls-ca", tls.CaPath],
+    ];
+
+    public static int[] FreePorts(int count)
+    {
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        listeners.ForEach(l => l.Start());
+        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
+        listeners.ForEach(l => l.Stop());
+        return ports;
+    }
+}
