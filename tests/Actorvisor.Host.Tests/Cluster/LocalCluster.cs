@@ -1,11 +1,12 @@
 using System.Net;
 using System.Net.Sockets;
 using Actorvisor.Host.Api.Client;
+using Actorvisor.Host.Api.V1;
 
 namespace Actorvisor.Host.Tests.Cluster;
 
 /// <summary>
-/// Three `actorvisor node` processes on 127.0.0.1 (free ports, their own data directories), n1 and n2 as seeds,
+/// Three (or <see cref="NodeCount"/>) `actorvisor node` processes on 127.0.0.1 (free ports, their own data directories), n1 and n2 as seeds,
 /// a short split-brain-resolver window, and an API client connected through n1. Started once per test class.
 /// </summary>
 public class LocalCluster : IAsyncLifetime
@@ -18,11 +19,16 @@ public class LocalCluster : IAsyncLifetime
 
     private readonly List<ActorvisorProcess> _nodes = new();
 
-    /// <summary>The node processes, n1..n3.</summary>
+    /// <summary>How many nodes (n1 and n2 are the seeds).</summary>
+    public virtual int NodeCount => 3;
+
+    /// <summary>The node processes, n1..nN.</summary>
     public IReadOnlyList<ActorvisorProcess> Nodes => _nodes;
 
     /// <summary>Their remoting ports.</summary>
-    public int[] Ports { get; } = FreePorts(3);
+    public int[] Ports => _ports ??= FreePorts(NodeCount);
+
+    private int[]? _ports;
 
     /// <summary>Where their data directories are.</summary>
     public string Root { get; } = Directory.CreateTempSubdirectory("actorvisor-cluster-").FullName;
@@ -71,13 +77,18 @@ public class LocalCluster : IAsyncLifetime
     /// <inheritdoc />
     public virtual async Task InitializeAsync()
     {
-        for (int i = 0; i < 3; i++) _nodes.Add(ActorvisorProcess.Start($"n{i + 1}", NodeArgs(i)));
+        for (int i = 0; i < NodeCount; i++) _nodes.Add(ActorvisorProcess.Start($"n{i + 1}", NodeArgs(i)));
         await Task.WhenAll(_nodes.Select((n, i) => n.WaitForLineAsync($"Node n{i + 1} is Up in cluster", StartTimeout)));
-        // The directory singleton (on the oldest node) logs each hypervisor once it has announced itself.
-        await Task.WhenAll(Enumerable.Range(1, 3).Select(i =>
-            Task.WhenAny(_nodes.Select(n => n.WaitForLineAsync($"Hypervisor n{i} at", StartTimeout))).Unwrap()));
         Client = ApiClient.Connect(new ApiClientOptions("actorvisor", ClientContacts.Select(Contact).ToList(), Token, TimeSpan.FromSeconds(30),
             Tls is { } tls ? new ClientTls(tls.ClientCertificate, tls.Password, tls.CaPath) : null));
+        // Ready when the directory sees every node Up, reachable and announced (placement can use them all).
+        await Eventually.HoldsAsync(async () =>
+        {
+            var reply = await Client.RequestAsync(new ClusterStatusRequest());
+            if (reply is not ClusterStatusReply status) return reply.ToString();
+            var ready = status.Nodes.Count(n => n.Status == "Up" && n.Accelerator is not null);
+            return ready == NodeCount ? null : $"{ready} of {NodeCount} hypervisors ready: {string.Join(", ", status.Nodes.Select(n => $"{n.Name} {n.Status}"))}";
+        }, StartTimeout);
     }
 
     /// <inheritdoc />

@@ -1,24 +1,38 @@
 using System.Diagnostics;
-using Xunit.Abstractions;
+using Actorvisor.Host.Api.Client;
 using Actorvisor.Host.Api.V1;
+using Xunit.Abstractions;
 
 namespace Actorvisor.Host.Tests.Cluster;
 
-/// <summary>A cluster of its own, because this test kills one of its nodes; a short failure window so the loss shows quickly.</summary>
+/// <summary>
+/// A cluster of its own, because its test kills nodes: four, so that a majority survives two losses; a short
+/// failure window so losses show quickly; the client starts from n2 and n3, which stay up longest.
+/// </summary>
 public sealed class NodeLossCluster : LocalCluster
 {
     /// <inheritdoc />
-    public override string StableAfter => "2s";
+    public override int NodeCount => 4;
 
     /// <inheritdoc />
-    public override string HeartbeatPause => "3s";
+    public override string StableAfter => "3s";
+
+    /// <inheritdoc />
+    public override string HeartbeatPause => "4s";
+
+    /// <inheritdoc />
+    public override int[] ClientContacts => [1, 2];
 }
 
-/// <summary>kill -9 of a node: its VMs become Lost within the split-brain resolver's window; the rest keep working.</summary>
+/// <summary>
+/// Node loss, in the order a cluster can survive it: kill -9 of a plain hypervisor (n4), then of the node
+/// hosting the VM directory (n1), then a graceful stop (n3). VMs of a killed node become Lost within the
+/// split-brain resolver's window; the others keep running and answering.
+/// </summary>
 [Collection(ClusterCollection.Name)]
 public sealed class NodeLossTests(NodeLossCluster cluster, ITestOutputHelper output) : IClassFixture<NodeLossCluster>
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(90);
 
     private async Task<T> Ok<T>(ApiRequest request) where T : IApiReply
     {
@@ -26,66 +40,107 @@ public sealed class NodeLossTests(NodeLossCluster cluster, ITestOutputHelper out
         return reply is T ok ? ok : throw new Xunit.Sdk.XunitException($"{request.GetType().Name} answered {reply}");
     }
 
-    [Fact]
-    public async Task Vms_of_a_killed_node_become_lost_and_the_others_keep_answering()
-    {
-        foreach (var (name, node) in new[] { ("keep-1", "n1"), ("keep-2", "n2"), ("doomed-1", "n3"), ("doomed-2", "n3") })
-            await Ok<VmReply>(new CreateVmRequest(new VmSpecification(name, 1, 16UL << 20, "hello", Node: node)));
+    private async Task<Dictionary<string, VmInfo>> List() => (await Ok<VmListReply>(new ListVmsRequest())).Vms.ToDictionary(v => v.Name);
 
-        var lostOne = new TaskCompletionSource<VmEventNotice>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var lostAll = new List<string>();
-        var bothLost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var perVm = cluster.Client.Subscribe(m =>
+    [Fact]
+    public async Task Killed_nodes_lose_their_vms_the_directory_moves_and_a_stopped_node_leaves_cleanly()
+    {
+        foreach (var (name, node) in new[] { ("on-n1-a", "n1"), ("on-n1-b", "n1"), ("on-n2", "n2"), ("on-n3", "n3"), ("on-n4-a", "n4"), ("on-n4-b", "n4") })
+            await Ok<VmReply>(new CreateVmRequest(new VmSpecification(name, 1, 16UL << 20, "hello", Node: node)));
+        var lost = new List<string>();
+        var lostSignals = new Dictionary<int, TaskCompletionSource>
         {
-            if (m is VmEventNotice { Status: VmStatus.Lost } n) lostOne.TrySetResult(n);
-        });
+            [2] = new(TaskCreationOptions.RunContinuationsAsynchronously),
+            [4] = new(TaskCreationOptions.RunContinuationsAsynchronously),
+        };
         var all = cluster.Client.Subscribe(m =>
         {
             if (m is not VmEventNotice { Status: VmStatus.Lost } n) return;
-            lock (lostAll)
+            lock (lost)
             {
-                lostAll.Add(n.Vm);
-                if (lostAll.Count == 2) bothLost.TrySetResult();
+                lost.Add(n.Vm);
+                if (lostSignals.TryGetValue(lost.Count, out var signal)) signal.TrySetResult();
             }
         });
-        await Ok<SubscribedReply>(new SubscribeVmEventsRequest("doomed-1", perVm));
+        var perVm = new TaskCompletionSource<VmEventNotice>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var one = cluster.Client.Subscribe(m => { if (m is VmEventNotice { Status: VmStatus.Lost } n) perVm.TrySetResult(n); });
         await Ok<SubscribedReply>(new SubscribeVmEventsRequest(null, all));
+        await Ok<SubscribedReply>(new SubscribeVmEventsRequest("on-n4-a", one));
 
+        // 1. kill -9 of n4: its two VMs are Lost within the window, to subscribers and in the list.
         var clock = Stopwatch.StartNew();
-        cluster.Nodes[2].KillHard();
-        var notice = await lostOne.Task.WaitAsync(Wait);
-        await bothLost.Task.WaitAsync(Wait);
-        var elapsed = clock.Elapsed;
-        Assert.Equal(("doomed-1", "n3"), (notice.Vm, notice.Node));
-        Assert.Contains("node n3 was downed", notice.Detail);
-        lock (lostAll) Assert.Equal(["doomed-1", "doomed-2"], lostAll.Order());
-        // Heartbeat pause 3 s + stable-after 2 s + gossip rounds: a few seconds; the bound leaves room for a busy machine.
-        output.WriteLine($"kill -9 of n3 -> both of its VMs reported Lost after {elapsed.TotalSeconds:0.0} s");
-        Assert.True(elapsed < TimeSpan.FromSeconds(30), $"Lost after {elapsed}");
+        cluster.Nodes[3].KillHard();
+        var notice = await perVm.Task.WaitAsync(Wait);
+        await lostSignals[2].Task.WaitAsync(Wait);
+        var firstLoss = clock.Elapsed;
+        output.WriteLine($"kill -9 of n4 -> its VMs reported Lost after {firstLoss.TotalSeconds:0.0} s");
+        Assert.Equal(("on-n4-a", "n4"), (notice.Vm, notice.Node));
+        Assert.Contains("node n4 was downed", notice.Detail);
+        lock (lost) Assert.Equal(["on-n4-a", "on-n4-b"], lost.Order());
+        // Heartbeat pause 4 s + stable-after 3 s + gossip rounds: a few seconds; the bound leaves room for a busy machine.
+        Assert.True(firstLoss < TimeSpan.FromSeconds(30), $"Lost after {firstLoss}");
+        var vms = await List();
+        Assert.Equal(VmStatus.Lost, vms["on-n4-b"].Status);
+        Assert.All(new[] { "on-n1-a", "on-n2", "on-n3" }, n => Assert.Equal(VmStatus.Created, vms[n].Status));
 
-        var list = (await Ok<VmListReply>(new ListVmsRequest())).Vms.ToDictionary(v => v.Name);
-        Assert.Equal(VmStatus.Lost, list["doomed-1"].Status);
-        Assert.Equal(VmStatus.Lost, list["doomed-2"].Status);
-        Assert.Equal(VmStatus.Created, list["keep-1"].Status);
-        Assert.Equal(VmStatus.Created, list["keep-2"].Status);
-
-        // The survivors still run VMs and answer.
+        // The survivors run VMs and answer; a Lost VM refuses operations, and destroying it frees its name.
         var ended = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var console = cluster.Client.Subscribe(m => { if (m is StreamEnded e) ended.TrySetResult(e.Reason); });
-        await Ok<SubscribedReply>(new SubscribeConsoleRequest("keep-2", console));
-        await Ok<VmReply>(new StartVmRequest("keep-2"));
+        await Ok<SubscribedReply>(new SubscribeConsoleRequest("on-n2", console));
+        await Ok<VmReply>(new StartVmRequest("on-n2"));
         Assert.Contains("exited with result code 0", await ended.Task.WaitAsync(Wait));
-        var status = await Ok<ClusterStatusReply>(new ClusterStatusRequest());
-        Assert.Equal(["n1", "n2"], status.Nodes.Where(n => n.Status == "Up").Select(n => n.Name));
-
-        // A lost VM refuses operations with a clear error, and destroying it frees its name.
-        var refused = await cluster.Client.RequestAsync(new StartVmRequest("doomed-1"));
-        Assert.Equal(ApiErrorCode.NodeUnavailable, Assert.IsType<ApiErrorReply>(refused).Code);
-        await Ok<VmReply>(new DestroyVmRequest("doomed-1"));
-        var again = await Ok<VmReply>(new CreateVmRequest(new VmSpecification("doomed-1", 1, 16UL << 20, "hello")));
-        Assert.Contains(again.Vm.Node, new[] { "n1", "n2" });
+        Assert.Equal(ApiErrorCode.NodeUnavailable, Assert.IsType<ApiErrorReply>(await cluster.Client.RequestAsync(new StartVmRequest("on-n4-a"))).Code);
+        await Ok<VmReply>(new DestroyVmRequest("on-n4-a"));
+        Assert.Contains((await Ok<VmReply>(new CreateVmRequest(new VmSpecification("on-n4-a", 1, 16UL << 20, "hello")))).Vm.Node, new[] { "n1", "n2", "n3" });
         var cli = await ActorvisorProcess.RunAsync(cluster.Cli(1, "vm", "list"));
         Assert.True(cli.ExitCode == 0, cli.ToString());
         Assert.Contains("Lost", cli.Stdout);
+
+        // 2. kill -9 of n1, which hosts the directory. Its copy on the other nodes lets the next directory
+        // report n1's VMs Lost to the same subscriber.
+        var status = await Ok<ClusterStatusReply>(new ClusterStatusRequest());
+        Assert.EndsWith($":{cluster.Ports[0]}", status.PlacementNode);
+        await Eventually.HoldsAsync(async () =>
+        {
+            var s = await Ok<ClusterStatusReply>(new ClusterStatusRequest());
+            var behind = s.Nodes.Where(n => n.Status == "Up" && (n.DirectoryCopyAt is null || n.DirectoryCopyAt < s.DirectoryChangedAt)).Select(n => n.Name).ToList();
+            return behind.Count == 0 ? null : $"directory copies behind on {string.Join(", ", behind)}";
+        }, Wait);
+        clock.Restart();
+        cluster.Nodes[0].KillHard();
+        await lostSignals[4].Task.WaitAsync(Wait);
+        output.WriteLine($"kill -9 of n1 (the directory's node) -> its VMs reported Lost by the moved directory after {clock.Elapsed.TotalSeconds:0.0} s");
+        lock (lost) Assert.Equal(["on-n1-a", "on-n1-b"], lost.Skip(2).Order());
+        // Right after the move a node's singleton proxy may still point at the old directory: ask until answered.
+        await Eventually.HoldsAsync(async () =>
+        {
+            try
+            {
+                return await cluster.Client.RequestAsync(new ClusterStatusRequest(), TimeSpan.FromSeconds(2)) is ClusterStatusReply s
+                    && !s.PlacementNode.EndsWith($":{cluster.Ports[0]}") ? null : "the directory has not moved";
+            }
+            catch (ApiUnavailableException e)
+            {
+                return e.Message;
+            }
+        }, Wait);
+        vms = await List();
+        Assert.Equal(VmStatus.Lost, vms["on-n1-b"].Status);
+        Assert.Equal(VmStatus.Created, vms["on-n3"].Status);
+        Assert.Contains((await Ok<VmReply>(new CreateVmRequest(new VmSpecification("after-move", 1, 16UL << 20, "hello")))).Vm.Node, new[] { "n2", "n3" });
+
+        // 3. A graceful stop (SIGTERM) is not a loss: n3 destroys its VMs, leaves, exits 0, and its VMs
+        // disappear from the list instead of turning Lost.
+        await Ok<VmReply>(new CreateVmRequest(new VmSpecification("leaving", 1, 16UL << 20, "spin", Node: "n3")));
+        await Ok<VmReply>(new StartVmRequest("leaving"));
+        cluster.Nodes[2].Terminate();
+        Assert.Equal(0, await cluster.Nodes[2].WaitForExitAsync(Wait));
+        Assert.Matches(@"Destroyed [1-9][0-9]* VM\(s\)", cluster.Nodes[2].Output);
+        var listed = await ActorvisorProcess.RunAsync(cluster.Cli(1, "vm", "list", "--json"));
+        Assert.True(listed.ExitCode == 0, listed.ToString());
+        Assert.DoesNotContain("\"leaving\"", listed.Stdout);
+        Assert.DoesNotContain("\"on-n3\"", listed.Stdout);
+        Assert.Contains("\"on-n2\"", listed.Stdout);
+        lock (lost) Assert.Equal(4, lost.Count);
     }
 }

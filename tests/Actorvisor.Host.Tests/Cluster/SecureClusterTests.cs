@@ -78,7 +78,7 @@ public sealed class SecureClusterTests(SecureCluster cluster) : IClassFixture<Se
     [Fact]
     public async Task A_client_without_a_certificate_gets_no_answer()
     {
-        var plain = await ActorvisorProcess.RunAsync(["cluster", "status", "--node", cluster.Contact(0), "--token", cluster.Token!, "--timeout", "5"]);
+        var plain = await ActorvisorProcess.RunAsync(["cluster", "status", "--node", cluster.Contact(0), "--token", cluster.Token!, "--timeout", "3"]);
         Assert.Equal(1, plain.ExitCode);
         Assert.Contains("no answer", plain.Stderr);
     }
@@ -90,7 +90,7 @@ public sealed class SecureClusterTests(SecureCluster cluster) : IClassFixture<Se
         var passwordFile = Path.Combine(cluster.OtherCa.Directory, "password");
         await File.WriteAllTextAsync(passwordFile, "x");
         var logged = cluster.Nodes[0].WaitForLineAsync("certificate CN=mallory is not issued by the cluster CA", Wait);
-        var r = await ActorvisorProcess.RunAsync(["cluster", "status", "--node", cluster.Contact(0), "--token", cluster.Token!, "--timeout", "5",
+        var r = await ActorvisorProcess.RunAsync(["cluster", "status", "--node", cluster.Contact(0), "--token", cluster.Token!, "--timeout", "3",
             "--tls-certificate", foreign, "--tls-password-file", passwordFile, "--tls-ca", cluster.Tls!.CaPath]);
         Assert.Equal(1, r.ExitCode);
         await logged;
@@ -102,7 +102,8 @@ public sealed class SecureClusterTests(SecureCluster cluster) : IClassFixture<Se
         var port = LocalCluster.FreePorts(1)[0];
         await using var intruder = ActorvisorProcess.Start("intruder", ["node", "--stop-on-stdin-eof", "--name", "intruder", "--port", port.ToString(),
             "--seed", cluster.Contact(0), "--data-dir", Path.Combine(cluster.Root, "intruder")]);
-        await intruder.WaitForLineAsync("Couldn't join seed nodes", Wait);
+        // It speaks plain TCP to a node that only speaks TLS: its association fails at the first attempt.
+        await intruder.WaitForLineAsync($"Association failed with akka.tcp://actorvisor@{cluster.Contact(0)}", Wait);
         await AssertNotMember(port, intruder);
     }
 

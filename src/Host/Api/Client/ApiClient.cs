@@ -78,19 +78,28 @@ public sealed class ApiClient : IAsyncDisposable
 
     /// <summary>Sends <paramref name="request"/> (with the token) and returns the reply: a success record or <see cref="ApiErrorReply"/>.</summary>
     /// <exception cref="ApiUnavailableException">no answer within the timeout.</exception>
-    public async Task<IApiReply> RequestAsync(ApiRequest request, CancellationToken cancellationToken = default)
+    public Task<IApiReply> RequestAsync(ApiRequest request, CancellationToken cancellationToken = default) =>
+        RequestAsync(request, _options.Timeout, cancellationToken);
+
+    /// <summary>
+    /// Sends <paramref name="request"/> and waits up to <paramref name="timeout"/> for the reply. A request can go
+    /// unanswered while the directory singleton moves to another node (a second or so after the move); a caller
+    /// that needs an answer then asks again.
+    /// </summary>
+    /// <exception cref="ApiUnavailableException">no answer within the timeout.</exception>
+    public async Task<IApiReply> RequestAsync(ApiRequest request, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         var withToken = request.Token is null ? request with { Token = _options.Token } : request;
         try
         {
-            return await _client.Ask<IApiReply>(new ClusterClient.Send(ApiPaths.Gateway, withToken, localAffinity: true), _options.Timeout, cancellationToken)
+            return await _client.Ask<IApiReply>(new ClusterClient.Send(ApiPaths.Gateway, withToken, localAffinity: true), timeout, cancellationToken)
                 .ConfigureAwait(false);
         }
         catch (AskTimeoutException)
         {
             throw new ApiUnavailableException(
-                $"no answer from cluster '{_options.ClusterName}' at {string.Join(", ", _options.Contacts)} within {_options.Timeout.TotalSeconds:0.#} s " +
+                $"no answer from cluster '{_options.ClusterName}' at {string.Join(", ", _options.Contacts)} within {timeout.TotalSeconds:0.#} s " +
                 "(is `actorvisor node` running there, and are --node and --cluster right?)");
         }
     }
