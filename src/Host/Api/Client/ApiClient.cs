@@ -1,9 +1,7 @@
-using System.Collections.Immutable;
 using System.Net;
 using System.Net.Sockets;
 using Actorvisor.Host.Api.V1;
 using Akka.Actor;
-using Akka.Cluster.Tools.Client;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Configuration;
 using Actorvisor.Host.Cluster;
@@ -11,19 +9,21 @@ using Actorvisor.Host.Cluster;
 namespace Actorvisor.Host.Api.Client;
 
 /// <summary>
-/// A client of the API from outside the cluster: a small remote-only actor system with a ClusterClient whose
-/// initial contacts are the receptionists of the given nodes. Requests go to <see cref="ApiPaths.Gateway"/> on
-/// the node the client is connected to; streams arrive at actors of this client (<see cref="Subscribe"/>).
+/// A client of the API from outside the cluster: a small remote-only actor system that speaks the
+/// ClusterClient protocol to the receptionists of the given nodes (<see cref="ApiConnection"/>). Requests go to
+/// <see cref="ApiPaths.Gateway"/> on the node the client is connected to; if that node is lost, requests still
+/// open there are answered (sent again elsewhere, or a typed error) instead of waiting out their timeout.
+/// Streams arrive at actors of this client (<see cref="Subscribe"/>).
 /// </summary>
 public sealed class ApiClient : IAsyncDisposable
 {
-    private readonly IActorRef _client;
+    private readonly IActorRef _connection;
     private readonly ApiClientOptions _options;
 
-    private ApiClient(ActorSystem system, IActorRef client, ApiClientOptions options)
+    private ApiClient(ActorSystem system, IActorRef connection, ApiClientOptions options)
     {
         System = system;
-        _client = client;
+        _connection = connection;
         _options = options;
     }
 
@@ -50,9 +50,11 @@ public sealed class ApiClient : IAsyncDisposable
               actor.provider = remote
               remote.dot-netty.tcp { hostname = "{{bind}}", port = 0 }
               remote.log-remote-lifecycle-events = off
-              cluster.client {
-                establishing-get-contacts-interval = 1s
-                reconnect-timeout = off
+              # Death watch of the receptionist: how long a node may be silent before the client gives up on it
+              # (a killed node is dropped sooner, when its connection closes).
+              remote.watch-failure-detector {
+                heartbeat-interval = 1s
+                acceptable-heartbeat-pause = 8s
               }
               coordinated-shutdown.run-by-clr-shutdown-hook = off
             }
@@ -63,13 +65,12 @@ public sealed class ApiClient : IAsyncDisposable
                 .WithConfig(ConfigurationFactory.ParseString(ClusterTls.Hocon).WithFallback(hocon))
                 .And(ClusterTls.Setup(tls.CertificatePath, tls.Password, tls.CaCertificatePath)))
             : ActorSystem.Create("actorvisor-client", hocon);
-        system.Settings.InjectTopLevelFallback(ClusterClientReceptionist.DefaultConfig());
-        // ClusterClient wraps each request in a pub-sub Send: without this binding the envelope (and the API
-        // message inside it) would fall back to the reflection-based JSON serializer.
+        // Each request travels in a pub-sub Send, as ClusterClient sends it: without this binding the envelope
+        // (and the API message inside it) would fall back to the reflection-based JSON serializer.
         system.Settings.InjectTopLevelFallback(DistributedPubSub.DefaultConfig());
-        var contacts = options.Contacts.Select(c => ActorPath.Parse(ReceptionistPath(options.ClusterName, c, options.Tls is not null))).ToImmutableHashSet();
-        var client = system.ActorOf(ClusterClient.Props(ClusterClientSettings.Create(system).WithInitialContacts(contacts)), "cluster-client");
-        return new ApiClient(system, client, options);
+        var contacts = options.Contacts.Select(c => ActorPath.Parse(ReceptionistPath(options.ClusterName, c, options.Tls is not null))).ToList();
+        var connection = system.ActorOf(ApiConnection.Props(contacts, options.Token), "api-connection");
+        return new ApiClient(system, connection, options);
     }
 
     /// <summary>The receptionist of node <paramref name="hostPort"/> in cluster <paramref name="cluster"/>.</summary>
@@ -84,7 +85,8 @@ public sealed class ApiClient : IAsyncDisposable
     /// <summary>
     /// Sends <paramref name="request"/> and waits up to <paramref name="timeout"/> for the reply. A request can go
     /// unanswered while the directory singleton moves to another node (a second or so after the move); a caller
-    /// that needs an answer then asks again.
+    /// that needs an answer then asks again. If the node the client is connected to is lost first, the request
+    /// is answered at once (see <see cref="ApiConnection"/>).
     /// </summary>
     /// <exception cref="ApiUnavailableException">no answer within the timeout.</exception>
     public async Task<IApiReply> RequestAsync(ApiRequest request, TimeSpan timeout, CancellationToken cancellationToken = default)
@@ -93,7 +95,7 @@ public sealed class ApiClient : IAsyncDisposable
         var withToken = request.Token is null ? request with { Token = _options.Token } : request;
         try
         {
-            return await _client.Ask<IApiReply>(new ClusterClient.Send(ApiPaths.Gateway, withToken, localAffinity: true), timeout, cancellationToken)
+            return await _connection.Ask<IApiReply>(new ApiConnection.Request(withToken, timeout), timeout, cancellationToken)
                 .ConfigureAwait(false);
         }
         catch (AskTimeoutException)
