@@ -121,6 +121,12 @@ public sealed class ActorvisorProcess : IAsyncDisposable
         if (!_process.HasExited) _ = Tmds.Linux.LibC.kill(_process.Id, Tmds.Linux.LibC.SIGTERM);
     }
 
+    /// <summary>SIGSTOP: the process stops answering but keeps its sockets open, as a hung or cut-off machine does.</summary>
+    public void Freeze()
+    {
+        if (!_process.HasExited) _ = Tmds.Linux.LibC.kill(_process.Id, Tmds.Linux.LibC.SIGSTOP);
+    }
+
     /// <summary>SIGKILL: the process dies at once, as in a crash.</summary>
     public void KillHard()
     {
