@@ -74,8 +74,9 @@ public sealed class NodeLossTests(NodeLossCluster cluster, ITestOutputHelper out
         Assert.IsType<VmListReply>(await viaN4.RequestAsync(new ListVmsRequest()));
 
         // 1. n4 hangs (SIGSTOP: no answers, sockets still open), then is killed -9. The requests open on it are
-        // answered once the client gives up on n4 (death watch: 8 s of silence, a few more to be sure), not after their 30 s timeout: the list through another node, the start
-        // with a typed error. Its two VMs are Lost within the window, to subscribers and in the list.
+        // answered once the client gives up on n4 (death watch: 8 s of silence, a few more to be sure), not after
+        // their 30 s timeout: the list through another node, the start with a typed error. Its two VMs are Lost
+        // within the window, to subscribers and in the list.
         var clock = Stopwatch.StartNew();
         cluster.Nodes[3].Freeze();
         var listing = viaN4.RequestAsync(new ListVmsRequest());
