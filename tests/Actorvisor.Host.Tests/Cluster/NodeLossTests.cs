@@ -159,7 +159,7 @@ public sealed class NodeLossTests(NodeLossCluster cluster, ITestOutputHelper out
         Assert.Matches(@"Destroyed [1-9][0-9]* VM\(s\)", cluster.Nodes[2].Output);
         var listed = await ActorvisorProcess.RunAsync(cluster.Cli(1, "vm", "list", "--json"));
         Assert.True(listed.ExitCode == 0, listed.ToString());
-        Assert.DoesNotContain("\"leaving\"", listed.Stdout);
+        Assert.False(listed.Stdout.Contains("\"leaving\""), $"the stopped node's VM is still listed:\n{listed.Stdout}\nn3's output:\n{cluster.Nodes[2].Output}");
         Assert.DoesNotContain("\"on-n3\"", listed.Stdout);
         Assert.Contains("\"on-n2\"", listed.Stdout);
         lock (lost) Assert.Equal(4, lost.Count);
