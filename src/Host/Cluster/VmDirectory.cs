@@ -137,7 +137,13 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent));
 
     /// <inheritdoc />
-    protected override void PostStop() => _cluster.Unsubscribe(Self);
+    protected override void PostStop()
+    {
+        _cluster.Unsubscribe(Self);
+        // Handing over (its node leaves): the next directory recovers from the agents' copies, so they must
+        // hold the last changes too, e.g. the leaving node's own VMs removed by its final announcement.
+        if (_snapshotPending) PublishNow();
+    }
 
     private void AskToAnnounce(Member member)
     {

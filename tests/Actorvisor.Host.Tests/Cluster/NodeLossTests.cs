@@ -26,7 +26,7 @@ public sealed class NodeLossCluster : LocalCluster
 
 /// <summary>
 /// Node loss, in the order a cluster can survive it: a hang and kill -9 of a plain hypervisor (n4), then kill -9 of the node
-/// hosting the VM directory (n1), then a graceful stop (n3). VMs of a killed node become Lost within the
+/// hosting the VM directory (n1), then a graceful stop of the directory's next node. VMs of a killed node become Lost within the
 /// split-brain resolver's window; the others keep running and answering.
 /// </summary>
 [Collection(ClusterCollection.Name)]
@@ -150,18 +150,23 @@ public sealed class NodeLossTests(NodeLossCluster cluster, ITestOutputHelper out
         Assert.Equal(VmStatus.Created, vms["on-n3"].Status);
         Assert.Contains((await Ok<VmReply>(new CreateVmRequest(new VmSpecification("after-move", 1, 16UL << 20, "hello")))).Vm.Node, new[] { "n2", "n3" });
 
-        // 3. A graceful stop (SIGTERM) is not a loss: n3 destroys its VMs, leaves, exits 0, and its VMs
-        // disappear from the list instead of turning Lost.
-        await Ok<VmReply>(new CreateVmRequest(new VmSpecification("leaving", 1, 16UL << 20, "spin", Node: "n3")));
+        // 3. A graceful stop (SIGTERM) is not a loss, not even of the node that now hosts the directory: it
+        // destroys its VMs, the directory hands over to the other node, the node exits 0, and its VMs disappear
+        // from the list instead of turning Lost (the next directory starts from the last changes, not older ones).
+        var placement = (await Ok<ClusterStatusReply>(new ClusterStatusRequest())).PlacementNode;
+        int leaver = placement.EndsWith($":{cluster.Ports[1]}") ? 1 : 2, stayer = 3 - leaver;
+        Assert.EndsWith($":{cluster.Ports[leaver]}", placement);
+        var (leaverName, stayerName) = ($"n{leaver + 1}", $"n{stayer + 1}");
+        await Ok<VmReply>(new CreateVmRequest(new VmSpecification("leaving", 1, 16UL << 20, "spin", Node: leaverName)));
         await Ok<VmReply>(new StartVmRequest("leaving"));
-        cluster.Nodes[2].Terminate();
-        Assert.Equal(0, await cluster.Nodes[2].WaitForExitAsync(Wait));
-        Assert.Matches(@"Destroyed [1-9][0-9]* VM\(s\)", cluster.Nodes[2].Output);
-        var listed = await ActorvisorProcess.RunAsync(cluster.Cli(1, "vm", "list", "--json"));
+        cluster.Nodes[leaver].Terminate();
+        Assert.Equal(0, await cluster.Nodes[leaver].WaitForExitAsync(Wait));
+        Assert.Matches(@"Destroyed [1-9][0-9]* VM\(s\)", cluster.Nodes[leaver].Output);
+        var listed = await ActorvisorProcess.RunAsync(cluster.Cli(stayer, "vm", "list", "--json"));
         Assert.True(listed.ExitCode == 0, listed.ToString());
-        Assert.False(listed.Stdout.Contains("\"leaving\""), $"the stopped node's VM is still listed:\n{listed.Stdout}\nn3's output:\n{cluster.Nodes[2].Output}");
-        Assert.DoesNotContain("\"on-n3\"", listed.Stdout);
-        Assert.Contains("\"on-n2\"", listed.Stdout);
+        Assert.False(listed.Stdout.Contains("\"leaving\""), $"the stopped node's VM is still listed:\n{listed.Stdout}\n{leaverName}'s output:\n{cluster.Nodes[leaver].Output}");
+        Assert.DoesNotContain($"\"on-{leaverName}\"", listed.Stdout);
+        Assert.Contains($"\"on-{stayerName}\"", listed.Stdout);
         lock (lost) Assert.Equal(4, lost.Count);
     }
 }
