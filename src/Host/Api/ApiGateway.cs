@@ -10,10 +10,14 @@ namespace Actorvisor.Host.Api;
 /// The API actor every node serves at <see cref="ApiPaths.Gateway"/> (and registers with the
 /// ClusterClientReceptionist): checks the shared token, validates the request (<see cref="ApiValidator"/>),
 /// and passes it on to the VM directory singleton, which answers the original sender (or routes it to the
-/// VM's node, which does). Anything that is not an API v1 request is answered with a typed error.
+/// VM's node, which does); what the directory answers itself is answered within <see cref="DirectoryAnswerTimeout"/>,
+/// if need be with a typed error. Anything that is not an API v1 request is answered with a typed error.
 /// </summary>
 public sealed class ApiGateway : ReceiveActor
 {
+    /// <summary>How long the gateway waits for the directory's own answer (list, status, event subscriptions) before it answers <see cref="ApiErrorCode.NodeUnavailable"/>.</summary>
+    public static readonly TimeSpan DirectoryAnswerTimeout = TimeSpan.FromSeconds(10);
+
     private readonly IActorRef _directory;
     private readonly byte[]? _tokenHash;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -46,6 +50,15 @@ public sealed class ApiGateway : ReceiveActor
         if (ApiValidator.Validate(request) is { } error)
         {
             Sender.Tell(error);
+            return;
+        }
+        if (request is ListVmsRequest or ClusterStatusRequest or SubscribeVmEventsRequest or UnsubscribeVmEventsRequest)
+        {
+            // The directory answers these itself, at once. When it does not, its node is gone and the singleton
+            // proxy still sends to it (until the node is downed and the directory has moved): answer with a typed
+            // error rather than leave the caller waiting out its own timeout.
+            _directory.Ask<IApiReply>(request, DirectoryAnswerTimeout).PipeTo(Sender, failure: _ => new ApiErrorReply(ApiErrorCode.NodeUnavailable,
+                $"the VM directory did not answer within {DirectoryAnswerTimeout.TotalSeconds:0} s; it is moving to another node after a node loss, try again in a few seconds"));
             return;
         }
         _directory.Forward(request);

@@ -9,7 +9,7 @@ namespace Actorvisor.Host.Cluster;
 
 /// <summary>
 /// `bench api`: starts a 3-node cluster on 127.0.0.1 (child processes of this executable), then creates
-/// <c>count</c> tiny VMs (1 vCPU, 1 MiB, the hello guest) one after the other through a ClusterClient,
+/// <c>count</c> tiny VMs (1 vCPU, 1 MiB, the hello guest) one after the other through an <see cref="ApiClient"/>,
 /// timing each create from request to reply. Placement spreads them over the nodes. Then destroys them and
 /// stops the nodes.
 /// </summary>

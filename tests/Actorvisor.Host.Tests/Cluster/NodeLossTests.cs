@@ -129,6 +129,13 @@ public sealed class NodeLossTests(NodeLossCluster cluster, ITestOutputHelper out
         }, Wait);
         clock.Restart();
         cluster.Nodes[0].KillHard();
+        await cluster.Nodes[0].WaitForExitAsync(Wait);
+        // Until n1 is downed, the nodes' singleton proxies still send to the directory there: a request the
+        // directory answers itself is answered anyway, with a typed error, well within the client's timeout.
+        var duringMove = await cluster.Client.RequestAsync(new ClusterStatusRequest());
+        output.WriteLine($"kill -9 of n1 -> a status request answered after {clock.Elapsed.TotalSeconds:0.0} s: {duringMove.GetType().Name}");
+        Assert.True(duringMove is ClusterStatusReply or ApiErrorReply { Code: ApiErrorCode.NodeUnavailable }, duringMove.ToString());
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"answered after {clock.Elapsed}");
         await lostSignals[4].Task.WaitAsync(Wait);
         output.WriteLine($"kill -9 of n1 (the directory's node) -> its VMs reported Lost by the moved directory after {clock.Elapsed.TotalSeconds:0.0} s");
         lock (lost) Assert.Equal(["on-n1-a", "on-n1-b"], lost.Skip(2).Order());
