@@ -155,6 +155,9 @@ internal sealed class AsyncPfQueue : ReceiveActor
     private void Refill()
     {
         if (Flushing || !_hasWindow) return;
+        // The router has cancelled every fetch (a flush or the lazy memory's teardown is on its way): the VM is going
+        // away, and a new readahead work would only be cancelled by the flush (it freed its slot by coming back).
+        if (_router.Cancellation.IsCancellationRequested) return;
         var region = Region;
         while (_queued < Limit && _cursor <= _horizon)
         {

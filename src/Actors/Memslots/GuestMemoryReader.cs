@@ -23,7 +23,8 @@ internal static unsafe class GuestMemoryReader
             if (slots.Find(at) is not { } slot) return at;
             // A slot never ends past 2^64 - 1 (Memslot refuses ranges that wrap), so 'at' cannot wrap either.
             ulong n = Math.Min(total - done, slot.End - at);
-            new ReadOnlySpan<byte>((void*)slot.HostAddressOf(at), (int)n).CopyTo(destination.Slice((int)done, (int)n));
+            // Native copy: the slot may be lazy memory with missing pages (see GuestMemoryAccess).
+            GuestMemoryAccess.CopyOut(slot.HostAddressOf(at), destination.Slice((int)done, (int)n));
             done += n;
         }
         return null;

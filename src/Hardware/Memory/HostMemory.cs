@@ -6,7 +6,8 @@ namespace Actorvisor.Hardware.Memory;
 
 /// <summary>
 /// Owns one mmap'd range of host memory that backs guest RAM, and unmaps it on dispose.
-/// All access goes through bounds-checked helpers taking offsets into the range.
+/// All access goes through bounds-checked helpers taking offsets into the range; Read and Write copy in native
+/// code (see <see cref="GuestMemoryAccess"/>), while a <see cref="Span"/> is for memory known to be present.
 /// </summary>
 public sealed unsafe class HostMemory : IDisposable
 {
@@ -69,16 +70,29 @@ public sealed unsafe class HostMemory : IDisposable
     }
 
     /// <summary>Copies <paramref name="data"/> into the memory at <paramref name="offset"/>.</summary>
-    public void Write(ulong offset, ReadOnlySpan<byte> data) => data.CopyTo(Span(offset, data.Length));
+    public void Write(ulong offset, ReadOnlySpan<byte> data)
+    {
+        CheckRange(offset, (ulong)data.Length);
+        GuestMemoryAccess.CopyIn(data, Address + (nint)offset);
+    }
 
     /// <summary>Copies bytes at <paramref name="offset"/> into <paramref name="destination"/>.</summary>
-    public void Read(ulong offset, Span<byte> destination) => Span(offset, destination.Length).CopyTo(destination);
+    public void Read(ulong offset, Span<byte> destination)
+    {
+        CheckRange(offset, (ulong)destination.Length);
+        GuestMemoryAccess.CopyOut(Address + (nint)offset, destination);
+    }
 
     /// <summary>Reads an unmanaged value (little-endian, as the guest sees it).</summary>
-    public T Read<T>(ulong offset) where T : unmanaged => MemoryMarshal.Read<T>(Span(offset, sizeof(T)));
+    public T Read<T>(ulong offset) where T : unmanaged
+    {
+        T value = default;
+        Read(offset, new Span<byte>(&value, sizeof(T)));
+        return value;
+    }
 
     /// <summary>Writes an unmanaged value (little-endian, as the guest sees it).</summary>
-    public void Write<T>(ulong offset, T value) where T : unmanaged => MemoryMarshal.Write(Span(offset, sizeof(T)), in value);
+    public void Write<T>(ulong offset, T value) where T : unmanaged => Write(offset, new ReadOnlySpan<byte>(&value, sizeof(T)));
 
     /// <summary>Throws unless [offset, offset+length) lies inside this memory.</summary>
     public void CheckRange(ulong offset, ulong length)

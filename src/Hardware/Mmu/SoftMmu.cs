@@ -271,7 +271,8 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
     private static unsafe ulong FaultInHostPage(SpteTable table, ulong gfn)
     {
         nint hva = table.Slot.HostAddressOf(gfn << PageSize.Shift);
-        _ = Volatile.Read(ref *(byte*)hva);
+        // In native code: a lazy page's fault may wait for the fault reader, which a GC must not wait for (see GuestMemoryAccess).
+        GuestMemoryAccess.Prefault(hva);
         ulong pfn = (ulong)hva >> PageSize.Shift, index = gfn - table.BaseGfn;
         if (pfn != table.PfnOf(index))
             throw new InvalidOperationException($"memslot {table.Slot.Slot} maps gfn 0x{gfn:x} to host frame 0x{pfn:x}, but its SPTE table to 0x{table.PfnOf(index):x}");

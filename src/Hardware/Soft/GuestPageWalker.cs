@@ -76,7 +76,9 @@ internal static unsafe class GuestPageWalker
     {
         entry = 0;
         if (!slots.TryTranslate(gpa, 8, out nint host, out _)) return false;
-        entry = Unsafe.ReadUnaligned<ulong>((void*)host);
+        ulong e = 0;
+        GuestMemoryAccess.CopyOut(host, new Span<byte>(&e, 8));
+        entry = e;
         return (entry & Present) != 0;
     }
 
@@ -84,7 +86,9 @@ internal static unsafe class GuestPageWalker
     {
         entry = 0;
         if (!slots.TryTranslate(gpa, 4, out nint host, out _)) return false;
-        entry = Unsafe.ReadUnaligned<uint>((void*)host);
+        uint e = 0;
+        GuestMemoryAccess.CopyOut(host, new Span<byte>(&e, 4));
+        entry = e;
         return (entry & Present) != 0;
     }
 
@@ -97,7 +101,7 @@ internal static unsafe class GuestPageWalker
             if (!TryTranslate(slots, p, at, out ulong gpa)) return false;
             int chunk = (int)Math.Min((ulong)(destination.Length - done), 0x1000 - (at & 0xFFF));
             if (!slots.TryTranslate(gpa, (ulong)chunk, out nint host, out _)) return false;
-            new ReadOnlySpan<byte>((void*)host, chunk).CopyTo(destination[done..]);
+            GuestMemoryAccess.CopyOut(host, destination.Slice(done, chunk));
             done += chunk;
         }
         return true;

@@ -1,3 +1,4 @@
+using Actorvisor.Hardware.Memory;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
@@ -610,6 +611,8 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     private static void Store(nint host, ulong gpa, int size, ulong value)
     {
         if ((gpa & (ulong)(size - 1)) != 0) return;
+        // The page may be lazy and still missing: fault it in from native code first (see GuestMemoryAccess).
+        GuestMemoryAccess.Prefault(host);
         switch (size)
         {
             case 1: *(byte*)host = (byte)value; break;

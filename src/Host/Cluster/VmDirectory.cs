@@ -31,6 +31,11 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
     private bool _snapshotPending;
     private DateTimeOffset _changedAt = DateTimeOffset.UtcNow;
     private readonly Dictionary<Address, DateTimeOffset> _copies = new();
+    // Membership as this actor's own subscription has delivered it. Cluster.State is updated by another actor and
+    // can lag behind both these events and the announcements that follow them, so it is not consulted here.
+    private readonly Dictionary<Address, MemberStatus> _members = new();
+    // Announcements from nodes this actor has not yet seen join, applied once their member event arrives.
+    private readonly Dictionary<Address, (NodeAnnouncement Announcement, IActorRef Sender)> _early = new();
 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
@@ -60,11 +65,16 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         Receive<ClusterStatusRequest>(_ => Sender.Tell(Status()));
         Receive<SubscribeVmEventsRequest>(OnSubscribe);
         Receive<UnsubscribeVmEventsRequest>(OnUnsubscribe);
-        Receive<ClusterEvent.MemberUp>(m => AskToAnnounce(m.Member));
-        Receive<ClusterEvent.MemberWeaklyUp>(m => AskToAnnounce(m.Member));
-        Receive<ClusterEvent.MemberDowned>(m => NodeGone(m.Member.Address, "was downed"));
-        Receive<ClusterEvent.MemberRemoved>(m => NodeGone(m.Member.Address, "left the cluster"));
-        Receive<ClusterEvent.IMemberEvent>(_ => { });
+        Receive<ClusterEvent.MemberUp>(m => { Track(m.Member); AskToAnnounce(m.Member); });
+        Receive<ClusterEvent.MemberWeaklyUp>(m => { Track(m.Member); AskToAnnounce(m.Member); });
+        Receive<ClusterEvent.MemberDowned>(m => { Track(m.Member); NodeGone(m.Member.Address, "was downed"); });
+        Receive<ClusterEvent.MemberRemoved>(m =>
+        {
+            _members[m.Member.Address] = MemberStatus.Removed;
+            _early.Remove(m.Member.Address);
+            NodeGone(m.Member.Address, "left the cluster");
+        });
+        Receive<ClusterEvent.IMemberEvent>(m => Track(m.Member));
         Receive<ClusterEvent.IReachabilityEvent>(_ => { });
         Receive<Terminated>(t => RemoveSubscriber(t.ActorRef));
         Receive<PublishSnapshot>(_ => PublishNow());
@@ -99,8 +109,8 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         if (snapshot.Taken <= _recoveredFrom) return;
         _recoveredFrom = snapshot.Taken;
         Changed();
-        var live = _cluster.State.Members.Where(m => m.Status is not (MemberStatus.Down or MemberStatus.Removed or MemberStatus.Exiting))
-            .Select(m => m.Address).ToHashSet();
+        var live = _members.Where(m => m.Value is not (MemberStatus.Down or MemberStatus.Removed or MemberStatus.Exiting))
+            .Select(m => m.Key).ToHashSet();
         foreach (var sub in snapshot.Subscriptions)
         {
             if (sub.Vm is null) _allSubscribers.Add(sub.Subscriber);
@@ -151,12 +161,26 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
             Context.ActorSelection(new RootActorPath(member.Address) / _agentPath.Split('/', StringSplitOptions.RemoveEmptyEntries)).Tell(AnnounceNode.Instance);
     }
 
-    private void OnAnnouncement(NodeAnnouncement a)
+    private void Track(Member member)
+    {
+        _members[member.Address] = member.Status;
+        if (member.Status is MemberStatus.Down or MemberStatus.Removed) _early.Remove(member.Address);
+        else if (_early.Remove(member.Address, out var early)) OnAnnouncement(early.Announcement, early.Sender);
+    }
+
+    private void OnAnnouncement(NodeAnnouncement a) => OnAnnouncement(a, Sender);
+
+    private void OnAnnouncement(NodeAnnouncement a, IActorRef sender)
     {
         var address = Address.Parse(a.Node.Address);
-        var member = _cluster.State.Members.FirstOrDefault(m => m.Address == address);
+        if (!_members.TryGetValue(address, out var status))
+        {
+            // Sent before this actor's subscription reported the node: keep the latest, apply it when it does.
+            _early[address] = (a, sender);
+            return;
+        }
         // A leaving node's last announcement (its VMs destroyed) still counts; a downed or removed one's does not.
-        if (member is null || member.Status is MemberStatus.Down or MemberStatus.Removed)
+        if (status is MemberStatus.Down or MemberStatus.Removed)
         {
             _log.Warning("Ignoring an announcement of node {0} at {1}: it is not a live member", a.Node.Name, a.Node.Address);
             return;
@@ -180,7 +204,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
             _vms[vm.Name] = new VmEntry(vm, address);
         }
         Changed();
-        Sender.Tell(new AnnouncementAccepted(a.Node.Name));
+        sender.Tell(new AnnouncementAccepted(a.Node.Name));
     }
 
     private void OnRecordChanged(VmRecordChanged m)

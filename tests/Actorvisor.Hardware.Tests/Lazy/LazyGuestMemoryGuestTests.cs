@@ -34,19 +34,43 @@ public class LazyGuestMemoryGuestTests
         GuestReadsLazyPages(kvm);
     }
 
-    internal static void GuestReadsLazyPages(IAccelerator accelerator)
+    [Fact]
+    public async Task A_garbage_collection_while_the_vcpu_waits_on_a_lazy_page_does_not_deadlock()
+    {
+        // The fault reader forces a blocking collection before it resolves each fault, while the vCPU thread waits in
+        // the kernel on that fault. Had the vCPU touched the page from managed code (the MMU's slow path faulting the
+        // host page in, a hook's store), it would be in cooperative mode: the collection would wait for it, and it
+        // for the reader, forever. Touched from native code, it does not hold the collection up.
+        using var soft = new SoftAccelerator();
+        var run = Task.Factory.StartNew(() => GuestReadsLazyPages(soft, inner => new CollectingSink(inner)), TaskCreationOptions.LongRunning);
+        await run.WaitAsync(TimeSpan.FromMinutes(3));
+    }
+
+    /// <summary>Forces a full blocking garbage collection on the fault reader thread before passing each fault on.</summary>
+    private sealed class CollectingSink(IPageFaultSink inner) : IPageFaultSink
+    {
+        public void OnPageFault(LazyGuestMemory region, PageFault fault)
+        {
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true);
+            inner.OnPageFault(region, fault);
+        }
+    }
+
+    internal static void GuestReadsLazyPages(IAccelerator accelerator, Func<IPageFaultSink, IPageFaultSink>? wrap = null)
     {
         const int pages = 256;
         using var image = new TempImage(pages * Page, seed: 77);
         using var file = FileBackingStore.Open(image.Path);
         var resolver = new SynchronousPageResolver(file);
-        var sink = new RecordingSink(resolver);
+        var sink = new RecordingSink(wrap is null ? resolver : wrap(resolver));
         using var lazy = LazyGuestMemory.Create(pages * Page, sink);
         var guest = LazySummer(pages);
         using var machine = Machine.Create(accelerator, new MachineSpec { Image = guest });
         machine.Vm.SetMemoryRegion(lazy.ToMemslot(1, LazyGpa));
 
         var result = machine.Run(TimeSpan.FromSeconds(60));
+        // The reader marks a page present after UFFDIO_COPY has woken the vCPU: let it finish its last fault.
+        Assert.True(lazy.StopFaultReader(TimeSpan.FromSeconds(30)), "the fault reader stopped");
 
         uint expected = 0;
         for (int i = 0; i < pages * Page; i += 4) expected += BitConverter.ToUInt32(image.Bytes, i);
