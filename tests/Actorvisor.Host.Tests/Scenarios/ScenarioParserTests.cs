@@ -19,6 +19,55 @@ public class ScenarioParserTests
 
         """;
 
+    private const string Lazy = """
+        vms:
+          - name: lazy
+            guest: { name: memory-writer, pages: 16, address: 0x40000000 }
+            lazy-memory: { size: 1M }
+
+        """;
+
+    [Fact]
+    public void Lazy_memory_and_its_store_faults_and_counters_parse_into_their_model()
+    {
+        var scenario = ScenarioParser.Parse("""
+            vms:
+              - name: lazy
+                guest: { name: memory-writer, pages: 16, address: 0x40000000 }
+                lazy-memory: { size: 1M, latency: 5ms }
+              - name: image
+                guest: hello
+                lazy-memory:
+                  size: 64K
+                  address: 0x80000000
+                  store: file
+                  file: Actorvisor.Host.Tests.dll
+            steps:
+              - inject: { fault: slow-store, vm: lazy, delay: 20ms }
+              - inject: { fault: failing-store, vm: image }
+              - expect-async-pf: { vm: lazy, faults: ">= 1", failed: 0, running-fetches: "<3", live-workers: "= 2" }
+            """, "lazy.yaml", AppContext.BaseDirectory);
+
+        var lazy = scenario.Vms[0].LazyMemory!;
+        Assert.Equal((1UL << 20, LazyMemoryDeclaration.DefaultAddress, LazyStoreKind.Zero, TimeSpan.FromMilliseconds(5)), (lazy.Size, lazy.Address, lazy.Store, lazy.Latency));
+        Assert.Equal(new SourceLocation("lazy.yaml", 4, 18), lazy.Location);
+        var image = scenario.Vms[1].LazyMemory!;
+        Assert.Equal((0x10000UL, 0x8000_0000UL, LazyStoreKind.File, TimeSpan.Zero), (image.Size, image.Address, image.Store, image.Latency));
+        Assert.Equal(Path.Combine(AppContext.BaseDirectory, "Actorvisor.Host.Tests.dll"), image.FullPath);
+        Assert.Equal(0x4000_0000, scenario.Vms[0].Guest.Parameters["address"]);
+        Assert.Equal(0x4000_0000UL, scenario.Vms[0].ToMachineSpec().LazyMemory!.GuestPhysicalAddress);
+
+        var slow = Assert.IsType<InjectFaultStep>(scenario.Steps[0]);
+        Assert.Equal((FaultKind.SlowStore, "lazy", TimeSpan.FromMilliseconds(20)), (slow.Fault, slow.Vm, slow.Delay!.Value));
+        Assert.Equal(FaultKind.FailingStore, Assert.IsType<InjectFaultStep>(scenario.Steps[1]).Fault);
+        var counters = Assert.IsType<ExpectAsyncPfStep>(scenario.Steps[2]);
+        Assert.Equal(
+            new[] { new CounterCondition("faults", ">=", 1), new CounterCondition("failed", "==", 0), new CounterCondition("live-workers", "==", 2), new CounterCondition("running-fetches", "<", 3) },
+            counters.Conditions);
+        Assert.True(counters.Conditions[0].Holds(1) && !counters.Conditions[0].Holds(0));
+        Assert.True(counters.Conditions[3].Holds(2) && !counters.Conditions[3].Holds(3));
+    }
+
     [Fact]
     public void Every_step_kind_parses_into_its_model_with_the_location_of_its_keyword()
     {
@@ -185,8 +234,29 @@ public class ScenarioParserTests
         { "device twice", "vms: [ { name: a, guest: hello, devices: [ { name: d, kind: crashable-port, port: 0x80 }, { name: d, kind: crashable-port, port: 0x81 } ] } ]\nsteps: [ { create: a } ]\n", 1, 91, "device 'd' is declared twice" },
         { "port claimed twice", "vms: [ { name: a, guest: hello, devices: [ { name: d, kind: crashable-port, port: 0x80 }, { name: e, kind: crashable-port, port: 128 } ] } ]\nsteps: [ { create: a } ]\n", 1, 91, "port 0x80 is already claimed by device 'd'" },
         { "undeclared device", Vms + "steps:\n  - inject: { fault: crash-device, vm: web, device: probe }\n", 10, 5, "vm 'web' has no device 'probe'" },
-        { "slow store not yet", Vms + "steps:\n  - inject: { fault: slow-store, vm: web, delay: 10ms }\n", 10, 5, "not supported yet by node kind 'in-process'" },
-        { "kill node not yet", Vms + "steps:\n  - inject: { fault: kill-node, node: local }\n", 10, 5, "not supported yet by node kind 'in-process'" },
+        { "slow store without lazy memory", Vms + "steps:\n  - inject: { fault: slow-store, vm: web, delay: 10ms }\n", 10, 5, "inject slow-store: vm 'web' has no lazy memory" },
+        { "failing store without lazy memory", Vms + "steps:\n  - inject: { fault: failing-store, vm: web }\n", 10, 5, "inject failing-store: vm 'web' has no lazy memory" },
+        { "slow store without delay", Lazy + "steps:\n  - inject: { fault: slow-store, vm: lazy }\n", 6, 13, "inject slow-store: missing 'delay'" },
+        { "slow store bad delay", Lazy + "steps:\n  - inject: { fault: slow-store, vm: lazy, delay: slow }\n", 6, 51, "'delay' must be a duration" },
+        { "failing store with delay", Lazy + "steps:\n  - inject: { fault: failing-store, vm: lazy, delay: 1s }\n", 6, 54, "'delay' does not apply to fault failing-store" },
+        { "kill in-process node", Vms + "steps:\n  - inject: { fault: kill-node, node: local }\n", 10, 5, "not supported by node kind 'in-process'" },
+        { "lazy size missing", "vms: [ { name: a, guest: hello, lazy-memory: { latency: 1ms } } ]\nsteps: [ { create: a } ]\n", 1, 46, "lazy-memory: missing 'size'" },
+        { "lazy size unaligned", "vms: [ { name: a, guest: hello, lazy-memory: { size: 5000 } } ]\nsteps: [ { create: a } ]\n", 1, 54, "'size' must be a positive multiple of 4K" },
+        { "lazy size bad", "vms: [ { name: a, guest: hello, lazy-memory: { size: big } } ]\nsteps: [ { create: a } ]\n", 1, 54, "'size' must be a size" },
+        { "lazy address unaligned", "vms: [ { name: a, guest: hello, lazy-memory: { size: 1M, address: 0x40000010 } } ]\nsteps: [ { create: a } ]\n", 1, 67, "'address' must be 4K aligned" },
+        { "lazy address in ram", "vms: [ { name: a, guest: hello, lazy-memory: { size: 1M, address: 0x100000 } } ]\nsteps: [ { create: a } ]\n", 1, 46, "'lazy-memory: 'address'': 0x100000 overlaps ordinary RAM" },
+        { "lazy store unknown", "vms: [ { name: a, guest: hello, lazy-memory: { size: 1M, store: zeros } } ]\nsteps: [ { create: a } ]\n", 1, 65, "'store' must be one of zero, file, got 'zeros' (did you mean 'zero'?)" },
+        { "lazy file missing", "vms: [ { name: a, guest: hello, lazy-memory: { size: 1M, store: file } } ]\nsteps: [ { create: a } ]\n", 1, 46, "store 'file' needs 'file'" },
+        { "lazy file absent", "vms: [ { name: a, guest: hello, lazy-memory: { size: 1M, store: file, file: nowhere.raw } } ]\nsteps: [ { create: a } ]\n", 1, 77, "'file' 'nowhere.raw' does not exist" },
+        { "lazy file for zero", "vms: [ { name: a, guest: hello, lazy-memory: { size: 1M, file: x.raw } } ]\nsteps: [ { create: a } ]\n", 1, 64, "'file' only applies to store 'file'" },
+        { "lazy bad latency", "vms: [ { name: a, guest: hello, lazy-memory: { size: 1M, latency: 5 } } ]\nsteps: [ { create: a } ]\n", 1, 67, "'latency' must be a duration" },
+        { "lazy unknown key", "vms: [ { name: a, guest: hello, lazy-memory: { size: 1M, latncy: 5ms } } ]\nsteps: [ { create: a } ]\n", 1, 58, "unknown key 'latncy' (did you mean 'latency'?)" },
+        { "writer outside memory", "vms: [ { name: a, guest: { name: memory-writer, pages: 512, address: 0x40000000 }, lazy-memory: { size: 1M } } ]\nsteps: [ { create: a } ]\n", 1, 26, "writes [0x40000000, 0x40200000), which is not inside its RAM [0, 0x2000000) or its lazy memory [0x40000000, 0x40100000)" },
+        { "async-pf without lazy memory", Vms + "steps:\n  - expect-async-pf: { vm: web, faults: 1 }\n", 10, 5, "expect-async-pf: vm 'web' has no lazy memory" },
+        { "async-pf no counter", Lazy + "steps:\n  - expect-async-pf: { vm: lazy }\n", 6, 22, "expect-async-pf: name at least one counter" },
+        { "async-pf bad value", Lazy + "steps:\n  - expect-async-pf: { vm: lazy, faults: many }\n", 6, 42, "'faults' must be a count, optionally after >=" },
+        { "async-pf bad comparison", Lazy + "steps:\n  - expect-async-pf: { vm: lazy, failed: \"=> 1\" }\n", 6, 42, "'failed' must be a count" },
+        { "async-pf unknown counter", Lazy + "steps:\n  - expect-async-pf: { vm: lazy, fautls: 1 }\n", 6, 34, "unknown key 'fautls' (did you mean 'faults'?)" },
         { "triple fault in real mode", Vms + "steps:\n  - inject: { fault: triple-fault, vm: web }\n", 10, 5, "protected or long mode" },
         { "memory outside ram", Vms + "steps:\n  - expect-memory: { vm: web, address: 0x1ffffff, length: 8, sha256: 0 }\n", 10, 5, "is not inside vm 'web''s RAM" },
         { "sum32 length", Vms + "steps:\n  - expect-memory: { vm: web, address: 0, length: 6, sum32: 0 }\n", 10, 5, "multiple of 4" },

@@ -104,6 +104,8 @@ public sealed class RecordingNodeFactory(INodeFactory inner) : INodeFactory
             return created;
         }
 
+        public Task KillAsync(CancellationToken cancellationToken) => inner.KillAsync(cancellationToken);
+
         public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 }

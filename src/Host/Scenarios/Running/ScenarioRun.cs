@@ -137,6 +137,7 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
         LifecycleStep s => s.Vm,
         InjectFaultStep s => s.Vm,
         ExpectMemoryStep s => s.Vm,
+        ExpectAsyncPfStep s => s.Vm,
         VfioStep s => s.Vm,
         ExpectVfioStep s => s.Vm,
         _ => null,
@@ -158,6 +159,7 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
             s.Outcome.ToString().ToLowerInvariant() + (s.ReasonContains is null ? "" : $" with a reason containing \"{s.ReasonContains}\""),
             end => end.Kind == s.Outcome && (s.ReasonContains is null || (end.Reason ?? "").Contains(s.ReasonContains, StringComparison.OrdinalIgnoreCase))),
         ExpectMemoryStep s => ExpectMemory(s, context),
+        ExpectAsyncPfStep s => ExpectAsyncPf(s, context),
         InjectFaultStep s => Inject(s, context),
         VfioStep s => Vfio(s, context),
         ExpectVfioStep s => ExpectVfio(s, context),
@@ -323,8 +325,37 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
 
     private async Task<(IReadOnlyList<StepResult>?, string?)> Inject(InjectFaultStep step, StepContext context)
     {
+        if (step.Fault == FaultKind.KillNode)
+        {
+            await _nodes[step.Node!].KillAsync(context.CancellationToken).ConfigureAwait(false);
+            return (null, $"node {step.Node} killed");
+        }
         await Vm(step.Vm!, step).InjectFaultAsync(step, context.CancellationToken).ConfigureAwait(false);
         return (null, null);
+    }
+
+    // The counters have no events: they are read every 20 ms until every condition holds or the step's time is up.
+    private async Task<(IReadOnlyList<StepResult>?, string?)> ExpectAsyncPf(ExpectAsyncPfStep step, StepContext context)
+    {
+        var vm = Vm(step.Vm, step);
+        IReadOnlyDictionary<string, long> counters;
+        string Seen(IReadOnlyDictionary<string, long> c) => string.Join(", ", step.Conditions.Select(k => $"{k.Counter} = {c[k.Counter]}"));
+        while (true)
+        {
+            counters = await vm.AsyncPfCountersAsync(context.CancellationToken).ConfigureAwait(false);
+            if (step.Conditions.All(k => k.Holds(counters[k.Counter]))) return (null, Seen(counters));
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(20), context.CancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested && context.Timeout is { } t)
+            {
+                var failing = step.Conditions.Where(k => !k.Holds(counters[k.Counter])).ToList();
+                throw new StepFailedException(WithSerial(new StepFailure(
+                    $"{step.Vm}'s async page-fault counters did not meet {string.Join(", ", failing)} within {Durations.Format(t)}",
+                    string.Join(", ", step.Conditions), Seen(counters)), step.Vm));
+            }
+        }
     }
 
     private async Task<(IReadOnlyList<StepResult>?, string?)> Vfio(VfioStep step, StepContext context)
