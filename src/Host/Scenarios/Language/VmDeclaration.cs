@@ -26,6 +26,9 @@ public sealed record VmDeclaration(
     /// <summary>VFIO files (absolute paths) attached while the VM is created; one the VM refuses fails the create.</summary>
     public IReadOnlyList<string> VfioFiles { get; init; } = [];
 
+    /// <summary>True if the file names the VM's node; a VM on a cluster node without one is placed by the cluster.</summary>
+    public bool Pinned { get; init; } = true;
+
     /// <summary>Lazy guest memory above the VM's RAM, or null for none.</summary>
     public LazyMemoryDeclaration? LazyMemory { get; init; }
 

@@ -14,6 +14,9 @@ public interface IScenarioVm
     /// <summary>Its serial output, state and end as seen so far.</summary>
     VmObservation Observation { get; }
 
+    /// <summary>The node it was placed on (for a cluster VM without a node of its own, the one the cluster chose).</summary>
+    string NodeName { get; }
+
     /// <summary>Which accelerator runs it, e.g. "software (Unicorn ...)".</summary>
     string AcceleratorDescription { get; }
 

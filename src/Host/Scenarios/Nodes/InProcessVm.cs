@@ -33,6 +33,9 @@ internal sealed class InProcessVm(
     /// <inheritdoc />
     public string AcceleratorDescription { get; } = acceleratorDescription;
 
+    /// <inheritdoc />
+    public string NodeName => Declaration.Node;
+
     /// <summary>The store of the VM's lazy memory (a slow wrapper the store faults change), or null.</summary>
     public SlowBackingStore? LazyStore { get; init; }
 

@@ -17,7 +17,7 @@ public static class ScenarioParser
     public static IReadOnlyList<string> StepKeywords { get; } =
     [
         "create", "start", "pause", "resume", "stop", "destroy", "wait-for-serial", "expect-state", "expect-result",
-        "expect-outcome", "expect-memory", "expect-async-pf", "inject", "attach-vfio", "detach-vfio", "expect-vfio", "repeat", "parallel", "measure", "expect-rejected",
+        "expect-outcome", "expect-memory", "expect-async-pf", "expect-placement", "inject", "attach-vfio", "detach-vfio", "expect-vfio", "repeat", "parallel", "measure", "expect-rejected",
     ];
 
     private static readonly IReadOnlyDictionary<string, AcceleratorPreference> Accelerators =
@@ -165,7 +165,7 @@ public static class ScenarioParser
             lazyOk = lazy is not null;
         }
         if (name is null || guest is null || !lazyOk) return null;
-        return new VmDeclaration(name, nodeName, guest, memory, vcpus, accelerator, devices, context.At(node)) { VfioFiles = vfio, LazyMemory = lazy };
+        return new VmDeclaration(name, nodeName, guest, memory, vcpus, accelerator, devices, context.At(node)) { VfioFiles = vfio, LazyMemory = lazy, Pinned = f.Has("node") };
     }
 
     // lazy-memory: { size: 4M, address: 0x40000000, store: zero | file, file: image.raw, latency: 5ms }
@@ -286,6 +286,7 @@ public static class ScenarioParser
             "expect-outcome" => ExpectOutcome(value, context, at, out timeout),
             "expect-memory" => ExpectMemory(value, context, at, out timeout),
             "expect-async-pf" => ExpectAsyncPf(value, context, at, out timeout),
+            "expect-placement" => ExpectPlacement(value, context, at, out timeout),
             "inject" => Inject(value, context, at, out timeout),
             "attach-vfio" => Vfio(VfioAction.Attach, value, context, at, out timeout),
             "detach-vfio" => Vfio(VfioAction.Detach, value, context, at, out timeout),
@@ -501,6 +502,36 @@ public static class ScenarioParser
             return null;
         }
         return vm is null || !ok ? null : new ExpectAsyncPfStep(at, vm, conditions);
+    }
+
+    private static Step? ExpectPlacement(YamlNode value, ParseContext context, SourceLocation at, out TimeSpan? timeout)
+    {
+        timeout = null;
+        var f = Fields.Of(value, "expect-placement", context, "vm", "vms", "node", "distinct", "timeout");
+        if (f is null) return null;
+        timeout = f.Duration("timeout");
+        var vm = f.String("vm");
+        var vms = f.StringList("vms");
+        var node = f.String("node");
+        var distinct = f.Bool("distinct");
+        if (f.Has("vm") == f.Has("vms"))
+        {
+            context.Error(value, "expect-placement: give 'vm' (one VM) or 'vms' (a list), not both");
+            return null;
+        }
+        if (!f.Has("node") && distinct != true)
+        {
+            if (!f.Has("distinct")) context.Error(value, "expect-placement: give 'node' (where the VMs must be) and/or 'distinct: true' (each on a different node)");
+            return null;
+        }
+        if (vms is { Count: < 2 } && distinct == true)
+        {
+            f.Error("vms", "needs at least two VMs for 'distinct'");
+            return null;
+        }
+        IReadOnlyList<string>? names = vm is not null ? [vm] : vms;
+        if (names is null || (f.Has("node") && node is null) || (f.Has("distinct") && distinct is null)) return null;
+        return new ExpectPlacementStep(at, names, node, distinct == true);
     }
 
     // 3, "= 3", ">= 1", "<= 10", "> 0", "< 5": a comparison and a non-negative integer.

@@ -24,8 +24,8 @@ internal static class ScenarioValidator
         foreach (var dup in scenario.Nodes.GroupBy(n => n.Name).Where(g => g.Count() > 1))
             context.Error(dup.ElementAt(1).Location, $"node '{dup.Key}' is declared twice");
 
-        foreach (var node in scenario.Nodes.Where(n => n.Kind == NodeKind.Cluster))
-            context.Error(node.Location, $"node '{node.Name}': node kind 'cluster' is not supported yet (the runner does not start cluster nodes yet)");
+        if (scenario.Nodes.Any(n => n.Kind == NodeKind.Cluster) && scenario.Nodes.Any(n => n.Kind == NodeKind.InProcess))
+            context.Error(scenario.Nodes.First(n => n.Kind != scenario.Nodes[0].Kind).Location, "nodes of kind cluster and in-process cannot be mixed in one scenario (the cluster's placement would not know the in-process ones)");
         var memory = new Dictionary<string, ulong>();
         foreach (var dup in scenario.Vms.GroupBy(v => v.Name).Where(g => g.Count() > 1))
             context.Error(dup.ElementAt(1).Location, $"vm '{dup.Key}' is declared twice");
@@ -158,6 +158,12 @@ internal static class ScenarioValidator
                     break;
                 case InjectFaultStep f:
                     ValidateFault(f, vm, scenario, context);
+                    break;
+                case ExpectPlacementStep p:
+                    foreach (var name in p.Vms.Where(n => scenario.FindVm(n) is null))
+                        context.Error(p.Location, $"expect-placement: unknown vm '{name}'{Suggestions.DidYouMean(name, scenario.Vms.Select(v => v.Name))}; declared vms: {string.Join(", ", scenario.Vms.Select(v => v.Name))}");
+                    if (p.Node is { } n && scenario.FindNode(n) is null)
+                        context.Error(p.Location, $"expect-placement: unknown node '{n}'{Suggestions.DidYouMean(n, scenario.Nodes.Select(x => x.Name))}; declared nodes: {string.Join(", ", scenario.Nodes.Select(x => x.Name))}");
                     break;
                 case ExpectAsyncPfStep a when vm!.LazyMemory is null:
                     context.Error(a.Location, $"expect-async-pf: vm '{vm.Name}' has no lazy memory, so it takes no async page faults; give it 'lazy-memory'");
