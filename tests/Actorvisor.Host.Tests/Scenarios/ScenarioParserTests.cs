@@ -19,6 +19,46 @@ public class ScenarioParserTests
 
         """;
 
+    private const string Cluster = "nodes: [ { name: n1, kind: cluster }, { name: n2, kind: cluster } ]\n";
+
+    [Fact]
+    public void Cluster_nodes_placement_and_node_loss_parse_into_their_model()
+    {
+        var scenario = ScenarioParser.Parse("""
+            nodes:
+              - { name: n1, kind: cluster, vcpus: 4, memory: 256M }
+              - { name: n2, kind: cluster }
+            vms:
+              - { name: placed, guest: spin }
+              - { name: pinned, guest: hello, node: n2 }
+            steps:
+              - create: placed
+              - expect-placement: { vms: [placed, pinned], distinct: true }
+              - expect-placement: { vm: pinned, node: n2 }
+              - inject: { fault: kill-node, node: n2 }
+              - expect-state: { vm: pinned, state: lost, timeout: 45s }
+            """, "cluster.yaml");
+        Assert.Equal(new[] { NodeKind.Cluster, NodeKind.Cluster }, scenario.Nodes.Select(n => n.Kind));
+        Assert.Equal((4, 256UL << 20), (scenario.Nodes[0].Vcpus!.Value, scenario.Nodes[0].MemoryBytes!.Value));
+        Assert.Equal(("n1", false), (scenario.Vms[0].Node, scenario.Vms[0].Pinned));
+        Assert.Equal(("n2", true), (scenario.Vms[1].Node, scenario.Vms[1].Pinned));
+        Assert.Equal(new ExpectPlacementStep(new SourceLocation("cluster.yaml", 9, 5), ["placed", "pinned"], null, true) with { },
+            scenario.Steps[1] with { Timeout = null }, new PlacementComparer());
+        var one = Assert.IsType<ExpectPlacementStep>(scenario.Steps[2]);
+        Assert.Equal(("pinned", "n2", false), (Assert.Single(one.Vms), one.Node, one.Distinct));
+        var kill = Assert.IsType<InjectFaultStep>(scenario.Steps[3]);
+        Assert.Equal((FaultKind.KillNode, "n2", (string?)null), (kill.Fault, kill.Node, kill.Vm));
+        Assert.Equal(VmStateName.Lost, Assert.IsType<ExpectStateStep>(scenario.Steps[4]).State);
+    }
+
+    private sealed class PlacementComparer : IEqualityComparer<Step>
+    {
+        public bool Equals(Step? x, Step? y) => x is ExpectPlacementStep a && y is ExpectPlacementStep b
+            && a.Location == b.Location && a.Vms.SequenceEqual(b.Vms) && a.Node == b.Node && a.Distinct == b.Distinct;
+
+        public int GetHashCode(Step obj) => 0;
+    }
+
     private const string Lazy = """
         vms:
           - name: lazy
@@ -229,7 +269,19 @@ public class ScenarioParserTests
         { "memory too small for guest", "vms: [ { name: a, guest: { name: memory-writer, pages: 1000 }, memory: 1M } ]\nsteps: [ { create: a } ]\n", 1, 8, "needs at least" },
         { "too few vcpus", "vms: [ { name: a, guest: two-vcpu-writer, vcpus: 1 } ]\nsteps: [ { create: a } ]\n", 1, 8, "needs 2 vCPUs" },
         { "unknown node", "vms: [ { name: a, guest: hello, node: far } ]\nsteps: [ { create: a } ]\n", 1, 8, "unknown node 'far'" },
-        { "cluster not yet", "nodes: [ { name: n1, kind: cluster } ]\nvms: [ { name: a, guest: hello } ]\nsteps: [ { create: a } ]\n", 1, 10, "node kind 'cluster' is not supported yet" },
+        { "cluster mixed with in-process", "nodes: [ { name: n1, kind: cluster }, { name: local } ]\nvms: [ { name: a, guest: hello } ]\nsteps: [ { create: a } ]\n", 1, 39, "nodes of kind cluster and in-process cannot be mixed" },
+        { "cluster guest parameters", Cluster + "vms: [ { name: a, guest: { name: port-io-loop, writes: 5 } } ]\nsteps: [ { create: a } ]\n", 2, 26, "the remote API boots library guests with their default parameters; remove 'writes'" },
+        { "cluster lazy memory", Cluster + "vms: [ { name: a, guest: hello, lazy-memory: { size: 1M } } ]\nsteps: [ { create: a } ]\n", 2, 46, "'lazy-memory' is not supported by node kind 'cluster'" },
+        { "cluster device", Cluster + "vms: [ { name: a, guest: hello, devices: [ { name: d, kind: crashable-port, port: 0x80 } ] } ]\nsteps: [ { create: a } ]\n", 2, 44, "'devices' are not supported by node kind 'cluster'" },
+        { "cluster memory check", Cluster + "vms: [ { name: a, guest: hello } ]\nsteps: [ { expect-memory: { vm: a, address: 0, length: 4, sum32: 0 } } ]\n", 3, 12, "expect-memory: not supported for vm 'a' on node 'n1' (kind cluster)" },
+        { "cluster crash device", Cluster + "vms: [ { name: a, guest: hello } ]\nsteps: [ { inject: { fault: triple-fault, vm: a } } ]\n", 3, 12, "inject triple-fault: not supported by node kind 'cluster'" },
+        { "kill unknown node", Cluster + "vms: [ { name: a, guest: hello } ]\nsteps: [ { inject: { fault: kill-node, node: n9 } } ]\n", 3, 12, "inject kill-node: unknown node 'n9'" },
+        { "placement vm and vms", Vms + "steps:\n  - expect-placement: { vm: web, vms: [web, loop], node: local }\n", 10, 23, "give 'vm' (one VM) or 'vms' (a list), not both" },
+        { "placement nothing to check", Vms + "steps:\n  - expect-placement: { vm: web }\n", 10, 23, "give 'node' (where the VMs must be) and/or 'distinct: true'" },
+        { "placement distinct of one", Vms + "steps:\n  - expect-placement: { vms: [web], distinct: true }\n", 10, 30, "'vms' needs at least two VMs for 'distinct'" },
+        { "placement bad distinct", Vms + "steps:\n  - expect-placement: { vms: [web, loop], distinct: yes }\n", 10, 53, "'distinct' must be true or false" },
+        { "placement unknown vm", Vms + "steps:\n  - expect-placement: { vms: [web, lop], distinct: true }\n", 10, 5, "expect-placement: unknown vm 'lop' (did you mean 'loop'?)" },
+        { "placement unknown node", Vms + "steps:\n  - expect-placement: { vm: web, node: locl }\n", 10, 5, "expect-placement: unknown node 'locl' (did you mean 'local'?)" },
         { "port of the uart", "vms: [ { name: a, guest: hello, devices: [ { name: d, kind: crashable-port, port: 0x3f9 } ] } ]\nsteps: [ { create: a } ]\n", 1, 44, "belongs to the COM1 UART" },
         { "device twice", "vms: [ { name: a, guest: hello, devices: [ { name: d, kind: crashable-port, port: 0x80 }, { name: d, kind: crashable-port, port: 0x81 } ] } ]\nsteps: [ { create: a } ]\n", 1, 91, "device 'd' is declared twice" },
         { "port claimed twice", "vms: [ { name: a, guest: hello, devices: [ { name: d, kind: crashable-port, port: 0x80 }, { name: e, kind: crashable-port, port: 128 } ] } ]\nsteps: [ { create: a } ]\n", 1, 91, "port 0x80 is already claimed by device 'd'" },
