@@ -23,7 +23,7 @@ internal sealed class AsyncPfActor : ReceiveActor
     private int _fills;
     private IActorRef? _flushRequester;
     private int _queuesToFlush, _cancelled;
-    private bool _flushed;
+    private bool _flushed, _failureReported;
 
     /// <summary>Props for the async-PF subtree of VM <paramref name="vmName"/>.</summary>
     public static Props Props(AsyncPfRouter router, string vmName) => Akka.Actor.Props.Create(() => new AsyncPfActor(router, vmName));
@@ -36,6 +36,11 @@ internal sealed class AsyncPfActor : ReceiveActor
         Receive<AwaitGuestPages>(OnAwaitPages);
         Receive<FillLazyMemory>(_ => OnFill());
         Receive<FlushAsyncPf>(_ => OnFlush());
+        Receive<PageUnreadable>(OnPageUnreadable);
+        Receive<ReleaseUnreadableFaults>(m =>
+        {
+            foreach (var queue in _queues) queue.Tell(m);
+        });
         Receive<QueueFlushed>(OnQueueFlushed);
         Receive<Terminated>(OnTerminated);
     }
@@ -90,6 +95,14 @@ internal sealed class AsyncPfActor : ReceiveActor
             Sender.Tell(new VmRequestFailed(_vmName, new VmError.LazyMemoryRefused("a fill is already running")));
         else
             _filler = Context.Watch(Context.ActorOf(LazyMemoryFiller.Props(_router, Sender, _vmName), $"fill-{++_fills}"));
+    }
+
+    // The VM fails once, with the first page that could not be read.
+    private void OnPageUnreadable(PageUnreadable unreadable)
+    {
+        if (_failureReported || _flushRequester is not null) return;
+        _failureReported = true;
+        Context.Parent.Tell(new LazyMemoryFailed(_vmName, unreadable.Reason));
     }
 
     // FlushOutstandingWork: detach the queues and cancel every fetch, then let each queue wait for its workers.

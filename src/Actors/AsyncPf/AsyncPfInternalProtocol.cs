@@ -36,3 +36,25 @@ internal sealed record FlushAsyncPf
 
 /// <summary>Every vCPU's queue and any fill are flushed; <paramref name="RunningFetches"/> is 0 unless a store ignored cancellation.</summary>
 internal sealed record AsyncPfFlushed(int CancelledWorks, long RunningFetches);
+
+/// <summary>
+/// A queue gave up on <paramref name="Page"/>: every read of it failed while vCPU <paramref name="VcpuId"/> waits on
+/// it, so the vCPU can never go on. <paramref name="Reason"/> names the page, the store and its error.
+/// </summary>
+internal sealed record PageUnreadable(int VcpuId, ulong Page, string Reason);
+
+/// <summary>
+/// The async-PF actor to its VmActor: the VM's lazy memory failed (<see cref="PageUnreadable"/>); the VM must fail
+/// with <paramref name="Reason"/>.
+/// </summary>
+internal sealed record LazyMemoryFailed(string VmName, string Reason);
+
+/// <summary>
+/// The teardown to the async-PF actors, once the vCPUs were told to stop: release every vCPU thread blocked on a
+/// page that could not be read (with a zero page: its contents no longer matter), now and for any later failure,
+/// so that the thread can leave the guest and stop.
+/// </summary>
+internal sealed record ReleaseUnreadableFaults
+{
+    public static readonly ReleaseUnreadableFaults Instance = new();
+}

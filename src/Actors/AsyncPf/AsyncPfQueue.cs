@@ -34,6 +34,8 @@ internal sealed class AsyncPfQueue : ReceiveActor
     private long _nextWorkId;
     private ulong _cursor, _horizon;
     private bool _hasWindow;
+    private bool _releaseUnreadable;                                  // the VM is stopping: free threads on unreadable pages
+    private ulong? _unreadable;                                       // the page the vCPU waits on that could not be read
     private IActorRef? _flushRequester;
     private int _cancelledAtFlush;
 
@@ -53,6 +55,7 @@ internal sealed class AsyncPfQueue : ReceiveActor
         Receive<WakeupAllAsyncPf>(_ => OnWakeupAll());
         ReceiveAsync<AwaitGuestPages>(OnAwaitPagesAsync);
         Receive<FlushQueue>(_ => OnFlush());
+        Receive<ReleaseUnreadableFaults>(_ => OnReleaseUnreadable());
     }
 
     private AsyncPfCounters Counters => _vcpu.Counters;
@@ -110,8 +113,42 @@ internal sealed class AsyncPfQueue : ReceiveActor
         if (outcome.Result == FetchResult.Failed)
         {
             Counters.Failed();
-            _log.Error(outcome.Error, "VM {0} vcpu {1}: page {2} of lazy memory could not be read; the vCPU stays blocked on it", _vmName, _vcpu.Id, page);
+            OnUnreadable(page, outcome.Error);
         }
+    }
+
+    // Every read of the page the vCPU waits on failed, the worker's and the synchronous retry's. userfaultfd
+    // cannot fail one fault, so the thread stays blocked: the VM is told to fail (its guest cannot go on), and
+    // once its teardown asks for it the thread is released to stop.
+    private void OnUnreadable(ulong page, Exception? error)
+    {
+        if (Flushing || _vcpu.Slot is not { } slot || slot.Page != page || !IsWaitingOn(slot.Token))
+        {
+            _log.Warning("VM {0} vcpu {1}: page {2} of lazy memory could not be read: {3}", _vmName, _vcpu.Id, page, error?.Message);
+            return;
+        }
+        _unreadable = page;
+        ulong address = _router.GuestPhysicalAddress + (page << Hardware.Native.PageSize.Shift);
+        var reason = $"lazy memory page {page} (guest-physical 0x{address:x}) could not be read from the backing store " +
+                     $"'{_router.Store.Description}': {error?.Message ?? "unknown error"}";
+        _log.Error("VM {0} vcpu {1}: {2}; the VM fails", _vmName, _vcpu.Id, reason);
+        if (_releaseUnreadable) ReleaseUnreadable();
+        else Context.Parent.Tell(new PageUnreadable(_vcpu.Id, page, reason));
+    }
+
+    private void OnReleaseUnreadable()
+    {
+        _releaseUnreadable = true;
+        ReleaseUnreadable();
+    }
+
+    // Installs a zero page where the store failed, which wakes the blocked thread: the VM is stopping and its vCPU
+    // threads were told to stop, so the guest runs at most a few more instructions on it before the thread stops.
+    private void ReleaseUnreadable()
+    {
+        if (_unreadable is not { } page) return;
+        _unreadable = null;
+        if (Region.TryInstallZero(page) != PageInstall.RegionClosed) _router.OnPageInstalled(page);
     }
 
     private bool TryStartWork(ulong page)

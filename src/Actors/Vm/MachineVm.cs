@@ -16,16 +16,18 @@ public static class MachineVm
     /// A spec for VM <paramref name="name"/> running <paramref name="machine"/> on <paramref name="accelerator"/>.
     /// <paramref name="addDevices"/> may register more devices on the machine's bus before it runs and
     /// returns them so that the VM owns and releases them. If the machine has lazy memory, its faults go to the
-    /// VM's async page-fault actors, tuned by <paramref name="asyncPf"/> (default <see cref="AsyncPfOptions.Default"/>).
+    /// VM's async page-fault actors, tuned by <paramref name="asyncPf"/> (default <see cref="AsyncPfOptions.Default"/>);
+    /// <paramref name="routerBuilt"/> is then called with their router when the VM is built (its counters stay readable
+    /// through it after the VM is gone).
     /// </summary>
     public static VmSpec Spec(string name, IAccelerator accelerator, MachineSpec machine, Func<Machine, IEnumerable<VmDevice>>? addDevices = null,
-        AsyncPfOptions? asyncPf = null)
+        AsyncPfOptions? asyncPf = null, Action<AsyncPfRouter>? routerBuilt = null)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentNullException.ThrowIfNull(machine);
         asyncPf?.Validate();
         return new VmSpec(name, machine.EffectiveVcpuCount, machine.MemoryBytes + (machine.LazyMemory?.Size ?? 0),
-            context => Build(accelerator, machine, context, addDevices, asyncPf),
+            context => Build(accelerator, machine, context, addDevices, asyncPf, routerBuilt),
             $"{machine.Image.Name} on {accelerator.Description}");
     }
 
@@ -52,7 +54,7 @@ public static class MachineVm
     }
 
     private static VmParts Build(IAccelerator accelerator, MachineSpec spec, VmBuildContext context, Func<Machine, IEnumerable<VmDevice>>? addDevices,
-        AsyncPfOptions? asyncPf)
+        AsyncPfOptions? asyncPf, Action<AsyncPfRouter>? routerBuilt)
     {
         var router = spec.LazyMemory is { } lazy
             ? new AsyncPfRouter(lazy.Store, spec.EffectiveVcpuCount, lazy.GuestPhysicalAddress, asyncPf)
@@ -60,7 +62,11 @@ public static class MachineVm
         var machine = Machine.Create(accelerator, spec, context.Console, router);
         try
         {
-            if (router is not null) router.Attach(machine.LazyMemory!);
+            if (router is not null)
+            {
+                router.Attach(machine.LazyMemory!);
+                routerBuilt?.Invoke(router);
+            }
             return Parts(machine, addDevices?.Invoke(machine).ToList(), router);
         }
         catch

@@ -237,6 +237,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         });
         Receive<VcpuGuestEnded>(m => BeginTeardown(Interpret(m)));
         Receive<ChildCrashed>(m => BeginTeardown(new VmOutcome.Failed(m.Reason)));
+        Receive<LazyMemoryFailed>(m => BeginTeardown(new VmOutcome.Failed(m.Reason)));
         Receive<Terminated>(t => BeginTeardown(new VmOutcome.Failed($"{t.ActorRef.Path.Name} stopped unexpectedly")));
         Always();
     }
@@ -269,6 +270,12 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             _transition = null;
             BeginTeardown(new VmOutcome.Failed(m.Reason));
         });
+        Receive<LazyMemoryFailed>(m =>
+        {
+            _transition!.Requester.Tell(new VmRequestFailed(Name, new VmError.VcpusUnresponsive(m.Reason)));
+            _transition = null;
+            BeginTeardown(new VmOutcome.Failed(m.Reason));
+        });
         Receive<GetVmDescription>(_ => Sender.Tell(Describe()));
         Receive<GetAsyncPfCounters>(_ =>
         {
@@ -294,6 +301,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         });
         Receive<StepTimedOut>(m => m.Step == _currentStep, m => AbandonTeardown($"teardown step {m.Step} did not finish within {TeardownStepTimeout.TotalSeconds:0} s"));
         Receive<ChildCrashed>(m => _log.Warning("VM {0}: a child crashed during teardown: {1}", Name, m.Reason));
+        Receive<LazyMemoryFailed>(m => _log.Warning("VM {0}: lazy memory failed during teardown: {1}", Name, m.Reason));
         Receive<VcpuHalted>(_ => { });
         Receive<VcpuGuestEnded>(_ => { });
         Receive<Terminated>(_ => { });
@@ -317,6 +325,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         });
         Receive<Collected>(_ => { });
         Receive<ChildCrashed>(_ => { });
+        Receive<LazyMemoryFailed>(_ => { });
         Receive<Terminated>(_ => { });
         Receive<VcpuHalted>(_ => { });
         Receive<VcpuGuestEnded>(_ => { });
@@ -408,6 +417,8 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                 // threads answer on behalf of their actors.
                 _stepTag = Collect(_vcpus.Zip(_loops, (actor, loop) => (actor, (Action<IActorRef>)(r => loop.Post(StopVcpu.Instance, r)))).ToList(),
                     m => m is VcpuStopped, TeardownStepTimeout, watch: false);
+                // A vCPU thread blocked on a lazy page its store could not produce can only stop once released.
+                _asyncPf?.Tell(ReleaseUnreadableFaults.Instance);
                 break;
             case TeardownStep.FlushOutstandingWork:
                 // Barriers: every memslot change and device message queued before the teardown is handled;
@@ -452,7 +463,13 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                 RunStep(TeardownStep.FlushOutstandingWork);
                 return;
             case TeardownStep.FlushOutstandingWork:
-                if (!c.AllAcked) _log.Warning("VM {0}: flush incomplete: {1}", Name, c.Problem);
+                if (!c.AllAcked)
+                {
+                    _log.Warning("VM {0}: flush incomplete: {1}", Name, c.Problem);
+                    // The async-PF actors may be gone without their flush: wait for page fetches still running.
+                    if (_parts?.AsyncPf is { } router && !router.Abort(TeardownStepTimeout))
+                        _log.Warning("VM {0}: {1} page fetches still running; lazy memory refuses their installs", Name, router.RunningFetches);
+                }
                 if (_asyncPf is not null) Context.Stop(_asyncPf);
                 PublishConsole();
                 CompleteStep(step);

@@ -112,15 +112,19 @@ public static class GuestLibrary
     }
 
     /// <summary>
-    /// Protected mode. Fills <paramref name="pages"/> 4 KiB pages from <see cref="GuestLayout.DataBase"/> with the
-    /// pattern dword k = k * <see cref="FillStep"/>, reads them all back summing the dwords (mod 2^32), prints
-    /// "checksum=" and the sum as 8 lowercase hex digits and a newline, and exits with the sum's low byte.
-    /// With D = pages * 1024 the sum is <see cref="FillStep"/> * D(D-1)/2 mod 2^32 (<see cref="ExpectedMemoryChecksum"/>).
+    /// Protected mode. Fills <paramref name="pages"/> 4 KiB pages from <paramref name="address"/> (default
+    /// <see cref="GuestLayout.DataBase"/>) with the pattern dword k = k * <see cref="FillStep"/>, reads them all back
+    /// summing the dwords (mod 2^32), prints "checksum=" and the sum as 8 lowercase hex digits and a newline, and
+    /// exits with the sum's low byte. With D = pages * 1024 the sum is <see cref="FillStep"/> * D(D-1)/2 mod 2^32
+    /// (<see cref="ExpectedMemoryChecksum"/>). An <paramref name="address"/> other than DataBase (e.g. a lazy memory
+    /// region above RAM) must be 4 KiB aligned and at or above DataBase; the guest then needs only the RAM its image does.
     /// </summary>
-    public static GuestImage MemoryWriter(int pages)
+    public static GuestImage MemoryWriter(int pages, ulong address = GuestLayout.DataBase)
     {
         if (pages < 1 || pages > MaxMemoryWriterPages)
             throw new ArgumentOutOfRangeException(nameof(pages), pages, $"pages must be 1..{MaxMemoryWriterPages}");
+        if (address < GuestLayout.DataBase || address % 4096 != 0 || address + (ulong)pages * 4096 > 0x1_0000_0000)
+            throw new ArgumentOutOfRangeException(nameof(address), address, $"the filled range must start 4 KiB aligned at or above 0x{GuestLayout.DataBase:x} and end below 4 GiB");
         const ulong origin = GuestLayout.ImageBase;
         uint dwords = (uint)pages * DwordsPerPage;
         var bytes = GuestAssembler.Assemble(32, origin, g =>
@@ -129,7 +133,7 @@ public static class GuestLibrary
             var fill = a.CreateLabel();
             var sum = a.CreateLabel();
             a.cld();
-            a.mov(edi, (uint)GuestLayout.DataBase);
+            a.mov(edi, (uint)address);
             a.mov(ecx, dwords);
             a.xor(eax, eax);
             a.Label(ref fill);
@@ -138,7 +142,7 @@ public static class GuestLibrary
             a.add(edi, 4);
             a.dec(ecx);
             a.jnz(fill);
-            a.mov(esi, (uint)GuestLayout.DataBase);
+            a.mov(esi, (uint)address);
             a.mov(ecx, dwords);
             a.xor(edx, edx);
             a.Label(ref sum);
@@ -156,11 +160,11 @@ public static class GuestLibrary
         });
         uint checksum = ExpectedMemoryChecksum(pages);
         return new GuestImage("memory-writer", bytes, origin, origin, BootMode.Protected, 1,
-            $"protected mode: fills {pages} pages at 0x{GuestLayout.DataBase:x}, sums them back, prints the checksum and exits with its low byte")
+            $"protected mode: fills {pages} pages at 0x{address:x}, sums them back, prints the checksum and exits with its low byte")
         {
             ExpectedConsole = $"checksum={checksum:x8}\n",
             ExpectedResultCode = (int)(checksum & 0xff),
-            MinimumMemoryBytes = GuestLayout.DataBase + (ulong)pages * 4096,
+            MinimumMemoryBytes = address == GuestLayout.DataBase ? GuestLayout.DataBase + (ulong)pages * 4096 : GuestLayout.DataBase,
         };
     }
 

@@ -2,17 +2,19 @@ namespace Actorvisor.Hardware.Lazy;
 
 /// <summary>
 /// Wraps a store and makes it slow and, on request, unreliable: every read waits <see cref="Latency"/> first
-/// (like a remote or cold store); reads of pages marked with <see cref="FailPage"/>, or a random share of
-/// reads (<see cref="FailureProbability"/>), fail after the wait. Counts reads and the most reads in flight
-/// at once, so tests can check how many workers really ran together.
+/// (like a remote or cold store); reads of pages marked with <see cref="FailPage"/>, every read once
+/// <see cref="FailEveryRead"/> was called, or a random share of reads (<see cref="FailureProbability"/>), fail
+/// after the wait. The latency can be changed while reads run. Counts reads and the most reads in flight at
+/// once, so tests can check how many workers really ran together.
 /// </summary>
 public sealed class SlowBackingStore : IBackingStore
 {
     private readonly IBackingStore _inner;
     private readonly Dictionary<ulong, int> _failuresLeft = new();
     private readonly Random _random;
-    private long _reads, _failures;
+    private long _reads, _failures, _latencyTicks;
     private int _inFlight, _maxInFlight;
+    private string? _failEvery;
 
     /// <summary>Wraps <paramref name="inner"/> with <paramref name="latency"/> per read.</summary>
     /// <param name="inner">The store that produces the data.</param>
@@ -26,13 +28,25 @@ public sealed class SlowBackingStore : IBackingStore
         if (failureProbability is < 0 or > 1 || double.IsNaN(failureProbability))
             throw new ArgumentOutOfRangeException(nameof(failureProbability), $"failure probability {failureProbability} is not between 0 and 1");
         _inner = inner;
-        Latency = latency;
+        _latencyTicks = latency.Ticks;
         FailureProbability = failureProbability;
         _random = new Random(seed);
     }
 
-    /// <summary>The delay before each read.</summary>
-    public TimeSpan Latency { get; }
+    /// <summary>The delay before each read; a change applies to reads that start after it.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">set to a negative value.</exception>
+    public TimeSpan Latency
+    {
+        get => TimeSpan.FromTicks(Interlocked.Read(ref _latencyTicks));
+        set
+        {
+            if (value < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(value), $"latency {value} is negative");
+            Interlocked.Exchange(ref _latencyTicks, value.Ticks);
+        }
+    }
+
+    /// <summary>True once <see cref="FailEveryRead"/> was called.</summary>
+    public bool FailsEveryRead => Volatile.Read(ref _failEvery) is not null;
 
     /// <summary>The share of reads that fail at random.</summary>
     public double FailureProbability { get; }
@@ -59,6 +73,16 @@ public sealed class SlowBackingStore : IBackingStore
         lock (_failuresLeft) _failuresLeft[pageIndex] = times;
     }
 
+    /// <summary>
+    /// From now on every read fails (after the wait), as when a remote store goes away; the error names
+    /// <paramref name="why"/>. Reads already past their wait are not affected.
+    /// </summary>
+    public void FailEveryRead(string why = "the store fails every read")
+    {
+        ArgumentException.ThrowIfNullOrEmpty(why);
+        Volatile.Write(ref _failEvery, why);
+    }
+
     /// <inheritdoc />
     public async ValueTask<PageContent> ReadPageAsync(ulong pageIndex, Memory<byte> page, CancellationToken cancellationToken = default)
     {
@@ -68,7 +92,13 @@ public sealed class SlowBackingStore : IBackingStore
             if (Interlocked.CompareExchange(ref _maxInFlight, now, max) == max) break;
         try
         {
-            if (Latency > TimeSpan.Zero) await Task.Delay(Latency, cancellationToken).ConfigureAwait(false);
+            var latency = Latency;
+            if (latency > TimeSpan.Zero) await Task.Delay(latency, cancellationToken).ConfigureAwait(false);
+            if (Volatile.Read(ref _failEvery) is { } why)
+            {
+                Interlocked.Increment(ref _failures);
+                throw new BackingStoreException($"{Description}: reading page {pageIndex} failed: {why}");
+            }
             if (ShouldFail(pageIndex))
             {
                 Interlocked.Increment(ref _failures);

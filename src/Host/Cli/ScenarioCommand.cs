@@ -34,7 +34,7 @@ public static class ScenarioCommand
         {
             var options = new ScenarioRunOptions { AcceleratorOverride = parse.GetValue(accelerator) };
             return await RunAsync(parse.GetValue(files)!, parse.GetValue(junit)?.FullName, parse.GetValue(verbose),
-                new ScenarioRunner(nodes ?? new InProcessNodeFactory(parse.GetValue(verbose) ? "WARNING" : "OFF"), options), Terminal(), Console.Error, cancellationToken);
+                new ScenarioRunner(nodes ?? new ScenarioNodeFactory(new InProcessNodeFactory(parse.GetValue(verbose) ? "WARNING" : "OFF"), ClusterAccelerator(options)), options), Terminal(), Console.Error, cancellationToken);
         });
 
         var checkFiles = new Argument<string[]>("FILE") { Description = "scenario files, folders or patterns", Arity = ArgumentArity.OneOrMore };
@@ -47,6 +47,10 @@ public static class ScenarioCommand
         });
         return new Command("scenario", "Scripted scenarios: YAML files that drive VMs through the actor runtime (see docs/scenarios.md)") { run, check };
     }
+
+    // Cluster nodes run their VMs on the accelerator --accelerator names, else the software one (as scenarios default to).
+    private static string ClusterAccelerator(ScenarioRunOptions options) =>
+        options.AcceleratorOverride?.ToString().ToLowerInvariant() ?? "software";
 
     // Spectre assumes 80 columns when the output is not a terminal; a CI log reads better one report line per line.
     private static IAnsiConsole Terminal()

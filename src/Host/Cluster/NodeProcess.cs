@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Reflection;
 
 namespace Actorvisor.Host.Cluster;
 
@@ -36,8 +35,8 @@ public sealed class NodeProcess : IAsyncDisposable
     {
         var self = Environment.ProcessPath ?? throw new InvalidOperationException("the path of this executable is unknown");
         var info = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
-        // Under `dotnet actorvisor.dll` the executable is the dotnet host: pass the assembly first.
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet") info.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
+        // Under `dotnet actorvisor.dll` (or a test host) the executable is the dotnet host: pass the assembly first.
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet") info.ArgumentList.Add(typeof(NodeProcess).Assembly.Location);
         info.ArgumentList.Add("node");
         // If this process dies, the node's stdin closes and it stops instead of running on orphaned.
         info.ArgumentList.Add("--stop-on-stdin-eof");
@@ -66,6 +65,15 @@ public sealed class NodeProcess : IAsyncDisposable
         var exited = _process.WaitForExitAsync();
         if (await Task.WhenAny(seen.Task, exited, Task.Delay(timeout)).ConfigureAwait(false) != seen.Task)
             throw new InvalidOperationException($"node {Name} did not print '{text}' ({(_process.HasExited ? "it exited" : $"{timeout.TotalSeconds:0} s")}):\n{Tail}");
+    }
+
+    /// <summary>True once the process has exited.</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>SIGKILL: the node dies at once, as in a crash (its VMs die with it).</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited) _process.Kill();
     }
 
     /// <summary>Stops the node with SIGTERM (it tears its VMs down and leaves the cluster) and waits for it.</summary>

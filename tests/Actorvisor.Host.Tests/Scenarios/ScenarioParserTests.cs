@@ -19,6 +19,95 @@ public class ScenarioParserTests
 
         """;
 
+    private const string Cluster = "nodes: [ { name: n1, kind: cluster }, { name: n2, kind: cluster } ]\n";
+
+    [Fact]
+    public void Cluster_nodes_placement_and_node_loss_parse_into_their_model()
+    {
+        var scenario = ScenarioParser.Parse("""
+            nodes:
+              - { name: n1, kind: cluster, vcpus: 4, memory: 256M }
+              - { name: n2, kind: cluster }
+            vms:
+              - { name: placed, guest: spin }
+              - { name: pinned, guest: hello, node: n2 }
+            steps:
+              - create: placed
+              - expect-placement: { vms: [placed, pinned], distinct: true }
+              - expect-placement: { vm: pinned, node: n2 }
+              - inject: { fault: kill-node, node: n2 }
+              - expect-state: { vm: pinned, state: lost, timeout: 45s }
+            """, "cluster.yaml");
+        Assert.Equal(new[] { NodeKind.Cluster, NodeKind.Cluster }, scenario.Nodes.Select(n => n.Kind));
+        Assert.Equal((4, 256UL << 20), (scenario.Nodes[0].Vcpus!.Value, scenario.Nodes[0].MemoryBytes!.Value));
+        Assert.Equal(("n1", false), (scenario.Vms[0].Node, scenario.Vms[0].Pinned));
+        Assert.Equal(("n2", true), (scenario.Vms[1].Node, scenario.Vms[1].Pinned));
+        Assert.Equal(new ExpectPlacementStep(new SourceLocation("cluster.yaml", 9, 5), ["placed", "pinned"], null, true) with { },
+            scenario.Steps[1] with { Timeout = null }, new PlacementComparer());
+        var one = Assert.IsType<ExpectPlacementStep>(scenario.Steps[2]);
+        Assert.Equal(("pinned", "n2", false), (Assert.Single(one.Vms), one.Node, one.Distinct));
+        var kill = Assert.IsType<InjectFaultStep>(scenario.Steps[3]);
+        Assert.Equal((FaultKind.KillNode, "n2", (string?)null), (kill.Fault, kill.Node, kill.Vm));
+        Assert.Equal(VmStateName.Lost, Assert.IsType<ExpectStateStep>(scenario.Steps[4]).State);
+    }
+
+    private sealed class PlacementComparer : IEqualityComparer<Step>
+    {
+        public bool Equals(Step? x, Step? y) => x is ExpectPlacementStep a && y is ExpectPlacementStep b
+            && a.Location == b.Location && a.Vms.SequenceEqual(b.Vms) && a.Node == b.Node && a.Distinct == b.Distinct;
+
+        public int GetHashCode(Step obj) => 0;
+    }
+
+    private const string Lazy = """
+        vms:
+          - name: lazy
+            guest: { name: memory-writer, pages: 16, address: 0x40000000 }
+            lazy-memory: { size: 1M }
+
+        """;
+
+    [Fact]
+    public void Lazy_memory_and_its_store_faults_and_counters_parse_into_their_model()
+    {
+        var scenario = ScenarioParser.Parse("""
+            vms:
+              - name: lazy
+                guest: { name: memory-writer, pages: 16, address: 0x40000000 }
+                lazy-memory: { size: 1M, latency: 5ms }
+              - name: image
+                guest: hello
+                lazy-memory:
+                  size: 64K
+                  address: 0x80000000
+                  store: file
+                  file: Actorvisor.Host.Tests.dll
+            steps:
+              - inject: { fault: slow-store, vm: lazy, delay: 20ms }
+              - inject: { fault: failing-store, vm: image }
+              - expect-async-pf: { vm: lazy, faults: ">= 1", failed: 0, running-fetches: "<3", live-workers: "= 2" }
+            """, "lazy.yaml", AppContext.BaseDirectory);
+
+        var lazy = scenario.Vms[0].LazyMemory!;
+        Assert.Equal((1UL << 20, LazyMemoryDeclaration.DefaultAddress, LazyStoreKind.Zero, TimeSpan.FromMilliseconds(5)), (lazy.Size, lazy.Address, lazy.Store, lazy.Latency));
+        Assert.Equal(new SourceLocation("lazy.yaml", 4, 18), lazy.Location);
+        var image = scenario.Vms[1].LazyMemory!;
+        Assert.Equal((0x10000UL, 0x8000_0000UL, LazyStoreKind.File, TimeSpan.Zero), (image.Size, image.Address, image.Store, image.Latency));
+        Assert.Equal(Path.Combine(AppContext.BaseDirectory, "Actorvisor.Host.Tests.dll"), image.FullPath);
+        Assert.Equal(0x4000_0000, scenario.Vms[0].Guest.Parameters["address"]);
+        Assert.Equal(0x4000_0000UL, scenario.Vms[0].ToMachineSpec().LazyMemory!.GuestPhysicalAddress);
+
+        var slow = Assert.IsType<InjectFaultStep>(scenario.Steps[0]);
+        Assert.Equal((FaultKind.SlowStore, "lazy", TimeSpan.FromMilliseconds(20)), (slow.Fault, slow.Vm, slow.Delay!.Value));
+        Assert.Equal(FaultKind.FailingStore, Assert.IsType<InjectFaultStep>(scenario.Steps[1]).Fault);
+        var counters = Assert.IsType<ExpectAsyncPfStep>(scenario.Steps[2]);
+        Assert.Equal(
+            new[] { new CounterCondition("faults", ">=", 1), new CounterCondition("failed", "==", 0), new CounterCondition("live-workers", "==", 2), new CounterCondition("running-fetches", "<", 3) },
+            counters.Conditions);
+        Assert.True(counters.Conditions[0].Holds(1) && !counters.Conditions[0].Holds(0));
+        Assert.True(counters.Conditions[3].Holds(2) && !counters.Conditions[3].Holds(3));
+    }
+
     [Fact]
     public void Every_step_kind_parses_into_its_model_with_the_location_of_its_keyword()
     {
@@ -180,13 +269,46 @@ public class ScenarioParserTests
         { "memory too small for guest", "vms: [ { name: a, guest: { name: memory-writer, pages: 1000 }, memory: 1M } ]\nsteps: [ { create: a } ]\n", 1, 8, "needs at least" },
         { "too few vcpus", "vms: [ { name: a, guest: two-vcpu-writer, vcpus: 1 } ]\nsteps: [ { create: a } ]\n", 1, 8, "needs 2 vCPUs" },
         { "unknown node", "vms: [ { name: a, guest: hello, node: far } ]\nsteps: [ { create: a } ]\n", 1, 8, "unknown node 'far'" },
-        { "cluster not yet", "nodes: [ { name: n1, kind: cluster } ]\nvms: [ { name: a, guest: hello } ]\nsteps: [ { create: a } ]\n", 1, 10, "node kind 'cluster' is not supported yet" },
+        { "cluster mixed with in-process", "nodes: [ { name: n1, kind: cluster }, { name: local } ]\nvms: [ { name: a, guest: hello } ]\nsteps: [ { create: a } ]\n", 1, 39, "nodes of kind cluster and in-process cannot be mixed" },
+        { "cluster guest parameters", Cluster + "vms: [ { name: a, guest: { name: port-io-loop, writes: 5 } } ]\nsteps: [ { create: a } ]\n", 2, 26, "the remote API boots library guests with their default parameters; remove 'writes'" },
+        { "cluster lazy memory", Cluster + "vms: [ { name: a, guest: hello, lazy-memory: { size: 1M } } ]\nsteps: [ { create: a } ]\n", 2, 46, "'lazy-memory' is not supported by node kind 'cluster'" },
+        { "cluster device", Cluster + "vms: [ { name: a, guest: hello, devices: [ { name: d, kind: crashable-port, port: 0x80 } ] } ]\nsteps: [ { create: a } ]\n", 2, 44, "'devices' are not supported by node kind 'cluster'" },
+        { "cluster memory check", Cluster + "vms: [ { name: a, guest: hello } ]\nsteps: [ { expect-memory: { vm: a, address: 0, length: 4, sum32: 0 } } ]\n", 3, 12, "expect-memory: not supported for vm 'a' on node 'n1' (kind cluster)" },
+        { "cluster crash device", Cluster + "vms: [ { name: a, guest: hello } ]\nsteps: [ { inject: { fault: triple-fault, vm: a } } ]\n", 3, 12, "inject triple-fault: not supported by node kind 'cluster'" },
+        { "kill unknown node", Cluster + "vms: [ { name: a, guest: hello } ]\nsteps: [ { inject: { fault: kill-node, node: n9 } } ]\n", 3, 12, "inject kill-node: unknown node 'n9'" },
+        { "placement vm and vms", Vms + "steps:\n  - expect-placement: { vm: web, vms: [web, loop], node: local }\n", 10, 23, "give 'vm' (one VM) or 'vms' (a list), not both" },
+        { "placement nothing to check", Vms + "steps:\n  - expect-placement: { vm: web }\n", 10, 23, "give 'node' (where the VMs must be) and/or 'distinct: true'" },
+        { "placement distinct of one", Vms + "steps:\n  - expect-placement: { vms: [web], distinct: true }\n", 10, 30, "'vms' needs at least two VMs for 'distinct'" },
+        { "placement bad distinct", Vms + "steps:\n  - expect-placement: { vms: [web, loop], distinct: yes }\n", 10, 53, "'distinct' must be true or false" },
+        { "placement unknown vm", Vms + "steps:\n  - expect-placement: { vms: [web, lop], distinct: true }\n", 10, 5, "expect-placement: unknown vm 'lop' (did you mean 'loop'?)" },
+        { "placement unknown node", Vms + "steps:\n  - expect-placement: { vm: web, node: locl }\n", 10, 5, "expect-placement: unknown node 'locl' (did you mean 'local'?)" },
         { "port of the uart", "vms: [ { name: a, guest: hello, devices: [ { name: d, kind: crashable-port, port: 0x3f9 } ] } ]\nsteps: [ { create: a } ]\n", 1, 44, "belongs to the COM1 UART" },
         { "device twice", "vms: [ { name: a, guest: hello, devices: [ { name: d, kind: crashable-port, port: 0x80 }, { name: d, kind: crashable-port, port: 0x81 } ] } ]\nsteps: [ { create: a } ]\n", 1, 91, "device 'd' is declared twice" },
         { "port claimed twice", "vms: [ { name: a, guest: hello, devices: [ { name: d, kind: crashable-port, port: 0x80 }, { name: e, kind: crashable-port, port: 128 } ] } ]\nsteps: [ { create: a } ]\n", 1, 91, "port 0x80 is already claimed by device 'd'" },
         { "undeclared device", Vms + "steps:\n  - inject: { fault: crash-device, vm: web, device: probe }\n", 10, 5, "vm 'web' has no device 'probe'" },
-        { "slow store not yet", Vms + "steps:\n  - inject: { fault: slow-store, vm: web, delay: 10ms }\n", 10, 5, "not supported yet by node kind 'in-process'" },
-        { "kill node not yet", Vms + "steps:\n  - inject: { fault: kill-node, node: local }\n", 10, 5, "not supported yet by node kind 'in-process'" },
+        { "slow store without lazy memory", Vms + "steps:\n  - inject: { fault: slow-store, vm: web, delay: 10ms }\n", 10, 5, "inject slow-store: vm 'web' has no lazy memory" },
+        { "failing store without lazy memory", Vms + "steps:\n  - inject: { fault: failing-store, vm: web }\n", 10, 5, "inject failing-store: vm 'web' has no lazy memory" },
+        { "slow store without delay", Lazy + "steps:\n  - inject: { fault: slow-store, vm: lazy }\n", 6, 13, "inject slow-store: missing 'delay'" },
+        { "slow store bad delay", Lazy + "steps:\n  - inject: { fault: slow-store, vm: lazy, delay: slow }\n", 6, 51, "'delay' must be a duration" },
+        { "failing store with delay", Lazy + "steps:\n  - inject: { fault: failing-store, vm: lazy, delay: 1s }\n", 6, 54, "'delay' does not apply to fault failing-store" },
+        { "kill in-process node", Vms + "steps:\n  - inject: { fault: kill-node, node: local }\n", 10, 5, "not supported by node kind 'in-process'" },
+        { "lazy size missing", "vms: [ { name: a, guest: hello, lazy-memory: { latency: 1ms } } ]\nsteps: [ { create: a } ]\n", 1, 46, "lazy-memory: missing 'size'" },
+        { "lazy size unaligned", "vms: [ { name: a, guest: hello, lazy-memory: { size: 5000 } } ]\nsteps: [ { create: a } ]\n", 1, 54, "'size' must be a positive multiple of 4K" },
+        { "lazy size bad", "vms: [ { name: a, guest: hello, lazy-memory: { size: big } } ]\nsteps: [ { create: a } ]\n", 1, 54, "'size' must be a size" },
+        { "lazy address unaligned", "vms: [ { name: a, guest: hello, lazy-memory: { size: 1M, address: 0x40000010 } } ]\nsteps: [ { create: a } ]\n", 1, 67, "'address' must be 4K aligned" },
+        { "lazy address in ram", "vms: [ { name: a, guest: hello, lazy-memory: { size: 1M, address: 0x100000 } } ]\nsteps: [ { create: a } ]\n", 1, 46, "'lazy-memory: 'address'': 0x100000 overlaps ordinary RAM" },
+        { "lazy store unknown", "vms: [ { name: a, guest: hello, lazy-memory: { size: 1M, store: zeros } } ]\nsteps: [ { create: a } ]\n", 1, 65, "'store' must be one of zero, file, got 'zeros' (did you mean 'zero'?)" },
+        { "lazy file missing", "vms: [ { name: a, guest: hello, lazy-memory: { size: 1M, store: file } } ]\nsteps: [ { create: a } ]\n", 1, 46, "store 'file' needs 'file'" },
+        { "lazy file absent", "vms: [ { name: a, guest: hello, lazy-memory: { size: 1M, store: file, file: nowhere.raw } } ]\nsteps: [ { create: a } ]\n", 1, 77, "'file' 'nowhere.raw' does not exist" },
+        { "lazy file for zero", "vms: [ { name: a, guest: hello, lazy-memory: { size: 1M, file: x.raw } } ]\nsteps: [ { create: a } ]\n", 1, 64, "'file' only applies to store 'file'" },
+        { "lazy bad latency", "vms: [ { name: a, guest: hello, lazy-memory: { size: 1M, latency: 5 } } ]\nsteps: [ { create: a } ]\n", 1, 67, "'latency' must be a duration" },
+        { "lazy unknown key", "vms: [ { name: a, guest: hello, lazy-memory: { size: 1M, latncy: 5ms } } ]\nsteps: [ { create: a } ]\n", 1, 58, "unknown key 'latncy' (did you mean 'latency'?)" },
+        { "writer outside memory", "vms: [ { name: a, guest: { name: memory-writer, pages: 512, address: 0x40000000 }, lazy-memory: { size: 1M } } ]\nsteps: [ { create: a } ]\n", 1, 26, "writes [0x40000000, 0x40200000), which is not inside its RAM [0, 0x2000000) or its lazy memory [0x40000000, 0x40100000)" },
+        { "async-pf without lazy memory", Vms + "steps:\n  - expect-async-pf: { vm: web, faults: 1 }\n", 10, 5, "expect-async-pf: vm 'web' has no lazy memory" },
+        { "async-pf no counter", Lazy + "steps:\n  - expect-async-pf: { vm: lazy }\n", 6, 22, "expect-async-pf: name at least one counter" },
+        { "async-pf bad value", Lazy + "steps:\n  - expect-async-pf: { vm: lazy, faults: many }\n", 6, 42, "'faults' must be a count, optionally after >=" },
+        { "async-pf bad comparison", Lazy + "steps:\n  - expect-async-pf: { vm: lazy, failed: \"=> 1\" }\n", 6, 42, "'failed' must be a count" },
+        { "async-pf unknown counter", Lazy + "steps:\n  - expect-async-pf: { vm: lazy, fautls: 1 }\n", 6, 34, "unknown key 'fautls' (did you mean 'faults'?)" },
         { "triple fault in real mode", Vms + "steps:\n  - inject: { fault: triple-fault, vm: web }\n", 10, 5, "protected or long mode" },
         { "memory outside ram", Vms + "steps:\n  - expect-memory: { vm: web, address: 0x1ffffff, length: 8, sha256: 0 }\n", 10, 5, "is not inside vm 'web''s RAM" },
         { "sum32 length", Vms + "steps:\n  - expect-memory: { vm: web, address: 0, length: 6, sum32: 0 }\n", 10, 5, "multiple of 4" },

@@ -57,7 +57,7 @@ public static class ScenarioTestSupport
     public static async Task<(ScenarioResult Result, RecordingNodeFactory Nodes, string Report)> RunAsync(Scenario scenario, ITestOutputHelper output,
         CancellationToken cancellationToken = default, Func<IVirtualMachine, IKvmVfioDevice>? kvmVfioDevice = null)
     {
-        var nodes = new RecordingNodeFactory(new InProcessNodeFactory(kvmVfioDevice: kvmVfioDevice));
+        var nodes = new RecordingNodeFactory(new ScenarioNodeFactory(new InProcessNodeFactory(kvmVfioDevice: kvmVfioDevice)));
         var writer = new StringWriter();
         var console = PlainConsole(writer);
         var runner = new ScenarioRunner(nodes, new ScenarioRunOptions { AcceleratorOverride = AcceleratorOverride });
@@ -93,6 +93,14 @@ public sealed class RecordingNodeFactory(INodeFactory inner) : INodeFactory
         return new RecordingNode(started, Vms);
     }
 
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<IScenarioNode>> StartAllAsync(IReadOnlyList<NodeDeclaration> nodes, CancellationToken cancellationToken)
+    {
+        var started = await inner.StartAllAsync(nodes, cancellationToken);
+        foreach (var node in nodes) Started.Enqueue(node);
+        return [.. started.Select(n => new RecordingNode(n, Vms))];
+    }
+
     private sealed class RecordingNode(IScenarioNode inner, ConcurrentQueue<IScenarioVm> vms) : IScenarioNode
     {
         public NodeDeclaration Declaration => inner.Declaration;
@@ -103,6 +111,8 @@ public sealed class RecordingNodeFactory(INodeFactory inner) : INodeFactory
             vms.Enqueue(created);
             return created;
         }
+
+        public Task KillAsync(CancellationToken cancellationToken) => inner.KillAsync(cancellationToken);
 
         public ValueTask DisposeAsync() => inner.DisposeAsync();
     }

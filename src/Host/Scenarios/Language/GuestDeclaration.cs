@@ -11,6 +11,10 @@ public sealed record GuestDeclaration(string Name, IReadOnlyDictionary<string, i
     /// <summary>Assembles the guest.</summary>
     public GuestImage Build() => GuestCatalog.Find(Name)!.Build(Parameters);
 
+    /// <summary>The parameters set to something other than their default, by name.</summary>
+    public IReadOnlyList<string> NonDefaultParameters =>
+        [.. GuestCatalog.Find(Name)!.Parameters.Where(p => Parameters.TryGetValue(p.Name, out var v) && v != p.Default).Select(p => p.Name)];
+
     /// <inheritdoc />
     public override string ToString() =>
         Parameters.Count == 0 ? Name : $"{Name}({string.Join(", ", Parameters.Select(p => $"{p.Key}={p.Value}"))})";

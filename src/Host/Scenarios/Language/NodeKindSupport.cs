@@ -12,20 +12,17 @@ public static class NodeKindSupport
     /// <summary>Every kind by its YAML name.</summary>
     public static IReadOnlyDictionary<string, NodeKind> ByName { get; } = Enum.GetValues<NodeKind>().ToDictionary(k => k.YamlName());
 
-    /// <summary>Null if nodes of <paramref name="kind"/> can run; else why not.</summary>
-    public static string? Unavailable(NodeKind kind) => kind switch
-    {
-        NodeKind.Cluster => "node kind 'cluster' is not supported yet (it comes with the cluster daemon and its remote API)",
-        _ => null,
-    };
-
     /// <summary>Null if <paramref name="fault"/> can be injected on a node of <paramref name="kind"/>; else why not.</summary>
-    public static string? Unsupported(NodeKind kind, FaultKind fault) => fault switch
+    public static string? Unsupported(NodeKind kind, FaultKind fault) => (kind, fault) switch
     {
-        FaultKind.CrashDevice or FaultKind.TripleFault => null,
-        FaultKind.SlowStore or FaultKind.FailingStore =>
-            $"not supported yet by node kind '{kind.YamlName()}' (backing-store faults need lazy guest memory served through async page faults)",
-        FaultKind.KillNode => $"not supported yet by node kind '{kind.YamlName()}' (killing a node needs the multi-process cluster)",
+        (NodeKind.InProcess, FaultKind.CrashDevice or FaultKind.TripleFault or FaultKind.SlowStore or FaultKind.FailingStore) => null,
+        (NodeKind.Cluster, FaultKind.KillNode) => null,
+        (NodeKind.InProcess, FaultKind.KillNode) => "not supported by node kind 'in-process' (the node is the runner's own process; use nodes of kind cluster)",
+        (NodeKind.Cluster, _) => "not supported by node kind 'cluster' (the remote API has no request for it; use an in-process node)",
         _ => $"unknown fault {fault}",
     };
+
+    /// <summary>Null if a VM with lazy memory can run on a node of <paramref name="kind"/>; else why not.</summary>
+    public static string? LazyMemoryUnsupported(NodeKind kind) =>
+        kind == NodeKind.InProcess ? null : "'lazy-memory' is not supported by node kind 'cluster' (the remote API has no lazy memory; use an in-process node)";
 }

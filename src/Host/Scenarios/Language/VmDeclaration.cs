@@ -1,4 +1,5 @@
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Lazy;
 using Actorvisor.Hardware.Machines;
 
 namespace Actorvisor.Host.Scenarios.Language;
@@ -25,11 +26,18 @@ public sealed record VmDeclaration(
     /// <summary>VFIO files (absolute paths) attached while the VM is created; one the VM refuses fails the create.</summary>
     public IReadOnlyList<string> VfioFiles { get; init; } = [];
 
+    /// <summary>True if the file names the VM's node; a VM on a cluster node without one is placed by the cluster.</summary>
+    public bool Pinned { get; init; } = true;
+
+    /// <summary>Lazy guest memory above the VM's RAM, or null for none.</summary>
+    public LazyMemoryDeclaration? LazyMemory { get; init; }
+
     /// <summary>
     /// The machine to build: the guest assembled, RAM as declared or else the larger of 32 MiB and what the
-    /// guest needs (rounded up to 4 KiB), the declared vCPU count or else the guest's.
+    /// guest needs (rounded up to 4 KiB), the declared vCPU count or else the guest's, and the lazy memory (if
+    /// declared) served by <paramref name="lazyStore"/> (null: a zero store, enough to check the spec).
     /// </summary>
-    public MachineSpec ToMachineSpec()
+    public MachineSpec ToMachineSpec(IBackingStore? lazyStore = null)
     {
         var image = Guest.Build();
         ulong needed = (image.MinimumMemoryBytes + 0xfff) & ~0xfffUL;
@@ -38,6 +46,7 @@ public sealed record VmDeclaration(
             Image = image,
             MemoryBytes = MemoryBytes ?? Math.Max(MachineSpec.DefaultMemoryBytes, needed),
             VcpuCount = Vcpus,
+            LazyMemory = LazyMemory is { } lazy ? new LazyMemorySpec(lazy.Address, lazy.Size, lazyStore ?? new ZeroBackingStore()) : null,
         };
     }
 

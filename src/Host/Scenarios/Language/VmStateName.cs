@@ -17,4 +17,6 @@ public enum VmStateName
     Failed,
     /// <summary>Destroyed: removed from its node (the name is free again).</summary>
     Destroyed,
+    /// <summary>Its cluster node was lost (killed, or cut off and downed): the VM is gone with it.</summary>
+    Lost,
 }

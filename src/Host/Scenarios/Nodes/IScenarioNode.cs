@@ -14,4 +14,8 @@ public interface IScenarioNode : IAsyncDisposable
     /// </summary>
     /// <exception cref="VmRequestRefusedException">the node refused (duplicate name, capacity, invalid spec).</exception>
     Task<IScenarioVm> CreateVmAsync(VmDeclaration vm, IReadOnlyList<(ulong Address, ulong Length)> memoryRanges, CancellationToken cancellationToken);
+
+    /// <summary>Kills the node's process at once (SIGKILL), as in a crash; its VMs are lost.</summary>
+    /// <exception cref="NotSupportedException">the node kind cannot be killed (in-process).</exception>
+    Task KillAsync(CancellationToken cancellationToken);
 }

@@ -14,6 +14,9 @@ public interface IScenarioVm
     /// <summary>Its serial output, state and end as seen so far.</summary>
     VmObservation Observation { get; }
 
+    /// <summary>The node it was placed on (for a cluster VM without a node of its own, the one the cluster chose).</summary>
+    string NodeName { get; }
+
     /// <summary>Which accelerator runs it, e.g. "software (Unicorn ...)".</summary>
     string AcceleratorDescription { get; }
 
@@ -32,7 +35,14 @@ public interface IScenarioVm
     /// <summary>Tears the VM down and removes it from its node.</summary>
     Task DestroyAsync(CancellationToken cancellationToken);
 
-    /// <summary>Injects a fault into the VM or one of its devices.</summary>
+    /// <summary>
+    /// The VM's async page-fault counters summed over its vCPUs, by the names of <see cref="ExpectAsyncPfStep.CounterNames"/>;
+    /// readable after the VM ended or was destroyed too.
+    /// </summary>
+    /// <exception cref="VmRequestRefusedException">the VM has no lazy memory.</exception>
+    Task<IReadOnlyDictionary<string, long>> AsyncPfCountersAsync(CancellationToken cancellationToken);
+
+    /// <summary>Injects a fault into the VM, one of its devices or its backing store.</summary>
     Task InjectFaultAsync(InjectFaultStep fault, CancellationToken cancellationToken);
 
     /// <summary>Attaches the VFIO file at <paramref name="path"/> to the VM's KVM-VFIO device; returns it as listed and the VM's non-coherent DMA state.</summary>

@@ -1,7 +1,9 @@
 using Actorvisor.Actors.Devices;
 using Actorvisor.Actors.Runtime;
 using Actorvisor.Actors.Vm;
+using Actorvisor.Actors.AsyncPf;
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Lazy;
 using Actorvisor.Hardware.Vfio;
 using Actorvisor.Host.Scenarios.Devices;
 using Actorvisor.Host.Scenarios.Language;
@@ -25,7 +27,9 @@ internal sealed class InProcessNode(NodeDeclaration declaration, ActorvisorRunti
     public async Task<IScenarioVm> CreateVmAsync(VmDeclaration vm, IReadOnlyList<(ulong Address, ulong Length)> memoryRanges, CancellationToken cancellationToken)
     {
         var accelerator = Accelerator(vm.Accelerator);
-        var machine = vm.ToMachineSpec();
+        var (store, file) = OpenLazyStore(vm);
+        var machine = vm.ToMachineSpec(store);
+        AsyncPfRouter? router = null;
         var observation = new VmObservation { VmName = vm.Name };
         var crashable = new Dictionary<string, CrashablePortDevice>();
         MemoryWitness? witness = null;
@@ -41,8 +45,10 @@ internal sealed class InProcessNode(NodeDeclaration declaration, ActorvisorRunti
             }
             witness = new MemoryWitness(m.Memory, memoryRanges);
             devices.Add(new VmDevice(MemoryWitness.DeviceName, witness));
+            // Closed with the VM's devices: after its vCPUs stopped and its async page faults were flushed.
+            if (file is not null) devices.Add(new VmDevice("scenario-lazy-store", file));
             return devices;
-        }) with
+        }, routerBuilt: r => router = r) with
         {
             VfioFiles = vm.VfioFiles,
             KvmVfioDevice = kvmVfioDevice,
@@ -54,9 +60,35 @@ internal sealed class InProcessNode(NodeDeclaration declaration, ActorvisorRunti
         }
         catch (ActorvisorException e)
         {
+            file?.Dispose();
             throw new VmRequestRefusedException(e.Message, e, InProcessVm.KindOf(e));
         }
-        return new InProcessVm(vm, session, observation, accelerator.Description, crashable, witness!, runtime.RequestTimeout);
+        return new InProcessVm(vm, session, observation, accelerator.Description, crashable, witness!, runtime.RequestTimeout)
+        {
+            LazyStore = store,
+            AsyncPf = router,
+        };
+    }
+
+    /// <inheritdoc />
+    public Task KillAsync(CancellationToken cancellationToken) =>
+        throw new NotSupportedException("an in-process node cannot be killed: it is the runner's own process");
+
+    // The declared store, always wrapped in a slow store (0 latency unless declared) that slow-store and
+    // failing-store can change while the VM runs.
+    private static (SlowBackingStore? Store, FileBackingStore? File) OpenLazyStore(VmDeclaration vm)
+    {
+        if (vm.LazyMemory is not { } lazy) return (null, null);
+        FileBackingStore? file;
+        try
+        {
+            file = lazy.Store == LazyStoreKind.File ? FileBackingStore.Open(lazy.FullPath!) : null;
+        }
+        catch (BackingStoreException e)
+        {
+            throw new VmRequestRefusedException(e.Message, e);
+        }
+        return (new SlowBackingStore(file ?? (IBackingStore)new ZeroBackingStore(), lazy.Latency), file);
     }
 
     private IAccelerator Accelerator(AcceleratorPreference preference)

@@ -22,7 +22,7 @@ public sealed class InProcessNodeFactory(string logLevel = "OFF", Func<IVirtualM
     {
         ArgumentNullException.ThrowIfNull(node);
         if (node.Kind != NodeKind.InProcess)
-            throw new NotSupportedException(NodeKindSupport.Unavailable(node.Kind) ?? $"node kind {node.Kind} cannot be started in-process");
+            throw new NotSupportedException($"node kind '{node.Kind.YamlName()}' cannot be started in-process");
         var capacity = new NodeCapacity(node.Vcpus ?? Environment.ProcessorCount * 4, node.MemoryBytes ?? NodeDeclaration.DefaultMemoryBytes);
         // ActorSystem names allow letters, digits and '-' / '_'; the node name may hold dots.
         var systemName = "scenario-" + string.Concat(node.Name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '-'));

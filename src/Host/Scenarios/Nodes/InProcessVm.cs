@@ -1,7 +1,9 @@
+using Actorvisor.Actors.AsyncPf;
 using Actorvisor.Actors.Runtime;
 using Actorvisor.Actors.Vcpu;
 using Actorvisor.Actors.Vfio;
 using Actorvisor.Actors.Vm;
+using Actorvisor.Hardware.Lazy;
 using Actorvisor.Hardware.X86;
 using Actorvisor.Host.Scenarios.Devices;
 using Actorvisor.Host.Scenarios.Language;
@@ -30,6 +32,15 @@ internal sealed class InProcessVm(
 
     /// <inheritdoc />
     public string AcceleratorDescription { get; } = acceleratorDescription;
+
+    /// <inheritdoc />
+    public string NodeName => Declaration.Node;
+
+    /// <summary>The store of the VM's lazy memory (a slow wrapper the store faults change), or null.</summary>
+    public SlowBackingStore? LazyStore { get; init; }
+
+    /// <summary>The router of the VM's async page faults once the VM was built, or null.</summary>
+    public AsyncPfRouter? AsyncPf { get; init; }
 
     /// <inheritdoc />
     public Task StartAsync(CancellationToken cancellationToken) => Request(session.StartAsync(), cancellationToken);
@@ -61,9 +72,41 @@ internal sealed class InProcessVm(
             case FaultKind.TripleFault:
                 await TripleFaultAsync(cancellationToken).ConfigureAwait(false);
                 break;
+            case FaultKind.SlowStore:
+                Store().Latency = fault.Delay!.Value;
+                break;
+            case FaultKind.FailingStore:
+                Store().FailEveryRead("the store is failing (injected by the scenario)");
+                break;
             default:
-                throw new NotSupportedException($"fault {fault.Fault.YamlName()} is not supported yet by node kind 'in-process'");
+                throw new NotSupportedException($"fault {fault.Fault.YamlName()} is not supported by node kind 'in-process'");
         }
+    }
+
+    private SlowBackingStore Store() => LazyStore ?? throw new VmRequestRefusedException($"vm '{Declaration.Name}' has no lazy memory");
+
+    /// <inheritdoc />
+    public Task<IReadOnlyDictionary<string, long>> AsyncPfCountersAsync(CancellationToken cancellationToken)
+    {
+        // Read from the router itself, which outlives the VM actor, so that a destroyed VM can still be checked.
+        var router = AsyncPf ?? throw new VmRequestRefusedException($"vm '{Declaration.Name}' has no lazy memory");
+        var r = router.Report(Declaration.Name);
+        long Sum(Func<AsyncPfVcpuCounters, long> counter) => r.Vcpus.Sum(counter);
+        IReadOnlyDictionary<string, long> counters = new Dictionary<string, long>
+        {
+            ["faults"] = r.Faults,
+            ["async"] = r.Async,
+            ["sync"] = r.SyncFallbacks,
+            ["joined"] = Sum(v => v.Joined),
+            ["readahead"] = Sum(v => v.Readahead),
+            ["failed"] = Sum(v => v.Failed),
+            ["cancelled"] = Sum(v => v.Cancelled),
+            ["outstanding"] = Sum(v => v.Outstanding),
+            ["live-workers"] = r.LiveWorkers,
+            ["running-fetches"] = r.RunningFetches,
+            ["installs-after-unmap"] = r.InstallsAfterUnmap,
+        };
+        return Task.FromResult(counters);
     }
 
     // Pauses the VM (unless it is paused already), empties vCPU 0's IDT and sets its trap flag, and resumes it:

@@ -17,7 +17,7 @@ public static class ScenarioParser
     public static IReadOnlyList<string> StepKeywords { get; } =
     [
         "create", "start", "pause", "resume", "stop", "destroy", "wait-for-serial", "expect-state", "expect-result",
-        "expect-outcome", "expect-memory", "inject", "attach-vfio", "detach-vfio", "expect-vfio", "repeat", "parallel", "measure", "expect-rejected",
+        "expect-outcome", "expect-memory", "expect-async-pf", "expect-placement", "inject", "attach-vfio", "detach-vfio", "expect-vfio", "repeat", "parallel", "measure", "expect-rejected",
     ];
 
     private static readonly IReadOnlyDictionary<string, AcceleratorPreference> Accelerators =
@@ -28,6 +28,9 @@ public static class ScenarioParser
 
     private static readonly IReadOnlyDictionary<string, OutcomeKind> Outcomes =
         Enum.GetValues<OutcomeKind>().ToDictionary(s => s.ToString().ToLowerInvariant());
+
+    private static readonly IReadOnlyDictionary<string, LazyStoreKind> LazyStores =
+        new Dictionary<string, LazyStoreKind> { ["zero"] = LazyStoreKind.Zero, ["file"] = LazyStoreKind.File };
 
     private static readonly IReadOnlyDictionary<string, DeviceKind> DeviceKinds =
         new Dictionary<string, DeviceKind> { ["crashable-port"] = DeviceKind.CrashablePort };
@@ -78,7 +81,7 @@ public static class ScenarioParser
         var vms = new List<VmDeclaration>();
         if (fields.Sequence("vms") is { } vmNodes)
             foreach (var node in vmNodes)
-                if (ReadVm(node, context, defaultNode, defaultAccelerator) is { } vm) vms.Add(vm);
+                if (ReadVm(node, context, defaultNode, defaultAccelerator, folder) is { } vm) vms.Add(vm);
         var steps = fields.Sequence("steps", required: true) is { } stepNodes ? ReadSteps(stepNodes, context, "steps") : [];
         return new Scenario
         {
@@ -111,11 +114,11 @@ public static class ScenarioParser
         return nodes;
     }
 
-    private static VmDeclaration? ReadVm(YamlNode node, ParseContext context, string defaultNode, AcceleratorPreference defaultAccelerator)
+    private static VmDeclaration? ReadVm(YamlNode node, ParseContext context, string defaultNode, AcceleratorPreference defaultAccelerator, string folder)
     {
         var peeked = Fields.Peek(node, "name");
         var what = peeked is null ? "vm" : $"vm '{peeked}'";
-        var f = Fields.Of(node, what, context, "name", "node", "guest", "memory", "vcpus", "accelerator", "devices", "vfio");
+        var f = Fields.Of(node, what, context, "name", "node", "guest", "memory", "vcpus", "accelerator", "devices", "vfio", "lazy-memory");
         if (f is null) return null;
         var name = f.String("name", required: true);
         var guest = f.Node("guest") is { } g ? ReadGuest(g, context, what) : null;
@@ -154,8 +157,63 @@ public static class ScenarioParser
                 else vfio.Add(path);
             }
         }
-        if (name is null || guest is null) return null;
-        return new VmDeclaration(name, nodeName, guest, memory, vcpus, accelerator, devices, context.At(node)) { VfioFiles = vfio };
+        LazyMemoryDeclaration? lazy = null;
+        bool lazyOk = true;
+        if (f.Node("lazy-memory") is { } lazyNode)
+        {
+            lazy = ReadLazyMemory(lazyNode, context, what, folder);
+            lazyOk = lazy is not null;
+        }
+        if (name is null || guest is null || !lazyOk) return null;
+        return new VmDeclaration(name, nodeName, guest, memory, vcpus, accelerator, devices, context.At(node)) { VfioFiles = vfio, LazyMemory = lazy, Pinned = f.Has("node") };
+    }
+
+    // lazy-memory: { size: 4M, address: 0x40000000, store: zero | file, file: image.raw, latency: 5ms }
+    private static LazyMemoryDeclaration? ReadLazyMemory(YamlNode node, ParseContext context, string vm, string folder)
+    {
+        var what = $"{vm} lazy-memory";
+        var f = Fields.Of(node, what, context, "size", "address", "store", "file", "latency");
+        if (f is null) return null;
+        var size = f.Size("size", required: true);
+        var address = f.Has("address") ? f.Number("address") : LazyMemoryDeclaration.DefaultAddress;
+        var store = f.Choice("store", LazyStores) ?? (f.Has("store") ? null : LazyStoreKind.Zero);
+        var file = f.String("file");
+        var latency = f.Has("latency") ? f.Duration("latency") : TimeSpan.Zero;
+        bool ok = size is not null && address is not null && store is not null && latency is not null && (file is not null || !f.Has("file"));
+        if (size is { } sz && (sz == 0 || sz % 4096 != 0))
+        {
+            f.Error("size", $"must be a positive multiple of 4K, got 0x{sz:x}");
+            ok = false;
+        }
+        if (address is { } a && a % 4096 != 0)
+        {
+            f.Error("address", $"must be 4K aligned, got 0x{a:x}");
+            ok = false;
+        }
+        string? fullPath = null;
+        if (store == LazyStoreKind.File)
+        {
+            if (file is null)
+            {
+                if (!f.Has("file")) context.Error(node, $"{what}: store 'file' needs 'file' (the image's path, relative to the scenario's folder)");
+                ok = false;
+            }
+            else
+            {
+                fullPath = Path.GetFullPath(Path.Combine(folder, file.Trim()));
+                if (!System.IO.File.Exists(fullPath))
+                {
+                    f.Error("file", $"'{file}' does not exist (looked for {fullPath})");
+                    ok = false;
+                }
+            }
+        }
+        else if (f.Has("file"))
+        {
+            f.Error("file", "only applies to store 'file'");
+            ok = false;
+        }
+        return ok ? new LazyMemoryDeclaration(size!.Value, address!.Value, store!.Value, file?.Trim(), fullPath, latency!.Value, context.At(node)) : null;
     }
 
     private static GuestDeclaration? ReadGuest(YamlNode node, ParseContext context, string vm)
@@ -227,6 +285,8 @@ public static class ScenarioParser
             "expect-result" => ExpectResult(value, context, at, out timeout),
             "expect-outcome" => ExpectOutcome(value, context, at, out timeout),
             "expect-memory" => ExpectMemory(value, context, at, out timeout),
+            "expect-async-pf" => ExpectAsyncPf(value, context, at, out timeout),
+            "expect-placement" => ExpectPlacement(value, context, at, out timeout),
             "inject" => Inject(value, context, at, out timeout),
             "attach-vfio" => Vfio(VfioAction.Attach, value, context, at, out timeout),
             "detach-vfio" => Vfio(VfioAction.Detach, value, context, at, out timeout),
@@ -411,13 +471,82 @@ public static class ScenarioParser
                 Need("node", node is not null); Refuse("vm"); Refuse("device"); Refuse("delay");
                 break;
             case FaultKind.SlowStore:
-                Need("vm", vm is not null); Refuse("device"); Refuse("node");
+                Need("vm", vm is not null); Need("delay", f.Has("delay")); Refuse("device"); Refuse("node");
+                ok &= !f.Has("delay") || delay is not null;
                 break;
             default:
                 Need("vm", vm is not null); Refuse("device"); Refuse("node"); Refuse("delay");
                 break;
         }
         return ok ? new InjectFaultStep(at, kind, vm, device, node, delay) : null;
+    }
+
+    private static Step? ExpectAsyncPf(YamlNode value, ParseContext context, SourceLocation at, out TimeSpan? timeout)
+    {
+        timeout = null;
+        var f = Fields.Of(value, "expect-async-pf", context, ["vm", .. ExpectAsyncPfStep.CounterNames, "timeout"]);
+        if (f is null) return null;
+        timeout = f.Duration("timeout");
+        var vm = f.String("vm", required: true);
+        var conditions = new List<CounterCondition>();
+        bool ok = true;
+        foreach (var counter in ExpectAsyncPfStep.CounterNames)
+        {
+            if (!f.Has(counter)) continue;
+            if (ReadCondition(f, counter) is { } condition) conditions.Add(condition);
+            else ok = false;
+        }
+        if (conditions.Count == 0 && ok)
+        {
+            context.Error(value, $"expect-async-pf: name at least one counter ({string.Join(", ", ExpectAsyncPfStep.CounterNames)}) with a value such as 0 or \">= 1\"");
+            return null;
+        }
+        return vm is null || !ok ? null : new ExpectAsyncPfStep(at, vm, conditions);
+    }
+
+    private static Step? ExpectPlacement(YamlNode value, ParseContext context, SourceLocation at, out TimeSpan? timeout)
+    {
+        timeout = null;
+        var f = Fields.Of(value, "expect-placement", context, "vm", "vms", "node", "distinct", "timeout");
+        if (f is null) return null;
+        timeout = f.Duration("timeout");
+        var vm = f.String("vm");
+        var vms = f.StringList("vms");
+        var node = f.String("node");
+        var distinct = f.Bool("distinct");
+        if (f.Has("vm") == f.Has("vms"))
+        {
+            context.Error(value, "expect-placement: give 'vm' (one VM) or 'vms' (a list), not both");
+            return null;
+        }
+        if (!f.Has("node") && distinct != true)
+        {
+            if (!f.Has("distinct")) context.Error(value, "expect-placement: give 'node' (where the VMs must be) and/or 'distinct: true' (each on a different node)");
+            return null;
+        }
+        if (vms is { Count: < 2 } && distinct == true)
+        {
+            f.Error("vms", "needs at least two VMs for 'distinct'");
+            return null;
+        }
+        IReadOnlyList<string>? names = vm is not null ? [vm] : vms;
+        if (names is null || (f.Has("node") && node is null) || (f.Has("distinct") && distinct is null)) return null;
+        return new ExpectPlacementStep(at, names, node, distinct == true);
+    }
+
+    // 3, "= 3", ">= 1", "<= 10", "> 0", "< 5": a comparison and a non-negative integer.
+    private static CounterCondition? ReadCondition(Fields f, string counter)
+    {
+        var text = f.String(counter);
+        if (text is null) return null;
+        var m = Regex.Match(text.Trim(), @"^(>=|<=|==|=|>|<)?\s*([0-9][0-9_]*)$");
+        if (!m.Success || !long.TryParse(m.Groups[2].Value.Replace("_", ""), out var value))
+        {
+            f.Error(counter, $"must be a count, optionally after >=, <=, > or < (e.g. 0 or \">= 1\"), got '{text}'");
+            return null;
+        }
+        var comparison = m.Groups[1].Value is "" or "=" ? "==" : m.Groups[1].Value;
+        return new CounterCondition(counter, comparison, value);
     }
 
     // The KVM-VFIO device opens files by absolute path (VmSpec's rule, checked here with a location).

@@ -23,9 +23,9 @@ internal static class ScenarioValidator
     {
         foreach (var dup in scenario.Nodes.GroupBy(n => n.Name).Where(g => g.Count() > 1))
             context.Error(dup.ElementAt(1).Location, $"node '{dup.Key}' is declared twice");
-        foreach (var node in scenario.Nodes)
-            if (NodeKindSupport.Unavailable(node.Kind) is { } why) context.Error(node.Location, $"node '{node.Name}': {why}");
 
+        if (scenario.Nodes.Any(n => n.Kind == NodeKind.Cluster) && scenario.Nodes.Any(n => n.Kind == NodeKind.InProcess))
+            context.Error(scenario.Nodes.First(n => n.Kind != scenario.Nodes[0].Kind).Location, "nodes of kind cluster and in-process cannot be mixed in one scenario (the cluster's placement would not know the in-process ones)");
         var memory = new Dictionary<string, ulong>();
         foreach (var dup in scenario.Vms.GroupBy(v => v.Name).Where(g => g.Count() > 1))
             context.Error(dup.ElementAt(1).Location, $"vm '{dup.Key}' is declared twice");
@@ -40,11 +40,14 @@ internal static class ScenarioValidator
                 var spec = vm.ToMachineSpec();
                 spec.Validate();
                 memory[vm.Name] = spec.MemoryBytes;
+                ValidateGuestWrites(vm, spec.MemoryBytes, context);
             }
             catch (MachineSpecException e)
             {
-                context.Error(vm.Location, $"{what}: {SpecProblem(e)}");
+                var at = e.ParamName?.StartsWith(nameof(MachineSpec.LazyMemory), StringComparison.Ordinal) == true ? vm.LazyMemory!.Location : vm.Location;
+                context.Error(at, $"{what}: {SpecProblem(e)}");
             }
+            if (scenario.FindNode(vm.Node) is { Kind: NodeKind.Cluster } clusterNode) ValidateClusterVm(vm, clusterNode, context);
             foreach (var dup in vm.Devices.GroupBy(d => d.Name).Where(g => g.Count() > 1))
                 context.Error(dup.ElementAt(1).Location, $"{what}: device '{dup.Key}' is declared twice");
             for (int i = 0; i < vm.Devices.Count; i++)
@@ -63,12 +66,42 @@ internal static class ScenarioValidator
     // "MachineSpec.MemoryBytes: reason (Parameter 'MemoryBytes')" as "'memory': reason", in the file's words.
     private static string SpecProblem(MachineSpecException e)
     {
-        var key = e.ParamName switch { nameof(MachineSpec.MemoryBytes) => "memory", nameof(MachineSpec.VcpuCount) => "vcpus", _ => e.ParamName };
+        var key = e.ParamName switch
+        {
+            nameof(MachineSpec.MemoryBytes) => "memory",
+            nameof(MachineSpec.VcpuCount) => "vcpus",
+            "LazyMemory.Size" => "lazy-memory: 'size'",
+            "LazyMemory.GuestPhysicalAddress" => "lazy-memory: 'address'",
+            _ => e.ParamName,
+        };
         var message = e.Message;
         int start = message.IndexOf(": ", StringComparison.Ordinal);
         int end = message.LastIndexOf(" (Parameter", StringComparison.Ordinal);
         var reason = start >= 0 && end > start ? message[(start + 2)..end] : message;
         return $"'{key}': {reason}";
+    }
+
+    // A guest told where to write (memory-writer's address) must write inside the VM's RAM or its lazy memory.
+    private static void ValidateGuestWrites(VmDeclaration vm, ulong ram, ParseContext context)
+    {
+        if (GuestCatalog.Find(vm.Guest.Name)?.Writes is not { } writes) return;
+        var (address, length) = writes(vm.Guest.Parameters);
+        bool inRam = address + length <= ram;
+        bool inLazy = vm.LazyMemory is { } lazy && address >= lazy.Address && address + length <= lazy.Address + lazy.Size;
+        if (inRam || inLazy) return;
+        var lazyText = vm.LazyMemory is { } l ? $" or its lazy memory [0x{l.Address:x}, 0x{l.Address + l.Size:x})" : "";
+        context.Error(vm.Guest.Location, $"vm '{vm.Name}': guest '{vm.Guest.Name}' writes [0x{address:x}, 0x{address + length:x}), which is not inside its RAM [0, 0x{ram:x}){lazyText}");
+    }
+
+    // A VM on a cluster node is created through the remote API, which names a library guest and its resources.
+    private static void ValidateClusterVm(VmDeclaration vm, NodeDeclaration node, ParseContext context)
+    {
+        var what = $"vm '{vm.Name}' on node '{node.Name}' (kind cluster)";
+        if (vm.Guest.NonDefaultParameters is { Count: > 0 } changed)
+            context.Error(vm.Guest.Location, $"{what}: the remote API boots library guests with their default parameters; remove {string.Join(", ", changed.Select(c => $"'{c}'"))} (for a guest that runs until stopped use 'spin')");
+        if (vm.LazyMemory is not null) context.Error(vm.LazyMemory.Location, $"{what}: {NodeKindSupport.LazyMemoryUnsupported(node.Kind)}");
+        if (vm.Devices.Count > 0) context.Error(vm.Devices[0].Location, $"{what}: 'devices' are not supported by node kind 'cluster' (the remote API has no scenario devices)");
+        if (vm.VfioFiles.Count > 0) context.Error(vm.Location, $"{what}: 'vfio' is not supported by node kind 'cluster'");
     }
 
     // VmSpec's rule for names (the actor runtime checks it again; here it is reported with a location).
@@ -94,6 +127,7 @@ internal static class ScenarioValidator
                 InjectFaultStep s => s.Vm,
                 VfioStep s => s.Vm,
                 ExpectVfioStep s => s.Vm,
+                ExpectAsyncPfStep s => s.Vm,
                 _ => null,
             };
             VmDeclaration? vm = null;
@@ -107,6 +141,11 @@ internal static class ScenarioValidator
                     continue;
                 }
             }
+            if (vm is not null && scenario.FindNode(vm.Node) is { Kind: NodeKind.Cluster } on && step is ExpectMemoryStep or VfioStep or ExpectVfioStep or ExpectAsyncPfStep)
+            {
+                context.Error(step.Location, $"{step.Keyword}: not supported for vm '{vm.Name}' on node '{on.Name}' (kind cluster): the remote API has no request for it");
+                continue;
+            }
             switch (step)
             {
                 case ExpectMemoryStep m when memory.TryGetValue(m.Vm, out var ram):
@@ -119,6 +158,15 @@ internal static class ScenarioValidator
                     break;
                 case InjectFaultStep f:
                     ValidateFault(f, vm, scenario, context);
+                    break;
+                case ExpectPlacementStep p:
+                    foreach (var name in p.Vms.Where(n => scenario.FindVm(n) is null))
+                        context.Error(p.Location, $"expect-placement: unknown vm '{name}'{Suggestions.DidYouMean(name, scenario.Vms.Select(v => v.Name))}; declared vms: {string.Join(", ", scenario.Vms.Select(v => v.Name))}");
+                    if (p.Node is { } n && scenario.FindNode(n) is null)
+                        context.Error(p.Location, $"expect-placement: unknown node '{n}'{Suggestions.DidYouMean(n, scenario.Nodes.Select(x => x.Name))}; declared nodes: {string.Join(", ", scenario.Nodes.Select(x => x.Name))}");
+                    break;
+                case ExpectAsyncPfStep a when vm!.LazyMemory is null:
+                    context.Error(a.Location, $"expect-async-pf: vm '{vm.Name}' has no lazy memory, so it takes no async page faults; give it 'lazy-memory'");
                     break;
                 case RepeatStep r:
                     ValidateSteps(r.Steps, scenario, memory, context);
@@ -158,6 +206,8 @@ internal static class ScenarioValidator
             context.Error(fault.Location, $"{what}: {why}");
             return;
         }
+        if (fault.Fault is FaultKind.SlowStore or FaultKind.FailingStore && vm is { LazyMemory: null })
+            context.Error(fault.Location, $"{what}: vm '{vm.Name}' has no lazy memory, so it has no backing store; give it 'lazy-memory'");
         if (fault.Fault == FaultKind.TripleFault && vm is not null && vm.ToMachineSpec().EffectiveBootMode == BootMode.Real)
             context.Error(fault.Location, $"{what}: vm '{vm.Name}' runs guest '{vm.Guest.Name}' in real mode; the fault needs a guest in protected or long mode (it empties the IDT and makes the guest take a debug trap, which KVM does not turn into a shutdown in real mode)");
         if (fault.Fault == FaultKind.CrashDevice && vm is not null)

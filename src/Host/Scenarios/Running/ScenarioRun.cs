@@ -20,16 +20,15 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
 
     public async Task<StepFailure?> StartNodesAsync(INodeFactory factory, CancellationToken cancellationToken)
     {
-        foreach (var declaration in scenario.Nodes)
+        try
         {
-            try
-            {
-                _nodes[declaration.Name] = await factory.StartAsync(declaration, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                return new StepFailure($"node '{declaration.Name}' did not start: {e.Message}");
-            }
+            var started = await factory.StartAllAsync(scenario.Nodes, cancellationToken).ConfigureAwait(false);
+            foreach (var node in started) _nodes[node.Declaration.Name] = node;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            var names = string.Join(", ", scenario.Nodes.Select(n => $"'{n.Name}'"));
+            return new StepFailure($"the nodes ({names}) did not start: {e.Message}");
         }
         return null;
     }
@@ -137,6 +136,7 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
         LifecycleStep s => s.Vm,
         InjectFaultStep s => s.Vm,
         ExpectMemoryStep s => s.Vm,
+        ExpectAsyncPfStep s => s.Vm,
         VfioStep s => s.Vm,
         ExpectVfioStep s => s.Vm,
         _ => null,
@@ -158,6 +158,8 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
             s.Outcome.ToString().ToLowerInvariant() + (s.ReasonContains is null ? "" : $" with a reason containing \"{s.ReasonContains}\""),
             end => end.Kind == s.Outcome && (s.ReasonContains is null || (end.Reason ?? "").Contains(s.ReasonContains, StringComparison.OrdinalIgnoreCase))),
         ExpectMemoryStep s => ExpectMemory(s, context),
+        ExpectAsyncPfStep s => ExpectAsyncPf(s, context),
+        ExpectPlacementStep s => ExpectPlacement(s),
         InjectFaultStep s => Inject(s, context),
         VfioStep s => Vfio(s, context),
         ExpectVfioStep s => ExpectVfio(s, context),
@@ -186,7 +188,7 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
                     _vms[step.Vm] = vm;
                     // Once per VM name: a create inside a repeat would otherwise repeat it every iteration.
                     if (_noted.TryAdd(step.Vm, true))
-                        observer.Note(scenario, $"vm {step.Vm}: guest {declaration.Guest} on node {declaration.Node}, {vm.AcceleratorDescription}");
+                        observer.Note(scenario, $"vm {step.Vm}: guest {declaration.Guest} on node {vm.NodeName}, {vm.AcceleratorDescription}");
                     break;
                 case LifecycleAction.Start: await Vm(step.Vm, step).StartAsync(token).ConfigureAwait(false); break;
                 case LifecycleAction.Pause: await Vm(step.Vm, step).PauseAsync(token).ConfigureAwait(false); break;
@@ -279,7 +281,7 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
                 bool settled = s == step.State || s switch
                 {
                     VmStateName.Stopped or VmStateName.Failed => o.End is not null && step.State != VmStateName.Destroyed,
-                    VmStateName.Destroyed => true,
+                    VmStateName.Destroyed or VmStateName.Lost => true,
                     _ => false,
                 };
                 return settled ? (object)s : null;
@@ -323,8 +325,48 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
 
     private async Task<(IReadOnlyList<StepResult>?, string?)> Inject(InjectFaultStep step, StepContext context)
     {
+        if (step.Fault == FaultKind.KillNode)
+        {
+            await _nodes[step.Node!].KillAsync(context.CancellationToken).ConfigureAwait(false);
+            return (null, $"node {step.Node} killed");
+        }
         await Vm(step.Vm!, step).InjectFaultAsync(step, context.CancellationToken).ConfigureAwait(false);
         return (null, null);
+    }
+
+    private Task<(IReadOnlyList<StepResult>?, string?)> ExpectPlacement(ExpectPlacementStep step)
+    {
+        var placed = step.Vms.Select(n => (Vm: n, Node: Vm(n, step).NodeName)).ToList();
+        var seen = string.Join(", ", placed.Select(p => $"{p.Vm} on {p.Node}"));
+        if (step.Node is { } node && placed.FirstOrDefault(p => p.Node != node) is { Vm: not null } away)
+            throw new StepFailedException(new StepFailure($"{away.Vm} is on node {away.Node}, not {node}", $"on node {node}", seen));
+        if (step.Distinct && placed.GroupBy(p => p.Node).FirstOrDefault(g => g.Count() > 1) is { } shared)
+            throw new StepFailedException(new StepFailure($"{string.Join(" and ", shared.Select(p => p.Vm))} share node {shared.Key}", "each on a different node", seen));
+        return Task.FromResult<(IReadOnlyList<StepResult>?, string?)>((null, seen));
+    }
+
+    // The counters have no events: they are read every 20 ms until every condition holds or the step's time is up.
+    private async Task<(IReadOnlyList<StepResult>?, string?)> ExpectAsyncPf(ExpectAsyncPfStep step, StepContext context)
+    {
+        var vm = Vm(step.Vm, step);
+        IReadOnlyDictionary<string, long> counters;
+        string Seen(IReadOnlyDictionary<string, long> c) => string.Join(", ", step.Conditions.Select(k => $"{k.Counter} = {c[k.Counter]}"));
+        while (true)
+        {
+            counters = await vm.AsyncPfCountersAsync(context.CancellationToken).ConfigureAwait(false);
+            if (step.Conditions.All(k => k.Holds(counters[k.Counter]))) return (null, Seen(counters));
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(20), context.CancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested && context.Timeout is { } t)
+            {
+                var failing = step.Conditions.Where(k => !k.Holds(counters[k.Counter])).ToList();
+                throw new StepFailedException(WithSerial(new StepFailure(
+                    $"{step.Vm}'s async page-fault counters did not meet {string.Join(", ", failing)} within {Durations.Format(t)}",
+                    string.Join(", ", step.Conditions), Seen(counters)), step.Vm));
+            }
+        }
     }
 
     private async Task<(IReadOnlyList<StepResult>?, string?)> Vfio(VfioStep step, StepContext context)

@@ -1,0 +1,39 @@
+using Actorvisor.Host.Api.V1;
+using Actorvisor.Host.Scenarios.Language;
+
+namespace Actorvisor.Host.Scenarios.Nodes;
+
+/// <summary>
+/// A node of kind cluster: one `actorvisor node` process of the scenario's <see cref="ScenarioCluster"/>. VMs are
+/// created through the cluster's remote API: pinned to this node when the VM names it, else placed by the cluster.
+/// The cluster is stopped when the last of its nodes is disposed.
+/// </summary>
+internal sealed class ClusterNode(NodeDeclaration declaration, ScenarioCluster cluster, Func<ValueTask> release) : IScenarioNode
+{
+    private int _disposed;
+
+    /// <inheritdoc />
+    public NodeDeclaration Declaration { get; } = declaration;
+
+    /// <inheritdoc />
+    public async Task<IScenarioVm> CreateVmAsync(VmDeclaration vm, IReadOnlyList<(ulong Address, ulong Length)> memoryRanges, CancellationToken cancellationToken)
+    {
+        var machine = vm.ToMachineSpec();
+        var spec = new VmSpecification(vm.Name, machine.EffectiveVcpuCount, machine.MemoryBytes, vm.Guest.Name, Node: vm.Pinned ? Declaration.Name : null);
+        var reply = await cluster.RequestAsync(new CreateVmRequest(spec), cancellationToken).ConfigureAwait(false);
+        if (reply is not VmReply created) throw ClusterVm.Refused(reply);
+        var clusterVm = new ClusterVm(vm, created.Vm.Node, cluster);
+        await clusterVm.SubscribeAsync(cancellationToken).ConfigureAwait(false);
+        return clusterVm;
+    }
+
+    /// <inheritdoc />
+    public Task KillAsync(CancellationToken cancellationToken)
+    {
+        cluster.Kill(Declaration.Name);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => Interlocked.Exchange(ref _disposed, 1) == 0 ? release() : ValueTask.CompletedTask;
+}
