@@ -263,7 +263,7 @@ public class ScenarioRunnerTests(ITestOutputHelper output)
         Assert.Contains("fault injected by the scenario", nodes.Vms.First().Observation.End!.Reason);
     }
 
-    [Fact(Skip = "Quarantined: intermittent hang (about 1 run in 5 on a loaded 2-core machine): after the store starts failing while the vCPU waits on a page, sometimes no failure is reported and the VM never ends; see the scenarios branch report")]
+    [Fact]
     public async Task A_store_failing_before_the_guest_starts_fails_the_vm_at_its_first_lazy_page_naming_the_file_store()
     {
         var folder = Directory.CreateTempSubdirectory("scenario-lazy").FullName;
@@ -278,7 +278,8 @@ public class ScenarioRunnerTests(ITestOutputHelper output)
               - inject: { fault: failing-store, vm: lazy }
               - start: lazy
               - expect-outcome: { vm: lazy, outcome: failed, reason: "lazy memory page 0 (guest-physical 0x40000000) could not be read" }
-              - expect-async-pf: { vm: lazy, faults: 1, failed: ">= 1", live-workers: 0, running-fetches: 0 }
+              # The teardown releases the vCPU blocked on page 0; it may fault once more before it stops.
+              - expect-async-pf: { vm: lazy, faults: ">= 1", failed: ">= 1", live-workers: 0, running-fetches: 0 }
             """, output, "failing.yaml", folder);
         Assert.True(result.Passed, report);
         Assert.Contains($"backing store 'slow(0 ms) file {Path.Combine(folder, "image.raw")}'", nodes.Vms.Single().Observation.End!.Reason);
