@@ -24,11 +24,10 @@ public class SlowBackingStoreTests
     public async Task Concurrent_reads_overlap_and_are_counted()
     {
         var slow = new SlowBackingStore(new ZeroBackingStore(), TimeSpan.FromMilliseconds(50));
-        var sw = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, 8).Select(i => slow.ReadPageAsync((ulong)i, new byte[4096]).AsTask()));
+        // All eight were waiting out their latency at the same time (no wall-clock bound: a loaded machine stretches it).
         Assert.Equal(8, slow.MaxInFlight);
         Assert.Equal(0, slow.InFlight);
-        Assert.True(sw.Elapsed < TimeSpan.FromMilliseconds(8 * 50), $"8 overlapping reads took {sw.Elapsed.TotalMilliseconds} ms");
     }
 
     [Fact]
