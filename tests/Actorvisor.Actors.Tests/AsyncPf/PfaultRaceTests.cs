@@ -137,8 +137,12 @@ public class PfaultRaceTests(ITestOutputHelper output) : TestKit(output: output)
             // A broadcast is an outstanding item too (async_pf.c counts it in queued), beyond the limit.
             Assert.True(c.PeakWorkers <= limit && c.PeakOutstanding <= limit + 1, $"limit kept: {c}");
         }
-        Assert.True(report.Async > 0 && report.SyncFallbacks > 0 && report.Vcpus.Sum(c => c.Joined) > 0, "faults went every way");
-        output.WriteLine($"{report.Faults} faults, {report.Vcpus.Sum(c => c.EarlyCompletions)} completed early, {report.Vcpus.Sum(c => c.Broadcasts)} broadcasts");
+        // Most faults go to workers. Which others take the synchronous path (a full queue) or join a worker already
+        // fetching the page depends on timing, so they are reported, not required: LimitTests forces the synchronous
+        // path and the race tests above the join deterministically.
+        Assert.True(report.Async > 0, $"no fault went to a worker: {report}");
+        output.WriteLine($"{report.Faults} faults: {report.Async} to workers, {report.SyncFallbacks} synchronous, {report.Vcpus.Sum(c => c.Joined)} joined, " +
+            $"{report.Vcpus.Sum(c => c.EarlyCompletions)} completed early, {report.Vcpus.Sum(c => c.Broadcasts)} broadcasts");
         Assert.True(report.Faults >= vcpus * touchesPerVcpu / 4, $"{report.Faults} faults");
         Assert.Equal(0, report.UnattributedFaults);
         var flushed = rig.Flush();
