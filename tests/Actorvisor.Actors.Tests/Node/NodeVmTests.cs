@@ -66,7 +66,12 @@ public class NodeVmTests(ITestOutputHelper output) : VmTestKit(output)
             return [new VmDevice(device.Name, device)];
         });
         Start(healthy);
-        Start(broken);
+        // The guest's first instruction hits the device: the vCPU thread can fault before it has acknowledged the
+        // start, and the start is then refused with that fault instead of answered Running. Either way the VM fails.
+        broken.Vm.Tell(StartVm.Instance);
+        var started = ExpectMsg<object>(Long);
+        if (started is VmRequestFailed refused) Assert.Contains("exploded", refused.Error.Message);
+        else Assert.Equal(new VmTransitioned(broken.Name, VmState.Running), started);
 
         var events = EventsUntilEnd(broken);
         var failed = Assert.IsType<VmOutcome.Failed>(events.OfType<VmEnded>().Single().Outcome);
