@@ -39,8 +39,12 @@ public sealed class VmDirectoryMembershipTests() : Akka.TestKit.Xunit2.TestKit(C
 
         cluster.Join(cluster.SelfAddress);
         Assert.Equal("n1", agent.FishForMessage<AnnouncementAccepted>(_ => true, Long).Node);
-        directory.Tell(new ClusterStatusRequest(), status.Ref);
-        var node = Assert.Single(status.ExpectMsg<ClusterStatusReply>(Long).Nodes);
-        Assert.Equal(("n1", "Up", "software", 4), (node.Name, node.Status, node.Accelerator, node.Vcpus));
+        // The status lists members from Cluster.State, which may show the node a moment after it was accepted.
+        AwaitAssert(() =>
+        {
+            directory.Tell(new ClusterStatusRequest(), status.Ref);
+            var node = Assert.Single(status.ExpectMsg<ClusterStatusReply>(Long).Nodes);
+            Assert.Equal(("n1", "Up", "software", 4), (node.Name, node.Status, node.Accelerator, node.Vcpus));
+        }, Long, TimeSpan.FromMilliseconds(50));
     }
 }
