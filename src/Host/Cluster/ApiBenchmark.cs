@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Actorvisor.Host.Api.Client;
 using Actorvisor.Host.Api.V1;
 
@@ -19,7 +17,7 @@ public static class ApiBenchmark
     public static async Task<IReadOnlyList<(string Key, string Value)>> RunAsync(int count, int warmup, string accelerator, TextWriter progress)
     {
         var root = Directory.CreateTempSubdirectory("actorvisor-bench-api-").FullName;
-        var ports = FreePorts(3);
+        var ports = LoopbackCluster.FreePorts(3);
         var nodes = new List<NodeProcess>();
         try
         {
@@ -37,8 +35,9 @@ public static class ApiBenchmark
             var timeout = TimeSpan.FromSeconds(120);
             // Readiness: each node logs when it is Up; the directory learns of each hypervisor a moment later,
             // so the first successful cluster status with 3 reported hypervisors is the signal.
-            await using var client = ApiClient.Connect(new ApiClientOptions("actorvisor", [$"127.0.0.1:{ports[0]}", $"127.0.0.1:{ports[1]}"], null, TimeSpan.FromSeconds(30)));
-            await WaitForHypervisorsAsync(client, nodes, 3, timeout).ConfigureAwait(false);
+            var requestTimeout = TimeSpan.FromSeconds(30);
+            await using var client = ApiClient.Connect(new ApiClientOptions("actorvisor", [$"127.0.0.1:{ports[0]}", $"127.0.0.1:{ports[1]}"], null, requestTimeout));
+            await LoopbackCluster.WaitForHypervisorsAsync(client, nodes, 3, timeout, requestTimeout).ConfigureAwait(false);
             progress.WriteLine($"[bench] cluster of 3 up in {clock.Elapsed.TotalSeconds:0.0} s; {warmup} warm-up creates, then {count}");
 
             for (int i = 0; i < warmup; i++) await CreateAsync(client, $"warmup-{i}").ConfigureAwait(false);
@@ -112,35 +111,5 @@ public static class ApiBenchmark
         return reply is VmReply ok ? ok.Vm : throw new InvalidOperationException($"creating {name} failed: {reply}");
     }
 
-    private static async Task WaitForHypervisorsAsync(ApiClient client, IReadOnlyList<NodeProcess> nodes, int expected, TimeSpan timeout)
-    {
-        await Task.WhenAll(nodes.Select(n => n.WaitForLineAsync("is Up in cluster", timeout))).ConfigureAwait(false);
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                if (await client.RequestAsync(new ClusterStatusRequest()).ConfigureAwait(false) is ClusterStatusReply s
-                    && s.Nodes.Count(n => n.Status == "Up" && n.Accelerator is not null) == expected)
-                    return;
-            }
-            catch (ApiUnavailableException) when (deadline.Elapsed < timeout)
-            {
-            }
-            if (deadline.Elapsed > timeout) throw new InvalidOperationException($"the cluster did not report {expected} hypervisors in {timeout.TotalSeconds:0} s");
-            // The directory learns of a hypervisor a moment after it is Up; ask again shortly.
-            await Task.Delay(200).ConfigureAwait(false);
-        }
-    }
-
     private static double Percentile(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
-
-    private static int[] FreePorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        listeners.ForEach(l => l.Start());
-        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        listeners.ForEach(l => l.Stop());
-        return ports;
-    }
 }

@@ -1,7 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Actorvisor.Host.Api.Client;
 using Actorvisor.Host.Api.V1;
 using Actorvisor.Host.Cluster;
@@ -45,7 +42,7 @@ internal sealed class ScenarioCluster : IAsyncDisposable
         var cluster = new ScenarioCluster(root, null);
         try
         {
-            var ports = FreePorts(nodes.Count);
+            var ports = LoopbackCluster.FreePorts(nodes.Count);
             string Contact(int i) => $"127.0.0.1:{ports[i]}";
             for (int i = 0; i < nodes.Count; i++)
             {
@@ -64,8 +61,7 @@ internal sealed class ScenarioCluster : IAsyncDisposable
                 cluster._byName[node.Name] = process;
             }
             cluster.Client = ApiClient.Connect(new ApiClientOptions("actorvisor", [.. Enumerable.Range(0, nodes.Count).Select(Contact)], null, RequestTimeout));
-            await Task.WhenAll(cluster._processes.Select(p => p.WaitForLineAsync($"Node {p.Name} is Up in cluster", StartTimeout))).WaitAsync(cancellationToken).ConfigureAwait(false);
-            await cluster.WaitForHypervisorsAsync(nodes.Count, cancellationToken).ConfigureAwait(false);
+            await LoopbackCluster.WaitForHypervisorsAsync(cluster.Client, cluster._processes, nodes.Count, StartTimeout, RequestTimeout, cancellationToken).ConfigureAwait(false);
             return cluster;
         }
         catch
@@ -96,30 +92,6 @@ internal sealed class ScenarioCluster : IAsyncDisposable
         }
     }
 
-    private async Task WaitForHypervisorsAsync(int expected, CancellationToken cancellationToken)
-    {
-        var clock = Stopwatch.StartNew();
-        string seen = "no answer";
-        while (clock.Elapsed < StartTimeout)
-        {
-            try
-            {
-                if (await Client.RequestAsync(new ClusterStatusRequest(), RequestTimeout, cancellationToken).ConfigureAwait(false) is ClusterStatusReply s)
-                {
-                    if (s.Nodes.Count(n => n.Status == "Up" && n.Accelerator is not null) == expected) return;
-                    seen = string.Join(", ", s.Nodes.Select(n => $"{n.Name} {n.Status}"));
-                }
-            }
-            catch (ApiUnavailableException e)
-            {
-                seen = e.Message;
-            }
-            // The directory learns of a hypervisor a moment after it is Up: ask again shortly.
-            await Task.Delay(200, cancellationToken).ConfigureAwait(false);
-        }
-        throw new InvalidOperationException($"the cluster did not report {expected} hypervisors within {StartTimeout.TotalSeconds:0} s (last seen: {seen})");
-    }
-
     /// <summary>Stops the client, then every node still running (one after the other), and deletes the data folder.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -142,14 +114,5 @@ internal sealed class ScenarioCluster : IAsyncDisposable
         catch (IOException)
         {
         }
-    }
-
-    private static int[] FreePorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        listeners.ForEach(l => l.Start());
-        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        listeners.ForEach(l => l.Stop());
-        return ports;
     }
 }
