@@ -68,12 +68,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         Receive<ClusterEvent.MemberUp>(m => { Track(m.Member); AskToAnnounce(m.Member); });
         Receive<ClusterEvent.MemberWeaklyUp>(m => { Track(m.Member); AskToAnnounce(m.Member); });
         Receive<ClusterEvent.MemberDowned>(m => { Track(m.Member); NodeGone(m.Member.Address, "was downed"); });
-        Receive<ClusterEvent.MemberRemoved>(m =>
-        {
-            _members[m.Member.Address] = MemberStatus.Removed;
-            _early.Remove(m.Member.Address);
-            NodeGone(m.Member.Address, "left the cluster");
-        });
+        Receive<ClusterEvent.MemberRemoved>(m => { Track(m.Member); NodeGone(m.Member.Address, "left the cluster"); });
         Receive<ClusterEvent.IMemberEvent>(m => Track(m.Member));
         Receive<ClusterEvent.IReachabilityEvent>(_ => { });
         Receive<Terminated>(t => RemoveSubscriber(t.ActorRef));
