@@ -4,18 +4,16 @@ namespace Actorvisor.Actors.Tests.AsyncPf;
 
 /// <summary>
 /// Touches lazy memory the way an accelerator does: from native code (libc memcpy), so the .NET thread is in
-/// preemptive mode while it waits on the fault and a GC elsewhere does not wait for it.
+/// preemptive mode while it waits on the fault and a GC elsewhere does not wait for it (the product's
+/// <see cref="Hardware.Memory.GuestMemoryAccess"/>).
 /// </summary>
-internal static unsafe partial class NativeTouch
+internal static unsafe class NativeTouch
 {
-    [LibraryImport("libc", EntryPoint = "memcpy")]
-    private static partial nint Memcpy(void* dst, void* src, nuint n);
-
     /// <summary>Reads the dword at <paramref name="address"/> in native code.</summary>
     public static uint ReadDword(nint address)
     {
-        uint value;
-        Memcpy(&value, (void*)address, 4);
+        uint value = 0;
+        Hardware.Memory.GuestMemoryAccess.CopyOut(address, new Span<byte>(&value, 4));
         return value;
     }
 

@@ -1,27 +1,19 @@
-using System.Runtime.InteropServices;
+using Actorvisor.Hardware.Memory;
 
 namespace Actorvisor.Hardware.Tests.Lazy;
 
 /// <summary>
 /// Touches lazy memory the way an accelerator does: from native code (libc memcpy), so the .NET thread is in
-/// preemptive mode while it is blocked on the fault and a GC elsewhere does not wait for it.
+/// preemptive mode while it is blocked on the fault and a GC elsewhere does not wait for it (the product's
+/// <see cref="GuestMemoryAccess"/>).
 /// </summary>
-internal static unsafe partial class NativeTouch
+internal static unsafe class NativeTouch
 {
-    [LibraryImport("libc", EntryPoint = "memcpy")]
-    private static partial nint Memcpy(void* dst, void* src, nuint n);
-
     /// <summary>Copies <c>destination.Length</c> bytes at <paramref name="source"/> into <paramref name="destination"/> in native code.</summary>
-    public static void Read(nint source, Span<byte> destination)
-    {
-        fixed (byte* d = destination) Memcpy(d, (void*)source, (nuint)destination.Length);
-    }
+    public static void Read(nint source, Span<byte> destination) => GuestMemoryAccess.CopyOut(source, destination);
 
     /// <summary>Copies <paramref name="data"/> to <paramref name="destination"/> in native code.</summary>
-    public static void Write(nint destination, ReadOnlySpan<byte> data)
-    {
-        fixed (byte* s = data) Memcpy((void*)destination, s, (nuint)data.Length);
-    }
+    public static void Write(nint destination, ReadOnlySpan<byte> data) => GuestMemoryAccess.CopyIn(data, destination);
 
     /// <summary>The calling thread's kernel thread id.</summary>
     public static int ThreadId() => (int)(long)Tmds.Linux.LibC.syscall((Tmds.Linux.syscall_arg)(void*)186L); // SYS_gettid
