@@ -587,8 +587,14 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
                     MaybeMapWhole(map, s);
                     break;
                 case FaultResolution.Stale:
-                    Store(s.Slot.HostAddressOf(gpa), gpa, size, value);
+                {
+                    // No SPTE vouches for this page: if lazy, it may still be missing. Fault it in from native code
+                    // first (see GuestMemoryAccess). A Mapped SPTE's page was faulted in by the slow path that installed it.
+                    nint host = s.Slot.HostAddressOf(gpa);
+                    GuestMemoryAccess.Prefault(host);
+                    Store(host, gpa, size, value);
                     break;
+                }
                 case FaultResolution.Mmio:
                     MmioWrite(gpa, size, value);
                     break;
@@ -611,8 +617,6 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     private static void Store(nint host, ulong gpa, int size, ulong value)
     {
         if ((gpa & (ulong)(size - 1)) != 0) return;
-        // The page may be lazy and still missing: fault it in from native code first (see GuestMemoryAccess).
-        GuestMemoryAccess.Prefault(host);
         switch (size)
         {
             case 1: *(byte*)host = (byte)value; break;
