@@ -1,7 +1,6 @@
-using System.Net;
-using System.Net.Sockets;
 using Actorvisor.Host.Api.Client;
 using Actorvisor.Host.Api.V1;
+using Actorvisor.Host.Cluster;
 
 namespace Actorvisor.Host.Tests.Cluster;
 
@@ -26,7 +25,7 @@ public class LocalCluster : IAsyncLifetime
     public IReadOnlyList<ActorvisorProcess> Nodes => _nodes;
 
     /// <summary>Their remoting ports.</summary>
-    public int[] Ports => _ports ??= FreePorts(NodeCount);
+    public int[] Ports => _ports ??= LoopbackCluster.FreePorts(NodeCount);
 
     private int[]? _ports;
 
@@ -114,12 +113,4 @@ public class LocalCluster : IAsyncLifetime
         .. Tls is not { } tls ? Array.Empty<string>() : ["--tls-certificate", tls.ClientCertificate, "--tls-password-file", tls.PasswordFile, "--tls-ca", tls.CaPath],
     ];
 
-    public static int[] FreePorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        listeners.ForEach(l => l.Start());
-        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        listeners.ForEach(l => l.Stop());
-        return ports;
-    }
 }

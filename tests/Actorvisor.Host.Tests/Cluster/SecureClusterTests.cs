@@ -99,7 +99,7 @@ public sealed class SecureClusterTests(SecureCluster cluster) : IClassFixture<Se
     [Fact]
     public async Task A_node_without_the_certificate_cannot_join()
     {
-        var port = LocalCluster.FreePorts(1)[0];
+        var port = Actorvisor.Host.Cluster.LoopbackCluster.FreePorts(1)[0];
         await using var intruder = ActorvisorProcess.Start("intruder", ["node", "--stop-on-stdin-eof", "--name", "intruder", "--port", port.ToString(),
             "--seed", cluster.Contact(0), "--data-dir", Path.Combine(cluster.Root, "intruder")]);
         // It speaks plain TCP to a node that only speaks TLS: its association fails at the first attempt.
@@ -110,7 +110,7 @@ public sealed class SecureClusterTests(SecureCluster cluster) : IClassFixture<Se
     [Fact]
     public async Task A_node_with_a_certificate_from_another_ca_cannot_join()
     {
-        var port = LocalCluster.FreePorts(1)[0];
+        var port = Actorvisor.Host.Cluster.LoopbackCluster.FreePorts(1)[0];
         var passwordFile = Path.Combine(cluster.OtherCa.Directory, "intruder-password");
         await File.WriteAllTextAsync(passwordFile, "y");
         var refused = cluster.Nodes[0].WaitForLineAsync("certificate CN=intruder-tls is not issued by the cluster CA", Wait);

@@ -96,7 +96,7 @@ public sealed class NodeStartupTests : IDisposable
     [Fact]
     public async Task A_node_stops_cleanly_when_its_supervisor_closes_its_input()
     {
-        var port = LocalCluster.FreePorts(1)[0];
+        var port = Actorvisor.Host.Cluster.LoopbackCluster.FreePorts(1)[0];
         await using var node = ActorvisorProcess.Start("solo", ["node", "--stop-on-stdin-eof", "--name", "solo", "--port", port.ToString(),
             "--data-dir", Path.Combine(_dir, "solo"), "--memory", "64M"]);
         await node.WaitForLineAsync("Node solo is Up in cluster", TimeSpan.FromSeconds(60));
