@@ -272,7 +272,9 @@ public class ScenarioRunnerTests(ITestOutputHelper output)
             vms:
               - name: lazy
                 guest: { name: memory-writer, pages: 8, address: 0x40000000 }
-                lazy-memory: { size: 64K, store: file, file: image.raw }
+                # Each read takes 300 ms before it fails: the start is acknowledged first. (With no latency the vCPU
+                # could fail on page 0 before acknowledging, and the start itself was refused with that reason.)
+                lazy-memory: { size: 64K, store: file, file: image.raw, latency: 300ms }
             steps:
               - create: lazy
               - inject: { fault: failing-store, vm: lazy }
@@ -282,7 +284,7 @@ public class ScenarioRunnerTests(ITestOutputHelper output)
               - expect-async-pf: { vm: lazy, faults: ">= 1", failed: ">= 1", live-workers: 0, running-fetches: 0 }
             """, output, "failing.yaml", folder);
         Assert.True(result.Passed, report);
-        Assert.Contains($"backing store 'slow(0 ms) file {Path.Combine(folder, "image.raw")}'", nodes.Vms.Single().Observation.End!.Reason);
+        Assert.Contains($"backing store 'slow(300 ms) file {Path.Combine(folder, "image.raw")}'", nodes.Vms.Single().Observation.End!.Reason);
     }
 
     [Fact]
