@@ -3,7 +3,7 @@ using Xunit.Sdk;
 
 namespace Actorvisor.Kvm.Tests;
 
-/// <summary>Which tests of Actorvisor.Hardware.Tests exercise KVM, and so belong in the KVM run.</summary>
+/// <summary>Which tests of Actorvisor.Hardware.Tests and Actorvisor.Actors.Tests exercise KVM, and so belong in the KVM run.</summary>
 public static class KvmTestSelection
 {
     /// <summary>
@@ -20,4 +20,11 @@ public static class KvmTestSelection
         return kvmSubclass
             || method.Method.GetCustomAttributes(typeof(Actorvisor.Hardware.Tests.Lazy.KvmFactAttribute).AssemblyQualifiedName).Any();
     }
+
+    /// <summary>
+    /// The tests of Actorvisor.Actors.Tests marked [KvmOnlyFact]: the actor runtime on real KVM, skipped by `dotnet test`
+    /// where KVM is not hardware-assisted. (The rest of that assembly runs on the software accelerator under `dotnet test`.)
+    /// </summary>
+    public static bool ActorsNeedKvm(ITestCase test) =>
+        test.TestMethod.Method.GetCustomAttributes(typeof(Actorvisor.Actors.Tests.AsyncPf.KvmOnlyFactAttribute).AssemblyQualifiedName).Any();
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the KVM tests (tests/Actorvisor.Kvm.Tests) against real KVM and reports each result.
 #
-#   tests/kvm-harness/run.sh [--mode auto|direct|qemu] [--filter TEXT]... [--trx FILE] [--no-build] [--vfio]
+#   tests/kvm-harness/run.sh [--mode auto|direct|qemu] [--filter TEXT]... [--exclude TEXT]... [--trx FILE]
+#                            [--no-build] [--vfio]
 #
 # direct: where /dev/kvm is hardware-assisted KVM (kvm_amd or kvm_intel), run the test executable here.
 # qemu:   otherwise boot one small Linux VM under QEMU's software emulation (TCG emulates AMD SVM with
@@ -10,8 +11,11 @@
 # auto (default) picks direct when it can. Prints one line per test and a summary
 # "KVM harness: N passed, N failed, N skipped"; exits non-zero on any failure, including an L1 that
 # crashed or hung (one clean retry of such a run, shown in the log). --trx writes the results for tests/run.sh.
+# --filter/--exclude keep/leave out the tests whose name contains TEXT (tests/run.sh: the normal run excludes
+# VfioRealGroupTests, a second --vfio run filters them).
 # --vfio (qemu mode only): the L1 is a q35 machine with an emulated Intel IOMMU and QEMU's edu PCI device,
-# bound to vfio-pci inside, so that the real-VFIO tests (skipped otherwise) attach a real /dev/vfio group.
+# bound to vfio-pci inside, so that the real-VFIO tests (skipped otherwise) attach a real /dev/vfio group; an
+# L1 that binds no group fails the run (the tests would only be skipped).
 # Environment: KVM_HARNESS_TIMEOUT (seconds per QEMU boot, default 480), KVM_HARNESS_SILENCE (seconds
 # without serial output before the L1 counts as hung, default 180), KVM_HARNESS_SMP (L1 CPUs, default 1).
 set -uo pipefail
@@ -22,10 +26,11 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --mode) mode=$2; shift 2 ;;
     --filter) test_args+=(--filter "$2"); shift 2 ;;
+    --exclude) test_args+=(--exclude "$2"); shift 2 ;;
     --trx) trx=$2; shift 2 ;;
     --no-build) build=0; shift ;;
     --vfio) vfio=1; shift ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) echo "kvm-harness: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -145,6 +150,13 @@ boot() { # boot ATTEMPT -> sets boot_error ("" when the run reached KVMTEST DONE
     if [[ $size != "$last_size" ]]; then
       # Echo new KVMTEST/KVMHARNESS lines as they come, so a long run shows progress.
       tail -c +$((last_size < 0 ? 1 : last_size + 1)) "$serial" | tr -d '\r' | grep -aE 'KVMTEST (PASS|FAIL|SKIP)|KVMHARNESS' | sed 's/^/    /'
+      # An L1 in a soft lockup or RCU stall keeps printing its complaints, so silence alone misses it.
+      local stuck; stuck=$(tail -c +$((last_size < 0 ? 1 : last_size + 1)) "$serial" | tr -d '\r' | grep -aoE 'soft lockup.*|rcu_sched self-detected stall.*|rcu: INFO: rcu_sched detected stalls.*' | head -n 1)
+      if [[ -n $stuck ]]; then
+        hung="the L1 kernel reported: $stuck"
+        kill "$qemu" 2>/dev/null; sleep 2; kill -9 "$qemu" 2>/dev/null
+        break
+      fi
       last_size=$size; last_change=$SECONDS
     elif (( SECONDS - last_change > silence_s )); then
       hung="no serial output for ${silence_s} s"
@@ -172,5 +184,10 @@ boot 1
 if [[ -n $boot_error ]] && ! grep -aq 'KVMHARNESS ERROR' "$final_log"; then
   log "retrying once with a fresh L1 (the first one crashed or hung)"
   boot 2
+fi
+# A --vfio run is there for the real-group tests; without a bound group they would only be skipped.
+if [[ $vfio -eq 1 && -z $boot_error ]] && ! grep -aq 'KVMHARNESS vfio: .* bound to vfio-pci' "$final_log"; then
+  boot_error="--vfio: the L1 bound no device to vfio-pci ($(grep -a 'KVMHARNESS vfio:' "$final_log" | head -n 1 | tr -d '\r' | sed 's/.*KVMHARNESS //'))"
+  log "$boot_error"
 fi
 finish "$final_log" "$boot_error"

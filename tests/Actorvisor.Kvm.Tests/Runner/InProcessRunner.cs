@@ -6,8 +6,10 @@ namespace Actorvisor.Kvm.Tests.Runner;
 /// <summary>
 /// Discovers and runs the xunit (v2) tests of some assemblies in this process with xunit's own engine
 /// (XunitTestFramework: the same fixtures, theories and skips as under `dotnet test`), and writes one
-/// <see cref="ResultLine"/> per result. Arguments: <c>--filter TEXT</c> (repeatable; runs tests whose
-/// display name contains any TEXT), <c>--list</c> (print the test names and exit).
+/// <see cref="ResultLine"/> per result, after one plan line per selected test (the names as discovered here, which
+/// is what the harness expects: a theory skipped at discovery elsewhere is one case there but one per row here).
+/// Arguments: <c>--filter TEXT</c> (repeatable; runs tests whose display name contains any TEXT), <c>--exclude TEXT</c>
+/// (repeatable; leaves out tests whose display name contains any TEXT), <c>--list</c> (print the test names and exit).
 /// Exit code: 0 all ran tests passed, 1 a test failed, 2 no test matched or the run itself broke.
 /// </summary>
 public static class InProcessRunner
@@ -16,15 +18,17 @@ public static class InProcessRunner
     public static int Run(IReadOnlyList<TestSuite> suites, string[] args, TextWriter output)
     {
         var filters = new List<string>();
+        var excludes = new List<string>();
         bool list = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
                 case "--filter" when i + 1 < args.Length: filters.Add(args[++i]); break;
+                case "--exclude" when i + 1 < args.Length: excludes.Add(args[++i]); break;
                 case "--list": list = true; break;
                 default:
-                    output.WriteLine($"unknown argument '{args[i]}'; usage: [--filter TEXT]... [--list]");
+                    output.WriteLine($"unknown argument '{args[i]}'; usage: [--filter TEXT]... [--exclude TEXT]... [--list]");
                     return 2;
             }
         }
@@ -40,7 +44,8 @@ public static class InProcessRunner
         options.SetValue("xunit.discovery.PreEnumerateTheories", (bool?)true);
 
         var plan = suites.Select(s => (s.Assembly, Cases: Discover(framework, s, options, log)
-            .Where(c => filters.Count == 0 || filters.Any(f => c.DisplayName.Contains(f, StringComparison.Ordinal))).ToList())).ToList();
+            .Where(c => filters.Count == 0 || filters.Any(f => c.DisplayName.Contains(f, StringComparison.Ordinal)))
+            .Where(c => !excludes.Any(e => c.DisplayName.Contains(e, StringComparison.Ordinal))).ToList())).ToList();
         int total = plan.Sum(p => p.Cases.Count);
         if (list)
         {
@@ -49,11 +54,12 @@ public static class InProcessRunner
         }
         if (total == 0)
         {
-            output.WriteLine($"no tests matched {(filters.Count == 0 ? "(no filter)" : string.Join(", ", filters))}");
+            output.WriteLine($"no tests matched {(filters.Count + excludes.Count == 0 ? "(no filter)" : string.Join(", ", filters.Concat(excludes.Select(e => "not " + e))))}");
             output.WriteLine(ResultLine.Done(0, 0, 0));
             return 2;
         }
 
+        foreach (var c in plan.SelectMany(p => p.Cases)) output.WriteLine(ResultLine.Plan(c.DisplayName));
         int passed = 0, failed = 0, skipped = 0;
         foreach (var (assembly, cases) in plan.Where(p => p.Cases.Count > 0))
         {

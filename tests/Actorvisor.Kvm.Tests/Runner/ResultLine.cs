@@ -4,6 +4,7 @@ namespace Actorvisor.Kvm.Tests.Runner;
 /// The line protocol between the test runner (inside the QEMU guest, writing to its serial console) and
 /// tests/kvm-harness on the host, which parses it. One result per line, never wrapped:
 /// <code>
+/// KVMTEST PLAN name                 a test that will run (all PLAN lines come before the first RUN)
 /// KVMTEST RUN  name                 a test started (lets the harness name a test that hung)
 /// KVMTEST PASS name (12 ms)
 /// KVMTEST FAIL name: message        newlines in the message are replaced by " | "
@@ -15,6 +16,9 @@ public static class ResultLine
 {
     /// <summary>Prefix of every protocol line.</summary>
     public const string Prefix = "KVMTEST";
+
+    /// <summary>A test selected to run, announced before any test starts.</summary>
+    public static string Plan(string name) => $"{Prefix} PLAN {OneLine(name)}";
 
     /// <summary>A test started.</summary>
     public static string Run(string name) => $"{Prefix} RUN {OneLine(name)}";
