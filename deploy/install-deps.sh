@@ -2,11 +2,17 @@
 # Installs the Debian packages Actorvisor needs at run time, only when missing.
 #   deploy/install-deps.sh            runtime deps (libunicorn2 for the software accelerator)
 #   deploy/install-deps.sh --kvm-harness   also what the KVM-in-QEMU test harness needs
+#   deploy/install-deps.sh --under-load    also stress-ng, the CPU hog of `tests/run.sh --under-load`
+# The options can be combined.
 set -euo pipefail
 pkgs=(libunicorn2)
-if [[ "${1:-}" == "--kvm-harness" ]]; then
-  pkgs+=(qemu-system-x86 linux-image-amd64 busybox-static cpio xz-utils)
-fi
+for option in "$@"; do
+  case "$option" in
+    --kvm-harness) pkgs+=(qemu-system-x86 linux-image-amd64 busybox-static cpio xz-utils) ;;
+    --under-load) pkgs+=(stress-ng) ;;
+    *) echo "install-deps: unknown option '$option' (--kvm-harness, --under-load)" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
