@@ -52,9 +52,11 @@ public class StoreFailureTests(ITestOutputHelper output) : AsyncPfTestKit(output
     [Fact]
     public void Stopping_a_vm_whose_vcpu_is_blocked_on_an_unreadable_page_releases_it_and_ends_stopped()
     {
-        // Every read fails, each after 300 ms: the stop comes while the vCPU's first page is still being read,
+        // Every read fails, each after 10 s: the stop comes while the vCPU's first page is still being read (it is
+        // sent milliseconds after the read starts, well under a second beside a compile, so 10 s cannot be outrun),
         // so the failure is found only once the teardown waits for the vCPU thread; the thread is released then.
-        var store = new SlowBackingStore(new ZeroBackingStore(), TimeSpan.FromMilliseconds(300));
+        // The teardown cancels the read, so the 10 s are not waited out.
+        var store = new SlowBackingStore(new ZeroBackingStore(), TimeSpan.FromSeconds(10));
         store.FailEveryRead("injected");
         var node = StartNode();
         var vm = CreateLazyVm(node, "stop-on-failing", LazyGuests.Toucher(1, 16, dwordsPerPage: 1), store, 16);
