@@ -276,20 +276,21 @@ public class ScenarioRunnerTests(ITestOutputHelper output)
             vms:
               - name: lazy
                 guest: { name: memory-writer, pages: 8, address: 0x40000000 }
-                # Each read takes 3 s before it fails: the start is acknowledged first (in milliseconds, under a
-                # second beside a compile). With no latency the vCPU could fail on page 0 before acknowledging, and
-                # the start itself was refused with that reason.
-                lazy-memory: { size: 64K, store: file, file: image.raw, latency: 3s }
+                # Each read takes 1 s before it fails, and a fetch tries 3 times: the start is acknowledged first (in
+                # milliseconds, under a second beside a compile, against the 3 s before page 0 is known to fail).
+                # With no latency the vCPU could fail on page 0 before acknowledging, and the start itself was
+                # refused with that reason.
+                lazy-memory: { size: 64K, store: file, file: image.raw, latency: 1s }
             steps:
               - create: lazy
               - inject: { fault: failing-store, vm: lazy }
               - start: lazy
-              - expect-outcome: { vm: lazy, outcome: failed, reason: "lazy memory page 0 (guest-physical 0x40000000) could not be read" }
+              - expect-outcome: { vm: lazy, outcome: failed, reason: "lazy memory page 0 (guest-physical 0x40000000) could not be read", timeout: 120s }
               # The teardown releases the vCPU blocked on page 0; it may fault once more before it stops.
               - expect-async-pf: { vm: lazy, faults: ">= 1", failed: ">= 1", live-workers: 0, running-fetches: 0 }
             """, output, "failing.yaml", folder);
         Assert.True(result.Passed, report);
-        Assert.Contains($"backing store 'slow(3000 ms) file {Path.Combine(folder, "image.raw")}'", nodes.Vms.Single().Observation.End!.Reason);
+        Assert.Contains($"backing store 'slow(1000 ms) file {Path.Combine(folder, "image.raw")}'", nodes.Vms.Single().Observation.End!.Reason);
     }
 
     [Fact]
@@ -422,11 +423,11 @@ public class ScenarioRunnerTests(ITestOutputHelper output)
     [Fact]
     public async Task The_scenario_timeout_ends_a_step_that_would_wait_longer()
     {
-        // The scenario's timeout must expire in the wait, not in create or start: those take well under a second
-        // even beside a compile (a 1 s timeout once expired during create there), so 10 s leaves them ten times
-        // what they need. The wait's own 600 s timeout is what the scenario timeout cuts short.
+        // The scenario's timeout must expire in the wait, not in create or start: those take about 0.1 s, and up
+        // to 1.6 s measured on a 2-core machine at load average 40 (a 1 s timeout once expired during create), so
+        // 20 s leaves them ten times that. The wait's own 600 s timeout is what the scenario timeout cuts short.
         var (result, nodes, _) = await Run($$"""
-            timeout: 10s
+            timeout: 20s
             vms: [ { name: s, guest: {{Spinner}} } ]
             steps:
               - create: s
@@ -434,7 +435,7 @@ public class ScenarioRunnerTests(ITestOutputHelper output)
               - wait-for-serial: { vm: s, text: never, timeout: 600s }
             """);
         Assert.Equal([StepStatus.Passed, StepStatus.Passed, StepStatus.Failed], result.Steps.Select(s => s.Status));
-        Assert.Equal("the scenario's timeout of 10s expired during this step", result.Steps[2].Failure!.Message);
+        Assert.Equal("the scenario's timeout of 20s expired during this step", result.Steps[2].Failure!.Message);
         Assert.True(result.Elapsed < TimeSpan.FromSeconds(300), result.Elapsed.ToString());
         Assert.Equal(OutcomeKind.Stopped, nodes.Vms.Single().Observation.End!.Kind);
     }
