@@ -34,6 +34,9 @@ public sealed unsafe class LazyGuestMemory : IDisposable
     private int _disposed;
     private volatile bool _unmapped;
     private long _installsAfterUnmap;
+    private long _refusedAfterClose;
+    // Test-only: lets installs past a closed gate, to prove the write-after-unmap check catches what the gate prevents.
+    private bool _gateBypassedForTest;
 
     private LazyGuestMemory(HostMemory memory, Userfaultfd uffd, ulong rangeIoctls, IPageFaultSink sink, string name)
     {
@@ -117,10 +120,24 @@ public sealed unsafe class LazyGuestMemory : IDisposable
     public bool IsReadingFaults => _reader.IsRunning;
 
     /// <summary>
-    /// Write-after-unmap check: installs that reached the ioctl after the memory was unmapped. The gate makes
-    /// this impossible; tests assert it stays 0.
+    /// Write-after-unmap check, kept apart from the gate: installs (and wakes) that were inside their critical
+    /// section while or after the memory was unmapped — counted before the ioctl if the unmap came first, and after
+    /// it if the unmap happened meanwhile. With the gate working this stays 0, which tests assert; a test that
+    /// bypasses the gate (<see cref="BypassInstallGateForTest"/>) shows it goes non-zero when the gate fails.
     /// </summary>
     public long InstallsAfterUnmap => Interlocked.Read(ref _installsAfterUnmap);
+
+    /// <summary>
+    /// Installs and wakes refused because teardown had begun (each answered <see cref="PageInstall.RegionClosed"/>
+    /// or false). Non-zero shows a run really raced an install against teardown and the gate refused it.
+    /// </summary>
+    public long RefusedAfterClose => Interlocked.Read(ref _refusedAfterClose);
+
+    /// <summary>
+    /// Negative control for tests only: from now on installs and wakes skip the gate, so one that comes after
+    /// <see cref="Dispose"/> reaches the unmapped memory's ioctl path and <see cref="InstallsAfterUnmap"/> counts it.
+    /// </summary>
+    internal void BypassInstallGateForTest() => Volatile.Write(ref _gateBypassedForTest, true);
 
     /// <summary>True if page <paramref name="pageIndex"/> has been installed.</summary>
     public bool IsPresent(ulong pageIndex)
@@ -138,18 +155,19 @@ public sealed unsafe class LazyGuestMemory : IDisposable
     {
         CheckPage(pageIndex);
         if ((ulong)page.Length != PageSize.Bytes) throw new ArgumentException($"a page is {PageSize.Bytes} bytes, got {page.Length}", nameof(page));
-        if (!_gate.TryEnter()) return PageInstall.RegionClosed;
+        if (!Enter(out bool entered)) return PageInstall.RegionClosed;
         try
         {
-            if (_unmapped) Interlocked.Increment(ref _installsAfterUnmap);
+            bool counted = CountIfUnmapped(false);
             PageInstall result;
             fixed (byte* src = page) result = _uffd.Copy(_memory.Address + (nint)(pageIndex << PageSize.Shift), (nint)src, PageSize.Bytes);
+            CountIfUnmapped(counted);
             MarkPresent(pageIndex);
             return result;
         }
         finally
         {
-            _gate.Exit();
+            if (entered) _gate.Exit();
         }
     }
 
@@ -161,17 +179,18 @@ public sealed unsafe class LazyGuestMemory : IDisposable
     {
         if (!_hasZeroPage) return TryInstall(pageIndex, ZeroPage.Span);
         CheckPage(pageIndex);
-        if (!_gate.TryEnter()) return PageInstall.RegionClosed;
+        if (!Enter(out bool entered)) return PageInstall.RegionClosed;
         try
         {
-            if (_unmapped) Interlocked.Increment(ref _installsAfterUnmap);
+            bool counted = CountIfUnmapped(false);
             var result = _uffd.ZeroPage(_memory.Address + (nint)(pageIndex << PageSize.Shift), PageSize.Bytes);
+            CountIfUnmapped(counted);
             MarkPresent(pageIndex);
             return result;
         }
         finally
         {
-            _gate.Exit();
+            if (entered) _gate.Exit();
         }
     }
 
@@ -179,9 +198,17 @@ public sealed unsafe class LazyGuestMemory : IDisposable
     public bool Wake(ulong pageIndex)
     {
         CheckPage(pageIndex);
-        if (!_gate.TryEnter()) return false;
-        try { _uffd.Wake(_memory.Address + (nint)(pageIndex << PageSize.Shift), PageSize.Bytes); }
-        finally { _gate.Exit(); }
+        if (!Enter(out bool entered)) return false;
+        try
+        {
+            bool counted = CountIfUnmapped(false);
+            _uffd.Wake(_memory.Address + (nint)(pageIndex << PageSize.Shift), PageSize.Bytes);
+            CountIfUnmapped(counted);
+        }
+        finally
+        {
+            if (entered) _gate.Exit();
+        }
         return true;
     }
 
@@ -221,6 +248,24 @@ public sealed unsafe class LazyGuestMemory : IDisposable
         var fault = new PageFault(offset >> PageSize.Shift, (nint)msg.PageFaultAddress,
             (msg.PageFaultFlags & UffdIoctl.PageFaultFlagWrite) != 0, (int)msg.PageFaultThreadId);
         _sink.OnPageFault(this, fault);
+    }
+
+    // Enters the gate; a refusal is counted. With the gate bypassed (a test's negative control) it lets the
+    // caller through without entering, so the caller must not exit.
+    private bool Enter(out bool entered)
+    {
+        entered = _gate.TryEnter();
+        if (entered || Volatile.Read(ref _gateBypassedForTest)) return true;
+        Interlocked.Increment(ref _refusedAfterClose);
+        return false;
+    }
+
+    // Called before the ioctl and after it: one count per critical section that overlapped the unmap.
+    private bool CountIfUnmapped(bool counted)
+    {
+        if (counted || !_unmapped) return counted;
+        Interlocked.Increment(ref _installsAfterUnmap);
+        return true;
     }
 
     private void MarkPresent(ulong pageIndex)

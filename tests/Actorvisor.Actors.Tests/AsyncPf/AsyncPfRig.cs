@@ -21,7 +21,7 @@ internal sealed class AsyncPfRig : IDisposable
         Lazy = LazyGuestMemory.Create((ulong)pages * 4096, Router, name: "rig");
         Router.Attach(Lazy);
         Actor = kit.Sys.ActorOf(AsyncPfActor.Props(Router, "rig"));
-        kit.AwaitCondition(() => Router.Vcpus.All(v => v.Queue is not null), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(1));
+        kit.AwaitCondition(() => Router.Vcpus.All(v => v.Queue is not null), TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(1)); // failure-only bound
     }
 
     public AsyncPfRouter Router { get; }

@@ -12,13 +12,13 @@ namespace Actorvisor.Actors.Tests.AsyncPf;
 
 /// <summary>
 /// Issue 6 item 4 under load: VMs destroyed while their async page faults are in flight against a slow store
-/// leave no worker, write nothing after the unmap and raise no unobserved exception. The test runs as many
-/// cycles as fit in its time budget (the full 10,000 run: `actorvisor bench asyncpf-destroy`).
+/// leave no worker, write nothing after the unmap and raise no unobserved exception. The test runs a fixed number
+/// of cycles, however long they take (a time budget let a busy machine fail it for running slowly); the full
+/// 10,000 run and its rate are a bench (`actorvisor bench asyncpf-destroy`).
 /// </summary>
 public class DestroyUnderLoadTests(ITestOutputHelper output) : VmTestKit(output)
 {
-    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(45);
-    private const int MaxCycles = 10_000, Parallel = 4, LazyPages = 4096, MinCycles = 100;
+    private const int Cycles = 100, Parallel = 4, LazyPages = 4096;
 
     [Fact]
     public async Task Vms_destroyed_with_faults_in_flight_leave_no_worker_no_write_after_unmap_and_no_unobserved_exception()
@@ -32,16 +32,17 @@ public class DestroyUnderLoadTests(ITestOutputHelper output) : VmTestKit(output)
         {
             var node = StartNode(new NodeCapacity(64, 16UL << 30));
             var problems = new ConcurrentQueue<string>();
-            long cycles = 0, cancelled = 0, faults = 0;
+            long cycles = 0, claimed = 0, cancelled = 0, faults = 0, refused = 0;
             var clock = Stopwatch.StartNew();
             var lanes = Enumerable.Range(0, Parallel).Select(lane => Task.Run(async () =>
             {
-                for (int i = 0; clock.Elapsed < Budget && Interlocked.Read(ref cycles) < MaxCycles; i++)
+                for (int i = 0; Interlocked.Increment(ref claimed) <= Cycles; i++)
                 {
                     var result = await DestroyCycle.RunAsync(node, Accelerator, $"load-{lane}-{i}", LazyPages, Long, heldReads: 1 + (lane * 7 + i * 13) % 24);
                     if (result.Problem is { } p) problems.Enqueue(p);
                     Interlocked.Add(ref cancelled, result.Cancelled);
                     Interlocked.Add(ref faults, result.Faults);
+                    Interlocked.Add(ref refused, result.RefusedAfterClose);
                     Interlocked.Increment(ref cycles);
                 }
             })).ToArray();
@@ -52,9 +53,10 @@ public class DestroyUnderLoadTests(ITestOutputHelper output) : VmTestKit(output)
             GC.Collect();
 
             output.WriteLine($"{cycles} VMs destroyed under load in {clock.Elapsed.TotalSeconds:0.0} s ({Parallel} at a time); " +
-                             $"{faults} faults taken, {cancelled} works cancelled by the flushes; {unobserved} unobserved exceptions");
+                             $"{faults} faults taken, {cancelled} works cancelled by the flushes, {refused} installs refused by closed gates; " +
+                             $"{unobserved} unobserved exceptions");
             Assert.Empty(problems);
-            Assert.True(cycles >= MinCycles, $"only {cycles} cycles in {Budget.TotalSeconds} s");
+            Assert.Equal(Cycles, cycles);
             Assert.True(cancelled >= cycles, $"{cancelled} works cancelled in {cycles} destroys: every destroy had work in flight");
             Assert.Equal(0, Interlocked.Read(ref unobserved));
             errors.ExpectNoMsg(TimeSpan.Zero);
@@ -75,8 +77,11 @@ public class DestroyUnderLoadTests(ITestOutputHelper output) : VmTestKit(output)
 /// </summary>
 public static class DestroyCycle
 {
-    /// <summary>What one cycle found: a problem (null if none), works its flush cancelled, faults the vCPU took.</summary>
-    public sealed record Result(string? Problem, long Cancelled, long Faults);
+    /// <summary>
+    /// What one cycle found: a problem (null if none), works its flush cancelled, faults the vCPU took, installs
+    /// and wakes the closed region refused (a race with the teardown that the gate stopped).
+    /// </summary>
+    public sealed record Result(string? Problem, long Cancelled, long Faults, long RefusedAfterClose = 0);
 
     public static async Task<Result> RunAsync(IActorRef node, Hardware.Accel.IAccelerator accelerator, string name, int lazyPages, TimeSpan timeout, int heldReads = 1)
     {
@@ -118,6 +123,6 @@ public static class DestroyCycle
         else if (!lazy.Memory.IsDisposed) problem = "lazy memory still mapped";
         else if (report.Vcpus[0].Outstanding != 0) problem = $"{report.Vcpus[0].Outstanding} works outstanding (done list not drained)";
         else if (report.Vcpus[0].Failed != 0) problem = $"{report.Vcpus[0].Failed} fetches failed";
-        return new Result(problem is null ? null : $"{name}: {problem}", report.Vcpus[0].Cancelled, report.Vcpus[0].Faults);
+        return new Result(problem is null ? null : $"{name}: {problem}", report.Vcpus[0].Cancelled, report.Vcpus[0].Faults, lazy.RefusedAfterClose);
     }
 }

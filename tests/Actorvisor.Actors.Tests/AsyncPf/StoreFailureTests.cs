@@ -52,9 +52,12 @@ public class StoreFailureTests(ITestOutputHelper output) : AsyncPfTestKit(output
     [Fact]
     public void Stopping_a_vm_whose_vcpu_is_blocked_on_an_unreadable_page_releases_it_and_ends_stopped()
     {
-        // Every read fails, each after 300 ms: the stop comes while the vCPU's first page is still being read,
-        // so the failure is found only once the teardown waits for the vCPU thread; the thread is released then.
-        var store = new SlowBackingStore(new ZeroBackingStore(), TimeSpan.FromMilliseconds(300));
+        // Every read fails, each after 1 s, and a fetch tries 3 times: the stop comes while the vCPU's first page is
+        // still being fetched (it is sent milliseconds after the fetch starts; the 3 s it has before the failure is
+        // known is far more than a busy machine needs, where 300 ms reads left 0.9 s), so the failure is found only
+        // once the teardown waits for the vCPU thread; the thread is released then. The teardown waits the fetch
+        // out and the vCPU may fault once more: 2 x 3 s stays inside the 15 s the teardown gives its vCPU step.
+        var store = new SlowBackingStore(new ZeroBackingStore(), TimeSpan.FromSeconds(1));
         store.FailEveryRead("injected");
         var node = StartNode();
         var vm = CreateLazyVm(node, "stop-on-failing", LazyGuests.Toucher(1, 16, dwordsPerPage: 1), store, 16);

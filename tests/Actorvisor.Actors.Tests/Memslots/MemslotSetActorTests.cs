@@ -76,13 +76,17 @@ public class MemslotSetActorTests(ITestOutputHelper output) : VmTestKit(output)
             return [new VmDevice(gate.Name, gate)];
         });
         var (slot, _, backing) = Extra();
+        bool? disposedWhileInside = null;
+        gate.Leaving = () => disposedWhileInside = backing.Disposed.IsSet;
         Ask<MemslotsPublished>(vm, new SetMemslot(slot, backing));
         Start(vm);
         Assert.True(gate.Entered.Wait(Long), "the vCPU thread is inside the device (its memslot read side)");
 
         vm.Vm.Tell(new DeleteMemslot(ExtraSlot));
         // KVM publishes at once; the software accelerator's own memslot change already waits for the vCPU to
-        // leave its engine. Either way nothing is retired while the vCPU may still hold the old snapshot.
+        // leave its engine. Either way nothing is retired while the vCPU may still hold the old snapshot. What
+        // decides is the thread's own look at the backing as it leaves (disposedWhileInside), which no load can
+        // move; the 300 ms is only the time a retirement that does not wait is given to show itself.
         var early = ReceiveWhile<object>(TimeSpan.FromMilliseconds(300), m => m);
         Assert.DoesNotContain(early, m => m is MemslotsRetired);
         Assert.False(backing.Disposed.IsSet, "the backing outlives every snapshot a vCPU may still hold");
@@ -92,6 +96,7 @@ public class MemslotSetActorTests(ITestOutputHelper output) : VmTestKit(output)
         while (messages.LastOrDefault() is not MemslotsRetired) messages.Add(ExpectMsg<object>(Long));
         Assert.Equal([typeof(MemslotsPublished), typeof(MemslotsRetired)], messages.Select(m => m.GetType()));
         Assert.Equal([ExtraSlot], ((MemslotsRetired)messages[1]).ReleasedSlots);
+        Assert.False(disposedWhileInside);
         Assert.True(backing.Disposed.IsSet);
     }
 

@@ -29,6 +29,12 @@ public sealed class GateDevice : IPortIoDevice, IDisposable
     /// <summary>True once disposed (released by the VM).</summary>
     public bool IsDisposed { get; private set; }
 
+    /// <summary>
+    /// Called on the vCPU thread as it leaves the handler, still inside: a test records there what was already
+    /// released, which shows a teardown that did not wait for the thread however late the test looks.
+    /// </summary>
+    public Action? Leaving { get; set; }
+
     /// <inheritdoc />
     public string Name => "gate";
 
@@ -36,7 +42,9 @@ public sealed class GateDevice : IPortIoDevice, IDisposable
     public ExitAction OnPortIo(ushort offset, IoDirection direction, Span<byte> data)
     {
         Entered.Set();
-        if (!Open.Wait(TimeSpan.FromSeconds(30))) throw new TimeoutException("the gate was never opened");
+        // Only bounds a test that never opens it; opening is an event the test awaits nothing for.
+        if (!Open.Wait(TimeSpan.FromSeconds(300))) throw new TimeoutException("the gate was never opened");
+        Leaving?.Invoke();
         return ExitAction.Continue;
     }
 

@@ -19,15 +19,18 @@ public sealed record TestVm(string Name, IActorRef Vm, TestProbe Events, Machine
 /// </summary>
 public abstract class VmTestKit : TestKit
 {
-    /// <summary>Generous bound for anything a guest or a teardown must do.</summary>
-    protected static readonly TimeSpan Long = TimeSpan.FromSeconds(20);
+    /// <summary>
+    /// Generous bound for anything a guest or a teardown must do. Every wait on it ends with the event it awaits
+    /// (milliseconds to a second or two beside a compile); the bound only decides when a missing event is reported.
+    /// </summary>
+    protected static readonly TimeSpan Long = TimeSpan.FromSeconds(60);
 
     /// <summary>Guest RAM for test VMs: enough for the boot structures and a protected-mode image.</summary>
     protected const ulong TestMemory = 4UL << 20;
 
     private const string Config = """
         akka.loglevel = WARNING
-        akka.test.single-expect-default = 10s
+        akka.test.single-expect-default = 60s
         """;
 
     private int _nodes;

@@ -11,7 +11,9 @@ namespace Actorvisor.Hardware.Tests.Soft;
 /// <summary>
 /// Port-I/O exit rates: the bare-Unicorn floor (<see cref="SoftRawExitLoop"/>) and the same guest loop
 /// through <see cref="SoftVcpu"/> with a trivial handler, best of three alternating rounds (the build
-/// machine is shared). Prints both; asserts only that they ran.
+/// machine is shared). Prints both for information; what it asserts is that every exit of every round reached
+/// the handler. The rates themselves are bench figures (`actorvisor bench exits`: exits.raw_per_s,
+/// exits.runtime_per_s), where a busy machine does not turn them into a test failure.
 /// </summary>
 public sealed class SoftExitRateTests(ITestOutputHelper output)
 {
@@ -30,7 +32,7 @@ public sealed class SoftExitRateTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void RawAndRuntimeOutExitRates()
+    public void Every_out_of_the_rate_loop_reaches_the_handler_and_the_rates_are_printed()
     {
         double raw = 0, runtime = 0;
 
@@ -64,6 +66,5 @@ public sealed class SoftExitRateTests(ITestOutputHelper output)
 
         output.WriteLine($"raw Unicorn OUT loop: {raw / 1e6:F1} M exits/s ({1e9 / raw:F1} ns/exit)");
         output.WriteLine($"SoftVcpu + handler:   {runtime / 1e6:F1} M exits/s ({1e9 / runtime:F1} ns/exit), {raw / runtime:F2}x raw");
-        Assert.True(raw > 0 && runtime > 0);
     }
 }

@@ -12,7 +12,9 @@ namespace Actorvisor.Hardware.Tests.Soft;
 /// <summary>
 /// What dirty logging costs a guest on the software accelerator: the same store loop into a slot mapped whole
 /// and into a dirty-logged (trapped) slot, where the write hook checks the SPTE and performs every store. Best
-/// of three rounds each; prints both rates, asserts that every store landed.
+/// of three rounds each; prints both rates for information, asserts that every store landed and that the trapped
+/// slot logged every page. The rates belong in a bench (proposed keys soft.whole_slot_stores_per_s and
+/// soft.trapped_stores_per_s), not in a test a busy machine could fail.
 /// </summary>
 public sealed class SoftTrappedStoreRateTests(ITestOutputHelper output)
 {
@@ -52,13 +54,12 @@ public sealed class SoftTrappedStoreRateTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void StoresIntoADirtyLoggedSlotAndIntoOneMappedWhole()
+    public void Stores_into_a_dirty_logged_slot_and_into_one_mapped_whole_all_land()
     {
         using var accelerator = new SoftAccelerator();
         double whole = StoresPerSecond(accelerator, MemslotFlags.None);
         double logged = StoresPerSecond(accelerator, MemslotFlags.LogDirtyPages);
         output.WriteLine($"slot mapped whole:  {whole / 1e6:F1} M stores/s ({1e9 / whole:F1} ns per loop iteration)");
         output.WriteLine($"dirty-logged slot:  {logged / 1e6:F1} M stores/s ({1e9 / logged:F1} ns per loop iteration), {whole / logged:F2}x");
-        Assert.True(whole > 0 && logged > 0);
     }
 }

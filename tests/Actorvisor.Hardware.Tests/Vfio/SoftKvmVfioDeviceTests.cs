@@ -118,12 +118,9 @@ public sealed class SoftKvmVfioDeviceTests : IDisposable
         Assert.Throws<ObjectDisposedException>(() => device.AddFile(devNull));
     }
 
-    [Fact]
+    [FileFact(VfioIoctls.ContainerPath, "the vfio module is not loaded (the rule is also covered by VfioFileClassifierTests)")]
     public void The_vfio_container_is_refused_even_though_it_is_vfio()
     {
-        // Real /dev/vfio/vfio where the vfio module is loaded; otherwise nothing to open, and the rule is covered
-        // by VfioFileClassifierTests.
-        if (!File.Exists(VfioIoctls.ContainerPath)) return;
         using var device = new SoftKvmVfioDevice(VfioFileInspector.Instance);
         using var container = Sys.Open(VfioIoctls.ContainerPath, LibC.O_RDWR);
         var e = Assert.Throws<KvmVfioException>(() => device.AddFile(container));

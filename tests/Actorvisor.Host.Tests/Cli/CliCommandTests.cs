@@ -134,7 +134,9 @@ public class CliCommandTests
             .Select(l => l.Split(": ", 2)).ToDictionary(p => p[0], p => double.Parse(p[1]));
         foreach (var key in new[] { "lifecycle.vms_per_s", "lifecycle.raw_vms_per_s", "lifecycle.pause_resume_p50_us", "lifecycle.pause_resume_p99_us" })
             Assert.True(figures[key] > 0, $"{key} = {figures[key]}");
-        Assert.True(figures["lifecycle.bytes_per_idle_vm"] >= 0);
+        // The bench clamps this figure at 0 (resident-set noise can make the difference negative), so a sign check
+        // could not fail: the test checks it is printed, as a number (the parse above).
+        Assert.Contains("lifecycle.bytes_per_idle_vm", figures.Keys);
         Assert.True(figures["lifecycle.pause_resume_p99_us"] >= figures["lifecycle.pause_resume_p50_us"]);
     }
 }
