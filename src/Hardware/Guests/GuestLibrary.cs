@@ -363,16 +363,6 @@ public static class GuestLibrary
     public static IReadOnlyList<GuestImage> All() =>
         [Hello(), ExitWith(42), Halt(), Spin(), TripleFault(), MemoryWriter(16), MmioProber(), LongModeHello(), TwoVcpuWriter(), PortIoLoop(1000)];
 
-    /// <summary>The names <see cref="Find"/> knows, in the order of <see cref="All"/>.</summary>
-    public static IReadOnlyList<string> Names => [.. All().Select(g => g.Name)];
-
-    /// <summary>The library guest called <paramref name="name"/> (case-insensitive) with default parameters, or null.</summary>
-    public static GuestImage? Find(string name)
-    {
-        ArgumentNullException.ThrowIfNull(name);
-        return All().FirstOrDefault(g => string.Equals(g.Name, name, StringComparison.OrdinalIgnoreCase));
-    }
-
     // Σ_{k<dwords} (start + k * FillStep) mod 2^32.
     private static uint FilledRegionSum(ulong dwords, uint start) =>
         unchecked((uint)(dwords * start) + FillStep * (uint)(dwords * (dwords - 1) / 2));

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Guests;
 using Actorvisor.Host.Scenarios.Language;
 using YamlDotNet.RepresentationModel;
 
@@ -122,7 +123,7 @@ public static class ScenarioParser
         if (f is null) return null;
         var name = f.String("name", required: true);
         var guest = f.Node("guest") is { } g ? ReadGuest(g, context, what) : null;
-        if (!f.Has("guest")) context.Error(node, $"{what}: missing 'guest' (one of: {GuestCatalog.Names})");
+        if (!f.Has("guest")) context.Error(node, $"{what}: missing 'guest' (one of: {string.Join(", ", GuestCatalog.Names)})");
         var memory = f.Size("memory");
         var vcpus = f.Int("vcpus", 1, 64);
         var accelerator = f.Choice("accelerator", Accelerators) ?? defaultAccelerator;
@@ -230,7 +231,7 @@ public static class ScenarioParser
                 name = Fields.Peek(m, "name");
                 if (name is null)
                 {
-                    context.Error(node, $"{vm} guest: missing 'name' (one of: {GuestCatalog.Names})");
+                    context.Error(node, $"{vm} guest: missing 'name' (one of: {string.Join(", ", GuestCatalog.Names)})");
                     return null;
                 }
                 break;
@@ -241,7 +242,7 @@ public static class ScenarioParser
         var entry = GuestCatalog.Find(name);
         if (entry is null)
         {
-            context.Error(node, $"{vm}: unknown guest '{name}'{Suggestions.DidYouMean(name, GuestCatalog.Entries.Select(e => e.Name))}; known guests: {GuestCatalog.Names}");
+            context.Error(node, $"{vm}: unknown guest '{name}'{Suggestions.DidYouMean(name, GuestCatalog.Names)}; known guests: {string.Join(", ", GuestCatalog.Names)}");
             return null;
         }
         var values = new Dictionary<string, int>();

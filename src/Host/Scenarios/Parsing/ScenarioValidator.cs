@@ -1,4 +1,5 @@
 using Actorvisor.Hardware.Devices;
+using Actorvisor.Hardware.Guests;
 using Actorvisor.Hardware.Machines;
 using Actorvisor.Hardware.X86;
 using Actorvisor.Host.Scenarios.Language;
