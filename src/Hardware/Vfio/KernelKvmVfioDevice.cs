@@ -36,16 +36,10 @@ public sealed class KernelKvmVfioDevice : IKvmVfioDevice
     public AcceleratorKind Kind => AcceleratorKind.Kvm;
 
     /// <inheritdoc />
-    public IReadOnlyList<KvmVfioFile> Files
-    {
-        get { lock (_lock) return _files.Files; }
-    }
+    public IReadOnlyList<KvmVfioFile> Files => _files.Files;
 
     /// <inheritdoc />
-    public bool NonCoherentDma
-    {
-        get { lock (_lock) return _files.NonCoherentDma; }
-    }
+    public bool NonCoherentDma => _files.NonCoherentDma;
 
     /// <inheritdoc />
     public void AddFile(FileDescriptor file)

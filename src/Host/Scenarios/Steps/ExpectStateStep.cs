@@ -1,5 +1,4 @@
 using Actorvisor.Host.Scenarios.Language;
-using Actorvisor.Host.Scenarios.Nodes;
 using Actorvisor.Host.Scenarios.Parsing;
 using Actorvisor.Host.Scenarios.Running;
 
