@@ -2,10 +2,10 @@ using Actorvisor.Hardware.Kvm;
 
 namespace Actorvisor.Kvm.Tests;
 
-/// <summary>Describes the exit a <see cref="KvmVcpu"/> reported, for assertion messages.</summary>
+/// <summary>Describes the exit a <see cref="VcpuFd"/> reported, for assertion messages.</summary>
 internal static class ExitDescription
 {
-    public static unsafe string Of(KvmVcpu vcpu, KvmExitReason reason)
+    public static unsafe string Of(VcpuFd vcpu, KvmExitReason reason)
     {
         ref var run = ref vcpu.RunState;
         return reason switch

@@ -5,7 +5,7 @@ using Actorvisor.Kvm.Tests.Runner;
 // every test of this assembly, and the tests of Actorvisor.Hardware.Tests and Actorvisor.Actors.Tests that need KVM.
 return InProcessRunner.Run(
     [
-        new TestSuite(typeof(KvmSystemTests).Assembly, _ => true),
+        new TestSuite(typeof(KvmFdTests).Assembly, _ => true),
         new TestSuite(typeof(Actorvisor.Hardware.Tests.Machines.KvmMachineEndToEndTests).Assembly, KvmTestSelection.NeedsKvm),
         new TestSuite(typeof(Actorvisor.Actors.Tests.AsyncPf.KvmOnlyFactAttribute).Assembly, KvmTestSelection.ActorsNeedKvm),
     ],

@@ -16,9 +16,9 @@ internal sealed class RealModeGuest : IDisposable
     /// <summary>Size of the RAM slot (slot 0 at gpa 0).</summary>
     public const ulong RamSize = 0x10000;
 
-    public RealModeGuest(Action<Assembler> code, KvmSystem? kvm = null)
+    public RealModeGuest(Action<Assembler> code, KvmFd? kvm = null)
     {
-        Kvm = kvm ?? KvmSystem.Open();
+        Kvm = kvm ?? KvmFd.Open();
         OwnsKvm = kvm is null;
         Vm = Kvm.CreateVm();
         Ram = HostMemory.Allocate(RamSize);
@@ -35,11 +35,11 @@ internal sealed class RealModeGuest : IDisposable
         Vcpu.SetRegs(regs);
     }
 
-    public KvmSystem Kvm { get; }
+    public KvmFd Kvm { get; }
     private bool OwnsKvm { get; }
-    public KvmVm Vm { get; }
+    public VmFd Vm { get; }
     public HostMemory Ram { get; }
-    public KvmVcpu Vcpu { get; }
+    public VcpuFd Vcpu { get; }
 
     public void Dispose()
     {

@@ -37,7 +37,7 @@ public sealed class VfioRealGroupTests(ITestOutputHelper output)
     [VfioGroupFact]
     public void The_kernel_holds_an_attached_group_until_its_kvm_vfio_device_is_released()
     {
-        using var kvm = KvmSystem.Open();
+        using var kvm = KvmFd.Open();
         using var vm = kvm.CreateVm();
         var device = vm.CreateDevice(KvmDeviceType.Vfio);
         using (var group = Sys.Open(Group, LibC.O_RDWR))

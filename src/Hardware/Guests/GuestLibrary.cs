@@ -130,31 +130,12 @@ public static class GuestLibrary
         var bytes = GuestAssembler.Assemble(32, origin, g =>
         {
             var a = g.Asm;
-            var fill = a.CreateLabel();
-            var sum = a.CreateLabel();
             a.cld();
             a.mov(edi, (uint)address);
             a.mov(ecx, dwords);
             a.xor(eax, eax);
-            a.Label(ref fill);
-            a.mov(__dword_ptr[edi], eax);
-            a.add(eax, FillStep);
-            a.add(edi, 4);
-            a.dec(ecx);
-            a.jnz(fill);
-            a.mov(esi, (uint)address);
-            a.mov(ecx, dwords);
-            a.xor(edx, edx);
-            a.Label(ref sum);
-            a.add(edx, __dword_ptr[esi]);
-            a.add(esi, 4);
-            a.dec(ecx);
-            a.jnz(sum);
-            a.mov(ebp, edx);
-            g.Print("checksum=");
-            a.mov(eax, ebp);
-            g.PrintHex32();
-            g.PutChar('\n');
+            EmitFillLoop(a);
+            EmitSumAndPrint(g, (uint)address, dwords, "checksum=");
             a.mov(eax, ebp);
             g.DebugExitWithAl();
         });
@@ -260,7 +241,6 @@ public static class GuestLibrary
         var bytes = GuestAssembler.Assemble(32, origin, g =>
         {
             var a = g.Asm;
-            var fill = a.CreateLabel();
             var secondary = a.CreateLabel();
             var wait = a.CreateLabel();
             a.cld();
@@ -271,12 +251,7 @@ public static class GuestLibrary
             a.mov(edi, eax);
             a.lea(eax, __[ebp + 1]);
             a.mov(ecx, dwords);
-            a.Label(ref fill);
-            a.mov(__dword_ptr[edi], eax);
-            a.add(eax, FillStep);
-            a.add(edi, 4);
-            a.dec(ecx);
-            a.jnz(fill);
+            EmitFillLoop(a);
             a.mov(__dword_ptr[ebp * 4 + (int)flags], 1);
             a.test(ebp, ebp);
             a.jnz(secondary);
@@ -285,22 +260,7 @@ public static class GuestLibrary
             a.cmp(__dword_ptr[(long)flags + 4], 1);
             a.jne(wait);
             for (int n = 0; n < 2; n++)
-            {
-                var sum = a.CreateLabel();
-                a.mov(esi, (uint)TwoVcpuRegion(n, regionPages));
-                a.mov(ecx, dwords);
-                a.xor(edx, edx);
-                a.Label(ref sum);
-                a.add(edx, __dword_ptr[esi]);
-                a.add(esi, 4);
-                a.dec(ecx);
-                a.jnz(sum);
-                a.mov(ebp, edx);
-                g.Print($"vcpu{n}=");
-                a.mov(eax, ebp);
-                g.PrintHex32();
-                g.PutChar('\n');
-            }
+                EmitSumAndPrint(g, (uint)TwoVcpuRegion(n, regionPages), dwords, $"vcpu{n}=");
             a.mov(eax, __dword_ptr[(long)flags]);
             a.add(eax, __dword_ptr[(long)flags + 4]);
             g.DebugExitWithAl();
@@ -363,14 +323,36 @@ public static class GuestLibrary
     public static IReadOnlyList<GuestImage> All() =>
         [Hello(), ExitWith(42), Halt(), Spin(), TripleFault(), MemoryWriter(16), MmioProber(), LongModeHello(), TwoVcpuWriter(), PortIoLoop(1000)];
 
-    /// <summary>The names <see cref="Find"/> knows, in the order of <see cref="All"/>.</summary>
-    public static IReadOnlyList<string> Names => [.. All().Select(g => g.Name)];
-
-    /// <summary>The library guest called <paramref name="name"/> (case-insensitive) with default parameters, or null.</summary>
-    public static GuestImage? Find(string name)
+    // The fill loop of the writer guests: ecx dwords from edi get eax, eax + FillStep, ... (edi, eax and ecx advance).
+    private static void EmitFillLoop(Iced.Intel.Assembler a)
     {
-        ArgumentNullException.ThrowIfNull(name);
-        return All().FirstOrDefault(g => string.Equals(g.Name, name, StringComparison.OrdinalIgnoreCase));
+        var fill = a.CreateLabel();
+        a.Label(ref fill);
+        a.mov(__dword_ptr[edi], eax);
+        a.add(eax, FillStep);
+        a.add(edi, 4);
+        a.dec(ecx);
+        a.jnz(fill);
+    }
+
+    // Sums `dwords` dwords from `address` (mod 2^32) into ebp and prints "<label>XXXXXXXX\n".
+    private static void EmitSumAndPrint(GuestAssembler g, uint address, uint dwords, string label)
+    {
+        var a = g.Asm;
+        var sum = a.CreateLabel();
+        a.mov(esi, address);
+        a.mov(ecx, dwords);
+        a.xor(edx, edx);
+        a.Label(ref sum);
+        a.add(edx, __dword_ptr[esi]);
+        a.add(esi, 4);
+        a.dec(ecx);
+        a.jnz(sum);
+        a.mov(ebp, edx);
+        g.Print(label);
+        a.mov(eax, ebp);
+        g.PrintHex32();
+        g.PutChar('\n');
     }
 
     // Σ_{k<dwords} (start + k * FillStep) mod 2^32.

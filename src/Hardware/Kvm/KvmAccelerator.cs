@@ -10,10 +10,10 @@ namespace Actorvisor.Hardware.Kvm;
 /// </summary>
 public sealed class KvmAccelerator : IAccelerator
 {
-    private readonly KvmSystem _kvm;
+    private readonly KvmFd _kvm;
     private readonly KvmCpuidEntry2[] _supportedCpuid;
 
-    private KvmAccelerator(KvmSystem kvm)
+    private KvmAccelerator(KvmFd kvm)
     {
         _kvm = kvm;
         _supportedCpuid = kvm.GetSupportedCpuid();
@@ -22,9 +22,9 @@ public sealed class KvmAccelerator : IAccelerator
     /// <summary>Opens <paramref name="path"/> (normally /dev/kvm).</summary>
     /// <exception cref="SyscallException">the device cannot be opened.</exception>
     /// <exception cref="NotSupportedException">the API version is not 12, or a capability Actorvisor needs is missing.</exception>
-    public static KvmAccelerator Open(string path = KvmSystem.DevicePath)
+    public static KvmAccelerator Open(string path = KvmFd.DevicePath)
     {
-        var kvm = KvmSystem.Open(path);
+        var kvm = KvmFd.Open(path);
         try
         {
             RequireCapabilities(kvm, path);
@@ -41,11 +41,11 @@ public sealed class KvmAccelerator : IAccelerator
     /// Whether KVM is usable here: <paramref name="path"/> opens read/write, reports API version 12 and has the
     /// capabilities Actorvisor needs. <paramref name="reason"/> says why not (or describes KVM when it is).
     /// </summary>
-    public static bool IsAvailable(out string reason, string path = KvmSystem.DevicePath)
+    public static bool IsAvailable(out string reason, string path = KvmFd.DevicePath)
     {
         try
         {
-            using var kvm = KvmSystem.Open(path);
+            using var kvm = KvmFd.Open(path);
             RequireCapabilities(kvm, path);
             reason = $"KVM (API {kvm.GetApiVersion()}) at {path}";
             return true;
@@ -66,7 +66,7 @@ public sealed class KvmAccelerator : IAccelerator
     /// Whether hardware-assisted KVM is usable here: <see cref="IsAvailable"/> and a <see cref="KvmFlavor.HardwareAssisted"/>
     /// module. This is what automatic accelerator selection and the host-side KVM tests require.
     /// </summary>
-    public static bool IsHardwareAssistedAvailable(out string reason, string path = KvmSystem.DevicePath)
+    public static bool IsHardwareAssistedAvailable(out string reason, string path = KvmFd.DevicePath)
     {
         if (!IsAvailable(out reason, path)) return false;
         var flavor = KvmFlavorDetector.Detect();
@@ -78,7 +78,7 @@ public sealed class KvmAccelerator : IAccelerator
     }
 
     /// <summary>The /dev/kvm wrapper, for callers that need system ioctls (capabilities, supported CPUID).</summary>
-    public KvmSystem System => _kvm;
+    public KvmFd Fd => _kvm;
 
     /// <summary>The CPUID leaves KVM supports on this host (KVM_GET_SUPPORTED_CPUID).</summary>
     public IReadOnlyList<KvmCpuidEntry2> SupportedCpuid => _supportedCpuid;
@@ -95,7 +95,7 @@ public sealed class KvmAccelerator : IAccelerator
     /// <summary>Closes /dev/kvm; VMs already created keep working until disposed.</summary>
     public void Dispose() => _kvm.Dispose();
 
-    private static void RequireCapabilities(KvmSystem kvm, string path)
+    private static void RequireCapabilities(KvmFd kvm, string path)
     {
         // USER_MEMORY: memslots; IMMEDIATE_EXIT: kicks; EXT_CPUID: long mode needs KVM_SET_CPUID2.
         foreach (var cap in new[] { KvmCapability.UserMemory, KvmCapability.ImmediateExit, KvmCapability.ExtCpuid })

@@ -1,11 +1,11 @@
-using System.Runtime.CompilerServices;
 using Actorvisor.Hardware.Kvm.Abi;
+using Actorvisor.Hardware.Native;
 
 namespace Actorvisor.Hardware.Kvm;
 
 /// <summary>
-/// Every KVM ioctl request number Actorvisor uses, computed the way include/uapi/asm-generic/ioctl.h
-/// does (_IO/_IOR/_IOW/_IOWR over KVMIO = 0xAE) from the sizes of the structs in <see cref="Abi"/>.
+/// Every KVM ioctl request number Actorvisor uses, encoded by <see cref="IoctlNumber"/>
+/// (_IO/_IOR/_IOW/_IOWR over KVMIO = 0xAE) from the sizes of the structs in <see cref="Abi"/>.
 /// The layout test checks each value against the number the kernel headers produce.
 /// </summary>
 public static class KvmIoctls
@@ -13,31 +13,10 @@ public static class KvmIoctls
     /// <summary>KVMIO: the ioctl "type" byte of every KVM request.</summary>
     public const uint KvmIo = 0xAE;
 
-    // asm-generic/ioctl.h: nr in bits 0-7, type in bits 8-15, size in bits 16-29, direction in bits 30-31.
-    private const int NrShift = 0, TypeShift = 8, SizeShift = 16, DirShift = 30;
-    private const uint DirNone = 0, DirWrite = 1, DirRead = 2;
-    private const uint MaxSize = (1u << 14) - 1;
-
-    /// <summary>_IOC(dir, type, nr, size).</summary>
-    public static ulong Ioc(uint dir, uint type, uint nr, uint size)
-    {
-        if (size > MaxSize) throw new ArgumentOutOfRangeException(nameof(size), $"ioctl argument size {size} does not fit in 14 bits");
-        return (dir << DirShift) | (type << TypeShift) | (nr << NrShift) | (size << SizeShift);
-    }
-
-    /// <summary>_IO(KVMIO, nr): no argument struct.</summary>
-    public static ulong Io(uint nr) => Ioc(DirNone, KvmIo, nr, 0);
-
-    /// <summary>_IOR(KVMIO, nr, T): the kernel writes a T.</summary>
-    public static ulong Ior<T>(uint nr) where T : unmanaged => Ioc(DirRead, KvmIo, nr, SizeOf<T>());
-
-    /// <summary>_IOW(KVMIO, nr, T): the kernel reads a T.</summary>
-    public static ulong Iow<T>(uint nr) where T : unmanaged => Ioc(DirWrite, KvmIo, nr, SizeOf<T>());
-
-    /// <summary>_IOWR(KVMIO, nr, T): the kernel reads and writes a T.</summary>
-    public static ulong Iowr<T>(uint nr) where T : unmanaged => Ioc(DirRead | DirWrite, KvmIo, nr, SizeOf<T>());
-
-    private static uint SizeOf<T>() where T : unmanaged => (uint)Unsafe.SizeOf<T>();
+    private static ulong Io(uint nr) => IoctlNumber.Io(KvmIo, nr);
+    private static ulong Ior<T>(uint nr) where T : unmanaged => IoctlNumber.Ior<T>(KvmIo, nr);
+    private static ulong Iow<T>(uint nr) where T : unmanaged => IoctlNumber.Iow<T>(KvmIo, nr);
+    private static ulong Iowr<T>(uint nr) where T : unmanaged => IoctlNumber.Iowr<T>(KvmIo, nr);
 
     // ---- /dev/kvm (system) ioctls ----
     /// <summary>KVM_GET_API_VERSION: _IO(KVMIO, 0x00).</summary>
@@ -77,7 +56,7 @@ public static class KvmIoctls
     /// <summary>KVM_SET_SREGS: _IOW(KVMIO, 0x84, struct kvm_sregs).</summary>
     public static readonly ulong SetSregs = Iow<KvmSregs>(0x84);
     /// <summary>KVM_SET_SIGNAL_MASK: _IOW(KVMIO, 0x8b, struct kvm_signal_mask) — the header only, as the kernel declares it.</summary>
-    public static readonly ulong SetSignalMask = Ioc(DirWrite, KvmIo, 0x8b, KvmSignalMask.HeaderSize);
+    public static readonly ulong SetSignalMask = IoctlNumber.Iow(KvmIo, 0x8b, KvmSignalMask.HeaderSize);
     /// <summary>KVM_SET_CPUID2: _IOW(KVMIO, 0x90, struct kvm_cpuid2).</summary>
     public static readonly ulong SetCpuid2 = Iow<KvmCpuid2>(0x90);
     /// <summary>KVM_GET_CPUID2: _IOWR(KVMIO, 0x91, struct kvm_cpuid2).</summary>

@@ -6,14 +6,14 @@ using Actorvisor.Hardware.X86;
 namespace Actorvisor.Hardware.Kvm;
 
 /// <summary>
-/// <see cref="IVirtualCpu"/> over a <see cref="KvmVcpu"/>: the run loop of Firecracker's run_emulation.
+/// <see cref="IVirtualCpu"/> over a <see cref="VcpuFd"/>: the run loop of Firecracker's run_emulation.
 /// Port I/O and MMIO go to the exit handler inline, with IN and MMIO-read data written straight into
 /// kvm_run for the kernel to complete the instruction on the next KVM_RUN. A kick sets immediate_exit and
 /// signals the thread inside KVM_RUN (see <see cref="KvmKickSignal"/>).
 /// </summary>
 public sealed class KvmVirtualCpu : IVirtualCpu
 {
-    private readonly KvmVcpu _vcpu;
+    private readonly VcpuFd _vcpu;
     private int _kickPending;
     private int _runnerTid;
     private ulong _signalMaskSet = ulong.MaxValue;
@@ -22,13 +22,13 @@ public sealed class KvmVirtualCpu : IVirtualCpu
     // re-entered the kernel with KVM_RUN").
     private bool _completionPending;
 
-    internal KvmVirtualCpu(KvmVcpu vcpu) => _vcpu = vcpu;
+    internal KvmVirtualCpu(VcpuFd vcpu) => _vcpu = vcpu;
 
     /// <inheritdoc />
     public int Id => _vcpu.Id;
 
     /// <summary>The KVM vCPU fd wrapper, for vCPU ioctls beyond the accelerator contract.</summary>
-    public KvmVcpu Vcpu => _vcpu;
+    public VcpuFd Fd => _vcpu;
 
     /// <inheritdoc />
     public VcpuExit Run(IExitHandler handler)

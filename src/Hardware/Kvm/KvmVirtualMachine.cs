@@ -6,7 +6,7 @@ using Actorvisor.Hardware.Mmu;
 namespace Actorvisor.Hardware.Kvm;
 
 /// <summary>
-/// <see cref="IVirtualMachine"/> over a <see cref="KvmVm"/>. Memslot changes are validated against the
+/// <see cref="IVirtualMachine"/> over a <see cref="VmFd"/>. Memslot changes are validated against the
 /// current <see cref="MemslotSet"/> before the ioctl (clear errors for overlap and misalignment), then
 /// published as a new snapshot once KVM has accepted them. Dirty logging is the kernel's (KVM_GET_DIRTY_LOG),
 /// harvested into the same <see cref="DirtyBitmap"/> the software MMU produces.
@@ -16,13 +16,13 @@ public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog
     /// <summary>Where the real-mode TSS goes (KVM_SET_TSS_ADDR): just below the 4 GiB BIOS area, as Firecracker and QEMU place it.</summary>
     public const ulong TssAddress = 0xfffb_d000;
 
-    private readonly KvmVm _vm;
+    private readonly VmFd _vm;
     private readonly KvmCpuidEntry2[] _cpuid;
     private readonly List<KvmVirtualCpu> _vcpus = [];
     private readonly bool _readonlyMemory;
     private MemslotSet _memslots = MemslotSet.Empty;
 
-    internal KvmVirtualMachine(KvmVm vm, KvmSystem kvm, KvmCpuidEntry2[] cpuid)
+    internal KvmVirtualMachine(VmFd vm, KvmFd kvm, KvmCpuidEntry2[] cpuid)
     {
         _vm = vm;
         _cpuid = cpuid;
@@ -32,7 +32,7 @@ public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog
     }
 
     /// <summary>The KVM VM fd wrapper, for VM ioctls beyond the accelerator contract (devices).</summary>
-    public KvmVm Vm => _vm;
+    public VmFd Fd => _vm;
 
     /// <inheritdoc />
     public AcceleratorKind Kind => AcceleratorKind.Kvm;

@@ -207,7 +207,7 @@ public sealed unsafe class Userfaultfd : IDisposable
     /// <summary>Closes the descriptor: threads still blocked on faults are woken and fault as if never registered.</summary>
     public void Dispose() => _fd.Dispose();
 
-    private void Call(uint request, void* arg, string name)
+    private void Call(ulong request, void* arg, string name)
     {
         int err = TryCall(request, arg);
         if (err != 0) throw new SyscallException($"ioctl({name})", err, _fd.What);
@@ -215,7 +215,7 @@ public sealed unsafe class Userfaultfd : IDisposable
 
     // Holds a reference on the descriptor for the length of the ioctl, so a concurrent Dispose cannot
     // close it and let the number be reused by another file under our feet.
-    private int TryCall(uint request, void* arg)
+    private int TryCall(ulong request, void* arg)
     {
         bool added = false;
         _fd.DangerousAddRef(ref added);

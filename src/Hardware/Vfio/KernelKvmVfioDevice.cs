@@ -14,13 +14,13 @@ namespace Actorvisor.Hardware.Vfio;
 public sealed class KernelKvmVfioDevice : IKvmVfioDevice
 {
     private readonly object _lock = new();
-    private readonly KvmDevice _device;
+    private readonly DeviceFd _device;
     private readonly IVfioFileInspector _inspector;
     private readonly KvmVfioFileList _files;
     private bool _disposed;
 
     /// <summary>Wraps <paramref name="device"/>, which must be a KVM-VFIO device; it is owned from now on.</summary>
-    public KernelKvmVfioDevice(KvmDevice device, IVfioFileInspector inspector)
+    public KernelKvmVfioDevice(DeviceFd device, IVfioFileInspector inspector)
     {
         ArgumentNullException.ThrowIfNull(device);
         if (device.Type != KvmDeviceType.Vfio) throw new ArgumentException($"a {device.Type} device is not a KVM-VFIO device", nameof(device));
@@ -30,22 +30,16 @@ public sealed class KernelKvmVfioDevice : IKvmVfioDevice
     }
 
     /// <summary>The kernel device.</summary>
-    public KvmDevice Device => _device;
+    public DeviceFd Device => _device;
 
     /// <inheritdoc />
     public AcceleratorKind Kind => AcceleratorKind.Kvm;
 
     /// <inheritdoc />
-    public IReadOnlyList<KvmVfioFile> Files
-    {
-        get { lock (_lock) return _files.Files; }
-    }
+    public IReadOnlyList<KvmVfioFile> Files => _files.Files;
 
     /// <inheritdoc />
-    public bool NonCoherentDma
-    {
-        get { lock (_lock) return _files.NonCoherentDma; }
-    }
+    public bool NonCoherentDma => _files.NonCoherentDma;
 
     /// <inheritdoc />
     public void AddFile(FileDescriptor file)

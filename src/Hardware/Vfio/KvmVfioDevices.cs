@@ -25,8 +25,8 @@ public static class KvmVfioDevices
         inspector ??= VfioFileInspector.Instance;
         if (vm is KvmVirtualMachine kvm)
         {
-            KvmDevice device;
-            try { device = kvm.Vm.CreateDevice(KvmDeviceType.Vfio); }
+            DeviceFd device;
+            try { device = kvm.Fd.CreateDevice(KvmDeviceType.Vfio); }
             catch (SyscallException e)
             {
                 var failure = KvmVfioFailures.FromErrno(e.Errno);

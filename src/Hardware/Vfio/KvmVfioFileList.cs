@@ -4,19 +4,23 @@ namespace Actorvisor.Hardware.Vfio;
 
 /// <summary>
 /// The file list of a KVM-VFIO device (kvm_vfio->file_list) with the device's own reference to each file and the
-/// non-coherent flag recomputed from all of them (kvm_vfio_update_coherency). Not thread-safe: its device
-/// serialises calls.
+/// non-coherent flag recomputed from all of them (kvm_vfio_update_coherency). Changes are not thread-safe: its
+/// device serialises them. <see cref="Files"/> and <see cref="NonCoherentDma"/> may be read from any thread: they
+/// come from a snapshot published after each change.
 /// </summary>
 internal sealed class KvmVfioFileList : IDisposable
 {
     private readonly IVfioFileInspector _inspector;
     private readonly List<Entry> _entries = [];
+    private volatile Snapshot _published = new([], false);
 
     public KvmVfioFileList(IVfioFileInspector inspector) => _inspector = inspector;
 
-    public bool NonCoherentDma { get; private set; }
+    /// <summary>Whether any attached file's DMA is not enforced coherent, as of the last change.</summary>
+    public bool NonCoherentDma => _published.NonCoherentDma;
 
-    public IReadOnlyList<KvmVfioFile> Files => _entries.Select(e => e.File).ToList();
+    /// <summary>The attached files, as of the last change.</summary>
+    public IReadOnlyList<KvmVfioFile> Files => _published.Files;
 
     /// <summary>Whether the open file <paramref name="file"/> refers to is in the list.</summary>
     public bool Contains(FileDescriptor file) => IndexOf(file) >= 0;
@@ -59,10 +63,12 @@ internal sealed class KvmVfioFileList : IDisposable
             _entries[i] = e with { File = e.File with { Coherency = coherency } };
             nonCoherent |= !coherency.EnforcedCoherent;
         }
-        NonCoherentDma = nonCoherent;
+        _published = new Snapshot([.. _entries.Select(e => e.File)], nonCoherent);
     }
 
     private int IndexOf(FileDescriptor file) => _entries.FindIndex(e => OpenFileDescription.AreSame(e.Held, file));
 
     private sealed record Entry(FileDescriptor Held, KvmVfioFile File);
+
+    private sealed record Snapshot(IReadOnlyList<KvmVfioFile> Files, bool NonCoherentDma);
 }

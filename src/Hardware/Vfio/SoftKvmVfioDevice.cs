@@ -30,16 +30,10 @@ public sealed class SoftKvmVfioDevice : IKvmVfioDevice
     public AcceleratorKind Kind => AcceleratorKind.Software;
 
     /// <inheritdoc />
-    public IReadOnlyList<KvmVfioFile> Files
-    {
-        get { lock (_lock) return _files.Files; }
-    }
+    public IReadOnlyList<KvmVfioFile> Files => _files.Files;
 
     /// <inheritdoc />
-    public bool NonCoherentDma
-    {
-        get { lock (_lock) return _files.NonCoherentDma; }
-    }
+    public bool NonCoherentDma => _files.NonCoherentDma;
 
     /// <inheritdoc />
     public void AddFile(FileDescriptor file)

@@ -1,23 +1,25 @@
+using Actorvisor.Hardware.Native;
+
 namespace Actorvisor.Hardware.Vfio;
 
 /// <summary>The VFIO ioctl numbers and constants used here (include/uapi/linux/vfio.h): _IO(';', 100 + n).</summary>
 public static class VfioIoctls
 {
-    private const ulong Type = ';';
-    private const ulong Base = 100;
+    private const uint Type = ';';
+    private const uint Base = 100;
 
     /// <summary>VFIO_GET_API_VERSION on a container: VFIO_API_VERSION (0).</summary>
-    public const ulong GetApiVersion = (Type << 8) | (Base + 0);
+    public static readonly ulong GetApiVersion = IoctlNumber.Io(Type, Base + 0);
     /// <summary>VFIO_CHECK_EXTENSION on a container: &gt; 0 if the extension (an IOMMU type, VFIO_DMA_CC_IOMMU) is supported.</summary>
-    public const ulong CheckExtension = (Type << 8) | (Base + 1);
+    public static readonly ulong CheckExtension = IoctlNumber.Io(Type, Base + 1);
     /// <summary>VFIO_SET_IOMMU on a container: selects the IOMMU model once a group is attached.</summary>
-    public const ulong SetIommu = (Type << 8) | (Base + 2);
+    public static readonly ulong SetIommu = IoctlNumber.Io(Type, Base + 2);
     /// <summary>VFIO_GROUP_GET_STATUS on a group: struct vfio_group_status.</summary>
-    public const ulong GroupGetStatus = (Type << 8) | (Base + 3);
+    public static readonly ulong GroupGetStatus = IoctlNumber.Io(Type, Base + 3);
     /// <summary>VFIO_GROUP_SET_CONTAINER on a group: the argument points to the container fd.</summary>
-    public const ulong GroupSetContainer = (Type << 8) | (Base + 4);
+    public static readonly ulong GroupSetContainer = IoctlNumber.Io(Type, Base + 4);
     /// <summary>VFIO_GROUP_UNSET_CONTAINER on a group.</summary>
-    public const ulong GroupUnsetContainer = (Type << 8) | (Base + 5);
+    public static readonly ulong GroupUnsetContainer = IoctlNumber.Io(Type, Base + 5);
 
     /// <summary>VFIO_API_VERSION.</summary>
     public const int ApiVersion = 0;

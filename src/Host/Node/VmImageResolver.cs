@@ -1,4 +1,5 @@
 using Actorvisor.Actors.Vm;
+using Actorvisor.Hardware.Guests;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Images;
 using Actorvisor.Hardware.Machines;

@@ -164,14 +164,4 @@ public sealed class GuestLibraryTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new GuestImage("x", [0x90], 0x8000, 0x8001, BootMode.Real, 1, ""));
         Assert.Throws<ArgumentException>(() => new GuestImage("x", [], 0x8000, 0x8000, BootMode.Real, 1, ""));
     }
-
-    [Fact]
-    public void Guests_are_found_by_name()
-    {
-        Assert.Equal("hello", GuestLibrary.Find("HELLO")!.Name);
-        Assert.Equal(2, GuestLibrary.Find("two-vcpu-writer")!.VcpuCount);
-        Assert.Null(GuestLibrary.Find("no-such-guest"));
-        Assert.Equal(GuestLibrary.Names.Count, GuestLibrary.Names.Distinct().Count());
-        Assert.Contains("long-mode-hello", GuestLibrary.Names);
-    }
 }

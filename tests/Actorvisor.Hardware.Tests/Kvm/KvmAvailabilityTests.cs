@@ -25,7 +25,7 @@ public sealed class KvmAvailabilityTests
     [Fact]
     public void Opening_a_device_that_is_not_kvm_throws_a_syscall_exception_naming_the_ioctl()
     {
-        var e = Assert.Throws<SyscallException>(() => KvmSystem.Open("/dev/null"));
+        var e = Assert.Throws<SyscallException>(() => KvmFd.Open("/dev/null"));
         Assert.Equal("ioctl(KVM_GET_API_VERSION)", e.Call);
         Assert.Equal(Errnos.ENOTTY, e.Errno);
     }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Actorvisor.Hardware.Guests;
 using Actorvisor.Host.Api.V1;
 using Actorvisor.Host.Node;
 using Akka.Actor;

@@ -1,6 +1,7 @@
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Host.Scenarios.Language;
 using Actorvisor.Host.Scenarios.Parsing;
+using Actorvisor.Host.Scenarios.Steps;
 
 namespace Actorvisor.Host.Tests.Scenarios;
 

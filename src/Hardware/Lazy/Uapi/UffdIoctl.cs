@@ -1,8 +1,10 @@
+using Actorvisor.Hardware.Native;
+
 namespace Actorvisor.Hardware.Lazy.Uapi;
 
 /// <summary>
 /// The userfaultfd ioctl numbers and constants of include/uapi/linux/userfaultfd.h, all in one place.
-/// The numbers are computed with the kernel's _IOC encoding from the struct sizes, so a wrong struct
+/// The numbers are encoded by <see cref="IoctlNumber"/> from the struct sizes, so a wrong struct
 /// size shows up as a wrong number in the layout test (which checks them against the kernel's values).
 /// </summary>
 public static class UffdIoctl
@@ -16,31 +18,26 @@ public static class UffdIoctl
     /// <summary>UFFD_API: the API version the UFFDIO_API handshake asks for.</summary>
     public const ulong Api = 0xAA;
 
-    // asm-generic/ioctl.h: dir (2 bits) << 30 | size (14 bits) << 16 | type << 8 | nr.
-    private const uint DirWrite = 1, DirRead = 2;
-
-    private static uint Ioc(uint dir, uint nr, int size) => (dir << 30) | ((uint)size << 16) | (Type << 8) | nr;
-
     /// <summary>USERFAULTFD_IOC_NEW = _IO(0xAA, 0x00): creates a userfaultfd through /dev/userfaultfd.</summary>
-    public static readonly uint DevNew = Ioc(0, 0x00, 0);
+    public static readonly ulong DevNew = IoctlNumber.Io(Type, 0x00);
 
     /// <summary>UFFDIO_API = _IOWR(0xAA, 0x3F, struct uffdio_api).</summary>
-    public static readonly uint ApiHandshake = Ioc(DirRead | DirWrite, 0x3F, UffdioApi.Size);
+    public static readonly ulong ApiHandshake = IoctlNumber.Iowr<UffdioApi>(Type, 0x3F);
 
     /// <summary>UFFDIO_REGISTER = _IOWR(0xAA, 0x00, struct uffdio_register).</summary>
-    public static readonly uint Register = Ioc(DirRead | DirWrite, 0x00, UffdioRegister.Size);
+    public static readonly ulong Register = IoctlNumber.Iowr<UffdioRegister>(Type, 0x00);
 
     /// <summary>UFFDIO_UNREGISTER = _IOR(0xAA, 0x01, struct uffdio_range).</summary>
-    public static readonly uint Unregister = Ioc(DirRead, 0x01, UffdioRange.Size);
+    public static readonly ulong Unregister = IoctlNumber.Ior<UffdioRange>(Type, 0x01);
 
     /// <summary>UFFDIO_WAKE = _IOR(0xAA, 0x02, struct uffdio_range).</summary>
-    public static readonly uint Wake = Ioc(DirRead, 0x02, UffdioRange.Size);
+    public static readonly ulong Wake = IoctlNumber.Ior<UffdioRange>(Type, 0x02);
 
     /// <summary>UFFDIO_COPY = _IOWR(0xAA, 0x03, struct uffdio_copy).</summary>
-    public static readonly uint Copy = Ioc(DirRead | DirWrite, 0x03, UffdioCopy.Size);
+    public static readonly ulong Copy = IoctlNumber.Iowr<UffdioCopy>(Type, 0x03);
 
     /// <summary>UFFDIO_ZEROPAGE = _IOWR(0xAA, 0x04, struct uffdio_zeropage).</summary>
-    public static readonly uint ZeroPage = Ioc(DirRead | DirWrite, 0x04, UffdioZeropage.Size);
+    public static readonly ulong ZeroPage = IoctlNumber.Iowr<UffdioZeropage>(Type, 0x04);
 
     /// <summary>Bit numbers (_UFFDIO_*) of the ioctls a registered range supports, as returned in uffdio_register.ioctls.</summary>
     public const int WakeBit = 0x02, CopyBit = 0x03, ZeroPageBit = 0x04;

@@ -1,3 +1,4 @@
+using Actorvisor.Hardware.Guests;
 using Actorvisor.Hardware.X86;
 using Actorvisor.Host.Node;
 using Akka.Actor;

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Actorvisor.Host.Api.V1;
 using Actorvisor.Host.Scenarios.Language;
+using Actorvisor.Host.Scenarios.Steps;
 
 namespace Actorvisor.Host.Scenarios.Nodes;
 

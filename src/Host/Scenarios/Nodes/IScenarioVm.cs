@@ -1,4 +1,5 @@
 using Actorvisor.Host.Scenarios.Language;
+using Actorvisor.Host.Scenarios.Steps;
 
 namespace Actorvisor.Host.Scenarios.Nodes;
 

@@ -7,6 +7,7 @@ using Actorvisor.Hardware.Lazy;
 using Actorvisor.Hardware.X86;
 using Actorvisor.Host.Scenarios.Devices;
 using Actorvisor.Host.Scenarios.Language;
+using Actorvisor.Host.Scenarios.Steps;
 using Akka.Actor;
 
 namespace Actorvisor.Host.Scenarios.Nodes;

@@ -1,7 +1,8 @@
 using Actorvisor.Hardware.Devices;
+using Actorvisor.Hardware.Guests;
 using Actorvisor.Hardware.Machines;
-using Actorvisor.Hardware.X86;
 using Actorvisor.Host.Scenarios.Language;
+using Actorvisor.Host.Scenarios.Steps;
 
 namespace Actorvisor.Host.Scenarios.Parsing;
 
@@ -116,22 +117,9 @@ internal static class ScenarioValidator
     {
         foreach (var step in steps)
         {
-            string? vmName = step switch
-            {
-                LifecycleStep s => s.Vm,
-                WaitForSerialStep s => s.Vm,
-                ExpectStateStep s => s.Vm,
-                ExpectResultStep s => s.Vm,
-                ExpectOutcomeStep s => s.Vm,
-                ExpectMemoryStep s => s.Vm,
-                InjectFaultStep s => s.Vm,
-                VfioStep s => s.Vm,
-                ExpectVfioStep s => s.Vm,
-                ExpectAsyncPfStep s => s.Vm,
-                _ => null,
-            };
+            var kind = StepKinds.Of(step);
             VmDeclaration? vm = null;
-            if (vmName is not null)
+            if (kind.VmOf(step) is { } vmName)
             {
                 vm = scenario.FindVm(vmName);
                 if (vm is null)
@@ -141,80 +129,13 @@ internal static class ScenarioValidator
                     continue;
                 }
             }
-            if (vm is not null && scenario.FindNode(vm.Node) is { Kind: NodeKind.Cluster } on && step is ExpectMemoryStep or VfioStep or ExpectVfioStep or ExpectAsyncPfStep)
+            if (vm is not null && !kind.RunsOnCluster && scenario.FindNode(vm.Node) is { Kind: NodeKind.Cluster } on)
             {
                 context.Error(step.Location, $"{step.Keyword}: not supported for vm '{vm.Name}' on node '{on.Name}' (kind cluster): the remote API has no request for it");
                 continue;
             }
-            switch (step)
-            {
-                case ExpectMemoryStep m when memory.TryGetValue(m.Vm, out var ram):
-                    if (m.Length == 0) context.Error(m.Location, "expect-memory: 'length' must be greater than 0");
-                    else if (m.Length > ExpectMemoryStep.MaxLength) context.Error(m.Location, $"expect-memory: 'length' 0x{m.Length:x} is more than the limit of 0x{ExpectMemoryStep.MaxLength:x} (64 MiB)");
-                    else if (m.Address >= ram || m.Length > ram - m.Address)
-                        context.Error(m.Location, $"expect-memory: [0x{m.Address:x}, 0x{m.Address + m.Length:x}) is not inside vm '{m.Vm}''s RAM [0, 0x{ram:x})");
-                    if (m.Algorithm == ChecksumAlgorithm.Sum32 && m.Length % 4 != 0)
-                        context.Error(m.Location, $"expect-memory: sum32 adds dwords, so 'length' must be a multiple of 4 (got {m.Length})");
-                    break;
-                case InjectFaultStep f:
-                    ValidateFault(f, vm, scenario, context);
-                    break;
-                case ExpectPlacementStep p:
-                    foreach (var name in p.Vms.Where(n => scenario.FindVm(n) is null))
-                        context.Error(p.Location, $"expect-placement: unknown vm '{name}'{Suggestions.DidYouMean(name, scenario.Vms.Select(v => v.Name))}; declared vms: {string.Join(", ", scenario.Vms.Select(v => v.Name))}");
-                    if (p.Node is { } n && scenario.FindNode(n) is null)
-                        context.Error(p.Location, $"expect-placement: unknown node '{n}'{Suggestions.DidYouMean(n, scenario.Nodes.Select(x => x.Name))}; declared nodes: {string.Join(", ", scenario.Nodes.Select(x => x.Name))}");
-                    break;
-                case ExpectAsyncPfStep a when vm!.LazyMemory is null:
-                    context.Error(a.Location, $"expect-async-pf: vm '{vm.Name}' has no lazy memory, so it takes no async page faults; give it 'lazy-memory'");
-                    break;
-                case RepeatStep r:
-                    ValidateSteps(r.Steps, scenario, memory, context);
-                    break;
-                case ParallelStep p:
-                    ValidateSteps(p.Steps, scenario, memory, context);
-                    break;
-                case MeasureStep m:
-                    ValidateSteps(m.Steps, scenario, memory, context);
-                    break;
-                case ExpectRejectedStep r when !File.Exists(Path.Combine(scenario.Folder, r.File)):
-                    context.Error(r.Location, $"expect-rejected: file '{r.File}' does not exist (looked in {scenario.Folder})");
-                    break;
-            }
-        }
-    }
-
-    private static void ValidateFault(InjectFaultStep fault, VmDeclaration? vm, Scenario scenario, ParseContext context)
-    {
-        var what = $"inject {fault.Fault.YamlName()}";
-        NodeDeclaration? node;
-        if (fault.Fault == FaultKind.KillNode)
-        {
-            node = scenario.FindNode(fault.Node!);
-            if (node is null)
-            {
-                context.Error(fault.Location, $"{what}: unknown node '{fault.Node}'; declared nodes: {string.Join(", ", scenario.Nodes.Select(n => n.Name))}");
-                return;
-            }
-        }
-        else
-        {
-            node = vm is null ? null : scenario.FindNode(vm.Node);
-        }
-        if (node is not null && NodeKindSupport.Unsupported(node.Kind, fault.Fault) is { } why)
-        {
-            context.Error(fault.Location, $"{what}: {why}");
-            return;
-        }
-        if (fault.Fault is FaultKind.SlowStore or FaultKind.FailingStore && vm is { LazyMemory: null })
-            context.Error(fault.Location, $"{what}: vm '{vm.Name}' has no lazy memory, so it has no backing store; give it 'lazy-memory'");
-        if (fault.Fault == FaultKind.TripleFault && vm is not null && vm.ToMachineSpec().EffectiveBootMode == BootMode.Real)
-            context.Error(fault.Location, $"{what}: vm '{vm.Name}' runs guest '{vm.Guest.Name}' in real mode; the fault needs a guest in protected or long mode (it empties the IDT and makes the guest take a debug trap, which KVM does not turn into a shutdown in real mode)");
-        if (fault.Fault == FaultKind.CrashDevice && vm is not null)
-        {
-            var device = vm.FindDevice(fault.Device!);
-            if (device is null)
-                context.Error(fault.Location, $"{what}: vm '{vm.Name}' has no device '{fault.Device}'; declare it under the vm's 'devices' with kind crashable-port (the built-in UART and debug-exit port cannot be crashed)");
+            kind.Validate(step, new StepCheck(scenario, memory, context, vm));
+            ValidateSteps(kind.ChildrenOf(step), scenario, memory, context);
         }
     }
 }

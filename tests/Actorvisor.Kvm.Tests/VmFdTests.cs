@@ -6,12 +6,12 @@ using static Iced.Intel.AssemblerRegisters;
 namespace Actorvisor.Kvm.Tests;
 
 /// <summary>VM ioctls on the real /dev/kvm: memslots, dirty logging, and the kernel's refusals.</summary>
-public sealed class KvmVmTests
+public sealed class VmFdTests
 {
     [Fact]
     public void Overlapping_memslot_is_refused_by_the_kernel_with_EEXIST()
     {
-        using var kvm = KvmSystem.Open();
+        using var kvm = KvmFd.Open();
         using var vm = kvm.CreateVm();
         using var ram = HostMemory.Allocate(0x4000);
         vm.SetUserMemoryRegion(0, 0x10000, 0x2000, ram.Address);
@@ -25,7 +25,7 @@ public sealed class KvmVmTests
     [Fact]
     public void Misaligned_memslot_is_refused_by_the_kernel_with_EINVAL()
     {
-        using var kvm = KvmSystem.Open();
+        using var kvm = KvmFd.Open();
         using var vm = kvm.CreateVm();
         using var ram = HostMemory.Allocate(0x4000);
         var e = Assert.Throws<SyscallException>(() => vm.SetUserMemoryRegion(0, 0x10800, 0x1000, ram.Address));
@@ -36,7 +36,7 @@ public sealed class KvmVmTests
     [Fact]
     public void Deleted_memslot_frees_its_range_for_another_slot()
     {
-        using var kvm = KvmSystem.Open();
+        using var kvm = KvmFd.Open();
         using var vm = kvm.CreateVm();
         using var ram = HostMemory.Allocate(0x2000);
         vm.SetUserMemoryRegion(0, 0x10000, 0x2000, ram.Address);
@@ -58,7 +58,7 @@ public sealed class KvmVmTests
             a.hlt();
         });
         using var data = HostMemory.Allocate(0x8000);
-        guest.Vm.SetUserMemoryRegion(1, dataBase, data.Size, data.Address, KvmVm.MemLogDirtyPages);
+        guest.Vm.SetUserMemoryRegion(1, dataBase, data.Size, data.Address, VmFd.MemLogDirtyPages);
 
         Assert.Equal(KvmExitReason.Hlt, guest.Vcpu.Run());
 
@@ -73,7 +73,7 @@ public sealed class KvmVmTests
     [Fact]
     public void Dirty_log_of_a_slot_without_logging_is_refused_with_ENOENT()
     {
-        using var kvm = KvmSystem.Open();
+        using var kvm = KvmFd.Open();
         using var vm = kvm.CreateVm();
         using var ram = HostMemory.Allocate(0x2000);
         vm.SetUserMemoryRegion(0, 0, ram.Size, ram.Address);

@@ -4,12 +4,12 @@ using Actorvisor.Hardware.Native;
 namespace Actorvisor.Kvm.Tests;
 
 /// <summary>KVM_CREATE_DEVICE and the device attribute ioctls, on the KVM-VFIO device (virt/kvm/vfio.c).</summary>
-public sealed class KvmDeviceTests
+public sealed class DeviceFdTests
 {
     [Fact]
     public void Vfio_device_has_file_attributes_and_refuses_a_non_vfio_file()
     {
-        using var kvm = KvmSystem.Open();
+        using var kvm = KvmFd.Open();
         using var vm = kvm.CreateVm();
         Assert.True(vm.SupportsDevice(KvmDeviceType.Vfio), "KVM_CREATE_DEVICE_TEST(KVM_DEV_TYPE_VFIO)");
         using var device = vm.CreateDevice(KvmDeviceType.Vfio);

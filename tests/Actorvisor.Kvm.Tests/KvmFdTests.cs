@@ -4,9 +4,9 @@ using Actorvisor.Hardware.Kvm.Abi;
 namespace Actorvisor.Kvm.Tests;
 
 /// <summary>System ioctls on the real /dev/kvm.</summary>
-public sealed class KvmSystemTests : IDisposable
+public sealed class KvmFdTests : IDisposable
 {
-    private readonly KvmSystem _kvm = KvmSystem.Open();
+    private readonly KvmFd _kvm = KvmFd.Open();
 
     [Fact]
     public void Api_version_is_12()

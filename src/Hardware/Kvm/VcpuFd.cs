@@ -8,12 +8,12 @@ namespace Actorvisor.Hardware.Kvm;
 /// A KVM vCPU file descriptor and its mapped kvm_run: vCPU ioctls (api.rst section 4, "vcpu ioctl").
 /// One thread runs it at a time; <see cref="RequestImmediateExit"/> may be called from any thread.
 /// </summary>
-public sealed unsafe class KvmVcpu : IDisposable
+public sealed unsafe class VcpuFd : IDisposable
 {
     private readonly FileDescriptor _fd;
     private readonly KvmRunMapping _mapping;
 
-    internal KvmVcpu(FileDescriptor fd, int id, int mmapSize)
+    internal VcpuFd(FileDescriptor fd, int id, int mmapSize)
     {
         _fd = fd;
         Id = id;

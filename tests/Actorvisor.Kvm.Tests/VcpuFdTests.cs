@@ -6,7 +6,7 @@ using static Iced.Intel.AssemblerRegisters;
 namespace Actorvisor.Kvm.Tests;
 
 /// <summary>vCPU ioctls on the real /dev/kvm: KVM_RUN exits as kvm_run reports them, and register round trips.</summary>
-public sealed class KvmVcpuTests
+public sealed class VcpuFdTests
 {
     [Fact]
     public void Out_exits_with_port_size_and_data_then_hlt_exits()

@@ -9,7 +9,7 @@ namespace Actorvisor.Hardware.Kvm;
 /// The /dev/kvm file descriptor: system ioctls (api.rst section 4, "system ioctl"). Creating one checks
 /// that the kernel speaks KVM API version 12, the only stable version.
 /// </summary>
-public sealed unsafe class KvmSystem : IDisposable
+public sealed unsafe class KvmFd : IDisposable
 {
     /// <summary>The device node.</summary>
     public const string DevicePath = "/dev/kvm";
@@ -22,15 +22,15 @@ public sealed unsafe class KvmSystem : IDisposable
 
     private readonly FileDescriptor _fd;
 
-    private KvmSystem(FileDescriptor fd) => _fd = fd;
+    private KvmFd(FileDescriptor fd) => _fd = fd;
 
     /// <summary>Opens <paramref name="path"/> (normally /dev/kvm) and checks the API version.</summary>
     /// <exception cref="SyscallException">the device cannot be opened.</exception>
     /// <exception cref="NotSupportedException">the kernel reports an API version other than 12.</exception>
-    public static KvmSystem Open(string path = DevicePath)
+    public static KvmFd Open(string path = DevicePath)
     {
         var fd = Sys.Open(path, O_RDWR);
-        var kvm = new KvmSystem(fd);
+        var kvm = new KvmFd(fd);
         int version;
         try { version = kvm.GetApiVersion(); }
         catch { kvm.Dispose(); throw; }
@@ -71,11 +71,11 @@ public sealed unsafe class KvmSystem : IDisposable
     }
 
     /// <summary>KVM_CREATE_VM with machine type 0 (the default x86 VM): a VM with no memory and no vCPUs.</summary>
-    public KvmVm CreateVm()
+    public VmFd CreateVm()
     {
         int vmFd = Sys.Ioctl(_fd, KvmIoctls.CreateVm, 0, "KVM_CREATE_VM");
         var vm = new FileDescriptor(vmFd, "kvm-vm");
-        try { return new KvmVm(vm, GetVcpuMmapSize()); }
+        try { return new VmFd(vm, GetVcpuMmapSize()); }
         catch { vm.Dispose(); throw; }
     }
 

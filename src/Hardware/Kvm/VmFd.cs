@@ -4,7 +4,7 @@ using Actorvisor.Hardware.Native;
 namespace Actorvisor.Hardware.Kvm;
 
 /// <summary>A KVM VM file descriptor: VM ioctls (api.rst section 4, "vm ioctl").</summary>
-public sealed unsafe class KvmVm : IDisposable
+public sealed unsafe class VmFd : IDisposable
 {
     /// <summary>KVM_MEM_LOG_DIRTY_PAGES.</summary>
     public const uint MemLogDirtyPages = 1;
@@ -13,7 +13,7 @@ public sealed unsafe class KvmVm : IDisposable
 
     private readonly FileDescriptor _fd;
 
-    internal KvmVm(FileDescriptor fd, int vcpuMmapSize)
+    internal VmFd(FileDescriptor fd, int vcpuMmapSize)
     {
         _fd = fd;
         VcpuMmapSize = vcpuMmapSize;
@@ -51,12 +51,12 @@ public sealed unsafe class KvmVm : IDisposable
     public void DeleteUserMemoryRegion(uint slot) => SetUserMemoryRegion(new KvmUserspaceMemoryRegion { Slot = slot });
 
     /// <summary>KVM_CREATE_VCPU: creates vCPU <paramref name="id"/> and maps its kvm_run.</summary>
-    public KvmVcpu CreateVcpu(int id)
+    public VcpuFd CreateVcpu(int id)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(id);
         int vcpuFd = Sys.Ioctl(_fd, KvmIoctls.CreateVcpu, (ulong)id, $"KVM_CREATE_VCPU({id})");
         var fd = new FileDescriptor(vcpuFd, $"kvm-vcpu{id}");
-        try { return new KvmVcpu(fd, id, VcpuMmapSize); }
+        try { return new VcpuFd(fd, id, VcpuMmapSize); }
         catch { fd.Dispose(); throw; }
     }
 
@@ -97,11 +97,11 @@ public sealed unsafe class KvmVm : IDisposable
     }
 
     /// <summary>KVM_CREATE_DEVICE: creates an in-kernel device of <paramref name="type"/> (api.rst 4.80).</summary>
-    public KvmDevice CreateDevice(KvmDeviceType type)
+    public DeviceFd CreateDevice(KvmDeviceType type)
     {
         var create = new KvmCreateDevice { Type = (uint)type };
         Sys.Ioctl(_fd, KvmIoctls.CreateDevice, &create, $"KVM_CREATE_DEVICE({type})");
-        return new KvmDevice(new FileDescriptor(create.Fd, $"kvm-device:{type}"), type);
+        return new DeviceFd(new FileDescriptor(create.Fd, $"kvm-device:{type}"), type);
     }
 
     /// <summary>KVM_CREATE_DEVICE with KVM_CREATE_DEVICE_TEST: whether this VM can have a device of <paramref name="type"/>.</summary>

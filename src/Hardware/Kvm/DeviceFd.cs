@@ -4,11 +4,11 @@ using Actorvisor.Hardware.Native;
 namespace Actorvisor.Hardware.Kvm;
 
 /// <summary>An in-kernel device created with KVM_CREATE_DEVICE: device ioctls (Documentation/virt/kvm/devices).</summary>
-public sealed unsafe class KvmDevice : IDisposable
+public sealed unsafe class DeviceFd : IDisposable
 {
     private readonly FileDescriptor _fd;
 
-    internal KvmDevice(FileDescriptor fd, KvmDeviceType type)
+    internal DeviceFd(FileDescriptor fd, KvmDeviceType type)
     {
         _fd = fd;
         Type = type;

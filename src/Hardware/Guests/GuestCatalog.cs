@@ -1,0 +1,54 @@
+using Actorvisor.Hardware.X86;
+
+namespace Actorvisor.Hardware.Guests;
+
+/// <summary>
+/// The guests of <see cref="GuestLibrary"/> by the names they are booted by, with their parameters: the one
+/// list both the scenario language (<c>guest:</c>) and a node's API (<c>image</c> without a '/') look names up in.
+/// It is the same on every node of one version, so the API can check a name before a VM is placed.
+/// </summary>
+public static class GuestCatalog
+{
+    /// <summary>The name of a guest that runs until it is stopped (a port-I/O loop of 2^31 - 1 writes): for pause, resume and stop.</summary>
+    public const string Spin = "spin";
+
+    /// <summary>Every guest, in the order of <see cref="GuestLibrary.All"/>, then spin.</summary>
+    public static IReadOnlyList<CatalogGuest> Entries { get; } =
+    [
+        new("hello", [], _ => GuestLibrary.Hello()),
+        new("exit-with", [new("code", 0, 255, 42, "the result code it exits with")], p => GuestLibrary.ExitWith(p["code"])),
+        new("halt", [], _ => GuestLibrary.Halt()),
+        new("triple-fault", [], _ => GuestLibrary.TripleFault()),
+        new("memory-writer",
+            [
+                new("pages", 1, GuestLibrary.MaxMemoryWriterPages, 16, "4 KiB pages it fills and sums"),
+                new("address", (int)GuestLayout.DataBase, int.MaxValue, (int)GuestLayout.DataBase, "where it fills them (e.g. a lazy memory region)"),
+            ],
+            p => GuestLibrary.MemoryWriter(p["pages"], (ulong)p["address"]))
+        {
+            Writes = p => ((ulong)p["address"], (ulong)p["pages"] * 4096),
+        },
+        new("mmio-prober", [], _ => GuestLibrary.MmioProber()),
+        new("long-mode-hello", [], _ => GuestLibrary.LongModeHello()),
+        new("two-vcpu-writer", [new("region-pages", 1, 0x10000, 16, "pages each vCPU fills")], p => GuestLibrary.TwoVcpuWriter(p["region-pages"])),
+        new("port-io-loop", [new("writes", 1, int.MaxValue, 1000, "OUT instructions to port 0x80 before it prints and exits")], p => GuestLibrary.PortIoLoop(p["writes"])),
+        // A port-I/O loop, unlike GuestLibrary.Spin (which never exits to the VMM), exits on every write.
+        new(Spin, [], _ => GuestLibrary.PortIoLoop(int.MaxValue)),
+    ];
+
+    /// <summary>Every guest name, in catalog order.</summary>
+    public static IReadOnlyList<string> Names { get; } = [.. Entries.Select(e => e.Name)];
+
+    /// <summary>The guest called <paramref name="name"/> (exact, lower-case), or null.</summary>
+    public static CatalogGuest? Find(string name) => Entries.FirstOrDefault(e => e.Name == name);
+
+    /// <summary>The guest called <paramref name="name"/> with its default parameters (shared; loading copies it), if there is one.</summary>
+    public static bool TryGet(string name, out GuestImage image)
+    {
+        image = Find(name)?.Default!;
+        return image is not null;
+    }
+
+    /// <summary>True if an image reference names a file (it contains a '/', which no catalog name does) rather than a catalog guest.</summary>
+    public static bool IsPath(string image) => image.Contains('/');
+}
