@@ -2,7 +2,6 @@ using Actorvisor.Actors.AsyncPf;
 using Actorvisor.Actors.Memslots;
 using Actorvisor.Actors.Vcpu;
 using Actorvisor.Actors.Vfio;
-using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Memory;
 using Akka.Actor;
 using Akka.Event;
@@ -138,7 +137,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             live.Halted.Add(m.VcpuId);
             if (live.Halted.Count == vm.Vcpus.Count) BeginTeardown(new VmOutcome.Halted(), live);
         });
-        Receive<VcpuGuestEnded>(m => BeginTeardown(Interpret(m), live));
+        Receive<VcpuGuestEnded>(m => BeginTeardown(vm.Parts.OutcomeOf(m), live));
         Receive<ChildCrashed>(m => BeginTeardown(new VmOutcome.Failed(m.Reason), live));
         Receive<LazyMemoryFailed>(m => BeginTeardown(new VmOutcome.Failed(m.Reason), live));
         Receive<Terminated>(t => BeginTeardown(new VmOutcome.Failed($"{t.ActorRef.Path.Name} stopped unexpectedly"), live));
@@ -220,15 +219,10 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     {
         Receive<StopVm>(_ => teardown.AddStopRequester(Sender));
         Receive<IVmRequest>(_ => Refuse(new VmError.NotAccepting(VmState.Stopping)));
-        Receive<SetMemslot>(_ => Sender.Tell(new MemslotRequestFailed("the VM is stopping")));
-        Receive<DeleteMemslot>(_ => Sender.Tell(new MemslotRequestFailed("the VM is stopping")));
-        Receive<GetMemslots>(_ => Sender.Tell(new MemslotsSnapshot(_view.Current)));
         Receive<TeardownStepTimedOut>(m => teardown.OnTimedOut(m.Step));
         Receive<ChildCrashed>(m => _log.Warning("VM {0}: a child crashed during teardown: {1}", Name, m.Reason));
         Receive<LazyMemoryFailed>(m => _log.Warning("VM {0}: lazy memory failed during teardown: {1}", Name, m.Reason));
-        Receive<VcpuHalted>(_ => { });
-        Receive<VcpuGuestEnded>(_ => { });
-        Receive<Terminated>(_ => { });
+        NoLongerLive("stopping");
         Always(null);
     }
 
@@ -248,9 +242,6 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         // An abandoned teardown left the memory mapped (a thread may still use it), but no longer lends it out.
         Receive<ReadGuestMemory>(_ => Refuse(abandoned ? new VmError.NotAccepting(state) : new VmError.GuestMemoryUnmapped(state)));
         Receive<IVmRequest>(_ => Refuse(new VmError.NotAccepting(state)));
-        Receive<SetMemslot>(_ => Sender.Tell(new MemslotRequestFailed($"the VM is {state}")));
-        Receive<DeleteMemslot>(_ => Sender.Tell(new MemslotRequestFailed($"the VM is {state}")));
-        Receive<GetMemslots>(_ => Sender.Tell(new MemslotsSnapshot(_view.Current)));
         Receive<SubscribeVm>(m =>
         {
             Sender.Tell(new VmSubscribed(Name, state));
@@ -258,9 +249,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         });
         Receive<ChildCrashed>(_ => { });
         Receive<LazyMemoryFailed>(_ => { });
-        Receive<Terminated>(_ => { });
-        Receive<VcpuHalted>(_ => { });
-        Receive<VcpuGuestEnded>(_ => { });
+        NoLongerLive(state.ToString());
         Always(outcome);
     }
 
@@ -282,6 +271,18 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     }
 
     // ---- helpers ---------------------------------------------------------------------------------
+
+    // Stopping and ended: memslots no longer change (the last snapshot is still shown); what the children
+    // report is moot.
+    private void NoLongerLive(string state)
+    {
+        Receive<SetMemslot>(_ => Sender.Tell(new MemslotRequestFailed($"the VM is {state}")));
+        Receive<DeleteMemslot>(_ => Sender.Tell(new MemslotRequestFailed($"the VM is {state}")));
+        Receive<GetMemslots>(_ => Sender.Tell(new MemslotsSnapshot(_view.Current)));
+        Receive<VcpuHalted>(_ => { });
+        Receive<VcpuGuestEnded>(_ => { });
+        Receive<Terminated>(_ => { });
+    }
 
     // Answered in every state but a transition (which answers some, stashes the rest).
     private void Always(VmOutcome? outcome)
@@ -310,20 +311,6 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         _state = next;
         Become(behaviour);
         if (publish && next != from) _events.Publish(new VmStateChanged(Name, from, next), toParent: true);
-    }
-
-    private VmOutcome Interpret(VcpuGuestEnded ended)
-    {
-        if (_vm!.Parts.InterpretExit?.Invoke(ended.Exit) is { } outcome) return outcome;
-        return new VmOutcome.Failed(ended.Exit switch
-        {
-            VcpuExit.Shutdown s => $"vcpu {ended.VcpuId}: guest shutdown ({s.Reason})",
-            VcpuExit.InternalError e => $"vcpu {ended.VcpuId}: internal error ({e.Reason})",
-            VcpuExit.FailEntry f => $"vcpu {ended.VcpuId}: entry failed (hardware reason 0x{f.HardwareReason:x}: {f.Reason})",
-            VcpuExit.PortIo p => $"vcpu {ended.VcpuId}: unhandled port I/O {p.Direction} port 0x{p.Port:x} size {p.Size}",
-            VcpuExit.Mmio m => $"vcpu {ended.VcpuId}: unhandled MMIO {(m.IsWrite ? "write" : "read")} at 0x{m.Gpa:x} size {m.Size}",
-            var other => $"vcpu {ended.VcpuId}: unexpected exit {other}",
-        });
     }
 
     private void ToVcpu(int vcpuId, IVcpuRequest request)
@@ -355,16 +342,6 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private VmDescription Describe(VmState state, VmOutcome? outcome) => new(
         Name, state, _spec.VcpuCount, _spec.MemoryBytes, _spec.Description,
         _vm?.Parts.Devices.Select(d => d.Name).ToList() ?? [], _view.Current.Count, outcome);
-
-    // The data of the live states (Created, Running, Paused), carried from one to the next.
-    private sealed class LiveData
-    {
-        public HashSet<int> Halted { get; } = new();
-        public Dictionary<FanOut, IActorRef> Flushes { get; } = new();
-    }
-
-    // A transition waiting for its vCPUs' acknowledgements.
-    private sealed record Transition(LiveData Live, VmState From, IActorRef Requester, FanOut Acks);
 
     private sealed record ChildCrashed(string Reason);
 
