@@ -6,42 +6,48 @@ namespace Actorvisor.Actors.Vcpu;
 // Messages handled by VcpuActor (vcpu->mutex). Each request is applied by the vCPU thread outside the
 // guest (the actor kicks it out) and answered by that thread once applied, to the request's sender.
 
+/// <summary>
+/// A request the vCPU thread applies between guest entries (the run loop's queue holds only these). The set is
+/// closed: the records in this file are all of them, and the run loop handles each.
+/// </summary>
+public interface IVcpuRequest;
+
 /// <summary>Parks the vCPU thread outside the guest. Replies <see cref="VcpuPaused"/>.</summary>
-public sealed record PauseVcpu
+public sealed record PauseVcpu : IVcpuRequest
 {
     /// <summary>The one instance.</summary>
     public static readonly PauseVcpu Instance = new();
 }
 
 /// <summary>Lets the vCPU thread run the guest (again). Replies <see cref="VcpuResumed"/> or <see cref="VcpuRequestFailed"/>.</summary>
-public sealed record ResumeVcpu
+public sealed record ResumeVcpu : IVcpuRequest
 {
     /// <summary>The one instance.</summary>
     public static readonly ResumeVcpu Instance = new();
 }
 
 /// <summary>Reads the vCPU's registers (KVM_GET_REGS + KVM_GET_SREGS). Replies <see cref="VcpuRegisters"/>.</summary>
-public sealed record GetVcpuRegisters
+public sealed record GetVcpuRegisters : IVcpuRequest
 {
     /// <summary>The one instance.</summary>
     public static readonly GetVcpuRegisters Instance = new();
 }
 
 /// <summary>Writes the general registers, and the special registers when given. Replies <see cref="VcpuRegistersSet"/>.</summary>
-public sealed record SetVcpuRegisters(Registers Registers, SpecialRegisters? Special = null);
+public sealed record SetVcpuRegisters(Registers Registers, SpecialRegisters? Special = null) : IVcpuRequest;
 
 /// <summary>
 /// Asks the vCPU to drop cached translations before it next enters the guest (KVM_REQ_TLB_FLUSH). Replies
 /// <see cref="VcpuTlbFlushed"/> once the thread is outside the guest and has flushed.
 /// </summary>
-public sealed record FlushVcpuTlb
+public sealed record FlushVcpuTlb : IVcpuRequest
 {
     /// <summary>The one instance.</summary>
     public static readonly FlushVcpuTlb Instance = new();
 }
 
 /// <summary>Ends the vCPU thread. Replies <see cref="VcpuStopped"/> after the thread has left its run loop for good.</summary>
-public sealed record StopVcpu
+public sealed record StopVcpu : IVcpuRequest
 {
     /// <summary>The one instance.</summary>
     public static readonly StopVcpu Instance = new();

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using Actorvisor.Actors.Memslots;
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Native;
 using Akka.Actor;
 
 namespace Actorvisor.Actors.Vcpu;
@@ -19,7 +21,7 @@ internal sealed class VcpuRunLoop
     private readonly Action<int>? _threadStarted;
     private readonly Thread _thread;
     private readonly object _gate = new();
-    private readonly Queue<(object Request, IActorRef ReplyTo)> _queue = new();
+    private readonly Queue<(IVcpuRequest Request, IActorRef ReplyTo)> _queue = new();
     private readonly ManualResetEventSlim _wake = new(false);
     private readonly List<IActorRef> _stopRequesters = new();
     private IActorRef _owner = ActorRefs.Nobody;
@@ -27,7 +29,6 @@ internal sealed class VcpuRunLoop
     private int _pending;
     private int _inGuest;
     private bool _closed;
-    private volatile VcpuRunState _state = VcpuRunState.Paused;
     private VcpuExit? _endedBy;
     private int _kernelThreadId;
 
@@ -53,9 +54,6 @@ internal sealed class VcpuRunLoop
     /// <summary>The kernel thread id (gettid) of the loop's thread; 0 until it started.</summary>
     public int KernelThreadId => Volatile.Read(ref _kernelThreadId);
 
-    /// <summary>The state as last set by the thread.</summary>
-    public VcpuRunState State => _state;
-
     /// <summary>Registers this loop's thread as a memslot reader; call before <see cref="Start"/>.</summary>
     public void JoinGracePeriod(GracePeriod gracePeriod) => _quiescent = gracePeriod.RegisterReader(KickIfInGuest);
 
@@ -71,7 +69,7 @@ internal sealed class VcpuRunLoop
     /// <paramref name="replyTo"/> once the request is applied. Thread-safe. After the thread has stopped,
     /// replies at once (<see cref="VcpuStopped"/> to a stop, <see cref="VcpuError.ThreadStopped"/> otherwise).
     /// </summary>
-    public void Post(object request, IActorRef replyTo)
+    public void Post(IVcpuRequest request, IActorRef replyTo)
     {
         bool queued;
         lock (_gate)
@@ -106,7 +104,7 @@ internal sealed class VcpuRunLoop
         try
         {
             // Before the first guest entry: the thread starts parked.
-            Volatile.Write(ref _kernelThreadId, CurrentKernelThreadId());
+            Volatile.Write(ref _kernelThreadId, Sys.CurrentThreadId());
             _threadStarted?.Invoke(_kernelThreadId);
             RunLoop();
         }
@@ -121,57 +119,61 @@ internal sealed class VcpuRunLoop
         if (fault is not null) _owner.Tell(new VcpuLoopFaulted(fault));
     }
 
+    // The vCPU state machine, owned by this thread alone (Firecracker's vstate vcpu): each turn passes a
+    // quiescent point (outside the guest, holding no memslot snapshot), applies the queued requests, then
+    // acts on the state they left.
     private void RunLoop()
     {
+        var state = VcpuRunState.Paused;
         while (true)
         {
-            // Top of the loop: outside the guest, holding no memslot snapshot -> a quiescent point.
             _quiescent?.PassQuiescentPoint();
-            if (!ApplyRequests()) return;
-            if (_state != VcpuRunState.Running)
+            state = ApplyRequests(state);
+            state = state switch
             {
-                Park();
-                continue;
-            }
-            Interlocked.Exchange(ref _inGuest, 1);
-            if (Volatile.Read(ref _pending) != 0)
-            {
-                Volatile.Write(ref _inGuest, 0);
-                continue;
-            }
-            VcpuExit exit;
-            try
-            {
-                exit = _cpu.Run(_exits);
-            }
-            finally
-            {
-                Volatile.Write(ref _inGuest, 0);
-            }
-            OnExit(exit);
+                VcpuRunState.Running => RunGuest(),
+                VcpuRunState.Paused or VcpuRunState.Halted or VcpuRunState.GuestEnded => Park(state),
+                _ => VcpuRunState.Stopped,
+            };
+            if (state == VcpuRunState.Stopped) return;
         }
     }
 
-    private void OnExit(VcpuExit exit)
+    // One guest entry; the state after the exit.
+    private VcpuRunState RunGuest()
     {
+        Interlocked.Exchange(ref _inGuest, 1);
+        if (Volatile.Read(ref _pending) != 0)
+        {
+            Volatile.Write(ref _inGuest, 0);
+            return VcpuRunState.Running;
+        }
+        VcpuExit exit;
+        try
+        {
+            exit = _cpu.Run(_exits);
+        }
+        finally
+        {
+            Volatile.Write(ref _inGuest, 0);
+        }
         switch (exit)
         {
             case VcpuExit.Interrupted:
-                return; // a kick: the requests are applied at the top of the loop
+                return VcpuRunState.Running; // a kick: the requests are applied at the top of the loop
             case VcpuExit.Hlt:
-                SetState(VcpuRunState.Halted);
                 _owner.Tell(new VcpuHalted(Id));
-                return;
+                return VcpuRunState.Halted;
             default:
                 // Fatal exits, and port I/O / MMIO the device bus stopped on (e.g. debug exit): the VmActor decides.
                 _endedBy = exit;
-                SetState(VcpuRunState.GuestEnded);
                 _owner.Tell(new VcpuGuestEnded(Id, exit));
-                return;
+                return VcpuRunState.GuestEnded;
         }
     }
 
-    private void Park()
+    // Parked outside the guest until a request arrives; the state is unchanged (the requests change it).
+    private VcpuRunState Park(VcpuRunState state)
     {
         _quiescent?.EnterIdle();
         lock (_gate)
@@ -180,66 +182,71 @@ internal sealed class VcpuRunLoop
         }
         _wake.Wait();
         _quiescent?.ExitIdle();
+        return state;
     }
 
-    // Returns false once a stop request was taken: the loop ends and the stop is answered after Close.
-    private bool ApplyRequests()
+    // Applies every queued request in order and answers each; a stop ends the loop (it is answered after Close).
+    private VcpuRunState ApplyRequests(VcpuRunState state)
     {
         while (true)
         {
-            (object Request, IActorRef ReplyTo) item;
+            (IVcpuRequest Request, IActorRef ReplyTo) item;
             lock (_gate)
             {
-                if (!_queue.TryDequeue(out item)) return true;
+                if (!_queue.TryDequeue(out item)) return state;
             }
             Interlocked.Decrement(ref _pending);
             if (item.Request is StopVcpu)
             {
                 _stopRequesters.Add(item.ReplyTo);
-                return false;
+                return VcpuRunState.Stopped;
             }
-            item.ReplyTo.Tell(Apply(item.Request), _owner);
+            (var reply, state) = Apply(item.Request, state);
+            item.ReplyTo.Tell(reply, _owner);
         }
     }
 
-    private object Apply(object request)
+    private (object Reply, VcpuRunState Next) Apply(IVcpuRequest request, VcpuRunState state)
     {
         try
         {
-            switch (request)
+            return request switch
             {
-                case PauseVcpu:
-                    if (_state is VcpuRunState.Running or VcpuRunState.Halted) SetState(VcpuRunState.Paused);
-                    return new VcpuPaused(Id);
-                case ResumeVcpu:
-                    if (_state == VcpuRunState.GuestEnded) return new VcpuRequestFailed(Id, new VcpuError.GuestEnded(_endedBy!));
-                    SetState(VcpuRunState.Running);
-                    return new VcpuResumed(Id);
-                case GetVcpuRegisters:
-                    return new VcpuRegisters(Id, _cpu.GetRegisters(), _cpu.GetSpecialRegisters());
-                case SetVcpuRegisters set:
-                    _cpu.SetRegisters(set.Registers);
-                    if (set.Special is not null) _cpu.SetSpecialRegisters(set.Special);
-                    return new VcpuRegistersSet(Id);
-                case FlushVcpuTlb:
-                    // Outside the guest here; the next entry uses fresh translations.
-                    _flushTlb?.Invoke(_cpu);
-                    return new VcpuTlbFlushed(Id);
-                default:
-                    return new VcpuRequestFailed(Id, new VcpuError.AcceleratorFailed($"unknown vCPU request {request.GetType().Name}"));
-            }
+                PauseVcpu => (new VcpuPaused(Id), state is VcpuRunState.Running or VcpuRunState.Halted ? VcpuRunState.Paused : state),
+                ResumeVcpu when state == VcpuRunState.GuestEnded => (new VcpuRequestFailed(Id, new VcpuError.GuestEnded(_endedBy!)), state),
+                ResumeVcpu => (new VcpuResumed(Id), VcpuRunState.Running),
+                GetVcpuRegisters => (new VcpuRegisters(Id, _cpu.GetRegisters(), _cpu.GetSpecialRegisters()), state),
+                SetVcpuRegisters set => (SetRegisters(set), state),
+                // Outside the guest here; the next entry uses fresh translations.
+                FlushVcpuTlb => (FlushTlb(), state),
+                // StopVcpu is taken by ApplyRequests; the protocol has no other request.
+                _ => throw new UnreachableException($"{request.GetType().Name} reached the vCPU run loop"),
+            };
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e) when (e is not OutOfMemoryException and not UnreachableException)
         {
             // A refused register write is the request's failure, not the thread's.
-            return new VcpuRequestFailed(Id, new VcpuError.AcceleratorFailed(e.Message));
+            return (new VcpuRequestFailed(Id, new VcpuError.AcceleratorFailed(e.Message)), state);
         }
+    }
+
+    private VcpuRegistersSet SetRegisters(SetVcpuRegisters set)
+    {
+        _cpu.SetRegisters(set.Registers);
+        if (set.Special is not null) _cpu.SetSpecialRegisters(set.Special);
+        return new VcpuRegistersSet(Id);
+    }
+
+    private VcpuTlbFlushed FlushTlb()
+    {
+        _flushTlb?.Invoke(_cpu);
+        return new VcpuTlbFlushed(Id);
     }
 
     // The thread is leaving: no request is accepted any more; queued ones are answered.
     private void Close()
     {
-        List<(object Request, IActorRef ReplyTo)> left;
+        List<(IVcpuRequest Request, IActorRef ReplyTo)> left;
         lock (_gate)
         {
             _closed = true;
@@ -247,19 +254,14 @@ internal sealed class VcpuRunLoop
             _queue.Clear();
             Volatile.Write(ref _pending, 0);
         }
-        SetState(VcpuRunState.Stopped);
         _quiescent?.Retire();
         foreach (var (request, replyTo) in left) replyTo.Tell(RefuseAfterStop(request), _owner);
         foreach (var requester in _stopRequesters) requester.Tell(new VcpuStopped(Id), _owner);
     }
 
-    private object RefuseAfterStop(object request) => request is StopVcpu
+    private object RefuseAfterStop(IVcpuRequest request) => request is StopVcpu
         ? new VcpuStopped(Id)
         : new VcpuRequestFailed(Id, new VcpuError.ThreadStopped());
-
-    private void SetState(VcpuRunState state) => _state = state;
-
-    private static unsafe int CurrentKernelThreadId() => (int)(long)Tmds.Linux.LibC.syscall((Tmds.Linux.syscall_arg)(void*)186L); // SYS_gettid
 }
 
 /// <summary>The vCPU thread ended with an exception (internal: from the loop to its VcpuActor).</summary>

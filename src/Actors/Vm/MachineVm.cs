@@ -6,9 +6,10 @@ using Actorvisor.Hardware.Machines;
 namespace Actorvisor.Actors.Vm;
 
 /// <summary>
-/// Builds actor-run VMs from the hardware layer's <see cref="Machine"/>: guest RAM, the VM and its vCPUs set
-/// up to boot the image, and the device bus with the UART and the debug-exit port. The VmActor drives the
-/// machine's parts itself (it never calls <see cref="Machine.Run"/> or <see cref="Machine.Dispose"/>).
+/// Builds actor-run VMs from the hardware layer's <see cref="MachineParts"/> (the building half of a machine):
+/// guest RAM, the VM and its vCPUs set up to boot the image, and the device bus with the UART and the
+/// debug-exit port. The VmActor drives the parts itself and releases each in its teardown step; the guest's
+/// serial output goes only to the VM's console relay (no capture).
 /// </summary>
 public static class MachineVm
 {
@@ -20,7 +21,7 @@ public static class MachineVm
     /// <paramref name="routerBuilt"/> is then called with their router when the VM is built (its counters stay readable
     /// through it after the VM is gone).
     /// </summary>
-    public static VmSpec Spec(string name, IAccelerator accelerator, MachineSpec machine, Func<Machine, IEnumerable<VmDevice>>? addDevices = null,
+    public static VmSpec Spec(string name, IAccelerator accelerator, MachineSpec machine, Func<MachineParts, IEnumerable<VmDevice>>? addDevices = null,
         AsyncPfOptions? asyncPf = null, Action<AsyncPfRouter>? routerBuilt = null)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
@@ -32,10 +33,10 @@ public static class MachineVm
     }
 
     /// <summary>
-    /// The parts of an already built <paramref name="machine"/>, plus <paramref name="extraDevices"/>; its lazy memory
+    /// The VM parts of already built machine parts <paramref name="machine"/>, plus <paramref name="extraDevices"/>; its lazy memory
     /// (if any) faults into <paramref name="asyncPf"/>, the router it was built with.
     /// </summary>
-    public static VmParts Parts(Machine machine, IEnumerable<VmDevice>? extraDevices = null, AsyncPfRouter? asyncPf = null)
+    public static VmParts Parts(MachineParts machine, IEnumerable<VmDevice>? extraDevices = null, AsyncPfRouter? asyncPf = null)
     {
         ArgumentNullException.ThrowIfNull(machine);
         var debugExit = machine.DebugExit;
@@ -53,13 +54,13 @@ public static class MachineVm
         };
     }
 
-    private static VmParts Build(IAccelerator accelerator, MachineSpec spec, VmBuildContext context, Func<Machine, IEnumerable<VmDevice>>? addDevices,
+    private static VmParts Build(IAccelerator accelerator, MachineSpec spec, VmBuildContext context, Func<MachineParts, IEnumerable<VmDevice>>? addDevices,
         AsyncPfOptions? asyncPf, Action<AsyncPfRouter>? routerBuilt)
     {
         var router = spec.LazyMemory is { } lazy
             ? new AsyncPfRouter(lazy.Store, spec.EffectiveVcpuCount, lazy.GuestPhysicalAddress, asyncPf)
             : null;
-        var machine = Machine.Create(accelerator, spec, context.Console, router);
+        var machine = MachineParts.Build(accelerator, spec, context.Console, router);
         try
         {
             if (router is not null)

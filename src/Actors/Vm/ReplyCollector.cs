@@ -5,11 +5,12 @@ namespace Actorvisor.Actors.Vm;
 /// <summary>
 /// Sends one request to several children and gathers one answer from each, so that the VmActor never
 /// waits: it gets a single <see cref="Collected"/> when every target has answered, died, or the timeout
-/// passed. Answers are matched to targets by their sender (vCPU threads reply on behalf of their actor).
+/// passed, as a <see cref="FanOutDone"/> for its <see cref="FanOut"/>. Answers are matched to targets by their
+/// sender (vCPU threads reply on behalf of their actor).
 /// </summary>
 internal sealed class ReplyCollector : ReceiveActor, IWithTimers
 {
-    private readonly int _tag;
+    private readonly FanOut _fanOut;
     private readonly Func<object, bool> _isAck;
     private readonly HashSet<IActorRef> _pending;
     private readonly List<object> _acks = new();
@@ -24,21 +25,17 @@ internal sealed class ReplyCollector : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>
-    /// Props for a collector tagged <paramref name="tag"/>: each target's send action is called with the
+    /// Props for the collector of <paramref name="fanOut"/>: each target's send action is called with the
     /// collector as the reply address; answers for which <paramref name="isAck"/> holds count as success.
     /// With <paramref name="watch"/>, a target that dies before answering counts as lost.
     /// </summary>
-    public static Props Props(int tag, IReadOnlyList<(IActorRef Target, Action<IActorRef> Send)> targets, Func<object, bool> isAck, TimeSpan timeout, bool watch = true) =>
-        Akka.Actor.Props.Create(() => new ReplyCollector(tag, targets, isAck, timeout, watch));
+    public static Props Props(FanOut fanOut, IReadOnlyList<(IActorRef Target, Action<IActorRef> Send)> targets, Func<object, bool> isAck, TimeSpan timeout, bool watch = true) =>
+        Akka.Actor.Props.Create(() => new ReplyCollector(fanOut, targets, isAck, timeout, watch));
 
-    /// <summary>Sends <paramref name="request"/> to each target actor.</summary>
-    public static IReadOnlyList<(IActorRef, Action<IActorRef>)> Tell(IEnumerable<IActorRef> targets, object request) =>
-        targets.Select(t => (t, (Action<IActorRef>)(replyTo => t.Tell(request, replyTo)))).ToList();
-
-    public ReplyCollector(int tag, IReadOnlyList<(IActorRef Target, Action<IActorRef> Send)> targets, Func<object, bool> isAck, TimeSpan timeout, bool watch)
+    public ReplyCollector(FanOut fanOut, IReadOnlyList<(IActorRef Target, Action<IActorRef> Send)> targets, Func<object, bool> isAck, TimeSpan timeout, bool watch)
     {
         _watch = watch;
-        _tag = tag;
+        _fanOut = fanOut;
         _isAck = isAck;
         _targets = targets;
         _timeout = timeout;
@@ -78,7 +75,7 @@ internal sealed class ReplyCollector : ReceiveActor, IWithTimers
     {
         if (_reported) return;
         _reported = true;
-        Context.Parent.Tell(new Collected(_tag, _acks, _failures, _lost, _pending.Select(p => p.Path.Name).ToList()));
+        Context.Parent.Tell(new FanOutDone(_fanOut, new Collected(_acks, _failures, _lost, _pending.Select(p => p.Path.Name).ToList())));
         Context.Stop(Self);
     }
 
@@ -92,7 +89,7 @@ internal sealed class ReplyCollector : ReceiveActor, IWithTimers
 /// What a <see cref="ReplyCollector"/> gathered: acknowledgements, refusals, targets that died, and targets
 /// that did not answer before the timeout.
 /// </summary>
-internal sealed record Collected(int Tag, IReadOnlyList<object> Acks, IReadOnlyList<object> Failures, IReadOnlyList<string> Lost, IReadOnlyList<string> Unanswered)
+internal sealed record Collected(IReadOnlyList<object> Acks, IReadOnlyList<object> Failures, IReadOnlyList<string> Lost, IReadOnlyList<string> Unanswered)
 {
     /// <summary>True if every target acknowledged.</summary>
     public bool AllAcked => Failures.Count == 0 && Lost.Count == 0 && Unanswered.Count == 0;

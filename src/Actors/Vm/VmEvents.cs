@@ -2,7 +2,7 @@ using System.Text;
 
 namespace Actorvisor.Actors.Vm;
 
-/// <summary>Something that happened to VM <paramref name="VmName"/>; sent to its subscribers, its parent and the EventStream.</summary>
+/// <summary>Something that happened to VM <paramref name="VmName"/>; sent to its subscribers (state changes and the end also to its parent).</summary>
 public abstract record VmEvent(string VmName);
 
 /// <summary>The VM moved from <paramref name="From"/> to <paramref name="To"/>.</summary>

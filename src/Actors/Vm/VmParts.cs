@@ -1,5 +1,6 @@
 using Actorvisor.Actors.AsyncPf;
 using Actorvisor.Actors.Devices;
+using Actorvisor.Actors.Vcpu;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Mmu;
 
@@ -50,6 +51,21 @@ public sealed class VmParts
     /// since leaving the guest is where the kernel services KVM_REQ_TLB_FLUSH.
     /// </summary>
     public Action<IVirtualCpu>? FlushTlb { get; init; }
+
+    /// <summary>What the exit that ended the guest on a vCPU means: <see cref="InterpretExit"/>'s outcome, else a failure naming the exit.</summary>
+    internal VmOutcome OutcomeOf(VcpuGuestEnded ended)
+    {
+        if (InterpretExit?.Invoke(ended.Exit) is { } outcome) return outcome;
+        return new VmOutcome.Failed(ended.Exit switch
+        {
+            VcpuExit.Shutdown s => $"vcpu {ended.VcpuId}: guest shutdown ({s.Reason})",
+            VcpuExit.InternalError e => $"vcpu {ended.VcpuId}: internal error ({e.Reason})",
+            VcpuExit.FailEntry f => $"vcpu {ended.VcpuId}: entry failed (hardware reason 0x{f.HardwareReason:x}: {f.Reason})",
+            VcpuExit.PortIo p => $"vcpu {ended.VcpuId}: unhandled port I/O {p.Direction} port 0x{p.Port:x} size {p.Size}",
+            VcpuExit.Mmio m => $"vcpu {ended.VcpuId}: unhandled MMIO {(m.IsWrite ? "write" : "read")} at 0x{m.Gpa:x} size {m.Size}",
+            var other => $"vcpu {ended.VcpuId}: unexpected exit {other}",
+        });
+    }
 
     /// <summary>The TLB flush applied by the vCPU threads.</summary>
     internal Action<IVirtualCpu> EffectiveFlushTlb => FlushTlb ?? (cpu => (cpu as ITlbFlushTarget)?.FlushTlb());

@@ -33,7 +33,7 @@ internal static unsafe class KvmKickSignal
     public const ulong Bit = 1UL << (Signal - 1);
 
     // x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl).
-    private const long SysRtSigprocmask = 14, SysRtSigtimedwait = 128, SysGettid = 186, SysTgkill = 234;
+    private const long SysRtSigprocmask = 14, SysRtSigtimedwait = 128, SysTgkill = 234;
     private const long SigBlock = 0;
     private const long KernelSigsetSize = sizeof(ulong);
 
@@ -41,7 +41,7 @@ internal static unsafe class KvmKickSignal
     [ThreadStatic] private static bool t_blocked;
 
     /// <summary>The calling thread's kernel thread id (gettid).</summary>
-    public static int CurrentThreadId() => (int)Call(SysGettid, 0, 0, 0, 0, "gettid");
+    public static int CurrentThreadId() => Sys.CurrentThreadId();
 
     /// <summary>
     /// Blocks the kick signal on the calling thread (once per thread) and returns the mask KVM_RUN should

@@ -11,23 +11,21 @@ using Actorvisor.Hardware.X86;
 namespace Actorvisor.Hardware.Machines;
 
 /// <summary>
-/// A complete virtual machine built from an accelerator and a <see cref="MachineSpec"/>: guest RAM in
-/// memslot 0 at guest-physical 0, the image loaded, the boot structures written, every vCPU created and set
-/// up for entry, and a device bus with a 16550 UART on COM1 and the debug-exit port.
+/// The running half of a machine: runs the vCPUs of a <see cref="MachineParts"/> it builds and owns, one
+/// dedicated thread each, until the guest ends (the self-contained way for the CLI, benches and tests), and
+/// captures the guest's serial output for the <see cref="MachineResult"/>. The actor runtime builds
+/// <see cref="MachineParts"/> alone and drives the vCPUs itself.
 /// </summary>
 /// <remarks>
-/// The parts are public so that the actor runtime can drive the vCPUs itself (each with
-/// <see cref="IVirtualCpu.Run"/> and <see cref="Bus"/> as the exit handler). <see cref="Run"/> is the
-/// self-contained way for the CLI and tests: one dedicated thread per vCPU until the guest ends.
-/// <see cref="Dispose"/> tears down in dependency order: stop vCPU threads, dispose vCPUs, the VM, then
-/// unmap guest RAM.
+/// <see cref="Dispose"/> tears down in dependency order: stop vCPU threads, then the parts (vCPUs, the VM,
+/// guest RAM).
 /// </remarks>
 public sealed class Machine : IDisposable
 {
     /// <summary>How long <see cref="Run"/> and <see cref="Dispose"/> wait for kicked vCPU threads to leave the guest.</summary>
     public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
 
-    private readonly IVirtualCpu[] _vcpus;
+    private readonly IReadOnlyList<IVirtualCpu> _vcpus;
     private readonly object _runGate = new();
     private readonly ManualResetEventSlim _allStopped = new(true);
     private volatile bool _stopRequested;
@@ -39,124 +37,61 @@ public sealed class Machine : IDisposable
     private int _firstEnd = -1;
     private string? _fatalReason;
 
-    private Machine(MachineSpec spec, HostMemory memory, LazyGuestMemory? lazyMemory, IVirtualMachine vm, IVirtualCpu[] vcpus, LoadedImage image,
-        BootSetup boot, DeviceBus bus, CapturingConsoleSink console, Uart16550 serial, DebugExitDevice debugExit)
+    private Machine(MachineParts parts, CapturingConsoleSink console)
     {
-        Spec = spec;
-        Memory = memory;
-        LazyMemory = lazyMemory;
-        Vm = vm;
-        _vcpus = vcpus;
-        Image = image;
-        Boot = boot;
-        Bus = bus;
+        Parts = parts;
+        _vcpus = parts.Vcpus;
         Console = console;
-        Serial = serial;
-        DebugExit = debugExit;
     }
 
+    /// <summary>What the machine was built from and runs; owned by the machine.</summary>
+    public MachineParts Parts { get; }
+
     /// <summary>The spec the machine was built from.</summary>
-    public MachineSpec Spec { get; }
+    public MachineSpec Spec => Parts.Spec;
 
     /// <summary>Guest RAM: guest-physical address N is offset N.</summary>
-    public HostMemory Memory { get; }
+    public HostMemory Memory => Parts.Memory;
 
     /// <summary>The lazy region of <see cref="MachineSpec.LazyMemory"/> (memslot <see cref="LazyMemorySpec.Slot"/>), or null.</summary>
-    public LazyGuestMemory? LazyMemory { get; }
+    public LazyGuestMemory? LazyMemory => Parts.LazyMemory;
 
     /// <summary>The accelerator's VM.</summary>
-    public IVirtualMachine Vm { get; }
+    public IVirtualMachine Vm => Parts.Vm;
 
     /// <summary>The vCPUs, by index.</summary>
     public IReadOnlyList<IVirtualCpu> Vcpus => _vcpus;
 
     /// <summary>Where the image was loaded and its entry point (after the spec's override).</summary>
-    public LoadedImage Image { get; }
+    public LoadedImage Image => Parts.Image;
 
     /// <summary>The boot setup applied to memory and vCPUs (mode, entry, vCPU count).</summary>
-    public BootSetup Boot { get; }
+    public BootSetup Boot => Parts.Boot;
 
     /// <summary>The exit handler of every vCPU: register more devices here before running.</summary>
-    public DeviceBus Bus { get; }
+    public DeviceBus Bus => Parts.Bus;
 
-    /// <summary>Everything the guest printed on COM1.</summary>
+    /// <summary>Everything the guest printed on COM1 (what <see cref="MachineResult"/> reports).</summary>
     public CapturingConsoleSink Console { get; }
 
     /// <summary>The UART on COM1 (0x3f8).</summary>
-    public Uart16550 Serial { get; }
+    public Uart16550 Serial => Parts.Serial;
 
     /// <summary>The debug-exit device on port 0xf4.</summary>
-    public DebugExitDevice DebugExit { get; }
+    public DebugExitDevice DebugExit => Parts.DebugExit;
 
     /// <summary>
-    /// Builds the machine. <paramref name="console"/>, if given, receives the guest's serial output in
-    /// addition to <see cref="Console"/>. The faults of the spec's lazy memory go to <paramref name="lazyFaults"/>
-    /// (the actor runtime's async page-fault machinery); without one a <see cref="SynchronousPageResolver"/> on the
-    /// region's fault reader thread fills them from the spec's store.
+    /// Builds the machine's parts (<see cref="MachineParts.Build"/>) with the guest's serial output captured in
+    /// <see cref="Console"/> and, if given, also sent to <paramref name="console"/>. The faults of the spec's lazy
+    /// memory go to <paramref name="lazyFaults"/>, or to a <see cref="SynchronousPageResolver"/> without one.
     /// </summary>
     /// <exception cref="MachineSpecException">the spec is invalid.</exception>
     /// <exception cref="ImageLoadException">the image cannot be loaded or overlaps the boot structures.</exception>
     public static Machine Create(IAccelerator accelerator, MachineSpec spec, IConsoleSink? console = null, IPageFaultSink? lazyFaults = null)
     {
-        ArgumentNullException.ThrowIfNull(accelerator);
-        ArgumentNullException.ThrowIfNull(spec);
-        spec.Validate();
-        var mode = spec.EffectiveBootMode;
-        int vcpuCount = spec.EffectiveVcpuCount;
-
-        HostMemory? memory = null;
-        LazyGuestMemory? lazy = null;
-        IVirtualMachine? vm = null;
-        var vcpus = new List<IVirtualCpu>();
-        try
-        {
-            memory = HostMemory.Allocate(spec.MemoryBytes, spec.MemoryBacking);
-            var image = spec.Image.LoadInto(memory, spec.LoadAddress);
-            foreach (var segment in image.Segments)
-            {
-                foreach (var (start, end, what) in GuestLayout.ReservedRanges(mode))
-                {
-                    if (segment.Overlaps(start, end))
-                        throw new ImageLoadException(image.Name,
-                            $"its bytes at [0x{segment.Address:x}, 0x{segment.End:x}) overlap {what} at [0x{start:x}, 0x{end:x}) ({mode} mode)");
-                }
-            }
-            if (spec.Entry is { } entry) image = image with { Entry = entry };
-            var boot = new BootSetup(mode, image.Entry, vcpuCount);
-            boot.WriteTables(memory);
-
-            vm = accelerator.CreateVm();
-            vm.SetMemoryRegion(Memslot.For(0, 0, memory));
-            if (spec.LazyMemory is { } lazySpec)
-            {
-                // Anonymous memory: userfaultfd's missing mode on shared memory needs a feature not every kernel has.
-                lazy = LazyGuestMemory.Create(lazySpec.Size, lazyFaults ?? new SynchronousPageResolver(lazySpec.Store), name: "lazy-guest-ram");
-                vm.SetMemoryRegion(lazy.ToMemslot(LazyMemorySpec.Slot, lazySpec.GuestPhysicalAddress));
-            }
-            for (int i = 0; i < vcpuCount; i++)
-            {
-                var vcpu = vm.CreateVcpu(i);
-                vcpus.Add(vcpu);
-                boot.Apply(vcpu);
-            }
-
-            var capture = new CapturingConsoleSink();
-            IConsoleSink sink = console is null ? capture : new FanOutConsoleSink(capture, console);
-            var bus = new DeviceBus();
-            var serial = new Uart16550(sink);
-            bus.RegisterPorts(Uart16550.Com1Port, Uart16550.PortCount, serial);
-            var debugExit = new DebugExitDevice();
-            bus.RegisterPorts(DebugExitDevice.DefaultPort, 1, debugExit);
-            return new Machine(spec, memory, lazy, vm, [.. vcpus], image, boot, bus, capture, serial, debugExit);
-        }
-        catch
-        {
-            foreach (var v in vcpus) v.Dispose();
-            vm?.Dispose();
-            lazy?.Dispose();
-            memory?.Dispose();
-            throw;
-        }
+        var capture = new CapturingConsoleSink();
+        IConsoleSink sink = console is null ? capture : new FanOutConsoleSink(capture, console);
+        return new Machine(MachineParts.Build(accelerator, spec, sink, lazyFaults), capture);
     }
 
     /// <summary>
@@ -176,13 +111,13 @@ public sealed class Machine : IDisposable
             if (_ran) throw new InvalidOperationException("a machine runs once; create a new one to run again");
             _ran = true;
             _allStopped.Reset();
-            _running = _vcpus.Length;
-            _finished = new bool[_vcpus.Length];
+            _running = _vcpus.Count;
+            _finished = new bool[_vcpus.Count];
         }
 
-        var exits = new VcpuExit?[_vcpus.Length];
+        var exits = new VcpuExit?[_vcpus.Count];
         var clock = Stopwatch.StartNew();
-        for (int i = 0; i < _vcpus.Length; i++)
+        for (int i = 0; i < _vcpus.Count; i++)
         {
             int index = i;
             new Thread(() => RunVcpu(index, exits)) { Name = $"vcpu-{index}", IsBackground = true }.Start();
@@ -259,7 +194,7 @@ public sealed class Machine : IDisposable
         Interlocked.CompareExchange(ref _firstEnd, (int)reason, -1);
         _stopRequested = true;
         var finished = _finished;
-        for (int i = 0; i < _vcpus.Length; i++)
+        for (int i = 0; i < _vcpus.Count; i++)
         {
             if (i == exceptVcpu || (i < finished.Length && finished[i])) continue;
             _vcpus[i].Kick();
@@ -288,9 +223,6 @@ public sealed class Machine : IDisposable
             // Unmapping RAM under a vCPU that is still in the guest would crash the process; leaking is safer.
             if (!_allStopped.Wait(StopGrace)) return;
         }
-        foreach (var vcpu in _vcpus) vcpu.Dispose();
-        Vm.Dispose();
-        LazyMemory?.Dispose();
-        Memory.Dispose();
+        Parts.Dispose();
     }
 }

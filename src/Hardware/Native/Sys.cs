@@ -82,6 +82,12 @@ public static unsafe class Sys
     public static void Ftruncate(FileDescriptor fd, long length) =>
         Check(ftruncate(fd.Fd, length), "ftruncate", fd.What);
 
+    /// <summary>
+    /// The calling thread's kernel thread id (gettid(2); x86-64 syscall 186): what the kernel reports as the
+    /// faulting thread of a userfaultfd fault and what tgkill(2) addresses.
+    /// </summary>
+    public static int CurrentThreadId() => (int)Syscall(186, name: "gettid");
+
     /// <summary>Raw syscall(2) for calls libc does not wrap (userfaultfd).</summary>
     public static long Syscall(long number, long a1 = 0, long a2 = 0, long a3 = 0, string? name = null)
     {

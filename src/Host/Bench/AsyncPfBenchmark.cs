@@ -99,7 +99,7 @@ public static class AsyncPfBenchmark
     private static async Task<double> MeasureFillAsync(ActorvisorRuntime runtime, SoftAccelerator accelerator, string image, byte[] bytes, int pages, int round)
     {
         using var store = FileBackingStore.Open(image);
-        Machine? machine = null;
+        MachineParts? machine = null;
         var spec = MachineVm.Spec(round < 0 ? "fill-warm-up" : $"fill-{round}", accelerator, new MachineSpec
         {
             Image = AsyncPfGuest.SequentialToucher(1, 1),
@@ -137,7 +137,7 @@ public static class AsyncPfBenchmark
         using var file = FileBackingStore.Open(image);
         var store = new SlowBackingStore(file, latency);
         var done = new AsyncPfDoneDevice(vcpus);
-        Machine? machine = null;
+        MachineParts? machine = null;
         var spec = MachineVm.Spec($"touch-{name}", accelerator, new MachineSpec
         {
             Image = AsyncPfGuest.SequentialToucher(vcpus, perVcpu),

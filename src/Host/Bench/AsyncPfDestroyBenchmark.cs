@@ -94,7 +94,7 @@ public static class AsyncPfDestroyBenchmark
     {
         var store = new OddPagesNeverArriveStore(new SlowBackingStore(new ZeroBackingStore(useZeroPageIoctl: false), TimeSpan.FromMilliseconds(1)));
         var router = new AsyncPfRouter(store, 1, LazyBase);
-        Machine? machine = null;
+        MachineParts? machine = null;
         var machineSpec = new MachineSpec
         {
             Image = guest,
@@ -103,7 +103,7 @@ public static class AsyncPfDestroyBenchmark
         };
         var spec = new VmSpec(name, 1, machineSpec.MemoryBytes + machineSpec.LazyMemory.Size, context =>
         {
-            var m = Machine.Create(accelerator, machineSpec, context.Console, router);
+            var m = MachineParts.Build(accelerator, machineSpec, context.Console, router);
             router.Attach(m.LazyMemory!);
             store.Region = m.LazyMemory;
             machine = m;

@@ -76,7 +76,7 @@ public static class LifecycleBenchmark
         long guestResident = 0;
         for (int i = 0; i < count; i++)
         {
-            Machine? built = null;
+            MachineParts? built = null;
             var spec = MachineVm.Spec($"idle-{i}", accelerator, Tiny(), m => { built = m; return []; });
             sessions.Add(await runtime.CreateVmAsync(spec));
             guestResident += ProcessMemory.ResidentBytesOf(built!.Memory.Address, built.Memory.Size);

@@ -11,7 +11,7 @@ using Xunit.Abstractions;
 namespace Actorvisor.Actors.Tests.AsyncPf;
 
 /// <summary>A VM with lazy memory created for a test: the VM, its machine, and the guest's done signal.</summary>
-public sealed record LazyVm(TestVm Vm, Machine Machine, DoneDevice Done)
+public sealed record LazyVm(TestVm Vm, MachineParts Machine, DoneDevice Done)
 {
     /// <summary>The VM's lazy memory.</summary>
     public LazyGuestMemory Lazy => Machine.LazyMemory!;
@@ -29,7 +29,7 @@ public abstract class AsyncPfTestKit(ITestOutputHelper output) : VmTestKit(outpu
         Hardware.Accel.IAccelerator? accelerator = null)
     {
         var done = new DoneDevice(guest.VcpuCount);
-        Machine? machine = null;
+        MachineParts? machine = null;
         var machineSpec = new MachineSpec
         {
             Image = guest,

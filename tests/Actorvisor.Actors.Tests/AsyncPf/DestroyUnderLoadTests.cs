@@ -87,7 +87,7 @@ public static class DestroyCycle
     {
         var store = new HeldPagesStore(new SlowBackingStore(new ZeroBackingStore(useZeroPageIoctl: false), TimeSpan.FromMilliseconds(1)), held: p => p % 2 == 1);
         var router = new AsyncPfRouter(store, 1, LazyGuests.LazyBase);
-        Machine? machine = null;
+        MachineParts? machine = null;
         var machineSpec = new MachineSpec
         {
             Image = LazyGuests.EvenPageScanner(lazyPages),
@@ -96,7 +96,7 @@ public static class DestroyCycle
         };
         var spec = new VmSpec(name, 1, machineSpec.MemoryBytes + machineSpec.LazyMemory.Size, context =>
         {
-            var m = Machine.Create(accelerator, machineSpec, context.Console, router);
+            var m = MachineParts.Build(accelerator, machineSpec, context.Console, router);
             router.Attach(m.LazyMemory!);
             store.ClosedRegion = m.LazyMemory;
             machine = m;

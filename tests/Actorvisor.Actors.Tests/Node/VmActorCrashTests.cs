@@ -14,10 +14,10 @@ public class VmActorCrashTests(ITestOutputHelper output) : VmTestKit(output)
     public void A_crashing_vm_actor_is_torn_down_by_its_post_stop_and_reported_failed_while_the_node_serves_on()
     {
         var node = StartNode();
-        Machine? machine = null;
+        MachineParts? machine = null;
         var spec = new VmSpec("crashy", 1, TestMemory, context =>
         {
-            machine = Machine.Create(Accelerator, new MachineSpec { Image = GuestLibrary.ExitWith(5), MemoryBytes = TestMemory }, context.Console);
+            machine = MachineParts.Build(Accelerator, new MachineSpec { Image = GuestLibrary.ExitWith(5), MemoryBytes = TestMemory }, context.Console);
             var parts = MachineVm.Parts(machine);
             // A broken exit interpreter throws on the VmActor itself when the guest exits.
             return new VmParts

@@ -11,7 +11,7 @@ using Xunit.Abstractions;
 namespace Actorvisor.Actors.Tests.Support;
 
 /// <summary>A VM created for a test: its actor, a probe subscribed to its events, and the machine behind it.</summary>
-public sealed record TestVm(string Name, IActorRef Vm, TestProbe Events, Machine Machine);
+public sealed record TestVm(string Name, IActorRef Vm, TestProbe Events, MachineParts Machine);
 
 /// <summary>
 /// TestKit with a real accelerator and helpers to create VMs running real guests through a NodeActor.
@@ -49,7 +49,7 @@ public abstract class VmTestKit : TestKit
         Sys.ActorOf(NodeActor.Props(capacity ?? new NodeCapacity(16, 4UL << 30)), $"node-{++_nodes}");
 
     /// <summary>A spec for <paramref name="image"/>; <paramref name="devices"/> may add devices to the machine.</summary>
-    protected VmSpec Spec(string name, GuestImage image, Action<Machine>? built = null, Func<Machine, IEnumerable<VmDevice>>? devices = null, ulong memory = TestMemory) =>
+    protected VmSpec Spec(string name, GuestImage image, Action<MachineParts>? built = null, Func<MachineParts, IEnumerable<VmDevice>>? devices = null, ulong memory = TestMemory) =>
         MachineVm.Spec(name, Accelerator, new MachineSpec { Image = image, MemoryBytes = memory }, m =>
         {
             built?.Invoke(m);
@@ -57,9 +57,9 @@ public abstract class VmTestKit : TestKit
         });
 
     /// <summary>Creates a VM on <paramref name="node"/> and subscribes a probe to its events before it runs.</summary>
-    protected TestVm CreateVm(IActorRef node, string name, GuestImage image, Func<Machine, IEnumerable<VmDevice>>? devices = null)
+    protected TestVm CreateVm(IActorRef node, string name, GuestImage image, Func<MachineParts, IEnumerable<VmDevice>>? devices = null)
     {
-        Machine? machine = null;
+        MachineParts? machine = null;
         node.Tell(new CreateVm(Spec(name, image, m => machine = m, devices)));
         var created = ExpectMsg<VmCreated>(Long);
         Assert.Equal(name, created.Name);

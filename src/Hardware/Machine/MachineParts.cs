@@ -1,0 +1,147 @@
+using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Devices;
+using Actorvisor.Hardware.Images;
+using Actorvisor.Hardware.Lazy;
+using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.X86;
+
+namespace Actorvisor.Hardware.Machines;
+
+/// <summary>
+/// The building half of a machine, and the owner of what it built from an accelerator and a
+/// <see cref="MachineSpec"/>: guest RAM in memslot 0 at guest-physical 0 (and the lazy region, if any), the
+/// image loaded, the boot structures written, the accelerator VM and every vCPU set up for entry, and a device
+/// bus with a 16550 UART on COM1 and the debug-exit port. Whoever drives the vCPUs (<see cref="Machine.Run"/>,
+/// or the actor runtime's own threads) must have stopped them before <see cref="Dispose"/> releases the parts
+/// as a unit.
+/// </summary>
+public sealed class MachineParts : IDisposable
+{
+    private readonly IVirtualCpu[] _vcpus;
+    private int _disposed;
+
+    private MachineParts(MachineSpec spec, HostMemory memory, LazyGuestMemory? lazyMemory, IVirtualMachine vm, IVirtualCpu[] vcpus, LoadedImage image,
+        BootSetup boot, DeviceBus bus, Uart16550 serial, DebugExitDevice debugExit)
+    {
+        Spec = spec;
+        Memory = memory;
+        LazyMemory = lazyMemory;
+        Vm = vm;
+        _vcpus = vcpus;
+        Image = image;
+        Boot = boot;
+        Bus = bus;
+        Serial = serial;
+        DebugExit = debugExit;
+    }
+
+    /// <summary>The spec the parts were built from.</summary>
+    public MachineSpec Spec { get; }
+
+    /// <summary>Guest RAM: guest-physical address N is offset N.</summary>
+    public HostMemory Memory { get; }
+
+    /// <summary>The lazy region of <see cref="MachineSpec.LazyMemory"/> (memslot <see cref="LazyMemorySpec.Slot"/>), or null.</summary>
+    public LazyGuestMemory? LazyMemory { get; }
+
+    /// <summary>The accelerator's VM.</summary>
+    public IVirtualMachine Vm { get; }
+
+    /// <summary>The vCPUs, by index.</summary>
+    public IReadOnlyList<IVirtualCpu> Vcpus => _vcpus;
+
+    /// <summary>Where the image was loaded and its entry point (after the spec's override).</summary>
+    public LoadedImage Image { get; }
+
+    /// <summary>The boot setup applied to memory and vCPUs (mode, entry, vCPU count).</summary>
+    public BootSetup Boot { get; }
+
+    /// <summary>The exit handler of every vCPU: register more devices here before running.</summary>
+    public DeviceBus Bus { get; }
+
+    /// <summary>The UART on COM1 (0x3f8).</summary>
+    public Uart16550 Serial { get; }
+
+    /// <summary>The debug-exit device on port 0xf4.</summary>
+    public DebugExitDevice DebugExit { get; }
+
+    /// <summary>
+    /// Builds the parts. The guest's serial output goes to <paramref name="console"/>. The faults of the spec's
+    /// lazy memory go to <paramref name="lazyFaults"/> (the actor runtime's async page-fault machinery); without
+    /// one a <see cref="SynchronousPageResolver"/> on the region's fault reader thread fills them from the spec's store.
+    /// Either every part is built, or what was allocated is released and the exception thrown.
+    /// </summary>
+    /// <exception cref="MachineSpecException">the spec is invalid.</exception>
+    /// <exception cref="ImageLoadException">the image cannot be loaded or overlaps the boot structures.</exception>
+    public static MachineParts Build(IAccelerator accelerator, MachineSpec spec, IConsoleSink console, IPageFaultSink? lazyFaults = null)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(console);
+        spec.Validate();
+        var mode = spec.EffectiveBootMode;
+        int vcpuCount = spec.EffectiveVcpuCount;
+
+        HostMemory? memory = null;
+        LazyGuestMemory? lazy = null;
+        IVirtualMachine? vm = null;
+        var vcpus = new List<IVirtualCpu>();
+        try
+        {
+            memory = HostMemory.Allocate(spec.MemoryBytes, spec.MemoryBacking);
+            var image = spec.Image.LoadInto(memory, spec.LoadAddress);
+            foreach (var segment in image.Segments)
+            {
+                foreach (var (start, end, what) in GuestLayout.ReservedRanges(mode))
+                {
+                    if (segment.Overlaps(start, end))
+                        throw new ImageLoadException(image.Name,
+                            $"its bytes at [0x{segment.Address:x}, 0x{segment.End:x}) overlap {what} at [0x{start:x}, 0x{end:x}) ({mode} mode)");
+                }
+            }
+            if (spec.Entry is { } entry) image = image with { Entry = entry };
+            var boot = new BootSetup(mode, image.Entry, vcpuCount);
+            boot.WriteTables(memory);
+
+            vm = accelerator.CreateVm();
+            vm.SetMemoryRegion(Memslot.For(0, 0, memory));
+            if (spec.LazyMemory is { } lazySpec)
+            {
+                // Anonymous memory: userfaultfd's missing mode on shared memory needs a feature not every kernel has.
+                lazy = LazyGuestMemory.Create(lazySpec.Size, lazyFaults ?? new SynchronousPageResolver(lazySpec.Store), name: "lazy-guest-ram");
+                vm.SetMemoryRegion(lazy.ToMemslot(LazyMemorySpec.Slot, lazySpec.GuestPhysicalAddress));
+            }
+            for (int i = 0; i < vcpuCount; i++)
+            {
+                var vcpu = vm.CreateVcpu(i);
+                vcpus.Add(vcpu);
+                boot.Apply(vcpu);
+            }
+
+            var bus = new DeviceBus();
+            var serial = new Uart16550(console);
+            bus.RegisterPorts(Uart16550.Com1Port, Uart16550.PortCount, serial);
+            var debugExit = new DebugExitDevice();
+            bus.RegisterPorts(DebugExitDevice.DefaultPort, 1, debugExit);
+            return new MachineParts(spec, memory, lazy, vm, [.. vcpus], image, boot, bus, serial, debugExit);
+        }
+        catch
+        {
+            foreach (var v in vcpus) v.Dispose();
+            vm?.Dispose();
+            lazy?.Dispose();
+            memory?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Disposes the vCPUs, the VM, then guest RAM (lazy region included), in that order; once.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        foreach (var vcpu in _vcpus) vcpu.Dispose();
+        Vm.Dispose();
+        LazyMemory?.Dispose();
+        Memory.Dispose();
+    }
+}
