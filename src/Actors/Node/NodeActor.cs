@@ -5,9 +5,12 @@ using Akka.Event;
 namespace Actorvisor.Actors.Node;
 
 /// <summary>
-/// One per daemon: the node's VM registry (kvm_lock protecting vm_list, locking.rst: the outermost lock, so
-/// VmActors are its children and it never waits on them). Checks names and capacity, creates and supervises
-/// VmActors, lists and describes them, destroys them.
+/// The VM registry of one node (kvm_lock protecting vm_list, locking.rst: the outermost lock, so VmActors are its
+/// children and it never waits on them). A node is one `actorvisor node` daemon (one cluster member; there this
+/// actor is the child "vms" of the host's hypervisor agent) or one ActorvisorRuntime of the CLI and tests.
+/// Checks names and capacity, creates and supervises VmActors, lists and describes them, destroys them. It is
+/// not on the path of other VM requests: whoever created a VM holds its VmActor (<see cref="VmCreated"/>) and
+/// asks it directly; the registry follows the VM's state through the VmActor's events.
 /// Supervision: a VmActor that throws is stopped (its PostStop tears the VM down) and recorded as Failed;
 /// the node itself never fails because of a VM.
 /// </summary>
@@ -40,12 +43,6 @@ public sealed class NodeActor : ReceiveActor
         {
             if (e.Alive) e.Actor.Forward(GetVmDescription.Instance);
             else Sender.Tell(new VmDescription(e.Name, e.State, e.Spec.VcpuCount, e.Spec.MemoryBytes, e.Spec.Description, [], 0, e.Outcome));
-        }));
-        Receive<LookupVm>(m => WithVm(m.Name, e => Sender.Tell(new VmFound(e.Name, e.Actor))));
-        Receive<SendToVm>(m => WithVm(m.Name, e =>
-        {
-            if (e.Alive) e.Actor.Forward(m.Message);
-            else Sender.Tell(new VmRequestFailed(e.Name, new VmError.NotAccepting(e.State)));
         }));
         Receive<DestroyVm>(m => WithVm(m.Name, e => Destroy(e, Sender)));
         Receive<GetNodeUsage>(_ => Sender.Tell(Usage()));

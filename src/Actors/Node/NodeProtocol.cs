@@ -22,15 +22,6 @@ public sealed record ListVms
 /// <summary>Describes VM <paramref name="Name"/>. The VM replies with a <see cref="VmDescription"/>; or <see cref="NodeRequestFailed"/>.</summary>
 public sealed record DescribeVm(string Name);
 
-/// <summary>Finds VM <paramref name="Name"/>. Replies <see cref="VmFound"/> or <see cref="NodeRequestFailed"/>.</summary>
-public sealed record LookupVm(string Name);
-
-/// <summary>
-/// Passes <paramref name="Message"/> (any VM request) to VM <paramref name="Name"/>, which answers the
-/// original sender; or replies <see cref="NodeRequestFailed"/>.
-/// </summary>
-public sealed record SendToVm(string Name, object Message);
-
 /// <summary>
 /// Tears VM <paramref name="Name"/> down (if it still runs), removes it and frees its name. Replies
 /// <see cref="VmDestroyed"/> or <see cref="NodeRequestFailed"/>.
@@ -59,9 +50,6 @@ public sealed record VmList(IReadOnlyList<VmSummary> Vms);
 
 /// <summary>One line of <see cref="VmList"/>.</summary>
 public sealed record VmSummary(string Name, VmState State, int VcpuCount, ulong MemoryBytes, VmOutcome? Outcome);
-
-/// <summary>VM <paramref name="Name"/> is served by <paramref name="Vm"/>.</summary>
-public sealed record VmFound(string Name, IActorRef Vm);
 
 /// <summary>VM <paramref name="Name"/> was torn down (<paramref name="Outcome"/>) and removed.</summary>
 public sealed record VmDestroyed(string Name, VmOutcome Outcome);

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using Actorvisor.Host.Api.V1;
+using Actorvisor.Host.Cluster;
 using Akka.Actor;
 using Akka.Event;
 
@@ -8,10 +10,17 @@ namespace Actorvisor.Host.Api;
 
 /// <summary>
 /// The API actor every node serves at <see cref="ApiPaths.Gateway"/> (and registers with the
-/// ClusterClientReceptionist): checks the shared token, validates the request (<see cref="ApiValidator"/>),
-/// and passes it on to the VM directory singleton, which answers the original sender (or routes it to the
-/// VM's node, which does); what the directory answers itself is answered within <see cref="DirectoryAnswerTimeout"/>,
-/// if need be with a typed error. Anything that is not an API v1 request is answered with a typed error.
+/// ClusterClientReceptionist): checks the shared token, validates the request (<see cref="ApiValidator"/>), and
+/// sends it where it is answered. A request for an existing VM (start, pause, resume, stop, describe, console)
+/// goes straight to the agent of the VM's node, found in the VM directory's latest snapshot, which every node's
+/// agent receives (<see cref="DirectorySnapshotReceived"/>); so those requests do not need the directory singleton
+/// and are answered while it moves. A VM the snapshot does not know yet (just created), or no longer knows where
+/// it is, is reached through the directory. Create (placement), destroy, list, cluster status and event
+/// subscriptions go to the directory singleton.
+/// The gateway waits a little less than the request's deadline (<see cref="RequestDeadline"/>), passes that
+/// shorter deadline on, and answers <see cref="ApiErrorCode.Timeout"/> naming the layer it waited for when no
+/// answer comes: the caller gets this node's typed error, not its own timeout. Anything that is not an API v1
+/// request is answered with a typed error.
 /// </summary>
 public sealed class ApiGateway : ReceiveActor
 {
@@ -19,24 +28,47 @@ public sealed class ApiGateway : ReceiveActor
     public static readonly TimeSpan DirectoryAnswerTimeout = TimeSpan.FromSeconds(10);
 
     private readonly IActorRef _directory;
+    private readonly IActorRef _localAgent;
+    private readonly string[] _agentPath;
+    private readonly string _nodeName;
+    private readonly Address _selfAddress;
     private readonly byte[]? _tokenHash;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<string, ActorSelection> _agents = new(StringComparer.Ordinal);
+    private Dictionary<string, VmLocation> _locations = new(StringComparer.Ordinal);
+    private DateTimeOffset _snapshotTaken = DateTimeOffset.MinValue;
 
-    /// <summary>Props for a gateway in front of <paramref name="directory"/>; <paramref name="token"/> null or empty means no token is required.</summary>
-    public static Props Props(IActorRef directory, string? token) => Akka.Actor.Props.Create(() => new ApiGateway(directory, token));
+    /// <summary>
+    /// Props for the gateway of node <paramref name="nodeName"/>, in front of <paramref name="directory"/>; VM requests go to the agents at
+    /// <paramref name="agentPath"/> (<paramref name="localAgent"/> on this node); <paramref name="token"/> null or empty means no token is required.
+    /// </summary>
+    public static Props Props(IActorRef directory, IActorRef localAgent, string agentPath, string nodeName, string? token) =>
+        Akka.Actor.Props.Create(() => new ApiGateway(directory, localAgent, agentPath, nodeName, token));
 
     /// <summary>Use <see cref="Props"/>.</summary>
-    public ApiGateway(IActorRef directory, string? token)
+    public ApiGateway(IActorRef directory, IActorRef localAgent, string agentPath, string nodeName, string? token)
     {
         _directory = directory;
+        _localAgent = localAgent;
+        _agentPath = agentPath.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        _nodeName = nodeName;
+        _selfAddress = ((ExtendedActorSystem)Context.System).Provider.DefaultAddress;
         _tokenHash = string.IsNullOrEmpty(token) ? null : Hash(token);
         Receive<ApiRequest>(OnRequest);
+        Receive<DirectorySnapshotReceived>(m => Learn(m.Snapshot));
+        Receive<NodeAnswered>(OnNodeAnswered);
         ReceiveAny(m =>
         {
             _log.Warning("Refused a {0} from {1}: not an API v1 request", m.GetType().Name, Sender);
             if (!Sender.IsNobody()) Sender.Tell(ApiErrorReply.Invalid("request", $"{m.GetType().Name} is not a request of API version 1"));
         });
     }
+
+    /// <inheritdoc />
+    protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(DirectorySnapshotReceived));
+
+    /// <inheritdoc />
+    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
 
     private void OnRequest(ApiRequest request)
     {
@@ -52,18 +84,112 @@ public sealed class ApiGateway : ReceiveActor
             Sender.Tell(error);
             return;
         }
-        if (request is ListVmsRequest or ClusterStatusRequest or SubscribeVmEventsRequest or UnsubscribeVmEventsRequest)
+        var wait = RequestDeadline.Inner(RequestDeadline.Of(request));
+        switch (request)
         {
-            // The directory answers these itself, at once. When it does not, its node is gone and the singleton
-            // proxy still sends to it (until the node is downed and the directory has moved): answer with a typed
-            // error rather than leave the caller waiting out its own timeout.
-            _directory.Ask<IApiReply>(request, DirectoryAnswerTimeout).PipeTo(Sender, failure: _ => new ApiErrorReply(ApiErrorCode.NodeUnavailable,
-                $"the VM directory did not answer within {DirectoryAnswerTimeout.TotalSeconds:0} s; it is moving to another node after a node loss, try again in a few seconds"));
+            case ListVmsRequest or ClusterStatusRequest or SubscribeVmEventsRequest or UnsubscribeVmEventsRequest:
+                // The directory answers these itself, at once. When it does not, its node is gone and the singleton
+                // proxy still sends to it (until the node is downed and the directory has moved): answer with a typed
+                // error rather than leave the caller waiting out its own timeout.
+                var directoryWait = wait < DirectoryAnswerTimeout ? wait : DirectoryAnswerTimeout;
+                _directory.Ask<IApiReply>(RequestDeadline.With(request, directoryWait), directoryWait).PipeTo(Sender, failure: _ => new ApiErrorReply(ApiErrorCode.NodeUnavailable,
+                    $"the VM directory did not answer within {RequestDeadline.Print(directoryWait)}; it is moving to another node after a node loss, try again in a few seconds"));
+                return;
+            case StartVmRequest r:
+                ToVm(r, r.Name, "start", wait);
+                return;
+            case PauseVmRequest r:
+                ToVm(r, r.Name, "pause", wait);
+                return;
+            case ResumeVmRequest r:
+                ToVm(r, r.Name, "resume", wait);
+                return;
+            case StopVmRequest r:
+                ToVm(r, r.Name, "stop", wait);
+                return;
+            case DescribeVmRequest r:
+                ToVm(r, r.Name, "describe", wait);
+                return;
+            case SubscribeConsoleRequest r:
+                ToVm(r, r.Name, "console subscription", wait);
+                return;
+            default:
+                ViaDirectory(request, Describe(request), wait, Sender);
+                return;
+        }
+    }
+
+    // Straight to the VM's node when the snapshot knows it there; else the directory finds it.
+    private void ToVm(ApiRequest request, string name, string what, TimeSpan wait)
+    {
+        if (!_locations.TryGetValue(name, out var location) || location.Vm.Status is VmStatus.Lost or VmStatus.Creating)
+        {
+            ViaDirectory(request, $"{what} of VM '{name}'", wait, Sender);
             return;
         }
-        _directory.Forward(request);
+        var replyTo = Sender;
+        var inner = RequestDeadline.With(request, wait);
+        long started = Stopwatch.GetTimestamp();
+        var node = location.Vm.Node;
+        AgentAt(location.NodeAddress).Ask<IApiReply>(inner, wait).PipeTo(Self,
+            success: reply => new NodeAnswered(inner, name, node, replyTo, reply, started, wait),
+            failure: e => new NodeAnswered(inner, name, node, replyTo, e is AskTimeoutException
+                ? new ApiErrorReply(ApiErrorCode.Timeout, $"node {node} did not answer the {what} of VM '{name}' within {RequestDeadline.Print(wait)} " +
+                    $"(the request's deadline less a margin; asked by node {_nodeName}); it may be overloaded or unreachable")
+                : new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"the {what} of VM '{name}' could not be sent to node {node}: {e.Message}"), started, wait));
     }
+
+    private void OnNodeAnswered(NodeAnswered a)
+    {
+        // A snapshot older than a destroy and a create elsewhere sends the request to a node that no longer has
+        // the VM: the directory knows where it is now.
+        if (a.Reply is ApiErrorReply { Code: ApiErrorCode.NotFound })
+        {
+            var left = a.Wait - Stopwatch.GetElapsedTime(a.Started);
+            if (left > RequestDeadline.MinimumMargin)
+            {
+                ViaDirectory(a.Request, $"request for VM '{a.Name}'", left, a.ReplyTo);
+                return;
+            }
+        }
+        a.ReplyTo.Tell(a.Reply);
+    }
+
+    private void ViaDirectory(ApiRequest request, string what, TimeSpan wait, IActorRef replyTo) =>
+        _directory.Ask<IApiReply>(RequestDeadline.With(request, wait), wait).PipeTo(replyTo, failure: e => e is AskTimeoutException
+            ? new ApiErrorReply(ApiErrorCode.Timeout, $"the {what} was not answered within {RequestDeadline.Print(wait)} (the request's deadline less a margin; " +
+                $"sent by node {_nodeName} to the VM directory, which places VMs and finds them)")
+            : new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"the {what} could not be sent to the VM directory: {e.Message}"));
+
+    private void Learn(DirectorySnapshot snapshot)
+    {
+        if (snapshot.Taken < _snapshotTaken) return;
+        _snapshotTaken = snapshot.Taken;
+        var locations = new Dictionary<string, VmLocation>(snapshot.Vms.Count, StringComparer.Ordinal);
+        foreach (var location in snapshot.Vms) locations[location.Vm.Name] = location;
+        _locations = locations;
+    }
+
+    private ICanTell AgentAt(string nodeAddress)
+    {
+        if (!_agents.TryGetValue(nodeAddress, out var agent))
+        {
+            var address = Address.Parse(nodeAddress);
+            if (address.Equals(_selfAddress)) return _localAgent;
+            _agents[nodeAddress] = agent = Context.ActorSelection(new RootActorPath(address) / _agentPath);
+        }
+        return agent;
+    }
+
+    private static string Describe(ApiRequest request) => request switch
+    {
+        CreateVmRequest c => $"create of VM '{c.Spec.Name}'",
+        DestroyVmRequest d => $"destroy of VM '{d.Name}'",
+        _ => request.GetType().Name,
+    };
 
     // Comparing fixed-size digests keeps the comparison's time independent of where the tokens differ.
     private static byte[] Hash(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
+
+    private sealed record NodeAnswered(ApiRequest Request, string Name, string Node, IActorRef ReplyTo, IApiReply Reply, long Started, TimeSpan Wait);
 }

@@ -8,11 +8,15 @@ namespace Actorvisor.Host.Cluster;
 /// <summary>
 /// `bench api`: starts a 3-node cluster on 127.0.0.1 (child processes of this executable), then creates
 /// <c>count</c> tiny VMs (1 vCPU, 1 MiB, the hello guest) one after the other through an <see cref="ApiClient"/>,
-/// timing each create from request to reply. Placement spreads them over the nodes. Then destroys them and
-/// stops the nodes.
+/// timing each create from request to reply. Placement spreads them over the nodes. Then starts up to
+/// <see cref="StartSamples"/> of them that do not run on n1 through a second client connected to n1 only, timing
+/// each start (gateway of n1 straight to the VM's node, no directory). Then destroys them and stops the nodes.
 /// </summary>
 public static class ApiBenchmark
 {
+    /// <summary>How many VMs of other nodes are started through n1 for <c>api.start_p99_ms</c>.</summary>
+    public const int StartSamples = 200;
+
     /// <summary>Runs the benchmark; returns its figures in print order.</summary>
     public static async Task<IReadOnlyList<(string Key, string Value)>> RunAsync(int count, int warmup, string accelerator, TextWriter progress)
     {
@@ -64,6 +68,22 @@ public static class ApiBenchmark
             var totalSeconds = total.Elapsed.TotalSeconds;
             var status = (ClusterStatusReply)await client.RequestAsync(new ClusterStatusRequest()).ConfigureAwait(false);
 
+            // Starts of existing VMs of n2 and n3 through n1: the earliest created, long known to n1's snapshot.
+            var starts = new List<double>();
+            await using (var viaN1 = ApiClient.Connect(new ApiClientOptions("actorvisor", [$"127.0.0.1:{ports[0]}"], null, requestTimeout)))
+            {
+                var listed = (VmListReply)await viaN1.RequestAsync(new ListVmsRequest()).ConfigureAwait(false);
+                foreach (var vm in listed.Vms.Where(v => v.Node != "n1" && v.Name.StartsWith("tiny-", StringComparison.Ordinal))
+                             .OrderBy(v => int.Parse(v.Name["tiny-".Length..], CultureInfo.InvariantCulture)).Take(StartSamples))
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    if (await viaN1.RequestAsync(new StartVmRequest(vm.Name)).ConfigureAwait(false) is not VmReply)
+                        throw new InvalidOperationException($"starting {vm.Name} failed");
+                    starts.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                }
+            }
+            var startLatencies = starts.Order().ToArray();
+
             var destroy = Stopwatch.StartNew();
             foreach (var name in Enumerable.Range(0, count).Select(i => $"tiny-{i}").Concat(Enumerable.Range(0, warmup).Select(i => $"warmup-{i}")))
             {
@@ -88,6 +108,9 @@ public static class ApiBenchmark
                 ("api.spread", string.Join("/", perNode.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}:{p.Value}"))),
                 ("api.roundtrip_p50_ms", Ms(Percentile(roundTrips, 0.50))),
                 ("api.roundtrip_p99_ms", Ms(Percentile(roundTrips, 0.99))),
+                ("api.starts", startLatencies.Length.ToString(CultureInfo.InvariantCulture)),
+                ("api.start_p50_ms", startLatencies.Length == 0 ? "n/a" : Ms(Percentile(startLatencies, 0.50))),
+                ("api.start_p99_ms", startLatencies.Length == 0 ? "n/a" : Ms(Percentile(startLatencies, 0.99))),
                 ("api.destroy_total_s", destroySeconds.ToString("0.000", CultureInfo.InvariantCulture)),
             ];
         }

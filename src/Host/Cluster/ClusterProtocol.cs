@@ -4,7 +4,9 @@ using Akka.Actor;
 namespace Actorvisor.Host.Cluster;
 
 // Messages between the hypervisor agents (/user/hypervisor on every node) and the VM directory singleton.
-// API requests themselves travel as API messages (the directory forwards them to the VM's agent).
+// API requests themselves travel as API messages: a request for an existing VM goes from the API gateway of the
+// node that received it straight to the VM's agent (found in the directory's snapshot), or through the directory
+// when the snapshot does not know the VM yet.
 
 /// <summary>A message between Actorvisor nodes; bound to <see cref="ClusterProtocolSerializer"/>.</summary>
 public interface IClusterProtocolMessage;
@@ -56,14 +58,20 @@ public sealed record AnnounceNode : IClusterProtocolMessage
 /// <summary>A VM's state changed on its node.</summary>
 public sealed record VmRecordChanged(VmInfo Vm) : IClusterProtocolMessage;
 
-/// <summary>The directory asks the chosen agent to build a VM. Answered with <see cref="CreateOnNodeResult"/>.</summary>
-public sealed record CreateOnNode(VmSpecification Spec) : IClusterProtocolMessage;
+/// <summary>
+/// The directory asks the chosen agent to build a VM, within <paramref name="DeadlineMs"/> milliseconds (the agent
+/// gives up a little sooner, see <see cref="RequestDeadline"/>). Answered with <see cref="CreateOnNodeResult"/>.
+/// </summary>
+public sealed record CreateOnNode(VmSpecification Spec, int DeadlineMs) : IClusterProtocolMessage;
 
 /// <summary>The agent's answer to <see cref="CreateOnNode"/>: the created VM, or why it failed.</summary>
 public sealed record CreateOnNodeResult(string Name, VmInfo? Vm, ApiErrorReply? Error) : IClusterProtocolMessage;
 
-/// <summary>The directory asks an agent to destroy a VM. Answered with <see cref="DestroyOnNodeResult"/>.</summary>
-public sealed record DestroyOnNode(string Name) : IClusterProtocolMessage;
+/// <summary>
+/// The directory asks an agent to destroy a VM, within <paramref name="DeadlineMs"/> milliseconds. Answered with
+/// <see cref="DestroyOnNodeResult"/>.
+/// </summary>
+public sealed record DestroyOnNode(string Name, int DeadlineMs) : IClusterProtocolMessage;
 
 /// <summary>The agent's answer to <see cref="DestroyOnNode"/>: the VM as it ended, or why it failed.</summary>
 public sealed record DestroyOnNodeResult(string Name, VmInfo? Vm, ApiErrorReply? Error) : IClusterProtocolMessage;

@@ -6,9 +6,12 @@ using Akka.Event;
 namespace Actorvisor.Host.Cluster;
 
 /// <summary>
-/// The cluster singleton that knows every VM: it places new VMs (<see cref="Placement"/>), keeps names unique
-/// across the cluster, routes requests for a VM to the agent of its node, answers list and cluster status,
-/// and sends VM events to subscribers. When the split-brain resolver downs a node (or it is removed), every VM
+/// The cluster singleton that knows every VM and where it is: it places new VMs (<see cref="Placement"/>), keeps
+/// names unique across the cluster, destroys VMs, answers list and cluster status, and sends VM events to
+/// subscribers. It is off the path of requests for an existing VM: the API gateways send those straight to the
+/// VM's node, found in the snapshot the directory copies to every node; only a request for a VM the gateway's
+/// snapshot does not know yet comes here and is routed to the VM's agent. Its waits for a node end a little before
+/// the request's deadline (<see cref="RequestDeadline"/>) with <see cref="ApiErrorCode.Timeout"/> naming the node. When the split-brain resolver downs a node (or it is removed), every VM
 /// the directory knew on it becomes <see cref="VmStatus.Lost"/>. Its state is rebuilt from the agents'
 /// announcements whenever it starts (first start, or after the singleton moved).
 /// </summary>
@@ -16,9 +19,6 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
 {
     /// <summary>How soon after a change the directory copies its state to the agents.</summary>
     public static readonly TimeSpan SnapshotDelay = TimeSpan.FromMilliseconds(300);
-
-    /// <summary>How long a node may take to build or destroy a VM before the request fails.</summary>
-    public static readonly TimeSpan NodeRequestTimeout = TimeSpan.FromSeconds(30);
 
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -234,10 +234,10 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         _vms[spec.Name] = new VmEntry(info, node.Address);
         Changed();
         var replyTo = Sender;
-        node.Agent.Ask<CreateOnNodeResult>(new CreateOnNode(spec), NodeRequestTimeout).PipeTo(Self,
+        var wait = RequestDeadline.Inner(RequestDeadline.Of(r));
+        node.Agent.Ask<CreateOnNodeResult>(new CreateOnNode(spec, (int)wait.TotalMilliseconds), wait).PipeTo(Self,
             success: result => new CreateDone(spec.Name, node.Address, replyTo, result),
-            failure: e => new CreateDone(spec.Name, node.Address, replyTo, new CreateOnNodeResult(spec.Name, null,
-                new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"node {node.Info.Name} did not answer the create in {NodeRequestTimeout.TotalSeconds:0} s ({e.GetType().Name})"))));
+            failure: e => new CreateDone(spec.Name, node.Address, replyTo, new CreateOnNodeResult(spec.Name, null, NodeDidNotAnswer(node, $"create of VM '{spec.Name}'", wait, e))));
     }
 
     private void OnCreateDone(CreateDone d)
@@ -272,11 +272,15 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         }
         var node = _nodes[e.Address];
         var replyTo = Sender;
-        node.Agent.Ask<DestroyOnNodeResult>(new DestroyOnNode(r.Name), NodeRequestTimeout).PipeTo(Self,
+        var wait = RequestDeadline.Inner(RequestDeadline.Of(r));
+        node.Agent.Ask<DestroyOnNodeResult>(new DestroyOnNode(r.Name, (int)wait.TotalMilliseconds), wait).PipeTo(Self,
             success: result => new DestroyDone(r.Name, e.Address, replyTo, result),
-            failure: ex => new DestroyDone(r.Name, e.Address, replyTo, new DestroyOnNodeResult(r.Name, null,
-                new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"node {node.Info.Name} did not answer the destroy in {NodeRequestTimeout.TotalSeconds:0} s ({ex.GetType().Name})"))));
+            failure: ex => new DestroyDone(r.Name, e.Address, replyTo, new DestroyOnNodeResult(r.Name, null, NodeDidNotAnswer(node, $"destroy of VM '{r.Name}'", wait, ex))));
     }
+
+    private static ApiErrorReply NodeDidNotAnswer(NodeEntry node, string what, TimeSpan wait, Exception e) => e is AskTimeoutException
+        ? new(ApiErrorCode.Timeout, $"node {node.Info.Name} did not answer the {what} within {RequestDeadline.Print(wait)} (the request's deadline less a margin; asked by the VM directory)")
+        : new(ApiErrorCode.NodeUnavailable, $"node {node.Info.Name} did not answer the {what} ({e.GetType().Name}: {e.Message})");
 
     private void OnDestroyDone(DestroyDone d)
     {

@@ -9,11 +9,18 @@ using Akka.Event;
 namespace Actorvisor.Host.Node;
 
 /// <summary>
-/// The node's face to the cluster (/user/hypervisor): owns the local NodeActor (the VM registry of the actor
-/// runtime), builds VMs the directory places here, carries out VM requests the directory routes here,
-/// follows every VM with a <see cref="VmWatcher"/>, and announces the node (capacity, accelerator, VMs) to the
-/// directory, keeping the directory's latest snapshot for whichever node hosts it next. On <see cref="ShutdownAgent"/> (CoordinatedShutdown) it destroys every VM, then announces an
-/// empty node so the directory forgets them rather than reporting them Lost.
+/// The node's face to the cluster (/user/hypervisor) and the one owner of its VMs' cluster-facing view. Naming: a
+/// <em>node</em> is one `actorvisor node` daemon, which is one member of the Akka cluster; each node runs one agent,
+/// whose child <see cref="NodeActor"/> ("vms") is the node's VM registry in the actor runtime (names, capacity,
+/// supervision of the VmActors). The agent keeps one <see cref="HostedVm"/> per VM (its API record, its VmActor,
+/// its <see cref="VmWatcher"/>): it builds and destroys VMs the directory asks for, carries out VM requests the
+/// API gateways send here (straight to the VmActor, no detour through the registry), reports record changes to the
+/// directory, announces the node (capacity, accelerator, VMs) to it, and keeps the directory's latest snapshot,
+/// for whichever node hosts the directory next and for this node's API gateway (published on the event stream),
+/// which finds a VM's node in it. Each wait for a VM or the registry ends a little before the request's
+/// deadline (<see cref="RequestDeadline"/>), answered with <see cref="ApiErrorCode.Timeout"/> naming this node.
+/// On <see cref="ShutdownAgent"/> (CoordinatedShutdown) it destroys every VM, then announces an empty node so the
+/// directory forgets them rather than reporting them Lost.
 /// Supervision: watchers are stopped if they throw; the NodeActor supervises the VmActors itself.
 /// </summary>
 public sealed class HypervisorAgent : ReceiveActor
@@ -24,17 +31,14 @@ public sealed class HypervisorAgent : ReceiveActor
     /// <summary>The agent's path on every hypervisor.</summary>
     public const string Path = "/user/" + Name;
 
-    /// <summary>How long the NodeActor may take to answer a request.</summary>
-    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
-
     private readonly NodeInfo _info;
     private readonly IAccelerator _accelerator;
     private readonly VmImageResolver _images;
     private readonly IActorRef _directory;
-    private readonly IActorRef _node;
+    private readonly IActorRef _registry;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<string, VmInfo> _records = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, IActorRef> _watchers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HostedVm> _vms = new(StringComparer.Ordinal);
+    private readonly Dictionary<IActorRef, string> _byActor = new();
     private readonly List<IActorRef> _shutdownRequesters = new();
     private DirectorySnapshot? _snapshot;
     private long _serial;
@@ -51,13 +55,17 @@ public sealed class HypervisorAgent : ReceiveActor
         _accelerator = accelerator;
         _images = images;
         _directory = directory;
-        _node = Context.ActorOf(NodeActor.Props(new NodeCapacity(info.Vcpus, info.MemoryBytes)), "vms");
+        _registry = Context.ActorOf(NodeActor.Props(new NodeCapacity(info.Vcpus, info.MemoryBytes)), "vms");
 
         Receive<AnnounceNode>(_ => Sender.Tell(Announcement()));
         Receive<AnnouncementAccepted>(_ => { });
         Receive<DirectorySnapshot>(snapshot =>
         {
-            if (_snapshot is null || snapshot.Taken >= _snapshot.Taken) _snapshot = snapshot;
+            if (_snapshot is null || snapshot.Taken >= _snapshot.Taken)
+            {
+                _snapshot = snapshot;
+                Context.System.EventStream.Publish(new DirectorySnapshotReceived(snapshot));
+            }
             Sender.Tell(new SnapshotStored(snapshot.Taken));
         });
         Receive<CreateOnNode>(OnCreate);
@@ -66,18 +74,22 @@ public sealed class HypervisorAgent : ReceiveActor
         Receive<Destroyed>(OnDestroyed);
         Receive<VmRecordChanged>(m =>
         {
-            if (!_records.ContainsKey(m.Vm.Name)) return;
-            _records[m.Vm.Name] = m.Vm;
+            if (!_vms.TryGetValue(m.Vm.Name, out var vm) || !Sender.Equals(vm.Watcher)) return;
+            vm.Record = m.Vm;
             _directory.Tell(m);
         });
-        Receive<StartVmRequest>(r => Transition(r.Name, StartVm.Instance));
-        Receive<PauseVmRequest>(r => Transition(r.Name, PauseVm.Instance));
-        Receive<ResumeVmRequest>(r => Transition(r.Name, ResumeVm.Instance));
-        Receive<StopVmRequest>(r => Transition(r.Name, StopVm.Instance));
+        Receive<Terminated>(t =>
+        {
+            if (_byActor.Remove(t.ActorRef, out var name) && _vms.TryGetValue(name, out var vm)) vm.ActorAlive = false;
+        });
+        Receive<StartVmRequest>(r => Transition(r, r.Name, StartVm.Instance, "start"));
+        Receive<PauseVmRequest>(r => Transition(r, r.Name, PauseVm.Instance, "pause"));
+        Receive<ResumeVmRequest>(r => Transition(r, r.Name, ResumeVm.Instance, "resume"));
+        Receive<StopVmRequest>(r => Transition(r, r.Name, StopVm.Instance, "stop"));
         Receive<DescribeVmRequest>(OnDescribe);
         Receive<SubscribeConsoleRequest>(r =>
         {
-            if (_watchers.TryGetValue(r.Name, out var watcher)) watcher.Forward(r);
+            if (_vms.TryGetValue(r.Name, out var vm)) vm.Watcher.Forward(r);
             else Sender.Tell(NotHere(r.Name));
         });
         Receive<ShutdownAgent>(_ => OnShutdown());
@@ -90,7 +102,7 @@ public sealed class HypervisorAgent : ReceiveActor
     /// <inheritdoc />
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Stop));
 
-    private NodeAnnouncement Announcement() => new(_info, Self, _records.Values.ToList(), _snapshot);
+    private NodeAnnouncement Announcement() => new(_info, Self, _vms.Values.Select(v => v.Record).ToList(), _snapshot);
 
     private void OnCreate(CreateOnNode c)
     {
@@ -107,9 +119,10 @@ public sealed class HypervisorAgent : ReceiveActor
             return;
         }
         var replyTo = Sender;
-        _node.Ask(new CreateVm(spec!), RequestTimeout).PipeTo(Self,
-            success: reply => new Created(c.Spec, replyTo, reply),
-            failure: e => new Created(c.Spec, replyTo, e));
+        var wait = RequestDeadline.Inner(TimeSpan.FromMilliseconds(c.DeadlineMs));
+        _registry.Ask(new CreateVm(spec!), wait).PipeTo(Self,
+            success: reply => new Created(c.Spec, replyTo, reply, wait),
+            failure: e => new Created(c.Spec, replyTo, e, wait));
     }
 
     private void OnCreated(Created c)
@@ -119,13 +132,18 @@ public sealed class HypervisorAgent : ReceiveActor
         {
             case VmCreated created:
                 var record = new VmInfo(name, _info.Name, VmStatus.Created, c.Spec.Vcpus, c.Spec.MemoryBytes, c.Spec.Image, null);
-                _records[name] = record;
-                _watchers[name] = Context.ActorOf(VmWatcher.Props(record, created.Vm), $"watch-{name}-{++_serial}");
+                var watcher = Context.ActorOf(VmWatcher.Props(record, created.Vm), $"watch-{name}-{++_serial}");
+                _vms[name] = new HostedVm(record, created.Vm, watcher);
+                _byActor[Context.Watch(created.Vm)] = name;
                 _log.Info("Created VM {0} ({1}, {2} vCPUs, {3} MiB)", name, c.Spec.Image, c.Spec.Vcpus, c.Spec.MemoryBytes >> 20);
                 c.ReplyTo.Tell(new CreateOnNodeResult(name, record, null));
                 break;
             case NodeRequestFailed failed:
                 c.ReplyTo.Tell(new CreateOnNodeResult(name, null, ErrorOf(name, failed.Error)));
+                break;
+            case AskTimeoutException:
+                c.ReplyTo.Tell(new CreateOnNodeResult(name, null, new ApiErrorReply(ApiErrorCode.Timeout,
+                    $"node {_info.Name} did not finish building VM '{name}' within {RequestDeadline.Print(c.Wait)} (the request's deadline less a margin)")));
                 break;
             default:
                 c.ReplyTo.Tell(new CreateOnNodeResult(name, null, new ApiErrorReply(ApiErrorCode.OperationFailed, $"creating VM '{name}' on {_info.Name} failed: {Describe(c.Reply)}")));
@@ -135,15 +153,16 @@ public sealed class HypervisorAgent : ReceiveActor
 
     private void OnDestroy(DestroyOnNode d)
     {
-        if (!_records.ContainsKey(d.Name))
+        if (!_vms.ContainsKey(d.Name))
         {
             Sender.Tell(new DestroyOnNodeResult(d.Name, null, NotHere(d.Name)));
             return;
         }
         var replyTo = Sender;
-        _node.Ask(new DestroyVm(d.Name), RequestTimeout).PipeTo(Self,
-            success: reply => new Destroyed(d.Name, replyTo, reply),
-            failure: e => new Destroyed(d.Name, replyTo, e));
+        var wait = RequestDeadline.Inner(TimeSpan.FromMilliseconds(d.DeadlineMs));
+        _registry.Ask(new DestroyVm(d.Name), wait).PipeTo(Self,
+            success: reply => new Destroyed(d.Name, replyTo, reply, wait),
+            failure: e => new Destroyed(d.Name, replyTo, e, wait));
     }
 
     private void OnDestroyed(Destroyed d)
@@ -151,7 +170,7 @@ public sealed class HypervisorAgent : ReceiveActor
         switch (d.Reply)
         {
             case VmDestroyed destroyed:
-                var record = _records.GetValueOrDefault(d.Name) ?? new VmInfo(d.Name, _info.Name, VmStatus.Stopped, 0, 0, "", null);
+                var record = _vms.GetValueOrDefault(d.Name)?.Record ?? new VmInfo(d.Name, _info.Name, VmStatus.Stopped, 0, 0, "", null);
                 Forget(d.Name);
                 d.ReplyTo.Tell(new DestroyOnNodeResult(d.Name, record with
                 {
@@ -163,6 +182,10 @@ public sealed class HypervisorAgent : ReceiveActor
                 if (failed.Error is NodeError.UnknownVm) Forget(d.Name);
                 d.ReplyTo.Tell(new DestroyOnNodeResult(d.Name, null, ErrorOf(d.Name, failed.Error)));
                 break;
+            case AskTimeoutException:
+                d.ReplyTo.Tell(new DestroyOnNodeResult(d.Name, null, new ApiErrorReply(ApiErrorCode.Timeout,
+                    $"node {_info.Name} did not finish destroying VM '{d.Name}' within {RequestDeadline.Print(d.Wait)} (the request's deadline less a margin)")));
+                break;
             default:
                 d.ReplyTo.Tell(new DestroyOnNodeResult(d.Name, null, new ApiErrorReply(ApiErrorCode.OperationFailed, $"destroying VM '{d.Name}' failed: {Describe(d.Reply)}")));
                 break;
@@ -171,61 +194,81 @@ public sealed class HypervisorAgent : ReceiveActor
 
     private void Forget(string name)
     {
-        _records.Remove(name);
-        if (_watchers.Remove(name, out var watcher)) Context.Stop(watcher);
+        if (!_vms.Remove(name, out var vm)) return;
+        _byActor.Remove(vm.Vm);
+        Context.Unwatch(vm.Vm);
+        Context.Stop(vm.Watcher);
     }
 
-    private void Transition(string name, object request)
+    // A lifecycle request goes to the VmActor itself; it answers within the request's deadline or the node says it did not.
+    private void Transition(ApiRequest request, string name, object vmRequest, string what)
     {
-        if (!_records.TryGetValue(name, out var record))
+        if (!_vms.TryGetValue(name, out var vm))
         {
             Sender.Tell(NotHere(name));
             return;
         }
+        var record = vm.Record;
+        if (!vm.ActorAlive)
+        {
+            Sender.Tell(new ApiErrorReply(ApiErrorCode.InvalidState, $"VM '{name}': {record.Outcome ?? "its actor stopped"}; destroy it to free the name", "name"));
+            return;
+        }
+        var wait = RequestDeadline.Inner(RequestDeadline.Of(request));
         var nodeName = _info.Name;
-        _node.Ask(new SendToVm(name, request), RequestTimeout).PipeTo(Sender,
+        vm.Vm.Ask(vmRequest, wait).PipeTo(Sender,
             success: reply => reply switch
             {
                 VmTransitioned t => new VmReply(record with { Status = VmStatuses.Of(t.State) }),
                 VmStopped s => new VmReply(record with { Status = VmStatuses.Of(s.Outcome.FinalState), Outcome = s.Outcome.ToString() }),
                 VmRequestFailed f => ErrorOf(name, f.Error),
-                NodeRequestFailed f => ErrorOf(name, f.Error),
                 _ => new ApiErrorReply(ApiErrorCode.OperationFailed, $"VM '{name}' answered {reply.GetType().Name}"),
             },
-            failure: e => new ApiErrorReply(ApiErrorCode.OperationFailed, $"VM '{name}' on {nodeName} did not answer in {RequestTimeout.TotalSeconds:0} s ({e.GetType().Name})"));
+            failure: e => VmDidNotAnswer(name, nodeName, what, wait, e));
     }
 
     private void OnDescribe(DescribeVmRequest r)
     {
-        if (!_records.TryGetValue(r.Name, out var record))
+        if (!_vms.TryGetValue(r.Name, out var vm))
         {
             Sender.Tell(NotHere(r.Name));
             return;
         }
+        var record = vm.Record;
         var address = _info.Address;
-        _node.Ask(new DescribeVm(r.Name), RequestTimeout).PipeTo(Sender,
+        if (!vm.ActorAlive)
+        {
+            Sender.Tell(new VmDescriptionReply(record, $"{record.Image} (its VM actor stopped)", [], 0, address));
+            return;
+        }
+        var wait = RequestDeadline.Inner(RequestDeadline.Of(r));
+        var nodeName = _info.Name;
+        vm.Vm.Ask(GetVmDescription.Instance, wait).PipeTo(Sender,
             success: reply => reply switch
             {
                 VmDescription d => new VmDescriptionReply(record with { Status = VmStatuses.Of(d.State), Outcome = d.Outcome?.ToString() },
                     d.Description, d.Devices.ToList(), d.MemslotCount, address),
-                NodeRequestFailed f => ErrorOf(r.Name, f.Error),
                 _ => new ApiErrorReply(ApiErrorCode.OperationFailed, $"VM '{r.Name}' answered {reply.GetType().Name}"),
             },
-            failure: e => new ApiErrorReply(ApiErrorCode.OperationFailed, $"VM '{r.Name}' did not answer in {RequestTimeout.TotalSeconds:0} s ({e.GetType().Name})"));
+            failure: e => VmDidNotAnswer(r.Name, nodeName, "describe", wait, e));
     }
+
+    private static ApiErrorReply VmDidNotAnswer(string name, string nodeName, string what, TimeSpan wait, Exception e) => e is AskTimeoutException
+        ? new(ApiErrorCode.Timeout, $"VM '{name}' on node {nodeName} did not answer the {what} within {RequestDeadline.Print(wait)} (the request's deadline less a margin)")
+        : new(ApiErrorCode.OperationFailed, $"VM '{name}' on node {nodeName}: the {what} failed ({e.GetType().Name}: {e.Message})");
 
     private void OnShutdown()
     {
         _shutdownRequesters.Add(Sender);
         if (_shuttingDown) return;
         _shuttingDown = true;
-        _log.Info("Shutting down: destroying {0} VM(s)", _records.Count);
-        _node.Tell(ShutdownNode.Instance);
+        _log.Info("Shutting down: destroying {0} VM(s)", _vms.Count);
+        _registry.Tell(ShutdownNode.Instance);
     }
 
     private void OnNodeShutDown(NodeShutDown done)
     {
-        foreach (var name in _records.Keys.ToList()) Forget(name);
+        foreach (var name in _vms.Keys.ToList()) Forget(name);
         _log.Info("Destroyed {0} VM(s)", done.VmsDestroyed);
         // Leave only once the directory knows the VMs are gone, so it does not report them Lost when the
         // node is removed; if it cannot be reached in time, leave anyway.
@@ -255,8 +298,8 @@ public sealed class HypervisorAgent : ReceiveActor
 
     private static string Describe(object reply) => reply is Exception e ? $"{e.GetType().Name}: {e.Message}" : reply.GetType().Name;
 
-    private sealed record Created(VmSpecification Spec, IActorRef ReplyTo, object Reply);
+    private sealed record Created(VmSpecification Spec, IActorRef ReplyTo, object Reply, TimeSpan Wait);
 
-    private sealed record Destroyed(string Name, IActorRef ReplyTo, object Reply);
+    private sealed record Destroyed(string Name, IActorRef ReplyTo, object Reply, TimeSpan Wait);
 }
 

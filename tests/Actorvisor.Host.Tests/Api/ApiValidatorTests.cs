@@ -13,6 +13,7 @@ public class ApiValidatorTests
         Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good)));
         Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Image = "/var/lib/actorvisor/images/guest.elf", BootMode = "long", Node = "n1" })));
         Assert.Null(ApiValidator.Validate(new StartVmRequest("a.b_c-1")));
+        Assert.Null(ApiValidator.Validate(new StartVmRequest("a") { DeadlineMs = 2000 }));
         Assert.Null(ApiValidator.Validate(new ListVmsRequest()));
         Assert.Null(ApiValidator.Validate(new ListVmsRequest("n2")));
         Assert.Null(ApiValidator.Validate(new ClusterStatusRequest()));
@@ -22,6 +23,8 @@ public class ApiValidatorTests
     public static TheoryData<string, ApiRequest> BadRequests() => new()
     {
         { "spec", new CreateVmRequest(null!) },
+        { "deadlineMs", new StartVmRequest("a") { DeadlineMs = 0 } },
+        { "deadlineMs", new DescribeVmRequest("a") { DeadlineMs = 600_001 } },
         { "spec.name", new CreateVmRequest(Good with { Name = "" }) },
         { "spec.name", new CreateVmRequest(Good with { Name = null! }) },
         { "spec.name", new CreateVmRequest(Good with { Name = "has space" }) },

@@ -23,8 +23,8 @@ public sealed class ClusterProtocolSerializerTests : IDisposable
         IClusterProtocolMessage[] samples =
         [
             info, new NodeAnnouncement(info, agent, [vm], snapshot), AnnounceNode.Instance, new VmRecordChanged(vm),
-            new CreateOnNode(new VmSpecification("a", 1, 1UL << 20, "hello")), new CreateOnNodeResult("a", vm, null),
-            new CreateOnNodeResult("a", null, new ApiErrorReply(ApiErrorCode.NoCapacity, "full")), new DestroyOnNode("a"),
+            new CreateOnNode(new VmSpecification("a", 1, 1UL << 20, "hello"), 27_000), new CreateOnNodeResult("a", vm, null),
+            new CreateOnNodeResult("a", null, new ApiErrorReply(ApiErrorCode.NoCapacity, "full")), new DestroyOnNode("a", 27_000),
             new DestroyOnNodeResult("a", vm, null), snapshot, new SnapshotStored(snapshot.Taken), new AnnouncementAccepted("n1"),
         ];
         Assert.Equal(ClusterProtocolSerializer.Types.Select(t => t.Type).ToHashSet(), samples.Select(s => s.GetType()).ToHashSet());

@@ -92,7 +92,8 @@ public sealed class ApiClient : IAsyncDisposable
     public async Task<IApiReply> RequestAsync(ApiRequest request, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var withToken = request.Token is null ? request with { Token = _options.Token } : request;
+        // The request carries the caller's deadline, so that the cluster answers (with a typed error) before it passes.
+        var withToken = RequestDeadline.With(request.Token is null ? request with { Token = _options.Token } : request, timeout);
         try
         {
             return await _connection.Ask<IApiReply>(new ApiConnection.Request(withToken, timeout), timeout, cancellationToken)

@@ -19,6 +19,11 @@ public enum ApiErrorCode
     NodeUnavailable,
     /// <summary>The node could not do it (e.g. the image failed to load); the message says why.</summary>
     OperationFailed,
+    /// <summary>
+    /// The request's deadline passed inside the cluster: the message names the layer that gave up (the API
+    /// gateway of a node, the VM directory, or a VM's node) and what it was waiting for.
+    /// </summary>
+    Timeout,
 }
 
 /// <summary>A request failed: <paramref name="Code"/>, a message a person can act on, and the field at fault if one is.</summary>

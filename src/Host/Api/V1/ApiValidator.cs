@@ -28,6 +28,8 @@ public static class ApiValidator
     {
         if (request is null) return ApiErrorReply.Invalid("request", "is missing");
         if (request.Token is { Length: > MaxTokenLength }) return ApiErrorReply.Invalid("token", $"is longer than {MaxTokenLength} characters");
+        if (request.DeadlineMs is { } deadline && (deadline < 1 || deadline > RequestDeadline.Longest.TotalMilliseconds))
+            return ApiErrorReply.Invalid("deadlineMs", $"{deadline} is outside 1..{RequestDeadline.Longest.TotalMilliseconds:0}");
         return request switch
         {
             CreateVmRequest r => Spec(r.Spec),
