@@ -1,7 +1,7 @@
 namespace Actorvisor.Actors.Memslots;
 
 /// <summary>
-/// The grace-period machinery of one VM (the kvm->srcu analogue from DESIGN.md): memslot readers (vCPU
+/// The grace-period machinery of one VM (the kvm->srcu analogue; docs/architecture.md "The kernel's locks in Actorvisor"): memslot readers (vCPU
 /// threads) register a <see cref="QuiescentState"/>; the single memslot writer publishes a new snapshot,
 /// takes a <see cref="GracePeriodSnapshot"/>, and may free what only the old snapshot referenced once every
 /// reader has passed a quiescent point or is idle. Waiting never blocks: readers call back the writer (at

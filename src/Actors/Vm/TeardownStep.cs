@@ -1,7 +1,7 @@
 namespace Actorvisor.Actors.Vm;
 
 /// <summary>
-/// The steps of destroying a VM, in order (kvm_destroy_vm; DESIGN.md "Teardown"): each one completes
+/// The steps of destroying a VM, in order (kvm_destroy_vm; docs/architecture.md "VM lifecycle and teardown"): each one completes
 /// before the next starts, and each is published as a <see cref="VmTeardownStepped"/> event.
 /// </summary>
 public enum TeardownStep

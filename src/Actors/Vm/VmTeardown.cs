@@ -8,7 +8,7 @@ using Akka.Event;
 namespace Actorvisor.Actors.Vm;
 
 /// <summary>
-/// The teardown of one VM (kvm_destroy_vm; DESIGN.md "Teardown"): the ordered <see cref="TeardownStep"/>s,
+/// The teardown of one VM (kvm_destroy_vm; docs/architecture.md "VM lifecycle and teardown"): the ordered <see cref="TeardownStep"/>s,
 /// each with an asynchronous start (messages to the children, continued when they answered) and a synchronous
 /// run-now (for a VmActor that is stopping before the teardown finished). The VmActor drives it step by step
 /// (<see cref="RunNextStep"/>) and its PostStop completes it (<see cref="RunRemainingNow"/>); each completed
