@@ -125,13 +125,14 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
             return new StepFailure($"the scenario's timeout of {Durations.Format(scenario.Timeout)} expired during this step",
                 inner?.Expected, inner?.Seen, inner?.Vm, inner?.SerialTail);
         }
+        var vm = StepKinds.Of(context.Step).VmOf(context.Step);
         return e switch
         {
             StepFailedException f => f.Failure,
             OperationCanceledException when !outer.IsCancellationRequested && context.Timeout is { } t =>
-                WithSerial(new StepFailure($"timed out after {Durations.Format(t)}"), StepKinds.Of(context.Step).VmOf(context.Step)),
-            VmRequestRefusedException r => WithSerial(new StepFailure($"refused: {r.Message}"), StepKinds.Of(context.Step).VmOf(context.Step)),
-            _ => WithSerial(new StepFailure($"{e.GetType().Name}: {e.Message}"), StepKinds.Of(context.Step).VmOf(context.Step)),
+                WithSerial(new StepFailure($"timed out after {Durations.Format(t)}"), vm),
+            VmRequestRefusedException r => WithSerial(new StepFailure($"refused: {r.Message}"), vm),
+            _ => WithSerial(new StepFailure($"{e.GetType().Name}: {e.Message}"), vm),
         };
     }
 
