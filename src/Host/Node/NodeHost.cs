@@ -16,9 +16,10 @@ using AkkaCluster = Akka.Cluster.Cluster;
 namespace Actorvisor.Host.Node;
 
 /// <summary>
-/// Runs `actorvisor node`: a generic host (systemd notify when run as a service) with an Akka.Cluster member of
-/// role hypervisor: the hypervisor agent, the API gateway registered with the ClusterClientReceptionist, and
-/// the VM directory singleton. SIGTERM makes the host stop, which runs CoordinatedShutdown: every VM is torn
+/// Runs `actorvisor node`, i.e. one <em>node</em>: one daemon, one member of the Akka cluster (role hypervisor).
+/// A generic host (systemd notify when run as a service) with the node's hypervisor agent (its VMs and their
+/// registry), its API gateway registered with the ClusterClientReceptionist, and the VM directory singleton
+/// (hosted by one node of the cluster at a time). SIGTERM makes the host stop, which runs CoordinatedShutdown: every VM is torn
 /// down (service-stop), then the node leaves the cluster.
 /// </summary>
 public static class NodeHost
