@@ -38,6 +38,7 @@ public static class LifecycleBenchmark
         {
             // Alternated, and each side first in every other round, so a change in the machine's load hits both alike.
             double a, r;
+            var gcBefore = GcCounts();
             if (round % 2 == 0)
             {
                 r = MeasureRaw(accelerator, vms, raw);
@@ -49,7 +50,9 @@ public static class LifecycleBenchmark
                 r = MeasureRaw(accelerator, vms, raw);
             }
             ratio.Add(r / a);
-            log.WriteLine($"lifecycle: round {round}: {a:0.0} VMs/s through the actors, {r:0.0} raw");
+            var gcAfter = GcCounts();
+            log.WriteLine($"lifecycle: round {round}: {a:0.0} VMs/s through the actors, {r:0.0} raw; garbage collections (gen0/1/2) " +
+                          $"{gcAfter.Gen0 - gcBefore.Gen0}/{gcAfter.Gen1 - gcBefore.Gen1}/{gcAfter.Gen2 - gcBefore.Gen2}");
         }
 
         var idle = new RoundSamples("lifecycle.bytes_per_idle_vm", "0");
@@ -228,6 +231,8 @@ public static class LifecycleBenchmark
         }
         samples?.Add(whole, first, second);
     }
+
+    private static (int Gen0, int Gen1, int Gen2) GcCounts() => (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
 
     private static double Micros(long from, long to) => (to - from) * 1e6 / Stopwatch.Frequency;
 
