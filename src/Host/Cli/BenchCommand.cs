@@ -19,7 +19,7 @@ public static class BenchCommand
 
     private static Command Exits()
     {
-        var exits = new Option<int>("--exits") { Description = "port-I/O exits per round", DefaultValueFactory = _ => 2_000_000 };
+        var exits = new Option<int>("--exits") { Description = "port-I/O exits per round (a sample must last long enough that background JIT work and preemption are a small part of it)", DefaultValueFactory = _ => 10_000_000 };
         var rounds = Rounds();
         exits.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1000) r.AddError("--exits must be at least 1000"); });
         var command = new Command("exits", "Port-I/O exits per second through the runtime vs a raw Unicorn OUT-hook loop") { exits, rounds };
