@@ -6,8 +6,8 @@ namespace Actorvisor.Hardware.Devices;
 /// Routes a vCPU's port I/O and MMIO exits to devices: the exit handler every vCPU of a machine runs with.
 /// </summary>
 /// <remarks>
-/// The port path is the hot path (one call per guest IN/OUT), so it is two array loads: a 64K-entry table
-/// maps each port to the 1-based index of its registration, and the registrations live in an array that
+/// The port path is the hot path (one call per guest IN/OUT), so it is a few array loads: a two-level table
+/// (<see cref="PortIndexTable"/>) maps each port to the 1-based index of its registration, and the registrations live in an array that
 /// is replaced, never mutated, on change. No allocation, no lock, no dictionary per exit. MMIO ranges are
 /// an immutable array sorted by address, searched by bisection. Registration takes a lock and publishes new
 /// arrays with volatile writes, so it is safe while vCPUs run. Accesses nobody claims behave like an
@@ -18,8 +18,8 @@ public sealed class DeviceBus : IExitHandler
     private const int PortSpace = 0x10000;
 
     private readonly object _gate = new();
-    // 0 = no device; otherwise 1 + index into _portSlots. ushort keeps the table at 128 KiB.
-    private readonly ushort[] _portIndex = new ushort[PortSpace];
+    // 0 = no device; otherwise 1 + index into _portSlots.
+    private readonly PortIndexTable _portIndex = new();
     // Append-only: an index, once handed out, names the same range forever, so readers need no lock.
     private PortRange[] _portSlots = [];
     private PortRange[] _activePortRanges = [];
@@ -71,7 +71,7 @@ public sealed class DeviceBus : IExitHandler
             Volatile.Write(ref _portSlots, [.. slots, range]);
             Volatile.Write(ref _activePortRanges, [.. _activePortRanges, range]);
             ushort index = (ushort)(slots.Length + 1);
-            for (int p = basePort; p < range.End; p++) Volatile.Write(ref _portIndex[p], index);
+            for (int p = basePort; p < range.End; p++) _portIndex.Write(p, index);
         }
         return range;
     }
@@ -114,7 +114,7 @@ public sealed class DeviceBus : IExitHandler
                 if (!ReferenceEquals(r.Device, device)) continue;
                 // The slot in _portSlots stays (append-only), so a vCPU that read the old index still finds
                 // a valid range; it simply is no longer reachable from the table.
-                for (int p = r.Base; p < r.End; p++) Volatile.Write(ref _portIndex[p], (ushort)0);
+                for (int p = r.Base; p < r.End; p++) _portIndex.Write(p, 0);
                 removed++;
             }
             if (removed > 0) Volatile.Write(ref _activePortRanges, Array.FindAll(active, r => !ReferenceEquals(r.Device, device)));
@@ -129,7 +129,7 @@ public sealed class DeviceBus : IExitHandler
     /// <inheritdoc />
     public ExitAction OnPortIo(ushort port, IoDirection direction, Span<byte> data)
     {
-        int index = Volatile.Read(ref _portIndex[port]);
+        int index = _portIndex.Read(port);
         if (index != 0)
         {
             var range = Volatile.Read(ref _portSlots)[index - 1];

@@ -20,17 +20,22 @@ namespace Actorvisor.Host.Bench;
 /// page forever from a 1 ms store while the odd pages, which only readahead asks for, never arrive; each VM is
 /// destroyed through the node as soon as such a readahead work is in flight. After each destroy: no page fetch
 /// running, no worker left, no install after the unmap, no store read started after it, the done list drained.
-/// At the end: no unobserved task exception, no error logged by the actors.
+/// At the end: no unobserved task exception, no error logged by the actors. The rate is the median of timed rounds
+/// (the count split evenly) after an untimed warm-up batch, with min and max; the warm-up VMs are checked too.
 /// </summary>
 public static class AsyncPfDestroyBenchmark
 {
     private const ulong LazyBase = 0x4000_0000;
     private const int LazyPages = 4096;
 
-    /// <summary>Destroys <paramref name="count"/> VMs, <paramref name="parallel"/> alive at a time; returns the figures in print order.</summary>
-    public static IReadOnlyList<(string Key, string Value)> Run(int count, int parallel, TextWriter log) => RunAsync(count, parallel, log).GetAwaiter().GetResult();
+    /// <summary>
+    /// Destroys <paramref name="count"/> VMs in <paramref name="rounds"/> timed rounds (after an untimed warm-up batch),
+    /// <paramref name="parallel"/> alive at a time; returns the figures in print order.
+    /// </summary>
+    public static IReadOnlyList<(string Key, string Value)> Run(int count, int parallel, int rounds, TextWriter log) =>
+        RunAsync(count, parallel, rounds, log).GetAwaiter().GetResult();
 
-    private static async Task<IReadOnlyList<(string Key, string Value)>> RunAsync(int count, int parallel, TextWriter log)
+    private static async Task<IReadOnlyList<(string Key, string Value)>> RunAsync(int count, int parallel, int rounds, TextWriter log)
     {
         long unobserved = 0;
         EventHandler<UnobservedTaskExceptionEventArgs> onUnobserved = (_, _) => Interlocked.Increment(ref unobserved);
@@ -43,24 +48,44 @@ public static class AsyncPfDestroyBenchmark
             runtime.System.EventStream.Subscribe(runtime.System.ActorOf(Akka.Actor.Props.Create(() => new ErrorCounterActor(errors))), typeof(Akka.Event.Error));
             var guest = EvenPageScanner();
             var problems = new ConcurrentQueue<string>();
-            long started = 0, cancelled = 0, faults = 0, workersLeft = 0, writesAfterUnmap = 0;
-            var clock = Stopwatch.StartNew();
-            var lanes = Enumerable.Range(0, parallel).Select(lane => Task.Run(async () =>
+            long cancelled = 0, faults = 0, workersLeft = 0, writesAfterUnmap = 0, destroyed = 0;
+            // Destroys `batch` VMs, `parallel` at a time; returns the seconds it took. Every VM's findings count.
+            async Task<double> Batch(int batch, string prefix)
             {
-                long i;
-                while ((i = Interlocked.Increment(ref started)) <= count)
+                long started = 0;
+                var clock = Stopwatch.StartNew();
+                var lanes = Enumerable.Range(0, parallel).Select(lane => Task.Run(async () =>
                 {
-                    var r = await CycleAsync(runtime, accelerator, guest, $"destroy-{i}", heldReads: 1 + (int)(i * 13 % 24));
-                    if (r.Problem is { } p) problems.Enqueue(p);
-                    Interlocked.Add(ref cancelled, r.Cancelled);
-                    Interlocked.Add(ref faults, r.Faults);
-                    Interlocked.Add(ref workersLeft, r.WorkersLeft);
-                    Interlocked.Add(ref writesAfterUnmap, r.WritesAfterUnmap);
-                    if (i % 1000 == 0) log.WriteLine($"asyncpf-destroy: {i} VMs destroyed, {clock.Elapsed.TotalSeconds:0} s");
-                }
-            })).ToArray();
-            await Task.WhenAll(lanes);
-            clock.Stop();
+                    long i;
+                    while ((i = Interlocked.Increment(ref started)) <= batch)
+                    {
+                        var r = await CycleAsync(runtime, accelerator, guest, $"{prefix}-{i}", heldReads: 1 + (int)(i * 13 % 24));
+                        if (r.Problem is { } p) problems.Enqueue(p);
+                        Interlocked.Add(ref cancelled, r.Cancelled);
+                        Interlocked.Add(ref faults, r.Faults);
+                        Interlocked.Add(ref workersLeft, r.WorkersLeft);
+                        Interlocked.Add(ref writesAfterUnmap, r.WritesAfterUnmap);
+                        if (Interlocked.Increment(ref destroyed) % 1000 == 0) log.WriteLine($"asyncpf-destroy: {Interlocked.Read(ref destroyed)} VMs destroyed");
+                    }
+                })).ToArray();
+                await Task.WhenAll(lanes);
+                return clock.Elapsed.TotalSeconds;
+            }
+
+            // A warm-up batch (checked like the rest, not timed), then the count split into rounds, each timed.
+            int warmUp = Math.Min(count, parallel * 10);
+            await Batch(warmUp, "warm-up");
+            var rate = new RoundSamples("asyncpf.destroy.vms_per_s", "0.0");
+            double seconds = 0;
+            for (int round = 0; round < rounds; round++)
+            {
+                int batch = count / rounds + (round < count % rounds ? 1 : 0);
+                if (batch == 0) continue;
+                double s = await Batch(batch, $"destroy-r{round}");
+                seconds += s;
+                rate.Add(batch / s);
+                log.WriteLine($"asyncpf-destroy: round {round}: {batch} VMs in {s:0.00} s");
+            }
             GC.Collect();
             GC.WaitForPendingFinalizers();
             GC.Collect();
@@ -69,8 +94,10 @@ public static class AsyncPfDestroyBenchmark
             [
                 ("asyncpf.destroy.vms", count.ToString(CultureInfo.InvariantCulture)),
                 ("asyncpf.destroy.parallel", parallel.ToString(CultureInfo.InvariantCulture)),
-                ("asyncpf.destroy.seconds", clock.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)),
-                ("asyncpf.destroy.vms_per_s", (count / clock.Elapsed.TotalSeconds).ToString("0.0", CultureInfo.InvariantCulture)),
+                ("asyncpf.destroy.warmup_vms", warmUp.ToString(CultureInfo.InvariantCulture)),
+                ("asyncpf.destroy.rounds", rate.Values.Count.ToString(CultureInfo.InvariantCulture)),
+                ("asyncpf.destroy.seconds", seconds.ToString("0.0", CultureInfo.InvariantCulture)),
+                .. rate.Figures(),
                 ("asyncpf.destroy.faults", faults.ToString(CultureInfo.InvariantCulture)),
                 ("asyncpf.destroy.cancelled_works", cancelled.ToString(CultureInfo.InvariantCulture)),
                 ("asyncpf.destroy.workers_left", workersLeft.ToString(CultureInfo.InvariantCulture)),

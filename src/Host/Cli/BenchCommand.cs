@@ -19,36 +19,36 @@ public static class BenchCommand
 
     private static Command Exits()
     {
-        var exits = new Option<int>("--exits") { Description = "port-I/O exits per round", DefaultValueFactory = _ => 2_000_000 };
-        var rounds = new Option<int>("--rounds") { Description = "rounds of each measurement (best is reported)", DefaultValueFactory = _ => 3 };
+        var exits = new Option<int>("--exits") { Description = "port-I/O exits per round (a sample must last long enough that background JIT work and preemption are a small part of it)", DefaultValueFactory = _ => 10_000_000 };
+        var rounds = Rounds();
         exits.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1000) r.AddError("--exits must be at least 1000"); });
-        rounds.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--rounds must be at least 1"); });
         var command = new Command("exits", "Port-I/O exits per second through the runtime vs a raw Unicorn OUT-hook loop") { exits, rounds };
-        command.SetAction(parse => Print(ExitsBenchmark.Run(parse.GetValue(exits), parse.GetValue(rounds))));
+        command.SetAction(parse => Print(ExitsBenchmark.Run(parse.GetValue(exits), parse.GetValue(rounds), Console.Error)));
         return command;
     }
 
     private static Command Lifecycle()
     {
-        var vms = new Option<int>("--vms") { Description = "VMs created, started and destroyed", DefaultValueFactory = _ => 300 };
+        var vms = new Option<int>("--vms") { Description = "VMs created, started and destroyed per round (each way)", DefaultValueFactory = _ => 300 };
         var idle = new Option<int>("--idle-vms") { Description = "idle VMs held at once for the memory figure", DefaultValueFactory = _ => 100 };
-        var trips = new Option<int>("--round-trips") { Description = "pause/resume round trips", DefaultValueFactory = _ => 2000 };
+        var trips = new Option<int>("--round-trips") { Description = "pause/resume round trips per round", DefaultValueFactory = _ => 2000 };
+        var rounds = Rounds();
         foreach (var o in new[] { vms, idle, trips })
             o.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 10) r.AddError($"{o.Name} must be at least 10"); });
-        var command = new Command("lifecycle", "VM create+start+destroy per second, memory per idle VM, vCPU pause/resume round trip") { vms, idle, trips };
+        var command = new Command("lifecycle", "VM create+start+destroy per second vs the hardware layer alone, memory per idle VM, vCPU pause/resume round trip vs two plain Asks")
+            { vms, idle, trips, rounds };
         command.SetAction(async (parse, _) =>
-            Print(await LifecycleBenchmark.RunAsync(parse.GetValue(vms), parse.GetValue(idle), parse.GetValue(trips))));
+            Print(await LifecycleBenchmark.RunAsync(parse.GetValue(vms), parse.GetValue(idle), parse.GetValue(trips), parse.GetValue(rounds), Console.Error)));
         return command;
     }
 
     private static Command Mmu()
     {
         var pages = new Option<int>("--pages") { Description = "pages of the memslot the MMU benchmark faults and harvests", DefaultValueFactory = _ => 65536 };
-        var rounds = new Option<int>("--rounds") { Description = "rounds of each measurement (best is reported)", DefaultValueFactory = _ => 5 };
-        pages.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1024) r.AddError("--pages must be at least 1024"); });
-        rounds.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--rounds must be at least 1"); });
+        var rounds = Rounds();
+        pages.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1024 or > 262_144) r.AddError("--pages must be 1024..262144"); });
         var command = new Command("mmu", "Software MMU: write-protect faults per second on the fast vs the slow path (1 and 2 threads); dirty-log harvest + copy vs memcpy") { pages, rounds };
-        command.SetAction(parse => Print(MmuBenchmark.Run(parse.GetValue(pages), parse.GetValue(rounds))));
+        command.SetAction(parse => Print(MmuBenchmark.Run(parse.GetValue(pages), parse.GetValue(rounds), Console.Error)));
         return command;
     }
 
@@ -57,12 +57,11 @@ public static class BenchCommand
         var fillPages = new Option<int>("--fill-pages") { Description = "pages of lazy memory to fill (runtime and C loop)", DefaultValueFactory = _ => 32_768 };
         var touchPages = new Option<int>("--touch-pages") { Description = "pages the 2-vCPU guest touches in order", DefaultValueFactory = _ => 4096 };
         var latency = new Option<double>("--latency-ms") { Description = "store latency per page read, in ms", DefaultValueFactory = _ => 1.0 };
-        var rounds = new Option<int>("--rounds") { Description = "rounds of each measurement (best is reported)", DefaultValueFactory = _ => 3 };
+        var rounds = Rounds();
         fillPages.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 64) r.AddError("--fill-pages must be at least 64"); });
         touchPages.Validators.Add(r => { int v = r.GetValueOrDefault<int>(); if (v < 64 || v % 2 != 0) r.AddError("--touch-pages must be an even number, at least 64"); });
         latency.Validators.Add(r => { if (r.GetValueOrDefault<double>() is < 0 or > 1000) r.AddError("--latency-ms must be 0..1000"); });
-        rounds.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--rounds must be at least 1"); });
-        var command = new Command("asyncpf", "Lazy fill vs a C UFFDIO_COPY loop; a 2-vCPU sequential touch with async workers + readahead vs synchronous only")
+        var command = new Command("asyncpf", "Lazy fill vs a C UFFDIO_COPY loop; a 2-vCPU sequential touch with async workers + readahead vs synchronous only (readahead speedup)")
             { fillPages, touchPages, latency, rounds };
         command.SetAction(parse => Print(AsyncPfBenchmark.Run(parse.GetValue(fillPages), parse.GetValue(touchPages), parse.GetValue(latency), parse.GetValue(rounds), Console.Error)));
         return command;
@@ -72,18 +71,27 @@ public static class BenchCommand
     {
         var count = new Option<int>("--count") { Description = "VMs to destroy", DefaultValueFactory = _ => 10_000 };
         var parallel = new Option<int>("--parallel") { Description = "VMs alive at a time", DefaultValueFactory = _ => 4 };
-        count.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--count must be at least 1"); });
+        var rounds = Rounds();
+        count.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 5) r.AddError("--count must be at least 5 (one VM per round)"); });
         parallel.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 16) r.AddError("--parallel must be 1..16"); });
         var command = new Command("asyncpf-destroy", "Destroys VMs with async page faults in flight against a slow store; counts what is left behind")
-            { count, parallel };
+            { count, parallel, rounds };
         command.SetAction(parse =>
         {
-            var figures = AsyncPfDestroyBenchmark.Run(parse.GetValue(count), parse.GetValue(parallel), Console.Error);
+            var figures = AsyncPfDestroyBenchmark.Run(parse.GetValue(count), parse.GetValue(parallel), parse.GetValue(rounds), Console.Error);
             Print(figures);
             // A stress run that found something left behind fails (exit 1), so scripts can rely on it.
             return figures.Any(f => f.Key == "asyncpf.destroy.problems" && f.Value != "0") ? 1 : ExitCodes.Ok;
         });
         return command;
+    }
+
+    // Every bench reports the median of its rounds with min and max: fewer than 5 rounds make no median worth printing.
+    private static Option<int> Rounds()
+    {
+        var rounds = new Option<int>("--rounds") { Description = "measured rounds of each side, alternated after a warm-up round (median, min and max are reported)", DefaultValueFactory = _ => 5 };
+        rounds.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 5) r.AddError("--rounds must be at least 5"); });
+        return rounds;
     }
 
     private static int Print(IReadOnlyList<(string Key, string Value)> figures)

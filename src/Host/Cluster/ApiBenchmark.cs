@@ -2,24 +2,30 @@ using System.Diagnostics;
 using System.Globalization;
 using Actorvisor.Host.Api.Client;
 using Actorvisor.Host.Api.V1;
+using Actorvisor.Host.Bench;
 
 namespace Actorvisor.Host.Cluster;
 
 /// <summary>
 /// `bench api`: starts a 3-node cluster on 127.0.0.1 (child processes of this executable), then creates
 /// <c>count</c> tiny VMs (1 vCPU, 1 MiB, the hello guest) one after the other through an <see cref="ApiClient"/>,
-/// timing each create from request to reply. Placement spreads them over the nodes. Then starts up to
-/// <see cref="StartSamples"/> of them that do not run on n1 through a second client connected to n1 only, timing
-/// each start (gateway of n1 straight to the VM's node, no directory). Then destroys them and stops the nodes.
+/// timing each create from request to reply. Placement spreads them over the nodes. Then starts VMs that do not
+/// run on n1 through a second client connected to n1 only, in rounds of up to <see cref="StartsPerRound"/>, timing
+/// each start (n1's gateway straight to the VM's node, no directory). Then destroys them and stops the nodes. After the warm-up creates, the creates are split into rounds, each next to a batch of the
+/// baseline (a request the directory answers without VM work), alternating which goes first; the latency and
+/// rate figures are medians over the rounds with min and max.
 /// </summary>
 public static class ApiBenchmark
 {
-    /// <summary>How many VMs of other nodes are started through n1 for <c>api.start_p99_ms</c>.</summary>
-    public const int StartSamples = 200;
+    private const int RoundTripsPerRound = 100;
+
+    /// <summary>How many VMs of other nodes are started through n1 in each round, for <c>api.start_p99_ms</c>.</summary>
+    public const int StartsPerRound = 100;
 
     /// <summary>Runs the benchmark; returns its figures in print order.</summary>
-    public static async Task<IReadOnlyList<(string Key, string Value)>> RunAsync(int count, int warmup, string accelerator, TextWriter progress)
+    public static async Task<IReadOnlyList<(string Key, string Value)>> RunAsync(int count, int warmup, int rounds, string accelerator, TextWriter progress)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, rounds);
         var root = Directory.CreateTempSubdirectory("actorvisor-bench-api-").FullName;
         var ports = LoopbackCluster.FreePorts(3);
         var nodes = new List<NodeProcess>();
@@ -45,44 +51,67 @@ public static class ApiBenchmark
             progress.WriteLine($"[bench] cluster of 3 up in {clock.Elapsed.TotalSeconds:0.0} s; {warmup} warm-up creates, then {count}");
 
             for (int i = 0; i < warmup; i++) await CreateAsync(client, $"warmup-{i}").ConfigureAwait(false);
-            // Baseline: a request the directory answers itself (client -> node -> singleton and back), no VM work.
-            var roundTrips = new double[200];
-            for (int i = 0; i < roundTrips.Length; i++)
-            {
-                long start = Stopwatch.GetTimestamp();
-                if (await client.RequestAsync(new ListVmsRequest("none")).ConfigureAwait(false) is not VmListReply)
-                    throw new InvalidOperationException("list failed");
-                roundTrips[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            }
-            Array.Sort(roundTrips);
-            var latencies = new double[count];
+            await RoundTripsAsync(client, RoundTripsPerRound).ConfigureAwait(false);
+            // Rounds: the baseline (a request the directory answers itself: client -> node -> singleton and back,
+            // no VM work) next to a share of the creates, each first in every other round; medians over the rounds.
+            var latencies = new List<double>(count);
             var perNode = new Dictionary<string, int>(StringComparer.Ordinal);
-            var total = Stopwatch.StartNew();
-            for (int i = 0; i < count; i++)
+            var createP50 = new RoundSamples("api.p50_ms", "0.00");
+            var createP99 = new RoundSamples("api.p99_ms", "0.00");
+            var createRate = new RoundSamples("api.creates_per_s", "0");
+            var tripP50 = new RoundSamples("api.roundtrip_p50_ms", "0.00");
+            var tripP99 = new RoundSamples("api.roundtrip_p99_ms", "0.00");
+            double totalSeconds = 0;
+            int created = 0;
+            for (int round = 0; round < rounds; round++)
             {
-                long start = Stopwatch.GetTimestamp();
-                var vm = await CreateAsync(client, $"tiny-{i}").ConfigureAwait(false);
-                latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-                perNode[vm.Node] = perNode.GetValueOrDefault(vm.Node) + 1;
+                int batch = count / rounds + (round < count % rounds ? 1 : 0);
+                if (round % 2 == 1) AddRound(tripP50, tripP99, await RoundTripsAsync(client, RoundTripsPerRound).ConfigureAwait(false));
+                var times = new double[batch];
+                var roundClock = Stopwatch.StartNew();
+                for (int i = 0; i < batch; i++)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    var vm = await CreateAsync(client, $"tiny-{created++}").ConfigureAwait(false);
+                    times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                    perNode[vm.Node] = perNode.GetValueOrDefault(vm.Node) + 1;
+                }
+                double seconds = roundClock.Elapsed.TotalSeconds;
+                if (round % 2 == 0) AddRound(tripP50, tripP99, await RoundTripsAsync(client, RoundTripsPerRound).ConfigureAwait(false));
+                totalSeconds += seconds;
+                latencies.AddRange(times);
+                if (batch == 0) continue;
+                createRate.Add(batch / seconds);
+                AddRound(createP50, createP99, times);
+                progress.WriteLine($"[bench] round {round}: {batch} creates in {seconds:0.000} s, p99 {createP99.Values[^1]:0.00} ms; round trip p99 {tripP99.Values[^1]:0.00} ms");
             }
-            var totalSeconds = total.Elapsed.TotalSeconds;
-            var status = (ClusterStatusReply)await client.RequestAsync(new ClusterStatusRequest()).ConfigureAwait(false);
-
-            // Starts of existing VMs of n2 and n3 through n1: the earliest created, long known to n1's snapshot.
-            var starts = new List<double>();
+            // Starts of existing VMs of n2 and n3 through n1, the earliest created first (long known to n1's snapshot),
+            // in the same number of rounds; medians over the rounds.
+            var startP50 = new RoundSamples("api.start_p50_ms", "0.00");
+            var startP99 = new RoundSamples("api.start_p99_ms", "0.00");
+            int started = 0;
             await using (var viaN1 = ApiClient.Connect(new ApiClientOptions("actorvisor", [$"127.0.0.1:{ports[0]}"], null, requestTimeout)))
             {
                 var listed = (VmListReply)await viaN1.RequestAsync(new ListVmsRequest()).ConfigureAwait(false);
-                foreach (var vm in listed.Vms.Where(v => v.Node != "n1" && v.Name.StartsWith("tiny-", StringComparison.Ordinal))
-                             .OrderBy(v => int.Parse(v.Name["tiny-".Length..], CultureInfo.InvariantCulture)).Take(StartSamples))
+                var others = listed.Vms.Where(v => v.Node != "n1" && v.Name.StartsWith("tiny-", StringComparison.Ordinal))
+                    .OrderBy(v => int.Parse(v.Name["tiny-".Length..], CultureInfo.InvariantCulture)).Select(v => v.Name).ToArray();
+                int perRound = Math.Min(StartsPerRound, others.Length / rounds);
+                for (int round = 0; round < rounds && perRound > 0; round++)
                 {
-                    long start = Stopwatch.GetTimestamp();
-                    if (await viaN1.RequestAsync(new StartVmRequest(vm.Name)).ConfigureAwait(false) is not VmReply)
-                        throw new InvalidOperationException($"starting {vm.Name} failed");
-                    starts.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                    var times = new double[perRound];
+                    for (int i = 0; i < perRound; i++)
+                    {
+                        var name = others[round * perRound + i];
+                        long start = Stopwatch.GetTimestamp();
+                        if (await viaN1.RequestAsync(new StartVmRequest(name)).ConfigureAwait(false) is not VmReply)
+                            throw new InvalidOperationException($"starting {name} failed");
+                        times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                    }
+                    started += perRound;
+                    AddRound(startP50, startP99, times);
                 }
             }
-            var startLatencies = starts.Order().ToArray();
+            var status = (ClusterStatusReply)await client.RequestAsync(new ClusterStatusRequest()).ConfigureAwait(false);
 
             var destroy = Stopwatch.StartNew();
             foreach (var name in Enumerable.Range(0, count).Select(i => $"tiny-{i}").Concat(Enumerable.Range(0, warmup).Select(i => $"warmup-{i}")))
@@ -92,25 +121,28 @@ public static class ApiBenchmark
             }
             var destroySeconds = destroy.Elapsed.TotalSeconds;
 
-            Array.Sort(latencies);
+            latencies.Sort();
+            IEnumerable<(string Key, string Value)> startFigures = started == 0
+                ? [("api.start_p50_ms", "n/a"), ("api.start_p99_ms", "n/a")]
+                : startP50.Figures().Concat(startP99.Figures());
             string Ms(double v) => v.ToString("0.00", CultureInfo.InvariantCulture);
             return
             [
                 ("api.vms", count.ToString(CultureInfo.InvariantCulture)),
+                ("api.rounds", rounds.ToString(CultureInfo.InvariantCulture)),
                 ("api.nodes", "3"),
                 ("api.accelerator", string.Join(",", status.Nodes.Select(n => n.Accelerator).Distinct())),
                 ("api.total_s", totalSeconds.ToString("0.000", CultureInfo.InvariantCulture)),
-                ("api.creates_per_s", (count / totalSeconds).ToString("0", CultureInfo.InvariantCulture)),
-                ("api.p50_ms", Ms(Percentile(latencies, 0.50))),
-                ("api.p99_ms", Ms(Percentile(latencies, 0.99))),
+                .. createRate.Figures(),
+                .. createP50.Figures(),
+                .. createP99.Figures(),
                 ("api.max_ms", Ms(latencies[^1])),
                 ("api.mean_ms", Ms(latencies.Average())),
                 ("api.spread", string.Join("/", perNode.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}:{p.Value}"))),
-                ("api.roundtrip_p50_ms", Ms(Percentile(roundTrips, 0.50))),
-                ("api.roundtrip_p99_ms", Ms(Percentile(roundTrips, 0.99))),
-                ("api.starts", startLatencies.Length.ToString(CultureInfo.InvariantCulture)),
-                ("api.start_p50_ms", startLatencies.Length == 0 ? "n/a" : Ms(Percentile(startLatencies, 0.50))),
-                ("api.start_p99_ms", startLatencies.Length == 0 ? "n/a" : Ms(Percentile(startLatencies, 0.99))),
+                .. tripP50.Figures(),
+                .. tripP99.Figures(),
+                ("api.starts", started.ToString(CultureInfo.InvariantCulture)),
+                .. startFigures,
                 ("api.destroy_total_s", destroySeconds.ToString("0.000", CultureInfo.InvariantCulture)),
             ];
         }
@@ -134,5 +166,24 @@ public static class ApiBenchmark
         return reply is VmReply ok ? ok.Vm : throw new InvalidOperationException($"creating {name} failed: {reply}");
     }
 
-    private static double Percentile(double[] sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+    // Round trips of the baseline request; returns their times in ms.
+    private static async Task<double[]> RoundTripsAsync(ApiClient client, int count)
+    {
+        var times = new double[count];
+        for (int i = 0; i < count; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            if (await client.RequestAsync(new ListVmsRequest("none")).ConfigureAwait(false) is not VmListReply)
+                throw new InvalidOperationException("list failed");
+            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        return times;
+    }
+
+    private static void AddRound(RoundSamples p50, RoundSamples p99, double[] times)
+    {
+        Array.Sort(times);
+        p50.Add(Percentiles.Of(times, 0.50));
+        p99.Add(Percentiles.Of(times, 0.99));
+    }
 }

@@ -46,6 +46,47 @@ public sealed class DeviceBusTests
     }
 
     [Fact]
+    public void A_port_range_across_a_table_page_boundary_routes_every_port_and_unregisters_cleanly()
+    {
+        var bus = new DeviceBus();
+        var low = new RecordingPortDevice("low");
+        var high = new RecordingPortDevice("high");
+        bus.RegisterPorts(0x1fe, 4, low);      // 0x1fe..0x201: two pages of the port table
+        bus.RegisterPorts(0xfffe, 2, high);    // the last ports
+        Span<byte> read = stackalloc byte[1];
+        for (int port = 0x1fe; port <= 0x201; port++)
+        {
+            bus.OnPortIo((ushort)port, IoDirection.In, read);
+            Assert.Equal(port - 0x1fe, low.LastOffset);
+        }
+        bus.OnPortIo(0xffff, IoDirection.In, read);
+        Assert.Equal(1, high.LastOffset);
+        bus.OnPortIo(0x202, IoDirection.In, read);
+        Assert.Equal(0xff, read[0]);
+        Assert.Equal(4, low.Accesses);
+
+        Assert.Equal(1, bus.Unregister(low));
+        bus.OnPortIo(0x200, IoDirection.In, read);
+        Assert.Equal(0xff, read[0]);
+        Assert.Equal(4, low.Accesses);
+        Assert.Equal(2, bus.UnknownPortReads);
+    }
+
+    [Fact]
+    public void A_bus_is_small_enough_to_stay_off_the_large_object_heap()
+    {
+        // A flat 64K-entry port table was a 128 KiB large-object allocation per machine, and those drove a full
+        // gen2 collection every ~25 machines created. Two registrations cost a couple of KiB.
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var bus = new DeviceBus();
+        bus.RegisterPorts(0x3f8, 8, new RecordingPortDevice("uart"));
+        bus.RegisterPorts(0xf4, 1, new RecordingPortDevice("debug-exit"));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.InRange(allocated, 1, 16 * 1024);
+        GC.KeepAlive(bus);
+    }
+
+    [Fact]
     public void Port_access_reaches_the_owning_device_with_its_offset()
     {
         var bus = new DeviceBus();
