@@ -426,9 +426,11 @@ public class ScenarioRunnerTests(ITestOutputHelper output)
         // The scenario's timeout must expire in the wait, not in create or start: those take about 0.1 s, and up
         // to 1.6 s measured on a 2-core machine at load average 40 (a 1 s timeout once expired during create), so
         // 20 s leaves them ten times that. The wait's own 600 s timeout is what the scenario timeout cuts short.
-        var (result, nodes, _) = await Run($$"""
+        // The guest is "spin" (2^31 port writes, minutes): the 10^8-write spinner of the other tests ended after
+        // 17 s here, before the scenario's timeout.
+        var (result, nodes, _) = await Run("""
             timeout: 20s
-            vms: [ { name: s, guest: {{Spinner}} } ]
+            vms: [ { name: s, guest: spin } ]
             steps:
               - create: s
               - start: s
