@@ -70,10 +70,15 @@ import glob, sys, xml.etree.ElementTree as ET
 ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
 passed = failed = skipped = 0
 files = glob.glob(sys.argv[1] + "/*.trx")
+# Counted from the per-test results: vstest leaves skipped tests out of its counters (notExecuted="0").
 for f in files:
-    c = ET.parse(f).getroot().find("t:ResultSummary/t:Counters", ns)
-    passed += int(c.get("passed")); failed += int(c.get("failed")) + int(c.get("error")) + int(c.get("timeout")) + int(c.get("aborted"))
-    skipped += int(c.get("notExecuted"))
+    root = ET.parse(f).getroot()
+    outcomes = [r.get("outcome") for r in root.iterfind("t:Results/t:UnitTestResult", ns)]
+    passed += outcomes.count("Passed")
+    skipped += outcomes.count("NotExecuted")
+    c = root.find("t:ResultSummary/t:Counters", ns)
+    failed += max(sum(outcomes.count(o) for o in ("Failed", "Error", "Timeout", "Aborted")),
+                  sum(int(c.get(k)) for k in ("failed", "error", "timeout", "aborted")))
 if not files or (int(sys.argv[2]) != 0 and failed == 0):
     failed += 1  # the run itself failed (crash, build break) without a failing test to show for it
 print(f"{passed} passed, {failed} failed, {skipped} skipped")

@@ -134,6 +134,9 @@ if [[ $vfio -eq 1 ]]; then
   append_vfio=" intel_iommu=on iommu=pt kvmharness.vfio=1"
 fi
 
+# no_timer_check: the kernel's boot-time test of the IO-APIC timer (ten ticks within a TSC-timed busy wait) fails
+# when this machine is loaded and QEMU's timer thread starves; with the --vfio IOMMU's interrupt remapping that
+# is a panic ("timer doesn't work through Interrupt-remapped IO-APIC", seen under tests/run.sh --under-load).
 boot() { # boot ATTEMPT -> sets boot_error ("" when the run reached KVMTEST DONE)
   local serial="$work/serial-$1.log"
   : >"$serial"
@@ -141,7 +144,7 @@ boot() { # boot ATTEMPT -> sets boot_error ("" when the run reached KVMTEST DONE
   timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -m 2G -smp "$smp" \
     -nodefaults -no-user-config -display none -no-reboot -serial stdio "${machine[@]}" \
     -kernel "$cache/vmlinux" -initrd "$cache/initrd.cpio.gz" \
-    -append "console=ttyS0 panic=-1 quiet loglevel=3 kvmharness.job=$work$append_vfio" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=3 no_timer_check kvmharness.job=$work$append_vfio" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     </dev/null >"$serial" 2>&1 &
   local qemu=$! last_size=-1 last_change=$SECONDS hung=""
