@@ -17,8 +17,14 @@ internal sealed class ScenarioCluster : IAsyncDisposable
     /// <summary>How long the nodes may take to form the cluster (a busy CI machine starts processes slowly).</summary>
     public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
 
-    /// <summary>The limit of one API request; requests that must be answered are asked again (see <see cref="RequestAsync"/>).</summary>
+    /// <summary>The limit of one try of a repeatable API request; such requests are asked again (see <see cref="RequestAsync"/>).</summary>
     public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The limit of a request that changes something (create, start, destroy...): sent once, since asking again after a
+    /// timeout could apply it twice; the step's own timeout (the cancellation) usually ends the wait first.
+    /// </summary>
+    public static readonly TimeSpan ChangeTimeout = TimeSpan.FromSeconds(300);
 
     private readonly List<NodeProcess> _processes = [];
     private readonly Dictionary<string, NodeProcess> _byName = new(StringComparer.Ordinal);
@@ -75,11 +81,15 @@ internal sealed class ScenarioCluster : IAsyncDisposable
     public void Kill(string name) => _byName[name].Kill();
 
     /// <summary>
-    /// Sends <paramref name="request"/> and returns its reply, asking again (each try limited to <see cref="RequestTimeout"/>)
-    /// while no answer comes: right after a node is lost, a request can go unanswered while the cluster settles.
+    /// Sends <paramref name="request"/> and returns its reply. A repeatable request (<see cref="RepeatableRequests"/>) is
+    /// asked again (each try limited to <see cref="RequestTimeout"/>) while no answer comes: right after a node is lost, a
+    /// request can go unanswered while the cluster settles. Any other request is sent once (a create asked again after
+    /// a slow first try was refused as a duplicate of itself on a busy machine).
     /// </summary>
     public async Task<IApiReply> RequestAsync(ApiRequest request, CancellationToken cancellationToken)
     {
+        if (!RepeatableRequests.IsRepeatable(request))
+            return await Client.RequestAsync(request, ChangeTimeout, cancellationToken).ConfigureAwait(false);
         while (true)
         {
             try
