@@ -75,13 +75,18 @@ public sealed class HypervisorAgent : ReceiveActor
         Receive<VmRecordChanged>(m =>
         {
             if (!_vms.TryGetValue(m.Vm.Name, out var vm) || !Sender.Equals(vm.Watcher)) return;
+            var before = vm.Record.Status;
             vm.Record = m.Vm;
             _directory.Tell(m);
+            if (before != m.Vm.Status) NotifySubscribers(vm, m.Vm.Outcome ?? $"{before} -> {m.Vm.Status}");
         });
         Receive<Terminated>(t =>
         {
             if (_byActor.Remove(t.ActorRef, out var name) && _vms.TryGetValue(name, out var vm)) vm.ActorAlive = false;
+            else foreach (var hosted in _vms.Values) hosted.EventSubscribers.Remove(t.ActorRef);
         });
+        Receive<SubscribeVmEventsRequest>(OnSubscribeEvents);
+        Receive<UnsubscribeVmEventsRequest>(OnUnsubscribeEvents);
         Receive<StartVmRequest>(r => Transition(r, r.Name, StartVm.Instance, "start"));
         Receive<PauseVmRequest>(r => Transition(r, r.Name, PauseVm.Instance, "pause"));
         Receive<ResumeVmRequest>(r => Transition(r, r.Name, ResumeVm.Instance, "resume"));
@@ -198,7 +203,44 @@ public sealed class HypervisorAgent : ReceiveActor
         _byActor.Remove(vm.Vm);
         Context.Unwatch(vm.Vm);
         Context.Stop(vm.Watcher);
+        foreach (var s in vm.EventSubscribers)
+        {
+            s.Tell(new StreamEnded(name, "the VM was destroyed"));
+            if (!_vms.Values.Any(other => other.EventSubscribers.Contains(s))) Context.Unwatch(s);
+        }
     }
+
+    // The VM's events come from its node; the gateway that sent the subscription reports the VM Lost if this node goes.
+    private void OnSubscribeEvents(SubscribeVmEventsRequest r)
+    {
+        if (r.Name is null || !_vms.TryGetValue(r.Name, out var vm))
+        {
+            Sender.Tell(r.Name is null ? ApiErrorReply.Invalid("name", "the events of every VM come from the VM directory, not from one node") : NotHere(r.Name));
+            return;
+        }
+        if (vm.EventSubscribers.Add(r.Subscriber)) Context.Watch(r.Subscriber);
+        Sender.Tell(new SubscribedReply(r.Name, "events", true));
+        r.Subscriber.Tell(Notice(vm.Record, "current state"));
+    }
+
+    private void OnUnsubscribeEvents(UnsubscribeVmEventsRequest r)
+    {
+        if (r.Name is null || !_vms.TryGetValue(r.Name, out var vm))
+        {
+            Sender.Tell(r.Name is null ? ApiErrorReply.Invalid("name", "the events of every VM come from the VM directory, not from one node") : NotHere(r.Name));
+            return;
+        }
+        vm.EventSubscribers.Remove(r.Subscriber);
+        Sender.Tell(new SubscribedReply(r.Name, "events", false));
+    }
+
+    private static void NotifySubscribers(HostedVm vm, string detail)
+    {
+        var notice = Notice(vm.Record, detail);
+        foreach (var s in vm.EventSubscribers) s.Tell(notice);
+    }
+
+    private static VmEventNotice Notice(VmInfo vm, string detail) => new(vm.Name, vm.Node, vm.Status, detail, DateTimeOffset.UtcNow);
 
     // A lifecycle request goes to the VmActor itself; it answers within the request's deadline or the node says it did not.
     private void Transition(ApiRequest request, string name, object vmRequest, string what)
