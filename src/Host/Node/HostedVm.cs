@@ -4,8 +4,8 @@ using Akka.Actor;
 namespace Actorvisor.Host.Node;
 
 /// <summary>
-/// What a node's <see cref="HypervisorAgent"/> holds of one VM it runs: the VM's cluster-facing record (changed only
-/// by its <see cref="VmWatcher"/>'s reports), its VmActor (requests go to it directly), its watcher, and the
+/// What a node's <see cref="HypervisorAgent"/> holds of one VM it runs: the VM's cluster-facing record (its one copy on
+/// the node, changed only by the agent on its <see cref="VmWatcher"/>'s reports), its VmActor (requests go to it directly), its watcher, and the
 /// subscribers to the VM's events (<see cref="SubscribeVmEventsRequest"/>), which the VM's node streams itself.
 /// </summary>
 internal sealed class HostedVm(VmInfo record, IActorRef vm, IActorRef watcher)

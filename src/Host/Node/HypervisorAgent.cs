@@ -12,10 +12,11 @@ namespace Actorvisor.Host.Node;
 /// The node's face to the cluster (/user/hypervisor) and the one owner of its VMs' cluster-facing view. Naming: a
 /// <em>node</em> is one `actorvisor node` daemon, which is one member of the Akka cluster; each node runs one agent,
 /// whose child <see cref="NodeActor"/> ("vms") is the node's VM registry in the actor runtime (names, capacity,
-/// supervision of the VmActors). The agent keeps one <see cref="HostedVm"/> per VM (its API record, its VmActor,
-/// its <see cref="VmWatcher"/>): it builds and destroys VMs the directory asks for, carries out VM requests the
-/// API gateways send here (straight to the VmActor, no detour through the registry), reports record changes to the
-/// directory, announces the node (capacity, accelerator, VMs) to it, and keeps the directory's latest snapshot,
+/// supervision of the VmActors). The agent keeps one <see cref="HostedVm"/> per VM (its API record, which only the
+/// agent changes, on its <see cref="VmWatcher"/>'s <see cref="VmStatusObserved"/> reports; its VmActor; its watcher;
+/// the subscribers to its events): it builds and destroys VMs the directory asks for, carries out VM requests the
+/// API gateways send here (straight to the VmActor, no detour through the registry), streams each VM's events to
+/// its subscribers, reports record changes to the directory, announces the node (capacity, accelerator, VMs) to it, and keeps the directory's latest snapshot,
 /// for whichever node hosts the directory next and for this node's API gateway (published on the event stream),
 /// which finds a VM's node in it. Each wait for a VM or the registry ends a little before the request's
 /// deadline (<see cref="RequestDeadline"/>), answered with <see cref="ApiErrorCode.Timeout"/> naming this node.
@@ -72,14 +73,7 @@ public sealed class HypervisorAgent : ReceiveActor
         Receive<Created>(OnCreated);
         Receive<DestroyOnNode>(OnDestroy);
         Receive<Destroyed>(OnDestroyed);
-        Receive<VmRecordChanged>(m =>
-        {
-            if (!_vms.TryGetValue(m.Vm.Name, out var vm) || !Sender.Equals(vm.Watcher)) return;
-            var before = vm.Record.Status;
-            vm.Record = m.Vm;
-            _directory.Tell(m);
-            if (before != m.Vm.Status) NotifySubscribers(vm, m.Vm.Outcome ?? $"{before} -> {m.Vm.Status}");
-        });
+        Receive<VmStatusObserved>(OnStatusObserved);
         Receive<Terminated>(t =>
         {
             if (_byActor.Remove(t.ActorRef, out var name) && _vms.TryGetValue(name, out var vm)) vm.ActorAlive = false;
@@ -137,7 +131,7 @@ public sealed class HypervisorAgent : ReceiveActor
         {
             case VmCreated created:
                 var record = new VmInfo(name, _info.Name, VmStatus.Created, c.Spec.Vcpus, c.Spec.MemoryBytes, c.Spec.Image, null);
-                var watcher = Context.ActorOf(VmWatcher.Props(record, created.Vm), $"watch-{name}-{++_serial}");
+                var watcher = Context.ActorOf(VmWatcher.Props(name, created.Vm), $"watch-{name}-{++_serial}");
                 _vms[name] = new HostedVm(record, created.Vm, watcher);
                 _byActor[Context.Watch(created.Vm)] = name;
                 _log.Info("Created VM {0} ({1}, {2} vCPUs, {3} MiB)", name, c.Spec.Image, c.Spec.Vcpus, c.Spec.MemoryBytes >> 20);
@@ -208,6 +202,18 @@ public sealed class HypervisorAgent : ReceiveActor
             s.Tell(new StreamEnded(name, "the VM was destroyed"));
             if (!_vms.Values.Any(other => other.EventSubscribers.Contains(s))) Context.Unwatch(s);
         }
+    }
+
+    // The one place a VM's record changes on its node: the directory and the event subscribers hear of it from here.
+    private void OnStatusObserved(VmStatusObserved m)
+    {
+        if (!_vms.TryGetValue(m.Vm, out var vm) || !Sender.Equals(vm.Watcher)) return;
+        var before = vm.Record;
+        var record = before with { Status = m.Status, Outcome = m.Outcome ?? before.Outcome };
+        if (record == before) return;
+        vm.Record = record;
+        _directory.Tell(new VmRecordChanged(record));
+        if (before.Status != record.Status) NotifySubscribers(vm, record.Outcome ?? $"{before.Status} -> {record.Status}");
     }
 
     // The VM's events come from its node; the gateway that sent the subscription reports the VM Lost if this node goes.
