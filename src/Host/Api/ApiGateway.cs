@@ -11,12 +11,14 @@ namespace Actorvisor.Host.Api;
 /// <summary>
 /// The API actor every node serves at <see cref="ApiPaths.Gateway"/> (and registers with the
 /// ClusterClientReceptionist): checks the shared token, validates the request (<see cref="ApiValidator"/>), and
-/// sends it where it is answered. A request for an existing VM (start, pause, resume, stop, describe, console)
-/// goes straight to the agent of the VM's node, found in the VM directory's latest snapshot, which every node's
+/// sends it where it is answered. A request for an existing VM (start, pause, resume, stop, describe, console,
+/// and subscriptions to its events) goes straight to the agent of the VM's node, found in the VM directory's latest snapshot, which every node's
 /// agent receives (<see cref="DirectorySnapshotReceived"/>); so those requests do not need the directory singleton
 /// and are answered while it moves. A VM the snapshot does not know yet (just created), or no longer knows where
-/// it is, is reached through the directory. Create (placement), destroy, list, cluster status and event
-/// subscriptions go to the directory singleton.
+/// it is, is reached through the directory. Create (placement), destroy, list, cluster status and subscriptions
+/// to every VM's events go to the directory singleton. A VM's node cannot report its own loss: for each event
+/// subscription it sent to a node, the gateway watches the directory's snapshots and, when they show the VM
+/// <see cref="VmStatus.Lost"/>, sends the subscriber that notice and <see cref="StreamEnded"/>.
 /// The gateway waits a little less than the request's deadline (<see cref="RequestDeadline"/>), passes that
 /// shorter deadline on, and answers <see cref="ApiErrorCode.Timeout"/> naming the layer it waited for when no
 /// answer comes: the caller gets this node's typed error, not its own timeout. Anything that is not an API v1
@@ -37,6 +39,8 @@ public sealed class ApiGateway : ReceiveActor
     private readonly Dictionary<string, ActorSelection> _agents = new(StringComparer.Ordinal);
     private Dictionary<string, VmLocation> _locations = new(StringComparer.Ordinal);
     private DateTimeOffset _snapshotTaken = DateTimeOffset.MinValue;
+    // Event subscriptions sent to a VM's node, with that node's address: reported Lost from the snapshots.
+    private readonly Dictionary<(string Vm, IActorRef Subscriber), string> _lossWatches = new();
 
     /// <summary>
     /// Props for the gateway of node <paramref name="nodeName"/>, in front of <paramref name="directory"/>; VM requests go to the agents at
@@ -57,6 +61,10 @@ public sealed class ApiGateway : ReceiveActor
         Receive<ApiRequest>(OnRequest);
         Receive<DirectorySnapshotReceived>(m => Learn(m.Snapshot));
         Receive<NodeAnswered>(OnNodeAnswered);
+        Receive<Terminated>(t =>
+        {
+            foreach (var key in _lossWatches.Keys.Where(k => k.Subscriber.Equals(t.ActorRef)).ToList()) _lossWatches.Remove(key);
+        });
         ReceiveAny(m =>
         {
             _log.Warning("Refused a {0} from {1}: not an API v1 request", m.GetType().Name, Sender);
@@ -87,6 +95,15 @@ public sealed class ApiGateway : ReceiveActor
         var wait = RequestDeadline.Inner(RequestDeadline.Of(request));
         switch (request)
         {
+            case SubscribeVmEventsRequest { Name: { } name }:
+                ToVm(request, name, "event subscription", wait);
+                return;
+            case UnsubscribeVmEventsRequest { Name: { } name } r:
+                // A subscription made while the VM was being created is held by the directory: end it there too.
+                StopWatchingLoss(name, r.Subscriber);
+                _directory.Tell(RequestDeadline.With(request, wait), ActorRefs.NoSender);
+                ToVm(request, name, "event unsubscription", wait);
+                return;
             case ListVmsRequest or ClusterStatusRequest or SubscribeVmEventsRequest or UnsubscribeVmEventsRequest:
                 // The directory answers these itself, at once. When it does not, its node is gone and the singleton
                 // proxy still sends to it (until the node is downed and the directory has moved): answer with a typed
@@ -131,9 +148,10 @@ public sealed class ApiGateway : ReceiveActor
         var inner = RequestDeadline.With(request, wait);
         long started = Stopwatch.GetTimestamp();
         var node = location.Vm.Node;
-        AgentAt(location.NodeAddress).Ask<IApiReply>(inner, wait).PipeTo(Self,
-            success: reply => new NodeAnswered(inner, name, node, replyTo, reply, started, wait),
-            failure: e => new NodeAnswered(inner, name, node, replyTo, e is AskTimeoutException
+        var nodeAddress = location.NodeAddress;
+        AgentAt(nodeAddress).Ask<IApiReply>(inner, wait).PipeTo(Self,
+            success: reply => new NodeAnswered(inner, name, node, nodeAddress, replyTo, reply, started, wait),
+            failure: e => new NodeAnswered(inner, name, node, nodeAddress, replyTo, e is AskTimeoutException
                 ? new ApiErrorReply(ApiErrorCode.Timeout, $"node {node} did not answer the {what} of VM '{name}' within {RequestDeadline.Print(wait)} " +
                     $"(the request's deadline less a margin; asked by node {_nodeName}); it may be overloaded or unreachable")
                 : new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"the {what} of VM '{name}' could not be sent to node {node}: {e.Message}"), started, wait));
@@ -152,7 +170,37 @@ public sealed class ApiGateway : ReceiveActor
                 return;
             }
         }
+        if (a is { Request: SubscribeVmEventsRequest s, Reply: SubscribedReply { Active: true } })
+        {
+            _lossWatches[(a.Name, s.Subscriber)] = a.NodeAddress;
+            Context.Watch(s.Subscriber);
+        }
         a.ReplyTo.Tell(a.Reply);
+    }
+
+    private void StopWatchingLoss(string vm, IActorRef subscriber)
+    {
+        _lossWatches.Remove((vm, subscriber));
+        if (!_lossWatches.Keys.Any(k => k.Subscriber.Equals(subscriber))) Context.Unwatch(subscriber);
+    }
+
+    // Only the directory can tell that a VM's node is gone; its snapshot says so within SnapshotDelay.
+    private void ReportLosses()
+    {
+        foreach (var ((vm, subscriber), nodeAddress) in _lossWatches.ToList())
+        {
+            if (!_locations.TryGetValue(vm, out var location)) continue; // not in this snapshot (e.g. the directory is still gathering its nodes)
+            if (location.NodeAddress != nodeAddress)
+            {
+                StopWatchingLoss(vm, subscriber); // that VM was destroyed and its name reused elsewhere: its node ended the stream
+                continue;
+            }
+            if (location.Vm.Status != VmStatus.Lost) continue;
+            var detail = location.Vm.Outcome ?? $"node {location.Vm.Node} is gone";
+            subscriber.Tell(new VmEventNotice(vm, location.Vm.Node, VmStatus.Lost, detail, DateTimeOffset.UtcNow));
+            subscriber.Tell(new StreamEnded(vm, detail));
+            StopWatchingLoss(vm, subscriber);
+        }
     }
 
     private void ViaDirectory(ApiRequest request, string what, TimeSpan wait, IActorRef replyTo) =>
@@ -168,6 +216,7 @@ public sealed class ApiGateway : ReceiveActor
         var locations = new Dictionary<string, VmLocation>(snapshot.Vms.Count, StringComparer.Ordinal);
         foreach (var location in snapshot.Vms) locations[location.Vm.Name] = location;
         _locations = locations;
+        if (_lossWatches.Count > 0) ReportLosses();
     }
 
     private ICanTell AgentAt(string nodeAddress)
@@ -191,5 +240,5 @@ public sealed class ApiGateway : ReceiveActor
     // Comparing fixed-size digests keeps the comparison's time independent of where the tokens differ.
     private static byte[] Hash(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
 
-    private sealed record NodeAnswered(ApiRequest Request, string Name, string Node, IActorRef ReplyTo, IApiReply Reply, long Started, TimeSpan Wait);
+    private sealed record NodeAnswered(ApiRequest Request, string Name, string Node, string NodeAddress, IActorRef ReplyTo, IApiReply Reply, long Started, TimeSpan Wait);
 }

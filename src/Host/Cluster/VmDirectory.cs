@@ -7,8 +7,9 @@ namespace Actorvisor.Host.Cluster;
 
 /// <summary>
 /// The cluster singleton that knows every VM and where it is: it places new VMs (<see cref="Placement"/>), keeps
-/// names unique across the cluster, destroys VMs, answers list and cluster status, and sends VM events to
-/// subscribers. It is off the path of requests for an existing VM: the API gateways send those straight to the
+/// names unique across the cluster, destroys VMs, answers list and cluster status, and sends the events of every
+/// VM to subscribers (a subscription to one VM's events goes to that VM's node, unless the gateway cannot find it
+/// there yet: then it is held here). It is off the path of requests for an existing VM: the API gateways send those straight to the
 /// VM's node, found in the snapshot the directory copies to every node; only a request for a VM the gateway's
 /// snapshot does not know yet comes here and is routed to the VM's agent. Its waits for a node end a little before
 /// the request's deadline (<see cref="RequestDeadline"/>) with <see cref="ApiErrorCode.Timeout"/> naming the node. When the split-brain resolver downs a node (or it is removed), every VM

@@ -12,10 +12,11 @@ namespace Actorvisor.Host.Node;
 /// The node's face to the cluster (/user/hypervisor) and the one owner of its VMs' cluster-facing view. Naming: a
 /// <em>node</em> is one `actorvisor node` daemon, which is one member of the Akka cluster; each node runs one agent,
 /// whose child <see cref="NodeActor"/> ("vms") is the node's VM registry in the actor runtime (names, capacity,
-/// supervision of the VmActors). The agent keeps one <see cref="HostedVm"/> per VM (its API record, its VmActor,
-/// its <see cref="VmWatcher"/>): it builds and destroys VMs the directory asks for, carries out VM requests the
-/// API gateways send here (straight to the VmActor, no detour through the registry), reports record changes to the
-/// directory, announces the node (capacity, accelerator, VMs) to it, and keeps the directory's latest snapshot,
+/// supervision of the VmActors). The agent keeps one <see cref="HostedVm"/> per VM (its API record, which only the
+/// agent changes, on its <see cref="VmWatcher"/>'s <see cref="VmStatusObserved"/> reports; its VmActor; its watcher;
+/// the subscribers to its events): it builds and destroys VMs the directory asks for, carries out VM requests the
+/// API gateways send here (straight to the VmActor, no detour through the registry), streams each VM's events to
+/// its subscribers, reports record changes to the directory, announces the node (capacity, accelerator, VMs) to it, and keeps the directory's latest snapshot,
 /// for whichever node hosts the directory next and for this node's API gateway (published on the event stream),
 /// which finds a VM's node in it. Each wait for a VM or the registry ends a little before the request's
 /// deadline (<see cref="RequestDeadline"/>), answered with <see cref="ApiErrorCode.Timeout"/> naming this node.
@@ -72,16 +73,14 @@ public sealed class HypervisorAgent : ReceiveActor
         Receive<Created>(OnCreated);
         Receive<DestroyOnNode>(OnDestroy);
         Receive<Destroyed>(OnDestroyed);
-        Receive<VmRecordChanged>(m =>
-        {
-            if (!_vms.TryGetValue(m.Vm.Name, out var vm) || !Sender.Equals(vm.Watcher)) return;
-            vm.Record = m.Vm;
-            _directory.Tell(m);
-        });
+        Receive<VmStatusObserved>(OnStatusObserved);
         Receive<Terminated>(t =>
         {
             if (_byActor.Remove(t.ActorRef, out var name) && _vms.TryGetValue(name, out var vm)) vm.ActorAlive = false;
+            else foreach (var hosted in _vms.Values) hosted.EventSubscribers.Remove(t.ActorRef);
         });
+        Receive<SubscribeVmEventsRequest>(OnSubscribeEvents);
+        Receive<UnsubscribeVmEventsRequest>(OnUnsubscribeEvents);
         Receive<StartVmRequest>(r => Transition(r, r.Name, StartVm.Instance, "start"));
         Receive<PauseVmRequest>(r => Transition(r, r.Name, PauseVm.Instance, "pause"));
         Receive<ResumeVmRequest>(r => Transition(r, r.Name, ResumeVm.Instance, "resume"));
@@ -132,7 +131,7 @@ public sealed class HypervisorAgent : ReceiveActor
         {
             case VmCreated created:
                 var record = new VmInfo(name, _info.Name, VmStatus.Created, c.Spec.Vcpus, c.Spec.MemoryBytes, c.Spec.Image, null);
-                var watcher = Context.ActorOf(VmWatcher.Props(record, created.Vm), $"watch-{name}-{++_serial}");
+                var watcher = Context.ActorOf(VmWatcher.Props(name, created.Vm), $"watch-{name}-{++_serial}");
                 _vms[name] = new HostedVm(record, created.Vm, watcher);
                 _byActor[Context.Watch(created.Vm)] = name;
                 _log.Info("Created VM {0} ({1}, {2} vCPUs, {3} MiB)", name, c.Spec.Image, c.Spec.Vcpus, c.Spec.MemoryBytes >> 20);
@@ -198,7 +197,56 @@ public sealed class HypervisorAgent : ReceiveActor
         _byActor.Remove(vm.Vm);
         Context.Unwatch(vm.Vm);
         Context.Stop(vm.Watcher);
+        foreach (var s in vm.EventSubscribers)
+        {
+            s.Tell(new StreamEnded(name, "the VM was destroyed"));
+            if (!_vms.Values.Any(other => other.EventSubscribers.Contains(s))) Context.Unwatch(s);
+        }
     }
+
+    // The one place a VM's record changes on its node: the directory and the event subscribers hear of it from here.
+    private void OnStatusObserved(VmStatusObserved m)
+    {
+        if (!_vms.TryGetValue(m.Vm, out var vm) || !Sender.Equals(vm.Watcher)) return;
+        var before = vm.Record;
+        var record = before with { Status = m.Status, Outcome = m.Outcome ?? before.Outcome };
+        if (record == before) return;
+        vm.Record = record;
+        _directory.Tell(new VmRecordChanged(record));
+        if (before.Status != record.Status) NotifySubscribers(vm, record.Outcome ?? $"{before.Status} -> {record.Status}");
+    }
+
+    // The VM's events come from its node; the gateway that sent the subscription reports the VM Lost if this node goes.
+    private void OnSubscribeEvents(SubscribeVmEventsRequest r)
+    {
+        if (r.Name is null || !_vms.TryGetValue(r.Name, out var vm))
+        {
+            Sender.Tell(r.Name is null ? ApiErrorReply.Invalid("name", "the events of every VM come from the VM directory, not from one node") : NotHere(r.Name));
+            return;
+        }
+        if (vm.EventSubscribers.Add(r.Subscriber)) Context.Watch(r.Subscriber);
+        Sender.Tell(new SubscribedReply(r.Name, "events", true));
+        r.Subscriber.Tell(Notice(vm.Record, "current state"));
+    }
+
+    private void OnUnsubscribeEvents(UnsubscribeVmEventsRequest r)
+    {
+        if (r.Name is null || !_vms.TryGetValue(r.Name, out var vm))
+        {
+            Sender.Tell(r.Name is null ? ApiErrorReply.Invalid("name", "the events of every VM come from the VM directory, not from one node") : NotHere(r.Name));
+            return;
+        }
+        vm.EventSubscribers.Remove(r.Subscriber);
+        Sender.Tell(new SubscribedReply(r.Name, "events", false));
+    }
+
+    private static void NotifySubscribers(HostedVm vm, string detail)
+    {
+        var notice = Notice(vm.Record, detail);
+        foreach (var s in vm.EventSubscribers) s.Tell(notice);
+    }
+
+    private static VmEventNotice Notice(VmInfo vm, string detail) => new(vm.Name, vm.Node, vm.Status, detail, DateTimeOffset.UtcNow);
 
     // A lifecycle request goes to the VmActor itself; it answers within the request's deadline or the node says it did not.
     private void Transition(ApiRequest request, string name, object vmRequest, string what)

@@ -1,52 +1,51 @@
 using Actorvisor.Actors.Vm;
 using Actorvisor.Host.Api.V1;
-using Actorvisor.Host.Cluster;
 using Akka.Actor;
 
 namespace Actorvisor.Host.Node;
 
 /// <summary>
-/// Follows one VM for its agent (the parent): subscribed to the VmActor from the moment it is built, it keeps
-/// the VM's record (reported to the parent on every state change, which passes it to the directory), a
-/// <see cref="ConsoleBacklog"/>, and the console subscribers, who get the backlog, then live output, then
-/// <see cref="StreamEnded"/> when the VM ends.
+/// Follows one VM for its agent (the parent): subscribed to the VmActor from the moment it is built, it reports
+/// every state the VM reaches to the parent (<see cref="VmStatusObserved"/>; the parent's <see cref="HostedVm"/>
+/// owns the VM's record), keeps a <see cref="ConsoleBacklog"/>, and the console subscribers, who get the backlog,
+/// then live output, then <see cref="StreamEnded"/> when the VM ends.
 /// </summary>
 public sealed class VmWatcher : ReceiveActor
 {
     /// <summary>The most console bytes in one <see cref="ConsoleOutput"/> message.</summary>
     public const int MaxChunkBytes = 16 * 1024;
 
+    private readonly string _name;
     private readonly IActorRef _vm;
     private readonly ConsoleBacklog _backlog = new();
     private readonly HashSet<IActorRef> _subscribers = new();
-    private VmInfo _record;
     private string? _endReason;
 
-    /// <summary>Props for a watcher of <paramref name="vm"/>, whose record starts as <paramref name="record"/>.</summary>
-    public static Props Props(VmInfo record, IActorRef vm) => Akka.Actor.Props.Create(() => new VmWatcher(record, vm));
+    /// <summary>Props for a watcher of <paramref name="vm"/>, the VM named <paramref name="name"/>.</summary>
+    public static Props Props(string name, IActorRef vm) => Akka.Actor.Props.Create(() => new VmWatcher(name, vm));
 
     /// <summary>Use <see cref="Props"/>.</summary>
-    public VmWatcher(VmInfo record, IActorRef vm)
+    public VmWatcher(string name, IActorRef vm)
     {
-        _record = record;
+        _name = name;
         _vm = vm;
         Receive<VmSubscribed>(_ => { });
-        Receive<VmStateChanged>(e => Report(_record with { Status = VmStatuses.Of(e.To) }));
+        Receive<VmStateChanged>(e => Context.Parent.Tell(new VmStatusObserved(_name, VmStatuses.Of(e.To), null)));
         Receive<VmConsoleOutput>(e =>
         {
             _backlog.Append(e.Bytes);
             foreach (var chunk in Chunks(e.Bytes))
-                foreach (var s in _subscribers) s.Tell(new ConsoleOutput(_record.Name, chunk));
+                foreach (var s in _subscribers) s.Tell(new ConsoleOutput(_name, chunk));
         });
         Receive<VmTeardownStepped>(_ => { });
-        Receive<VmEnded>(e => End(_record with { Status = VmStatuses.Of(e.Outcome.FinalState), Outcome = e.Outcome.ToString() }, $"the VM {e.Outcome}"));
+        Receive<VmEnded>(e => End(VmStatuses.Of(e.Outcome.FinalState), e.Outcome.ToString(), $"the VM {e.Outcome}"));
         Receive<SubscribeConsoleRequest>(r =>
         {
-            Sender.Tell(new SubscribedReply(_record.Name, "console", true));
-            foreach (var chunk in Chunks(_backlog.ToArray())) r.Subscriber.Tell(new ConsoleOutput(_record.Name, chunk));
+            Sender.Tell(new SubscribedReply(_name, "console", true));
+            foreach (var chunk in Chunks(_backlog.ToArray())) r.Subscriber.Tell(new ConsoleOutput(_name, chunk));
             if (_endReason is not null)
             {
-                r.Subscriber.Tell(new StreamEnded(_record.Name, _endReason));
+                r.Subscriber.Tell(new StreamEnded(_name, _endReason));
                 return;
             }
             if (_subscribers.Add(r.Subscriber)) Context.Watch(r.Subscriber);
@@ -55,7 +54,7 @@ public sealed class VmWatcher : ReceiveActor
         {
             if (t.ActorRef.Equals(_vm))
             {
-                if (_endReason is null) End(_record with { Status = VmStatus.Failed, Outcome = "failed: the VM actor stopped" }, "the VM actor stopped");
+                if (_endReason is null) End(VmStatus.Failed, "failed: the VM actor stopped", "the VM actor stopped");
             }
             else
             {
@@ -75,22 +74,15 @@ public sealed class VmWatcher : ReceiveActor
     protected override void PostStop()
     {
         // Destroyed: console subscribers learn the stream is over.
-        foreach (var s in _subscribers) s.Tell(new StreamEnded(_record.Name, _endReason ?? "the VM was destroyed"));
+        foreach (var s in _subscribers) s.Tell(new StreamEnded(_name, _endReason ?? "the VM was destroyed"));
     }
 
-    private void End(VmInfo record, string reason)
+    private void End(VmStatus status, string outcome, string reason)
     {
         _endReason = reason;
-        Report(record);
-        foreach (var s in _subscribers) s.Tell(new StreamEnded(_record.Name, reason));
+        Context.Parent.Tell(new VmStatusObserved(_name, status, outcome));
+        foreach (var s in _subscribers) s.Tell(new StreamEnded(_name, reason));
         _subscribers.Clear();
-    }
-
-    private void Report(VmInfo record)
-    {
-        if (record == _record) return;
-        _record = record;
-        Context.Parent.Tell(new VmRecordChanged(record));
     }
 
     private static IEnumerable<byte[]> Chunks(byte[] bytes)

@@ -153,6 +153,35 @@ public sealed class ClusterApiTests(LocalCluster cluster)
         await Ok<SubscribedReply>(new UnsubscribeVmEventsRequest(null, subscriber));
     }
 
+    [Fact]
+    public async Task Events_of_one_vm_come_from_its_node_until_it_is_destroyed()
+    {
+        var notices = new List<(VmStatus, string)>();
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var ended = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var subscriber = cluster.Client.Subscribe(m =>
+        {
+            if (m is StreamEnded e) ended.TrySetResult(e.Reason);
+            if (m is not VmEventNotice { Vm: "watched" } n) return;
+            lock (notices) notices.Add((n.Status, n.Detail));
+            if (n.Status == VmStatus.Stopped) stopped.TrySetResult();
+        });
+        var created = await Ok<VmReply>(new CreateVmRequest(new VmSpecification("watched", 1, 16UL << 20, GuestCatalog.Spin)));
+        var subscribed = await Ok<SubscribedReply>(new SubscribeVmEventsRequest("watched", subscriber));
+        Assert.Equal(("watched", "events", true), (subscribed.Vm, subscribed.Stream, subscribed.Active));
+        await Ok<VmReply>(new StartVmRequest("watched"));
+        await Ok<VmReply>(new StopVmRequest("watched"));
+        await stopped.Task.WaitAsync(Wait);
+        lock (notices)
+        {
+            Assert.Equal([VmStatus.Created, VmStatus.Running, VmStatus.Stopping, VmStatus.Stopped], notices.Select(n => n.Item1));
+            Assert.Equal(("current state", "Created -> Running"), (notices[0].Item2, notices[1].Item2));
+        }
+        await Ok<VmReply>(new DestroyVmRequest("watched"));
+        Assert.Equal("the VM was destroyed", await ended.Task.WaitAsync(Wait));
+        Assert.Contains(created.Vm.Node, new[] { "n1", "n2", "n3" });
+    }
+
     public static TheoryData<string, ApiRequest> InvalidRequests() => new()
     {
         { "spec.name", new CreateVmRequest(new VmSpecification("", 1, 16UL << 20, "hello")) },

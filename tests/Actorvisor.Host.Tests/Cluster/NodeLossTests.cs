@@ -159,6 +159,17 @@ public sealed class NodeLossTests(NodeLossCluster cluster, ITestOutputHelper out
         Assert.Equal("n3", startedOnN3.Vm.Node);
         Assert.True(describedIn < TimeSpan.FromSeconds(2), $"describe answered after {describedIn}");
         Assert.True(startedIn < TimeSpan.FromSeconds(2), $"start answered after {startedIn}");
+        // A VM's events come from its node too: the subscription is answered, with the VM's current state, while
+        // the directory is still moving.
+        var currentState = new TaskCompletionSource<VmEventNotice>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var onN3 = cluster.Client.Subscribe(m => { if (m is VmEventNotice n) currentState.TrySetResult(n); });
+        moving.Restart();
+        await Ok<SubscribedReply>(new SubscribeVmEventsRequest("on-n3", onN3));
+        var state = await currentState.Task.WaitAsync(Wait);
+        var subscribedIn = moving.Elapsed;
+        output.WriteLine($"kill -9 of n1 -> while the directory moves, an event subscription to a VM on n3 answered in {subscribedIn.TotalMilliseconds:0} ms");
+        Assert.Equal(("on-n3", "n3", VmStatus.Created, "current state"), (state.Vm, state.Node, state.Status, state.Detail));
+        Assert.True(subscribedIn < TimeSpan.FromSeconds(2), $"event subscription answered after {subscribedIn}");
         // Until n1 is downed, the nodes' singleton proxies still send to the directory there: a request the
         // directory answers itself is answered anyway, with a typed error, well within the client's timeout.
         var duringMove = await cluster.Client.RequestAsync(new ClusterStatusRequest(), TimeSpan.FromSeconds(300));
