@@ -1,4 +1,4 @@
-using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Vm;
 
 namespace Actorvisor.Actors.Runtime;
@@ -7,11 +7,11 @@ namespace Actorvisor.Actors.Runtime;
 public sealed class ActorvisorException : Exception
 {
     /// <summary>Refused by the node.</summary>
-    public ActorvisorException(NodeError error) : base(error.Message) => Error = error;
+    public ActorvisorException(VmRegistryError error) : base(error.Message) => Error = error;
 
     /// <summary>Refused by a VM.</summary>
     public ActorvisorException(string vmName, VmError error) : base($"VM '{vmName}': {error.Message}") => Error = error;
 
-    /// <summary>The <see cref="NodeError"/> or <see cref="VmError"/>.</summary>
+    /// <summary>The <see cref="VmRegistryError"/> or <see cref="VmError"/>.</summary>
     public object Error { get; }
 }

@@ -1,4 +1,4 @@
-using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Vm;
 using Akka;
 using Akka.Actor;
@@ -7,7 +7,7 @@ using Akka.Configuration;
 namespace Actorvisor.Actors.Runtime;
 
 /// <summary>
-/// A single-node Actorvisor: an ActorSystem with one NodeActor, for the CLI and tests. Creates VMs from
+/// A single-node Actorvisor: an ActorSystem with one VmRegistryActor, for the CLI and tests. Creates VMs from
 /// specs (the caller picks the accelerator inside the spec's builder), streams their events, and tears
 /// every VM down on <see cref="ShutdownAsync"/> — also when the process exits, through CoordinatedShutdown.
 /// </summary>
@@ -37,13 +37,13 @@ public sealed class ActorvisorRuntime : IAsyncDisposable
     /// <summary>The actor system.</summary>
     public ActorSystem System { get; }
 
-    /// <summary>The NodeActor.</summary>
+    /// <summary>The VmRegistryActor.</summary>
     public IActorRef Node { get; }
 
     /// <summary>How long a request may take.</summary>
     public TimeSpan RequestTimeout { get; }
 
-    /// <summary>Starts an ActorSystem named <paramref name="systemName"/> with a NodeActor of <paramref name="capacity"/>.</summary>
+    /// <summary>Starts an ActorSystem named <paramref name="systemName"/> with a VmRegistryActor of <paramref name="capacity"/>.</summary>
     /// <param name="capacity">What the node may hand out.</param>
     /// <param name="systemName">The ActorSystem's name.</param>
     /// <param name="config">HOCON laid over the defaults (log level, ...).</param>
@@ -53,7 +53,7 @@ public sealed class ActorvisorRuntime : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(capacity);
         var hocon = ConfigurationFactory.ParseString(config ?? "").WithFallback(ConfigurationFactory.ParseString(BaseConfig));
         var system = ActorSystem.Create(systemName, hocon);
-        var node = system.ActorOf(NodeActor.Props(capacity), "node");
+        var node = system.ActorOf(VmRegistryActor.Props(capacity), "node");
         var timeout = requestTimeout ?? DefaultRequestTimeout;
         var runtime = new ActorvisorRuntime(system, node, timeout);
         CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceStop, "destroy-vms", async () =>
@@ -73,7 +73,7 @@ public sealed class ActorvisorRuntime : IAsyncDisposable
     /// run, so no console output is missed. Events arrive in order on one actor thread.
     /// </summary>
     /// <exception cref="ActorvisorException">the node refused (duplicate name, capacity, invalid spec, build failure).</exception>
-    public async Task<VmSession> CreateVmAsync(VmSpec spec, Action<VmEvent>? onEvent = null)
+    public async Task<VmSession> CreateVmAsync(VmActorSpec spec, Action<VmEvent>? onEvent = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         var created = await Node.Ask(new CreateVm(spec), RequestTimeout).ConfigureAwait(false) switch
@@ -94,7 +94,7 @@ public sealed class ActorvisorRuntime : IAsyncDisposable
     }
 
     /// <summary>Creates a VM, starts it and returns once it has ended (or <paramref name="timeout"/> passed and it was stopped).</summary>
-    public async Task<VmOutcome> RunVmAsync(VmSpec spec, Action<VmEvent>? onEvent, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public async Task<VmOutcome> RunVmAsync(VmActorSpec spec, Action<VmEvent>? onEvent, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         var session = await CreateVmAsync(spec, onEvent).ConfigureAwait(false);
         await session.StartAsync().ConfigureAwait(false);

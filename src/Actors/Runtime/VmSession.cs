@@ -1,4 +1,4 @@
-using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Vm;
 using Akka.Actor;
 

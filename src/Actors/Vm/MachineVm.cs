@@ -21,13 +21,13 @@ public static class MachineVm
     /// <paramref name="routerBuilt"/> is then called with their router when the VM is built (its counters stay readable
     /// through it after the VM is gone).
     /// </summary>
-    public static VmSpec Spec(string name, IAccelerator accelerator, MachineSpec machine, Func<MachineParts, IEnumerable<VmDevice>>? addDevices = null,
+    public static VmActorSpec Spec(string name, IAccelerator accelerator, MachineSpec machine, Func<MachineParts, IEnumerable<VmDevice>>? addDevices = null,
         AsyncPfOptions? asyncPf = null, Action<AsyncPfRouter>? routerBuilt = null)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentNullException.ThrowIfNull(machine);
         asyncPf?.Validate();
-        return new VmSpec(name, machine.EffectiveVcpuCount, machine.MemoryBytes + (machine.LazyMemory?.Size ?? 0),
+        return new VmActorSpec(name, machine.EffectiveVcpuCount, machine.MemoryBytes + (machine.LazyMemory?.Size ?? 0),
             context => Build(accelerator, machine, context, addDevices, asyncPf, routerBuilt),
             $"{machine.Image.Name} on {accelerator.Description}");
     }

@@ -26,7 +26,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     /// <summary>How long one teardown step may take before the teardown gives up (leaking rather than unmapping memory a thread may still use).</summary>
     public static readonly TimeSpan TeardownStepTimeout = TimeSpan.FromSeconds(15);
 
-    private readonly VmSpec _spec;
+    private readonly VmActorSpec _spec;
     private readonly IActorRef _self;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ConsoleRelay _console;
@@ -44,10 +44,10 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>Props for a VM built from <paramref name="spec"/>.</summary>
-    public static Props Props(VmSpec spec) => Akka.Actor.Props.Create(() => new VmActor(spec));
+    public static Props Props(VmActorSpec spec) => Akka.Actor.Props.Create(() => new VmActor(spec));
 
     /// <summary>Use <see cref="Props"/>; public for the actor factory.</summary>
-    public VmActor(VmSpec spec)
+    public VmActor(VmActorSpec spec)
     {
         _spec = spec;
         _self = Self;

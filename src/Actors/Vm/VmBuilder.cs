@@ -20,7 +20,7 @@ internal static class VmBuilder
     /// <paramref name="console"/> and its memslots published through <paramref name="view"/>. Returns null with
     /// <paramref name="failure"/> set if the VM cannot be built; nothing of it then remains.
     /// </summary>
-    public static BuiltVm? Build(VmSpec spec, IActorContext context, ConsoleRelay console, MemslotView view, out VmCreateFailed? failure)
+    public static BuiltVm? Build(VmActorSpec spec, IActorContext context, ConsoleRelay console, MemslotView view, out VmCreateFailed? failure)
     {
         failure = null;
         VmParts parts;

@@ -7,7 +7,7 @@ using Actorvisor.Hardware.Mmu;
 namespace Actorvisor.Actors.Vm;
 
 /// <summary>
-/// The hardware of one VM, as <see cref="VmSpec.Build"/> returns it: the accelerator VM and its vCPUs
+/// The hardware of one VM, as <see cref="VmActorSpec.Build"/> returns it: the accelerator VM and its vCPUs
 /// (registers set up to boot), the exit handler that routes port I/O and MMIO to devices (the device bus),
 /// the devices and the guest memory. The VmActor owns all of it from then on and releases each part in its
 /// teardown step.

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Actorvisor.Actors.AsyncPf;
-using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Runtime;
 using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Lazy;

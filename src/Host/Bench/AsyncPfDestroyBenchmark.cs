@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using Actorvisor.Actors.AsyncPf;
-using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Runtime;
 using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Guests;
@@ -128,7 +128,7 @@ public static class AsyncPfDestroyBenchmark
             MemoryBytes = 4UL << 20,
             LazyMemory = new LazyMemorySpec(LazyBase, LazyPages * 4096UL, store),
         };
-        var spec = new VmSpec(name, 1, machineSpec.MemoryBytes + machineSpec.LazyMemory.Size, context =>
+        var spec = new VmActorSpec(name, 1, machineSpec.MemoryBytes + machineSpec.LazyMemory.Size, context =>
         {
             var m = MachineParts.Build(accelerator, machineSpec, context.Console, router);
             router.Attach(m.LazyMemory!);

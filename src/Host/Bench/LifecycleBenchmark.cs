@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Runtime;
 using Actorvisor.Actors.Vcpu;
 using Actorvisor.Actors.Vm;

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Runtime;
 using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Accel;
@@ -9,7 +9,7 @@ using Actorvisor.Hardware.X86;
 namespace Actorvisor.Host.Cli;
 
 /// <summary>
-/// Boots one guest for the CLI through the actor tree (a single-node ActorSystem: NodeActor -> VmActor ->
+/// Boots one guest for the CLI through the actor tree (a single-node ActorSystem: VmRegistryActor -> VmActor ->
 /// VcpuActors): opens the accelerator, creates and starts the VM, streams its serial console to the
 /// terminal, prints which accelerator ran it and how it ended, and turns that into an exit code.
 /// </summary>

@@ -42,7 +42,7 @@ public static class VmCommand
         {
             if (!ByteSize.TryParse(parse.GetValue(memory)!, out var bytes, out var sizeError))
                 return Task.FromResult(Usage($"--memory: {sizeError}"));
-            var spec = new VmSpecification(parse.GetValue(name)!, parse.GetValue(vcpus), bytes, parse.GetValue(image)!, parse.GetValue(mode), parse.GetValue(on));
+            var spec = new ApiVmSpec(parse.GetValue(name)!, parse.GetValue(vcpus), bytes, parse.GetValue(image)!, parse.GetValue(mode), parse.GetValue(on));
             var request = new CreateVmRequest(spec);
             if (ApiValidator.Validate(request) is { } invalid) return Task.FromResult(Usage(OptionOf(invalid)));
             return ClusterCliRunner.RunAsync(parse, connection, async (client, json) =>

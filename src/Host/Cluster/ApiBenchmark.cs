@@ -162,7 +162,7 @@ public static class ApiBenchmark
 
     private static async Task<VmInfo> CreateAsync(ApiClient client, string name)
     {
-        var reply = await client.RequestAsync(new CreateVmRequest(new VmSpecification(name, 1, 1UL << 20, "hello"))).ConfigureAwait(false);
+        var reply = await client.RequestAsync(new CreateVmRequest(new ApiVmSpec(name, 1, 1UL << 20, "hello"))).ConfigureAwait(false);
         return reply is VmReply ok ? ok.Vm : throw new InvalidOperationException($"creating {name} failed: {reply}");
     }
 

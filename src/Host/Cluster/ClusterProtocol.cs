@@ -62,7 +62,7 @@ public sealed record VmRecordChanged(VmInfo Vm) : IClusterProtocolMessage;
 /// The directory asks the chosen agent to build a VM, within <paramref name="DeadlineMs"/> milliseconds (the agent
 /// gives up a little sooner, see <see cref="RequestDeadline"/>). Answered with <see cref="CreateOnNodeResult"/>.
 /// </summary>
-public sealed record CreateOnNode(VmSpecification Spec, int DeadlineMs) : IClusterProtocolMessage;
+public sealed record CreateOnNode(ApiVmSpec Spec, int DeadlineMs) : IClusterProtocolMessage;
 
 /// <summary>The agent's answer to <see cref="CreateOnNode"/>: the created VM, or why it failed.</summary>
 public sealed record CreateOnNodeResult(string Name, VmInfo? Vm, ApiErrorReply? Error) : IClusterProtocolMessage;

@@ -9,7 +9,7 @@ namespace Actorvisor.Host.Cluster;
 public static class Placement
 {
     /// <summary>The chosen node, or an error a person can act on (no node, unknown node, no room).</summary>
-    public static PlacementResult Choose(IReadOnlyCollection<NodeLoad> nodes, VmSpecification spec)
+    public static PlacementResult Choose(IReadOnlyCollection<NodeLoad> nodes, ApiVmSpec spec)
     {
         ArgumentNullException.ThrowIfNull(nodes);
         ArgumentNullException.ThrowIfNull(spec);

@@ -1,4 +1,4 @@
-using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Host.Api.V1;
@@ -11,7 +11,7 @@ namespace Actorvisor.Host.Node;
 /// <summary>
 /// The node's face to the cluster (/user/hypervisor) and the one owner of its VMs' cluster-facing view. Naming: a
 /// <em>node</em> is one `actorvisor node` daemon, which is one member of the Akka cluster; each node runs one agent,
-/// whose child <see cref="NodeActor"/> ("vms") is the node's VM registry in the actor runtime (names, capacity,
+/// whose child <see cref="VmRegistryActor"/> ("vms") is the node's VM registry in the actor runtime (names, capacity,
 /// supervision of the VmActors). The agent keeps one <see cref="HostedVm"/> per VM (its API record, which only the
 /// agent changes, on its <see cref="VmWatcher"/>'s <see cref="VmStatusObserved"/> reports; its VmActor; its watcher;
 /// the subscribers to its events): it builds and destroys VMs the directory asks for, carries out VM requests the
@@ -22,7 +22,7 @@ namespace Actorvisor.Host.Node;
 /// deadline (<see cref="RequestDeadline"/>), answered with <see cref="ApiErrorCode.Timeout"/> naming this node.
 /// On <see cref="ShutdownAgent"/> (CoordinatedShutdown) it destroys every VM, then announces an empty node so the
 /// directory forgets them rather than reporting them Lost.
-/// Supervision: watchers are stopped if they throw; the NodeActor supervises the VmActors itself.
+/// Supervision: watchers are stopped if they throw; the VmRegistryActor supervises the VmActors itself.
 /// </summary>
 public sealed class HypervisorAgent : ReceiveActor
 {
@@ -56,7 +56,7 @@ public sealed class HypervisorAgent : ReceiveActor
         _accelerator = accelerator;
         _images = images;
         _directory = directory;
-        _registry = Context.ActorOf(NodeActor.Props(new NodeCapacity(info.Vcpus, info.MemoryBytes)), "vms");
+        _registry = Context.ActorOf(VmRegistryActor.Props(new NodeCapacity(info.Vcpus, info.MemoryBytes)), "vms");
 
         Receive<AnnounceNode>(_ => Sender.Tell(Announcement()));
         Receive<AnnouncementAccepted>(_ => { });
@@ -178,7 +178,7 @@ public sealed class HypervisorAgent : ReceiveActor
                 }, null));
                 break;
             case NodeRequestFailed failed:
-                if (failed.Error is NodeError.UnknownVm) Forget(d.Name);
+                if (failed.Error is VmRegistryError.UnknownVm) Forget(d.Name);
                 d.ReplyTo.Tell(new DestroyOnNodeResult(d.Name, null, ErrorOf(d.Name, failed.Error)));
                 break;
             case AskTimeoutException:
@@ -328,13 +328,13 @@ public sealed class HypervisorAgent : ReceiveActor
 
     private ApiErrorReply NotHere(string name) => new(ApiErrorCode.NotFound, $"name: no VM named '{name}' on node {_info.Name}", "name");
 
-    private static ApiErrorReply ErrorOf(string name, NodeError error) => error switch
+    private static ApiErrorReply ErrorOf(string name, VmRegistryError error) => error switch
     {
-        NodeError.DuplicateVmName => new(ApiErrorCode.AlreadyExists, $"spec.name: {error.Message}", "spec.name"),
-        NodeError.InsufficientCapacity => new(ApiErrorCode.NoCapacity, error.Message),
-        NodeError.InvalidSpec s => new(ApiErrorCode.InvalidRequest, s.Message, "spec." + s.Problem.Split(':')[0]),
-        NodeError.UnknownVm => new(ApiErrorCode.NotFound, $"name: {error.Message}", "name"),
-        NodeError.ShuttingDown => new(ApiErrorCode.NodeUnavailable, error.Message),
+        VmRegistryError.DuplicateVmName => new(ApiErrorCode.AlreadyExists, $"spec.name: {error.Message}", "spec.name"),
+        VmRegistryError.InsufficientCapacity => new(ApiErrorCode.NoCapacity, error.Message),
+        VmRegistryError.InvalidSpec s => new(ApiErrorCode.InvalidRequest, s.Message, "spec." + s.Problem.Split(':')[0]),
+        VmRegistryError.UnknownVm => new(ApiErrorCode.NotFound, $"name: {error.Message}", "name"),
+        VmRegistryError.ShuttingDown => new(ApiErrorCode.NodeUnavailable, error.Message),
         _ => new(ApiErrorCode.OperationFailed, error.Message),
     };
 
@@ -346,7 +346,7 @@ public sealed class HypervisorAgent : ReceiveActor
 
     private static string Describe(object reply) => reply is Exception e ? $"{e.GetType().Name}: {e.Message}" : reply.GetType().Name;
 
-    private sealed record Created(VmSpecification Spec, IActorRef ReplyTo, object Reply, TimeSpan Wait);
+    private sealed record Created(ApiVmSpec Spec, IActorRef ReplyTo, object Reply, TimeSpan Wait);
 
     private sealed record Destroyed(string Name, IActorRef ReplyTo, object Reply, TimeSpan Wait);
 }

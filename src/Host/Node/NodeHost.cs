@@ -118,7 +118,7 @@ public static class NodeHost
                     ClusterClientReceptionist.Get(system).RegisterService(api);
                     CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceStop, "destroy-vms", async () =>
                     {
-                        await agent.Ask<Actorvisor.Actors.Node.NodeShutDown>(ShutdownAgent.Instance, TimeSpan.FromSeconds(55)).ConfigureAwait(false);
+                        await agent.Ask<Actorvisor.Actors.Registry.NodeShutDown>(ShutdownAgent.Instance, TimeSpan.FromSeconds(55)).ConfigureAwait(false);
                         return Akka.Done.Instance;
                     });
                     var log = services.GetRequiredService<ILoggerFactory>().CreateLogger("Actorvisor.Node");

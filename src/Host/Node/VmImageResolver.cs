@@ -9,7 +9,7 @@ using Actorvisor.Host.Api.V1;
 namespace Actorvisor.Host.Node;
 
 /// <summary>
-/// Turns an API <see cref="VmSpecification"/> into the actor runtime's <see cref="VmSpec"/> on this node:
+/// Turns an API <see cref="ApiVmSpec"/> into the actor runtime's <see cref="VmActorSpec"/> on this node:
 /// a library guest by name, or an image file inside one of the node's image directories (a relative path
 /// is taken from the first). Files outside those directories are refused, so an API client cannot load
 /// arbitrary host files into a guest.
@@ -19,7 +19,7 @@ public sealed class VmImageResolver(IReadOnlyList<string> imageDirectories, stri
     private readonly IReadOnlyList<string> _directories = imageDirectories.Select(d => Path.TrimEndingDirectorySeparator(Path.GetFullPath(d))).ToList();
 
     /// <summary>The spec to create, or an error naming the field.</summary>
-    public (VmSpec? Spec, ApiErrorReply? Error) Resolve(VmSpecification spec, IAccelerator accelerator)
+    public (VmActorSpec? Spec, ApiErrorReply? Error) Resolve(ApiVmSpec spec, IAccelerator accelerator)
     {
         IBootableImage image;
         BootMode? requested = spec.BootMode switch

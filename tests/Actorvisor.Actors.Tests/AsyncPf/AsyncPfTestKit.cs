@@ -1,6 +1,6 @@
 using Actorvisor.Actors.AsyncPf;
 using Actorvisor.Actors.Devices;
-using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Tests.Support;
 using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Guests;

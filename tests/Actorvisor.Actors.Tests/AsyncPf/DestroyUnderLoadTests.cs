@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Actorvisor.Actors.AsyncPf;
-using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Tests.Support;
 using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Lazy;
@@ -94,7 +94,7 @@ public static class DestroyCycle
             MemoryBytes = 4UL << 20,
             LazyMemory = new LazyMemorySpec(LazyGuests.LazyBase, (ulong)lazyPages * 4096, store),
         };
-        var spec = new VmSpec(name, 1, machineSpec.MemoryBytes + machineSpec.LazyMemory.Size, context =>
+        var spec = new VmActorSpec(name, 1, machineSpec.MemoryBytes + machineSpec.LazyMemory.Size, context =>
         {
             var m = MachineParts.Build(accelerator, machineSpec, context.Console, router);
             router.Attach(m.LazyMemory!);

@@ -1,4 +1,4 @@
-using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Runtime;
 using Actorvisor.Actors.Tests.Support;
 using Actorvisor.Actors.Vm;
@@ -13,7 +13,7 @@ public sealed class ActorvisorRuntimeTests : IDisposable
 {
     private readonly IAccelerator _accelerator = TestAccelerator.Create();
 
-    private VmSpec Spec(string name, GuestImage image) =>
+    private VmActorSpec Spec(string name, GuestImage image) =>
         MachineVm.Spec(name, _accelerator, new MachineSpec { Image = image, MemoryBytes = 4UL << 20 });
 
     [Fact]
@@ -37,9 +37,9 @@ public sealed class ActorvisorRuntimeTests : IDisposable
         await using var runtime = ActorvisorRuntime.Start(new NodeCapacity(1, 1UL << 30), "runtime-refusals");
         var vm = await runtime.CreateVmAsync(Spec("only", TestGuests.Spin()));
         var duplicate = await Assert.ThrowsAsync<ActorvisorException>(() => runtime.CreateVmAsync(Spec("only", TestGuests.Spin())));
-        Assert.Equal(new NodeError.DuplicateVmName("only"), duplicate.Error);
+        Assert.Equal(new VmRegistryError.DuplicateVmName("only"), duplicate.Error);
         var full = await Assert.ThrowsAsync<ActorvisorException>(() => runtime.CreateVmAsync(Spec("second", TestGuests.Spin())));
-        Assert.IsType<NodeError.InsufficientCapacity>(full.Error);
+        Assert.IsType<VmRegistryError.InsufficientCapacity>(full.Error);
         var early = await Assert.ThrowsAsync<ActorvisorException>(vm.PauseAsync);
         Assert.Equal(new VmError.InvalidTransition(VmState.Created, "pause"), early.Error);
     }

@@ -1,5 +1,5 @@
 using Actorvisor.Actors.Devices;
-using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Guests;
@@ -14,7 +14,7 @@ namespace Actorvisor.Actors.Tests.Support;
 public sealed record TestVm(string Name, IActorRef Vm, TestProbe Events, MachineParts Machine);
 
 /// <summary>
-/// TestKit with a real accelerator and helpers to create VMs running real guests through a NodeActor.
+/// TestKit with a real accelerator and helpers to create VMs running real guests through a VmRegistryActor.
 /// Waits are bounded expectations on messages, never sleeps.
 /// </summary>
 public abstract class VmTestKit : TestKit
@@ -44,12 +44,12 @@ public abstract class VmTestKit : TestKit
     /// <summary>The accelerator every VM of the test runs on.</summary>
     protected IAccelerator Accelerator { get; }
 
-    /// <summary>Starts a NodeActor (16 vCPUs and 4 GiB unless told otherwise).</summary>
+    /// <summary>Starts a VmRegistryActor (16 vCPUs and 4 GiB unless told otherwise).</summary>
     protected IActorRef StartNode(NodeCapacity? capacity = null) =>
-        Sys.ActorOf(NodeActor.Props(capacity ?? new NodeCapacity(16, 4UL << 30)), $"node-{++_nodes}");
+        Sys.ActorOf(VmRegistryActor.Props(capacity ?? new NodeCapacity(16, 4UL << 30)), $"node-{++_nodes}");
 
     /// <summary>A spec for <paramref name="image"/>; <paramref name="devices"/> may add devices to the machine.</summary>
-    protected VmSpec Spec(string name, GuestImage image, Action<MachineParts>? built = null, Func<MachineParts, IEnumerable<VmDevice>>? devices = null, ulong memory = TestMemory) =>
+    protected VmActorSpec Spec(string name, GuestImage image, Action<MachineParts>? built = null, Func<MachineParts, IEnumerable<VmDevice>>? devices = null, ulong memory = TestMemory) =>
         MachineVm.Spec(name, Accelerator, new MachineSpec { Image = image, MemoryBytes = memory }, m =>
         {
             built?.Invoke(m);

@@ -1,4 +1,4 @@
-using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Vfio;
 using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Native;
@@ -81,7 +81,7 @@ public class VfioTeardownTests(ITestOutputHelper output) : VfioVmTestKit(output)
         var node = StartNode();
 
         node.Tell(new CreateVm(VfioSpec("bad-file", good, "/dev/null")));
-        var failed = Assert.IsType<NodeError.CreateFailed>(ExpectMsg<NodeRequestFailed>(Long).Error);
+        var failed = Assert.IsType<VmRegistryError.CreateFailed>(ExpectMsg<NodeRequestFailed>(Long).Error);
         var error = Assert.IsType<VfioError.NotVfioFile>(Assert.IsType<VmError.VfioRefused>(failed.Cause).Error);
         Assert.Equal("/dev/null", error.File);
         Assert.Contains("'/dev/null' is not a VFIO group or device file", failed.Message);
@@ -89,7 +89,7 @@ public class VfioTeardownTests(ITestOutputHelper output) : VfioVmTestKit(output)
         Assert.Equal(0, StandInVfioFiles.OpenDescriptors(good));
 
         node.Tell(new CreateVm(VfioSpec("missing-file", "/dev/vfio/4242")));
-        var missing = Assert.IsType<NodeError.CreateFailed>(ExpectMsg<NodeRequestFailed>(Long).Error);
+        var missing = Assert.IsType<VmRegistryError.CreateFailed>(ExpectMsg<NodeRequestFailed>(Long).Error);
         Assert.Equal(new VfioError.CannotOpen("/dev/vfio/4242", "ENOENT", Errnos.Describe(Errnos.ENOENT)),
             Assert.IsType<VmError.VfioRefused>(missing.Cause).Error);
 
@@ -105,7 +105,7 @@ public class VfioTeardownTests(ITestOutputHelper output) : VfioVmTestKit(output)
         var node = StartNode();
         node.Tell(new CreateVm(VfioSpec("relative", "vfio/1")));
         Assert.Equal("invalid VM spec: vfio[0]: 'vfio/1' is not an absolute path (e.g. /dev/vfio/12)",
-            Assert.IsType<NodeError.InvalidSpec>(ExpectMsg<NodeRequestFailed>().Error).Message);
+            Assert.IsType<VmRegistryError.InvalidSpec>(ExpectMsg<NodeRequestFailed>().Error).Message);
         Assert.Equal("vfio[2]: '/dev/vfio/1' is listed twice", VfioSpec("twice", "/dev/vfio/1", "/dev/vfio/2", "/dev/vfio/1").Validate());
         Assert.Null(VfioSpec("fine", "/dev/vfio/1", "/dev/vfio/devices/vfio0").Validate());
     }

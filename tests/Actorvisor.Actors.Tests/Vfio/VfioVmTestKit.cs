@@ -1,4 +1,4 @@
-using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Tests.Support;
 using Actorvisor.Actors.Vfio;
 using Actorvisor.Actors.Vm;
@@ -20,7 +20,7 @@ public abstract class VfioVmTestKit(ITestOutputHelper output) : VmTestKit(output
     protected StandInVfioFiles StandIns { get; } = new();
 
     /// <summary>A spec for a spinning guest with <paramref name="vfioFiles"/> attached at creation.</summary>
-    protected VmSpec VfioSpec(string name, params string[] vfioFiles) =>
+    protected VmActorSpec VfioSpec(string name, params string[] vfioFiles) =>
         Spec(name, TestGuests.Spin()) with
         {
             VfioFiles = vfioFiles,
@@ -28,7 +28,7 @@ public abstract class VfioVmTestKit(ITestOutputHelper output) : VmTestKit(output
         };
 
     /// <summary>Creates the VM of <paramref name="spec"/> on <paramref name="node"/>, subscribed to its events.</summary>
-    protected TestVm Create(IActorRef node, VmSpec spec)
+    protected TestVm Create(IActorRef node, VmActorSpec spec)
     {
         node.Tell(new CreateVm(spec));
         var created = ExpectMsg<VmCreated>(Long);

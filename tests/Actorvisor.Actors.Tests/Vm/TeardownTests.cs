@@ -1,5 +1,5 @@
 using Actorvisor.Actors.Devices;
-using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Tests.Support;
 using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Guests;

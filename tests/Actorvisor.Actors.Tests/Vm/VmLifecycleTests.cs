@@ -1,4 +1,4 @@
-using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Tests.Support;
 using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Guests;

@@ -14,11 +14,11 @@ public class VmSpecTests
     [InlineData("ok", 1, 0UL, "memory: must be greater than zero")]
     public void Invalid_specs_name_the_field(string name, int vcpus, ulong memory, string expected)
     {
-        var problem = new VmSpec(name, vcpus, memory, NoBuild).Validate();
+        var problem = new VmActorSpec(name, vcpus, memory, NoBuild).Validate();
         Assert.NotNull(problem);
         Assert.Contains(expected, problem);
     }
 
     [Fact]
-    public void A_valid_spec_has_no_problem() => Assert.Null(new VmSpec("web-1.a_b", 2, 1 << 20, NoBuild).Validate());
+    public void A_valid_spec_has_no_problem() => Assert.Null(new VmActorSpec("web-1.a_b", 2, 1 << 20, NoBuild).Validate());
 }

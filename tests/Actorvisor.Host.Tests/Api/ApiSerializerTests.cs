@@ -25,7 +25,7 @@ public sealed class ApiSerializerTests : IDisposable
     private IEnumerable<IApiMessage> Samples()
     {
         var vm = new VmInfo("web-1", "n1", VmStatus.Running, 2, 32UL << 20, "hello", null);
-        var spec = new VmSpecification("web-1", 2, 32UL << 20, "/images/a.elf", "long", "n2");
+        var spec = new ApiVmSpec("web-1", 2, 32UL << 20, "/images/a.elf", "long", "n2");
         return
         [
             new CreateVmRequest(spec) { Token = "tok" },
@@ -83,8 +83,8 @@ public sealed class ApiSerializerTests : IDisposable
     [Fact]
     public void Fields_survive_the_round_trip()
     {
-        var create = RoundTrip(new CreateVmRequest(new VmSpecification("a", 3, 8UL << 20, "hello", null, null)) { Token = "secret" });
-        Assert.Equal(new VmSpecification("a", 3, 8UL << 20, "hello"), create.Spec);
+        var create = RoundTrip(new CreateVmRequest(new ApiVmSpec("a", 3, 8UL << 20, "hello", null, null)) { Token = "secret" });
+        Assert.Equal(new ApiVmSpec("a", 3, 8UL << 20, "hello"), create.Spec);
         Assert.Equal("secret", create.Token);
 
         var console = RoundTrip(new ConsoleOutput("a", [0, 1, 0xff, (byte)'\n']));

@@ -5,7 +5,7 @@ namespace Actorvisor.Host.Tests.Api;
 
 public class ApiValidatorTests
 {
-    private static readonly VmSpecification Good = new("web-1", 1, 16UL << 20, "hello");
+    private static readonly ApiVmSpec Good = new("web-1", 1, 16UL << 20, "hello");
 
     [Fact]
     public void A_good_spec_and_every_good_request_pass()

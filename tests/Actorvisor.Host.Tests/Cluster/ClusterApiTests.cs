@@ -47,8 +47,8 @@ public sealed class ClusterApiTests(LocalCluster cluster)
         var viaCli = await ActorvisorProcess.RunAsync(cluster.Cli(2, "vm", "create", "spread-1", "--image", "hello", "--memory", "128M", "--json"));
         Assert.True(viaCli.ExitCode == 0, viaCli.ToString());
         var first = JsonSerializer.Deserialize<VmReply>(viaCli.Stdout, ClusterJson)!.Vm;
-        var second = (await Ok<VmReply>(new CreateVmRequest(new VmSpecification("spread-2", 1, 128UL << 20, "hello")))).Vm;
-        var third = (await Ok<VmReply>(new CreateVmRequest(new VmSpecification("spread-3", 1, 128UL << 20, "hello")))).Vm;
+        var second = (await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("spread-2", 1, 128UL << 20, "hello")))).Vm;
+        var third = (await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("spread-3", 1, 128UL << 20, "hello")))).Vm;
         try
         {
             Assert.Equal(3, new[] { first.Node, second.Node, third.Node }.Distinct().Count());
@@ -56,7 +56,7 @@ public sealed class ClusterApiTests(LocalCluster cluster)
             var list = await Ok<VmListReply>(new ListVmsRequest());
             Assert.Equal(first.Node, list.Vms.Single(v => v.Name == "spread-1").Node);
             // A fourth one of 200 MiB fits nowhere: a clear error, nothing created.
-            var noRoom = await Error(new CreateVmRequest(new VmSpecification("spread-4", 1, 200UL << 20, "hello")));
+            var noRoom = await Error(new CreateVmRequest(new ApiVmSpec("spread-4", 1, 200UL << 20, "hello")));
             Assert.Equal(ApiErrorCode.NoCapacity, noRoom.Code);
             Assert.Contains("no hypervisor has room", noRoom.Message);
             Assert.DoesNotContain((await Ok<VmListReply>(new ListVmsRequest())).Vms, v => v.Name == "spread-4");
@@ -70,11 +70,11 @@ public sealed class ClusterApiTests(LocalCluster cluster)
     [Fact]
     public async Task Explicit_node_placement_and_its_errors()
     {
-        var vm = (await Ok<VmReply>(new CreateVmRequest(new VmSpecification("pinned", 1, 16UL << 20, "hello", Node: "n2")))).Vm;
+        var vm = (await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("pinned", 1, 16UL << 20, "hello", Node: "n2")))).Vm;
         Assert.Equal("n2", vm.Node);
-        var unknown = await Error(new CreateVmRequest(new VmSpecification("pinned-x", 1, 16UL << 20, "hello", Node: "n9")));
+        var unknown = await Error(new CreateVmRequest(new ApiVmSpec("pinned-x", 1, 16UL << 20, "hello", Node: "n9")));
         Assert.Equal((ApiErrorCode.NotFound, "spec.node"), (unknown.Code, unknown.Field));
-        var duplicate = await Error(new CreateVmRequest(new VmSpecification("pinned", 1, 16UL << 20, "hello", Node: "n3")));
+        var duplicate = await Error(new CreateVmRequest(new ApiVmSpec("pinned", 1, 16UL << 20, "hello", Node: "n3")));
         Assert.Equal((ApiErrorCode.AlreadyExists, "spec.name"), (duplicate.Code, duplicate.Field));
         var destroyed = await Ok<VmReply>(new DestroyVmRequest("pinned"));
         Assert.Equal("pinned", destroyed.Vm.Name);
@@ -107,7 +107,7 @@ public sealed class ClusterApiTests(LocalCluster cluster)
     [Fact]
     public async Task Console_streams_to_a_cluster_client_subscriber_in_order()
     {
-        await Ok<VmReply>(new CreateVmRequest(new VmSpecification("long-hello", 1, 16UL << 20, "long-mode-hello")));
+        await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("long-hello", 1, 16UL << 20, "long-mode-hello")));
         var text = new System.Text.StringBuilder();
         var ended = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var subscriber = cluster.Client.Subscribe(m =>
@@ -135,7 +135,7 @@ public sealed class ClusterApiTests(LocalCluster cluster)
             if (n.Status == VmStatus.Stopped) stopped.TrySetResult();
         });
         await Ok<SubscribedReply>(new SubscribeVmEventsRequest(null, subscriber));
-        await Ok<VmReply>(new CreateVmRequest(new VmSpecification("spinner", 1, 16UL << 20, GuestCatalog.Spin)));
+        await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("spinner", 1, 16UL << 20, GuestCatalog.Spin)));
         Assert.Equal(VmStatus.Running, (await Ok<VmReply>(new StartVmRequest("spinner"))).Vm.Status);
         Assert.Equal(VmStatus.Paused, (await Ok<VmReply>(new PauseVmRequest("spinner"))).Vm.Status);
         var pausedTwice = await Error(new PauseVmRequest("spinner"));
@@ -166,7 +166,7 @@ public sealed class ClusterApiTests(LocalCluster cluster)
             lock (notices) notices.Add((n.Status, n.Detail));
             if (n.Status == VmStatus.Stopped) stopped.TrySetResult();
         });
-        var created = await Ok<VmReply>(new CreateVmRequest(new VmSpecification("watched", 1, 16UL << 20, GuestCatalog.Spin)));
+        var created = await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("watched", 1, 16UL << 20, GuestCatalog.Spin)));
         var subscribed = await Ok<SubscribedReply>(new SubscribeVmEventsRequest("watched", subscriber));
         Assert.Equal(("watched", "events", true), (subscribed.Vm, subscribed.Stream, subscribed.Active));
         await Ok<VmReply>(new StartVmRequest("watched"));
@@ -184,13 +184,13 @@ public sealed class ClusterApiTests(LocalCluster cluster)
 
     public static TheoryData<string, ApiRequest> InvalidRequests() => new()
     {
-        { "spec.name", new CreateVmRequest(new VmSpecification("", 1, 16UL << 20, "hello")) },
-        { "spec.vcpus", new CreateVmRequest(new VmSpecification("bad", 0, 16UL << 20, "hello")) },
-        { "spec.memoryBytes", new CreateVmRequest(new VmSpecification("bad", 1, 12345, "hello")) },
-        { "spec.image", new CreateVmRequest(new VmSpecification("bad", 1, 16UL << 20, "")) },
-        { "spec.image", new CreateVmRequest(new VmSpecification("bad", 1, 16UL << 20, "/etc/passwd")) },
-        { "spec.image", new CreateVmRequest(new VmSpecification("bad", 1, 16UL << 20, "no-such.bin/x")) },
-        { "spec.bootMode", new CreateVmRequest(new VmSpecification("bad", 1, 16UL << 20, "hello", "v86")) },
+        { "spec.name", new CreateVmRequest(new ApiVmSpec("", 1, 16UL << 20, "hello")) },
+        { "spec.vcpus", new CreateVmRequest(new ApiVmSpec("bad", 0, 16UL << 20, "hello")) },
+        { "spec.memoryBytes", new CreateVmRequest(new ApiVmSpec("bad", 1, 12345, "hello")) },
+        { "spec.image", new CreateVmRequest(new ApiVmSpec("bad", 1, 16UL << 20, "")) },
+        { "spec.image", new CreateVmRequest(new ApiVmSpec("bad", 1, 16UL << 20, "/etc/passwd")) },
+        { "spec.image", new CreateVmRequest(new ApiVmSpec("bad", 1, 16UL << 20, "no-such.bin/x")) },
+        { "spec.bootMode", new CreateVmRequest(new ApiVmSpec("bad", 1, 16UL << 20, "hello", "v86")) },
         { "spec", new CreateVmRequest(null!) },
         { "name", new StartVmRequest("bad name") },
         { "name", new DestroyVmRequest("") },

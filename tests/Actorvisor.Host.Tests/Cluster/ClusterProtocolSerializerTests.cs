@@ -23,7 +23,7 @@ public sealed class ClusterProtocolSerializerTests : IDisposable
         IClusterProtocolMessage[] samples =
         [
             info, new NodeAnnouncement(info, agent, [vm], snapshot), AnnounceNode.Instance, new VmRecordChanged(vm),
-            new CreateOnNode(new VmSpecification("a", 1, 1UL << 20, "hello"), 27_000), new CreateOnNodeResult("a", vm, null),
+            new CreateOnNode(new ApiVmSpec("a", 1, 1UL << 20, "hello"), 27_000), new CreateOnNodeResult("a", vm, null),
             new CreateOnNodeResult("a", null, new ApiErrorReply(ApiErrorCode.NoCapacity, "full")), new DestroyOnNode("a", 27_000),
             new DestroyOnNodeResult("a", vm, null), snapshot, new SnapshotStored(snapshot.Taken), new AnnouncementAccepted("n1"),
         ];

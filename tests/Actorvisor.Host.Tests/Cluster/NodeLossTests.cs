@@ -46,7 +46,7 @@ public sealed class NodeLossTests(NodeLossCluster cluster, ITestOutputHelper out
     public async Task Killed_nodes_lose_their_vms_the_directory_moves_and_a_stopped_node_leaves_cleanly()
     {
         foreach (var (name, node) in new[] { ("on-n1-a", "n1"), ("on-n1-b", "n1"), ("on-n2", "n2"), ("on-n3", "n3"), ("on-n3-b", "n3"), ("on-n4-a", "n4"), ("on-n4-b", "n4") })
-            await Ok<VmReply>(new CreateVmRequest(new VmSpecification(name, 1, 16UL << 20, "hello", Node: node)));
+            await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec(name, 1, 16UL << 20, "hello", Node: node)));
         var lost = new List<string>();
         var lostSignals = new Dictionary<int, TaskCompletionSource>
         {
@@ -128,7 +128,7 @@ public sealed class NodeLossTests(NodeLossCluster cluster, ITestOutputHelper out
         Assert.Contains("exited with result code 0", await ended.Task.WaitAsync(Wait));
         Assert.Equal(ApiErrorCode.NodeUnavailable, Assert.IsType<ApiErrorReply>(await cluster.Client.RequestAsync(new StartVmRequest("on-n4-a"))).Code);
         await Ok<VmReply>(new DestroyVmRequest("on-n4-a"));
-        Assert.Contains((await Ok<VmReply>(new CreateVmRequest(new VmSpecification("on-n4-a", 1, 16UL << 20, "hello")))).Vm.Node, new[] { "n1", "n2", "n3" });
+        Assert.Contains((await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("on-n4-a", 1, 16UL << 20, "hello")))).Vm.Node, new[] { "n1", "n2", "n3" });
         var cli = await ActorvisorProcess.RunAsync(cluster.Cli(1, "vm", "list"));
         Assert.True(cli.ExitCode == 0, cli.ToString());
         Assert.Contains("Lost", cli.Stdout);
@@ -197,7 +197,7 @@ public sealed class NodeLossTests(NodeLossCluster cluster, ITestOutputHelper out
         vms = await List();
         Assert.Equal(VmStatus.Lost, vms["on-n1-b"].Status);
         Assert.Equal(VmStatus.Created, vms["on-n3"].Status);
-        Assert.Contains((await Ok<VmReply>(new CreateVmRequest(new VmSpecification("after-move", 1, 16UL << 20, "hello")))).Vm.Node, new[] { "n2", "n3" });
+        Assert.Contains((await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("after-move", 1, 16UL << 20, "hello")))).Vm.Node, new[] { "n2", "n3" });
 
         // 3. A graceful stop (SIGTERM) is not a loss, not even of the node that now hosts the directory: it
         // destroys its VMs, the directory hands over to the other node, the node exits 0, and its VMs disappear
@@ -206,7 +206,7 @@ public sealed class NodeLossTests(NodeLossCluster cluster, ITestOutputHelper out
         int leaver = placement.EndsWith($":{cluster.Ports[1]}") ? 1 : 2, stayer = 3 - leaver;
         Assert.EndsWith($":{cluster.Ports[leaver]}", placement);
         var (leaverName, stayerName) = ($"n{leaver + 1}", $"n{stayer + 1}");
-        await Ok<VmReply>(new CreateVmRequest(new VmSpecification("leaving", 1, 16UL << 20, "spin", Node: leaverName)));
+        await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("leaving", 1, 16UL << 20, "spin", Node: leaverName)));
         await Ok<VmReply>(new StartVmRequest("leaving"));
         cluster.Nodes[leaver].Terminate();
         Assert.Equal(0, await cluster.Nodes[leaver].WaitForExitAsync(Wait));

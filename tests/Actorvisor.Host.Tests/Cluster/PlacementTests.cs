@@ -10,7 +10,7 @@ public class PlacementTests
     private static NodeLoad Node(string name, int usedVcpus, ulong usedMib, int vcpus = 8, ulong mib = 1024) =>
         new(name, $"akka.tcp://c@h:{name.Length}", vcpus, usedVcpus, mib * Mib, usedMib * Mib);
 
-    private static VmSpecification Spec(int vcpus = 1, ulong mib = 64, string? node = null) => new("vm", vcpus, mib * Mib, "hello", Node: node);
+    private static ApiVmSpec Spec(int vcpus = 1, ulong mib = 64, string? node = null) => new("vm", vcpus, mib * Mib, "hello", Node: node);
 
     [Fact]
     public void The_node_with_the_most_free_memory_wins()

@@ -63,7 +63,7 @@ public sealed class SecureClusterTests(SecureCluster cluster) : IClassFixture<Se
         var missing = Assert.IsType<ApiErrorReply>(await client.RequestAsync(new ListVmsRequest()));
         Assert.Equal((ApiErrorCode.Unauthorized, "token"), (missing.Code, missing.Field));
         Assert.Contains("missing API token", missing.Message);
-        var wrong = Assert.IsType<ApiErrorReply>(await client.RequestAsync(new CreateVmRequest(new VmSpecification("x", 1, 16UL << 20, "hello")) { Token = "guess" }));
+        var wrong = Assert.IsType<ApiErrorReply>(await client.RequestAsync(new CreateVmRequest(new ApiVmSpec("x", 1, 16UL << 20, "hello")) { Token = "guess" }));
         Assert.Equal(ApiErrorCode.Unauthorized, wrong.Code);
         Assert.Contains("wrong API token", wrong.Message);
         var cli = await ActorvisorProcess.RunAsync(["vm", "list", "--node", cluster.Contact(2), "--tls-certificate", tls.ClientCertificate,

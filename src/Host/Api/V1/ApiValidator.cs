@@ -49,7 +49,7 @@ public static class ApiValidator
     }
 
     /// <summary>Null if <paramref name="spec"/> is valid, else the first problem (fields prefixed "spec.").</summary>
-    public static ApiErrorReply? Spec(VmSpecification? spec)
+    public static ApiErrorReply? Spec(ApiVmSpec? spec)
     {
         if (spec is null) return ApiErrorReply.Invalid("spec", "is missing");
         if (Name("spec.name", spec.Name) is { } name) return name;

@@ -3,8 +3,8 @@ namespace Actorvisor.Host.Api.V1;
 // Requests that create a VM or move it through its lifecycle. Each is answered with a VmReply carrying the
 // VM's state after the operation, or an ApiErrorReply.
 
-/// <summary>Creates a VM (state Created) on the node placement picks, or on <see cref="VmSpecification.Node"/>.</summary>
-public sealed record CreateVmRequest(VmSpecification Spec) : ApiRequest;
+/// <summary>Creates a VM (state Created) on the node placement picks, or on <see cref="ApiVmSpec.Node"/>.</summary>
+public sealed record CreateVmRequest(ApiVmSpec Spec) : ApiRequest;
 
 /// <summary>Created -> Running.</summary>
 public sealed record StartVmRequest(string Name) : ApiRequest;

@@ -1,4 +1,4 @@
-using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Runtime;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Vfio;
@@ -6,14 +6,14 @@ using Actorvisor.Host.Scenarios.Language;
 
 namespace Actorvisor.Host.Scenarios.Nodes;
 
-/// <summary>Starts in-process nodes: an <see cref="ActorvisorRuntime"/> (ActorSystem + NodeActor) per declared node.</summary>
+/// <summary>Starts in-process nodes: an <see cref="ActorvisorRuntime"/> (ActorSystem + VmRegistryActor) per declared node.</summary>
 /// <param name="logLevel">
 /// Akka's log level for the nodes: OFF by default, since every VM failure a log line would announce reaches the
 /// scenario's report as the VM's outcome; WARNING or DEBUG to see the runtime's own account.
 /// </param>
 /// <param name="kvmVfioDevice">
 /// Creates each VM's KVM-VFIO device; null (the default) for the real one (<see cref="KvmVfioDevices.Create"/>: the
-/// kernel's on KVM, the runtime's otherwise), as <see cref="Actorvisor.Actors.Vm.VmSpec.KvmVfioDevice"/> takes it.
+/// kernel's on KVM, the runtime's otherwise), as <see cref="Actorvisor.Actors.Vm.VmActorSpec.KvmVfioDevice"/> takes it.
 /// </param>
 public sealed class InProcessNodeFactory(string logLevel = "OFF", Func<IVirtualMachine, IKvmVfioDevice>? kvmVfioDevice = null) : INodeFactory
 {

@@ -164,7 +164,7 @@ internal sealed class InProcessVm(
     public static string? KindOf(ActorvisorException e) => e.Error switch
     {
         VmError v => KindOf(v),
-        Actorvisor.Actors.Node.NodeError.CreateFailed { Cause: { } cause } => KindOf(cause),
+        Actorvisor.Actors.Registry.VmRegistryError.CreateFailed { Cause: { } cause } => KindOf(cause),
         { } other => VfioErrorKinds.Kebab(other.GetType().Name),
         _ => null,
     };

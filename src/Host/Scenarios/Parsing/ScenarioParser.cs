@@ -268,7 +268,7 @@ public static class ScenarioParser
         return step is null ? null : step with { Timeout = syntax.Timeout };
     }
 
-    /// <summary>Why <paramref name="path"/> cannot name a VFIO file, or null: the KVM-VFIO device opens files by absolute path (VmSpec's rule, checked here with a location).</summary>
+    /// <summary>Why <paramref name="path"/> cannot name a VFIO file, or null: the KVM-VFIO device opens files by absolute path (VmActorSpec's rule, checked here with a location).</summary>
     internal static string? VfioPathProblem(string path) =>
         path.Length > 0 && path[0] == '/' ? null : "must be an absolute path (VFIO files are e.g. /dev/vfio/12 or /dev/vfio/devices/vfio0)";
 }

@@ -105,7 +105,7 @@ internal static class ScenarioValidator
         if (vm.VfioFiles.Count > 0) context.Error(vm.Location, $"{what}: 'vfio' is not supported by node kind 'cluster'");
     }
 
-    // VmSpec's rule for names (the actor runtime checks it again; here it is reported with a location).
+    // VmActorSpec's rule for names (the actor runtime checks it again; here it is reported with a location).
     private static string? NameProblem(string name)
     {
         if (name.Length > 64) return "is longer than 64 characters";

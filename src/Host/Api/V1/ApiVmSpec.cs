@@ -12,4 +12,4 @@ namespace Actorvisor.Host.Api.V1;
 /// </param>
 /// <param name="BootMode">"real", "protected" or "long"; null means the image's own mode.</param>
 /// <param name="Node">The node to create it on (its configured name); null lets placement choose.</param>
-public sealed record VmSpecification(string Name, int Vcpus, ulong MemoryBytes, string Image, string? BootMode = null, string? Node = null);
+public sealed record ApiVmSpec(string Name, int Vcpus, ulong MemoryBytes, string Image, string? BootMode = null, string? Node = null);

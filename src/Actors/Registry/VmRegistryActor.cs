@@ -2,7 +2,7 @@ using Actorvisor.Actors.Vm;
 using Akka.Actor;
 using Akka.Event;
 
-namespace Actorvisor.Actors.Node;
+namespace Actorvisor.Actors.Registry;
 
 /// <summary>
 /// The VM registry of one node (kvm_lock protecting vm_list, locking.rst: the outermost lock, so VmActors are its
@@ -14,7 +14,7 @@ namespace Actorvisor.Actors.Node;
 /// Supervision: a VmActor that throws is stopped (its PostStop tears the VM down) and recorded as Failed;
 /// the node itself never fails because of a VM.
 /// </summary>
-public sealed class NodeActor : ReceiveActor
+public sealed class VmRegistryActor : ReceiveActor
 {
     private readonly NodeCapacity _capacity;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -28,10 +28,10 @@ public sealed class NodeActor : ReceiveActor
     private long _actorSerial;
 
     /// <summary>Props for a node with <paramref name="capacity"/>.</summary>
-    public static Props Props(NodeCapacity capacity) => Akka.Actor.Props.Create(() => new NodeActor(capacity));
+    public static Props Props(NodeCapacity capacity) => Akka.Actor.Props.Create(() => new VmRegistryActor(capacity));
 
     /// <summary>Use <see cref="Props"/>; public for the actor factory.</summary>
-    public NodeActor(NodeCapacity capacity)
+    public VmRegistryActor(NodeCapacity capacity)
     {
         _capacity = capacity;
         _self = Self;
@@ -73,31 +73,31 @@ public sealed class NodeActor : ReceiveActor
     {
         if (_shuttingDown)
         {
-            Sender.Tell(new NodeRequestFailed(new NodeError.ShuttingDown()));
+            Sender.Tell(new NodeRequestFailed(new VmRegistryError.ShuttingDown()));
             return;
         }
         if (m.Spec.Validate() is { } problem)
         {
-            Sender.Tell(new NodeRequestFailed(new NodeError.InvalidSpec(problem)));
+            Sender.Tell(new NodeRequestFailed(new VmRegistryError.InvalidSpec(problem)));
             return;
         }
         var spec = m.Spec;
         if (_vms.ContainsKey(spec.Name))
         {
-            Sender.Tell(new NodeRequestFailed(new NodeError.DuplicateVmName(spec.Name)));
+            Sender.Tell(new NodeRequestFailed(new VmRegistryError.DuplicateVmName(spec.Name)));
             return;
         }
         var usage = Usage();
         ulong freeVcpus = (ulong)Math.Max(0, _capacity.Vcpus - usage.UsedVcpus);
         if ((ulong)spec.VcpuCount > freeVcpus)
         {
-            Sender.Tell(new NodeRequestFailed(new NodeError.InsufficientCapacity("vcpus", (ulong)spec.VcpuCount, freeVcpus, (ulong)_capacity.Vcpus)));
+            Sender.Tell(new NodeRequestFailed(new VmRegistryError.InsufficientCapacity("vcpus", (ulong)spec.VcpuCount, freeVcpus, (ulong)_capacity.Vcpus)));
             return;
         }
         ulong freeMemory = _capacity.MemoryBytes - Math.Min(_capacity.MemoryBytes, usage.UsedMemoryBytes);
         if (spec.MemoryBytes > freeMemory)
         {
-            Sender.Tell(new NodeRequestFailed(new NodeError.InsufficientCapacity("memory bytes", spec.MemoryBytes, freeMemory, _capacity.MemoryBytes)));
+            Sender.Tell(new NodeRequestFailed(new VmRegistryError.InsufficientCapacity("memory bytes", spec.MemoryBytes, freeMemory, _capacity.MemoryBytes)));
             return;
         }
         // The name reserves the resources from now on, while the VM is built on its own actor.
@@ -117,7 +117,7 @@ public sealed class NodeActor : ReceiveActor
 
     private void OnCreateFailed(VmCreateFailed m) => Update(m.VmName, e =>
     {
-        e.CreateRequester?.Tell(new NodeRequestFailed(new NodeError.CreateFailed(e.Name, m.Reason, m.Error)));
+        e.CreateRequester?.Tell(new NodeRequestFailed(new VmRegistryError.CreateFailed(e.Name, m.Reason, m.Error)));
         e.CreateRequester = null;
         Remove(e);
         Context.Stop(e.Actor);
@@ -157,7 +157,7 @@ public sealed class NodeActor : ReceiveActor
             _log.Error("VM {0}: {1}", e.Name, reason);
             e.Outcome = new VmOutcome.Failed(reason);
             e.State = VmState.Failed;
-            e.CreateRequester?.Tell(new NodeRequestFailed(new NodeError.CreateFailed(e.Name, reason)));
+            e.CreateRequester?.Tell(new NodeRequestFailed(new VmRegistryError.CreateFailed(e.Name, reason)));
             e.CreateRequester = null;
             e.Alive = false;
             _byActor.Remove(t.ActorRef);
@@ -188,7 +188,7 @@ public sealed class NodeActor : ReceiveActor
     private void WithVm(string name, Action<Entry> action)
     {
         if (_vms.TryGetValue(name, out var e)) action(e);
-        else Sender.Tell(new NodeRequestFailed(new NodeError.UnknownVm(name)));
+        else Sender.Tell(new NodeRequestFailed(new VmRegistryError.UnknownVm(name)));
     }
 
     // Reports from a VmActor; ignored once its entry is gone (e.g. a late event after destroy).
@@ -203,9 +203,9 @@ public sealed class NodeActor : ReceiveActor
         _byActor.Remove(e.Actor);
     }
 
-    private sealed class Entry(VmSpec spec, IActorRef actor)
+    private sealed class Entry(VmActorSpec spec, IActorRef actor)
     {
-        public VmSpec Spec { get; } = spec;
+        public VmActorSpec Spec { get; } = spec;
         public IActorRef Actor { get; } = actor;
         public string Name => Spec.Name;
         public VmState State { get; set; } = VmState.Created;

@@ -1,11 +1,11 @@
-using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Tests.Support;
 using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Guests;
 using Actorvisor.Hardware.Machines;
 using Xunit.Abstractions;
 
-namespace Actorvisor.Actors.Tests.Node;
+namespace Actorvisor.Actors.Tests.Registry;
 
 /// <summary>A VmActor that itself throws is stopped by the node, which records it Failed; its PostStop tears it down.</summary>
 public class VmActorCrashTests(ITestOutputHelper output) : VmTestKit(output)
@@ -15,7 +15,7 @@ public class VmActorCrashTests(ITestOutputHelper output) : VmTestKit(output)
     {
         var node = StartNode();
         MachineParts? machine = null;
-        var spec = new VmSpec("crashy", 1, TestMemory, context =>
+        var spec = new VmActorSpec("crashy", 1, TestMemory, context =>
         {
             machine = MachineParts.Build(Accelerator, new MachineSpec { Image = GuestLibrary.ExitWith(5), MemoryBytes = TestMemory }, context.Console);
             var parts = MachineVm.Parts(machine);

@@ -1,12 +1,12 @@
 using Actorvisor.Actors.Devices;
-using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Tests.Support;
 using Actorvisor.Actors.Vcpu;
 using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Guests;
 using Xunit.Abstractions;
 
-namespace Actorvisor.Actors.Tests.Node;
+namespace Actorvisor.Actors.Tests.Registry;
 
 /// <summary>The node's registry with real VMs: names, capacity, isolation of failures, shutdown.</summary>
 public class NodeVmTests(ITestOutputHelper output) : VmTestKit(output)
@@ -20,7 +20,7 @@ public class NodeVmTests(ITestOutputHelper output) : VmTestKit(output)
         var first = CreateVm(node, "web", TestGuests.Spin());
         Start(first);
         node.Tell(new CreateVm(Spec("web", GuestLibrary.Hello())));
-        Assert.Equal(new NodeError.DuplicateVmName("web"), ExpectMsg<NodeRequestFailed>(Long).Error);
+        Assert.Equal(new VmRegistryError.DuplicateVmName("web"), ExpectMsg<NodeRequestFailed>(Long).Error);
 
         node.Tell(ListVms.Instance);
         var listed = ExpectMsg<VmList>().Vms.Single();
@@ -42,7 +42,7 @@ public class NodeVmTests(ITestOutputHelper output) : VmTestKit(output)
         Assert.Equal(3, ExpectMsg<NodeUsage>().UsedVcpus);
 
         node.Tell(new CreateVm(Spec("one-too-many", TestGuests.Spin())));
-        var refused = Assert.IsType<NodeError.InsufficientCapacity>(ExpectMsg<NodeRequestFailed>(Long).Error);
+        var refused = Assert.IsType<VmRegistryError.InsufficientCapacity>(ExpectMsg<NodeRequestFailed>(Long).Error);
         Assert.Equal(("vcpus", 1UL, 0UL, 3UL), (refused.Resource, refused.Requested, refused.Available, refused.Total));
 
         // A VM that ended keeps its name (for describe) but no longer holds capacity.

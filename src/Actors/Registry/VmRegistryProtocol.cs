@@ -1,16 +1,16 @@
 using Actorvisor.Actors.Vm;
 using Akka.Actor;
 
-namespace Actorvisor.Actors.Node;
+namespace Actorvisor.Actors.Registry;
 
-// Messages handled by NodeActor (kvm_lock / vm_list). Replies go to the sender: a success record or
-// NodeRequestFailed with a typed NodeError.
+// Messages handled by VmRegistryActor (kvm_lock / vm_list). Replies go to the sender: a success record or
+// NodeRequestFailed with a typed VmRegistryError.
 
 /// <summary>
 /// Creates a VM after checking its name and the node's capacity. Replies <see cref="VmCreated"/> once the VM
 /// is built (state Created), or <see cref="NodeRequestFailed"/>.
 /// </summary>
-public sealed record CreateVm(VmSpec Spec);
+public sealed record CreateVm(VmActorSpec Spec);
 
 /// <summary>Lists the VMs. Replies <see cref="VmList"/>.</summary>
 public sealed record ListVms
@@ -61,4 +61,4 @@ public sealed record NodeUsage(NodeCapacity Capacity, int UsedVcpus, ulong UsedM
 public sealed record NodeShutDown(int VmsDestroyed);
 
 /// <summary>A node request was refused.</summary>
-public sealed record NodeRequestFailed(NodeError Error);
+public sealed record NodeRequestFailed(VmRegistryError Error);

@@ -1,4 +1,4 @@
-namespace Actorvisor.Actors.Node;
+namespace Actorvisor.Actors.Registry;
 
 /// <summary>What one node may hand out to its VMs in total.</summary>
 /// <param name="Vcpus">vCPUs across all live VMs.</param>

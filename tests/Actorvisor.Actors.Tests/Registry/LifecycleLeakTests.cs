@@ -1,11 +1,11 @@
 using System.Diagnostics;
-using Actorvisor.Actors.Node;
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Tests.Support;
 using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Guests;
 using Xunit.Abstractions;
 
-namespace Actorvisor.Actors.Tests.Node;
+namespace Actorvisor.Actors.Tests.Registry;
 
 /// <summary>Create/start/destroy cycles leave no thread, descriptor or mapping behind.</summary>
 public class LifecycleLeakTests(ITestOutputHelper output) : VmTestKit(output)

@@ -13,7 +13,7 @@ namespace Actorvisor.Actors.Vm;
 /// <param name="MemoryBytes">Guest RAM in bytes (reserved against the node's capacity).</param>
 /// <param name="Build">Builds the hardware.</param>
 /// <param name="Description">What runs in it (shown by describe), e.g. "hello guest on software accelerator".</param>
-public sealed record VmSpec(string Name, int VcpuCount, ulong MemoryBytes, Func<VmBuildContext, VmParts> Build, string Description = "")
+public sealed record VmActorSpec(string Name, int VcpuCount, ulong MemoryBytes, Func<VmBuildContext, VmParts> Build, string Description = "")
 {
     /// <summary>The longest accepted name.</summary>
     public const int MaxNameLength = 64;
