@@ -1,24 +1,24 @@
 namespace Actorvisor.Host.Api.V1;
 
-/// <summary>Where a VM stands, as the API reports it.</summary>
+/// <summary>Where a VM stands, as the API reports it. The values are part of the wire contract and never change.</summary>
 public enum VmStatus
 {
     /// <summary>Placed; its node is building it.</summary>
-    Creating,
+    Creating = 0,
     /// <summary>Built; the guest has not run yet.</summary>
-    Created,
+    Created = 1,
     /// <summary>The guest runs.</summary>
-    Running,
+    Running = 2,
     /// <summary>Every vCPU is parked.</summary>
-    Paused,
+    Paused = 3,
     /// <summary>Being torn down.</summary>
-    Stopping,
+    Stopping = 4,
     /// <summary>Torn down after the guest ended or a stop (see the outcome).</summary>
-    Stopped,
+    Stopped = 5,
     /// <summary>Torn down after a failure (see the outcome).</summary>
-    Failed,
+    Failed = 6,
     /// <summary>Its node left the cluster without tearing it down (crashed, downed by the split-brain resolver).</summary>
-    Lost,
+    Lost = 7,
 }
 
 /// <summary>One VM in a listing or after an operation.</summary>
