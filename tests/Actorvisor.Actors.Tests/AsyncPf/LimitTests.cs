@@ -72,8 +72,13 @@ public class LimitTests(ITestOutputHelper output) : AsyncPfTestKit(output)
         Assert.True(c.PeakOutstanding <= AsyncPfOptions.DefaultPerVcpuLimit);
         Assert.True(c.PeakWorkers <= AsyncPfOptions.DefaultPerVcpuLimit);
         Assert.True(slow.MaxInFlight <= AsyncPfOptions.DefaultPerVcpuLimit + 1, $"{slow.MaxInFlight} reads at once");
-        // Readahead covers 32 pages a fault: far fewer faults than pages.
-        Assert.True(c.Faults <= pages / 8, $"{c.Faults} faults for {pages} sequential pages");
+        // Readahead covers 32 pages a fault, so most pages are fetched by readahead, and a fault that finds its page
+        // not yet installed mostly joins the readahead fetch already in flight. How many faults there are depends on
+        // how far the vCPU outruns the fetches (76 beside a CPU hog, most of them joins), so the bound is on the
+        // fetches faults had to start themselves: 9 of 512 pages measured under load; a quarter would mean
+        // readahead mostly did not happen.
+        Assert.True(c.Readahead >= pages / 2, $"{c.Readahead} of {pages} pages read ahead");
+        Assert.True(c.Async + c.SyncFallbacks <= pages / 4, $"{c.Async + c.SyncFallbacks} fetches started by faults for {pages} sequential pages ({c.Faults} faults)");
         vm.Vm.Vm.Tell(StopVm.Instance);
         ExpectMsg<VmStopped>(Long);
     }
