@@ -119,6 +119,28 @@ internal sealed class GuestAssembler
         Asm.call(L("print_hex64"));
     }
 
+    /// <summary>
+    /// 32-bit code: sums <paramref name="dwords"/> dwords from <paramref name="address"/> (mod 2^32) into EBP and prints
+    /// "<paramref name="label"/>XXXXXXXX\n" (the sum in hex). Clobbers EAX, EBX, ECX, EDX, ESI.
+    /// </summary>
+    public void SumDwordsAndPrint(uint address, uint dwords, string label)
+    {
+        var sum = Asm.CreateLabel();
+        Asm.mov(esi, address);
+        Asm.mov(ecx, dwords);
+        Asm.xor(edx, edx);
+        Asm.Label(ref sum);
+        Asm.add(edx, __dword_ptr[esi]);
+        Asm.add(esi, 4);
+        Asm.dec(ecx);
+        Asm.jnz(sum);
+        Asm.mov(ebp, edx);
+        Print(label);
+        Asm.mov(eax, ebp);
+        PrintHex32();
+        PutChar('\n');
+    }
+
     /// <summary>Writes AL to the debug-exit port (the result code), then halts forever in case the run goes on.</summary>
     public void DebugExitWithAl()
     {

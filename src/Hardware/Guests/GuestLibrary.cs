@@ -135,7 +135,7 @@ public static class GuestLibrary
             a.mov(ecx, dwords);
             a.xor(eax, eax);
             EmitFillLoop(a);
-            EmitSumAndPrint(g, (uint)address, dwords, "checksum=");
+            g.SumDwordsAndPrint((uint)address, dwords, "checksum=");
             a.mov(eax, ebp);
             g.DebugExitWithAl();
         });
@@ -260,7 +260,7 @@ public static class GuestLibrary
             a.cmp(__dword_ptr[(long)flags + 4], 1);
             a.jne(wait);
             for (int n = 0; n < 2; n++)
-                EmitSumAndPrint(g, (uint)TwoVcpuRegion(n, regionPages), dwords, $"vcpu{n}=");
+                g.SumDwordsAndPrint((uint)TwoVcpuRegion(n, regionPages), dwords, $"vcpu{n}=");
             a.mov(eax, __dword_ptr[(long)flags]);
             a.add(eax, __dword_ptr[(long)flags + 4]);
             g.DebugExitWithAl();
@@ -333,26 +333,6 @@ public static class GuestLibrary
         a.add(edi, 4);
         a.dec(ecx);
         a.jnz(fill);
-    }
-
-    // Sums `dwords` dwords from `address` (mod 2^32) into ebp and prints "<label>XXXXXXXX\n".
-    private static void EmitSumAndPrint(GuestAssembler g, uint address, uint dwords, string label)
-    {
-        var a = g.Asm;
-        var sum = a.CreateLabel();
-        a.mov(esi, address);
-        a.mov(ecx, dwords);
-        a.xor(edx, edx);
-        a.Label(ref sum);
-        a.add(edx, __dword_ptr[esi]);
-        a.add(esi, 4);
-        a.dec(ecx);
-        a.jnz(sum);
-        a.mov(ebp, edx);
-        g.Print(label);
-        a.mov(eax, ebp);
-        g.PrintHex32();
-        g.PutChar('\n');
     }
 
     // Σ_{k<dwords} (start + k * FillStep) mod 2^32.

@@ -92,20 +92,7 @@ public class LazyGuestMemoryGuestTests
         var bytes = GuestAssembler.Assemble(32, origin, g =>
         {
             var a = g.Asm;
-            var sum = a.CreateLabel();
-            a.mov(esi, (uint)LazyGpa);
-            a.mov(ecx, (uint)(pages * Page / 4));
-            a.xor(edx, edx);
-            a.Label(ref sum);
-            a.add(edx, __dword_ptr[esi]);
-            a.add(esi, 4);
-            a.dec(ecx);
-            a.jnz(sum);
-            a.mov(ebp, edx);
-            g.Print("lazy=");
-            a.mov(eax, ebp);
-            g.PrintHex32();
-            g.PutChar('\n');
+            g.SumDwordsAndPrint((uint)LazyGpa, (uint)(pages * Page / 4), "lazy=");
             a.mov(eax, ebp);
             g.DebugExitWithAl();
         });
