@@ -198,38 +198,33 @@ public static class LifecycleBenchmark
 
     private static async Task VcpuRoundTripsAsync(IActorRef vcpu, int count, LatencySamples? samples)
     {
-        var whole = new double[count];
-        var pause = new double[count];
-        var resume = new double[count];
-        for (int i = 0; i < count; i++)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            await vcpu.Ask<VcpuPaused>(PauseVcpu.Instance, AskTimeout);
-            long t1 = Stopwatch.GetTimestamp();
-            await vcpu.Ask<VcpuResumed>(ResumeVcpu.Instance, AskTimeout);
-            long t2 = Stopwatch.GetTimestamp();
-            (whole[i], pause[i], resume[i]) = (Micros(t0, t2), Micros(t0, t1), Micros(t1, t2));
-        }
-        samples?.Add(whole, pause, resume);
+        await AskPairsAsync(count, samples,
+            () => vcpu.Ask<VcpuPaused>(PauseVcpu.Instance, AskTimeout), () => vcpu.Ask<VcpuResumed>(ResumeVcpu.Instance, AskTimeout));
         // Leave the guest parked between rounds, so that the echo rounds run beside an idle vCPU.
         await vcpu.Ask<VcpuPaused>(PauseVcpu.Instance, AskTimeout);
     }
 
-    private static async Task EchoRoundTripsAsync(IActorRef echo, int count, LatencySamples? samples)
+    private static Task EchoRoundTripsAsync(IActorRef echo, int count, LatencySamples? samples) =>
+        AskPairsAsync(count, samples,
+            () => echo.Ask<EchoReply>(EchoRequest.Instance, AskTimeout), () => echo.Ask<EchoReply>(EchoRequest.Instance, AskTimeout));
+
+    // Times count pairs of Asks, the whole pair and each half; both measured sides go through here, so they pay
+    // the same overhead.
+    private static async Task AskPairsAsync(int count, LatencySamples? samples, Func<Task> first, Func<Task> second)
     {
         var whole = new double[count];
-        var first = new double[count];
-        var second = new double[count];
+        var firsts = new double[count];
+        var seconds = new double[count];
         for (int i = 0; i < count; i++)
         {
             long t0 = Stopwatch.GetTimestamp();
-            await echo.Ask<EchoReply>(EchoRequest.Instance, AskTimeout);
+            await first();
             long t1 = Stopwatch.GetTimestamp();
-            await echo.Ask<EchoReply>(EchoRequest.Instance, AskTimeout);
+            await second();
             long t2 = Stopwatch.GetTimestamp();
-            (whole[i], first[i], second[i]) = (Micros(t0, t2), Micros(t0, t1), Micros(t1, t2));
+            (whole[i], firsts[i], seconds[i]) = (Micros(t0, t2), Micros(t0, t1), Micros(t1, t2));
         }
-        samples?.Add(whole, first, second);
+        samples?.Add(whole, firsts, seconds);
     }
 
     private static (int Gen0, int Gen1, int Gen2) GcCounts() => (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
