@@ -69,6 +69,7 @@ python3 - "$results" "$rc" <<'PY'
 import glob, sys, xml.etree.ElementTree as ET
 ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
 passed = failed = skipped = 0
+failures = []
 files = glob.glob(sys.argv[1] + "/*.trx")
 # Counted from the per-test results: vstest leaves skipped tests out of its counters (notExecuted="0").
 for f in files:
@@ -76,11 +77,19 @@ for f in files:
     outcomes = [r.get("outcome") for r in root.iterfind("t:Results/t:UnitTestResult", ns)]
     passed += outcomes.count("Passed")
     skipped += outcomes.count("NotExecuted")
+    for r in root.iterfind("t:Results/t:UnitTestResult", ns):
+        if r.get("outcome") in ("Failed", "Error", "Timeout", "Aborted"):
+            message = r.find(".//t:Message", ns)
+            first = (message.text or "").strip().splitlines()[0][:300] if message is not None and message.text else ""
+            failures.append(f"FAILED {r.get('testName')}: {first}")
     c = root.find("t:ResultSummary/t:Counters", ns)
     failed += max(sum(outcomes.count(o) for o in ("Failed", "Error", "Timeout", "Aborted")),
                   sum(int(c.get(k)) for k in ("failed", "error", "timeout", "aborted")))
 if not files or (int(sys.argv[2]) != 0 and failed == 0):
     failed += 1  # the run itself failed (crash, build break) without a failing test to show for it
+# The failing tests by name just above the count, so that a log's tail says what failed.
+for line in failures:
+    print(line)
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 sys.exit(1 if failed else 0)
 PY
