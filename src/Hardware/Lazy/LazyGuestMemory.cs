@@ -30,6 +30,9 @@ public sealed unsafe class LazyGuestMemory : IPagePopulation, IDisposable
     // Never disposed: it has no timer, and Closing must stay readable after Dispose.
     private readonly CancellationTokenSource _closing = new();
     private readonly ulong[] _present;
+    // The mapping's address and size, kept so that population queries still answer (false) after the unmap.
+    private readonly nint _base;
+    private readonly ulong _size;
     private readonly bool _hasZeroPage;
     private long _presentPages;
     private int _disposed;
@@ -46,6 +49,8 @@ public sealed unsafe class LazyGuestMemory : IPagePopulation, IDisposable
         _memory = memory;
         _uffd = uffd;
         _sink = sink;
+        _base = memory.Address;
+        _size = memory.Size;
         _present = new ulong[(PageCount + 63) / 64];
         _hasZeroPage = (rangeIoctls & (1UL << UffdIoctl.ZeroPageBit)) != 0;
         Name = name;
@@ -153,8 +158,8 @@ public sealed unsafe class LazyGuestMemory : IPagePopulation, IDisposable
     /// </summary>
     public bool IsPopulated(nint hostAddress)
     {
-        ulong offset = (ulong)(hostAddress - _memory.Address);
-        if (offset >= Size || _populationRevoked) return false;
+        ulong offset = (ulong)(hostAddress - _base);
+        if (offset >= _size || _populationRevoked) return false;
         ulong page = offset >> PageSize.Shift;
         bool present = (Volatile.Read(ref _present[page >> 6]) & (1UL << (int)(page & 63))) != 0;
         // Read after the bit: a Dispose that began meanwhile wins, so a caller never acts on a page being unmapped.
