@@ -253,8 +253,9 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
             _hooks?.At?.Invoke(MmuHookPoint.SlowPathAfterFaultIn, gfn);
             using var scope = Lock.EnterRead();
             // is_page_fault_stale: an invalidation that ran since the lookup (or still runs over this gfn) may
-            // have taken the page away again, and a memslot change may have retired the table.
-            if (IsStale(seq, gfn) || !ReferenceEquals(_view.Find(gfn), table))
+            // have taken the page away again. A memslot change is one too (it bumps the number before it
+            // releases the write side), so a table it retired is caught here; IsRetired only makes that explicit.
+            if (IsStale(seq, gfn) || table.IsRetired)
             {
                 Interlocked.Increment(ref _faultRetries);
                 continue;

@@ -35,13 +35,14 @@ public class FaultInRetryTests
     private sealed record Outcome(FaultResult Result, MmuCounters Counters, int FaultIns, long SequenceAtLastFaultIn, long FinalSequence, Spte Spte, DirtyBitmap Harvested);
 
     /// <summary>
-    /// A vCPU's read fault on a missing lazy page, held missing while a zap of it, a write-protect and a dirty-log
-    /// harvest run on another thread; then the page arrives.
+    /// A vCPU's read fault on a missing lazy page, held missing while a zap of it, a write-protect, a dirty-log
+    /// harvest and a memslot change run on another thread; then the page arrives.
     /// </summary>
     private static async Task<Outcome> FaultWhileInvalidated(bool disableRetryCheck)
     {
         var sink = new HeldSink();
         using var lazy = LazyGuestMemory.Create(Pages * PageSize.Bytes, sink, name: "fault-in-retry");
+        using var plain = HostMemory.Allocate(PageSize.Bytes);
         int faultIns = 0;
         long sequenceAtFaultIn = -1;
         SoftMmu? mmuRef = null;
@@ -73,6 +74,8 @@ public class FaultInRetryTests
         Assert.False(vcpu.IsCompleted);
         await Task.Run(() => mmu.WriteProtect(new GfnRange(MmuTestVm.Gfn(Resident), 1), WriteProtectReason.DirtyLog)).WaitAsync(Generous);
         var harvested = await Task.Run(() => mmu.GetDirtyLog(0)).WaitAsync(Generous);
+        await Task.Run(() => mmu.SetMemslots(mmu.Memslots.With(Memslot.For(1, MmuTestVm.Base + 0x10_0000, plain)))).WaitAsync(Generous);
+        Assert.Equal(2, mmu.Memslots.Count);
         Assert.False(vcpu.IsCompleted);
         Assert.Empty(sink.Faults.Skip(1));   // still the one fault, still outstanding
 
@@ -83,14 +86,14 @@ public class FaultInRetryTests
     }
 
     [Fact]
-    public async Task Zap_write_protect_and_harvest_proceed_while_a_fault_in_waits_and_the_fault_then_retries()
+    public async Task Zap_write_protect_harvest_and_memslot_change_proceed_while_a_fault_in_waits_and_the_fault_then_retries()
     {
         var o = await FaultWhileInvalidated(disableRetryCheck: false);
         Assert.True(o.Harvested.IsSet(Resident), "the harvest ran and reported the resident dirty page");
         Assert.Equal(FaultOutcome.SlowInstalled, o.Result.Outcome);
         Assert.True(o.Spte.IsPresent);
-        // The zap ended after the fault read the sequence number: one retry, one more lookup, and the installed SPTE
-        // comes from a lookup that started after the last invalidation.
+        // The zap and the memslot change ended after the fault read the sequence number: one retry (both are seen at
+        // once), one more lookup, and the installed SPTE comes from a lookup that started after the last invalidation.
         Assert.Equal(1, o.Counters.FaultRetries);
         Assert.Equal(2, o.FaultIns);
         Assert.Equal(o.FinalSequence, o.SequenceAtLastFaultIn);
