@@ -177,8 +177,11 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
 
     /// <summary>
     /// Resolves a guest access of kind <paramref name="access"/> to <paramref name="gpa"/> that the vCPU's
-    /// mapping did not allow: first the lockless fast path, then the slow path under the mmu_lock read side.
-    /// Call it outside guest mode (see <see cref="TlbFlushParticipant.ExitGuest"/>).
+    /// mapping did not allow: first the lockless fast path, then the slow path, which faults the host page in with
+    /// no lock held (it may block on lazy memory) and installs under the mmu_lock read side, retrying if an
+    /// invalidation ran meanwhile. Call it outside guest mode (see <see cref="TlbFlushParticipant.ExitGuest"/>),
+    /// holding no MMU lock, and keep the memslot set it may fault under mapped until it returns (a vCPU does:
+    /// a memslot change waits until the vCPU left its old engine).
     /// </summary>
     public FaultResult Fault(ulong gpa, MmuAccess access)
     {
