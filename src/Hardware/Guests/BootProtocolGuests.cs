@@ -180,6 +180,7 @@ public static class BootProtocolGuests
 
             a.db(new byte[1024]);
             g.Mark("stack_top");
+            a.hlt(); // never reached: gives the label an instruction of its own (the routines follow)
         });
         return new GuestImage("multiboot-info", bytes, origin, origin + MultibootHeader.SizeWithAddresses, BootMode.Protected, 1,
             "multiboot kernel: prints the multiboot information it was given (memory, command line, modules, memory map) and exits with 0")

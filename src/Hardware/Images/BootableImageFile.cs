@@ -40,6 +40,6 @@ public static class BootableImageFile
 
     private static IBootableImage Checked(this DiskImage image, BootMode? requested, BootMode only, ImageFormat format) =>
         requested is { } mode && mode != only
-            ? throw new ImageLoadException(image.Path, $"{Describe(format)} boots in {only} mode only, not {mode}")
+            ? throw new ImageLoadException(image.Path, $"{Describe(format)} boots in {only.ToString().ToLowerInvariant()} mode only, not {mode.ToString().ToLowerInvariant()}")
             : image;
 }

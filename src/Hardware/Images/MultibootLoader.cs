@@ -54,7 +54,7 @@ public static class MultibootLoader
         foreach (var m in modules)
         {
             ulong length = (ulong)m.Bytes.Length;
-            CheckPlacement(ram, m.Name, "module", cursor, Math.Max(length, 1));
+            CheckPlacement(ram, name, $"module '{m.Name}'", cursor, Math.Max(length, 1));
             placedModules.Add(new MultibootInfo.Module(cursor, cursor + length, m.CommandLine));
             cursor = AlignUp(cursor + length);
         }
