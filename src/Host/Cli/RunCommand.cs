@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Images;
 using Actorvisor.Hardware.Machines;
 using Actorvisor.Hardware.X86;
@@ -26,7 +27,8 @@ public static class RunCommand
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
-        var image = new Option<FileInfo>("--image") { Description = "guest image file", Required = true };
+        var image = new Option<FileInfo?>("--image") { Description = "guest image file (or --kernel)" };
+        var kernel = new Option<FileInfo?>("--kernel") { Description = "a Linux kernel (bzImage) to boot; needs KVM" };
         var format = new Option<ImageFormat>("--format")
         {
             Description = "flat, elf, bootsector, multiboot or auto (by the file's bytes: a multiboot header, the ELF magic, 512 bytes ending in 55 AA, else flat)",
@@ -48,12 +50,17 @@ public static class RunCommand
         var timeout = CommonOptions.Timeout();
         var command = new Command("run", "Run a guest image; the exit code is the byte the guest wrote to the debug-exit port (0xf4)")
         {
-            image, format, mode, loadAddress, entry, memory, vcpus, cmdline, module, accelerator, timeout,
+            image, kernel, format, mode, loadAddress, entry, memory, vcpus, cmdline, module, accelerator, timeout,
         };
         command.SetAction(async (parse, _) =>
         {
+            if (parse.GetValue(kernel) is { } linux) return RefuseLinux(linux, parse.GetValue(accelerator));
             var problems = new List<string>();
-            var file = parse.GetValue(image)!;
+            if (parse.GetValue(image) is not { } file)
+            {
+                Console.Error.WriteLine("actorvisor: --image FILE (or --kernel FILE) is required");
+                return ExitCodes.Usage;
+            }
             ulong? Address(Option<string?> option)
             {
                 var text = parse.GetValue(option);
@@ -93,6 +100,19 @@ public static class RunCommand
                 .LaunchAsync(parse.GetValue(accelerator), spec, TimeSpan.FromSeconds(parse.GetValue(timeout)));
         });
         return command;
+    }
+
+    // A Linux kernel: refused with the reason where it cannot run (no usable KVM). Booting it is the bzImage
+    // loader's (another branch); until it is merged this build refuses every Linux kernel.
+    private static int RefuseLinux(FileInfo kernel, AcceleratorPreference preference)
+    {
+        if (!kernel.Exists)
+        {
+            Console.Error.WriteLine($"actorvisor: --kernel: {kernel.FullName} does not exist");
+            return ExitCodes.Usage;
+        }
+        Console.Error.WriteLine($"actorvisor: cannot boot {kernel.FullName}: {LinuxGuestRequirement.WhyNot(preference) ?? "this build has no Linux kernel loader"}");
+        return ExitCodes.Usage;
     }
 
     // The hardware layer's format, or null to detect it.
