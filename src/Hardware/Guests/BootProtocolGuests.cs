@@ -66,7 +66,8 @@ public static class BootProtocolGuests
     /// mmap: base=B length=L type=T                  (per memory map entry; the low 32 bits of base and length)
     /// boot loader: NAME
     /// </code>
-    /// and exits with 0. <see cref="ExpectedMultibootReport"/> computes the text for a machine.
+    /// and exits with 0. <see cref="ExpectedMultibootReport"/> computes the text for a machine; the image's
+    /// <see cref="GuestImage.ExpectedConsole"/> is the text for 32 MiB of RAM (the machine default), no command line and no modules.
     /// </summary>
     public static GuestImage MultibootInfoReporter()
     {
