@@ -8,7 +8,9 @@ namespace Actorvisor.Hardware.Images;
 /// fields (flag 16) or else of its ELF32/ELF64 program headers, the modules after it on page boundaries, and the
 /// <see cref="MultibootInfo"/> block where neither is (the real-mode window at 0x8000 when free, else the page
 /// after the last module). The entry gets EAX = 0x2BADB002 and EBX = the information's address; the CPU state
-/// (32-bit protected mode, flat segments, paging off) is <see cref="BootSetup"/>'s for <see cref="BootMode.Protected"/>.
+/// (32-bit protected mode, flat segments, paging off, interrupts off; there is no A20 gate, so A20 is always on) is
+/// <see cref="BootSetup"/>'s for <see cref="BootMode.Protected"/>. Like every image, a VM with more vCPUs starts them all at
+/// the entry (with the same EAX and EBX); holding application processors until a SIPI is the PC platform's.
 /// Everything is checked before the first byte is written.
 /// </summary>
 public static class MultibootLoader
@@ -70,7 +72,13 @@ public static class MultibootLoader
         foreach (var p in pieces)
         {
             ram.Write(p.Address, kernel.Slice((int)p.FileOffset, (int)p.FileBytes));
-            ram.Span(p.Address + p.FileBytes, checked((int)(p.MemoryBytes - p.FileBytes))).Clear();
+            ulong bss = p.MemoryBytes - p.FileBytes;
+            for (ulong done = 0; done < bss;)
+            {
+                int chunk = (int)Math.Min(bss - done, 1UL << 30);
+                ram.Span(p.Address + p.FileBytes + done, chunk).Clear();
+                done += (ulong)chunk;
+            }
             segments.Add(new LoadedSegment(p.Address, p.FileBytes, p.MemoryBytes));
         }
         for (int i = 0; i < modules.Count; i++)
