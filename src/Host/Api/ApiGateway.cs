@@ -144,6 +144,8 @@ public sealed class ApiGateway : ReceiveActor
         long started = Stopwatch.GetTimestamp();
         var node = location.Node;
         var nodeAddress = location.NodeAddress;
+        // Asked before the node answers: the node may be the one lost (so may this gateway's own node, right after it answers).
+        if (request is SubscribeVmEventsRequest s) _directory.Tell(new FollowVmLoss(name, s.Subscriber, nodeAddress), ActorRefs.NoSender);
         AgentAt(nodeAddress).Ask<IApiReply>(inner, wait).PipeTo(Self,
             success: reply => new NodeAnswered(inner, name, node, nodeAddress, replyTo, reply, started, wait),
             failure: e => new NodeAnswered(inner, name, node, nodeAddress, replyTo, e is AskTimeoutException
@@ -165,8 +167,6 @@ public sealed class ApiGateway : ReceiveActor
                 return;
             }
         }
-        if (a is { Request: SubscribeVmEventsRequest s, Reply: SubscribedReply { Active: true } })
-            _directory.Tell(new FollowVmLoss(a.Name, s.Subscriber, a.NodeAddress), ActorRefs.NoSender);
         a.ReplyTo.Tell(a.Reply);
     }
 
