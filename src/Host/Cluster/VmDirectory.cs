@@ -475,11 +475,14 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         _vms.Values.Where(e => e.Address == address && e.Location.Marker != VmStatus.Lost && e.Location.HoldsResources).Select(e => e.Location).ToList();
 
     // The nodes' agents report their VMs (the directory keeps no VM state); the reply names the ones that did not answer.
-    private void Gather(ApiRequest request, Func<IReadOnlyList<NodeVmsReport>, IReadOnlyList<string>, object> compose)
+    private void Gather(ApiRequest request, string? onlyNode, Func<IReadOnlyList<NodeVmsReport>, IReadOnlyList<string>, object> compose)
     {
         var unreachable = _cluster.State.Unreachable.Select(m => m.Address).ToHashSet();
-        var asked = _nodes.Values.Where(n => !unreachable.Contains(n.Address)).ToDictionary(n => n.Info.Name, n => n.Agent, StringComparer.Ordinal);
-        var notAsked = _nodes.Values.Where(n => unreachable.Contains(n.Address)).Select(n => n.Info.Name).ToList();
+        var nodes = _nodes.Values.Where(n => onlyNode is null || n.Info.Name == onlyNode).ToList();
+        // By name (two nodes of one name, an error the announcements log, are asked as one).
+        var asked = new Dictionary<string, IActorRef>(StringComparer.Ordinal);
+        foreach (var n in nodes.Where(n => !unreachable.Contains(n.Address))) asked[n.Info.Name] = n.Agent;
+        var notAsked = nodes.Where(n => unreachable.Contains(n.Address)).Select(n => n.Info.Name).ToList();
         var wait = RequestDeadline.Inner(RequestDeadline.Of(request));
         Context.ActorOf(NodeReportGatherer.Props(asked, notAsked, wait, Sender, compose));
     }
@@ -488,7 +491,8 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
     {
         // The directory's own lines (being created, lost) with the nodes' reports of the others.
         var marked = _vms.Values.Where(e => e.Location.Marker is not null).Select(e => e.Location.MarkedInfo()).ToList();
-        Gather(r, (reports, unanswered) => new VmListReply(
+        // A list of one node's VMs asks only that node (none, if no node has that name).
+        Gather(r, r.Node, (reports, unanswered) => new VmListReply(
             reports.SelectMany(report => report.Vms).Where(v => !marked.Any(m => m.Name == v.Name)).Concat(marked)
                 .Where(v => r.Node is null || v.Node == r.Node)
                 .OrderBy(v => v.Name, StringComparer.Ordinal).ToList(),
@@ -498,7 +502,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
     private void OnStatus(ClusterStatusRequest r)
     {
         var status = Status();
-        Gather(r, (reports, unanswered) =>
+        Gather(r, null, (reports, unanswered) =>
         {
             var byNode = reports.ToDictionary(report => report.Node, StringComparer.Ordinal);
             return status with
