@@ -491,9 +491,10 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
     {
         // The directory's own lines (being created, lost) with the nodes' reports of the others.
         var marked = _vms.Values.Where(e => e.Location.Marker is not null).Select(e => e.Location.MarkedInfo()).ToList();
+        var markedNames = marked.Select(m => m.Name).ToHashSet(StringComparer.Ordinal);
         // A list of one node's VMs asks only that node (none, if no node has that name).
         Gather(r, r.Node, (reports, unanswered) => new VmListReply(
-            reports.SelectMany(report => report.Vms).Where(v => !marked.Any(m => m.Name == v.Name)).Concat(marked)
+            reports.SelectMany(report => report.Vms).Where(v => !markedNames.Contains(v.Name)).Concat(marked)
                 .Where(v => r.Node is null || v.Node == r.Node)
                 .OrderBy(v => v.Name, StringComparer.Ordinal).ToList(),
             unanswered));
