@@ -10,13 +10,16 @@ namespace Actorvisor.Actors.Registry;
 /// actor is the child "vms" of the host's hypervisor agent) or one ActorvisorRuntime of the CLI and tests.
 /// Checks names and capacity, creates and supervises VmActors, lists and describes them, destroys them. It is
 /// not on the path of other VM requests: whoever created a VM holds its VmActor (<see cref="VmCreated"/>) and
-/// asks it directly; the registry follows the VM's state through the VmActor's events.
+/// asks it directly; the registry follows the VM's state through the VmActor's events, and is the node's only keeper
+/// of that state: an optional follower (the cluster node's agent) is told every change (<see cref="VmRegistryEntryChanged"/>)
+/// and asks for the current line (<see cref="GetVmSummary"/>) instead of keeping a copy.
 /// Supervision: a VmActor that throws is stopped (its PostStop tears the VM down) and recorded as Failed;
 /// the node itself never fails because of a VM.
 /// </summary>
 public sealed class VmRegistryActor : ReceiveActor
 {
     private readonly NodeCapacity _capacity;
+    private readonly IActorRef? _follower;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, Entry> _vms = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, Entry> _byActor = new();
@@ -27,18 +30,20 @@ public sealed class VmRegistryActor : ReceiveActor
     private string? _lastCrash;
     private long _actorSerial;
 
-    /// <summary>Props for a node with <paramref name="capacity"/>.</summary>
-    public static Props Props(NodeCapacity capacity) => Akka.Actor.Props.Create(() => new VmRegistryActor(capacity));
+    /// <summary>Props for a node with <paramref name="capacity"/>; <paramref name="follower"/>, if any, is told each <see cref="VmRegistryEntryChanged"/>.</summary>
+    public static Props Props(NodeCapacity capacity, IActorRef? follower = null) => Akka.Actor.Props.Create(() => new VmRegistryActor(capacity, follower));
 
     /// <summary>Use <see cref="Props"/>; public for the actor factory.</summary>
-    public VmRegistryActor(NodeCapacity capacity)
+    public VmRegistryActor(NodeCapacity capacity, IActorRef? follower)
     {
         _capacity = capacity;
+        _follower = follower;
         _self = Self;
         Receive<CreateVm>(OnCreate);
         Receive<VmReady>(OnReady);
         Receive<VmCreateFailed>(OnCreateFailed);
         Receive<ListVms>(_ => Sender.Tell(new VmList(_vms.Values.OrderBy(e => e.Name, StringComparer.Ordinal).Select(e => e.Summary()).ToList())));
+        Receive<GetVmSummary>(m => WithVm(m.Name, e => Sender.Tell(e.Summary())));
         Receive<DescribeVm>(m => WithVm(m.Name, e =>
         {
             if (e.Alive) e.Actor.Forward(GetVmDescription.Instance);
@@ -47,15 +52,11 @@ public sealed class VmRegistryActor : ReceiveActor
         Receive<DestroyVm>(m => WithVm(m.Name, e => Destroy(e, Sender)));
         Receive<GetNodeUsage>(_ => Sender.Tell(Usage()));
         Receive<ShutdownNode>(_ => OnShutdown());
-        Receive<VmStateChanged>(m => Update(m.VmName, e => e.State = m.To));
-        Receive<VmEnded>(m => Update(m.VmName, e =>
-        {
-            e.State = m.Outcome.FinalState;
-            e.Outcome = m.Outcome;
-        }));
+        Receive<VmStateChanged>(m => Update(m.VmName, e => Change(e, m.To, e.Outcome)));
+        Receive<VmEnded>(m => Update(m.VmName, e => Change(e, m.Outcome.FinalState, m.Outcome)));
         Receive<VmStopped>(m => Update(m.VmName, e =>
         {
-            e.Outcome ??= m.Outcome;
+            Change(e, e.State, e.Outcome ?? m.Outcome);
             if (e.Destroying) Context.Stop(e.Actor);
         }));
         Receive<Terminated>(OnTerminated);
@@ -155,8 +156,7 @@ public sealed class VmRegistryActor : ReceiveActor
             // The VmActor itself crashed; its PostStop has torn the VM down.
             var reason = $"the VM actor stopped unexpectedly ({_lastCrash ?? "no exception recorded"})";
             _log.Error("VM {0}: {1}", e.Name, reason);
-            e.Outcome = new VmOutcome.Failed(reason);
-            e.State = VmState.Failed;
+            Change(e, VmState.Failed, new VmOutcome.Failed(reason));
             e.CreateRequester?.Tell(new NodeRequestFailed(new VmRegistryError.CreateFailed(e.Name, reason)));
             e.CreateRequester = null;
             e.Alive = false;
@@ -183,6 +183,16 @@ public sealed class VmRegistryActor : ReceiveActor
     {
         var live = _vms.Values.Where(e => e.Alive && e.State.HoldsResources()).ToList();
         return new NodeUsage(_capacity, live.Sum(e => e.Spec.VcpuCount), live.Aggregate(0UL, (s, e) => s + e.Spec.MemoryBytes), _vms.Count);
+    }
+
+    // The one place an entry's state or outcome changes; the follower hears of it from here.
+    private void Change(Entry e, VmState state, VmOutcome? outcome)
+    {
+        if (state == e.State && Equals(outcome, e.Outcome)) return;
+        var from = e.State;
+        e.State = state;
+        e.Outcome = outcome;
+        _follower?.Tell(new VmRegistryEntryChanged(e.Summary(), from));
     }
 
     private void WithVm(string name, Action<Entry> action)

@@ -19,6 +19,12 @@ public sealed record ListVms
     public static readonly ListVms Instance = new();
 }
 
+/// <summary>
+/// Asks for VM <paramref name="Name"/>'s registry line. Replies <see cref="VmSummary"/> (from the registry itself, so it
+/// comes in order with the registry's <see cref="VmRegistryEntryChanged"/> reports), or <see cref="NodeRequestFailed"/>.
+/// </summary>
+public sealed record GetVmSummary(string Name);
+
 /// <summary>Describes VM <paramref name="Name"/>. The VM replies with a <see cref="VmDescription"/>; or <see cref="NodeRequestFailed"/>.</summary>
 public sealed record DescribeVm(string Name);
 
@@ -50,6 +56,12 @@ public sealed record VmList(IReadOnlyList<VmSummary> Vms);
 
 /// <summary>One line of <see cref="VmList"/>.</summary>
 public sealed record VmSummary(string Name, VmState State, int VcpuCount, ulong MemoryBytes, VmOutcome? Outcome);
+
+/// <summary>
+/// Sent by the registry to its follower (see <see cref="VmRegistryActor.Props"/>) whenever a VM's line changes (its state,
+/// or its outcome once it ended): <paramref name="From"/> is the state before.
+/// </summary>
+public sealed record VmRegistryEntryChanged(VmSummary Vm, VmState From);
 
 /// <summary>VM <paramref name="Name"/> was torn down (<paramref name="Outcome"/>) and removed.</summary>
 public sealed record VmDestroyed(string Name, VmOutcome Outcome);

@@ -16,9 +16,10 @@ namespace Actorvisor.Host.Api;
 /// agent receives (<see cref="DirectorySnapshotReceived"/>); so those requests do not need the directory singleton
 /// and are answered while it moves. A VM the snapshot does not know yet (just created), or no longer knows where
 /// it is, is reached through the directory. Create (placement), destroy, list, cluster status and subscriptions
-/// to every VM's events go to the directory singleton. A VM's node cannot report its own loss: for each event
-/// subscription it sent to a node, the gateway watches the directory's snapshots and, when they show the VM
-/// <see cref="VmStatus.Lost"/>, sends the subscriber that notice and <see cref="StreamEnded"/>.
+/// to every VM's events go to the directory singleton. A VM's node cannot report its own loss, and this gateway's
+/// node may be the one lost: for each event subscription it sent to a node, the gateway asks the directory to
+/// follow the VM's loss (<see cref="FollowVmLoss"/>), and the directory sends the subscriber that notice and
+/// <see cref="StreamEnded"/> when it marks the VM <see cref="VmStatus.Lost"/>.
 /// The gateway waits a little less than the request's deadline (<see cref="RequestDeadline"/>), passes that
 /// shorter deadline on, and answers <see cref="ApiErrorCode.Timeout"/> naming the layer it waited for when no
 /// answer comes: the caller gets this node's typed error, not its own timeout. Anything that is not an API v1
@@ -39,8 +40,6 @@ public sealed class ApiGateway : ReceiveActor
     private readonly Dictionary<string, ActorSelection> _agents = new(StringComparer.Ordinal);
     private Dictionary<string, VmLocation> _locations = new(StringComparer.Ordinal);
     private DateTimeOffset _snapshotTaken = DateTimeOffset.MinValue;
-    // Event subscriptions sent to a VM's node, with that node's address: reported Lost from the snapshots.
-    private readonly Dictionary<(string Vm, IActorRef Subscriber), string> _lossWatches = new();
 
     /// <summary>
     /// Props for the gateway of node <paramref name="nodeName"/>, in front of <paramref name="directory"/>; VM requests go to the agents at
@@ -61,10 +60,6 @@ public sealed class ApiGateway : ReceiveActor
         Receive<ApiRequest>(OnRequest);
         Receive<DirectorySnapshotReceived>(m => Learn(m.Snapshot));
         Receive<NodeAnswered>(OnNodeAnswered);
-        Receive<Terminated>(t =>
-        {
-            foreach (var key in _lossWatches.Keys.Where(k => k.Subscriber.Equals(t.ActorRef)).ToList()) _lossWatches.Remove(key);
-        });
         ReceiveAny(m =>
         {
             _log.Warning("Refused a {0} from {1}: not an API v1 request", m.GetType().Name, Sender);
@@ -99,8 +94,8 @@ public sealed class ApiGateway : ReceiveActor
                 ToVm(request, name, "event subscription", wait);
                 return;
             case UnsubscribeVmEventsRequest { Name: { } name } r:
-                // A subscription made while the VM was being created is held by the directory: end it there too.
-                StopWatchingLoss(name, r.Subscriber);
+                // A subscription made while the VM was being created is held by the directory, which also follows the
+                // VM's loss for the others: end it there too.
                 _directory.Tell(RequestDeadline.With(request, wait), ActorRefs.NoSender);
                 ToVm(request, name, "event unsubscription", wait);
                 return;
@@ -139,7 +134,7 @@ public sealed class ApiGateway : ReceiveActor
     // Straight to the VM's node when the snapshot knows it there; else the directory finds it.
     private void ToVm(ApiRequest request, string name, string what, TimeSpan wait)
     {
-        if (!_locations.TryGetValue(name, out var location) || location.Vm.Status is VmStatus.Lost or VmStatus.Creating)
+        if (!_locations.TryGetValue(name, out var location) || location.Marker is not null)
         {
             ViaDirectory(request, $"{what} of VM '{name}'", wait, Sender);
             return;
@@ -147,8 +142,10 @@ public sealed class ApiGateway : ReceiveActor
         var replyTo = Sender;
         var inner = RequestDeadline.With(request, wait);
         long started = Stopwatch.GetTimestamp();
-        var node = location.Vm.Node;
+        var node = location.Node;
         var nodeAddress = location.NodeAddress;
+        // Asked before the node answers: the node may be the one lost (so may this gateway's own node, right after it answers).
+        if (request is SubscribeVmEventsRequest s) _directory.Tell(new FollowVmLoss(name, s.Subscriber, nodeAddress), ActorRefs.NoSender);
         AgentAt(nodeAddress).Ask<IApiReply>(inner, wait).PipeTo(Self,
             success: reply => new NodeAnswered(inner, name, node, nodeAddress, replyTo, reply, started, wait),
             failure: e => new NodeAnswered(inner, name, node, nodeAddress, replyTo, e is AskTimeoutException
@@ -170,37 +167,7 @@ public sealed class ApiGateway : ReceiveActor
                 return;
             }
         }
-        if (a is { Request: SubscribeVmEventsRequest s, Reply: SubscribedReply { Active: true } })
-        {
-            _lossWatches[(a.Name, s.Subscriber)] = a.NodeAddress;
-            Context.Watch(s.Subscriber);
-        }
         a.ReplyTo.Tell(a.Reply);
-    }
-
-    private void StopWatchingLoss(string vm, IActorRef subscriber)
-    {
-        _lossWatches.Remove((vm, subscriber));
-        if (!_lossWatches.Keys.Any(k => k.Subscriber.Equals(subscriber))) Context.Unwatch(subscriber);
-    }
-
-    // Only the directory can tell that a VM's node is gone; its snapshot says so within SnapshotDelay.
-    private void ReportLosses()
-    {
-        foreach (var ((vm, subscriber), nodeAddress) in _lossWatches.ToList())
-        {
-            if (!_locations.TryGetValue(vm, out var location)) continue; // not in this snapshot (e.g. the directory is still gathering its nodes)
-            if (location.NodeAddress != nodeAddress)
-            {
-                StopWatchingLoss(vm, subscriber); // that VM was destroyed and its name reused elsewhere: its node ended the stream
-                continue;
-            }
-            if (location.Vm.Status != VmStatus.Lost) continue;
-            var detail = location.Vm.Outcome ?? $"node {location.Vm.Node} is gone";
-            subscriber.Tell(new VmEventNotice(vm, location.Vm.Node, VmStatus.Lost, detail, DateTimeOffset.UtcNow));
-            subscriber.Tell(new StreamEnded(vm, detail));
-            StopWatchingLoss(vm, subscriber);
-        }
     }
 
     private void ViaDirectory(ApiRequest request, string what, TimeSpan wait, IActorRef replyTo) =>
@@ -214,9 +181,8 @@ public sealed class ApiGateway : ReceiveActor
         if (snapshot.Taken < _snapshotTaken) return;
         _snapshotTaken = snapshot.Taken;
         var locations = new Dictionary<string, VmLocation>(snapshot.Vms.Count, StringComparer.Ordinal);
-        foreach (var location in snapshot.Vms) locations[location.Vm.Name] = location;
+        foreach (var location in snapshot.Vms) locations[location.Name] = location;
         _locations = locations;
-        if (_lossWatches.Count > 0) ReportLosses();
     }
 
     private ICanTell AgentAt(string nodeAddress)

@@ -34,5 +34,6 @@ public static class ClusterCommand
                 $"{n.UsedVcpus}/{n.Vcpus}", $"{ClusterCliRunner.Size(n.UsedMemoryBytes)}/{ClusterCliRunner.Size(n.MemoryBytes)}", n.VmCount.ToString());
         }
         AnsiConsole.Write(table);
+        ClusterCliRunner.PrintUnanswered(s.UnansweredNodes, "their load is the directory's placement figures");
     }
 }

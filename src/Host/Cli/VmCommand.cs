@@ -73,12 +73,15 @@ public static class VmCommand
                 if (list.Vms.Count == 0)
                 {
                     AnsiConsole.MarkupLine("[grey]no VMs[/]");
-                    return;
                 }
-                var table = new Table().AddColumns("NAME", "NODE", "STATUS", "VCPUS", "MEMORY", "IMAGE", "OUTCOME");
-                foreach (var vm in list.Vms)
-                    table.AddRow(Esc(vm.Name), Esc(vm.Node), StatusMarkup(vm.Status), vm.Vcpus.ToString(), ClusterCliRunner.Size(vm.MemoryBytes), Esc(vm.Image), Esc(vm.Outcome ?? ""));
-                AnsiConsole.Write(table);
+                else
+                {
+                    var table = new Table().AddColumns("NAME", "NODE", "STATUS", "VCPUS", "MEMORY", "IMAGE", "OUTCOME");
+                    foreach (var vm in list.Vms)
+                        table.AddRow(Esc(vm.Name), Esc(vm.Node), StatusMarkup(vm.Status), vm.Vcpus.ToString(), ClusterCliRunner.Size(vm.MemoryBytes), Esc(vm.Image), Esc(vm.Outcome ?? ""));
+                    AnsiConsole.Write(table);
+                }
+                ClusterCliRunner.PrintUnanswered(list.UnansweredNodes, "their VMs are not listed");
             })));
         return command;
     }

@@ -39,11 +39,33 @@ public sealed record DirectorySnapshot(DateTimeOffset Taken, IReadOnlyList<VmLoc
 /// <summary>An agent holds the snapshot taken at <paramref name="Taken"/>.</summary>
 public sealed record SnapshotStored(DateTimeOffset Taken) : IClusterProtocolMessage;
 
-/// <summary>VM <paramref name="Vm"/> is on the node at <paramref name="NodeAddress"/>.</summary>
-public sealed record VmLocation(VmInfo Vm, string NodeAddress);
+/// <summary>
+/// What the directory keeps of one VM, all it needs to place and find VMs: VM <paramref name="Name"/> is on node
+/// <paramref name="Node"/> at <paramref name="NodeAddress"/>, created with <paramref name="Vcpus"/>, <paramref name="MemoryBytes"/>
+/// and <paramref name="Image"/>, holding them while <paramref name="HoldsResources"/>. Its state is its node's: the
+/// directory's own <paramref name="Marker"/> is <see cref="VmStatus.Creating"/> (placed, being built) or
+/// <see cref="VmStatus.Lost"/> (its node is gone; <paramref name="Outcome"/> says how), null otherwise.
+/// </summary>
+public sealed record VmLocation(string Name, string Node, string NodeAddress, int Vcpus, ulong MemoryBytes, string Image, bool HoldsResources,
+    VmStatus? Marker = null, string? Outcome = null)
+{
+    /// <summary>The line of a VM the directory reports itself (Creating or Lost).</summary>
+    public VmInfo MarkedInfo() => new(Name, Node, Marker ?? VmStatus.Lost, Vcpus, MemoryBytes, Image, Outcome);
 
-/// <summary><paramref name="Subscriber"/> receives the events of VM <paramref name="Vm"/> (of every VM when null).</summary>
-public sealed record EventSubscription(string? Vm, IActorRef Subscriber);
+    /// <summary>Where <paramref name="vm"/>, as its node reported it, is.</summary>
+    public static VmLocation Of(VmInfo vm, string nodeAddress) =>
+        new(vm.Name, vm.Node, nodeAddress, vm.Vcpus, vm.MemoryBytes, vm.Image, Holds(vm.Status));
+
+    /// <summary>True while a VM in <paramref name="status"/> holds its vCPUs and memory on its node.</summary>
+    public static bool Holds(VmStatus status) =>
+        status is VmStatus.Creating or VmStatus.Created or VmStatus.Running or VmStatus.Paused or VmStatus.Stopping;
+}
+
+/// <summary>
+/// <paramref name="Subscriber"/> receives the events of VM <paramref name="Vm"/> (of every VM when null); with
+/// <paramref name="LossOnly"/> it gets only the VM's loss from the directory (its node streams the rest).
+/// </summary>
+public sealed record EventSubscription(string? Vm, IActorRef Subscriber, bool LossOnly = false);
 
 /// <summary>The directory has applied a <see cref="NodeAnnouncement"/> (a leaving node waits for this before it leaves).</summary>
 public sealed record AnnouncementAccepted(string Node) : IClusterProtocolMessage;
@@ -55,8 +77,27 @@ public sealed record AnnounceNode : IClusterProtocolMessage
     public static readonly AnnounceNode Instance = new();
 }
 
-/// <summary>A VM's state changed on its node.</summary>
-public sealed record VmRecordChanged(VmInfo Vm) : IClusterProtocolMessage;
+/// <summary>
+/// A VM's line changed on its node (from <paramref name="Before"/>): the directory updates what placement needs and
+/// relays it to the subscribers of every VM's events.
+/// </summary>
+public sealed record VmRecordChanged(VmInfo Vm, VmStatus? Before = null) : IClusterProtocolMessage;
+
+/// <summary>
+/// The directory asks an agent for its VMs and what they hold (for `vm list` and `cluster status`), within
+/// <paramref name="DeadlineMs"/> milliseconds. Answered with <see cref="NodeVmsReport"/>.
+/// </summary>
+public sealed record ReportNodeVms(int DeadlineMs) : IClusterProtocolMessage;
+
+/// <summary>Node <paramref name="Node"/>'s VMs, as its registry has them, and the vCPUs and memory its live VMs hold.</summary>
+public sealed record NodeVmsReport(string Node, IReadOnlyList<VmInfo> Vms, int UsedVcpus, ulong UsedMemoryBytes) : IClusterProtocolMessage;
+
+/// <summary>
+/// A gateway sent <paramref name="Subscriber"/>'s subscription to VM <paramref name="Vm"/>'s events to its node at
+/// <paramref name="NodeAddress"/>: the directory tells the subscriber if that node is lost (the node cannot, and the
+/// gateway's own node may be the one lost).
+/// </summary>
+public sealed record FollowVmLoss(string Vm, IActorRef Subscriber, string NodeAddress) : IClusterProtocolMessage;
 
 /// <summary>
 /// The directory asks the chosen agent to build a VM, within <paramref name="DeadlineMs"/> milliseconds (the agent

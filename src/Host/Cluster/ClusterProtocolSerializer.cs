@@ -32,6 +32,9 @@ public sealed class ClusterProtocolSerializer(ExtendedActorSystem system) : Json
         Of<DestroyOnNodeResult>("destroy-on-node-result"),
         Of<DirectorySnapshot>("directory-snapshot"),
         Of<SnapshotStored>("snapshot-stored"),
+        Of<ReportNodeVms>("report-node-vms"),
+        Of<NodeVmsReport>("node-vms-report"),
+        Of<FollowVmLoss>("follow-vm-loss"),
     ];
 
     private static MessageType Of<T>(string name) where T : IClusterProtocolMessage => new(typeof(T), "cluster.v1." + name, MaxBytes);

@@ -7,13 +7,16 @@ namespace Actorvisor.Host.Cluster;
 
 /// <summary>
 /// The cluster singleton that knows every VM and where it is: it places new VMs (<see cref="Placement"/>), keeps
-/// names unique across the cluster, destroys VMs, answers list and cluster status, and sends the events of every
-/// VM to subscribers (a subscription to one VM's events goes to that VM's node, unless the gateway cannot find it
-/// there yet: then it is held here). It is off the path of requests for an existing VM: the API gateways send those straight to the
+/// names unique across the cluster, destroys VMs, answers list and cluster status by gathering each node's report
+/// (<see cref="NodeReportGatherer"/>, naming the nodes that did not answer), and sends the events of every VM to
+/// subscribers (a subscription to one VM's events goes to that VM's node, unless the VM is still being created:
+/// then it is held here). Of each VM it keeps only what placement and finding need (<see cref="VmLocation"/>: name,
+/// node, resources, whether it holds them, and its own Creating / Lost markers); the VM's state is its node's. It is off the path of requests for an existing VM: the API gateways send those straight to the
 /// VM's node, found in the snapshot the directory copies to every node; only a request for a VM the gateway's
 /// snapshot does not know yet comes here and is routed to the VM's agent. Its waits for a node end a little before
 /// the request's deadline (<see cref="RequestDeadline"/>) with <see cref="ApiErrorCode.Timeout"/> naming the node. When the split-brain resolver downs a node (or it is removed), every VM
-/// the directory knew on it becomes <see cref="VmStatus.Lost"/>. Its state is rebuilt from the agents'
+/// the directory knew on it becomes <see cref="VmStatus.Lost"/>, and the subscribers to its events are told so (those
+/// the gateways sent to the node too: <see cref="FollowVmLoss"/>). Its state is rebuilt from the agents'
 /// announcements whenever it starts (first start, or after the singleton moved).
 /// </summary>
 public sealed class VmDirectory : ReceiveActor, IWithTimers
@@ -27,6 +30,8 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
     private readonly Dictionary<Address, NodeEntry> _nodes = new();
     private readonly Dictionary<string, VmEntry> _vms = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HashSet<IActorRef>> _vmSubscribers = new(StringComparer.Ordinal);
+    // Subscriptions the gateways sent to a VM's node: told only of the VM's loss, which its node cannot report.
+    private readonly Dictionary<string, HashSet<IActorRef>> _lossFollowers = new(StringComparer.Ordinal);
     private readonly HashSet<IActorRef> _allSubscribers = new();
     private DateTimeOffset _recoveredFrom = DateTimeOffset.MinValue;
     private bool _snapshotPending;
@@ -50,6 +55,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         _agentPath = agentPath;
         Receive<NodeAnnouncement>(OnAnnouncement);
         Receive<VmRecordChanged>(OnRecordChanged);
+        Receive<FollowVmLoss>(OnFollowLoss);
         Receive<CreateVmRequest>(OnCreate);
         Receive<CreateDone>(OnCreateDone);
         Receive<DestroyVmRequest>(OnDestroy);
@@ -60,10 +66,8 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         Receive<StopVmRequest>(r => Route(r.Name, r));
         Receive<DescribeVmRequest>(r => Route(r.Name, r));
         Receive<SubscribeConsoleRequest>(r => Route(r.Name, r));
-        Receive<ListVmsRequest>(r => Sender.Tell(new VmListReply(_vms.Values
-            .Where(e => r.Node is null || e.Info.Node == r.Node)
-            .OrderBy(e => e.Info.Name, StringComparer.Ordinal).Select(e => e.Info).ToList())));
-        Receive<ClusterStatusRequest>(_ => Sender.Tell(Status()));
+        Receive<ListVmsRequest>(OnList);
+        Receive<ClusterStatusRequest>(OnStatus);
         Receive<SubscribeVmEventsRequest>(OnSubscribe);
         Receive<UnsubscribeVmEventsRequest>(OnUnsubscribe);
         Receive<ClusterEvent.MemberUp>(m => { Track(m.Member); AskToAnnounce(m.Member); });
@@ -94,9 +98,10 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
     {
         _snapshotPending = false;
         var snapshot = new DirectorySnapshot(DateTimeOffset.UtcNow,
-            _vms.Values.Select(e => new VmLocation(e.Info, e.Address.ToString())).ToList(),
+            _vms.Values.Select(e => e.Location).ToList(),
             _allSubscribers.Select(s => new EventSubscription(null, s))
-                .Concat(_vmSubscribers.SelectMany(kv => kv.Value.Select(s => new EventSubscription(kv.Key, s)))).ToList());
+                .Concat(_vmSubscribers.SelectMany(kv => kv.Value.Select(s => new EventSubscription(kv.Key, s))))
+                .Concat(_lossFollowers.SelectMany(kv => kv.Value.Select(s => new EventSubscription(kv.Key, s, LossOnly: true)))).ToList());
         foreach (var node in _nodes.Values) node.Agent.Tell(snapshot);
     }
 
@@ -110,11 +115,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         foreach (var sub in snapshot.Subscriptions)
         {
             if (sub.Vm is null) _allSubscribers.Add(sub.Subscriber);
-            else
-            {
-                if (!_vmSubscribers.TryGetValue(sub.Vm, out var set)) _vmSubscribers[sub.Vm] = set = new HashSet<IActorRef>();
-                set.Add(sub.Subscriber);
-            }
+            else Add(sub.LossOnly ? _lossFollowers : _vmSubscribers, sub.Vm, sub.Subscriber);
             Context.Watch(sub.Subscriber);
         }
         var recovered = new List<VmEntry>();
@@ -122,20 +123,16 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         {
             var address = Address.Parse(location.NodeAddress);
             // VMs of live nodes come from those nodes' own announcements; only the departed ones are recovered here.
-            if (live.Contains(address) || _vms.ContainsKey(location.Vm.Name)) continue;
-            var vm = location.Vm.Status == VmStatus.Lost ? location.Vm
-                : location.Vm with { Status = VmStatus.Lost, Outcome = $"node {location.Vm.Node} left the cluster while the VM was {location.Vm.Status}" };
-            var entry = new VmEntry(vm, address);
-            _vms[vm.Name] = entry;
-            if (location.Vm.Status != VmStatus.Lost) recovered.Add(entry);
+            if (live.Contains(address) || _vms.ContainsKey(location.Name)) continue;
+            var lost = location.Marker == VmStatus.Lost ? location
+                : location with { Marker = VmStatus.Lost, Outcome = $"node {location.Node} left the cluster{(location.Marker == VmStatus.Creating ? " while the VM was being created" : "")}" };
+            var entry = new VmEntry(lost, address);
+            _vms[lost.Name] = entry;
+            if (location.Marker != VmStatus.Lost) recovered.Add(entry);
         }
         _log.Info("Recovered the directory from a snapshot of {0:O}: {1} VM(s) of departed nodes are Lost, {2} subscription(s)",
             snapshot.Taken, recovered.Count, snapshot.Subscriptions.Count);
-        foreach (var e in recovered)
-        {
-            Notify(e.Info, e.Info.Outcome!);
-            EndSubscriptions(e.Info.Name, e.Info.Outcome!, keep: true);
-        }
+        foreach (var e in recovered) ReportLost(e);
     }
 
     /// <inheritdoc />
@@ -188,16 +185,16 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         if (!known) _log.Info("Hypervisor {0} at {1}: {2}, {3} vCPUs, {4} MiB", a.Node.Name, address, a.Node.AcceleratorDescription, a.Node.Vcpus, a.Node.MemoryBytes >> 20);
         if (a.Snapshot is { } snapshot) Recover(snapshot);
         var announced = a.Vms.ToDictionary(v => v.Name, StringComparer.Ordinal);
-        foreach (var stale in _vms.Values.Where(e => e.Address == address && e.Info.Status != VmStatus.Creating && !announced.ContainsKey(e.Info.Name)).ToList())
-            _vms.Remove(stale.Info.Name);
+        foreach (var stale in _vms.Values.Where(e => e.Address == address && e.Location.Marker != VmStatus.Creating && !announced.ContainsKey(e.Location.Name)).ToList())
+            Remove(stale.Location.Name);
         foreach (var vm in a.Vms)
         {
-            if (_vms.TryGetValue(vm.Name, out var existing) && existing.Address != address && existing.Info.Status != VmStatus.Lost)
+            if (_vms.TryGetValue(vm.Name, out var existing) && existing.Address != address && existing.Location.Marker != VmStatus.Lost)
             {
-                _log.Error("VM {0} is reported by {1} but already known on {2}; keeping the first", vm.Name, a.Node.Name, existing.Info.Node);
+                _log.Error("VM {0} is reported by {1} but already known on {2}; keeping the first", vm.Name, a.Node.Name, existing.Location.Node);
                 continue;
             }
-            _vms[vm.Name] = new VmEntry(vm, address);
+            _vms[vm.Name] = new VmEntry(VmLocation.Of(vm, address.ToString()), address);
         }
         Changed();
         sender.Tell(new AnnouncementAccepted(a.Node.Name));
@@ -208,11 +205,41 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         // Only the VM's own node may change its record (a late report from an old incarnation is dropped).
         var from = Sender.Path.Address.HasLocalScope ? _cluster.SelfAddress : Sender.Path.Address;
         if (!_vms.TryGetValue(m.Vm.Name, out var e) || e.Address != from) return;
-        if (e.Info.Status is VmStatus.Lost or VmStatus.Creating) return;
-        var before = e.Info.Status;
-        e.Info = m.Vm;
+        if (e.Location.Marker is not null) return;
+        // Placement needs only whether the VM still holds its resources; the status itself stays with its node.
+        var holds = VmLocation.Holds(m.Vm.Status);
+        if (holds != e.Location.HoldsResources)
+        {
+            e.Location = e.Location with { HoldsResources = holds };
+            Changed();
+        }
+        if (m.Before != m.Vm.Status) Notify(m.Vm, m.Vm.Outcome ?? (m.Before is { } before ? $"{before} -> {m.Vm.Status}" : $"now {m.Vm.Status}"));
+    }
+
+    private void OnFollowLoss(FollowVmLoss f)
+    {
+        // Only while the VM is still where the gateway found it; a loss already known is reported at once.
+        if (!_vms.TryGetValue(f.Vm, out var e) || e.Location.NodeAddress != f.NodeAddress) return;
+        if (e.Location.Marker == VmStatus.Lost)
+        {
+            TellLost(f.Subscriber, e.Location);
+            return;
+        }
+        Add(_lossFollowers, f.Vm, f.Subscriber);
+        Context.Watch(f.Subscriber);
         Changed();
-        if (before != m.Vm.Status) Notify(e.Info, m.Vm.Outcome ?? $"{before} -> {m.Vm.Status}");
+    }
+
+    private static void Add(Dictionary<string, HashSet<IActorRef>> sets, string vm, IActorRef subscriber)
+    {
+        if (!sets.TryGetValue(vm, out var set)) sets[vm] = set = new HashSet<IActorRef>();
+        set.Add(subscriber);
+    }
+
+    private void Remove(string vm)
+    {
+        _vms.Remove(vm);
+        _lossFollowers.Remove(vm);
     }
 
     private void OnCreate(CreateVmRequest r)
@@ -220,8 +247,9 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         var spec = r.Spec;
         if (_vms.TryGetValue(spec.Name, out var existing))
         {
+            var marker = existing.Location.Marker is { } m ? $" ({m})" : "";
             Sender.Tell(new ApiErrorReply(ApiErrorCode.AlreadyExists,
-                $"spec.name: a VM named '{spec.Name}' already exists on node {existing.Info.Node} ({existing.Info.Status}); destroy it first or pick another name", "spec.name"));
+                $"spec.name: a VM named '{spec.Name}' already exists on node {existing.Location.Node}{marker}; destroy it first or pick another name", "spec.name"));
             return;
         }
         var placed = Placement.Choose(Loads(), spec);
@@ -231,8 +259,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
             return;
         }
         var node = _nodes.Values.First(n => n.Address.ToString() == placed.Node!.Address);
-        var info = new VmInfo(spec.Name, node.Info.Name, VmStatus.Creating, spec.Vcpus, spec.MemoryBytes, spec.Image, null);
-        _vms[spec.Name] = new VmEntry(info, node.Address);
+        _vms[spec.Name] = new VmEntry(new VmLocation(spec.Name, node.Info.Name, node.Address.ToString(), spec.Vcpus, spec.MemoryBytes, spec.Image, true, VmStatus.Creating), node.Address);
         Changed();
         var replyTo = Sender;
         var wait = RequestDeadline.Inner(RequestDeadline.Of(r));
@@ -243,32 +270,32 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
 
     private void OnCreateDone(CreateDone d)
     {
-        bool live = _vms.TryGetValue(d.Name, out var e) && e.Address == d.Address && e.Info.Status == VmStatus.Creating;
+        bool live = _vms.TryGetValue(d.Name, out var e) && e.Address == d.Address && e.Location.Marker == VmStatus.Creating;
         Changed();
         if (d.Result.Vm is { } vm && live)
         {
-            e!.Info = vm;
+            e!.Location = VmLocation.Of(vm, d.Address.ToString());
             d.ReplyTo.Tell(new VmReply(vm));
             Notify(vm, "created");
             return;
         }
-        if (live) _vms.Remove(d.Name);
+        if (live) Remove(d.Name);
         d.ReplyTo.Tell(d.Result.Error ?? new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"VM '{d.Name}': its node was lost while it was being created"));
     }
 
     private void OnDestroy(DestroyVmRequest r)
     {
         if (!TryFind(r.Name, out var e)) return;
-        switch (e.Info.Status)
+        switch (e.Location.Marker)
         {
             case VmStatus.Lost:
-                _vms.Remove(r.Name);
+                Remove(r.Name);
                 Changed();
-                Sender.Tell(new VmReply(e.Info));
+                Sender.Tell(new VmReply(e.Location.MarkedInfo()));
                 EndSubscriptions(r.Name, "the VM was destroyed");
                 return;
             case VmStatus.Creating:
-                Sender.Tell(new ApiErrorReply(ApiErrorCode.InvalidState, $"VM '{r.Name}' is still being created on {e.Info.Node}; try again in a moment", "name"));
+                Sender.Tell(new ApiErrorReply(ApiErrorCode.InvalidState, $"VM '{r.Name}' is still being created on {e.Location.Node}; try again in a moment", "name"));
                 return;
         }
         var node = _nodes[e.Address];
@@ -288,7 +315,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         var gone = d.Result.Vm is not null || d.Result.Error?.Code == ApiErrorCode.NotFound;
         if (gone && _vms.TryGetValue(d.Name, out var e) && e.Address == d.Address)
         {
-            _vms.Remove(d.Name);
+            Remove(d.Name);
             EndSubscriptions(d.Name, "the VM was destroyed");
             Changed();
         }
@@ -298,14 +325,23 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
     private void Route(string name, ApiRequest request)
     {
         if (!TryFind(name, out var e)) return;
-        if (e.Info.Status == VmStatus.Lost)
-            Sender.Tell(new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"VM '{name}' is Lost: {e.Info.Outcome}; destroy it to free the name", "name"));
-        else if (e.Info.Status == VmStatus.Creating)
-            Sender.Tell(new ApiErrorReply(ApiErrorCode.InvalidState, $"VM '{name}' is still being created on {e.Info.Node}; try again in a moment", "name"));
+        if (e.Location.Marker == VmStatus.Lost)
+            Sender.Tell(new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"VM '{name}' is Lost: {e.Location.Outcome}; destroy it to free the name", "name"));
+        else if (e.Location.Marker == VmStatus.Creating)
+            Sender.Tell(new ApiErrorReply(ApiErrorCode.InvalidState, $"VM '{name}' is still being created on {e.Location.Node}; try again in a moment", "name"));
         else if (!_nodes.TryGetValue(e.Address, out var node))
-            Sender.Tell(new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"VM '{name}' is on {e.Info.Node}, which has not announced itself yet", "name"));
+            Sender.Tell(new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"VM '{name}' is on {e.Location.Node}, which has not announced itself yet", "name"));
         else
+        {
+            // A subscription sent on to the VM's node is followed here for the node's loss, as a gateway's would be.
+            if (request is SubscribeVmEventsRequest s)
+            {
+                Add(_lossFollowers, name, s.Subscriber);
+                Context.Watch(s.Subscriber);
+                Changed();
+            }
             node.Agent.Forward(request);
+        }
     }
 
     private bool TryFind(string name, out VmEntry entry)
@@ -321,12 +357,24 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         if (r.Name is { } name)
         {
             if (!TryFind(name, out var e)) return;
-            if (!_vmSubscribers.TryGetValue(name, out var set)) _vmSubscribers[name] = set = new HashSet<IActorRef>();
-            set.Add(r.Subscriber);
-            Context.Watch(r.Subscriber);
-            Sender.Tell(new SubscribedReply(name, "events", true));
-            r.Subscriber.Tell(Notice(e.Info, "current state"));
-            return;
+            switch (e.Location.Marker)
+            {
+                case VmStatus.Creating:
+                    // Held here until the VM is built; its node streams it from then on only to new subscriptions.
+                    Add(_vmSubscribers, name, r.Subscriber);
+                    Context.Watch(r.Subscriber);
+                    Sender.Tell(new SubscribedReply(name, "events", true));
+                    r.Subscriber.Tell(Notice(e.Location.MarkedInfo(), "current state"));
+                    return;
+                case VmStatus.Lost:
+                    // Nothing more will happen to it: the subscriber learns that, and the stream ends.
+                    Sender.Tell(new SubscribedReply(name, "events", true));
+                    TellLost(r.Subscriber, e.Location);
+                    return;
+                default:
+                    Route(name, r);
+                    return;
+            }
         }
         _allSubscribers.Add(r.Subscriber);
         Context.Watch(r.Subscriber);
@@ -339,6 +387,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         if (r.Name is { } name)
         {
             if (_vmSubscribers.TryGetValue(name, out var set)) set.Remove(r.Subscriber);
+            if (_lossFollowers.TryGetValue(name, out var followers)) followers.Remove(r.Subscriber);
         }
         else
         {
@@ -352,6 +401,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         Changed();
         _allSubscribers.Remove(subscriber);
         foreach (var set in _vmSubscribers.Values) set.Remove(subscriber);
+        foreach (var set in _lossFollowers.Values) set.Remove(subscriber);
         Context.Unwatch(subscriber);
     }
 
@@ -361,15 +411,30 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         _nodes.Remove(address);
         _copies.Remove(address);
         Changed();
-        var lost = _vms.Values.Where(e => e.Address == address && e.Info.Status != VmStatus.Lost).ToList();
+        var lost = _vms.Values.Where(e => e.Address == address && e.Location.Marker != VmStatus.Lost).ToList();
         if (lost.Count > 0) _log.Warning("Node {0} {1}: {2} VM(s) are Lost", name, how, lost.Count);
         foreach (var e in lost)
         {
-            var was = e.Info.Status;
-            e.Info = e.Info with { Status = VmStatus.Lost, Outcome = $"node {name} {how} while the VM was {was}" };
-            Notify(e.Info, e.Info.Outcome!);
-            EndSubscriptions(e.Info.Name, e.Info.Outcome!, keep: true);
+            var was = e.Location.Marker == VmStatus.Creating ? " while the VM was being created" : "";
+            e.Location = e.Location with { Marker = VmStatus.Lost, Outcome = $"node {name} {how}{was}" };
+            ReportLost(e);
         }
+    }
+
+    // Every subscriber of the VM hears of its loss: those held here, those whose subscription went to its node, and those of every VM.
+    private void ReportLost(VmEntry e)
+    {
+        var name = e.Location.Name;
+        Notify(e.Location.MarkedInfo(), e.Location.Outcome!);
+        EndSubscriptions(name, e.Location.Outcome!, keep: true);
+        if (_lossFollowers.Remove(name, out var followers))
+            foreach (var s in followers) TellLost(s, e.Location);
+    }
+
+    private static void TellLost(IActorRef subscriber, VmLocation lost)
+    {
+        subscriber.Tell(Notice(lost.MarkedInfo(), lost.Outcome ?? $"node {lost.Node} is gone"));
+        subscriber.Tell(new StreamEnded(lost.Name, lost.Outcome ?? $"node {lost.Node} is gone"));
     }
 
     private void Notify(VmInfo vm, string detail)
@@ -398,15 +463,68 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
             .Where(n => up.Contains(n.Address) && !unreachable.Contains(n.Address))
             .Select(n =>
             {
-                var held = _vms.Values.Where(e => e.Address == n.Address && Holds(e.Info.Status)).Select(e => e.Info).ToList();
+                var held = Held(n.Address);
                 return new NodeLoad(n.Info.Name, n.Address.ToString(), n.Info.Vcpus, held.Sum(v => v.Vcpus), n.Info.MemoryBytes,
                     held.Aggregate(0UL, (s, v) => s + v.MemoryBytes));
             })
             .ToList();
     }
 
-    private static bool Holds(VmStatus s) => s is VmStatus.Creating or VmStatus.Created or VmStatus.Running or VmStatus.Paused or VmStatus.Stopping;
+    // What the directory counts as held on a node: VMs being created there and those its node last reported holding resources.
+    private List<VmLocation> Held(Address address) =>
+        _vms.Values.Where(e => e.Address == address && e.Location.Marker != VmStatus.Lost && e.Location.HoldsResources).Select(e => e.Location).ToList();
 
+    // The nodes' agents report their VMs (the directory keeps no VM state); the reply names the ones that did not answer.
+    private void Gather(ApiRequest request, string? onlyNode, Func<IReadOnlyList<NodeVmsReport>, IReadOnlyList<string>, object> compose)
+    {
+        var unreachable = _cluster.State.Unreachable.Select(m => m.Address).ToHashSet();
+        var nodes = _nodes.Values.Where(n => onlyNode is null || n.Info.Name == onlyNode).ToList();
+        // By name (two nodes of one name, an error the announcements log, are asked as one).
+        var asked = new Dictionary<string, IActorRef>(StringComparer.Ordinal);
+        foreach (var n in nodes.Where(n => !unreachable.Contains(n.Address))) asked[n.Info.Name] = n.Agent;
+        var notAsked = nodes.Where(n => unreachable.Contains(n.Address)).Select(n => n.Info.Name).ToList();
+        var wait = RequestDeadline.Inner(RequestDeadline.Of(request));
+        Context.ActorOf(NodeReportGatherer.Props(asked, notAsked, wait, Sender, compose));
+    }
+
+    private void OnList(ListVmsRequest r)
+    {
+        // The directory's own lines (being created, lost) with the nodes' reports of the others.
+        var marked = _vms.Values.Where(e => e.Location.Marker is not null).Select(e => e.Location.MarkedInfo()).ToList();
+        var markedNames = marked.Select(m => m.Name).ToHashSet(StringComparer.Ordinal);
+        // A list of one node's VMs asks only that node (none, if no node has that name).
+        Gather(r, r.Node, (reports, unanswered) => new VmListReply(
+            reports.SelectMany(report => report.Vms).Where(v => !markedNames.Contains(v.Name)).Concat(marked)
+                .Where(v => r.Node is null || v.Node == r.Node)
+                .OrderBy(v => v.Name, StringComparer.Ordinal).ToList(),
+            unanswered));
+    }
+
+    private void OnStatus(ClusterStatusRequest r)
+    {
+        var status = Status();
+        Gather(r, null, (reports, unanswered) =>
+        {
+            var byNode = reports.ToDictionary(report => report.Node, StringComparer.Ordinal);
+            return status with
+            {
+                Nodes = status.Nodes.Select(n =>
+                {
+                    if (!byNode.TryGetValue(n.Name, out var report)) return n;
+                    // The node's registry counts a VM from the moment it is asked to build it; the directory's Creating
+                    // lines add only those the node has not reported yet.
+                    var creating = Creating(n.Address).Count(c => report.Vms.All(v => v.Name != c.Name));
+                    return n with { UsedVcpus = report.UsedVcpus, UsedMemoryBytes = report.UsedMemoryBytes, VmCount = report.Vms.Count + creating };
+                }).ToList(),
+                UnansweredNodes = unanswered,
+            };
+        });
+    }
+
+    private List<VmLocation> Creating(string nodeAddress) =>
+        _vms.Values.Where(e => e.Location.NodeAddress == nodeAddress && e.Location.Marker == VmStatus.Creating).Select(e => e.Location).ToList();
+
+    // The directory's own view: membership, capacity, and its placement figures for each node's load.
     private ClusterStatusReply Status()
     {
         var state = _cluster.State;
@@ -415,11 +533,11 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
             .Select(m =>
             {
                 _nodes.TryGetValue(m.Address, out var n);
-                var held = _vms.Values.Where(e => e.Address == m.Address).Select(e => e.Info).ToList();
-                var live = held.Where(v => Holds(v.Status)).ToList();
+                var live = Held(m.Address);
                 return new NodeStatus(n?.Info.Name ?? "", m.Address.ToString(), unreachable.Contains(m.Address) ? "Unreachable" : m.Status.ToString(),
                     m.Roles.Order(StringComparer.Ordinal).ToList(), n?.Info.Accelerator, n?.Info.AcceleratorDescription,
-                    n?.Info.Vcpus ?? 0, live.Sum(v => v.Vcpus), n?.Info.MemoryBytes ?? 0, live.Aggregate(0UL, (s, v) => s + v.MemoryBytes), held.Count,
+                    n?.Info.Vcpus ?? 0, live.Sum(v => v.Vcpus), n?.Info.MemoryBytes ?? 0, live.Aggregate(0UL, (s, v) => s + v.MemoryBytes),
+                    _vms.Values.Count(e => e.Address == m.Address),
                     _copies.TryGetValue(m.Address, out var copy) ? copy : null);
             })
             .OrderBy(n => n.Name, StringComparer.Ordinal).ThenBy(n => n.Address, StringComparer.Ordinal)
@@ -429,9 +547,9 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
 
     private sealed record NodeEntry(NodeInfo Info, Address Address, IActorRef Agent);
 
-    private sealed class VmEntry(VmInfo info, Address address)
+    private sealed class VmEntry(VmLocation location, Address address)
     {
-        public VmInfo Info { get; set; } = info;
+        public VmLocation Location { get; set; } = location;
         public Address Address { get; } = address;
     }
 

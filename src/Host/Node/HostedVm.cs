@@ -4,24 +4,31 @@ using Akka.Actor;
 namespace Actorvisor.Host.Node;
 
 /// <summary>
-/// What a node's <see cref="HypervisorAgent"/> holds of one VM it runs: the VM's cluster-facing record (its one copy on
-/// the node, changed only by the agent on its <see cref="VmWatcher"/>'s reports), its VmActor (requests go to it directly), its watcher, and the
-/// subscribers to the VM's events (<see cref="SubscribeVmEventsRequest"/>), which the VM's node streams itself.
+/// What a node's <see cref="HypervisorAgent"/> holds of one VM it runs: what does not change while it lives (the spec it
+/// was created from, its VmActor, to which requests go directly, and its console <see cref="VmWatcher"/>) and the
+/// subscribers to the VM's events (<see cref="SubscribeVmEventsRequest"/>), which the VM's node streams itself. Its
+/// state is not here: the node's VmRegistryActor is its only keeper, and reports each change to the agent.
 /// </summary>
-internal sealed class HostedVm(VmInfo record, IActorRef vm, IActorRef watcher)
+internal sealed class HostedVm(ApiVmSpec spec, IActorRef vm, IActorRef watcher)
 {
-    /// <summary>The VM as the API reports it.</summary>
-    public VmInfo Record { get; set; } = record;
+    /// <summary>What the VM was created from (name, vCPUs, memory, image).</summary>
+    public ApiVmSpec Spec { get; } = spec;
 
     /// <summary>The VmActor.</summary>
     public IActorRef Vm { get; } = vm;
 
-    /// <summary>Follows the VM (state, console) for the agent.</summary>
+    /// <summary>Keeps the VM's console for its subscribers.</summary>
     public IActorRef Watcher { get; } = watcher;
 
-    /// <summary>Who gets a <see cref="VmEventNotice"/> on each change of the record's status.</summary>
+    /// <summary>Who gets a <see cref="VmEventNotice"/> on each change of the VM's status.</summary>
     public HashSet<IActorRef> EventSubscribers { get; } = new();
+
+    /// <summary>Subscriptions waiting for the registry's current line of the VM (subscriber, who asked).</summary>
+    public List<(IActorRef Subscriber, IActorRef ReplyTo)> PendingSubscriptions { get; } = new();
 
     /// <summary>False once the VmActor has stopped (it crashed; a destroy forgets the VM instead).</summary>
     public bool ActorAlive { get; set; } = true;
+
+    /// <summary>The VM as the API reports it on node <paramref name="node"/>, in <paramref name="status"/>.</summary>
+    public VmInfo Info(string node, VmStatus status, string? outcome) => new(Spec.Name, node, status, Spec.Vcpus, Spec.MemoryBytes, Spec.Image, outcome);
 }

@@ -9,17 +9,19 @@ using Akka.Event;
 namespace Actorvisor.Host.Node;
 
 /// <summary>
-/// The node's face to the cluster (/user/hypervisor) and the one owner of its VMs' cluster-facing view. Naming: a
-/// <em>node</em> is one `actorvisor node` daemon, which is one member of the Akka cluster; each node runs one agent,
-/// whose child <see cref="VmRegistryActor"/> ("vms") is the node's VM registry in the actor runtime (names, capacity,
-/// supervision of the VmActors). The agent keeps one <see cref="HostedVm"/> per VM (its API record, which only the
-/// agent changes, on its <see cref="VmWatcher"/>'s <see cref="VmStatusObserved"/> reports; its VmActor; its watcher;
-/// the subscribers to its events): it builds and destroys VMs the directory asks for, carries out VM requests the
-/// API gateways send here (straight to the VmActor, no detour through the registry), streams each VM's events to
-/// its subscribers, reports record changes to the directory, announces the node (capacity, accelerator, VMs) to it, and keeps the directory's latest snapshot,
-/// for whichever node hosts the directory next and for this node's API gateway (published on the event stream),
-/// which finds a VM's node in it. Each wait for a VM or the registry ends a little before the request's
-/// deadline (<see cref="RequestDeadline"/>), answered with <see cref="ApiErrorCode.Timeout"/> naming this node.
+/// The node's face to the cluster (/user/hypervisor): it translates between the cluster and the node's VM registry.
+/// Naming: a <em>node</em> is one `actorvisor node` daemon, which is one member of the Akka cluster; each node runs one
+/// agent, whose child <see cref="VmRegistryActor"/> ("vms") is the node's VM registry and the only keeper of its VMs'
+/// state (names, capacity, supervision of the VmActors, each VM's state and outcome). The agent follows it
+/// (<see cref="VmRegistryEntryChanged"/>) and keeps per VM only what does not change (<see cref="HostedVm"/>: the
+/// spec, the VmActor, the console watcher) and the VM's event subscribers: it builds and destroys VMs the directory
+/// asks for, carries out VM requests the API gateways send here (straight to the VmActor, no detour through the
+/// registry), streams each VM's events to its subscribers, reports each change to the directory (which keeps only
+/// placement), answers the directory's <see cref="ReportNodeVms"/> for `vm list` and `cluster status` from the
+/// registry, announces the node (capacity, accelerator, VMs) to it, and keeps the directory's latest snapshot, for
+/// whichever node hosts the directory next and for this node's API gateway (published on the event stream), which
+/// finds a VM's node in it. Each wait for a VM or the registry ends a little before the request's deadline
+/// (<see cref="RequestDeadline"/>), answered with <see cref="ApiErrorCode.Timeout"/> naming this node.
 /// On <see cref="ShutdownAgent"/> (CoordinatedShutdown) it destroys every VM, then announces an empty node so the
 /// directory forgets them rather than reporting them Lost.
 /// Supervision: watchers are stopped if they throw; the VmRegistryActor supervises the VmActors itself.
@@ -28,6 +30,9 @@ public sealed class HypervisorAgent : ReceiveActor
 {
     /// <summary>The agent's name under /user.</summary>
     public const string Name = "hypervisor";
+
+    /// <summary>How long an announcement asked for by the directory waits for the registry's list of VMs.</summary>
+    public static readonly TimeSpan AnnouncementListTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>The agent's path on every hypervisor.</summary>
     public const string Path = "/user/" + Name;
@@ -56,9 +61,12 @@ public sealed class HypervisorAgent : ReceiveActor
         _accelerator = accelerator;
         _images = images;
         _directory = directory;
-        _registry = Context.ActorOf(VmRegistryActor.Props(new NodeCapacity(info.Vcpus, info.MemoryBytes)), "vms");
+        _registry = Context.ActorOf(VmRegistryActor.Props(new NodeCapacity(info.Vcpus, info.MemoryBytes), Self), "vms");
 
-        Receive<AnnounceNode>(_ => Sender.Tell(Announcement()));
+        Receive<AnnounceNode>(_ => ListThen(Sender, AnnouncementListTimeout, (vms, _, _) => new NodeAnnouncement(_info, Self, vms, _snapshot)));
+        Receive<ReportNodeVms>(r => ListThen(Sender, RequestDeadline.Inner(TimeSpan.FromMilliseconds(r.DeadlineMs)),
+            (vms, usedVcpus, usedMemory) => new NodeVmsReport(_info.Name, vms, usedVcpus, usedMemory)));
+        Receive<Listed>(OnListed);
         Receive<AnnouncementAccepted>(_ => { });
         Receive<DirectorySnapshot>(snapshot =>
         {
@@ -73,7 +81,9 @@ public sealed class HypervisorAgent : ReceiveActor
         Receive<Created>(OnCreated);
         Receive<DestroyOnNode>(OnDestroy);
         Receive<Destroyed>(OnDestroyed);
-        Receive<VmStatusObserved>(OnStatusObserved);
+        Receive<VmRegistryEntryChanged>(OnEntryChanged);
+        Receive<VmSummary>(OnSummary);
+        Receive<NodeRequestFailed>(OnSummaryFailed);
         Receive<Terminated>(t =>
         {
             if (_byActor.Remove(t.ActorRef, out var name) && _vms.TryGetValue(name, out var vm)) vm.ActorAlive = false;
@@ -96,12 +106,42 @@ public sealed class HypervisorAgent : ReceiveActor
     }
 
     /// <inheritdoc />
-    protected override void PreStart() => _directory.Tell(Announcement());
+    protected override void PreStart() => _directory.Tell(EmptyAnnouncement());
 
     /// <inheritdoc />
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Stop));
 
-    private NodeAnnouncement Announcement() => new(_info, Self, _vms.Values.Select(v => v.Record).ToList(), _snapshot);
+    // An announcement made without asking the registry: only when the node holds no VM (starting, or all destroyed).
+    private NodeAnnouncement EmptyAnnouncement() => new(_info, Self, [], _snapshot);
+
+    // The VMs' lines come from the registry, their keeper; the answer is made when they arrive (none: no answer, the asker times out).
+    private void ListThen(IActorRef replyTo, TimeSpan wait, Func<IReadOnlyList<VmInfo>, int, ulong, object> answer) =>
+        _registry.Ask<VmList>(ListVms.Instance, wait).PipeTo(Self, success: list => new Listed(list, replyTo, answer), failure: _ => new Listed(null, replyTo, answer));
+
+    private void OnListed(Listed l)
+    {
+        if (l.List is null)
+        {
+            _log.Warning("The VM registry did not list the VMs in time; {0} gets no answer", l.ReplyTo);
+            return;
+        }
+        var vms = new List<VmInfo>();
+        int usedVcpus = 0;
+        ulong usedMemory = 0;
+        foreach (var line in l.List.Vms)
+        {
+            if (line.State.HoldsResources())
+            {
+                usedVcpus += line.VcpuCount;
+                usedMemory += line.MemoryBytes;
+            }
+            // A VM still being built is not the agent's yet: the directory lists it as Creating.
+            if (_vms.TryGetValue(line.Name, out var vm)) vms.Add(InfoOf(vm, line));
+        }
+        l.ReplyTo.Tell(l.Answer(vms, usedVcpus, usedMemory));
+    }
+
+    private VmInfo InfoOf(HostedVm vm, VmSummary line) => vm.Info(_info.Name, VmStatuses.Of(line.State), line.Outcome?.ToString());
 
     private void OnCreate(CreateOnNode c)
     {
@@ -130,9 +170,10 @@ public sealed class HypervisorAgent : ReceiveActor
         switch (c.Reply)
         {
             case VmCreated created:
-                var record = new VmInfo(name, _info.Name, VmStatus.Created, c.Spec.Vcpus, c.Spec.MemoryBytes, c.Spec.Image, null);
                 var watcher = Context.ActorOf(VmWatcher.Props(name, created.Vm), $"watch-{name}-{++_serial}");
-                _vms[name] = new HostedVm(record, created.Vm, watcher);
+                var hosted = new HostedVm(c.Spec, created.Vm, watcher);
+                var record = hosted.Info(_info.Name, VmStatus.Created, null);
+                _vms[name] = hosted;
                 _byActor[Context.Watch(created.Vm)] = name;
                 _log.Info("Created VM {0} ({1}, {2} vCPUs, {3} MiB)", name, c.Spec.Image, c.Spec.Vcpus, c.Spec.MemoryBytes >> 20);
                 c.ReplyTo.Tell(new CreateOnNodeResult(name, record, null));
@@ -169,13 +210,10 @@ public sealed class HypervisorAgent : ReceiveActor
         switch (d.Reply)
         {
             case VmDestroyed destroyed:
-                var record = _vms.GetValueOrDefault(d.Name)?.Record ?? new VmInfo(d.Name, _info.Name, VmStatus.Stopped, 0, 0, "", null);
+                var (status, outcome) = (VmStatuses.Of(destroyed.Outcome.FinalState), destroyed.Outcome.ToString());
+                var record = _vms.GetValueOrDefault(d.Name)?.Info(_info.Name, status, outcome) ?? new VmInfo(d.Name, _info.Name, status, 0, 0, "", outcome);
                 Forget(d.Name);
-                d.ReplyTo.Tell(new DestroyOnNodeResult(d.Name, record with
-                {
-                    Status = VmStatuses.Of(destroyed.Outcome.FinalState),
-                    Outcome = destroyed.Outcome.ToString(),
-                }, null));
+                d.ReplyTo.Tell(new DestroyOnNodeResult(d.Name, record, null));
                 break;
             case NodeRequestFailed failed:
                 if (failed.Error is VmRegistryError.UnknownVm) Forget(d.Name);
@@ -202,21 +240,21 @@ public sealed class HypervisorAgent : ReceiveActor
             s.Tell(new StreamEnded(name, "the VM was destroyed"));
             if (!_vms.Values.Any(other => other.EventSubscribers.Contains(s))) Context.Unwatch(s);
         }
+        foreach (var (_, replyTo) in vm.PendingSubscriptions) replyTo.Tell(NotHere(name));
     }
 
-    // The one place a VM's record changes on its node: the directory and the event subscribers hear of it from here.
-    private void OnStatusObserved(VmStatusObserved m)
+    // The registry reports each change of a VM's line: the directory and the event subscribers hear of it from here.
+    private void OnEntryChanged(VmRegistryEntryChanged m)
     {
-        if (!_vms.TryGetValue(m.Vm, out var vm) || !Sender.Equals(vm.Watcher)) return;
-        var before = vm.Record;
-        var record = before with { Status = m.Status, Outcome = m.Outcome ?? before.Outcome };
-        if (record == before) return;
-        vm.Record = record;
-        _directory.Tell(new VmRecordChanged(record));
-        if (before.Status != record.Status) NotifySubscribers(vm, record.Outcome ?? $"{before.Status} -> {record.Status}");
+        if (!_vms.TryGetValue(m.Vm.Name, out var vm)) return;
+        var record = InfoOf(vm, m.Vm);
+        var before = VmStatuses.Of(m.From);
+        _directory.Tell(new VmRecordChanged(record, before));
+        if (before != record.Status) NotifySubscribers(vm, record, record.Outcome ?? $"{before} -> {record.Status}");
     }
 
-    // The VM's events come from its node; the gateway that sent the subscription reports the VM Lost if this node goes.
+    // The VM's events come from its node; the directory reports the VM Lost if this node goes (the gateway asked it to).
+    // The current state comes from the registry, in order with the changes it reports after it.
     private void OnSubscribeEvents(SubscribeVmEventsRequest r)
     {
         if (r.Name is null || !_vms.TryGetValue(r.Name, out var vm))
@@ -224,9 +262,28 @@ public sealed class HypervisorAgent : ReceiveActor
             Sender.Tell(r.Name is null ? ApiErrorReply.Invalid("name", "the events of every VM come from the VM directory, not from one node") : NotHere(r.Name));
             return;
         }
-        if (vm.EventSubscribers.Add(r.Subscriber)) Context.Watch(r.Subscriber);
-        Sender.Tell(new SubscribedReply(r.Name, "events", true));
-        r.Subscriber.Tell(Notice(vm.Record, "current state"));
+        vm.PendingSubscriptions.Add((r.Subscriber, Sender));
+        if (vm.PendingSubscriptions.Count == 1) _registry.Tell(new GetVmSummary(r.Name));
+    }
+
+    private void OnSummary(VmSummary line)
+    {
+        if (!_vms.TryGetValue(line.Name, out var vm)) return;
+        var record = InfoOf(vm, line);
+        foreach (var (subscriber, replyTo) in vm.PendingSubscriptions)
+        {
+            if (vm.EventSubscribers.Add(subscriber)) Context.Watch(subscriber);
+            replyTo.Tell(new SubscribedReply(line.Name, "events", true));
+            subscriber.Tell(Notice(record, "current state"));
+        }
+        vm.PendingSubscriptions.Clear();
+    }
+
+    private void OnSummaryFailed(NodeRequestFailed failed)
+    {
+        if (failed.Error is not VmRegistryError.UnknownVm unknown || !_vms.TryGetValue(unknown.Name, out var vm)) return;
+        foreach (var (_, replyTo) in vm.PendingSubscriptions) replyTo.Tell(NotHere(unknown.Name));
+        vm.PendingSubscriptions.Clear();
     }
 
     private void OnUnsubscribeEvents(UnsubscribeVmEventsRequest r)
@@ -240,9 +297,9 @@ public sealed class HypervisorAgent : ReceiveActor
         Sender.Tell(new SubscribedReply(r.Name, "events", false));
     }
 
-    private static void NotifySubscribers(HostedVm vm, string detail)
+    private static void NotifySubscribers(HostedVm vm, VmInfo record, string detail)
     {
-        var notice = Notice(vm.Record, detail);
+        var notice = Notice(record, detail);
         foreach (var s in vm.EventSubscribers) s.Tell(notice);
     }
 
@@ -256,10 +313,9 @@ public sealed class HypervisorAgent : ReceiveActor
             Sender.Tell(NotHere(name));
             return;
         }
-        var record = vm.Record;
         if (!vm.ActorAlive)
         {
-            Sender.Tell(new ApiErrorReply(ApiErrorCode.InvalidState, $"VM '{name}': {record.Outcome ?? "its actor stopped"}; destroy it to free the name", "name"));
+            Sender.Tell(new ApiErrorReply(ApiErrorCode.InvalidState, $"VM '{name}': its actor stopped (describe it for the outcome); destroy it to free the name", "name"));
             return;
         }
         var wait = RequestDeadline.Inner(RequestDeadline.Of(request));
@@ -267,8 +323,8 @@ public sealed class HypervisorAgent : ReceiveActor
         vm.Vm.Ask(vmRequest, wait).PipeTo(Sender,
             success: reply => reply switch
             {
-                VmTransitioned t => new VmReply(record with { Status = VmStatuses.Of(t.State) }),
-                VmStopped s => new VmReply(record with { Status = VmStatuses.Of(s.Outcome.FinalState), Outcome = s.Outcome.ToString() }),
+                VmTransitioned t => new VmReply(vm.Info(nodeName, VmStatuses.Of(t.State), null)),
+                VmStopped s => new VmReply(vm.Info(nodeName, VmStatuses.Of(s.Outcome.FinalState), s.Outcome.ToString())),
                 VmRequestFailed f => ErrorOf(name, f.Error),
                 _ => new ApiErrorReply(ApiErrorCode.OperationFailed, $"VM '{name}' answered {reply.GetType().Name}"),
             },
@@ -282,20 +338,15 @@ public sealed class HypervisorAgent : ReceiveActor
             Sender.Tell(NotHere(r.Name));
             return;
         }
-        var record = vm.Record;
         var address = _info.Address;
-        if (!vm.ActorAlive)
-        {
-            Sender.Tell(new VmDescriptionReply(record, $"{record.Image} (its VM actor stopped)", [], 0, address));
-            return;
-        }
         var wait = RequestDeadline.Inner(RequestDeadline.Of(r));
         var nodeName = _info.Name;
-        vm.Vm.Ask(GetVmDescription.Instance, wait).PipeTo(Sender,
+        // A VM whose actor stopped is described by the registry (its outcome); a live one by its VmActor.
+        (vm.ActorAlive ? vm.Vm : _registry).Ask(vm.ActorAlive ? GetVmDescription.Instance : new DescribeVm(r.Name), wait).PipeTo(Sender,
             success: reply => reply switch
             {
-                VmDescription d => new VmDescriptionReply(record with { Status = VmStatuses.Of(d.State), Outcome = d.Outcome?.ToString() },
-                    d.Description, d.Devices.ToList(), d.MemslotCount, address),
+                VmDescription d => new VmDescriptionReply(vm.Info(nodeName, VmStatuses.Of(d.State), d.Outcome?.ToString()),
+                    vm.ActorAlive ? d.Description : $"{vm.Spec.Image} (its VM actor stopped)", d.Devices.ToList(), d.MemslotCount, address),
                 _ => new ApiErrorReply(ApiErrorCode.OperationFailed, $"VM '{r.Name}' answered {reply.GetType().Name}"),
             },
             failure: e => VmDidNotAnswer(r.Name, nodeName, "describe", wait, e));
@@ -322,7 +373,7 @@ public sealed class HypervisorAgent : ReceiveActor
         // node is removed; if it cannot be reached in time, leave anyway.
         var requesters = _shutdownRequesters.ToList();
         _shutdownRequesters.Clear();
-        _directory.Ask<AnnouncementAccepted>(Announcement(), TimeSpan.FromSeconds(5))
+        _directory.Ask<AnnouncementAccepted>(EmptyAnnouncement(), TimeSpan.FromSeconds(5))
             .ContinueWith(_ => { foreach (var r in requesters) r.Tell(done); }, TaskScheduler.Default);
     }
 
@@ -349,5 +400,7 @@ public sealed class HypervisorAgent : ReceiveActor
     private sealed record Created(ApiVmSpec Spec, IActorRef ReplyTo, object Reply, TimeSpan Wait);
 
     private sealed record Destroyed(string Name, IActorRef ReplyTo, object Reply, TimeSpan Wait);
+
+    private sealed record Listed(VmList? List, IActorRef ReplyTo, Func<IReadOnlyList<VmInfo>, int, ulong, object> Answer);
 }
 

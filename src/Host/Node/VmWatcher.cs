@@ -5,10 +5,9 @@ using Akka.Actor;
 namespace Actorvisor.Host.Node;
 
 /// <summary>
-/// Follows one VM for its agent (the parent): subscribed to the VmActor from the moment it is built, it reports
-/// every state the VM reaches to the parent (<see cref="VmStatusObserved"/>; the parent's <see cref="HostedVm"/>
-/// owns the VM's record), keeps a <see cref="ConsoleBacklog"/>, and the console subscribers, who get the backlog,
-/// then live output, then <see cref="StreamEnded"/> when the VM ends.
+/// Keeps one VM's console for its agent (the parent): subscribed to the VmActor from the moment it is built, it keeps a
+/// <see cref="ConsoleBacklog"/> and the console subscribers, who get the backlog, then live output, then
+/// <see cref="StreamEnded"/> when the VM ends. It keeps nothing of the VM's state (the node's VM registry does).
 /// </summary>
 public sealed class VmWatcher : ReceiveActor
 {
@@ -30,7 +29,7 @@ public sealed class VmWatcher : ReceiveActor
         _name = name;
         _vm = vm;
         Receive<VmSubscribed>(_ => { });
-        Receive<VmStateChanged>(e => Context.Parent.Tell(new VmStatusObserved(_name, VmStatuses.Of(e.To), null)));
+        Receive<VmStateChanged>(_ => { });
         Receive<VmConsoleOutput>(e =>
         {
             _backlog.Append(e.Bytes);
@@ -38,7 +37,7 @@ public sealed class VmWatcher : ReceiveActor
                 foreach (var s in _subscribers) s.Tell(new ConsoleOutput(_name, chunk));
         });
         Receive<VmTeardownStepped>(_ => { });
-        Receive<VmEnded>(e => End(VmStatuses.Of(e.Outcome.FinalState), e.Outcome.ToString(), $"the VM {e.Outcome}"));
+        Receive<VmEnded>(e => End($"the VM {e.Outcome}"));
         Receive<SubscribeConsoleRequest>(r =>
         {
             Sender.Tell(new SubscribedReply(_name, "console", true));
@@ -54,7 +53,7 @@ public sealed class VmWatcher : ReceiveActor
         {
             if (t.ActorRef.Equals(_vm))
             {
-                if (_endReason is null) End(VmStatus.Failed, "failed: the VM actor stopped", "the VM actor stopped");
+                if (_endReason is null) End("the VM actor stopped");
             }
             else
             {
@@ -77,10 +76,9 @@ public sealed class VmWatcher : ReceiveActor
         foreach (var s in _subscribers) s.Tell(new StreamEnded(_name, _endReason ?? "the VM was destroyed"));
     }
 
-    private void End(VmStatus status, string outcome, string reason)
+    private void End(string reason)
     {
         _endReason = reason;
-        Context.Parent.Tell(new VmStatusObserved(_name, status, outcome));
         foreach (var s in _subscribers) s.Tell(new StreamEnded(_name, reason));
         _subscribers.Clear();
     }

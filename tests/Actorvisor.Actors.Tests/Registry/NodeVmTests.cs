@@ -33,6 +33,28 @@ public class NodeVmTests(ITestOutputHelper output) : VmTestKit(output)
     }
 
     [Fact]
+    public void The_follower_hears_every_change_of_a_vm_line_and_the_current_line_comes_in_order_with_them()
+    {
+        var follower = CreateTestProbe();
+        var node = Sys.ActorOf(VmRegistryActor.Props(new NodeCapacity(16, 4UL << 30), follower.Ref), "followed-node");
+        var hello = CreateVm(node, "hello", GuestLibrary.Hello());
+        node.Tell(new GetVmSummary("hello"));
+        Assert.Equal(new VmSummary("hello", VmState.Created, 1, TestMemory, null), ExpectMsg<VmSummary>());
+        Start(hello);
+        var running = follower.ExpectMsg<VmRegistryEntryChanged>(Long);
+        Assert.Equal((VmState.Created, VmState.Running), (running.From, running.Vm.State));
+        // The guest ends by itself: the registry's line goes through Stopping to Stopped with the outcome, and the
+        // follower is told each step; the registry's own answer agrees with the last one.
+        var ended = follower.FishForMessage<VmRegistryEntryChanged>(c => c.Vm.Outcome is not null, Long);
+        Assert.Equal(VmState.Stopped, ended.Vm.State);
+        Assert.Equal(ExpectEnded(hello), ended.Vm.Outcome);
+        node.Tell(new GetVmSummary("hello"));
+        Assert.Equal(ended.Vm, ExpectMsg<VmSummary>());
+        node.Tell(new GetVmSummary("nobody"));
+        Assert.Equal(new VmRegistryError.UnknownVm("nobody"), ExpectMsg<NodeRequestFailed>().Error);
+    }
+
+    [Fact]
     public void Capacity_is_reserved_by_live_vms_and_freed_when_they_end()
     {
         var node = StartNode(new NodeCapacity(Vcpus: 3, MemoryBytes: 1UL << 30));

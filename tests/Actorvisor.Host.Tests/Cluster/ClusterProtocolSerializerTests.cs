@@ -19,13 +19,15 @@ public sealed class ClusterProtocolSerializerTests : IDisposable
         var agent = _system.ActorOf(Props.Empty, "agent");
         var vm = new VmInfo("a", "n1", VmStatus.Running, 1, 1UL << 20, "hello", null);
         var info = new NodeInfo("n1", "akka.tcp://c@h:1", "kvm", "KVM (API 12)", 8, 1UL << 30);
-        var snapshot = new DirectorySnapshot(DateTimeOffset.UtcNow, [new VmLocation(vm, "akka.tcp://c@h:1")], [new EventSubscription(null, agent), new EventSubscription("a", agent)]);
+        var snapshot = new DirectorySnapshot(DateTimeOffset.UtcNow, [VmLocation.Of(vm, "akka.tcp://c@h:1"), new VmLocation("b", "n1", "akka.tcp://c@h:1", 1, 1UL << 20, "hello", false, VmStatus.Lost, "node n1 was downed")],
+            [new EventSubscription(null, agent), new EventSubscription("a", agent), new EventSubscription("a", agent, LossOnly: true)]);
         IClusterProtocolMessage[] samples =
         [
             info, new NodeAnnouncement(info, agent, [vm], snapshot), AnnounceNode.Instance, new VmRecordChanged(vm),
             new CreateOnNode(new ApiVmSpec("a", 1, 1UL << 20, "hello"), 27_000), new CreateOnNodeResult("a", vm, null),
             new CreateOnNodeResult("a", null, new ApiErrorReply(ApiErrorCode.NoCapacity, "full")), new DestroyOnNode("a", 27_000),
             new DestroyOnNodeResult("a", vm, null), snapshot, new SnapshotStored(snapshot.Taken), new AnnouncementAccepted("n1"),
+            new VmRecordChanged(vm, VmStatus.Created), new ReportNodeVms(9_000), new NodeVmsReport("n1", [vm], 1, 1UL << 20), new FollowVmLoss("a", agent, "akka.tcp://c@h:1"),
         ];
         Assert.Equal(ClusterProtocolSerializer.Types.Select(t => t.Type).ToHashSet(), samples.Select(s => s.GetType()).ToHashSet());
         foreach (var sample in samples)
@@ -39,6 +41,8 @@ public sealed class ClusterProtocolSerializerTests : IDisposable
         var restored = (DirectorySnapshot)snapshots.FromBinary(snapshots.ToBinary(snapshot), "cluster.v1.directory-snapshot");
         Assert.Equal(snapshot.Taken, restored.Taken);
         Assert.Equal(agent, restored.Subscriptions[1].Subscriber);
+        Assert.True(restored.Subscriptions[2].LossOnly);
+        Assert.Equal(snapshot.Vms, restored.Vms);
     }
 
     [Fact]

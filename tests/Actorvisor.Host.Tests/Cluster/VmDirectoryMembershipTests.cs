@@ -39,12 +39,17 @@ public sealed class VmDirectoryMembershipTests() : Akka.TestKit.Xunit2.TestKit(C
 
         cluster.Join(cluster.SelfAddress);
         Assert.Equal("n1", agent.FishForMessage<AnnouncementAccepted>(_ => true, Long).Node);
-        // The status lists members from Cluster.State, which may show the node a moment after it was accepted.
+        // The status lists members from Cluster.State, which may show the node a moment after it was accepted. The
+        // status gathers each node's report of its VMs: this probe agent does not answer, so with a 2 s deadline the
+        // directory answers within it, naming n1 as a node that did not answer.
         AwaitAssert(() =>
         {
-            directory.Tell(new ClusterStatusRequest(), status.Ref);
-            var node = Assert.Single(status.ExpectMsg<ClusterStatusReply>(Long).Nodes);
+            directory.Tell(new ClusterStatusRequest { DeadlineMs = 2000 }, status.Ref);
+            var reply = status.ExpectMsg<ClusterStatusReply>(Long);
+            var node = Assert.Single(reply.Nodes);
             Assert.Equal(("n1", "Up", "software", 4), (node.Name, node.Status, node.Accelerator, node.Vcpus));
+            Assert.Equal(["n1"], reply.UnansweredNodes!);
         }, Long, TimeSpan.FromMilliseconds(50));
+        Assert.True(agent.FishForMessage<ReportNodeVms>(_ => true, Long).DeadlineMs < 2000);
     }
 }

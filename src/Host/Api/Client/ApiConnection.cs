@@ -14,7 +14,9 @@ namespace Actorvisor.Host.Api.Client;
 /// then answers every request still open there: a repeatable one (<see cref="RepeatableRequests"/>) is sent
 /// again through the next receptionist, any other is answered with <see cref="ApiErrorCode.NodeUnavailable"/>
 /// saying its outcome is unknown. So a request is answered by the cluster, or with a typed error, or (no
-/// receptionist at all) times out at the caller; it never waits on a node that is gone.
+/// receptionist at all) times out at the caller; it never waits on a node that is gone. Event subscriptions to one
+/// VM made through a lost node are sent again, unasked, through the next one (their answers are dropped): the node
+/// that held one may have been the only one to know of it, and the next gateway makes sure the VM's loss is followed.
 /// Receptionists are looked for at the given contacts and at every node the cluster reports Up.
 /// </summary>
 internal sealed class ApiConnection : ReceiveActor, IWithTimers
@@ -35,6 +37,9 @@ internal sealed class ApiConnection : ReceiveActor, IWithTimers
     private readonly string? _token;
     private readonly Dictionary<IActorRef, Open> _open = new();
     private readonly List<IActorRef> _waiting = new();
+    // Event subscriptions to one VM, made and not ended: sent again after a receptionist is lost.
+    private readonly Dictionary<(string Vm, IActorRef Subscriber), SubscribeVmEventsRequest> _subscriptions = new();
+    private readonly List<SubscribeVmEventsRequest> _resubscribe = new();
     private int _round;
 
     /// <summary>Use <see cref="Props"/>.</summary>
@@ -82,6 +87,16 @@ internal sealed class ApiConnection : ReceiveActor, IWithTimers
 
     private IActorRef Accept(Request r)
     {
+        switch (r.Call)
+        {
+            case SubscribeVmEventsRequest { Name: { } vm } s:
+                _subscriptions[(vm, s.Subscriber)] = s;
+                Context.Watch(s.Subscriber);
+                break;
+            case UnsubscribeVmEventsRequest { Name: { } vm } u:
+                _subscriptions.Remove((vm, u.Subscriber));
+                break;
+        }
         var call = Context.ActorOf(PendingCall.Props(Sender, r.Timeout));
         Context.Watch(call);
         _open[call] = new Open(r.Call);
@@ -95,8 +110,10 @@ internal sealed class ApiConnection : ReceiveActor, IWithTimers
         receptionist.Tell(new PubSub.Send(ApiPaths.Gateway, open.Request, localAffinity: true), call);
     }
 
+    // A call ended, or a subscriber stopped.
     private void Forget(IActorRef call)
     {
+        foreach (var key in _subscriptions.Keys.Where(k => k.Subscriber.Equals(call)).ToList()) _subscriptions.Remove(key);
         _open.Remove(call);
         _waiting.Remove(call);
     }
@@ -108,6 +125,8 @@ internal sealed class ApiConnection : ReceiveActor, IWithTimers
         Become(() => Connected(receptionist));
         foreach (var call in _waiting) Send(receptionist, call);
         _waiting.Clear();
+        foreach (var s in _resubscribe) receptionist.Tell(new PubSub.Send(ApiPaths.Gateway, s, localAffinity: true), Self);
+        _resubscribe.Clear();
         // The cluster's other nodes are receptionists too: known, they let the client outlive its contacts.
         receptionist.Tell(new PubSub.Send(ApiPaths.Gateway, new ClusterStatusRequest { Token = _token }, localAffinity: true), Self);
     }
@@ -125,6 +144,9 @@ internal sealed class ApiConnection : ReceiveActor, IWithTimers
                     $"the node serving this client ({node.Host}:{node.Port}) was lost before it answered ({why}); the {Describe(open.Request)} may or may not " +
                     "have taken effect: check with `actorvisor vm list` before repeating it"));
         }
+        // Those still open are among the waiting calls already.
+        var stillOpen = _open.Values.Select(o => o.Request).ToHashSet();
+        _resubscribe.AddRange(_subscriptions.Values.Where(s => !stillOpen.Contains(s)));
         Become(Connecting);
         LookForReceptionist();
     }

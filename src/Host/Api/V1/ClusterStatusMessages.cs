@@ -10,7 +10,10 @@ public sealed record ClusterStatusRequest : ApiRequest;
 /// <param name="Nodes">Every member, by name.</param>
 /// <param name="DirectoryChangedAt">When the directory's state last changed (UTC); a node whose
 /// <see cref="NodeStatus.DirectoryCopyAt"/> is not earlier holds a copy that survives the directory's node.</param>
-public sealed record ClusterStatusReply(string ClusterName, string? Leader, string PlacementNode, IReadOnlyList<NodeStatus> Nodes, DateTimeOffset? DirectoryChangedAt = null) : IApiReply;
+/// <param name="UnansweredNodes">Hypervisors that did not report their VMs within the request's deadline: their used
+/// vCPUs, memory and VM count are the directory's placement figures; null or empty when every one answered.</param>
+public sealed record ClusterStatusReply(string ClusterName, string? Leader, string PlacementNode, IReadOnlyList<NodeStatus> Nodes, DateTimeOffset? DirectoryChangedAt = null,
+    IReadOnlyList<string>? UnansweredNodes = null) : IApiReply;
 
 /// <summary>One cluster member.</summary>
 /// <param name="Name">The node's configured name ("" for members that are not hypervisors).</param>

@@ -35,7 +35,10 @@ public sealed record VmInfo(string Name, string Node, VmStatus Status, int Vcpus
 public sealed record VmReply(VmInfo Vm) : IApiReply;
 
 /// <summary>The VMs a <see cref="ListVmsRequest"/> asked for, by name.</summary>
-public sealed record VmListReply(IReadOnlyList<VmInfo> Vms) : IApiReply;
+/// <param name="Vms">Each VM as its node reports it (or Creating / Lost, as the VM directory has it).</param>
+/// <param name="UnansweredNodes">Nodes that did not report their VMs within the request's deadline (their VMs are missing
+/// from <paramref name="Vms"/>); null or empty when every node answered.</param>
+public sealed record VmListReply(IReadOnlyList<VmInfo> Vms, IReadOnlyList<string>? UnansweredNodes = null) : IApiReply;
 
 /// <summary>A VM in detail.</summary>
 /// <param name="Vm">The summary.</param>
