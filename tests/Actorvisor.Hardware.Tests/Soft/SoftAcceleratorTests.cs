@@ -97,19 +97,6 @@ public sealed class SoftAcceleratorTests : IDisposable
     }
 
     [Fact]
-    public void AnExceptionTheGuestCouldTakeIsAnInternalErrorNotASilentSkip()
-    {
-        using var m = new TestMachine(_accelerator);
-        m.Load(16, a => a.@int(0x21));
-        m.EnterRealMode(TestMachine.CodeAddress);
-        m.Cpu.SetSpecialRegisters(m.Cpu.GetSpecialRegisters() with { Idt = new(0, 0x3FF) });
-
-        var exit = Assert.IsType<VcpuExit.InternalError>(m.Cpu.Run(new RecordingExitHandler()));
-        Assert.Contains("INT 0x21", exit.Reason);
-        Assert.Contains("cannot deliver", exit.Reason);
-    }
-
-    [Fact]
     public void NonIdentityPagingIsReportedInsteadOfExecutingTheWrongBytes()
     {
         // Unicorn 2.0.1 maps every linear page to the physical page of the same number. A higher-half
