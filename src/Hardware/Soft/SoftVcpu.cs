@@ -808,6 +808,9 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         }
     }
 
+    /// <summary>The interrupt-window hook of the current engine, 0 while none is installed (tests).</summary>
+    internal nuint InterruptWindowHookForTest => _engine?.InterruptWindowHook ?? 0;
+
     /// <summary>The interrupt-window block hook (see <see cref="WatchInterruptWindow"/>): stops at the second and later block starts.</summary>
     internal void InterruptWindowBlock(nint uc)
     {

@@ -205,4 +205,31 @@ public abstract partial class AcceleratorContractTests
 
         Assert.IsType<VcpuExit.Shutdown>(m.Cpu.Run(new RecordingExitHandler()));
     }
+
+    [AcceleratorTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AnInterruptQueuedFromAnotherThreadReachesASpinningGuestWithoutRunReturning(bool longMode)
+    {
+        using var m = NewMachine();
+        ulong spinAt = 0;
+        m.Load(longMode ? 64 : 32, a =>
+        {
+            a.sti();
+            a.@out(0xD0, al);
+            var spin = a.CreateLabel();
+            a.Label(ref spin);
+            a.jmp(spin);
+        });
+        spinAt = TestMachine.CodeAddress + 1 + 2;
+        EnterModeWithIdt(m, longMode);
+        using var running = new ManualResetEventSlim();
+        var handler = new RecordingExitHandler { OnPort = p => { if (p.Port == 0xD0) running.Set(); } };
+
+        var run = Task.Factory.StartNew(() => RunToHandler(m, 0x31, longMode, 1, handler), TaskCreationOptions.LongRunning);
+        Assert.True(running.Wait(Patience));
+        m.Cpu.QueueExternalInterrupt(0x31);
+        Assert.True(run.Wait(Patience), "the interrupt did not reach the guest");
+        Assert.Equal(spinAt, run.Result[0]);
+    }
 }
