@@ -24,11 +24,18 @@ namespace Actorvisor.Hardware.Soft;
 /// intercepted before it executes (see <see cref="UnicornCpuContext.InterceptHlt"/>), and when an exit
 /// is already pending the vCPU stops on the hlt so that the next Run executes it.
 /// Limits of Unicorn 2.0.1 that remain: paging must identity-map what the guest touches (see
-/// <see cref="GuestPageWalker"/>); exceptions the guest could take through its IDT end the run with an
-/// internal error instead of being delivered; 8-byte MMIO accesses reach the handler as two 4-byte ones;
+/// <see cref="GuestPageWalker"/>); 8-byte MMIO accesses reach the handler as two 4-byte ones;
 /// and translated code is only invalidated for writes by this vCPU to slots it maps whole, so code written
 /// by the VMM, by another vCPU or into a trapped (e.g. dirty-logged) slot is seen after the next
 /// SetSpecialRegisters or memslot change (both give the vCPU a fresh engine).
+/// <para>
+/// Events: Unicorn hands every exception to UC_HOOK_INTR instead of delivering it; the vCPU stops there (RIP is
+/// exact: QEMU restores it before raising) and delivers it itself through the guest's IVT or IDT between two
+/// uc_emu_start calls (<see cref="SoftEventDelivery"/>), as it does external interrupts queued with
+/// <see cref="QueueExternalInterrupt"/>. RDMSR/WRMSR stop through QEMU's SVM MSR intercept
+/// (<see cref="SoftMsrIntercept"/>) and are emulated from the vCPU's <see cref="SoftMsrTable"/>; CPUID's KVM
+/// leaves come from a UC_X86_INS_CPUID hook.
+/// </para>
 /// <para>
 /// Memory: the engine maps RAM only as the SPTEs of the VM's <see cref="SoftMmu"/> allow (see
 /// <see cref="SoftMemoryMap"/>); accesses they do not allow fault into the MMU from the memory hooks. The vCPU
