@@ -12,14 +12,14 @@ namespace Actorvisor.Hardware.Tests.Contract;
 /// </summary>
 public abstract partial class AcceleratorContractTests
 {
-    private const ulong IdtAddress = 0x3000;
+    internal const ulong IdtAddress = 0x3000;
     private const ulong HandlerBase = 0x4000;
-    private const ulong StackTop = 0x8000;
+    internal const ulong StackTop = 0x8000;
 
-    private static ulong HandlerFor(uint vector) => HandlerBase + vector * 0x10;
+    internal static ulong HandlerFor(uint vector) => HandlerBase + vector * 0x10;
 
     /// <summary>Enters flat protected or long mode at the code address with an IDT whose 256 interrupt gates each lead to a hlt.</summary>
-    private static void EnterModeWithIdt(TestMachine m, bool longMode)
+    internal static void EnterModeWithIdt(TestMachine m, bool longMode)
     {
         if (longMode) m.EnterLongMode(TestMachine.CodeAddress);
         else m.EnterProtectedMode(TestMachine.CodeAddress);
@@ -39,7 +39,7 @@ public abstract partial class AcceleratorContractTests
     }
 
     /// <summary>Runs until the vCPU halts in <paramref name="vector"/>'s handler; returns the pushed frame, lowest address first.</summary>
-    private static ulong[] RunToHandler(TestMachine m, uint vector, bool longMode, int words, RecordingExitHandler? handler = null)
+    internal static ulong[] RunToHandler(TestMachine m, uint vector, bool longMode, int words, RecordingExitHandler? handler = null)
     {
         Assert.Equal(VcpuExit.Halted, m.Cpu.Run(handler ?? new RecordingExitHandler()));
         var r = m.Cpu.GetRegisters();
@@ -50,7 +50,7 @@ public abstract partial class AcceleratorContractTests
         return frame;
     }
 
-    private static ulong CodeSelector(bool longMode) => longMode ? 0x18UL : 0x08UL;
+    internal static ulong CodeSelector(bool longMode) => longMode ? 0x18UL : 0x08UL;
 
     [AcceleratorTheory]
     [InlineData(false)]
@@ -182,10 +182,12 @@ public abstract partial class AcceleratorContractTests
     public void AFaultWhileDeliveringAFaultIsADoubleFault(bool longMode)
     {
         using var m = NewMachine();
-        m.Load(longMode ? 64 : 32, a => { a.mov(ax, 0x1234); a.mov(ds, ax); a.hlt(); });
+        // #DE, whose gate is not present: delivering it raises #NP, a contributory fault on a contributory one.
+        // (Not #GP first: KVM on AMD may intercept #GP and re-inject it, and the nested SVM of the KVM harness does
+        // not combine a fault with a re-injected event.)
+        m.Load(longMode ? 64 : 32, a => { a.xor(ecx, ecx); a.div(ecx); a.hlt(); });
         EnterModeWithIdt(m, longMode);
-        // #GP's gate not present: delivering the #GP raises #NP, a contributory fault on a contributory one.
-        m.Ram.Write<byte>(IdtAddress + 13 * (longMode ? 16UL : 8UL) + 5, 0x0E);
+        m.Ram.Write<byte>(IdtAddress + 0 * (longMode ? 16UL : 8UL) + 5, 0x0E);
 
         var frame = RunToHandler(m, 8, longMode, 1);
         Assert.Equal(0UL, frame[0]);
@@ -197,10 +199,10 @@ public abstract partial class AcceleratorContractTests
     public void AFaultWhileDeliveringADoubleFaultShutsDown(bool longMode)
     {
         using var m = NewMachine();
-        m.Load(longMode ? 64 : 32, a => { a.mov(ax, 0x1234); a.mov(ds, ax); a.hlt(); });
+        m.Load(longMode ? 64 : 32, a => { a.xor(ecx, ecx); a.div(ecx); a.hlt(); });
         EnterModeWithIdt(m, longMode);
         ulong size = longMode ? 16UL : 8UL;
-        m.Ram.Write<byte>(IdtAddress + 13 * size + 5, 0x0E);
+        m.Ram.Write<byte>(IdtAddress + 0 * size + 5, 0x0E);
         m.Ram.Write<byte>(IdtAddress + 8 * size + 5, 0x0E);
 
         Assert.IsType<VcpuExit.Shutdown>(m.Cpu.Run(new RecordingExitHandler()));

@@ -285,4 +285,8 @@ public sealed class SoftAcceleratorTests : IDisposable
         Assert.Equal(handler + 1, m.Cpu.GetRegisters().Rip);
         Assert.Equal(0UL, (ulong)cpu.InterruptWindowHookForTest);
     }
+
+    [Fact]
+    public void AnInterruptFromProtectedModeUserCodeRunsOnTheTss32Stack() =>
+        AcceleratorContractTests.InterruptFromUserMode(new TestMachine(_accelerator), longMode: false);
 }
