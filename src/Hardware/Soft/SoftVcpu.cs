@@ -258,6 +258,8 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
             _handlerFailure = null;
             _exits.Clear();
             _advanceOverHlt = _exceptionTaken = _errorRecorded = false;
+            _pendingEvent = null;
+            _pendingMsrWrite = null;
             failure.Throw();
         }
         if (_advanceOverHlt)
@@ -789,7 +791,8 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     {
         lock (_gate)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            // Like Kick: a disposed vCPU runs no more guest code, so there is nothing to deliver to.
+            if (_disposed) return;
             _externalInterrupts.Enqueue(vector);
             if (_running) RequestInternalStop();
         }
