@@ -71,6 +71,8 @@ internal sealed class SoftMsrTable
     public static bool IsLeftToCpuModel(uint index) => index switch
     {
         0x10 => true,                                   // TSC
+        0x34 or 0x8B or 0x198 or 0xD90 => true,         // SMI_COUNT, UCODE_REV, PERF_STATUS, BNDCFGS
+        0xC001_0117 => true,                            // VM_HSAVE_PA
         >= 0x174 and <= 0x176 => true,                  // SYSENTER_CS/ESP/EIP
         >= 0x179 and <= 0x17B => true,                  // MCG_CAP/STATUS/CTL
         0x1A0 => true,                                  // MISC_ENABLE
