@@ -1,3 +1,4 @@
+using Actorvisor.Hardware.Mmu;
 using Actorvisor.Hardware.Lazy;
 using Akka.Actor;
 using Actorvisor.Hardware.Native;
@@ -117,6 +118,7 @@ public sealed class AsyncPfRouter : IPageFaultSink, IDisposable
         }
         if (queue is not null)
         {
+            MmuLock.AssertNotHeld("send VcpuPageFault to a vCPU's async-PF queue");
             queue.Tell(new VcpuPageFault(fault.PageIndex, token, outcome));
         }
         else if (outcome == NotPresentOutcome.Block)

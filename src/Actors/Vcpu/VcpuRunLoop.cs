@@ -1,3 +1,4 @@
+using Actorvisor.Hardware.Mmu;
 using System.Diagnostics;
 using Actorvisor.Actors.Memslots;
 using Actorvisor.Hardware.Accel;
@@ -162,11 +163,13 @@ internal sealed class VcpuRunLoop
             case VcpuExit.Interrupted:
                 return VcpuRunState.Running; // a kick: the requests are applied at the top of the loop
             case VcpuExit.Hlt:
+                MmuLock.AssertNotHeld("send VcpuHalted to the VM");
                 _owner.Tell(new VcpuHalted(Id));
                 return VcpuRunState.Halted;
             default:
                 // Fatal exits, and port I/O / MMIO the device bus stopped on (e.g. debug exit): the VmActor decides.
                 _endedBy = exit;
+                MmuLock.AssertNotHeld("send VcpuGuestEnded to the VM");
                 _owner.Tell(new VcpuGuestEnded(Id, exit));
                 return VcpuRunState.GuestEnded;
         }
@@ -202,6 +205,7 @@ internal sealed class VcpuRunLoop
                 return VcpuRunState.Stopped;
             }
             (var reply, state) = Apply(item.Request, state);
+            MmuLock.AssertNotHeld("answer a vCPU request");
             item.ReplyTo.Tell(reply, _owner);
         }
     }

@@ -96,6 +96,20 @@ internal sealed class GuestAssembler
         Asm.call(L("print"));
     }
 
+    /// <summary>Prints the NUL-terminated string (E/R)SI points at, found at run time. Clobbers (E/R)SI, AX, DX.</summary>
+    public void PrintAtSi()
+    {
+        _usesPrint = _usesPutChar = true;
+        Asm.call(L("print"));
+    }
+
+    /// <summary>Prints the character in AL on COM1. Clobbers AX, DX.</summary>
+    public void PutCharAl()
+    {
+        _usesPutChar = true;
+        Asm.call(L("put_char"));
+    }
+
     /// <summary>Prints one character on COM1. Clobbers AX, DX.</summary>
     public void PutChar(char c)
     {

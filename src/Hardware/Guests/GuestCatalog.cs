@@ -32,6 +32,8 @@ public static class GuestCatalog
         new("long-mode-hello", [], _ => GuestLibrary.LongModeHello()),
         new("two-vcpu-writer", [new("region-pages", 1, 0x10000, 16, "pages each vCPU fills")], p => GuestLibrary.TwoVcpuWriter(p["region-pages"])),
         new("port-io-loop", [new("writes", 1, int.MaxValue, 1000, "OUT instructions to port 0x80 before it prints and exits")], p => GuestLibrary.PortIoLoop(p["writes"])),
+        new("boot-sector-hello", [], _ => BootProtocolGuests.BootSectorHello()),
+        new("multiboot-info", [], _ => BootProtocolGuests.MultibootInfoReporter()),
         // A port-I/O loop, unlike GuestLibrary.Spin (which never exits to the VMM), exits on every write.
         new(Spin, [], _ => GuestLibrary.PortIoLoop(int.MaxValue)),
     ];

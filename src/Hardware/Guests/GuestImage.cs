@@ -61,14 +61,24 @@ public sealed record GuestImage : IBootableImage
     /// <inheritdoc />
     public ulong MinimumMemoryBytes { get; init; } = GuestLayout.MinRamBytes;
 
+    /// <summary>
+    /// How the bytes are booted: copied to <see cref="LoadAddress"/> (flat, the default), or through a boot
+    /// protocol (a boot sector's BIOS handoff, a multiboot kernel's header and information) as a file of that format would be.
+    /// </summary>
+    public ImageFormat Format { get; init; } = ImageFormat.Flat;
+
     /// <inheritdoc />
     public LoadedImage LoadInto(HostMemory ram, ulong? loadAddress = null)
     {
         // The code holds absolute addresses (strings, data), so it only runs where it was assembled for.
         if (loadAddress is { } a && a != LoadAddress)
             throw new ImageLoadException(Name, $"the guest is assembled for 0x{LoadAddress:x} and cannot be loaded at 0x{a:x}");
-        var loaded = FlatImageLoader.Load(ram, _bytes, LoadAddress, Name);
-        return loaded with { Entry = Entry };
+        return Format switch
+        {
+            ImageFormat.BootSector => BootSector.Load(ram, _bytes, Name, LoadAddress),
+            ImageFormat.Multiboot => MultibootLoader.Load(ram, _bytes, Name, "", []),
+            _ => FlatImageLoader.Load(ram, _bytes, LoadAddress, Name) with { Entry = Entry },
+        };
     }
 
     /// <inheritdoc />

@@ -8,7 +8,8 @@ namespace Actorvisor.Hardware.Guests;
 /// 16550's LSR) and ends by writing a result code to the debug-exit port (0xf4), unless it is meant to
 /// halt or fault. <see cref="GuestImage.ExpectedConsole"/> and <see cref="GuestImage.ExpectedResultCode"/>
 /// give what a correct run produces; the doc comment of each guest says how it is computed.
-/// Real-mode guests load at <see cref="GuestLayout.RealModeImageBase"/>, the others at <see cref="GuestLayout.ImageBase"/>.
+/// Real-mode guests load at <see cref="GuestLayout.RealModeImageBase"/>, the others at <see cref="GuestLayout.ImageBase"/>;
+/// <see cref="All"/> also lists the boot-protocol guests of <see cref="BootProtocolGuests"/> (a boot sector at 0x7c00, a multiboot kernel).
 /// </summary>
 public static class GuestLibrary
 {
@@ -321,7 +322,8 @@ public static class GuestLibrary
 
     /// <summary>Every library guest with default parameters (MemoryWriter: 16 pages; PortIoLoop: 1000 writes), for listings.</summary>
     public static IReadOnlyList<GuestImage> All() =>
-        [Hello(), ExitWith(42), Halt(), Spin(), TripleFault(), MemoryWriter(16), MmioProber(), LongModeHello(), TwoVcpuWriter(), PortIoLoop(1000)];
+        [Hello(), ExitWith(42), Halt(), Spin(), TripleFault(), MemoryWriter(16), MmioProber(), LongModeHello(), TwoVcpuWriter(), PortIoLoop(1000),
+            BootProtocolGuests.BootSectorHello(), BootProtocolGuests.MultibootInfoReporter()];
 
     // The fill loop of the writer guests: ecx dwords from edi get eax, eax + FillStep, ... (edi, eax and ecx advance).
     private static void EmitFillLoop(Iced.Intel.Assembler a)

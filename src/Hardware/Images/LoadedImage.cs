@@ -1,3 +1,5 @@
+using Actorvisor.Hardware.X86;
+
 namespace Actorvisor.Hardware.Images;
 
 /// <summary>One range of guest-physical memory an image loader filled.</summary>
@@ -13,12 +15,15 @@ public sealed record LoadedSegment(ulong Address, ulong FileBytes, ulong MemoryB
     public bool Overlaps(ulong start, ulong end) => Address < end && start < End;
 }
 
-/// <summary>What loading an image into guest memory produced: where it went and where it starts.</summary>
+/// <summary>What loading an image into guest memory produced: where it went, where it starts and what its boot protocol hands the entry point.</summary>
 /// <param name="Name">The image's name or file path.</param>
 /// <param name="Entry">Guest address of the first instruction.</param>
 /// <param name="Segments">The memory the image occupies.</param>
 public sealed record LoadedImage(string Name, ulong Entry, IReadOnlyList<LoadedSegment> Segments)
 {
+    /// <summary>Registers the image's boot protocol sets at entry (multiboot's EAX/EBX, a boot sector's DL and stack), or null.</summary>
+    public BootHandoff? Handoff { get; init; }
+
     /// <summary>Lowest address the image occupies.</summary>
     public ulong LowestAddress => Segments.Min(s => s.Address);
 

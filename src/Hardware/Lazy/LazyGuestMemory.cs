@@ -1,3 +1,4 @@
+using Actorvisor.Hardware.Mmu;
 using Actorvisor.Hardware.Lazy.Uapi;
 using Actorvisor.Hardware.Memory;
 using Actorvisor.Hardware.Native;
@@ -19,7 +20,7 @@ namespace Actorvisor.Hardware.Lazy;
 /// installs it first (<see cref="SynchronousPageResolver.Resolve"/>) and then reads it.
 /// Dispose only after the threads that touch the memory (vCPUs) have stopped.
 /// </remarks>
-public sealed unsafe class LazyGuestMemory : IDisposable
+public sealed unsafe class LazyGuestMemory : IPagePopulation, IDisposable
 {
     private readonly HostMemory _memory;
     private readonly Userfaultfd _uffd;
@@ -29,10 +30,15 @@ public sealed unsafe class LazyGuestMemory : IDisposable
     // Never disposed: it has no timer, and Closing must stay readable after Dispose.
     private readonly CancellationTokenSource _closing = new();
     private readonly ulong[] _present;
+    // The mapping's address and size, kept so that population queries still answer (false) after the unmap.
+    private readonly nint _base;
+    private readonly ulong _size;
     private readonly bool _hasZeroPage;
     private long _presentPages;
     private int _disposed;
     private volatile bool _unmapped;
+    // Set by Dispose before the memory goes away: from then on no page counts as populated.
+    private volatile bool _populationRevoked;
     private long _installsAfterUnmap;
     private long _refusedAfterClose;
     // Test-only: lets installs past a closed gate, to prove the write-after-unmap check catches what the gate prevents.
@@ -43,6 +49,8 @@ public sealed unsafe class LazyGuestMemory : IDisposable
         _memory = memory;
         _uffd = uffd;
         _sink = sink;
+        _base = memory.Address;
+        _size = memory.Size;
         _present = new ulong[(PageCount + 63) / 64];
         _hasZeroPage = (rangeIoctls & (1UL << UffdIoctl.ZeroPageBit)) != 0;
         Name = name;
@@ -94,9 +102,9 @@ public sealed unsafe class LazyGuestMemory : IDisposable
     /// <summary>Number of 4 KiB pages.</summary>
     public ulong PageCount => _memory.Size >> PageSize.Shift;
 
-    /// <summary>A memslot covering the whole region at <paramref name="guestPhysAddr"/>.</summary>
+    /// <summary>A memslot covering the whole region at <paramref name="guestPhysAddr"/>, which knows which of its pages are populated.</summary>
     public Memslot ToMemslot(uint slot, ulong guestPhysAddr, MemslotFlags flags = MemslotFlags.None) =>
-        Memslot.For(slot, guestPhysAddr, _memory, flags);
+        Memslot.For(slot, guestPhysAddr, _memory, flags) with { Population = this };
 
     /// <summary>Cancelled when teardown starts: backing-store reads on the region's behalf should stop.</summary>
     public CancellationToken Closing => _closing.Token;
@@ -138,6 +146,25 @@ public sealed unsafe class LazyGuestMemory : IDisposable
     /// <see cref="Dispose"/> reaches the unmapped memory's ioctl path and <see cref="InstallsAfterUnmap"/> counts it.
     /// </summary>
     internal void BypassInstallGateForTest() => Volatile.Write(ref _gateBypassedForTest, true);
+
+    /// <summary>
+    /// True if the page holding <paramref name="hostAddress"/> is populated now, without blocking: its present bit is
+    /// set, the region is not being torn down, and the address is inside it. The bit is set only after the
+    /// UFFDIO_COPY / UFFDIO_ZEROPAGE that mapped the page returned (Installed, or AlreadyPresent when another
+    /// installer won), with a full fence, so true means a touch of the page will not fault to the reader. Pages go
+    /// away only when the region is torn down (nothing discards single pages), and <see cref="Dispose"/> revokes
+    /// every bit before it unregisters and unmaps. An MMU zap drops the translation, not the host page, and so
+    /// leaves the bit alone.
+    /// </summary>
+    public bool IsPopulated(nint hostAddress)
+    {
+        ulong offset = (ulong)(hostAddress - _base);
+        if (offset >= _size || _populationRevoked) return false;
+        ulong page = offset >> PageSize.Shift;
+        bool present = (Volatile.Read(ref _present[page >> 6]) & (1UL << (int)(page & 63))) != 0;
+        // Read after the bit: a Dispose that began meanwhile wins, so a caller never acts on a page being unmapped.
+        return present && !_populationRevoked;
+    }
 
     /// <summary>True if page <paramref name="pageIndex"/> has been installed.</summary>
     public bool IsPresent(ulong pageIndex)
@@ -226,8 +253,13 @@ public sealed unsafe class LazyGuestMemory : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        // Waits for installs in flight and for the fault reader; a fault holding mmu_lock would wait for them too.
+        MmuLock.AssertNotHeld($"tear {Name} down");
         _closing.Cancel();
         _gate.Close();
+        // No install is inside the gate or can enter it: no present bit changes from here on. Revoke them all before
+        // the pages go away (unregister lets them fault as plain memory; the unmap removes them).
+        _populationRevoked = true;
         // The sink may be inside a slow store read; it sees Closing, and any install it tries is refused,
         // so proceeding after the timeout is safe. The reader then dies on the closed descriptor.
         _reader.Dispose();

@@ -1,3 +1,4 @@
+using Actorvisor.Hardware.Mmu;
 using Actorvisor.Hardware.Native;
 
 namespace Actorvisor.Hardware.Lazy;
@@ -67,6 +68,8 @@ public sealed class SynchronousPageResolver : IPageFaultSink
     public PageInstall Resolve(LazyGuestMemory region, ulong pageIndex)
     {
         ArgumentNullException.ThrowIfNull(region);
+        // A store read may take as long as the backing store likes: never with mmu_lock held (see SoftMmu's slow path).
+        MmuLock.AssertNotHeld("read a lazy page from its backing store");
         if (region.IsClosed) return PageInstall.RegionClosed;
         if (region.IsPresent(pageIndex)) return Count(PageInstall.AlreadyPresent);
         var page = t_page ??= new byte[PageSize.Bytes];

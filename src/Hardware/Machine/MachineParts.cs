@@ -100,7 +100,7 @@ public sealed class MachineParts : IDisposable
                 }
             }
             if (spec.Entry is { } entry) image = image with { Entry = entry };
-            var boot = new BootSetup(mode, image.Entry, vcpuCount);
+            var boot = new BootSetup(mode, image.Entry, vcpuCount, HandoffFor(image, mode, vcpuCount));
             boot.WriteTables(memory);
 
             vm = accelerator.CreateVm();
@@ -133,6 +133,17 @@ public sealed class MachineParts : IDisposable
             memory?.Dispose();
             throw;
         }
+    }
+
+    // The image's own handoff; in real mode the stack goes below the image unless the image says where.
+    private static BootHandoff? HandoffFor(LoadedImage image, BootMode mode, int vcpuCount)
+    {
+        if (mode != BootMode.Real || image.Handoff?.StackTop is not null) return image.Handoff;
+        ulong top = GuestLayout.RealModeStackTop(image.LowestAddress);
+        if (top < (ulong)vcpuCount * GuestLayout.BootStackSize)
+            throw new ImageLoadException(image.Name,
+                $"loaded at 0x{image.LowestAddress:x} it leaves no room below it for {vcpuCount} real-mode boot stack(s) of 0x{GuestLayout.BootStackSize:x} bytes; load it higher");
+        return (image.Handoff ?? new BootHandoff()) with { StackTop = top };
     }
 
     /// <summary>Disposes the vCPUs, the VM, then guest RAM (lazy region included), in that order; once.</summary>

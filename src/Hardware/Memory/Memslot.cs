@@ -38,6 +38,11 @@ public sealed record Memslot
     public nint HostAddress { get; }
     /// <summary>Read-only, log-dirty.</summary>
     public MemslotFlags Flags { get; init; }
+    /// <summary>
+    /// Which pages of the host memory are populated, for memory whose pages arrive lazily
+    /// (<see cref="Lazy.LazyGuestMemory"/>); null for plain memory, which is populated throughout.
+    /// </summary>
+    public IPagePopulation? Population { get; init; }
 
     /// <summary>One past the last guest-physical address.</summary>
     public ulong End => GuestPhysAddr + Size;
@@ -49,6 +54,12 @@ public sealed record Memslot
     public bool IsReadOnly => (Flags & MemslotFlags.ReadOnly) != 0;
     /// <summary>True if writes are recorded in a dirty bitmap.</summary>
     public bool LogsDirtyPages => (Flags & MemslotFlags.LogDirtyPages) != 0;
+
+    /// <summary>
+    /// True if the host page behind <paramref name="gpa"/> (inside the slot) is populated, so that touching it
+    /// cannot block on a backing store; always true without a <see cref="Population"/>.
+    /// </summary>
+    public bool IsPopulated(ulong gpa) => Population is not { } population || population.IsPopulated(HostAddressOf(gpa));
 
     /// <summary>True if <paramref name="gpa"/> falls inside this slot.</summary>
     public bool Contains(ulong gpa) => gpa >= GuestPhysAddr && gpa < End;

@@ -11,6 +11,7 @@ namespace Actorvisor.Hardware.Mmu;
 /// <param name="DirtyLogHarvests">GetDirtyLog calls.</param>
 /// <param name="AgedPages">Pages turned access-tracked by AgePages.</param>
 /// <param name="WholeSlotInstalls">Huge-page faults that installed a whole memslot (TryInstallWholeSlot).</param>
+/// <param name="FaultRetries">Slow-path faults that found, holding mmu_lock, that an invalidation ran (or runs) since they looked the host page up, and looked it up again.</param>
 public readonly record struct MmuCounters(
     long FastPathFixes,
     long SlowPathFaults,
@@ -21,4 +22,5 @@ public readonly record struct MmuCounters(
     long ZappedSptes,
     long DirtyLogHarvests,
     long AgedPages,
-    long WholeSlotInstalls = 0);
+    long WholeSlotInstalls = 0,
+    long FaultRetries = 0);

@@ -11,6 +11,10 @@ internal enum MmuHookPoint
     FastPathBeforeCommit,
     /// <summary>A write-protect / harvest / clear / age has read the SPTE; its atomic update comes next.</summary>
     ProtectBeforeCommit,
+    /// <summary>The slow path, holding no lock, is about to fault the host page in.</summary>
+    SlowPathBeforeFaultIn,
+    /// <summary>The slow path has faulted the host page in, holding no lock; it takes mmu_lock next.</summary>
+    SlowPathAfterFaultIn,
     /// <summary>The slow path holds mmu_lock and is about to install an SPTE.</summary>
     SlowPathBeforeInstall,
     /// <summary>Right before a dirty-bitmap word is read or changed.</summary>

@@ -8,7 +8,10 @@ namespace Actorvisor.Hardware.Mmu;
 /// It is a leaf: while a thread holds it, it takes no other MMU-level lock (not even this one again), sends
 /// no actor message and takes no other lock. Entering checks what it can: a thread that already holds any
 /// <see cref="MmuLock"/>, or whose vCPU is in guest mode, gets <see cref="MmuLockViolationException"/>.
-/// Code elsewhere (actor messaging, other locks) calls <see cref="AssertNotHeld"/> to enforce the rest.
+/// Code elsewhere calls <see cref="AssertNotHeld"/> where it sends, blocks or waits, to enforce the rest: the
+/// slow page fault before it faults a host page in, a lazy page's synchronous store read, lazy memory teardown,
+/// the memslot grace-period wait on a vCPU, the TLB flush registry lock, the vCPU run loop's messages to its
+/// actors and the async-PF router's message to a vCPU's queue.
 /// The one wait allowed under the write side is the TLB flush acknowledgement, which vCPUs give without
 /// taking this lock (see <see cref="TlbFlushCoordinator"/>).
 /// </para>
@@ -45,7 +48,8 @@ public sealed class MmuLock : IDisposable
 
     /// <summary>
     /// Throws <see cref="MmuLockViolationException"/> if the calling thread holds an MMU lock. Call it where
-    /// an actor message is sent or another lock is taken, to check that mmu_lock stays a leaf.
+    /// an actor message is sent, another lock is taken or the thread may block, to check that mmu_lock stays a
+    /// leaf. One thread-static read: cheap enough for every fault and every message; pass a constant string.
     /// </summary>
     /// <param name="action">What the caller is about to do, for the message ("send Pause to vcpu-0").</param>
     public static void AssertNotHeld(string action)

@@ -20,7 +20,12 @@ namespace Actorvisor.Hardware.Mmu;
 /// writable translation survives (locking.rst "flush tlbs due to spte updated"). Aging is lockless and
 /// leaves Dirty set, so a later harvest still flushes.</item>
 /// <item>The fast path only makes SPTEs more permissive and never takes mmu_lock; faults that must install
-/// take the read side.</item>
+/// take the read side, but only after they faulted the host page in with no lock held (a lazy page may wait for
+/// a slow backing store, and a zap, write-protect, harvest or memslot change must not wait behind it).</item>
+/// <item>An installed SPTE always comes from a host lookup that started after the last invalidation of its gfn
+/// (KVM's mmu_invalidate_seq / mmu_invalidate_in_progress): the slow path reads <see cref="InvalidateSequence"/>
+/// before it faults the page in and retries, counted in <see cref="MmuCounters.FaultRetries"/>, if an
+/// invalidation ran or is running over the gfn by the time it holds the lock.</item>
 /// </list>
 /// </para>
 /// </summary>
@@ -28,7 +33,14 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
 {
     private readonly MmuHooks? _hooks;
     private volatile MmuView _view = MmuView.Empty;
-    private long _mmio, _notPermitted, _zapped, _harvests, _aged, _wholeSlots;
+    private long _mmio, _notPermitted, _zapped, _harvests, _aged, _wholeSlots, _faultRetries;
+    // mmu_invalidate_seq: bumped when an invalidation ends. The rest changes under the write side only
+    // (mmu_invalidate_in_progress and the union of the gfn ranges in progress).
+    private long _invalidateSeq;
+    private int _invalidateInProgress;
+    private ulong _invalidateFirst = ulong.MaxValue, _invalidateEnd;
+    // Test-only: the slow path installs without checking for invalidations (negative control of the retry tests).
+    private volatile bool _retryCheckDisabledForTest;
     // Bumped by concurrent vCPUs on every fault: per thread, so that counting adds no atomic instruction and no
     // shared cache line to the fast path.
     private readonly Dictionary<int, FaultCounts> _faultCounts = [];
@@ -68,7 +80,8 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
             var (fast, slow, spurious) = FaultCounts.Sum(_faultCounts);
             return new(fast, slow, spurious,
         Volatile.Read(ref _mmio), Volatile.Read(ref _notPermitted), Tlb.FlushCount,
-                Volatile.Read(ref _zapped), Volatile.Read(ref _harvests), Volatile.Read(ref _aged), Volatile.Read(ref _wholeSlots));
+                Volatile.Read(ref _zapped), Volatile.Read(ref _harvests), Volatile.Read(ref _aged), Volatile.Read(ref _wholeSlots),
+                Volatile.Read(ref _faultRetries));
         }
     }
 
@@ -104,6 +117,14 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
         spte = TryLookup(gpa, out var table, out var index) ? table.Read(index) : Spte.Empty;
         return spte.Permits(access);
     }
+
+    /// <summary>
+    /// True if <paramref name="gpa"/> is RAM whose host page is populated now, so that touching it (or faulting it in
+    /// on the slow path) cannot wait for a backing store; false for a missing lazy page or an address no memslot
+    /// covers. Lockless and non-blocking, callable in guest mode: what a fault hook asks to choose between telling
+    /// the guest "page not present" (async page fault) and resolving the fault synchronously.
+    /// </summary>
+    public bool IsPopulated(ulong gpa) => TryLookup(gpa, out var table, out _) && table.Slot.IsPopulated(gpa);
 
     /// <summary>The SPTE mapping <paramref name="gpa"/> now (empty if none).</summary>
     public Spte ReadSpte(ulong gpa) => TryLookup(gpa, out var t, out var i) ? t.Read(i) : Spte.Empty;
@@ -146,6 +167,8 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
             flush |= ZapEntries(gone, 0, gone.Pages);
             gone.Retire();
         }
+        // A complete invalidation: a fault that looked a page up through the old set retries under the new one.
+        Interlocked.Increment(ref _invalidateSeq);
         if (flush) Tlb.FlushAll();
     }
 
@@ -154,8 +177,11 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
 
     /// <summary>
     /// Resolves a guest access of kind <paramref name="access"/> to <paramref name="gpa"/> that the vCPU's
-    /// mapping did not allow: first the lockless fast path, then the slow path under the mmu_lock read side.
-    /// Call it outside guest mode (see <see cref="TlbFlushParticipant.ExitGuest"/>).
+    /// mapping did not allow: first the lockless fast path, then the slow path, which faults the host page in with
+    /// no lock held (it may block on lazy memory) and installs under the mmu_lock read side, retrying if an
+    /// invalidation ran meanwhile. Call it outside guest mode (see <see cref="TlbFlushParticipant.ExitGuest"/>),
+    /// holding no MMU lock, and keep the memslot set it may fault under mapped until it returns (a vCPU does:
+    /// a memslot change waits until the vCPU left its old engine).
     /// </summary>
     public FaultResult Fault(ulong gpa, MmuAccess access)
     {
@@ -201,14 +227,48 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
     private FaultResult SlowFault(ulong gfn, MmuAccess access)
     {
         MyCounts.SlowFaults++;
-        using var scope = Lock.EnterRead();
-        // Re-read the view under the lock: a memslot change may have retired the table the fast path saw.
-        var table = _view.Find(gfn);
-        if (table is null || (access == MmuAccess.Write && table.IsReadOnly))
+        // The host page is faulted in below with no lock held, and that may wait for a slow backing store.
+        MmuLock.AssertNotHeld("fault a guest page's host page in");
+        var spin = new SpinWait();
+        while (true)
         {
-            Interlocked.Increment(ref _mmio);
-            return new FaultResult(FaultOutcome.Mmio, gfn, Spte.Empty);
+            // kvm_faultin_pfn: the sequence number first, then the lookup. Volatile: the lookup below cannot move
+            // before this read, so an invalidation that ends after it is seen under the lock as a changed number.
+            long seq = Volatile.Read(ref _invalidateSeq);
+            if (InvalidationCovers(gfn))
+            {
+                // Lockless early check (mmu_invalidate_retry_gfn_unsafe): the page may be going away; do not
+                // fault it in until the invalidation has ended.
+                WaitForInvalidation(gfn, ref spin);
+                continue;
+            }
+            var table = _view.Find(gfn);
+            if (table is null || (access == MmuAccess.Write && table.IsReadOnly))
+            {
+                Interlocked.Increment(ref _mmio);
+                return new FaultResult(FaultOutcome.Mmio, gfn, Spte.Empty);
+            }
+            // gfn -> hva -> pfn, faulting the host page in (KVM's __kvm_faultin_pfn) before taking mmu_lock. The
+            // memory stays mapped because the caller keeps the memslot set it faults under alive (a vCPU does: a
+            // memslot change waits until it left its old engine, the SRCU grace period of KVM).
+            _hooks?.At?.Invoke(MmuHookPoint.SlowPathBeforeFaultIn, gfn);
+            ulong pfn = FaultInHostPage(table, gfn);
+            _hooks?.At?.Invoke(MmuHookPoint.SlowPathAfterFaultIn, gfn);
+            using var scope = Lock.EnterRead();
+            // is_page_fault_stale: an invalidation that ran since the lookup (or still runs over this gfn) may
+            // have taken the page away again. A memslot change is one too (it bumps the number before it
+            // releases the write side), so a table it retired is caught here; IsRetired only makes that explicit.
+            if (IsStale(seq, gfn) || table.IsRetired)
+            {
+                Interlocked.Increment(ref _faultRetries);
+                continue;
+            }
+            return InstallUnderReadLock(table, gfn, pfn, access);
         }
+    }
+
+    private FaultResult InstallUnderReadLock(SpteTable table, ulong gfn, ulong pfn, MmuAccess access)
+    {
         ulong index = gfn - table.BaseGfn;
         if (access == MmuAccess.Write)
         {
@@ -220,9 +280,6 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
                 return new FaultResult(FaultOutcome.NotPermitted, gfn, table.Read(index), denied);
             }
         }
-        // gfn -> hva -> pfn, faulting the host page in, as KVM's slow path does (kvm_faultin_pfn) before it
-        // installs anything. Under the read side, so a memslot delete cannot unmap the page meanwhile.
-        ulong pfn = FaultInHostPage(table, gfn);
         _hooks?.At?.Invoke(MmuHookPoint.SlowPathBeforeInstall, gfn);
         var spin = new SpinWait();
         while (true)
@@ -241,6 +298,76 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
                 return new FaultResult(FaultOutcome.SlowInstalled, gfn, desired);
             spin.SpinOnce();
         }
+    }
+
+    /// <summary>
+    /// mmu_invalidate_seq: how many invalidations (zaps, memslot changes, <see cref="InvalidateRangeEnd"/>) have
+    /// ended. A slow-path fault reads it before it looks the host page up and retries if it changed by the time
+    /// the fault holds mmu_lock.
+    /// </summary>
+    public long InvalidateSequence => Volatile.Read(ref _invalidateSeq);
+
+    /// <summary>Invalidations begun with <see cref="InvalidateRangeStart"/> and not yet ended (mmu_invalidate_in_progress).</summary>
+    public int InvalidationsInProgress => Volatile.Read(ref _invalidateInProgress);
+
+    /// <summary>
+    /// Negative control for tests only: from now on the slow path installs whatever it looked up, without checking
+    /// whether an invalidation ran meanwhile, so a test can show that its retry assertions fail without the check.
+    /// </summary>
+    internal void DisableInvalidationRetryForTest() => _retryCheckDisabledForTest = true;
+
+    /// <summary>
+    /// The start of an invalidation that spans more than one mmu_lock hold (KVM's mmu notifier
+    /// invalidate_range_start): under the write side, marks <paramref name="range"/> as being invalidated and
+    /// zaps its SPTEs, then flushes TLBs. Until the matching <see cref="InvalidateRangeEnd"/>, no fault installs
+    /// an SPTE in the range (faults wait and retry), so the caller may take the host pages away meanwhile (discard,
+    /// remap) without a fault resurrecting a translation it looked up before.
+    /// </summary>
+    public void InvalidateRangeStart(GfnRange range)
+    {
+        using var scope = Lock.EnterWrite();
+        Volatile.Write(ref _invalidateInProgress, _invalidateInProgress + 1);
+        Volatile.Write(ref _invalidateFirst, Math.Min(_invalidateFirst, range.First));
+        Volatile.Write(ref _invalidateEnd, Math.Max(_invalidateEnd, SaturatedEnd(range)));
+        bool flush = false;
+        foreach (var (table, first, count) in Overlapping(range))
+            flush |= ZapEntries(table, first, count);
+        if (flush) Tlb.FlushAll();
+    }
+
+    /// <summary>
+    /// The end of an invalidation begun with <see cref="InvalidateRangeStart"/> (invalidate_range_end): bumps
+    /// <see cref="InvalidateSequence"/> and then drops the in-progress count, so a fault that looked up a page
+    /// before the end retries.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">no invalidation is in progress.</exception>
+    public void InvalidateRangeEnd(GfnRange range)
+    {
+        using var scope = Lock.EnterWrite();
+        if (_invalidateInProgress == 0) throw new InvalidOperationException($"InvalidateRangeEnd({range}) without a matching InvalidateRangeStart");
+        // The number first, then the count (kvm_mmu_invalidate_end): a lockless reader that sees the count drop sees the new number.
+        Interlocked.Increment(ref _invalidateSeq);
+        Volatile.Write(ref _invalidateInProgress, _invalidateInProgress - 1);
+        if (_invalidateInProgress == 0)
+        {
+            Volatile.Write(ref _invalidateFirst, ulong.MaxValue);
+            Volatile.Write(ref _invalidateEnd, 0UL);
+        }
+    }
+
+    private static ulong SaturatedEnd(GfnRange range) => range.First + Math.Min(range.Count, ulong.MaxValue - range.First);
+
+    // Exact under mmu_lock; a hint without it (the early check), which the check under the lock makes safe.
+    private bool InvalidationCovers(ulong gfn) =>
+        Volatile.Read(ref _invalidateInProgress) > 0 && gfn >= Volatile.Read(ref _invalidateFirst) && gfn < Volatile.Read(ref _invalidateEnd);
+
+    private bool IsStale(long seq, ulong gfn) =>
+        !_retryCheckDisabledForTest && (InvalidationCovers(gfn) || Volatile.Read(ref _invalidateSeq) != seq);
+
+    private void WaitForInvalidation(ulong gfn, ref SpinWait spin)
+    {
+        if (_hooks?.WaitUntil is { } wait) wait(() => !InvalidationCovers(gfn));
+        else spin.SpinOnce();
     }
 
     /// <summary>
@@ -264,7 +391,7 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
     /// <summary>
     /// The host page behind <paramref name="gfn"/>, looked up through the memslot and touched so that the host has
     /// it mapped (KVM's gfn -> hva -> pfn with get_user_pages on the slow path; a lazily populated page is
-    /// faulted in here, not by the guest access that follows). The frame always equals
+    /// faulted in here, not by the guest access that follows). Called with no lock held: it may block. The frame always equals
     /// <see cref="SpteTable.PfnOf"/>: that a table's frames never change is what the fast path's ABA safety rests
     /// on, so a mismatch is a broken invariant, not a guest error.
     /// </summary>
@@ -288,8 +415,8 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
     /// </summary>
     /// <returns>
     /// False, leaving SPTEs it already installed in place, if the slot logs dirty pages (they need page
-    /// granularity), if <paramref name="slot"/> is not the memslot the MMU maps now, or if some page may not get
-    /// the access (host write protection, write tracking).
+    /// granularity), if <paramref name="slot"/> is not the memslot the MMU maps now, if some page may not get
+    /// the access (host write protection, write tracking), or if an invalidation of some of its pages is in progress.
     /// </returns>
     public bool TryInstallWholeSlot(Memslot slot, out long epoch)
     {
@@ -298,6 +425,8 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
         using var scope = Lock.EnterRead();
         var table = _view.ById(slot.Slot);
         if (table is null || !SameMapping(table.Slot, slot) || table.Slot.LogsDirtyPages || table.DirtyLog is not null) return false;
+        // Pages of the slot may be going away (InvalidateRangeStart): nothing installs there until the invalidation ends.
+        if (_invalidateInProgress > 0 && _invalidateFirst < table.BaseGfn + table.Pages && table.BaseGfn < _invalidateEnd) return false;
         // Read before the first SPTE: a downgrade that this loop misses bumps the epoch after it (see PermissionEpoch).
         epoch = table.PermissionEpoch;
         var access = table.Slot.IsReadOnly ? MmuAccess.Read : MmuAccess.Write;
@@ -324,6 +453,8 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
         bool flush = false;
         foreach (var (table, first, count) in Overlapping(range))
             flush |= ZapEntries(table, first, count);
+        // A complete invalidation under one hold of the write side: no in-progress window, just a new number.
+        Interlocked.Increment(ref _invalidateSeq);
         if (flush) Tlb.FlushAll();
     }
 

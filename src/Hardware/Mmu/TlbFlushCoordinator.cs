@@ -43,6 +43,7 @@ public sealed class TlbFlushCoordinator
     public TlbFlushParticipant Register(ITlbFlushTarget target)
     {
         ArgumentNullException.ThrowIfNull(target);
+        MmuLock.AssertNotHeld($"register vcpu {target.VcpuId} for TLB flushes (the registry lock)");
         lock (_registryLock)
         {
             var p = new TlbFlushParticipant(this, target, Generation);
@@ -53,6 +54,7 @@ public sealed class TlbFlushCoordinator
 
     internal void Unregister(TlbFlushParticipant participant)
     {
+        MmuLock.AssertNotHeld($"unregister vcpu {participant.Target.VcpuId} from TLB flushes (the registry lock)");
         lock (_registryLock) Volatile.Write(ref _participants, _participants.Where(p => p != participant).ToArray());
         SignalAcknowledged();
     }

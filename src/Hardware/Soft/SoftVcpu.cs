@@ -341,6 +341,8 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     /// </summary>
     internal void SynchronizeMemslots(long generation)
     {
+        // A vCPU that waits for mmu_lock (a slow-path fault) would never leave its engine while this waits.
+        MmuLock.AssertNotHeld($"wait for vcpu {Id} to leave its old engine");
         lock (_gate)
         {
             if (_disposed || !_running || _runningGeneration >= generation) return;

@@ -17,8 +17,13 @@ public sealed class BootSetup
     private const ulong GiB = 1UL << 30, TwoMiB = 2UL << 20;
 
     /// <summary>Validates and records the boot parameters.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">the entry is unreachable in <paramref name="mode"/> or the vCPU count is out of range.</exception>
-    public BootSetup(BootMode mode, ulong entry, int vcpuCount = 1)
+    /// <param name="mode">The CPU mode at entry.</param>
+    /// <param name="entry">The first instruction's address.</param>
+    /// <param name="vcpuCount">Number of vCPUs.</param>
+    /// <param name="handoff">Registers the image's boot protocol sets at entry (null: none).</param>
+    /// <exception cref="ArgumentOutOfRangeException">the entry is unreachable in <paramref name="mode"/>, the vCPU count is out of
+    /// range, or the handoff's stack has no room for every vCPU's stack.</exception>
+    public BootSetup(BootMode mode, ulong entry, int vcpuCount = 1, BootHandoff? handoff = null)
     {
         if (!Enum.IsDefined(mode)) throw new ArgumentOutOfRangeException(nameof(mode), mode, "unknown boot mode");
         if (vcpuCount < 1 || vcpuCount > GuestLayout.MaxVcpus)
@@ -29,9 +34,18 @@ public sealed class BootSetup
             throw new ArgumentOutOfRangeException(nameof(entry), $"entry 0x{entry:x} is not reachable in 32-bit protected mode");
         if (mode == BootMode.Long && !IsCanonical(entry))
             throw new ArgumentOutOfRangeException(nameof(entry), $"entry 0x{entry:x} is not a canonical 64-bit address");
+        if (handoff?.StackTop is { } top)
+        {
+            ulong needed = (ulong)vcpuCount * GuestLayout.BootStackSize;
+            if (top < needed)
+                throw new ArgumentOutOfRangeException(nameof(handoff), $"a stack top of 0x{top:x} leaves no room below it for {vcpuCount} boot stack(s) of 0x{GuestLayout.BootStackSize:x} bytes");
+            if (mode == BootMode.Real && top > 0xfffe)
+                throw new ArgumentOutOfRangeException(nameof(handoff), $"a stack top of 0x{top:x} is not reachable in real mode (SS=0, SP has 16 bits)");
+        }
         Mode = mode;
         Entry = entry;
         VcpuCount = vcpuCount;
+        Handoff = handoff ?? new BootHandoff();
     }
 
     /// <summary>The CPU mode at entry.</summary>
@@ -42,6 +56,9 @@ public sealed class BootSetup
 
     /// <summary>Number of vCPUs of the VM (given to each in RSI).</summary>
     public int VcpuCount { get; }
+
+    /// <summary>The registers the image's boot protocol sets at entry (all null when it sets none).</summary>
+    public BootHandoff Handoff { get; }
 
     /// <summary>
     /// Number of page directories (GiB of identity mapping) long mode needs for <paramref name="ramBytes"/>
@@ -137,7 +154,8 @@ public sealed class BootSetup
 
     /// <summary>
     /// The general-purpose registers of vCPU <paramref name="vcpuId"/> at entry: RIP = entry, RSP = its boot stack
-    /// top, RDI = its index, RSI = the vCPU count, RFLAGS = 2, everything else zero.
+    /// top (<see cref="BootHandoff.StackTop"/> if given, minus one stack per lower vCPU), RDI = its index, RSI = the
+    /// vCPU count, RAX, RBX and RDX as the <see cref="Handoff"/> says, RFLAGS = 2, everything else zero.
     /// </summary>
     public Registers RegistersFor(int vcpuId)
     {
@@ -146,7 +164,10 @@ public sealed class BootSetup
         return new Registers
         {
             Rip = Entry,
-            Rsp = GuestLayout.BootStackTop(vcpuId),
+            Rsp = Handoff.StackTop is { } top ? top - (ulong)vcpuId * GuestLayout.BootStackSize : GuestLayout.BootStackTop(vcpuId),
+            Rax = Handoff.Rax ?? 0,
+            Rbx = Handoff.Rbx ?? 0,
+            Rdx = Handoff.Rdx ?? 0,
             Rdi = (ulong)vcpuId,
             Rsi = (ulong)VcpuCount,
             Rflags = Registers.ResetRflags,

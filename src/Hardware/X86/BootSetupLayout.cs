@@ -5,10 +5,13 @@ namespace Actorvisor.Hardware.X86;
 /// starting at 0 (memslot 0); addresses from <see cref="MmioWindowBase"/> to 4 GiB are reserved for devices,
 /// like the PCI hole of a PC, so RAM is at most <see cref="MaxRamBytes"/>.
 /// <code>
-///   0x0000_0000 - 0x0000_0fff  real-mode IVT and BIOS data area: left zero
+///   0x0000_0000 - 0x0000_0fff  real-mode IVT and BIOS data area: left zero (real mode: the guest's, from 0x500 up
+///                              for images; the stack sits below the image, e.g. SP = 0x7c00 for a boot sector)
 ///   0x0000_1000 - 0x0000_1fff  GDT (protected and long mode) + a dummy TSS at 0x1080
 ///   0x0000_2000 - 0x0000_7fff  boot stacks, 1 KiB per vCPU: vCPU n starts with SP = 0x8000 - n * 0x400
-///   0x0000_8000 - 0x0000_ffff  real-mode image window: default load address and entry 0x8000
+///   0x0000_7c00 - 0x0000_7dff  (real mode) a boot sector's default load address and entry
+///   0x0000_8000 - 0x0000_ffff  real-mode image window: default load address and entry 0x8000; in protected mode the
+///                              multiboot information structure (MultibootInfo) when the kernel leaves it free
 ///   0x0001_0000 - 0x0001_0fff  long mode PML4
 ///   0x0001_1000 - 0x0001_1fff  long mode PDPT
 ///   0x0001_2000 - 0x0005_1fff  long mode page directories (one per GiB mapped, at most 64)
@@ -100,10 +103,25 @@ public static class GuestLayout
     public static ulong DefaultLoadAddress(BootMode mode) => mode == BootMode.Real ? RealModeImageBase : ImageBase;
 
     /// <summary>
-    /// The guest-physical ranges BootSetup writes for <paramref name="mode"/> (IVT, GDT, stacks; page tables
-    /// in long mode): an image must not be loaded over them.
+    /// The guest-physical ranges BootSetup writes or uses for <paramref name="mode"/> (GDT and boot stacks in
+    /// protected and long mode; page tables in long mode): an image must not be loaded over them. Real mode
+    /// reserves nothing: the IVT and BIOS data area are the guest's, and its stack sits below the image
+    /// (<see cref="RealModeStackTop"/>), so any real-mode image may be loaded from <see cref="RealModeLowestLoad"/> up.
     /// </summary>
-    public static IReadOnlyList<(ulong Start, ulong End, string What)> ReservedRanges(BootMode mode) => mode == BootMode.Long
-        ? [(IvtBase, RealModeImageBase, "the IVT, GDT and boot stacks"), (Pml4Base, PageTablesEnd, "the long-mode page tables")]
-        : [(IvtBase, RealModeImageBase, "the IVT, GDT and boot stacks")];
+    public static IReadOnlyList<(ulong Start, ulong End, string What)> ReservedRanges(BootMode mode) => mode switch
+    {
+        BootMode.Real => [],
+        BootMode.Long => [(IvtBase, RealModeImageBase, "the IVT, GDT and boot stacks"), (Pml4Base, PageTablesEnd, "the long-mode page tables")],
+        _ => [(IvtBase, RealModeImageBase, "the IVT, GDT and boot stacks")],
+    };
+
+    /// <summary>The lowest address a real-mode image is expected at: just above the IVT and the BIOS data area, as on a PC.</summary>
+    public const ulong RealModeLowestLoad = 0x500;
+
+    /// <summary>
+    /// vCPU 0's stack pointer in real mode for an image whose lowest byte is at <paramref name="imageLowestAddress"/>:
+    /// just below the image (16-byte aligned) if it starts below <see cref="BootStacksTop"/>, else <see cref="BootStacksTop"/>
+    /// as in the other modes. A boot sector at 0x7c00 so gets SP = 0x7c00, as a PC BIOS hands over.
+    /// </summary>
+    public static ulong RealModeStackTop(ulong imageLowestAddress) => Math.Min(imageLowestAddress & ~0xfUL, BootStacksTop);
 }

@@ -24,4 +24,15 @@ public static class CommonOptions
         option.Validators.Add(r => { if (r.GetValueOrDefault<double>() <= 0) r.AddError("--timeout must be a positive number of seconds"); });
         return option;
     }
+
+    /// <summary>--cmdline TEXT: the kernel command line (multiboot kernels; shared with Linux kernels).</summary>
+    public static Option<string?> CommandLine() => new("--cmdline") { Description = "the kernel's command line (multiboot kernels get it in their multiboot information)" };
+
+    /// <summary>--module FILE[=STRING], repeatable: a multiboot module and the string the kernel gets for it.</summary>
+    public static Option<string[]> Module() => new("--module")
+    {
+        Description = "a multiboot module file, loaded after the kernel; =STRING sets its string (default: FILE); repeat for more",
+        Arity = ArgumentArity.ZeroOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
 }

@@ -30,19 +30,24 @@ public static class VmCommand
         var vcpus = new Option<int>("--vcpus") { Description = "vCPUs", DefaultValueFactory = _ => 1 };
         var memory = new Option<string>("--memory") { Description = "guest RAM, e.g. 16M", DefaultValueFactory = _ => "16M" };
         var mode = new Option<string?>("--mode") { Description = "boot mode: real, protected or long (default: the image's)" };
+        var format = new Option<string?>("--format") { Description = "an image file's format: flat, elf, bootsector or multiboot (default: detected on the node)" };
+        var cmdline = CommonOptions.CommandLine();
+        var module = CommonOptions.Module();
         var on = new Option<string?>("--on") { Description = "the node to create it on (default: placement picks the node with the most free capacity)" };
         var start = new Option<bool>("--start") { Description = "start it once created" };
         var connection = new ClusterConnectionOptions();
         var command = new Command("create", "Create a VM (placed on the hypervisor with the most free capacity unless --on is given)")
         {
-            name, image, vcpus, memory, mode, on, start,
+            name, image, vcpus, memory, mode, format, cmdline, module, on, start,
         };
         connection.AddTo(command);
         command.SetAction((parse, ct) =>
         {
             if (!ByteSize.TryParse(parse.GetValue(memory)!, out var bytes, out var sizeError))
                 return Task.FromResult(Usage($"--memory: {sizeError}"));
-            var spec = new ApiVmSpec(parse.GetValue(name)!, parse.GetValue(vcpus), bytes, parse.GetValue(image)!, parse.GetValue(mode), parse.GetValue(on));
+            var modules = parse.GetValue(module);
+            var spec = new ApiVmSpec(parse.GetValue(name)!, parse.GetValue(vcpus), bytes, parse.GetValue(image)!, parse.GetValue(mode), parse.GetValue(on),
+                parse.GetValue(format), parse.GetValue(cmdline), modules is { Length: > 0 } ? modules : null);
             var request = new CreateVmRequest(spec);
             if (ApiValidator.Validate(request) is { } invalid) return Task.FromResult(Usage(OptionOf(invalid)));
             return ClusterCliRunner.RunAsync(parse, connection, async (client, json) =>
@@ -238,6 +243,9 @@ public static class VmCommand
         "spec.image" => "--image" + error.Message["spec.image".Length..],
         "spec.bootMode" => "--mode" + error.Message["spec.bootMode".Length..],
         "spec.node" => "--on" + error.Message["spec.node".Length..],
+        "spec.format" => "--format" + error.Message["spec.format".Length..],
+        "spec.commandLine" => "--cmdline" + error.Message["spec.commandLine".Length..],
+        { } f when f.StartsWith("spec.modules", StringComparison.Ordinal) => "--module" + error.Message[f.Length..],
         _ => error.Message,
     };
 

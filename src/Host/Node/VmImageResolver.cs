@@ -39,9 +39,23 @@ public sealed class VmImageResolver(IReadOnlyList<string> imageDirectories, stri
         {
             var (path, error) = Locate(spec.Image);
             if (error is not null) return (null, error);
-            image = IsElf(path!)
-                ? new ElfImageFile(path!, requested ?? BootMode.Long, spec.Vcpus)
-                : new FlatImageFile(path!, requested ?? BootMode.Real, spec.Vcpus);
+            var modules = new List<MultibootModule>();
+            for (int i = 0; i < (spec.Modules?.Count ?? 0); i++)
+            {
+                var module = MultibootModule.Parse(spec.Modules![i]);
+                var (modulePath, moduleError) = Locate(module.Path);
+                if (moduleError is not null)
+                    return (null, ApiErrorReply.Invalid($"spec.modules[{i}]", moduleError.Message["spec.image: ".Length..]));
+                modules.Add(module with { Path = modulePath! });
+            }
+            try
+            {
+                image = BootableImageFile.Open(path!, requested, spec.Vcpus, FormatOf(spec.Format), spec.CommandLine, modules);
+            }
+            catch (ImageLoadException e)
+            {
+                return (null, ApiErrorReply.Invalid("spec.image", e.Message));
+            }
         }
         var machine = new MachineSpec { Image = image, MemoryBytes = spec.MemoryBytes, VcpuCount = spec.Vcpus, BootMode = requested };
         try
@@ -74,17 +88,12 @@ public sealed class VmImageResolver(IReadOnlyList<string> imageDirectories, stri
         return (full, null);
     }
 
-    private static bool IsElf(string path)
+    private static ImageFormat? FormatOf(string? format) => format switch
     {
-        try
-        {
-            using var stream = File.OpenRead(path);
-            Span<byte> magic = stackalloc byte[4];
-            return stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic.SequenceEqual("\u007fELF"u8);
-        }
-        catch (IOException)
-        {
-            return false; // the loader reports the unreadable file when the VM is built
-        }
-    }
+        "flat" => ImageFormat.Flat,
+        "elf" => ImageFormat.Elf,
+        "bootsector" => ImageFormat.BootSector,
+        "multiboot" => ImageFormat.Multiboot,
+        _ => null,
+    };
 }

@@ -172,4 +172,31 @@ public sealed class BootSetupTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new BootSetup(BootMode.Real, 0x8000, 2).RegistersFor(2));
         _ = new BootSetup(BootMode.Long, 0xffff_ffff_8000_0000);
     }
+
+    [Fact]
+    public void A_handoff_sets_its_registers_and_stacks_for_every_vcpu()
+    {
+        var boot = new BootSetup(BootMode.Protected, 0x100020, 2, new BootHandoff { Rax = 0x2BADB002, Rbx = 0x8000, Rdx = 0x80, StackTop = 0x7c00 });
+        var r0 = boot.RegistersFor(0);
+        Assert.Equal((0x2BADB002UL, 0x8000UL, 0x80UL, 0x7c00UL, 0x100020UL), (r0.Rax, r0.Rbx, r0.Rdx, r0.Rsp, r0.Rip));
+        Assert.Equal(0x7c00UL - GuestLayout.BootStackSize, boot.RegistersFor(1).Rsp);
+        var plain = new BootSetup(BootMode.Protected, 0x100000).RegistersFor(0);
+        Assert.Equal((0UL, 0UL, 0UL, GuestLayout.BootStacksTop), (plain.Rax, plain.Rbx, plain.Rdx, plain.Rsp));
+    }
+
+    [Fact]
+    public void A_handoff_stack_without_room_for_every_vcpu_or_out_of_real_mode_reach_is_refused()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new BootSetup(BootMode.Real, 0x500, 2, new BootHandoff { StackTop = 0x500 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new BootSetup(BootMode.Real, 0x500, 1, new BootHandoff { StackTop = 0x10000 }));
+    }
+
+    [Theory]
+    [InlineData(0x7c00UL, 0x7c00UL)]
+    [InlineData(0x500UL, 0x500UL)]
+    [InlineData(0x7c05UL, 0x7c00UL)]
+    [InlineData(0x8000UL, 0x8000UL)]
+    [InlineData(0x9000UL, 0x8000UL)]
+    public void The_real_mode_stack_sits_below_a_low_image(ulong imageAt, ulong stackTop) =>
+        Assert.Equal(stackTop, GuestLayout.RealModeStackTop(imageAt));
 }

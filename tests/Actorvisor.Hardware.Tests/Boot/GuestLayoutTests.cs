@@ -41,7 +41,8 @@ public sealed class GuestLayoutTests
         Assert.Equal(0x8000UL, GuestLayout.DefaultLoadAddress(BootMode.Real));
         Assert.Equal(0x100000UL, GuestLayout.DefaultLoadAddress(BootMode.Protected));
         Assert.Equal(0x100000UL, GuestLayout.DefaultLoadAddress(BootMode.Long));
-        Assert.Single(GuestLayout.ReservedRanges(BootMode.Real));
+        Assert.Empty(GuestLayout.ReservedRanges(BootMode.Real));
+        Assert.Contains(GuestLayout.ReservedRanges(BootMode.Protected), r => r.Start == 0 && r.End == GuestLayout.BootStacksTop);
         Assert.Contains(GuestLayout.ReservedRanges(BootMode.Long), r => r.Start == GuestLayout.Pml4Base && r.End == GuestLayout.PageTablesEnd);
     }
 }

@@ -292,7 +292,7 @@ public abstract class MachineEndToEndTests : IDisposable
         var path = Path.Combine(_dir, "low.bin");
         File.WriteAllBytes(path, GuestLibrary.Hello().Bytes.ToArray());
         var e = Assert.Throws<ImageLoadException>(() => Machine.Create(_accelerator.Value,
-            new MachineSpec { Image = new FlatImageFile(path, BootMode.Real), LoadAddress = 0x1000 }));
+            new MachineSpec { Image = new FlatImageFile(path, BootMode.Protected), LoadAddress = 0x1000 }));
         Assert.Contains("overlap the IVT, GDT and boot stacks", e.Message);
     }
 }

@@ -103,6 +103,49 @@ public class SystematicTests(ITestOutputHelper output)
         Microsoft.Coyote.Specifications.Specification.Assert(errors.IsEmpty, string.Join("; ", errors));
     }
 
+    /// <summary>
+    /// A slow-path fault against an invalidation that replaces the host page between its start and its end (what
+    /// an mmu notifier invalidation does). Property: a present SPTE comes from a host lookup that saw the page the
+    /// host has now. The lookup is the fault-in; the hook after it records the host page version it saw.
+    /// </summary>
+    private static void FaultVsInvalidate(bool disableRetryCheck)
+    {
+        int hostVersion = 0, seen = -1;
+        var hooks = new MmuHooks
+        {
+            At = (point, _) =>
+            {
+                if (point == MmuHookPoint.SlowPathAfterFaultIn) Volatile.Write(ref seen, Volatile.Read(ref hostVersion));
+                SchedulingPoint.Interleave();
+            },
+            WaitUntil = condition => Operation.PauseUntil(condition),
+        };
+        using var memory = HostMemory.Allocate(Pages * PageSize.Bytes);
+        using var mmu = new SoftMmu(new SoftMmuOptions(), hooks);
+        if (disableRetryCheck) mmu.DisableInvalidationRetryForTest();
+        mmu.SetMemslots(MemslotSet.Of([Memslot.For(0, MmuTestVm.Base, memory)]));
+        var range = new GfnRange(MmuTestVm.Gfn(0), 1);
+        var errors = new ConcurrentQueue<string>();
+
+        RunConcurrently(errors,
+            () =>
+            {
+                var r = mmu.Fault(MmuTestVm.Gpa(0), MmuAccess.Read);
+                if (!r.IsResolved) errors.Enqueue($"fault not resolved: {r.Outcome}");
+            },
+            () =>
+            {
+                mmu.InvalidateRangeStart(range);
+                Interlocked.Increment(ref hostVersion);   // the host page is replaced while no SPTE may map it
+                SchedulingPoint.Interleave();
+                mmu.InvalidateRangeEnd(range);
+            });
+
+        if (mmu.ReadSpte(MmuTestVm.Gpa(0)).IsPresent && Volatile.Read(ref seen) != hostVersion)
+            errors.Enqueue($"stale translation: installed from host page version {seen}, the host now has version {hostVersion}");
+        Microsoft.Coyote.Specifications.Specification.Assert(errors.IsEmpty, string.Join("; ", errors));
+    }
+
     /// <summary>Runs each action as a Coyote-controlled operation on its own thread and waits for all.</summary>
     private static void RunConcurrently(ConcurrentQueue<string> errors, params Action[] actions)
     {
@@ -170,5 +213,22 @@ public class SystematicTests(ITestOutputHelper output)
         var report = Explore(() => Scenario(NonAtomicHarvest, manualProtect: false), 300);
         Assert.True(report.NumOfFoundBugs > 0, "Coyote did not find the lost dirty bit in the non-atomic harvest");
         Assert.Contains(report.BugReports, b => b.Contains("lost"));
+    }
+
+    [Fact]
+    public void Slow_fault_vs_invalidation_installs_no_stale_translation()
+    {
+        var report = Explore(() => FaultVsInvalidate(disableRetryCheck: false), 300);
+        Assert.True(report.MaxControlledOperations >= 2, "the scenario did not run under Coyote's control");
+        Assert.Equal(0, report.NumOfFoundBugs);
+    }
+
+    [Fact]
+    public void Without_the_retry_check_a_stale_translation_is_caught()
+    {
+        // The control: the same exploration finds the stale install when the slow path does not re-check.
+        var report = Explore(() => FaultVsInvalidate(disableRetryCheck: true), 300);
+        Assert.True(report.NumOfFoundBugs > 0, "Coyote did not find the stale install without the retry check");
+        Assert.Contains(report.BugReports, b => b.Contains("stale translation"));
     }
 }

@@ -23,6 +23,15 @@ public static class ApiValidator
     /// <summary>Boot modes a spec may ask for.</summary>
     public static readonly IReadOnlyList<string> BootModes = ["real", "protected", "long"];
 
+    /// <summary>Image formats a spec may name.</summary>
+    public static readonly IReadOnlyList<string> Formats = ["flat", "elf", "bootsector", "multiboot"];
+
+    /// <summary>The longest kernel command line.</summary>
+    public const int MaxCommandLineLength = 4096;
+
+    /// <summary>Most multiboot modules one spec may load.</summary>
+    public const int MaxModules = 16;
+
     /// <summary>Null if <paramref name="request"/> is valid, else the first problem.</summary>
     public static ApiErrorReply? Validate(ApiRequest? request)
     {
@@ -76,9 +85,42 @@ public static class ApiValidator
             if (spec.MemoryBytes < guest.MinimumMemoryBytes)
                 return ApiErrorReply.Invalid("spec.memoryBytes", $"guest '{guest.Name}' needs at least {guest.MinimumMemoryBytes} bytes");
         }
+        if (BootProtocol(spec) is { } protocol) return protocol;
         if (spec.BootMode is { } mode && !BootModes.Contains(mode))
             return ApiErrorReply.Invalid("spec.bootMode", $"'{mode}' is not a boot mode ({string.Join(", ", BootModes)})");
         if (spec.Node is not null && Name("spec.node", spec.Node) is { } node) return node;
+        return null;
+    }
+
+    // The image-file fields: a known format, and a command line and modules only for a multiboot kernel file.
+    private static ApiErrorReply? BootProtocol(ApiVmSpec spec)
+    {
+        bool file = GuestCatalog.IsPath(spec.Image);
+        if (spec.Format is { } format)
+        {
+            if (!file) return ApiErrorReply.Invalid("spec.format", "applies to image files only, not library guests");
+            if (!Formats.Contains(format)) return ApiErrorReply.Invalid("spec.format", $"'{Printable(format)}' is not an image format ({string.Join(", ", Formats)})");
+        }
+        bool multibootFields = spec.CommandLine is not null || spec.Modules is { Count: > 0 };
+        if (multibootFields && (!file || spec.Format is not (null or "multiboot")))
+            return ApiErrorReply.Invalid(spec.CommandLine is not null ? "spec.commandLine" : "spec.modules", "applies to multiboot kernel files only");
+        if (spec.CommandLine is { } line)
+        {
+            if (line.Length > MaxCommandLineLength) return ApiErrorReply.Invalid("spec.commandLine", $"is longer than {MaxCommandLineLength} characters");
+            if (line.Any(char.IsControl)) return ApiErrorReply.Invalid("spec.commandLine", "contains control characters");
+        }
+        if (spec.Modules is { } modules)
+        {
+            if (modules.Count > MaxModules) return ApiErrorReply.Invalid("spec.modules", $"has {modules.Count} modules; at most {MaxModules}");
+            for (int i = 0; i < modules.Count; i++)
+            {
+                var m = modules[i];
+                string field = $"spec.modules[{i}]";
+                if (string.IsNullOrEmpty(m) || m[0] == '=') return ApiErrorReply.Invalid(field, "names no file (expected FILE[=STRING])");
+                if (m.Length > MaxImageLength) return ApiErrorReply.Invalid(field, $"is longer than {MaxImageLength} characters");
+                if (m.Any(char.IsControl)) return ApiErrorReply.Invalid(field, "contains control characters");
+            }
+        }
         return null;
     }
 

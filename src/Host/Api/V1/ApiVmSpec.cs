@@ -8,8 +8,18 @@ namespace Actorvisor.Host.Api.V1;
 /// <param name="MemoryBytes">Guest RAM in bytes: a multiple of 4 KiB, 1 MiB at least.</param>
 /// <param name="Image">
 /// A guest from the library that every node ships (e.g. "hello"; see <c>GuestCatalog</c>), or the path of a
-/// flat or ELF64 image file on the node (absolute, or relative to the node's data directory's images folder).
+/// flat, ELF64, boot-sector or multiboot image file on the node (absolute, or relative to the node's data directory's images folder).
 /// </param>
 /// <param name="BootMode">"real", "protected" or "long"; null means the image's own mode.</param>
 /// <param name="Node">The node to create it on (its configured name); null lets placement choose.</param>
-public sealed record ApiVmSpec(string Name, int Vcpus, ulong MemoryBytes, string Image, string? BootMode = null, string? Node = null);
+/// <param name="Format">
+/// For an image file: "flat", "elf", "bootsector" or "multiboot"; null detects it from the file (a multiboot header,
+/// the ELF magic, 512 bytes ending in 55 AA, else flat).
+/// </param>
+/// <param name="CommandLine">A multiboot kernel's command line; null for none.</param>
+/// <param name="Modules">
+/// A multiboot kernel's modules, each "FILE[=STRING]": FILE inside the node's image directories like the image, STRING
+/// the module's string (default FILE); null for none.
+/// </param>
+public sealed record ApiVmSpec(string Name, int Vcpus, ulong MemoryBytes, string Image, string? BootMode = null, string? Node = null,
+    string? Format = null, string? CommandLine = null, IReadOnlyList<string>? Modules = null);
