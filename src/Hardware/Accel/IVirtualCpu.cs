@@ -26,6 +26,16 @@ public interface IVirtualCpu : IDisposable
     /// </summary>
     void Kick();
 
+    /// <summary>
+    /// Queues external interrupt <paramref name="vector"/> for delivery through the guest's IVT or IDT at the next
+    /// instruction boundary where RFLAGS.IF is set and no STI/MOV SS interrupt shadow is active; several queue
+    /// oldest first. The caller is the interrupt controller (a local APIC model): it decides what to raise and
+    /// when, this only delivers. Thread-safe; a running vCPU takes it without Run returning, a vCPU outside Run
+    /// (e.g. after a HLT exit) takes it on the next Run. KVM: KVM_INTERRUPT, with an interrupt-window exit while
+    /// IF=0 (only without an in-kernel irqchip); software: delivered by the runtime.
+    /// </summary>
+    void QueueExternalInterrupt(byte vector);
+
     /// <summary>Reads the general-purpose registers, RIP and RFLAGS (KVM_GET_REGS).</summary>
     Registers GetRegisters();
 

@@ -55,6 +55,8 @@ public static class KvmIoctls
     public static readonly ulong GetSregs = Ior<KvmSregs>(0x83);
     /// <summary>KVM_SET_SREGS: _IOW(KVMIO, 0x84, struct kvm_sregs).</summary>
     public static readonly ulong SetSregs = Iow<KvmSregs>(0x84);
+    /// <summary>KVM_INTERRUPT: _IOW(KVMIO, 0x86, struct kvm_interrupt { __u32 irq; }).</summary>
+    public static readonly ulong Interrupt = Iow<uint>(0x86);
     /// <summary>KVM_SET_SIGNAL_MASK: _IOW(KVMIO, 0x8b, struct kvm_signal_mask) — the header only, as the kernel declares it.</summary>
     public static readonly ulong SetSignalMask = IoctlNumber.Iow(KvmIo, 0x8b, KvmSignalMask.HeaderSize);
     /// <summary>KVM_SET_CPUID2: _IOW(KVMIO, 0x90, struct kvm_cpuid2).</summary>

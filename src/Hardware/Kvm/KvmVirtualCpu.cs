@@ -21,6 +21,8 @@ public sealed class KvmVirtualCpu : IVirtualCpu
     // past it) only when it is re-entered (api.rst, "KVM_EXIT_IO ... complete only after userspace has
     // re-entered the kernel with KVM_RUN").
     private bool _completionPending;
+    // External interrupts waiting for KVM_INTERRUPT, oldest first (QueueExternalInterrupt).
+    private readonly Queue<byte> _interrupts = new();
 
     internal KvmVirtualCpu(VcpuFd vcpu) => _vcpu = vcpu;
 
@@ -52,6 +54,7 @@ public sealed class KvmVirtualCpu : IVirtualCpu
                     CompletePendingOperation();
                     return ConsumeKick();
                 }
+                InjectPendingInterrupt();
                 var reason = _vcpu.Run();
                 _completionPending = reason is KvmExitReason.Io or KvmExitReason.Mmio;
                 var exit = reason switch
@@ -59,6 +62,7 @@ public sealed class KvmVirtualCpu : IVirtualCpu
                     KvmExitReason.Io => HandleIo(handler),
                     KvmExitReason.Mmio => HandleMmio(handler),
                     KvmExitReason.Hlt => VcpuExit.Halted,
+                    KvmExitReason.IrqWindowOpen => null,
                     KvmExitReason.Intr => HandleInterrupt(),
                     KvmExitReason.Shutdown => new VcpuExit.Shutdown("KVM_EXIT_SHUTDOWN: the guest shut down (triple fault)"),
                     KvmExitReason.FailEntry => DescribeFailEntry(),
@@ -90,6 +94,31 @@ public sealed class KvmVirtualCpu : IVirtualCpu
         _vcpu.RequestImmediateExit();
         int tid = Volatile.Read(ref _runnerTid);
         if (tid != 0) KvmKickSignal.Send(tid);
+    }
+
+    /// <inheritdoc />
+    public void QueueExternalInterrupt(byte vector)
+    {
+        lock (_interrupts) _interrupts.Enqueue(vector);
+        // Bring a vCPU inside KVM_RUN out (-EINTR, which Run absorbs) so that it injects before re-entering.
+        int tid = Volatile.Read(ref _runnerTid);
+        if (tid != 0) KvmKickSignal.Send(tid);
+    }
+
+    /// <summary>
+    /// Before KVM_RUN: injects the oldest queued interrupt if the guest can take one (KVM_INTERRUPT needs
+    /// ready_for_interrupt_injection, which KVM sets with IF=1 and no shadow), and asks for an interrupt-window
+    /// exit (KVM_EXIT_IRQ_WINDOW_OPEN) while more wait.
+    /// </summary>
+    private void InjectPendingInterrupt()
+    {
+        ref var run = ref _vcpu.RunState;
+        lock (_interrupts)
+        {
+            if (_interrupts.Count > 0 && run.ReadyForInterruptInjection != 0 && run.IfFlag != 0)
+                _vcpu.Interrupt(_interrupts.Dequeue());
+            run.RequestInterruptWindow = _interrupts.Count > 0 ? (byte)1 : (byte)0;
+        }
     }
 
     /// <inheritdoc />

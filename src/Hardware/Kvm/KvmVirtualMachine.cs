@@ -123,7 +123,7 @@ public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog
     /// <summary>The supported CPUID with this vCPU's APIC id in the leaves that report it (leaf 1 EBX[31:24], leaves 0xB/0x1F EDX).</summary>
     private KvmCpuidEntry2[] CpuidFor(int id)
     {
-        var entries = (KvmCpuidEntry2[])_cpuid.Clone();
+        var entries = KvmParavirtLeaves.Apply((KvmCpuidEntry2[])_cpuid.Clone());
         for (int i = 0; i < entries.Length; i++)
         {
             ref var e = ref entries[i];

@@ -118,6 +118,16 @@ public sealed unsafe class VcpuFd : IDisposable
         Sys.Ioctl(_fd, KvmIoctls.SetSregs, &copy, "KVM_SET_SREGS");
     }
 
+    /// <summary>
+    /// KVM_INTERRUPT: queues external interrupt <paramref name="vector"/> for injection on the next KVM_RUN (api.rst
+    /// 4.16; only without an in-kernel irqchip, and only while kvm_run.ready_for_interrupt_injection is set).
+    /// </summary>
+    public void Interrupt(byte vector)
+    {
+        uint irq = vector;
+        Sys.Ioctl(_fd, KvmIoctls.Interrupt, &irq, "KVM_INTERRUPT");
+    }
+
     /// <summary>KVM_SET_CPUID2: the CPUID leaves the guest sees (api.rst 4.73). Long mode needs at least 0x80000001.</summary>
     public void SetCpuid2(ReadOnlySpan<KvmCpuidEntry2> entries)
     {

@@ -106,4 +106,38 @@ internal static unsafe class GuestPageWalker
         }
         return true;
     }
+
+    /// <summary>
+    /// Writes <paramref name="source"/> to guest memory at a linear address, marking the pages dirty in
+    /// <paramref name="mmu"/> (a write that bypasses the SPTEs, like KVM's kvm_write_guest); false, with nothing
+    /// written, if any byte is not writable RAM. Returns in <paramref name="failedAt"/> the first linear address
+    /// that could not be translated.
+    /// </summary>
+    public static bool TryWriteLinear(MemslotSet slots, in PagingState p, Mmu.SoftMmu mmu, ulong linear, ReadOnlySpan<byte> source, out ulong failedAt)
+    {
+        Span<(nint host, ulong gpa, int chunk)> pieces = stackalloc (nint, ulong, int)[2];
+        int n = 0;
+        failedAt = 0;
+        for (int done = 0; done < source.Length;)
+        {
+            ulong at = linear + (ulong)done;
+            int chunk = (int)Math.Min((ulong)(source.Length - done), 0x1000 - (at & 0xFFF));
+            if (n == pieces.Length || !TryTranslate(slots, p, at, out ulong gpa)
+                || !slots.TryTranslate(gpa, (ulong)chunk, out nint host, out var slot) || slot is { IsReadOnly: true })
+            {
+                failedAt = at;
+                return false;
+            }
+            pieces[n++] = (host, gpa, chunk);
+            done += chunk;
+        }
+        int offset = 0;
+        for (int i = 0; i < n; i++)
+        {
+            GuestMemoryAccess.CopyIn(source.Slice(offset, pieces[i].chunk), pieces[i].host);
+            mmu.MarkPageDirty(pieces[i].gpa);
+            offset += pieces[i].chunk;
+        }
+        return true;
+    }
 }

@@ -62,6 +62,9 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
     /// <summary>The CPU state bytes inside <see cref="Context"/>.</summary>
     public byte* Blob => UnicornCpuContext.Blob(Context);
 
+    /// <summary>The interrupt-window block hook while one is installed (see SoftVcpu), else 0.</summary>
+    public nuint InterruptWindowHook { get; set; }
+
     /// <summary>True once guest code ran, so the TLB may hold translations.</summary>
     public bool HasRun { get; set; }
 
@@ -82,8 +85,8 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
             ulong cursor = 0;
             foreach (var slot in memslots.Slots)
             {
-                if (slot.End > MmioTop)
-                    throw new MemslotException($"memslot {slot.Slot} [0x{slot.GuestPhysAddr:x}, 0x{slot.End:x}) reaches above 0x{MmioTop:x}, the top of the software accelerator's guest-physical space");
+                if (slot.End > SoftMsrIntercept.Base)
+                    throw new MemslotException($"memslot {slot.Slot} [0x{slot.GuestPhysAddr:x}, 0x{slot.End:x}) reaches above 0x{SoftMsrIntercept.Base:x}, the top of the software accelerator's guest-physical RAM (the MSR-intercept window and 0x{MmioTop:x} lie above)");
                 if (slot.GuestPhysAddr > cursor) engine.MapGap(vcpu, cursor, slot.GuestPhysAddr - cursor);
                 // Trapped until a fault maps it whole (SoftMemoryMap). Only uc_mem_protect marks a uc_mem_map_ptr
                 // region read-only for QEMU's TLB (uc_mem_map_ptr keeps just the permission bits), and only then does

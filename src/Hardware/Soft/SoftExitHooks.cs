@@ -6,7 +6,7 @@ namespace Actorvisor.Hardware.Soft;
 
 /// <summary>
 /// The native entry points Unicorn calls on the vCPU thread while uc_emu_start runs: IN/OUT, MMIO,
-/// interrupts/exceptions, accesses to trapped RAM (SPTE faults, see <see cref="SoftMemoryMap"/>) and
+/// interrupts/exceptions (and the HLT and MSR intercepts), CPUID, accesses to trapped RAM (SPTE faults, see <see cref="SoftMemoryMap"/>) and
 /// instruction fetches from non-RAM. Each one
 /// recovers its <see cref="SoftVcpu"/> from the user-data GCHandle and hands over; none may let an
 /// exception escape into native code (the vCPU catches handler failures and rethrows them from Run).
@@ -33,6 +33,7 @@ internal static unsafe class SoftExitHooks
         uc.AddInstructionHook(UC_X86_INS_OUT, (delegate* unmanaged<nint, uint, int, uint, nint, void>)&OnOut, vcpu);
         uc.AddInstructionHook(UC_X86_INS_IN, (delegate* unmanaged<nint, uint, int, nint, uint>)&OnIn, vcpu);
         uc.AddHook(UC_HOOK_INTR, (delegate* unmanaged<nint, uint, nint, void>)&OnInterrupt, vcpu);
+        uc.AddInstructionHook(UC_X86_INS_CPUID, (delegate* unmanaged<nint, nint, int>)&OnCpuid, vcpu);
         uc.AddHook(UC_HOOK_MEM_READ_PROT, (delegate* unmanaged<nint, int, ulong, int, long, nint, byte>)&OnReadProtected, vcpu);
         uc.AddHook(UC_HOOK_MEM_WRITE_PROT, (delegate* unmanaged<nint, int, ulong, int, long, nint, byte>)&OnWriteProtected, vcpu);
         uc.AddHook(UC_HOOK_MEM_FETCH_PROT, (delegate* unmanaged<nint, int, ulong, int, long, nint, byte>)&OnFetchProtected, vcpu);
@@ -64,6 +65,25 @@ internal static unsafe class SoftExitHooks
 
     [UnmanagedCallersOnly]
     private static void OnInterrupt(nint uc, uint number, nint vcpu) => Vcpu(vcpu).Interrupt(uc, number);
+
+    /// <summary>The block hook installed while an external interrupt waits for IF=1 (see SoftVcpu.WatchInterruptWindow).</summary>
+    public static readonly void* InterruptWindowBlock = (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnInterruptWindowBlock;
+
+    [UnmanagedCallersOnly]
+    private static void OnInterruptWindowBlock(nint uc, ulong address, uint size, nint vcpu) => Vcpu(vcpu).InterruptWindowBlock(uc);
+
+    [UnmanagedCallersOnly]
+    private static int OnCpuid(nint uc, nint vcpu)
+    {
+        try
+        {
+            return Vcpu(vcpu).Cpuid(uc);
+        }
+        catch (UnicornException)
+        {
+            return 0;
+        }
+    }
 
     [UnmanagedCallersOnly]
     private static byte OnReadProtected(nint uc, int type, ulong address, int size, long value, nint vcpu) =>

@@ -24,11 +24,18 @@ namespace Actorvisor.Hardware.Soft;
 /// intercepted before it executes (see <see cref="UnicornCpuContext.InterceptHlt"/>), and when an exit
 /// is already pending the vCPU stops on the hlt so that the next Run executes it.
 /// Limits of Unicorn 2.0.1 that remain: paging must identity-map what the guest touches (see
-/// <see cref="GuestPageWalker"/>); exceptions the guest could take through its IDT end the run with an
-/// internal error instead of being delivered; 8-byte MMIO accesses reach the handler as two 4-byte ones;
+/// <see cref="GuestPageWalker"/>); 8-byte MMIO accesses reach the handler as two 4-byte ones;
 /// and translated code is only invalidated for writes by this vCPU to slots it maps whole, so code written
 /// by the VMM, by another vCPU or into a trapped (e.g. dirty-logged) slot is seen after the next
 /// SetSpecialRegisters or memslot change (both give the vCPU a fresh engine).
+/// <para>
+/// Events: Unicorn hands every exception to UC_HOOK_INTR instead of delivering it; the vCPU stops there (RIP is
+/// exact: QEMU restores it before raising) and delivers it itself through the guest's IVT or IDT between two
+/// uc_emu_start calls (<see cref="SoftEventDelivery"/>), as it does external interrupts queued with
+/// <see cref="QueueExternalInterrupt"/>. RDMSR/WRMSR stop through QEMU's SVM MSR intercept
+/// (<see cref="SoftMsrIntercept"/>) and are emulated from the vCPU's <see cref="SoftMsrTable"/>; CPUID's KVM
+/// leaves come from a UC_X86_INS_CPUID hook.
+/// </para>
 /// <para>
 /// Memory: the engine maps RAM only as the SPTEs of the VM's <see cref="SoftMmu"/> allow (see
 /// <see cref="SoftMemoryMap"/>); accesses they do not allow fault into the MMU from the memory hooks. The vCPU
@@ -45,8 +52,6 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_R8, UC_X86_REG_R9, UC_X86_REG_R10, UC_X86_REG_R11,
         UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15, UC_X86_REG_RIP, UC_X86_REG_RFLAGS,
     ];
-
-    private const uint MsrEfer = 0xC000_0080;
 
     private readonly SoftVm _vm;
     private GCHandle _self;
@@ -79,7 +84,10 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     private bool _regsDirty = true;
     private bool _sregsDirty = true;
     private ulong _cr8;
-    private ulong _apicBase;
+    private readonly SoftMsrTable _msrs = new();
+
+    // External interrupts queued by QueueExternalInterrupt, oldest first; guarded by _gate.
+    private readonly Queue<byte> _externalInterrupts = new();
 
     // Exit bookkeeping of the current Run; touched only by the run thread (hooks run on it).
     private IExitHandler? _handler;
@@ -87,6 +95,9 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     private int _stopsThisEmulation;
     private bool _advanceOverHlt;
     private bool _exceptionTaken;
+    private GuestEvent? _pendingEvent;
+    private bool? _pendingMsrWrite;
+    private int _blocksThisEmulation;
     private bool _errorRecorded;
     private ExceptionDispatchInfo? _handlerFailure;
 
@@ -100,7 +111,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         _regs = new Registers { Rip = 0xFFF0, Rflags = Registers.ResetRflags };
         _sregs = ResetState(id);
         _cr8 = _sregs.Cr8;
-        _apicBase = _sregs.ApicBase;
+        _msrs[SoftMsrTable.ApicBase] = _sregs.ApicBase;
     }
 
     /// <inheritdoc />
@@ -141,6 +152,8 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
                 // Maps slots whole where faults asked for it: takes mmu_lock, so outside guest mode; EnterGuest
                 // below applies any flush that raced with it.
                 engine.Map.ApplyUpgrades();
+                if (DeliverExternalInterrupt(engine) is { } refused) return refused;
+                WatchInterruptWindow(engine);
                 lock (_gate)
                 {
                     ObjectDisposedException.ThrowIf(_disposed, this);
@@ -154,6 +167,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
                     // mode or sees it apply the flush at entry, and its stop request is not lost.
                     Volatile.Write(ref *_stopRequest, 0);
                     _internalStop = false;
+                    _blocksThisEmulation = 0;
                     _running = true;
                     _runningGeneration = engine.Generation;
                     _resyncWanted = false;
@@ -244,21 +258,45 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
             _handlerFailure = null;
             _exits.Clear();
             _advanceOverHlt = _exceptionTaken = _errorRecorded = false;
+            _pendingEvent = null;
+            _pendingMsrWrite = null;
             failure.Throw();
         }
         if (_advanceOverHlt)
         {
             _advanceOverHlt = false;
             ulong rip = engine.Uc.ReadRegister(UC_X86_REG_RIP);
-            engine.Uc.WriteRegister(UC_X86_REG_RIP, rip + (ulong)HltLength(engine, rip));
+            engine.Uc.WriteRegister(UC_X86_REG_RIP, rip + (ulong)InstructionLength(engine, rip, 0xF4, 1));
         }
-        if (error != UC_ERR_OK && !_errorRecorded) _exits.Enqueue(ErrorExit(engine, error));
+        if (error != UC_ERR_OK && !_errorRecorded)
+        {
+            // QEMU raised #UD (its translator found no valid instruction); Unicorn stops instead of delivering it.
+            if (error == UC_ERR_INSN_INVALID)
+            {
+                _exceptionTaken = true;
+                _pendingEvent = new GuestEvent(GuestEvent.InvalidOpcode, GuestEventKind.Exception);
+            }
+            else _exits.Enqueue(ErrorExit(engine, error));
+        }
         _errorRecorded = false;
         if (_exceptionTaken)
         {
             _exceptionTaken = false;
             UnicornCpuContext.ClearExceptionInFlight(engine.SaveState(), engine.BlobSize);
             engine.RestoreState();
+        }
+        bool reenter = false;
+        if (_pendingMsrWrite is { } msrWrite)
+        {
+            _pendingMsrWrite = null;
+            EmulateMsrAccess(engine, msrWrite);
+            reenter = true;
+        }
+        if (_pendingEvent is { } ev)
+        {
+            _pendingEvent = null;
+            if (DeliverEvent(engine, ev) is { } fatal) _exits.Enqueue(fatal);
+            reenter = true;
         }
         if (_exits.TryDequeue(out var exit)) return exit;
         lock (_gate)
@@ -269,7 +307,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
                 _kickPending = false;
                 return VcpuExit.Kicked;
             }
-            if (_resyncWanted || _internalStop || _vm.Memslots.Generation != engine.Generation) return null;
+            if (reenter || _resyncWanted || _internalStop || _vm.Memslots.Generation != engine.Generation) return null;
         }
         // Only a HLT that was not intercepted ends emulation this way.
         return VcpuExit.Halted;
@@ -370,7 +408,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         ObjectDisposedException.ThrowIf(_disposed, this);
         var engine = _engine;
         if (_sregsDirty || engine is null) return _sregs;
-        return UnicornCpuContext.ReadSpecialRegisters(engine.SaveState(), _cr8, _apicBase);
+        return UnicornCpuContext.ReadSpecialRegisters(engine.SaveState(), _cr8, _msrs[SoftMsrTable.ApicBase]);
     }
 
     /// <inheritdoc />
@@ -380,7 +418,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         ObjectDisposedException.ThrowIf(_disposed, this);
         _sregs = sregs;
         _cr8 = sregs.Cr8;
-        _apicBase = sregs.ApicBase;
+        _msrs[SoftMsrTable.ApicBase] = sregs.ApicBase;
         _sregsDirty = true;
     }
 
@@ -434,6 +472,8 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
 
     internal ulong MmioRead(ulong gpa, int size)
     {
+        // QEMU's MSR-intercept check reading the VMCB and permission map the vCPU points it at.
+        if (SoftMsrIntercept.Contains(gpa)) return SoftMsrIntercept.Read(gpa, size);
         ulong data = 0;
         if (_handlerFailure is not null) return 0;
         try
@@ -685,10 +725,12 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
             byte* blob = engine.SaveState();
             bool software = UnicornCpuContext.U32(blob, engine.BlobSize - UnicornCpuContext.ExceptionIsIntFromEnd) != 0;
             uint errorCode = UnicornCpuContext.ErrorCode(blob, engine.BlobSize);
-            if (number >= 256)
+            if (number == SoftMsrIntercept.Vector)
+                _pendingMsrWrite = errorCode != 0;
+            else if (number >= 256)
                 Record(new VcpuExit.InternalError($"unexpected Unicorn interrupt 0x{number:x} at RIP 0x{engine.Uc.ReadRegister(UC_X86_REG_RIP):x}"));
             else
-                Record(ExceptionExit(engine, blob, number, software, errorCode));
+                _pendingEvent = new GuestEvent(number, software ? GuestEventKind.Software : GuestEventKind.Exception, errorCode);
         }
         catch (Exception ex)
         {
@@ -697,57 +739,167 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     }
 
     /// <summary>
-    /// A guest exception, as KVM would end it: Shutdown (triple fault) when the guest has no usable IDT
-    /// gate for the vector. With a gate the guest could take it, but Unicorn hands every exception to the
-    /// hook instead of delivering it, so the software accelerator stops with an internal error.
+    /// UC_X86_INS_CPUID hook (inside uc_emu_start): answers KVM's paravirtual leaves (<see cref="KvmParavirtCpuid"/>)
+    /// and leaves every other leaf to Unicorn's CPU model. Returns 1 to skip the model's CPUID.
     /// </summary>
-    private static VcpuExit ExceptionExit(SoftCpuEngine engine, byte* blob, uint vector, bool software, uint errorCode)
+    internal int Cpuid(nint uc)
     {
-        ulong rip = engine.Uc.ReadRegister(UC_X86_REG_RIP);
-        var sregs = UnicornCpuContext.ReadSpecialRegisters(blob, 0, 0);
-        string what = $"{X86Exceptions.Describe(vector, software)} at RIP 0x{rip:x} (CS base 0x{sregs.Cs.Base:x}, error code 0x{errorCode:x})";
-        bool protectedMode = (sregs.Cr0 & ControlBits.Cr0Pe) != 0;
-        bool longMode = (sregs.Efer & ControlBits.EferLma) != 0;
-        ulong entrySize = longMode ? 16UL : protectedMode ? 8UL : 4UL;
-        ulong entryEnd = vector * entrySize + entrySize - 1;
-        if (entryEnd > sregs.Idt.Limit)
-            return new VcpuExit.Shutdown($"triple fault: {what}; IDTR limit 0x{sregs.Idt.Limit:x} has no entry for vector {vector}");
-        if (protectedMode)
+        ulong rax = 0;
+        Check(uc_reg_read(uc, UC_X86_REG_RAX, &rax), "uc_reg_read", "RAX");
+        if (!KvmParavirtCpuid.TryGet((uint)rax, out uint eax, out uint ebx, out uint ecx, out uint edx)) return 0;
+        ReadOnlySpan<int> ids = [UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX];
+        _engine!.Uc.WriteRegisters(ids, [eax, ebx, ecx, edx]);
+        return 1;
+    }
+
+    /// <summary>
+    /// Emulates the RDMSR (<paramref name="write"/> false) or WRMSR the MSR intercept stopped on (RIP on it,
+    /// nothing executed): the MSR table answers and RIP moves past the instruction, or the guest gets #GP(0).
+    /// </summary>
+    private void EmulateMsrAccess(SoftCpuEngine engine, bool write)
+    {
+        var uc = engine.Uc;
+        uint index = (uint)uc.ReadRegister(UC_X86_REG_RCX);
+        bool done;
+        if (write)
         {
-            Span<byte> gate = stackalloc byte[8];
-            var paging = new GuestPageWalker.PagingState(sregs.Cr0, sregs.Cr3, sregs.Cr4, sregs.Efer);
-            if (!GuestPageWalker.TryReadLinear(engine.Memslots, paging, sregs.Idt.Base + vector * entrySize, gate) || (gate[5] & 0x80) == 0)
-                return new VcpuExit.Shutdown($"triple fault: {what}; IDT gate {vector} is not present");
+            ulong value = (uc.ReadRegister(UC_X86_REG_RDX) << 32) | (uc.ReadRegister(UC_X86_REG_RAX) & 0xFFFF_FFFF);
+            done = _msrs.TryWrite(index, value);
         }
-        return new VcpuExit.InternalError(
-            $"{what}: the guest has an IDT gate for it, but the software accelerator cannot deliver exceptions (Unicorn 2.0.1 hands them to the VMM)");
+        else
+        {
+            done = _msrs.TryRead(index, out ulong value);
+            if (done)
+            {
+                uc.WriteRegister(UC_X86_REG_RAX, value & 0xFFFF_FFFF);
+                uc.WriteRegister(UC_X86_REG_RDX, value >> 32);
+            }
+        }
+        if (!done)
+        {
+            _pendingEvent = GuestEvent.Fault(GuestEvent.GeneralProtection, 0);
+            return;
+        }
+        ulong rip = uc.ReadRegister(UC_X86_REG_RIP);
+        uc.WriteRegister(UC_X86_REG_RIP, rip + (ulong)InstructionLength(engine, rip, 0x0F, 2));
+    }
+
+    /// <summary>
+    /// Queues external interrupt <paramref name="vector"/> (thread-safe): delivered through the guest's IVT/IDT at
+    /// the next instruction boundary where RFLAGS.IF is set and no STI/MOV SS shadow is active, oldest first.
+    /// A running vCPU stops at its next block start to take it; a vCPU outside Run takes it when Run is next called.
+    /// </summary>
+    public void QueueExternalInterrupt(byte vector)
+    {
+        lock (_gate)
+        {
+            // Like Kick: a disposed vCPU runs no more guest code, so there is nothing to deliver to.
+            if (_disposed) return;
+            _externalInterrupts.Enqueue(vector);
+            if (_running) RequestInternalStop();
+        }
+    }
+
+    /// <summary>
+    /// While an external interrupt waits for the guest to set IF or leave an interrupt shadow, a managed block
+    /// hook stops emulation at every block start after the first of each uc_emu_start (Every instruction that
+    /// sets IF or ends a shadow ends its translation block, so a block start is the first boundary where the
+    /// interrupt may be taken; skipping the first one lets the guest make progress). The hook is only installed
+    /// for that time: the native block hook alone serves every other run.
+    /// </summary>
+    private void WatchInterruptWindow(SoftCpuEngine engine)
+    {
+        bool pending;
+        lock (_gate) pending = _externalInterrupts.Count > 0;
+        if (pending && engine.InterruptWindowHook == 0)
+            engine.InterruptWindowHook = engine.Uc.AddHook(UC_HOOK_BLOCK, SoftExitHooks.InterruptWindowBlock, GCHandle.ToIntPtr(_self));
+        else if (!pending && engine.InterruptWindowHook != 0)
+        {
+            Check(uc_hook_del(engine.Uc.Uc, engine.InterruptWindowHook), "uc_hook_del");
+            engine.InterruptWindowHook = 0;
+        }
+    }
+
+    /// <summary>The interrupt-window hook of the current engine, 0 while none is installed (tests).</summary>
+    internal nuint InterruptWindowHookForTest => _engine?.InterruptWindowHook ?? 0;
+
+    /// <summary>The interrupt-window block hook (see <see cref="WatchInterruptWindow"/>): stops at the second and later block starts.</summary>
+    internal void InterruptWindowBlock(nint uc)
+    {
+        if (_blocksThisEmulation++ == 0) return;
+        _internalStop = true;
+        uc_emu_stop(uc);
+    }
+
+    /// <summary>
+    /// Delivers the oldest queued external interrupt if the guest can take it now (run thread, outside guest
+    /// mode); returns the exit when delivery itself ends the run (triple fault).
+    /// </summary>
+    private VcpuExit? DeliverExternalInterrupt(SoftCpuEngine engine)
+    {
+        byte vector;
+        lock (_gate)
+        {
+            if (!_externalInterrupts.TryPeek(out vector)) return null;
+        }
+        if ((engine.Uc.ReadRegister(UC_X86_REG_RFLAGS) & (1UL << 9)) == 0) return null;
+        if (UnicornCpuContext.InterruptShadow(engine.SaveState())) return null;
+        lock (_gate) _externalInterrupts.Dequeue();
+        return DeliverEvent(engine, new GuestEvent(vector, GuestEventKind.External));
+    }
+
+    /// <summary>
+    /// Delivers <paramref name="ev"/> through the guest's IVT or IDT (<see cref="SoftEventDelivery"/>), outside
+    /// uc_emu_start; writes RIP, RSP, RFLAGS, CS, SS and CR2 back and ends any interrupt shadow. Returns the
+    /// exit when the guest cannot go on (triple fault).
+    /// </summary>
+    private VcpuExit? DeliverEvent(SoftCpuEngine engine, GuestEvent ev)
+    {
+        var uc = engine.Uc;
+        var before = UnicornCpuContext.ReadSpecialRegisters(engine.SaveState(), _cr8, _msrs[SoftMsrTable.ApicBase]);
+        var cpu = new SoftEventDelivery.CpuState
+        {
+            Rip = uc.ReadRegister(UC_X86_REG_RIP),
+            Rsp = uc.ReadRegister(UC_X86_REG_RSP),
+            Rflags = uc.ReadRegister(UC_X86_REG_RFLAGS),
+            Sregs = before,
+        };
+        if (SoftEventDelivery.Deliver(ref cpu, ev, engine.Memslots, _vm.Mmu) is { } fatal) return fatal;
+        uc.WriteRegister(UC_X86_REG_RIP, cpu.Rip);
+        uc.WriteRegister(UC_X86_REG_RSP, cpu.Rsp);
+        uc.WriteRegister(UC_X86_REG_RFLAGS, cpu.Rflags);
+        byte* blob = engine.SaveState();
+        UnicornCpuContext.WriteSegment(blob, UnicornCpuContext.SegOffset(UnicornCpuContext.SegCs), cpu.Sregs.Cs);
+        if (cpu.Sregs.Ss != before.Ss) UnicornCpuContext.WriteSegment(blob, UnicornCpuContext.SegOffset(UnicornCpuContext.SegSs), cpu.Sregs.Ss);
+        if (cpu.Cr2Written) UnicornCpuContext.SetU64(blob, UnicornCpuContext.Cr + 16, cpu.Sregs.Cr2);
+        UnicornCpuContext.EndInterruptShadow(blob);
+        UnicornCpuContext.PrepareForRun(blob, engine.BlobSize);
+        engine.RestoreState();
+        return null;
     }
 
     /// <summary>Maps a uc_err that ended uc_emu_start without a hook having explained it.</summary>
     private VcpuExit ErrorExit(SoftCpuEngine engine, int error)
     {
         ulong rip = engine.Uc.ReadRegister(UC_X86_REG_RIP);
-        if (error == UC_ERR_INSN_INVALID)
-        {
-            // QEMU raised #UD (its translator found no valid instruction); Unicorn stops instead of delivering it.
-            _exceptionTaken = true;
-            byte* blob = engine.SaveState();
-            return ExceptionExit(engine, blob, X86Exceptions.InvalidOpcode, software: false, errorCode: 0);
-        }
         return new VcpuExit.InternalError($"uc_emu_start failed: {StrError(error)} (uc_err {error}) at RIP 0x{rip:x}");
     }
 
     /// <summary>The paging registers, read live (the guest may have changed them since Run started).</summary>
     private static GuestPageWalker.PagingState Paging(SoftCpuEngine engine)
     {
-        var efer = new X86Msr { Id = MsrEfer };
-        Check(uc_reg_read(engine.Uc.Uc, UC_X86_REG_MSR, &efer), "uc_reg_read", "EFER");
+        // EFER from the saved state, not uc_reg_read(UC_X86_REG_MSR): Unicorn reads an MSR by running helper_rdmsr,
+        // whose MSR-intercept check (SoftMsrIntercept) would call back into managed code from a hook.
+        ulong efer = UnicornCpuContext.U64(engine.SaveState(), UnicornCpuContext.Efer);
         return new GuestPageWalker.PagingState(
-            engine.Uc.ReadRegister(UC_X86_REG_CR0), engine.Uc.ReadRegister(UC_X86_REG_CR3), engine.Uc.ReadRegister(UC_X86_REG_CR4), efer.Value);
+            engine.Uc.ReadRegister(UC_X86_REG_CR0), engine.Uc.ReadRegister(UC_X86_REG_CR3), engine.Uc.ReadRegister(UC_X86_REG_CR4), efer);
     }
 
-    /// <summary>Length of the hlt at RIP, prefixes included (almost always 1).</summary>
-    private static int HltLength(SoftCpuEngine engine, ulong rip)
+    /// <summary>
+    /// Length of the instruction at RIP whose opcode starts with <paramref name="opcode"/> and is
+    /// <paramref name="opcodeLength"/> bytes long (hlt, rdmsr, wrmsr), prefixes included.
+    /// </summary>
+    private static int InstructionLength(SoftCpuEngine engine, ulong rip, byte opcode, int opcodeLength)
     {
         byte* blob = engine.SaveState();
         var sregs = UnicornCpuContext.ReadSpecialRegisters(blob, 0, 0);
@@ -760,12 +912,12 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         for (int i = 0; i < bytes.Length; i++)
         {
             byte b = bytes[i];
-            if (b == 0xF4) return i + 1;
+            if (b == opcode) return i + opcodeLength;
             bool prefix = b is 0x26 or 0x2E or 0x36 or 0x3E or 0x64 or 0x65 or 0x66 or 0x67 or 0xF0 or 0xF2 or 0xF3
                 || (longMode && b is >= 0x40 and <= 0x4F);
             if (!prefix) break;
         }
-        return 1;
+        return opcodeLength;
     }
 
     /// <summary>Stops the vCPU for good and closes its engine (at once, or when a Run in progress returns).</summary>

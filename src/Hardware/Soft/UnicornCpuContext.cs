@@ -34,6 +34,7 @@ internal static unsafe class UnicornCpuContext
     // exception_next_eip, dr[8], cpu_watchpoint[4], old_exception, vm_vmcb, tsc_offset, intercept, ...
     public const int OldExceptionFromEnd = 64;
     public const int InterceptFromEnd = 40;
+    public const int VmVmcbFromEnd = 56;
     public const int ExceptionIsIntFromEnd = 172;
     public const int ErrorCodeFromEnd = 176;
 
@@ -186,7 +187,8 @@ internal static unsafe class UnicornCpuContext
                 h |= HfAddseg;
         }
         SetU32(blob, Hflags, h | HfGuest);
-        SetU64(blob, blobSize - InterceptFromEnd, U64(blob, blobSize - InterceptFromEnd) | InterceptHlt);
+        SetU64(blob, blobSize - InterceptFromEnd, U64(blob, blobSize - InterceptFromEnd) | InterceptHlt | SoftMsrIntercept.InterceptMsr);
+        SetU64(blob, blobSize - VmVmcbFromEnd, SoftMsrIntercept.Base);
         ClearExceptionInFlight(blob, blobSize);
     }
 
@@ -200,6 +202,15 @@ internal static unsafe class UnicornCpuContext
         SetU32(blob, blobSize - OldExceptionFromEnd, unchecked((uint)-1));
         SetU32(blob, blobSize - ExceptionIsIntFromEnd, 0);
     }
+
+    /// <summary>HF_INHIBIT_IRQ_MASK: the STI / MOV SS interrupt shadow.</summary>
+    private const uint HfInhibitIrq = 1 << 3;
+
+    /// <summary>True while the instruction after STI or MOV SS has not run yet (no external interrupt may be taken).</summary>
+    public static bool InterruptShadow(byte* blob) => (U32(blob, Hflags) & HfInhibitIrq) != 0;
+
+    /// <summary>Ends the interrupt shadow (event delivery does).</summary>
+    public static void EndInterruptShadow(byte* blob) => SetU32(blob, Hflags, U32(blob, Hflags) & ~HfInhibitIrq);
 
     /// <summary>The error code QEMU pushed with the last exception.</summary>
     public static uint ErrorCode(byte* blob, int blobSize) => U32(blob, blobSize - ErrorCodeFromEnd);

@@ -66,6 +66,8 @@ internal static unsafe partial class UnicornNative
     // uc_x86_insn: the instruction ids uc_hook_add(UC_HOOK_INSN) accepts for IN and OUT.
     public const int UC_X86_INS_IN = 218;
     public const int UC_X86_INS_OUT = 500;
+    /// <summary>UC_X86_INS_CPUID: its hook returns non-zero to skip the CPU model's CPUID.</summary>
+    public const int UC_X86_INS_CPUID = 113;
 
     // uc_control_type, encoded as UC_CTL(type, nr, rw) = type | nr << 26 | rw << 30.
     private const int UC_CTL_IO_WRITE = 1;
@@ -103,6 +105,7 @@ internal static unsafe partial class UnicornNative
     public const int UC_X86_REG_GDTR = 243;
     public const int UC_X86_REG_LDTR = 244;
     public const int UC_X86_REG_TR = 245;
+    /// <summary>Do not use: Unicorn reads and writes MSRs by running helper_rdmsr/wrmsr, which the MSR intercept (SoftMsrIntercept) would stop.</summary>
     public const int UC_X86_REG_MSR = 248;
     public const int UC_X86_REG_FS_BASE = 250;
     public const int UC_X86_REG_GS_BASE = 251;

@@ -107,6 +107,7 @@ public sealed class KvmAbiLayoutTests
         { "KVM_SET_REGS", KvmIoctls.SetRegs, 0x4090ae82 },
         { "KVM_GET_SREGS", KvmIoctls.GetSregs, 0x8138ae83 },
         { "KVM_SET_SREGS", KvmIoctls.SetSregs, 0x4138ae84 },
+        { "KVM_INTERRUPT", KvmIoctls.Interrupt, 0x4004ae86 },
         { "KVM_SET_SIGNAL_MASK", KvmIoctls.SetSignalMask, 0x4004ae8b },
         { "KVM_SET_CPUID2", KvmIoctls.SetCpuid2, 0x4008ae90 },
         { "KVM_GET_CPUID2", KvmIoctls.GetCpuid2, 0xc008ae91 },

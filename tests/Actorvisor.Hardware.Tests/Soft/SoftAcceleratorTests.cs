@@ -2,6 +2,7 @@ using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Memory;
 using Actorvisor.Hardware.Soft;
 using Actorvisor.Hardware.Tests.Contract;
+using Actorvisor.Hardware.X86;
 using static Iced.Intel.AssemblerRegisters;
 
 namespace Actorvisor.Hardware.Tests.Soft;
@@ -94,19 +95,6 @@ public sealed class SoftAcceleratorTests : IDisposable
         var exit = Assert.IsType<VcpuExit.Shutdown>(m.Cpu.Run(new RecordingExitHandler()));
         Assert.Contains("#GP (vector 13)", exit.Reason);
         Assert.Contains("error code 0x1234", exit.Reason);
-    }
-
-    [Fact]
-    public void AnExceptionTheGuestCouldTakeIsAnInternalErrorNotASilentSkip()
-    {
-        using var m = new TestMachine(_accelerator);
-        m.Load(16, a => a.@int(0x21));
-        m.EnterRealMode(TestMachine.CodeAddress);
-        m.Cpu.SetSpecialRegisters(m.Cpu.GetSpecialRegisters() with { Idt = new(0, 0x3FF) });
-
-        var exit = Assert.IsType<VcpuExit.InternalError>(m.Cpu.Run(new RecordingExitHandler()));
-        Assert.Contains("INT 0x21", exit.Reason);
-        Assert.Contains("cannot deliver", exit.Reason);
     }
 
     [Fact]
@@ -237,4 +225,68 @@ public sealed class SoftAcceleratorTests : IDisposable
     {
         Assert.True(SoftRawExitLoop.Measure(10_000) > 0);
     }
+
+    [Fact]
+    public void TheAsyncPageFaultMsrsAreKeptPerVcpuAndRefuseReservedBits()
+    {
+        using var m = new TestMachine(_accelerator);
+        const ulong idt = 0x3000;
+        m.Load(64, a =>
+        {
+            a.mov(ecx, KvmParavirtMsrs.AsyncPfInterrupt); a.mov(eax, 0xEC); a.xor(edx, edx); a.wrmsr();
+            a.xor(eax, eax); a.rdmsr(); a.mov(r8, rax);
+            a.mov(ecx, KvmParavirtMsrs.AsyncPfEnable); a.mov(eax, 0x5000 | 0x9); a.wrmsr();
+            a.xor(eax, eax); a.rdmsr(); a.mov(r9, rax);
+            a.mov(ecx, KvmParavirtMsrs.AsyncPfAck); a.mov(eax, 1); a.wrmsr(); a.rdmsr(); a.mov(r10, rax);
+            a.mov(ecx, KvmParavirtMsrs.AsyncPfEnable); a.mov(eax, 0x5000 | 0x31); a.wrmsr(); // reserved bits 4-5: #GP
+            a.hlt();
+        });
+        m.EnterLongMode(TestMachine.CodeAddress);
+        ulong handler = 0x4000;
+        m.Ram.Write(idt + 13 * 16, (handler & 0xFFFF) | (0x18UL << 16) | (0x8EUL << 40) | ((handler >> 16 & 0xFFFF) << 48));
+        m.Ram.Write(idt + 13 * 16 + 8, 0UL);
+        m.Ram.Write<byte>(handler, 0xF4);
+        m.Cpu.SetSpecialRegisters(m.Cpu.GetSpecialRegisters() with { Idt = new(idt, 16 * 14 - 1) });
+        using var second = new TestMachine(_accelerator);
+        second.Load(64, a => { a.mov(ecx, KvmParavirtMsrs.AsyncPfInterrupt); a.mov(eax, 0xFF); a.rdmsr(); a.hlt(); });
+        second.EnterLongMode(TestMachine.CodeAddress);
+
+        Assert.Equal(VcpuExit.Halted, m.Cpu.Run(new RecordingExitHandler()));
+        var r = m.Cpu.GetRegisters();
+        Assert.Equal(handler + 1, r.Rip); // the reserved-bit write took #GP
+        Assert.Equal((0xECUL, 0x5009UL, 0UL), (r.R8, r.R9, r.R10));
+        Assert.Equal(VcpuExit.Halted, second.Cpu.Run(new RecordingExitHandler()));
+        Assert.Equal(0UL, second.Cpu.GetRegisters().Rax); // another vCPU's table is its own
+    }
+
+    [Fact]
+    public void TheInterruptWindowHookIsInstalledOnlyWhileAnInterruptWaits()
+    {
+        using var m = new TestMachine(_accelerator);
+        const ulong idt = 0x3000, handler = 0x4000;
+        m.Load(64, a => { a.@out(0x10, al); a.sti(); a.nop(); a.hlt(); });
+        m.EnterLongMode(TestMachine.CodeAddress);
+        m.Ram.Write(idt + 0x30 * 16, (handler & 0xFFFF) | (0x18UL << 16) | (0x8EUL << 40) | ((handler >> 16 & 0xFFFF) << 48));
+        m.Ram.Write(idt + 0x30 * 16 + 8, 0UL);
+        m.Ram.Write<byte>(handler, 0xF4);
+        m.Cpu.SetSpecialRegisters(m.Cpu.GetSpecialRegisters() with { Idt = new(idt, 16 * 0x31 - 1) });
+        var cpu = (SoftVcpu)m.Cpu;
+        var exits = new RecordingExitHandler { StopPorts = { 0x10 } };
+
+        Assert.IsType<VcpuExit.PortIo>(m.Cpu.Run(exits));
+        Assert.Equal(VcpuExit.Halted, m.Cpu.Run(exits));
+        Assert.Equal(0UL, (ulong)cpu.InterruptWindowHookForTest); // nothing queued: the native block hook alone
+        m.EnterLongMode(TestMachine.CodeAddress);
+        m.Cpu.SetSpecialRegisters(m.Cpu.GetSpecialRegisters() with { Idt = new(idt, 16 * 0x31 - 1) });
+        m.Cpu.QueueExternalInterrupt(0x30);
+        Assert.IsType<VcpuExit.PortIo>(m.Cpu.Run(exits)); // IF=0: the interrupt waits
+        Assert.NotEqual(0UL, (ulong)cpu.InterruptWindowHookForTest);
+        Assert.Equal(VcpuExit.Halted, m.Cpu.Run(exits));
+        Assert.Equal(handler + 1, m.Cpu.GetRegisters().Rip);
+        Assert.Equal(0UL, (ulong)cpu.InterruptWindowHookForTest);
+    }
+
+    [Fact]
+    public void AnInterruptFromProtectedModeUserCodeRunsOnTheTss32Stack() =>
+        AcceleratorContractTests.InterruptFromUserMode(new TestMachine(_accelerator), longMode: false);
 }
