@@ -1,3 +1,4 @@
+using Actorvisor.Hardware.Native;
 using Actorvisor.Hardware.X86;
 
 namespace Actorvisor.Hardware.Images;
@@ -32,5 +33,31 @@ public static class BootableImageFile
         return elf
             ? new ElfImageFile(path, bootMode ?? BootMode.Long, vcpuCount)
             : new FlatImageFile(path, bootMode ?? BootMode.Real, vcpuCount);
+    }
+
+    /// <summary>
+    /// The same choice for an already-open <paramref name="file"/> (a client-named path opened through a
+    /// <see cref="ConfinedDirectory"/>): its first bytes are read through the descriptor, and the image keeps and
+    /// owns the file, reading it through the same descriptor when it is loaded. On failure the file is closed.
+    /// </summary>
+    /// <exception cref="ImageLoadException">the file cannot be read.</exception>
+    public static DiskImage Open(ConfinedFile file, BootMode? bootMode = null, int vcpuCount = 1)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        Span<byte> magic = stackalloc byte[4];
+        int read;
+        try
+        {
+            read = file.ReadAt(magic, 0);
+        }
+        catch (IOException e)
+        {
+            file.Dispose();
+            throw new ImageLoadException(file.Path, $"the file cannot be read: {e.Message}", e);
+        }
+        bool elf = read == 4 && magic.SequenceEqual(ElfMagic);
+        return elf
+            ? new ElfImageFile(file, bootMode ?? BootMode.Long, vcpuCount)
+            : new FlatImageFile(file, bootMode ?? BootMode.Real, vcpuCount);
     }
 }
