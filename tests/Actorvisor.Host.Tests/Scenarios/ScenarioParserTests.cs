@@ -237,6 +237,7 @@ public class ScenarioParserTests
         { "unclosed flow", "steps: [ { start: web }\n", 2, 1, "did not find expected ',' or ']'" },
         { "flow ends inside a scalar", "steps: [1\nb: 2\n", 1, 8, "the file ends inside an unclosed" },
         { "duplicate key", "steps: []\nsteps: []\n", 2, 1, "'steps' appears twice" },
+        { "alias after a flow mapping (found by fuzzing)", "vms:\n  - guest: { name: hello }*steps:\n", 3, 1, "YAML syntax error: the structure breaks off" },
         { "empty file", "", 1, 1, "empty" },
         // structure
         { "root not a mapping", "- start: web\n", 1, 1, "scenario: expected a mapping" },
