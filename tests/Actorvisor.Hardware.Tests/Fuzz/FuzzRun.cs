@@ -6,7 +6,8 @@ namespace Actorvisor.Tests.Fuzz;
 /// Runs one fuzz target for a fixed time budget on a thread of its own and says what went wrong: an exception
 /// outside the target's documented ones, one input taking longer than <see cref="SlowInput"/>, or a target that
 /// does not come back at all (a hang). A failure names the random seed (set ACTORVISOR_FUZZ_SEED to repeat the
-/// run) and saves the input to a file. The budget is ACTORVISOR_FUZZ_SECONDS (default 3 s).
+/// run) and saves the input to a file (ACTORVISOR_FUZZ_REPLAY=FILE runs just that input again). The budget is
+/// ACTORVISOR_FUZZ_SECONDS (default 3 s).
 /// </summary>
 public static class FuzzRun
 {
@@ -26,6 +27,9 @@ public static class FuzzRun
     public static int RandomSeed =>
         int.TryParse(Environment.GetEnvironmentVariable("ACTORVISOR_FUZZ_SEED"), out var seed) ? seed : Random.Shared.Next();
 
+    /// <summary>True when ACTORVISOR_FUZZ_REPLAY names one saved input to run instead of a fuzz run.</summary>
+    public static bool Replaying => Environment.GetEnvironmentVariable("ACTORVISOR_FUZZ_REPLAY") is { Length: > 0 };
+
     /// <summary>What a run did.</summary>
     /// <param name="Inputs">How many inputs the target was given.</param>
     /// <param name="Accepted">How many it took without an exception.</param>
@@ -42,6 +46,8 @@ public static class FuzzRun
     {
         int randomSeed = RandomSeed;
         var mutator = new InputMutator(seeds, randomSeed, dictionary, maxLength);
+        // ACTORVISOR_FUZZ_REPLAY=FILE gives the target that one saved input instead (to debug a failure).
+        var replay = Replaying ? File.ReadAllBytes(Environment.GetEnvironmentVariable("ACTORVISOR_FUZZ_REPLAY")!) : null;
         var budget = Budget;
         byte[]? current = null;
         string? failure = null;
@@ -51,9 +57,9 @@ public static class FuzzRun
         {
             var total = Stopwatch.StartNew();
             var one = new Stopwatch();
-            while (total.Elapsed < budget)
+            while (total.Elapsed < budget && (replay is null || inputs == 0))
             {
-                var input = mutator.Next();
+                var input = replay ?? mutator.Next();
                 Volatile.Write(ref current, input);
                 one.Restart();
                 try

@@ -93,7 +93,7 @@ public sealed class ApiFuzzTests : IDisposable
     {
         var report = FuzzRun.Run("api", Seeds(), Handle, e => e is SerializationException, Dictionary, maxLength: 80 << 10);
         _output.WriteLine(report.ToString());
-        Assert.True(report.Inputs >= 100, report.ToString());
-        Assert.True(report.Accepted > 0, $"no mutated payload was accepted: the mutations never reach the validator ({report})");
+        Assert.True(report.Inputs >= 100 || FuzzRun.Replaying, report.ToString());
+        Assert.True(report.Accepted > 0 || FuzzRun.Replaying, $"no mutated payload was accepted: the mutations never reach the validator ({report})");
     }
 }

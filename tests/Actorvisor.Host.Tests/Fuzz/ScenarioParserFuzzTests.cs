@@ -39,7 +39,7 @@ public sealed class ScenarioParserFuzzTests(ITestOutputHelper output)
             Assert.NotNull(scenario.Name);
         }, e => e is ScenarioParseException, Dictionary, maxLength: 64 << 10);
         output.WriteLine(report.ToString());
-        Assert.True(report.Inputs >= 100, report.ToString());
-        Assert.True(report.Accepted > 0, $"no mutated file parsed: the mutations never get past the YAML ({report})");
+        Assert.True(report.Inputs >= 100 || FuzzRun.Replaying, report.ToString());
+        Assert.True(report.Accepted > 0 || FuzzRun.Replaying, $"no mutated file parsed: the mutations never get past the YAML ({report})");
     }
 }
