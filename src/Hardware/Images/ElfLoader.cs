@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Native;
 
 namespace Actorvisor.Hardware.Images;
 
@@ -115,6 +116,10 @@ public static class ElfLoader
     /// <summary>Reads the file at <paramref name="path"/> and loads it.</summary>
     /// <exception cref="ImageLoadException">the file cannot be read, is not a valid executable, or does not fit.</exception>
     public static LoadedImage LoadFile(HostMemory ram, string path) => Load(ram, ImageFile.ReadAll(path), path);
+
+    /// <summary>Reads the open <paramref name="file"/> through its descriptor and loads it.</summary>
+    /// <exception cref="ImageLoadException">the file cannot be read, is not a valid executable, or does not fit.</exception>
+    public static LoadedImage LoadFile(HostMemory ram, ConfinedFile file) => Load(ram, ImageFile.ReadAll(file), file.Path);
 
     private static ushort U16(ReadOnlySpan<byte> b, int at) => BinaryPrimitives.ReadUInt16LittleEndian(b[at..]);
     private static ulong U64(ReadOnlySpan<byte> b, int at) => BinaryPrimitives.ReadUInt64LittleEndian(b[at..]);

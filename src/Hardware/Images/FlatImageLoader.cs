@@ -1,4 +1,5 @@
 using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Native;
 
 namespace Actorvisor.Hardware.Images;
 
@@ -28,4 +29,9 @@ public static class FlatImageLoader
     /// <exception cref="ImageLoadException">the file cannot be read, is empty, or does not fit.</exception>
     public static LoadedImage LoadFile(HostMemory ram, string path, ulong loadAddress) =>
         Load(ram, ImageFile.ReadAll(path), loadAddress, path);
+
+    /// <summary>Reads the open <paramref name="file"/> through its descriptor and loads it at <paramref name="loadAddress"/>.</summary>
+    /// <exception cref="ImageLoadException">the file cannot be read, is empty, or does not fit.</exception>
+    public static LoadedImage LoadFile(HostMemory ram, ConfinedFile file, ulong loadAddress) =>
+        Load(ram, ImageFile.ReadAll(file), loadAddress, file.Path);
 }

@@ -1,3 +1,5 @@
+using Actorvisor.Hardware.Native;
+
 namespace Actorvisor.Hardware.Images;
 
 /// <summary>Reads image files, turning I/O failures into <see cref="ImageLoadException"/>s that name the file.</summary>
@@ -20,6 +22,22 @@ internal static class ImageFile
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new ImageLoadException(path, $"the file cannot be read: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The whole of the open <paramref name="file"/>, read through its descriptor.</summary>
+    public static byte[] ReadAll(ConfinedFile file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        try
+        {
+            long length = file.Length;
+            if (length > MaxBytes) throw new ImageLoadException(file.Path, $"the file is {length} bytes; images are limited to {MaxBytes}");
+            return file.ReadAll(MaxBytes);
+        }
+        catch (IOException e)
+        {
+            throw new ImageLoadException(file.Path, $"the file cannot be read: {e.Message}", e);
         }
     }
 }

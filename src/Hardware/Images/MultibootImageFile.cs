@@ -1,4 +1,5 @@
 using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Native;
 using Actorvisor.Hardware.X86;
 
 namespace Actorvisor.Hardware.Images;
@@ -17,6 +18,14 @@ public sealed class MultibootImageFile : DiskImage
         Modules = modules ?? [];
     }
 
+    /// <summary>The kernel read through the open <paramref name="file"/> (owned by the image from now on).</summary>
+    public MultibootImageFile(ConfinedFile file, string? commandLine = null, IReadOnlyList<MultibootModule>? modules = null, int vcpuCount = 1)
+        : base(file, BootMode.Protected, vcpuCount)
+    {
+        CommandLine = commandLine ?? "";
+        Modules = modules ?? [];
+    }
+
     /// <summary>The kernel's command line (empty if none was given).</summary>
     public string CommandLine { get; }
 
@@ -29,16 +38,22 @@ public sealed class MultibootImageFile : DiskImage
     {
         if (loadAddress is { } a)
             throw new ImageLoadException(Path, $"a multiboot kernel is loaded at the addresses its header or ELF program headers give; a load address (0x{a:x}) cannot be given");
-        var kernel = ImageFile.ReadAll(Path);
+        var kernel = ReadBytes();
         var modules = Modules.Select(m => new MultibootLoader.ModuleData(m.Path, ReadModule(m), m.CommandLine)).ToList();
         return MultibootLoader.Load(ram, kernel, Path, CommandLine, modules);
+    }
+
+    /// <summary>Closes the module files opened through a confined directory.</summary>
+    protected override void DisposeOtherFiles()
+    {
+        foreach (var m in Modules) m.File?.Dispose();
     }
 
     private byte[] ReadModule(MultibootModule module)
     {
         try
         {
-            return ImageFile.ReadAll(module.Path);
+            return module.File is { } file ? ImageFile.ReadAll(file) : ImageFile.ReadAll(module.Path);
         }
         catch (ImageLoadException e)
         {

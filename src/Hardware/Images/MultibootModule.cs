@@ -1,3 +1,5 @@
+using Actorvisor.Hardware.Native;
+
 namespace Actorvisor.Hardware.Images;
 
 /// <summary>A file a multiboot loader loads beside the kernel (an initrd, a configuration), with the string it passes for it.</summary>
@@ -5,6 +7,12 @@ namespace Actorvisor.Hardware.Images;
 /// <param name="CommandLine">The module's string in the multiboot information (by default the path as given).</param>
 public sealed record MultibootModule(string Path, string CommandLine)
 {
+    /// <summary>
+    /// The module file already opened through a <see cref="ConfinedDirectory"/> (a client-named path), read through
+    /// it instead of <see cref="Path"/>; null: read from <see cref="Path"/>. The <see cref="MultibootImageFile"/> holding the module owns it and closes it.
+    /// </summary>
+    public ConfinedFile? File { get; init; }
+
     /// <summary>
     /// Parses the command line's <c>FILE[=STRING]</c>: the file, and after the first '=' the module's string
     /// (without one, the string is FILE as written).

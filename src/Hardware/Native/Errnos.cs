@@ -23,13 +23,25 @@ public static class Errnos
     public const int ENOTTY = 25;
     /// <summary>ENXIO: no such device or address.</summary>
     public const int ENXIO = 6;
+    /// <summary>EPERM: operation not permitted.</summary>
+    public const int EPERM = 1;
+    /// <summary>EACCES: permission denied.</summary>
+    public const int EACCES = 13;
+    /// <summary>EXDEV: cross-device link; openat2 with RESOLVE_BENEATH: the path leaves the directory.</summary>
+    public const int EXDEV = 18;
+    /// <summary>ENOTDIR: not a directory.</summary>
+    public const int ENOTDIR = 20;
+    /// <summary>ENOSYS: function not implemented (a system call this kernel lacks).</summary>
+    public const int ENOSYS = 38;
+    /// <summary>ELOOP: too many symbolic links; openat2 with RESOLVE_NO_MAGICLINKS: a magic link was met.</summary>
+    public const int ELOOP = 40;
 
     private static readonly Dictionary<int, string> Names = new()
     {
         [1] = "EPERM", [2] = "ENOENT", [3] = "ESRCH", [4] = "EINTR", [5] = "EIO", [6] = "ENXIO", [7] = "E2BIG",
         [9] = "EBADF", [11] = "EAGAIN", [12] = "ENOMEM", [13] = "EACCES", [14] = "EFAULT", [16] = "EBUSY",
-        [17] = "EEXIST", [19] = "ENODEV", [22] = "EINVAL", [24] = "EMFILE", [25] = "ENOTTY", [28] = "ENOSPC",
-        [38] = "ENOSYS", [95] = "EOPNOTSUPP",
+        [17] = "EEXIST", [18] = "EXDEV", [19] = "ENODEV", [20] = "ENOTDIR", [21] = "EISDIR", [22] = "EINVAL", [24] = "EMFILE", [25] = "ENOTTY", [28] = "ENOSPC",
+        [38] = "ENOSYS", [40] = "ELOOP", [95] = "EOPNOTSUPP",
     };
 
     /// <summary>The symbolic name of <paramref name="errno"/>, e.g. "EINVAL".</summary>

@@ -30,6 +30,25 @@ public static unsafe class Sys
         return new FileDescriptor(fd, path);
     }
 
+    /// <summary>
+    /// openat2(2) (syscall 437) relative to <paramref name="directory"/>, with O_CLOEXEC added; returns the owned
+    /// descriptor. <paramref name="what"/> names the file in the descriptor and in errors. The kernel's errno comes
+    /// back in the <see cref="SyscallException"/>: EXDEV for a path leaving a RESOLVE_BENEATH directory, ELOOP for
+    /// a refused magic link, ENOSYS on kernels before Linux 5.6.
+    /// </summary>
+    public static FileDescriptor OpenAt2(FileDescriptor directory, string path, OpenHow how, string what)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
+        var withCloexec = how with { Flags = how.Flags | (uint)O_CLOEXEC };
+        long fd;
+        fixed (byte* p = bytes)
+            fd = (long)syscall((syscall_arg)(void*)OpenHow.SyscallNumber, (syscall_arg)(void*)directory.Fd, (syscall_arg)p,
+                (syscall_arg)(&withCloexec), (syscall_arg)(void*)sizeof(OpenHow));
+        Check(fd, "openat2", what);
+        return new FileDescriptor((int)fd, what);
+    }
+
     /// <summary>ioctl(2) with an integer argument.</summary>
     public static int Ioctl(FileDescriptor fd, ulong request, ulong arg, string name)
     {

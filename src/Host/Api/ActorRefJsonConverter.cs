@@ -16,8 +16,17 @@ public sealed class ActorRefJsonConverter(ExtendedActorSystem system) : JsonConv
         if (reader.TokenType == JsonTokenType.Null) return null;
         if (reader.TokenType != JsonTokenType.String) throw new JsonException("an actor reference is a path string");
         var path = reader.GetString()!;
-        if (!ActorPath.TryParse(path, out _)) throw new JsonException($"'{path}' is not an actor path");
-        return system.Provider.ResolveActorRef(path);
+        try
+        {
+            if (!ActorPath.TryParse(path, out _)) throw new JsonException($"'{path}' is not an actor path");
+            return system.Provider.ResolveActorRef(path);
+        }
+        catch (Exception e) when (e is FormatException or OverflowException)
+        {
+            // Akka throws these instead of answering "not a path" for some paths (found by the fuzz test): a port
+            // that is not a number (TryParse), a uid after '#' that is not one (ResolveActorRef).
+            throw new JsonException($"'{path}' is not an actor path: {e.Message}", e);
+        }
     }
 
     /// <inheritdoc />

@@ -64,4 +64,10 @@ public sealed record NodeSettings
 
     /// <summary>Seed node addresses, host:port each.</summary>
     public IReadOnlyList<string> SeedHostPorts { get; init; } = [];
+
+    /// <summary>A summary for messages and logs: the API token and the TLS password are never part of it.</summary>
+    public override string ToString() =>
+        $"NodeSettings {{ node {NodeName} at {Address}, seeds [{string.Join(", ", SeedNodes)}], {Vcpus} vCPUs, {MemoryBytes >> 20} MiB, " +
+        $"accelerator {Accelerator}, data {DataDir}, images [{string.Join(", ", ImageDirectories)}], API token {(ApiToken is null ? "off" : "on")}, " +
+        $"TLS {Tls?.ToString() ?? "off"}, log level {LogLevel} }}";
 }

@@ -58,7 +58,14 @@ public static partial class NodeSettingsLoader
     public static NodeSettings Load(string? configFile, IReadOnlyDictionary<string, IReadOnlyList<string>> flags, IDictionary environment)
     {
         var merged = new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
-        if (configFile is not null) Merge(merged, FromFile(configFile), $"file {configFile}");
+        if (configFile is not null)
+        {
+            var fromFile = FromFile(configFile);
+            // A file with a secret in it is held to the rule of secret files.
+            if (fromFile.Keys.FirstOrDefault(k => k.Equals("Api:Token", StringComparison.OrdinalIgnoreCase) || k.Equals("Tls:Password", StringComparison.OrdinalIgnoreCase)) is { } secret)
+                SecretFiles.ReadBytes($"--config (it holds {secret})", Path.GetFullPath(configFile));
+            Merge(merged, fromFile, $"file {configFile}");
+        }
         Merge(merged, FromEnvironment(environment), "the environment");
         Merge(merged, flags, "the command line");
         return Build(merged);
@@ -266,9 +273,11 @@ public static partial class NodeSettingsLoader
         if (ca is null) throw new NodeConfigException("Tls:CaCertificate", "is required with Tls:Certificate: peers are checked against it");
         var caPath = Path.GetFullPath(ca, dataDir);
         if (!File.Exists(caPath)) throw new NodeConfigException("Tls:CaCertificate", $"{caPath} does not exist");
+        // It holds the private key: a secret file like the password (checked before the password is used on it).
+        var pkcs12 = SecretFiles.ReadBytes("Tls:Certificate", certPath);
         try
         {
-            using var loaded = X509CertificateLoader.LoadPkcs12FromFile(certPath, password ?? "");
+            using var loaded = X509CertificateLoader.LoadPkcs12(pkcs12, password ?? "");
             if (!loaded.HasPrivateKey) throw new NodeConfigException("Tls:Certificate", $"{certPath} holds no private key");
         }
         catch (CryptographicException e)
@@ -286,14 +295,8 @@ public static partial class NodeSettingsLoader
         return new TlsSettings(certPath, password ?? "", caPath);
     }
 
-    private static string ReadSecret(string setting, string path, string dataDir)
-    {
-        var full = Path.GetFullPath(path, dataDir);
-        if (!File.Exists(full)) throw new NodeConfigException(setting, $"{full} does not exist");
-        var text = File.ReadAllText(full).Trim();
-        if (text.Length == 0) throw new NodeConfigException(setting, $"{full} is empty");
-        return text;
-    }
+    private static string ReadSecret(string setting, string path, string dataDir) =>
+        SecretFiles.ReadText(setting, Path.GetFullPath(path, dataDir));
 
     /// <summary>A port number 1..65535, or an error naming <paramref name="setting"/>.</summary>
     public static int ParsePort(string setting, string text) =>

@@ -8,4 +8,8 @@ namespace Actorvisor.Host.Node;
 /// <param name="CertificatePath">The node's .pfx file.</param>
 /// <param name="CertificatePassword">Its password ("" for none).</param>
 /// <param name="CaCertificatePath">The CA certificate (PEM or DER) peers must chain to.</param>
-public sealed record TlsSettings(string CertificatePath, string CertificatePassword, string CaCertificatePath);
+public sealed record TlsSettings(string CertificatePath, string CertificatePassword, string CaCertificatePath)
+{
+    /// <summary>The files, never the password.</summary>
+    public override string ToString() => $"TlsSettings {{ certificate {CertificatePath}, password {(CertificatePassword.Length == 0 ? "none" : "***")}, CA {CaCertificatePath} }}";
+}

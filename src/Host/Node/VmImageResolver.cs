@@ -3,6 +3,7 @@ using Actorvisor.Hardware.Guests;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Images;
 using Actorvisor.Hardware.Machines;
+using Actorvisor.Hardware.Native;
 using Actorvisor.Hardware.X86;
 using Actorvisor.Host.Api.V1;
 
@@ -11,12 +12,36 @@ namespace Actorvisor.Host.Node;
 /// <summary>
 /// Turns an API <see cref="ApiVmSpec"/> into the actor runtime's <see cref="VmActorSpec"/> on this node:
 /// a library guest by name, or an image file inside one of the node's image directories (a relative path
-/// is taken from the first). Files outside those directories are refused, so an API client cannot load
-/// arbitrary host files into a guest.
+/// is taken from the first). Owns those directories as <see cref="ConfinedDirectory"/> roots: every
+/// client-named file is opened once beneath one of them by the kernel's confined lookup (no '..' above it,
+/// no symbolic link or /proc magic link out, regular files only) and then read through that descriptor only,
+/// so an API client cannot load arbitrary host files into a guest.
 /// </summary>
-public sealed class VmImageResolver(IReadOnlyList<string> imageDirectories, string nodeName)
+public sealed class VmImageResolver : IDisposable
 {
-    private readonly IReadOnlyList<string> _directories = imageDirectories.Select(d => Path.TrimEndingDirectorySeparator(Path.GetFullPath(d))).ToList();
+    private readonly IReadOnlyList<ConfinedDirectory> _directories;
+    private readonly string _nodeName;
+
+    /// <summary>Opens <paramref name="imageDirectories"/> (the node's Node:ImageDirectories) for node <paramref name="nodeName"/>.</summary>
+    /// <exception cref="NodeConfigException">a directory cannot be opened.</exception>
+    public VmImageResolver(IReadOnlyList<string> imageDirectories, string nodeName)
+    {
+        var opened = new List<ConfinedDirectory>();
+        foreach (var d in imageDirectories)
+        {
+            try
+            {
+                opened.Add(ConfinedDirectory.Open(d));
+            }
+            catch (SyscallException e)
+            {
+                foreach (var o in opened) o.Dispose();
+                throw new NodeConfigException("Node:ImageDirectories", $"{d} cannot be opened as a directory: {e.Message}");
+            }
+        }
+        _directories = opened;
+        _nodeName = nodeName;
+    }
 
     /// <summary>The spec to create, or an error naming the field.</summary>
     public (VmActorSpec? Spec, ApiErrorReply? Error) Resolve(ApiVmSpec spec, IAccelerator accelerator)
@@ -32,28 +57,33 @@ public sealed class VmImageResolver(IReadOnlyList<string> imageDirectories, stri
         if (!GuestCatalog.IsPath(spec.Image))
         {
             if (!GuestCatalog.TryGet(spec.Image, out var guest))
-                return (null, ApiErrorReply.Invalid("spec.image", $"'{spec.Image}' is not a library guest on node {nodeName}"));
+                return (null, ApiErrorReply.Invalid("spec.image", $"'{spec.Image}' is not a library guest on node {_nodeName}"));
             image = guest;
         }
         else
         {
-            var (path, error) = Locate(spec.Image);
+            var (file, error) = OpenFile(spec.Image, "spec.image");
             if (error is not null) return (null, error);
             var modules = new List<MultibootModule>();
             for (int i = 0; i < (spec.Modules?.Count ?? 0); i++)
             {
                 var module = MultibootModule.Parse(spec.Modules![i]);
-                var (modulePath, moduleError) = Locate(module.Path);
+                var (moduleFile, moduleError) = OpenFile(module.Path, $"spec.modules[{i}]");
                 if (moduleError is not null)
-                    return (null, ApiErrorReply.Invalid($"spec.modules[{i}]", moduleError.Message["spec.image: ".Length..]));
-                modules.Add(module with { Path = modulePath! });
+                {
+                    file!.Dispose();
+                    foreach (var m in modules) m.File?.Dispose();
+                    return (null, moduleError);
+                }
+                modules.Add(module with { File = moduleFile });
             }
             try
             {
-                image = BootableImageFile.Open(path!, requested, spec.Vcpus, FormatOf(spec.Format), spec.CommandLine, modules);
+                image = BootableImageFile.Open(file!, requested, spec.Vcpus, FormatOf(spec.Format), spec.CommandLine, modules);
             }
             catch (ImageLoadException e)
             {
+                foreach (var m in modules) m.File?.Dispose();
                 return (null, ApiErrorReply.Invalid("spec.image", e.Message));
             }
         }
@@ -64,6 +94,7 @@ public sealed class VmImageResolver(IReadOnlyList<string> imageDirectories, stri
         }
         catch (MachineSpecException e)
         {
+            (image as IDisposable)?.Dispose();
             var field = e.ParamName switch
             {
                 nameof(MachineSpec.MemoryBytes) => "spec.memoryBytes",
@@ -76,16 +107,43 @@ public sealed class VmImageResolver(IReadOnlyList<string> imageDirectories, stri
         return (MachineVm.Spec(spec.Name, accelerator, machine), null);
     }
 
-    private (string? Path, ApiErrorReply? Error) Locate(string image)
+    /// <summary>
+    /// Opens the file a client named in request field <paramref name="field"/> ("spec.image", "spec.kernel",
+    /// "spec.initrd", ...): a path relative to the first image directory, or an absolute path that starts with
+    /// one of them (the rest is then looked up beneath that directory). The caller owns the returned file and
+    /// reads it only through it; a refusal is an <see cref="ApiErrorCode.InvalidRequest"/> error naming the
+    /// field, the path and the reason.
+    /// </summary>
+    public (ConfinedFile? File, ApiErrorReply? Error) OpenFile(string clientPath, string field)
     {
+        ArgumentNullException.ThrowIfNull(clientPath);
         if (_directories.Count == 0)
-            return (null, ApiErrorReply.Invalid("spec.image", $"node {nodeName} has no image directories configured (Node:ImageDirectories)"));
-        var full = Path.GetFullPath(Path.IsPathRooted(image) ? image : Path.Combine(_directories[0], image));
-        if (!_directories.Any(d => full.StartsWith(d + Path.DirectorySeparatorChar, StringComparison.Ordinal)))
-            return (null, ApiErrorReply.Invalid("spec.image", $"'{image}' is outside node {nodeName}'s image directories ({string.Join(", ", _directories)})"));
-        if (!File.Exists(full))
-            return (null, ApiErrorReply.Invalid("spec.image", $"'{full}' does not exist on node {nodeName}"));
-        return (full, null);
+            return (null, ApiErrorReply.Invalid(field, $"node {_nodeName} has no image directories configured (Node:ImageDirectories)"));
+        ConfinedDirectory root = _directories[0];
+        string relative = clientPath;
+        if (clientPath.StartsWith('/'))
+        {
+            // Matched as written, not normalised: '..' in the rest is the kernel's to refuse.
+            var match = _directories.FirstOrDefault(d => clientPath.StartsWith(d.Root + "/", StringComparison.Ordinal));
+            if (match is null)
+                return (null, ApiErrorReply.Invalid(field, $"'{clientPath}' is outside node {_nodeName}'s image directories ({string.Join(", ", _directories)})"));
+            root = match;
+            relative = clientPath[(match.Root.Length + 1)..];
+        }
+        try
+        {
+            return (root.OpenFile(relative), null);
+        }
+        catch (ConfinedPathException e)
+        {
+            return (null, ApiErrorReply.Invalid(field, $"'{clientPath}' is refused on node {_nodeName}: {e.Reason}"));
+        }
+    }
+
+    /// <summary>Closes the image directories.</summary>
+    public void Dispose()
+    {
+        foreach (var d in _directories) d.Dispose();
     }
 
     private static ImageFormat? FormatOf(string? format) => format switch

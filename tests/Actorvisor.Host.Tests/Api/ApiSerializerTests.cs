@@ -123,6 +123,11 @@ public sealed class ApiSerializerTests : IDisposable
         Assert.Throws<SerializationException>(() => _serializer.FromBinary("null"u8.ToArray(), "v1.start-vm"));
         Assert.Throws<SerializationException>(() => _serializer.FromBinary("{\"name\": 5}"u8.ToArray(), "v1.start-vm"));
         Assert.Throws<SerializationException>(() => _serializer.FromBinary("{\"subscriber\": \"not a path\", \"name\": \"a\"}"u8.ToArray(), "v1.subscribe-console"));
+        // Found by the fuzz test: Akka throws FormatException for a port or an actor uid that is not a number.
+        Assert.Throws<SerializationException>(() => _serializer.FromBinary(
+            "{\"subscriber\": \"akka.tcp://c@h:12x/user/s\", \"name\": \"a\"}"u8.ToArray(), "v1.subscribe-console"));
+        Assert.Throws<SerializationException>(() => _serializer.FromBinary(
+            "{\"subscriber\": \"akka://api-serializer-test/user/subscriber#12x\", \"name\": \"a\"}"u8.ToArray(), "v1.subscribe-console"));
     }
 
     [Fact]

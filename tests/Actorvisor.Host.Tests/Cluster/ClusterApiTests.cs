@@ -208,6 +208,36 @@ public sealed class ClusterApiTests(LocalCluster cluster)
     }
 
     [Fact]
+    public async Task An_image_path_through_a_symbolic_link_out_of_the_image_directory_is_refused_and_the_node_keeps_serving()
+    {
+        // On every node, whichever one placement picks: sub/etc -> /etc (out) and sub/hello.bin -> ../hello.bin (inside).
+        for (int i = 1; i <= cluster.Nodes.Count; i++)
+        {
+            var images = Path.Combine(cluster.Root, $"n{i}", "images");
+            Directory.CreateDirectory(Path.Combine(images, "sub"));
+            if (!Directory.Exists(Path.Combine(images, "sub", "etc"))) Directory.CreateSymbolicLink(Path.Combine(images, "sub", "etc"), "/etc");
+            File.WriteAllBytes(Path.Combine(images, "hello.bin"), GuestLibrary.Hello().Bytes.ToArray());
+            if (!File.Exists(Path.Combine(images, "sub", "hello.bin"))) File.CreateSymbolicLink(Path.Combine(images, "sub", "hello.bin"), "../hello.bin");
+        }
+
+        var error = await Error(new CreateVmRequest(new ApiVmSpec("evil2", 1, 16UL << 20, "sub/etc/shadow")));
+        Assert.Equal((ApiErrorCode.InvalidRequest, "spec.image"), (error.Code, error.Field));
+        Assert.Contains("'sub/etc/shadow'", error.Message);
+        Assert.Contains("leads out of", error.Message);
+        var proc = await Error(new CreateVmRequest(new ApiVmSpec("evil3", 1, 16UL << 20, "sub/etc/../../../../proc/self/root/etc/shadow")));
+        Assert.Equal("spec.image", proc.Field);
+        var viaCli = await ActorvisorProcess.RunAsync(cluster.Cli(0, "vm", "create", "evil2", "--image", "sub/etc/shadow"));
+        Assert.True(viaCli.ExitCode == 2, viaCli.ToString()); // an invalid request is a usage error
+        Assert.Contains("spec.image: 'sub/etc/shadow' is refused", viaCli.Stderr);
+        Assert.DoesNotContain((await Ok<VmListReply>(new ListVmsRequest())).Vms, v => v.Name.StartsWith("evil", StringComparison.Ordinal));
+
+        // A link that stays inside is followed, and the node still creates VMs.
+        var created = await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("linked-hello", 1, 16UL << 20, "sub/hello.bin")));
+        Assert.Equal(VmStatus.Created, created.Vm.Status);
+        await Ok<VmReply>(new DestroyVmRequest("linked-hello"));
+    }
+
+    [Fact]
     public async Task Cli_exit_codes_are_0_ok_1_failed_2_usage()
     {
         var ok = await ActorvisorProcess.RunAsync(cluster.Cli(0, "vm", "list"));

@@ -67,7 +67,7 @@ public class LocalCluster : IAsyncLifetime
         if (Token is not null)
         {
             var file = Path.Combine(Root, "token");
-            File.WriteAllText(file, Token);
+            PrivateFile.WriteAllText(file, Token);
             args.AddRange(["--api-token-file", file]);
         }
         return args;

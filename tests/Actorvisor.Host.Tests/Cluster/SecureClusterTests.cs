@@ -24,7 +24,7 @@ public sealed class SecureCluster : LocalCluster
         using var ca = new TestCertificates(dir, "actorvisor-test-ca");
         const string password = "pfx-pass";
         var passwordFile = Path.Combine(dir, "pfx-password");
-        await File.WriteAllTextAsync(passwordFile, password);
+        PrivateFile.WriteAllText(passwordFile, password);
         _tls = new ClusterTlsFiles(new[] { "n1", "n2", "n3" }.Select(n => ca.Issue(n, password)).ToList(), ca.Issue("client", password), ca.CaPath, password, passwordFile);
         OtherCa = new TestCertificates(Path.Combine(Root, "other-ca"), "someone-else");
         await base.InitializeAsync();
@@ -112,7 +112,7 @@ public sealed class SecureClusterTests(SecureCluster cluster) : IClassFixture<Se
     {
         var port = Actorvisor.Host.Cluster.LoopbackCluster.FreePorts(1)[0];
         var passwordFile = Path.Combine(cluster.OtherCa.Directory, "intruder-password");
-        await File.WriteAllTextAsync(passwordFile, "y");
+        PrivateFile.WriteAllText(passwordFile, "y");
         var refused = cluster.Nodes[0].WaitForLineAsync("certificate CN=intruder-tls is not issued by the cluster CA", Wait);
         await using var intruder = ActorvisorProcess.Start("intruder-tls", ["node", "--stop-on-stdin-eof", "--name", "intruder-tls", "--port", port.ToString(),
             "--seed", cluster.Contact(0), "--data-dir", Path.Combine(cluster.Root, "intruder-tls"),

@@ -47,7 +47,7 @@ public sealed class TestCertificates : IDisposable
         using var issued = request.Create(_ca, DateTimeOffset.UtcNow.AddMinutes(-30), DateTimeOffset.UtcNow.AddHours(12), serial);
         using var withKey = issued.CopyWithPrivateKey(key);
         var path = Path.Combine(Directory, $"{name}.pfx");
-        File.WriteAllBytes(path, withKey.Export(X509ContentType.Pkcs12, password));
+        PrivateFile.WriteAllBytes(path, withKey.Export(X509ContentType.Pkcs12, password));
         return path;
     }
 

@@ -13,7 +13,7 @@ public sealed class NodeSettingsLoaderTests : IDisposable
     private string File(string name, string content)
     {
         var path = Path.Combine(_dir, name);
-        System.IO.File.WriteAllText(path, content);
+        Cluster.PrivateFile.WriteAllText(path, content);
         return path;
     }
 
@@ -174,6 +174,59 @@ public sealed class NodeSettingsLoaderTests : IDisposable
         var token = File("token", "  s3cret\n");
         Assert.Equal("s3cret", Load(flags: Flags(("Api:TokenFile", token))).ApiToken);
         Assert.Equal("Api:TokenFile", Fails(flags: Flags(("Api:TokenFile", token), ("Api:Token", "x"))).Setting);
+    }
+
+    [Theory]
+    [InlineData("Api:TokenFile", UnixFileMode.GroupRead, "its group (mode 0640)")]
+    [InlineData("Api:TokenFile", UnixFileMode.OtherRead, "other users (mode 0604)")]
+    [InlineData("Tls:PasswordFile", UnixFileMode.GroupRead | UnixFileMode.OtherRead, "its group and other users (mode 0644)")]
+    [InlineData("Tls:PasswordFile", UnixFileMode.GroupWrite, "its group (mode 0620)")]
+    public void A_secret_file_open_to_other_users_is_refused_naming_the_file_and_the_fix(string setting, UnixFileMode extra, string who)
+    {
+        var secret = File("secret", "s3cret");
+        System.IO.File.SetUnixFileMode(secret, UnixFileMode.UserRead | UnixFileMode.UserWrite | extra);
+        var flags = setting == "Api:TokenFile"
+            ? Flags((setting, secret))
+            : Flags(("Tls:Certificate", File("node.pfx", "not a certificate")), (setting, secret), ("Tls:CaCertificate", File("ca.pem", "x")));
+        var e = Fails(flags: flags);
+        Assert.Equal(setting, e.Setting);
+        Assert.Contains($"{secret} is accessible by {who}", e.Message);
+        Assert.Contains($"chmod 600 {secret}", e.Message);
+        Assert.DoesNotContain("s3cret", e.Message);
+    }
+
+    [Fact]
+    public void A_certificate_with_its_private_key_open_to_other_users_is_refused()
+    {
+        var pfx = File("node.pfx", "not a certificate");
+        System.IO.File.SetUnixFileMode(pfx, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var e = Fails(flags: Flags(("Tls:Certificate", pfx), ("Tls:CaCertificate", File("ca.pem", "x"))));
+        Assert.Equal("Tls:Certificate", e.Setting);
+        Assert.Contains($"chmod 600 {pfx}", e.Message);
+    }
+
+    [Fact]
+    public void A_config_file_holding_a_secret_is_held_to_the_same_rule_and_one_without_is_not()
+    {
+        var withToken = File("node.json", """{ "Api": { "Token": "t0k-in-file" } }""");
+        System.IO.File.SetUnixFileMode(withToken, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var e = Fails(withToken);
+        Assert.Equal("--config (it holds Api:Token)", e.Setting);
+        Assert.Contains($"chmod 600 {withToken}", e.Message);
+        var plain = File("plain.json", """{ "Node": { "Port": 4999 } }""");
+        System.IO.File.SetUnixFileMode(plain, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        Assert.Equal(4999, Load(plain).Port);
+    }
+
+    [Fact]
+    public void Settings_print_without_the_token_or_the_tls_password()
+    {
+        var s = Load(flags: Flags(("Api:TokenFile", File("token", "t0k-secret-42"))));
+        Assert.Contains("API token on", s.ToString());
+        Assert.DoesNotContain("t0k-secret-42", s.ToString());
+        var tls = new TlsSettings("/etc/actorvisor/n1.pfx", "pfx-pass-42", "/etc/actorvisor/ca.pem");
+        Assert.DoesNotContain("pfx-pass-42", (s with { Tls = tls }).ToString());
+        Assert.Contains("/etc/actorvisor/n1.pfx", tls.ToString());
     }
 
     [Fact]

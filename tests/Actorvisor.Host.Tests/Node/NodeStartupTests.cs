@@ -48,6 +48,23 @@ public sealed class NodeStartupTests : IDisposable
     }
 
     [Fact]
+    public async Task A_world_readable_token_file_stops_the_node_naming_the_file_and_the_fix()
+    {
+        var token = Path.Combine(_dir, "api-token");
+        await File.WriteAllTextAsync(token, "tok-readable-by-all");
+        File.SetUnixFileMode(token, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var r = await Node(null, "--check-config", "--api-token-file", token);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains($"Api:TokenFile: {token} is accessible by its group and other users (mode 0644)", r.Stderr);
+        Assert.Contains($"chmod 600 {token}", r.Stderr);
+        Assert.DoesNotContain("tok-readable-by-all", r.Stdout + r.Stderr);
+        File.SetUnixFileMode(token, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var fixedUp = await Node(null, "--check-config", "--api-token-file", token);
+        Assert.True(fixedUp.ExitCode == 0, fixedUp.ToString());
+        Assert.Contains("API token on", fixedUp.Stdout);
+    }
+
+    [Fact]
     public async Task A_missing_config_file_is_named()
     {
         var r = await Node(null, "--config", Path.Combine(_dir, "absent.json"));

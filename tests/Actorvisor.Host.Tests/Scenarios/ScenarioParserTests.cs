@@ -237,6 +237,7 @@ public class ScenarioParserTests
         { "unclosed flow", "steps: [ { start: web }\n", 2, 1, "did not find expected ',' or ']'" },
         { "flow ends inside a scalar", "steps: [1\nb: 2\n", 1, 8, "the file ends inside an unclosed" },
         { "duplicate key", "steps: []\nsteps: []\n", 2, 1, "'steps' appears twice" },
+        { "alias after a flow mapping (found by fuzzing)", "vms:\n  - guest: { name: hello }*steps:\n", 3, 1, "YAML syntax error: the structure breaks off" },
         { "empty file", "", 1, 1, "empty" },
         // structure
         { "root not a mapping", "- start: web\n", 1, 1, "scenario: expected a mapping" },
@@ -261,6 +262,7 @@ public class ScenarioParserTests
         { "unknown guest", "vms: [ { name: a, guest: helo } ]\nsteps: [ { create: a } ]\n", 1, 26, "unknown guest 'helo' (did you mean 'hello'?)" },
         { "guest parameter", "vms: [ { name: a, guest: { name: memory-writer, pagez: 3 } } ]\nsteps: [ { create: a } ]\n", 1, 49, "unknown key 'pagez' (did you mean 'pages'?)" },
         { "guest parameter range", "vms: [ { name: a, guest: { name: memory-writer, pages: 0 } } ]\nsteps: [ { create: a } ]\n", 1, 56, "'pages' must be in 1.." },
+        { "guest parameters the guest refuses together (found by fuzzing)", "vms: [ { name: a, guest: { name: memory-writer, address: 0x40000040 } } ]\nsteps: [ { create: a } ]\n", 1, 26, "must start 4 KiB aligned" },
         { "vm without guest", "vms: [ { name: a } ]\nsteps: [ { create: a } ]\n", 1, 8, "vm 'a': missing 'guest'" },
         { "bad size", "vms: [ { name: a, guest: hello, memory: lots } ]\nsteps: [ { create: a } ]\n", 1, 41, "'memory' must be a size" },
         // meaning

@@ -48,6 +48,15 @@ internal static class ScenarioValidator
                 var at = e.ParamName?.StartsWith(nameof(MachineSpec.LazyMemory), StringComparison.Ordinal) == true ? vm.LazyMemory!.Location : vm.Location;
                 context.Error(at, $"{what}: {SpecProblem(e)}");
             }
+            catch (ArgumentException e)
+            {
+                // A guest refuses parameter values its parameter ranges let through together (e.g. an unaligned
+                // memory-writer address); found by the fuzz test.
+                var reason = e.Message;
+                int parameter = reason.LastIndexOf(" (Parameter", StringComparison.Ordinal);
+                if (parameter > 0) reason = reason[..parameter];
+                context.Error(vm.Guest.Location, $"{what}: guest {vm.Guest}: {reason}");
+            }
             if (scenario.FindNode(vm.Node) is { Kind: NodeKind.Cluster } clusterNode) ValidateClusterVm(vm, clusterNode, context);
             foreach (var dup in vm.Devices.GroupBy(d => d.Name).Where(g => g.Count() > 1))
                 context.Error(dup.ElementAt(1).Location, $"{what}: device '{dup.Key}' is declared twice");

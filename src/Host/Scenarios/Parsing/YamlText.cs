@@ -26,6 +26,13 @@ internal static class YamlText
             context.Error(context.At(parser.LastEnd), "YAML syntax error: the file ends inside an unclosed '[', '{' or quote");
             return null;
         }
+        catch (ArgumentException)
+        {
+            // YamlDotNet's node loader throws this for an event it does not expect, e.g. after an alias right behind a
+            // flow collection ("a: { b: 1 }*c:"); found by the fuzz test.
+            context.Error(context.At(parser.LastEnd), "YAML syntax error: the structure breaks off at or before this point (a stray alias '*', anchor '&' or tag '!' after a value?)");
+            return null;
+        }
         switch (stream.Documents.Count)
         {
             case 0:

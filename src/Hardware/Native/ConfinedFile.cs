@@ -1,0 +1,90 @@
+using Microsoft.Win32.SafeHandles;
+using Tmds.Linux;
+using static Tmds.Linux.LibC;
+
+namespace Actorvisor.Hardware.Native;
+
+/// <summary>
+/// A regular file opened read-only beneath a <see cref="ConfinedDirectory"/>: owns the one descriptor every
+/// read of it goes through (pread(2) at an offset, or a stream on a duplicate), so what is read is the file
+/// that was checked, whatever happens to its path afterwards.
+/// </summary>
+public sealed class ConfinedFile : IDisposable
+{
+    private readonly FileDescriptor _fd;
+
+    internal ConfinedFile(FileDescriptor fd, string path)
+    {
+        _fd = fd;
+        Path = path;
+    }
+
+    /// <summary>The file's path for messages: its directory joined with the path it was opened by.</summary>
+    public string Path { get; }
+
+    /// <summary>The file's current length in bytes (fstat of the descriptor).</summary>
+    /// <exception cref="SyscallException">the descriptor cannot be queried.</exception>
+    public long Length => Status(_fd).Size;
+
+    /// <summary>
+    /// Reads up to <paramref name="buffer"/>'s length from byte <paramref name="offset"/>; fewer only at the
+    /// end of the file. Returns the bytes read.
+    /// </summary>
+    /// <exception cref="SyscallException">the read fails.</exception>
+    public unsafe int ReadAt(Span<byte> buffer, long offset)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        int total = 0;
+        fixed (byte* p = buffer)
+        {
+            while (total < buffer.Length)
+            {
+                long n = pread(_fd.Fd, p + total, (size_t)(buffer.Length - total), offset + total);
+                if (n < 0 && Sys.LastErrno == Errnos.EINTR) continue;
+                Sys.Check(n, "pread", Path);
+                if (n == 0) break;
+                total += (int)n;
+            }
+        }
+        return total;
+    }
+
+    /// <summary>The whole file, refused if it is longer than <paramref name="maxBytes"/>.</summary>
+    /// <exception cref="IOException">the file is too long, or a read fails (<see cref="SyscallException"/>).</exception>
+    public byte[] ReadAll(long maxBytes)
+    {
+        long length = Length;
+        if (length > maxBytes) throw new IOException($"{Path} is {length} bytes, more than the {maxBytes} allowed");
+        var bytes = new byte[length];
+        int read = ReadAt(bytes, 0);
+        return read == bytes.Length ? bytes : bytes[..read]; // it shrank since the fstat
+    }
+
+    /// <summary>
+    /// A read-only stream over the file from its start, on a duplicate of the descriptor (the caller disposes
+    /// it; this file stays open). It reads the same open file, never the path again.
+    /// </summary>
+    /// <exception cref="SyscallException">the descriptor cannot be duplicated.</exception>
+    public Stream OpenStream()
+    {
+        int copy = (int)Sys.Check(fcntl(_fd.Fd, F_DUPFD_CLOEXEC, 0), "fcntl(F_DUPFD_CLOEXEC)", Path);
+        var handle = new SafeFileHandle(copy, ownsHandle: true);
+        return new FileStream(handle, FileAccess.Read, bufferSize: 0) { Position = 0 };
+    }
+
+    /// <summary>The file type bits (S_IFMT) and size of the open file <paramref name="fd"/>.</summary>
+    internal static unsafe (uint Mode, long Size) Status(FileDescriptor fd)
+    {
+        statx buffer;
+        byte empty = 0;
+        int r = statx(fd.Fd, &empty, AT_EMPTY_PATH, STATX_TYPE | STATX_MODE | STATX_SIZE, &buffer);
+        Sys.Check(r, "statx", fd.What);
+        return (buffer.stx_mode, (long)buffer.stx_size);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _fd.Dispose();
+
+    /// <inheritdoc />
+    public override string ToString() => Path;
+}
