@@ -56,6 +56,25 @@ public sealed class VmImageResolverBootProtocolTests : IDisposable
     }
 
     [Fact]
+    public void A_module_behind_a_symbolic_link_out_of_the_image_directory_is_refused_and_one_inside_is_read()
+    {
+        var kernel = Write(_images, "kernel.bin", BootProtocolGuests.MultibootInfoReporter().Bytes.ToArray());
+        Write(_outside, "secret", "x"u8.ToArray());
+        Directory.CreateSymbolicLink(Path.Combine(_images, "sub"), _outside);
+        var (resolved, error) = Resolver().Resolve(new ApiVmSpec("mb", 1, 16UL << 20, kernel, Modules: ["sub/secret"]), _accelerator);
+        Assert.Null(resolved);
+        Assert.Equal("spec.modules[0]", error!.Field);
+        Assert.Contains("sub/secret", error.Message);
+
+        Directory.CreateDirectory(Path.Combine(_images, "mods"));
+        Write(Path.Combine(_images, "mods"), "inside", "y"u8.ToArray());
+        File.CreateSymbolicLink(Path.Combine(_images, "inside-link"), "mods/inside");
+        (resolved, error) = Resolver().Resolve(new ApiVmSpec("mb", 1, 16UL << 20, kernel, Modules: ["inside-link"]), _accelerator);
+        Assert.Null(error);
+        Assert.NotNull(resolved);
+    }
+
+    [Fact]
     public void A_boot_sector_asked_to_boot_in_long_mode_is_refused()
     {
         var boot = Write(_images, "boot.bin", BootProtocolGuests.BootSectorHello().Bytes.ToArray());
