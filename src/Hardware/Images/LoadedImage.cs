@@ -24,4 +24,10 @@ public sealed record LoadedImage(string Name, ulong Entry, IReadOnlyList<LoadedS
 
     /// <summary>One past the highest address the image occupies.</summary>
     public ulong EndAddress => Segments.Max(s => s.End);
+
+    /// <summary>
+    /// The value the boot vCPU's RSI holds at entry when the image's boot protocol passes one there (Linux:
+    /// the address of boot_params); null keeps <see cref="X86.BootSetup"/>'s default (the vCPU count).
+    /// </summary>
+    public ulong? RsiAtEntry { get; init; }
 }
