@@ -141,6 +141,86 @@ public sealed unsafe class VcpuFd : IDisposable
     }
 
     /// <summary>
+    /// KVM_SET_MSRS: writes <paramref name="entries"/>; returns how many the kernel accepted (it stops at the first
+    /// MSR it refuses, so a count below the length names that one).
+    /// </summary>
+    public int SetMsrs(ReadOnlySpan<KvmMsrEntry> entries)
+    {
+        int bytes = sizeof(KvmMsrs) + entries.Length * sizeof(KvmMsrEntry);
+        var buffer = new byte[bytes];
+        fixed (byte* p = buffer)
+        {
+            ((KvmMsrs*)p)->Nmsrs = (uint)entries.Length;
+            entries.CopyTo(new Span<KvmMsrEntry>(p + sizeof(KvmMsrs), entries.Length));
+            return Sys.Ioctl(_fd, KvmIoctls.SetMsrs, p, $"KVM_SET_MSRS({entries.Length} MSRs)");
+        }
+    }
+
+    /// <summary>KVM_GET_MSRS: the values of the MSRs <paramref name="indices"/> names, in that order.</summary>
+    public ulong[] GetMsrs(ReadOnlySpan<uint> indices)
+    {
+        int bytes = sizeof(KvmMsrs) + indices.Length * sizeof(KvmMsrEntry);
+        var buffer = new byte[bytes];
+        fixed (byte* p = buffer)
+        {
+            ((KvmMsrs*)p)->Nmsrs = (uint)indices.Length;
+            var entries = new Span<KvmMsrEntry>(p + sizeof(KvmMsrs), indices.Length);
+            for (int i = 0; i < indices.Length; i++) entries[i].Index = indices[i];
+            int read = Sys.Ioctl(_fd, KvmIoctls.GetMsrs, p, $"KVM_GET_MSRS({indices.Length} MSRs)");
+            if (read != indices.Length)
+                throw new InvalidOperationException($"KVM_GET_MSRS read {read} of {indices.Length} MSRs: MSR 0x{indices[read]:x} is not readable");
+            var values = new ulong[indices.Length];
+            for (int i = 0; i < values.Length; i++) values[i] = entries[i].Data;
+            return values;
+        }
+    }
+
+    /// <summary>KVM_GET_FPU.</summary>
+    public KvmFpu GetFpu()
+    {
+        KvmFpu fpu;
+        Sys.Ioctl(_fd, KvmIoctls.GetFpu, &fpu, "KVM_GET_FPU");
+        return fpu;
+    }
+
+    /// <summary>KVM_SET_FPU.</summary>
+    public void SetFpu(in KvmFpu fpu)
+    {
+        var copy = fpu;
+        Sys.Ioctl(_fd, KvmIoctls.SetFpu, &copy, "KVM_SET_FPU");
+    }
+
+    /// <summary>KVM_GET_LAPIC: the in-kernel local APIC's registers (needs the irqchip).</summary>
+    public KvmLapicState GetLapic()
+    {
+        KvmLapicState lapic;
+        Sys.Ioctl(_fd, KvmIoctls.GetLapic, &lapic, "KVM_GET_LAPIC");
+        return lapic;
+    }
+
+    /// <summary>KVM_SET_LAPIC.</summary>
+    public void SetLapic(in KvmLapicState lapic)
+    {
+        var copy = lapic;
+        Sys.Ioctl(_fd, KvmIoctls.SetLapic, &copy, "KVM_SET_LAPIC");
+    }
+
+    /// <summary>KVM_GET_MP_STATE: one of the <see cref="KvmMpState"/> constants.</summary>
+    public uint GetMpState()
+    {
+        KvmMpState state;
+        Sys.Ioctl(_fd, KvmIoctls.GetMpState, &state, "KVM_GET_MP_STATE");
+        return state.State;
+    }
+
+    /// <summary>KVM_SET_MP_STATE.</summary>
+    public void SetMpState(uint state)
+    {
+        var arg = new KvmMpState { State = state };
+        Sys.Ioctl(_fd, KvmIoctls.SetMpState, &arg, $"KVM_SET_MP_STATE({state})");
+    }
+
+    /// <summary>
     /// KVM_SET_SIGNAL_MASK: the signal mask of the calling thread while inside KVM_RUN (api.rst 4.17).
     /// <paramref name="blocked"/> is a kernel sigset: bit (signo - 1) set means blocked.
     /// </summary>
