@@ -18,7 +18,7 @@ public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog, IPcPlatformV
     public const ulong IdentityMapAddress = 0xfffb_c000;
     /// <summary>FPU control word after FNINIT: all exceptions masked, 64-bit precision.</summary>
     public const ushort FpuControlWordAtReset = 0x37f;
-    /// <summary>MXCSR at reset: all SSE exceptions masked.</summary>
+    /// <summary>MXCSR at reset: all SSE exceptions masked (passed to KVM_SET_FPU, which on 6.1 does not copy it: the kernel sets its own).</summary>
     public const uint MxcsrAtReset = 0x1f80;
 
     private bool _pcChipset;

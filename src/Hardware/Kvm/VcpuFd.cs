@@ -34,14 +34,21 @@ public sealed unsafe class VcpuFd : IDisposable
 
     /// <summary>
     /// KVM_RUN: runs the guest until an exit that needs userspace. Returns the exit reason from kvm_run, or
-    /// <see cref="KvmExitReason.Intr"/> when a signal or immediate_exit interrupted the call (-EINTR).
+    /// <see cref="KvmExitReason.Intr"/> when a signal or immediate_exit interrupted the call (-EINTR). -EAGAIN (an
+    /// application processor woken from its wait for INIT-SIPI) enters again.
     /// </summary>
     public KvmExitReason Run()
     {
-        int r = Sys.TryIoctl(_fd, KvmIoctls.Run, null, out int err);
-        if (r >= 0) return (KvmExitReason)RunState.ExitReason;
-        if (err == Errnos.EINTR) return KvmExitReason.Intr;
-        throw new SyscallException("ioctl(KVM_RUN)", err, _fd.What);
+        while (true)
+        {
+            int r = Sys.TryIoctl(_fd, KvmIoctls.Run, null, out int err);
+            if (r >= 0) return (KvmExitReason)RunState.ExitReason;
+            if (err == Errnos.EINTR) return KvmExitReason.Intr;
+            // An application processor that waited in KVM_MP_STATE_UNINITIALIZED and was woken (INIT, SIPI)
+            // returns -EAGAIN: its state changed and it is simply entered again.
+            if (err == Errnos.EAGAIN) continue;
+            throw new SyscallException("ioctl(KVM_RUN)", err, _fd.What);
+        }
     }
 
     /// <summary>

@@ -49,6 +49,7 @@ public sealed partial class LinuxGuestBootTests : IDisposable
             Image = new LinuxKernelImage(kernel, initrd, CommandLine, vcpus), MemoryBytes = MemoryBytes, VcpuCount = vcpus,
         }, console);
         var wall = Stopwatch.StartNew();
+        console.StartClock();
         var feeder = console.MarkerLine.ContinueWith(_ => machine.SendConsoleInput(Encoding.ASCII.GetBytes(HostLine + "\n")), TaskScheduler.Default);
         var result = machine.Run(BootBound);
         wall.Stop();
@@ -98,11 +99,14 @@ public sealed partial class LinuxGuestBootTests : IDisposable
         private readonly object _gate = new();
         private readonly StringBuilder _text = new();
         private readonly TaskCompletionSource<string> _line = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly Stopwatch _clock = new();
 
         public Task<string> MarkerLine => _line.Task;
 
         public TimeSpan MarkerWall { get; private set; }
+
+        /// <summary>Starts the clock <see cref="MarkerWall"/> is measured on (when the vCPUs start).</summary>
+        public void StartClock() => _clock.Start();
 
         public void Write(ReadOnlySpan<byte> bytes)
         {
