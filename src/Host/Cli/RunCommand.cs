@@ -55,14 +55,14 @@ public static class RunCommand
             var kernelFile = parse.GetValue(kernel);
             if (kernelFile is not null)
                 return await RunLinuxAsync(kernelFile, parse.GetValue(initrd), parse.GetValue(cmdline)!, file,
-                    parse.GetResult(memory) is null ? LinuxDefaultMemory : parse.GetValue(memory)!,
+                    parse.GetResult(memory) is null or { Implicit: true } ? LinuxDefaultMemory : parse.GetValue(memory)!,
                     parse.GetValue(vcpus), parse.GetValue(accelerator), TimeSpan.FromSeconds(parse.GetValue(timeout)));
             if (file is null)
             {
                 Console.Error.WriteLine("actorvisor: give --image FILE (a flat or ELF image) or --kernel FILE (a Linux bzImage)");
                 return ExitCodes.Usage;
             }
-            if (parse.GetResult(initrd) is not null || parse.GetResult(cmdline) is not null)
+            if (parse.GetResult(initrd) is { Implicit: false } || parse.GetResult(cmdline) is { Implicit: false })
             {
                 Console.Error.WriteLine("actorvisor: --initrd and --cmdline go with --kernel");
                 return ExitCodes.Usage;

@@ -91,6 +91,35 @@ public class CliCommandTests
     }
 
     [Fact]
+    public async Task A_linux_kernel_on_the_software_accelerator_exits_2_with_the_reason()
+    {
+        // The platform check comes before the kernel is read, so any file stands in for the bzImage here.
+        var kernel = CliProcess.TempImage([0x90]);
+        try
+        {
+            var r = await CliProcess.RunAsync("run", "--kernel", kernel, "--cmdline", "console=ttyS0", "--accelerator", "software");
+            Assert.True(r.ExitCode == 2, r.ToString());
+            Assert.Contains("only KVM provides", r.Stderr);
+            Assert.Contains(kernel, r.Stderr);
+            Assert.DoesNotContain("booting", r.Stdout);
+        }
+        finally { File.Delete(kernel); }
+    }
+
+    [Fact]
+    public async Task Initrd_and_cmdline_without_a_kernel_exit_2()
+    {
+        var image = CliProcess.TempImage(PrintAExit7);
+        try
+        {
+            var r = await CliProcess.RunAsync("run", "--image", image, "--cmdline", "quiet", "--accelerator", "software");
+            Assert.True(r.ExitCode == 2, r.ToString());
+            Assert.Contains("go with --kernel", r.Stderr);
+        }
+        finally { File.Delete(image); }
+    }
+
+    [Fact]
     public async Task Missing_or_unreadable_images_exit_2_before_anything_runs()
     {
         var missing = await CliProcess.RunAsync("run", "--accelerator", "software");
