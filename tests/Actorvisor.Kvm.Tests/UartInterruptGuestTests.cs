@@ -17,13 +17,19 @@ public sealed class UartInterruptGuestTests
 {
     private const int Deliveries = 5;
     private const ulong CodeAddress = 0x10_0000;
-    private const ulong IdtAddress = 0x20_0000;
+    private const ulong HandlerAddress = CodeAddress + 0x800;
+    private const uint IdtAddress = 0x20_0000;
+    private const uint IdtrAddress = 0x1f_f000;
     private const byte PicVectorBase = 0x20;
 
     [Fact]
     public void The_thr_empty_interrupt_reaches_the_guest_on_irq_4_once_per_byte()
     {
-        var code = GuestCode.Assemble(32, CodeAddress, BuildGuest);
+        var main = GuestCode.Assemble(32, CodeAddress, BuildMain);
+        Assert.True(main.Length <= (int)(HandlerAddress - CodeAddress), $"main is {main.Length} bytes");
+        var code = new byte[HandlerAddress - CodeAddress];
+        main.CopyTo(code, 0);
+        code = [.. code, .. GuestCode.Assemble(32, HandlerAddress, BuildHandler)];
         using var accel = KvmAccelerator.Open();
         using var machine = Machine.Create(accel, new MachineSpec { Image = new PcFlatImage("uart-irq-guest", code), MemoryBytes = 4UL << 20 });
         // Measured: well under a second nested; the bound only catches a guest that never sees its interrupt.
@@ -34,13 +40,10 @@ public sealed class UartInterruptGuestTests
         Assert.Equal(Deliveries, machine.Serial.InterruptsRaised);
     }
 
-    private static void BuildGuest(Assembler a)
+    private static void BuildMain(Assembler a)
     {
-        var handler = a.CreateLabel();
-        var idtr = a.CreateLabel();
         var wait = a.CreateLabel();
         var done = a.CreateLabel();
-        var noMore = a.CreateLabel();
 
         // The master PIC: vectors from 0x20, IRQ 4 the only one unmasked; the slave fully masked.
         void Out8(ushort port, byte value)
@@ -52,7 +55,7 @@ public sealed class UartInterruptGuestTests
         Out8(0xa0, 0x11); Out8(0xa1, 0x28); Out8(0xa1, 0x02); Out8(0xa1, 0x01); Out8(0xa1, 0xff);
 
         // IDT gate for vector 0x24: a 32-bit interrupt gate to the handler in the flat code segment.
-        a.lea(eax, __[handler]);
+        a.mov(eax, (uint)HandlerAddress);
         a.mov(edx, eax);
         a.and(eax, 0xffff);
         a.or(eax, BootGdt.Code32Selector << 16);
@@ -60,7 +63,9 @@ public sealed class UartInterruptGuestTests
         a.or(edx, 0x8e00);
         a.mov(__dword_ptr[IdtAddress + (PicVectorBase + 4) * 8], eax);
         a.mov(__dword_ptr[IdtAddress + (PicVectorBase + 4) * 8 + 4], edx);
-        a.lidt(__[idtr]);
+        a.mov(__word_ptr[IdtrAddress], 0x7ff);
+        a.mov(__dword_ptr[IdtrAddress + 2], IdtAddress);
+        a.lidt(__[IdtrAddress]);
 
         a.xor(ebx, ebx);
         a.mov(dx, 0x3f9);
@@ -77,8 +82,12 @@ public sealed class UartInterruptGuestTests
         a.mov(eax, ebx);
         a.@out(0xf4, al);
         a.hlt();
+    }
 
-        a.Label(ref handler);
+    // The IRQ 4 handler (vector 0x24): counts in EBX.
+    private static void BuildHandler(Assembler a)
+    {
+        var noMore = a.CreateLabel();
         a.push(eax);
         a.push(edx);
         a.mov(dx, 0x3fa);
@@ -95,10 +104,6 @@ public sealed class UartInterruptGuestTests
         a.pop(edx);
         a.pop(eax);
         a.iretd();
-
-        a.Label(ref idtr);
-        a.dw(0x7ff);
-        a.dd((uint)IdtAddress);
     }
 
     /// <summary>Raw 32-bit code at 1 MiB that asks for the PC platform.</summary>
