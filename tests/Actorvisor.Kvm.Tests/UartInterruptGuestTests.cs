@@ -71,14 +71,16 @@ public sealed class UartInterruptGuestTests
         a.mov(dx, 0x3f9);
         a.mov(al, 0x02); // IER: THR empty
         a.@out(dx, al);
-        a.sti();
+        // Check with interrupts off, then STI; HLT: STI's one-instruction shadow lets no interrupt land between the
+        // check and the halt (where it would leave the guest halted with nothing more to come).
         a.Label(ref wait);
+        a.cli();
         a.cmp(ebx, Deliveries);
         a.jae(done);
+        a.sti();
         a.hlt();
         a.jmp(wait);
         a.Label(ref done);
-        a.cli();
         a.mov(eax, ebx);
         a.@out(0xf4, al);
         a.hlt();

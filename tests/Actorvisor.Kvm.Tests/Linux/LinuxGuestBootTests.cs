@@ -2,6 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
+using Actorvisor.Actors.Registry;
+using Actorvisor.Actors.Runtime;
+using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Devices;
 using Actorvisor.Hardware.Images.Linux;
 using Actorvisor.Hardware.Kvm;
@@ -35,13 +38,43 @@ public sealed partial class LinuxGuestBootTests : IDisposable
     [Fact]
     public void Debian_kernel_boots_to_userspace_on_two_vcpus_echoes_console_input_and_resets() => BootAndCheck(2);
 
-    private void BootAndCheck(int vcpus)
+    /// <summary>The way `actorvisor run --kernel` boots it: through the actor runtime (VmActor, VcpuActors), input by message.</summary>
+    [Fact]
+    public async Task Through_the_actor_runtime_the_kernel_boots_on_two_vcpus_takes_console_input_and_ends_with_outcome_reset()
+    {
+        var (kernel, initrd) = KernelAndInitramfs();
+        var console = new MarkerWatchingSink(Marker);
+        using var accel = KvmAccelerator.Open();
+        await using var runtime = ActorvisorRuntime.Start(new NodeCapacity(4, 1UL << 30), "linux-boot");
+        var spec = new MachineSpec { Image = new LinuxKernelImage(kernel, initrd, CommandLine, 2), MemoryBytes = MemoryBytes, VcpuCount = 2 };
+        var session = await runtime.CreateVmAsync(MachineVm.Spec("linux", accel, spec), e =>
+        {
+            if (e is VmConsoleOutput output) console.Write(output.Bytes);
+        });
+        var wall = Stopwatch.StartNew();
+        console.StartClock();
+        await session.StartAsync();
+        var marker = await console.MarkerLine.WaitAsync(BootBound);
+        Assert.Equal(HostLine.Length + 1, await session.SendConsoleInputAsync(Encoding.ASCII.GetBytes(HostLine + "\n")));
+        var outcome = await session.Ended.WaitAsync(BootBound);
+        Assert.Equal(new VmOutcome.Reset(), outcome);
+        Assert.Contains($"{EchoPrefix} {HostLine}", console.Text);
+        Assert.Contains("nproc=2 ", marker);
+        Console.WriteLine($"KVMHARNESS linux-boot (actors): vcpus=2 wall_to_reset_s={wall.Elapsed.TotalSeconds:0.00} wall_to_marker_s={console.MarkerWall.TotalSeconds:0.00} marker=\"{marker}\"");
+    }
+
+    private (string Kernel, string Initrd) KernelAndInitramfs()
     {
         var kernel = Directory.GetFiles("/boot", "vmlinuz-*").OrderBy(p => p, StringComparer.Ordinal).LastOrDefault()
                      ?? throw new InvalidOperationException("no /boot/vmlinuz-* inside the harness L1 (init.sh binds the host's /boot)");
         var initrd = Path.Combine(_dir, "initramfs.cpio");
         File.WriteAllBytes(initrd, BuildInitramfs());
+        return (kernel, initrd);
+    }
 
+    private void BootAndCheck(int vcpus)
+    {
+        var (kernel, initrd) = KernelAndInitramfs();
         var console = new MarkerWatchingSink(Marker);
         using var accel = KvmAccelerator.Open();
         using var machine = Machine.Create(accel, new MachineSpec
@@ -102,6 +135,11 @@ public sealed partial class LinuxGuestBootTests : IDisposable
         private readonly Stopwatch _clock = new();
 
         public Task<string> MarkerLine => _line.Task;
+
+        public string Text
+        {
+            get { lock (_gate) return _text.ToString(); }
+        }
 
         public TimeSpan MarkerWall { get; private set; }
 
