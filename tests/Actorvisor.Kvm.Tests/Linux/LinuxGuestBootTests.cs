@@ -23,9 +23,10 @@ public sealed partial class LinuxGuestBootTests : IDisposable
     private const string EchoPrefix = "ACTORVISOR-ECHO:";
     private const string HostLine = "hello-from-the-host";
     private const ulong MemoryBytes = 256UL << 20;
-    // Nested QEMU-KVM boots this kernel to a marker in 10-12 s wall here (shared/kvm-in-qemu.md); the bound leaves a
-    // busy machine an order of magnitude.
-    private static readonly TimeSpan BootBound = TimeSpan.FromSeconds(300);
+    // Measured in the nested harness on a shared 2-core machine (load 35-45): 45-57 s from start to the marker on one
+    // vCPU through Machine, 100-275 s on two vCPUs (through the actor runtime, 111-275 s). A 2x bound is all the
+    // harness's per-L1 timeout leaves room for; the heartbeat keeps its silence watchdog quiet meanwhile.
+    private static readonly TimeSpan BootBound = TimeSpan.FromSeconds(600);
     private const string CommandLine = "console=ttyS0 reboot=k panic=-1 pci=off quiet no_timer_check i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
 
     private readonly string _dir = Directory.CreateTempSubdirectory("actorvisor-linux-").FullName;
