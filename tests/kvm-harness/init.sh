@@ -71,6 +71,8 @@ mount -t tmpfs -o size=512m tmpfs $R
 mkdir -p $R/usr $R/etc $R/proc $R/sys $R/dev $R/tmp $R/run "$R$TEST_DIR"
 mount -o bind /host/usr $R/usr
 mount -o bind /host/etc $R/etc
+# The host's kernel: the Linux-guest tests boot its bzImage as an Actorvisor guest.
+if [ -d /host/boot ]; then mkdir -p $R/boot; mount -o bind /host/boot $R/boot; fi
 mount -o bind "/host$TEST_DIR" "$R$TEST_DIR"
 case "$DOTNET_DIR" in
   /usr/*) ;;

@@ -16,7 +16,7 @@
 # --vfio (qemu mode only): the L1 is a q35 machine with an emulated Intel IOMMU and QEMU's edu PCI device,
 # bound to vfio-pci inside, so that the real-VFIO tests (skipped otherwise) attach a real /dev/vfio group; an
 # L1 that binds no group fails the run (the tests would only be skipped).
-# Environment: KVM_HARNESS_TIMEOUT (seconds per QEMU boot, default 480), KVM_HARNESS_SILENCE (seconds
+# Environment: KVM_HARNESS_TIMEOUT (seconds per QEMU boot, default 1200), KVM_HARNESS_SILENCE (seconds
 # without serial output before the L1 counts as hung, default 180), KVM_HARNESS_SMP (L1 CPUs, default 1).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,7 +36,7 @@ while [[ $# -gt 0 ]]; do
 done
 case "$mode" in auto|direct|qemu) ;; *) echo "kvm-harness: --mode must be auto, direct or qemu" >&2; exit 2 ;; esac
 
-timeout_s=${KVM_HARNESS_TIMEOUT:-480}
+timeout_s=${KVM_HARNESS_TIMEOUT:-1200}
 silence_s=${KVM_HARNESS_SILENCE:-180}
 smp=${KVM_HARNESS_SMP:-1}  # one TCG thread: faster here than two (no cross-CPU IPIs), and the mode seen most robust
 project="$root/tests/Actorvisor.Kvm.Tests"

@@ -53,6 +53,10 @@ public sealed class VmSession
         var other => throw new InvalidOperationException($"unexpected reply {other}"),
     };
 
+    /// <summary>Sends <paramref name="bytes"/> to the guest's serial console; returns how many the UART took.</summary>
+    public async Task<int> SendConsoleInputAsync(byte[] bytes) =>
+        (await Vm.Ask<ConsoleInputAccepted>(new SendConsoleInput(bytes), _timeout).ConfigureAwait(false)).Bytes;
+
     /// <summary>The VM's description.</summary>
     public Task<VmDescription> DescribeAsync() => Vm.Ask<VmDescription>(GetVmDescription.Instance, _timeout);
 

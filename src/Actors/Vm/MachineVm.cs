@@ -45,12 +45,23 @@ public static class MachineVm
             Vm = machine.Vm,
             ExitHandler = machine.Bus,
             Vcpus = machine.Vcpus,
-            Devices = [new VmDevice(machine.Serial.Name, machine.Serial), new VmDevice(debugExit.Name, debugExit), .. extraDevices ?? []],
+            Devices =
+            [
+                new VmDevice(machine.Serial.Name, machine.Serial), new VmDevice(debugExit.Name, debugExit),
+                .. machine.PlatformDevices.Select(d => new VmDevice(d.Name, d)), .. extraDevices ?? [],
+            ],
             GuestMemory = machine.LazyMemory is { } lazy ? [machine.Memory, lazy] : [machine.Memory],
             AsyncPf = asyncPf,
             OtherResources = asyncPf is null ? [] : [asyncPf],
-            // The bus stops a vCPU on a debug-exit write; any other stop is a device giving up on the guest.
-            InterpretExit = exit => exit is VcpuExit.PortIo && debugExit.ResultCode is { } code ? new VmOutcome.Exited(code) : null,
+            // The bus stops a vCPU on a debug-exit write or (PC platform) the i8042 reset command; any other stop is a
+            // device giving up on the guest.
+            InterpretExit = exit => exit switch
+            {
+                VcpuExit.PortIo when debugExit.ResultCode is { } code => new VmOutcome.Exited(code),
+                VcpuExit.PortIo when machine.ResetRequested => new VmOutcome.Reset(),
+                VcpuExit.SystemReset => new VmOutcome.Reset(),
+                _ => null,
+            },
         };
     }
 

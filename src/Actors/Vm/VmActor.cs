@@ -2,6 +2,7 @@ using Actorvisor.Actors.AsyncPf;
 using Actorvisor.Actors.Memslots;
 using Actorvisor.Actors.Vcpu;
 using Actorvisor.Actors.Vfio;
+using Actorvisor.Hardware.Devices;
 using Actorvisor.Hardware.Memory;
 using Akka.Actor;
 using Akka.Event;
@@ -116,6 +117,12 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         Receive<GetRegisters>(m => ToVcpu(m.VcpuId, GetVcpuRegisters.Instance));
         Receive<SetRegisters>(m => ToVcpu(m.VcpuId, new SetVcpuRegisters(m.Registers, m.Special)));
         Receive<FlushTlb>(_ => FlushTlbs(live, Sender));
+        Receive<SendConsoleInput>(m =>
+        {
+            // The UART is a device on the bus, called inline on vCPU threads; Feed is thread-safe.
+            var uart = vm.Parts.Devices.Select(d => d.Device).OfType<Uart16550>().FirstOrDefault();
+            Sender.Tell(new ConsoleInputAccepted(Name, uart?.Feed(m.Bytes) ?? 0));
+        });
         Receive<SetMemslot>(m => memslots.Forward(m));
         Receive<DeleteMemslot>(m => memslots.Forward(m));
         Receive<GetMemslots>(m => memslots.Forward(m));

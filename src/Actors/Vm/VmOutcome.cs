@@ -19,6 +19,13 @@ public abstract record VmOutcome
         public override string ToString() => "all vCPUs halted";
     }
 
+    /// <summary>The guest reset the machine (the i8042 reset command, KVM's system reset event): how Linux reboots.</summary>
+    public sealed record Reset : VmOutcome
+    {
+        /// <inheritdoc />
+        public override string ToString() => "reset";
+    }
+
     /// <summary>A stop was requested (StopVm, DestroyVm, node shutdown).</summary>
     public sealed record StoppedOnRequest : VmOutcome
     {

@@ -64,6 +64,15 @@ public sealed record GetRegisters(int VcpuId) : IVmRequest;
 /// <summary>Writes the registers of vCPU <paramref name="VcpuId"/>. The vCPU replies with a Vcpu.VcpuRegistersSet.</summary>
 public sealed record SetRegisters(int VcpuId, Registers Registers, SpecialRegisters? Special = null) : IVmRequest;
 
+/// <summary>
+/// Console input: <paramref name="Bytes"/> for the guest to receive on its serial console (COM1). Replies
+/// <see cref="ConsoleInputAccepted"/> with how many bytes the UART took (0 if the VM has no UART).
+/// </summary>
+public sealed record SendConsoleInput(byte[] Bytes) : IVmRequest;
+
+/// <summary>The reply to <see cref="SendConsoleInput"/>: <paramref name="Bytes"/> were queued for the guest.</summary>
+public sealed record ConsoleInputAccepted(string VmName, int Bytes);
+
 /// <summary>Every vCPU flushes its TLB. Replies <see cref="TlbFlushed"/> once every vCPU has acknowledged.</summary>
 public sealed record FlushTlb : IVmRequest
 {

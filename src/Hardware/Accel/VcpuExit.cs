@@ -23,6 +23,9 @@ public abstract record VcpuExit
     /// <summary>Guest entry failed (KVM_EXIT_FAIL_ENTRY): invalid vCPU state.</summary>
     public sealed record FailEntry(ulong HardwareReason, string Reason) : VcpuExit;
 
+    /// <summary>The guest asked the platform to reset the machine (KVM_EXIT_SYSTEM_EVENT with KVM_SYSTEM_EVENT_RESET).</summary>
+    public sealed record SystemReset(string Reason) : VcpuExit;
+
     /// <summary>Run returned because of <see cref="IVirtualCpu.Kick"/> (KVM_RUN -EINTR / immediate_exit).</summary>
     public sealed record Interrupted : VcpuExit;
 

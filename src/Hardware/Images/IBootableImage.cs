@@ -21,6 +21,9 @@ public interface IBootableImage
     /// <summary>The least guest RAM the image needs to run (0 if only its own size matters).</summary>
     ulong MinimumMemoryBytes { get; }
 
+    /// <summary>The platform the image needs (<see cref="GuestPlatform.Minimal"/> unless it says otherwise).</summary>
+    GuestPlatform Platform => GuestPlatform.Minimal;
+
     /// <summary>
     /// Copies the image into <paramref name="ram"/> (guest RAM from guest-physical address 0), at
     /// <paramref name="loadAddress"/> if given and the format allows choosing.

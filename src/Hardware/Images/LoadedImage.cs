@@ -21,7 +21,7 @@ public sealed record LoadedSegment(ulong Address, ulong FileBytes, ulong MemoryB
 /// <param name="Segments">The memory the image occupies.</param>
 public sealed record LoadedImage(string Name, ulong Entry, IReadOnlyList<LoadedSegment> Segments)
 {
-    /// <summary>Registers the image's boot protocol sets at entry (multiboot's EAX/EBX, a boot sector's DL and stack), or null.</summary>
+    /// <summary>Registers the image's boot protocol sets at entry (multiboot's EAX/EBX, a boot sector's DL and stack, Linux's RSI), or null.</summary>
     public BootHandoff? Handoff { get; init; }
 
     /// <summary>Lowest address the image occupies.</summary>

@@ -41,6 +41,12 @@ public static class KvmIoctls
     public static readonly ulong SetTssAddr = Io(0x47);
     /// <summary>KVM_SET_IDENTITY_MAP_ADDR: _IOW(KVMIO, 0x48, __u64).</summary>
     public static readonly ulong SetIdentityMapAddr = Iow<ulong>(0x48);
+    /// <summary>KVM_CREATE_IRQCHIP: _IO(KVMIO, 0x60).</summary>
+    public static readonly ulong CreateIrqchip = Io(0x60);
+    /// <summary>KVM_IRQ_LINE: _IOW(KVMIO, 0x61, struct kvm_irq_level).</summary>
+    public static readonly ulong IrqLine = Iow<KvmIrqLevel>(0x61);
+    /// <summary>KVM_CREATE_PIT2: _IOW(KVMIO, 0x77, struct kvm_pit_config).</summary>
+    public static readonly ulong CreatePit2 = Iow<KvmPitConfig>(0x77);
     /// <summary>KVM_CREATE_DEVICE: _IOWR(KVMIO, 0xe0, struct kvm_create_device).</summary>
     public static readonly ulong CreateDevice = Iowr<KvmCreateDevice>(0xe0);
 
@@ -59,6 +65,22 @@ public static class KvmIoctls
     public static readonly ulong Interrupt = Iow<uint>(0x86);
     /// <summary>KVM_SET_SIGNAL_MASK: _IOW(KVMIO, 0x8b, struct kvm_signal_mask) — the header only, as the kernel declares it.</summary>
     public static readonly ulong SetSignalMask = IoctlNumber.Iow(KvmIo, 0x8b, KvmSignalMask.HeaderSize);
+    /// <summary>KVM_GET_MSRS: _IOWR(KVMIO, 0x88, struct kvm_msrs) — the header only, as the kernel declares it.</summary>
+    public static readonly ulong GetMsrs = Iowr<KvmMsrs>(0x88);
+    /// <summary>KVM_SET_MSRS: _IOW(KVMIO, 0x89, struct kvm_msrs) — the header only.</summary>
+    public static readonly ulong SetMsrs = Iow<KvmMsrs>(0x89);
+    /// <summary>KVM_GET_FPU: _IOR(KVMIO, 0x8c, struct kvm_fpu).</summary>
+    public static readonly ulong GetFpu = Ior<KvmFpu>(0x8c);
+    /// <summary>KVM_SET_FPU: _IOW(KVMIO, 0x8d, struct kvm_fpu).</summary>
+    public static readonly ulong SetFpu = Iow<KvmFpu>(0x8d);
+    /// <summary>KVM_GET_LAPIC: _IOR(KVMIO, 0x8e, struct kvm_lapic_state).</summary>
+    public static readonly ulong GetLapic = Ior<KvmLapicState>(0x8e);
+    /// <summary>KVM_SET_LAPIC: _IOW(KVMIO, 0x8f, struct kvm_lapic_state).</summary>
+    public static readonly ulong SetLapic = Iow<KvmLapicState>(0x8f);
+    /// <summary>KVM_GET_MP_STATE: _IOR(KVMIO, 0x98, struct kvm_mp_state).</summary>
+    public static readonly ulong GetMpState = Ior<KvmMpState>(0x98);
+    /// <summary>KVM_SET_MP_STATE: _IOW(KVMIO, 0x99, struct kvm_mp_state).</summary>
+    public static readonly ulong SetMpState = Iow<KvmMpState>(0x99);
     /// <summary>KVM_SET_CPUID2: _IOW(KVMIO, 0x90, struct kvm_cpuid2).</summary>
     public static readonly ulong SetCpuid2 = Iow<KvmCpuid2>(0x90);
     /// <summary>KVM_GET_CPUID2: _IOWR(KVMIO, 0x91, struct kvm_cpuid2).</summary>

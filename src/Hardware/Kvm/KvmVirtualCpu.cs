@@ -237,6 +237,8 @@ public sealed class KvmVirtualCpu : IVirtualCpu
     {
         var s = _vcpu.RunState.SystemEvent;
         string what = s.Type switch { 1 => "shutdown", 2 => "reset", 3 => "crash", _ => $"type {s.Type}" };
-        return new VcpuExit.Shutdown($"KVM_EXIT_SYSTEM_EVENT: the guest requested {what}");
+        return s.Type == 2
+            ? new VcpuExit.SystemReset("KVM_EXIT_SYSTEM_EVENT: the guest requested reset")
+            : new VcpuExit.Shutdown($"KVM_EXIT_SYSTEM_EVENT: the guest requested {what}");
     }
 }

@@ -2,6 +2,7 @@ using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Kvm.Abi;
 using Actorvisor.Hardware.Memory;
 using Actorvisor.Hardware.Mmu;
+using Actorvisor.Hardware.X86;
 
 namespace Actorvisor.Hardware.Kvm;
 
@@ -11,8 +12,16 @@ namespace Actorvisor.Hardware.Kvm;
 /// published as a new snapshot once KVM has accepted them. Dirty logging is the kernel's (KVM_GET_DIRTY_LOG),
 /// harvested into the same <see cref="DirtyBitmap"/> the software MMU produces.
 /// </summary>
-public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog
+public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog, IPcPlatformVm
 {
+    /// <summary>Where the real-mode identity page table goes (KVM_SET_IDENTITY_MAP_ADDR): the page below the TSS.</summary>
+    public const ulong IdentityMapAddress = 0xfffb_c000;
+    /// <summary>FPU control word after FNINIT: all exceptions masked, 64-bit precision.</summary>
+    public const ushort FpuControlWordAtReset = 0x37f;
+    /// <summary>MXCSR at reset: all SSE exceptions masked (passed to KVM_SET_FPU, which on 6.1 does not copy it: the kernel sets its own).</summary>
+    public const uint MxcsrAtReset = 0x1f80;
+
+    private bool _pcChipset;
     /// <summary>Where the real-mode TSS goes (KVM_SET_TSS_ADDR): just below the 4 GiB BIOS area, as Firecracker and QEMU place it.</summary>
     public const ulong TssAddress = 0xfffb_d000;
 
@@ -111,6 +120,59 @@ public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog
             throw;
         }
     }
+
+    /// <summary>True once <see cref="CreatePcChipset"/> ran: the in-kernel irqchip and PIT exist.</summary>
+    public bool HasPcChipset => _pcChipset;
+
+    /// <summary>
+    /// KVM_SET_IDENTITY_MAP_ADDR (the page below the TSS), KVM_CREATE_IRQCHIP (PIC, IOAPIC, LAPICs) and
+    /// KVM_CREATE_PIT2 (with the dummy speaker port 0x61), before any vCPU exists.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">vCPUs exist already, or the chipset was created before.</exception>
+    public void CreatePcChipset()
+    {
+        if (_pcChipset) throw new InvalidOperationException("the PC chipset exists already");
+        if (_vcpus.Count > 0) throw new InvalidOperationException("the PC chipset must be created before the vCPUs (KVM_CREATE_IRQCHIP)");
+        if (_vm.CheckExtension(KvmCapability.SetIdentityMapAddr) > 0) _vm.SetIdentityMapAddress(IdentityMapAddress);
+        _vm.CreateIrqchip();
+        _vm.CreatePit2();
+        _pcChipset = true;
+    }
+
+    /// <summary>KVM_IRQ_LINE on the in-kernel irqchip.</summary>
+    /// <exception cref="InvalidOperationException">the VM has no PC chipset.</exception>
+    public void SetIrqLevel(int irq, bool asserted)
+    {
+        if (!_pcChipset) throw new InvalidOperationException("interrupt lines need the PC chipset (KVM_CREATE_IRQCHIP)");
+        ArgumentOutOfRangeException.ThrowIfNegative(irq);
+        _vm.SetIrqLine((uint)irq, asserted);
+    }
+
+    /// <summary>
+    /// KVM_SET_MSRS with <see cref="BootMsrs.Entries"/>, KVM_SET_FPU with the reset control words, LINT0 ExtINT and
+    /// LINT1 NMI through KVM_GET/SET_LAPIC; an application processor is put in KVM_MP_STATE_UNINITIALIZED.
+    /// </summary>
+    public void PreparePcVcpu(IVirtualCpu vcpu, bool bootProcessor)
+    {
+        ArgumentNullException.ThrowIfNull(vcpu);
+        if (!_pcChipset) throw new InvalidOperationException("a PC vCPU needs the PC chipset: call CreatePcChipset before creating vCPUs");
+        var fd = (vcpu as KvmVirtualCpu ?? throw new ArgumentException("not a KVM vCPU of this VM", nameof(vcpu))).Fd;
+        var msrs = BootMsrs.Entries.Select(m => new KvmMsrEntry { Index = m.Index, Data = m.Value }).ToArray();
+        int set = fd.SetMsrs(msrs);
+        if (set != msrs.Length)
+            throw new InvalidOperationException($"vCPU {vcpu.Id}: KVM_SET_MSRS set {set} of {msrs.Length} MSRs; KVM refused MSR 0x{msrs[set].Index:x}");
+        fd.SetFpu(new KvmFpu { Fcw = FpuControlWordAtReset, Mxcsr = MxcsrAtReset });
+        var lapic = fd.GetLapic();
+        lapic.Write(KvmLapicState.LvtLint0, WithDeliveryMode(lapic.Read(KvmLapicState.LvtLint0), LapicDeliveryExtInt));
+        lapic.Write(KvmLapicState.LvtLint1, WithDeliveryMode(lapic.Read(KvmLapicState.LvtLint1), LapicDeliveryNmi));
+        fd.SetLapic(lapic);
+        if (!bootProcessor) fd.SetMpState(KvmMpState.Uninitialized);
+    }
+
+    private const uint LapicDeliveryNmi = 4, LapicDeliveryExtInt = 7;
+
+    // LVT delivery mode is bits 8-10; the mask bit (16) is cleared so the input is live.
+    private static uint WithDeliveryMode(uint lvt, uint mode) => (lvt & ~0x1_0700u) | (mode << 8);
 
     /// <summary>Disposes the vCPUs, then the VM fd.</summary>
     public void Dispose()

@@ -34,14 +34,21 @@ public sealed unsafe class VcpuFd : IDisposable
 
     /// <summary>
     /// KVM_RUN: runs the guest until an exit that needs userspace. Returns the exit reason from kvm_run, or
-    /// <see cref="KvmExitReason.Intr"/> when a signal or immediate_exit interrupted the call (-EINTR).
+    /// <see cref="KvmExitReason.Intr"/> when a signal or immediate_exit interrupted the call (-EINTR). -EAGAIN (an
+    /// application processor woken from its wait for INIT-SIPI) enters again.
     /// </summary>
     public KvmExitReason Run()
     {
-        int r = Sys.TryIoctl(_fd, KvmIoctls.Run, null, out int err);
-        if (r >= 0) return (KvmExitReason)RunState.ExitReason;
-        if (err == Errnos.EINTR) return KvmExitReason.Intr;
-        throw new SyscallException("ioctl(KVM_RUN)", err, _fd.What);
+        while (true)
+        {
+            int r = Sys.TryIoctl(_fd, KvmIoctls.Run, null, out int err);
+            if (r >= 0) return (KvmExitReason)RunState.ExitReason;
+            if (err == Errnos.EINTR) return KvmExitReason.Intr;
+            // An application processor that waited in KVM_MP_STATE_UNINITIALIZED and was woken (INIT, SIPI)
+            // returns -EAGAIN: its state changed and it is simply entered again.
+            if (err == Errnos.EAGAIN) continue;
+            throw new SyscallException("ioctl(KVM_RUN)", err, _fd.What);
+        }
     }
 
     /// <summary>
@@ -148,6 +155,86 @@ public sealed unsafe class VcpuFd : IDisposable
         if (buffer.Ioctl(_fd, KvmIoctls.GetCpuid2, out int err) < 0)
             throw new SyscallException($"ioctl(KVM_GET_CPUID2({capacity} entries))", err, _fd.What);
         return buffer.Count < capacity ? buffer.Entries() : buffer.EntriesBeforeSentinel();
+    }
+
+    /// <summary>
+    /// KVM_SET_MSRS: writes <paramref name="entries"/>; returns how many the kernel accepted (it stops at the first
+    /// MSR it refuses, so a count below the length names that one).
+    /// </summary>
+    public int SetMsrs(ReadOnlySpan<KvmMsrEntry> entries)
+    {
+        int bytes = sizeof(KvmMsrs) + entries.Length * sizeof(KvmMsrEntry);
+        var buffer = new byte[bytes];
+        fixed (byte* p = buffer)
+        {
+            ((KvmMsrs*)p)->Nmsrs = (uint)entries.Length;
+            entries.CopyTo(new Span<KvmMsrEntry>(p + sizeof(KvmMsrs), entries.Length));
+            return Sys.Ioctl(_fd, KvmIoctls.SetMsrs, p, $"KVM_SET_MSRS({entries.Length} MSRs)");
+        }
+    }
+
+    /// <summary>KVM_GET_MSRS: the values of the MSRs <paramref name="indices"/> names, in that order.</summary>
+    public ulong[] GetMsrs(ReadOnlySpan<uint> indices)
+    {
+        int bytes = sizeof(KvmMsrs) + indices.Length * sizeof(KvmMsrEntry);
+        var buffer = new byte[bytes];
+        fixed (byte* p = buffer)
+        {
+            ((KvmMsrs*)p)->Nmsrs = (uint)indices.Length;
+            var entries = new Span<KvmMsrEntry>(p + sizeof(KvmMsrs), indices.Length);
+            for (int i = 0; i < indices.Length; i++) entries[i].Index = indices[i];
+            int read = Sys.Ioctl(_fd, KvmIoctls.GetMsrs, p, $"KVM_GET_MSRS({indices.Length} MSRs)");
+            if (read != indices.Length)
+                throw new InvalidOperationException($"KVM_GET_MSRS read {read} of {indices.Length} MSRs: MSR 0x{indices[read]:x} is not readable");
+            var values = new ulong[indices.Length];
+            for (int i = 0; i < values.Length; i++) values[i] = entries[i].Data;
+            return values;
+        }
+    }
+
+    /// <summary>KVM_GET_FPU.</summary>
+    public KvmFpu GetFpu()
+    {
+        KvmFpu fpu;
+        Sys.Ioctl(_fd, KvmIoctls.GetFpu, &fpu, "KVM_GET_FPU");
+        return fpu;
+    }
+
+    /// <summary>KVM_SET_FPU.</summary>
+    public void SetFpu(in KvmFpu fpu)
+    {
+        var copy = fpu;
+        Sys.Ioctl(_fd, KvmIoctls.SetFpu, &copy, "KVM_SET_FPU");
+    }
+
+    /// <summary>KVM_GET_LAPIC: the in-kernel local APIC's registers (needs the irqchip).</summary>
+    public KvmLapicState GetLapic()
+    {
+        KvmLapicState lapic;
+        Sys.Ioctl(_fd, KvmIoctls.GetLapic, &lapic, "KVM_GET_LAPIC");
+        return lapic;
+    }
+
+    /// <summary>KVM_SET_LAPIC.</summary>
+    public void SetLapic(in KvmLapicState lapic)
+    {
+        var copy = lapic;
+        Sys.Ioctl(_fd, KvmIoctls.SetLapic, &copy, "KVM_SET_LAPIC");
+    }
+
+    /// <summary>KVM_GET_MP_STATE: one of the <see cref="KvmMpState"/> constants.</summary>
+    public uint GetMpState()
+    {
+        KvmMpState state;
+        Sys.Ioctl(_fd, KvmIoctls.GetMpState, &state, "KVM_GET_MP_STATE");
+        return state.State;
+    }
+
+    /// <summary>KVM_SET_MP_STATE.</summary>
+    public void SetMpState(uint state)
+    {
+        var arg = new KvmMpState { State = state };
+        Sys.Ioctl(_fd, KvmIoctls.SetMpState, &arg, $"KVM_SET_MP_STATE({state})");
     }
 
     /// <summary>

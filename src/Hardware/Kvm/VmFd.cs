@@ -96,6 +96,26 @@ public sealed unsafe class VmFd : IDisposable
         Sys.Ioctl(_fd, KvmIoctls.SetIdentityMapAddr, &a, $"KVM_SET_IDENTITY_MAP_ADDR(0x{address:x})");
     }
 
+    /// <summary>
+    /// KVM_CREATE_IRQCHIP: the in-kernel PIC pair, IOAPIC and a local APIC per vCPU (api.rst 4.24). Must precede vCPU
+    /// creation; vCPUs other than 0 then start in KVM_MP_STATE_UNINITIALIZED, waiting for INIT-SIPI.
+    /// </summary>
+    public void CreateIrqchip() => Sys.Ioctl(_fd, KvmIoctls.CreateIrqchip, 0, "KVM_CREATE_IRQCHIP");
+
+    /// <summary>KVM_IRQ_LINE: sets the level of GSI <paramref name="irq"/> on the in-kernel irqchip (an edge is 0 -> 1).</summary>
+    public void SetIrqLine(uint irq, bool level)
+    {
+        var arg = new KvmIrqLevel { Irq = irq, Level = level ? 1u : 0u };
+        Sys.Ioctl(_fd, KvmIoctls.IrqLine, &arg, $"KVM_IRQ_LINE({irq}, {arg.Level})");
+    }
+
+    /// <summary>KVM_CREATE_PIT2: the in-kernel i8254 PIT on ports 0x40-0x43 (and 0x61 with <see cref="KvmPitConfig.SpeakerDummy"/>); needs the irqchip.</summary>
+    public void CreatePit2(uint flags = KvmPitConfig.SpeakerDummy)
+    {
+        var config = new KvmPitConfig { Flags = flags };
+        Sys.Ioctl(_fd, KvmIoctls.CreatePit2, &config, $"KVM_CREATE_PIT2(flags {flags})");
+    }
+
     /// <summary>KVM_CREATE_DEVICE: creates an in-kernel device of <paramref name="type"/> (api.rst 4.80).</summary>
     public DeviceFd CreateDevice(KvmDeviceType type)
     {

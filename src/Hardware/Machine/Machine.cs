@@ -77,6 +77,12 @@ public sealed class Machine : IDisposable
     /// <summary>The UART on COM1 (0x3f8).</summary>
     public Uart16550 Serial => Parts.Serial;
 
+    /// <summary>
+    /// Console input: queues <paramref name="bytes"/> on COM1's receiver (and raises its interrupt on the PC
+    /// platform). Returns how many bytes were taken.
+    /// </summary>
+    public int SendConsoleInput(ReadOnlySpan<byte> bytes) => Serial.Feed(bytes);
+
     /// <summary>The debug-exit device on port 0xf4.</summary>
     public DebugExitDevice DebugExit => Parts.DebugExit;
 
@@ -158,6 +164,11 @@ public sealed class Machine : IDisposable
                 exits[index] = exit;
                 if (exit is VcpuExit.Interrupted) continue; // a kick: the loop condition decides
                 if (exit is VcpuExit.Hlt) break; // interrupts are off, nothing can wake this vCPU
+                if (exit is VcpuExit.SystemReset)
+                {
+                    RequestStop(MachineOutcome.Reset, index);
+                    break;
+                }
                 if (exit.IsFatal)
                 {
                     RecordFatal($"vCPU {index}: {Describe(exit)}");
@@ -165,7 +176,7 @@ public sealed class Machine : IDisposable
                     break;
                 }
                 // A device returned Stop: debug-exit ends the guest; any other device ends the run too.
-                RequestStop(DebugExit.HasExited ? MachineOutcome.Exited : MachineOutcome.Stopped, index);
+                RequestStop(DebugExit.HasExited ? MachineOutcome.Exited : Parts.ResetRequested ? MachineOutcome.Reset : MachineOutcome.Stopped, index);
                 break;
             }
         }

@@ -13,4 +13,6 @@ public enum MachineOutcome
     TimedOut,
     /// <summary>A device other than debug-exit stopped a vCPU's run loop.</summary>
     Stopped,
+    /// <summary>The guest reset the machine (the i8042 reset command, or KVM's system reset event), as Linux reboots.</summary>
+    Reset,
 }

@@ -21,8 +21,10 @@ public sealed class MachineParts : IDisposable
     private int _disposed;
 
     private MachineParts(MachineSpec spec, HostMemory memory, LazyGuestMemory? lazyMemory, IVirtualMachine vm, IVirtualCpu[] vcpus, LoadedImage image,
-        BootSetup boot, DeviceBus bus, Uart16550 serial, DebugExitDevice debugExit)
+        BootSetup boot, DeviceBus bus, Uart16550 serial, DebugExitDevice debugExit, I8042Controller? resetController, IReadOnlyList<IPortIoDevice> platformDevices)
     {
+        ResetController = resetController;
+        PlatformDevices = platformDevices;
         Spec = spec;
         Memory = memory;
         LazyMemory = lazyMemory;
@@ -65,6 +67,18 @@ public sealed class MachineParts : IDisposable
     /// <summary>The debug-exit device on port 0xf4.</summary>
     public DebugExitDevice DebugExit { get; }
 
+    /// <summary>The platform the machine was built as (the image's).</summary>
+    public GuestPlatform Platform => Spec.Image.Platform;
+
+    /// <summary>The i8042 whose reset command ends a PC machine with outcome reset; null on the minimal platform.</summary>
+    public I8042Controller? ResetController { get; }
+
+    /// <summary>The PC platform's devices besides the UART and debug-exit (i8042, CMOS/RTC, PCI ports, port 0x80, fw_cfg); empty on the minimal platform.</summary>
+    public IReadOnlyList<IPortIoDevice> PlatformDevices { get; }
+
+    /// <summary>True if the guest asked for a reset (the i8042 reset command).</summary>
+    public bool ResetRequested => ResetController?.ResetRequested == true;
+
     /// <summary>
     /// Builds the parts. The guest's serial output goes to <paramref name="console"/>. The faults of the spec's
     /// lazy memory go to <paramref name="lazyFaults"/> (the actor runtime's async page-fault machinery); without
@@ -79,6 +93,10 @@ public sealed class MachineParts : IDisposable
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(console);
         spec.Validate();
+        var platform = spec.Image.Platform;
+        if (platform == GuestPlatform.Pc && accelerator.Kind != AcceleratorKind.Kvm)
+            throw new MachineSpecException(nameof(MachineSpec.Image),
+                $"image '{spec.Image.Name}' needs the PC platform (in-kernel interrupt controllers and timers), which only KVM provides; the {accelerator.Kind} accelerator cannot run it");
         var mode = spec.EffectiveBootMode;
         int vcpuCount = spec.EffectiveVcpuCount;
 
@@ -102,9 +120,17 @@ public sealed class MachineParts : IDisposable
             if (spec.Entry is { } entry) image = image with { Entry = entry };
             var boot = new BootSetup(mode, image.Entry, vcpuCount, HandoffFor(image, mode, vcpuCount));
             boot.WriteTables(memory);
+            if (platform == GuestPlatform.Pc)
+                memory.Write(Images.Linux.LinuxBootLayout.MpTableAddress, MpTable.Build(Images.Linux.LinuxBootLayout.MpTableAddress, vcpuCount));
 
             vm = accelerator.CreateVm();
             vm.SetMemoryRegion(Memslot.For(0, 0, memory));
+            IPcPlatformVm? pc = null;
+            if (platform == GuestPlatform.Pc)
+            {
+                pc = vm as IPcPlatformVm ?? throw new MachineSpecException(nameof(MachineSpec.Image), $"image '{spec.Image.Name}' needs the PC platform, which this {vm.Kind} VM does not provide");
+                pc.CreatePcChipset();
+            }
             if (spec.LazyMemory is { } lazySpec)
             {
                 // Anonymous memory: userfaultfd's missing mode on shared memory needs a feature not every kernel has.
@@ -115,15 +141,33 @@ public sealed class MachineParts : IDisposable
             {
                 var vcpu = vm.CreateVcpu(i);
                 vcpus.Add(vcpu);
-                boot.Apply(vcpu);
+                // On the PC platform only the boot processor starts at the entry; the others wait for INIT-SIPI.
+                pc?.PreparePcVcpu(vcpu, bootProcessor: i == 0);
+                if (pc is null || i == 0) boot.Apply(vcpu);
             }
 
             var bus = new DeviceBus();
-            var serial = new Uart16550(console);
+            var serial = new Uart16550(console, pc, Uart16550.Com1Irq);
             bus.RegisterPorts(Uart16550.Com1Port, Uart16550.PortCount, serial);
             var debugExit = new DebugExitDevice();
             bus.RegisterPorts(DebugExitDevice.DefaultPort, 1, debugExit);
-            return new MachineParts(spec, memory, lazy, vm, [.. vcpus], image, boot, bus, serial, debugExit);
+            I8042Controller? i8042 = null;
+            var platformDevices = new List<IPortIoDevice>();
+            if (pc is not null)
+            {
+                i8042 = new I8042Controller();
+                bus.RegisterPorts(I8042Controller.DataPort, I8042Controller.PortCount, i8042);
+                var cmos = new CmosRtc();
+                bus.RegisterPorts(CmosRtc.IndexPort, CmosRtc.PortCount, cmos);
+                var pci = new PciConfigPorts();
+                bus.RegisterPorts(PciConfigPorts.AddressPort, PciConfigPorts.PortCount, pci);
+                var post = new PostCodePort();
+                bus.RegisterPorts(PostCodePort.Port, 1, post);
+                var fwCfg = new FwCfgDevice(spec.MemoryBytes, vcpuCount);
+                bus.RegisterPorts(FwCfgDevice.SelectorPort, FwCfgDevice.PortCount, fwCfg);
+                platformDevices.AddRange([i8042, cmos, pci, post, fwCfg]);
+            }
+            return new MachineParts(spec, memory, lazy, vm, [.. vcpus], image, boot, bus, serial, debugExit, i8042, platformDevices);
         }
         catch
         {

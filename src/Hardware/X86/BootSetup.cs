@@ -154,8 +154,8 @@ public sealed class BootSetup
 
     /// <summary>
     /// The general-purpose registers of vCPU <paramref name="vcpuId"/> at entry: RIP = entry, RSP = its boot stack
-    /// top (<see cref="BootHandoff.StackTop"/> if given, minus one stack per lower vCPU), RDI = its index, RSI = the
-    /// vCPU count, RAX, RBX and RDX as the <see cref="Handoff"/> says, RFLAGS = 2, everything else zero.
+    /// top (<see cref="BootHandoff.StackTop"/> if given, minus one stack per lower vCPU), RDI = its index and RSI = the
+    /// vCPU count (or RDI = 0 and RSI as the handoff says), RAX, RBX and RDX as the <see cref="Handoff"/> says, RFLAGS = 2, everything else zero.
     /// </summary>
     public Registers RegistersFor(int vcpuId)
     {
@@ -168,8 +168,8 @@ public sealed class BootSetup
             Rax = Handoff.Rax ?? 0,
             Rbx = Handoff.Rbx ?? 0,
             Rdx = Handoff.Rdx ?? 0,
-            Rdi = (ulong)vcpuId,
-            Rsi = (ulong)VcpuCount,
+            Rdi = Handoff.Rsi is null ? (ulong)vcpuId : 0,
+            Rsi = Handoff.Rsi ?? (ulong)VcpuCount,
             Rflags = Registers.ResetRflags,
         };
     }

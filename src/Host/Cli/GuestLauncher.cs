@@ -13,12 +13,15 @@ namespace Actorvisor.Host.Cli;
 /// VcpuActors): opens the accelerator, creates and starts the VM, streams its serial console to the
 /// terminal, prints which accelerator ran it and how it ended, and turns that into an exit code.
 /// </summary>
-public sealed class GuestLauncher(TextWriter output, TextWriter errors)
+public sealed class GuestLauncher(TextWriter output, TextWriter errors, Stream? consoleInput = null)
 {
     /// <summary>The name the CLI gives its one VM.</summary>
     public const string VmName = "cli";
 
-    /// <summary>Runs <paramref name="spec"/>; returns the process exit code (see <see cref="ExitCodes"/>).</summary>
+    /// <summary>
+    /// Runs <paramref name="spec"/>; returns the process exit code (see <see cref="ExitCodes"/>). If the launcher was
+    /// given a console input stream, what it reads goes to the guest's serial console while the guest runs.
+    /// </summary>
     public async Task<int> LaunchAsync(AcceleratorPreference preference, MachineSpec spec, TimeSpan timeout)
     {
         try
@@ -45,6 +48,12 @@ public sealed class GuestLauncher(TextWriter output, TextWriter errors)
 
         using (accelerator)
         {
+            if (spec.Image.Platform == GuestPlatform.Pc && accelerator.Kind != AcceleratorKind.Kvm)
+            {
+                errors.WriteLine($"actorvisor: {spec.Image.Name} needs the PC platform (in-kernel interrupt controllers and timers), which only KVM provides: "
+                    + $"a Linux kernel cannot run on the {accelerator.Description} accelerator");
+                return ExitCodes.Usage;
+            }
             output.WriteLine($"[actorvisor] accelerator: {accelerator.Description}");
             var runtime = ActorvisorRuntime.Start(new NodeCapacity(GuestLayout.MaxVcpus, spec.MemoryBytes));
             try
@@ -84,6 +93,7 @@ public sealed class GuestLauncher(TextWriter output, TextWriter errors)
         output.WriteLine($"[actorvisor] booting {spec.Image.Name}: {spec.EffectiveBootMode} mode, {spec.EffectiveVcpuCount} vCPU(s), {spec.MemoryBytes >> 20} MiB, as VM '{session.Name}' on a single-node actor runtime");
         var clock = Stopwatch.StartNew();
         await session.StartAsync();
+        if (consoleInput is not null) StartForwardingInput(consoleInput, session);
         VmOutcome outcome;
         bool timedOut = false;
         try
@@ -104,11 +114,41 @@ public sealed class GuestLauncher(TextWriter output, TextWriter errors)
         return timedOut ? ExitCodes.TimedOut : ExitCodeOf(outcome);
     }
 
-    /// <summary>The exit code for an outcome: the guest's result code, 0 for halt, 255 for a crash or a device stop.</summary>
+    // A background thread (stdin reads block) that forwards console input until end of input or the VM's end.
+    private static void StartForwardingInput(Stream input, VmSession session)
+    {
+        var thread = new Thread(() =>
+        {
+            var buffer = new byte[256];
+            try
+            {
+                int n;
+                while (!session.Ended.IsCompleted && (n = input.Read(buffer)) > 0)
+                {
+                    var pending = buffer[..n];
+                    while (pending.Length > 0 && !session.Ended.IsCompleted)
+                    {
+                        int taken = session.SendConsoleInputAsync(pending).GetAwaiter().GetResult();
+                        pending = pending[taken..];
+                        // The UART's receive queue is full: the guest reads it at its own pace.
+                        if (pending.Length > 0) session.Ended.Wait(TimeSpan.FromMilliseconds(20));
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or ActorvisorException or Akka.Actor.AskTimeoutException)
+            {
+                // The VM ended or stdin closed: nothing more to forward.
+            }
+        }) { Name = "console-input", IsBackground = true };
+        thread.Start();
+    }
+
+    /// <summary>The exit code for an outcome: the guest's result code, 0 for halt or reset, 255 for a crash or a device stop.</summary>
     public static int ExitCodeOf(VmOutcome outcome) => outcome switch
     {
         VmOutcome.Exited e => e.ResultCode,
         VmOutcome.Halted => ExitCodes.Ok,
+        VmOutcome.Reset => ExitCodes.Ok,
         _ => ExitCodes.GuestCrashed,
     };
 }

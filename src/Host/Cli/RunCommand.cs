@@ -1,12 +1,17 @@
 using System.CommandLine;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Images;
+using Actorvisor.Hardware.Images.Linux;
 using Actorvisor.Hardware.Machines;
 using Actorvisor.Hardware.X86;
 
 namespace Actorvisor.Host.Cli;
 
-/// <summary>`actorvisor run --image FILE ...`: boots a flat, ELF64, boot-sector or multiboot guest image.</summary>
+/// <summary>
+/// `actorvisor run --image FILE ...`: boots a flat, ELF64, boot-sector or multiboot guest image; `actorvisor run
+/// --kernel bzImage [--initrd FILE] [--cmdline TEXT]` boots Linux on KVM's PC platform with stdin forwarded to its
+/// serial console.
+/// </summary>
 public static class RunCommand
 {
     /// <summary>Image formats `run` understands.</summary>
@@ -28,7 +33,8 @@ public static class RunCommand
     public static Command Create()
     {
         var image = new Option<FileInfo?>("--image") { Description = "guest image file (or --kernel)" };
-        var kernel = new Option<FileInfo?>("--kernel") { Description = "a Linux kernel (bzImage) to boot; needs KVM" };
+        var kernel = new Option<FileInfo?>("--kernel") { Description = "a Linux bzImage to boot on KVM's PC platform (instead of --image)" };
+        var initrd = new Option<FileInfo?>("--initrd") { Description = "the initrd (initramfs) for --kernel" };
         var format = new Option<ImageFormat>("--format")
         {
             Description = "flat, elf, bootsector, multiboot or auto (by the file's bytes: a multiboot header, the ELF magic, 512 bytes ending in 55 AA, else flat)",
@@ -50,15 +56,26 @@ public static class RunCommand
         var timeout = CommonOptions.Timeout();
         var command = new Command("run", "Run a guest image; the exit code is the byte the guest wrote to the debug-exit port (0xf4)")
         {
-            image, kernel, format, mode, loadAddress, entry, memory, vcpus, cmdline, module, accelerator, timeout,
+            image, kernel, initrd, cmdline, module, format, mode, loadAddress, entry, memory, vcpus, accelerator, timeout,
         };
         command.SetAction(async (parse, _) =>
         {
-            if (parse.GetValue(kernel) is { } linux) return RefuseLinux(linux, parse.GetValue(accelerator));
+            if (parse.GetValue(kernel) is { } linux)
+            {
+                if (RefuseLinux(linux, parse.GetValue(accelerator)) is { } refused) return refused;
+                return await RunLinuxAsync(linux, parse.GetValue(initrd), parse.GetValue(cmdline) ?? DefaultCommandLine, parse.GetValue(image),
+                    parse.GetResult(memory) is null or { Implicit: true } ? LinuxDefaultMemory : parse.GetValue(memory)!,
+                    parse.GetValue(vcpus), parse.GetValue(accelerator), TimeSpan.FromSeconds(parse.GetValue(timeout)));
+            }
             var problems = new List<string>();
             if (parse.GetValue(image) is not { } file)
             {
-                Console.Error.WriteLine("actorvisor: --image FILE (or --kernel FILE) is required");
+                Console.Error.WriteLine("actorvisor: give --image FILE (a flat, ELF, boot-sector or multiboot image) or --kernel FILE (a Linux bzImage)");
+                return ExitCodes.Usage;
+            }
+            if (parse.GetResult(initrd) is { Implicit: false })
+            {
+                Console.Error.WriteLine("actorvisor: --initrd goes with --kernel");
                 return ExitCodes.Usage;
             }
             ulong? Address(Option<string?> option)
@@ -102,18 +119,45 @@ public static class RunCommand
         return command;
     }
 
-    // A Linux kernel: refused with the reason where it cannot run (no usable KVM). Booting it is the bzImage
-    // loader's (another branch); until it is merged this build refuses every Linux kernel.
-    private static int RefuseLinux(FileInfo kernel, AcceleratorPreference preference)
+    /// <summary>The command line a Linux guest gets unless told otherwise: the serial console, no PCI bus to scan (the machine has no PCI device), a reset on panic, and the i8042 probe kept short.</summary>
+    public const string DefaultCommandLine = "console=ttyS0 reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
+
+    /// <summary>Guest RAM a Linux guest gets unless --memory says otherwise.</summary>
+    public const string LinuxDefaultMemory = "256M";
+
+    // A Linux kernel: refused up front with the reason where it cannot run (no usable KVM); null if it may boot.
+    private static int? RefuseLinux(FileInfo kernel, AcceleratorPreference preference)
     {
         if (!kernel.Exists)
         {
             Console.Error.WriteLine($"actorvisor: --kernel: {kernel.FullName} does not exist");
             return ExitCodes.Usage;
         }
-        Console.Error.WriteLine($"actorvisor: cannot boot {kernel.FullName}: {LinuxGuestRequirement.WhyNot(preference) ?? "this build has no Linux kernel loader"}");
+        if (LinuxGuestRequirement.WhyNot(preference) is not { } why) return null;
+        Console.Error.WriteLine($"actorvisor: cannot boot {kernel.FullName}: {why}");
         return ExitCodes.Usage;
     }
+
+    private static async Task<int> RunLinuxAsync(FileInfo kernel, FileInfo? initrd, string commandLine, FileInfo? image, string memory, int vcpus,
+        AcceleratorPreference accelerator, TimeSpan timeout)
+    {
+        var problems = new List<string>();
+        if (image is not null) problems.Add("--image and --kernel exclude each other");
+        if (!kernel.Exists) problems.Add($"--kernel: {kernel.FullName} does not exist");
+        if (initrd is { Exists: false }) problems.Add($"--initrd: {initrd.FullName} does not exist");
+        if (!ByteSize.TryParse(memory, out var memoryBytes, out var sizeError)) problems.Add($"--memory: {sizeError}");
+        if (problems.Count > 0)
+        {
+            foreach (var p in problems) Console.Error.WriteLine($"actorvisor: {p}");
+            return ExitCodes.Usage;
+        }
+        var spec = new MachineSpec
+        {
+            Image = new LinuxKernelImage(kernel.FullName, initrd?.FullName, commandLine, vcpus), MemoryBytes = memoryBytes, VcpuCount = vcpus,
+        };
+        return await new GuestLauncher(Console.Out, Console.Error, Console.OpenStandardInput()).LaunchAsync(accelerator, spec, timeout);
+    }
+
 
     // The hardware layer's format, or null to detect it.
     private static Hardware.Images.ImageFormat? FormatOf(ImageFormat format) => format switch

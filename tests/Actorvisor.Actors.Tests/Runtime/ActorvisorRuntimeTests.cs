@@ -32,6 +32,17 @@ public sealed class ActorvisorRuntimeTests : IDisposable
     }
 
     [Fact]
+    public async Task Console_input_reaches_the_guest_through_its_uart()
+    {
+        await using var runtime = ActorvisorRuntime.Start(new NodeCapacity(4, 1UL << 30), "runtime-console-input");
+        var vm = await runtime.CreateVmAsync(Spec("echo", TestGuests.EchoFirstReceivedByte()));
+        await vm.StartAsync();
+        Assert.Equal(2, await vm.SendConsoleInputAsync("*!"u8.ToArray()));
+        var outcome = await vm.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(new VmOutcome.Exited('*'), outcome);
+    }
+
+    [Fact]
     public async Task Refusals_surface_as_typed_errors()
     {
         await using var runtime = ActorvisorRuntime.Start(new NodeCapacity(1, 1UL << 30), "runtime-refusals");

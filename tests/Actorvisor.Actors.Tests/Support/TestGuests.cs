@@ -99,6 +99,20 @@ public static class TestGuests
         a.jmp(halt);
     }
 
+    /// <summary>Polls COM1's line status until a byte was received, then exits with that byte as its result code.</summary>
+    public static GuestImage EchoFirstReceivedByte() => Build("echo-first-received-byte", 1, a =>
+    {
+        var wait = a.CreateLabel();
+        a.mov(dx, 0x3fd);
+        a.Label(ref wait);
+        a.@in(al, dx); // LSR: bit 0 = data ready
+        a.test(al, 1);
+        a.jz(wait);
+        a.mov(dx, 0x3f8);
+        a.@in(al, dx); // RBR
+        ExitWithAl(a);
+    });
+
     private static GuestImage Build(string name, int vcpus, Action<Assembler> program)
     {
         var a = new Assembler(32);

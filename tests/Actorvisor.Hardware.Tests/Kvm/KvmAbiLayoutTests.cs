@@ -25,6 +25,13 @@ public sealed class KvmAbiLayoutTests
         { nameof(KvmDirtyLog), Unsafe.SizeOf<KvmDirtyLog>(), 16 },
         { nameof(KvmCreateDevice), Unsafe.SizeOf<KvmCreateDevice>(), 12 },
         { nameof(KvmDeviceAttr), Unsafe.SizeOf<KvmDeviceAttr>(), 24 },
+        { nameof(KvmIrqLevel), Unsafe.SizeOf<KvmIrqLevel>(), 8 },
+        { nameof(KvmPitConfig), Unsafe.SizeOf<KvmPitConfig>(), 64 },
+        { nameof(KvmLapicState), Unsafe.SizeOf<KvmLapicState>(), 1024 },
+        { nameof(KvmMsrs), Unsafe.SizeOf<KvmMsrs>(), 8 },
+        { nameof(KvmMsrEntry), Unsafe.SizeOf<KvmMsrEntry>(), 16 },
+        { nameof(KvmFpu), Unsafe.SizeOf<KvmFpu>(), 416 },
+        { nameof(KvmMpState), Unsafe.SizeOf<KvmMpState>(), 4 },
     };
 
     [Theory]
@@ -71,6 +78,10 @@ public sealed class KvmAbiLayoutTests
         { typeof(KvmCreateDevice), "Type", 0 }, { typeof(KvmCreateDevice), "Fd", 4 }, { typeof(KvmCreateDevice), "Flags", 8 },
         { typeof(KvmDeviceAttr), "Flags", 0 }, { typeof(KvmDeviceAttr), "Group", 4 }, { typeof(KvmDeviceAttr), "Attr", 8 }, { typeof(KvmDeviceAttr), "Addr", 16 },
         { typeof(KvmSignalMask), "Len", 0 }, { typeof(KvmSignalMask), "Sigset", 4 },
+        { typeof(KvmIrqLevel), "Irq", 0 }, { typeof(KvmIrqLevel), "Level", 4 },
+        { typeof(KvmMsrEntry), "Index", 0 }, { typeof(KvmMsrEntry), "Reserved", 4 }, { typeof(KvmMsrEntry), "Data", 8 },
+        { typeof(KvmFpu), "Fcw", 128 }, { typeof(KvmFpu), "Fsw", 130 }, { typeof(KvmFpu), "Ftwx", 132 }, { typeof(KvmFpu), "LastOpcode", 134 },
+        { typeof(KvmFpu), "LastIp", 136 }, { typeof(KvmFpu), "LastDp", 144 }, { typeof(KvmFpu), "Mxcsr", 408 },
     };
 
     [Theory]
@@ -114,6 +125,17 @@ public sealed class KvmAbiLayoutTests
         { "KVM_SET_DEVICE_ATTR", KvmIoctls.SetDeviceAttr, 0x4018aee1 },
         { "KVM_GET_DEVICE_ATTR", KvmIoctls.GetDeviceAttr, 0x4018aee2 },
         { "KVM_HAS_DEVICE_ATTR", KvmIoctls.HasDeviceAttr, 0x4018aee3 },
+        { "KVM_CREATE_IRQCHIP", KvmIoctls.CreateIrqchip, 0xae60 },
+        { "KVM_IRQ_LINE", KvmIoctls.IrqLine, 0x4008ae61 },
+        { "KVM_CREATE_PIT2", KvmIoctls.CreatePit2, 0x4040ae77 },
+        { "KVM_GET_MSRS", KvmIoctls.GetMsrs, 0xc008ae88 },
+        { "KVM_SET_MSRS", KvmIoctls.SetMsrs, 0x4008ae89 },
+        { "KVM_GET_FPU", KvmIoctls.GetFpu, 0x81a0ae8c },
+        { "KVM_SET_FPU", KvmIoctls.SetFpu, 0x41a0ae8d },
+        { "KVM_GET_LAPIC", KvmIoctls.GetLapic, 0x8400ae8e },
+        { "KVM_SET_LAPIC", KvmIoctls.SetLapic, 0x4400ae8f },
+        { "KVM_GET_MP_STATE", KvmIoctls.GetMpState, 0x8004ae98 },
+        { "KVM_SET_MP_STATE", KvmIoctls.SetMpState, 0x4004ae99 },
     };
 
     [Theory]

@@ -91,6 +91,38 @@ public class CliCommandTests
     }
 
     [Fact]
+    public async Task A_linux_kernel_on_the_software_accelerator_exits_2_with_the_reason()
+    {
+        // The platform check comes before the kernel is read, so any file stands in for the bzImage here.
+        var kernel = CliProcess.TempImage([0x90]);
+        try
+        {
+            var r = await CliProcess.RunAsync("run", "--kernel", kernel, "--cmdline", "console=ttyS0", "--accelerator", "software");
+            Assert.True(r.ExitCode == 2, r.ToString());
+            Assert.Contains("the software accelerator cannot boot Linux", r.Stderr);
+            Assert.Contains(kernel, r.Stderr);
+            Assert.DoesNotContain("booting", r.Stdout);
+        }
+        finally { File.Delete(kernel); }
+    }
+
+    [Fact]
+    public async Task An_initrd_without_a_kernel_and_a_command_line_for_a_flat_image_exit_2()
+    {
+        var image = CliProcess.TempImage(PrintAExit7);
+        try
+        {
+            var r = await CliProcess.RunAsync("run", "--image", image, "--initrd", image, "--accelerator", "software");
+            Assert.True(r.ExitCode == 2, r.ToString());
+            Assert.Contains("--initrd goes with --kernel", r.Stderr);
+            r = await CliProcess.RunAsync("run", "--image", image, "--cmdline", "quiet", "--accelerator", "software");
+            Assert.True(r.ExitCode == 2, r.ToString());
+            Assert.Contains("for multiboot kernels", r.Stderr);
+        }
+        finally { File.Delete(image); }
+    }
+
+    [Fact]
     public async Task Missing_or_unreadable_images_exit_2_before_anything_runs()
     {
         var missing = await CliProcess.RunAsync("run", "--accelerator", "software");
