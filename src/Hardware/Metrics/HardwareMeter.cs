@@ -17,6 +17,8 @@ public static class HardwareMeter
     private static readonly Meter s_meter = new(Name);
     private static readonly object s_gate = new();
     private static readonly HashSet<VcpuExitCounters> s_vcpus = [];
+    // Counters of vCPUs that ended, with when: still exported for RetainEnded, so a scrape sees a short-lived VM's final counts.
+    private static readonly List<(VcpuExitCounters Counters, long EndedAt)> s_ended = [];
     private static readonly HashSet<SoftMmu> s_mmus = [];
     // The counts of MMUs already disposed, so the node-wide MMU counters never go down.
     private static MmuCounters s_retiredMmus;
@@ -37,12 +39,23 @@ public static class HardwareMeter
             "TLB flushes requested by software MMUs on this node");
     }
 
-    /// <summary>The vCPU counters registered now.</summary>
-    public static IReadOnlyList<VcpuExitCounters> LiveVcpus
+    /// <summary>
+    /// How long the counters of a vCPU stay exported after it ended (its VM stopped or was destroyed): long
+    /// enough for a few scrapes at the usual 15-60 s intervals to see a short-lived VM's final counts.
+    /// </summary>
+    public static TimeSpan RetainEnded { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The vCPU counters exported now: those of running vCPUs and of vCPUs that ended within <see cref="RetainEnded"/>.</summary>
+    public static IReadOnlyList<VcpuExitCounters> ExportedVcpus
     {
         get
         {
-            lock (s_gate) return [.. s_vcpus];
+            lock (s_gate)
+            {
+                long now = Environment.TickCount64;
+                s_ended.RemoveAll(e => now - e.EndedAt > (long)RetainEnded.TotalMilliseconds);
+                return [.. s_vcpus, .. s_ended.Select(e => e.Counters)];
+            }
         }
     }
 
@@ -53,7 +66,10 @@ public static class HardwareMeter
 
     internal static void Unregister(VcpuExitCounters counters)
     {
-        lock (s_gate) s_vcpus.Remove(counters);
+        lock (s_gate)
+        {
+            if (s_vcpus.Remove(counters)) s_ended.Add((counters, Environment.TickCount64));
+        }
     }
 
     /// <summary>Adds <paramref name="mmu"/> to the node-wide MMU counters until <see cref="Unregister(SoftMmu)"/>.</summary>
@@ -91,7 +107,7 @@ public static class HardwareMeter
     private static IEnumerable<Measurement<long>> ObserveExits()
     {
         var list = new List<Measurement<long>>();
-        foreach (var c in LiveVcpus)
+        foreach (var c in ExportedVcpus)
         {
             var vm = new KeyValuePair<string, object?>("vm", c.Vm);
             var vcpu = new KeyValuePair<string, object?>("vcpu", c.Vcpu);
@@ -105,7 +121,7 @@ public static class HardwareMeter
     }
 
     private static IEnumerable<Measurement<double>> ObserveGuestTime() =>
-        LiveVcpus.Select(c => new Measurement<double>(c.GuestSeconds, new("vm", c.Vm), new("vcpu", c.Vcpu))).ToList();
+        ExportedVcpus.Select(c => new Measurement<double>(c.GuestSeconds, new("vm", c.Vm), new("vcpu", c.Vcpu))).ToList();
 
     private static IEnumerable<Measurement<long>> ObserveMmuFaults()
     {

@@ -48,6 +48,8 @@ public sealed class NodeHttpEndpoint : IHostedService, IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "actorvisor-node-http", Args = [] });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(_loggers);
+        // The node's host owns the process lifetime (signals, systemd); this server only starts and stops with it.
+        builder.Services.AddSingleton<IHostLifetime, PassiveLifetime>();
         builder.WebHost.UseKestrel(k =>
         {
             k.Listen(_endpoint);
@@ -117,5 +119,13 @@ public sealed class NodeHttpEndpoint : IHostedService, IAsyncDisposable
         context.Response.ContentType = "text/plain; charset=utf-8";
         await context.Response.WriteAsync(
             $"unauthorized: {(token is null ? "missing" : "wrong")} API token; /metrics needs the node's API token as 'Authorization: Bearer TOKEN'\n").ConfigureAwait(false);
+    }
+
+    // A lifetime that waits for nothing and handles no signal: the node's own host does that.
+    private sealed class PassiveLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }
