@@ -46,7 +46,7 @@ internal sealed class VcpuRunLoop
     {
         _cpu = cpu;
         _counters = counters;
-        _exits = counters is null ? exits : new CountingExitHandler(exits, counters);
+        _exits = counters?.Wrap(exits) ?? exits;
         _flushTlb = flushTlb;
         _threadStarted = threadStarted;
         _thread = new Thread(ThreadMain) { Name = threadName, IsBackground = true };

@@ -150,8 +150,8 @@ public sealed class Machine : IDisposable
     private void RunVcpu(int index, VcpuExit?[] exits)
     {
         var vcpu = _vcpus[index];
-        using var counters = Spec.CountExitsAs is { } name ? new Metrics.VcpuExitCounters(name, vcpu.Id) : null;
-        IExitHandler handler = counters is null ? Bus : new Metrics.CountingExitHandler(Bus, counters);
+        using var counters = Spec.CountExitsAs is { } name ? new Metrics.VcpuExitCounters(name, vcpu) : null;
+        IExitHandler handler = counters?.Wrap(Bus) ?? Bus;
         try
         {
             while (!_stopRequested)
