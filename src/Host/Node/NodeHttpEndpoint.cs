@@ -56,7 +56,7 @@ public sealed class NodeHttpEndpoint : IHostedService, IAsyncDisposable
             k.AddServerHeader = false;
         });
         builder.Services.AddOpenTelemetry().WithMetrics(m => m
-            .AddMeter(HardwareMeter.Name, NodeMetrics.Name)
+            .AddMeter(HardwareMeter.Name, Actors.Metrics.ActorsMeter.Name, NodeMetrics.Name)
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
         var app = builder.Build();
         app.Use(RequireTokenForMetrics);

@@ -124,6 +124,10 @@ public sealed class NodeHttpEndpointTests : IAsyncDisposable
         Assert.Equal(0, Sample(scrape, "actorvisor_vcpu_exits_total", "vm=\"metered\"", "kind=\"other\""));
         Assert.True(Sample(scrape, "actorvisor_vcpu_guest_time_seconds_total", "vm=\"metered\"") > 0);
         Assert.Equal(1, Sample(scrape, "actorvisor_cluster_members", "status=\"up\""));
+        // Node-wide (other VMs of this test process count too): at least this VM's start and end.
+        Assert.True(Sample(scrape, "actorvisor_vm_transitions_total", "state=\"running\"") >= 1, scrape);
+        Assert.True(Sample(scrape, "actorvisor_vm_transitions_total", "state=\"stopped\"") >= 1, scrape);
+        Assert.True(Sample(scrape, "actorvisor_asyncpf_events_total", "kind=\"fault\"") >= 0, scrape);
         Assert.True(Sample(scrape, "actorvisor_api_request_duration_seconds_count", "kind=\"create_vm\"", "outcome=\"ok\"") >= 1, scrape);
 
         var missing = await Get(ports[1], "/metrics");
