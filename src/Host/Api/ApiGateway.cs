@@ -97,7 +97,8 @@ public sealed class ApiGateway : ReceiveActor
         long started = Stopwatch.GetTimestamp();
         var kind = new KeyValuePair<string, object?>("kind", KindOf(request));
         var histogram = _requestDuration!;
-        Self.Ask<IApiReply>(new TimedRequest(request), RequestDeadline.Of(request)).ContinueWith(t =>
+        // Ask<object>: whatever answer comes is passed on unchanged.
+        Self.Ask<object>(new TimedRequest(request), RequestDeadline.Of(request)).ContinueWith(t =>
         {
             var outcome = t.IsCompletedSuccessfully ? t.Result is ApiErrorReply e ? e.Code.ToString() : "ok" : "no_answer";
             histogram.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, kind, new KeyValuePair<string, object?>("outcome", outcome));
