@@ -41,6 +41,7 @@ public sealed class AsyncPfRouter : IPageFaultSink, IDisposable
         GuestPhysicalAddress = guestPhysicalAddress;
         _vcpus = Enumerable.Range(0, vcpuCount).Select(i => new AsyncPfVcpu(i)).ToArray();
         _fallback = new SynchronousPageResolver(store, Options.ReadAttempts);
+        Metrics.ActorsMeter.Register(this);
     }
 
     /// <summary>Where pages come from.</summary>
@@ -200,7 +201,11 @@ public sealed class AsyncPfRouter : IPageFaultSink, IDisposable
         Volatile.Read(ref _region)?.InstallsAfterUnmap ?? 0);
 
     /// <summary>Releases the cancellation sources; call after the lazy memory is gone.</summary>
-    public void Dispose() => _cancel?.Dispose();
+    public void Dispose()
+    {
+        _cancel?.Dispose();
+        Metrics.ActorsMeter.Unregister(this);
+    }
 
     internal AsyncPfVcpu Vcpu(int vcpuId) => _vcpus[vcpuId];
 

@@ -2,6 +2,7 @@ using Actorvisor.Hardware.Mmu;
 using System.Diagnostics;
 using Actorvisor.Actors.Memslots;
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Metrics;
 using Actorvisor.Hardware.Native;
 using Akka.Actor;
 
@@ -18,6 +19,7 @@ internal sealed class VcpuRunLoop
 {
     private readonly IVirtualCpu _cpu;
     private readonly IExitHandler _exits;
+    private readonly VcpuExitCounters? _counters;
     private readonly Action<IVirtualCpu>? _flushTlb;
     private readonly Action<int>? _threadStarted;
     private readonly Thread _thread;
@@ -36,11 +38,15 @@ internal sealed class VcpuRunLoop
     /// <summary>
     /// A loop for <paramref name="cpu"/>; its thread starts with <see cref="Start"/> and first calls
     /// <paramref name="threadStarted"/> with its kernel thread id (faults on lazy memory are attributed by it).
+    /// With <paramref name="counters"/>, every exit and the time in the guest are counted there (the loop
+    /// disposes them when its thread ends).
     /// </summary>
-    public VcpuRunLoop(IVirtualCpu cpu, IExitHandler exits, string threadName, Action<IVirtualCpu>? flushTlb = null, Action<int>? threadStarted = null)
+    public VcpuRunLoop(IVirtualCpu cpu, IExitHandler exits, string threadName, Action<IVirtualCpu>? flushTlb = null, Action<int>? threadStarted = null,
+        VcpuExitCounters? counters = null)
     {
         _cpu = cpu;
-        _exits = exits;
+        _counters = counters;
+        _exits = counters?.Wrap(exits) ?? exits;
         _flushTlb = flushTlb;
         _threadStarted = threadStarted;
         _thread = new Thread(ThreadMain) { Name = threadName, IsBackground = true };
@@ -150,6 +156,7 @@ internal sealed class VcpuRunLoop
             return VcpuRunState.Running;
         }
         VcpuExit exit;
+        long start = Stopwatch.GetTimestamp();
         try
         {
             exit = _cpu.Run(_exits);
@@ -158,6 +165,7 @@ internal sealed class VcpuRunLoop
         {
             Volatile.Write(ref _inGuest, 0);
         }
+        _counters?.CountReturn(exit, Stopwatch.GetTimestamp() - start);
         switch (exit)
         {
             case VcpuExit.Interrupted:
@@ -259,6 +267,7 @@ internal sealed class VcpuRunLoop
             Volatile.Write(ref _pending, 0);
         }
         _quiescent?.Retire();
+        _counters?.Dispose();
         foreach (var (request, replyTo) in left) replyTo.Tell(RefuseAfterStop(request), _owner);
         foreach (var requester in _stopRequesters) requester.Tell(new VcpuStopped(Id), _owner);
     }

@@ -88,6 +88,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         if (_vm is not null)
         {
             Become(() => Live(VmState.Created, new LiveData()));
+            Metrics.ActorsMeter.Transition(VmState.Created);
             Context.Parent.Tell(new VmReady(Name, Self));
             return;
         }
@@ -317,6 +318,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         var from = _state;
         _state = next;
         Become(behaviour);
+        if (next != from) Metrics.ActorsMeter.Transition(next);
         if (publish && next != from) _events.Publish(new VmStateChanged(Name, from, next), toParent: true);
     }
 

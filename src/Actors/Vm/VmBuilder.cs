@@ -61,7 +61,7 @@ internal static class VmBuilder
         var router = parts.AsyncPf;
         var loops = parts.RunnableVcpus
             .Select(cpu => new VcpuRunLoop(cpu, parts.ExitHandler, $"{hardware.Name}/vcpu{cpu.Id}", parts.EffectiveFlushTlb,
-                router is null ? null : tid => router.BindVcpuThread(cpu.Id, tid)))
+                router is null ? null : tid => router.BindVcpuThread(cpu.Id, tid), new Hardware.Metrics.VcpuExitCounters(hardware.Name, cpu)))
             .ToArray();
         foreach (var loop in loops) loop.JoinGracePeriod(gracePeriod);
         var memslots = context.Watch(context.ActorOf(MemslotSetActor.Props(memslotTable), "memslots"));

@@ -12,6 +12,9 @@ public interface IVirtualCpu : IDisposable
     /// <summary>The vCPU index within its VM.</summary>
     int Id { get; }
 
+    /// <summary>The exits this vCPU dispatched to its handler, if it counts them itself (null: it does not).</summary>
+    VcpuExitCounts? ExitCounts => null;
+
     /// <summary>
     /// Runs guest code until an exit the handler does not absorb. Port I/O and MMIO exits are passed to
     /// <paramref name="handler"/> on the calling thread (inline, like Firecracker's run_emulation); the

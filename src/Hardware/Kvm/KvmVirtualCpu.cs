@@ -14,6 +14,7 @@ namespace Actorvisor.Hardware.Kvm;
 public sealed class KvmVirtualCpu : IVirtualCpu
 {
     private readonly VcpuFd _vcpu;
+    private readonly VcpuExitCounts _exitCounts = new();
     private int _kickPending;
     private int _runnerTid;
     private ulong _signalMaskSet = ulong.MaxValue;
@@ -28,6 +29,9 @@ public sealed class KvmVirtualCpu : IVirtualCpu
 
     /// <inheritdoc />
     public int Id => _vcpu.Id;
+
+    /// <inheritdoc />
+    public VcpuExitCounts ExitCounts => _exitCounts;
 
     /// <summary>The KVM vCPU fd wrapper, for vCPU ioctls beyond the accelerator contract.</summary>
     public VcpuFd Fd => _vcpu;
@@ -185,6 +189,7 @@ public sealed class KvmVirtualCpu : IVirtualCpu
         for (int i = 0; i < io.Count; i++)
         {
             var item = data.Slice(i * io.Size, io.Size);
+            _exitCounts.PortIo++;
             if (handler.OnPortIo(io.Port, direction, item) == ExitAction.Stop)
                 stop ??= new VcpuExit.PortIo(io.Port, io.Size, direction, (uint)LittleEndian(item));
         }
@@ -196,6 +201,7 @@ public sealed class KvmVirtualCpu : IVirtualCpu
         var mmio = _vcpu.RunState.Mmio;
         bool isWrite = mmio.IsWrite != 0;
         var data = _vcpu.MmioData;
+        _exitCounts.Mmio++;
         return handler.OnMmio(mmio.PhysAddr, isWrite, data) == ExitAction.Stop
             ? new VcpuExit.Mmio(mmio.PhysAddr, data.Length, isWrite, LittleEndian(data))
             : null;

@@ -156,11 +156,15 @@ public sealed class Machine : IDisposable
     private void RunVcpu(int index, VcpuExit?[] exits)
     {
         var vcpu = _vcpus[index];
+        using var counters = Spec.CountExitsAs is { } name ? new Metrics.VcpuExitCounters(name, vcpu) : null;
+        IExitHandler handler = counters?.Wrap(Bus) ?? Bus;
         try
         {
             while (!_stopRequested)
             {
-                var exit = vcpu.Run(Bus);
+                long start = Stopwatch.GetTimestamp();
+                var exit = vcpu.Run(handler);
+                counters?.CountReturn(exit, Stopwatch.GetTimestamp() - start);
                 exits[index] = exit;
                 if (exit is VcpuExit.Interrupted) continue; // a kick: the loop condition decides
                 if (exit is VcpuExit.Hlt) break; // interrupts are off, nothing can wake this vCPU

@@ -38,6 +38,13 @@ public sealed record MachineSpec
     /// <summary>Optional lazy guest RAM above ordinary RAM, filled on first touch from a backing store; null for none.</summary>
     public LazyMemorySpec? LazyMemory { get; init; }
 
+    /// <summary>
+    /// When set, <see cref="Machine.Run"/> counts every vCPU's exits and guest time in a
+    /// <see cref="Metrics.VcpuExitCounters"/> under this VM name (exported by <see cref="Metrics.HardwareMeter"/>
+    /// while the machine lives); null counts nothing.
+    /// </summary>
+    public string? CountExitsAs { get; init; }
+
     /// <summary>The vCPU count after defaults.</summary>
     public int EffectiveVcpuCount => VcpuCount ?? Image.VcpuCount;
 

@@ -55,6 +55,7 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
         ManualProtect = options.ManualProtect;
         Lock = new MmuLock(hooks);
         Tlb = new TlbFlushCoordinator(options.FlushTimeout, hooks);
+        Metrics.HardwareMeter.Register(this);
     }
 
     /// <summary>mmu_lock.</summary>
@@ -729,5 +730,6 @@ public sealed class SoftMmu : IDirtyLog, IDisposable
     {
         SetMemslots(MemslotSet.Empty);
         Lock.Dispose();
+        Metrics.HardwareMeter.Unregister(this);
     }
 }

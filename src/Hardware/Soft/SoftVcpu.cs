@@ -91,6 +91,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
 
     // Exit bookkeeping of the current Run; touched only by the run thread (hooks run on it).
     private IExitHandler? _handler;
+    private readonly VcpuExitCounts _exitCounts = new();
     private readonly Queue<VcpuExit> _exits = new();
     private int _stopsThisEmulation;
     private bool _advanceOverHlt;
@@ -116,6 +117,9 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
 
     /// <inheritdoc />
     public int Id { get; }
+
+    /// <inheritdoc />
+    public VcpuExitCounts ExitCounts => _exitCounts;
 
     /// <summary>The x86 power-on state KVM gives a new vCPU (Intel SDM vol. 3, 9.1.1): real mode at F000:FFF0.</summary>
     private static SpecialRegisters ResetState(int id)
@@ -445,6 +449,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         uint data = value;
         try
         {
+            _exitCounts.PortIo++;
             if (_handler!.OnPortIo((ushort)port, IoDirection.Out, new Span<byte>(&data, size)) == ExitAction.Stop)
                 Record(new VcpuExit.PortIo((ushort)port, size, IoDirection.Out, value));
         }
@@ -460,6 +465,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         if (_handlerFailure is not null) return 0;
         try
         {
+            _exitCounts.PortIo++;
             if (_handler!.OnPortIo((ushort)port, IoDirection.In, new Span<byte>(&data, size)) == ExitAction.Stop)
                 Record(new VcpuExit.PortIo((ushort)port, size, IoDirection.In, data));
         }
@@ -478,6 +484,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         if (_handlerFailure is not null) return 0;
         try
         {
+            _exitCounts.Mmio++;
             if (_handler!.OnMmio(gpa, false, new Span<byte>(&data, Math.Min(size, 8))) == ExitAction.Stop)
                 Record(new VcpuExit.Mmio(gpa, size, false, data));
         }
@@ -494,6 +501,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         ulong data = value;
         try
         {
+            _exitCounts.Mmio++;
             if (_handler!.OnMmio(gpa, true, new Span<byte>(&data, Math.Min(size, 8))) == ExitAction.Stop)
                 Record(new VcpuExit.Mmio(gpa, size, true, value));
         }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Security.Cryptography;
 using System.Text;
 using Actorvisor.Host.Api.V1;
@@ -36,6 +37,7 @@ public sealed class ApiGateway : ReceiveActor
     private readonly string _nodeName;
     private readonly Address _selfAddress;
     private readonly byte[]? _tokenHash;
+    private readonly Histogram<double>? _requestDuration;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, ActorSelection> _agents = new(StringComparer.Ordinal);
     private Dictionary<string, VmLocation> _locations = new(StringComparer.Ordinal);
@@ -45,19 +47,28 @@ public sealed class ApiGateway : ReceiveActor
     /// Props for the gateway of node <paramref name="nodeName"/>, in front of <paramref name="directory"/>; VM requests go to the agents at
     /// <paramref name="agentPath"/> (<paramref name="localAgent"/> on this node); <paramref name="token"/> null or empty means no token is required.
     /// </summary>
-    public static Props Props(IActorRef directory, IActorRef localAgent, string agentPath, string nodeName, string? token) =>
-        Akka.Actor.Props.Create(() => new ApiGateway(directory, localAgent, agentPath, nodeName, token));
+    /// With <paramref name="requestDuration"/>, the time from a request's arrival to its answer is recorded there,
+    /// tagged <c>kind</c> (e.g. create_vm) and <c>outcome</c> (ok or the error code).
+    public static Props Props(IActorRef directory, IActorRef localAgent, string agentPath, string nodeName, string? token,
+        Histogram<double>? requestDuration = null) =>
+        Akka.Actor.Props.Create(() => new ApiGateway(directory, localAgent, agentPath, nodeName, token, requestDuration));
 
     /// <summary>Use <see cref="Props"/>.</summary>
-    public ApiGateway(IActorRef directory, IActorRef localAgent, string agentPath, string nodeName, string? token)
+    public ApiGateway(IActorRef directory, IActorRef localAgent, string agentPath, string nodeName, string? token, Histogram<double>? requestDuration = null)
     {
+        _requestDuration = requestDuration;
         _directory = directory;
         _localAgent = localAgent;
         _agentPath = agentPath.Split('/', StringSplitOptions.RemoveEmptyEntries);
         _nodeName = nodeName;
         _selfAddress = ((ExtendedActorSystem)Context.System).Provider.DefaultAddress;
         _tokenHash = string.IsNullOrEmpty(token) ? null : Hash(token);
-        Receive<ApiRequest>(OnRequest);
+        Receive<ApiRequest>(request =>
+        {
+            if (_requestDuration is null || Sender.IsNobody()) OnRequest(request);
+            else Timed(request);
+        });
+        Receive<TimedRequest>(t => OnRequest(t.Request));
         Receive<DirectorySnapshotReceived>(m => Learn(m.Snapshot));
         Receive<NodeAnswered>(OnNodeAnswered);
         ReceiveAny(m =>
@@ -72,6 +83,37 @@ public sealed class ApiGateway : ReceiveActor
 
     /// <inheritdoc />
     protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
+
+    // Handles the request with a promise as its sender, so its answer, from whichever actor gives it, is timed
+    // on its way to the caller.
+    private void Timed(ApiRequest request)
+    {
+        var replyTo = Sender;
+        long started = Stopwatch.GetTimestamp();
+        var kind = new KeyValuePair<string, object?>("kind", KindOf(request));
+        var histogram = _requestDuration!;
+        // Ask<object>: whatever answer comes is passed on unchanged.
+        Self.Ask<object>(new TimedRequest(request), RequestDeadline.Of(request)).ContinueWith(t =>
+        {
+            var outcome = t.IsCompletedSuccessfully ? t.Result is ApiErrorReply e ? e.Code.ToString() : "ok" : "no_answer";
+            histogram.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, kind, new KeyValuePair<string, object?>("outcome", outcome));
+            if (t.IsCompletedSuccessfully) replyTo.Tell(t.Result, ActorRefs.NoSender);
+        }, TaskScheduler.Default);
+    }
+
+    // CreateVmRequest -> create_vm.
+    private static string KindOf(ApiRequest request)
+    {
+        var name = request.GetType().Name;
+        if (name.EndsWith("Request", StringComparison.Ordinal)) name = name[..^"Request".Length];
+        var kind = new StringBuilder(name.Length + 4);
+        foreach (char c in name)
+        {
+            if (char.IsUpper(c) && kind.Length > 0) kind.Append('_');
+            kind.Append(char.ToLowerInvariant(c));
+        }
+        return kind.ToString();
+    }
 
     private void OnRequest(ApiRequest request)
     {
@@ -208,3 +250,6 @@ public sealed class ApiGateway : ReceiveActor
 
     private sealed record NodeAnswered(ApiRequest Request, string Name, string Node, string NodeAddress, IActorRef ReplyTo, IApiReply Reply, long Started, TimeSpan Wait);
 }
+
+/// <summary>A request the gateway sent itself to time its answer (internal to the gateway, never sent remotely).</summary>
+internal sealed record TimedRequest(ApiRequest Request);

@@ -10,6 +10,7 @@ public static class BenchCommand
     public static Command Create() => new("bench", "Benchmarks (one `key: value` figure per line)")
     {
         Exits(),
+        MetricsCommand(),
         Lifecycle(),
         Mmu(),
         AsyncPfCommand(),
@@ -24,6 +25,16 @@ public static class BenchCommand
         exits.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1000) r.AddError("--exits must be at least 1000"); });
         var command = new Command("exits", "Port-I/O exits per second through the runtime vs a raw Unicorn OUT-hook loop") { exits, rounds };
         command.SetAction(parse => Print(ExitsBenchmark.Run(parse.GetValue(exits), parse.GetValue(rounds), Console.Error)));
+        return command;
+    }
+
+    private static Command MetricsCommand()
+    {
+        var exits = new Option<int>("--exits") { Description = "port-I/O exits per round", DefaultValueFactory = _ => 5_000_000 };
+        var rounds = Rounds();
+        exits.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1000) r.AddError("--exits must be at least 1000"); });
+        var command = new Command("metrics", "Cost of metrics on the exit path: port-I/O exits per second through the runtime with exit counting and a collecting listener vs without") { exits, rounds };
+        command.SetAction(parse => Print(MetricsBenchmark.Run(parse.GetValue(exits), parse.GetValue(rounds), Console.Error)));
         return command;
     }
 

@@ -11,6 +11,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 using AkkaCluster = Akka.Cluster.Cluster;
 
 namespace Actorvisor.Host.Node;
@@ -80,7 +81,12 @@ public static class NodeHost
         });
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(Enum.Parse<LogLevel>(settings.LogLevel));
-        if (SystemdHelpers.IsSystemdService()) builder.Logging.AddConsole();
+        if (settings.LogFormat == "json")
+        {
+            builder.Services.AddSingleton<ConsoleFormatter>(new NodeJsonConsoleFormatter(settings.NodeName));
+            builder.Logging.AddConsole(o => o.FormatterName = NodeJsonConsoleFormatter.FormatterName);
+        }
+        else if (SystemdHelpers.IsSystemdService()) builder.Logging.AddConsole();
         else builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
@@ -88,6 +94,13 @@ public static class NodeHost
         });
         builder.Services.AddSystemd();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(90));
+        var readiness = new NodeReadiness();
+        var metrics = new NodeMetrics(settings.NodeName);
+        builder.Services.AddSingleton(readiness);
+        builder.Services.AddSingleton(metrics);
+        // Before the actor system: hosted services stop in reverse order, so /readyz answers while the node leaves.
+        if (settings.HttpEndpoint is { } http)
+            builder.Services.AddHostedService(s => new NodeHttpEndpoint(http, settings.ApiToken, readiness, s.GetRequiredService<ILoggerFactory>()));
 
         var info = new NodeInfo(settings.NodeName, settings.Address, accelerator.Kind.ToString().ToLowerInvariant(), accelerator.Description,
             settings.Vcpus, settings.MemoryBytes);
@@ -114,8 +127,10 @@ public static class NodeHost
                 {
                     var directory = registry.Get<VmDirectoryKey>();
                     var agent = system.ActorOf(HypervisorAgent.Props(info, accelerator, images, directory), HypervisorAgent.Name);
-                    var api = system.ActorOf(ApiGateway.Props(directory, agent, HypervisorAgent.Path, settings.NodeName, settings.ApiToken), ApiPaths.GatewayName);
+                    var api = system.ActorOf(ApiGateway.Props(directory, agent, HypervisorAgent.Path, settings.NodeName, settings.ApiToken, metrics.ApiRequestDuration), ApiPaths.GatewayName);
                     ClusterClientReceptionist.Get(system).RegisterService(api);
+                    metrics.Attach(system);
+                    readiness.ApiServing(system);
                     CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceStop, "destroy-vms", async () =>
                     {
                         await agent.Ask<Actorvisor.Actors.Registry.NodeShutDown>(ShutdownAgent.Instance, TimeSpan.FromSeconds(55)).ConfigureAwait(false);

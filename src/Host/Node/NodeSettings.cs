@@ -53,6 +53,12 @@ public sealed record NodeSettings
     /// <summary>TLS for the remote transport (null: plain TCP).</summary>
     public TlsSettings? Tls { get; init; }
 
+    /// <summary>Where the HTTP endpoint (/metrics, /healthz, /readyz) listens; null (the default): no endpoint.</summary>
+    public System.Net.IPEndPoint? HttpEndpoint { get; init; }
+
+    /// <summary>Console log format: simple (one line per event) or json (one JSON object per line, node and VM as fields).</summary>
+    public string LogFormat { get; init; } = "simple";
+
     /// <summary>Minimum log level: Debug, Information, Warning or Error.</summary>
     public string LogLevel { get; init; } = "Information";
 

@@ -35,6 +35,7 @@ public static partial class NodeSettingsLoader
         ["Node:DataDir"] = "data directory (default /var/lib/actorvisor as root, else ~/.local/state/actorvisor/NAME)",
         ["Node:ImageDirectories"] = "directories VM image files may be loaded from (default DataDir/images)",
         ["Node:Accelerator"] = "auto, kvm or software (default auto: KVM if /dev/kvm is usable)",
+        ["Node:HttpEndpoint"] = "IP:port of the HTTP endpoint (/metrics with the API token, /healthz, /readyz), e.g. 127.0.0.1:9464 (default: none, off)",
         ["Capacity:Vcpus"] = "vCPUs this node hands out (default 4 per host CPU)",
         ["Capacity:Memory"] = "guest RAM this node hands out, e.g. 8G (default half the host's memory)",
         ["Api:Token"] = "shared API token every request must carry (default: none)",
@@ -44,6 +45,7 @@ public static partial class NodeSettingsLoader
         ["Tls:PasswordFile"] = "file holding the password of Tls:Certificate",
         ["Tls:CaCertificate"] = "CA certificate (PEM/DER) that every peer's certificate must be issued by",
         ["Logging:Level"] = "Debug, Information, Warning or Error (default Information)",
+        ["Logging:Format"] = "console log format: simple or json (default simple)",
     };
 
     private static readonly HashSet<string> ListSettings = new(StringComparer.OrdinalIgnoreCase) { "Cluster:SeedNodes", "Node:ImageDirectories" };
@@ -233,6 +235,14 @@ public static partial class NodeSettingsLoader
         if (!new[] { "Debug", "Information", "Warning", "Error" }.Contains(level, StringComparer.OrdinalIgnoreCase))
             throw new NodeConfigException("Logging:Level", $"'{level}' is not a level (Debug, Information, Warning, Error)");
 
+        var logFormat = (One("Logging:Format") ?? "simple").ToLowerInvariant();
+        if (logFormat is not ("simple" or "json")) throw new NodeConfigException("Logging:Format", $"'{One("Logging:Format")}' is not a log format (simple, json)");
+        System.Net.IPEndPoint? http = null;
+        if (One("Node:HttpEndpoint") is { } httpText && !System.Net.IPEndPoint.TryParse(httpText, out http))
+            throw new NodeConfigException("Node:HttpEndpoint", $"'{httpText}' is not an IP address and port, e.g. 127.0.0.1:9464");
+        if (http is { Port: 0 } && One("Node:HttpEndpoint") is { } zero && !zero.EndsWith(":0", StringComparison.Ordinal))
+            throw new NodeConfigException("Node:HttpEndpoint", $"'{zero}' has no port, e.g. 127.0.0.1:9464");
+
         return new NodeSettings
         {
             ClusterName = cluster,
@@ -251,6 +261,8 @@ public static partial class NodeSettingsLoader
             ApiToken = token,
             Tls = LoadTls(One, dataDir),
             LogLevel = char.ToUpperInvariant(level[0]) + level[1..].ToLowerInvariant(),
+            LogFormat = logFormat,
+            HttpEndpoint = http,
         };
     }
 

@@ -1,0 +1,139 @@
+using System.Diagnostics.Metrics;
+using Actorvisor.Hardware.Mmu;
+
+namespace Actorvisor.Hardware.Metrics;
+
+/// <summary>
+/// The hardware layer's metrics: owns the <c>Actorvisor.Hardware</c> <see cref="Meter"/> and the registry of
+/// live per-vCPU exit counters and software MMUs its observable instruments read. Nothing is added to a hot
+/// path beyond the counters those objects already keep: the instruments' callbacks read them when a metrics
+/// listener collects (a Prometheus scrape), and not at all when nobody listens.
+/// </summary>
+public static class HardwareMeter
+{
+    /// <summary>The meter's name, for listeners and exporters.</summary>
+    public const string Name = "Actorvisor.Hardware";
+
+    private static readonly Meter s_meter = new(Name);
+    private static readonly object s_gate = new();
+    private static readonly HashSet<VcpuExitCounters> s_vcpus = [];
+    // Counters of vCPUs that ended, with when: still exported for RetainEnded, so a scrape sees a short-lived VM's final counts.
+    private static readonly List<(VcpuExitCounters Counters, long EndedAt)> s_ended = [];
+    private static readonly HashSet<SoftMmu> s_mmus = [];
+    // The counts of MMUs already disposed, so the node-wide MMU counters never go down.
+    private static MmuCounters s_retiredMmus;
+
+    static HardwareMeter()
+    {
+        s_meter.CreateObservableCounter("actorvisor.vcpu.exits", ObserveExits, "{exit}",
+            "vCPU exits by VM, vCPU and kind (port_io, mmio, hlt, interrupted, other)");
+        s_meter.CreateObservableCounter("actorvisor.vcpu.guest_time", ObserveGuestTime, "s",
+            "time each vCPU spent inside the accelerator's run call (guest plus exits handled inline)");
+        s_meter.CreateObservableCounter("actorvisor.mmu.faults", ObserveMmuFaults, "{fault}",
+            "software MMU faults on this node by path (fast, slow, spurious, mmio, not_permitted, retry)");
+        s_meter.CreateObservableCounter("actorvisor.mmu.dirty_log_harvests", () => Mmus().DirtyLogHarvests, "{harvest}",
+            "dirty-log harvests of software MMUs on this node");
+        s_meter.CreateObservableCounter("actorvisor.mmu.zapped_sptes", () => Mmus().ZappedSptes, "{spte}",
+            "shadow page-table entries zapped by software MMUs on this node");
+        s_meter.CreateObservableCounter("actorvisor.mmu.tlb_flushes", () => Mmus().TlbFlushes, "{flush}",
+            "TLB flushes requested by software MMUs on this node");
+    }
+
+    /// <summary>
+    /// How long the counters of a vCPU stay exported after it ended (its VM stopped or was destroyed): long
+    /// enough for a few scrapes at the usual 15-60 s intervals to see a short-lived VM's final counts.
+    /// </summary>
+    public static TimeSpan RetainEnded { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The vCPU counters exported now: those of running vCPUs and of vCPUs that ended within <see cref="RetainEnded"/>.</summary>
+    public static IReadOnlyList<VcpuExitCounters> ExportedVcpus
+    {
+        get
+        {
+            lock (s_gate)
+            {
+                long now = Environment.TickCount64;
+                s_ended.RemoveAll(e => now - e.EndedAt > (long)RetainEnded.TotalMilliseconds);
+                return [.. s_vcpus, .. s_ended.Select(e => e.Counters)];
+            }
+        }
+    }
+
+    internal static void Register(VcpuExitCounters counters)
+    {
+        lock (s_gate) s_vcpus.Add(counters);
+    }
+
+    internal static void Unregister(VcpuExitCounters counters)
+    {
+        lock (s_gate)
+        {
+            if (s_vcpus.Remove(counters)) s_ended.Add((counters, Environment.TickCount64));
+        }
+    }
+
+    /// <summary>Adds <paramref name="mmu"/> to the node-wide MMU counters until <see cref="Unregister(SoftMmu)"/>.</summary>
+    public static void Register(SoftMmu mmu)
+    {
+        lock (s_gate) s_mmus.Add(mmu);
+    }
+
+    /// <summary>Keeps the final counts of <paramref name="mmu"/> in the node-wide totals and stops reading it.</summary>
+    public static void Unregister(SoftMmu mmu)
+    {
+        lock (s_gate)
+        {
+            if (s_mmus.Remove(mmu)) s_retiredMmus = Add(s_retiredMmus, mmu.Counters);
+        }
+    }
+
+    /// <summary>The node-wide MMU counters: every live MMU plus the ones already disposed.</summary>
+    public static MmuCounters Mmus()
+    {
+        lock (s_gate)
+        {
+            var sum = s_retiredMmus;
+            foreach (var mmu in s_mmus) sum = Add(sum, mmu.Counters);
+            return sum;
+        }
+    }
+
+    private static MmuCounters Add(MmuCounters a, MmuCounters b) => new(
+        a.FastPathFixes + b.FastPathFixes, a.SlowPathFaults + b.SlowPathFaults, a.SpuriousFaults + b.SpuriousFaults,
+        a.MmioFaults + b.MmioFaults, a.NotPermittedFaults + b.NotPermittedFaults, a.TlbFlushes + b.TlbFlushes,
+        a.ZappedSptes + b.ZappedSptes, a.DirtyLogHarvests + b.DirtyLogHarvests, a.AgedPages + b.AgedPages,
+        a.WholeSlotInstalls + b.WholeSlotInstalls, a.FaultRetries + b.FaultRetries);
+
+    private static IEnumerable<Measurement<long>> ObserveExits()
+    {
+        var list = new List<Measurement<long>>();
+        foreach (var c in ExportedVcpus)
+        {
+            var vm = new KeyValuePair<string, object?>("vm", c.Vm);
+            var vcpu = new KeyValuePair<string, object?>("vcpu", c.Vcpu);
+            list.Add(new(c.PortIo, vm, vcpu, new("kind", "port_io")));
+            list.Add(new(c.Mmio, vm, vcpu, new("kind", "mmio")));
+            list.Add(new(c.Hlt, vm, vcpu, new("kind", "hlt")));
+            list.Add(new(c.Interrupted, vm, vcpu, new("kind", "interrupted")));
+            list.Add(new(c.Other, vm, vcpu, new("kind", "other")));
+        }
+        return list;
+    }
+
+    private static IEnumerable<Measurement<double>> ObserveGuestTime() =>
+        ExportedVcpus.Select(c => new Measurement<double>(c.GuestSeconds, new("vm", c.Vm), new("vcpu", c.Vcpu))).ToList();
+
+    private static IEnumerable<Measurement<long>> ObserveMmuFaults()
+    {
+        var m = Mmus();
+        return
+        [
+            new(m.FastPathFixes, new KeyValuePair<string, object?>("path", "fast")),
+            new(m.SlowPathFaults, new KeyValuePair<string, object?>("path", "slow")),
+            new(m.SpuriousFaults, new KeyValuePair<string, object?>("path", "spurious")),
+            new(m.MmioFaults, new KeyValuePair<string, object?>("path", "mmio")),
+            new(m.NotPermittedFaults, new KeyValuePair<string, object?>("path", "not_permitted")),
+            new(m.FaultRetries, new KeyValuePair<string, object?>("path", "retry")),
+        ];
+    }
+}
