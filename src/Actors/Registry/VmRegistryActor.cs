@@ -25,19 +25,26 @@ public sealed class VmRegistryActor : ReceiveActor
     private readonly Dictionary<IActorRef, Entry> _byActor = new();
     private readonly List<IActorRef> _shutdownRequesters = new();
     private readonly IActorRef _self;
+    private readonly VmStateCounts _counts;
     private bool _shuttingDown;
     private int _destroyedInShutdown;
     private string? _lastCrash;
     private long _actorSerial;
 
-    /// <summary>Props for a node with <paramref name="capacity"/>; <paramref name="follower"/>, if any, is told each <see cref="VmRegistryEntryChanged"/>.</summary>
-    public static Props Props(NodeCapacity capacity, IActorRef? follower = null) => Akka.Actor.Props.Create(() => new VmRegistryActor(capacity, follower));
+    /// <summary>
+    /// Props for a node with <paramref name="capacity"/>; <paramref name="follower"/>, if any, is told each
+    /// <see cref="VmRegistryEntryChanged"/>; <paramref name="counts"/>, if given, is kept up to date with how many VMs
+    /// are in each state.
+    /// </summary>
+    public static Props Props(NodeCapacity capacity, IActorRef? follower = null, VmStateCounts? counts = null) =>
+        Akka.Actor.Props.Create(() => new VmRegistryActor(capacity, follower, counts));
 
     /// <summary>Use <see cref="Props"/>; public for the actor factory.</summary>
-    public VmRegistryActor(NodeCapacity capacity, IActorRef? follower)
+    public VmRegistryActor(NodeCapacity capacity, IActorRef? follower, VmStateCounts? counts)
     {
         _capacity = capacity;
         _follower = follower;
+        _counts = counts ?? new VmStateCounts();
         _self = Self;
         Receive<CreateVm>(OnCreate);
         Receive<VmReady>(OnReady);
@@ -107,6 +114,7 @@ public sealed class VmRegistryActor : ReceiveActor
         var entry = new Entry(spec, actor) { CreateRequester = Sender };
         _vms.Add(spec.Name, entry);
         _byActor.Add(actor, entry);
+        _counts.Add(entry.State);
     }
 
     private void OnReady(VmReady m) => Update(m.VmName, e =>
@@ -129,7 +137,7 @@ public sealed class VmRegistryActor : ReceiveActor
         if (!e.Alive)
         {
             // Its actor crashed earlier and already tore it down: only the name is left to free.
-            _vms.Remove(e.Name);
+            if (_vms.Remove(e.Name)) _counts.Remove(e.State);
             requester.Tell(new VmDestroyed(e.Name, e.Outcome ?? new VmOutcome.Failed("the VM actor stopped")));
             return;
         }
@@ -161,7 +169,7 @@ public sealed class VmRegistryActor : ReceiveActor
             e.CreateRequester = null;
             e.Alive = false;
             _byActor.Remove(t.ActorRef);
-            if (!e.Built) _vms.Remove(e.Name);
+            if (!e.Built && _vms.Remove(e.Name)) _counts.Remove(e.State);
             CompleteShutdownIfDone();
             return;
         }
@@ -191,6 +199,7 @@ public sealed class VmRegistryActor : ReceiveActor
         if (state == e.State && Equals(outcome, e.Outcome)) return;
         var from = e.State;
         e.State = state;
+        _counts.Move(from, state);
         e.Outcome = outcome;
         _follower?.Tell(new VmRegistryEntryChanged(e.Summary(), from));
     }
@@ -209,7 +218,7 @@ public sealed class VmRegistryActor : ReceiveActor
 
     private void Remove(Entry e)
     {
-        _vms.Remove(e.Name);
+        if (_vms.Remove(e.Name)) _counts.Remove(e.State);
         _byActor.Remove(e.Actor);
     }
 

@@ -50,18 +50,21 @@ public sealed class HypervisorAgent : ReceiveActor
     private long _serial;
     private bool _shuttingDown;
 
-    /// <summary>Props for the agent of a node described by <paramref name="info"/>.</summary>
-    public static Props Props(NodeInfo info, IAccelerator accelerator, VmImageResolver images, IActorRef directory) =>
-        Akka.Actor.Props.Create(() => new HypervisorAgent(info, accelerator, images, directory));
+    /// <summary>
+    /// Props for the agent of a node described by <paramref name="info"/>; <paramref name="stateCounts"/>, if given, is
+    /// kept by the node's registry (how many VMs are in each state, for metrics).
+    /// </summary>
+    public static Props Props(NodeInfo info, IAccelerator accelerator, VmImageResolver images, IActorRef directory, VmStateCounts? stateCounts = null) =>
+        Akka.Actor.Props.Create(() => new HypervisorAgent(info, accelerator, images, directory, stateCounts));
 
     /// <summary>Use <see cref="Props"/>.</summary>
-    public HypervisorAgent(NodeInfo info, IAccelerator accelerator, VmImageResolver images, IActorRef directory)
+    public HypervisorAgent(NodeInfo info, IAccelerator accelerator, VmImageResolver images, IActorRef directory, VmStateCounts? stateCounts)
     {
         _info = info;
         _accelerator = accelerator;
         _images = images;
         _directory = directory;
-        _registry = Context.ActorOf(VmRegistryActor.Props(new NodeCapacity(info.Vcpus, info.MemoryBytes), Self), "vms");
+        _registry = Context.ActorOf(VmRegistryActor.Props(new NodeCapacity(info.Vcpus, info.MemoryBytes), Self, stateCounts), "vms");
 
         Receive<AnnounceNode>(_ => ListThen(Sender, AnnouncementListTimeout, (vms, _, _) => new NodeAnnouncement(_info, Self, vms, _snapshot)));
         Receive<ReportNodeVms>(r => ListThen(Sender, RequestDeadline.Inner(TimeSpan.FromMilliseconds(r.DeadlineMs)),

@@ -126,7 +126,7 @@ public static class NodeHost
                 .WithActors((system, registry) =>
                 {
                     var directory = registry.Get<VmDirectoryKey>();
-                    var agent = system.ActorOf(HypervisorAgent.Props(info, accelerator, images, directory), HypervisorAgent.Name);
+                    var agent = system.ActorOf(HypervisorAgent.Props(info, accelerator, images, directory, metrics.VmStates), HypervisorAgent.Name);
                     var api = system.ActorOf(ApiGateway.Props(directory, agent, HypervisorAgent.Path, settings.NodeName, settings.ApiToken, metrics.ApiRequestDuration), ApiPaths.GatewayName);
                     ClusterClientReceptionist.Get(system).RegisterService(api);
                     metrics.Attach(system);

@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
-using Actorvisor.Host.Api.V1;
-using Actorvisor.Host.Cluster;
+using Actorvisor.Actors.Registry;
+using Actorvisor.Actors.Vm;
 using Akka.Actor;
 using Akka.Cluster;
 using AkkaCluster = Akka.Cluster.Cluster;
@@ -10,7 +10,8 @@ namespace Actorvisor.Host.Node;
 /// <summary>
 /// The node layer's metrics: owns the <c>Actorvisor.Host</c> <see cref="Meter"/> of one node: cluster members by
 /// status and this node's VMs by state (both read when a listener collects, from the live cluster state and the
-/// latest VM directory snapshot), and the API request latency histogram the gateway records into.
+/// counts the node's VM registry keeps in <see cref="VmStates"/>), and the API request latency histogram the gateway
+/// records into.
 /// </summary>
 public sealed class NodeMetrics : IDisposable
 {
@@ -20,7 +21,6 @@ public sealed class NodeMetrics : IDisposable
     private readonly Meter _meter = new(Name);
     private readonly string _nodeName;
     private volatile ActorSystem? _system;
-    private volatile DirectorySnapshot? _snapshot;
 
     /// <summary>The metrics of node <paramref name="nodeName"/>; they read the actor system once <see cref="Attach"/> is called.</summary>
     public NodeMetrics(string nodeName)
@@ -29,20 +29,19 @@ public sealed class NodeMetrics : IDisposable
         _meter.CreateObservableGauge("actorvisor.cluster.members", ObserveMembers, "{member}",
             "cluster members by status as this node sees them (unreachable members also count under status unreachable)");
         _meter.CreateObservableGauge("actorvisor.node.vms", ObserveVms, "{vm}",
-            "VMs on this node by state, from the latest VM directory snapshot");
+            "VMs on this node by state, as the node's VM registry counts them");
         ApiRequestDuration = _meter.CreateHistogram<double>("actorvisor.api.request.duration", "s",
             "API requests answered by this node's gateway, by request kind and outcome (ok or the error code)");
     }
 
+    /// <summary>How many of this node's VMs are in each state; the node's VM registry keeps it.</summary>
+    public VmStateCounts VmStates { get; } = new();
+
     /// <summary>API request latency in seconds, tagged <c>kind</c> and <c>outcome</c>.</summary>
     public Histogram<double> ApiRequestDuration { get; }
 
-    /// <summary>Starts reading <paramref name="system"/>'s cluster state and the VM directory snapshots it publishes.</summary>
-    public void Attach(ActorSystem system)
-    {
-        _system = system;
-        system.ActorOf(Props.Create(() => new SnapshotListener(this)), "metrics-snapshots");
-    }
+    /// <summary>Starts reading <paramref name="system"/>'s cluster state.</summary>
+    public void Attach(ActorSystem system) => _system = system;
 
     /// <inheritdoc />
     public void Dispose() => _meter.Dispose();
@@ -59,28 +58,8 @@ public sealed class NodeMetrics : IDisposable
         return list;
     }
 
-    private IEnumerable<Measurement<int>> ObserveVms()
-    {
-        var counts = Enum.GetValues<VmStatus>().ToDictionary(s => s, _ => 0);
-        if (_snapshot is { } snapshot)
-            foreach (var location in snapshot.Vms)
-                if (location.Vm.Node == _nodeName) counts[location.Vm.Status]++;
-        return counts.Select(c => new Measurement<int>(c.Value, new KeyValuePair<string, object?>("state", c.Key.ToString().ToLowerInvariant()))).ToList();
-    }
-
-    // Keeps the newest snapshot the node's agent published.
-    private sealed class SnapshotListener : ReceiveActor
-    {
-        public SnapshotListener(NodeMetrics metrics)
-        {
-            Receive<DirectorySnapshotReceived>(m =>
-            {
-                if (metrics._snapshot is not { } old || m.Snapshot.Taken >= old.Taken) metrics._snapshot = m.Snapshot;
-            });
-        }
-
-        protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(DirectorySnapshotReceived));
-
-        protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
-    }
+    private IEnumerable<Measurement<int>> ObserveVms() =>
+        Enum.GetValues<VmState>()
+            .Select(s => new Measurement<int>(VmStates.Count(s), new KeyValuePair<string, object?>("state", VmStatuses.Of(s).ToString().ToLowerInvariant())))
+            .ToList();
 }
