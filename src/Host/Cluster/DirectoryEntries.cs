@@ -14,4 +14,12 @@ internal sealed class DirectoryVm(VmLocation location, Address address)
 
     /// <summary>The address of the node that runs it.</summary>
     public Address Address { get; } = address;
+
+    /// <summary>Records whether the VM holds its resources (all placement needs of its status); returns whether that changed.</summary>
+    public bool SetHoldsResources(bool holds)
+    {
+        if (holds == Location.HoldsResources) return false;
+        Location = Location with { HoldsResources = holds };
+        return true;
+    }
 }

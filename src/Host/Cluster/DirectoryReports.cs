@@ -15,6 +15,19 @@ internal sealed class DirectoryReports(
     IReadOnlyDictionary<Address, DirectoryNode> nodes, IReadOnlyDictionary<string, DirectoryVm> vms,
     IReadOnlyDictionary<Address, DateTimeOffset> copies)
 {
+    /// <summary>
+    /// The agents a gathering asks (by node name: two nodes of one name, an error the announcements log, are asked as
+    /// one) and the names of the unreachable nodes it does not ask; of every node, or of <paramref name="onlyNode"/>.
+    /// </summary>
+    public (Dictionary<string, IActorRef> Asked, List<string> NotAsked) WhomToAsk(string? onlyNode)
+    {
+        var unreachable = cluster.State.Unreachable.Select(m => m.Address).ToHashSet();
+        var chosen = nodes.Values.Where(n => onlyNode is null || n.Info.Name == onlyNode).ToList();
+        var asked = new Dictionary<string, IActorRef>(StringComparer.Ordinal);
+        foreach (var n in chosen.Where(n => !unreachable.Contains(n.Address))) asked[n.Info.Name] = n.Agent;
+        return (asked, chosen.Where(n => unreachable.Contains(n.Address)).Select(n => n.Info.Name).ToList());
+    }
+
     /// <summary>The load of each node placement may choose: up, reachable and announced.</summary>
     public List<NodeLoad> Loads()
     {

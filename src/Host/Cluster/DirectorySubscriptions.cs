@@ -46,11 +46,41 @@ internal sealed class DirectorySubscriptions(IActorContext context)
         context.Watch(subscriber);
     }
 
+    /// <summary>
+    /// A subscription to a VM the directory itself answers for: one being created is held here until the VM is built
+    /// (its node streams it from then on only to new subscriptions); of a Lost one, nothing more will happen: the
+    /// subscriber learns that, and the stream ends.
+    /// </summary>
+    public void SubscribeToMarked(VmLocation vm, IActorRef subscriber, IActorRef replyTo)
+    {
+        if (vm.Marker == VmStatus.Creating)
+        {
+            SubscribeToVm(vm.Name, subscriber);
+            replyTo.Tell(new SubscribedReply(vm.Name, "events", true));
+            subscriber.Tell(Notice(vm.MarkedInfo(), "current state"));
+            return;
+        }
+        replyTo.Tell(new SubscribedReply(vm.Name, "events", true));
+        TellLost(subscriber, vm);
+    }
+
     /// <summary>A subscriber whose subscription went to <paramref name="vm"/>'s node: told here only of the VM's loss.</summary>
     public void FollowLoss(string vm, IActorRef subscriber)
     {
         Add(_lossFollowers, vm, subscriber);
         context.Watch(subscriber);
+    }
+
+    /// <summary>Follows <paramref name="vm"/>'s loss for <paramref name="subscriber"/>; if it is Lost already, tells it at once and returns false.</summary>
+    public bool FollowLossOf(VmLocation vm, IActorRef subscriber)
+    {
+        if (vm.Marker == VmStatus.Lost)
+        {
+            TellLost(subscriber, vm);
+            return false;
+        }
+        FollowLoss(vm.Name, subscriber);
+        return true;
     }
 
     /// <summary>Ends <paramref name="subscriber"/>'s subscription to one VM (it stays watched, as for its other ones).</summary>

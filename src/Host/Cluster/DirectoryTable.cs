@@ -29,6 +29,21 @@ internal sealed class DirectoryTable(ILoggingAdapter log)
     }
 
     /// <summary>
+    /// Places a new VM (<see cref="Placement"/> over <paramref name="loads"/>): returns why not (its name is taken, or
+    /// no node fits it), or null with the node chosen, where the VM is now listed as being created.
+    /// </summary>
+    public ApiErrorReply? Place(ApiVmSpec spec, Func<List<NodeLoad>> loads, out DirectoryNode node)
+    {
+        node = null!;
+        if (Vms.TryGetValue(spec.Name, out var existing)) return DirectoryErrors.AlreadyExists(spec.Name, existing.Location);
+        var placed = Placement.Choose(loads(), spec);
+        if (placed.Error is { } error) return error;
+        node = Nodes.Values.First(n => n.Address.ToString() == placed.Node!.Address);
+        Vms[spec.Name] = new DirectoryVm(new VmLocation(spec.Name, node.Info.Name, node.Address.ToString(), spec.Vcpus, spec.MemoryBytes, spec.Image, true, VmStatus.Creating), node.Address);
+        return null;
+    }
+
+    /// <summary>
     /// The node's VMs are those it announced: the others the directory had there (but those being created) are removed
     /// with <paramref name="remove"/>; a VM already known live on another node keeps its first place.
     /// </summary>

@@ -6,18 +6,22 @@ using Akka.Event;
 namespace Actorvisor.Host.Cluster;
 
 /// <summary>
-/// The cluster singleton that knows every VM and where it is: it places new VMs (<see cref="Placement"/>), keeps
-/// names unique across the cluster, destroys VMs, answers list and cluster status by gathering each node's report
+/// The cluster singleton that knows every VM and where it is: it places new VMs (<see cref="Placement"/>), keeps names
+/// unique across the cluster, destroys VMs, answers list and cluster status by gathering each node's report
 /// (<see cref="NodeReportGatherer"/>, naming the nodes that did not answer), and sends the events of every VM to
-/// subscribers (a subscription to one VM's events goes to that VM's node, unless the VM is still being created:
-/// then it is held here). Of each VM it keeps only what placement and finding need (<see cref="VmLocation"/>: name,
-/// node, resources, whether it holds them, and its own Creating / Lost markers); the VM's state is its node's. It is off the path of requests for an existing VM: the API gateways send those straight to the
-/// VM's node, found in the snapshot the directory copies to every node; only a request for a VM the gateway's
-/// snapshot does not know yet comes here and is routed to the VM's agent. Its waits for a node end a little before
-/// the request's deadline (<see cref="RequestDeadline"/>) with <see cref="ApiErrorCode.Timeout"/> naming the node. When the split-brain resolver downs a node (or it is removed), every VM
-/// the directory knew on it becomes <see cref="VmStatus.Lost"/>, and the subscribers to its events are told so (those
-/// the gateways sent to the node too: <see cref="FollowVmLoss"/>). Its state is rebuilt from the agents'
-/// announcements whenever it starts (first start, or after the singleton moved).
+/// subscribers (a subscription to one VM's events goes to that VM's node, unless the VM is still being created: then
+/// it is held here). Of each VM it keeps only what placement and finding need (<see cref="VmLocation"/>: name, node,
+/// resources, whether it holds them, and its own Creating / Lost markers); the VM's state is its node's. It is off the
+/// path of requests for an existing VM: the API gateways send those straight to the VM's node, found in the snapshot
+/// the directory copies to every node; only a request for a VM the gateway's snapshot does not know yet comes here and
+/// is routed to the VM's agent. Its waits for a node end a little before the request's deadline
+/// (<see cref="RequestDeadline"/>) with <see cref="ApiErrorCode.Timeout"/> naming the node. When the split-brain
+/// resolver downs a node (or it is removed), every VM the directory knew on it becomes <see cref="VmStatus.Lost"/>,
+/// and the subscribers to its events are told so (those the gateways sent to the node too: <see cref="FollowVmLoss"/>).
+/// Its state is rebuilt from the agents' announcements whenever it starts (first start, or after the singleton moved).
+/// Its parts, each a helper it owns and calls only from its thread: <see cref="DirectoryTable"/> (nodes and VMs),
+/// <see cref="DirectorySubscriptions"/>, <see cref="DirectoryMembership"/>, <see cref="DirectorySnapshotCopies"/>,
+/// <see cref="DirectoryReports"/> (loads, list, status) and <see cref="DirectoryErrors"/>.
 /// </summary>
 public sealed class VmDirectory : ReceiveActor, IWithTimers
 {
@@ -152,26 +156,14 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         if (!_vms.TryGetValue(m.Vm.Name, out var e) || e.Address != from) return;
         if (e.Location.Marker is not null) return;
         // Placement needs only whether the VM still holds its resources; the status itself stays with its node.
-        var holds = VmLocation.Holds(m.Vm.Status);
-        if (holds != e.Location.HoldsResources)
-        {
-            e.Location = e.Location with { HoldsResources = holds };
-            Changed();
-        }
+        if (e.SetHoldsResources(VmLocation.Holds(m.Vm.Status))) Changed();
         if (m.Before != m.Vm.Status) _subscriptions.Notify(m.Vm, m.Vm.Outcome ?? (m.Before is { } before ? $"{before} -> {m.Vm.Status}" : $"now {m.Vm.Status}"));
     }
 
     private void OnFollowLoss(FollowVmLoss f)
     {
         // Only while the VM is still where the gateway found it; a loss already known is reported at once.
-        if (!_vms.TryGetValue(f.Vm, out var e) || e.Location.NodeAddress != f.NodeAddress) return;
-        if (e.Location.Marker == VmStatus.Lost)
-        {
-            DirectorySubscriptions.TellLost(f.Subscriber, e.Location);
-            return;
-        }
-        _subscriptions.FollowLoss(f.Vm, f.Subscriber);
-        Changed();
+        if (_vms.TryGetValue(f.Vm, out var e) && e.Location.NodeAddress == f.NodeAddress && _subscriptions.FollowLossOf(e.Location, f.Subscriber)) Changed();
     }
 
     private void Remove(string vm)
@@ -183,27 +175,17 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
     private void OnCreate(CreateVmRequest r)
     {
         var spec = r.Spec;
-        if (_vms.TryGetValue(spec.Name, out var existing))
+        if (_table.Place(spec, _reports.Loads, out var node) is { } refused)
         {
-            var marker = existing.Location.Marker is { } m ? $" ({m})" : "";
-            Sender.Tell(new ApiErrorReply(ApiErrorCode.AlreadyExists,
-                $"spec.name: a VM named '{spec.Name}' already exists on node {existing.Location.Node}{marker}; destroy it first or pick another name", "spec.name"));
+            Sender.Tell(refused);
             return;
         }
-        var placed = Placement.Choose(_reports.Loads(), spec);
-        if (placed.Error is { } error)
-        {
-            Sender.Tell(error);
-            return;
-        }
-        var node = _nodes.Values.First(n => n.Address.ToString() == placed.Node!.Address);
-        _vms[spec.Name] = new DirectoryVm(new VmLocation(spec.Name, node.Info.Name, node.Address.ToString(), spec.Vcpus, spec.MemoryBytes, spec.Image, true, VmStatus.Creating), node.Address);
         Changed();
         var replyTo = Sender;
         var wait = RequestDeadline.Inner(RequestDeadline.Of(r));
         node.Agent.Ask<CreateOnNodeResult>(new CreateOnNode(spec, (int)wait.TotalMilliseconds), wait).PipeTo(Self,
             success: result => new CreateDone(spec.Name, node.Address, replyTo, result),
-            failure: e => new CreateDone(spec.Name, node.Address, replyTo, new CreateOnNodeResult(spec.Name, null, NodeDidNotAnswer(node, $"create of VM '{spec.Name}'", wait, e))));
+            failure: e => new CreateDone(spec.Name, node.Address, replyTo, new CreateOnNodeResult(spec.Name, null, DirectoryErrors.NodeDidNotAnswer(node, $"create of VM '{spec.Name}'", wait, e))));
     }
 
     private void OnCreateDone(CreateDone d)
@@ -218,7 +200,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
             return;
         }
         if (live) Remove(d.Name);
-        d.ReplyTo.Tell(d.Result.Error ?? new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"VM '{d.Name}': its node was lost while it was being created"));
+        d.ReplyTo.Tell(d.Result.Error ?? DirectoryErrors.LostWhileCreating(d.Name));
     }
 
     private void OnDestroy(DestroyVmRequest r)
@@ -233,7 +215,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
                 _subscriptions.EndSubscriptions(r.Name, "the VM was destroyed");
                 return;
             case VmStatus.Creating:
-                Sender.Tell(new ApiErrorReply(ApiErrorCode.InvalidState, $"VM '{r.Name}' is still being created on {e.Location.Node}; try again in a moment", "name"));
+                Sender.Tell(DirectoryErrors.StillCreating(r.Name, e.Location));
                 return;
         }
         var node = _nodes[e.Address];
@@ -241,12 +223,8 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         var wait = RequestDeadline.Inner(RequestDeadline.Of(r));
         node.Agent.Ask<DestroyOnNodeResult>(new DestroyOnNode(r.Name, (int)wait.TotalMilliseconds), wait).PipeTo(Self,
             success: result => new DestroyDone(r.Name, e.Address, replyTo, result),
-            failure: ex => new DestroyDone(r.Name, e.Address, replyTo, new DestroyOnNodeResult(r.Name, null, NodeDidNotAnswer(node, $"destroy of VM '{r.Name}'", wait, ex))));
+            failure: ex => new DestroyDone(r.Name, e.Address, replyTo, new DestroyOnNodeResult(r.Name, null, DirectoryErrors.NodeDidNotAnswer(node, $"destroy of VM '{r.Name}'", wait, ex))));
     }
-
-    private static ApiErrorReply NodeDidNotAnswer(DirectoryNode node, string what, TimeSpan wait, Exception e) => e is AskTimeoutException
-        ? new(ApiErrorCode.Timeout, $"node {node.Info.Name} did not answer the {what} within {RequestDeadline.Print(wait)} (the request's deadline less a margin; asked by the VM directory)")
-        : new(ApiErrorCode.NodeUnavailable, $"node {node.Info.Name} did not answer the {what} ({e.GetType().Name}: {e.Message})");
 
     private void OnDestroyDone(DestroyDone d)
     {
@@ -264,11 +242,11 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
     {
         if (!TryFind(name, out var e)) return;
         if (e.Location.Marker == VmStatus.Lost)
-            Sender.Tell(new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"VM '{name}' is Lost: {e.Location.Outcome}; destroy it to free the name", "name"));
+            Sender.Tell(DirectoryErrors.Lost(name, e.Location));
         else if (e.Location.Marker == VmStatus.Creating)
-            Sender.Tell(new ApiErrorReply(ApiErrorCode.InvalidState, $"VM '{name}' is still being created on {e.Location.Node}; try again in a moment", "name"));
+            Sender.Tell(DirectoryErrors.StillCreating(name, e.Location));
         else if (!_nodes.TryGetValue(e.Address, out var node))
-            Sender.Tell(new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"VM '{name}' is on {e.Location.Node}, which has not announced itself yet", "name"));
+            Sender.Tell(DirectoryErrors.NodeNotAnnounced(name, e.Location));
         else
         {
             // A subscription sent on to the VM's node is followed here for the node's loss, as a gateway's would be.
@@ -284,7 +262,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
     private bool TryFind(string name, out DirectoryVm entry)
     {
         if (_vms.TryGetValue(name, out entry!)) return true;
-        Sender.Tell(new ApiErrorReply(ApiErrorCode.NotFound, $"name: no VM named '{name}' in the cluster", "name"));
+        Sender.Tell(DirectoryErrors.NotFound(name));
         return false;
     }
 
@@ -296,16 +274,8 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
             if (!TryFind(name, out var e)) return;
             switch (e.Location.Marker)
             {
-                case VmStatus.Creating:
-                    // Held here until the VM is built; its node streams it from then on only to new subscriptions.
-                    _subscriptions.SubscribeToVm(name, r.Subscriber);
-                    Sender.Tell(new SubscribedReply(name, "events", true));
-                    r.Subscriber.Tell(DirectorySubscriptions.Notice(e.Location.MarkedInfo(), "current state"));
-                    return;
-                case VmStatus.Lost:
-                    // Nothing more will happen to it: the subscriber learns that, and the stream ends.
-                    Sender.Tell(new SubscribedReply(name, "events", true));
-                    DirectorySubscriptions.TellLost(r.Subscriber, e.Location);
+                case VmStatus.Creating or VmStatus.Lost:
+                    _subscriptions.SubscribeToMarked(e.Location, r.Subscriber, Sender);
                     return;
                 default:
                     Route(name, r);
@@ -341,12 +311,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
     // The nodes' agents report their VMs (the directory keeps no VM state); the reply names the ones that did not answer.
     private void Gather(ApiRequest request, string? onlyNode, Func<IReadOnlyList<NodeVmsReport>, IReadOnlyList<string>, object> compose)
     {
-        var unreachable = _cluster.State.Unreachable.Select(m => m.Address).ToHashSet();
-        var nodes = _nodes.Values.Where(n => onlyNode is null || n.Info.Name == onlyNode).ToList();
-        // By name (two nodes of one name, an error the announcements log, are asked as one).
-        var asked = new Dictionary<string, IActorRef>(StringComparer.Ordinal);
-        foreach (var n in nodes.Where(n => !unreachable.Contains(n.Address))) asked[n.Info.Name] = n.Agent;
-        var notAsked = nodes.Where(n => unreachable.Contains(n.Address)).Select(n => n.Info.Name).ToList();
+        var (asked, notAsked) = _reports.WhomToAsk(onlyNode);
         var wait = RequestDeadline.Inner(RequestDeadline.Of(request));
         Context.ActorOf(NodeReportGatherer.Props(asked, notAsked, wait, Sender, compose));
     }
