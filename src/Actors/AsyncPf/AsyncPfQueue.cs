@@ -17,7 +17,8 @@ namespace Actorvisor.Actors.AsyncPf;
 /// readahead workers for the pages after it in the same memslot, up to <see cref="AsyncPfOptions.ReadaheadPages"/>
 /// past the fault; they count against the same limit, and each consumed completion refills the window with the
 /// slot it frees. The synchronous path runs on this actor (its mailbox waits, like a vCPU that faults a page in
-/// itself), never on a thread of its own.
+/// itself), never on a thread of its own. Its parts, helpers it owns: <see cref="AsyncPfWorks"/>,
+/// <see cref="ReadaheadWindow"/>, <see cref="HostPageWaiters"/> and <see cref="UnreadablePage"/>.
 /// </remarks>
 internal sealed class AsyncPfQueue : ReceiveActor
 {
@@ -31,8 +32,7 @@ internal sealed class AsyncPfQueue : ReceiveActor
     private readonly ReadaheadWindow _window = new();
     private int _queued;                                              // async_pf.queued
     private long _nextWorkId;
-    private bool _releaseUnreadable;                                  // the VM is stopping: free threads on unreadable pages
-    private ulong? _unreadable;                                       // the page the vCPU waits on that could not be read
+    private readonly UnreadablePage _unreadable;                      // the page the vCPU waits on that could not be read
     private IActorRef? _flushRequester;
     private int _cancelledAtFlush;
 
@@ -46,6 +46,7 @@ internal sealed class AsyncPfQueue : ReceiveActor
         _vcpu = vcpu;
         _vmName = vmName;
         _hostWaiters = new HostPageWaiters(vcpu, vmName);
+        _unreadable = new UnreadablePage(router);
         ReceiveAsync<VcpuPageFault>(OnFaultAsync);
         Receive<PageFetched>(OnFetched);
         Receive<Terminated>(OnWorkerTerminated);
@@ -53,7 +54,7 @@ internal sealed class AsyncPfQueue : ReceiveActor
         Receive<WakeupAllAsyncPf>(_ => OnWakeupAll());
         ReceiveAsync<AwaitGuestPages>(OnAwaitPagesAsync);
         Receive<FlushQueue>(_ => OnFlush());
-        Receive<ReleaseUnreadableFaults>(_ => OnReleaseUnreadable());
+        Receive<ReleaseUnreadableFaults>(_ => _unreadable.AskRelease());
     }
 
     private AsyncPfCounters Counters => _vcpu.Counters;
@@ -125,28 +126,10 @@ internal sealed class AsyncPfQueue : ReceiveActor
             _log.Warning("VM {0} vcpu {1}: page {2} of lazy memory could not be read: {3}", _vmName, _vcpu.Id, page, error?.Message);
             return;
         }
-        _unreadable = page;
-        ulong address = _router.GuestPhysicalAddress + (page << Hardware.Native.PageSize.Shift);
-        var reason = $"lazy memory page {page} (guest-physical 0x{address:x}) could not be read from the backing store " +
-                     $"'{_router.Store.Description}': {error?.Message ?? "unknown error"}";
+        var reason = _unreadable.Hold(page, error);
         _log.Error("VM {0} vcpu {1}: {2}; the VM fails", _vmName, _vcpu.Id, reason);
-        if (_releaseUnreadable) ReleaseUnreadable();
+        if (_unreadable.ReleaseAsked) _unreadable.Release();
         else Context.Parent.Tell(new PageUnreadable(_vcpu.Id, page, reason));
-    }
-
-    private void OnReleaseUnreadable()
-    {
-        _releaseUnreadable = true;
-        ReleaseUnreadable();
-    }
-
-    // Installs a zero page where the store failed, which wakes the blocked thread: the VM is stopping and its vCPU
-    // threads were told to stop, so the guest runs at most a few more instructions on it before the thread stops.
-    private void ReleaseUnreadable()
-    {
-        if (_unreadable is not { } page) return;
-        _unreadable = null;
-        if (Region.TryInstallZero(page) != PageInstall.RegionClosed) _router.OnPageInstalled(page);
     }
 
     private bool TryStartWork(ulong page)
