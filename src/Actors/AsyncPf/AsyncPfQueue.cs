@@ -17,7 +17,8 @@ namespace Actorvisor.Actors.AsyncPf;
 /// readahead workers for the pages after it in the same memslot, up to <see cref="AsyncPfOptions.ReadaheadPages"/>
 /// past the fault; they count against the same limit, and each consumed completion refills the window with the
 /// slot it frees. The synchronous path runs on this actor (its mailbox waits, like a vCPU that faults a page in
-/// itself), never on a thread of its own.
+/// itself), never on a thread of its own. Its parts, helpers it owns: <see cref="AsyncPfWorks"/>,
+/// <see cref="ReadaheadWindow"/>, <see cref="HostPageWaiters"/> and <see cref="UnreadablePage"/>.
 /// </remarks>
 internal sealed class AsyncPfQueue : ReceiveActor
 {
@@ -25,17 +26,13 @@ internal sealed class AsyncPfQueue : ReceiveActor
     private readonly AsyncPfVcpu _vcpu;
     private readonly string _vmName;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<ulong, Work> _works = new();         // async_pf.queue, by page
-    private readonly Dictionary<long, Work> _worksById = new();
-    private readonly Dictionary<IActorRef, Work> _worksByActor = new();
-    private readonly Queue<Work?> _done = new();                      // async_pf.done; null is a wakeup-all broadcast
-    private readonly List<HostWaiter> _hostWaiters = new();
+    private readonly AsyncPfWorks _works = new();                     // async_pf.queue
+    private readonly Queue<AsyncPfWork?> _done = new();               // async_pf.done; null is a wakeup-all broadcast
+    private readonly HostPageWaiters _hostWaiters;
+    private readonly ReadaheadWindow _window = new();
     private int _queued;                                              // async_pf.queued
     private long _nextWorkId;
-    private ulong _cursor, _horizon;
-    private bool _hasWindow;
-    private bool _releaseUnreadable;                                  // the VM is stopping: free threads on unreadable pages
-    private ulong? _unreadable;                                       // the page the vCPU waits on that could not be read
+    private readonly UnreadablePage _unreadable;                      // the page the vCPU waits on that could not be read
     private IActorRef? _flushRequester;
     private int _cancelledAtFlush;
 
@@ -48,6 +45,8 @@ internal sealed class AsyncPfQueue : ReceiveActor
         _router = router;
         _vcpu = vcpu;
         _vmName = vmName;
+        _hostWaiters = new HostPageWaiters(vcpu, vmName);
+        _unreadable = new UnreadablePage(router);
         ReceiveAsync<VcpuPageFault>(OnFaultAsync);
         Receive<PageFetched>(OnFetched);
         Receive<Terminated>(OnWorkerTerminated);
@@ -55,7 +54,7 @@ internal sealed class AsyncPfQueue : ReceiveActor
         Receive<WakeupAllAsyncPf>(_ => OnWakeupAll());
         ReceiveAsync<AwaitGuestPages>(OnAwaitPagesAsync);
         Receive<FlushQueue>(_ => OnFlush());
-        Receive<ReleaseUnreadableFaults>(_ => OnReleaseUnreadable());
+        Receive<ReleaseUnreadableFaults>(_ => _unreadable.AskRelease());
     }
 
     private AsyncPfCounters Counters => _vcpu.Counters;
@@ -88,7 +87,7 @@ internal sealed class AsyncPfQueue : ReceiveActor
             Refill();
             return Task.CompletedTask;
         }
-        if (_works.ContainsKey(fault.Page))
+        if (_works.HasPage(fault.Page))
         {
             Counters.Joined();
             Refill();
@@ -127,28 +126,10 @@ internal sealed class AsyncPfQueue : ReceiveActor
             _log.Warning("VM {0} vcpu {1}: page {2} of lazy memory could not be read: {3}", _vmName, _vcpu.Id, page, error?.Message);
             return;
         }
-        _unreadable = page;
-        ulong address = _router.GuestPhysicalAddress + (page << Hardware.Native.PageSize.Shift);
-        var reason = $"lazy memory page {page} (guest-physical 0x{address:x}) could not be read from the backing store " +
-                     $"'{_router.Store.Description}': {error?.Message ?? "unknown error"}";
+        var reason = _unreadable.Hold(page, error);
         _log.Error("VM {0} vcpu {1}: {2}; the VM fails", _vmName, _vcpu.Id, reason);
-        if (_releaseUnreadable) ReleaseUnreadable();
+        if (_unreadable.ReleaseAsked) _unreadable.Release();
         else Context.Parent.Tell(new PageUnreadable(_vcpu.Id, page, reason));
-    }
-
-    private void OnReleaseUnreadable()
-    {
-        _releaseUnreadable = true;
-        ReleaseUnreadable();
-    }
-
-    // Installs a zero page where the store failed, which wakes the blocked thread: the VM is stopping and its vCPU
-    // threads were told to stop, so the guest runs at most a few more instructions on it before the thread stops.
-    private void ReleaseUnreadable()
-    {
-        if (_unreadable is not { } page) return;
-        _unreadable = null;
-        if (Region.TryInstallZero(page) != PageInstall.RegionClosed) _router.OnPageInstalled(page);
     }
 
     private bool TryStartWork(ulong page)
@@ -166,10 +147,7 @@ internal sealed class AsyncPfQueue : ReceiveActor
             return false;
         }
         Context.Watch(actor);
-        var work = new Work(id, page, actor);
-        _works[page] = work;
-        _worksById[id] = work;
-        _worksByActor[actor] = work;
+        _works.Add(new AsyncPfWork(id, page, actor));
         _queued++;
         Counters.Outstanding(_queued);
         return true;
@@ -178,28 +156,18 @@ internal sealed class AsyncPfQueue : ReceiveActor
     // ---- readahead ------------------------------------------------------------------------------------
 
     // The window follows the last fault: pages (fault, fault + ReadaheadPages] of the region (the memslot).
-    private void MoveWindow(ulong page)
-    {
-        int window = _router.Options.ReadaheadPages;
-        if (window == 0) return;
-        ulong last = Math.Min(page + (ulong)window, Region.PageCount - 1);
-        // Keep the cursor if it is inside the new window (those pages are already asked for).
-        if (!_hasWindow || _cursor <= page || _cursor > last + 1) _cursor = page + 1;
-        _horizon = last;
-        _hasWindow = true;
-    }
+    private void MoveWindow(ulong page) => _window.Move(page, _router.Options.ReadaheadPages, Region.PageCount);
 
     private void Refill()
     {
-        if (Flushing || !_hasWindow) return;
+        if (Flushing || !_window.IsPlaced) return;
         // The router has cancelled every fetch (a flush or the lazy memory's teardown is on its way): the VM is going
         // away, and a new readahead work would only be cancelled by the flush (it freed its slot by coming back).
         if (_router.Cancellation.IsCancellationRequested) return;
         var region = Region;
-        while (_queued < Limit && _cursor <= _horizon)
+        while (_queued < Limit && _window.TryNext(out var page))
         {
-            ulong page = _cursor++;
-            if (region.IsPresent(page) || _works.ContainsKey(page)) continue;
+            if (region.IsPresent(page) || _works.HasPage(page)) continue;
             if (!TryStartWork(page)) return;
             Counters.Readahead();
         }
@@ -209,30 +177,28 @@ internal sealed class AsyncPfQueue : ReceiveActor
 
     private void OnFetched(PageFetched fetched)
     {
-        if (!_worksById.TryGetValue(fetched.WorkId, out var work)) return;
+        if (!_works.TryGet(fetched.WorkId, out var work)) return;
         Complete(work, fetched.Outcome);
     }
 
     private void OnWorkerTerminated(Terminated terminated)
     {
         // Normal workers report before they stop; one still listed died without a result.
-        if (_worksByActor.TryGetValue(terminated.ActorRef, out var work))
+        if (_works.TryGet(terminated.ActorRef, out var work))
             Complete(work, new FetchOutcome(FetchResult.Failed, new InvalidOperationException($"worker for page {work.Page} stopped without a result")));
     }
 
     // The worker's "page ready": off the outstanding list, onto the done list (async_pf_execute's tail).
-    private void Complete(Work work, FetchOutcome outcome)
+    private void Complete(AsyncPfWork work, FetchOutcome outcome)
     {
-        _worksById.Remove(work.Id);
-        _worksByActor.Remove(work.Actor);
-        if (_works.TryGetValue(work.Page, out var listed) && listed == work) _works.Remove(work.Page);
+        _works.Remove(work);
         work.Outcome = outcome;
         if (Flushing)
         {
             // Cancelled at the flush: the result is discarded.
             _queued--;
             Counters.Outstanding(_queued);
-            if (_worksById.Count == 0) FinishFlush();
+            if (_works.Count == 0) FinishFlush();
             return;
         }
         // Cancelled by the flush that is on its way to this queue: a cancelled work all the same.
@@ -267,14 +233,14 @@ internal sealed class AsyncPfQueue : ReceiveActor
             }
         }
         Counters.Outstanding(_queued);
-        ReleaseSatisfiedHostWaiters();
+        _hostWaiters.ReleaseSatisfied(Region);
         Refill();
     }
 
     private void OnPageFailed(ulong page, Exception? error)
     {
         _log.Warning("VM {0} vcpu {1}: fetching page {2} of lazy memory failed: {3}", _vmName, _vcpu.Id, page, error?.Message);
-        foreach (var waiter in _hostWaiters.Where(w => w.Pages.Contains(page)).ToList()) Release(waiter, PageWaitRelease.Failed);
+        _hostWaiters.ReleaseWaitingOn(page, PageWaitRelease.Failed);
         // The vCPU thread stays blocked until the page is installed: try once more, synchronously.
         if (_vcpu.Slot is { } slot && slot.Page == page && IsWaitingOn(slot.Token))
             Self.Tell(new VcpuPageFault(page, slot.Token, NotPresentOutcome.Block, Retry: true));
@@ -308,7 +274,7 @@ internal sealed class AsyncPfQueue : ReceiveActor
     // retry its access (UFFDIO_WAKE; if the page is still missing it faults again, with a new token).
     private void ReleaseEveryWaiter()
     {
-        foreach (var waiter in _hostWaiters.ToList()) Release(waiter, PageWaitRelease.WokenByBroadcast);
+        _hostWaiters.ReleaseAll(PageWaitRelease.WokenByBroadcast);
         if (_vcpu.Slot is { } slot && _vcpu.PageReady(slot.Token) == PageReadyOutcome.WokeWaiter) Region.Wake(slot.Page);
     }
 
@@ -319,26 +285,23 @@ internal sealed class AsyncPfQueue : ReceiveActor
         var requester = Sender;
         if (Flushing)
         {
-            requester.Tell(Released(request, PageWaitRelease.Cancelled));
+            requester.Tell(_hostWaiters.Released(request, PageWaitRelease.Cancelled));
             return;
         }
         var region = Region;
         ulong first = (request.GuestPhysicalAddress - _router.GuestPhysicalAddress) >> Hardware.Native.PageSize.Shift;
         ulong end = (request.GuestPhysicalAddress + request.Length - _router.GuestPhysicalAddress + Hardware.Native.PageSize.Bytes - 1) >> Hardware.Native.PageSize.Shift;
-        var waiter = new HostWaiter(request, requester, new HashSet<ulong>());
-        for (ulong page = first; page < end; page++)
-            if (!region.IsPresent(page)) waiter.Pages.Add(page);
-        _hostWaiters.Add(waiter);
+        var waiter = _hostWaiters.Add(request, requester, region, first, end);
         var beyondLimit = new List<ulong>();
         foreach (var page in waiter.Pages)
         {
-            if (_works.ContainsKey(page)) continue;
+            if (_works.HasPage(page)) continue;
             if (!(_queued < Limit && TryStartWork(page))) beyondLimit.Add(page);
         }
         // Beyond the limit, as for faults: synchronously, here.
         foreach (var page in beyondLimit)
         {
-            if (!_hostWaiters.Contains(waiter)) break;
+            if (!_hostWaiters.IsWaiting(waiter)) break;
             var outcome = await PageFetch.RunAsync(_router, page);
             if (outcome.Result == FetchResult.Failed)
             {
@@ -346,29 +309,8 @@ internal sealed class AsyncPfQueue : ReceiveActor
                 OnPageFailed(page, outcome.Error);
             }
         }
-        ReleaseSatisfiedHostWaiters();
+        _hostWaiters.ReleaseSatisfied(Region);
     }
-
-    private void ReleaseSatisfiedHostWaiters()
-    {
-        if (_hostWaiters.Count == 0) return;
-        var region = Region;
-        foreach (var waiter in _hostWaiters.ToList())
-        {
-            waiter.Pages.RemoveWhere(region.IsPresent);
-            if (waiter.Pages.Count == 0) Release(waiter, PageWaitRelease.Present);
-        }
-    }
-
-    private void Release(HostWaiter waiter, PageWaitRelease how)
-    {
-        if (!_hostWaiters.Remove(waiter)) return; // each waiter is released once
-        Counters.HostWakeup();
-        waiter.Requester.Tell(Released(waiter.Request, how));
-    }
-
-    private GuestPagesReleased Released(AwaitGuestPages r, PageWaitRelease how) =>
-        new(_vmName, r.VcpuId, r.GuestPhysicalAddress, r.Length, how);
 
     // ---- flush (kvm_clear_async_pf_completion_queue) --------------------------------------------------
 
@@ -380,35 +322,19 @@ internal sealed class AsyncPfQueue : ReceiveActor
         _flushRequester = Sender;
         // Completions still on the done list, but not those that were cancelled already (counted on arrival).
         int undrained = _done.Count(w => w is not null && w.Outcome!.Result is not (FetchResult.Cancelled or FetchResult.RegionClosed));
-        _cancelledAtFlush = _worksById.Count + undrained;
+        _cancelledAtFlush = _works.Count + undrained;
         Counters.Cancelled(_cancelledAtFlush);
         // The done list is drained and freed without "page present".
         _queued -= _done.Count;
         _done.Clear();
         Counters.Outstanding(_queued);
-        if (_worksById.Count == 0) FinishFlush();
+        if (_works.Count == 0) FinishFlush();
     }
 
     private void FinishFlush()
     {
-        foreach (var waiter in _hostWaiters.ToList()) Release(waiter, PageWaitRelease.Cancelled);
+        _hostWaiters.ReleaseAll(PageWaitRelease.Cancelled);
         _vcpu.CancelWait();
         _flushRequester!.Tell(new QueueFlushed(_vcpu.Id, _cancelledAtFlush));
-    }
-
-    private sealed class Work(long id, ulong page, IActorRef actor)
-    {
-        public long Id { get; } = id;
-        public ulong Page { get; } = page;
-        public IActorRef Actor { get; } = actor;
-        public FetchOutcome? Outcome { get; set; }
-    }
-
-    // A class: each request is its own waiter, however alike two requests are.
-    private sealed class HostWaiter(AwaitGuestPages request, IActorRef requester, HashSet<ulong> pages)
-    {
-        public AwaitGuestPages Request { get; } = request;
-        public IActorRef Requester { get; } = requester;
-        public HashSet<ulong> Pages { get; } = pages;
     }
 }

@@ -33,6 +33,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private readonly ConsoleRelay _console;
     private readonly MemslotView _view = new(MemslotSet.Empty);
     private readonly VmEventFeed _events;
+    private readonly VmReports _reports;
     private BuiltVm? _vm;
     private VmState _state = VmState.Created; // changed only with the behaviour, by Enter
     private VmTeardown? _teardown; // once started; PostStop completes it
@@ -54,6 +55,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         _self = Self;
         _console = new ConsoleRelay(() => _self.Tell(ConsoleWaiting.Instance));
         _events = new VmEventFeed(Self, Context.Parent);
+        _reports = new VmReports(spec, () => _vm, _view, _console, _events);
     }
 
     private string Name => _spec.Name;
@@ -158,7 +160,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         flush = FanOut.Start(Context, FanOut.Tell(_vm!.Vcpus, FlushVcpuTlb.Instance), m => m is VcpuTlbFlushed, VcpuAckTimeout, c =>
         {
             live.Flushes.Remove(flush!);
-            requester.Tell(c.AllAcked ? new TlbFlushed(Name, c.Acks.Count) : new VmRequestFailed(Name, VcpuProblem(c)));
+            requester.Tell(c.AllAcked ? new TlbFlushed(Name, c.Acks.Count) : new VmRequestFailed(Name, VmError.OfVcpus(c)));
         });
         live.Flushes.Add(flush, requester);
     }
@@ -177,7 +179,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                 Stash.UnstashAll();
                 return;
             }
-            var error = VcpuProblem(c);
+            var error = VmError.OfVcpus(c);
             requester.Tell(new VmRequestFailed(Name, error));
             BeginTeardown(new VmOutcome.Failed($"vCPUs did not complete the change to {target}: {error.Message}"), live);
         });
@@ -190,9 +192,9 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         // Report the crash itself, not the vCPU that can no longer acknowledge.
         Receive<ChildCrashed>(m => AbortTransition(t, m.Reason));
         Receive<LazyMemoryFailed>(m => AbortTransition(t, m.Reason));
-        Receive<GetVmDescription>(_ => Sender.Tell(Describe(t.From, null)));
-        Receive<GetAsyncPfCounters>(_ => AnswerAsyncPfCounters());
-        Receive<ConsoleWaiting>(_ => PublishConsole());
+        Receive<GetVmDescription>(_ => Sender.Tell(_reports.Describe(t.From, null)));
+        Receive<GetAsyncPfCounters>(_ => Sender.Tell(_reports.AsyncPfCounters()));
+        Receive<ConsoleWaiting>(_ => _reports.PublishConsole());
         ReceiveAny(_ => Stash.Stash());
     }
 
@@ -221,7 +223,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     }
 
     private VmTeardown NewTeardown(VmOutcome outcome) => new(_vm!, outcome, Context, Timers, TeardownStepTimeout,
-        step => _events.Publish(new VmTeardownStepped(Name, step), toParent: false), PublishConsole, OnTeardownEnded);
+        step => _events.Publish(new VmTeardownStepped(Name, step), toParent: false), _reports.PublishConsole, OnTeardownEnded);
 
     private void Stopping(VmTeardown teardown)
     {
@@ -296,8 +298,8 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private void Always(VmOutcome? outcome)
     {
         Receive<FanOutDone>(d => d.FanOut.Complete(d.Answers));
-        Receive<GetVmDescription>(_ => Sender.Tell(Describe(_state, outcome)));
-        Receive<GetAsyncPfCounters>(_ => AnswerAsyncPfCounters());
+        Receive<GetVmDescription>(_ => Sender.Tell(_reports.Describe(_state, outcome)));
+        Receive<GetAsyncPfCounters>(_ => Sender.Tell(_reports.AsyncPfCounters()));
         Receive<SubscribeVm>(m =>
         {
             _events.Subscribe(m.Subscriber);
@@ -308,7 +310,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             _events.Unsubscribe(m.Subscriber);
             Sender.Tell(new VmUnsubscribed(Name));
         });
-        Receive<ConsoleWaiting>(_ => PublishConsole());
+        Receive<ConsoleWaiting>(_ => _reports.PublishConsole());
         Receive<VmEvent>(_ => _vm?.Vfio is { } vfio && Sender.Equals(vfio), e => _events.Publish(e, toParent: false));
     }
 
@@ -329,33 +331,5 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         else vcpus[vcpuId].Forward(request);
     }
 
-    private static VmError VcpuProblem(Collected c) =>
-        c.Failures.OfType<VcpuRequestFailed>().FirstOrDefault() is { } f
-            ? new VmError.VcpuFailed(f.VcpuId, f.Error)
-            : new VmError.VcpusUnresponsive(c.Problem);
-
     private void Refuse(VmError error) => Sender.Tell(new VmRequestFailed(Name, error));
-
-    private void AnswerAsyncPfCounters()
-    {
-        if (_vm?.Parts.AsyncPf is { } router) Sender.Tell(router.Report(Name));
-        else Refuse(new VmError.LazyMemoryRefused("the VM has no lazy memory"));
-    }
-
-    private void PublishConsole()
-    {
-        var bytes = _console.Drain();
-        if (bytes.Length > 0) _events.Publish(new VmConsoleOutput(Name, bytes), toParent: false);
-    }
-
-    private VmDescription Describe(VmState state, VmOutcome? outcome) => new(
-        Name, state, _spec.VcpuCount, _spec.MemoryBytes, _spec.Description,
-        _vm?.Parts.Devices.Select(d => d.Name).ToList() ?? [], _view.Current.Count, outcome);
-
-    private sealed record ChildCrashed(string Reason);
-
-    private sealed record ConsoleWaiting
-    {
-        public static readonly ConsoleWaiting Instance = new();
-    }
 }

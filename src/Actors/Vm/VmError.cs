@@ -11,6 +11,12 @@ public abstract record VmError
     /// <summary>A person-readable explanation.</summary>
     public abstract string Message { get; }
 
+    /// <summary>Why a request to every vCPU did not complete: the first vCPU's own error, or which vCPUs did not answer.</summary>
+    internal static VmError OfVcpus(Collected c) =>
+        c.Failures.OfType<VcpuRequestFailed>().FirstOrDefault() is { } f
+            ? new VcpuFailed(f.VcpuId, f.Error)
+            : new VcpusUnresponsive(c.Problem);
+
     /// <summary>The request is not a transition from <paramref name="From"/> (e.g. pausing a created VM).</summary>
     public sealed record InvalidTransition(VmState From, string Request) : VmError
     {

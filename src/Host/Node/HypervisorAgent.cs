@@ -25,6 +25,8 @@ namespace Actorvisor.Host.Node;
 /// On <see cref="ShutdownAgent"/> (CoordinatedShutdown) it destroys every VM, then announces an empty node so the
 /// directory forgets them rather than reporting them Lost.
 /// Supervision: watchers are stopped if they throw; the VmRegistryActor supervises the VmActors itself.
+/// Its parts: <see cref="AgentEventSubscribers"/> (the VMs' event subscribers), <see cref="AgentReplies"/> and
+/// <see cref="AgentErrors"/> (the translation of the registry's and VmActors' answers into the API's).
 /// </summary>
 public sealed class HypervisorAgent : ReceiveActor
 {
@@ -45,6 +47,7 @@ public sealed class HypervisorAgent : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, HostedVm> _vms = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, string> _byActor = new();
+    private readonly AgentEventSubscribers _subscribers;
     private readonly List<IActorRef> _shutdownRequesters = new();
     private DirectorySnapshot? _snapshot;
     private long _serial;
@@ -64,12 +67,13 @@ public sealed class HypervisorAgent : ReceiveActor
         _accelerator = accelerator;
         _images = images;
         _directory = directory;
+        _subscribers = new AgentEventSubscribers(Context, _vms);
         _registry = Context.ActorOf(VmRegistryActor.Props(new NodeCapacity(info.Vcpus, info.MemoryBytes), Self, stateCounts), "vms");
 
         Receive<AnnounceNode>(_ => ListThen(Sender, AnnouncementListTimeout, (vms, _, _) => new NodeAnnouncement(_info, Self, vms, _snapshot)));
         Receive<ReportNodeVms>(r => ListThen(Sender, RequestDeadline.Inner(TimeSpan.FromMilliseconds(r.DeadlineMs)),
             (vms, usedVcpus, usedMemory) => new NodeVmsReport(_info.Name, vms, usedVcpus, usedMemory)));
-        Receive<Listed>(OnListed);
+        Receive<RegistryListed>(OnListed);
         Receive<AnnouncementAccepted>(_ => { });
         Receive<DirectorySnapshot>(snapshot =>
         {
@@ -81,16 +85,16 @@ public sealed class HypervisorAgent : ReceiveActor
             Sender.Tell(new SnapshotStored(snapshot.Taken));
         });
         Receive<CreateOnNode>(OnCreate);
-        Receive<Created>(OnCreated);
+        Receive<RegistryCreated>(OnCreated);
         Receive<DestroyOnNode>(OnDestroy);
-        Receive<Destroyed>(OnDestroyed);
+        Receive<RegistryDestroyed>(OnDestroyed);
         Receive<VmRegistryEntryChanged>(OnEntryChanged);
         Receive<VmSummary>(OnSummary);
         Receive<NodeRequestFailed>(OnSummaryFailed);
         Receive<Terminated>(t =>
         {
             if (_byActor.Remove(t.ActorRef, out var name) && _vms.TryGetValue(name, out var vm)) vm.ActorAlive = false;
-            else foreach (var hosted in _vms.Values) hosted.EventSubscribers.Remove(t.ActorRef);
+            else _subscribers.Stopped(t.ActorRef);
         });
         Receive<SubscribeVmEventsRequest>(OnSubscribeEvents);
         Receive<UnsubscribeVmEventsRequest>(OnUnsubscribeEvents);
@@ -119,32 +123,20 @@ public sealed class HypervisorAgent : ReceiveActor
 
     // The VMs' lines come from the registry, their keeper; the answer is made when they arrive (none: no answer, the asker times out).
     private void ListThen(IActorRef replyTo, TimeSpan wait, Func<IReadOnlyList<VmInfo>, int, ulong, object> answer) =>
-        _registry.Ask<VmList>(ListVms.Instance, wait).PipeTo(Self, success: list => new Listed(list, replyTo, answer), failure: _ => new Listed(null, replyTo, answer));
+        _registry.Ask<VmList>(ListVms.Instance, wait).PipeTo(Self, success: list => new RegistryListed(list, replyTo, answer), failure: _ => new RegistryListed(null, replyTo, answer));
 
-    private void OnListed(Listed l)
+    private void OnListed(RegistryListed l)
     {
         if (l.List is null)
         {
             _log.Warning("The VM registry did not list the VMs in time; {0} gets no answer", l.ReplyTo);
             return;
         }
-        var vms = new List<VmInfo>();
-        int usedVcpus = 0;
-        ulong usedMemory = 0;
-        foreach (var line in l.List.Vms)
-        {
-            if (line.State.HoldsResources())
-            {
-                usedVcpus += line.VcpuCount;
-                usedMemory += line.MemoryBytes;
-            }
-            // A VM still being built is not the agent's yet: the directory lists it as Creating.
-            if (_vms.TryGetValue(line.Name, out var vm)) vms.Add(InfoOf(vm, line));
-        }
+        var (vms, usedVcpus, usedMemory) = AgentReplies.OfList(l.List, _vms, _info.Name);
         l.ReplyTo.Tell(l.Answer(vms, usedVcpus, usedMemory));
     }
 
-    private VmInfo InfoOf(HostedVm vm, VmSummary line) => vm.Info(_info.Name, VmStatuses.Of(line.State), line.Outcome?.ToString());
+    private VmInfo InfoOf(HostedVm vm, VmSummary line) => AgentReplies.OfLine(vm, line, _info.Name);
 
     private void OnCreate(CreateOnNode c)
     {
@@ -163,35 +155,25 @@ public sealed class HypervisorAgent : ReceiveActor
         var replyTo = Sender;
         var wait = RequestDeadline.Inner(TimeSpan.FromMilliseconds(c.DeadlineMs));
         _registry.Ask(new CreateVm(spec!), wait).PipeTo(Self,
-            success: reply => new Created(c.Spec, replyTo, reply, wait),
-            failure: e => new Created(c.Spec, replyTo, e, wait));
+            success: reply => new RegistryCreated(c.Spec, replyTo, reply, wait),
+            failure: e => new RegistryCreated(c.Spec, replyTo, e, wait));
     }
 
-    private void OnCreated(Created c)
+    private void OnCreated(RegistryCreated c)
     {
         var name = c.Spec.Name;
-        switch (c.Reply)
+        if (c.Reply is not VmCreated created)
         {
-            case VmCreated created:
-                var watcher = Context.ActorOf(VmWatcher.Props(name, created.Vm), $"watch-{name}-{++_serial}");
-                var hosted = new HostedVm(c.Spec, created.Vm, watcher);
-                var record = hosted.Info(_info.Name, VmStatus.Created, null);
-                _vms[name] = hosted;
-                _byActor[Context.Watch(created.Vm)] = name;
-                _log.Info("Created VM {0} ({1}, {2} vCPUs, {3} MiB)", name, c.Spec.Image, c.Spec.Vcpus, c.Spec.MemoryBytes >> 20);
-                c.ReplyTo.Tell(new CreateOnNodeResult(name, record, null));
-                break;
-            case NodeRequestFailed failed:
-                c.ReplyTo.Tell(new CreateOnNodeResult(name, null, ErrorOf(name, failed.Error)));
-                break;
-            case AskTimeoutException:
-                c.ReplyTo.Tell(new CreateOnNodeResult(name, null, new ApiErrorReply(ApiErrorCode.Timeout,
-                    $"node {_info.Name} did not finish building VM '{name}' within {RequestDeadline.Print(c.Wait)} (the request's deadline less a margin)")));
-                break;
-            default:
-                c.ReplyTo.Tell(new CreateOnNodeResult(name, null, new ApiErrorReply(ApiErrorCode.OperationFailed, $"creating VM '{name}' on {_info.Name} failed: {Describe(c.Reply)}")));
-                break;
+            c.ReplyTo.Tell(new CreateOnNodeResult(name, null, AgentErrors.CreateFailed(c.Reply, name, _info.Name, c.Wait)));
+            return;
         }
+        var watcher = Context.ActorOf(VmWatcher.Props(name, created.Vm), $"watch-{name}-{++_serial}");
+        var hosted = new HostedVm(c.Spec, created.Vm, watcher);
+        var record = hosted.Info(_info.Name, VmStatus.Created, null);
+        _vms[name] = hosted;
+        _byActor[Context.Watch(created.Vm)] = name;
+        _log.Info("Created VM {0} ({1}, {2} vCPUs, {3} MiB)", name, c.Spec.Image, c.Spec.Vcpus, c.Spec.MemoryBytes >> 20);
+        c.ReplyTo.Tell(new CreateOnNodeResult(name, record, null));
     }
 
     private void OnDestroy(DestroyOnNode d)
@@ -204,32 +186,22 @@ public sealed class HypervisorAgent : ReceiveActor
         var replyTo = Sender;
         var wait = RequestDeadline.Inner(TimeSpan.FromMilliseconds(d.DeadlineMs));
         _registry.Ask(new DestroyVm(d.Name), wait).PipeTo(Self,
-            success: reply => new Destroyed(d.Name, replyTo, reply, wait),
-            failure: e => new Destroyed(d.Name, replyTo, e, wait));
+            success: reply => new RegistryDestroyed(d.Name, replyTo, reply, wait),
+            failure: e => new RegistryDestroyed(d.Name, replyTo, e, wait));
     }
 
-    private void OnDestroyed(Destroyed d)
+    private void OnDestroyed(RegistryDestroyed d)
     {
-        switch (d.Reply)
+        if (d.Reply is not VmDestroyed destroyed)
         {
-            case VmDestroyed destroyed:
-                var (status, outcome) = (VmStatuses.Of(destroyed.Outcome.FinalState), destroyed.Outcome.ToString());
-                var record = _vms.GetValueOrDefault(d.Name)?.Info(_info.Name, status, outcome) ?? new VmInfo(d.Name, _info.Name, status, 0, 0, "", outcome);
-                Forget(d.Name);
-                d.ReplyTo.Tell(new DestroyOnNodeResult(d.Name, record, null));
-                break;
-            case NodeRequestFailed failed:
-                if (failed.Error is VmRegistryError.UnknownVm) Forget(d.Name);
-                d.ReplyTo.Tell(new DestroyOnNodeResult(d.Name, null, ErrorOf(d.Name, failed.Error)));
-                break;
-            case AskTimeoutException:
-                d.ReplyTo.Tell(new DestroyOnNodeResult(d.Name, null, new ApiErrorReply(ApiErrorCode.Timeout,
-                    $"node {_info.Name} did not finish destroying VM '{d.Name}' within {RequestDeadline.Print(d.Wait)} (the request's deadline less a margin)")));
-                break;
-            default:
-                d.ReplyTo.Tell(new DestroyOnNodeResult(d.Name, null, new ApiErrorReply(ApiErrorCode.OperationFailed, $"destroying VM '{d.Name}' failed: {Describe(d.Reply)}")));
-                break;
+            if (d.Reply is NodeRequestFailed { Error: VmRegistryError.UnknownVm }) Forget(d.Name);
+            d.ReplyTo.Tell(new DestroyOnNodeResult(d.Name, null, AgentErrors.DestroyFailed(d.Reply, d.Name, _info.Name, d.Wait)));
+            return;
         }
+        var (status, outcome) = (VmStatuses.Of(destroyed.Outcome.FinalState), destroyed.Outcome.ToString());
+        var record = _vms.GetValueOrDefault(d.Name)?.Info(_info.Name, status, outcome) ?? new VmInfo(d.Name, _info.Name, status, 0, 0, "", outcome);
+        Forget(d.Name);
+        d.ReplyTo.Tell(new DestroyOnNodeResult(d.Name, record, null));
     }
 
     private void Forget(string name)
@@ -238,12 +210,7 @@ public sealed class HypervisorAgent : ReceiveActor
         _byActor.Remove(vm.Vm);
         Context.Unwatch(vm.Vm);
         Context.Stop(vm.Watcher);
-        foreach (var s in vm.EventSubscribers)
-        {
-            s.Tell(new StreamEnded(name, "the VM was destroyed"));
-            if (!_vms.Values.Any(other => other.EventSubscribers.Contains(s))) Context.Unwatch(s);
-        }
-        foreach (var (_, replyTo) in vm.PendingSubscriptions) replyTo.Tell(NotHere(name));
+        _subscribers.EndAll(name, vm, NotHere(name));
     }
 
     // The registry reports each change of a VM's line: the directory and the event subscribers hear of it from here.
@@ -253,7 +220,7 @@ public sealed class HypervisorAgent : ReceiveActor
         var record = InfoOf(vm, m.Vm);
         var before = VmStatuses.Of(m.From);
         _directory.Tell(new VmRecordChanged(record, before));
-        if (before != record.Status) NotifySubscribers(vm, record, record.Outcome ?? $"{before} -> {record.Status}");
+        if (before != record.Status) _subscribers.Notify(vm, record, record.Outcome ?? $"{before} -> {record.Status}");
     }
 
     // The VM's events come from its node; the directory reports the VM Lost if this node goes (the gateway asked it to).
@@ -265,28 +232,18 @@ public sealed class HypervisorAgent : ReceiveActor
             Sender.Tell(r.Name is null ? ApiErrorReply.Invalid("name", "the events of every VM come from the VM directory, not from one node") : NotHere(r.Name));
             return;
         }
-        vm.PendingSubscriptions.Add((r.Subscriber, Sender));
-        if (vm.PendingSubscriptions.Count == 1) _registry.Tell(new GetVmSummary(r.Name));
+        if (_subscribers.Hold(vm, r.Subscriber, Sender)) _registry.Tell(new GetVmSummary(r.Name));
     }
 
     private void OnSummary(VmSummary line)
     {
-        if (!_vms.TryGetValue(line.Name, out var vm)) return;
-        var record = InfoOf(vm, line);
-        foreach (var (subscriber, replyTo) in vm.PendingSubscriptions)
-        {
-            if (vm.EventSubscribers.Add(subscriber)) Context.Watch(subscriber);
-            replyTo.Tell(new SubscribedReply(line.Name, "events", true));
-            subscriber.Tell(Notice(record, "current state"));
-        }
-        vm.PendingSubscriptions.Clear();
+        if (_vms.TryGetValue(line.Name, out var vm)) _subscribers.Start(vm, InfoOf(vm, line));
     }
 
     private void OnSummaryFailed(NodeRequestFailed failed)
     {
         if (failed.Error is not VmRegistryError.UnknownVm unknown || !_vms.TryGetValue(unknown.Name, out var vm)) return;
-        foreach (var (_, replyTo) in vm.PendingSubscriptions) replyTo.Tell(NotHere(unknown.Name));
-        vm.PendingSubscriptions.Clear();
+        _subscribers.Refuse(vm, NotHere(unknown.Name));
     }
 
     private void OnUnsubscribeEvents(UnsubscribeVmEventsRequest r)
@@ -299,14 +256,6 @@ public sealed class HypervisorAgent : ReceiveActor
         vm.EventSubscribers.Remove(r.Subscriber);
         Sender.Tell(new SubscribedReply(r.Name, "events", false));
     }
-
-    private static void NotifySubscribers(HostedVm vm, VmInfo record, string detail)
-    {
-        var notice = Notice(record, detail);
-        foreach (var s in vm.EventSubscribers) s.Tell(notice);
-    }
-
-    private static VmEventNotice Notice(VmInfo vm, string detail) => new(vm.Name, vm.Node, vm.Status, detail, DateTimeOffset.UtcNow);
 
     // A lifecycle request goes to the VmActor itself; it answers within the request's deadline or the node says it did not.
     private void Transition(ApiRequest request, string name, object vmRequest, string what)
@@ -324,14 +273,8 @@ public sealed class HypervisorAgent : ReceiveActor
         var wait = RequestDeadline.Inner(RequestDeadline.Of(request));
         var nodeName = _info.Name;
         vm.Vm.Ask(vmRequest, wait).PipeTo(Sender,
-            success: reply => reply switch
-            {
-                VmTransitioned t => new VmReply(vm.Info(nodeName, VmStatuses.Of(t.State), null)),
-                VmStopped s => new VmReply(vm.Info(nodeName, VmStatuses.Of(s.Outcome.FinalState), s.Outcome.ToString())),
-                VmRequestFailed f => ErrorOf(name, f.Error),
-                _ => new ApiErrorReply(ApiErrorCode.OperationFailed, $"VM '{name}' answered {reply.GetType().Name}"),
-            },
-            failure: e => VmDidNotAnswer(name, nodeName, what, wait, e));
+            success: reply => AgentReplies.OfTransition(reply, vm, nodeName, name),
+            failure: e => AgentErrors.VmDidNotAnswer(name, nodeName, what, wait, e));
     }
 
     private void OnDescribe(DescribeVmRequest r)
@@ -346,18 +289,9 @@ public sealed class HypervisorAgent : ReceiveActor
         var nodeName = _info.Name;
         // A VM whose actor stopped is described by the registry (its outcome); a live one by its VmActor.
         (vm.ActorAlive ? vm.Vm : _registry).Ask(vm.ActorAlive ? GetVmDescription.Instance : new DescribeVm(r.Name), wait).PipeTo(Sender,
-            success: reply => reply switch
-            {
-                VmDescription d => new VmDescriptionReply(vm.Info(nodeName, VmStatuses.Of(d.State), d.Outcome?.ToString()),
-                    vm.ActorAlive ? d.Description : $"{vm.Spec.Image} (its VM actor stopped)", d.Devices.ToList(), d.MemslotCount, address),
-                _ => new ApiErrorReply(ApiErrorCode.OperationFailed, $"VM '{r.Name}' answered {reply.GetType().Name}"),
-            },
-            failure: e => VmDidNotAnswer(r.Name, nodeName, "describe", wait, e));
+            success: reply => AgentReplies.OfDescription(reply, vm, nodeName, address, r.Name),
+            failure: e => AgentErrors.VmDidNotAnswer(r.Name, nodeName, "describe", wait, e));
     }
-
-    private static ApiErrorReply VmDidNotAnswer(string name, string nodeName, string what, TimeSpan wait, Exception e) => e is AskTimeoutException
-        ? new(ApiErrorCode.Timeout, $"VM '{name}' on node {nodeName} did not answer the {what} within {RequestDeadline.Print(wait)} (the request's deadline less a margin)")
-        : new(ApiErrorCode.OperationFailed, $"VM '{name}' on node {nodeName}: the {what} failed ({e.GetType().Name}: {e.Message})");
 
     private void OnShutdown()
     {
@@ -380,30 +314,5 @@ public sealed class HypervisorAgent : ReceiveActor
             .ContinueWith(_ => { foreach (var r in requesters) r.Tell(done); }, TaskScheduler.Default);
     }
 
-    private ApiErrorReply NotHere(string name) => new(ApiErrorCode.NotFound, $"name: no VM named '{name}' on node {_info.Name}", "name");
-
-    private static ApiErrorReply ErrorOf(string name, VmRegistryError error) => error switch
-    {
-        VmRegistryError.DuplicateVmName => new(ApiErrorCode.AlreadyExists, $"spec.name: {error.Message}", "spec.name"),
-        VmRegistryError.InsufficientCapacity => new(ApiErrorCode.NoCapacity, error.Message),
-        VmRegistryError.InvalidSpec s => new(ApiErrorCode.InvalidRequest, s.Message, "spec." + s.Problem.Split(':')[0]),
-        VmRegistryError.UnknownVm => new(ApiErrorCode.NotFound, $"name: {error.Message}", "name"),
-        VmRegistryError.ShuttingDown => new(ApiErrorCode.NodeUnavailable, error.Message),
-        _ => new(ApiErrorCode.OperationFailed, error.Message),
-    };
-
-    private static ApiErrorReply ErrorOf(string name, VmError error) => error switch
-    {
-        VmError.InvalidTransition or VmError.NotAccepting => new(ApiErrorCode.InvalidState, $"VM '{name}': {error.Message}", "name"),
-        _ => new(ApiErrorCode.OperationFailed, $"VM '{name}': {error.Message}"),
-    };
-
-    private static string Describe(object reply) => reply is Exception e ? $"{e.GetType().Name}: {e.Message}" : reply.GetType().Name;
-
-    private sealed record Created(ApiVmSpec Spec, IActorRef ReplyTo, object Reply, TimeSpan Wait);
-
-    private sealed record Destroyed(string Name, IActorRef ReplyTo, object Reply, TimeSpan Wait);
-
-    private sealed record Listed(VmList? List, IActorRef ReplyTo, Func<IReadOnlyList<VmInfo>, int, ulong, object> Answer);
+    private ApiErrorReply NotHere(string name) => AgentErrors.NotHere(name, _info.Name);
 }
-

@@ -1,0 +1,54 @@
+using Actorvisor.Actors.Registry;
+using Actorvisor.Actors.Vm;
+using Actorvisor.Host.Api.V1;
+
+namespace Actorvisor.Host.Node;
+
+/// <summary>
+/// Translates what a node's VmActors (and, for a VM whose actor stopped, its registry) answer the
+/// <see cref="HypervisorAgent"/> into the API's replies. Pure functions: they run on the ask's completion, off the
+/// agent's thread, and read only the <see cref="HostedVm"/>'s unchanging parts and its actor's liveness.
+/// </summary>
+internal static class AgentReplies
+{
+    /// <summary>The API's reply to start, pause, resume or stop of VM <paramref name="name"/>, from the VmActor's answer.</summary>
+    public static object OfTransition(object reply, HostedVm vm, string nodeName, string name) => reply switch
+    {
+        VmTransitioned t => new VmReply(vm.Info(nodeName, VmStatuses.Of(t.State), null)),
+        VmStopped s => new VmReply(vm.Info(nodeName, VmStatuses.Of(s.Outcome.FinalState), s.Outcome.ToString())),
+        VmRequestFailed f => AgentErrors.Of(name, f.Error),
+        _ => new ApiErrorReply(ApiErrorCode.OperationFailed, $"VM '{name}' answered {reply.GetType().Name}"),
+    };
+
+    /// <summary>The API's reply to describe of VM <paramref name="name"/> on the node at <paramref name="address"/>.</summary>
+    public static object OfDescription(object reply, HostedVm vm, string nodeName, string address, string name) => reply switch
+    {
+        VmDescription d => new VmDescriptionReply(vm.Info(nodeName, VmStatuses.Of(d.State), d.Outcome?.ToString()),
+            vm.ActorAlive ? d.Description : $"{vm.Spec.Image} (its VM actor stopped)", d.Devices.ToList(), d.MemslotCount, address),
+        _ => new ApiErrorReply(ApiErrorCode.OperationFailed, $"VM '{name}' answered {reply.GetType().Name}"),
+    };
+
+    /// <summary>The API's line of a VM the agent runs, from the registry's line of it.</summary>
+    public static VmInfo OfLine(HostedVm vm, VmSummary line, string nodeName) => vm.Info(nodeName, VmStatuses.Of(line.State), line.Outcome?.ToString());
+
+    /// <summary>
+    /// The node's report from the registry's list: the lines of the VMs the agent runs (a VM still being built is not
+    /// the agent's yet: the directory lists it as Creating) and the resources every listed VM holds.
+    /// </summary>
+    public static (List<VmInfo> Vms, int UsedVcpus, ulong UsedMemory) OfList(VmList list, IReadOnlyDictionary<string, HostedVm> hosted, string nodeName)
+    {
+        var vms = new List<VmInfo>();
+        int usedVcpus = 0;
+        ulong usedMemory = 0;
+        foreach (var line in list.Vms)
+        {
+            if (line.State.HoldsResources())
+            {
+                usedVcpus += line.VcpuCount;
+                usedMemory += line.MemoryBytes;
+            }
+            if (hosted.TryGetValue(line.Name, out var vm)) vms.Add(OfLine(vm, line, nodeName));
+        }
+        return (vms, usedVcpus, usedMemory);
+    }
+}

@@ -1,0 +1,14 @@
+using Actorvisor.Host.Api.V1;
+using Actorvisor.Actors.Registry;
+using Akka.Actor;
+
+namespace Actorvisor.Host.Node;
+
+/// <summary>The registry's answer to a create the <see cref="HypervisorAgent"/> asked for (or the ask's failure), piped back to it with whom to answer.</summary>
+internal sealed record RegistryCreated(ApiVmSpec Spec, IActorRef ReplyTo, object Reply, TimeSpan Wait);
+
+/// <summary>The registry's answer to a destroy the <see cref="HypervisorAgent"/> asked for (or the ask's failure), piped back to it with whom to answer.</summary>
+internal sealed record RegistryDestroyed(string Name, IActorRef ReplyTo, object Reply, TimeSpan Wait);
+
+/// <summary>The registry's list of VMs (null: it did not answer in time), piped back to the <see cref="HypervisorAgent"/> with how to answer from it.</summary>
+internal sealed record RegistryListed(VmList? List, IActorRef ReplyTo, Func<IReadOnlyList<VmInfo>, int, ulong, object> Answer);
