@@ -1,8 +1,10 @@
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Apic;
 using Actorvisor.Hardware.Devices;
 using Actorvisor.Hardware.Images;
 using Actorvisor.Hardware.Lazy;
 using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Soft;
 using Actorvisor.Hardware.X86;
 
 namespace Actorvisor.Hardware.Machines;
@@ -123,6 +125,8 @@ public sealed class MachineParts : IDisposable
             bus.RegisterPorts(Uart16550.Com1Port, Uart16550.PortCount, serial);
             var debugExit = new DebugExitDevice();
             bus.RegisterPorts(DebugExitDevice.DefaultPort, 1, debugExit);
+            // The software accelerator's local APICs (KVM's live in the kernel once the in-kernel irqchip exists).
+            if (vm is SoftVm soft) bus.RegisterMmio(LocalApic.DefaultBase, LocalApic.WindowSize, soft.ApicWindow);
             return new MachineParts(spec, memory, lazy, vm, [.. vcpus], image, boot, bus, serial, debugExit);
         }
         catch

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Apic;
 using Actorvisor.Hardware.Mmu;
 using Actorvisor.Hardware.X86;
 using static Actorvisor.Hardware.Soft.UnicornNative;
@@ -108,6 +109,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         _self = GCHandle.Alloc(this);
         _stopRequest = (int*)Unsafe.AsPointer(ref _stopFlag[0]);
         _participant = vm.Mmu.Tlb.Register(new FlushTarget(this));
+        Apic = new LocalApic(id, new ApicTarget(this), vm.ApicBus);
         _regs = new Registers { Rip = 0xFFF0, Rflags = Registers.ResetRflags };
         _sregs = ResetState(id);
         _cr8 = _sregs.Cr8;
@@ -134,12 +136,26 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         };
     }
 
+    /// <summary>
+    /// This vCPU's local APIC (on the VM's <see cref="SoftVm.ApicBus"/>): the vectors it delivers are queued with
+    /// <see cref="QueueExternalInterrupt"/>. The guest reaches it through the VM's xAPIC page while this vCPU runs.
+    /// </summary>
+    public LocalApic Apic { get; }
+
+    /// <summary>Hands the APIC's delivered vectors to the vCPU's external-interrupt queue (any thread).</summary>
+    private sealed class ApicTarget(SoftVcpu vcpu) : IInterruptTarget
+    {
+        public void RaiseInterrupt(int vector) => vcpu.QueueExternalInterrupt((byte)vector);
+    }
+
     /// <inheritdoc />
     public VcpuExit Run(IExitHandler handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
         if (Interlocked.CompareExchange(ref _inRun, 1, 0) != 0)
             throw new InvalidOperationException($"vCPU {Id}: Run is already executing on another thread");
+        // MMIO to the xAPIC page from this thread reaches this vCPU's APIC while Run executes.
+        using var apicBinding = _vm.ApicBus.BindCurrentThread(Apic);
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -930,6 +946,8 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
             if (_running) RequestStop();
             Monitor.PulseAll(_gate);
         }
+        // No more timer interrupts: the vCPU runs no more guest code.
+        Apic.Dispose();
         Interlocked.MemoryBarrier();
         if (Volatile.Read(ref _inRun) == 0) Release();
     }
