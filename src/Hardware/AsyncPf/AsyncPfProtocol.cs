@@ -33,6 +33,7 @@ public sealed class AsyncPfProtocol
     private ulong _enableValue, _vector;
     private uint _nextId;
     private bool _pageReadyPending;
+    private bool _closed;
     private long _notPresentSent, _readySent, _flushed;
 
     /// <summary>The protocol of vCPU <paramref name="vcpuId"/>, writing into <paramref name="area"/> and raising the page-ready vector with <paramref name="raiseVector"/>.</summary>
@@ -115,7 +116,7 @@ public sealed class AsyncPfProtocol
         token = 0;
         lock (_gate)
         {
-            if (!EnabledLocked || !interruptsEnabled) return false;
+            if (!EnabledLocked || _closed || !interruptsEnabled) return false;
             if (kernelMode && (_enableValue & KvmParavirtMsrs.SendAlways) == 0) return false;
             if (_outstanding.Count >= PerVcpuLimit) return false;
             // KVM's token: a per-vCPU sequence number above the vCPU ID; never 0 nor the wakeup-all token.
@@ -137,7 +138,7 @@ public sealed class AsyncPfProtocol
         lock (_gate)
         {
             if (token != WakeupAllToken && !_outstanding.Remove(token)) return;
-            if (!EnabledLocked) return;
+            if (!EnabledLocked || _closed) return;
             _ready.Enqueue(token);
         }
         DeliverNext();
@@ -150,6 +151,16 @@ public sealed class AsyncPfProtocol
     public void Flush()
     {
         lock (_gate) FlushLocked();
+    }
+
+    /// <summary>The vCPU is gone: flushes, and from now on nothing is sent or written into the guest.</summary>
+    public void Close()
+    {
+        lock (_gate)
+        {
+            _closed = true;
+            FlushLocked();
+        }
     }
 
     private void FlushLocked()
@@ -169,7 +180,7 @@ public sealed class AsyncPfProtocol
         int vector;
         lock (_gate)
         {
-            if (!EnabledLocked || _pageReadyPending || _ready.Count == 0) return;
+            if (!EnabledLocked || _closed || _pageReadyPending || _ready.Count == 0) return;
             ulong tokenAt = AreaAddress + TokenOffset;
             if (!_area.TryRead32(tokenAt, out uint current) || current != 0) return;
             uint token = _ready.Dequeue();

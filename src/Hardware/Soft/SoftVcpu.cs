@@ -4,6 +4,7 @@ using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Apic;
+using Actorvisor.Hardware.AsyncPf;
 using Actorvisor.Hardware.Mmu;
 using Actorvisor.Hardware.X86;
 using static Actorvisor.Hardware.Soft.UnicornNative;
@@ -110,6 +111,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         _stopRequest = (int*)Unsafe.AsPointer(ref _stopFlag[0]);
         _participant = vm.Mmu.Tlb.Register(new FlushTarget(this));
         Apic = new LocalApic(id, new ApicTarget(this), vm.ApicBus);
+        AsyncPf = new AsyncPfProtocol(id, new SoftGuestArea(vm), vector => Apic.RequestInterrupt(vector));
         _regs = new Registers { Rip = 0xFFF0, Rflags = Registers.ResetRflags };
         _sregs = ResetState(id);
         _cr8 = _sregs.Cr8;
@@ -141,6 +143,13 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     /// <see cref="QueueExternalInterrupt"/>. The guest reaches it through the VM's xAPIC page while this vCPU runs.
     /// </summary>
     public LocalApic Apic { get; }
+
+    /// <summary>
+    /// This vCPU's side of KVM's async page-fault protocol, fed by the guest's writes of the async-PF MSRs; the
+    /// page-ready vector goes through <see cref="Apic"/>. Whoever installs a page the guest was told is missing
+    /// reports it with <see cref="AsyncPfProtocol.PageReady"/>.
+    /// </summary>
+    public AsyncPfProtocol AsyncPf { get; }
 
     /// <summary>Hands the APIC's delivered vectors to the vCPU's external-interrupt queue (any thread).</summary>
     private sealed class ApicTarget(SoftVcpu vcpu) : IInterruptTarget
@@ -768,6 +777,17 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         return 1;
     }
 
+    /// <summary>Hands an accepted write of an async-PF MSR to the protocol (an ACK may raise the next page-ready vector).</summary>
+    private void ApplyAsyncPfMsr(uint index, ulong value)
+    {
+        switch (index)
+        {
+            case KvmParavirtMsrs.AsyncPfEnable: AsyncPf.WriteEnable(value); break;
+            case KvmParavirtMsrs.AsyncPfInterrupt: AsyncPf.WriteVector(value); break;
+            case KvmParavirtMsrs.AsyncPfAck: AsyncPf.Acknowledge(value); break;
+        }
+    }
+
     /// <summary>
     /// Emulates the RDMSR (<paramref name="write"/> false) or WRMSR the MSR intercept stopped on (RIP on it,
     /// nothing executed): the MSR table answers and RIP moves past the instruction, or the guest gets #GP(0).
@@ -781,6 +801,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         {
             ulong value = (uc.ReadRegister(UC_X86_REG_RDX) << 32) | (uc.ReadRegister(UC_X86_REG_RAX) & 0xFFFF_FFFF);
             done = _msrs.TryWrite(index, value);
+            if (done) ApplyAsyncPfMsr(index, value);
         }
         else
         {
@@ -946,7 +967,8 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
             if (_running) RequestStop();
             Monitor.PulseAll(_gate);
         }
-        // No more timer interrupts: the vCPU runs no more guest code.
+        // No more timer or page-ready interrupts, nothing more written into the guest: it runs no more code.
+        AsyncPf.Close();
         Apic.Dispose();
         Interlocked.MemoryBarrier();
         if (Volatile.Read(ref _inRun) == 0) Release();

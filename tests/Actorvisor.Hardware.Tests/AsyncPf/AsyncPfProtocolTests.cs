@@ -170,4 +170,18 @@ public sealed class AsyncPfProtocolTests
         p.WakeupAll();
         Assert.Empty(_raised);
     }
+
+    [Fact]
+    public void AfterCloseNothingIsSentOrWritten()
+    {
+        var p = Enabled();
+        Assert.True(p.TryBeginNotPresent(1, true, true, out uint a));
+        _area.Words.Clear();
+        p.Close();
+        p.PageReady(a);
+        p.WakeupAll();
+        Assert.False(p.TryBeginNotPresent(2, true, true, out _));
+        Assert.Empty(_raised);
+        Assert.Empty(_area.Words);
+    }
 }

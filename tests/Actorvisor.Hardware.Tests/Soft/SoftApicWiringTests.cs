@@ -16,9 +16,9 @@ namespace Actorvisor.Hardware.Tests.Soft;
 public sealed class SoftApicWiringTests
 {
     // A run takes ~20-50 ms of guest time plus engine start-up; 30 s survives a machine shared by many builds.
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    internal static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
-    private const ulong IdtAddress = 0x3000;
+    internal const ulong IdtAddress = 0x3000;
     private const ulong TimerHandler = 0x5000;
     private const ulong IpiHandler = 0x5100;
     private const ulong SecondCpuCode = 0x6000;
@@ -26,20 +26,20 @@ public sealed class SoftApicWiringTests
     private const ulong IpiCounter = 0x9008;
     private const int TimerVector = 0x40;
     private const int IpiVector = 0x41;
-    private const ushort ExitPort = 0xf4;
-    private const ushort ReadyPort = 0xd1;
+    internal const ushort ExitPort = 0xf4;
+    internal const ushort ReadyPort = 0xd1;
 
-    private static ulong Register(int offset) => LocalApic.DefaultBase + (ulong)offset;
+    internal static ulong Register(int offset) => LocalApic.DefaultBase + (ulong)offset;
 
     /// <summary>Gate <paramref name="vector"/> of a 64-bit IDT at <see cref="IdtAddress"/> leads to <paramref name="handler"/>.</summary>
-    private static void WriteGate(TestMachine m, int vector, ulong handler)
+    internal static void WriteGate(TestMachine m, int vector, ulong handler)
     {
         ulong at = IdtAddress + (ulong)vector * 16;
         m.Ram.Write(at, (handler & 0xFFFF) | (0x18UL << 16) | (0x8EUL << 40) | ((handler >> 16 & 0xFFFF) << 48));
         m.Ram.Write(at + 8, handler >> 32);
     }
 
-    private static void UseIdt(IVirtualCpu cpu) =>
+    internal static void UseIdt(IVirtualCpu cpu) =>
         cpu.SetSpecialRegisters(cpu.GetSpecialRegisters() with { Idt = new DescriptorTable(IdtAddress, 256 * 16 - 1) });
 
     /// <summary>Handler: increment the counter, EOI, iretq.</summary>
@@ -55,7 +55,7 @@ public sealed class SoftApicWiringTests
     }
 
     /// <summary>Software-enables the APIC (SVR bit 8, spurious vector 0xff).</summary>
-    private static void EnableApic(Assembler a)
+    internal static void EnableApic(Assembler a)
     {
         a.mov(rax, Register(ApicRegister.Svr));
         a.mov(__dword_ptr[rax], 0x1FF);
@@ -72,7 +72,7 @@ public sealed class SoftApicWiringTests
         }
     }
 
-    private static DeviceBus BusFor(SoftVm vm, ManualResetEventSlim ready)
+    internal static DeviceBus BusFor(SoftVm vm, ManualResetEventSlim ready)
     {
         var bus = new DeviceBus();
         bus.RegisterMmio(LocalApic.DefaultBase, LocalApic.WindowSize, vm.ApicWindow);
@@ -80,7 +80,7 @@ public sealed class SoftApicWiringTests
         return bus;
     }
 
-    private static VcpuExit RunBounded(IVirtualCpu cpu, DeviceBus bus)
+    internal static VcpuExit RunBounded(IVirtualCpu cpu, DeviceBus bus)
     {
         var run = Task.Factory.StartNew(() => cpu.Run(bus), TaskCreationOptions.LongRunning);
         if (!run.Wait(Patience))
