@@ -119,6 +119,8 @@ public sealed class AsyncPfProtocol
             if (!EnabledLocked || _closed || !interruptsEnabled) return false;
             if (kernelMode && (_enableValue & KvmParavirtMsrs.SendAlways) == 0) return false;
             if (_outstanding.Count >= PerVcpuLimit) return false;
+            // A page already announced (the guest touched it again before its page-ready): KVM waits synchronously.
+            if (_outstanding.ContainsValue(gfn)) return false;
             // KVM's token: a per-vCPU sequence number above the vCPU ID; never 0 nor the wakeup-all token.
             do token = (++_nextId << 12) | (uint)(_vcpuId & 0xfff);
             while (token == 0 || token == WakeupAllToken || _outstanding.ContainsKey(token));

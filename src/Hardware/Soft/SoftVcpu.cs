@@ -246,7 +246,11 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         // drops translated code only for writes by this engine's CPU, not for code the VMM or another vCPU
         // wrote, and Unicorn 2.0.1's own flush (uc_ctl_flush_tb) costs seconds. A new engine also starts
         // with an empty TLB, so changed CR0/CR3/CR4/EFER take effect.
-        if (engine is null || engine.Generation != slots.Generation || (_sregsDirty && engine.HasRun))
+        // A code hook must be in place before QEMU translates the code it covers: (un)installing it where code has
+        // been translated needs a new engine.
+        bool precise = AsyncPf.IsEnabled;
+        if (engine is null || engine.Generation != slots.Generation || (_sregsDirty && engine.HasRun)
+            || (precise != (engine.PreciseFaultHook != 0) && engine.HasRun))
         {
             var fresh = SoftCpuEngine.Create(slots, _vm.Mmu, GCHandle.ToIntPtr(_self), (nint)_stopRequest);
             if (engine is not null) engine.CopyStateTo(fresh);
@@ -254,6 +258,8 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
             engine?.Dispose();
             engine = fresh;
         }
+        if (precise && engine.PreciseFaultHook == 0)
+            engine.PreciseFaultHook = engine.Uc.AddHook(UC_HOOK_CODE, SoftExitHooks.PreciseFaultCode, GCHandle.ToIntPtr(_self));
         if (_regsDirty || _sregsDirty) LoadState(engine);
         return engine;
     }
@@ -604,10 +610,40 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     /// <summary>How the current engine maps the RAM slots (null before the first Run).</summary>
     internal SoftMemoryMap? MemoryMap => _engine?.Map;
 
-    /// <summary>After a fault in a slot that may be mapped whole: ask for that at the next block start.</summary>
+    /// <summary>
+    /// After a fault in a slot that may be mapped whole: ask for that at the next block start. Not a lazy slot
+    /// while the guest uses async page faults: its missing pages must keep reaching the fault hooks.
+    /// </summary>
     private void MaybeMapWhole(SoftMemoryMap map, SoftMemoryMap.SlotMapping s)
     {
+        if (s.Slot.Population is not null && _engine?.PreciseFaultHook is not (null or 0)) return;
         if (map.WantUpgrade(s)) RequestInternalStop();
+    }
+
+    /// <summary>
+    /// Fetches a page the guest was told is not present (called on the vCPU thread, must not block): fetch and
+    /// install guest-physical <c>gpa</c>'s page, then report <c>token</c> with <see cref="AsyncPfProtocol.PageReady"/>
+    /// on <see cref="AsyncPf"/>. Without one, every fault on a missing lazy page blocks the vCPU as before.
+    /// </summary>
+    public Action<ulong, uint>? AsyncPageFetcher { get; set; }
+
+    /// <summary>
+    /// A guest access to a missing lazy page that the guest can take as "page not present" (protocol enabled, a
+    /// precise-fault code hook in place, <see cref="AsyncPfProtocol.TryBeginNotPresent"/> agrees): the access is
+    /// refused (RIP stays on the instruction), #PF(0) with CR2 = token is delivered when emulation stops, and the
+    /// page goes to <see cref="AsyncPageFetcher"/>. False: resolve the fault as before (blocking).
+    /// </summary>
+    private bool TrySendPageNotPresent(SoftCpuEngine engine, SoftMemoryMap.SlotMapping s, ulong gpa)
+    {
+        if (engine.PreciseFaultHook == 0 || AsyncPageFetcher is not { } fetch || s.Slot.IsPopulated(gpa)) return false;
+        var uc = engine.Uc;
+        bool interrupts = (uc.ReadRegister(UC_X86_REG_RFLAGS) & (1UL << 9)) != 0;
+        bool kernel = (uc.ReadRegister(UC_X86_REG_CS) & 3) == 0;
+        if (!AsyncPf.TryBeginNotPresent(gpa >> Native.PageSize.Shift, interrupts, kernel, out uint token)) return false;
+        _errorRecorded = true;
+        _pendingEvent = new GuestEvent(GuestEvent.PageFault, GuestEventKind.Exception, 0, token);
+        fetch(gpa & ~(Native.PageSize.Bytes - 1), token);
+        return true;
     }
 
     /// <summary>
@@ -621,6 +657,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         {
             var map = _engine!.Map;
             if (map.Find(gpa) is not { } s) return true;
+            if (TrySendPageNotPresent(_engine!, s, gpa)) return false;
             if (ResolveFault(s, gpa, MmuAccess.Read, out _, out _) == FaultResolution.Mapped) MaybeMapWhole(map, s);
             return true;
         }
