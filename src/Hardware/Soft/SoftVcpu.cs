@@ -684,6 +684,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
                 MmioWrite(gpa, size, value);
                 return true;
             }
+            if (!s.Slot.IsReadOnly && TrySendPageNotPresent(_engine!, s, gpa)) return false;
             switch (ResolveFault(s, gpa, MmuAccess.Write, out var spte, out var slow))
             {
                 case FaultResolution.Mapped:

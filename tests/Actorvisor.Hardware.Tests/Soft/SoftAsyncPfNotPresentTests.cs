@@ -42,10 +42,14 @@ public sealed class SoftAsyncPfNotPresentTests
         a.wrmsr();
     }
 
+    private const ulong Stored = 0x1122_3344_5566_7788;
+
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void AMissingLazyPageIsAnnouncedAndTheVcpuRunsOnUntilItIsReady(bool interruptsOn)
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    public void AMissingLazyPageIsAnnouncedAndTheVcpuRunsOnUntilItIsReady(bool interruptsOn, bool write)
     {
         using var image = new TempImage((int)LazySize, seed: 5);
         using var store = FileBackingStore.Open(image.Path);
@@ -60,6 +64,12 @@ public sealed class SoftAsyncPfNotPresentTests
             EnableApic(a);
             if (interruptsOn) a.sti();
             a.mov(rbx, LazyBase + ReadOffset);
+            if (write)
+            {
+                // Refused while the page is missing (RIP stays on it), retried after the page-ready.
+                a.mov(rax, Stored);
+                a.mov(__qword_ptr[rbx], rax);
+            }
             a.mov(rax, __qword_ptr[rbx]);
             a.mov(rcx, Result);
             a.mov(__qword_ptr[rcx], rax);
@@ -132,7 +142,7 @@ public sealed class SoftAsyncPfNotPresentTests
 
         RunBounded(cpu, BusFor((SoftVm)m.Vm, signalled));
 
-        Assert.Equal(BitConverter.ToUInt64(image.Bytes, (int)ReadOffset), m.Ram.Read<ulong>(Result));
+        Assert.Equal(write ? Stored : BitConverter.ToUInt64(image.Bytes, (int)ReadOffset), m.Ram.Read<ulong>(Result));
         if (!interruptsOn)
         {
             // IF=0: the guest cannot take it, so the vCPU resolves the fault synchronously, as without the protocol.
