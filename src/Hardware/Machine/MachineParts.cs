@@ -1,8 +1,10 @@
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Apic;
 using Actorvisor.Hardware.Devices;
 using Actorvisor.Hardware.Images;
 using Actorvisor.Hardware.Lazy;
 using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Soft;
 using Actorvisor.Hardware.X86;
 
 namespace Actorvisor.Hardware.Machines;
@@ -167,6 +169,8 @@ public sealed class MachineParts : IDisposable
                 bus.RegisterPorts(FwCfgDevice.SelectorPort, FwCfgDevice.PortCount, fwCfg);
                 platformDevices.AddRange([i8042, cmos, pci, post, fwCfg]);
             }
+            // The software accelerator's local APICs (KVM's live in the kernel with the PC platform's in-kernel irqchip).
+            if (vm is SoftVm soft) bus.RegisterMmio(LocalApic.DefaultBase, LocalApic.WindowSize, soft.ApicWindow);
             return new MachineParts(spec, memory, lazy, vm, [.. vcpus], image, boot, bus, serial, debugExit, i8042, platformDevices);
         }
         catch

@@ -65,6 +65,9 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
     /// <summary>The interrupt-window block hook while one is installed (see SoftVcpu), else 0.</summary>
     public nuint InterruptWindowHook { get; set; }
 
+    /// <summary>The code hook that makes refused accesses precise while the guest uses async page faults, 0 if none.</summary>
+    public nuint PreciseFaultHook { get; set; }
+
     /// <summary>True once guest code ran, so the TLB may hold translations.</summary>
     public bool HasRun { get; set; }
 

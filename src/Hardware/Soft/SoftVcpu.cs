@@ -3,6 +3,8 @@ using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Apic;
+using Actorvisor.Hardware.AsyncPf;
 using Actorvisor.Hardware.Mmu;
 using Actorvisor.Hardware.X86;
 using static Actorvisor.Hardware.Soft.UnicornNative;
@@ -109,6 +111,8 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         _self = GCHandle.Alloc(this);
         _stopRequest = (int*)Unsafe.AsPointer(ref _stopFlag[0]);
         _participant = vm.Mmu.Tlb.Register(new FlushTarget(this));
+        Apic = new LocalApic(id, new ApicTarget(this), vm.ApicBus);
+        AsyncPf = new AsyncPfProtocol(id, new SoftGuestArea(vm), vector => Apic.RequestInterrupt(vector));
         _regs = new Registers { Rip = 0xFFF0, Rflags = Registers.ResetRflags };
         _sregs = ResetState(id);
         _cr8 = _sregs.Cr8;
@@ -138,12 +142,33 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         };
     }
 
+    /// <summary>
+    /// This vCPU's local APIC (on the VM's <see cref="SoftVm.ApicBus"/>): the vectors it delivers are queued with
+    /// <see cref="QueueExternalInterrupt"/>. The guest reaches it through the VM's xAPIC page while this vCPU runs.
+    /// </summary>
+    public LocalApic Apic { get; }
+
+    /// <summary>
+    /// This vCPU's side of KVM's async page-fault protocol, fed by the guest's writes of the async-PF MSRs; the
+    /// page-ready vector goes through <see cref="Apic"/>. Whoever installs a page the guest was told is missing
+    /// reports it with <see cref="AsyncPfProtocol.PageReady"/>.
+    /// </summary>
+    public AsyncPfProtocol AsyncPf { get; }
+
+    /// <summary>Hands the APIC's delivered vectors to the vCPU's external-interrupt queue (any thread).</summary>
+    private sealed class ApicTarget(SoftVcpu vcpu) : IInterruptTarget
+    {
+        public void RaiseInterrupt(int vector) => vcpu.QueueExternalInterrupt((byte)vector);
+    }
+
     /// <inheritdoc />
     public VcpuExit Run(IExitHandler handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
         if (Interlocked.CompareExchange(ref _inRun, 1, 0) != 0)
             throw new InvalidOperationException($"vCPU {Id}: Run is already executing on another thread");
+        // MMIO to the xAPIC page from this thread reaches this vCPU's APIC while Run executes.
+        using var apicBinding = _vm.ApicBus.BindCurrentThread(Apic);
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -225,7 +250,11 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         // drops translated code only for writes by this engine's CPU, not for code the VMM or another vCPU
         // wrote, and Unicorn 2.0.1's own flush (uc_ctl_flush_tb) costs seconds. A new engine also starts
         // with an empty TLB, so changed CR0/CR3/CR4/EFER take effect.
-        if (engine is null || engine.Generation != slots.Generation || (_sregsDirty && engine.HasRun))
+        // A code hook must be in place before QEMU translates the code it covers: (un)installing it where code has
+        // been translated needs a new engine.
+        bool precise = AsyncPf.IsEnabled;
+        if (engine is null || engine.Generation != slots.Generation || (_sregsDirty && engine.HasRun)
+            || (precise != (engine.PreciseFaultHook != 0) && engine.HasRun))
         {
             var fresh = SoftCpuEngine.Create(slots, _vm.Mmu, GCHandle.ToIntPtr(_self), (nint)_stopRequest);
             if (engine is not null) engine.CopyStateTo(fresh);
@@ -233,6 +262,8 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
             engine?.Dispose();
             engine = fresh;
         }
+        if (precise && engine.PreciseFaultHook == 0)
+            engine.PreciseFaultHook = engine.Uc.AddHook(UC_HOOK_CODE, SoftExitHooks.PreciseFaultCode, GCHandle.ToIntPtr(_self));
         if (_regsDirty || _sregsDirty) LoadState(engine);
         return engine;
     }
@@ -587,10 +618,40 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     /// <summary>How the current engine maps the RAM slots (null before the first Run).</summary>
     internal SoftMemoryMap? MemoryMap => _engine?.Map;
 
-    /// <summary>After a fault in a slot that may be mapped whole: ask for that at the next block start.</summary>
+    /// <summary>
+    /// After a fault in a slot that may be mapped whole: ask for that at the next block start. Not a lazy slot
+    /// while the guest uses async page faults: its missing pages must keep reaching the fault hooks.
+    /// </summary>
     private void MaybeMapWhole(SoftMemoryMap map, SoftMemoryMap.SlotMapping s)
     {
+        if (s.Slot.Population is not null && _engine?.PreciseFaultHook is not (null or 0)) return;
         if (map.WantUpgrade(s)) RequestInternalStop();
+    }
+
+    /// <summary>
+    /// Fetches a page the guest was told is not present (called on the vCPU thread, must not block): fetch and
+    /// install guest-physical <c>gpa</c>'s page, then report <c>token</c> with <see cref="AsyncPfProtocol.PageReady"/>
+    /// on <see cref="AsyncPf"/>. Without one, every fault on a missing lazy page blocks the vCPU as before.
+    /// </summary>
+    public Action<ulong, uint>? AsyncPageFetcher { get; set; }
+
+    /// <summary>
+    /// A guest access to a missing lazy page that the guest can take as "page not present" (protocol enabled, a
+    /// precise-fault code hook in place, <see cref="AsyncPfProtocol.TryBeginNotPresent"/> agrees): the access is
+    /// refused (RIP stays on the instruction), #PF(0) with CR2 = token is delivered when emulation stops, and the
+    /// page goes to <see cref="AsyncPageFetcher"/>. False: resolve the fault as before (blocking).
+    /// </summary>
+    private bool TrySendPageNotPresent(SoftCpuEngine engine, SoftMemoryMap.SlotMapping s, ulong gpa)
+    {
+        if (engine.PreciseFaultHook == 0 || AsyncPageFetcher is not { } fetch || s.Slot.IsPopulated(gpa)) return false;
+        var uc = engine.Uc;
+        bool interrupts = (uc.ReadRegister(UC_X86_REG_RFLAGS) & (1UL << 9)) != 0;
+        bool kernel = (uc.ReadRegister(UC_X86_REG_CS) & 3) == 0;
+        if (!AsyncPf.TryBeginNotPresent(gpa >> Native.PageSize.Shift, interrupts, kernel, out uint token)) return false;
+        _errorRecorded = true;
+        _pendingEvent = new GuestEvent(GuestEvent.PageFault, GuestEventKind.Exception, 0, token);
+        fetch(gpa & ~(Native.PageSize.Bytes - 1), token);
+        return true;
     }
 
     /// <summary>
@@ -604,6 +665,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         {
             var map = _engine!.Map;
             if (map.Find(gpa) is not { } s) return true;
+            if (TrySendPageNotPresent(_engine!, s, gpa)) return false;
             if (ResolveFault(s, gpa, MmuAccess.Read, out _, out _) == FaultResolution.Mapped) MaybeMapWhole(map, s);
             return true;
         }
@@ -630,6 +692,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
                 MmioWrite(gpa, size, value);
                 return true;
             }
+            if (!s.Slot.IsReadOnly && TrySendPageNotPresent(_engine!, s, gpa)) return false;
             switch (ResolveFault(s, gpa, MmuAccess.Write, out var spte, out var slow))
             {
                 case FaultResolution.Mapped:
@@ -760,6 +823,17 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         return 1;
     }
 
+    /// <summary>Hands an accepted write of an async-PF MSR to the protocol (an ACK may raise the next page-ready vector).</summary>
+    private void ApplyAsyncPfMsr(uint index, ulong value)
+    {
+        switch (index)
+        {
+            case KvmParavirtMsrs.AsyncPfEnable: AsyncPf.WriteEnable(value); break;
+            case KvmParavirtMsrs.AsyncPfInterrupt: AsyncPf.WriteVector(value); break;
+            case KvmParavirtMsrs.AsyncPfAck: AsyncPf.Acknowledge(value); break;
+        }
+    }
+
     /// <summary>
     /// Emulates the RDMSR (<paramref name="write"/> false) or WRMSR the MSR intercept stopped on (RIP on it,
     /// nothing executed): the MSR table answers and RIP moves past the instruction, or the guest gets #GP(0).
@@ -773,6 +847,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         {
             ulong value = (uc.ReadRegister(UC_X86_REG_RDX) << 32) | (uc.ReadRegister(UC_X86_REG_RAX) & 0xFFFF_FFFF);
             done = _msrs.TryWrite(index, value);
+            if (done) ApplyAsyncPfMsr(index, value);
         }
         else
         {
@@ -938,6 +1013,9 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
             if (_running) RequestStop();
             Monitor.PulseAll(_gate);
         }
+        // No more timer or page-ready interrupts, nothing more written into the guest: it runs no more code.
+        AsyncPf.Close();
+        Apic.Dispose();
         Interlocked.MemoryBarrier();
         if (Volatile.Read(ref _inRun) == 0) Release();
     }

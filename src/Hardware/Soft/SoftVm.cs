@@ -1,4 +1,5 @@
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Apic;
 using Actorvisor.Hardware.Memory;
 using Actorvisor.Hardware.Mmu;
 
@@ -23,7 +24,17 @@ public sealed class SoftVm : IVirtualMachine
     {
         Accelerator = accelerator;
         Mmu = new SoftMmu();
+        ApicWindow = new ApicMmioWindow(ApicBus);
     }
+
+    /// <summary>The local APICs of the VM's vCPUs (one per vCPU, <see cref="SoftVcpu.Apic"/>): IPI routing and thread binding.</summary>
+    public LocalApicBus ApicBus { get; } = new();
+
+    /// <summary>
+    /// The xAPIC page: the VMM registers it on the VM's device bus at <see cref="LocalApic.DefaultBase"/>
+    /// (<see cref="LocalApic.WindowSize"/> bytes); each vCPU reaches its own APIC through it.
+    /// </summary>
+    public ApicMmioWindow ApicWindow { get; }
 
     /// <summary>The VM's second-stage MMU: SPTEs, mmu_lock, TLB flushes, dirty logging.</summary>
     public SoftMmu Mmu { get; }

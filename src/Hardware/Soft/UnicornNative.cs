@@ -77,6 +77,7 @@ internal static unsafe partial class UnicornNative
 
 
     // uc_x86_reg
+    public const int UC_X86_REG_CS = 11;
     public const int UC_X86_REG_ECX = 22;
     public const int UC_X86_REG_EDX = 24;
     public const int UC_X86_REG_EFLAGS = 25;
