@@ -10,7 +10,7 @@ public static class NodeCommand
     public static Command Create()
     {
         var config = new Option<FileInfo?>("--config") { Description = "JSON settings file (sections Cluster, Node, Capacity, Api, Tls, Logging; see deploy/README.md)" };
-        var check = new Option<bool>("--check-config") { Description = "validate the settings, print them and exit" };
+        var check = new Option<bool>("--check-config") { Description = "validate the settings, check the host (one line per check: ok or missing and how to grant it), exit 2 if something the settings need is missing" };
         var settingsHelp = new Option<bool>("--list-settings") { Description = "print every setting with its meaning and exit" };
         var stdinEof = new Option<bool>("--stop-on-stdin-eof") { Description = "stop gracefully when standard input closes (for a supervising process: its exit stops the node)" };
         // Each flag overrides one setting of the file and the environment.
@@ -72,7 +72,9 @@ public static class NodeCommand
                     Console.WriteLine($"settings OK: node {settings.NodeName} at {settings.Address}, seeds [{string.Join(", ", settings.SeedNodes)}], " +
                         $"{settings.Vcpus} vCPUs, {settings.MemoryBytes >> 20} MiB, accelerator {settings.Accelerator}, data {settings.DataDir}, " +
                         $"API token {(settings.ApiToken is null ? "off" : "on")}, TLS {(settings.Tls is null ? "off" : "on")}");
-                    return ExitCodes.Ok;
+                    var checks = HostRequirements.Check(settings);
+                    foreach (var line in checks) Console.WriteLine(line);
+                    return checks.Any(c => c.Fatal) ? ExitCodes.Usage : ExitCodes.Ok;
                 }
                 using var stop = new CancellationTokenSource();
                 if (parse.GetValue(stdinEof))

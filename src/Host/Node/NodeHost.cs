@@ -28,6 +28,9 @@ public static class NodeHost
     /// <summary>Runs the node until it is stopped; returns the process exit code.</summary>
     public static async Task<int> RunAsync(NodeSettings settings, CancellationToken cancellationToken = default)
     {
+        // Refuse to start, naming what is missing and how to grant it, before anything is opened or bound.
+        var checks = HostRequirements.Check(settings);
+        if (checks.FirstOrDefault(c => c.Fatal) is { } fatal) throw new NodeConfigException("host", fatal.ToString());
         using var dataLock = LockDataDir(settings.DataDir);
         IAccelerator accelerator;
         string? kvmNote;
@@ -43,6 +46,7 @@ public static class NodeHost
         {
             using var host = Build(settings, accelerator);
             var log = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Actorvisor.Node");
+            foreach (var check in checks.Where(c => !c.Ok)) log.LogWarning("Host check {Check}", check.ToString());
             if (kvmNote is not null) log.LogWarning("KVM not used: {Reason}", kvmNote);
             log.LogInformation("Node {Name} starting: {Address}, {Accelerator}, {Vcpus} vCPUs, {Memory} MiB, data {DataDir}, seeds [{Seeds}]",
                 settings.NodeName, settings.Address, accelerator.Description, settings.Vcpus, settings.MemoryBytes >> 20, settings.DataDir, string.Join(", ", settings.SeedNodes));
