@@ -303,14 +303,20 @@ public sealed class HypervisorAgent : ReceiveActor
         }
         if (!vm.ActorAlive)
         {
-            Sender.Tell(new ApiErrorReply(ApiErrorCode.InvalidState, $"VM '{r.Name}' has ended (describe it for the outcome); its console takes no input", "name"));
+            Sender.Tell(new ApiErrorReply(ApiErrorCode.InvalidState, $"VM '{r.Name}': its actor stopped (describe it for the outcome); its console takes no input", "name"));
             return;
         }
         var bytes = System.Text.Encoding.UTF8.GetBytes(r.Text);
         var wait = RequestDeadline.Inner(RequestDeadline.Of(r));
         var nodeName = _info.Name;
-        vm.Vm.Ask<ConsoleInputAccepted>(new SendConsoleInput(bytes), wait).PipeTo(Sender,
-            success: accepted => (IApiReply)new ConsoleInputReply(r.Name, bytes.Length, accepted.Bytes),
+        // A VM that has ended (or is stopping) refuses with NotAccepting: the API's InvalidState naming the VM.
+        vm.Vm.Ask(new SendConsoleInput(bytes), wait).PipeTo(Sender,
+            success: reply => reply switch
+            {
+                ConsoleInputAccepted accepted => new ConsoleInputReply(r.Name, bytes.Length, accepted.Bytes),
+                VmRequestFailed failed => AgentErrors.Of(r.Name, failed.Error),
+                _ => new ApiErrorReply(ApiErrorCode.OperationFailed, $"VM '{r.Name}' answered the console input with {reply.GetType().Name}"),
+            },
             failure: e => AgentErrors.VmDidNotAnswer(r.Name, nodeName, "console input", wait, e));
     }
 

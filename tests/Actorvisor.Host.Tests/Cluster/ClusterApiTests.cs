@@ -155,7 +155,8 @@ public sealed class ClusterApiTests(LocalCluster cluster)
             lock (text) Assert.Equal(GuestLibrary.SerialEchoReady + "typed through the API\n", text.ToString());
             // The VM has ended: more input is refused, naming the VM.
             var late = await Error(new SendConsoleInputRequest("echo", "x"));
-            Assert.Equal((ApiErrorCode.InvalidState, "name"), (late.Code, late.Field));
+            Assert.True((late.Code, late.Field) == (ApiErrorCode.InvalidState, "name"), late.ToString());
+            Assert.Contains("'echo'", late.Message);
         }
         finally
         {
