@@ -165,6 +165,23 @@ public sealed class ClusterApiTests(LocalCluster cluster)
     }
 
     [Fact]
+    public async Task Vm_console_forwards_piped_stdin_to_the_guest()
+    {
+        await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("cli-echo", 1, 16UL << 20, "serial-echo")));
+        try
+        {
+            var console = await ActorvisorProcess.RunAsync(cluster.Cli(1, "vm", "console", "cli-echo", "--start"), input: "piped to the cli\n");
+            Assert.True(console.ExitCode == 0, console.ToString());
+            Assert.Contains(GuestLibrary.SerialEchoReady + "piped to the cli\n", console.Stdout);
+            Assert.Equal("exited with result code 0", (await Ok<VmDescriptionReply>(new DescribeVmRequest("cli-echo"))).Vm.Outcome);
+        }
+        finally
+        {
+            await cluster.Client.RequestAsync(new DestroyVmRequest("cli-echo"));
+        }
+    }
+
+    [Fact]
     public async Task Console_input_for_an_unknown_vm_or_over_the_limit_gets_a_clear_error()
     {
         var unknown = await Error(new SendConsoleInputRequest("no-such-vm", "hello\n"));
