@@ -34,6 +34,7 @@ public static class GuestCatalog
         new("port-io-loop", [new("writes", 1, int.MaxValue, 1000, "OUT instructions to port 0x80 before it prints and exits")], p => GuestLibrary.PortIoLoop(p["writes"])),
         new("boot-sector-hello", [], _ => BootProtocolGuests.BootSectorHello()),
         new("multiboot-info", [], _ => BootProtocolGuests.MultibootInfoReporter()),
+        new("serial-echo", [], _ => GuestLibrary.SerialEcho()),
         // A port-I/O loop, unlike GuestLibrary.Spin (which never exits to the VMM), exits on every write.
         new(Spin, [], _ => GuestLibrary.PortIoLoop(int.MaxValue)),
     ];

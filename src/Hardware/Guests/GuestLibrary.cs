@@ -320,10 +320,47 @@ public static class GuestLibrary
         };
     }
 
+    /// <summary>What <see cref="SerialEcho"/> prints before it reads.</summary>
+    public const string SerialEchoReady = "echo: ready\n";
+
+    /// <summary>
+    /// Real mode. Prints <see cref="SerialEchoReady"/>, then polls the 16550's LSR.DR and echoes every byte it receives on
+    /// COM1 until it has echoed a '\n', then exits with result code 0. It needs console input to end: its output is
+    /// "echo: ready\n" followed by the input up to and including the first newline.
+    /// </summary>
+    public static GuestImage SerialEcho()
+    {
+        const ulong origin = GuestLayout.RealModeImageBase;
+        var bytes = GuestAssembler.Assemble(16, origin, g =>
+        {
+            var a = g.Asm;
+            var next = a.CreateLabel();
+            var poll = a.CreateLabel();
+            a.cld();
+            g.Print(SerialEchoReady);
+            a.Label(ref next);
+            a.mov(dx, (ushort)0x3fd); // LSR
+            a.Label(ref poll);
+            a.@in(al, dx);
+            a.test(al, 0x01); // DR: a received byte waits in RBR
+            a.jz(poll);
+            a.mov(dx, (ushort)0x3f8); // RBR
+            a.@in(al, dx);
+            a.mov(bl, al);
+            g.PutCharAl();
+            a.cmp(bl, (byte)'\n');
+            a.jne(next);
+            a.mov(al, 0);
+            g.DebugExitWithAl();
+        });
+        return new GuestImage("serial-echo", bytes, origin, origin, BootMode.Real, 1,
+            "real mode: echoes console input on COM1 up to the first newline, then exits with 0 (waits for input)");
+    }
+
     /// <summary>Every library guest with default parameters (MemoryWriter: 16 pages; PortIoLoop: 1000 writes), for listings.</summary>
     public static IReadOnlyList<GuestImage> All() =>
         [Hello(), ExitWith(42), Halt(), Spin(), TripleFault(), MemoryWriter(16), MmioProber(), LongModeHello(), TwoVcpuWriter(), PortIoLoop(1000),
-            BootProtocolGuests.BootSectorHello(), BootProtocolGuests.MultibootInfoReporter()];
+            BootProtocolGuests.BootSectorHello(), BootProtocolGuests.MultibootInfoReporter(), SerialEcho()];
 
     // The fill loop of the writer guests: ecx dwords from edi get eax, eax + FillStep, ... (edi, eax and ecx advance).
     private static void EmitFillLoop(Iced.Intel.Assembler a)

@@ -167,6 +167,9 @@ public sealed class ApiGateway : ReceiveActor
             case SubscribeConsoleRequest r:
                 ToVm(r, r.Name, "console subscription", wait);
                 return;
+            case SendConsoleInputRequest r:
+                ToVm(r, r.Name, "console input", wait);
+                return;
             default:
                 ViaDirectory(request, Describe(request), wait, Sender);
                 return;

@@ -130,8 +130,9 @@ public static class VmCommand
     {
         var name = NameArgument();
         var start = new Option<bool>("--start") { Description = "start the VM once subscribed (nothing it prints is missed)" };
+        var noInput = new Option<bool>("--no-input") { Description = "do not forward stdin to the VM's console (by default what is typed or piped in is sent)" };
         var connection = new ClusterConnectionOptions();
-        var command = new Command("console", "Stream a VM's serial console (what it printed so far, then live) until it ends") { name, start };
+        var command = new Command("console", "Stream a VM's serial console (what it printed so far, then live) until it ends; stdin is sent to it as console input") { name, start, noInput };
         connection.AddTo(command);
         command.SetAction((parse, ct) => Named(parse, name, connection, async (client, json, vm) =>
         {
@@ -165,6 +166,7 @@ public static class VmCommand
             if (subscribed is ApiErrorReply error) return ClusterCliRunner.Fail(error, json);
             if (parse.GetValue(start) && await client.RequestAsync(new StartVmRequest(vm), ct) is ApiErrorReply startError)
                 return ClusterCliRunner.Fail(startError, json);
+            if (!parse.GetValue(noInput)) ConsoleInputForwarder.Start(Console.OpenStandardInput(), text => client.RequestAsync(new SendConsoleInputRequest(vm, text), ct), ended.Task);
             return await ended.Task.WaitAsync(ct);
         }));
         return command;

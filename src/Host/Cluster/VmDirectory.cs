@@ -67,6 +67,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         Receive<StopVmRequest>(r => Route(r.Name, r));
         Receive<DescribeVmRequest>(r => Route(r.Name, r));
         Receive<SubscribeConsoleRequest>(r => Route(r.Name, r));
+        Receive<SendConsoleInputRequest>(r => Route(r.Name, r));
         Receive<ListVmsRequest>(OnList);
         Receive<ClusterStatusRequest>(OnStatus);
         Receive<SubscribeVmEventsRequest>(OnSubscribe);

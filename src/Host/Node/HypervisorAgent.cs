@@ -108,6 +108,7 @@ public sealed class HypervisorAgent : ReceiveActor
             if (_vms.TryGetValue(r.Name, out var vm)) vm.Watcher.Forward(r);
             else Sender.Tell(NotHere(r.Name));
         });
+        Receive<SendConsoleInputRequest>(OnConsoleInput);
         Receive<ShutdownAgent>(_ => OnShutdown());
         Receive<NodeShutDown>(OnNodeShutDown);
     }
@@ -291,6 +292,32 @@ public sealed class HypervisorAgent : ReceiveActor
         (vm.ActorAlive ? vm.Vm : _registry).Ask(vm.ActorAlive ? GetVmDescription.Instance : new DescribeVm(r.Name), wait).PipeTo(Sender,
             success: reply => AgentReplies.OfDescription(reply, vm, nodeName, address, r.Name),
             failure: e => AgentErrors.VmDidNotAnswer(r.Name, nodeName, "describe", wait, e));
+    }
+
+    private void OnConsoleInput(SendConsoleInputRequest r)
+    {
+        if (!_vms.TryGetValue(r.Name, out var vm))
+        {
+            Sender.Tell(NotHere(r.Name));
+            return;
+        }
+        if (!vm.ActorAlive)
+        {
+            Sender.Tell(new ApiErrorReply(ApiErrorCode.InvalidState, $"VM '{r.Name}': its actor stopped (describe it for the outcome); its console takes no input", "name"));
+            return;
+        }
+        var bytes = System.Text.Encoding.UTF8.GetBytes(r.Text);
+        var wait = RequestDeadline.Inner(RequestDeadline.Of(r));
+        var nodeName = _info.Name;
+        // A VM that has ended (or is stopping) refuses with NotAccepting: the API's InvalidState naming the VM.
+        vm.Vm.Ask(new SendConsoleInput(bytes), wait).PipeTo(Sender,
+            success: reply => reply switch
+            {
+                ConsoleInputAccepted accepted => new ConsoleInputReply(r.Name, bytes.Length, accepted.Bytes),
+                VmRequestFailed failed => AgentErrors.Of(r.Name, failed.Error),
+                _ => new ApiErrorReply(ApiErrorCode.OperationFailed, $"VM '{r.Name}' answered the console input with {reply.GetType().Name}"),
+            },
+            failure: e => AgentErrors.VmDidNotAnswer(r.Name, nodeName, "console input", wait, e));
     }
 
     private void OnShutdown()

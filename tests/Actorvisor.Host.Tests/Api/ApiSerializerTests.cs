@@ -34,6 +34,7 @@ public sealed class ApiSerializerTests : IDisposable
             new ListVmsRequest("n1"), new DescribeVmRequest("web-1"), new ClusterStatusRequest { Token = "t" },
             new SubscribeConsoleRequest("web-1", _subscriber), new SubscribeVmEventsRequest(null, _subscriber),
             new UnsubscribeVmEventsRequest("web-1", _subscriber),
+            new SendConsoleInputRequest("web-1", "echo hi\r\n\u0003"), new ConsoleInputReply("web-1", 10, 8),
             new VmReply(vm), new VmListReply([vm, vm with { Name = "b", Status = VmStatus.Lost, Outcome = "node gone" }]),
             new VmDescriptionReply(vm, "hello on KVM", ["com1", "debug-exit"], 1, "akka.tcp://c@127.0.0.1:1"),
             new ClusterStatusReply("c", "akka.tcp://c@h:1", "akka.tcp://c@h:1",

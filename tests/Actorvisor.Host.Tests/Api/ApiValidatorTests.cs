@@ -57,7 +57,20 @@ public class ApiValidatorTests
         { "subscriber", new SubscribeVmEventsRequest(null, ActorRefs.Nobody) },
         { "subscriber", new UnsubscribeVmEventsRequest("vm", null!) },
         { "token", new StartVmRequest("vm") { Token = new string('t', 300) } },
+        { "name", new SendConsoleInputRequest("a b", "x") },
+        { "text", new SendConsoleInputRequest("vm", "") },
+        { "text", new SendConsoleInputRequest("vm", null!) },
+        { "text", new SendConsoleInputRequest("vm", new string('a', ApiValidator.MaxConsoleInputBytes + 1)) },
+        // 2-byte UTF-8 characters: within the limit in characters, over it in bytes.
+        { "text", new SendConsoleInputRequest("vm", new string('\u00e9', ApiValidator.MaxConsoleInputBytes / 2 + 1)) },
     };
+
+    [Fact]
+    public void Console_input_up_to_the_limit_with_control_characters_is_valid()
+    {
+        Assert.Null(ApiValidator.Validate(new SendConsoleInputRequest("vm", new string('a', ApiValidator.MaxConsoleInputBytes))));
+        Assert.Null(ApiValidator.Validate(new SendConsoleInputRequest("vm", "ls\r\n\u0003\u001b[A")));
+    }
 
     [Theory]
     [MemberData(nameof(BadRequests))]

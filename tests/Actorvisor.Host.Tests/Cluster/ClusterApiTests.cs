@@ -124,6 +124,75 @@ public sealed class ClusterApiTests(LocalCluster cluster)
     }
 
     [Fact]
+    public async Task Console_input_sent_through_the_api_is_echoed_by_the_guest()
+    {
+        await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("echo", 1, 16UL << 20, "serial-echo")));
+        try
+        {
+            var text = new System.Text.StringBuilder();
+            var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var ended = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var subscriber = cluster.Client.Subscribe(m =>
+            {
+                if (m is ConsoleOutput o)
+                {
+                    lock (text)
+                    {
+                        text.Append(System.Text.Encoding.Latin1.GetString(o.Bytes));
+                        if (text.ToString().Contains(GuestLibrary.SerialEchoReady)) ready.TrySetResult();
+                    }
+                }
+                if (m is StreamEnded e) ended.TrySetResult(e.Reason);
+            });
+            await Ok<SubscribedReply>(new SubscribeConsoleRequest("echo", subscriber));
+            await Ok<VmReply>(new StartVmRequest("echo"));
+            await ready.Task.WaitAsync(Wait);
+            // Two requests: the guest echoes the first while it waits for the newline of the second.
+            var first = await Ok<ConsoleInputReply>(new SendConsoleInputRequest("echo", "typed through "));
+            Assert.Equal(("echo", 14, 14), (first.Name, first.SentBytes, first.AcceptedBytes));
+            await Ok<ConsoleInputReply>(new SendConsoleInputRequest("echo", "the API\n"));
+            Assert.Contains("exited with result code 0", await ended.Task.WaitAsync(Wait));
+            lock (text) Assert.Equal(GuestLibrary.SerialEchoReady + "typed through the API\n", text.ToString());
+            // The VM has ended: more input is refused, naming the VM.
+            var late = await Error(new SendConsoleInputRequest("echo", "x"));
+            Assert.True((late.Code, late.Field) == (ApiErrorCode.InvalidState, "name"), late.ToString());
+            Assert.Contains("'echo'", late.Message);
+        }
+        finally
+        {
+            await cluster.Client.RequestAsync(new DestroyVmRequest("echo"));
+        }
+    }
+
+    [Fact]
+    public async Task Vm_console_forwards_piped_stdin_to_the_guest()
+    {
+        await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("cli-echo", 1, 16UL << 20, "serial-echo")));
+        try
+        {
+            var console = await ActorvisorProcess.RunAsync(cluster.Cli(1, "vm", "console", "cli-echo", "--start"), input: "piped to the cli\n");
+            Assert.True(console.ExitCode == 0, console.ToString());
+            Assert.Contains(GuestLibrary.SerialEchoReady + "piped to the cli\n", console.Stdout);
+            Assert.Equal("exited with result code 0", (await Ok<VmDescriptionReply>(new DescribeVmRequest("cli-echo"))).Vm.Outcome);
+        }
+        finally
+        {
+            await cluster.Client.RequestAsync(new DestroyVmRequest("cli-echo"));
+        }
+    }
+
+    [Fact]
+    public async Task Console_input_for_an_unknown_vm_or_over_the_limit_gets_a_clear_error()
+    {
+        var unknown = await Error(new SendConsoleInputRequest("no-such-vm", "hello\n"));
+        Assert.Equal((ApiErrorCode.NotFound, "name"), (unknown.Code, unknown.Field));
+        Assert.Contains("no-such-vm", unknown.Message);
+        var tooLong = await Error(new SendConsoleInputRequest("no-such-vm", new string('a', ApiValidator.MaxConsoleInputBytes + 1)));
+        Assert.Equal((ApiErrorCode.InvalidRequest, "text"), (tooLong.Code, tooLong.Field));
+        Assert.Contains($"at most {ApiValidator.MaxConsoleInputBytes}", tooLong.Message);
+    }
+
+    [Fact]
     public async Task Lifecycle_start_pause_resume_stop_destroy_with_events()
     {
         var events = new List<VmStatus>();

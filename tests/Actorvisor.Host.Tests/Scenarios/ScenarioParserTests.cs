@@ -1,5 +1,6 @@
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Host.Scenarios.Language;
+using Actorvisor.Host.Scenarios.Nodes;
 using Actorvisor.Host.Scenarios.Parsing;
 using Actorvisor.Host.Scenarios.Steps;
 
@@ -167,6 +168,37 @@ public class ScenarioParserTests
         Assert.Equal(("boot", TimeSpan.FromMilliseconds(500)), (measure.Name, measure.AtMost));
         var rejected = Assert.IsType<ExpectRejectedStep>(s[12]);
         Assert.Equal((3, 5), (rejected.Line, rejected.Column));
+    }
+
+    [Fact]
+    public void Console_input_and_a_reset_outcome_parse_into_their_model()
+    {
+        var scenario = ScenarioParser.Parse(Vms + """
+            steps:
+              - console-input: { vm: web, text: "ls\r\n" }
+              - expect-outcome: { vm: web, outcome: reset }
+            """, "console.yaml");
+        var input = Assert.IsType<ConsoleInputStep>(scenario.Steps[0]);
+        Assert.Equal(("web", "ls\r\n"), (input.Vm, input.Text));
+        Assert.Equal(OutcomeKind.Reset, Assert.IsType<ExpectOutcomeStep>(scenario.Steps[1]).Outcome);
+    }
+
+    [Theory]
+    [InlineData("{ vm: web }", "missing 'text'")]
+    [InlineData("{ vm: web, text: \"\" }", "must not be empty")]
+    [InlineData("{ text: \"x\" }", "missing 'vm'")]
+    public void Bad_console_input_steps_are_rejected_naming_the_field(string fields, string problem)
+    {
+        var e = Assert.Throws<ScenarioParseException>(() => ScenarioParser.Parse(Vms + "steps:\n  - console-input: " + fields + "\n", "bad.yaml"));
+        Assert.Contains(problem, e.Message);
+    }
+
+    [Fact]
+    public void A_reset_vm_is_reported_as_reset_not_as_a_failure()
+    {
+        var end = InProcessVm.Map(new Actorvisor.Actors.Vm.VmOutcome.Reset());
+        Assert.Equal((OutcomeKind.Reset, "reset"), (end.Kind, end.ToString()));
+        Assert.Null(end.Reason);
     }
 
     [Fact]

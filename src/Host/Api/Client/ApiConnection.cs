@@ -182,6 +182,7 @@ internal sealed class ApiConnection : ReceiveActor, IWithTimers
         StopVmRequest s => $"stop of VM '{s.Name}'",
         DestroyVmRequest d => $"destroy of VM '{d.Name}'",
         SubscribeConsoleRequest c => $"console subscription of VM '{c.Name}'",
+        SendConsoleInputRequest c => $"console input of VM '{c.Name}'",
         _ => request.GetType().Name,
     };
 

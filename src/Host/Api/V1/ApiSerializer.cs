@@ -35,6 +35,7 @@ public sealed class ApiSerializer(ExtendedActorSystem system) : JsonManifestSeri
         Request<ClusterStatusRequest>("cluster-status"),
         Request<SubscribeConsoleRequest>("subscribe-console"),
         Request<SubscribeVmEventsRequest>("subscribe-events"),
+        Request<SendConsoleInputRequest>("send-console-input"),
         Request<UnsubscribeVmEventsRequest>("unsubscribe-events"),
         Reply<VmReply>("vm"),
         Reply<VmListReply>("vm-list"),
@@ -43,6 +44,7 @@ public sealed class ApiSerializer(ExtendedActorSystem system) : JsonManifestSeri
         Reply<SubscribedReply>("subscribed"),
         Reply<ApiErrorReply>("error"),
         Reply<ConsoleOutput>("console-output"),
+        Reply<ConsoleInputReply>("console-input-accepted"),
         Reply<VmEventNotice>("vm-event"),
         Reply<StreamEnded>("stream-ended"),
     ];

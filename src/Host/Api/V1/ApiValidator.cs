@@ -32,6 +32,9 @@ public static class ApiValidator
     /// <summary>Most multiboot modules one spec may load.</summary>
     public const int MaxModules = 16;
 
+    /// <summary>The most console input one request may carry, in UTF-8 bytes (the UART's receive queue holds as many).</summary>
+    public const int MaxConsoleInputBytes = 4096;
+
     /// <summary>Null if <paramref name="request"/> is valid, else the first problem.</summary>
     public static ApiErrorReply? Validate(ApiRequest? request)
     {
@@ -53,6 +56,7 @@ public static class ApiValidator
             SubscribeConsoleRequest r => Name("name", r.Name) ?? Subscriber(r.Subscriber),
             SubscribeVmEventsRequest r => (r.Name is null ? null : Name("name", r.Name)) ?? Subscriber(r.Subscriber),
             UnsubscribeVmEventsRequest r => (r.Name is null ? null : Name("name", r.Name)) ?? Subscriber(r.Subscriber),
+            SendConsoleInputRequest r => Name("name", r.Name) ?? ConsoleInput(r.Text),
             _ => ApiErrorReply.Invalid("request", $"{request.GetType().Name} is not a request of API version 1"),
         };
     }
@@ -135,6 +139,15 @@ public static class ApiValidator
                 return ApiErrorReply.Invalid(field, $"'{Printable(value)}' contains '{Printable(c.ToString())}'; use letters, digits, '-', '_' and '.'");
         }
         return null;
+    }
+
+    private static ApiErrorReply? ConsoleInput(string? text)
+    {
+        if (string.IsNullOrEmpty(text)) return ApiErrorReply.Invalid("text", "is missing: give the characters to type");
+        int bytes = System.Text.Encoding.UTF8.GetByteCount(text);
+        return bytes > MaxConsoleInputBytes
+            ? ApiErrorReply.Invalid("text", $"is {bytes} bytes (UTF-8); at most {MaxConsoleInputBytes} per request, send the rest in further requests")
+            : null;
     }
 
     private static ApiErrorReply? Subscriber(IActorRef? subscriber) =>

@@ -9,6 +9,8 @@ public enum OutcomeKind
     Halted,
     /// <summary>A stop or destroy was requested.</summary>
     Stopped,
+    /// <summary>The guest reset the machine (the i8042 reset command, a triple fault where it means reboot).</summary>
+    Reset,
     /// <summary>A guest fault, a crashed device or a crashed vCPU thread failed the VM.</summary>
     Failed,
 }

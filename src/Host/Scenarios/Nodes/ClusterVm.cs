@@ -87,6 +87,13 @@ internal sealed partial class ClusterVm(VmDeclaration declaration, string node, 
         if (reply is VmReply { Vm: var info }) Observation.OnState(Map(info.Status));
     }
 
+    /// <inheritdoc />
+    public async Task<int> SendConsoleInputAsync(string text, CancellationToken cancellationToken)
+    {
+        var reply = await cluster.RequestAsync(new SendConsoleInputRequest(Declaration.Name, text), cancellationToken).ConfigureAwait(false);
+        return reply is ConsoleInputReply accepted ? accepted.AcceptedBytes : throw Refused(reply);
+    }
+
     /// <summary>An API error as the runner's refusal.</summary>
     public static VmRequestRefusedException Refused(IApiReply reply) => reply is ApiErrorReply e
         ? new VmRequestRefusedException(e.Message, kind: e.Code.ToString())
@@ -134,6 +141,7 @@ internal sealed partial class ClusterVm(VmDeclaration declaration, string node, 
         if (ExitedPattern().Match(outcome) is { Success: true } m) return new VmEnd(OutcomeKind.Exited, ResultCode: int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
         if (outcome == "all vCPUs halted") return new VmEnd(OutcomeKind.Halted);
         if (outcome == "stopped on request") return new VmEnd(OutcomeKind.Stopped);
+        if (outcome == "reset") return new VmEnd(OutcomeKind.Reset);
         if (outcome.StartsWith("failed: ", StringComparison.Ordinal)) return new VmEnd(OutcomeKind.Failed, Reason: outcome[8..]);
         return null; // destroyed, or the node went away: the state says what happened
     }

@@ -43,6 +43,12 @@ public interface IScenarioVm
     /// <exception cref="VmRequestRefusedException">the VM has no lazy memory.</exception>
     Task<IReadOnlyDictionary<string, long>> AsyncPfCountersAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Sends <paramref name="text"/> (as UTF-8) to the VM's serial console; returns how many bytes its UART queued (fewer
+    /// than sent when its receive queue is full).
+    /// </summary>
+    Task<int> SendConsoleInputAsync(string text, CancellationToken cancellationToken);
+
     /// <summary>Injects a fault into the VM, one of its devices or its backing store.</summary>
     Task InjectFaultAsync(InjectFaultStep fault, CancellationToken cancellationToken);
 

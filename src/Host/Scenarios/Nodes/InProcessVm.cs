@@ -124,6 +124,10 @@ internal sealed class InProcessVm(
         if (!wasPaused) await ResumeAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <inheritdoc />
+    public async Task<int> SendConsoleInputAsync(string text, CancellationToken cancellationToken) =>
+        (await Ask<ConsoleInputAccepted>(new SendConsoleInput(System.Text.Encoding.UTF8.GetBytes(text)), cancellationToken).ConfigureAwait(false)).Bytes;
+
     private async Task<T> Ask<T>(object request, CancellationToken cancellationToken)
     {
         var reply = await session.Vm.Ask(request, requestTimeout, cancellationToken).ConfigureAwait(false);
@@ -243,6 +247,7 @@ internal sealed class InProcessVm(
         VmOutcome.Exited e => new VmEnd(OutcomeKind.Exited, ResultCode: e.ResultCode),
         VmOutcome.Halted => new VmEnd(OutcomeKind.Halted),
         VmOutcome.StoppedOnRequest => new VmEnd(OutcomeKind.Stopped),
+        VmOutcome.Reset => new VmEnd(OutcomeKind.Reset),
         VmOutcome.Failed f => new VmEnd(OutcomeKind.Failed, Reason: f.Reason),
         _ => new VmEnd(OutcomeKind.Failed, Reason: outcome.ToString()),
     };

@@ -13,6 +13,7 @@ internal static class StepKinds
     [
         new LifecycleKind(),
         new WaitForSerialKind(),
+        new ConsoleInputKind(),
         new ExpectStateKind(),
         new ExpectResultKind(),
         new ExpectOutcomeKind(),
