@@ -54,6 +54,15 @@ public sealed class SoftApicWiringTests
         a.iretq();
     }
 
+    /// <summary>Guest code for WRMSR of <paramref name="value"/> into MSR <paramref name="index"/> (ECX, EDX:EAX).</summary>
+    internal static void WriteMsr(Assembler a, uint index, ulong value)
+    {
+        a.mov(ecx, index);
+        a.mov(eax, (uint)value);
+        a.mov(edx, (uint)(value >> 32));
+        a.wrmsr();
+    }
+
     /// <summary>Software-enables the APIC (SVR bit 8, spurious vector 0xff).</summary>
     internal static void EnableApic(Assembler a)
     {

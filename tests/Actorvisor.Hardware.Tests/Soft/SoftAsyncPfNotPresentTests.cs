@@ -34,14 +34,6 @@ public sealed class SoftAsyncPfNotPresentTests
     private const ulong ReadOffset = 0x3008;
     private const int Vector = 0xEC;
 
-    private static void WriteMsr(Assembler a, uint index, ulong value)
-    {
-        a.mov(ecx, index);
-        a.mov(eax, (uint)value);
-        a.mov(edx, (uint)(value >> 32));
-        a.wrmsr();
-    }
-
     private const ulong Stored = 0x1122_3344_5566_7788;
 
     [Theory]

@@ -22,14 +22,6 @@ public sealed class SoftAsyncPfPageReadyTests
     private const ulong LastToken = 0x9008;
     private const int Vector = 0xEC;
 
-    private static void WriteMsr(Assembler a, uint index, ulong value)
-    {
-        a.mov(ecx, index);
-        a.mov(eax, (uint)value);
-        a.mov(edx, (uint)(value >> 32));
-        a.wrmsr();
-    }
-
     /// <summary>
     /// Runs a guest that enables the protocol and the APIC, signals the host, and exits once its page-ready handler
     /// has run <paramref name="expected"/> times; the handler records the token and, if <paramref name="ack"/>,
