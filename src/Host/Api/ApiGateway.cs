@@ -124,7 +124,7 @@ public sealed class ApiGateway : ReceiveActor
                 $"token: {(request.Token is null ? "missing" : "wrong")} API token; pass the cluster's token (--token, --token-file or ACTORVISOR_TOKEN)", "token"));
             return;
         }
-        if (ApiValidator.Validate(request) is { } error)
+        if (ApiValidator.Validate(request, HardwareSpecLimits.Current) is { } error)
         {
             Sender.Tell(error);
             return;

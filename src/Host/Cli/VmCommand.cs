@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Actorvisor.Host.Api;
 using Actorvisor.Host.Api.Client;
 using Actorvisor.Host.Api.V1;
 using Spectre.Console;
@@ -49,7 +50,7 @@ public static class VmCommand
             var spec = new ApiVmSpec(parse.GetValue(name)!, parse.GetValue(vcpus), bytes, parse.GetValue(image)!, parse.GetValue(mode), parse.GetValue(on),
                 parse.GetValue(format), parse.GetValue(cmdline), modules is { Length: > 0 } ? modules : null);
             var request = new CreateVmRequest(spec);
-            if (ApiValidator.Validate(request) is { } invalid) return Task.FromResult(Usage(OptionOf(invalid)));
+            if (ApiValidator.Validate(request, HardwareSpecLimits.Current) is { } invalid) return Task.FromResult(Usage(OptionOf(invalid)));
             return ClusterCliRunner.RunAsync(parse, connection, async (client, json) =>
             {
                 var reply = await ClusterCliRunner.WithProgress(json, $"Creating VM {spec.Name}...", () => client.RequestAsync(request, ct));

@@ -1,3 +1,5 @@
+using Actorvisor.Hardware.Guests;
+using Actorvisor.Host.Api;
 using Actorvisor.Host.Api.V1;
 using Akka.Actor;
 
@@ -6,18 +8,20 @@ namespace Actorvisor.Host.Tests.Api;
 public class ApiValidatorTests
 {
     private static readonly ApiVmSpec Good = new("web-1", 1, 16UL << 20, "hello");
+    // What the gateway and the CLI validate against.
+    private static readonly VmSpecLimits Limits = HardwareSpecLimits.Current;
 
     [Fact]
     public void A_good_spec_and_every_good_request_pass()
     {
-        Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good)));
-        Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Image = "/var/lib/actorvisor/images/guest.elf", BootMode = "long", Node = "n1" })));
-        Assert.Null(ApiValidator.Validate(new StartVmRequest("a.b_c-1")));
-        Assert.Null(ApiValidator.Validate(new StartVmRequest("a") { DeadlineMs = 2000 }));
-        Assert.Null(ApiValidator.Validate(new ListVmsRequest()));
-        Assert.Null(ApiValidator.Validate(new ListVmsRequest("n2")));
-        Assert.Null(ApiValidator.Validate(new ClusterStatusRequest()));
-        Assert.Null(ApiValidator.Validate(new SubscribeVmEventsRequest(null, new FakeRef())));
+        Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good), Limits));
+        Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Image = "/var/lib/actorvisor/images/guest.elf", BootMode = "long", Node = "n1" }), Limits));
+        Assert.Null(ApiValidator.Validate(new StartVmRequest("a.b_c-1"), Limits));
+        Assert.Null(ApiValidator.Validate(new StartVmRequest("a") { DeadlineMs = 2000 }, Limits));
+        Assert.Null(ApiValidator.Validate(new ListVmsRequest(), Limits));
+        Assert.Null(ApiValidator.Validate(new ListVmsRequest("n2"), Limits));
+        Assert.Null(ApiValidator.Validate(new ClusterStatusRequest(), Limits));
+        Assert.Null(ApiValidator.Validate(new SubscribeVmEventsRequest(null, new FakeRef()), Limits));
     }
 
     public static TheoryData<string, ApiRequest> BadRequests() => new()
@@ -68,15 +72,15 @@ public class ApiValidatorTests
     [Fact]
     public void Console_input_up_to_the_limit_with_control_characters_is_valid()
     {
-        Assert.Null(ApiValidator.Validate(new SendConsoleInputRequest("vm", new string('a', ApiValidator.MaxConsoleInputBytes))));
-        Assert.Null(ApiValidator.Validate(new SendConsoleInputRequest("vm", "ls\r\n\u0003\u001b[A")));
+        Assert.Null(ApiValidator.Validate(new SendConsoleInputRequest("vm", new string('a', ApiValidator.MaxConsoleInputBytes)), Limits));
+        Assert.Null(ApiValidator.Validate(new SendConsoleInputRequest("vm", "ls\r\n\u0003\u001b[A"), Limits));
     }
 
     [Theory]
     [MemberData(nameof(BadRequests))]
     public void Every_bad_field_is_named_in_a_typed_error(string field, ApiRequest request)
     {
-        var error = ApiValidator.Validate(request);
+        var error = ApiValidator.Validate(request, Limits);
         Assert.NotNull(error);
         Assert.Equal(ApiErrorCode.InvalidRequest, error.Code);
         Assert.Equal(field, error.Field);
@@ -86,15 +90,39 @@ public class ApiValidatorTests
     [Fact]
     public void An_unknown_guest_error_lists_the_library()
     {
-        var error = ApiValidator.Validate(new CreateVmRequest(Good with { Image = "helo" }))!;
+        var error = ApiValidator.Validate(new CreateVmRequest(Good with { Image = "helo" }), Limits)!;
         Assert.Contains("hello", error.Message);
         Assert.Contains("long-mode-hello", error.Message);
     }
 
     [Fact]
+    public void Without_the_nodes_limits_only_the_checks_that_need_none_are_made()
+    {
+        // A client of the library alone does not know the hardware's ranges or the guest library: the node checks those.
+        Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Image = "no-such-guest" })));
+        Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Vcpus = 100_000, MemoryBytes = 1UL << 40 })));
+        Assert.NotNull(ApiValidator.Validate(new CreateVmRequest(Good with { Image = "no-such-guest" }), Limits));
+        Assert.Equal("spec.memoryBytes", ApiValidator.Validate(new CreateVmRequest(Good with { MemoryBytes = 0 }))?.Field);
+        Assert.Equal("spec.memoryBytes", ApiValidator.Validate(new CreateVmRequest(Good with { MemoryBytes = 4097 }))?.Field);
+        Assert.Equal("spec.vcpus", ApiValidator.Validate(new CreateVmRequest(Good with { Vcpus = 0 }))?.Field);
+        Assert.Equal("spec.name", ApiValidator.Validate(new CreateVmRequest(Good with { Name = "a b" }))?.Field);
+    }
+
+    [Fact]
+    public void The_limits_are_the_hardware_layers_and_name_every_catalog_guest()
+    {
+        Assert.Equal(GuestCatalog.Names, Limits.LibraryGuests.Select(g => g.Name));
+        Assert.Equal(2, Limits.FindGuest("two-vcpu-writer")!.Vcpus);
+        // The API tells a library guest from a file the way the catalog does.
+        Assert.All(GuestCatalog.Names, n => Assert.False(ApiValidator.IsImagePath(n)));
+        Assert.True(ApiValidator.IsImagePath("images/a.elf"));
+        Assert.Equal(GuestCatalog.IsPath("images/a.elf"), ApiValidator.IsImagePath("images/a.elf"));
+    }
+
+    [Fact]
     public void Names_with_control_characters_are_not_echoed_raw()
     {
-        var error = ApiValidator.Validate(new StartVmRequest("a\u001b[2Jb"))!;
+        var error = ApiValidator.Validate(new StartVmRequest("a\u001b[2Jb"), Limits)!;
         Assert.DoesNotContain('\u001b', error.Message);
     }
 

@@ -64,7 +64,7 @@ public sealed class ApiFuzzTests : IDisposable
         var manifest = Encoding.UTF8.GetString(newline < 0 ? input : input[..newline]);
         var payload = newline < 0 ? [] : input[(newline + 1)..];
         var message = _serializer.FromBinary(payload, manifest);
-        if (message is ApiRequest request && ApiValidator.Validate(request) is null && request is CreateVmRequest create && Actorvisor.Hardware.Guests.GuestCatalog.IsPath(create.Spec.Image))
+        if (message is ApiRequest request && ApiValidator.Validate(request, HardwareSpecLimits.Current) is null && request is CreateVmRequest create && Actorvisor.Hardware.Guests.GuestCatalog.IsPath(create.Spec.Image))
         {
             var (file, error) = _resolver.OpenFile(create.Spec.Image, "spec.image");
             Assert.True((file is null) != (error is null), "an open file or an error, never both or neither");
@@ -84,7 +84,7 @@ public sealed class ApiFuzzTests : IDisposable
             Handle(seed);
             int newline = Array.IndexOf(seed, (byte)'\n');
             if (_serializer.FromBinary(seed[(newline + 1)..], Encoding.UTF8.GetString(seed[..newline])) is ApiRequest request)
-                Assert.Null(ApiValidator.Validate(request));
+                Assert.Null(ApiValidator.Validate(request, HardwareSpecLimits.Current));
         }
     }
 

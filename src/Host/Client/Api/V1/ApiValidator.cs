@@ -1,6 +1,3 @@
-using Actorvisor.Hardware.Guests;
-using Actorvisor.Hardware.X86;
-using Actorvisor.Host.Node;
 using Akka.Actor;
 
 namespace Actorvisor.Host.Api.V1;
@@ -8,6 +5,9 @@ namespace Actorvisor.Host.Api.V1;
 /// <summary>
 /// Checks every API request in one place, before anything is placed or sent to a node. The first problem
 /// found is returned as an <see cref="ApiErrorCode.InvalidRequest"/> naming the field (e.g. "spec.vcpus").
+/// What a VM spec may ask of the nodes (vCPU and memory ranges, the library guests and their needs) is not the
+/// API's to know: it comes as <see cref="VmSpecLimits"/> from whoever knows the nodes' hardware (the gateway, the CLI);
+/// without them only the checks that need no such knowledge are made, and the node makes the rest.
 /// </summary>
 public static class ApiValidator
 {
@@ -36,7 +36,9 @@ public static class ApiValidator
     public const int MaxConsoleInputBytes = 4096;
 
     /// <summary>Null if <paramref name="request"/> is valid, else the first problem.</summary>
-    public static ApiErrorReply? Validate(ApiRequest? request)
+    /// <param name="request">The request to check.</param>
+    /// <param name="limits">What the nodes can run; null checks a create request's spec without them.</param>
+    public static ApiErrorReply? Validate(ApiRequest? request, VmSpecLimits? limits = null)
     {
         if (request is null) return ApiErrorReply.Invalid("request", "is missing");
         if (request.Token is { Length: > MaxTokenLength }) return ApiErrorReply.Invalid("token", $"is longer than {MaxTokenLength} characters");
@@ -44,7 +46,7 @@ public static class ApiValidator
             return ApiErrorReply.Invalid("deadlineMs", $"{deadline} is outside 1..{RequestDeadline.Longest.TotalMilliseconds:0}");
         return request switch
         {
-            CreateVmRequest r => Spec(r.Spec),
+            CreateVmRequest r => Spec(r.Spec, limits),
             StartVmRequest r => Name("name", r.Name),
             PauseVmRequest r => Name("name", r.Name),
             ResumeVmRequest r => Name("name", r.Name),
@@ -62,30 +64,33 @@ public static class ApiValidator
     }
 
     /// <summary>Null if <paramref name="spec"/> is valid, else the first problem (fields prefixed "spec.").</summary>
-    public static ApiErrorReply? Spec(ApiVmSpec? spec)
+    /// <param name="spec">The spec to check.</param>
+    /// <param name="limits">What the nodes can run; null skips the checks that need it (ranges, library guests).</param>
+    public static ApiErrorReply? Spec(ApiVmSpec? spec, VmSpecLimits? limits = null)
     {
         if (spec is null) return ApiErrorReply.Invalid("spec", "is missing");
         if (Name("spec.name", spec.Name) is { } name) return name;
-        if (spec.Vcpus < 1 || spec.Vcpus > GuestLayout.MaxVcpus)
-            return ApiErrorReply.Invalid("spec.vcpus", $"{spec.Vcpus} is outside 1..{GuestLayout.MaxVcpus}");
-        if (spec.MemoryBytes < GuestLayout.MinRamBytes)
-            return ApiErrorReply.Invalid("spec.memoryBytes", $"{spec.MemoryBytes} bytes is less than the minimum of {GuestLayout.MinRamBytes} (1 MiB)");
-        if (spec.MemoryBytes > GuestLayout.MaxRamBytes)
-            return ApiErrorReply.Invalid("spec.memoryBytes", $"{spec.MemoryBytes} bytes is more than the maximum of {GuestLayout.MaxRamBytes} ({GuestLayout.MaxRamBytes >> 20} MiB)");
+        if (spec.Vcpus < 1 || spec.Vcpus > (limits?.MaxVcpus ?? int.MaxValue))
+            return ApiErrorReply.Invalid("spec.vcpus", limits is null ? $"{spec.Vcpus} is less than 1" : $"{spec.Vcpus} is outside 1..{limits.MaxVcpus}");
+        if (limits is not null && spec.MemoryBytes < limits.MinMemoryBytes)
+            return ApiErrorReply.Invalid("spec.memoryBytes", $"{spec.MemoryBytes} bytes is less than the minimum of {limits.MinMemoryBytes} ({limits.MinMemoryBytes >> 20} MiB)");
+        if (limits is not null && spec.MemoryBytes > limits.MaxMemoryBytes)
+            return ApiErrorReply.Invalid("spec.memoryBytes", $"{spec.MemoryBytes} bytes is more than the maximum of {limits.MaxMemoryBytes} ({limits.MaxMemoryBytes >> 20} MiB)");
+        if (spec.MemoryBytes == 0) return ApiErrorReply.Invalid("spec.memoryBytes", "is zero");
         if (spec.MemoryBytes % 4096 != 0)
             return ApiErrorReply.Invalid("spec.memoryBytes", $"{spec.MemoryBytes} is not a multiple of 4 KiB");
         if (string.IsNullOrWhiteSpace(spec.Image))
-            return ApiErrorReply.Invalid("spec.image", $"is missing: name a library guest ({string.Join(", ", GuestCatalog.Names)}) or an image file on the node");
+            return ApiErrorReply.Invalid("spec.image", $"is missing: name a library guest{GuestList(limits)} or an image file on the node");
         if (spec.Image.Length > MaxImageLength)
             return ApiErrorReply.Invalid("spec.image", $"is longer than {MaxImageLength} characters");
         if (spec.Image.Any(char.IsControl))
             return ApiErrorReply.Invalid("spec.image", "contains control characters");
-        if (!GuestCatalog.IsPath(spec.Image))
+        if (!IsImagePath(spec.Image) && limits is not null)
         {
-            if (!GuestCatalog.TryGet(spec.Image, out var guest))
-                return ApiErrorReply.Invalid("spec.image", $"'{spec.Image}' is not a library guest ({string.Join(", ", GuestCatalog.Names)}); a file on the node is named by a path containing '/'");
-            if (spec.Vcpus < guest.VcpuCount)
-                return ApiErrorReply.Invalid("spec.vcpus", $"guest '{guest.Name}' needs {guest.VcpuCount} vCPUs, the spec gives {spec.Vcpus}");
+            if (limits.FindGuest(spec.Image) is not { } guest)
+                return ApiErrorReply.Invalid("spec.image", $"'{spec.Image}' is not a library guest{GuestList(limits)}; a file on the node is named by a path containing '/'");
+            if (spec.Vcpus < guest.Vcpus)
+                return ApiErrorReply.Invalid("spec.vcpus", $"guest '{guest.Name}' needs {guest.Vcpus} vCPUs, the spec gives {spec.Vcpus}");
             if (spec.MemoryBytes < guest.MinimumMemoryBytes)
                 return ApiErrorReply.Invalid("spec.memoryBytes", $"guest '{guest.Name}' needs at least {guest.MinimumMemoryBytes} bytes");
         }
@@ -99,7 +104,7 @@ public static class ApiValidator
     // The image-file fields: a known format, and a command line and modules only for a multiboot kernel file.
     private static ApiErrorReply? BootProtocol(ApiVmSpec spec)
     {
-        bool file = GuestCatalog.IsPath(spec.Image);
+        bool file = IsImagePath(spec.Image);
         if (spec.Format is { } format)
         {
             if (!file) return ApiErrorReply.Invalid("spec.format", "applies to image files only, not library guests");
@@ -127,6 +132,19 @@ public static class ApiValidator
         }
         return null;
     }
+
+    /// <summary>
+    /// True if <paramref name="image"/> names an image file on the node (it contains a '/', which no library guest's
+    /// name does) rather than a library guest.
+    /// </summary>
+    public static bool IsImagePath(string image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        return image.Contains('/');
+    }
+
+    private static string GuestList(VmSpecLimits? limits) =>
+        limits is null ? "" : $" ({string.Join(", ", limits.LibraryGuests.Select(g => g.Name))})";
 
     /// <summary>Null if <paramref name="value"/> is a valid VM or node name, else a problem naming <paramref name="field"/>.</summary>
     public static ApiErrorReply? Name(string field, string? value)

@@ -9,12 +9,12 @@ public static class ApiSerialization
     /// </summary>
     public const string Hocon = """
         akka.actor {
-          serializers.actorvisor-api-v1 = "Actorvisor.Host.Api.V1.ApiSerializer, actorvisor"
+          serializers.actorvisor-api-v1 = "Actorvisor.Host.Api.V1.ApiSerializer, Actorvisor.Client"
           serialization-bindings {
-            "Actorvisor.Host.Api.V1.IApiMessage, actorvisor" = actorvisor-api-v1
+            "Actorvisor.Host.Api.V1.IApiMessage, Actorvisor.Client" = actorvisor-api-v1
           }
           serialization-identifiers {
-            "Actorvisor.Host.Api.V1.ApiSerializer, actorvisor" = 7301
+            "Actorvisor.Host.Api.V1.ApiSerializer, Actorvisor.Client" = 7301
           }
         }
         # Requests are small and sequential: DotNetty's write batching would hold each one back until its
