@@ -8,6 +8,7 @@ namespace Actorvisor.Host.Api;
 /// Writes an actor reference as its full path (with the address the remote transport is sending from) and
 /// resolves it on the receiving side, so a client can name an actor of its own that a node streams to.
 /// </summary>
+/// <param name="system">The actor system references are resolved in.</param>
 public sealed class ActorRefJsonConverter(ExtendedActorSystem system) : JsonConverter<IActorRef>
 {
     /// <inheritdoc />

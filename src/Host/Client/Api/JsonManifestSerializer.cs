@@ -24,16 +24,24 @@ public abstract class JsonManifestSerializer : SerializerWithStringManifest
     private long _rejected;
 
     /// <summary>A serializer for <paramref name="types"/> in <paramref name="system"/>.</summary>
-    protected JsonManifestSerializer(ExtendedActorSystem system, IEnumerable<MessageType> types) : base(system)
+    /// <param name="system">The actor system it serializes for (actor references are resolved in it).</param>
+    /// <param name="types">Every message type it serializes.</param>
+    /// <param name="omitNulls">
+    /// Leave out properties whose value is null instead of writing them as null: an optional field added later (null
+    /// by default) then leaves every message that does not set it exactly as it was on the wire.
+    /// </param>
+    protected JsonManifestSerializer(ExtendedActorSystem system, IEnumerable<MessageType> types, bool omitNulls = false) : base(system)
     {
         var list = types.ToList();
         _byType = list.ToFrozenDictionary(t => t.Type);
         _byManifest = list.ToFrozenDictionary(t => t.Manifest, StringComparer.Ordinal);
         _options = CreateOptions(system);
+        if (omitNulls) _options.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
         _log = new Lazy<ILoggingAdapter>(() => Logging.GetLogger(system, GetType()));
     }
 
     /// <summary>The JSON settings every Actorvisor message uses: camelCase, enums as strings, shallow nesting.</summary>
+    /// <param name="system">The actor system actor references are resolved in.</param>
     public static JsonSerializerOptions CreateOptions(ExtendedActorSystem system) => new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
@@ -92,5 +100,8 @@ public abstract class JsonManifestSerializer : SerializerWithStringManifest
     }
 
     /// <summary>A message type, its manifest and the largest payload accepted for it.</summary>
+    /// <param name="Type">The message's CLR type.</param>
+    /// <param name="Manifest">The string that names it on the wire.</param>
+    /// <param name="MaxBytes">The largest serialized payload accepted.</param>
     public sealed record MessageType(Type Type, string Manifest, int MaxBytes);
 }

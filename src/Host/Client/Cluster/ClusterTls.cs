@@ -15,6 +15,9 @@ public static class ClusterTls
     public const string Hocon = "akka.remote.dot-netty.tcp.enable-ssl = true";
 
     /// <summary>The transport's TLS setup: <paramref name="certificatePath"/> (PKCS#12) as our identity, peers checked against <paramref name="caPath"/>.</summary>
+    /// <param name="certificatePath">Our certificate with its private key (PKCS#12).</param>
+    /// <param name="password">That file's password.</param>
+    /// <param name="caPath">The cluster CA's certificate.</param>
     public static DotNettySslSetup Setup(string certificatePath, string password, string caPath)
     {
         var certificate = X509CertificateLoader.LoadPkcs12FromFile(certificatePath, password);
@@ -34,6 +37,8 @@ public static class ClusterTls
     }
 
     /// <summary>True if <paramref name="certificate"/> chains to <paramref name="ca"/> (and only to it) and is within its validity period.</summary>
+    /// <param name="certificate">The peer's certificate.</param>
+    /// <param name="ca">The cluster CA.</param>
     public static bool ChainsTo(X509Certificate2 certificate, X509Certificate2 ca)
     {
         using var chain = new X509Chain();

@@ -34,6 +34,7 @@ public sealed class ApiClient : IAsyncDisposable
     public IReadOnlyList<string> ContactPaths => _options.Contacts.Select(c => ReceptionistPath(_options.ClusterName, c, _options.Tls is not null)).ToList();
 
     /// <summary>Starts the client; it connects on the first request.</summary>
+    /// <param name="options">The cluster, its contact nodes, the token, the timeout and TLS.</param>
     public static ApiClient Connect(ApiClientOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -74,10 +75,15 @@ public sealed class ApiClient : IAsyncDisposable
     }
 
     /// <summary>The receptionist of node <paramref name="hostPort"/> in cluster <paramref name="cluster"/>.</summary>
+    /// <param name="cluster">The cluster's name.</param>
+    /// <param name="hostPort">The node's host:port.</param>
+    /// <param name="tls">True when the cluster runs TLS (akka.ssl.tcp).</param>
     public static string ReceptionistPath(string cluster, string hostPort, bool tls = false) =>
         $"{(tls ? "akka.ssl.tcp" : "akka.tcp")}://{cluster}@{hostPort}/system/receptionist";
 
     /// <summary>Sends <paramref name="request"/> (with the token) and returns the reply: a success record or <see cref="ApiErrorReply"/>.</summary>
+    /// <param name="request">The request.</param>
+    /// <param name="cancellationToken">Stops waiting for the reply.</param>
     /// <exception cref="ApiUnavailableException">no answer within the timeout.</exception>
     public Task<IApiReply> RequestAsync(ApiRequest request, CancellationToken cancellationToken = default) =>
         RequestAsync(request, _options.Timeout, cancellationToken);
@@ -88,6 +94,9 @@ public sealed class ApiClient : IAsyncDisposable
     /// that needs an answer then asks again. If the node the client is connected to is lost first, the request
     /// is answered at once (see <see cref="ApiConnection"/>).
     /// </summary>
+    /// <param name="request">The request.</param>
+    /// <param name="timeout">How long to wait for the reply (the request's deadline).</param>
+    /// <param name="cancellationToken">Stops waiting for the reply.</param>
     /// <exception cref="ApiUnavailableException">no answer within the timeout.</exception>
     public async Task<IApiReply> RequestAsync(ApiRequest request, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
@@ -108,6 +117,7 @@ public sealed class ApiClient : IAsyncDisposable
     }
 
     /// <summary>An actor of this client that receives stream messages and hands them to <paramref name="onMessage"/>, in order.</summary>
+    /// <param name="onMessage">Called for each stream message, one at a time, on the actor's thread.</param>
     public IActorRef Subscribe(Action<IApiMessage> onMessage) => System.ActorOf(StreamReceiver.Props(onMessage));
 
     /// <inheritdoc />

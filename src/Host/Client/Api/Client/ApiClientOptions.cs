@@ -9,4 +9,7 @@ namespace Actorvisor.Host.Api.Client;
 public sealed record ApiClientOptions(string ClusterName, IReadOnlyList<string> Contacts, string? Token, TimeSpan Timeout, ClientTls? Tls = null);
 
 /// <summary>A client's TLS certificate (PKCS#12 with key) and the CA the nodes' certificates must be issued by.</summary>
+/// <param name="CertificatePath">The client's certificate with its private key (PKCS#12, .pfx).</param>
+/// <param name="Password">The password of that file.</param>
+/// <param name="CaCertificatePath">The cluster CA's certificate (PEM or DER).</param>
 public sealed record ClientTls(string CertificatePath, string Password, string CaCertificatePath);

@@ -11,6 +11,7 @@ namespace Actorvisor.Host.Api.Client;
 public static class RepeatableRequests
 {
     /// <summary>True when sending <paramref name="request"/> twice has the effect of sending it once.</summary>
+    /// <param name="request">The request.</param>
     public static bool IsRepeatable(ApiRequest request) => request is ListVmsRequest or DescribeVmRequest or ClusterStatusRequest
         or SubscribeVmEventsRequest or UnsubscribeVmEventsRequest;
 }

@@ -27,9 +27,14 @@ public enum ApiErrorCode
 }
 
 /// <summary>A request failed: <paramref name="Code"/>, a message a person can act on, and the field at fault if one is.</summary>
+/// <param name="Code">Why it failed.</param>
+/// <param name="Message">What happened, in words a person can act on.</param>
+/// <param name="Field">The request field at fault (e.g. "spec.memoryBytes"), if one is.</param>
 public sealed record ApiErrorReply(ApiErrorCode Code, string Message, string? Field = null) : IApiReply
 {
     /// <summary>An <see cref="ApiErrorCode.InvalidRequest"/> naming <paramref name="field"/>.</summary>
+    /// <param name="field">The field at fault.</param>
+    /// <param name="problem">What is wrong with it.</param>
     public static ApiErrorReply Invalid(string field, string problem) => new(ApiErrorCode.InvalidRequest, $"{field}: {problem}", field);
 
     /// <inheritdoc />

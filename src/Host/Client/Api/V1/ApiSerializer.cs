@@ -5,9 +5,12 @@ namespace Actorvisor.Host.Api.V1;
 /// <summary>
 /// The serializer of API version 1 (id <see cref="Id"/>), bound to <see cref="IApiMessage"/> in HOCON
 /// (<see cref="ApiSerialization.Hocon"/>). Manifests are "v1.&lt;message&gt;"; requests may be at most
-/// <see cref="MaxRequestBytes"/>, replies and stream messages <see cref="MaxReplyBytes"/>.
+/// <see cref="MaxRequestBytes"/>, replies and stream messages <see cref="MaxReplyBytes"/>. A null field is not written
+/// (read back, a missing field is null): that is what lets a field be added without changing any existing message's wire
+/// form (docs/api-v1.md, "Compatibility"; pinned by the wire-form test).
 /// </summary>
-public sealed class ApiSerializer(ExtendedActorSystem system) : JsonManifestSerializer(system, Types)
+/// <param name="system">The actor system it serializes for.</param>
+public sealed class ApiSerializer(ExtendedActorSystem system) : JsonManifestSerializer(system, Types, omitNulls: true)
 {
     /// <summary>The serializer id (unique among the actor system's serializers).</summary>
     public const int Id = 7301;

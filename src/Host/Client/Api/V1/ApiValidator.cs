@@ -137,6 +137,7 @@ public static class ApiValidator
     /// True if <paramref name="image"/> names an image file on the node (it contains a '/', which no library guest's
     /// name does) rather than a library guest.
     /// </summary>
+    /// <param name="image">A spec's image.</param>
     public static bool IsImagePath(string image)
     {
         ArgumentNullException.ThrowIfNull(image);
@@ -147,6 +148,8 @@ public static class ApiValidator
         limits is null ? "" : $" ({string.Join(", ", limits.LibraryGuests.Select(g => g.Name))})";
 
     /// <summary>Null if <paramref name="value"/> is a valid VM or node name, else a problem naming <paramref name="field"/>.</summary>
+    /// <param name="field">The field it came in (named in the problem).</param>
+    /// <param name="value">The name.</param>
     public static ApiErrorReply? Name(string field, string? value)
     {
         if (string.IsNullOrEmpty(value)) return ApiErrorReply.Invalid(field, "is missing");

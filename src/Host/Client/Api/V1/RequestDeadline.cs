@@ -18,6 +18,7 @@ public static class RequestDeadline
     public static readonly TimeSpan MinimumMargin = TimeSpan.FromMilliseconds(100);
 
     /// <summary>The deadline <paramref name="request"/> carries.</summary>
+    /// <param name="request">The request.</param>
     public static TimeSpan Of(ApiRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -28,6 +29,7 @@ public static class RequestDeadline
     /// How long a layer whose caller waits <paramref name="outer"/> waits for the layer below: a tenth less, and
     /// at least <see cref="MinimumMargin"/> less (half of a deadline too short for that margin).
     /// </summary>
+    /// <param name="outer">What the caller waits.</param>
     public static TimeSpan Inner(TimeSpan outer)
     {
         var margin = TimeSpan.FromTicks(Math.Max(outer.Ticks / 10, MinimumMargin.Ticks));
@@ -35,6 +37,9 @@ public static class RequestDeadline
     }
 
     /// <summary><paramref name="request"/> with the deadline <paramref name="deadline"/>.</summary>
+    /// <typeparam name="T">The request's type.</typeparam>
+    /// <param name="request">The request.</param>
+    /// <param name="deadline">Its new deadline (clamped to 1 ms..<see cref="Longest"/>).</param>
     public static T With<T>(T request, TimeSpan deadline) where T : ApiRequest
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -42,5 +47,6 @@ public static class RequestDeadline
     }
 
     /// <summary>"2.7 s": a wait as the timeout errors print it.</summary>
+    /// <param name="wait">The wait.</param>
     public static string Print(TimeSpan wait) => $"{wait.TotalSeconds.ToString("0.0##", System.Globalization.CultureInfo.InvariantCulture)} s";
 }

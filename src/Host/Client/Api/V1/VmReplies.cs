@@ -32,6 +32,7 @@ public enum VmStatus
 public sealed record VmInfo(string Name, string Node, VmStatus Status, int Vcpus, ulong MemoryBytes, string Image, string? Outcome);
 
 /// <summary>The VM after a create, start, pause, resume, stop or destroy.</summary>
+/// <param name="Vm">The VM as it is after the operation.</param>
 public sealed record VmReply(VmInfo Vm) : IApiReply;
 
 /// <summary>The VMs a <see cref="ListVmsRequest"/> asked for, by name.</summary>

@@ -12,5 +12,6 @@ namespace Actorvisor.Host.Api.V1;
 public sealed record VmSpecLimits(int MaxVcpus, ulong MinMemoryBytes, ulong MaxMemoryBytes, IReadOnlyList<LibraryGuestNeeds> LibraryGuests)
 {
     /// <summary>The library guest called <paramref name="name"/> (exact), or null.</summary>
+    /// <param name="name">The guest's name.</param>
     public LibraryGuestNeeds? FindGuest(string name) => LibraryGuests.FirstOrDefault(g => g.Name == name);
 }
