@@ -35,6 +35,11 @@ fi
 load_started=$SECONDS
 
 dotnet build "$root/Actorvisor.sln" -c Release -nologo -v q -clp:ErrorsOnly || { stop_hog; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+# The client library as a NuGet package (a CI artifact, published nowhere): artifacts/packages/Actorvisor.Client.<version>.nupkg.
+# The package test (ClientPackageTests) builds a tiny client against it alone.
+rm -rf "$root/artifacts/packages"
+dotnet pack "$root/src/Host/Client/Actorvisor.Client.csproj" -c Release --no-build -nologo -v q -o "$root/artifacts/packages" \
+  || { stop_hog; echo "== dotnet pack of the client library failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 # Each test assembly runs on its own (vstest directly, no MSBuild nodes), one after the other, with the KVM harness
 # kept out (it runs as its own step below: it boots QEMU; keep it away from timing-sensitive tests). A test that
 # runs past the hang limit gets its test host killed and is reported by name; a whole assembly past its limit is
