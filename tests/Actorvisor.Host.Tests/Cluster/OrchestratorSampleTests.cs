@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Actorvisor.Host.Api.V1;
+using Xunit.Abstractions;
 
 namespace Actorvisor.Host.Tests.Cluster;
 
@@ -10,7 +11,7 @@ namespace Actorvisor.Host.Tests.Cluster;
 /// again, prints the summary and destroys the fleet.
 /// </summary>
 [Collection(ClusterCollection.Name)]
-public sealed class OrchestratorSampleTests(SecureCluster cluster) : IClassFixture<SecureCluster>
+public sealed class OrchestratorSampleTests(SecureCluster cluster, ITestOutputHelper log) : IClassFixture<SecureCluster>
 {
     // The run itself took about 11 s here (four creates and starts, two failures, one restart, 2 s of settling).
     private static readonly TimeSpan RunLimit = TimeSpan.FromSeconds(240);
@@ -29,6 +30,7 @@ public sealed class OrchestratorSampleTests(SecureCluster cluster) : IClassFixtu
             "--max-restarts", "1", "--exit-when-settled", "--settle", "2", "--duration", "200",
         ]);
         var output = run.Stdout;
+        log.WriteLine(output);
         Assert.True(run.ExitCode == 0, run.ToString());
         void Has(string pattern) => Assert.True(Regex.IsMatch(output, pattern), $"'{pattern}' is not in the sample's output:\n{run}");
         Has("connected: cluster actorvisor, 3 hypervisors up");
