@@ -44,7 +44,8 @@ public sealed class ClientPackageTests(LocalCluster cluster)
         try
         {
             WriteProject(dir, feed);
-            var build = await RunAsync(dir, "dotnet", ["build", "-c", "Release", "-nologo", "-v", "q", "-clp:ErrorsOnly"]);
+            // No build server or MSBuild nodes left running after the test.
+            var build = await RunAsync(dir, "dotnet", ["build", "-c", "Release", "-nologo", "-v", "q", "-clp:ErrorsOnly", "-nodeReuse:false", "-p:UseSharedCompilation=false"]);
             Assert.True(build.ExitCode == 0, $"the package client did not build: {build}");
             // Restored as a package, and nothing of the daemon came with it.
             using (var assets = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(dir, "obj", "project.assets.json"))))
@@ -54,8 +55,8 @@ public sealed class ClientPackageTests(LocalCluster cluster)
             }
             var output = Path.Combine(dir, "bin", "Release", "net10.0");
             Assert.True(File.Exists(Path.Combine(output, "Actorvisor.Client.dll")));
-            Assert.Empty(Directory.GetFiles(output, "*.dll").Select(Path.GetFileName)
-                .Where(f => f is "actorvisor.dll" || f!.StartsWith("Actorvisor.Actors", StringComparison.Ordinal) || f.StartsWith("Actorvisor.Hardware", StringComparison.Ordinal)));
+            Assert.DoesNotContain(Directory.GetFiles(output, "*.dll").Select(f => Path.GetFileName(f)),
+                f => f is "actorvisor.dll" || f.StartsWith("Actorvisor.Actors", StringComparison.Ordinal) || f.StartsWith("Actorvisor.Hardware", StringComparison.Ordinal));
             var run = await RunAsync(dir, "dotnet", [Path.Combine(output, "package-client.dll"), cluster.Contact(2)]);
             Assert.True(run.ExitCode == 0, run.ToString());
             Assert.Contains("cluster actorvisor: 3 nodes up (n1, n2, n3)", run.Stdout);
