@@ -95,6 +95,12 @@ public static class NodeCommand
                 Console.Error.WriteLine($"actorvisor node: {e.Message}");
                 return ExitCodes.Usage;
             }
+            catch (State.NodeStateException e)
+            {
+                // Never an empty registry in place of VMs it cannot read: the node does not start.
+                Console.Error.WriteLine($"actorvisor node: {e.Message}");
+                return ExitCodes.Failure;
+            }
         });
         return command;
     }
