@@ -183,7 +183,8 @@ public sealed class HypervisorAgent : ReceiveActor
         }
         var replyTo = Sender;
         var wait = RequestDeadline.Inner(TimeSpan.FromMilliseconds(c.DeadlineMs));
-        _registry.Ask(new CreateVm(spec!), wait).PipeTo(Self,
+        var policy = VmRestartPolicies.TryParse(c.Spec.Restart, out var p) ? p : VmRestartPolicy.Never;
+        _registry.Ask(new CreateVm(spec!, policy), wait).PipeTo(Self,
             success: reply => new RegistryCreated(c.Spec, replyTo, reply, wait),
             failure: e => new RegistryCreated(c.Spec, replyTo, e, wait));
     }
