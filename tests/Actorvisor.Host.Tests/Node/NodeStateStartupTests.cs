@@ -6,7 +6,7 @@ using Microsoft.Data.Sqlite;
 namespace Actorvisor.Host.Tests.Node;
 
 /// <summary>
-/// `actorvisor node` on a data directory whose state database it cannot use exits 1 at start with an error naming the
+/// `actorvisor node` on a data directory whose state database it cannot use exits 3 at start with an error naming the
 /// file, and never comes up with an empty registry.
 /// </summary>
 public sealed class NodeStateStartupTests : IDisposable
@@ -29,9 +29,19 @@ public sealed class NodeStateStartupTests : IDisposable
         Directory.CreateDirectory(DataDir);
         await File.WriteAllTextAsync(DbPath, "garbage where the node's VMs should be\n");
         var r = await Node();
-        Assert.True(r.ExitCode == 1, r.ToString());
+        Assert.True(r.ExitCode == 3, r.ToString());
         Assert.Contains($"actorvisor node: the node's state database {DbPath} is not an SQLite database", r.Stderr);
         Assert.DoesNotContain("is Up in cluster", r.Stdout);
+    }
+
+    [Fact]
+    public async Task Check_config_names_a_damaged_state_file_too()
+    {
+        Directory.CreateDirectory(DataDir);
+        await File.WriteAllTextAsync(DbPath, "not SQLite");
+        var r = await ActorvisorProcess.RunAsync(["node", "--check-config", "--data-dir", DataDir], TimeSpan.FromSeconds(60));
+        Assert.True(r.ExitCode == 3, r.ToString());
+        Assert.Contains($"{DbPath} is not an SQLite database", r.Stderr);
     }
 
     [Fact]
@@ -46,7 +56,7 @@ public sealed class NodeStateStartupTests : IDisposable
             command.ExecuteNonQuery();
         }
         var r = await Node();
-        Assert.True(r.ExitCode == 1, r.ToString());
+        Assert.True(r.ExitCode == 3, r.ToString());
         Assert.Contains($"{DbPath} has schema version 7; this actorvisor knows version {NodeStateStore.SchemaVersion}", r.Stderr);
     }
 }
