@@ -73,6 +73,12 @@ public sealed class VmRegistryActor : ReceiveActor, IWithTimers
             ScheduleRestartIfDue(e, m.Outcome);
         }));
         Receive<RestartDue>(OnRestartDue);
+        Receive<HoldRestarts>(m =>
+        {
+            if (!_vms.TryGetValue(m.Name, out var e)) return;
+            e.RestartsHeld = true;
+            Timers.Cancel($"restart-{e.Name}");
+        });
         // The answers of a VmActor the registry started after a restart: the state itself arrives as VmStateChanged.
         Receive<VmTransitioned>(_ => { });
         Receive<VmRequestFailed>(m => _log.Warning("VM {0}: the start after its restart was refused: {1}", m.VmName, m.Error));
@@ -143,7 +149,8 @@ public sealed class VmRegistryActor : ReceiveActor, IWithTimers
         if (!e.Restarting) return;
         e.Restarting = false;
         _follower?.Tell(new VmRestarted(e.Name, e.Actor, e.Restarts));
-        e.Actor.Tell(StartVm.Instance);
+        // A stop asked for while it was being rebuilt: it is not started, and ends as stopped on request.
+        e.Actor.Tell(e.RestartsHeld ? StopVm.Instance : StartVm.Instance);
     });
 
     private void OnCreateFailed(VmCreateFailed m) => Update(m.VmName, e =>
@@ -223,7 +230,7 @@ public sealed class VmRegistryActor : ReceiveActor, IWithTimers
     // the node shuts down); the consecutive count, which sets the backoff, restarts from zero after a long enough run.
     private void ScheduleRestartIfDue(Entry e, VmOutcome outcome)
     {
-        if (e.Destroying || _shuttingDown || e.Restarting || !e.Policy.RestartsAfter(outcome)) return;
+        if (e.Destroying || _shuttingDown || e.Restarting || e.RestartsHeld || !e.Policy.RestartsAfter(outcome)) return;
         if (e.RunningSince is { } since && DateTime.UtcNow - since >= _backoff.ResetAfter) e.Consecutive = 0;
         e.RunningSince = null;
         var delay = _backoff.Delay(e.Consecutive);
@@ -233,7 +240,7 @@ public sealed class VmRegistryActor : ReceiveActor, IWithTimers
 
     private void OnRestartDue(RestartDue due)
     {
-        if (!_vms.TryGetValue(due.Name, out var e) || !e.Actor.Equals(due.Ended) || e.Destroying || _shuttingDown) return;
+        if (!_vms.TryGetValue(due.Name, out var e) || !e.Actor.Equals(due.Ended) || e.Destroying || e.RestartsHeld || _shuttingDown) return;
         var usage = Usage();
         if (usage.UsedVcpus + e.Spec.VcpuCount > _capacity.Vcpus || usage.UsedMemoryBytes + e.Spec.MemoryBytes > _capacity.MemoryBytes)
         {
@@ -319,6 +326,7 @@ public sealed class VmRegistryActor : ReceiveActor, IWithTimers
         public int Consecutive { get; set; }
         public DateTime? RunningSince { get; set; }
         public bool Restarting { get; set; }
+        public bool RestartsHeld { get; set; }
         public string Name => Spec.Name;
         public VmState State { get; set; } = VmState.Created;
         public VmOutcome? Outcome { get; set; }

@@ -36,6 +36,12 @@ public sealed record DescribeVm(string Name);
 /// </summary>
 public sealed record DestroyVm(string Name);
 
+/// <summary>
+/// A stop of VM <paramref name="Name"/> was asked for (it goes to the VmActor itself): its restart policy no longer
+/// applies. A restart already scheduled is cancelled, and a VM being rebuilt is stopped once built. Not answered.
+/// </summary>
+public sealed record HoldRestarts(string Name);
+
 /// <summary>Asks how much of the node's capacity is in use. Replies <see cref="NodeUsage"/>.</summary>
 public sealed record GetNodeUsage
 {

@@ -407,6 +407,8 @@ public sealed class HypervisorAgent : ReceiveActor
         var wait = RequestDeadline.Inner(RequestDeadline.Of(request));
         var nodeName = _info.Name;
         var vmActor = vm.Vm;
+        // A stop ends the VM for good: the registry must not restart it (it may be waiting to, if the VM just failed).
+        if (vmRequest is StopVm) _registry.Tell(new HoldRestarts(name));
         VmIntent intent = vmRequest switch
         {
             PauseVm => VmIntent.Paused,

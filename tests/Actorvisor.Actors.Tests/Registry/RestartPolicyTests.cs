@@ -105,6 +105,26 @@ public class RestartPolicyTests(ITestOutputHelper output) : VmTestKit(output)
     }
 
     [Fact]
+    public void A_stop_asked_for_while_a_restart_waits_cancels_it()
+    {
+        var follower = CreateTestProbe();
+        // A backoff long enough to send the hold while the restart waits (the hold is sent right after the failure is seen).
+        var slow = new RestartBackoff(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(1));
+        var node = Sys.ActorOf(VmRegistryActor.Props(new NodeCapacity(16, 4UL << 30), follower.Ref, backoff: slow), "held-node");
+        var crasher = Create(node, "held", GuestLibrary.TripleFault(), VmRestartPolicy.Always);
+        crasher.Tell(StartVm.Instance);
+        ExpectMsg<VmTransitioned>(Long);
+        follower.FishForMessage<VmRegistryEntryChanged>(c => c.Vm.State == VmState.Failed, Long);
+        node.Tell(new HoldRestarts("held"));
+        // Past the 2 s backoff (and a margin), no restart came.
+        var later = follower.ReceiveWhile<object>(TimeSpan.FromSeconds(3), m => m);
+        Assert.DoesNotContain(later, m => m is VmRestarted);
+        node.Tell(new GetVmSummary("held"));
+        var line = ExpectMsg<VmSummary>();
+        Assert.Equal((VmState.Failed, 0), (line.State, line.Restarts));
+    }
+
+    [Fact]
     public void The_backoff_doubles_up_to_its_maximum()
     {
         var backoff = new RestartBackoff(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(3), TimeSpan.FromMinutes(1));
