@@ -15,8 +15,12 @@ namespace Actorvisor.Actors.Registry;
 /// and asks for the current line (<see cref="GetVmSummary"/>) instead of keeping a copy.
 /// Supervision: a VmActor that throws is stopped (its PostStop tears the VM down) and recorded as Failed;
 /// the node itself never fails because of a VM.
+/// Restarts: a VM created with a <see cref="VmRestartPolicy"/> that ends on its own (see
+/// <see cref="VmRestartPolicies.RestartsAfter"/>) is rebuilt from its spec on a new VmActor after a
+/// <see cref="RestartBackoff"/> delay and started; its entry (name, reserved place) stays, its restart count goes up,
+/// and the follower is told the new actor (<see cref="VmRestarted"/>).
 /// </summary>
-public sealed class VmRegistryActor : ReceiveActor
+public sealed class VmRegistryActor : ReceiveActor, IWithTimers
 {
     private readonly NodeCapacity _capacity;
     private readonly IActorRef? _follower;
@@ -26,6 +30,7 @@ public sealed class VmRegistryActor : ReceiveActor
     private readonly List<IActorRef> _shutdownRequesters = new();
     private readonly IActorRef _self;
     private readonly VmStateCounts _counts;
+    private readonly RestartBackoff _backoff;
     private bool _shuttingDown;
     private int _destroyedInShutdown;
     private string? _lastCrash;
@@ -33,18 +38,20 @@ public sealed class VmRegistryActor : ReceiveActor
 
     /// <summary>
     /// Props for a node with <paramref name="capacity"/>; <paramref name="follower"/>, if any, is told each
-    /// <see cref="VmRegistryEntryChanged"/>; <paramref name="counts"/>, if given, is kept up to date with how many VMs
-    /// are in each state.
+    /// <see cref="VmRegistryEntryChanged"/> and <see cref="VmRestarted"/>; <paramref name="counts"/>, if given, is kept up
+    /// to date with how many VMs are in each state; <paramref name="backoff"/> (default <see cref="RestartBackoff.Default"/>)
+    /// spaces the restarts of VMs with a restart policy.
     /// </summary>
-    public static Props Props(NodeCapacity capacity, IActorRef? follower = null, VmStateCounts? counts = null) =>
-        Akka.Actor.Props.Create(() => new VmRegistryActor(capacity, follower, counts));
+    public static Props Props(NodeCapacity capacity, IActorRef? follower = null, VmStateCounts? counts = null, RestartBackoff? backoff = null) =>
+        Akka.Actor.Props.Create(() => new VmRegistryActor(capacity, follower, counts, backoff));
 
     /// <summary>Use <see cref="Props"/>; public for the actor factory.</summary>
-    public VmRegistryActor(NodeCapacity capacity, IActorRef? follower, VmStateCounts? counts)
+    public VmRegistryActor(NodeCapacity capacity, IActorRef? follower, VmStateCounts? counts, RestartBackoff? backoff)
     {
         _capacity = capacity;
         _follower = follower;
         _counts = counts ?? new VmStateCounts();
+        _backoff = backoff ?? RestartBackoff.Default;
         _self = Self;
         Receive<CreateVm>(OnCreate);
         Receive<VmReady>(OnReady);
@@ -60,7 +67,21 @@ public sealed class VmRegistryActor : ReceiveActor
         Receive<GetNodeUsage>(_ => Sender.Tell(Usage()));
         Receive<ShutdownNode>(_ => OnShutdown());
         Receive<VmStateChanged>(m => Update(m.VmName, e => Change(e, m.To, e.Outcome)));
-        Receive<VmEnded>(m => Update(m.VmName, e => Change(e, m.Outcome.FinalState, m.Outcome)));
+        Receive<VmEnded>(m => Update(m.VmName, e =>
+        {
+            Change(e, m.Outcome.FinalState, m.Outcome);
+            ScheduleRestartIfDue(e, m.Outcome);
+        }));
+        Receive<RestartDue>(OnRestartDue);
+        Receive<HoldRestarts>(m =>
+        {
+            if (!_vms.TryGetValue(m.Name, out var e)) return;
+            e.RestartsHeld = true;
+            Timers.Cancel($"restart-{e.Name}");
+        });
+        // The answers of a VmActor the registry started after a restart: the state itself arrives as VmStateChanged.
+        Receive<VmTransitioned>(_ => { });
+        Receive<VmRequestFailed>(m => _log.Warning("VM {0}: the start after its restart was refused: {1}", m.VmName, m.Error));
         Receive<VmStopped>(m => Update(m.VmName, e =>
         {
             Change(e, e.State, e.Outcome ?? m.Outcome);
@@ -68,6 +89,9 @@ public sealed class VmRegistryActor : ReceiveActor
         }));
         Receive<Terminated>(OnTerminated);
     }
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <inheritdoc />
     protected override SupervisorStrategy SupervisorStrategy() =>
@@ -111,7 +135,7 @@ public sealed class VmRegistryActor : ReceiveActor
         // The name reserves the resources from now on, while the VM is built on its own actor.
         // A unique actor name: the previous VM of this name may still be stopping.
         var actor = Context.Watch(Context.ActorOf(VmActor.Props(spec), $"vm-{spec.Name}-{++_actorSerial}"));
-        var entry = new Entry(spec, actor) { CreateRequester = Sender };
+        var entry = new Entry(spec, actor, m.Restart) { CreateRequester = Sender, Restarts = m.Restarts };
         _vms.Add(spec.Name, entry);
         _byActor.Add(actor, entry);
         _counts.Add(entry.State);
@@ -122,10 +146,26 @@ public sealed class VmRegistryActor : ReceiveActor
         e.Built = true;
         e.CreateRequester?.Tell(new VmCreated(e.Name, e.Actor));
         e.CreateRequester = null;
+        if (!e.Restarting) return;
+        e.Restarting = false;
+        _follower?.Tell(new VmRestarted(e.Name, e.Actor, e.Restarts));
+        // A stop asked for while it was being rebuilt: it is not started, and ends as stopped on request.
+        e.Actor.Tell(e.RestartsHeld ? StopVm.Instance : StartVm.Instance);
     });
 
     private void OnCreateFailed(VmCreateFailed m) => Update(m.VmName, e =>
     {
+        if (e.Restarting)
+        {
+            // A rebuild that failed leaves the entry Failed (its place kept) and tries again after the next backoff.
+            e.Restarting = false;
+            Retire(e);
+            var outcome = new VmOutcome.Failed($"restart {e.Restarts} could not build the VM: {m.Reason}");
+            _log.Error("VM {0}: {1}", e.Name, outcome.Reason);
+            Change(e, VmState.Failed, outcome);
+            ScheduleRestartIfDue(e, outcome);
+            return;
+        }
         e.CreateRequester?.Tell(new NodeRequestFailed(new VmRegistryError.CreateFailed(e.Name, m.Reason, m.Error)));
         e.CreateRequester = null;
         Remove(e);
@@ -136,7 +176,8 @@ public sealed class VmRegistryActor : ReceiveActor
     {
         if (!e.Alive)
         {
-            // Its actor crashed earlier and already tore it down: only the name is left to free.
+            // Its actor crashed earlier and already tore it down: only the name is left to free (and a restart to cancel).
+            Timers.Cancel($"restart-{e.Name}");
             if (_vms.Remove(e.Name)) _counts.Remove(e.State);
             requester.Tell(new VmDestroyed(e.Name, e.Outcome ?? new VmOutcome.Failed("the VM actor stopped")));
             return;
@@ -169,7 +210,12 @@ public sealed class VmRegistryActor : ReceiveActor
             e.CreateRequester = null;
             e.Alive = false;
             _byActor.Remove(t.ActorRef);
-            if (!e.Built && _vms.Remove(e.Name)) _counts.Remove(e.State);
+            if (!e.Built && !e.Restarting && _vms.Remove(e.Name)) _counts.Remove(e.State);
+            else
+            {
+                e.Restarting = false;
+                ScheduleRestartIfDue(e, e.Outcome!);
+            }
             CompleteShutdownIfDone();
             return;
         }
@@ -178,6 +224,52 @@ public sealed class VmRegistryActor : ReceiveActor
         var outcome = e.Outcome ?? new VmOutcome.StoppedOnRequest();
         foreach (var r in e.DestroyRequesters) r.Tell(new VmDestroyed(e.Name, outcome));
         CompleteShutdownIfDone();
+    }
+
+    // A VM that ended on its own is rebuilt after a backoff if its policy says so (never while it is being destroyed or
+    // the node shuts down); the consecutive count, which sets the backoff, restarts from zero after a long enough run.
+    private void ScheduleRestartIfDue(Entry e, VmOutcome outcome)
+    {
+        if (e.Destroying || _shuttingDown || e.Restarting || e.RestartsHeld || !e.Policy.RestartsAfter(outcome)) return;
+        if (e.RunningSince is { } since && DateTime.UtcNow - since >= _backoff.ResetAfter) e.Consecutive = 0;
+        e.RunningSince = null;
+        var delay = _backoff.Delay(e.Consecutive);
+        _log.Info("VM {0} ended ({1}); restart policy {2}: restarting in {3:0.###} s", e.Name, outcome, e.Policy.Name(), delay.TotalSeconds);
+        Timers.StartSingleTimer($"restart-{e.Name}", new RestartDue(e.Name, e.Actor), delay);
+    }
+
+    private void OnRestartDue(RestartDue due)
+    {
+        if (!_vms.TryGetValue(due.Name, out var e) || !e.Actor.Equals(due.Ended) || e.Destroying || e.RestartsHeld || _shuttingDown) return;
+        var usage = Usage();
+        if (usage.UsedVcpus + e.Spec.VcpuCount > _capacity.Vcpus || usage.UsedMemoryBytes + e.Spec.MemoryBytes > _capacity.MemoryBytes)
+        {
+            _log.Warning("VM {0}: no capacity left to restart it now; trying again later", e.Name);
+            e.Consecutive++;
+            Timers.StartSingleTimer($"restart-{e.Name}", due, _backoff.Delay(e.Consecutive));
+            return;
+        }
+        // The ended VmActor has torn its VM down; it goes, and a new one is built from the same spec under the same name.
+        Retire(e);
+        var actor = Context.Watch(Context.ActorOf(VmActor.Props(e.Spec), $"vm-{e.Name}-{++_actorSerial}"));
+        e.Actor = actor;
+        e.Alive = true;
+        e.Built = false;
+        e.Restarting = true;
+        e.Restarts++;
+        e.Consecutive++;
+        _byActor.Add(actor, e);
+        _log.Info("VM {0}: restart {1} (policy {2})", e.Name, e.Restarts, e.Policy.Name());
+        Change(e, VmState.Created, null);
+    }
+
+    // Lets an entry's ended actor go without treating its stop as a crash.
+    private void Retire(Entry e)
+    {
+        _byActor.Remove(e.Actor);
+        Context.Unwatch(e.Actor);
+        Context.Stop(e.Actor);
+        e.Alive = false;
     }
 
     private void CompleteShutdownIfDone()
@@ -198,6 +290,7 @@ public sealed class VmRegistryActor : ReceiveActor
     {
         if (state == e.State && Equals(outcome, e.Outcome)) return;
         var from = e.State;
+        if (state == VmState.Running && from != VmState.Paused) e.RunningSince = DateTime.UtcNow;
         e.State = state;
         _counts.Move(from, state);
         e.Outcome = outcome;
@@ -222,10 +315,18 @@ public sealed class VmRegistryActor : ReceiveActor
         _byActor.Remove(e.Actor);
     }
 
-    private sealed class Entry(VmActorSpec spec, IActorRef actor)
+    private sealed record RestartDue(string Name, IActorRef Ended);
+
+    private sealed class Entry(VmActorSpec spec, IActorRef actor, VmRestartPolicy policy)
     {
         public VmActorSpec Spec { get; } = spec;
-        public IActorRef Actor { get; } = actor;
+        public IActorRef Actor { get; set; } = actor;
+        public VmRestartPolicy Policy { get; } = policy;
+        public int Restarts { get; set; }
+        public int Consecutive { get; set; }
+        public DateTime? RunningSince { get; set; }
+        public bool Restarting { get; set; }
+        public bool RestartsHeld { get; set; }
         public string Name => Spec.Name;
         public VmState State { get; set; } = VmState.Created;
         public VmOutcome? Outcome { get; set; }
@@ -235,6 +336,6 @@ public sealed class VmRegistryActor : ReceiveActor
         public IActorRef? CreateRequester { get; set; }
         public List<IActorRef> DestroyRequesters { get; } = new();
 
-        public VmSummary Summary() => new(Name, State, Spec.VcpuCount, Spec.MemoryBytes, Outcome);
+        public VmSummary Summary() => new(Name, State, Spec.VcpuCount, Spec.MemoryBytes, Outcome, Restarts);
     }
 }

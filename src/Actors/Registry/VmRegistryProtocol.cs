@@ -8,9 +8,11 @@ namespace Actorvisor.Actors.Registry;
 
 /// <summary>
 /// Creates a VM after checking its name and the node's capacity. Replies <see cref="VmCreated"/> once the VM
-/// is built (state Created), or <see cref="NodeRequestFailed"/>.
+/// is built (state Created), or <see cref="NodeRequestFailed"/>. <paramref name="Restart"/> says whether the registry
+/// restarts it when it ends on its own; <paramref name="Restarts"/> is the count it starts from (a VM a node recreates
+/// from its stored state keeps its count).
 /// </summary>
-public sealed record CreateVm(VmActorSpec Spec);
+public sealed record CreateVm(VmActorSpec Spec, VmRestartPolicy Restart = VmRestartPolicy.Never, int Restarts = 0);
 
 /// <summary>Lists the VMs. Replies <see cref="VmList"/>.</summary>
 public sealed record ListVms
@@ -34,6 +36,12 @@ public sealed record DescribeVm(string Name);
 /// </summary>
 public sealed record DestroyVm(string Name);
 
+/// <summary>
+/// A stop of VM <paramref name="Name"/> was asked for (it goes to the VmActor itself): its restart policy no longer
+/// applies. A restart already scheduled is cancelled, and a VM being rebuilt is stopped once built. Not answered.
+/// </summary>
+public sealed record HoldRestarts(string Name);
+
 /// <summary>Asks how much of the node's capacity is in use. Replies <see cref="NodeUsage"/>.</summary>
 public sealed record GetNodeUsage
 {
@@ -54,8 +62,15 @@ public sealed record VmCreated(string Name, IActorRef Vm);
 /// <summary>The node's VMs.</summary>
 public sealed record VmList(IReadOnlyList<VmSummary> Vms);
 
-/// <summary>One line of <see cref="VmList"/>.</summary>
-public sealed record VmSummary(string Name, VmState State, int VcpuCount, ulong MemoryBytes, VmOutcome? Outcome);
+/// <summary>One line of <see cref="VmList"/>; <paramref name="Restarts"/> counts the restarts its restart policy made.</summary>
+public sealed record VmSummary(string Name, VmState State, int VcpuCount, ulong MemoryBytes, VmOutcome? Outcome, int Restarts = 0);
+
+/// <summary>
+/// Sent by the registry to its follower when it has rebuilt VM <paramref name="Name"/> per its restart policy:
+/// <paramref name="Vm"/> is the new VmActor (the old one is stopped; requests go to this one from now on),
+/// <paramref name="Restarts"/> the VM's restart count. The registry then starts it.
+/// </summary>
+public sealed record VmRestarted(string Name, IActorRef Vm, int Restarts);
 
 /// <summary>
 /// Sent by the registry to its follower (see <see cref="VmRegistryActor.Props"/>) whenever a VM's line changes (its state,

@@ -36,10 +36,14 @@ public static class VmCommand
         var module = CommonOptions.Module();
         var on = new Option<string?>("--on") { Description = "the node to create it on (default: placement picks the node with the most free capacity)" };
         var start = new Option<bool>("--start") { Description = "start it once created" };
+        var restart = new Option<string?>("--restart")
+        {
+            Description = "restart policy: never (default), on-failure (restarted when it fails; started again when its node comes back if it was running) or always",
+        };
         var connection = new ClusterConnectionOptions();
         var command = new Command("create", "Create a VM (placed on the hypervisor with the most free capacity unless --on is given)")
         {
-            name, image, vcpus, memory, mode, format, cmdline, module, on, start,
+            name, image, vcpus, memory, mode, format, cmdline, module, on, start, restart,
         };
         connection.AddTo(command);
         command.SetAction((parse, ct) =>
@@ -48,7 +52,7 @@ public static class VmCommand
                 return Task.FromResult(Usage($"--memory: {sizeError}"));
             var modules = parse.GetValue(module);
             var spec = new ApiVmSpec(parse.GetValue(name)!, parse.GetValue(vcpus), bytes, parse.GetValue(image)!, parse.GetValue(mode), parse.GetValue(on),
-                parse.GetValue(format), parse.GetValue(cmdline), modules is { Length: > 0 } ? modules : null);
+                parse.GetValue(format), parse.GetValue(cmdline), modules is { Length: > 0 } ? modules : null, parse.GetValue(restart));
             var request = new CreateVmRequest(spec);
             if (ApiValidator.Validate(request, HardwareSpecLimits.Current) is { } invalid) return Task.FromResult(Usage(OptionOf(invalid)));
             return ClusterCliRunner.RunAsync(parse, connection, async (client, json) =>
@@ -77,9 +81,10 @@ public static class VmCommand
                 }
                 else
                 {
-                    var table = new Table().AddColumns("NAME", "NODE", "STATUS", "VCPUS", "MEMORY", "IMAGE", "OUTCOME");
+                    var table = new Table().AddColumns("NAME", "NODE", "STATUS", "VCPUS", "MEMORY", "IMAGE", "RESTARTS", "OUTCOME");
                     foreach (var vm in list.Vms)
-                        table.AddRow(Esc(vm.Name), Esc(vm.Node), StatusMarkup(vm.Status), vm.Vcpus.ToString(), ClusterCliRunner.Size(vm.MemoryBytes), Esc(vm.Image), Esc(vm.Outcome ?? ""));
+                        table.AddRow(Esc(vm.Name), Esc(vm.Node), StatusMarkup(vm.Status), vm.Vcpus.ToString(), ClusterCliRunner.Size(vm.MemoryBytes), Esc(vm.Image),
+                            vm.Restarts?.ToString() ?? "-", Esc(vm.Outcome ?? ""));
                     AnsiConsole.Write(table);
                 }
                 ClusterCliRunner.PrintUnanswered(list.UnansweredNodes, "their VMs are not listed");
@@ -107,6 +112,7 @@ public static class VmCommand
                 Row("Runs", Esc(d.Description));
                 Row("Devices", Esc(string.Join(", ", d.Devices)));
                 Row("Memslots", d.MemslotCount.ToString());
+                Row("Restarts", d.Vm.Restarts?.ToString() ?? "-");
                 Row("Outcome", Esc(d.Vm.Outcome ?? "-"));
                 AnsiConsole.Write(grid);
             })));
@@ -251,6 +257,7 @@ public static class VmCommand
         "spec.node" => "--on" + error.Message["spec.node".Length..],
         "spec.format" => "--format" + error.Message["spec.format".Length..],
         "spec.commandLine" => "--cmdline" + error.Message["spec.commandLine".Length..],
+        "spec.restart" => "--restart" + error.Message["spec.restart".Length..],
         { } f when f.StartsWith("spec.modules", StringComparison.Ordinal) => "--module" + error.Message[f.Length..],
         _ => error.Message,
     };

@@ -21,15 +21,15 @@ internal static class AgentReplies
     };
 
     /// <summary>The API's reply to describe of VM <paramref name="name"/> on the node at <paramref name="address"/>.</summary>
-    public static object OfDescription(object reply, HostedVm vm, string nodeName, string address, string name) => reply switch
+    public static object OfDescription(object reply, HostedVm vm, bool actorAlive, string nodeName, string address, string name) => reply switch
     {
         VmDescription d => new VmDescriptionReply(vm.Info(nodeName, VmStatuses.Of(d.State), d.Outcome?.ToString()),
-            vm.ActorAlive ? d.Description : $"{vm.Spec.Image} (its VM actor stopped)", d.Devices.ToList(), d.MemslotCount, address),
+            actorAlive ? d.Description : $"{vm.Spec.Image} (its VM actor stopped)", d.Devices.ToList(), d.MemslotCount, address),
         _ => new ApiErrorReply(ApiErrorCode.OperationFailed, $"VM '{name}' answered {reply.GetType().Name}"),
     };
 
     /// <summary>The API's line of a VM the agent runs, from the registry's line of it.</summary>
-    public static VmInfo OfLine(HostedVm vm, VmSummary line, string nodeName) => vm.Info(nodeName, VmStatuses.Of(line.State), line.Outcome?.ToString());
+    public static VmInfo OfLine(HostedVm vm, VmSummary line, string nodeName) => vm.Info(nodeName, VmStatuses.Of(line.State), line.Outcome?.ToString(), line.Restarts);
 
     /// <summary>
     /// The node's report from the registry's list: the lines of the VMs the agent runs (a VM still being built is not

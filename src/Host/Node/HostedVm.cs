@@ -1,11 +1,13 @@
+using Actorvisor.Actors.Registry;
 using Actorvisor.Host.Api.V1;
 using Akka.Actor;
 
 namespace Actorvisor.Host.Node;
 
 /// <summary>
-/// What a node's <see cref="HypervisorAgent"/> holds of one VM it runs: what does not change while it lives (the spec it
-/// was created from, its VmActor, to which requests go directly, and its console <see cref="VmWatcher"/>) and the
+/// What a node's <see cref="HypervisorAgent"/> holds of one VM it runs: the spec it was created from, its VmActor, to
+/// which requests go directly, and its console <see cref="VmWatcher"/> (both replaced when the registry restarts the VM
+/// per its restart policy, <see cref="VmRestarted"/>) and the
 /// subscribers to the VM's events (<see cref="SubscribeVmEventsRequest"/>), which the VM's node streams itself. Its
 /// state is not here: the node's VmRegistryActor is its only keeper, and reports each change to the agent.
 /// </summary>
@@ -14,11 +16,14 @@ internal sealed class HostedVm(ApiVmSpec spec, IActorRef vm, IActorRef watcher)
     /// <summary>What the VM was created from (name, vCPUs, memory, image).</summary>
     public ApiVmSpec Spec { get; } = spec;
 
-    /// <summary>The VmActor.</summary>
-    public IActorRef Vm { get; } = vm;
+    /// <summary>The VmActor (a new one after each restart).</summary>
+    public IActorRef Vm { get; set; } = vm;
 
-    /// <summary>Keeps the VM's console for its subscribers.</summary>
-    public IActorRef Watcher { get; } = watcher;
+    /// <summary>Keeps the VM's console for its subscribers (a new one after each restart).</summary>
+    public IActorRef Watcher { get; set; } = watcher;
+
+    /// <summary>The restart policy of <see cref="Spec"/> (validated by the API: an unknown name never gets here).</summary>
+    public VmRestartPolicy Policy => VmRestartPolicies.TryParse(Spec.Restart, out var policy) ? policy : VmRestartPolicy.Never;
 
     /// <summary>Who gets a <see cref="VmEventNotice"/> on each change of the VM's status.</summary>
     public HashSet<IActorRef> EventSubscribers { get; } = new();
@@ -29,6 +34,7 @@ internal sealed class HostedVm(ApiVmSpec spec, IActorRef vm, IActorRef watcher)
     /// <summary>False once the VmActor has stopped (it crashed; a destroy forgets the VM instead).</summary>
     public bool ActorAlive { get; set; } = true;
 
-    /// <summary>The VM as the API reports it on node <paramref name="node"/>, in <paramref name="status"/>.</summary>
-    public VmInfo Info(string node, VmStatus status, string? outcome) => new(Spec.Name, node, status, Spec.Vcpus, Spec.MemoryBytes, Spec.Image, outcome);
+    /// <summary>The VM as the API reports it on node <paramref name="node"/>, in <paramref name="status"/> (with its restart count, where known).</summary>
+    public VmInfo Info(string node, VmStatus status, string? outcome, int? restarts = null) =>
+        new(Spec.Name, node, status, Spec.Vcpus, Spec.MemoryBytes, Spec.Image, outcome, restarts);
 }

@@ -3,6 +3,7 @@ using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Host.Api.V1;
 using Actorvisor.Host.Cluster;
+using Actorvisor.Host.Node.State;
 using Akka.Actor;
 using Akka.Event;
 
@@ -24,6 +25,10 @@ namespace Actorvisor.Host.Node;
 /// (<see cref="RequestDeadline"/>), answered with <see cref="ApiErrorCode.Timeout"/> naming this node.
 /// On <see cref="ShutdownAgent"/> (CoordinatedShutdown) it destroys every VM, then announces an empty node so the
 /// directory forgets them rather than reporting them Lost.
+/// Desired state: with a <see cref="NodeStateStore"/>, its child <see cref="NodeStateActor"/> ("state", beside the registry)
+/// records each VM's definition and lifecycle intent when a request changes it (create, start, pause, resume, stop,
+/// destroy; the reply is sent once it is on disk), the intent Stopped when a VM ends for good on its own, and the restart
+/// count; on start the agent recreates the stored VMs per their restart policy (<see cref="RecoveryPlan"/>), then announces them.
 /// Supervision: watchers are stopped if they throw; the VmRegistryActor supervises the VmActors itself.
 /// Its parts: <see cref="AgentEventSubscribers"/> (the VMs' event subscribers), <see cref="AgentReplies"/> and
 /// <see cref="AgentErrors"/> (the translation of the registry's and VmActors' answers into the API's).
@@ -49,19 +54,29 @@ public sealed class HypervisorAgent : ReceiveActor
     private readonly Dictionary<IActorRef, string> _byActor = new();
     private readonly AgentEventSubscribers _subscribers;
     private readonly List<IActorRef> _shutdownRequesters = new();
+    private readonly IActorRef? _state;
+    private readonly string? _statePath;
+    private readonly IReadOnlyList<StoredVm> _stored;
+    private int _recovering;
     private DirectorySnapshot? _snapshot;
     private long _serial;
     private bool _shuttingDown;
 
+    /// <summary>How long the recreation of one stored VM (its build, then its start) may take when the node starts.</summary>
+    public static readonly TimeSpan RecoveryStepTimeout = TimeSpan.FromSeconds(60);
+
     /// <summary>
     /// Props for the agent of a node described by <paramref name="info"/>; <paramref name="stateCounts"/>, if given, is
-    /// kept by the node's registry (how many VMs are in each state, for metrics).
+    /// kept by the node's registry (how many VMs are in each state, for metrics); <paramref name="state"/>, if given, is
+    /// the node's desired state (written from now on) and <paramref name="stored"/> the VMs read from it, to recreate.
     /// </summary>
-    public static Props Props(NodeInfo info, IAccelerator accelerator, VmImageResolver images, IActorRef directory, VmStateCounts? stateCounts = null) =>
-        Akka.Actor.Props.Create(() => new HypervisorAgent(info, accelerator, images, directory, stateCounts));
+    public static Props Props(NodeInfo info, IAccelerator accelerator, VmImageResolver images, IActorRef directory, VmStateCounts? stateCounts = null,
+        NodeStateStore? state = null, IReadOnlyList<StoredVm>? stored = null) =>
+        Akka.Actor.Props.Create(() => new HypervisorAgent(info, accelerator, images, directory, stateCounts, state, stored));
 
     /// <summary>Use <see cref="Props"/>.</summary>
-    public HypervisorAgent(NodeInfo info, IAccelerator accelerator, VmImageResolver images, IActorRef directory, VmStateCounts? stateCounts)
+    public HypervisorAgent(NodeInfo info, IAccelerator accelerator, VmImageResolver images, IActorRef directory, VmStateCounts? stateCounts,
+        NodeStateStore? state, IReadOnlyList<StoredVm>? stored)
     {
         _info = info;
         _accelerator = accelerator;
@@ -69,6 +84,9 @@ public sealed class HypervisorAgent : ReceiveActor
         _directory = directory;
         _subscribers = new AgentEventSubscribers(Context, _vms);
         _registry = Context.ActorOf(VmRegistryActor.Props(new NodeCapacity(info.Vcpus, info.MemoryBytes), Self, stateCounts), "vms");
+        _state = state is null ? null : Context.ActorOf(NodeStateActor.Props(state), "state");
+        _statePath = state?.Path;
+        _stored = state is null ? [] : stored ?? [];
 
         Receive<AnnounceNode>(_ => ListThen(Sender, AnnouncementListTimeout, (vms, _, _) => new NodeAnnouncement(_info, Self, vms, _snapshot)));
         Receive<ReportNodeVms>(r => ListThen(Sender, RequestDeadline.Inner(TimeSpan.FromMilliseconds(r.DeadlineMs)),
@@ -89,6 +107,12 @@ public sealed class HypervisorAgent : ReceiveActor
         Receive<DestroyOnNode>(OnDestroy);
         Receive<RegistryDestroyed>(OnDestroyed);
         Receive<VmRegistryEntryChanged>(OnEntryChanged);
+        Receive<VmRestarted>(OnRestarted);
+        Receive<RegistryRecreated>(OnRecreated);
+        Receive<RecoveredVmStarted>(OnRecoveredStarted);
+        // Answers to the writes the agent makes on its own (intent after a VM ended, restart counts): the writer logs failures.
+        Receive<NodeStateSaved>(_ => { });
+        Receive<Status.Failure>(_ => { });
         Receive<VmSummary>(OnSummary);
         Receive<NodeRequestFailed>(OnSummaryFailed);
         Receive<Terminated>(t =>
@@ -114,7 +138,11 @@ public sealed class HypervisorAgent : ReceiveActor
     }
 
     /// <inheritdoc />
-    protected override void PreStart() => _directory.Tell(EmptyAnnouncement());
+    protected override void PreStart()
+    {
+        _directory.Tell(EmptyAnnouncement());
+        Recover();
+    }
 
     /// <inheritdoc />
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Stop));
@@ -155,7 +183,8 @@ public sealed class HypervisorAgent : ReceiveActor
         }
         var replyTo = Sender;
         var wait = RequestDeadline.Inner(TimeSpan.FromMilliseconds(c.DeadlineMs));
-        _registry.Ask(new CreateVm(spec!), wait).PipeTo(Self,
+        var policy = VmRestartPolicies.TryParse(c.Spec.Restart, out var p) ? p : VmRestartPolicy.Never;
+        _registry.Ask(new CreateVm(spec!, policy), wait).PipeTo(Self,
             success: reply => new RegistryCreated(c.Spec, replyTo, reply, wait),
             failure: e => new RegistryCreated(c.Spec, replyTo, e, wait));
     }
@@ -168,13 +197,32 @@ public sealed class HypervisorAgent : ReceiveActor
             c.ReplyTo.Tell(new CreateOnNodeResult(name, null, AgentErrors.CreateFailed(c.Reply, name, _info.Name, c.Wait)));
             return;
         }
-        var watcher = Context.ActorOf(VmWatcher.Props(name, created.Vm), $"watch-{name}-{++_serial}");
-        var hosted = new HostedVm(c.Spec, created.Vm, watcher);
-        var record = hosted.Info(_info.Name, VmStatus.Created, null);
-        _vms[name] = hosted;
-        _byActor[Context.Watch(created.Vm)] = name;
-        _log.Info("Created VM {0} ({1}, {2} vCPUs, {3} MiB)", name, c.Spec.Image, c.Spec.Vcpus, c.Spec.MemoryBytes >> 20);
-        c.ReplyTo.Tell(new CreateOnNodeResult(name, record, null));
+        var hosted = Host(c.Spec, created.Vm);
+        var record = hosted.Info(_info.Name, VmStatus.Created, null, 0);
+        _log.Info("Created VM {0} ({1}, {2} vCPUs, {3} MiB, restart {4})", name, c.Spec.Image, c.Spec.Vcpus, c.Spec.MemoryBytes >> 20, hosted.Policy.Name());
+        AfterSaved(new SaveVmDefinition(c.Spec), c.Wait, new CreateOnNodeResult(name, record, null)).PipeTo(c.ReplyTo);
+    }
+
+    private HostedVm Host(ApiVmSpec spec, IActorRef vm)
+    {
+        var watcher = Context.ActorOf(VmWatcher.Props(spec.Name, vm), $"watch-{spec.Name}-{++_serial}");
+        var hosted = new HostedVm(spec, vm, watcher);
+        _vms[spec.Name] = hosted;
+        _byActor[Context.Watch(vm)] = spec.Name;
+        return hosted;
+    }
+
+    // The reply to a request that changed a VM's desired state goes once the change is on disk; a write that fails or
+    // does not finish in time is logged (by the writer, naming the file) and the VM's own answer still goes.
+    private Task<object> AfterSaved(INodeStateWrite write, TimeSpan wait, object reply)
+    {
+        if (_state is null) return Task.FromResult(reply);
+        var log = _log;
+        return _state.Ask<NodeStateSaved>(write, wait).ContinueWith(t =>
+        {
+            if (t.Exception?.InnerException is AskTimeoutException) log.Error("VM {0}: its desired state was not written within {1:0.#} s", write.Name, wait.TotalSeconds);
+            return reply;
+        }, TaskScheduler.Default);
     }
 
     private void OnDestroy(DestroyOnNode d)
@@ -195,14 +243,18 @@ public sealed class HypervisorAgent : ReceiveActor
     {
         if (d.Reply is not VmDestroyed destroyed)
         {
-            if (d.Reply is NodeRequestFailed { Error: VmRegistryError.UnknownVm }) Forget(d.Name);
+            if (d.Reply is NodeRequestFailed { Error: VmRegistryError.UnknownVm })
+            {
+                Forget(d.Name);
+                _state?.Tell(new ForgetVmDefinition(d.Name));
+            }
             d.ReplyTo.Tell(new DestroyOnNodeResult(d.Name, null, AgentErrors.DestroyFailed(d.Reply, d.Name, _info.Name, d.Wait)));
             return;
         }
         var (status, outcome) = (VmStatuses.Of(destroyed.Outcome.FinalState), destroyed.Outcome.ToString());
         var record = _vms.GetValueOrDefault(d.Name)?.Info(_info.Name, status, outcome) ?? new VmInfo(d.Name, _info.Name, status, 0, 0, "", outcome);
         Forget(d.Name);
-        d.ReplyTo.Tell(new DestroyOnNodeResult(d.Name, record, null));
+        AfterSaved(new ForgetVmDefinition(d.Name), d.Wait, new DestroyOnNodeResult(d.Name, record, null)).PipeTo(d.ReplyTo);
     }
 
     private void Forget(string name)
@@ -222,6 +274,87 @@ public sealed class HypervisorAgent : ReceiveActor
         var before = VmStatuses.Of(m.From);
         _directory.Tell(new VmRecordChanged(record, before));
         if (before != record.Status) _subscribers.Notify(vm, record, record.Outcome ?? $"{before} -> {record.Status}");
+        // A VM that ended on its own and that its policy does not restart has ended for good: its intent is Stopped
+        // (a stop asked for wrote that already; a node shutting down leaves the intent as it was, to come back).
+        if (m.Vm.Outcome is { } ended && ended is not VmOutcome.StoppedOnRequest && m.Vm.State.IsTerminal() && !vm.Policy.RestartsAfter(ended))
+            _state?.Tell(new SaveVmIntent(m.Vm.Name, VmIntent.Stopped));
+    }
+
+    // The registry rebuilt the VM per its restart policy: requests and the console go to the new VmActor from now on.
+    private void OnRestarted(VmRestarted m)
+    {
+        if (!_vms.TryGetValue(m.Name, out var vm)) return;
+        _byActor.Remove(vm.Vm);
+        Context.Unwatch(vm.Vm);
+        Context.Stop(vm.Watcher);
+        vm.Vm = m.Vm;
+        vm.Watcher = Context.ActorOf(VmWatcher.Props(m.Name, m.Vm), $"watch-{m.Name}-{++_serial}");
+        vm.ActorAlive = true;
+        _byActor[Context.Watch(m.Vm)] = m.Name;
+        _state?.Tell(new SaveVmRestarts(m.Name, m.Restarts));
+    }
+
+    // Recreates the VMs of the node's stored state (each per its restart policy); announces the node once all are back.
+    private void Recover()
+    {
+        _recovering = _stored.Count;
+        if (_recovering == 0) return;
+        _log.Info("Recovering {0} VM(s) from {1}", _recovering, _statePath);
+        foreach (var stored in _stored)
+        {
+            var (spec, error) = _images.Resolve(stored.Spec, _accelerator);
+            if (error is not null)
+            {
+                _log.Error("VM {0} of {1} cannot be recreated ({2}); its definition is kept for when it can", stored.Spec.Name, _statePath, error.Message);
+                RecoveryStepDone();
+                continue;
+            }
+            var plan = RecoveryPlan.For(stored);
+            _registry.Ask(new CreateVm(spec!, plan.Policy, stored.Restarts), RecoveryStepTimeout).PipeTo(Self,
+                success: reply => new RegistryRecreated(stored, reply),
+                failure: e => new RegistryRecreated(stored, e));
+        }
+    }
+
+    private void OnRecreated(RegistryRecreated r)
+    {
+        var name = r.Stored.Spec.Name;
+        if (r.Reply is not VmCreated created)
+        {
+            _log.Error("VM {0} of {1} could not be recreated: {2}", name, _statePath, r.Reply is NodeRequestFailed f ? f.Error.Message : r.Reply);
+            RecoveryStepDone();
+            return;
+        }
+        Host(r.Stored.Spec, created.Vm);
+        var plan = RecoveryPlan.For(r.Stored);
+        _log.Info("Recovered VM {0} (restart {1}, intent {2}, {3} restart(s)): {4}", name, plan.Policy.Name(), r.Stored.Intent.ToString().ToLowerInvariant(),
+            r.Stored.Restarts, plan.Describe());
+        if (!plan.Start)
+        {
+            RecoveryStepDone();
+            return;
+        }
+        var vmActor = created.Vm;
+        async Task<object> StartThenPause()
+        {
+            var answer = await vmActor.Ask(StartVm.Instance, RecoveryStepTimeout).ConfigureAwait(false);
+            if (answer is VmTransitioned && plan.Pause) answer = await vmActor.Ask(PauseVm.Instance, RecoveryStepTimeout).ConfigureAwait(false);
+            return answer;
+        }
+        StartThenPause().PipeTo(Self, success: a => new RecoveredVmStarted(name, a), failure: e => new RecoveredVmStarted(name, e));
+    }
+
+    private void OnRecoveredStarted(RecoveredVmStarted m)
+    {
+        if (m.Reply is not VmTransitioned) _log.Warning("VM {0}: recovered, but its start answered {1}", m.Name, m.Reply is VmRequestFailed f ? f.Error : m.Reply);
+        RecoveryStepDone();
+    }
+
+    private void RecoveryStepDone()
+    {
+        if (--_recovering > 0) return;
+        _log.Info("Recovered the VMs of {0}: {1} of {2} are back", _statePath, _vms.Count, _stored.Count);
+        ListThen(_directory, AnnouncementListTimeout, (vms, _, _) => new NodeAnnouncement(_info, Self, vms, _snapshot));
     }
 
     // The VM's events come from its node; the directory reports the VM Lost if this node goes (the gateway asked it to).
@@ -273,9 +406,29 @@ public sealed class HypervisorAgent : ReceiveActor
         }
         var wait = RequestDeadline.Inner(RequestDeadline.Of(request));
         var nodeName = _info.Name;
-        vm.Vm.Ask(vmRequest, wait).PipeTo(Sender,
-            success: reply => AgentReplies.OfTransition(reply, vm, nodeName, name),
-            failure: e => AgentErrors.VmDidNotAnswer(name, nodeName, what, wait, e));
+        var vmActor = vm.Vm;
+        // A stop ends the VM for good: the registry must not restart it (it may be waiting to, if the VM just failed).
+        if (vmRequest is StopVm) _registry.Tell(new HoldRestarts(name));
+        VmIntent intent = vmRequest switch
+        {
+            PauseVm => VmIntent.Paused,
+            StopVm => VmIntent.Stopped,
+            _ => VmIntent.Running,
+        };
+        async Task<object> AnswerOnceSaved()
+        {
+            object reply;
+            try
+            {
+                reply = AgentReplies.OfTransition(await vmActor.Ask(vmRequest, wait).ConfigureAwait(false), vm, nodeName, name);
+            }
+            catch (Exception e)
+            {
+                return AgentErrors.VmDidNotAnswer(name, nodeName, what, wait, e);
+            }
+            return reply is VmReply ? await AfterSaved(new SaveVmIntent(name, intent), wait, reply).ConfigureAwait(false) : reply;
+        }
+        AnswerOnceSaved().PipeTo(Sender);
     }
 
     private void OnDescribe(DescribeVmRequest r)
@@ -288,10 +441,27 @@ public sealed class HypervisorAgent : ReceiveActor
         var address = _info.Address;
         var wait = RequestDeadline.Inner(RequestDeadline.Of(r));
         var nodeName = _info.Name;
-        // A VM whose actor stopped is described by the registry (its outcome); a live one by its VmActor.
-        (vm.ActorAlive ? vm.Vm : _registry).Ask(vm.ActorAlive ? GetVmDescription.Instance : new DescribeVm(r.Name), wait).PipeTo(Sender,
-            success: reply => AgentReplies.OfDescription(reply, vm, nodeName, address, r.Name),
-            failure: e => AgentErrors.VmDidNotAnswer(r.Name, nodeName, "describe", wait, e));
+        var registry = _registry;
+        // A VM whose actor stopped is described by the registry (its outcome); a live one by its VmActor. The restart
+        // count is the registry's.
+        var (target, question) = vm.ActorAlive ? (vm.Vm, (object)GetVmDescription.Instance) : (_registry, new DescribeVm(r.Name));
+        bool alive = vm.ActorAlive;
+        async Task<object> Describe()
+        {
+            object reply;
+            try
+            {
+                reply = AgentReplies.OfDescription(await target.Ask(question, wait).ConfigureAwait(false), vm, alive, nodeName, address, r.Name);
+            }
+            catch (Exception e)
+            {
+                return AgentErrors.VmDidNotAnswer(r.Name, nodeName, "describe", wait, e);
+            }
+            if (reply is not VmDescriptionReply described) return reply;
+            var line = await registry.Ask(new GetVmSummary(r.Name), wait).ConfigureAwait(false);
+            return line is VmSummary summary ? described with { Vm = described.Vm with { Restarts = summary.Restarts } } : described;
+        }
+        Describe().PipeTo(Sender, failure: e => AgentErrors.VmDidNotAnswer(r.Name, nodeName, "describe", wait, e));
     }
 
     private void OnConsoleInput(SendConsoleInputRequest r)
@@ -325,6 +495,9 @@ public sealed class HypervisorAgent : ReceiveActor
         _shutdownRequesters.Add(Sender);
         if (_shuttingDown) return;
         _shuttingDown = true;
+        // Managed save goes here (issue 16, with snapshots): snapshot each running VM and record that its stored state
+        // restores from the snapshot, before the registry destroys them. Until then a stop tears the VMs down and leaves
+        // their stored intent as it was, so the node brings them back per policy (a cold boot) when it starts again.
         _log.Info("Shutting down: destroying {0} VM(s)", _vms.Count);
         _registry.Tell(ShutdownNode.Instance);
     }

@@ -74,7 +74,15 @@ public static class NodeCommand
                         $"API token {(settings.ApiToken is null ? "off" : "on")}, TLS {(settings.Tls is null ? "off" : "on")}");
                     var checks = HostRequirements.Check(settings);
                     foreach (var line in checks) Console.WriteLine(line);
-                    return checks.Any(c => c.Fatal) ? ExitCodes.Usage : ExitCodes.Ok;
+                    if (checks.Any(c => c.Fatal)) return ExitCodes.Usage;
+                    // The state database too, if there is one (a check creates nothing).
+                    var statePath = State.NodeStateStore.PathIn(settings.DataDir);
+                    if (File.Exists(statePath))
+                    {
+                        using var state = State.NodeStateStore.Open(statePath);
+                        Console.WriteLine($"state OK: {statePath}, {state.Load().Count} VM(s) to recreate");
+                    }
+                    return ExitCodes.Ok;
                 }
                 using var stop = new CancellationTokenSource();
                 if (parse.GetValue(stdinEof))
@@ -94,6 +102,13 @@ public static class NodeCommand
             {
                 Console.Error.WriteLine($"actorvisor node: {e.Message}");
                 return ExitCodes.Usage;
+            }
+            catch (State.NodeStateException e)
+            {
+                // Never an empty registry in place of VMs it cannot read: the node does not start (and systemd does
+                // not restart it: the file will not mend itself).
+                Console.Error.WriteLine($"actorvisor node: {e.Message}");
+                return ExitCodes.StateDamaged;
             }
         });
         return command;

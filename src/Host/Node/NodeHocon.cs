@@ -11,6 +11,7 @@ public static class NodeHocon
     public static string Build(NodeSettings settings) => string.Join("\n",
         ApiSerialization.Hocon,
         ClusterSerialization.Hocon,
+        State.NodeStateActor.DispatcherHocon,
         $$"""
         akka {
           loglevel = {{AkkaLevel(settings.LogLevel)}}

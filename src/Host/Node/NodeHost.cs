@@ -2,6 +2,7 @@ using Actorvisor.Hardware.Accel;
 using Actorvisor.Host.Api;
 using Actorvisor.Host.Api.V1;
 using Actorvisor.Host.Cluster;
+using Actorvisor.Host.Node.State;
 using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Tools.Client;
@@ -21,7 +22,8 @@ namespace Actorvisor.Host.Node;
 /// A generic host (systemd notify when run as a service) with the node's hypervisor agent (its VMs and their
 /// registry), its API gateway registered with the ClusterClientReceptionist, and the VM directory singleton
 /// (hosted by one node of the cluster at a time). SIGTERM makes the host stop, which runs CoordinatedShutdown: every VM is torn
-/// down (service-stop), then the node leaves the cluster.
+/// down (service-stop), then the node leaves the cluster. Its desired state (<see cref="NodeStateStore"/>, in the data
+/// directory) is opened and read before anything else starts: a damaged database stops the node here, naming the file.
 /// </summary>
 public static class NodeHost
 {
@@ -32,6 +34,8 @@ public static class NodeHost
         var checks = HostRequirements.Check(settings);
         if (checks.FirstOrDefault(c => c.Fatal) is { } fatal) throw new NodeConfigException("host", fatal.ToString());
         using var dataLock = LockDataDir(settings.DataDir);
+        using var state = NodeStateStore.Open(NodeStateStore.PathIn(settings.DataDir));
+        var stored = state.Load();
         IAccelerator accelerator;
         string? kvmNote;
         try
@@ -44,12 +48,13 @@ public static class NodeHost
         }
         using (accelerator)
         {
-            using var host = Build(settings, accelerator);
+            using var host = Build(settings, accelerator, state, stored);
             var log = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Actorvisor.Node");
             foreach (var check in checks.Where(c => !c.Ok)) log.LogWarning("Host check {Check}", check.ToString());
             if (kvmNote is not null) log.LogWarning("KVM not used: {Reason}", kvmNote);
             log.LogInformation("Node {Name} starting: {Address}, {Accelerator}, {Vcpus} vCPUs, {Memory} MiB, data {DataDir}, seeds [{Seeds}]",
                 settings.NodeName, settings.Address, accelerator.Description, settings.Vcpus, settings.MemoryBytes >> 20, settings.DataDir, string.Join(", ", settings.SeedNodes));
+            log.LogInformation("Desired state {Path} (schema {Version}): {Count} VM(s) to recreate", state.Path, NodeStateStore.SchemaVersion, stored.Count);
             try
             {
                 await host.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -74,8 +79,11 @@ public static class NodeHost
         }
     }
 
-    /// <summary>Builds the host for <paramref name="settings"/>, running VMs on <paramref name="accelerator"/>.</summary>
-    public static IHost Build(NodeSettings settings, IAccelerator accelerator)
+    /// <summary>
+    /// Builds the host for <paramref name="settings"/>, running VMs on <paramref name="accelerator"/>, keeping its desired
+    /// state in <paramref name="state"/> (null: kept nowhere) and recreating the <paramref name="stored"/> VMs read from it.
+    /// </summary>
+    public static IHost Build(NodeSettings settings, IAccelerator accelerator, NodeStateStore? state = null, IReadOnlyList<StoredVm>? stored = null)
     {
         var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings
         {
@@ -130,7 +138,7 @@ public static class NodeHost
                 .WithActors((system, registry) =>
                 {
                     var directory = registry.Get<VmDirectoryKey>();
-                    var agent = system.ActorOf(HypervisorAgent.Props(info, accelerator, images, directory, metrics.VmStates), HypervisorAgent.Name);
+                    var agent = system.ActorOf(HypervisorAgent.Props(info, accelerator, images, directory, metrics.VmStates, state, stored), HypervisorAgent.Name);
                     var api = system.ActorOf(ApiGateway.Props(directory, agent, HypervisorAgent.Path, settings.NodeName, settings.ApiToken, metrics.ApiRequestDuration), ApiPaths.GatewayName);
                     ClusterClientReceptionist.Get(system).RegisterService(api);
                     metrics.Attach(system);

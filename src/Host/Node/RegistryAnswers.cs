@@ -12,3 +12,9 @@ internal sealed record RegistryDestroyed(string Name, IActorRef ReplyTo, object 
 
 /// <summary>The registry's list of VMs (null: it did not answer in time), piped back to the <see cref="HypervisorAgent"/> with how to answer from it.</summary>
 internal sealed record RegistryListed(VmList? List, IActorRef ReplyTo, Func<IReadOnlyList<VmInfo>, int, ulong, object> Answer);
+
+/// <summary>The registry's answer to a create the <see cref="HypervisorAgent"/> asked for to bring back a VM of the node's stored state.</summary>
+internal sealed record RegistryRecreated(State.StoredVm Stored, object Reply);
+
+/// <summary>The recreated VM <paramref name="Name"/>'s answer to its start (and pause) on recovery, or the ask's failure.</summary>
+internal sealed record RecoveredVmStarted(string Name, object Reply);

@@ -16,6 +16,7 @@ public class ApiValidatorTests
     {
         Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good), Limits));
         Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Image = "/var/lib/actorvisor/images/guest.elf", BootMode = "long", Node = "n1" }), Limits));
+        foreach (var restart in new[] { "never", "on-failure", "always" }) Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Restart = restart }), Limits));
         Assert.Null(ApiValidator.Validate(new StartVmRequest("a.b_c-1"), Limits));
         Assert.Null(ApiValidator.Validate(new StartVmRequest("a") { DeadlineMs = 2000 }, Limits));
         Assert.Null(ApiValidator.Validate(new ListVmsRequest(), Limits));
@@ -35,6 +36,8 @@ public class ApiValidatorTests
         { "spec.name", new CreateVmRequest(Good with { Name = new string('a', 65) }) },
         { "spec.name", new CreateVmRequest(Good with { Name = "x\u0001" }) },
         { "spec.vcpus", new CreateVmRequest(Good with { Vcpus = 0 }) },
+        { "spec.restart", new CreateVmRequest(Good with { Restart = "sometimes" }) },
+        { "spec.restart", new CreateVmRequest(Good with { Restart = "" }) },
         { "spec.vcpus", new CreateVmRequest(Good with { Vcpus = -3 }) },
         { "spec.vcpus", new CreateVmRequest(Good with { Vcpus = 100_000 }) },
         { "spec.vcpus", new CreateVmRequest(Good with { Image = "two-vcpu-writer", MemoryBytes = 64UL << 20 }) },

@@ -105,6 +105,21 @@ public class LocalCluster : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// kill -9 of node <paramref name="index"/> (0-based), then the same node started again with the same arguments and
+    /// data directory; returns the new process once it has started (not yet Up: its log says when).
+    /// </summary>
+    public async Task<ActorvisorProcess> KillAndRestartAsync(int index)
+    {
+        var old = _nodes[index];
+        old.KillHard();
+        await old.WaitForExitAsync(StartTimeout);
+        await old.DisposeAsync();
+        var restarted = ActorvisorProcess.Start($"n{index + 1}", NodeArgs(index));
+        _nodes[index] = restarted;
+        return restarted;
+    }
+
     /// <summary>CLI arguments that reach this cluster through node <paramref name="index"/>.</summary>
     public string[] Cli(int index, params string[] args) =>
     [

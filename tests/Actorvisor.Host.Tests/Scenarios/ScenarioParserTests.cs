@@ -32,7 +32,7 @@ public class ScenarioParserTests
               - { name: n2, kind: cluster }
             vms:
               - { name: placed, guest: spin }
-              - { name: pinned, guest: hello, node: n2 }
+              - { name: pinned, guest: hello, node: n2, restart: on-failure }
             steps:
               - create: placed
               - expect-placement: { vms: [placed, pinned], distinct: true }
@@ -44,6 +44,7 @@ public class ScenarioParserTests
         Assert.Equal((4, 256UL << 20), (scenario.Nodes[0].Vcpus!.Value, scenario.Nodes[0].MemoryBytes!.Value));
         Assert.Equal(("n1", false), (scenario.Vms[0].Node, scenario.Vms[0].Pinned));
         Assert.Equal(("n2", true), (scenario.Vms[1].Node, scenario.Vms[1].Pinned));
+        Assert.Equal((Actorvisor.Actors.Registry.VmRestartPolicy.Never, Actorvisor.Actors.Registry.VmRestartPolicy.OnFailure), (scenario.Vms[0].Restart, scenario.Vms[1].Restart));
         Assert.Equal(new ExpectPlacementStep(new SourceLocation("cluster.yaml", 9, 5), ["placed", "pinned"], null, true) with { },
             scenario.Steps[1] with { Timeout = null }, new PlacementComparer());
         var one = Assert.IsType<ExpectPlacementStep>(scenario.Steps[2]);
@@ -306,6 +307,8 @@ public class ScenarioParserTests
         { "unknown node", "vms: [ { name: a, guest: hello, node: far } ]\nsteps: [ { create: a } ]\n", 1, 8, "unknown node 'far'" },
         { "cluster mixed with in-process", "nodes: [ { name: n1, kind: cluster }, { name: local } ]\nvms: [ { name: a, guest: hello } ]\nsteps: [ { create: a } ]\n", 1, 39, "nodes of kind cluster and in-process cannot be mixed" },
         { "cluster guest parameters", Cluster + "vms: [ { name: a, guest: { name: port-io-loop, writes: 5 } } ]\nsteps: [ { create: a } ]\n", 2, 26, "the remote API boots library guests with their default parameters; remove 'writes'" },
+        { "restart on in-process", "vms: [ { name: a, guest: hello, restart: always } ]\nsteps: [ { create: a } ]\n", 1, 8, "'restart' is supported by node kind 'cluster' only" },
+        { "unknown restart policy", Cluster + "vms: [ { name: a, guest: hello, restart: sometimes } ]\nsteps: [ { create: a } ]\n", 2, 42, "'restart' must be one of" },
         { "cluster lazy memory", Cluster + "vms: [ { name: a, guest: hello, lazy-memory: { size: 1M } } ]\nsteps: [ { create: a } ]\n", 2, 46, "'lazy-memory' is not supported by node kind 'cluster'" },
         { "cluster device", Cluster + "vms: [ { name: a, guest: hello, devices: [ { name: d, kind: crashable-port, port: 0x80 } ] } ]\nsteps: [ { create: a } ]\n", 2, 44, "'devices' are not supported by node kind 'cluster'" },
         { "cluster memory check", Cluster + "vms: [ { name: a, guest: hello } ]\nsteps: [ { expect-memory: { vm: a, address: 0, length: 4, sum32: 0 } } ]\n", 3, 12, "expect-memory: not supported for vm 'a' on node 'n1' (kind cluster)" },

@@ -29,6 +29,12 @@ public sealed record VmDeclaration(
     /// <summary>True if the file names the VM's node; a VM on a cluster node without one is placed by the cluster.</summary>
     public bool Pinned { get; init; } = true;
 
+    /// <summary>
+    /// The restart policy (YAML <c>restart: never | on-failure | always</c>, default never): how its node restarts it when
+    /// it ends on its own, and recreates it when the node comes back. Cluster nodes only (their nodes keep it).
+    /// </summary>
+    public Actorvisor.Actors.Registry.VmRestartPolicy Restart { get; init; } = Actorvisor.Actors.Registry.VmRestartPolicy.Never;
+
     /// <summary>Lazy guest memory above the VM's RAM, or null for none.</summary>
     public LazyMemoryDeclaration? LazyMemory { get; init; }
 

@@ -17,6 +17,9 @@ public static class ScenarioParser
     private static readonly IReadOnlyDictionary<string, AcceleratorPreference> Accelerators =
         new Dictionary<string, AcceleratorPreference> { ["software"] = AcceleratorPreference.Software, ["kvm"] = AcceleratorPreference.Kvm, ["auto"] = AcceleratorPreference.Auto };
 
+    private static readonly IReadOnlyDictionary<string, Actors.Registry.VmRestartPolicy> RestartPolicies =
+        Enum.GetValues<Actors.Registry.VmRestartPolicy>().ToDictionary(p => Actors.Registry.VmRestartPolicies.Name(p));
+
     private static readonly IReadOnlyDictionary<string, LazyStoreKind> LazyStores =
         new Dictionary<string, LazyStoreKind> { ["zero"] = LazyStoreKind.Zero, ["file"] = LazyStoreKind.File };
 
@@ -106,7 +109,7 @@ public static class ScenarioParser
     {
         var peeked = Fields.Peek(node, "name");
         var what = peeked is null ? "vm" : $"vm '{peeked}'";
-        var f = Fields.Of(node, what, context, "name", "node", "guest", "memory", "vcpus", "accelerator", "devices", "vfio", "lazy-memory");
+        var f = Fields.Of(node, what, context, "name", "node", "guest", "memory", "vcpus", "accelerator", "devices", "vfio", "lazy-memory", "restart");
         if (f is null) return null;
         var name = f.String("name", required: true);
         var guest = f.Node("guest") is { } g ? ReadGuest(g, context, what) : null;
@@ -115,6 +118,7 @@ public static class ScenarioParser
         var vcpus = f.Int("vcpus", 1, 64);
         var accelerator = f.Choice("accelerator", Accelerators) ?? defaultAccelerator;
         var nodeName = f.String("node") ?? defaultNode;
+        var restart = f.Choice("restart", RestartPolicies) ?? Actors.Registry.VmRestartPolicy.Never;
         var devices = new List<DeviceDeclaration>();
         if (f.Sequence("devices") is { } deviceNodes)
         {
@@ -153,7 +157,7 @@ public static class ScenarioParser
             lazyOk = lazy is not null;
         }
         if (name is null || guest is null || !lazyOk) return null;
-        return new VmDeclaration(name, nodeName, guest, memory, vcpus, accelerator, devices, context.At(node)) { VfioFiles = vfio, LazyMemory = lazy, Pinned = f.Has("node") };
+        return new VmDeclaration(name, nodeName, guest, memory, vcpus, accelerator, devices, context.At(node)) { VfioFiles = vfio, LazyMemory = lazy, Pinned = f.Has("node"), Restart = restart };
     }
 
     // lazy-memory: { size: 4M, address: 0x40000000, store: zero | file, file: image.raw, latency: 5ms }

@@ -98,6 +98,8 @@ public static class ApiValidator
         if (spec.BootMode is { } mode && !BootModes.Contains(mode))
             return ApiErrorReply.Invalid("spec.bootMode", $"'{mode}' is not a boot mode ({string.Join(", ", BootModes)})");
         if (spec.Node is not null && Name("spec.node", spec.Node) is { } node) return node;
+        if (!Actorvisor.Actors.Registry.VmRestartPolicies.TryParse(spec.Restart, out _))
+            return ApiErrorReply.Invalid("spec.restart", $"'{Printable(spec.Restart!)}' is not a restart policy ({string.Join(", ", Actorvisor.Actors.Registry.VmRestartPolicies.Names)})");
         return null;
     }
 

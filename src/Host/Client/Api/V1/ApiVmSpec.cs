@@ -21,5 +21,10 @@ namespace Actorvisor.Host.Api.V1;
 /// A multiboot kernel's modules, each "FILE[=STRING]": FILE inside the node's image directories like the image, STRING
 /// the module's string (default FILE); null for none.
 /// </param>
+/// <param name="Restart">
+/// The restart policy: "never" (the default; null means it), "on-failure" (restarted when it fails, and started again when its
+/// node comes back if it was running or paused) or "always" (restarted whenever it ends on its own, and started whenever its
+/// node comes back). The node keeps it with the VM's definition (see docs/architecture.md, "Desired state").
+/// </param>
 public sealed record ApiVmSpec(string Name, int Vcpus, ulong MemoryBytes, string Image, string? BootMode = null, string? Node = null,
-    string? Format = null, string? CommandLine = null, IReadOnlyList<string>? Modules = null);
+    string? Format = null, string? CommandLine = null, IReadOnlyList<string>? Modules = null, string? Restart = null);

@@ -29,7 +29,11 @@ public enum VmStatus
 /// <param name="MemoryBytes">Its guest RAM.</param>
 /// <param name="Image">The image it boots (library name or path).</param>
 /// <param name="Outcome">How it ended (null while it lives), e.g. "exited with result code 0".</param>
-public sealed record VmInfo(string Name, string Node, VmStatus Status, int Vcpus, ulong MemoryBytes, string Image, string? Outcome);
+/// <param name="Restarts">
+/// How many times its restart policy restarted it (kept across restarts of its node); null where the reply does not report
+/// it (lists, describes and event notices do; the replies to lifecycle requests do not).
+/// </param>
+public sealed record VmInfo(string Name, string Node, VmStatus Status, int Vcpus, ulong MemoryBytes, string Image, string? Outcome, int? Restarts = null);
 
 /// <summary>The VM after a create, start, pause, resume, stop or destroy.</summary>
 /// <param name="Vm">The VM as it is after the operation.</param>
