@@ -25,6 +25,13 @@ public class ApiValidatorTests
         Assert.Null(ApiValidator.Validate(new SubscribeVmEventsRequest(null, new FakeRef()), Limits));
     }
 
+    [Fact]
+    public void The_restart_policies_the_client_accepts_are_the_ones_the_registry_parses()
+    {
+        Assert.Equal(Actorvisor.Actors.Registry.VmRestartPolicies.Names, ApiValidator.RestartPolicies);
+        foreach (var name in ApiValidator.RestartPolicies) Assert.True(Actorvisor.Actors.Registry.VmRestartPolicies.TryParse(name, out _), name);
+    }
+
     public static TheoryData<string, ApiRequest> BadRequests() => new()
     {
         { "spec", new CreateVmRequest(null!) },

@@ -23,6 +23,9 @@ public static class ApiValidator
     /// <summary>Boot modes a spec may ask for.</summary>
     public static readonly IReadOnlyList<string> BootModes = ["real", "protected", "long"];
 
+    /// <summary>The restart policies a spec may name (absent means "never"); the node's registry parses the same names.</summary>
+    public static readonly IReadOnlyList<string> RestartPolicies = ["never", "on-failure", "always"];
+
     /// <summary>Image formats a spec may name.</summary>
     public static readonly IReadOnlyList<string> Formats = ["flat", "elf", "bootsector", "multiboot"];
 
@@ -98,8 +101,8 @@ public static class ApiValidator
         if (spec.BootMode is { } mode && !BootModes.Contains(mode))
             return ApiErrorReply.Invalid("spec.bootMode", $"'{mode}' is not a boot mode ({string.Join(", ", BootModes)})");
         if (spec.Node is not null && Name("spec.node", spec.Node) is { } node) return node;
-        if (!Actorvisor.Actors.Registry.VmRestartPolicies.TryParse(spec.Restart, out _))
-            return ApiErrorReply.Invalid("spec.restart", $"'{Printable(spec.Restart!)}' is not a restart policy ({string.Join(", ", Actorvisor.Actors.Registry.VmRestartPolicies.Names)})");
+        if (spec.Restart is { } restart && !RestartPolicies.Contains(restart))
+            return ApiErrorReply.Invalid("spec.restart", $"'{Printable(restart)}' is not a restart policy ({string.Join(", ", RestartPolicies)})");
         return null;
     }
 
