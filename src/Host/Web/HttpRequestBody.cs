@@ -1,0 +1,101 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Actorvisor.Host.Api.V1;
+using Microsoft.AspNetCore.Http;
+
+namespace Actorvisor.Host.Web;
+
+/// <summary>
+/// Owns reading an HTTP request's JSON body into a v1 request record: the size limit of the remote API
+/// (<see cref="ApiSerializer.MaxRequestBytes"/>), the v1 JSON names, and, on failure, an
+/// <see cref="ApiErrorCode.InvalidRequest"/> naming the field at fault by its path in the body (e.g. "spec.vcpus"),
+/// the same names <see cref="ApiValidator"/> uses. Unknown fields and missing required ones are refused too.
+/// </summary>
+public static partial class HttpRequestBody
+{
+    /// <summary>Reads <typeparamref name="T"/> from <paramref name="context"/>'s body; exactly one of the results is set.</summary>
+    public static async Task<(T? Request, ApiErrorReply? Error)> ReadAsync<T>(HttpContext context, JsonSerializerOptions options) where T : ApiRequest
+    {
+        int max = ApiSerializer.MaxRequestBytes;
+        if (context.Request.ContentLength > max) return (null, TooLarge(context.Request.ContentLength.Value));
+        var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted).ConfigureAwait(false)) > 0)
+        {
+            buffer.Write(chunk, 0, read);
+            if (buffer.Length > max) return (null, TooLarge(buffer.Length));
+        }
+        if (buffer.Length == 0) return (null, ApiErrorReply.Invalid("body", "is empty: send a JSON object"));
+        T? request;
+        try
+        {
+            request = JsonSerializer.Deserialize<T>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), options);
+        }
+        catch (JsonException e)
+        {
+            return (null, Explain(e));
+        }
+        if (request is null) return (null, ApiErrorReply.Invalid("body", "is JSON null: send a JSON object"));
+        if (request.Token is not null) return (null, ApiErrorReply.Invalid("token", "goes in the Authorization header ('Bearer TOKEN'), not in the body"));
+        return (request, null);
+    }
+
+    /// <summary>The JSON settings for request bodies: <paramref name="contract"/>'s, strict about unknown and missing fields.</summary>
+    public static JsonSerializerOptions Strict(JsonSerializerOptions contract) => new(contract)
+    {
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+        RespectRequiredConstructorParameters = true,
+        RespectNullableAnnotations = true,
+    };
+
+    private static ApiErrorReply TooLarge(long bytes) =>
+        new(ApiErrorCode.InvalidRequest, $"body: is {bytes} bytes; at most {ApiSerializer.MaxRequestBytes}", "body");
+
+    // System.Text.Json names the place ($.spec.vcpus) and the problem; turn both into the API's words.
+    private static ApiErrorReply Explain(JsonException e)
+    {
+        string path = e.Path is { Length: > 1 } p && p.StartsWith("$.", StringComparison.Ordinal) ? p[2..] : "";
+        string message = e.Message;
+        if (Unmapped().Match(message) is { Success: true } unmapped)
+        {
+            string field = Join(path, unmapped.Groups[1].Value);
+            return ApiErrorReply.Invalid(field, "is not a field of this request (field names are camelCase, e.g. memoryBytes)");
+        }
+        if (MissingRequired().Match(message) is { Success: true } missing)
+            return ApiErrorReply.Invalid(Join(path, missing.Groups[1].Value), "is missing");
+        if (Converted().Match(message) is { Success: true } converted)
+            return ApiErrorReply.Invalid(path.Length == 0 ? "body" : path, $"has the wrong type: expected {Expected(converted.Groups[1].Value)}");
+        if (NullValue().IsMatch(message))
+            return ApiErrorReply.Invalid(path.Length == 0 ? "body" : path, "must not be null");
+        // A syntax error: the reader says where.
+        string where = e.LineNumber is { } line ? $" at line {line + 1}, byte {e.BytePositionInLine + 1}" : "";
+        int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        string reason = (cut > 0 ? message[..cut] : message).Trim();
+        return new ApiErrorReply(ApiErrorCode.InvalidRequest, $"body: is not valid JSON{where}{(path.Length > 0 ? $" (in {path})" : "")}: {reason}", path.Length == 0 ? "body" : path);
+    }
+
+    private static string Join(string path, string name) => path.Length == 0 ? name : $"{path}.{name}";
+
+    private static string Expected(string type) => type switch
+    {
+        _ when type.Contains("System.Int32", StringComparison.Ordinal) => "an integer",
+        _ when type.Contains("System.UInt64", StringComparison.Ordinal) => "a non-negative integer",
+        _ when type.Contains("System.String", StringComparison.Ordinal) && type.Contains("List", StringComparison.Ordinal) => "an array of strings",
+        _ when type.Contains("System.String", StringComparison.Ordinal) => "a string",
+        _ when type.Contains("ApiVmSpec", StringComparison.Ordinal) => "an object (the VM spec)",
+        _ => "a value of type " + type,
+    };
+
+    [GeneratedRegex("The JSON property '([^']*)' could not be mapped")]
+    private static partial Regex Unmapped();
+
+    [GeneratedRegex("missing required properties including: '([^']*)'")]
+    private static partial Regex MissingRequired();
+
+    [GeneratedRegex("could not be converted to ([^ .]+(?:\\.[^ .]+)*(?:`1\\[[^\\]]*\\])?)")]
+    private static partial Regex Converted();
+
+    [GeneratedRegex("allow (?:setting )?null values")]
+    private static partial Regex NullValue();
+}
