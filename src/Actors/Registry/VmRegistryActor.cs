@@ -199,6 +199,7 @@ public sealed class VmRegistryActor : ReceiveActor
         if (state == e.State && Equals(outcome, e.Outcome)) return;
         var from = e.State;
         e.State = state;
+        if (state == VmState.Running) e.StartedAt ??= DateTimeOffset.UtcNow;
         _counts.Move(from, state);
         e.Outcome = outcome;
         _follower?.Tell(new VmRegistryEntryChanged(e.Summary(), from));
@@ -229,12 +230,13 @@ public sealed class VmRegistryActor : ReceiveActor
         public string Name => Spec.Name;
         public VmState State { get; set; } = VmState.Created;
         public VmOutcome? Outcome { get; set; }
+        public DateTimeOffset? StartedAt { get; set; }
         public bool Built { get; set; }
         public bool Alive { get; set; } = true;
         public bool Destroying { get; set; }
         public IActorRef? CreateRequester { get; set; }
         public List<IActorRef> DestroyRequesters { get; } = new();
 
-        public VmSummary Summary() => new(Name, State, Spec.VcpuCount, Spec.MemoryBytes, Outcome);
+        public VmSummary Summary() => new(Name, State, Spec.VcpuCount, Spec.MemoryBytes, Outcome, StartedAt);
     }
 }

@@ -54,8 +54,8 @@ public sealed record VmCreated(string Name, IActorRef Vm);
 /// <summary>The node's VMs.</summary>
 public sealed record VmList(IReadOnlyList<VmSummary> Vms);
 
-/// <summary>One line of <see cref="VmList"/>.</summary>
-public sealed record VmSummary(string Name, VmState State, int VcpuCount, ulong MemoryBytes, VmOutcome? Outcome);
+/// <summary>One line of <see cref="VmList"/>; <paramref name="StartedAt"/> is when the VM first ran (UTC; null before it started).</summary>
+public sealed record VmSummary(string Name, VmState State, int VcpuCount, ulong MemoryBytes, VmOutcome? Outcome, DateTimeOffset? StartedAt = null);
 
 /// <summary>
 /// Sent by the registry to its follower (see <see cref="VmRegistryActor.Props"/>) whenever a VM's line changes (its state,

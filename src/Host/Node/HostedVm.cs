@@ -29,6 +29,7 @@ internal sealed class HostedVm(ApiVmSpec spec, IActorRef vm, IActorRef watcher)
     /// <summary>False once the VmActor has stopped (it crashed; a destroy forgets the VM instead).</summary>
     public bool ActorAlive { get; set; } = true;
 
-    /// <summary>The VM as the API reports it on node <paramref name="node"/>, in <paramref name="status"/>.</summary>
-    public VmInfo Info(string node, VmStatus status, string? outcome) => new(Spec.Name, node, status, Spec.Vcpus, Spec.MemoryBytes, Spec.Image, outcome);
+    /// <summary>The VM as the API reports it on node <paramref name="node"/>, in <paramref name="status"/>, started at <paramref name="startedAt"/>.</summary>
+    public VmInfo Info(string node, VmStatus status, string? outcome, DateTimeOffset? startedAt = null) =>
+        new(Spec.Name, node, status, Spec.Vcpus, Spec.MemoryBytes, Spec.Image, outcome, startedAt);
 }

@@ -59,7 +59,8 @@ public static partial class HttpRequestBody
         string message = e.Message;
         if (Unmapped().Match(message) is { Success: true } unmapped)
         {
-            string field = Join(path, unmapped.Groups[1].Value);
+            // The path already ends with the unknown name.
+            string field = path.Length > 0 ? path : unmapped.Groups[1].Value;
             return ApiErrorReply.Invalid(field, "is not a field of this request (field names are camelCase, e.g. memoryBytes)");
         }
         if (MissingRequired().Match(message) is { Success: true } missing)
@@ -72,7 +73,7 @@ public static partial class HttpRequestBody
         string where = e.LineNumber is { } line ? $" at line {line + 1}, byte {e.BytePositionInLine + 1}" : "";
         int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
         string reason = (cut > 0 ? message[..cut] : message).Trim();
-        return new ApiErrorReply(ApiErrorCode.InvalidRequest, $"body: is not valid JSON{where}{(path.Length > 0 ? $" (in {path})" : "")}: {reason}", path.Length == 0 ? "body" : path);
+        return new ApiErrorReply(ApiErrorCode.InvalidRequest, $"body: is not valid JSON{where}{(path.Length > 0 ? $" (in {path})" : "")}: {reason}", "body");
     }
 
     private static string Join(string path, string name) => path.Length == 0 ? name : $"{path}.{name}";

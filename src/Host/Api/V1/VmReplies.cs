@@ -29,7 +29,9 @@ public enum VmStatus
 /// <param name="MemoryBytes">Its guest RAM.</param>
 /// <param name="Image">The image it boots (library name or path).</param>
 /// <param name="Outcome">How it ended (null while it lives), e.g. "exited with result code 0".</param>
-public sealed record VmInfo(string Name, string Node, VmStatus Status, int Vcpus, ulong MemoryBytes, string Image, string? Outcome);
+/// <param name="StartedAt">When its guest first ran (UTC), as its node's VM registry recorded it; null before it started, and
+/// in the replies of start, pause, resume, stop and describe, which come from the VM itself.</param>
+public sealed record VmInfo(string Name, string Node, VmStatus Status, int Vcpus, ulong MemoryBytes, string Image, string? Outcome, DateTimeOffset? StartedAt = null);
 
 /// <summary>The VM after a create, start, pause, resume, stop or destroy.</summary>
 public sealed record VmReply(VmInfo Vm) : IApiReply;
