@@ -259,7 +259,13 @@ public static class HttpApiV1
 
     private static Task WriteError(HttpContext context, NodeApiAccess access, ApiErrorReply error)
     {
-        if (error.Code == ApiErrorCode.Unauthorized) context.Response.Headers.WWWAuthenticate = "Bearer";
+        if (error.Code == ApiErrorCode.Unauthorized)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            // The gateway's advice names the CLI's flags; over HTTP the token travels in a header.
+            int advice = error.Message.IndexOf("; pass the cluster", StringComparison.Ordinal);
+            if (advice > 0) error = error with { Message = error.Message[..advice] + "; send the cluster's API token as 'Authorization: Bearer TOKEN'" };
+        }
         return WriteJson(context, HttpApiStatus.Of(error.Code), error, access.Current?.Json ?? ErrorJson);
     }
 

@@ -34,7 +34,7 @@ public static partial class HttpRequestBody
         }
         catch (JsonException e)
         {
-            return (null, Explain(e));
+            return (null, Explain(e, typeof(T)));
         }
         if (request is null) return (null, ApiErrorReply.Invalid("body", "is JSON null: send a JSON object"));
         if (request.Token is not null) return (null, ApiErrorReply.Invalid("token", "goes in the Authorization header ('Bearer TOKEN'), not in the body"));
@@ -53,7 +53,7 @@ public static partial class HttpRequestBody
         new(ApiErrorCode.InvalidRequest, $"body: is {bytes} bytes; at most {ApiSerializer.MaxRequestBytes}", "body");
 
     // System.Text.Json names the place ($.spec.vcpus) and the problem; turn both into the API's words.
-    private static ApiErrorReply Explain(JsonException e)
+    private static ApiErrorReply Explain(JsonException e, Type root)
     {
         string path = e.Path is { Length: > 1 } p && p.StartsWith("$.", StringComparison.Ordinal) ? p[2..] : "";
         string message = e.Message;
@@ -65,8 +65,10 @@ public static partial class HttpRequestBody
         }
         if (MissingRequired().Match(message) is { Success: true } missing)
             return ApiErrorReply.Invalid(Join(path, missing.Groups[1].Value), "is missing");
-        if (Converted().Match(message) is { Success: true } converted)
-            return ApiErrorReply.Invalid(path.Length == 0 ? "body" : path, $"has the wrong type: expected {Expected(converted.Groups[1].Value)}");
+        if (Converted().IsMatch(message))
+            return path.Length == 0
+                ? ApiErrorReply.Invalid("body", "is not a JSON object")
+                : ApiErrorReply.Invalid(path, $"has the wrong type: expected {Expected(TypeAt(root, path))}");
         if (NullValue().IsMatch(message))
             return ApiErrorReply.Invalid(path.Length == 0 ? "body" : path, "must not be null");
         // A syntax error: the reader says where.
@@ -78,15 +80,30 @@ public static partial class HttpRequestBody
 
     private static string Join(string path, string name) => path.Length == 0 ? name : $"{path}.{name}";
 
-    private static string Expected(string type) => type switch
+    // The type of the member at path (camelCase names, "[i]" for list items) below root; null when there is none.
+    private static Type? TypeAt(Type root, string path)
     {
-        _ when type.Contains("System.Int32", StringComparison.Ordinal) => "an integer",
-        _ when type.Contains("System.UInt64", StringComparison.Ordinal) => "a non-negative integer",
-        _ when type.Contains("System.String", StringComparison.Ordinal) && type.Contains("List", StringComparison.Ordinal) => "an array of strings",
-        _ when type.Contains("System.String", StringComparison.Ordinal) => "a string",
-        _ when type.Contains("ApiVmSpec", StringComparison.Ordinal) => "an object (the VM spec)",
-        _ => "a value of type " + type,
-    };
+        Type? type = root;
+        foreach (var segment in path.Split('.'))
+        {
+            int bracket = segment.IndexOf('[', StringComparison.Ordinal);
+            string name = bracket >= 0 ? segment[..bracket] : segment;
+            type = type?.GetProperty(name, System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.IgnoreCase)?.PropertyType;
+            if (type is not null && bracket >= 0) type = type.IsGenericType ? type.GetGenericArguments()[0] : null;
+        }
+        return type;
+    }
+
+    private static string Expected(Type? type)
+    {
+        type = type is null ? null : Nullable.GetUnderlyingType(type) ?? type;
+        if (type == typeof(int)) return "a whole number";
+        if (type == typeof(ulong)) return "a whole number of 0 or more";
+        if (type == typeof(string)) return "a string";
+        if (type is { IsGenericType: true } && typeof(System.Collections.IEnumerable).IsAssignableFrom(type)) return "an array";
+        if (type is { IsClass: true }) return "an object";
+        return "another JSON type";
+    }
 
     [GeneratedRegex("The JSON property '([^']*)' could not be mapped")]
     private static partial Regex Unmapped();
@@ -94,7 +111,7 @@ public static partial class HttpRequestBody
     [GeneratedRegex("missing required properties including: '([^']*)'")]
     private static partial Regex MissingRequired();
 
-    [GeneratedRegex("could not be converted to ([^ .]+(?:\\.[^ .]+)*(?:`1\\[[^\\]]*\\])?)")]
+    [GeneratedRegex("could not be converted to ")]
     private static partial Regex Converted();
 
     [GeneratedRegex("allow (?:setting )?null values")]

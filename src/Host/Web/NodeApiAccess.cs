@@ -17,7 +17,8 @@ public sealed class NodeApiAccess
     public void Attach(ActorSystem system, IActorRef gateway)
     {
         var extended = (ExtendedActorSystem)system;
-        var json = JsonManifestSerializer.CreateOptions(extended);
+        // The contracts' names and converters; apostrophes and the like written as themselves for people reading the JSON.
+        var json = new JsonSerializerOptions(JsonManifestSerializer.CreateOptions(extended)) { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
         _attached = new Attached(extended, gateway, json, HttpRequestBody.Strict(json));
     }
 
