@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using Actorvisor.Hardware.Soft;
@@ -25,15 +26,40 @@ public sealed class WebNode : IAsyncDisposable
     private readonly SoftAccelerator _accelerator = new();
     private IHost? _host;
 
-    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(60) };
+    private WebNode(HttpClient http, string scheme)
+    {
+        Http = http;
+        Scheme = scheme;
+    }
+
+    public HttpClient Http { get; }
+
+    public string Scheme { get; }
 
     public int HttpPort { get; private set; }
 
-    public string BaseUrl => $"http://127.0.0.1:{HttpPort}";
+    public string BaseUrl => $"{Scheme}://127.0.0.1:{HttpPort}";
 
-    public static async Task<WebNode> StartAsync(string name = "w1")
+    /// <summary>
+    /// Starts node <paramref name="name"/>; with <paramref name="tls"/> its endpoint serves HTTPS and the client trusts only
+    /// <paramref name="trustedCa"/>.
+    /// </summary>
+    public static async Task<WebNode> StartAsync(string name = "w1", TlsSettings? tls = null, X509Certificate2? trustedCa = null)
     {
-        var node = new WebNode();
+        var handler = new SocketsHttpHandler();
+        if (trustedCa is not null)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+            {
+                if (certificate is null) return false;
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.Add(trustedCa);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                return chain.Build(new X509Certificate2(certificate));
+            };
+        }
+        var node = new WebNode(new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(60) }, tls is null ? "http" : "https");
         var ports = LoopbackCluster.FreePorts(2);
         node.HttpPort = ports[1];
         var data = Path.Combine(node._dir, name);
@@ -47,6 +73,7 @@ public sealed class WebNode : IAsyncDisposable
             Vcpus = 8,
             MemoryBytes = 256UL << 20,
             ApiToken = Token,
+            Tls = tls,
             HttpEndpoint = new IPEndPoint(IPAddress.Loopback, ports[1]),
             StableAfter = TimeSpan.FromSeconds(5),
             HeartbeatPause = TimeSpan.FromSeconds(5),

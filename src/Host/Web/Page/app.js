@@ -104,9 +104,12 @@ function renderVms() {
     const canvas = document.createElement("canvas");
     canvas.className = "chart";
     canvas.width = 120; canvas.height = 24;
-    chartCell.appendChild(canvas);
-    const actions = row.insertCell();
+    const rate = document.createElement("span");
+    rate.className = "rate";
+    chartCell.append(canvas, rate);
+    const actions = document.createElement("div");
     actions.className = "actions";
+    row.insertCell().appendChild(actions);
     for (const [action, states] of Object.entries(actionsByStatus)) {
       const b = document.createElement("button");
       b.type = "button";
@@ -122,12 +125,12 @@ function renderVms() {
     show.dataset.action = "console";
     show.addEventListener("click", () => openConsole(vm.name));
     actions.appendChild(show);
-    drawChart(vm.name, canvas);
+    drawChart(vm.name, canvas, rate);
   }
 }
 
-// Exits per second between successive samples, as a line over the last minute.
-function drawChart(name, canvas) {
+// Exits per second between successive samples, as a filled line over the last minute, and the latest figure.
+function drawChart(name, canvas, label) {
   const samples = history.get(name) || [];
   const g = canvas.getContext("2d");
   g.clearRect(0, 0, canvas.width, canvas.height);
@@ -136,21 +139,34 @@ function drawChart(name, canvas) {
     const dt = (samples[i].t - samples[i - 1].t) / 1000;
     rates.push(dt > 0 ? Math.max(0, samples[i].exits - samples[i - 1].exits) / dt : 0);
   }
-  if (rates.length === 0) return;
+  label.textContent = rates.length ? compact(rates[rates.length - 1]) : "";
+  if (rates.length < 2) return;
   const top = Math.max(1, ...rates);
+  const step = canvas.width / 59;
+  const x = (i) => canvas.width - 1 - (rates.length - 1 - i) * step;
+  const y = (r) => canvas.height - 1 - (r / top) * (canvas.height - 3);
+  g.beginPath();
+  g.moveTo(x(0), canvas.height);
+  rates.forEach((r, i) => g.lineTo(x(i), y(r)));
+  g.lineTo(x(rates.length - 1), canvas.height);
+  g.closePath();
+  g.fillStyle = "rgba(47, 111, 219, 0.18)";
+  g.fill();
+  g.beginPath();
+  rates.forEach((r, i) => (i === 0 ? g.moveTo(x(i), y(r)) : g.lineTo(x(i), y(r))));
   g.strokeStyle = "#2f6fdb";
   g.lineWidth = 1.5;
-  g.beginPath();
-  rates.forEach((r, i) => {
-    const x = canvas.width - (rates.length - 1 - i) * (canvas.width / 59) - 1;
-    const y = canvas.height - 2 - (r / top) * (canvas.height - 4);
-    if (i === 0) g.moveTo(x, y); else g.lineTo(x, y);
-  });
   g.stroke();
-  canvas.title = `${Math.round(rates[rates.length - 1])} exits/s`;
+}
+
+function compact(n) {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M/s`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k/s`;
+  return `${Math.round(n)}/s`;
 }
 
 function onCounters(snapshot) {
+  $("served-by").textContent = `served by ${snapshot.node}`;
   const t = Date.parse(snapshot.at);
   for (const c of snapshot.vms) {
     counters.set(c.vm, c);
@@ -162,7 +178,7 @@ function onCounters(snapshot) {
   for (const row of $("vms").tBodies[0].rows) {
     const c = counters.get(row.dataset.vm);
     if (c) row.querySelector("td.exits").textContent = String(c.exits);
-    drawChart(row.dataset.vm, row.querySelector("canvas.chart"));
+    drawChart(row.dataset.vm, row.querySelector("canvas.chart"), row.querySelector("span.rate"));
   }
 }
 
