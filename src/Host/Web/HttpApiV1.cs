@@ -8,6 +8,8 @@ using Akka.Actor;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Actorvisor.Host.Web;
 
@@ -83,7 +85,7 @@ public static class HttpApiV1
     {
         if (access.Current is not { } node)
         {
-            await WriteError(context, access, Starting()).ConfigureAwait(false);
+            await WriteError(context, access, Unavailable(access)).ConfigureAwait(false);
             return;
         }
         var (request, error) = await HttpRequestBody.ReadAsync<CreateVmRequest>(context, node.BodyJson).ConfigureAwait(false);
@@ -175,7 +177,22 @@ public static class HttpApiV1
             await Event(response, "subscribed", reply, node.Json).ConfigureAwait(false);
             await Event(response, "counters", new CountersSnapshot(nodeName, DateTimeOffset.UtcNow, VmCounters.OfThisNode()), node.Json).ConfigureAwait(false);
             using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(periodMs));
-            var aborted = context.RequestAborted;
+            // The stream ends when the client goes, when the endpoint stops (it would otherwise hold the node's
+            // shutdown until Kestrel's grace period ends) and when the node's actor system stops.
+            var stopping = context.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+            using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
+            _ = node.System.WhenTerminated.ContinueWith(_ =>
+            {
+                try
+                {
+                    ended.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The stream had ended already.
+                }
+            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            var aborted = ended.Token;
             var tick = timer.WaitForNextTickAsync(aborted).AsTask();
             var next = channel.Reader.WaitToReadAsync(aborted).AsTask();
             while (!aborted.IsCancellationRequested)
@@ -213,7 +230,7 @@ public static class HttpApiV1
     // Who calls (the node, or "starting"; the caller's token and deadline), or the error that stops the call here.
     private static (Caller? Caller, ApiErrorReply? Error) Identify(HttpContext context, NodeApiAccess access)
     {
-        if (access.Current is not { } node) return (null, Starting());
+        if (access.Current is not { } node) return (null, Unavailable(access));
         string? token = null;
         var header = context.Request.Headers.Authorization.ToString();
         if (header.Length > 0)
@@ -254,8 +271,9 @@ public static class HttpApiV1
         }
     }
 
-    private static ApiErrorReply Starting() =>
-        new(ApiErrorCode.NodeUnavailable, "the node is starting: its actor system and API gateway are not up yet; try again in a few seconds");
+    private static ApiErrorReply Unavailable(NodeApiAccess access) => access.Stopped
+        ? new(ApiErrorCode.NodeUnavailable, "the node is shutting down: its actor system has stopped; use another node")
+        : new(ApiErrorCode.NodeUnavailable, "the node is starting: its actor system and API gateway are not up yet; try again in a few seconds");
 
     private static Task WriteError(HttpContext context, NodeApiAccess access, ApiErrorReply error)
     {

@@ -25,6 +25,9 @@ public sealed class NodeApiAccess
     /// <summary>The gateway and its system, or null while the node starts (or after its actor system stopped).</summary>
     public Attached? Current => _attached is { } a && !a.System.WhenTerminated.IsCompleted ? a : null;
 
+    /// <summary>True once the node's actor system was attached and has stopped (the node is shutting down).</summary>
+    public bool Stopped => _attached is { } a && a.System.WhenTerminated.IsCompleted;
+
     /// <summary>The node's actor system, its API gateway, the v1 JSON settings and their strict form for request bodies.</summary>
     public sealed record Attached(ExtendedActorSystem System, IActorRef Gateway, JsonSerializerOptions Json, JsonSerializerOptions BodyJson);
 }

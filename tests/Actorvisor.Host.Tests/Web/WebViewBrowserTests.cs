@@ -57,6 +57,8 @@ public sealed class WebViewBrowserTests(WebNodeFixture fixture) : IClassFixture<
             ExecutablePath = ChromiumFactAttribute.Executable,
             Headless = true,
             Args = ["--disable-gpu", "--disable-dev-shm-usage"],
+            // Chromium starts in about a second here; a loaded CI machine gets far more.
+            Timeout = 180_000,
         });
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
         page.SetDefaultTimeout(StepTimeoutMs);
