@@ -277,6 +277,7 @@ public static class HttpApiV1
 
     private static Task WriteError(HttpContext context, NodeApiAccess access, ApiErrorReply error)
     {
+        context.Response.Headers.Location = default; // a refused create made nothing to point at
         if (error.Code == ApiErrorCode.Unauthorized)
         {
             context.Response.Headers.WWWAuthenticate = "Bearer";

@@ -29,6 +29,9 @@ public sealed class HttpApiTests(WebNodeFixture fixture) : IClassFixture<WebNode
         var (created, reply) = await Node.SendJson(HttpMethod.Post, "/api/v1/vms", json: WebNode.CreateBody("http-hello", "hello"));
         Assert.Equal(HttpStatusCode.Created, created);
         Assert.Equal("http-hello", Str(reply.GetProperty("vm"), "name"));
+        var (again, exists) = await Node.SendJson(HttpMethod.Post, "/api/v1/vms", json: WebNode.CreateBody("http-hello", "hello"));
+        Assert.Equal(HttpStatusCode.Conflict, again);
+        Assert.Equal("AlreadyExists", Str(exists, "code"));
         Assert.Equal("Created", Str(reply.GetProperty("vm"), "status"));
         Assert.Equal("w1", Str(reply.GetProperty("vm"), "node"));
         Assert.Equal(16L << 20, reply.GetProperty("vm").GetProperty("memoryBytes").GetInt64());
