@@ -3,6 +3,7 @@
 #   deploy/install-deps.sh            runtime deps (libunicorn2 for the software accelerator)
 #   deploy/install-deps.sh --kvm-harness   also what the KVM-in-QEMU test harness needs
 #   deploy/install-deps.sh --under-load    also stress-ng, the CPU hog of `tests/run.sh --under-load`
+#   deploy/install-deps.sh --browser       also chromium, the headless browser of the web view's test (tests/run.sh uses it)
 # The options can be combined.
 set -euo pipefail
 pkgs=(libunicorn2)
@@ -10,7 +11,8 @@ for option in "$@"; do
   case "$option" in
     --kvm-harness) pkgs+=(qemu-system-x86 linux-image-amd64 busybox-static cpio xz-utils) ;;
     --under-load) pkgs+=(stress-ng) ;;
-    *) echo "install-deps: unknown option '$option' (--kvm-harness, --under-load)" >&2; exit 2 ;;
+    --browser) pkgs+=(chromium) ;;
+    *) echo "install-deps: unknown option '$option' (--kvm-harness, --under-load, --browser)" >&2; exit 2 ;;
   esac
 done
 missing=()

@@ -13,7 +13,8 @@ under_load=0; test_args=()
 for arg in "$@"; do
   if [[ $arg == --under-load ]]; then under_load=1; else test_args+=("$arg"); fi
 done
-deps=(); [[ $under_load -eq 1 ]] && deps+=(--under-load)
+# chromium: the web view's browser test (tests/Actorvisor.Host.Tests/Web) drives it.
+deps=(--browser); [[ $under_load -eq 1 ]] && deps+=(--under-load)
 "$root/deploy/install-deps.sh" "${deps[@]}" || exit 1
 results="$root/artifacts/test-results"
 rm -rf "$results"; mkdir -p "$results"

@@ -292,6 +292,7 @@ public sealed class VmRegistryActor : ReceiveActor, IWithTimers
         var from = e.State;
         if (state == VmState.Running && from != VmState.Paused) e.RunningSince = DateTime.UtcNow;
         e.State = state;
+        if (state == VmState.Running) e.StartedAt ??= DateTimeOffset.UtcNow;
         _counts.Move(from, state);
         e.Outcome = outcome;
         _follower?.Tell(new VmRegistryEntryChanged(e.Summary(), from));
@@ -330,12 +331,13 @@ public sealed class VmRegistryActor : ReceiveActor, IWithTimers
         public string Name => Spec.Name;
         public VmState State { get; set; } = VmState.Created;
         public VmOutcome? Outcome { get; set; }
+        public DateTimeOffset? StartedAt { get; set; }
         public bool Built { get; set; }
         public bool Alive { get; set; } = true;
         public bool Destroying { get; set; }
         public IActorRef? CreateRequester { get; set; }
         public List<IActorRef> DestroyRequesters { get; } = new();
 
-        public VmSummary Summary() => new(Name, State, Spec.VcpuCount, Spec.MemoryBytes, Outcome, Restarts);
+        public VmSummary Summary() => new(Name, State, Spec.VcpuCount, Spec.MemoryBytes, Outcome, Restarts, StartedAt);
     }
 }

@@ -62,8 +62,11 @@ public sealed record VmCreated(string Name, IActorRef Vm);
 /// <summary>The node's VMs.</summary>
 public sealed record VmList(IReadOnlyList<VmSummary> Vms);
 
-/// <summary>One line of <see cref="VmList"/>; <paramref name="Restarts"/> counts the restarts its restart policy made.</summary>
-public sealed record VmSummary(string Name, VmState State, int VcpuCount, ulong MemoryBytes, VmOutcome? Outcome, int Restarts = 0);
+/// <summary>
+/// One line of <see cref="VmList"/>; <paramref name="Restarts"/> counts the restarts its restart policy made,
+/// <paramref name="StartedAt"/> is when the VM first ran (UTC; null before it started).
+/// </summary>
+public sealed record VmSummary(string Name, VmState State, int VcpuCount, ulong MemoryBytes, VmOutcome? Outcome, int Restarts = 0, DateTimeOffset? StartedAt = null);
 
 /// <summary>
 /// Sent by the registry to its follower when it has rebuilt VM <paramref name="Name"/> per its restart policy:

@@ -70,10 +70,17 @@ public static class VmCommand
     {
         var on = new Option<string?>("--on") { Description = "only the VMs of this node" };
         var connection = new ClusterConnectionOptions();
+        var http = new HttpApiOption();
         var command = new Command("list", "List the cluster's VMs") { on };
         connection.AddTo(command);
-        command.SetAction((parse, ct) => ClusterCliRunner.RunAsync(parse, connection, async (client, json) =>
-            ClusterCliRunner.Print<VmListReply>(await client.RequestAsync(new ListVmsRequest(parse.GetValue(on)), ct), json, list =>
+        http.AddTo(command);
+        command.SetAction((parse, ct) => http.Given(parse) is { } url
+            ? http.RunAsync(parse, connection, url, async (client, json) => Show(await client.RequestAsync(new ListVmsRequest(parse.GetValue(on)), ct), json))
+            : ClusterCliRunner.RunAsync(parse, connection, async (client, json) => Show(await client.RequestAsync(new ListVmsRequest(parse.GetValue(on)), ct), json)));
+        return command;
+
+        static int Show(IApiReply reply, bool json) =>
+            ClusterCliRunner.Print<VmListReply>(reply, json, list =>
             {
                 if (list.Vms.Count == 0)
                 {
@@ -88,18 +95,29 @@ public static class VmCommand
                     AnsiConsole.Write(table);
                 }
                 ClusterCliRunner.PrintUnanswered(list.UnansweredNodes, "their VMs are not listed");
-            })));
-        return command;
+            });
     }
 
     private static Command DescribeCommand()
     {
         var name = NameArgument();
         var connection = new ClusterConnectionOptions();
+        var http = new HttpApiOption();
         var command = new Command("describe", "Show one VM in detail") { name };
         connection.AddTo(command);
-        command.SetAction((parse, ct) => Named(parse, name, connection, async (client, json, vm) =>
-            ClusterCliRunner.Print<VmDescriptionReply>(await client.RequestAsync(new DescribeVmRequest(vm), ct), json, d =>
+        http.AddTo(command);
+        command.SetAction((parse, ct) =>
+        {
+            if (http.Given(parse) is not { } url)
+                return Named(parse, name, connection, async (client, json, vm) => Show(await client.RequestAsync(new DescribeVmRequest(vm), ct), json));
+            var vm = parse.GetValue(name)!;
+            if (ApiValidator.Name("name", vm) is { } invalid) return Task.FromResult(Usage(invalid.Message));
+            return http.RunAsync(parse, connection, url, async (client, json) => Show(await client.RequestAsync(new DescribeVmRequest(vm), ct), json));
+        });
+        return command;
+
+        static int Show(IApiReply reply, bool json) =>
+            ClusterCliRunner.Print<VmDescriptionReply>(reply, json, d =>
             {
                 var grid = new Grid().AddColumn().AddColumn();
                 void Row(string k, string v) => grid.AddRow(new Markup($"[bold]{k}[/]"), new Markup(v));
@@ -115,8 +133,7 @@ public static class VmCommand
                 Row("Restarts", d.Vm.Restarts?.ToString() ?? "-");
                 Row("Outcome", Esc(d.Vm.Outcome ?? "-"));
                 AnsiConsole.Write(grid);
-            })));
-        return command;
+            });
     }
 
     private static Command Lifecycle(string verb, string description, Func<string, ApiRequest> request)

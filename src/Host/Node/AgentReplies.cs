@@ -29,7 +29,7 @@ internal static class AgentReplies
     };
 
     /// <summary>The API's line of a VM the agent runs, from the registry's line of it.</summary>
-    public static VmInfo OfLine(HostedVm vm, VmSummary line, string nodeName) => vm.Info(nodeName, VmStatuses.Of(line.State), line.Outcome?.ToString(), line.Restarts);
+    public static VmInfo OfLine(HostedVm vm, VmSummary line, string nodeName) => vm.Info(nodeName, VmStatuses.Of(line.State), line.Outcome?.ToString(), line.Restarts, line.StartedAt);
 
     /// <summary>
     /// The node's report from the registry's list: the lines of the VMs the agent runs (a VM still being built is not

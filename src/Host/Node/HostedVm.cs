@@ -34,7 +34,7 @@ internal sealed class HostedVm(ApiVmSpec spec, IActorRef vm, IActorRef watcher)
     /// <summary>False once the VmActor has stopped (it crashed; a destroy forgets the VM instead).</summary>
     public bool ActorAlive { get; set; } = true;
 
-    /// <summary>The VM as the API reports it on node <paramref name="node"/>, in <paramref name="status"/> (with its restart count, where known).</summary>
-    public VmInfo Info(string node, VmStatus status, string? outcome, int? restarts = null) =>
-        new(Spec.Name, node, status, Spec.Vcpus, Spec.MemoryBytes, Spec.Image, outcome, restarts);
+    /// <summary>The VM as the API reports it on node <paramref name="node"/>, in <paramref name="status"/> (with its restart count and start time, where known).</summary>
+    public VmInfo Info(string node, VmStatus status, string? outcome, int? restarts = null, DateTimeOffset? startedAt = null) =>
+        new(Spec.Name, node, status, Spec.Vcpus, Spec.MemoryBytes, Spec.Image, outcome, restarts, startedAt);
 }

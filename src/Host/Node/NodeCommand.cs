@@ -35,7 +35,7 @@ public static class NodeCommand
             (Flag("--tls-ca", "CA certificate peers must be issued by"), "Tls:CaCertificate"),
             (Flag("--log-level", "Debug, Information, Warning or Error"), "Logging:Level"),
             (Flag("--log-format", "console log format: simple or json"), "Logging:Format"),
-            (Flag("--http", "IP:port of the HTTP endpoint (/metrics, /healthz, /readyz); off unless given"), "Node:HttpEndpoint"),
+            (Flag("--http", "IP:port of the HTTP endpoint (web view, /api/v1, /metrics, /healthz, /readyz); off unless given"), "Node:HttpEndpoint"),
         };
         var command = new Command("node", "Run the Actorvisor node daemon: a cluster member of role hypervisor that runs VMs and serves the API");
         command.Options.Add(config);

@@ -3,6 +3,7 @@ using Actorvisor.Host.Api;
 using Actorvisor.Host.Api.V1;
 using Actorvisor.Host.Cluster;
 using Actorvisor.Host.Node.State;
+using Actorvisor.Host.Web;
 using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Tools.Client;
@@ -110,9 +111,11 @@ public static class NodeHost
         var metrics = new NodeMetrics(settings.NodeName);
         builder.Services.AddSingleton(readiness);
         builder.Services.AddSingleton(metrics);
+        var apiAccess = new NodeApiAccess();
         // Before the actor system: hosted services stop in reverse order, so /readyz answers while the node leaves.
         if (settings.HttpEndpoint is { } http)
-            builder.Services.AddHostedService(s => new NodeHttpEndpoint(http, settings.ApiToken, readiness, s.GetRequiredService<ILoggerFactory>()));
+            builder.Services.AddHostedService(s => new NodeHttpEndpoint(http, settings.ApiToken, readiness, apiAccess, settings.NodeName, settings.Tls,
+                s.GetRequiredService<ILoggerFactory>()));
 
         var info = new NodeInfo(settings.NodeName, settings.Address, accelerator.Kind.ToString().ToLowerInvariant(), accelerator.Description,
             settings.Vcpus, settings.MemoryBytes);
@@ -141,6 +144,7 @@ public static class NodeHost
                     var agent = system.ActorOf(HypervisorAgent.Props(info, accelerator, images, directory, metrics.VmStates, state, stored), HypervisorAgent.Name);
                     var api = system.ActorOf(ApiGateway.Props(directory, agent, HypervisorAgent.Path, settings.NodeName, settings.ApiToken, metrics.ApiRequestDuration), ApiPaths.GatewayName);
                     ClusterClientReceptionist.Get(system).RegisterService(api);
+                    apiAccess.Attach(system, api);
                     metrics.Attach(system);
                     readiness.ApiServing(system);
                     CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceStop, "destroy-vms", async () =>

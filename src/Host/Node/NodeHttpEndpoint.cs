@@ -1,7 +1,9 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using System.Security.Cryptography.X509Certificates;
 using Actorvisor.Hardware.Metrics;
+using Actorvisor.Host.Web;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -19,7 +21,10 @@ namespace Actorvisor.Host.Node;
 /// <c>/metrics</c> (Prometheus text, through the OpenTelemetry Prometheus exporter, of the Actorvisor.Hardware and
 /// Actorvisor.Host meters; the node's API token is required as <c>Authorization: Bearer</c> when one is
 /// configured), <c>/healthz</c> (the process is alive and serving) and <c>/readyz</c> (<see cref="NodeReadiness"/>),
-/// both open. Anything else is 404. It starts before the actor system and stops after it, so orchestrators see
+/// both open, the HTTP/JSON API under <c>/api/v1</c> (<see cref="HttpApiV1"/>, through the node's API gateway, which
+/// checks the token) and the web view at <c>/</c> (<see cref="WebPage"/>). Anything else is 404. With the node's TLS
+/// settings it serves HTTPS with the node's certificate (clients check it against the cluster's CA; the token
+/// authenticates them). It starts before the actor system and stops after it, so orchestrators see
 /// the node not ready while it joins and while it leaves.
 /// </summary>
 public sealed class NodeHttpEndpoint : IHostedService, IAsyncDisposable
@@ -27,15 +32,24 @@ public sealed class NodeHttpEndpoint : IHostedService, IAsyncDisposable
     private readonly IPEndPoint _endpoint;
     private readonly byte[]? _tokenHash;
     private readonly NodeReadiness _readiness;
+    private readonly NodeApiAccess _api;
+    private readonly string _nodeName;
+    private readonly TlsSettings? _tls;
     private readonly ILoggerFactory _loggers;
     private WebApplication? _app;
 
-    /// <summary>An endpoint on <paramref name="endpoint"/>; <paramref name="token"/> null or empty leaves /metrics open.</summary>
-    public NodeHttpEndpoint(IPEndPoint endpoint, string? token, NodeReadiness readiness, ILoggerFactory loggers)
+    /// <summary>
+    /// An endpoint on <paramref name="endpoint"/> for node <paramref name="nodeName"/>; <paramref name="token"/> null or empty
+    /// leaves /metrics open; the API is answered through <paramref name="api"/>; <paramref name="tls"/> turns on HTTPS.
+    /// </summary>
+    public NodeHttpEndpoint(IPEndPoint endpoint, string? token, NodeReadiness readiness, NodeApiAccess api, string nodeName, TlsSettings? tls, ILoggerFactory loggers)
     {
         _endpoint = endpoint;
         _tokenHash = string.IsNullOrEmpty(token) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(token));
         _readiness = readiness;
+        _api = api;
+        _nodeName = nodeName;
+        _tls = tls;
         _loggers = loggers;
     }
 
@@ -50,9 +64,13 @@ public sealed class NodeHttpEndpoint : IHostedService, IAsyncDisposable
         builder.Services.AddSingleton(_loggers);
         // The node's host owns the process lifetime (signals, systemd); this server only starts and stops with it.
         builder.Services.AddSingleton<IHostLifetime, PassiveLifetime>();
+        var certificate = _tls is null ? null : X509CertificateLoader.LoadPkcs12FromFile(_tls.CertificatePath, _tls.CertificatePassword);
         builder.WebHost.UseKestrel(k =>
         {
-            k.Listen(_endpoint);
+            k.Listen(_endpoint, listen =>
+            {
+                if (certificate is not null) listen.UseHttps(certificate);
+            });
             k.AddServerHeader = false;
         });
         builder.Services.AddOpenTelemetry().WithMetrics(m => m
@@ -67,8 +85,11 @@ public sealed class NodeHttpEndpoint : IHostedService, IAsyncDisposable
             return Results.Text(reason + "\n", statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
         });
         app.MapPrometheusScrapingEndpoint("/metrics");
+        HttpApiV1.Map(app, _api, _nodeName);
+        WebPage.Map(app);
         app.MapFallback((HttpContext c) => Results.Text(
-            $"not found: {c.Request.Method} {c.Request.Path}; this node serves /metrics, /healthz and /readyz\n", statusCode: StatusCodes.Status404NotFound));
+            $"not found: {c.Request.Method} {c.Request.Path}; this node serves / (the web view), {HttpApiV1.Prefix}/..., /metrics, /healthz and /readyz\n",
+            statusCode: StatusCodes.Status404NotFound));
         try
         {
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -83,7 +104,8 @@ public sealed class NodeHttpEndpoint : IHostedService, IAsyncDisposable
         Bound = address is not null && Uri.TryCreate(address, UriKind.Absolute, out var uri)
             ? new IPEndPoint(_endpoint.Address, uri.Port)
             : _endpoint;
-        _loggers.CreateLogger("Actorvisor.Node").LogInformation("HTTP endpoint (/metrics, /healthz, /readyz) on http://{Endpoint}", Bound);
+        _loggers.CreateLogger("Actorvisor.Node").LogInformation("HTTP endpoint (web view, /api/v1, /metrics, /healthz, /readyz) on {Scheme}://{Endpoint}",
+            certificate is null ? "http" : "https", Bound);
     }
 
     /// <inheritdoc />

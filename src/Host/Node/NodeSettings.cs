@@ -53,7 +53,7 @@ public sealed record NodeSettings
     /// <summary>TLS for the remote transport (null: plain TCP).</summary>
     public TlsSettings? Tls { get; init; }
 
-    /// <summary>Where the HTTP endpoint (/metrics, /healthz, /readyz) listens; null (the default): no endpoint.</summary>
+    /// <summary>Where the HTTP endpoint (web view, /api/v1, /metrics, /healthz, /readyz) listens; null (the default): no endpoint.</summary>
     public System.Net.IPEndPoint? HttpEndpoint { get; init; }
 
     /// <summary>Console log format: simple (one line per event) or json (one JSON object per line, node and VM as fields).</summary>

@@ -35,7 +35,7 @@ public static partial class NodeSettingsLoader
         ["Node:DataDir"] = "data directory (default /var/lib/actorvisor as root, else ~/.local/state/actorvisor/NAME)",
         ["Node:ImageDirectories"] = "directories VM image files may be loaded from (default DataDir/images)",
         ["Node:Accelerator"] = "auto, kvm or software (default auto: KVM if /dev/kvm is usable)",
-        ["Node:HttpEndpoint"] = "IP:port of the HTTP endpoint (/metrics with the API token, /healthz, /readyz), e.g. 127.0.0.1:9464 (default: none, off)",
+        ["Node:HttpEndpoint"] = "IP:port of the HTTP endpoint (web view, /api/v1 and /metrics with the API token, /healthz, /readyz; HTTPS with Tls), e.g. 127.0.0.1:9464 (default: none, off)",
         ["Capacity:Vcpus"] = "vCPUs this node hands out (default 4 per host CPU)",
         ["Capacity:Memory"] = "guest RAM this node hands out, e.g. 8G (default half the host's memory)",
         ["Api:Token"] = "shared API token every request must carry (default: none)",

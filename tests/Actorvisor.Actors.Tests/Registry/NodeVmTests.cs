@@ -24,7 +24,10 @@ public class NodeVmTests(ITestOutputHelper output) : VmTestKit(output)
 
         node.Tell(ListVms.Instance);
         var listed = ExpectMsg<VmList>().Vms.Single();
-        Assert.Equal(new VmSummary("web", VmState.Running, 1, TestMemory, null), listed);
+        // The registry records when the guest first ran.
+        Assert.NotNull(listed.StartedAt);
+        Assert.InRange(listed.StartedAt!.Value, DateTimeOffset.UtcNow - TimeSpan.FromMinutes(10), DateTimeOffset.UtcNow);
+        Assert.Equal(new VmSummary("web", VmState.Running, 1, TestMemory, null, 0, listed.StartedAt), listed);
         node.Tell(new DescribeVm("web"));
         var description = ExpectMsg<VmDescription>();
         Assert.Equal((VmState.Running, 1, TestMemory), (description.State, description.VcpuCount, description.MemoryBytes));

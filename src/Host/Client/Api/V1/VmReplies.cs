@@ -33,7 +33,9 @@ public enum VmStatus
 /// How many times its restart policy restarted it (kept across restarts of its node); null where the reply does not report
 /// it (lists, describes and event notices do; the replies to lifecycle requests do not).
 /// </param>
-public sealed record VmInfo(string Name, string Node, VmStatus Status, int Vcpus, ulong MemoryBytes, string Image, string? Outcome, int? Restarts = null);
+/// <param name="StartedAt">When its guest first ran (UTC), as its node's VM registry recorded it; null before it started, and
+/// in the replies of start, pause, resume, stop and describe, which come from the VM itself.</param>
+public sealed record VmInfo(string Name, string Node, VmStatus Status, int Vcpus, ulong MemoryBytes, string Image, string? Outcome, int? Restarts = null, DateTimeOffset? StartedAt = null);
 
 /// <summary>The VM after a create, start, pause, resume, stop or destroy.</summary>
 /// <param name="Vm">The VM as it is after the operation.</param>
