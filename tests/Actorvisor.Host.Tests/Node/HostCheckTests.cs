@@ -130,7 +130,7 @@ public sealed class HostCheckTests : IDisposable
         Assert.DoesNotContain(units, u => output.Contains(Path.GetFileName(u), StringComparison.Ordinal));
     }
 
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "Actorvisor.sln"))) return dir.FullName;
