@@ -21,5 +21,10 @@ namespace Actorvisor.Host.Api.V1;
 /// A multiboot kernel's modules, each "FILE[=STRING]": FILE inside the node's image directories like the image, STRING
 /// the module's string (default FILE); null for none.
 /// </param>
+/// <param name="CpuLimit">
+/// The most CPU time the VM's vCPU threads may use together, in CPUs (0.5: half of one core), between
+/// <see cref="ApiValidator.MinCpuLimit"/> and the VM's vCPU count; null for no limit. Applied through a cgroup v2
+/// where the node has one with the cpu controller; a node without says so once at start and runs VMs unlimited.
+/// </param>
 public sealed record ApiVmSpec(string Name, int Vcpus, ulong MemoryBytes, string Image, string? BootMode = null, string? Node = null,
-    string? Format = null, string? CommandLine = null, IReadOnlyList<string>? Modules = null);
+    string? Format = null, string? CommandLine = null, IReadOnlyList<string>? Modules = null, double? CpuLimit = null);

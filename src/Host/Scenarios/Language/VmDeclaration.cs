@@ -29,6 +29,12 @@ public sealed record VmDeclaration(
     /// <summary>True if the file names the VM's node; a VM on a cluster node without one is placed by the cluster.</summary>
     public bool Pinned { get; init; } = true;
 
+    /// <summary>
+    /// The most CPU time its vCPUs may use together, in CPUs (a cgroup v2 cpu.max where the node has one), or null
+    /// for no limit.
+    /// </summary>
+    public double? CpuLimit { get; init; }
+
     /// <summary>Lazy guest memory above the VM's RAM, or null for none.</summary>
     public LazyMemoryDeclaration? LazyMemory { get; init; }
 

@@ -19,7 +19,7 @@ internal sealed class ClusterNode(NodeDeclaration declaration, ScenarioCluster c
     public async Task<IScenarioVm> CreateVmAsync(VmDeclaration vm, IReadOnlyList<(ulong Address, ulong Length)> memoryRanges, CancellationToken cancellationToken)
     {
         var machine = vm.ToMachineSpec();
-        var spec = new ApiVmSpec(vm.Name, machine.EffectiveVcpuCount, machine.MemoryBytes, vm.Guest.Name, Node: vm.Pinned ? Declaration.Name : null);
+        var spec = new ApiVmSpec(vm.Name, machine.EffectiveVcpuCount, machine.MemoryBytes, vm.Guest.Name, Node: vm.Pinned ? Declaration.Name : null, CpuLimit: vm.CpuLimit);
         var reply = await cluster.RequestAsync(new CreateVmRequest(spec), cancellationToken).ConfigureAwait(false);
         if (reply is not VmReply created) throw ClusterVm.Refused(reply);
         var clusterVm = new ClusterVm(vm, created.Vm.Node, cluster);
