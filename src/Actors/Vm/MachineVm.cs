@@ -31,14 +31,20 @@ public static class MachineVm
         asyncPf?.Validate();
         return new VmActorSpec(name, machine.EffectiveVcpuCount, machine.MemoryBytes + (machine.LazyMemory?.Size ?? 0),
             context => Build(accelerator, machine, context, addDevices, asyncPf, routerBuilt, vcpuThreads),
-            $"{machine.Image.Name} on {accelerator.Description}");
+            $"{machine.Image.Name} on {accelerator.Description}")
+        {
+            // An image read from a file keeps its descriptor until the VM is torn down.
+            Holds = machine.Image as IDisposable,
+        };
     }
 
     /// <summary>
     /// The VM parts of already built machine parts <paramref name="machine"/>, plus <paramref name="extraDevices"/>; its lazy memory
-    /// (if any) faults into <paramref name="asyncPf"/>, the router it was built with; its vCPU threads join <paramref name="vcpuThreads"/>.
+    /// (if any) faults into <paramref name="asyncPf"/>, the router it was built with; its vCPU threads join <paramref name="vcpuThreads"/>;
+    /// <paramref name="image"/> (an image file's descriptor) is closed with the VM's other descriptors.
     /// </summary>
-    public static VmParts Parts(MachineParts machine, IEnumerable<VmDevice>? extraDevices = null, AsyncPfRouter? asyncPf = null, IThreadGroup? vcpuThreads = null)
+    public static VmParts Parts(MachineParts machine, IEnumerable<VmDevice>? extraDevices = null, AsyncPfRouter? asyncPf = null, IThreadGroup? vcpuThreads = null,
+        IDisposable? image = null)
     {
         ArgumentNullException.ThrowIfNull(machine);
         var debugExit = machine.DebugExit;
@@ -54,7 +60,7 @@ public static class MachineVm
             ],
             GuestMemory = machine.LazyMemory is { } lazy ? [machine.Memory, lazy] : [machine.Memory],
             AsyncPf = asyncPf,
-            OtherResources = asyncPf is null ? [] : [asyncPf],
+            OtherResources = [.. asyncPf is null ? [] : new IDisposable[] { asyncPf }, .. image is null ? [] : new[] { image }],
             VcpuThreads = vcpuThreads,
             // The bus stops a vCPU on a debug-exit write or (PC platform) the i8042 reset command; any other stop is a
             // device giving up on the guest.
@@ -74,7 +80,16 @@ public static class MachineVm
         var router = spec.LazyMemory is { } lazy
             ? new AsyncPfRouter(lazy.Store, spec.EffectiveVcpuCount, lazy.GuestPhysicalAddress, asyncPf)
             : null;
-        var machine = MachineParts.Build(accelerator, spec, context.Console, router);
+        MachineParts machine;
+        try
+        {
+            machine = MachineParts.Build(accelerator, spec, context.Console, router);
+        }
+        catch
+        {
+            (spec.Image as IDisposable)?.Dispose();
+            throw;
+        }
         IThreadGroup? threads = null;
         try
         {
@@ -84,11 +99,12 @@ public static class MachineVm
                 routerBuilt?.Invoke(router);
             }
             threads = vcpuThreads?.Invoke();
-            return Parts(machine, addDevices?.Invoke(machine).ToList(), router, threads);
+            return Parts(machine, addDevices?.Invoke(machine).ToList(), router, threads, spec.Image as IDisposable);
         }
         catch
         {
             threads?.Dispose();
+            (spec.Image as IDisposable)?.Dispose();
             machine.Dispose();
             throw;
         }
