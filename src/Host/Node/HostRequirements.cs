@@ -25,6 +25,8 @@ public static class HostRequirements
         checks.Add(CpuLimits());
         // VFIO devices are not part of the node's settings (yet): nothing to open.
         checks.Add(new HostCheck("vfio", Ok: true, Required: false, "no VFIO devices configured"));
+        // Nor are tap devices (the node has no network devices yet): reported, so the list says what was not checked.
+        checks.Add(new HostCheck("tap", Ok: true, Required: false, "no tap devices configured (/dev/net/tun is not opened)"));
         return checks;
     }
 

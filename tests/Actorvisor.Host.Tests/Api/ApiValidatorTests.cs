@@ -12,6 +12,8 @@ public class ApiValidatorTests
     {
         Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good)));
         Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Image = "/var/lib/actorvisor/images/guest.elf", BootMode = "long", Node = "n1" })));
+        Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { CpuLimit = 0.25 })));
+        Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Vcpus = 2, CpuLimit = 2 })));
         Assert.Null(ApiValidator.Validate(new StartVmRequest("a.b_c-1")));
         Assert.Null(ApiValidator.Validate(new StartVmRequest("a") { DeadlineMs = 2000 }));
         Assert.Null(ApiValidator.Validate(new ListVmsRequest()));
@@ -30,6 +32,12 @@ public class ApiValidatorTests
         { "spec.name", new CreateVmRequest(Good with { Name = "has space" }) },
         { "spec.name", new CreateVmRequest(Good with { Name = new string('a', 65) }) },
         { "spec.name", new CreateVmRequest(Good with { Name = "x\u0001" }) },
+        { "spec.cpuLimit", new CreateVmRequest(Good with { CpuLimit = 0 }) },
+        { "spec.cpuLimit", new CreateVmRequest(Good with { CpuLimit = -0.5 }) },
+        { "spec.cpuLimit", new CreateVmRequest(Good with { CpuLimit = 0.001 }) },
+        { "spec.cpuLimit", new CreateVmRequest(Good with { CpuLimit = 1.5 }) },
+        { "spec.cpuLimit", new CreateVmRequest(Good with { CpuLimit = double.NaN }) },
+        { "spec.cpuLimit", new CreateVmRequest(Good with { CpuLimit = double.PositiveInfinity }) },
         { "spec.vcpus", new CreateVmRequest(Good with { Vcpus = 0 }) },
         { "spec.vcpus", new CreateVmRequest(Good with { Vcpus = -3 }) },
         { "spec.vcpus", new CreateVmRequest(Good with { Vcpus = 100_000 }) },
