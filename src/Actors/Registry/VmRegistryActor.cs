@@ -105,31 +105,31 @@ public sealed class VmRegistryActor : ReceiveActor, IWithTimers
     {
         if (_shuttingDown)
         {
-            Sender.Tell(new NodeRequestFailed(new VmRegistryError.ShuttingDown()));
+            Refuse(m, new VmRegistryError.ShuttingDown());
             return;
         }
         if (m.Spec.Validate() is { } problem)
         {
-            Sender.Tell(new NodeRequestFailed(new VmRegistryError.InvalidSpec(problem)));
+            Refuse(m, new VmRegistryError.InvalidSpec(problem));
             return;
         }
         var spec = m.Spec;
         if (_vms.ContainsKey(spec.Name))
         {
-            Sender.Tell(new NodeRequestFailed(new VmRegistryError.DuplicateVmName(spec.Name)));
+            Refuse(m, new VmRegistryError.DuplicateVmName(spec.Name));
             return;
         }
         var usage = Usage();
         ulong freeVcpus = (ulong)Math.Max(0, _capacity.Vcpus - usage.UsedVcpus);
         if ((ulong)spec.VcpuCount > freeVcpus)
         {
-            Sender.Tell(new NodeRequestFailed(new VmRegistryError.InsufficientCapacity("vcpus", (ulong)spec.VcpuCount, freeVcpus, (ulong)_capacity.Vcpus)));
+            Refuse(m, new VmRegistryError.InsufficientCapacity("vcpus", (ulong)spec.VcpuCount, freeVcpus, (ulong)_capacity.Vcpus));
             return;
         }
         ulong freeMemory = _capacity.MemoryBytes - Math.Min(_capacity.MemoryBytes, usage.UsedMemoryBytes);
         if (spec.MemoryBytes > freeMemory)
         {
-            Sender.Tell(new NodeRequestFailed(new VmRegistryError.InsufficientCapacity("memory bytes", spec.MemoryBytes, freeMemory, _capacity.MemoryBytes)));
+            Refuse(m, new VmRegistryError.InsufficientCapacity("memory bytes", spec.MemoryBytes, freeMemory, _capacity.MemoryBytes));
             return;
         }
         // The name reserves the resources from now on, while the VM is built on its own actor.
@@ -139,6 +139,13 @@ public sealed class VmRegistryActor : ReceiveActor, IWithTimers
         _vms.Add(spec.Name, entry);
         _byActor.Add(actor, entry);
         _counts.Add(entry.State);
+    }
+
+    // A refused spec is never built: what it holds open (its image file) is closed here, since no VM will own it.
+    private void Refuse(CreateVm m, VmRegistryError error)
+    {
+        m.Spec.Holds?.Dispose();
+        Sender.Tell(new NodeRequestFailed(error));
     }
 
     private void OnReady(VmReady m) => Update(m.VmName, e =>

@@ -1,6 +1,7 @@
 using Actorvisor.Actors.AsyncPf;
 using Actorvisor.Actors.Devices;
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Cgroups;
 using Actorvisor.Hardware.Machines;
 
 namespace Actorvisor.Actors.Vm;
@@ -19,24 +20,31 @@ public static class MachineVm
     /// returns them so that the VM owns and releases them. If the machine has lazy memory, its faults go to the
     /// VM's async page-fault actors, tuned by <paramref name="asyncPf"/> (default <see cref="AsyncPfOptions.Default"/>);
     /// <paramref name="routerBuilt"/> is then called with their router when the VM is built (its counters stay readable
-    /// through it after the VM is gone).
+    /// through it after the VM is gone). With <paramref name="vcpuThreads"/>, the VM's vCPU threads join the group it
+    /// makes when the VM is built (a cgroup with a CPU limit), which the VM releases in its teardown.
     /// </summary>
     public static VmActorSpec Spec(string name, IAccelerator accelerator, MachineSpec machine, Func<MachineParts, IEnumerable<VmDevice>>? addDevices = null,
-        AsyncPfOptions? asyncPf = null, Action<AsyncPfRouter>? routerBuilt = null)
+        AsyncPfOptions? asyncPf = null, Action<AsyncPfRouter>? routerBuilt = null, Func<IThreadGroup>? vcpuThreads = null)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentNullException.ThrowIfNull(machine);
         asyncPf?.Validate();
         return new VmActorSpec(name, machine.EffectiveVcpuCount, machine.MemoryBytes + (machine.LazyMemory?.Size ?? 0),
-            context => Build(accelerator, machine, context, addDevices, asyncPf, routerBuilt),
-            $"{machine.Image.Name} on {accelerator.Description}");
+            context => Build(accelerator, machine, context, addDevices, asyncPf, routerBuilt, vcpuThreads),
+            $"{machine.Image.Name} on {accelerator.Description}")
+        {
+            // An image read from a file keeps its descriptor until the VM is torn down.
+            Holds = machine.Image as IDisposable,
+        };
     }
 
     /// <summary>
     /// The VM parts of already built machine parts <paramref name="machine"/>, plus <paramref name="extraDevices"/>; its lazy memory
-    /// (if any) faults into <paramref name="asyncPf"/>, the router it was built with.
+    /// (if any) faults into <paramref name="asyncPf"/>, the router it was built with; its vCPU threads join <paramref name="vcpuThreads"/>;
+    /// <paramref name="image"/> (an image file's descriptor) is closed with the VM's other descriptors.
     /// </summary>
-    public static VmParts Parts(MachineParts machine, IEnumerable<VmDevice>? extraDevices = null, AsyncPfRouter? asyncPf = null)
+    public static VmParts Parts(MachineParts machine, IEnumerable<VmDevice>? extraDevices = null, AsyncPfRouter? asyncPf = null, IThreadGroup? vcpuThreads = null,
+        IDisposable? image = null)
     {
         ArgumentNullException.ThrowIfNull(machine);
         var debugExit = machine.DebugExit;
@@ -52,7 +60,8 @@ public static class MachineVm
             ],
             GuestMemory = machine.LazyMemory is { } lazy ? [machine.Memory, lazy] : [machine.Memory],
             AsyncPf = asyncPf,
-            OtherResources = asyncPf is null ? [] : [asyncPf],
+            OtherResources = [.. asyncPf is null ? [] : new IDisposable[] { asyncPf }, .. image is null ? [] : new[] { image }],
+            VcpuThreads = vcpuThreads,
             // The bus stops a vCPU on a debug-exit write or (PC platform) the i8042 reset command; any other stop is a
             // device giving up on the guest.
             InterpretExit = exit => exit switch
@@ -66,12 +75,22 @@ public static class MachineVm
     }
 
     private static VmParts Build(IAccelerator accelerator, MachineSpec spec, VmBuildContext context, Func<MachineParts, IEnumerable<VmDevice>>? addDevices,
-        AsyncPfOptions? asyncPf, Action<AsyncPfRouter>? routerBuilt)
+        AsyncPfOptions? asyncPf, Action<AsyncPfRouter>? routerBuilt, Func<IThreadGroup>? vcpuThreads)
     {
         var router = spec.LazyMemory is { } lazy
             ? new AsyncPfRouter(lazy.Store, spec.EffectiveVcpuCount, lazy.GuestPhysicalAddress, asyncPf)
             : null;
-        var machine = MachineParts.Build(accelerator, spec, context.Console, router);
+        MachineParts machine;
+        try
+        {
+            machine = MachineParts.Build(accelerator, spec, context.Console, router);
+        }
+        catch
+        {
+            (spec.Image as IDisposable)?.Dispose();
+            throw;
+        }
+        IThreadGroup? threads = null;
         try
         {
             if (router is not null)
@@ -79,10 +98,13 @@ public static class MachineVm
                 router.Attach(machine.LazyMemory!);
                 routerBuilt?.Invoke(router);
             }
-            return Parts(machine, addDevices?.Invoke(machine).ToList(), router);
+            threads = vcpuThreads?.Invoke();
+            return Parts(machine, addDevices?.Invoke(machine).ToList(), router, threads, spec.Image as IDisposable);
         }
         catch
         {
+            threads?.Dispose();
+            (spec.Image as IDisposable)?.Dispose();
             machine.Dispose();
             throw;
         }

@@ -26,6 +26,13 @@ public sealed record VmActorSpec(string Name, int VcpuCount, ulong MemoryBytes, 
     public IReadOnlyList<string> VfioFiles { get; init; } = [];
 
     /// <summary>
+    /// What the spec holds open before it is built (an image file opened by the node's resolver): once built the VM owns it
+    /// and closes it in its teardown (<see cref="TeardownStep.CloseFds"/>); a build that fails closes it; a node that refuses
+    /// the spec (name taken, no capacity) closes it. Null when it holds nothing.
+    /// </summary>
+    public IDisposable? Holds { get; init; }
+
+    /// <summary>
     /// Creates the VM's KVM-VFIO device; by default <see cref="KvmVfioDevices.Create"/> (the kernel's on KVM, the
     /// runtime's otherwise, both judging files with the real VFIO rules).
     /// </summary>

@@ -53,6 +53,19 @@ internal static class VmBuilder
         return StartChildren(hardware, context, view, vfio);
     }
 
+    // On the vCPU thread, before its first guest entry: into the VM's CPU-limit group, and known to the async-PF router by its id.
+    private static Action<int>? ThreadStarted(VmParts parts, int vcpu)
+    {
+        var group = parts.VcpuThreads;
+        var router = parts.AsyncPf;
+        if (group is null && router is null) return null;
+        return tid =>
+        {
+            group?.Add(tid);
+            router?.BindVcpuThread(vcpu, tid);
+        };
+    }
+
     private static BuiltVm StartChildren(BuiltVm hardware, IActorContext context, MemslotView view, VfioAttachments vfio)
     {
         var parts = hardware.Parts;
@@ -62,7 +75,7 @@ internal static class VmBuilder
         var router = parts.AsyncPf;
         var loops = parts.RunnableVcpus
             .Select(cpu => new VcpuRunLoop(cpu, parts.ExitHandler, $"{hardware.Name}/vcpu{cpu.Id}", parts.EffectiveFlushTlb,
-                router is null ? null : tid => router.BindVcpuThread(cpu.Id, tid), new Hardware.Metrics.VcpuExitCounters(hardware.Name, cpu)))
+                ThreadStarted(parts, cpu.Id), new Hardware.Metrics.VcpuExitCounters(hardware.Name, cpu)))
             .ToArray();
         foreach (var loop in loops) loop.JoinGracePeriod(gracePeriod);
         var memslots = context.Watch(context.ActorOf(MemslotSetActor.Props(memslotTable), "memslots"));

@@ -36,6 +36,12 @@ public sealed class VmParts
     /// </summary>
     public AsyncPfRouter? AsyncPf { get; init; }
 
+    /// <summary>
+    /// The group every vCPU thread joins before its first guest entry (a cgroup with the VM's CPU limit), or null;
+    /// disposed in <see cref="TeardownStep.CloseFds"/> once the threads have ended.
+    /// </summary>
+    public Actorvisor.Hardware.Cgroups.IThreadGroup? VcpuThreads { get; init; }
+
     /// <summary>Anything else holding a descriptor, closed after the VM in <see cref="TeardownStep.CloseFds"/>.</summary>
     public IReadOnlyList<IDisposable> OtherResources { get; init; } = [];
 

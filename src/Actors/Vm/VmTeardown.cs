@@ -277,6 +277,7 @@ internal sealed class VmTeardown
         foreach (var loop in _vm.Loops) loop.Join(TimeSpan.FromSeconds(1)); // each has already answered its stop
         foreach (var cpu in _vm.Parts.RunnableVcpus) cpu.Dispose();
         _vm.Parts.Vm.Dispose();
+        _vm.Parts.VcpuThreads?.Dispose();
         foreach (var r in _vm.Parts.OtherResources) r.Dispose();
         return null;
     }

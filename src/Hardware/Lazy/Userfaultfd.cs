@@ -83,7 +83,8 @@ public sealed unsafe class Userfaultfd : IDisposable
         catch (SyscallException e)
         {
             throw new SyscallException("userfaultfd", err,
-                $"the syscall was refused and /dev/userfaultfd could not be opened ({e.ErrnoName}); run as root, grant access to /dev/userfaultfd, or set vm.unprivileged_userfaultfd=1");
+                $"the syscall was refused and /dev/userfaultfd could not be opened ({e.ErrnoName}; {AccessDescription.Of("/dev/userfaultfd")}); " +
+                "run as root, grant read-write access to /dev/userfaultfd, or set vm.unprivileged_userfaultfd=1");
         }
         using (dev)
         {

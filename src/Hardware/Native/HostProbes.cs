@@ -13,6 +13,9 @@ public static class HostProbes
     /// <summary>The sysctl that lets unprivileged processes create kernel-mode userfaultfds.</summary>
     public const string UnprivilegedUserfaultfdSysctl = "/proc/sys/vm/unprivileged_userfaultfd";
 
+    /// <summary>The device that hands out userfaultfds to whoever may open it (Linux 6.1 and later).</summary>
+    public const string UserfaultfdDevice = "/dev/userfaultfd";
+
     /// <summary>Opens <paramref name="path"/> O_RDWR (as KVM and VFIO devices are opened) and closes it.</summary>
     public static ProbeResult OpenReadWrite(string path)
     {
@@ -23,7 +26,8 @@ public static class HostProbes
         }
         catch (SyscallException e)
         {
-            return ProbeResult.No($"{path}: {e.ErrnoName} ({Errnos.Describe(e.Errno)})");
+            string access = e.Errno is Errnos.EACCES or Errnos.EPERM ? $"; {AccessDescription.Of(path)}" : "";
+            return ProbeResult.No($"{path}: {e.ErrnoName} ({Errnos.Describe(e.Errno)}){access}");
         }
     }
 
@@ -41,7 +45,10 @@ public static class HostProbes
         catch (SyscallException e)
         {
             string sysctl = ReadTrimmed(UnprivilegedUserfaultfdSysctl) ?? "absent";
-            return ProbeResult.No($"userfaultfd refused: {e.ErrnoName}; vm.unprivileged_userfaultfd={sysctl}, /dev/userfaultfd {(File.Exists("/dev/userfaultfd") ? "not openable" : "absent")}");
+            string device = File.Exists(UserfaultfdDevice)
+                ? $"{UserfaultfdDevice} not openable: {AccessDescription.Of(UserfaultfdDevice)}"
+                : $"{UserfaultfdDevice} absent (kernel before 6.1)";
+            return ProbeResult.No($"userfaultfd refused: {e.ErrnoName}; vm.unprivileged_userfaultfd={sysctl}, {device}");
         }
     }
 

@@ -119,6 +119,8 @@ public sealed class ClusterConnectionOptions
                 error = $"--tls-ca: {(ca is null ? "is required with --tls-certificate" : $"{Path.GetFullPath(ca)} does not exist")}";
                 return false;
             }
+            // The PKCS#12 file holds the client's private key: the same owner-only rule as the node's (read only to check it here).
+            if (!TryReadSecret("--tls-certificate", cert, out _, out error)) return false;
             string? password = "";
             if (passwordFile is not null && !TryReadSecret("--tls-password-file", passwordFile, out password, out error)) return false;
             tls = new ClientTls(Path.GetFullPath(cert), password ?? "", Path.GetFullPath(ca));
@@ -127,16 +129,22 @@ public sealed class ClusterConnectionOptions
         return true;
     }
 
+    // A client-side secret file is read as the node reads its own (SecretFiles): refused, naming the file and the fix
+    // (chmod 600), when its group or other users may access it.
     private static bool TryReadSecret(string option, string path, out string? secret, out string error)
     {
         secret = null;
         error = "";
-        if (!File.Exists(path))
+        try
         {
-            error = $"{option}: {Path.GetFullPath(path)} does not exist";
+            var bytes = SecretFiles.ReadBytes(option, Path.GetFullPath(path));
+            secret = System.Text.Encoding.UTF8.GetString(bytes).Trim();
+            return true;
+        }
+        catch (NodeConfigException e)
+        {
+            error = e.Message;
             return false;
         }
-        secret = File.ReadAllText(path).Trim();
-        return true;
     }
 }

@@ -1,4 +1,5 @@
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Cgroups;
 using Actorvisor.Hardware.Native;
 
 namespace Actorvisor.Host.Node;
@@ -21,8 +22,11 @@ public static class HostRequirements
         if (settings.Accelerator != AcceleratorPreference.Software) checks.Add(Kvm(settings.Accelerator == AcceleratorPreference.Kvm));
         checks.Add(Userfaultfd());
         checks.Add(Memlock());
+        checks.Add(CpuLimits());
         // VFIO devices are not part of the node's settings (yet): nothing to open.
         checks.Add(new HostCheck("vfio", Ok: true, Required: false, "no VFIO devices configured"));
+        // Nor are tap devices (the node has no network devices yet): reported, so the list says what was not checked.
+        checks.Add(new HostCheck("tap", Ok: true, Required: false, "no tap devices configured (/dev/net/tun is not opened)"));
         return checks;
     }
 
@@ -46,6 +50,13 @@ public static class HostRequirements
             $"{probe.Detail}; grant one of: sysctl vm.unprivileged_userfaultfd=1, or give the node's user read-write access to /dev/userfaultfd " +
             "(e.g. a udev rule KERNEL==\"userfaultfd\", GROUP=\"kvm\", MODE=\"0660\", and DeviceAllow=/dev/userfaultfd rw in the unit); " +
             "lazy guest memory (scenarios with lazy memory, async page faults) is disabled until then; everything else works");
+    }
+
+    private static HostCheck CpuLimits()
+    {
+        if (CpuLimitCgroups.TryOpen(out var unavailable) is { } groups)
+            return new HostCheck("cpu-limits", true, false, $"threaded cgroups with cpu.max under {groups.Directory}");
+        return new HostCheck("cpu-limits", false, false, $"{unavailable}; VMs created with a CPU limit run without it");
     }
 
     private static HostCheck Memlock()

@@ -1,4 +1,5 @@
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Cgroups;
 using Actorvisor.Host.Api;
 using Actorvisor.Host.Api.V1;
 using Actorvisor.Host.Cluster;
@@ -119,7 +120,8 @@ public static class NodeHost
 
         var info = new NodeInfo(settings.NodeName, settings.Address, accelerator.Kind.ToString().ToLowerInvariant(), accelerator.Description,
             settings.Vcpus, settings.MemoryBytes);
-        var images = new VmImageResolver(settings.ImageDirectories, settings.NodeName);
+        // Where the host has no cgroup v2 cpu controller the "cpu-limits" host check said so once; VMs then run unlimited.
+        var images = new VmImageResolver(settings.ImageDirectories, settings.NodeName, CpuLimitCgroups.TryOpen(out _));
         builder.Services.AddAkka(settings.ClusterName, (akka, services) =>
         {
             akka.AddHocon(NodeHocon.Build(settings), HoconAddMode.Prepend)

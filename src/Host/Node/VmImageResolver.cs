@@ -1,6 +1,7 @@
 using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Guests;
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Cgroups;
 using Actorvisor.Hardware.Images;
 using Actorvisor.Hardware.Machines;
 using Actorvisor.Hardware.Native;
@@ -15,16 +16,22 @@ namespace Actorvisor.Host.Node;
 /// is taken from the first). Owns those directories as <see cref="ConfinedDirectory"/> roots: every
 /// client-named file is opened once beneath one of them by the kernel's confined lookup (no '..' above it,
 /// no symbolic link or /proc magic link out, regular files only) and then read through that descriptor only,
-/// so an API client cannot load arbitrary host files into a guest.
+/// so an API client cannot load arbitrary host files into a guest. A spec's CPU limit becomes the VM's cgroup
+/// (through the node's <see cref="CpuLimitCgroups"/>, where it has them).
 /// </summary>
 public sealed class VmImageResolver : IDisposable
 {
     private readonly IReadOnlyList<ConfinedDirectory> _directories;
     private readonly string _nodeName;
+    private readonly CpuLimitCgroups? _cpuLimits;
 
-    /// <summary>Opens <paramref name="imageDirectories"/> (the node's Node:ImageDirectories) for node <paramref name="nodeName"/>.</summary>
+    /// <summary>
+    /// Opens <paramref name="imageDirectories"/> (the node's Node:ImageDirectories) for node <paramref name="nodeName"/>.
+    /// VMs with a CPU limit get a cgroup of <paramref name="cpuLimits"/>; without it (the host has no cgroup v2 cpu
+    /// controller, which the node reported at start) they run unlimited.
+    /// </summary>
     /// <exception cref="NodeConfigException">a directory cannot be opened.</exception>
-    public VmImageResolver(IReadOnlyList<string> imageDirectories, string nodeName)
+    public VmImageResolver(IReadOnlyList<string> imageDirectories, string nodeName, CpuLimitCgroups? cpuLimits = null)
     {
         var opened = new List<ConfinedDirectory>();
         foreach (var d in imageDirectories)
@@ -41,6 +48,7 @@ public sealed class VmImageResolver : IDisposable
         }
         _directories = opened;
         _nodeName = nodeName;
+        _cpuLimits = cpuLimits;
     }
 
     /// <summary>The spec to create, or an error naming the field.</summary>
@@ -104,7 +112,9 @@ public sealed class VmImageResolver : IDisposable
             };
             return (null, ApiErrorReply.Invalid(field, e.Message));
         }
-        return (MachineVm.Spec(spec.Name, accelerator, machine), null);
+        var cpuLimits = _cpuLimits;
+        Func<IThreadGroup>? vcpuThreads = spec.CpuLimit is { } limit && cpuLimits is not null ? () => cpuLimits.Create(spec.Name, limit) : null;
+        return (MachineVm.Spec(spec.Name, accelerator, machine, vcpuThreads: vcpuThreads), null);
     }
 
     /// <summary>

@@ -17,6 +17,8 @@ public class ApiValidatorTests
         Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good), Limits));
         Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Image = "/var/lib/actorvisor/images/guest.elf", BootMode = "long", Node = "n1" }), Limits));
         foreach (var restart in new[] { "never", "on-failure", "always" }) Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Restart = restart }), Limits));
+        Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { CpuLimit = 0.25 }), Limits));
+        Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Vcpus = 2, CpuLimit = 2 }), Limits));
         Assert.Null(ApiValidator.Validate(new StartVmRequest("a.b_c-1"), Limits));
         Assert.Null(ApiValidator.Validate(new StartVmRequest("a") { DeadlineMs = 2000 }, Limits));
         Assert.Null(ApiValidator.Validate(new ListVmsRequest(), Limits));
@@ -42,6 +44,12 @@ public class ApiValidatorTests
         { "spec.name", new CreateVmRequest(Good with { Name = "has space" }) },
         { "spec.name", new CreateVmRequest(Good with { Name = new string('a', 65) }) },
         { "spec.name", new CreateVmRequest(Good with { Name = "x\u0001" }) },
+        { "spec.cpuLimit", new CreateVmRequest(Good with { CpuLimit = 0 }) },
+        { "spec.cpuLimit", new CreateVmRequest(Good with { CpuLimit = -0.5 }) },
+        { "spec.cpuLimit", new CreateVmRequest(Good with { CpuLimit = 0.001 }) },
+        { "spec.cpuLimit", new CreateVmRequest(Good with { CpuLimit = 1.5 }) },
+        { "spec.cpuLimit", new CreateVmRequest(Good with { CpuLimit = double.NaN }) },
+        { "spec.cpuLimit", new CreateVmRequest(Good with { CpuLimit = double.PositiveInfinity }) },
         { "spec.vcpus", new CreateVmRequest(Good with { Vcpus = 0 }) },
         { "spec.restart", new CreateVmRequest(Good with { Restart = "sometimes" }) },
         { "spec.restart", new CreateVmRequest(Good with { Restart = "" }) },

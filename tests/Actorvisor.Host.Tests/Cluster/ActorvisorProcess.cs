@@ -42,21 +42,15 @@ public sealed class ActorvisorProcess : IAsyncDisposable
     /// <summary>The built actorvisor.dll next to the tests.</summary>
     public static string Dll => Path.Combine(AppContext.BaseDirectory, "actorvisor.dll");
 
-    /// <summary>Starts `dotnet actorvisor.dll ARGS` with <paramref name="environment"/> added.</summary>
-    public static ActorvisorProcess Start(string name, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>
+    /// Starts `dotnet actorvisor.dll ARGS` with <paramref name="environment"/> added; with a <paramref name="launcher"/>
+    /// (a command that execs the rest of its arguments, e.g. setpriv ... --), `LAUNCHER... dotnet actorvisor.dll ARGS`.
+    /// </summary>
+    public static ActorvisorProcess Start(string name, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null,
+        IReadOnlyList<string>? launcher = null)
     {
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(Dll);
-        foreach (var a in args) info.ArgumentList.Add(a);
-        // Node settings in the test runner's environment must not leak into the processes under test.
-        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("ACTORVISOR_", StringComparison.OrdinalIgnoreCase)).ToList()) info.Environment.Remove(key);
-        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) info.Environment[k] = v;
+        var info = StartInfo(args, environment, launcher);
+        info.RedirectStandardInput = true;
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var p = new ActorvisorProcess(name, process);
         process.OutputDataReceived += (_, e) => p.OnLine(e.Data, p._outputClosed);
@@ -67,20 +61,15 @@ public sealed class ActorvisorProcess : IAsyncDisposable
         return p;
     }
 
-    /// <summary>Runs `actorvisor ARGS` to completion (with <paramref name="input"/> on its stdin, then end of input, if given).</summary>
-    public static async Task<CliResult> RunAsync(IEnumerable<string> args, TimeSpan? timeout = null, IReadOnlyDictionary<string, string>? environment = null, string? input = null)
+    /// <summary>
+    /// Runs `actorvisor ARGS` to completion (with <paramref name="input"/> on its stdin, then end of input, if given),
+    /// through <paramref name="launcher"/> if given (as <see cref="Start"/>).
+    /// </summary>
+    public static async Task<CliResult> RunAsync(IEnumerable<string> args, TimeSpan? timeout = null, IReadOnlyDictionary<string, string>? environment = null, string? input = null,
+        IReadOnlyList<string>? launcher = null)
     {
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = input is not null,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(Dll);
-        foreach (var a in args) info.ArgumentList.Add(a);
-        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("ACTORVISOR_", StringComparison.OrdinalIgnoreCase)).ToList()) info.Environment.Remove(key);
-        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) info.Environment[k] = v;
+        var info = StartInfo(args, environment, launcher);
+        info.RedirectStandardInput = input is not null;
         using var process = Process.Start(info)!;
         if (input is not null)
         {
@@ -100,6 +89,28 @@ public sealed class ActorvisorProcess : IAsyncDisposable
             throw new TimeoutException($"actorvisor {string.Join(' ', args)} did not finish: {await stdout}{await stderr}");
         }
         return new CliResult(process.ExitCode, await stdout, await stderr);
+    }
+
+    private static ProcessStartInfo StartInfo(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment, IReadOnlyList<string>? launcher)
+    {
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        var info = new ProcessStartInfo(launcher is { Count: > 0 } ? launcher[0] : dotnet)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (launcher is { Count: > 0 })
+        {
+            foreach (var a in launcher.Skip(1)) info.ArgumentList.Add(a);
+            info.ArgumentList.Add(dotnet);
+        }
+        info.ArgumentList.Add(Dll);
+        foreach (var a in args) info.ArgumentList.Add(a);
+        // Node settings in the test runner's environment must not leak into the processes under test.
+        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("ACTORVISOR_", StringComparison.OrdinalIgnoreCase)).ToList()) info.Environment.Remove(key);
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) info.Environment[k] = v;
+        return info;
     }
 
     /// <summary>Completes when a line containing <paramref name="text"/> has been printed (also if it already was).</summary>

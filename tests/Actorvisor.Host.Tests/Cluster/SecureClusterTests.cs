@@ -88,7 +88,7 @@ public sealed class SecureClusterTests(SecureCluster cluster) : IClassFixture<Se
     {
         var foreign = cluster.OtherCa.Issue("mallory", "x");
         var passwordFile = Path.Combine(cluster.OtherCa.Directory, "password");
-        await File.WriteAllTextAsync(passwordFile, "x");
+        PrivateFile.WriteAllText(passwordFile, "x"); // owner-only: the CLI refuses a secret file others may read
         var logged = cluster.Nodes[0].WaitForLineAsync("certificate CN=mallory is not issued by the cluster CA", Wait);
         var r = await ActorvisorProcess.RunAsync(["cluster", "status", "--node", cluster.Contact(0), "--token", cluster.Token!, "--timeout", "3",
             "--tls-certificate", foreign, "--tls-password-file", passwordFile, "--tls-ca", cluster.Tls!.CaPath]);

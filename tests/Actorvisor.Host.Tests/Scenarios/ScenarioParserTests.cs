@@ -71,6 +71,17 @@ public class ScenarioParserTests
         """;
 
     [Fact]
+    public void A_cpu_limit_parses_and_one_outside_its_range_is_named()
+    {
+        var scenario = ScenarioParser.Parse("vms: [ { name: a, guest: spin, cpu-limit: 0.25 }, { name: b, guest: hello } ]\nsteps: [ { create: a } ]\n", "cpu.yaml", AppContext.BaseDirectory);
+        Assert.Equal(0.25, scenario.Vms[0].CpuLimit);
+        Assert.Null(scenario.Vms[1].CpuLimit);
+        var e = Assert.Throws<ScenarioParseException>(() => ScenarioParser.Parse("vms: [ { name: a, guest: spin, cpu-limit: 0 } ]\nsteps: [ { create: a } ]\n", "cpu.yaml", AppContext.BaseDirectory));
+        Assert.Contains("cpu-limit", e.Message);
+        Assert.Contains("must be in 0.01..64, got 0", e.Message);
+    }
+
+    [Fact]
     public void Lazy_memory_and_its_store_faults_and_counters_parse_into_their_model()
     {
         var scenario = ScenarioParser.Parse("""

@@ -35,6 +35,12 @@ public sealed record VmDeclaration(
     /// </summary>
     public Actorvisor.Actors.Registry.VmRestartPolicy Restart { get; init; } = Actorvisor.Actors.Registry.VmRestartPolicy.Never;
 
+    /// <summary>
+    /// The most CPU time its vCPUs may use together, in CPUs (a cgroup v2 cpu.max where the node has one), or null
+    /// for no limit.
+    /// </summary>
+    public double? CpuLimit { get; init; }
+
     /// <summary>Lazy guest memory above the VM's RAM, or null for none.</summary>
     public LazyMemoryDeclaration? LazyMemory { get; init; }
 

@@ -1,3 +1,4 @@
+using Actorvisor.Hardware.Cgroups;
 using Actorvisor.Actors.Devices;
 using Actorvisor.Actors.Runtime;
 using Actorvisor.Actors.Vm;
@@ -19,6 +20,9 @@ internal sealed class InProcessNode(NodeDeclaration declaration, ActorvisorRunti
 {
     private readonly object _gate = new();
     private readonly Dictionary<AcceleratorPreference, IAccelerator> _accelerators = new();
+    private CpuLimitCgroups? _cpuLimits;
+    private string _cpuLimitsUnavailable = "";
+    private bool _cpuLimitsProbed;
 
     /// <inheritdoc />
     public NodeDeclaration Declaration { get; } = declaration;
@@ -48,7 +52,7 @@ internal sealed class InProcessNode(NodeDeclaration declaration, ActorvisorRunti
             // Closed with the VM's devices: after its vCPUs stopped and its async page faults were flushed.
             if (file is not null) devices.Add(new VmDevice("scenario-lazy-store", file));
             return devices;
-        }, routerBuilt: r => router = r) with
+        }, routerBuilt: r => router = r, vcpuThreads: CpuLimitGroup(vm)) with
         {
             VfioFiles = vm.VfioFiles,
             KvmVfioDevice = kvmVfioDevice,
@@ -63,7 +67,10 @@ internal sealed class InProcessNode(NodeDeclaration declaration, ActorvisorRunti
             file?.Dispose();
             throw new VmRequestRefusedException(e.Message, e, InProcessVm.KindOf(e));
         }
-        return new InProcessVm(vm, session, observation, accelerator.Description, crashable, witness!, runtime.RequestTimeout)
+        var description = vm.CpuLimit is { } limit
+            ? $"{accelerator.Description}, cpu-limit {limit.ToString(System.Globalization.CultureInfo.InvariantCulture)}{(CpuLimits() is null ? $" not applied: {_cpuLimitsUnavailable}" : "")}"
+            : accelerator.Description;
+        return new InProcessVm(vm, session, observation, description, crashable, witness!, runtime.RequestTimeout)
         {
             LazyStore = store,
             AsyncPf = router,
@@ -89,6 +96,25 @@ internal sealed class InProcessNode(NodeDeclaration declaration, ActorvisorRunti
             throw new VmRequestRefusedException(e.Message, e);
         }
         return (new SlowBackingStore(file ?? (IBackingStore)new ZeroBackingStore(), lazy.Latency), file);
+    }
+
+    // The runner process's cgroups for VMs with a cpu-limit, opened on first use; without them such VMs run unlimited
+    // (their description says why).
+    private Func<IThreadGroup>? CpuLimitGroup(VmDeclaration vm) =>
+        vm.CpuLimit is { } limit && CpuLimits() is { } groups ? () => groups.Create(vm.Name, limit) : null;
+
+    private CpuLimitCgroups? CpuLimits()
+    {
+        lock (_gate)
+        {
+            if (!_cpuLimitsProbed)
+            {
+                _cpuLimits = CpuLimitCgroups.TryOpen(out var unavailable);
+                _cpuLimitsUnavailable = unavailable;
+                _cpuLimitsProbed = true;
+            }
+            return _cpuLimits;
+        }
     }
 
     private IAccelerator Accelerator(AcceleratorPreference preference)

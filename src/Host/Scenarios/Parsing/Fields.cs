@@ -129,6 +129,25 @@ internal sealed class Fields
         return (int)value;
     }
 
+    /// <summary>A decimal number (e.g. 0.25) in [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    public double? Fraction(string key, double min, double max, bool required = false)
+    {
+        var text = Scalar(key, required, "a number");
+        if (text is null) return null;
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        if (!double.TryParse(text, System.Globalization.NumberStyles.AllowDecimalPoint, inv, out var value))
+        {
+            Error(key, $"must be a decimal number, got '{text}'");
+            return null;
+        }
+        if (value < min || value > max)
+        {
+            Error(key, $"must be in {min.ToString(inv)}..{max.ToString(inv)}, got {value.ToString(inv)}");
+            return null;
+        }
+        return value;
+    }
+
     /// <summary>An address or count (decimal or 0x hex).</summary>
     public ulong? Number(string key, bool required = false)
     {

@@ -109,7 +109,7 @@ public static class ScenarioParser
     {
         var peeked = Fields.Peek(node, "name");
         var what = peeked is null ? "vm" : $"vm '{peeked}'";
-        var f = Fields.Of(node, what, context, "name", "node", "guest", "memory", "vcpus", "accelerator", "devices", "vfio", "lazy-memory", "restart");
+        var f = Fields.Of(node, what, context, "name", "node", "guest", "memory", "vcpus", "accelerator", "devices", "vfio", "lazy-memory", "restart", "cpu-limit");
         if (f is null) return null;
         var name = f.String("name", required: true);
         var guest = f.Node("guest") is { } g ? ReadGuest(g, context, what) : null;
@@ -117,6 +117,7 @@ public static class ScenarioParser
         var memory = f.Size("memory");
         var vcpus = f.Int("vcpus", 1, 64);
         var accelerator = f.Choice("accelerator", Accelerators) ?? defaultAccelerator;
+        var cpuLimit = f.Fraction("cpu-limit", Api.V1.ApiValidator.MinCpuLimit, 64);
         var nodeName = f.String("node") ?? defaultNode;
         var restart = f.Choice("restart", RestartPolicies) ?? Actors.Registry.VmRestartPolicy.Never;
         var devices = new List<DeviceDeclaration>();
@@ -157,7 +158,7 @@ public static class ScenarioParser
             lazyOk = lazy is not null;
         }
         if (name is null || guest is null || !lazyOk) return null;
-        return new VmDeclaration(name, nodeName, guest, memory, vcpus, accelerator, devices, context.At(node)) { VfioFiles = vfio, LazyMemory = lazy, Pinned = f.Has("node"), Restart = restart };
+        return new VmDeclaration(name, nodeName, guest, memory, vcpus, accelerator, devices, context.At(node)) { VfioFiles = vfio, LazyMemory = lazy, Pinned = f.Has("node"), Restart = restart, CpuLimit = cpuLimit };
     }
 
     // lazy-memory: { size: 4M, address: 0x40000000, store: zero | file, file: image.raw, latency: 5ms }

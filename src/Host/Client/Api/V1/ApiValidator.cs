@@ -32,6 +32,9 @@ public static class ApiValidator
     /// <summary>The longest kernel command line.</summary>
     public const int MaxCommandLineLength = 4096;
 
+    /// <summary>The smallest CPU limit: 1 ms of CPU time per 100 ms period, the kernel's minimum quota.</summary>
+    public const double MinCpuLimit = 0.01;
+
     /// <summary>Most multiboot modules one spec may load.</summary>
     public const int MaxModules = 16;
 
@@ -97,6 +100,8 @@ public static class ApiValidator
             if (spec.MemoryBytes < guest.MinimumMemoryBytes)
                 return ApiErrorReply.Invalid("spec.memoryBytes", $"guest '{guest.Name}' needs at least {guest.MinimumMemoryBytes} bytes");
         }
+        if (spec.CpuLimit is { } limit && !(limit >= MinCpuLimit && limit <= spec.Vcpus))
+            return ApiErrorReply.Invalid("spec.cpuLimit", $"{limit.ToString(System.Globalization.CultureInfo.InvariantCulture)} is outside {MinCpuLimit.ToString(System.Globalization.CultureInfo.InvariantCulture)}..{spec.Vcpus} (CPUs: at most one per vCPU)");
         if (BootProtocol(spec) is { } protocol) return protocol;
         if (spec.BootMode is { } mode && !BootModes.Contains(mode))
             return ApiErrorReply.Invalid("spec.bootMode", $"'{mode}' is not a boot mode ({string.Join(", ", BootModes)})");

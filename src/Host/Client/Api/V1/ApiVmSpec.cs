@@ -26,5 +26,10 @@ namespace Actorvisor.Host.Api.V1;
 /// node comes back if it was running or paused) or "always" (restarted whenever it ends on its own, and started whenever its
 /// node comes back). The node keeps it with the VM's definition (see docs/architecture.md, "Desired state").
 /// </param>
+/// <param name="CpuLimit">
+/// The most CPU time the VM's vCPU threads may use together, in CPUs (0.5: half of one core), between
+/// <see cref="ApiValidator.MinCpuLimit"/> and the VM's vCPU count; null for no limit. Applied through a cgroup v2
+/// where the node has one with the cpu controller; a node without says so once at start and runs VMs unlimited.
+/// </param>
 public sealed record ApiVmSpec(string Name, int Vcpus, ulong MemoryBytes, string Image, string? BootMode = null, string? Node = null,
-    string? Format = null, string? CommandLine = null, IReadOnlyList<string>? Modules = null, string? Restart = null);
+    string? Format = null, string? CommandLine = null, IReadOnlyList<string>? Modules = null, string? Restart = null, double? CpuLimit = null);
