@@ -32,7 +32,8 @@ namespace Actorvisor.Hardware.Guests;
 /// events: not-present=XXXXXXXX ready=XXXXXXXX early=XXXXXXXX late=XXXXXXXX wakeup-all=XXXXXXXX
 /// </code>
 /// and exits with 0 through the debug-exit port. Any other exception, or a #PF that is not an async "page not
-/// present", prints "fatal: vector=VVVVVVVV cr2=..." and exits with <see cref="FatalResultCode"/>.</para>
+/// present", prints "fatal: vector=VVVVVVVV cr2=... frame=..." (the two qwords on top of the stack: error code and
+/// RIP, or RIP and CS) and exits with <see cref="FatalResultCode"/>.</para>
 /// <para>It enables the protocol only when asked to and when CPUID leaf 0x40000000 says KVM with leaf 0x40000001's
 /// ASYNC_PF and ASYNC_PF_INT; otherwise it prints "apf: off" and every missing page blocks the vCPU (today's
 /// behaviour). Its state lives in ordinary RAM from <see cref="GuestLayout.DataBase"/> (addresses below), so a test
@@ -590,14 +591,22 @@ public static class AsyncPfSchedulerGuest
                 a.mov(r12, cr2);
                 a.jmp(g.L("fatal"));
             }
-            // R13 = vector, R12 = CR2.
+            // R13 = vector, R12 = CR2; the exception's frame (with or without an error code) is on the stack.
             g.Mark("fatal");
             a.cli();
+            a.mov(r14, __qword_ptr[rsp]);
+            a.mov(r15, __qword_ptr[rsp + 8]);
             g.Print("fatal: vector=");
             a.mov(eax, r13d);
             g.PrintHex32();
             g.Print(" cr2=");
             a.mov(rax, r12);
+            g.PrintHex64();
+            g.Print(" frame=");
+            a.mov(rax, r14);
+            g.PrintHex64();
+            g.PutChar(' ');
+            a.mov(rax, r15);
             g.PrintHex64();
             g.PutChar('\n');
             a.mov(al, FatalResultCode);
