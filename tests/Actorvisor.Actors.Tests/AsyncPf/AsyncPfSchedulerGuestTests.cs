@@ -142,4 +142,27 @@ public class AsyncPfSchedulerGuestTests(ITestOutputHelper output) : AsyncPfTestK
         Assert.Equal((uint)pages, report.EarlyReady);
         Assert.Equal((uint)pages, report.LateSleeps);
     }
+
+    [Fact]
+    public void Wakeup_all_wakes_the_sleeping_walker_and_its_retry_of_the_still_missing_page_blocks_until_it_arrives()
+    {
+        var node = StartNode();
+        const int pages = 4;
+        var store = new HeldPagesStore(new PatternStore(), held: _ => true);
+        var vm = CreateLazyVm(node, "apf-wakeup-all", AsyncPfSchedulerGuest.Build(LazyGuests.LazyBase, pages, 2, useAsyncPf: true), store, pages, NoReadahead,
+            accelerator: new SoftAccelerator());
+        var soft = Assert.IsType<SoftVcpu>(vm.Machine.Vcpus[0]);
+        Start(vm.Vm);
+        AwaitCondition(() => Guest(vm, AsyncPfSchedulerGuest.SleepingCount) == 1, Long, TimeSpan.FromMilliseconds(2), "the walker asleep on page 0");
+
+        soft.AsyncPf.WakeupAll();
+        AwaitCondition(() => Guest(vm, AsyncPfSchedulerGuest.WakeupAllCount) == 1, Long, TimeSpan.FromMilliseconds(2), "the guest took the wakeup-all");
+        Assert.Equal(0u, Guest(vm, AsyncPfSchedulerGuest.SleepingCount));
+        Assert.Equal(AsyncPfSchedulerGuest.Runnable, Guest(vm, AsyncPfSchedulerGuest.StateOf(0)));
+        store.Release();
+
+        var report = RunToEnd(vm, pages);
+        Assert.Equal(1u, report.WakeupAll);
+        Assert.InRange(report.NotPresent, 1u, (uint)pages);
+    }
 }
