@@ -67,15 +67,16 @@ internal static unsafe class SoftExitHooks
     private static void OnInterrupt(nint uc, uint number, nint vcpu) => Vcpu(vcpu).Interrupt(uc, number);
 
     /// <summary>
-    /// An empty code hook: with one installed, a memory hook that refuses an access leaves RIP exactly on the faulting
-    /// instruction with nothing replayed (Soft/README, "Precise faults"), which a "page not present" #PF needs.
+    /// A code hook over all code: with one installed, a memory hook that refuses an access leaves RIP exactly on the faulting
+    /// instruction with nothing replayed (Soft/README, "Precise faults"), which a "page not present" #PF needs. It also
+    /// serves as the interrupt window while it is installed (SoftVcpu.InterruptWindowInstruction).
     /// </summary>
     public static readonly void* PreciseFaultCode = (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnPreciseFaultCode;
 
     [UnmanagedCallersOnly]
-    private static void OnPreciseFaultCode(nint uc, ulong address, uint size, nint vcpu) { }
+    private static void OnPreciseFaultCode(nint uc, ulong address, uint size, nint vcpu) => Vcpu(vcpu).InterruptWindowInstruction(uc);
 
-    /// <summary>The block hook installed while an external interrupt waits for IF=1 (see SoftVcpu.WatchInterruptWindow).</summary>
+    /// <summary>The block hook that stops emulation while an external interrupt waits for IF=1 (see SoftVcpu.WatchInterruptWindow).</summary>
     public static readonly void* InterruptWindowBlock = (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnInterruptWindowBlock;
 
     [UnmanagedCallersOnly]

@@ -90,6 +90,8 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
 
     // External interrupts queued by QueueExternalInterrupt, oldest first; guarded by _gate.
     private readonly Queue<byte> _externalInterrupts = new();
+    // True while an external interrupt waits for its window: the window hooks stop emulation (vCPU thread only).
+    private bool _windowWanted;
 
     // Exit bookkeeping of the current Run; touched only by the run thread (hooks run on it).
     private IExitHandler? _handler;
@@ -192,6 +194,11 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
                         return VcpuExit.Kicked;
                     }
                     if (_vm.Memslots.Generation != engine.Generation) continue;
+                    // An interrupt queued since DeliverExternalInterrupt / WatchInterruptWindow looked found the vCPU not
+                    // running, so it requested no stop: take it (or watch for its window) before entering, or it would
+                    // wait until something else stops the vCPU (a LAPIC vector in service blocks its own class, so
+                    // that may be never: seen as a timer tick lost for good by the async-PF scheduler guest).
+                    if (_externalInterrupts.Count > 0 && !_windowWanted) continue;
                     // Cleared before entering guest mode: a flush requested from now on finds the vCPU in guest
                     // mode or sees it apply the flush at entry, and its stop request is not lost.
                     Volatile.Write(ref *_stopRequest, 0);
@@ -262,6 +269,11 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
             engine?.Dispose();
             engine = fresh;
         }
+        // The interrupt-window hook is there from the start: QEMU emits hook calls when it translates a block, so a
+        // hook added later never runs in blocks translated before (a guest looping in one of them with an
+        // interrupt waiting would never be stopped to take it).
+        if (engine.InterruptWindowHook == 0)
+            engine.InterruptWindowHook = engine.Uc.AddHook(UC_HOOK_BLOCK, SoftExitHooks.InterruptWindowBlock, GCHandle.ToIntPtr(_self));
         if (precise && engine.PreciseFaultHook == 0)
             engine.PreciseFaultHook = engine.Uc.AddHook(UC_HOOK_CODE, SoftExitHooks.PreciseFaultCode, GCHandle.ToIntPtr(_self));
         if (_regsDirty || _sregsDirty) LoadState(engine);
@@ -887,29 +899,45 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     /// While an external interrupt waits for the guest to set IF or leave an interrupt shadow, a managed block
     /// hook stops emulation at every block start after the first of each uc_emu_start (Every instruction that
     /// sets IF or ends a shadow ends its translation block, so a block start is the first boundary where the
-    /// interrupt may be taken; skipping the first one lets the guest make progress). The hook is only installed
-    /// for that time: the native block hook alone serves every other run.
+    /// interrupt may be taken; skipping the first one lets the guest make progress); with the precise-fault code
+    /// hook installed, that hook stops at every instruction after the first instead. The block hook is installed
+    /// with the engine (a hook added later would not run in blocks translated before it) and does nothing while no
+    /// interrupt waits.
     /// </summary>
     private void WatchInterruptWindow(SoftCpuEngine engine)
     {
         bool pending;
         lock (_gate) pending = _externalInterrupts.Count > 0;
-        if (pending && engine.InterruptWindowHook == 0)
-            engine.InterruptWindowHook = engine.Uc.AddHook(UC_HOOK_BLOCK, SoftExitHooks.InterruptWindowBlock, GCHandle.ToIntPtr(_self));
-        else if (!pending && engine.InterruptWindowHook != 0)
-        {
-            Check(uc_hook_del(engine.Uc.Uc, engine.InterruptWindowHook), "uc_hook_del");
-            engine.InterruptWindowHook = 0;
-        }
+        _windowWanted = pending;
     }
 
-    /// <summary>The interrupt-window hook of the current engine, 0 while none is installed (tests).</summary>
+    /// <summary>The interrupt-window hook of the current engine (installed with the engine), 0 before the first Run (tests).</summary>
     internal nuint InterruptWindowHookForTest => _engine?.InterruptWindowHook ?? 0;
 
-    /// <summary>The interrupt-window block hook (see <see cref="WatchInterruptWindow"/>): stops at the second and later block starts.</summary>
+    /// <summary>True while the window hooks stop emulation for a waiting interrupt (tests).</summary>
+    internal bool InterruptWindowWatchedForTest => _windowWanted;
+
+    /// <summary>The interrupt-window block hook (see <see cref="WatchInterruptWindow"/>): while an interrupt waits, stops at the second and later block starts.</summary>
     internal void InterruptWindowBlock(nint uc)
     {
+        // With the precise-fault code hook, a stop from this block hook left RIP where the emulation had started, at
+        // every re-entry (seen as millions of stops without progress inside a handler with IF=0): the code hook
+        // stops instead (InterruptWindowInstruction).
+        if (!_windowWanted || _engine!.PreciseFaultHook != 0) return;
         if (_blocksThisEmulation++ == 0) return;
+        _internalStop = true;
+        uc_emu_stop(uc);
+    }
+
+    /// <summary>
+    /// The precise-fault code hook (all code, while the guest has async page faults enabled): while an interrupt waits
+    /// for its window, stops before the second and later instructions of each uc_emu_start, so the interrupt is taken
+    /// at the first instruction boundary where IF is set and no shadow is active. A stop from a code hook leaves RIP on
+    /// that instruction, not executed.
+    /// </summary>
+    internal void InterruptWindowInstruction(nint uc)
+    {
+        if (!_windowWanted || _blocksThisEmulation++ == 0) return;
         _internalStop = true;
         uc_emu_stop(uc);
     }

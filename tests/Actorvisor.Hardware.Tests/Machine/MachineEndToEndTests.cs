@@ -163,6 +163,26 @@ public abstract class MachineEndToEndTests : IDisposable
     }
 
     [AcceleratorFact]
+    public void The_async_pf_scheduler_guest_walks_present_memory_with_the_protocol_on_and_takes_no_event()
+    {
+        // The walked range is ordinary RAM: nothing is missing, so the protocol is enabled but never used, while the
+        // timer tick shares the vCPU between the walker and 3 compute tasks.
+        const ulong walked = 0x40_0000;
+        const int pages = 256;
+        var machine = Create(AsyncPfSchedulerGuest.Build(walked, pages, 3, useAsyncPf: true));
+        for (int p = 0; p < pages; p++) machine.Memory.Write(walked + (ulong)p * 4096, (uint)(p * 3 + 1));
+        var result = machine.Run(RunTimeout);
+        Assert.True(result.Outcome == MachineOutcome.Exited, $"expected the guest to exit, got: {result}; console: \"{result.ConsoleOutput}\"");
+        Assert.Equal(0, result.ResultCode);
+        var report = AsyncPfSchedulerReport.Parse(result.ConsoleOutput);
+        Assert.True(report.AsyncPfEnabled);
+        Assert.Equal((uint)pages, report.WalkPages);
+        Assert.Equal((uint)(3 * pages * (pages - 1) / 2 + pages), report.WalkSum);
+        Assert.Equal(0u, report.NotPresent + report.Ready + report.WakeupAll);
+        Assert.Empty(report.Inconsistencies());
+    }
+
+    [AcceleratorFact]
     public void Two_vcpus_fill_their_own_regions_and_vcpu_0_reports_both()
     {
         const int pages = 16;

@@ -260,7 +260,7 @@ public sealed class SoftAcceleratorTests : IDisposable
     }
 
     [Fact]
-    public void TheInterruptWindowHookIsInstalledOnlyWhileAnInterruptWaits()
+    public void TheInterruptWindowIsWatchedOnlyWhileAnInterruptWaits()
     {
         using var m = new TestMachine(_accelerator);
         const ulong idt = 0x3000, handler = 0x4000;
@@ -275,15 +275,17 @@ public sealed class SoftAcceleratorTests : IDisposable
 
         Assert.IsType<VcpuExit.PortIo>(m.Cpu.Run(exits));
         Assert.Equal(VcpuExit.Halted, m.Cpu.Run(exits));
-        Assert.Equal(0UL, (ulong)cpu.InterruptWindowHookForTest); // nothing queued: the native block hook alone
+        // The hook comes with the engine (QEMU only calls hooks that existed when it translated a block); idle while nothing waits.
+        Assert.NotEqual(0UL, (ulong)cpu.InterruptWindowHookForTest);
+        Assert.False(cpu.InterruptWindowWatchedForTest);
         m.EnterLongMode(TestMachine.CodeAddress);
         m.Cpu.SetSpecialRegisters(m.Cpu.GetSpecialRegisters() with { Idt = new(idt, 16 * 0x31 - 1) });
         m.Cpu.QueueExternalInterrupt(0x30);
         Assert.IsType<VcpuExit.PortIo>(m.Cpu.Run(exits)); // IF=0: the interrupt waits
-        Assert.NotEqual(0UL, (ulong)cpu.InterruptWindowHookForTest);
+        Assert.True(cpu.InterruptWindowWatchedForTest);
         Assert.Equal(VcpuExit.Halted, m.Cpu.Run(exits));
         Assert.Equal(handler + 1, m.Cpu.GetRegisters().Rip);
-        Assert.Equal(0UL, (ulong)cpu.InterruptWindowHookForTest);
+        Assert.False(cpu.InterruptWindowWatchedForTest);
     }
 
     [Fact]
