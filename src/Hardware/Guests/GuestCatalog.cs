@@ -37,7 +37,7 @@ public static class GuestCatalog
         new("serial-echo", [], _ => GuestLibrary.SerialEcho()),
         new("counter",
             [
-                new("count", 1, int.MaxValue, 16, "lines it prints (count=0 .. count-1)"),
+                new("count", 1, GuestLibrary.MaxCounterLines, 16, "lines it prints (count=0 .. count-1)"),
                 new("ballast-pages", 0, GuestLibrary.MaxMemoryWriterPages - 1, 0, "pages it fills first and never touches again"),
             ],
             p => GuestLibrary.Counter(p["count"], p["ballast-pages"])),

@@ -323,6 +323,9 @@ public static class GuestLibrary
     /// <summary>The line <see cref="Counter"/> prints for <paramref name="n"/>: "count=" and n as 8 lowercase hex digits, then a newline.</summary>
     public static string CounterLine(uint n) => $"count={n:x8}\n";
 
+    /// <summary>The most lines a <see cref="Counter"/> prints (its expected console, spelled out, is then 15 MB).</summary>
+    public const int MaxCounterLines = 1_000_000;
+
     /// <summary>Where <see cref="Counter"/> keeps its counter (a dword in RAM, so that memory carries state too).</summary>
     public const ulong CounterAddress = GuestLayout.DataBase;
 
@@ -336,7 +339,7 @@ public static class GuestLibrary
     /// </summary>
     public static GuestImage Counter(int count, int ballastPages = 0)
     {
-        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "count must be at least 1");
+        if (count < 1 || count > MaxCounterLines) throw new ArgumentOutOfRangeException(nameof(count), count, $"count must be 1..{MaxCounterLines}");
         if (ballastPages < 0 || ballastPages > MaxMemoryWriterPages - 1) throw new ArgumentOutOfRangeException(nameof(ballastPages), ballastPages, $"ballast pages must be 0..{MaxMemoryWriterPages - 1}");
         const ulong origin = GuestLayout.ImageBase;
         var bytes = GuestAssembler.Assemble(32, origin, g =>
