@@ -109,6 +109,7 @@ public static class NodeHost
         var info = new NodeInfo(settings.NodeName, settings.Address, accelerator.Kind.ToString().ToLowerInvariant(), accelerator.Description,
             settings.Vcpus, settings.MemoryBytes);
         var images = new VmImageResolver(settings.ImageDirectories, settings.NodeName);
+        var snapshots = new VmSnapshotDirectories(settings.SnapshotDirectories, settings.NodeName);
         builder.Services.AddAkka(settings.ClusterName, (akka, services) =>
         {
             akka.AddHocon(NodeHocon.Build(settings), HoconAddMode.Prepend)
@@ -130,7 +131,7 @@ public static class NodeHost
                 .WithActors((system, registry) =>
                 {
                     var directory = registry.Get<VmDirectoryKey>();
-                    var agent = system.ActorOf(HypervisorAgent.Props(info, accelerator, images, directory, metrics.VmStates), HypervisorAgent.Name);
+                    var agent = system.ActorOf(HypervisorAgent.Props(info, accelerator, images, directory, metrics.VmStates, snapshots), HypervisorAgent.Name);
                     var api = system.ActorOf(ApiGateway.Props(directory, agent, HypervisorAgent.Path, settings.NodeName, settings.ApiToken, metrics.ApiRequestDuration), ApiPaths.GatewayName);
                     ClusterClientReceptionist.Get(system).RegisterService(api);
                     metrics.Attach(system);
