@@ -114,7 +114,8 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             live.Halted.Clear();
             BeginTransition(live, state, VmState.Running, ResumeVcpu.Instance, m => m is VcpuResumed);
         });
-        Receive<SnapshotVm>(_ => state == VmState.Paused, m => BeginSnapshot(live, m));
+        // A Created VM is snapshotted as built (its vCPUs parked before the first instruction), a Paused one where it stopped.
+        Receive<SnapshotVm>(_ => state is VmState.Paused or VmState.Created, m => BeginSnapshot(live, state, m));
         Receive<SnapshotVm>(_ => Refuse(new VmError.InvalidTransition(state, "snapshot")));
         Receive<StartVm>(_ => Refuse(new VmError.InvalidTransition(state, "start")));
         Receive<PauseVm>(_ => Refuse(new VmError.InvalidTransition(state, "pause")));
@@ -211,7 +212,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 
     // ---- snapshot of a Paused VM: the vCPU states, then the files off the actor's thread; other requests wait ----
 
-    private void BeginSnapshot(LiveData live, SnapshotVm request)
+    private void BeginSnapshot(LiveData live, VmState state, SnapshotVm request)
     {
         var vm = _vm!;
         if (vm.Parts.SnapshotContent is not { } contentOf)
@@ -219,7 +220,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             Refuse(new VmError.SnapshotFailed("this VM's hardware cannot be snapshotted"));
             return;
         }
-        var snapshot = _snapshot = new VmSnapshotWrite(request, Sender, live);
+        var snapshot = _snapshot = new VmSnapshotWrite(request, Sender, live, state);
         snapshot.VcpuStates = FanOut.Start(Context, FanOut.Tell(vm.Vcpus, SaveVcpuState.Instance), m => m is VcpuStateSaved, VcpuAckTimeout, c =>
         {
             snapshot.VcpuStates = null;
@@ -254,7 +255,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
                 return;
             }
             var done = new VmSnapshotted(Name, result.Directory, result.Manifest.MemoryBytes, result.BytesOnDisk, snapshot.Elapsed, snapshot.Request.Resume);
-            if (!snapshot.Request.Resume)
+            if (!snapshot.Request.Resume || snapshot.State != VmState.Paused)
             {
                 EndSnapshot(snapshot, done);
                 return;
@@ -263,7 +264,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             snapshot.Live.Halted.Clear();
             BeginTransition(snapshot.Live, VmState.Paused, VmState.Running, ResumeVcpu.Instance, a => a is VcpuResumed, snapshot.Requester, done);
         });
-        Receive<GetVmDescription>(_ => Sender.Tell(_reports.Describe(VmState.Paused, null)));
+        Receive<GetVmDescription>(_ => Sender.Tell(_reports.Describe(snapshot.State, null)));
         Receive<GetAsyncPfCounters>(_ => Sender.Tell(_reports.AsyncPfCounters()));
         Receive<ConsoleWaiting>(_ => _reports.PublishConsole());
         // Crashes too: memory may not be released while the write reads it.
@@ -274,7 +275,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     {
         _snapshot = null;
         snapshot.Requester.Tell(reply);
-        Become(() => Live(VmState.Paused, snapshot.Live));
+        Become(() => Live(snapshot.State, snapshot.Live));
         Stash.UnstashAll();
     }
 

@@ -95,12 +95,12 @@ public sealed record ReadGuestMemory(ulong Address, int Length) : IVmRequest
 }
 
 /// <summary>
-/// Writes a snapshot of the Paused VM into the new directory <paramref name="Directory"/> (its parent must exist):
+/// Writes a snapshot of the Paused (or Created: not yet run) VM into the new directory <paramref name="Directory"/> (its parent must exist):
 /// every vCPU's state (saved on its own thread), the platform and device state and guest memory (sparse), see
 /// Hardware.Snapshots.SnapshotWriter. With <paramref name="Resume"/> the VM runs again once the files are written.
 /// <paramref name="ProgressTo"/>, if given, receives <see cref="VmSnapshotProgress"/> while memory is written. Replies
 /// <see cref="VmSnapshotted"/>, or <see cref="VmRequestFailed"/> with <see cref="VmError.InvalidTransition"/> (the VM is
-/// not Paused) or <see cref="VmError.SnapshotFailed"/>. Other requests wait until the snapshot is written.
+/// neither Paused nor Created; resume applies to a Paused one) or <see cref="VmError.SnapshotFailed"/>. Other requests wait until the snapshot is written.
 /// </summary>
 public sealed record SnapshotVm(string Directory, bool Resume = false, IActorRef? ProgressTo = null) : IVmRequest;
 

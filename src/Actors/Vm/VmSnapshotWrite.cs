@@ -10,8 +10,11 @@ namespace Actorvisor.Actors.Vm;
 /// <see cref="SnapshotWriteEnded"/> to the VmActor; <see cref="WaitForWrite"/> lets a VmActor that is being stopped
 /// wait for it before its memory is unmapped.
 /// </summary>
-internal sealed class VmSnapshotWrite(SnapshotVm request, IActorRef requester, LiveData live)
+internal sealed class VmSnapshotWrite(SnapshotVm request, IActorRef requester, LiveData live, VmState state)
 {
+    /// <summary>The state the VM was in (Created or Paused) and returns to.</summary>
+    public VmState State { get; } = state;
+
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private Task? _write;
 
@@ -21,7 +24,7 @@ internal sealed class VmSnapshotWrite(SnapshotVm request, IActorRef requester, L
     /// <summary>Who asked.</summary>
     public IActorRef Requester { get; } = requester;
 
-    /// <summary>The VM's live data (the Paused state it returns to).</summary>
+    /// <summary>The VM's live data (of the state it returns to).</summary>
     public LiveData Live { get; } = live;
 
     /// <summary>The fan-out collecting the vCPU states, while it runs.</summary>

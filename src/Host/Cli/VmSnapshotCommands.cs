@@ -6,7 +6,7 @@ namespace Actorvisor.Host.Cli;
 
 /// <summary>
 /// `actorvisor vm snapshot NAME --to SNAPSHOT [--resume]` and `actorvisor vm restore --from SNAPSHOT --name NEW
-/// [--lazy|--eager|--mmap] [--node N]`: snapshots are named entries of the nodes' snapshot directories, never paths.
+/// [--lazy|--eager|--mmap] [--on N]`: snapshots are named entries of the nodes' snapshot directories, never paths.
 /// </summary>
 public static class VmSnapshotCommands
 {
@@ -43,7 +43,8 @@ public static class VmSnapshotCommands
         var lazy = new Option<bool>("--lazy") { Description = "memory is fetched on first touch by the async-PF workers (the default)" };
         var eager = new Option<bool>("--eager") { Description = "all memory is read before the VM runs" };
         var mmap = new Option<bool>("--mmap") { Description = "memory is a private mapping of the snapshot's file" };
-        var node = new Option<string?>("--node") { Description = "the node to restore on (default: placement picks one; it must hold the snapshot)" };
+        // --on, as vm create has it: --node is the cluster contact of every cluster command.
+        var node = new Option<string?>("--on") { Description = "the node to restore on (default: placement picks one; it must hold the snapshot)" };
         var start = new Option<bool>("--start") { Description = "start it once restored" };
         var connection = new ClusterConnectionOptions();
         var command = new Command("restore", "Create a VM from a snapshot (state Created; --start runs it)") { from, name, lazy, eager, mmap, node, start };
@@ -53,7 +54,7 @@ public static class VmSnapshotCommands
             var modes = new[] { (lazy, "lazy"), (eager, "eager"), (mmap, "mmap") }.Where(m => parse.GetValue(m.Item1)).Select(m => m.Item2).ToList();
             if (modes.Count > 1) return Task.FromResult(Usage("give at most one of --lazy, --eager and --mmap"));
             var request = new RestoreVmRequest(parse.GetValue(name)!, parse.GetValue(from)!, modes.FirstOrDefault() ?? "lazy", parse.GetValue(node));
-            if (ApiValidator.Validate(request) is { } invalid) return Task.FromResult(Usage(invalid.Field is { } f ? "--" + f + invalid.Message[f.Length..] : invalid.Message));
+            if (ApiValidator.Validate(request) is { } invalid) return Task.FromResult(Usage(invalid.Field is { } f ? "--" + (f == "node" ? "on" : f) + invalid.Message[f.Length..] : invalid.Message));
             return ClusterCliRunner.RunAsync(parse, connection, async (client, json) =>
             {
                 var reply = await ClusterCliRunner.WithProgress(json, $"Restoring VM {request.Name} from snapshot {request.From} ({request.Mode})...", () => client.RequestAsync(request, ct));
