@@ -20,7 +20,7 @@ namespace Actorvisor.Actors.AsyncPf;
 /// marks the page present before reading the published fault. Both are full fences, so at least one of them sees
 /// the other: no completion is lost, and <see cref="PfaultWait"/> makes sure none counts twice.
 /// </remarks>
-public sealed class AsyncPfRouter : IPageFaultSink, IDisposable
+public sealed class AsyncPfRouter : IStoreBackedFaultSink, IDisposable
 {
     private readonly AsyncPfVcpu[] _vcpus;
     private readonly SynchronousPageResolver _fallback;

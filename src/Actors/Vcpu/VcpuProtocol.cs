@@ -36,6 +36,13 @@ public sealed record GetVcpuRegisters : IVcpuRequest
 /// <summary>Writes the general registers, and the special registers when given. Replies <see cref="VcpuRegistersSet"/>.</summary>
 public sealed record SetVcpuRegisters(Registers Registers, SpecialRegisters? Special = null) : IVcpuRequest;
 
+/// <summary>Saves the vCPU's whole state for a snapshot (IVirtualCpu.SaveState, on the vCPU thread). Replies <see cref="VcpuStateSaved"/>.</summary>
+public sealed record SaveVcpuState : IVcpuRequest
+{
+    /// <summary>The one instance.</summary>
+    public static readonly SaveVcpuState Instance = new();
+}
+
 /// <summary>
 /// Asks the vCPU to drop cached translations before it next enters the guest (KVM_REQ_TLB_FLUSH). Replies
 /// <see cref="VcpuTlbFlushed"/> once the thread is outside the guest and has flushed.
@@ -64,6 +71,9 @@ public sealed record VcpuRegisters(int VcpuId, Registers Registers, SpecialRegis
 
 /// <summary>The registers of vCPU <paramref name="VcpuId"/> were written.</summary>
 public sealed record VcpuRegistersSet(int VcpuId);
+
+/// <summary>The reply to <see cref="SaveVcpuState"/>: the accelerator's opaque state blob.</summary>
+public sealed record VcpuStateSaved(int VcpuId, byte[] State);
 
 /// <summary>vCPU <paramref name="VcpuId"/> has flushed its TLB and will not use a stale translation.</summary>
 public sealed record VcpuTlbFlushed(int VcpuId);

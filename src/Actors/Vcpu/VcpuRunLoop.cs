@@ -229,6 +229,7 @@ internal sealed class VcpuRunLoop
                 ResumeVcpu => (new VcpuResumed(Id), VcpuRunState.Running),
                 GetVcpuRegisters => (new VcpuRegisters(Id, _cpu.GetRegisters(), _cpu.GetSpecialRegisters()), state),
                 SetVcpuRegisters set => (SetRegisters(set), state),
+                SaveVcpuState => (new VcpuStateSaved(Id, _cpu.SaveState()), state),
                 // Outside the guest here; the next entry uses fresh translations.
                 FlushVcpuTlb => (FlushTlb(), state),
                 // StopVcpu is taken by ApplyRequests; the protocol has no other request.

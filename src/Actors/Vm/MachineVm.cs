@@ -2,7 +2,9 @@ using Actorvisor.Actors.AsyncPf;
 using Actorvisor.Actors.Devices;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Cgroups;
+using Actorvisor.Hardware.Lazy;
 using Actorvisor.Hardware.Machines;
+using Actorvisor.Hardware.Snapshots;
 
 namespace Actorvisor.Actors.Vm;
 
@@ -44,7 +46,11 @@ public static class MachineVm
     /// <paramref name="image"/> (an image file's descriptor) is closed with the VM's other descriptors.
     /// </summary>
     public static VmParts Parts(MachineParts machine, IEnumerable<VmDevice>? extraDevices = null, AsyncPfRouter? asyncPf = null, IThreadGroup? vcpuThreads = null,
-        IDisposable? image = null)
+        IDisposable? image = null) =>
+        Parts(machine, extraDevices, asyncPf, image is null ? [] : [image], vcpuThreads);
+
+    private static VmParts Parts(MachineParts machine, IEnumerable<VmDevice>? extraDevices, AsyncPfRouter? asyncPf, IReadOnlyList<IDisposable> otherResources,
+        IThreadGroup? vcpuThreads)
     {
         ArgumentNullException.ThrowIfNull(machine);
         var debugExit = machine.DebugExit;
@@ -58,10 +64,12 @@ public static class MachineVm
                 new VmDevice(machine.Serial.Name, machine.Serial), new VmDevice(debugExit.Name, debugExit),
                 .. machine.PlatformDevices.Select(d => new VmDevice(d.Name, d)), .. extraDevices ?? [],
             ],
-            GuestMemory = machine.LazyMemory is { } lazy ? [machine.Memory, lazy] : [machine.Memory],
+            // Each region once: a lazy region by its LazyGuestMemory, which unmaps its own mapping.
+            GuestMemory = [.. machine.MemoryRegions.Select(r => r.Lazy ?? (IDisposable)r.Memory).Distinct()],
             AsyncPf = asyncPf,
-            OtherResources = [.. asyncPf is null ? [] : new IDisposable[] { asyncPf }, .. image is null ? [] : new[] { image }],
+            OtherResources = [.. asyncPf is null ? [] : new IDisposable[] { asyncPf }, .. otherResources, .. machine.OwnedResources],
             VcpuThreads = vcpuThreads,
+            SnapshotContent = vcpuStates => SnapshotContent.Of(machine, "", vcpuStates),
             // The bus stops a vCPU on a debug-exit write or (PC platform) the i8042 reset command; any other stop is a
             // device giving up on the guest.
             InterpretExit = exit => exit switch
@@ -72,6 +80,56 @@ public static class MachineVm
                 _ => null,
             },
         };
+    }
+
+    /// <summary>
+    /// A spec for VM <paramref name="name"/> restored from the snapshot in <paramref name="snapshotDirectory"/> on
+    /// <paramref name="accelerator"/> (see <see cref="SnapshotRestore"/>). The snapshot is opened and checked here (its
+    /// manifest, file sizes and state checksums), so a refused one throws before anything is created. In lazy mode the
+    /// memory file is the backing store of the VM's async page-fault actors (readahead included), tuned by
+    /// <paramref name="asyncPf"/>; <paramref name="routerBuilt"/> gets their router. <paramref name="progress"/> gets
+    /// (bytes read, bytes in all) while an eager restore reads memory.
+    /// </summary>
+    /// <exception cref="SnapshotException">the snapshot is refused; the message names the file.</exception>
+    public static VmActorSpec RestoreSpec(string name, IAccelerator accelerator, string snapshotDirectory, RestoreMode mode,
+        AsyncPfOptions? asyncPf = null, Action<AsyncPfRouter>? routerBuilt = null, Action<ulong, ulong>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        asyncPf?.Validate();
+        var snapshot = SnapshotReader.Open(snapshotDirectory, accelerator.Kind);
+        return new VmActorSpec(name, snapshot.VcpuCount, snapshot.Manifest.MemoryBytes,
+            context => Restore(accelerator, snapshot, mode, context, asyncPf, routerBuilt, progress),
+            $"{snapshot.Manifest.Image} restored ({mode.ToString().ToLowerInvariant()}) from {snapshot.Directory} on {accelerator.Description}");
+    }
+
+    private static VmParts Restore(IAccelerator accelerator, SnapshotReader snapshot, RestoreMode mode, VmBuildContext context,
+        AsyncPfOptions? asyncPf, Action<AsyncPfRouter>? routerBuilt, Action<ulong, ulong>? progress)
+    {
+        FileBackingStore? store = null;
+        AsyncPfRouter? router = null;
+        MachineParts? machine = null;
+        try
+        {
+            if (mode == RestoreMode.Lazy)
+            {
+                store = FileBackingStore.Open(snapshot.MemoryPath(snapshot.Region(0)!));
+                router = new AsyncPfRouter(store, snapshot.VcpuCount, 0, asyncPf);
+            }
+            machine = SnapshotRestore.Build(accelerator, snapshot, mode, context.Console, router, progress);
+            if (router is not null)
+            {
+                router.Attach(machine.LazyMemory!);
+                routerBuilt?.Invoke(router);
+            }
+            return Parts(machine, null, router, store is null ? [] : [store], vcpuThreads: null);
+        }
+        catch
+        {
+            machine?.Dispose();
+            router?.Dispose();
+            store?.Dispose();
+            throw;
+        }
     }
 
     private static VmParts Build(IAccelerator accelerator, MachineSpec spec, VmBuildContext context, Func<MachineParts, IEnumerable<VmDevice>>? addDevices,

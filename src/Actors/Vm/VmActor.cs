@@ -38,6 +38,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private VmState _state = VmState.Created; // changed only with the behaviour, by Enter
     private VmTeardown? _teardown; // once started; PostStop completes it
     private VmOutcome? _crash; // this actor's own exception, reported by the teardown PostStop runs
+    private VmSnapshotWrite? _snapshot; // while a snapshot is being taken; PostStop waits for its write
 
     /// <summary>The stash used while a transition waits for its vCPUs.</summary>
     public IStash Stash { get; set; } = null!;
@@ -113,6 +114,9 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
             live.Halted.Clear();
             BeginTransition(live, state, VmState.Running, ResumeVcpu.Instance, m => m is VcpuResumed);
         });
+        // A Created VM is snapshotted as built (its vCPUs parked before the first instruction), a Paused one where it stopped.
+        Receive<SnapshotVm>(_ => state is VmState.Paused or VmState.Created, m => BeginSnapshot(live, state, m));
+        Receive<SnapshotVm>(_ => Refuse(new VmError.InvalidTransition(state, "snapshot")));
         Receive<StartVm>(_ => Refuse(new VmError.InvalidTransition(state, "start")));
         Receive<PauseVm>(_ => Refuse(new VmError.InvalidTransition(state, "pause")));
         Receive<ResumeVm>(_ => Refuse(new VmError.InvalidTransition(state, "resume")));
@@ -167,15 +171,16 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 
     // ---- a transition waits for every vCPU; other requests wait in the stash -----------------------
 
-    private void BeginTransition(LiveData live, VmState from, VmState target, IVcpuRequest request, Func<object, bool> isAck)
+    private void BeginTransition(LiveData live, VmState from, VmState target, IVcpuRequest request, Func<object, bool> isAck,
+        IActorRef? requesterOverride = null, object? reply = null)
     {
-        var requester = Sender;
+        var requester = requesterOverride ?? Sender;
         var acks = FanOut.Start(Context, FanOut.Tell(_vm!.Vcpus, request), isAck, VcpuAckTimeout, c =>
         {
             if (c.AllAcked)
             {
                 Enter(target, () => Live(target, live));
-                requester.Tell(new VmTransitioned(Name, target));
+                requester.Tell(reply ?? new VmTransitioned(Name, target));
                 Stash.UnstashAll();
                 return;
             }
@@ -203,6 +208,75 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         t.Acks.Cancel();
         t.Requester.Tell(new VmRequestFailed(Name, new VmError.VcpusUnresponsive(reason)));
         BeginTeardown(new VmOutcome.Failed(reason), t.Live);
+    }
+
+    // ---- snapshot of a Paused VM: the vCPU states, then the files off the actor's thread; other requests wait ----
+
+    private void BeginSnapshot(LiveData live, VmState state, SnapshotVm request)
+    {
+        var vm = _vm!;
+        if (vm.Parts.SnapshotContent is not { } contentOf)
+        {
+            Refuse(new VmError.SnapshotFailed("this VM's hardware cannot be snapshotted"));
+            return;
+        }
+        var snapshot = _snapshot = new VmSnapshotWrite(request, Sender, live, state);
+        snapshot.VcpuStates = FanOut.Start(Context, FanOut.Tell(vm.Vcpus, SaveVcpuState.Instance), m => m is VcpuStateSaved, VcpuAckTimeout, c =>
+        {
+            snapshot.VcpuStates = null;
+            if (!c.AllAcked)
+            {
+                EndSnapshot(snapshot, new VmRequestFailed(Name, new VmError.SnapshotFailed($"saving the vCPU state failed: {VmError.OfVcpus(c).Message}")));
+                return;
+            }
+            Hardware.Snapshots.SnapshotContent content;
+            try
+            {
+                content = contentOf([.. c.Acks.OfType<VcpuStateSaved>().OrderBy(s => s.VcpuId).Select(s => s.State)]) with { VmName = Name };
+            }
+            catch (Exception e) when (e is InvalidOperationException or NotSupportedException)
+            {
+                EndSnapshot(snapshot, new VmRequestFailed(Name, new VmError.SnapshotFailed(e.Message)));
+                return;
+            }
+            snapshot.Start(content, Name, Self);
+        });
+        Become(() => Snapshotting(snapshot));
+    }
+
+    private void Snapshotting(VmSnapshotWrite snapshot)
+    {
+        Receive<FanOutDone>(d => d.FanOut.Complete(d.Answers));
+        Receive<SnapshotWriteEnded>(m =>
+        {
+            if (m.Result is not { } result)
+            {
+                EndSnapshot(snapshot, new VmRequestFailed(Name, new VmError.SnapshotFailed(m.Error ?? "the write failed")));
+                return;
+            }
+            var done = new VmSnapshotted(Name, result.Directory, result.Manifest.MemoryBytes, result.BytesOnDisk, snapshot.Elapsed, snapshot.Request.Resume);
+            if (!snapshot.Request.Resume || snapshot.State != VmState.Paused)
+            {
+                EndSnapshot(snapshot, done);
+                return;
+            }
+            _snapshot = null;
+            snapshot.Live.Halted.Clear();
+            BeginTransition(snapshot.Live, VmState.Paused, VmState.Running, ResumeVcpu.Instance, a => a is VcpuResumed, snapshot.Requester, done);
+        });
+        Receive<GetVmDescription>(_ => Sender.Tell(_reports.Describe(snapshot.State, null)));
+        Receive<GetAsyncPfCounters>(_ => Sender.Tell(_reports.AsyncPfCounters()));
+        Receive<ConsoleWaiting>(_ => _reports.PublishConsole());
+        // Crashes too: memory may not be released while the write reads it.
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    private void EndSnapshot(VmSnapshotWrite snapshot, object reply)
+    {
+        _snapshot = null;
+        snapshot.Requester.Tell(reply);
+        Become(() => Live(snapshot.State, snapshot.Live));
+        Stash.UnstashAll();
     }
 
     // ---- teardown (kvm_destroy_vm) ----------------------------------------------------------------
@@ -271,6 +345,12 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     protected override void PostStop()
     {
         if (_vm is null || _teardown is { IsEnded: true }) return;
+        // A snapshot still reading guest memory: the memory may only go once it is done.
+        if (_snapshot is { } snapshot && !snapshot.WaitForWrite(TeardownStepTimeout))
+        {
+            _log.Error("VM {0}: a snapshot write did not end within {1}; guest memory is left mapped", Name, TeardownStepTimeout);
+            return;
+        }
         if (_teardown is null)
         {
             _teardown = NewTeardown(_crash ?? new VmOutcome.StoppedOnRequest());

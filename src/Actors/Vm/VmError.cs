@@ -90,4 +90,11 @@ public abstract record VmError
         /// <inheritdoc />
         public override string Message => $"lazy memory: {Detail}";
     }
+
+    /// <summary>A snapshot could not be taken: a vCPU could not save its state, or the files could not be written (<paramref name="Detail"/> says which).</summary>
+    public sealed record SnapshotFailed(string Detail) : VmError
+    {
+        /// <inheritdoc />
+        public override string Message => $"snapshot: {Detail}";
+    }
 }

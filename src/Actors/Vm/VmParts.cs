@@ -3,6 +3,7 @@ using Actorvisor.Actors.Devices;
 using Actorvisor.Actors.Vcpu;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Mmu;
+using Actorvisor.Hardware.Snapshots;
 
 namespace Actorvisor.Actors.Vm;
 
@@ -41,6 +42,12 @@ public sealed class VmParts
     /// disposed in <see cref="TeardownStep.CloseFds"/> once the threads have ended.
     /// </summary>
     public Actorvisor.Hardware.Cgroups.IThreadGroup? VcpuThreads { get; init; }
+
+    /// <summary>
+    /// What a snapshot of this VM holds, given every vCPU's saved state by index (gathered on the vCPU threads);
+    /// null if the VM's hardware cannot be snapshotted.
+    /// </summary>
+    public Func<IReadOnlyList<byte[]>, SnapshotContent>? SnapshotContent { get; init; }
 
     /// <summary>Anything else holding a descriptor, closed after the VM in <see cref="TeardownStep.CloseFds"/>.</summary>
     public IReadOnlyList<IDisposable> OtherResources { get; init; } = [];

@@ -94,6 +94,22 @@ public sealed record ReadGuestMemory(ulong Address, int Length) : IVmRequest
     public const int MaxLength = 16 << 20;
 }
 
+/// <summary>
+/// Writes a snapshot of the Paused (or Created: not yet run) VM into the new directory <paramref name="Directory"/> (its parent must exist):
+/// every vCPU's state (saved on its own thread), the platform and device state and guest memory (sparse), see
+/// Hardware.Snapshots.SnapshotWriter. With <paramref name="Resume"/> the VM runs again once the files are written.
+/// <paramref name="ProgressTo"/>, if given, receives <see cref="VmSnapshotProgress"/> while memory is written. Replies
+/// <see cref="VmSnapshotted"/>, or <see cref="VmRequestFailed"/> with <see cref="VmError.InvalidTransition"/> (the VM is
+/// neither Paused nor Created; resume applies to a Paused one) or <see cref="VmError.SnapshotFailed"/>. Other requests wait until the snapshot is written.
+/// </summary>
+public sealed record SnapshotVm(string Directory, bool Resume = false, IActorRef? ProgressTo = null) : IVmRequest;
+
+/// <summary>The snapshot of <paramref name="VmName"/> is in <paramref name="Directory"/>: <paramref name="MemoryBytes"/> of guest memory, <paramref name="BytesOnDisk"/> on disk, written in <paramref name="Took"/>.</summary>
+public sealed record VmSnapshotted(string VmName, string Directory, ulong MemoryBytes, ulong BytesOnDisk, TimeSpan Took, bool Resumed);
+
+/// <summary>Progress of a <see cref="SnapshotVm"/>: <paramref name="Done"/> of <paramref name="Total"/> bytes of guest memory written.</summary>
+public sealed record VmSnapshotProgress(string VmName, ulong Done, ulong Total);
+
 /// <summary>The VM is now in <paramref name="State"/>.</summary>
 public sealed record VmTransitioned(string VmName, VmState State);
 

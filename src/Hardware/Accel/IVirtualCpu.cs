@@ -50,4 +50,20 @@ public interface IVirtualCpu : IDisposable
 
     /// <summary>Writes segment, descriptor-table and control registers (KVM_SET_SREGS).</summary>
     void SetSpecialRegisters(SpecialRegisters sregs);
+
+    /// <summary>
+    /// The vCPU's whole architectural state as an opaque, versioned blob for a snapshot: registers, segments,
+    /// descriptor tables, control registers, EFER, FPU/SSE, the MSRs and the local APIC (what the accelerator
+    /// keeps per vCPU). Only valid while the vCPU is not running (paused, or before its first Run).
+    /// </summary>
+    /// <exception cref="NotSupportedException">this accelerator cannot save vCPU state (yet).</exception>
+    /// <exception cref="InvalidOperationException">the vCPU is running, or holds state that cannot be saved now.</exception>
+    byte[] SaveState();
+
+    /// <summary>
+    /// Loads a blob <see cref="SaveState"/> produced on a vCPU of the same accelerator kind. Only valid while the
+    /// vCPU is not running (a restored VM calls it before its first Run).
+    /// </summary>
+    /// <exception cref="FormatException">the blob is not a state of this accelerator or version; the message says why.</exception>
+    void RestoreState(ReadOnlySpan<byte> state);
 }

@@ -37,4 +37,15 @@ public interface IVirtualMachine : IDisposable
 
     /// <summary>The vCPUs created so far.</summary>
     IReadOnlyList<IVirtualCpu> Vcpus { get; }
+
+    /// <summary>
+    /// The VM-wide state that lives beside the vCPUs as an opaque, versioned blob for a snapshot (on KVM the
+    /// in-kernel irqchip, PIT and clock). Only valid while no vCPU runs.
+    /// </summary>
+    /// <exception cref="NotSupportedException">this accelerator cannot save its VM state (yet).</exception>
+    byte[] SavePlatformState();
+
+    /// <summary>Loads a blob <see cref="SavePlatformState"/> produced by a VM of the same accelerator kind, before any vCPU runs.</summary>
+    /// <exception cref="FormatException">the blob is not a platform state of this accelerator, version or vCPU count.</exception>
+    void RestorePlatformState(ReadOnlySpan<byte> state);
 }

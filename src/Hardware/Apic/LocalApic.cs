@@ -1,4 +1,5 @@
 using System.Numerics;
+using Actorvisor.Hardware.Snapshots;
 
 namespace Actorvisor.Hardware.Apic;
 
@@ -242,6 +243,56 @@ public sealed class LocalApic : IDisposable
             (_tpr, _ldr, _dfr, _svr, _esr, _esrPending, _icrLow, _icrHigh) = (0, 0, 0xffff_ffff, 0xff, 0, 0, 0, 0);
             (_initialCount, _divideConfig) = (0, 0);
         }
+    }
+
+    /// <summary>
+    /// Appends the APIC's architectural state to a snapshot blob: every register, IRR and ISR, and the timer as the
+    /// time left to its next expiry (the host clock of another process or node has another origin).
+    /// </summary>
+    public void SaveState(StateBlobWriter w)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        lock (_gate)
+        {
+            foreach (var v in (uint[])[_id, _tpr, _ldr, _dfr, _svr, _esr, _esrPending, _icrLow, _icrHigh, _initialCount, _divideConfig]) w.U32(v);
+            foreach (var v in _lvt) w.U32(v);
+            foreach (var v in _irr) w.U32(v);
+            foreach (var v in _isr) w.U32(v);
+            w.Bool(_timerRunning);
+            w.I64(_timerRunning ? Math.Max(0, _timerDue - _clock.NowNanoseconds) : 0);
+            w.I64(_timerPeriod);
+            w.U32((uint)_timerDivisor);
+        }
+    }
+
+    /// <summary>
+    /// Loads what <see cref="SaveState"/> wrote (a restored vCPU, before it runs): the registers, IRR and ISR; a timer
+    /// that was running is armed to expire after the time it had left. Vectors pending in IRR are delivered at once.
+    /// </summary>
+    public void RestoreState(ref StateBlobReader r)
+    {
+        lock (_gate)
+        {
+            StopTimer();
+            (_id, _tpr, _ldr, _dfr, _svr, _esr, _esrPending, _icrLow, _icrHigh, _initialCount, _divideConfig) =
+                (r.U32(), r.U32(), r.U32(), r.U32(), r.U32(), r.U32(), r.U32(), r.U32(), r.U32(), r.U32(), r.U32());
+            for (int i = 0; i < LvtCount; i++) _lvt[i] = r.U32();
+            for (int i = 0; i < 8; i++) _irr[i] = r.U32();
+            for (int i = 0; i < 8; i++) _isr[i] = r.U32();
+            bool running = r.Bool();
+            long left = r.I64();
+            _timerPeriod = r.I64();
+            _timerDivisor = (int)r.U32();
+            if (running && !_disposed)
+            {
+                long now = _clock.NowNanoseconds;
+                _timerDue = now + left;
+                _timerStart = _timerDue - _timerPeriod;
+                _timerRunning = true;
+                Arm();
+            }
+        }
+        DeliverPending();
     }
 
     /// <summary>Stops the timer; later writes still update registers but no alarm runs.</summary>

@@ -1,3 +1,4 @@
+using Actorvisor.Hardware.Snapshots;
 using Actorvisor.Hardware.X86;
 
 namespace Actorvisor.Hardware.AsyncPf;
@@ -148,6 +149,37 @@ public sealed class AsyncPfProtocol
 
     /// <summary>Queues a wakeup-all "page ready" (KVM sends one when the guest enables the protocol after a flush).</summary>
     public void WakeupAll() => PageReady(WakeupAllToken);
+
+    /// <summary>
+    /// Appends the guest's MSR values and the token counter to a snapshot blob. Events in flight cannot be carried to
+    /// another VM (their pages are fetched by this VM's workers), so a vCPU with any is refused.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">a "page not present" is outstanding or a "page ready" waits.</exception>
+    public void SaveState(StateBlobWriter w)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        lock (_gate)
+        {
+            if (_outstanding.Count > 0 || _ready.Count > 0 || _pageReadyPending)
+                throw new InvalidOperationException(
+                    $"vCPU {_vcpuId}: {_outstanding.Count} async page fault(s) outstanding and {_ready.Count + (_pageReadyPending ? 1 : 0)} page-ready event(s) in flight; snapshot once they are done");
+            w.U64(_enableValue);
+            w.U64(_vector);
+            w.U32(_nextId);
+        }
+    }
+
+    /// <summary>Loads what <see cref="SaveState"/> wrote (a restored vCPU, before it runs).</summary>
+    public void RestoreState(ref StateBlobReader r)
+    {
+        lock (_gate)
+        {
+            FlushLocked();
+            _enableValue = r.U64();
+            _vector = r.U64();
+            _nextId = r.U32();
+        }
+    }
 
     /// <summary>Drops every outstanding and queued event (vCPU reset or destroy; kvm_clear_async_pf_completion_queue).</summary>
     public void Flush()

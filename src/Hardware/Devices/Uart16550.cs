@@ -1,4 +1,5 @@
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Snapshots;
 
 namespace Actorvisor.Hardware.Devices;
 
@@ -13,7 +14,7 @@ namespace Actorvisor.Hardware.Devices;
 /// the modem control bits to MSR, as Linux's 8250 probe checks. The configuration registers (LCR, SCR, the DLAB
 /// divisor latch) store what is written and read it back.
 /// </summary>
-public sealed class Uart16550 : IPortIoDevice
+public sealed class Uart16550 : IPortIoDevice, IStatefulDevice
 {
     /// <summary>COM1's base port.</summary>
     public const ushort Com1Port = 0x3f8;
@@ -101,6 +102,37 @@ public sealed class Uart16550 : IPortIoDevice
             while (taken < bytes.Length && _received.Count < ReceiveCapacity) _received.Enqueue(bytes[taken++]);
             UpdateLine();
             return taken;
+        }
+    }
+
+    /// <summary>The registers (IER, LCR, MCR, SCR, FCR, the divisor latch), the pending-interrupt flags and the bytes received and not yet read.</summary>
+    public byte[] SaveState()
+    {
+        var w = new StateBlobWriter("U550", 1);
+        lock (_gate)
+        {
+            foreach (byte b in (byte[])[_ier, _lcr, _mcr, _scr, _fcr, _dll, _dlm]) w.U8(b);
+            w.Bool(_thrEmptyPending);
+            w.Bool(_modemStatusChanged);
+            w.Bytes([.. _received]);
+        }
+        return w.ToArray();
+    }
+
+    /// <summary>Loads what <see cref="SaveState"/> saved and drives the IRQ line (if any) to match.</summary>
+    public void RestoreState(ReadOnlySpan<byte> state)
+    {
+        var r = new StateBlobReader(state, "U550", 1, $"{Name} (16550 UART) state");
+        lock (_gate)
+        {
+            (_ier, _lcr, _mcr, _scr, _fcr, _dll, _dlm) = (r.U8(), r.U8(), r.U8(), r.U8(), r.U8(), r.U8(), r.U8());
+            _thrEmptyPending = r.Bool();
+            _modemStatusChanged = r.Bool();
+            var received = r.Bytes();
+            r.End();
+            _received.Clear();
+            foreach (byte b in received) _received.Enqueue(b);
+            UpdateLine();
         }
     }
 

@@ -35,6 +35,12 @@ public static class GuestCatalog
         new("boot-sector-hello", [], _ => BootProtocolGuests.BootSectorHello()),
         new("multiboot-info", [], _ => BootProtocolGuests.MultibootInfoReporter()),
         new("serial-echo", [], _ => GuestLibrary.SerialEcho()),
+        new("counter",
+            [
+                new("count", 1, GuestLibrary.MaxCounterLines, 16, "lines it prints (count=0 .. count-1)"),
+                new("ballast-pages", 0, GuestLibrary.MaxMemoryWriterPages - 1, 0, "pages it fills first and never touches again"),
+            ],
+            p => GuestLibrary.Counter(p["count"], p["ballast-pages"])),
         // A port-I/O loop, unlike GuestLibrary.Spin (which never exits to the VMM), exits on every write.
         new(Spin, [], _ => GuestLibrary.PortIoLoop(int.MaxValue)),
     ];

@@ -320,6 +320,64 @@ public static class GuestLibrary
         };
     }
 
+    /// <summary>The line <see cref="Counter"/> prints for <paramref name="n"/>: "count=" and n as 8 lowercase hex digits, then a newline.</summary>
+    public static string CounterLine(uint n) => $"count={n:x8}\n";
+
+    /// <summary>The most lines a <see cref="Counter"/> prints (its expected console, spelled out, is then 15 MB).</summary>
+    public const int MaxCounterLines = 1_000_000;
+
+    /// <summary>Where <see cref="Counter"/> keeps its counter (a dword in RAM, so that memory carries state too).</summary>
+    public const ulong CounterAddress = GuestLayout.DataBase;
+
+    /// <summary>
+    /// Protected mode. Fills <paramref name="ballastPages"/> pages above <see cref="CounterAddress"/> (the FillStep
+    /// pattern: written memory a snapshot must keep, which the rest of the run never touches again), then for n = 0 ..
+    /// <paramref name="count"/> - 1 prints <see cref="CounterLine"/>(n), reading n from and incrementing it in the dword at
+    /// <see cref="CounterAddress"/>, and writes one byte to the unclaimed port <see cref="PortIoLoopPort"/> after each line
+    /// (the last instruction before the loop's branch: a VMM can stop it there, at a line boundary); then exits with 0.
+    /// A run resumed from a snapshot continues the sequence where it stopped.
+    /// </summary>
+    public static GuestImage Counter(int count, int ballastPages = 0)
+    {
+        if (count < 1 || count > MaxCounterLines) throw new ArgumentOutOfRangeException(nameof(count), count, $"count must be 1..{MaxCounterLines}");
+        if (ballastPages < 0 || ballastPages > MaxMemoryWriterPages - 1) throw new ArgumentOutOfRangeException(nameof(ballastPages), ballastPages, $"ballast pages must be 0..{MaxMemoryWriterPages - 1}");
+        const ulong origin = GuestLayout.ImageBase;
+        var bytes = GuestAssembler.Assemble(32, origin, g =>
+        {
+            var a = g.Asm;
+            var loop = a.CreateLabel();
+            a.cld();
+            if (ballastPages > 0)
+            {
+                a.mov(edi, (uint)CounterAddress + 4096);
+                a.mov(ecx, (uint)ballastPages * DwordsPerPage);
+                a.xor(eax, eax);
+                EmitFillLoop(a);
+            }
+            a.mov(__dword_ptr[(uint)CounterAddress], 0);
+            a.Label(ref loop);
+            g.Print("count=");
+            a.mov(eax, __dword_ptr[(uint)CounterAddress]);
+            g.PrintHex32();
+            g.PutChar('\n');
+            a.mov(eax, __dword_ptr[(uint)CounterAddress]);
+            a.inc(eax);
+            a.mov(__dword_ptr[(uint)CounterAddress], eax);
+            a.@out((byte)PortIoLoopPort, al);
+            a.cmp(eax, count);
+            a.jne(loop);
+            a.mov(al, 0);
+            g.DebugExitWithAl();
+        });
+        return new GuestImage("counter", bytes, origin, origin, BootMode.Protected, 1,
+            $"protected mode: fills {ballastPages} ballast pages, prints count=0..{count - 1} (a counter kept in RAM) one per line, then exits with 0")
+        {
+            ExpectedConsole = string.Concat(Enumerable.Range(0, count).Select(n => CounterLine((uint)n))),
+            ExpectedResultCode = 0,
+            MinimumMemoryBytes = CounterAddress + (ulong)(ballastPages + 1) * 4096,
+        };
+    }
+
     /// <summary>What <see cref="SerialEcho"/> prints before it reads.</summary>
     public const string SerialEchoReady = "echo: ready\n";
 
@@ -360,7 +418,7 @@ public static class GuestLibrary
     /// <summary>Every library guest with default parameters (MemoryWriter: 16 pages; PortIoLoop: 1000 writes), for listings.</summary>
     public static IReadOnlyList<GuestImage> All() =>
         [Hello(), ExitWith(42), Halt(), Spin(), TripleFault(), MemoryWriter(16), MmioProber(), LongModeHello(), TwoVcpuWriter(), PortIoLoop(1000),
-            BootProtocolGuests.BootSectorHello(), BootProtocolGuests.MultibootInfoReporter(), SerialEcho()];
+            BootProtocolGuests.BootSectorHello(), BootProtocolGuests.MultibootInfoReporter(), SerialEcho(), Counter(16)];
 
     // The fill loop of the writer guests: ecx dwords from edi get eax, eax + FillStep, ... (edi, eax and ecx advance).
     private static void EmitFillLoop(Iced.Intel.Assembler a)

@@ -141,6 +141,14 @@ public sealed class KvmVirtualCpu : IVirtualCpu
         _vcpu.SetSregs(KvmSregs.From(sregs));
     }
 
+    /// <summary>Not yet for KVM: saving a KVM vCPU's state (regs, sregs, XSAVE, MSRs, LAPIC, events) is still to be written.</summary>
+    public byte[] SaveState() =>
+        throw new NotSupportedException($"KVM vCPU {Id}: saving vCPU state for a snapshot is not implemented on KVM yet; snapshots work on the software accelerator");
+
+    /// <summary>Not yet for KVM (see <see cref="SaveState"/>).</summary>
+    public void RestoreState(ReadOnlySpan<byte> state) =>
+        throw new NotSupportedException($"KVM vCPU {Id}: restoring vCPU state from a snapshot is not implemented on KVM yet; snapshots work on the software accelerator");
+
     /// <summary>Unmaps kvm_run and closes the vCPU fd.</summary>
     public void Dispose() => _vcpu.Dispose();
 

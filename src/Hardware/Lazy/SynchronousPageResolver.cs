@@ -10,7 +10,7 @@ namespace Actorvisor.Hardware.Lazy;
 /// faulting thread stays blocked) and <see cref="PageFailed"/> reports it, since userfaultfd has no way to fail
 /// one fault short of killing the thread.
 /// </summary>
-public sealed class SynchronousPageResolver : IPageFaultSink
+public sealed class SynchronousPageResolver : IStoreBackedFaultSink
 {
     [ThreadStatic] private static byte[]? t_page;
     private long _installed, _alreadyPresent, _failed, _retries;

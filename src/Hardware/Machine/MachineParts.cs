@@ -4,6 +4,7 @@ using Actorvisor.Hardware.Devices;
 using Actorvisor.Hardware.Images;
 using Actorvisor.Hardware.Lazy;
 using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Snapshots;
 using Actorvisor.Hardware.Soft;
 using Actorvisor.Hardware.X86;
 
@@ -20,11 +21,15 @@ namespace Actorvisor.Hardware.Machines;
 public sealed class MachineParts : IDisposable
 {
     private readonly IVirtualCpu[] _vcpus;
+    private readonly IReadOnlyList<IDisposable> _owned;
     private int _disposed;
 
-    private MachineParts(MachineSpec spec, HostMemory memory, LazyGuestMemory? lazyMemory, IVirtualMachine vm, IVirtualCpu[] vcpus, LoadedImage image,
-        BootSetup boot, DeviceBus bus, Uart16550 serial, DebugExitDevice debugExit, I8042Controller? resetController, IReadOnlyList<IPortIoDevice> platformDevices)
+    internal MachineParts(MachineSpec spec, HostMemory memory, LazyGuestMemory? lazyMemory, IVirtualMachine vm, IVirtualCpu[] vcpus, LoadedImage image,
+        BootSetup boot, DeviceBus bus, Uart16550 serial, DebugExitDevice debugExit, I8042Controller? resetController, IReadOnlyList<IPortIoDevice> platformDevices,
+        IReadOnlyList<SnapshotMemoryRegion> memoryRegions, IReadOnlyList<IDisposable>? owned = null)
     {
+        MemoryRegions = memoryRegions;
+        _owned = owned ?? [];
         ResetController = resetController;
         PlatformDevices = platformDevices;
         Spec = spec;
@@ -47,6 +52,18 @@ public sealed class MachineParts : IDisposable
 
     /// <summary>The lazy region of <see cref="MachineSpec.LazyMemory"/> (memslot <see cref="LazyMemorySpec.Slot"/>), or null.</summary>
     public LazyGuestMemory? LazyMemory { get; }
+
+    /// <summary>
+    /// Guest memory by memslot, as a snapshot saves it: ordinary RAM, and the lazy region (with the store its missing
+    /// pages come from) if there is one.
+    /// </summary>
+    public IReadOnlyList<SnapshotMemoryRegion> MemoryRegions { get; }
+
+    /// <summary>What else the parts own and release last (a restored machine's memory-file store).</summary>
+    public IReadOnlyList<IDisposable> OwnedResources => _owned;
+
+    /// <summary>The devices whose state a snapshot keeps (the UART, and any platform device that has state).</summary>
+    public IReadOnlyList<IStatefulDevice> StatefulDevices => [Serial, .. PlatformDevices.OfType<IStatefulDevice>()];
 
     /// <summary>The accelerator's VM.</summary>
     public IVirtualMachine Vm { get; }
@@ -171,7 +188,9 @@ public sealed class MachineParts : IDisposable
             }
             // The software accelerator's local APICs (KVM's live in the kernel with the PC platform's in-kernel irqchip).
             if (vm is SoftVm soft) bus.RegisterMmio(LocalApic.DefaultBase, LocalApic.WindowSize, soft.ApicWindow);
-            return new MachineParts(spec, memory, lazy, vm, [.. vcpus], image, boot, bus, serial, debugExit, i8042, platformDevices);
+            List<SnapshotMemoryRegion> regions = [new(0, 0, memory)];
+            if (lazy is not null) regions.Add(new(LazyMemorySpec.Slot, spec.LazyMemory!.GuestPhysicalAddress, lazy.Memory, lazy, spec.LazyMemory.Store));
+            return new MachineParts(spec, memory, lazy, vm, [.. vcpus], image, boot, bus, serial, debugExit, i8042, platformDevices, regions);
         }
         catch
         {
@@ -202,5 +221,6 @@ public sealed class MachineParts : IDisposable
         Vm.Dispose();
         LazyMemory?.Dispose();
         Memory.Dispose();
+        foreach (var resource in _owned) resource.Dispose();
     }
 }

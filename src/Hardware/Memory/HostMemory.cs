@@ -47,6 +47,20 @@ public sealed unsafe class HostMemory : IDisposable
         return new HostMemory(a, size, backing, null);
     }
 
+    /// <summary>
+    /// Maps the first <paramref name="size"/> bytes of the file <paramref name="path"/> MAP_PRIVATE, readable and
+    /// writable: the kernel reads each page from the file (or its page cache) on first touch, and the guest's writes
+    /// go to private copies, never to the file. The file must be at least <paramref name="size"/> bytes long.
+    /// </summary>
+    public static HostMemory MapPrivateFile(string path, ulong size, string name = "guest-ram")
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (size == 0 || !PageSize.IsAligned(size)) throw new ArgumentOutOfRangeException(nameof(size), $"guest memory size 0x{size:x} is not a positive multiple of 4 KiB");
+        using var fd = Sys.Open(path, O_RDONLY | O_CLOEXEC);
+        nint p = Sys.Mmap(0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd.Fd, 0, $"{name} ({path})");
+        return new HostMemory(p, size, HostMemoryBacking.PrivateFile, null);
+    }
+
     /// <summary>The host virtual address of the first byte.</summary>
     public nint Address => _address != 0 ? _address : throw new ObjectDisposedException(nameof(HostMemory));
 

@@ -1,3 +1,4 @@
+using Actorvisor.Hardware.Snapshots;
 using Actorvisor.Hardware.X86;
 
 namespace Actorvisor.Hardware.Soft;
@@ -59,6 +60,30 @@ internal sealed class SoftMsrTable
     {
         get => TryRead(index, out ulong v) ? v : 0;
         set => _values[index] = value;
+    }
+
+    /// <summary>Appends every MSR of the table (index and value) to a snapshot blob.</summary>
+    public void SaveState(StateBlobWriter w)
+    {
+        w.U32((uint)_values.Count);
+        foreach (var (index, value) in _values.OrderBy(p => p.Key))
+        {
+            w.U32(index);
+            w.U64(value);
+        }
+    }
+
+    /// <summary>Loads what <see cref="SaveState"/> wrote; an MSR this table does not emulate is refused.</summary>
+    public void RestoreState(ref StateBlobReader r)
+    {
+        uint count = r.U32();
+        for (uint i = 0; i < count; i++)
+        {
+            uint index = r.U32();
+            ulong value = r.U64();
+            if (!_values.ContainsKey(index)) throw new FormatException($"the state holds MSR 0x{index:x}, which the software accelerator does not emulate");
+            _values[index] = value;
+        }
     }
 
     /// <summary>Bits 0-7, 9 and 12 and up (above MAXPHYADDR 52) of IA32_APIC_BASE are reserved.</summary>

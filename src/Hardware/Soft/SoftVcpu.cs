@@ -6,6 +6,7 @@ using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Apic;
 using Actorvisor.Hardware.AsyncPf;
 using Actorvisor.Hardware.Mmu;
+using Actorvisor.Hardware.Snapshots;
 using Actorvisor.Hardware.X86;
 using static Actorvisor.Hardware.Soft.UnicornNative;
 
@@ -467,6 +468,106 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         _cr8 = sregs.Cr8;
         _msrs[SoftMsrTable.ApicBase] = sregs.ApicBase;
         _sregsDirty = true;
+    }
+
+    // ---- snapshot state ----
+
+    /// <summary>The tag of a software vCPU's state blob.</summary>
+    internal const string StateTag = "SVCP";
+
+    /// <summary>The format version of a software vCPU's state blob.</summary>
+    internal const uint StateVersion = 1;
+
+    /// <summary>
+    /// The vCPU's state: Unicorn's whole CPU context (QEMU's CPUX86State: general, segment, descriptor-table, control
+    /// and debug registers, EFER and the MSRs QEMU keeps, x87/MMX/SSE, hflags with the interrupt shadow), CR8, the
+    /// runtime's MSR table, the external interrupts queued for delivery, the local APIC and the async-PF MSRs.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">the vCPU is in Run, exits from its last run are still queued, or async page faults are in flight.</exception>
+    public byte[] SaveState()
+    {
+        EnterStateAccess("save");
+        try
+        {
+            if (_exits.Count > 0)
+                throw new InvalidOperationException($"vCPU {Id}: {_exits.Count} exit(s) from its last run are still to be returned; run it to its next exit before saving its state");
+            var engine = SyncEngine();
+            byte* blob = engine.SaveState();
+            var cpu = new ReadOnlySpan<byte>(blob, engine.BlobSize).ToArray();
+            cpu.AsSpan(engine.BlobSize - UnicornCpuContext.WatchpointsFromEnd, UnicornCpuContext.WatchpointsBytes).Clear();
+            var w = new StateBlobWriter(StateTag, StateVersion);
+            w.U32((uint)Id);
+            w.Bytes(cpu);
+            w.U64(_cr8);
+            _msrs.SaveState(w);
+            byte[] queued;
+            lock (_gate) queued = [.. _externalInterrupts];
+            w.Bytes(queued);
+            Apic.SaveState(w);
+            AsyncPf.SaveState(w);
+            return w.ToArray();
+        }
+        finally
+        {
+            LeaveStateAccess();
+        }
+    }
+
+    /// <summary>
+    /// Loads a state <see cref="SaveState"/> produced (on this or another VM of the same Unicorn build) into a fresh
+    /// engine; the next Run continues where the saved vCPU stopped.
+    /// </summary>
+    /// <exception cref="FormatException">not a software vCPU state of this version, another vCPU's, or a CPU context of another size (another Unicorn build).</exception>
+    public void RestoreState(ReadOnlySpan<byte> state)
+    {
+        EnterStateAccess("restore");
+        try
+        {
+            var r = new StateBlobReader(state, StateTag, StateVersion, $"software vCPU {Id} state");
+            uint id = r.U32();
+            if (id != Id) throw new FormatException($"software vCPU {Id} state: the state is vCPU {id}'s");
+            var cpu = r.Bytes();
+            ulong cr8 = r.U64();
+            // A context loaded into an engine that ran would meet translated code of the old memory: start afresh.
+            if (_engine is { HasRun: true }) _sregsDirty = true;
+            var engine = SyncEngine();
+            if (cpu.Length != engine.BlobSize)
+                throw new FormatException($"software vCPU {Id} state: a CPU context of {cpu.Length} bytes, this Unicorn's is {engine.BlobSize} (saved by another Unicorn build)");
+            _msrs.RestoreState(ref r);
+            var queued = r.Bytes();
+            lock (_gate)
+            {
+                _externalInterrupts.Clear();
+                foreach (byte v in queued) _externalInterrupts.Enqueue(v);
+            }
+            Apic.RestoreState(ref r);
+            AsyncPf.RestoreState(ref r);
+            r.End();
+            byte* blob = engine.Blob;
+            cpu.CopyTo(new Span<byte>(blob, engine.BlobSize));
+            UnicornCpuContext.PrepareForRun(blob, engine.BlobSize);
+            engine.RestoreState();
+            _cr8 = cr8;
+            _regsDirty = _sregsDirty = false;
+            _exits.Clear();
+        }
+        finally
+        {
+            LeaveStateAccess();
+        }
+    }
+
+    private void EnterStateAccess(string what)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Interlocked.CompareExchange(ref _inRun, 1, 0) != 0)
+            throw new InvalidOperationException($"vCPU {Id}: cannot {what} its state while it runs");
+    }
+
+    private void LeaveStateAccess()
+    {
+        Interlocked.Exchange(ref _inRun, 0);
+        if (_disposed) Release();
     }
 
     // ---- exit hooks (run thread, inside uc_emu_start) ----

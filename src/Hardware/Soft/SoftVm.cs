@@ -2,6 +2,7 @@ using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Apic;
 using Actorvisor.Hardware.Memory;
 using Actorvisor.Hardware.Mmu;
+using Actorvisor.Hardware.Snapshots;
 
 namespace Actorvisor.Hardware.Soft;
 
@@ -111,6 +112,28 @@ public sealed class SoftVm : IVirtualMachine
             _vcpus.Add(vcpu);
             return vcpu;
         }
+    }
+
+    /// <summary>
+    /// The software VM's platform state: every interrupt controller and timer of this accelerator is a vCPU's own
+    /// local APIC (saved with the vCPU), so this records the vCPU count the state belongs to, which a restore checks.
+    /// </summary>
+    public byte[] SavePlatformState()
+    {
+        var w = new StateBlobWriter("SVMP", 1);
+        lock (_changes) w.U32((uint)_vcpus.Count);
+        return w.ToArray();
+    }
+
+    /// <inheritdoc />
+    public void RestorePlatformState(ReadOnlySpan<byte> state)
+    {
+        var r = new StateBlobReader(state, "SVMP", 1, "software VM platform state");
+        uint count = r.U32();
+        r.End();
+        int have;
+        lock (_changes) have = _vcpus.Count;
+        if (count != have) throw new FormatException($"software VM platform state: saved with {count} vCPUs, this VM has {have}");
     }
 
     /// <summary>Disposes the vCPUs. The host memory behind the memslots stays the caller's.</summary>

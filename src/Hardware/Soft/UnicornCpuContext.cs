@@ -37,6 +37,10 @@ internal static unsafe class UnicornCpuContext
     public const int VmVmcbFromEnd = 56;
     public const int ExceptionIsIntFromEnd = 172;
     public const int ErrorCodeFromEnd = 176;
+    /// <summary>cpu_breakpoint/cpu_watchpoint[4] (host pointers, between dr[8] and old_exception): never carried to another process.</summary>
+    public const int WatchpointsFromEnd = 96;
+    /// <summary>Bytes of the four watchpoint pointers.</summary>
+    public const int WatchpointsBytes = 32;
 
     // QEMU's SegmentCache order.
     public const int SegEs = 0, SegCs = 1, SegSs = 2, SegDs = 3, SegFs = 4, SegGs = 5;

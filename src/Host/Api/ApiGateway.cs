@@ -170,6 +170,9 @@ public sealed class ApiGateway : ReceiveActor
             case SendConsoleInputRequest r:
                 ToVm(r, r.Name, "console input", wait);
                 return;
+            case SnapshotVmRequest r:
+                ToVm(r, r.Name, "snapshot", wait);
+                return;
             default:
                 ViaDirectory(request, Describe(request), wait, Sender);
                 return;
@@ -244,6 +247,7 @@ public sealed class ApiGateway : ReceiveActor
     private static string Describe(ApiRequest request) => request switch
     {
         CreateVmRequest c => $"create of VM '{c.Spec.Name}'",
+        RestoreVmRequest r => $"restore of VM '{r.Name}' from snapshot '{r.From}'",
         DestroyVmRequest d => $"destroy of VM '{d.Name}'",
         _ => request.GetType().Name,
     };

@@ -17,6 +17,7 @@ public static class BenchCommand
         AsyncPfCommand(),
         AsyncPfDestroyCommand(),
         AsyncPfGuestCommand(),
+        Snapshot(),
         ClusterBenchCommand.Create(),
     };
 
@@ -110,6 +111,24 @@ public static class BenchCommand
             Print(figures);
             // A stress run that found something left behind fails (exit 1), so scripts can rely on it.
             return figures.Any(f => f.Key == "asyncpf.destroy.problems" && f.Value != "0") ? 1 : ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Snapshot()
+    {
+        var memory = new Option<string>("--memory") { Description = "guest RAM (the issue's figure is 1G)", DefaultValueFactory = _ => "256M" };
+        var written = new Option<string>("--written") { Description = "memory the guest has written before the snapshot (the issue's figure is 256M)", DefaultValueFactory = _ => "64M" };
+        var dir = new Option<string?>("--dir") { Description = "where the snapshots and dd's file go (default: a temp directory)" };
+        var rounds = Rounds();
+        var command = new Command("snapshot", "Snapshot write vs dd of the same size; eager, mmap and lazy restore to the guest's first instruction (software accelerator)")
+            { memory, written, dir, rounds };
+        command.SetAction(parse =>
+        {
+            if (!ByteSize.TryParse(parse.GetValue(memory)!, out var m, out var e1)) { Console.Error.WriteLine($"actorvisor: --memory: {e1}"); return ExitCodes.Usage; }
+            if (!ByteSize.TryParse(parse.GetValue(written)!, out var w, out var e2)) { Console.Error.WriteLine($"actorvisor: --written: {e2}"); return ExitCodes.Usage; }
+            if (w < 4096 || w % 4096 != 0 || w + (4UL << 20) > m) { Console.Error.WriteLine("actorvisor: --written must be a multiple of 4 KiB, at least 4 KiB and 4 MiB less than --memory"); return ExitCodes.Usage; }
+            return Print(SnapshotBenchmark.Run(m, w, parse.GetValue(rounds), parse.GetValue(dir), Console.Error));
         });
         return command;
     }

@@ -1,3 +1,4 @@
+using Actorvisor.Hardware.X86;
 using Actorvisor.Host.Api.V1;
 using Akka.Actor;
 using Akka.Cluster;
@@ -68,6 +69,11 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         Receive<DescribeVmRequest>(r => Route(r.Name, r));
         Receive<SubscribeConsoleRequest>(r => Route(r.Name, r));
         Receive<SendConsoleInputRequest>(r => Route(r.Name, r));
+        Receive<SnapshotVmRequest>(r => Route(r.Name, r));
+        // A restore is a create whose hardware comes from a snapshot on the chosen node; placement counts it as the
+        // smallest VM until that node reports its real size (the node reserves the snapshot's vCPUs and memory).
+        Receive<RestoreVmRequest>(r => OnCreate(new CreateVmRequest(new ApiVmSpec(r.Name, 1, GuestLayout.MinRamBytes, $"snapshot {r.From}", Node: r.Node,
+            RestoreFrom: r.From, RestoreMode: r.Mode)) { Token = r.Token, DeadlineMs = r.DeadlineMs }));
         Receive<ListVmsRequest>(OnList);
         Receive<ClusterStatusRequest>(OnStatus);
         Receive<SubscribeVmEventsRequest>(OnSubscribe);

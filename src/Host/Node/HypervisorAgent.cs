@@ -1,6 +1,7 @@
 using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Snapshots;
 using Actorvisor.Host.Api.V1;
 using Actorvisor.Host.Cluster;
 using Actorvisor.Host.Node.State;
@@ -47,6 +48,7 @@ public sealed class HypervisorAgent : ReceiveActor
     private readonly NodeInfo _info;
     private readonly IAccelerator _accelerator;
     private readonly VmImageResolver _images;
+    private readonly VmSnapshotDirectories? _snapshots;
     private readonly IActorRef _directory;
     private readonly IActorRef _registry;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -71,13 +73,14 @@ public sealed class HypervisorAgent : ReceiveActor
     /// the node's desired state (written from now on) and <paramref name="stored"/> the VMs read from it, to recreate.
     /// </summary>
     public static Props Props(NodeInfo info, IAccelerator accelerator, VmImageResolver images, IActorRef directory, VmStateCounts? stateCounts = null,
-        NodeStateStore? state = null, IReadOnlyList<StoredVm>? stored = null) =>
-        Akka.Actor.Props.Create(() => new HypervisorAgent(info, accelerator, images, directory, stateCounts, state, stored));
+        NodeStateStore? state = null, IReadOnlyList<StoredVm>? stored = null, VmSnapshotDirectories? snapshots = null) =>
+        Akka.Actor.Props.Create(() => new HypervisorAgent(info, accelerator, images, directory, stateCounts, state, stored, snapshots));
 
     /// <summary>Use <see cref="Props"/>.</summary>
     public HypervisorAgent(NodeInfo info, IAccelerator accelerator, VmImageResolver images, IActorRef directory, VmStateCounts? stateCounts,
-        NodeStateStore? state, IReadOnlyList<StoredVm>? stored)
+        NodeStateStore? state, IReadOnlyList<StoredVm>? stored, VmSnapshotDirectories? snapshots = null)
     {
+        _snapshots = snapshots;
         _info = info;
         _accelerator = accelerator;
         _images = images;
@@ -133,6 +136,7 @@ public sealed class HypervisorAgent : ReceiveActor
             else Sender.Tell(NotHere(r.Name));
         });
         Receive<SendConsoleInputRequest>(OnConsoleInput);
+        Receive<SnapshotVmRequest>(OnSnapshot);
         Receive<ShutdownAgent>(_ => OnShutdown());
         Receive<NodeShutDown>(OnNodeShutDown);
     }
@@ -175,18 +179,78 @@ public sealed class HypervisorAgent : ReceiveActor
             Sender.Tell(new CreateOnNodeResult(name, null, new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"node {_info.Name} is shutting down")));
             return;
         }
-        var (spec, error) = _images.Resolve(c.Spec, _accelerator);
+        var apiSpec = c.Spec;
+        var (spec, error) = apiSpec.RestoreFrom is null ? _images.Resolve(apiSpec, _accelerator) : ResolveRestore(apiSpec);
         if (error is not null)
         {
             Sender.Tell(new CreateOnNodeResult(name, null, error));
             return;
         }
+        // A restore's size is the snapshot's: listed and reserved as such.
+        if (apiSpec.RestoreFrom is not null) apiSpec = apiSpec with { Vcpus = spec!.VcpuCount, MemoryBytes = spec.MemoryBytes };
         var replyTo = Sender;
         var wait = RequestDeadline.Inner(TimeSpan.FromMilliseconds(c.DeadlineMs));
         var policy = VmRestartPolicies.TryParse(c.Spec.Restart, out var p) ? p : VmRestartPolicy.Never;
         _registry.Ask(new CreateVm(spec!, policy), wait).PipeTo(Self,
-            success: reply => new RegistryCreated(c.Spec, replyTo, reply, wait),
-            failure: e => new RegistryCreated(c.Spec, replyTo, e, wait));
+            success: reply => new RegistryCreated(apiSpec, replyTo, reply, wait),
+            failure: e => new RegistryCreated(apiSpec, replyTo, e, wait));
+    }
+
+    // The spec of a VM restored from snapshot spec.RestoreFrom of this node's snapshot directories (checked here: refused before anything is built).
+    private (VmActorSpec? Spec, ApiErrorReply? Error) ResolveRestore(ApiVmSpec spec)
+    {
+        if (_snapshots is null) return (null, ApiErrorReply.Invalid("from", $"node {_info.Name} keeps no snapshots"));
+        var (path, error) = _snapshots.ForRead(spec.RestoreFrom!, "from");
+        if (error is not null) return (null, error);
+        var mode = spec.RestoreMode switch
+        {
+            "eager" => RestoreMode.Eager,
+            "mmap" => RestoreMode.Mmap,
+            _ => RestoreMode.Lazy,
+        };
+        try
+        {
+            return (MachineVm.RestoreSpec(spec.Name, _accelerator, path!, mode), null);
+        }
+        catch (SnapshotException e)
+        {
+            return (null, ApiErrorReply.Invalid("from", e.Message));
+        }
+    }
+
+    private void OnSnapshot(SnapshotVmRequest r)
+    {
+        if (!_vms.TryGetValue(r.Name, out var vm))
+        {
+            Sender.Tell(NotHere(r.Name));
+            return;
+        }
+        if (!vm.ActorAlive)
+        {
+            Sender.Tell(new ApiErrorReply(ApiErrorCode.InvalidState, $"VM '{r.Name}': its actor stopped (describe it for the outcome); it cannot be snapshotted", "name"));
+            return;
+        }
+        if (_snapshots is null)
+        {
+            Sender.Tell(ApiErrorReply.Invalid("to", $"node {_info.Name} keeps no snapshots"));
+            return;
+        }
+        var (path, error) = _snapshots.ForWrite(r.To, "to");
+        if (error is not null)
+        {
+            Sender.Tell(error);
+            return;
+        }
+        var wait = RequestDeadline.Inner(RequestDeadline.Of(r));
+        var nodeName = _info.Name;
+        vm.Vm.Ask(new SnapshotVm(path!, r.Resume), wait).PipeTo(Sender,
+            success: reply => reply switch
+            {
+                VmSnapshotted s => new SnapshotReply(r.Name, r.To, nodeName, s.Directory, s.MemoryBytes, s.BytesOnDisk, (long)s.Took.TotalMilliseconds, s.Resumed),
+                VmRequestFailed failed => AgentErrors.Of(r.Name, failed.Error),
+                _ => new ApiErrorReply(ApiErrorCode.OperationFailed, $"VM '{r.Name}' answered the snapshot with {reply.GetType().Name}"),
+            },
+            failure: e => AgentErrors.VmDidNotAnswer(r.Name, nodeName, "snapshot", wait, e));
     }
 
     private void OnCreated(RegistryCreated c)

@@ -26,6 +26,7 @@ public static class NodeCommand
             (Flag("--port", "remoting port"), "Node:Port"),
             (Flag("--data-dir", "data directory"), "Node:DataDir"),
             (Flag("--image-dir", "directory VM image files may come from (repeatable)", many: true), "Node:ImageDirectories"),
+            (Flag("--snapshot-dir", "directory VM snapshots are written to and restored from (repeatable; the first is written)", many: true), "Node:SnapshotDirectories"),
             (Flag("--accelerator", "auto, kvm or software"), "Node:Accelerator"),
             (Flag("--vcpus", "vCPUs this node hands out"), "Capacity:Vcpus"),
             (Flag("--memory", "guest RAM this node hands out, e.g. 8G"), "Capacity:Memory"),

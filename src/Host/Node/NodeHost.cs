@@ -122,6 +122,7 @@ public static class NodeHost
             settings.Vcpus, settings.MemoryBytes);
         // Where the host has no cgroup v2 cpu controller the "cpu-limits" host check said so once; VMs then run unlimited.
         var images = new VmImageResolver(settings.ImageDirectories, settings.NodeName, CpuLimitCgroups.TryOpen(out _));
+        var snapshots = new VmSnapshotDirectories(settings.SnapshotDirectories, settings.NodeName);
         builder.Services.AddAkka(settings.ClusterName, (akka, services) =>
         {
             akka.AddHocon(NodeHocon.Build(settings), HoconAddMode.Prepend)
@@ -143,7 +144,7 @@ public static class NodeHost
                 .WithActors((system, registry) =>
                 {
                     var directory = registry.Get<VmDirectoryKey>();
-                    var agent = system.ActorOf(HypervisorAgent.Props(info, accelerator, images, directory, metrics.VmStates, state, stored), HypervisorAgent.Name);
+                    var agent = system.ActorOf(HypervisorAgent.Props(info, accelerator, images, directory, metrics.VmStates, state, stored, snapshots), HypervisorAgent.Name);
                     var api = system.ActorOf(ApiGateway.Props(directory, agent, HypervisorAgent.Path, settings.NodeName, settings.ApiToken, metrics.ApiRequestDuration), ApiPaths.GatewayName);
                     ClusterClientReceptionist.Get(system).RegisterService(api);
                     apiAccess.Attach(system, api);

@@ -38,6 +38,9 @@ public sealed record NodeSettings
     /// <summary>Directories image files may be loaded from (default: DataDir/images).</summary>
     public required IReadOnlyList<string> ImageDirectories { get; init; }
 
+    /// <summary>Directories snapshots are written to (the first) and restored from (default: DataDir/snapshots).</summary>
+    public IReadOnlyList<string> SnapshotDirectories { get; init; } = [];
+
     /// <summary>Which accelerator runs the VMs.</summary>
     public AcceleratorPreference Accelerator { get; init; } = AcceleratorPreference.Auto;
 
@@ -74,6 +77,6 @@ public sealed record NodeSettings
     /// <summary>A summary for messages and logs: the API token and the TLS password are never part of it.</summary>
     public override string ToString() =>
         $"NodeSettings {{ node {NodeName} at {Address}, seeds [{string.Join(", ", SeedNodes)}], {Vcpus} vCPUs, {MemoryBytes >> 20} MiB, " +
-        $"accelerator {Accelerator}, data {DataDir}, images [{string.Join(", ", ImageDirectories)}], API token {(ApiToken is null ? "off" : "on")}, " +
+        $"accelerator {Accelerator}, data {DataDir}, images [{string.Join(", ", ImageDirectories)}], snapshots [{string.Join(", ", SnapshotDirectories)}], API token {(ApiToken is null ? "off" : "on")}, " +
         $"TLS {Tls?.ToString() ?? "off"}, log level {LogLevel} }}";
 }

@@ -34,6 +34,7 @@ public static partial class NodeSettingsLoader
         ["Node:Port"] = "remoting port, 1..65535 (default 4053)",
         ["Node:DataDir"] = "data directory (default /var/lib/actorvisor as root, else ~/.local/state/actorvisor/NAME)",
         ["Node:ImageDirectories"] = "directories VM image files may be loaded from (default DataDir/images)",
+        ["Node:SnapshotDirectories"] = "directories VM snapshots are written to (the first) and restored from (default DataDir/snapshots)",
         ["Node:Accelerator"] = "auto, kvm or software (default auto: KVM if /dev/kvm is usable)",
         ["Node:HttpEndpoint"] = "IP:port of the HTTP endpoint (web view, /api/v1 and /metrics with the API token, /healthz, /readyz; HTTPS with Tls), e.g. 127.0.0.1:9464 (default: none, off)",
         ["Capacity:Vcpus"] = "vCPUs this node hands out (default 4 per host CPU)",
@@ -48,7 +49,7 @@ public static partial class NodeSettingsLoader
         ["Logging:Format"] = "console log format: simple or json (default simple)",
     };
 
-    private static readonly HashSet<string> ListSettings = new(StringComparer.OrdinalIgnoreCase) { "Cluster:SeedNodes", "Node:ImageDirectories" };
+    private static readonly HashSet<string> ListSettings = new(StringComparer.OrdinalIgnoreCase) { "Cluster:SeedNodes", "Node:ImageDirectories", "Node:SnapshotDirectories" };
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_-]*$")]
     private static partial Regex SystemName();
@@ -205,6 +206,20 @@ public static partial class NodeSettingsLoader
             imageDirs = [images];
         }
 
+        IReadOnlyList<string> snapshotDirs;
+        if (s.TryGetValue("Node:SnapshotDirectories", out var sdirs) && sdirs.Count > 0)
+        {
+            snapshotDirs = sdirs.Select(d => Path.GetFullPath(d, dataDir)).ToList();
+            foreach (var d in snapshotDirs)
+                if (!Directory.Exists(d)) throw new NodeConfigException("Node:SnapshotDirectories", $"{d} does not exist");
+        }
+        else
+        {
+            var snapshots = Path.Combine(dataDir, "snapshots");
+            Directory.CreateDirectory(snapshots);
+            snapshotDirs = [snapshots];
+        }
+
         var accelerator = One("Node:Accelerator") switch
         {
             null => AcceleratorPreference.Auto,
@@ -255,6 +270,7 @@ public static partial class NodeSettingsLoader
             Port = port,
             DataDir = dataDir,
             ImageDirectories = imageDirs,
+            SnapshotDirectories = snapshotDirs,
             Accelerator = accelerator,
             Vcpus = vcpus,
             MemoryBytes = memory,

@@ -35,6 +35,8 @@ public sealed class ApiSerializerTests : IDisposable
             new SubscribeConsoleRequest("web-1", _subscriber), new SubscribeVmEventsRequest(null, _subscriber),
             new UnsubscribeVmEventsRequest("web-1", _subscriber),
             new SendConsoleInputRequest("web-1", "echo hi\r\n\u0003"), new ConsoleInputReply("web-1", 10, 8),
+            new SnapshotVmRequest("web-1", "web-1-snap", Resume: true), new RestoreVmRequest("web-2", "web-1-snap", "mmap", "n2"),
+            new SnapshotReply("web-1", "web-1-snap", "n1", "/var/lib/actorvisor/snapshots/web-1-snap", 32UL << 20, 1UL << 20, 17, true),
             new VmReply(vm), new VmListReply([vm, vm with { Name = "b", Status = VmStatus.Lost, Outcome = "node gone" },
                 vm with { Name = "c", StartedAt = new DateTimeOffset(2026, 12, 7, 3, 0, 0, 250, TimeSpan.Zero) }]),
             new VmDescriptionReply(vm, "hello on KVM", ["com1", "debug-exit"], 1, "akka.tcp://c@127.0.0.1:1"),

@@ -85,7 +85,23 @@ public class ApiValidatorTests
         { "text", new SendConsoleInputRequest("vm", new string('a', ApiValidator.MaxConsoleInputBytes + 1)) },
         // 2-byte UTF-8 characters: within the limit in characters, over it in bytes.
         { "text", new SendConsoleInputRequest("vm", new string('\u00e9', ApiValidator.MaxConsoleInputBytes / 2 + 1)) },
+        { "name", new SnapshotVmRequest("a/b", "snap") },
+        { "to", new SnapshotVmRequest("vm", "..") },
+        { "to", new SnapshotVmRequest("vm", ".hidden") },
+        { "to", new SnapshotVmRequest("vm", "../etc") },
+        { "to", new SnapshotVmRequest("vm", "") },
+        { "from", new RestoreVmRequest("vm", "/abs/path") },
+        { "from", new RestoreVmRequest("vm", ".") },
+        { "mode", new RestoreVmRequest("vm", "snap", "fast") },
+        { "node", new RestoreVmRequest("vm", "snap", "eager", "a b") },
     };
+
+    [Fact]
+    public void Snapshot_and_restore_name_snapshots_not_paths()
+    {
+        Assert.Null(ApiValidator.Validate(new SnapshotVmRequest("vm", "vm-2026.12.07_before", Resume: true)));
+        foreach (var mode in ApiValidator.RestoreModes) Assert.Null(ApiValidator.Validate(new RestoreVmRequest("vm2", "vm-snap", mode)));
+    }
 
     [Fact]
     public void Console_input_up_to_the_limit_with_control_characters_is_valid()

@@ -183,6 +183,8 @@ internal sealed class ApiConnection : ReceiveActor, IWithTimers
         DestroyVmRequest d => $"destroy of VM '{d.Name}'",
         SubscribeConsoleRequest c => $"console subscription of VM '{c.Name}'",
         SendConsoleInputRequest c => $"console input of VM '{c.Name}'",
+        SnapshotVmRequest s => $"snapshot of VM '{s.Name}'",
+        RestoreVmRequest r => $"restore of VM '{r.Name}' from snapshot '{r.From}'",
         _ => request.GetType().Name,
     };
 

@@ -40,6 +40,8 @@ public sealed class ApiSerializer(ExtendedActorSystem system) : JsonManifestSeri
         Request<SubscribeVmEventsRequest>("subscribe-events"),
         Request<SendConsoleInputRequest>("send-console-input"),
         Request<UnsubscribeVmEventsRequest>("unsubscribe-events"),
+        Request<SnapshotVmRequest>("snapshot-vm"),
+        Request<RestoreVmRequest>("restore-vm"),
         Reply<VmReply>("vm"),
         Reply<VmListReply>("vm-list"),
         Reply<VmDescriptionReply>("vm-description"),
@@ -48,6 +50,7 @@ public sealed class ApiSerializer(ExtendedActorSystem system) : JsonManifestSeri
         Reply<ApiErrorReply>("error"),
         Reply<ConsoleOutput>("console-output"),
         Reply<ConsoleInputReply>("console-input-accepted"),
+        Reply<SnapshotReply>("snapshot"),
         Reply<VmEventNotice>("vm-event"),
         Reply<StreamEnded>("stream-ended"),
     ];

@@ -65,6 +65,8 @@ public static class ApiValidator
             SubscribeVmEventsRequest r => (r.Name is null ? null : Name("name", r.Name)) ?? Subscriber(r.Subscriber),
             UnsubscribeVmEventsRequest r => (r.Name is null ? null : Name("name", r.Name)) ?? Subscriber(r.Subscriber),
             SendConsoleInputRequest r => Name("name", r.Name) ?? ConsoleInput(r.Text),
+            SnapshotVmRequest r => Name("name", r.Name) ?? SnapshotName("to", r.To),
+            RestoreVmRequest r => Name("name", r.Name) ?? SnapshotName("from", r.From) ?? RestoreMode(r.Mode) ?? (r.Node is null ? null : Name("node", r.Node)),
             _ => ApiErrorReply.Invalid("request", $"{request.GetType().Name} is not a request of API version 1"),
         };
     }
@@ -156,6 +158,23 @@ public static class ApiValidator
 
     private static string GuestList(VmSpecLimits? limits) =>
         limits is null ? "" : $" ({string.Join(", ", limits.LibraryGuests.Select(g => g.Name))})";
+
+    /// <summary>The restore modes a <see cref="RestoreVmRequest"/> may name.</summary>
+    public static IReadOnlyList<string> RestoreModes { get; } = ["eager", "lazy", "mmap"];
+
+    /// <summary>
+    /// Null if <paramref name="value"/> is a snapshot name: a VM name (see <see cref="Name"/>) that does not start with '.'
+    /// (no '.' or '..', no hidden or partial directory), so that it is one entry of a snapshot directory.
+    /// </summary>
+    public static ApiErrorReply? SnapshotName(string field, string? value)
+    {
+        if (Name(field, value) is { } error) return error;
+        if (value![0] == '.') return ApiErrorReply.Invalid(field, $"'{Printable(value)}' starts with '.'; a snapshot is named, not a path");
+        return null;
+    }
+
+    private static ApiErrorReply? RestoreMode(string? mode) =>
+        mode is not null && RestoreModes.Contains(mode) ? null : ApiErrorReply.Invalid("mode", $"'{Printable(mode ?? "")}' is not a restore mode ({string.Join(", ", RestoreModes)})");
 
     /// <summary>Null if <paramref name="value"/> is a valid VM or node name, else a problem naming <paramref name="field"/>.</summary>
     /// <param name="field">The field it came in (named in the problem).</param>

@@ -17,6 +17,11 @@ namespace Actorvisor.Host.Api.V1;
 /// the ELF magic, 512 bytes ending in 55 AA, else flat).
 /// </param>
 /// <param name="CommandLine">A multiboot kernel's command line; null for none.</param>
+/// <param name="RestoreFrom">
+/// Set (by the directory, for a <see cref="RestoreVmRequest"/>) to build the VM from this snapshot of the node's snapshot
+/// directories instead of an image; <paramref name="Vcpus"/> and <paramref name="MemoryBytes"/> then come from the snapshot.
+/// </param>
+/// <param name="RestoreMode">How a restore brings memory back: "eager", "lazy" or "mmap".</param>
 /// <param name="Modules">
 /// A multiboot kernel's modules, each "FILE[=STRING]": FILE inside the node's image directories like the image, STRING
 /// the module's string (default FILE); null for none.
@@ -32,4 +37,5 @@ namespace Actorvisor.Host.Api.V1;
 /// where the node has one with the cpu controller; a node without says so once at start and runs VMs unlimited.
 /// </param>
 public sealed record ApiVmSpec(string Name, int Vcpus, ulong MemoryBytes, string Image, string? BootMode = null, string? Node = null,
-    string? Format = null, string? CommandLine = null, IReadOnlyList<string>? Modules = null, string? Restart = null, double? CpuLimit = null);
+    string? Format = null, string? CommandLine = null, IReadOnlyList<string>? Modules = null, string? Restart = null, double? CpuLimit = null,
+    string? RestoreFrom = null, string? RestoreMode = null);

@@ -1,0 +1,70 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Actorvisor.Hardware.Snapshots;
+
+/// <summary>
+/// The manifest of a snapshot (<see cref="SnapshotFormat.ManifestFile"/>): the format version, the accelerator kind the
+/// state belongs to, the VM's shape (vCPUs, memory regions, devices) and the size and SHA-256 of every other file.
+/// </summary>
+public sealed record SnapshotManifest
+{
+    /// <summary>The format version (<see cref="SnapshotFormat.Version"/> when written by this build).</summary>
+    public required int FormatVersion { get; init; }
+
+    /// <summary>The accelerator kind the vCPU and platform states are of ("Software", "Kvm").</summary>
+    public required string Accelerator { get; init; }
+
+    /// <summary>The name of the VM the snapshot was taken of.</summary>
+    public required string VmName { get; init; }
+
+    /// <summary>What ran in it (the image's name).</summary>
+    public required string Image { get; init; }
+
+    /// <summary>When the snapshot was taken (UTC).</summary>
+    public required DateTimeOffset TakenAt { get; init; }
+
+    /// <summary>The vCPU state files, by vCPU index.</summary>
+    public required IReadOnlyList<string> Vcpus { get; init; }
+
+    /// <summary>The platform state file.</summary>
+    public required string Platform { get; init; }
+
+    /// <summary>Guest memory: one region per memslot.</summary>
+    public required IReadOnlyList<SnapshotMemoryEntry> Memory { get; init; }
+
+    /// <summary>The devices whose state was saved.</summary>
+    public required IReadOnlyList<SnapshotDeviceEntry> Devices { get; init; }
+
+    /// <summary>Every file but the manifest: its size and SHA-256 (lowercase hex).</summary>
+    public required IReadOnlyDictionary<string, SnapshotFileEntry> Files { get; init; }
+
+    /// <summary>Guest RAM in bytes (all regions).</summary>
+    [JsonIgnore]
+    public ulong MemoryBytes => Memory.Aggregate(0UL, (sum, m) => sum + m.Size);
+
+    /// <summary>The manifest's JSON options: camelCase, indented.</summary>
+    public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    /// <summary>The manifest as JSON.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    /// <summary>Parses a manifest.</summary>
+    /// <exception cref="JsonException">not a manifest.</exception>
+    public static SnapshotManifest FromJson(string json) =>
+        JsonSerializer.Deserialize<SnapshotManifest>(json, JsonOptions) ?? throw new JsonException("the manifest is null");
+}
+
+/// <summary>One memory region of a snapshot: memslot <paramref name="Slot"/> at <paramref name="GuestPhysicalAddress"/>, <paramref name="Size"/> bytes, in <paramref name="File"/>.</summary>
+/// <param name="Slot">The memslot id.</param>
+/// <param name="GuestPhysicalAddress">Where the region starts.</param>
+/// <param name="Size">Bytes; the memory file is exactly this long (sparse).</param>
+/// <param name="File">The memory file.</param>
+/// <param name="PagesWritten">Pages holding data (the others are holes and read as zero).</param>
+public sealed record SnapshotMemoryEntry(uint Slot, ulong GuestPhysicalAddress, ulong Size, string File, ulong PagesWritten);
+
+/// <summary>The saved state of device <paramref name="Name"/>, in <paramref name="File"/>.</summary>
+public sealed record SnapshotDeviceEntry(string Name, string File);
+
+/// <summary>A file's size in bytes and SHA-256 (lowercase hex).</summary>
+public sealed record SnapshotFileEntry(ulong Bytes, string Sha256);

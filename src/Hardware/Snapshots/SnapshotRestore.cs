@@ -1,0 +1,144 @@
+using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Apic;
+using Actorvisor.Hardware.Devices;
+using Actorvisor.Hardware.Images;
+using Actorvisor.Hardware.Lazy;
+using Actorvisor.Hardware.Machines;
+using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Soft;
+using Actorvisor.Hardware.X86;
+
+namespace Actorvisor.Hardware.Snapshots;
+
+/// <summary>
+/// Builds a machine from a checked snapshot (<see cref="SnapshotReader"/>): guest RAM (memslot 0) in the chosen
+/// <see cref="RestoreMode"/> and any other region read eagerly, a new accelerator VM with its vCPUs loaded from their
+/// saved state, the platform state, and the minimal platform's devices (UART on COM1, debug-exit port, the software
+/// accelerator's APIC window) with the UART's saved state. Nothing of the image is loaded and no boot structure is
+/// written: the vCPUs continue where the snapshot stopped them. Either every part is built, or what was allocated is
+/// released and the exception thrown (nothing runs).
+/// </summary>
+public static class SnapshotRestore
+{
+    /// <summary>
+    /// Restores <paramref name="snapshot"/> on <paramref name="accelerator"/> (the snapshot's kind). In lazy mode the faults
+    /// go to <paramref name="lazyFaults"/> (the actor runtime's async-PF router, over a store of the memory file the caller
+    /// opened), or, without one, to a <see cref="SynchronousPageResolver"/> over a store the machine opens and owns.
+    /// <paramref name="progress"/> gets (bytes read, bytes in all) while an eager restore reads.
+    /// </summary>
+    /// <exception cref="SnapshotException">the snapshot does not fit this accelerator or its files are corrupt; the message names the file.</exception>
+    public static MachineParts Build(IAccelerator accelerator, SnapshotReader snapshot, RestoreMode mode, IConsoleSink console,
+        IPageFaultSink? lazyFaults = null, Action<ulong, ulong>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        ArgumentNullException.ThrowIfNull(snapshot);
+        ArgumentNullException.ThrowIfNull(console);
+        var manifestPath = Path.Join(snapshot.Directory, SnapshotFormat.ManifestFile);
+        if (accelerator.Kind.ToString() != snapshot.Manifest.Accelerator)
+            throw new SnapshotException(manifestPath, $"taken on the {snapshot.Manifest.Accelerator} accelerator; it cannot be restored on the {accelerator.Kind} accelerator");
+        var ram = snapshot.Region(0) ?? throw new SnapshotException(manifestPath, "it has no memory region for memslot 0 (guest RAM at 0)");
+        if (ram.GuestPhysicalAddress != 0) throw new SnapshotException(manifestPath, $"memslot 0 starts at 0x{ram.GuestPhysicalAddress:x}, not 0");
+        int vcpuCount = snapshot.VcpuCount;
+
+        var owned = new List<IDisposable>();
+        var regions = new List<SnapshotMemoryRegion>();
+        HostMemory? memory = null;
+        LazyGuestMemory? lazy = null;
+        IVirtualMachine? vm = null;
+        var vcpus = new List<IVirtualCpu>();
+        ulong done = 0, total = snapshot.Manifest.MemoryBytes;
+        void Read(ulong bytes) => progress?.Invoke(done += bytes, total);
+        try
+        {
+            var ramPath = snapshot.MemoryPath(ram);
+            switch (mode)
+            {
+                case RestoreMode.Eager:
+                    memory = HostMemory.Allocate(ram.Size);
+                    snapshot.ReadMemoryInto(ram, memory, Read);
+                    regions.Add(new(0, 0, memory));
+                    break;
+                case RestoreMode.Mmap:
+                    memory = HostMemory.MapPrivateFile(ramPath, ram.Size);
+                    regions.Add(new(0, 0, memory));
+                    break;
+                case RestoreMode.Lazy:
+                    IBackingStore store;
+                    if (lazyFaults is null)
+                    {
+                        var file = FileBackingStore.Open(ramPath);
+                        owned.Add(file);
+                        store = file;
+                        lazyFaults = new SynchronousPageResolver(file);
+                    }
+                    else store = (lazyFaults as IStoreBackedFaultSink)?.Store ?? throw new ArgumentException("a lazy restore's fault sink must say which store it reads", nameof(lazyFaults));
+                    lazy = LazyGuestMemory.Create(ram.Size, lazyFaults, name: "restored-guest-ram");
+                    memory = lazy.Memory;
+                    regions.Add(new(0, 0, memory, lazy, store));
+                    break;
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(mode), mode, "not a restore mode");
+            }
+            foreach (var other in snapshot.Manifest.Memory.Where(r => r.Slot != 0))
+            {
+                var extra = HostMemory.Allocate(other.Size, name: $"guest-ram-slot{other.Slot}");
+                owned.Add(extra);
+                snapshot.ReadMemoryInto(other, extra, Read);
+                regions.Add(new(other.Slot, other.GuestPhysicalAddress, extra));
+            }
+
+            vm = accelerator.CreateVm();
+            vm.SetMemoryRegion(lazy is null ? Memslot.For(0, 0, memory) : lazy.ToMemslot(0, 0));
+            foreach (var region in regions.Skip(1)) vm.SetMemoryRegion(Memslot.For(region.Slot, region.GuestPhysicalAddress, region.Memory));
+            for (int i = 0; i < vcpuCount; i++)
+            {
+                var vcpu = vm.CreateVcpu(i);
+                vcpus.Add(vcpu);
+                Apply(snapshot, snapshot.Manifest.Vcpus[i], () => vcpu.RestoreState(snapshot.VcpuState(i)));
+            }
+            Apply(snapshot, snapshot.Manifest.Platform, () => vm.RestorePlatformState(snapshot.PlatformState));
+
+            var bus = new DeviceBus();
+            var serial = new Uart16550(console);
+            bus.RegisterPorts(Uart16550.Com1Port, Uart16550.PortCount, serial);
+            var debugExit = new DebugExitDevice();
+            bus.RegisterPorts(DebugExitDevice.DefaultPort, 1, debugExit);
+            if (vm is SoftVm soft) bus.RegisterMmio(LocalApic.DefaultBase, LocalApic.WindowSize, soft.ApicWindow);
+            IStatefulDevice[] devices = [serial];
+            foreach (var saved in snapshot.Manifest.Devices)
+            {
+                var device = devices.FirstOrDefault(d => d.Name == saved.Name)
+                    ?? throw new SnapshotException(Path.Join(snapshot.Directory, saved.File), $"device '{saved.Name}' has no counterpart in a restored machine (it restores {string.Join(", ", devices.Select(d => d.Name))})");
+                Apply(snapshot, saved.File, () => device.RestoreState(snapshot.DeviceState(saved.Name)));
+            }
+
+            var image = new RestoredGuestImage(snapshot.Manifest);
+            var spec = new MachineSpec { Image = image, MemoryBytes = ram.Size, VcpuCount = vcpuCount };
+            var loaded = new LoadedImage(image.Name, 0, []);
+            var boot = new BootSetup(image.BootMode, 0, vcpuCount);
+            return new MachineParts(spec, memory, lazy, vm, [.. vcpus], loaded, boot, bus, serial, debugExit, null, [], regions, owned);
+        }
+        catch
+        {
+            foreach (var v in vcpus) v.Dispose();
+            vm?.Dispose();
+            lazy?.Dispose();
+            if (lazy is null) memory?.Dispose();
+            foreach (var o in owned) o.Dispose();
+            throw;
+        }
+    }
+
+    // A state a component refuses (another version, another vCPU count) is the file's fault: name it.
+    private static void Apply(SnapshotReader snapshot, string file, Action load)
+    {
+        try
+        {
+            load();
+        }
+        catch (FormatException e)
+        {
+            throw new SnapshotException(Path.Join(snapshot.Directory, file), e.Message, e);
+        }
+    }
+}
