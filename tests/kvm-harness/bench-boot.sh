@@ -1,11 +1,13 @@
 #!/bin/sh
 # `actorvisor bench boot` inside the KVM harness's L1 (run it on the host as
-#   flock /tmp/actorvisor-harness.lock tests/kvm-harness/run.sh --command "tests/kvm-harness/bench-boot.sh [ARGS]"
+#   KVM_HARNESS_SILENCE=900 KVM_HARNESS_TIMEOUT=3600 \
+#     flock /tmp/actorvisor-harness.lock tests/kvm-harness/run.sh --command "tests/kvm-harness/bench-boot.sh [ARGS]"
 # after `dotnet build src/Host -c Release`): builds the initramfs both VMMs boot (static busybox and an /init that prints
 # the marker line with nproc, MemTotal and the guest's uptime, then reboots 3 s later: the bench reads KVM's statistics
 # of the VM at the marker, which must still exist then), makes KVM's statistics readable
 # (debugfs), and runs the bench with the L1's kernel (/boot/vmlinuz-*) on both sides. ARGS go to the bench
-# (e.g. --runs 3 --vcpus 2). Runs from the repository root; DOTNET is the dotnet executable (set by the harness).
+# (e.g. --runs 3 --vcpus 2). The bench prints a line per boot only: one nested Linux boot can outlast the harness's
+# default silence watchdog on a loaded machine, hence the longer bounds above. Runs from the repository root; DOTNET is the dotnet executable (set by the harness).
 set -eu
 work=$(mktemp -d /tmp/bench-boot.XXXXXX)
 mkdir -p "$work/root/bin" "$work/root/dev" "$work/root/proc"

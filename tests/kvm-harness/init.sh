@@ -91,7 +91,8 @@ if [ -n "${COMMAND:-}" ]; then
   say "starting the command: $(cut -d' ' -f1 /proc/uptime)s"
   ( chroot $R /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp TMPDIR=/tmp \
       DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1 DOTNET="$DOTNET" \
-      /bin/sh -c "cd '$TEST_DIR' && $COMMAND" 2>&1; echo "$?" >/tmp/command.rc ) | sed 's/^/KVMCMD /'
+      /bin/sh -c "cd '$TEST_DIR' && $COMMAND" 2>&1; echo "$?" >/tmp/command.rc ) |
+    while IFS= read -r line; do echo "KVMCMD $line"; done # line by line, unbuffered: the host's watchdog sees progress
   say "COMMAND-EXIT rc=$(cat /tmp/command.rc 2>/dev/null || echo 125) after $(cut -d' ' -f1 /proc/uptime)s"
   halt
 fi
