@@ -51,7 +51,7 @@ public sealed class GuestLauncher(TextWriter output, TextWriter errors, Stream? 
             if (spec.Image.Platform == GuestPlatform.Pc && accelerator.Kind != AcceleratorKind.Kvm)
             {
                 errors.WriteLine($"actorvisor: {spec.Image.Name} needs the PC platform (in-kernel interrupt controllers and timers), which only KVM provides: "
-                    + $"a Linux kernel cannot run on the {accelerator.Description} accelerator");
+                    + $"the {accelerator.Description} accelerator cannot run it (nor any Linux kernel)");
                 return ExitCodes.Usage;
             }
             output.WriteLine($"[actorvisor] accelerator: {accelerator.Description}");
