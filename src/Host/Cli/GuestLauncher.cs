@@ -19,6 +19,13 @@ public sealed class GuestLauncher(TextWriter output, TextWriter errors, Stream? 
     public const string VmName = "cli";
 
     /// <summary>
+    /// How long the CLI waits for its node to create, start or stop its one VM. Creating reads the image and sets up guest
+    /// memory: inside the nested KVM harness on a loaded machine that took longer than the runtime's default 30 s (a
+    /// kvm-unit-tests kernel's `run` failed with an ask timeout), and the CLI has nothing else to wait for.
+    /// </summary>
+    public static readonly TimeSpan RequestTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>
     /// Runs <paramref name="spec"/>; returns the process exit code (see <see cref="ExitCodes"/>). If the launcher was
     /// given a console input stream, what it reads goes to the guest's serial console while the guest runs.
     /// </summary>
@@ -55,7 +62,7 @@ public sealed class GuestLauncher(TextWriter output, TextWriter errors, Stream? 
                 return ExitCodes.Usage;
             }
             output.WriteLine($"[actorvisor] accelerator: {accelerator.Description}");
-            var runtime = ActorvisorRuntime.Start(new NodeCapacity(GuestLayout.MaxVcpus, spec.MemoryBytes));
+            var runtime = ActorvisorRuntime.Start(new NodeCapacity(GuestLayout.MaxVcpus, spec.MemoryBytes), requestTimeout: RequestTimeout);
             try
             {
                 return await RunOnNodeAsync(runtime, accelerator, spec, timeout);
