@@ -74,7 +74,20 @@ public sealed class PcPlatformTests : IDisposable
         Assert.True(signature.Eax >= 0x4000_0001, $"max PV leaf 0x{signature.Eax:x}");
         var features = Assert.Single(cpuid, e => e.Function == 0x4000_0001);
         Assert.True((features.Eax & (1u << 3)) != 0, $"KVM_FEATURE_CLOCKSOURCE2 missing from 0x{features.Eax:x}");
-        Assert.Equal(1u, Assert.Single(cpuid, e => e.Function == 1).Ebx >> 24);
+        var leaf1 = Assert.Single(cpuid, e => e.Function == 1);
+        Assert.Equal(1u, leaf1.Ebx >> 24);
+        Assert.True((leaf1.Ecx & KvmVirtualMachine.Leaf1EcxHypervisor) != 0, $"leaf 1 ECX 0x{leaf1.Ecx:x}: the hypervisor bit is what makes Linux read the KVM leaves");
+    }
+
+    [Fact]
+    public void With_the_in_kernel_lapic_the_tsc_deadline_timer_is_offered_where_kvm_emulates_it()
+    {
+        _vm.CreatePcChipset();
+        var vcpu = (KvmVirtualCpu)_vm.CreateVcpu(0);
+        var leaf1 = Assert.Single(vcpu.Fd.GetCpuid2(), e => e.Function == 1);
+        bool emulated = _vm.Fd.CheckExtension(KvmCapability.TscDeadlineTimer) > 0;
+        Assert.Equal(emulated, (leaf1.Ecx & KvmVirtualMachine.Leaf1EcxTscDeadline) != 0);
+        Assert.True(emulated, "every KVM with an in-kernel LAPIC since 3.x emulates the TSC-deadline timer");
     }
 
     [Fact]

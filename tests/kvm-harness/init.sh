@@ -62,7 +62,8 @@ if [ -z "$job" ] || [ ! -f "/host$job/job.env" ]; then
   say "ERROR no job file (kvmharness.job=$job)"
   halt
 fi
-# Defines TEST_DIR, TEST_DLL, DOTNET, DOTNET_DIR and sets "$@" to the test arguments.
+# Defines TEST_DIR, TEST_DLL, DOTNET, DOTNET_DIR and sets "$@" to the test arguments; with run.sh --command also
+# COMMAND (TEST_DIR is then the repository).
 . "/host$job/job.env"
 
 R=/newroot
@@ -84,6 +85,17 @@ mount -t sysfs sys $R/sys
 mount -o bind /dev $R/dev
 mount -t cgroup2 none $R/sys/fs/cgroup 2>/dev/null
 chmod 1777 $R/tmp
+
+if [ -n "${COMMAND:-}" ]; then
+  # run.sh --command: the command instead of the tests, its output line by line as KVMCMD lines, then its status.
+  say "starting the command: $(cut -d' ' -f1 /proc/uptime)s"
+  ( chroot $R /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp TMPDIR=/tmp \
+      DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1 DOTNET="$DOTNET" \
+      /bin/sh -c "cd '$TEST_DIR' && $COMMAND" 2>&1; echo "$?" >/tmp/command.rc ) |
+    while IFS= read -r line; do echo "KVMCMD $line"; done # line by line, unbuffered: the host's watchdog sees progress
+  say "COMMAND-EXIT rc=$(cat /tmp/command.rc 2>/dev/null || echo 125) after $(cut -d' ' -f1 /proc/uptime)s"
+  halt
+fi
 
 say "starting tests: $(cut -d' ' -f1 /proc/uptime)s"
 chroot $R /usr/bin/env -i PATH=/usr/bin:/bin HOME=/tmp TMPDIR=/tmp \

@@ -3,6 +3,7 @@
 #
 #   tests/kvm-harness/run.sh [--mode auto|direct|qemu] [--filter TEXT]... [--exclude TEXT]... [--trx FILE]
 #                            [--no-build] [--vfio]
+#   tests/kvm-harness/run.sh [--mode ...] --command "SHELL COMMAND"
 #
 # direct: where /dev/kvm is hardware-assisted KVM (kvm_amd or kvm_intel), run the test executable here.
 # qemu:   otherwise boot one small Linux VM under QEMU's software emulation (TCG emulates AMD SVM with
@@ -16,12 +17,16 @@
 # --vfio (qemu mode only): the L1 is a q35 machine with an emulated Intel IOMMU and QEMU's edu PCI device,
 # bound to vfio-pci inside, so that the real-VFIO tests (skipped otherwise) attach a real /dev/vfio group; an
 # L1 that binds no group fails the run (the tests would only be skipped).
+# --command: instead of the test executable, run SHELL COMMAND (sh -c) where the tests would run: directly, or inside
+# the L1 as root in the same tmpfs root, with this repository bound at its own path (read-only), /dev/kvm, the host's
+# /usr (dotnet, qemu-system-x86_64) and /boot; its output comes back line by line, and the harness exits with its exit
+# status (a dead or hung L1: 125). Used for `actorvisor bench boot` (tests/kvm-harness/bench-boot.sh).
 # Environment: KVM_HARNESS_TIMEOUT (seconds per QEMU boot, default 1200), KVM_HARNESS_SILENCE (seconds
 # without serial output before the L1 counts as hung, default 180), KVM_HARNESS_SMP (L1 CPUs, default 1).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-mode=auto; build=1; trx=""; vfio=0; test_args=()
+mode=auto; build=1; trx=""; vfio=0; test_args=(); command=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --mode) mode=$2; shift 2 ;;
@@ -30,6 +35,7 @@ while [[ $# -gt 0 ]]; do
     --trx) trx=$2; shift 2 ;;
     --no-build) build=0; shift ;;
     --vfio) vfio=1; shift ;;
+    --command) command=$2; shift 2 ;;
     -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) echo "kvm-harness: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -58,14 +64,44 @@ finish() { # finish LOG [HARNESS_ERROR]
   exit $rc
 }
 
+if [[ -n $command && ( $vfio -eq 1 || ${#test_args[@]} -gt 0 || -n $trx ) ]]; then
+  echo "kvm-harness: --command runs a command instead of the tests: no --filter, --exclude, --trx or --vfio with it" >&2; exit 2
+fi
+
+# The command's exit status, or 125 when it did not finish (its L1 died or hung).
+command_finish() { # command_finish LOG [HARNESS_ERROR]
+  local rc
+  if [[ -n "${2:-}" ]]; then
+    log "the command did not finish: $2"; rc=125
+  else
+    rc=$(grep -a 'KVMHARNESS COMMAND-EXIT rc=' "$1" | tail -n 1 | tr -d '\r' | sed 's/.*rc=\([0-9]*\).*/\1/')
+    rc=${rc:-125}
+  fi
+  log "command exit status $rc, mode $mode, $((SECONDS - started)) s in all"
+  exit "$rc"
+}
+
+if [[ -n $command ]]; then
+  build=0
+  if [[ $mode == auto ]] && [[ -r /dev/kvm && -w /dev/kvm ]] && { [[ -d /sys/module/kvm_amd ]] || [[ -d /sys/module/kvm_intel ]]; }; then mode=direct; fi
+  if [[ $mode == direct ]]; then
+    log "running the command directly on /dev/kvm"
+    (cd "$root" && timeout "$timeout_s" sh -c "$command"); rc=$?
+    log "command exit status $rc, mode direct, $((SECONDS - started)) s in all"
+    exit $rc
+  fi
+fi
+
 if [[ $build -eq 1 ]]; then
   log "building $project (Release)"
   dotnet build "$project" -c Release -nologo -v q -clp:ErrorsOnly >"$work/build.log" 2>&1 \
     || { cat "$work/build.log"; echo "KVMTEST FAIL KvmHarness.Build: dotnet build failed" >"$work/none.log"; finish "$work/none.log" "build failed"; }
 fi
-[[ -f "$test_dir/$test_dll" ]] || { echo >"$work/none.log"; finish "$work/none.log" "$test_dir/$test_dll is missing (build it or drop --no-build)"; }
-# The expected test list, so that tests an L1 crash kept from running show up as skipped.
-dotnet "$test_dir/$test_dll" --list "${test_args[@]}" >"$work/expected.txt" 2>&1 || true
+if [[ -z $command ]]; then
+  [[ -f "$test_dir/$test_dll" ]] || { echo >"$work/none.log"; finish "$work/none.log" "$test_dir/$test_dll is missing (build it or drop --no-build)"; }
+  # The expected test list, so that tests an L1 crash kept from running show up as skipped.
+  dotnet "$test_dir/$test_dll" --list "${test_args[@]}" >"$work/expected.txt" 2>&1 || true
+fi
 
 hardware_kvm() {
   [[ -r /dev/kvm && -w /dev/kvm ]] && { [[ -d /sys/module/kvm_amd ]] || [[ -d /sys/module/kvm_intel ]]; }
@@ -116,12 +152,15 @@ mkdir -p "$cache"
 # ---- qemu mode: the job the L1's /init reads over 9p ----
 dotnet_bin=$(readlink -f "$(command -v dotnet)")
 quote() { local s=${1//\'/\'\\\'\'}; printf "'%s'" "$s"; }
+# A command gets the repository bound where the tests' directory would be.
+[[ -n $command ]] && test_dir=$root
 {
   echo "TEST_DIR=$(quote "$test_dir")"
   echo "TEST_DLL=$(quote "$test_dll")"
   echo "DOTNET=$(quote "$dotnet_bin")"
   echo "DOTNET_DIR=$(quote "$(dirname "$dotnet_bin")")"
   printf 'set --'; for a in "${test_args[@]}"; do printf ' %s' "$(quote "$a")"; done; echo
+  [[ -n $command ]] && echo "COMMAND=$(quote "$command")"
 } >"$work/job.env"
 chmod -R a+rX "$work"
 
@@ -137,7 +176,9 @@ fi
 # no_timer_check: the kernel's boot-time test of the IO-APIC timer (ten ticks within a TSC-timed busy wait) fails
 # when this machine is loaded and QEMU's timer thread starves; with the --vfio IOMMU's interrupt remapping that
 # is a panic ("timer doesn't work through Interrupt-remapped IO-APIC", seen under tests/run.sh --under-load).
-boot() { # boot ATTEMPT -> sets boot_error ("" when the run reached KVMTEST DONE)
+done_marker='KVMTEST DONE'
+[[ -n $command ]] && done_marker='KVMHARNESS COMMAND-EXIT'
+boot() { # boot ATTEMPT -> sets boot_error ("" when the run reached $done_marker)
   local serial="$work/serial-$1.log"
   : >"$serial"
   log "attempt $1: booting QEMU (TCG, -cpu max, $smp CPUs${machine[*]:+, ${machine[*]}}), log $serial"
@@ -152,7 +193,7 @@ boot() { # boot ATTEMPT -> sets boot_error ("" when the run reached KVMTEST DONE
     local size; size=$(stat -c %s "$serial")
     if [[ $size != "$last_size" ]]; then
       # Echo new KVMTEST/KVMHARNESS lines as they come, so a long run shows progress.
-      tail -c +$((last_size < 0 ? 1 : last_size + 1)) "$serial" | tr -d '\r' | grep -aE 'KVMTEST (PASS|FAIL|SKIP)|KVMHARNESS' | sed 's/^/    /'
+      tail -c +$((last_size < 0 ? 1 : last_size + 1)) "$serial" | tr -d '\r' | grep -aE 'KVMTEST (PASS|FAIL|SKIP)|KVMHARNESS|^KVMCMD' | sed -e 's/^KVMCMD //' -e 's/^/    /'
       # An L1 in a soft lockup or RCU stall keeps printing its complaints, so silence alone misses it.
       local stuck; stuck=$(tail -c +$((last_size < 0 ? 1 : last_size + 1)) "$serial" | tr -d '\r' | grep -aoE 'soft lockup.*|rcu_sched self-detected stall.*|rcu: INFO: rcu_sched detected stalls.*' | head -n 1)
       if [[ -n $stuck ]]; then
@@ -169,9 +210,9 @@ boot() { # boot ATTEMPT -> sets boot_error ("" when the run reached KVMTEST DONE
     sleep 1
   done
   wait "$qemu"; local rc=$?
-  tail -c +$((last_size < 0 ? 1 : last_size + 1)) "$serial" | tr -d '\r' | grep -aE 'KVMTEST (PASS|FAIL|SKIP)|KVMHARNESS' | sed 's/^/    /'
+  tail -c +$((last_size < 0 ? 1 : last_size + 1)) "$serial" | tr -d '\r' | grep -aE 'KVMTEST (PASS|FAIL|SKIP)|KVMHARNESS|^KVMCMD' | sed -e 's/^KVMCMD //' -e 's/^/    /'
   boot_error=""
-  if ! grep -aq 'KVMTEST DONE' "$serial"; then
+  if ! grep -aq "$done_marker" "$serial"; then
     if [[ -n $hung ]]; then boot_error="L1 hung: $hung"
     elif [[ $rc -eq 124 || $rc -eq 137 ]]; then boot_error="L1 did not finish within ${timeout_s} s"
     elif grep -aq 'KVMHARNESS ERROR' "$serial"; then boot_error=$(grep -a 'KVMHARNESS ERROR' "$serial" | head -n 1 | tr -d '\r' | sed 's/.*KVMHARNESS ERROR //')
@@ -188,6 +229,7 @@ if [[ -n $boot_error ]] && ! grep -aq 'KVMHARNESS ERROR' "$final_log"; then
   log "retrying once with a fresh L1 (the first one crashed or hung)"
   boot 2
 fi
+[[ -n $command ]] && command_finish "$final_log" "$boot_error"
 # A --vfio run is there for the real-group tests; without a bound group they would only be skipped.
 if [[ $vfio -eq 1 && -z $boot_error ]] && ! grep -aq 'KVMHARNESS vfio: .* bound to vfio-pci' "$final_log"; then
   boot_error="--vfio: the L1 bound no device to vfio-pci ($(grep -a 'KVMHARNESS vfio:' "$final_log" | head -n 1 | tr -d '\r' | sed 's/.*KVMHARNESS //'))"

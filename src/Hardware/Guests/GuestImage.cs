@@ -67,6 +67,9 @@ public sealed record GuestImage : IBootableImage
     /// </summary>
     public ImageFormat Format { get; init; } = ImageFormat.Flat;
 
+    /// <summary>The platform the guest is written for: <see cref="GuestPlatform.Minimal"/> unless it needs the PC's interrupt controllers and devices.</summary>
+    public GuestPlatform Platform { get; init; } = GuestPlatform.Minimal;
+
     /// <inheritdoc />
     public LoadedImage LoadInto(HostMemory ram, ulong? loadAddress = null)
     {

@@ -36,6 +36,8 @@ public enum KvmCapability
     AsyncPf = 59,
     /// <summary>KVM_CAP_MAX_VCPUS.</summary>
     MaxVcpus = 66,
+    /// <summary>KVM_CAP_TSC_DEADLINE_TIMER: the in-kernel LAPIC emulates the TSC-deadline timer mode.</summary>
+    TscDeadlineTimer = 72,
     /// <summary>KVM_CAP_SYNC_REGS.</summary>
     SyncRegs = 74,
     /// <summary>KVM_CAP_KVMCLOCK_CTRL.</summary>

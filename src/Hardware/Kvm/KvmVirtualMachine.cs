@@ -190,16 +190,32 @@ public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog, IPcPlatformV
         _vm.Dispose();
     }
 
-    /// <summary>The supported CPUID with this vCPU's APIC id in the leaves that report it (leaf 1 EBX[31:24], leaves 0xB/0x1F EDX).</summary>
+    /// <summary>
+    /// The supported CPUID with this vCPU's APIC id in the leaves that report it (leaf 1 EBX[31:24], leaves 0xB/0x1F EDX),
+    /// and the leaf 1 ECX bits KVM_GET_SUPPORTED_CPUID leaves to the VMM: "running under a hypervisor" (bit 31, without
+    /// which Linux never looks at the KVM leaves at 0x40000000 and so uses neither kvm-clock nor the other PV features),
+    /// and, with the in-kernel LAPIC and KVM_CAP_TSC_DEADLINE_TIMER, the TSC-deadline timer (bit 24), as QEMU sets them.
+    /// </summary>
     private KvmCpuidEntry2[] CpuidFor(int id)
     {
         var entries = KvmParavirtLeaves.Apply((KvmCpuidEntry2[])_cpuid.Clone());
+        bool tscDeadline = _pcChipset && _vm.CheckExtension(KvmCapability.TscDeadlineTimer) > 0;
         for (int i = 0; i < entries.Length; i++)
         {
             ref var e = ref entries[i];
-            if (e.Function == 1) e.Ebx = (e.Ebx & 0x00ff_ffff) | ((uint)id << 24);
+            if (e.Function == 1)
+            {
+                e.Ebx = (e.Ebx & 0x00ff_ffff) | ((uint)id << 24);
+                e.Ecx |= Leaf1EcxHypervisor | (tscDeadline ? Leaf1EcxTscDeadline : 0);
+            }
             else if (e.Function is 0xb or 0x1f) e.Edx = (uint)id;
         }
         return entries;
     }
+
+    /// <summary>CPUID leaf 1 ECX bit 31: a hypervisor is present.</summary>
+    public const uint Leaf1EcxHypervisor = 1u << 31;
+
+    /// <summary>CPUID leaf 1 ECX bit 24: the LAPIC timer has the TSC-deadline mode.</summary>
+    public const uint Leaf1EcxTscDeadline = 1u << 24;
 }

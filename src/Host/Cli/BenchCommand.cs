@@ -19,7 +19,54 @@ public static class BenchCommand
         AsyncPfGuestCommand(),
         Snapshot(),
         ClusterBenchCommand.Create(),
+        Boot(),
     };
+
+    private static Command Boot()
+    {
+        var kernel = new Option<FileInfo?>("--kernel") { Description = "the Linux bzImage (default: the newest /boot/vmlinuz-*)" };
+        var initrd = new Option<FileInfo>("--initrd") { Description = "the initramfs; its /init must print the marker on the console, then reboot", Required = true };
+        var cmdline = new Option<string>("--cmdline")
+        {
+            Description = "the kernel command line both VMMs pass (the defaults run adds pci=off)",
+            DefaultValueFactory = _ => "console=ttyS0 reboot=k panic=-1 quiet no_timer_check i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd",
+        };
+        var memory = new Option<string>("--memory") { Description = "guest RAM on both sides", DefaultValueFactory = _ => "256M" };
+        var vcpus = new Option<int>("--vcpus") { Description = "vCPUs on both sides", DefaultValueFactory = _ => 1 };
+        var marker = new Option<string>("--marker") { Description = "the console text that ends a boot", DefaultValueFactory = _ => "ACTORVISOR-LINUX-UP" };
+        var qemu = new Option<string>("--qemu") { Description = "the QEMU executable", DefaultValueFactory = _ => "qemu-system-x86_64" };
+        var runs = new Option<int>("--runs") { Description = "rounds (each: Actorvisor, QEMU, Actorvisor with pci=off)", DefaultValueFactory = _ => 3 };
+        var timeout = new Option<int>("--timeout") { Description = "seconds one boot may take", DefaultValueFactory = _ => 600 };
+        runs.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--runs must be at least 1"); });
+        vcpus.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 8) r.AddError("--vcpus must be 1..8"); });
+        var command = new Command("boot", "Linux boot to a console marker: Actorvisor on KVM vs qemu-system-x86_64 -accel kvm, same kernel, initramfs, command line, memory and vCPUs, alternating")
+            { kernel, initrd, cmdline, memory, vcpus, marker, qemu, runs, timeout };
+        command.SetAction(parse =>
+        {
+            var bzImage = parse.GetValue(kernel)?.FullName
+                          ?? Directory.GetFiles("/boot", "vmlinuz-*").OrderBy(p => p, StringComparer.Ordinal).LastOrDefault();
+            if (bzImage is null || !File.Exists(bzImage))
+            {
+                Console.Error.WriteLine($"actorvisor: --kernel: {bzImage ?? "no /boot/vmlinuz-*"} does not exist");
+                return ExitCodes.Usage;
+            }
+            var initramfs = parse.GetValue(initrd)!;
+            if (!initramfs.Exists)
+            {
+                Console.Error.WriteLine($"actorvisor: --initrd: {initramfs.FullName} does not exist");
+                return ExitCodes.Usage;
+            }
+            if (!ByteSize.TryParse(parse.GetValue(memory)!, out var memoryBytes, out var sizeError))
+            {
+                Console.Error.WriteLine($"actorvisor: --memory: {sizeError}");
+                return ExitCodes.Usage;
+            }
+            var settings = new BootBenchmark.Settings(bzImage, initramfs.FullName, parse.GetValue(cmdline)!, memoryBytes, parse.GetValue(vcpus),
+                parse.GetValue(marker)!, parse.GetValue(qemu)!, TimeSpan.FromSeconds(parse.GetValue(timeout)));
+            return Print(BootBenchmark.Run(settings, parse.GetValue(runs), Console.Error));
+        });
+        return command;
+    }
 
     private static Command Exits()
     {

@@ -19,6 +19,13 @@ public sealed class GuestLauncher(TextWriter output, TextWriter errors, Stream? 
     public const string VmName = "cli";
 
     /// <summary>
+    /// How long the CLI waits for its node to create, start or stop its one VM. Creating reads the image and sets up guest
+    /// memory: inside the nested KVM harness on a loaded machine that took longer than the runtime's default 30 s (a
+    /// kvm-unit-tests kernel's `run` failed with an ask timeout), and the CLI has nothing else to wait for.
+    /// </summary>
+    public static readonly TimeSpan RequestTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>
     /// Runs <paramref name="spec"/>; returns the process exit code (see <see cref="ExitCodes"/>). If the launcher was
     /// given a console input stream, what it reads goes to the guest's serial console while the guest runs.
     /// </summary>
@@ -51,11 +58,11 @@ public sealed class GuestLauncher(TextWriter output, TextWriter errors, Stream? 
             if (spec.Image.Platform == GuestPlatform.Pc && accelerator.Kind != AcceleratorKind.Kvm)
             {
                 errors.WriteLine($"actorvisor: {spec.Image.Name} needs the PC platform (in-kernel interrupt controllers and timers), which only KVM provides: "
-                    + $"a Linux kernel cannot run on the {accelerator.Description} accelerator");
+                    + $"the {accelerator.Description} accelerator cannot run it (nor any Linux kernel)");
                 return ExitCodes.Usage;
             }
             output.WriteLine($"[actorvisor] accelerator: {accelerator.Description}");
-            var runtime = ActorvisorRuntime.Start(new NodeCapacity(GuestLayout.MaxVcpus, spec.MemoryBytes));
+            var runtime = ActorvisorRuntime.Start(new NodeCapacity(GuestLayout.MaxVcpus, spec.MemoryBytes), requestTimeout: RequestTimeout);
             try
             {
                 return await RunOnNodeAsync(runtime, accelerator, spec, timeout);

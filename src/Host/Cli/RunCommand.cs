@@ -52,16 +52,26 @@ public static class RunCommand
             int n = r.GetValueOrDefault<int>();
             if (n < 1 || n > GuestLayout.MaxVcpus) r.AddError($"--vcpus must be between 1 and {GuestLayout.MaxVcpus}, got {n}");
         });
+        var platform = new Option<GuestPlatform?>("--platform")
+        {
+            Description = "minimal (RAM, a polled UART, debug-exit) or pc (KVM only: in-kernel PIC, IOAPIC, LAPICs and PIT, fw_cfg, interrupt-driven UART; "
+                          + "vCPUs after the first wait for INIT-SIPI), e.g. for test kernels such as kvm-unit-tests (default: pc for --kernel, minimal for --image)",
+        };
         var accelerator = CommonOptions.Accelerator();
         var timeout = CommonOptions.Timeout();
         var command = new Command("run", "Run a guest image; the exit code is the byte the guest wrote to the debug-exit port (0xf4)")
         {
-            image, kernel, initrd, cmdline, module, format, mode, loadAddress, entry, memory, vcpus, accelerator, timeout,
+            image, kernel, initrd, cmdline, module, format, mode, loadAddress, entry, memory, vcpus, platform, accelerator, timeout,
         };
         command.SetAction(async (parse, _) =>
         {
             if (parse.GetValue(kernel) is { } linux)
             {
+                if (parse.GetValue(platform) is GuestPlatform.Minimal)
+                {
+                    Console.Error.WriteLine("actorvisor: a Linux kernel (--kernel) boots on the pc platform only");
+                    return ExitCodes.Usage;
+                }
                 if (RefuseLinux(linux, parse.GetValue(accelerator)) is { } refused) return refused;
                 return await RunLinuxAsync(linux, parse.GetValue(initrd), parse.GetValue(cmdline) ?? DefaultCommandLine, parse.GetValue(image),
                     parse.GetResult(memory) is null or { Implicit: true } ? LinuxDefaultMemory : parse.GetValue(memory)!,
@@ -103,6 +113,7 @@ public static class RunCommand
             {
                 var modules = parse.GetValue(module)?.Select(MultibootModule.Parse).ToList();
                 bootable = BootableImageFile.Open(file.FullName, requestedMode, vcpuCount: 1, FormatOf(parse.GetValue(format)), parse.GetValue(cmdline), modules);
+                if (parse.GetValue(platform) is GuestPlatform.Pc) bootable = new PcPlatformImage(bootable);
             }
             catch (Exception e) when (e is ImageLoadException or ArgumentException)
             {

@@ -26,6 +26,24 @@ public sealed class RunBootProtocolTests : IDisposable
     }
 
     [Fact]
+    public async Task A_multiboot_kernel_asked_onto_the_pc_platform_is_refused_on_the_software_accelerator_and_runs_without_it()
+    {
+        var image = Write("kernel.mb", BootProtocolGuests.MultibootInfoReporter().Bytes.ToArray());
+        var pc = await CliProcess.RunAsync("run", "--image", image, "--platform", "pc", "--accelerator", "software");
+        AssertRefused(pc, "needs the PC platform", "which only KVM provides");
+        var minimal = await CliProcess.RunAsync("run", "--image", image, "--platform", "minimal", "--accelerator", "software");
+        Assert.True(minimal.ExitCode == 0, minimal.ToString());
+        Assert.Contains("boot loader: Actorvisor", minimal.Stdout);
+    }
+
+    [Fact]
+    public async Task A_linux_kernel_on_the_minimal_platform_is_refused()
+    {
+        var r = await CliProcess.RunAsync("run", "--kernel", Write("bzImage", new byte[4096]), "--platform", "minimal", "--accelerator", "kvm");
+        AssertRefused(r, "boots on the pc platform only");
+    }
+
+    [Fact]
     public async Task A_boot_sector_is_detected_and_runs_at_7c00()
     {
         var image = Write("boot.bin", BootProtocolGuests.BootSectorHello().Bytes.ToArray());

@@ -1,0 +1,37 @@
+using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.X86;
+
+namespace Actorvisor.Hardware.Images;
+
+/// <summary>
+/// Any image booted on the PC platform (<see cref="GuestPlatform.Pc"/>: KVM's in-kernel PIC, IOAPIC, LAPICs and PIT,
+/// fw_cfg, an interrupt-driven UART; application processors waiting for INIT-SIPI) instead of the platform its format
+/// implies: how a test kernel such as kvm-unit-tests', a multiboot file, asks for the chipset it drives. Owns the image
+/// it wraps (disposing it, when it is disposable) and loads it unchanged.
+/// </summary>
+public sealed class PcPlatformImage(IBootableImage image) : IBootableImage, IDisposable
+{
+    /// <summary>The wrapped image.</summary>
+    public IBootableImage Image { get; } = image ?? throw new ArgumentNullException(nameof(image));
+
+    /// <inheritdoc />
+    public string Name => Image.Name;
+
+    /// <inheritdoc />
+    public BootMode BootMode => Image.BootMode;
+
+    /// <inheritdoc />
+    public int VcpuCount => Image.VcpuCount;
+
+    /// <inheritdoc />
+    public ulong MinimumMemoryBytes => Image.MinimumMemoryBytes;
+
+    /// <summary>Always <see cref="GuestPlatform.Pc"/>.</summary>
+    public GuestPlatform Platform => GuestPlatform.Pc;
+
+    /// <inheritdoc />
+    public LoadedImage LoadInto(HostMemory ram, ulong? loadAddress = null) => Image.LoadInto(ram, loadAddress);
+
+    /// <summary>Disposes the wrapped image, if it holds files.</summary>
+    public void Dispose() => (Image as IDisposable)?.Dispose();
+}
