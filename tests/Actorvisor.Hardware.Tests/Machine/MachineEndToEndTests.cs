@@ -163,7 +163,7 @@ public abstract class MachineEndToEndTests : IDisposable
     }
 
     [AcceleratorFact]
-    public void The_async_pf_scheduler_guest_walks_present_memory_with_the_protocol_on_and_takes_no_event()
+    public void The_async_pf_scheduler_guest_walks_present_memory_with_the_protocol_on()
     {
         // The walked range is ordinary RAM: nothing is missing, so the protocol is enabled but never used, while the
         // timer tick shares the vCPU between the walker and 3 compute tasks.
@@ -178,7 +178,10 @@ public abstract class MachineEndToEndTests : IDisposable
         Assert.True(report.AsyncPfEnabled);
         Assert.Equal((uint)pages, report.WalkPages);
         Assert.Equal((uint)(3 * pages * (pages - 1) / 2 + pages), report.WalkSum);
-        Assert.Equal(0u, report.NotPresent + report.Ready + report.WakeupAll);
+        // The software accelerator decides by the lazy memory alone: ordinary RAM never takes an event. KVM's async_pf.c
+        // decides by the HOST page: RAM the host has not faulted in yet can take "page not present" even though the guest
+        // sees ordinary memory (238 events seen in one CI run in the nested harness); those must still pair up.
+        if (_accelerator.Value.Kind == AcceleratorKind.Software) Assert.Equal(0u, report.NotPresent + report.Ready + report.WakeupAll);
         Assert.Empty(report.Inconsistencies());
     }
 

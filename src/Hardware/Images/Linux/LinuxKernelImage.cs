@@ -65,7 +65,10 @@ public sealed class LinuxKernelImage : IBootableImage
             throw new ImageLoadException(KernelPath, $"load address 0x{load:x} is not aligned to the kernel's kernel_alignment 0x{header.KernelAlignment:x}");
         if (!header.Relocatable && load != LinuxBootLayout.DefaultKernelAddress)
             throw new ImageLoadException(KernelPath, $"the kernel is not relocatable: it must be loaded at 0x{LinuxBootLayout.DefaultKernelAddress:x}, not 0x{load:x}");
-        ulong kernelEnd = load + Math.Max(header.InitSize, header.KernelBytes);
+        // What the file holds past the setup is copied whole: a header whose init_size is smaller than that (no real kernel's
+        // is; a fuzzer found one) still gets room for all of it, checked against RAM below like the rest.
+        ulong kernelFileBytes = (ulong)(file.Length - header.KernelOffset);
+        ulong kernelEnd = load + Math.Max(Math.Max(header.InitSize, header.KernelBytes), kernelFileBytes);
         if (kernelEnd > ramEnd)
             throw new ImageLoadException(KernelPath,
                 $"the kernel needs 0x{kernelEnd - load:x} bytes (init_size) from 0x{load:x}, up to 0x{kernelEnd:x}; guest RAM ends at 0x{ramEnd:x}"
@@ -79,7 +82,6 @@ public sealed class LinuxKernelImage : IBootableImage
 
         var segments = new List<LoadedSegment>();
         ram.Write(load, file.AsSpan(header.KernelOffset));
-        ulong kernelFileBytes = (ulong)(file.Length - header.KernelOffset);
         segments.Add(new LoadedSegment(load, kernelFileBytes, kernelEnd - load));
         ram.Span(load + kernelFileBytes, (int)(kernelEnd - load - kernelFileBytes)).Clear();
 

@@ -180,6 +180,17 @@ public sealed class LinuxKernelImageTests : IDisposable
     }
 
     [Fact]
+    public void A_kernel_whose_file_holds_more_than_its_init_size_is_loaded_whole()
+    {
+        // Found by the image-loader fuzz test: a payload longer than both init_size and syssize * 16 (0x10d bytes against
+        // 0x100) made a negative length for the clear after it.
+        var bz = new TestBzImage { InitSize = 0x10, Kernel = [.. Enumerable.Range(0, 0x10d).Select(i => (byte)i)] };
+        var loaded = new LinuxKernelImage(Write("small-init", bz.Build())).LoadInto(_ram);
+        Assert.Equal(new LoadedSegment(0x100_0000, 0x10d, 0x10d), loaded.Segments[0]);
+        Assert.Equal(bz.Kernel, _ram.Span(0x100_0000, bz.Kernel.Length).ToArray());
+    }
+
+    [Fact]
     public void A_command_line_longer_than_cmdline_size_is_refused()
     {
         var path = Write("bzImage", new TestBzImage { CommandLineSize = 8 }.Build());
