@@ -23,8 +23,10 @@ public sealed class MachineParts : IDisposable
     private int _disposed;
 
     private MachineParts(MachineSpec spec, HostMemory memory, LazyGuestMemory? lazyMemory, IVirtualMachine vm, IVirtualCpu[] vcpus, LoadedImage image,
-        BootSetup boot, DeviceBus bus, Uart16550 serial, DebugExitDevice debugExit, I8042Controller? resetController, IReadOnlyList<IPortIoDevice> platformDevices)
+        BootSetup boot, DeviceBus bus, Uart16550 serial, DebugExitDevice debugExit, I8042Controller? resetController, IReadOnlyList<IPortIoDevice> platformDevices,
+        MachineVirtioDevices virtio)
     {
+        Virtio = virtio;
         ResetController = resetController;
         PlatformDevices = platformDevices;
         Spec = spec;
@@ -78,6 +80,9 @@ public sealed class MachineParts : IDisposable
     /// <summary>The PC platform's devices besides the UART and debug-exit (i8042, CMOS/RTC, PCI ports, port 0x80, fw_cfg); empty on the minimal platform.</summary>
     public IReadOnlyList<IPortIoDevice> PlatformDevices { get; }
 
+    /// <summary>The virtio-mmio devices of the spec's disks (none if it has no disks).</summary>
+    public MachineVirtioDevices Virtio { get; }
+
     /// <summary>True if the guest asked for a reset (the i8042 reset command).</summary>
     public bool ResetRequested => ResetController?.ResetRequested == true;
 
@@ -106,6 +111,7 @@ public sealed class MachineParts : IDisposable
         LazyGuestMemory? lazy = null;
         IVirtualMachine? vm = null;
         var vcpus = new List<IVirtualCpu>();
+        MachineVirtioDevices? virtio = null;
         try
         {
             memory = HostMemory.Allocate(spec.MemoryBytes, spec.MemoryBacking);
@@ -171,10 +177,12 @@ public sealed class MachineParts : IDisposable
             }
             // The software accelerator's local APICs (KVM's live in the kernel with the PC platform's in-kernel irqchip).
             if (vm is SoftVm soft) bus.RegisterMmio(LocalApic.DefaultBase, LocalApic.WindowSize, soft.ApicWindow);
-            return new MachineParts(spec, memory, lazy, vm, [.. vcpus], image, boot, bus, serial, debugExit, i8042, platformDevices);
+            virtio = MachineVirtioDevices.Build(spec, vm, pc, bus, spec.CountExitsAs ?? spec.Image.Name);
+            return new MachineParts(spec, memory, lazy, vm, [.. vcpus], image, boot, bus, serial, debugExit, i8042, platformDevices, virtio);
         }
         catch
         {
+            virtio?.Dispose();
             foreach (var v in vcpus) v.Dispose();
             vm?.Dispose();
             lazy?.Dispose();
@@ -194,10 +202,11 @@ public sealed class MachineParts : IDisposable
         return (image.Handoff ?? new BootHandoff()) with { StackTop = top };
     }
 
-    /// <summary>Disposes the vCPUs, the VM, then guest RAM (lazy region included), in that order; once.</summary>
+    /// <summary>Disposes the virtio devices, the vCPUs, the VM, then guest RAM (lazy region included), in that order; once.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        Virtio.Dispose();
         foreach (var vcpu in _vcpus) vcpu.Dispose();
         Vm.Dispose();
         LazyMemory?.Dispose();
