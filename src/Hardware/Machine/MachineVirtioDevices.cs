@@ -9,10 +9,10 @@ namespace Actorvisor.Hardware.Machines;
 
 /// <summary>
 /// The virtio-mmio devices of one machine (its <see cref="MachineSpec.Disks"/>), each a transport on the device bus
-/// at its <see cref="VirtioMmioLayout"/> slot, and how they reach the guest. On KVM with the PC chipset: each queue's
-/// QueueNotify write is a KVM_IOEVENTFD (data-matched on the queue index) that wakes this set's poller thread
-/// instead of the vCPU thread, and each interrupt a KVM_IRQFD write. Elsewhere the notify write is an MMIO exit
-/// handled by the transport, and without interrupt lines the guest polls the used ring. Owns the devices (their image
+/// at its <see cref="VirtioMmioLayout"/> slot, and how they reach the guest. On KVM each queue's QueueNotify write is a
+/// KVM_IOEVENTFD (data-matched on the queue index) that wakes this set's poller thread instead of the vCPU thread,
+/// and with the PC chipset each interrupt is a KVM_IRQFD write. On the software accelerator the notify write is an
+/// MMIO exit handled by the transport. Without interrupt lines (no PC chipset) the guest polls the used ring. Owns the devices (their image
 /// files), the eventfds and the poller.
 /// </summary>
 public sealed class MachineVirtioDevices : IDisposable
@@ -53,7 +53,7 @@ public sealed class MachineVirtioDevices : IDisposable
     {
         if (spec.Disks.Count == 0) return None;
         var memory = new GuestPhysicalMemory(() => vm.Memslots);
-        var kvm = vm as KvmVirtualMachine is { HasPcChipset: true } k ? k : null;
+        var kvm = vm as KvmVirtualMachine;
         var owned = new List<IDisposable>();
         var transports = new List<VirtioMmioTransport>();
         var notifies = new List<(EventFd, Action)>();
@@ -67,7 +67,7 @@ public sealed class MachineVirtioDevices : IDisposable
                 ulong address = VirtioMmioLayout.AddressOf(i);
                 int irq = VirtioMmioLayout.IrqOf(i);
                 IVirtioInterrupt? interrupt = null;
-                if (kvm is not null)
+                if (kvm is { HasPcChipset: true })
                 {
                     var irqFd = new KvmIrqFdInterrupt(kvm.Fd, (uint)irq);
                     owned.Add(irqFd);
