@@ -62,8 +62,6 @@ public sealed class MachineVirtioDevices : IDisposable
             for (int i = 0; i < spec.Disks.Count; i++)
             {
                 var disk = spec.Disks[i];
-                var block = new VirtioBlock(disk.Open(), disk.ReadOnly, $"vd{(char)('a' + i)}");
-                owned.Add(block);
                 ulong address = VirtioMmioLayout.AddressOf(i);
                 int irq = VirtioMmioLayout.IrqOf(i);
                 IVirtioInterrupt? interrupt = null;
@@ -77,7 +75,9 @@ public sealed class MachineVirtioDevices : IDisposable
                 {
                     interrupt = new IrqLinePulse(pc, irq);
                 }
+                var block = new VirtioBlock(disk.Open(), disk.ReadOnly, $"vd{(char)('a' + i)}");
                 var transport = new VirtioMmioTransport(block, memory, interrupt);
+                owned.Add(transport); // disposing the transport closes the image, after any round in progress
                 transports.Add(transport);
                 bus.RegisterMmio(address, VirtioMmioRegister.WindowSize, transport);
                 if (kvm is null) continue;

@@ -12,8 +12,9 @@ namespace Actorvisor.Hardware.Devices.Virtio;
 /// <see cref="ServeQueue"/> off the vCPU thread; without a sink the queue is served on the notifying thread. A
 /// malformed ring sets DEVICE_NEEDS_RESET, raises a configuration-change interrupt and stops all service until the
 /// driver resets the device. Register accesses are 32-bit and aligned; the configuration space takes any width.
+/// Disposing the transport disposes the device once no queue is being served.
 /// </summary>
-public sealed class VirtioMmioTransport : IMmioDevice
+public sealed class VirtioMmioTransport : IMmioDevice, IDisposable
 {
     /// <summary>InterruptStatus bit 0: a queue has new used buffers.</summary>
     public const uint InterruptUsedBuffer = 1;
@@ -35,6 +36,7 @@ public sealed class VirtioMmioTransport : IMmioDevice
     private int _interruptStatus;
     private long _notifyExits, _interrupts, _faults;
     private string? _lastFault;
+    private bool _disposed;
 
     /// <summary>
     /// A transport for <paramref name="device"/> whose queues live in <paramref name="memory"/> and which interrupts
@@ -123,6 +125,7 @@ public sealed class VirtioMmioTransport : IMmioDevice
         ArgumentOutOfRangeException.ThrowIfLessThan(budget, 1);
         lock (_service)
         {
+            if (_disposed) return false;
             ulong features;
             lock (_registers)
             {
@@ -299,6 +302,18 @@ public sealed class VirtioMmioTransport : IMmioDevice
             foreach (var q in _queues) q.Reset();
             Volatile.Write(ref _interruptStatus, 0);
             _device.Reset();
+        }
+    }
+
+    /// <summary>Stops all service (waiting for a round in progress) and disposes the device if it is disposable; once.</summary>
+    public void Dispose()
+    {
+        SetNotifySink(null);
+        lock (_service)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            (_device as IDisposable)?.Dispose();
         }
     }
 
