@@ -28,6 +28,32 @@ public sealed record VirtioDiskSpec
         return parent.OpenFile(System.IO.Path.GetFileName(full), writable: !ReadOnly);
     }
 
+    /// <summary>
+    /// Parses the CLI and API form <c>FILE[,ro]</c> (or <c>FILE,rw</c>): the image path and whether the guest only reads
+    /// it. A comma in the text must introduce one of those options.
+    /// </summary>
+    /// <exception cref="ArgumentException">the path is empty or the option after the last comma is neither "ro" nor "rw".</exception>
+    public static VirtioDiskSpec Parse(string text, ConfinedDirectory? directory = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        string path = text;
+        bool readOnly = false;
+        int comma = text.LastIndexOf(',');
+        if (comma >= 0)
+        {
+            var option = text[(comma + 1)..];
+            readOnly = option switch
+            {
+                "ro" => true,
+                "rw" => false,
+                _ => throw new ArgumentException($"'{option}' is not a disk option (expected FILE[,ro] or FILE,rw)"),
+            };
+            path = text[..comma];
+        }
+        if (path.Length == 0) throw new ArgumentException("names no image file (expected FILE[,ro])");
+        return new VirtioDiskSpec { Path = path, ReadOnly = readOnly, Directory = directory };
+    }
+
     /// <inheritdoc />
     public override string ToString() => $"{Path}{(ReadOnly ? ",ro" : "")}";
 }

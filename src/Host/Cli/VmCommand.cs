@@ -33,12 +33,13 @@ public static class VmCommand
         var format = new Option<string?>("--format") { Description = "an image file's format: flat, elf, bootsector or multiboot (default: detected on the node)" };
         var cmdline = CommonOptions.CommandLine();
         var module = CommonOptions.Module();
+        var disk = CommonOptions.Disk();
         var on = new Option<string?>("--on") { Description = "the node to create it on (default: placement picks the node with the most free capacity)" };
         var start = new Option<bool>("--start") { Description = "start it once created" };
         var connection = new ClusterConnectionOptions();
         var command = new Command("create", "Create a VM (placed on the hypervisor with the most free capacity unless --on is given)")
         {
-            name, image, vcpus, memory, mode, format, cmdline, module, on, start,
+            name, image, vcpus, memory, mode, format, cmdline, module, disk, on, start,
         };
         connection.AddTo(command);
         command.SetAction((parse, ct) =>
@@ -46,8 +47,9 @@ public static class VmCommand
             if (!ByteSize.TryParse(parse.GetValue(memory)!, out var bytes, out var sizeError))
                 return Task.FromResult(Usage($"--memory: {sizeError}"));
             var modules = parse.GetValue(module);
+            var disks = parse.GetValue(disk);
             var spec = new ApiVmSpec(parse.GetValue(name)!, parse.GetValue(vcpus), bytes, parse.GetValue(image)!, parse.GetValue(mode), parse.GetValue(on),
-                parse.GetValue(format), parse.GetValue(cmdline), modules is { Length: > 0 } ? modules : null);
+                parse.GetValue(format), parse.GetValue(cmdline), modules is { Length: > 0 } ? modules : null, disks is { Length: > 0 } ? disks : null);
             var request = new CreateVmRequest(spec);
             if (ApiValidator.Validate(request) is { } invalid) return Task.FromResult(Usage(OptionOf(invalid)));
             return ClusterCliRunner.RunAsync(parse, connection, async (client, json) =>
@@ -251,6 +253,7 @@ public static class VmCommand
         "spec.format" => "--format" + error.Message["spec.format".Length..],
         "spec.commandLine" => "--cmdline" + error.Message["spec.commandLine".Length..],
         { } f when f.StartsWith("spec.modules", StringComparison.Ordinal) => "--module" + error.Message[f.Length..],
+        { } f when f.StartsWith("spec.disks", StringComparison.Ordinal) => "--disk" + error.Message[f.Length..],
         _ => error.Message,
     };
 

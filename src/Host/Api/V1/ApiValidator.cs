@@ -1,4 +1,6 @@
+using Actorvisor.Hardware.Devices.Virtio;
 using Actorvisor.Hardware.Guests;
+using Actorvisor.Hardware.Machines;
 using Actorvisor.Hardware.X86;
 using Actorvisor.Host.Node;
 using Akka.Actor;
@@ -93,6 +95,25 @@ public static class ApiValidator
         if (spec.BootMode is { } mode && !BootModes.Contains(mode))
             return ApiErrorReply.Invalid("spec.bootMode", $"'{mode}' is not a boot mode ({string.Join(", ", BootModes)})");
         if (spec.Node is not null && Name("spec.node", spec.Node) is { } node) return node;
+        return Disks(spec.Disks);
+    }
+
+    // Each disk "FILE[,ro]": a file named like an image, at most as many as the machine has virtio slots.
+    private static ApiErrorReply? Disks(IReadOnlyList<string>? disks)
+    {
+        if (disks is null) return null;
+        if (disks.Count > VirtioMmioLayout.MaxDevices)
+            return ApiErrorReply.Invalid("spec.disks", $"has {disks.Count} disks; at most {VirtioMmioLayout.MaxDevices}");
+        for (int i = 0; i < disks.Count; i++)
+        {
+            var d = disks[i];
+            string field = $"spec.disks[{i}]";
+            if (string.IsNullOrEmpty(d)) return ApiErrorReply.Invalid(field, "names no file (expected FILE[,ro])");
+            if (d.Length > MaxImageLength) return ApiErrorReply.Invalid(field, $"is longer than {MaxImageLength} characters");
+            if (d.Any(char.IsControl)) return ApiErrorReply.Invalid(field, "contains control characters");
+            try { VirtioDiskSpec.Parse(d); }
+            catch (ArgumentException e) { return ApiErrorReply.Invalid(field, e.Message); }
+        }
         return null;
     }
 

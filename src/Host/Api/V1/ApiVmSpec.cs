@@ -21,5 +21,9 @@ namespace Actorvisor.Host.Api.V1;
 /// A multiboot kernel's modules, each "FILE[=STRING]": FILE inside the node's image directories like the image, STRING
 /// the module's string (default FILE); null for none.
 /// </param>
+/// <param name="Disks">
+/// Virtio-blk disks, each "FILE[,ro]": a raw image inside the node's image directories (named like the image), read-only
+/// with ",ro"; disk i is the guest's virtio-mmio device i. Null for none.
+/// </param>
 public sealed record ApiVmSpec(string Name, int Vcpus, ulong MemoryBytes, string Image, string? BootMode = null, string? Node = null,
-    string? Format = null, string? CommandLine = null, IReadOnlyList<string>? Modules = null);
+    string? Format = null, string? CommandLine = null, IReadOnlyList<string>? Modules = null, IReadOnlyList<string>? Disks = null);
