@@ -11,6 +11,7 @@ public class ApiValidatorTests
     public void A_good_spec_and_every_good_request_pass()
     {
         Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good)));
+        Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Disks = ["root.img", "/var/lib/actorvisor/images/data.img,ro", "scratch.img,rw"] })));
         Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Image = "/var/lib/actorvisor/images/guest.elf", BootMode = "long", Node = "n1" })));
         Assert.Null(ApiValidator.Validate(new StartVmRequest("a.b_c-1")));
         Assert.Null(ApiValidator.Validate(new StartVmRequest("a") { DeadlineMs = 2000 }));
@@ -45,6 +46,12 @@ public class ApiValidatorTests
         { "spec.image", new CreateVmRequest(Good with { Image = "/" + new string('a', 5000) }) },
         { "spec.bootMode", new CreateVmRequest(Good with { BootMode = "smm" }) },
         { "spec.node", new CreateVmRequest(Good with { Node = "bad/node" }) },
+        { "spec.disks", new CreateVmRequest(Good with { Disks = Enumerable.Repeat("d.img", 8).ToList() }) },
+        { "spec.disks[0]", new CreateVmRequest(Good with { Disks = [""] }) },
+        { "spec.disks[0]", new CreateVmRequest(Good with { Disks = [",ro"] }) },
+        { "spec.disks[1]", new CreateVmRequest(Good with { Disks = ["a.img", "b.img,readonly"] }) },
+        { "spec.disks[0]", new CreateVmRequest(Good with { Disks = ["a\u0001.img"] }) },
+        { "spec.disks[0]", new CreateVmRequest(Good with { Disks = [new string('a', 5000)] }) },
         { "name", new StartVmRequest("") },
         { "name", new PauseVmRequest(null!) },
         { "name", new ResumeVmRequest("a b") },
