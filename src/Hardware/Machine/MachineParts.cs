@@ -12,8 +12,8 @@ namespace Actorvisor.Hardware.Machines;
 /// <summary>
 /// The building half of a machine, and the owner of what it built from an accelerator and a
 /// <see cref="MachineSpec"/>: guest RAM in memslot 0 at guest-physical 0 (and the lazy region, if any), the
-/// image loaded, the boot structures written, the accelerator VM and every vCPU set up for entry, and a device
-/// bus with a 16550 UART on COM1 and the debug-exit port. Whoever drives the vCPUs (<see cref="Machine.Run"/>,
+/// image loaded, the boot structures written, the accelerator VM and every vCPU set up for entry, a device
+/// bus with a 16550 UART on COM1 and the debug-exit port, and the virtio-blk devices of the spec's disks. Whoever drives the vCPUs (<see cref="Machine.Run"/>,
 /// or the actor runtime's own threads) must have stopped them before <see cref="Dispose"/> releases the parts
 /// as a unit.
 /// </summary>
