@@ -24,3 +24,6 @@ public sealed record DeviceFlushed(string Name);
 
 /// <summary>Device <paramref name="Name"/> has been released.</summary>
 public sealed record DeviceReleased(string Name);
+
+/// <summary>Serve virtqueue <paramref name="Queue"/> of the device (sent by the device's notification path to its VirtioDeviceActor, and by the actor to itself while work remains).</summary>
+public sealed record ServeVirtqueue(int Queue);

@@ -62,7 +62,12 @@ public static class MachineVm
             Devices =
             [
                 new VmDevice(machine.Serial.Name, machine.Serial), new VmDevice(debugExit.Name, debugExit),
-                .. machine.PlatformDevices.Select(d => new VmDevice(d.Name, d)), .. extraDevices ?? [],
+                .. machine.PlatformDevices.Select(d => new VmDevice(d.Name, d)),
+                // Each virtio device gets a VirtioDeviceActor that serves its queues; the set (image files, eventfds,
+                // the ioeventfd poller) is released with the other devices, before the VM.
+                .. machine.Virtio.Transports.Select(t => new VmDevice(t.Name, t)),
+                .. machine.Virtio.Transports.Count > 0 ? [new VmDevice("virtio-devices", machine.Virtio)] : Array.Empty<VmDevice>(),
+                .. extraDevices ?? [],
             ],
             // Each region once: a lazy region by its LazyGuestMemory, which unmaps its own mapping.
             GuestMemory = [.. machine.MemoryRegions.Select(r => r.Lazy ?? (IDisposable)r.Memory).Distinct()],

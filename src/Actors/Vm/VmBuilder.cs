@@ -1,3 +1,4 @@
+using Actorvisor.Hardware.Devices.Virtio;
 using Actorvisor.Actors.AsyncPf;
 using Actorvisor.Actors.Devices;
 using Actorvisor.Actors.Memslots;
@@ -88,7 +89,9 @@ internal static class VmBuilder
         // The threads start parked; their events and replies carry their VcpuActor as sender.
         for (int i = 0; i < loops.Length; i++) loops[i].Start(vcpus[i]);
         var devices = parts.Devices
-            .Select((d, i) => context.Watch(context.ActorOf(DeviceActor.Props(d), $"device-{i}-{Uri.EscapeDataString(d.Name)}")))
+            .Select((d, i) => context.Watch(context.ActorOf(
+                d.Device is VirtioMmioTransport virtio ? VirtioDeviceActor.Props(d, virtio) : DeviceActor.Props(d),
+                $"device-{i}-{Uri.EscapeDataString(d.Name)}")))
             .ToList();
         var vfioActor = context.Watch(context.ActorOf(KvmVfioDeviceActor.Props(hardware.Name, vfio), KvmVfioDeviceActor.DeviceName));
         return new BuiltVm

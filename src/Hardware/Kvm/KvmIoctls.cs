@@ -47,6 +47,10 @@ public static class KvmIoctls
     public static readonly ulong IrqLine = Iow<KvmIrqLevel>(0x61);
     /// <summary>KVM_CREATE_PIT2: _IOW(KVMIO, 0x77, struct kvm_pit_config).</summary>
     public static readonly ulong CreatePit2 = Iow<KvmPitConfig>(0x77);
+    /// <summary>KVM_IRQFD: route an eventfd to a GSI of the in-kernel irqchip.</summary>
+    public static readonly ulong IrqFd = Iow<KvmIrqfd>(0x76);
+    /// <summary>KVM_IOEVENTFD: signal an eventfd on a guest MMIO or port write instead of exiting.</summary>
+    public static readonly ulong IoEventFd = Iow<KvmIoeventfd>(0x79);
     /// <summary>KVM_CREATE_DEVICE: _IOWR(KVMIO, 0xe0, struct kvm_create_device).</summary>
     public static readonly ulong CreateDevice = Iowr<KvmCreateDevice>(0xe0);
 

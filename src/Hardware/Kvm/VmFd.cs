@@ -134,6 +134,42 @@ public sealed unsafe class VmFd : IDisposable
         throw new SyscallException($"ioctl(KVM_CREATE_DEVICE({type}, TEST))", err, _fd.What);
     }
 
+    /// <summary>
+    /// KVM_IOEVENTFD (api.rst 4.59): from now on a guest MMIO write of <paramref name="length"/> bytes at
+    /// <paramref name="address"/> (of the value <paramref name="datamatch"/>, if given) signals <paramref name="eventFd"/>
+    /// inside the kernel and resumes the guest: no exit reaches the vCPU thread.
+    /// </summary>
+    public void AssignIoEventFd(FileDescriptor eventFd, ulong address, uint length, ulong? datamatch) =>
+        IoEventFd(eventFd, address, length, datamatch, 0, "KVM_IOEVENTFD");
+
+    /// <summary>KVM_IOEVENTFD with KVM_IOEVENTFD_FLAG_DEASSIGN: undoes <see cref="AssignIoEventFd"/> (same arguments).</summary>
+    public void DeassignIoEventFd(FileDescriptor eventFd, ulong address, uint length, ulong? datamatch) =>
+        IoEventFd(eventFd, address, length, datamatch, KvmIoeventfd.FlagDeassign, "KVM_IOEVENTFD(deassign)");
+
+    private void IoEventFd(FileDescriptor eventFd, ulong address, uint length, ulong? datamatch, uint flags, string name)
+    {
+        var arg = new KvmIoeventfd
+        {
+            Addr = address, Len = length, Fd = eventFd.Fd, Datamatch = datamatch ?? 0,
+            Flags = flags | (datamatch is null ? 0 : KvmIoeventfd.FlagDatamatch),
+        };
+        Sys.Ioctl(_fd, KvmIoctls.IoEventFd, &arg, $"{name}(0x{address:x}, {length} bytes{(datamatch is { } d ? $", data {d}" : "")})");
+    }
+
+    /// <summary>KVM_IRQFD (api.rst 4.75): a write to <paramref name="eventFd"/> injects an edge on GSI <paramref name="gsi"/>; needs the irqchip.</summary>
+    public void AssignIrqFd(FileDescriptor eventFd, uint gsi)
+    {
+        var arg = new KvmIrqfd { Fd = (uint)eventFd.Fd, Gsi = gsi };
+        Sys.Ioctl(_fd, KvmIoctls.IrqFd, &arg, $"KVM_IRQFD(gsi {gsi})");
+    }
+
+    /// <summary>KVM_IRQFD with KVM_IRQFD_FLAG_DEASSIGN: undoes <see cref="AssignIrqFd"/>.</summary>
+    public void DeassignIrqFd(FileDescriptor eventFd, uint gsi)
+    {
+        var arg = new KvmIrqfd { Fd = (uint)eventFd.Fd, Gsi = gsi, Flags = KvmIrqfd.FlagDeassign };
+        Sys.Ioctl(_fd, KvmIoctls.IrqFd, &arg, $"KVM_IRQFD(gsi {gsi}, deassign)");
+    }
+
     /// <summary>Closes the VM fd; the kernel destroys the VM once its vCPU and device fds are closed too.</summary>
     public void Dispose() => _fd.Dispose();
 }

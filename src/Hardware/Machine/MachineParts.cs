@@ -13,8 +13,8 @@ namespace Actorvisor.Hardware.Machines;
 /// <summary>
 /// The building half of a machine, and the owner of what it built from an accelerator and a
 /// <see cref="MachineSpec"/>: guest RAM in memslot 0 at guest-physical 0 (and the lazy region, if any), the
-/// image loaded, the boot structures written, the accelerator VM and every vCPU set up for entry, and a device
-/// bus with a 16550 UART on COM1 and the debug-exit port. Whoever drives the vCPUs (<see cref="Machine.Run"/>,
+/// image loaded, the boot structures written, the accelerator VM and every vCPU set up for entry, a device
+/// bus with a 16550 UART on COM1 and the debug-exit port, and the virtio-blk devices of the spec's disks. Whoever drives the vCPUs (<see cref="Machine.Run"/>,
 /// or the actor runtime's own threads) must have stopped them before <see cref="Dispose"/> releases the parts
 /// as a unit.
 /// </summary>
@@ -26,10 +26,11 @@ public sealed class MachineParts : IDisposable
 
     internal MachineParts(MachineSpec spec, HostMemory memory, LazyGuestMemory? lazyMemory, IVirtualMachine vm, IVirtualCpu[] vcpus, LoadedImage image,
         BootSetup boot, DeviceBus bus, Uart16550 serial, DebugExitDevice debugExit, I8042Controller? resetController, IReadOnlyList<IPortIoDevice> platformDevices,
-        IReadOnlyList<SnapshotMemoryRegion> memoryRegions, IReadOnlyList<IDisposable>? owned = null)
+        IReadOnlyList<SnapshotMemoryRegion> memoryRegions, IReadOnlyList<IDisposable>? owned = null, MachineVirtioDevices? virtio = null)
     {
         MemoryRegions = memoryRegions;
         _owned = owned ?? [];
+        Virtio = virtio ?? MachineVirtioDevices.None;
         ResetController = resetController;
         PlatformDevices = platformDevices;
         Spec = spec;
@@ -95,6 +96,9 @@ public sealed class MachineParts : IDisposable
     /// <summary>The PC platform's devices besides the UART and debug-exit (i8042, CMOS/RTC, PCI ports, port 0x80, fw_cfg); empty on the minimal platform.</summary>
     public IReadOnlyList<IPortIoDevice> PlatformDevices { get; }
 
+    /// <summary>The virtio-mmio devices of the spec's disks (none if it has no disks).</summary>
+    public MachineVirtioDevices Virtio { get; }
+
     /// <summary>True if the guest asked for a reset (the i8042 reset command).</summary>
     public bool ResetRequested => ResetController?.ResetRequested == true;
 
@@ -123,6 +127,7 @@ public sealed class MachineParts : IDisposable
         LazyGuestMemory? lazy = null;
         IVirtualMachine? vm = null;
         var vcpus = new List<IVirtualCpu>();
+        MachineVirtioDevices? virtio = null;
         try
         {
             memory = HostMemory.Allocate(spec.MemoryBytes, spec.MemoryBacking);
@@ -188,12 +193,14 @@ public sealed class MachineParts : IDisposable
             }
             // The software accelerator's local APICs (KVM's live in the kernel with the PC platform's in-kernel irqchip).
             if (vm is SoftVm soft) bus.RegisterMmio(LocalApic.DefaultBase, LocalApic.WindowSize, soft.ApicWindow);
+            virtio = MachineVirtioDevices.Build(spec, vm, pc, bus, spec.CountExitsAs ?? spec.Image.Name);
             List<SnapshotMemoryRegion> regions = [new(0, 0, memory)];
             if (lazy is not null) regions.Add(new(LazyMemorySpec.Slot, spec.LazyMemory!.GuestPhysicalAddress, lazy.Memory, lazy, spec.LazyMemory.Store));
-            return new MachineParts(spec, memory, lazy, vm, [.. vcpus], image, boot, bus, serial, debugExit, i8042, platformDevices, regions);
+            return new MachineParts(spec, memory, lazy, vm, [.. vcpus], image, boot, bus, serial, debugExit, i8042, platformDevices, regions, virtio: virtio);
         }
         catch
         {
+            virtio?.Dispose();
             foreach (var v in vcpus) v.Dispose();
             vm?.Dispose();
             lazy?.Dispose();
@@ -213,10 +220,11 @@ public sealed class MachineParts : IDisposable
         return (image.Handoff ?? new BootHandoff()) with { StackTop = top };
     }
 
-    /// <summary>Disposes the vCPUs, the VM, then guest RAM (lazy region included), in that order; once.</summary>
+    /// <summary>Disposes the virtio devices, the vCPUs, the VM, then guest RAM (lazy region included), in that order; once.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        Virtio.Dispose();
         foreach (var vcpu in _vcpus) vcpu.Dispose();
         Vm.Dispose();
         LazyMemory?.Dispose();

@@ -39,6 +39,11 @@ public sealed record MachineSpec
     public LazyMemorySpec? LazyMemory { get; init; }
 
     /// <summary>
+    /// The machine's virtio-blk disks, in order: disk i is virtio-mmio device i (<see cref="Devices.Virtio.VirtioMmioLayout"/>).
+    /// </summary>
+    public IReadOnlyList<VirtioDiskSpec> Disks { get; init; } = [];
+
+    /// <summary>
     /// When set, <see cref="Machine.Run"/> counts every vCPU's exits and guest time in a
     /// <see cref="Metrics.VcpuExitCounters"/> under this VM name (exported by <see cref="Metrics.HardwareMeter"/>
     /// while the machine lives); null counts nothing.
@@ -80,6 +85,11 @@ public sealed record MachineSpec
         if (LoadAddress is { } load && load >= MemoryBytes)
             throw new MachineSpecException(nameof(LoadAddress), $"0x{load:x} is outside guest RAM (0x{MemoryBytes:x} bytes)");
         if (LazyMemory is { } lazy) ValidateLazyMemory(lazy);
+        if (Disks is null) throw new MachineSpecException(nameof(Disks), "the disk list is required (empty for none)");
+        if (Disks.Count > Devices.Virtio.VirtioMmioLayout.MaxDevices)
+            throw new MachineSpecException(nameof(Disks), $"{Disks.Count} disks; a machine has at most {Devices.Virtio.VirtioMmioLayout.MaxDevices} virtio devices");
+        for (int i = 0; i < Disks.Count; i++)
+            if (Disks[i] is null || string.IsNullOrEmpty(Disks[i].Path)) throw new MachineSpecException($"{nameof(Disks)}[{i}]", "a disk needs an image path");
     }
 
     private void ValidateLazyMemory(LazyMemorySpec lazy)

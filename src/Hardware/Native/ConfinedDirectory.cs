@@ -37,11 +37,18 @@ public sealed class ConfinedDirectory : IDisposable
     /// <summary>
     /// Opens <paramref name="relativePath"/> beneath <see cref="Root"/> read-only; the caller owns the result.
     /// </summary>
+    /// <exception cref="ConfinedPathException">as <see cref="OpenFile(string, bool)"/>.</exception>
+    public ConfinedFile OpenFile(string relativePath) => OpenFile(relativePath, writable: false);
+
+    /// <summary>
+    /// Opens <paramref name="relativePath"/> beneath <see cref="Root"/>, read-only or (<paramref name="writable"/>,
+    /// for a guest's disk) read-write; the caller owns the result.
+    /// </summary>
     /// <exception cref="ConfinedPathException">
     /// the path is empty, absolute, leaves the directory, goes through a magic link, does not exist, cannot be
     /// read, or is not a regular file (a directory, FIFO, socket or device node); or this kernel lacks openat2.
     /// </exception>
-    public ConfinedFile OpenFile(string relativePath)
+    public ConfinedFile OpenFile(string relativePath, bool writable)
     {
         ArgumentNullException.ThrowIfNull(relativePath);
         if (relativePath.Length == 0) throw Refuse(relativePath, "the path is empty");
@@ -49,7 +56,7 @@ public sealed class ConfinedDirectory : IDisposable
         if (relativePath.StartsWith('/')) throw Refuse(relativePath, $"it is an absolute path; name the file relative to {Root}");
 
         var display = System.IO.Path.Join(Root, relativePath);
-        var how = new OpenHow((ulong)(O_RDONLY | O_NONBLOCK | O_NOCTTY), 0, OpenHow.BeneathNoMagicLinks);
+        var how = new OpenHow((ulong)((writable ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_NOCTTY | O_CLOEXEC), 0, OpenHow.BeneathNoMagicLinks);
         FileDescriptor? fd = null;
         for (int attempt = 0; fd is null; attempt++)
         {
@@ -72,7 +79,7 @@ public sealed class ConfinedDirectory : IDisposable
             // Reads of a regular file ignore O_NONBLOCK; clear it anyway so that the descriptor is an ordinary one.
             int flags = (int)Sys.Check(fcntl(fd.Fd, F_GETFL), "fcntl(F_GETFL)", display);
             Sys.Check(fcntl(fd.Fd, F_SETFL, flags & ~O_NONBLOCK), "fcntl(F_SETFL)", display);
-            return new ConfinedFile(fd, display);
+            return new ConfinedFile(fd, display, writable);
         }
         catch
         {

@@ -5,19 +5,23 @@ using static Tmds.Linux.LibC;
 namespace Actorvisor.Hardware.Native;
 
 /// <summary>
-/// A regular file opened read-only beneath a <see cref="ConfinedDirectory"/>: owns the one descriptor every
-/// read of it goes through (pread(2) at an offset, or a stream on a duplicate), so what is read is the file
-/// that was checked, whatever happens to its path afterwards.
+/// A regular file opened beneath a <see cref="ConfinedDirectory"/> (read-only, or read-write for a guest's disk):
+/// owns the one descriptor every read and write of it goes through (pread(2)/pwrite(2) at an offset, or a stream on
+/// a duplicate), so what is used is the file that was checked, whatever happens to its path afterwards.
 /// </summary>
 public sealed class ConfinedFile : IDisposable
 {
     private readonly FileDescriptor _fd;
 
-    internal ConfinedFile(FileDescriptor fd, string path)
+    internal ConfinedFile(FileDescriptor fd, string path, bool writable = false)
     {
         _fd = fd;
         Path = path;
+        Writable = writable;
     }
+
+    /// <summary>True if the file was opened read-write.</summary>
+    public bool Writable { get; }
 
     /// <summary>The file's path for messages: its directory joined with the path it was opened by.</summary>
     public string Path { get; }
@@ -47,6 +51,39 @@ public sealed class ConfinedFile : IDisposable
             }
         }
         return total;
+    }
+
+    /// <summary>Writes all of <paramref name="buffer"/> at byte <paramref name="offset"/>.</summary>
+    /// <exception cref="InvalidOperationException">the file was opened read-only.</exception>
+    /// <exception cref="SyscallException">the write fails.</exception>
+    public unsafe void WriteAt(ReadOnlySpan<byte> buffer, long offset)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        if (!Writable) throw new InvalidOperationException($"{Path} was opened read-only");
+        int total = 0;
+        fixed (byte* p = buffer)
+        {
+            while (total < buffer.Length)
+            {
+                long n = pwrite(_fd.Fd, p + total, (size_t)(buffer.Length - total), offset + total);
+                if (n < 0 && Sys.LastErrno == Errnos.EINTR) continue;
+                Sys.Check(n, "pwrite", Path);
+                total += (int)n;
+            }
+        }
+    }
+
+    /// <summary>fsync(2): the file's data and metadata reach stable storage before this returns.</summary>
+    /// <exception cref="SyscallException">the sync fails (an I/O error the guest must hear of).</exception>
+    public void FlushToDisk()
+    {
+        while (true)
+        {
+            int r = fsync(_fd.Fd);
+            if (r < 0 && Sys.LastErrno == Errnos.EINTR) continue;
+            Sys.Check(r, "fsync", Path);
+            return;
+        }
     }
 
     /// <summary>The whole file, refused if it is longer than <paramref name="maxBytes"/>.</summary>

@@ -35,4 +35,12 @@ public static class CommonOptions
         Arity = ArgumentArity.ZeroOrMore,
         AllowMultipleArgumentsPerToken = false,
     };
+
+    /// <summary>--disk FILE[,ro], repeatable: a raw disk image the guest sees as a virtio-blk device.</summary>
+    public static Option<string[]> Disk() => new("--disk")
+    {
+        Description = "a raw disk image the guest sees as a virtio-blk device (virtio-mmio); ,ro makes it read-only; repeat for more (vda, vdb, ...)",
+        Arity = ArgumentArity.ZeroOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
 }

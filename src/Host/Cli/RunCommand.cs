@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Devices.Virtio;
 using Actorvisor.Hardware.Images;
 using Actorvisor.Hardware.Images.Linux;
 using Actorvisor.Hardware.Machines;
@@ -44,6 +45,7 @@ public static class RunCommand
         var loadAddress = new Option<string?>("--load-address") { Description = "where a flat image or boot sector is loaded (default 0x8000 in real mode, 0x100000 otherwise, 0x7c00 for a boot sector)" };
         var cmdline = CommonOptions.CommandLine();
         var module = CommonOptions.Module();
+        var disk = CommonOptions.Disk();
         var entry = new Option<string?>("--entry") { Description = "entry point (default: the load address, or the ELF header's)" };
         var memory = new Option<string>("--memory") { Description = "guest RAM, e.g. 64M", DefaultValueFactory = _ => "64M" };
         var vcpus = new Option<int>("--vcpus") { Description = $"number of vCPUs (1..{GuestLayout.MaxVcpus})", DefaultValueFactory = _ => 1 };
@@ -61,10 +63,17 @@ public static class RunCommand
         var timeout = CommonOptions.Timeout();
         var command = new Command("run", "Run a guest image; the exit code is the byte the guest wrote to the debug-exit port (0xf4)")
         {
-            image, kernel, initrd, cmdline, module, format, mode, loadAddress, entry, memory, vcpus, platform, accelerator, timeout,
+            image, kernel, initrd, cmdline, module, disk, format, mode, loadAddress, entry, memory, vcpus, platform, accelerator, timeout,
         };
         command.SetAction(async (parse, _) =>
         {
+            List<VirtioDiskSpec> disks;
+            try { disks = [.. (parse.GetValue(disk) ?? []).Select(d => VirtioDiskSpec.Parse(d))]; }
+            catch (ArgumentException e)
+            {
+                Console.Error.WriteLine($"actorvisor: --disk: {e.Message}");
+                return ExitCodes.Usage;
+            }
             if (parse.GetValue(kernel) is { } linux)
             {
                 if (parse.GetValue(platform) is GuestPlatform.Minimal)
@@ -75,7 +84,7 @@ public static class RunCommand
                 if (RefuseLinux(linux, parse.GetValue(accelerator)) is { } refused) return refused;
                 return await RunLinuxAsync(linux, parse.GetValue(initrd), parse.GetValue(cmdline) ?? DefaultCommandLine, parse.GetValue(image),
                     parse.GetResult(memory) is null or { Implicit: true } ? LinuxDefaultMemory : parse.GetValue(memory)!,
-                    parse.GetValue(vcpus), parse.GetValue(accelerator), TimeSpan.FromSeconds(parse.GetValue(timeout)));
+                    parse.GetValue(vcpus), parse.GetValue(accelerator), TimeSpan.FromSeconds(parse.GetValue(timeout)), disks);
             }
             var problems = new List<string>();
             if (parse.GetValue(image) is not { } file)
@@ -100,6 +109,7 @@ public static class RunCommand
             var start = Address(entry);
             if (!ByteSize.TryParse(parse.GetValue(memory)!, out var memoryBytes, out var sizeError)) problems.Add($"--memory: {sizeError}");
             if (!file.Exists) problems.Add($"--image: {file.FullName} does not exist");
+            foreach (var d in disks.Where(d => !File.Exists(d.Path))) problems.Add($"--disk: {Path.GetFullPath(d.Path)} does not exist");
             if (problems.Count > 0)
             {
                 foreach (var p in problems) Console.Error.WriteLine($"actorvisor: {p}");
@@ -123,6 +133,7 @@ public static class RunCommand
             var spec = new MachineSpec
             {
                 Image = bootable, MemoryBytes = memoryBytes, VcpuCount = vcpuCount, BootMode = requestedMode ?? bootable.BootMode, Entry = start, LoadAddress = load,
+                Disks = disks,
             };
             return await new GuestLauncher(Console.Out, Console.Error)
                 .LaunchAsync(parse.GetValue(accelerator), spec, TimeSpan.FromSeconds(parse.GetValue(timeout)));
@@ -150,21 +161,24 @@ public static class RunCommand
     }
 
     private static async Task<int> RunLinuxAsync(FileInfo kernel, FileInfo? initrd, string commandLine, FileInfo? image, string memory, int vcpus,
-        AcceleratorPreference accelerator, TimeSpan timeout)
+        AcceleratorPreference accelerator, TimeSpan timeout, IReadOnlyList<VirtioDiskSpec> disks)
     {
         var problems = new List<string>();
         if (image is not null) problems.Add("--image and --kernel exclude each other");
         if (!kernel.Exists) problems.Add($"--kernel: {kernel.FullName} does not exist");
         if (initrd is { Exists: false }) problems.Add($"--initrd: {initrd.FullName} does not exist");
+        foreach (var d in disks.Where(d => !File.Exists(d.Path))) problems.Add($"--disk: {Path.GetFullPath(d.Path)} does not exist");
         if (!ByteSize.TryParse(memory, out var memoryBytes, out var sizeError)) problems.Add($"--memory: {sizeError}");
         if (problems.Count > 0)
         {
             foreach (var p in problems) Console.Error.WriteLine($"actorvisor: {p}");
             return ExitCodes.Usage;
         }
+        // Each disk is announced to the kernel as its virtio-mmio device (a kernel with CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES reads it).
+        var line = string.Join(' ', [commandLine, .. disks.Select((_, i) => VirtioMmioLayout.KernelParameter(i))]);
         var spec = new MachineSpec
         {
-            Image = new LinuxKernelImage(kernel.FullName, initrd?.FullName, commandLine, vcpus), MemoryBytes = memoryBytes, VcpuCount = vcpus,
+            Image = new LinuxKernelImage(kernel.FullName, initrd?.FullName, line, vcpus), MemoryBytes = memoryBytes, VcpuCount = vcpus, Disks = disks,
         };
         return await new GuestLauncher(Console.Out, Console.Error, Console.OpenStandardInput()).LaunchAsync(accelerator, spec, timeout);
     }

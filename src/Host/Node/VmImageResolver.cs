@@ -95,7 +95,18 @@ public sealed class VmImageResolver : IDisposable
                 return (null, ApiErrorReply.Invalid("spec.image", e.Message));
             }
         }
-        var machine = new MachineSpec { Image = image, MemoryBytes = spec.MemoryBytes, VcpuCount = spec.Vcpus, BootMode = requested };
+        var disks = new List<VirtioDiskSpec>();
+        for (int i = 0; i < (spec.Disks?.Count ?? 0); i++)
+        {
+            var (disk, diskError) = Disk(spec.Disks![i], $"spec.disks[{i}]");
+            if (diskError is not null)
+            {
+                (image as IDisposable)?.Dispose();
+                return (null, diskError);
+            }
+            disks.Add(disk!);
+        }
+        var machine = new MachineSpec { Image = image, MemoryBytes = spec.MemoryBytes, VcpuCount = spec.Vcpus, BootMode = requested, Disks = disks };
         try
         {
             machine.Validate();
@@ -108,6 +119,7 @@ public sealed class VmImageResolver : IDisposable
                 nameof(MachineSpec.MemoryBytes) => "spec.memoryBytes",
                 nameof(MachineSpec.VcpuCount) => "spec.vcpus",
                 nameof(MachineSpec.BootMode) => "spec.bootMode",
+                nameof(MachineSpec.Disks) => "spec.disks",
                 _ => "spec.image",
             };
             return (null, ApiErrorReply.Invalid(field, e.Message));
@@ -126,9 +138,48 @@ public sealed class VmImageResolver : IDisposable
     /// </summary>
     public (ConfinedFile? File, ApiErrorReply? Error) OpenFile(string clientPath, string field)
     {
+        var (root, relative, error) = Locate(clientPath, field);
+        if (error is not null) return (null, error);
+        try
+        {
+            return (root!.OpenFile(relative!), null);
+        }
+        catch (ConfinedPathException e)
+        {
+            return (null, ApiErrorReply.Invalid(field, $"'{clientPath}' is refused on node {_nodeName}: {e.Reason}"));
+        }
+    }
+
+    /// <summary>
+    /// A client's disk "FILE[,ro]" in request field <paramref name="field"/>: the image confined like
+    /// <see cref="OpenFile"/>, checked now by opening it as the guest will (read-write unless ",ro"), and opened again
+    /// beneath the same directory when the VM is built.
+    /// </summary>
+    public (VirtioDiskSpec? Disk, ApiErrorReply? Error) Disk(string clientDisk, string field)
+    {
+        VirtioDiskSpec parsed;
+        try { parsed = VirtioDiskSpec.Parse(clientDisk); }
+        catch (ArgumentException e) { return (null, ApiErrorReply.Invalid(field, e.Message)); }
+        var (root, relative, error) = Locate(parsed.Path, field);
+        if (error is not null) return (null, error);
+        var disk = parsed with { Path = relative!, Directory = root };
+        try
+        {
+            disk.Open().Dispose();
+            return (disk, null);
+        }
+        catch (ConfinedPathException e)
+        {
+            return (null, ApiErrorReply.Invalid(field, $"'{parsed.Path}' is refused on node {_nodeName}: {e.Reason}"));
+        }
+    }
+
+    // Which image directory a client path is beneath, and the path relative to it.
+    private (ConfinedDirectory? Root, string? Relative, ApiErrorReply? Error) Locate(string clientPath, string field)
+    {
         ArgumentNullException.ThrowIfNull(clientPath);
         if (_directories.Count == 0)
-            return (null, ApiErrorReply.Invalid(field, $"node {_nodeName} has no image directories configured (Node:ImageDirectories)"));
+            return (null, null, ApiErrorReply.Invalid(field, $"node {_nodeName} has no image directories configured (Node:ImageDirectories)"));
         ConfinedDirectory root = _directories[0];
         string relative = clientPath;
         if (clientPath.StartsWith('/'))
@@ -136,18 +187,11 @@ public sealed class VmImageResolver : IDisposable
             // Matched as written, not normalised: '..' in the rest is the kernel's to refuse.
             var match = _directories.FirstOrDefault(d => clientPath.StartsWith(d.Root + "/", StringComparison.Ordinal));
             if (match is null)
-                return (null, ApiErrorReply.Invalid(field, $"'{clientPath}' is outside node {_nodeName}'s image directories ({string.Join(", ", _directories)})"));
+                return (null, null, ApiErrorReply.Invalid(field, $"'{clientPath}' is outside node {_nodeName}'s image directories ({string.Join(", ", _directories)})"));
             root = match;
             relative = clientPath[(match.Root.Length + 1)..];
         }
-        try
-        {
-            return (root.OpenFile(relative), null);
-        }
-        catch (ConfinedPathException e)
-        {
-            return (null, ApiErrorReply.Invalid(field, $"'{clientPath}' is refused on node {_nodeName}: {e.Reason}"));
-        }
+        return (root, relative, null);
     }
 
     /// <summary>Closes the image directories.</summary>

@@ -9,4 +9,6 @@ public sealed class KvmMachineEndToEndTests : MachineEndToEndTests, IAccelerator
     public static string? UnavailableReason => KvmAccelerator.IsHardwareAssistedAvailable(out var reason) ? null : reason;
 
     protected override IAccelerator CreateAccelerator() => KvmAccelerator.Open();
+
+    protected override bool NotifiesThroughEventFds => true;
 }

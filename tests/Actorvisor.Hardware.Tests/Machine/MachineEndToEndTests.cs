@@ -1,5 +1,6 @@
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Devices;
+using Actorvisor.Hardware.Devices.Virtio;
 using Actorvisor.Hardware.Guests;
 using Actorvisor.Hardware.Images;
 using Actorvisor.Hardware.Machines;
@@ -29,6 +30,9 @@ public abstract class MachineEndToEndTests : IDisposable
 
     /// <summary>How long a guest may run before a test fails it.</summary>
     protected virtual TimeSpan RunTimeout => TimeSpan.FromSeconds(60);
+
+    /// <summary>True where virtio queue notifications bypass the vCPU thread (KVM's ioeventfd).</summary>
+    protected virtual bool NotifiesThroughEventFds => false;
 
     /// <summary>Checks the exit of a vCPU that triple-faulted (KVM: KVM_EXIT_SHUTDOWN).</summary>
     protected virtual void AssertTripleFaultExit(VcpuExit? exit) => Assert.IsType<VcpuExit.Shutdown>(exit);
@@ -124,6 +128,36 @@ public abstract class MachineEndToEndTests : IDisposable
         foreach (ulong k in new ulong[] { 0, 1, 1023, d - 1 })
             Assert.Equal(unchecked((uint)(k * 0x9E37_79B1UL)), machine.Memory.Read<uint>(GuestLayout.DataBase + k * 4));
         Assert.Equal(0u, machine.Memory.Read<uint>(GuestLayout.DataBase + d * 4));
+    }
+
+    [AcceleratorFact]
+    public void Virtio_block_driver_reads_writes_and_flushes_a_disk()
+    {
+        const int sectors = 16;
+        var disk = Path.Combine(_dir, "disk.img");
+        var bytes = new byte[sectors * VirtioBlock.SectorSize];
+        for (int s = 0; s < sectors; s++)
+            for (int d = 0; d < VirtioBlock.SectorSize / 4; d++) BitConverter.TryWriteBytes(bytes.AsSpan(s * VirtioBlock.SectorSize + d * 4), 0x1000_0000 + s);
+        File.WriteAllBytes(disk, bytes);
+        var m = Machine.Create(_accelerator.Value, new MachineSpec { Image = VirtioGuests.BlockDriver(), Disks = [new VirtioDiskSpec { Path = disk }] });
+        _machines.Add(m);
+        AssertExited(m.Run(RunTimeout), "virtio-blk read=10000001 ok\n", 0);
+
+        var written = File.ReadAllBytes(disk);
+        for (int d = 0; d < VirtioBlock.SectorSize / 4; d++)
+            Assert.Equal(VirtioGuests.WrittenPattern, BitConverter.ToUInt32(written, (int)VirtioGuests.WrittenSector * VirtioBlock.SectorSize + d * 4));
+        Assert.Equal(0x1000_0003u, BitConverter.ToUInt32(written, 3 * VirtioBlock.SectorSize));
+        var block = (VirtioBlock)m.Parts.Virtio.Transports[0].Device;
+        Assert.Equal((1, 1, 1), (block.Reads, block.Writes, block.Flushes));
+        if (NotifiesThroughEventFds)
+        {
+            Assert.Equal(0, m.Parts.Virtio.NotifyExitsToVcpu);
+            Assert.Equal(3, m.Parts.Virtio.EventFdNotifications);
+        }
+        else
+        {
+            Assert.Equal(3, m.Parts.Virtio.NotifyExitsToVcpu);
+        }
     }
 
     [AcceleratorFact]

@@ -19,6 +19,7 @@ public class ApiValidatorTests
         foreach (var restart in new[] { "never", "on-failure", "always" }) Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Restart = restart }), Limits));
         Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { CpuLimit = 0.25 }), Limits));
         Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Vcpus = 2, CpuLimit = 2 }), Limits));
+        Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Disks = ["root.img", "/var/lib/actorvisor/images/data.img,ro", "scratch.img,rw"] }), Limits));
         Assert.Null(ApiValidator.Validate(new StartVmRequest("a.b_c-1"), Limits));
         Assert.Null(ApiValidator.Validate(new StartVmRequest("a") { DeadlineMs = 2000 }, Limits));
         Assert.Null(ApiValidator.Validate(new ListVmsRequest(), Limits));
@@ -32,6 +33,12 @@ public class ApiValidatorTests
     {
         Assert.Equal(Actorvisor.Actors.Registry.VmRestartPolicies.Names, ApiValidator.RestartPolicies);
         foreach (var name in ApiValidator.RestartPolicies) Assert.True(Actorvisor.Actors.Registry.VmRestartPolicies.TryParse(name, out _), name);
+    }
+
+    [Fact]
+    public void The_disk_count_the_client_accepts_is_the_machines_virtio_slot_count()
+    {
+        Assert.Equal(Actorvisor.Hardware.Devices.Virtio.VirtioMmioLayout.MaxDevices, ApiValidator.MaxDisks);
     }
 
     public static TheoryData<string, ApiRequest> BadRequests() => new()
@@ -67,6 +74,12 @@ public class ApiValidatorTests
         { "spec.image", new CreateVmRequest(Good with { Image = "/" + new string('a', 5000) }) },
         { "spec.bootMode", new CreateVmRequest(Good with { BootMode = "smm" }) },
         { "spec.node", new CreateVmRequest(Good with { Node = "bad/node" }) },
+        { "spec.disks", new CreateVmRequest(Good with { Disks = Enumerable.Repeat("d.img", 8).ToList() }) },
+        { "spec.disks[0]", new CreateVmRequest(Good with { Disks = [""] }) },
+        { "spec.disks[0]", new CreateVmRequest(Good with { Disks = [",ro"] }) },
+        { "spec.disks[1]", new CreateVmRequest(Good with { Disks = ["a.img", "b.img,readonly"] }) },
+        { "spec.disks[0]", new CreateVmRequest(Good with { Disks = ["a\u0001.img"] }) },
+        { "spec.disks[0]", new CreateVmRequest(Good with { Disks = [new string('a', 5000)] }) },
         { "name", new StartVmRequest("") },
         { "name", new PauseVmRequest(null!) },
         { "name", new ResumeVmRequest("a b") },

@@ -110,6 +110,30 @@ public static class ApiValidator
         if (spec.Node is not null && Name("spec.node", spec.Node) is { } node) return node;
         if (spec.Restart is { } restart && !RestartPolicies.Contains(restart))
             return ApiErrorReply.Invalid("spec.restart", $"'{Printable(restart)}' is not a restart policy ({string.Join(", ", RestartPolicies)})");
+        return Disks(spec.Disks);
+    }
+
+    /// <summary>The most virtio-blk disks a spec may name (the machine's virtio-mmio slots).</summary>
+    public const int MaxDisks = 7;
+
+    // Each disk "FILE[,ro]" (or "FILE,rw"): a file named like an image, at most MaxDisks of them. The node parses the same form.
+    private static ApiErrorReply? Disks(IReadOnlyList<string>? disks)
+    {
+        if (disks is null) return null;
+        if (disks.Count > MaxDisks)
+            return ApiErrorReply.Invalid("spec.disks", $"has {disks.Count} disks; at most {MaxDisks}");
+        for (int i = 0; i < disks.Count; i++)
+        {
+            var d = disks[i];
+            string field = $"spec.disks[{i}]";
+            if (string.IsNullOrEmpty(d)) return ApiErrorReply.Invalid(field, "names no file (expected FILE[,ro])");
+            if (d.Length > MaxImageLength) return ApiErrorReply.Invalid(field, $"is longer than {MaxImageLength} characters");
+            if (d.Any(char.IsControl)) return ApiErrorReply.Invalid(field, "contains control characters");
+            int comma = d.LastIndexOf(',');
+            if (comma >= 0 && d[(comma + 1)..] is not ("ro" or "rw"))
+                return ApiErrorReply.Invalid(field, $"'{Printable(d[(comma + 1)..])}' is not a disk option (expected FILE[,ro] or FILE,rw)");
+            if (comma == 0) return ApiErrorReply.Invalid(field, "names no image file (expected FILE[,ro])");
+        }
         return null;
     }
 

@@ -36,6 +36,10 @@ namespace Actorvisor.Host.Api.V1;
 /// <see cref="ApiValidator.MinCpuLimit"/> and the VM's vCPU count; null for no limit. Applied through a cgroup v2
 /// where the node has one with the cpu controller; a node without says so once at start and runs VMs unlimited.
 /// </param>
+/// <param name="Disks">
+/// Virtio-blk disks, each "FILE[,ro]": a raw image inside the node's image directories (named like the image), read-only
+/// with ",ro"; disk i is the guest's virtio-mmio device i. Null for none.
+/// </param>
 public sealed record ApiVmSpec(string Name, int Vcpus, ulong MemoryBytes, string Image, string? BootMode = null, string? Node = null,
     string? Format = null, string? CommandLine = null, IReadOnlyList<string>? Modules = null, string? Restart = null, double? CpuLimit = null,
-    string? RestoreFrom = null, string? RestoreMode = null);
+    string? RestoreFrom = null, string? RestoreMode = null, IReadOnlyList<string>? Disks = null);

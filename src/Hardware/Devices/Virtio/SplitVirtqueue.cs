@@ -1,0 +1,255 @@
+using System.Buffers.Binary;
+using Actorvisor.Hardware.Memory;
+
+namespace Actorvisor.Hardware.Devices.Virtio;
+
+/// <summary>
+/// The device side of one split virtqueue (virtio 1.x section 2.7): the addresses and size the driver set up,
+/// the next available entry to take and the next used entry to fill. Every descriptor chain taken is validated
+/// against guest memory before it is handed out (see <see cref="VirtqueueFaultException"/> for what is refused);
+/// a ring that breaks the contract throws, and its owner marks the device DEVICE_NEEDS_RESET. Ring indices are
+/// read with acquire and published with release ordering, and a full fence separates publishing used entries (or
+/// avail_event) from reading the driver's suppression fields, as section 2.7.7 requires. Not thread-safe: the
+/// transport serialises configuration and servicing.
+/// </summary>
+public sealed class SplitVirtqueue
+{
+    /// <summary>The largest queue size the split layout allows.</summary>
+    public const int MaxQueueSize = 32768;
+    /// <summary>VIRTQ_DESC_F_NEXT.</summary>
+    public const ushort DescNext = 1;
+    /// <summary>VIRTQ_DESC_F_WRITE.</summary>
+    public const ushort DescWrite = 2;
+    /// <summary>VIRTQ_DESC_F_INDIRECT.</summary>
+    public const ushort DescIndirect = 4;
+    /// <summary>VIRTQ_AVAIL_F_NO_INTERRUPT.</summary>
+    public const ushort AvailNoInterrupt = 1;
+    /// <summary>Bytes of one descriptor.</summary>
+    public const int DescriptorSize = 16;
+
+    private readonly GuestPhysicalMemory _memory;
+    private ushort _lastAvail;
+    private ushort _nextUsed;
+    private ushort _signalledUsed;
+    private bool _signalledValid;
+
+    /// <summary>A queue in <paramref name="memory"/> that accepts sizes up to <paramref name="maxSize"/> (a power of 2).</summary>
+    public SplitVirtqueue(GuestPhysicalMemory memory, ushort maxSize)
+    {
+        _memory = memory ?? throw new ArgumentNullException(nameof(memory));
+        if (maxSize == 0 || !ushort.IsPow2(maxSize)) throw new ArgumentOutOfRangeException(nameof(maxSize), maxSize, "a split queue's size is a power of 2");
+        MaxSize = maxSize;
+        Reset();
+    }
+
+    /// <summary>The largest size the driver may choose.</summary>
+    public ushort MaxSize { get; }
+
+    /// <summary>The size the driver chose (QueueNum).</summary>
+    public ushort Size { get; set; }
+
+    /// <summary>Guest-physical address of the descriptor table.</summary>
+    public ulong DescriptorTable { get; set; }
+
+    /// <summary>Guest-physical address of the driver area (the available ring).</summary>
+    public ulong DriverArea { get; set; }
+
+    /// <summary>Guest-physical address of the device area (the used ring).</summary>
+    public ulong DeviceArea { get; set; }
+
+    /// <summary>True once the driver wrote QueueReady = 1 and the layout was accepted.</summary>
+    public bool Ready { get; private set; }
+
+    /// <summary>True when VIRTIO_F_RING_EVENT_IDX was negotiated: used_event and avail_event are in use.</summary>
+    public bool EventIndex { get; set; }
+
+    /// <summary>The index of the next available entry the device will take.</summary>
+    public ushort LastAvailIndex => _lastAvail;
+
+    /// <summary>The used index the device has published.</summary>
+    public ushort UsedIndex => _nextUsed;
+
+    /// <summary>Chains taken since the last reset.</summary>
+    public long ChainsTaken { get; private set; }
+
+    /// <summary>Back to the reset state: not ready, size at its maximum, addresses 0, indices 0.</summary>
+    public void Reset()
+    {
+        Ready = false;
+        Size = MaxSize;
+        DescriptorTable = DriverArea = DeviceArea = 0;
+        EventIndex = false;
+        _lastAvail = _nextUsed = _signalledUsed = 0;
+        _signalledValid = false;
+        ChainsTaken = 0;
+    }
+
+    /// <summary>
+    /// The driver set QueueReady: checks the size (a power of 2 up to <see cref="MaxSize"/>) and that the three
+    /// areas are aligned (16, 2, 4) and lie in guest RAM (the used ring in writable RAM), then marks the queue ready.
+    /// </summary>
+    /// <exception cref="VirtqueueFaultException">the layout is refused; the queue stays not ready.</exception>
+    public void Enable()
+    {
+        if (Size == 0 || Size > MaxSize || !ushort.IsPow2(Size))
+            throw new VirtqueueFaultException($"queue size {Size} is not a power of 2 from 1 to {MaxSize}");
+        CheckArea("descriptor table", DescriptorTable, 16, (ulong)Size * DescriptorSize, forWrite: false);
+        CheckArea("available ring", DriverArea, 2, 6 + 2UL * Size, forWrite: false);
+        CheckArea("used ring", DeviceArea, 4, 6 + 8UL * Size, forWrite: true);
+        Ready = true;
+    }
+
+    /// <summary>The driver withdrew the queue (QueueReady = 0 before a reset).</summary>
+    public void Disable() => Ready = false;
+
+    private void CheckArea(string what, ulong gpa, ulong alignment, ulong length, bool forWrite)
+    {
+        if ((gpa & (alignment - 1)) != 0) throw new VirtqueueFaultException($"the {what} at 0x{gpa:x} is not {alignment}-byte aligned");
+        if (!_memory.Contains(gpa, length, forWrite))
+            throw new VirtqueueFaultException($"the {what} [0x{gpa:x}, +0x{length:x}) is not {(forWrite ? "writable " : "")}guest RAM");
+    }
+
+    /// <summary>
+    /// Takes the next available chain, validated. With event index, an empty queue first publishes avail_event =
+    /// the next index it will take and looks again (so a buffer made available meanwhile is not missed).
+    /// </summary>
+    /// <returns>false when the driver has made nothing new available.</returns>
+    /// <exception cref="VirtqueueFaultException">the ring or the chain is malformed.</exception>
+    /// <exception cref="InvalidOperationException">the queue is not ready.</exception>
+    public bool TryTake(out DescriptorChain? chain)
+    {
+        if (!Ready) throw new InvalidOperationException("the queue is not ready");
+        chain = null;
+        ushort availIdx = ReadAvailIndex();
+        if (availIdx == _lastAvail)
+        {
+            if (!EventIndex) return false;
+            PublishAvailEvent();
+            availIdx = ReadAvailIndex();
+            if (availIdx == _lastAvail) return false;
+        }
+        ushort head = ReadGuest16(DriverArea + 4 + 2UL * (ulong)(_lastAvail % Size));
+        chain = Walk(head);
+        _lastAvail++;
+        ChainsTaken++;
+        if (EventIndex) PublishAvailEvent();
+        return true;
+    }
+
+    private ushort ReadAvailIndex()
+    {
+        ushort idx = Guarded(() => _memory.ReadUInt16Acquire(DriverArea + 2));
+        // More new entries than the ring holds: the driver's index is garbage (section 2.7.13.3).
+        if ((ushort)(idx - _lastAvail) > Size)
+            throw new VirtqueueFaultException($"the available index {idx} is {(ushort)(idx - _lastAvail)} entries ahead of the device's {_lastAvail}, more than the {Size} the ring holds");
+        return idx;
+    }
+
+    private void PublishAvailEvent()
+    {
+        ulong at = DeviceArea + 4 + 8UL * Size;
+        Guarded(() => { _memory.WriteUInt16Release(at, _lastAvail); return 0; });
+        // The store of avail_event must be visible before the avail index is read again (the driver
+        // orders its index store before reading avail_event the same way).
+        Interlocked.MemoryBarrier();
+    }
+
+    private DescriptorChain Walk(ushort head)
+    {
+        if (head >= Size) throw new VirtqueueFaultException($"the available ring names descriptor {head}, outside the table of {Size}");
+        var readable = new List<VirtqueueBuffer>();
+        var writable = new List<VirtqueueBuffer>();
+        ulong total = 0;
+        ushort index = head;
+        Span<byte> raw = stackalloc byte[DescriptorSize];
+        for (int count = 1; ; count++)
+        {
+            ReadDescriptor(index, raw);
+            ulong address = BinaryPrimitives.ReadUInt64LittleEndian(raw);
+            uint length = BinaryPrimitives.ReadUInt32LittleEndian(raw[8..]);
+            ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(raw[12..]);
+            ushort next = BinaryPrimitives.ReadUInt16LittleEndian(raw[14..]);
+            if ((flags & DescIndirect) != 0)
+                throw new VirtqueueFaultException($"descriptor {index} is indirect, which was not negotiated");
+            bool deviceWritable = (flags & DescWrite) != 0;
+            if (!deviceWritable && writable.Count > 0)
+                throw new VirtqueueFaultException($"descriptor {index} is device-readable after a device-writable one in chain {head}");
+            if (length > 0 && !_memory.Contains(address, length, deviceWritable))
+                throw new VirtqueueFaultException($"descriptor {index} points at [0x{address:x}, +0x{length:x}), which is not {(deviceWritable ? "writable " : "")}guest RAM");
+            total += length;
+            if (total > uint.MaxValue)
+                throw new VirtqueueFaultException($"chain {head} is longer than 4 GiB, more than a used-ring length can describe");
+            (deviceWritable ? writable : readable).Add(new VirtqueueBuffer(address, length, deviceWritable));
+            if ((flags & DescNext) == 0) break;
+            if (next >= Size) throw new VirtqueueFaultException($"descriptor {index} links to descriptor {next}, outside the table of {Size}");
+            // A chain can use each descriptor once: more links than the table has entries is a loop.
+            if (count >= Size) throw new VirtqueueFaultException($"chain {head} has more than {Size} descriptors: a loop");
+            index = next;
+        }
+        return new DescriptorChain(_memory, head, [.. readable], [.. writable]);
+    }
+
+    private void ReadDescriptor(ushort index, Span<byte> raw)
+    {
+        try { _memory.Read(DescriptorTable + (ulong)index * DescriptorSize, raw); }
+        catch (GuestMemoryFaultException e) { throw new VirtqueueFaultException($"descriptor {index}: {e.Message}"); }
+    }
+
+    /// <summary>
+    /// Returns chain <paramref name="head"/> to the driver with <paramref name="written"/> bytes written into its
+    /// writable buffers: the used element is stored, then (release) the used index.
+    /// </summary>
+    /// <exception cref="VirtqueueFaultException">the used ring is no longer guest RAM.</exception>
+    public void Complete(ushort head, uint written)
+    {
+        if (!Ready) throw new InvalidOperationException("the queue is not ready");
+        ulong element = DeviceArea + 4 + 8UL * (ulong)(_nextUsed % Size);
+        Guarded(() =>
+        {
+            _memory.WriteUInt32(element, head);
+            _memory.WriteUInt32(element + 4, written);
+            return 0;
+        });
+        _nextUsed++;
+        // Release: the element (and the data the device wrote into the chain's buffers) before the index.
+        Guarded(() => { _memory.WriteUInt16Release(DeviceArea + 2, _nextUsed); return 0; });
+    }
+
+    /// <summary>
+    /// Whether the driver wants an interrupt for the used entries published since the last one that was sent: with
+    /// event index, when used_event lies in the newly used range (vring_need_event); without, unless the driver set
+    /// VIRTQ_AVAIL_F_NO_INTERRUPT. Call after a batch of <see cref="Complete"/>; a true answer counts as sent.
+    /// </summary>
+    /// <exception cref="VirtqueueFaultException">the available ring is no longer guest RAM.</exception>
+    public bool NeedsInterrupt()
+    {
+        // The used index store must be visible before the driver's suppression field is read (section 2.7.7.2).
+        Interlocked.MemoryBarrier();
+        ushort newUsed = _nextUsed;
+        ushort old = _signalledUsed;
+        bool valid = _signalledValid;
+        _signalledUsed = newUsed;
+        _signalledValid = true;
+        if (!EventIndex)
+        {
+            ushort flags = Guarded(() => _memory.ReadUInt16(DriverArea));
+            return (flags & AvailNoInterrupt) == 0 && newUsed != old;
+        }
+        if (newUsed == old && valid) return false;
+        ushort usedEvent = Guarded(() => _memory.ReadUInt16(DriverArea + 4 + 2UL * Size));
+        // The first interrupt after a reset is always sent: nothing has been signalled yet to compare with.
+        return !valid || (ushort)(newUsed - usedEvent - 1) < (ushort)(newUsed - old);
+    }
+
+    private ushort ReadGuest16(ulong gpa) => Guarded(() => _memory.ReadUInt16(gpa));
+
+    private static T Guarded<T>(Func<T> access)
+    {
+        try { return access(); }
+        catch (GuestMemoryFaultException e) { throw new VirtqueueFaultException(e.Message); }
+    }
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"virtqueue size {Size}{(Ready ? " ready" : "")} desc 0x{DescriptorTable:x} avail 0x{DriverArea:x} used 0x{DeviceArea:x} next-avail {_lastAvail} used {_nextUsed}";
+}

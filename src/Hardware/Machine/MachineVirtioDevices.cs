@@ -1,0 +1,143 @@
+using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Devices;
+using Actorvisor.Hardware.Devices.Virtio;
+using Actorvisor.Hardware.Kvm;
+using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Native;
+
+namespace Actorvisor.Hardware.Machines;
+
+/// <summary>
+/// The virtio-mmio devices of one machine (its <see cref="MachineSpec.Disks"/>), each a transport on the device bus
+/// at its <see cref="VirtioMmioLayout"/> slot, and how they reach the guest. On KVM each queue's QueueNotify write is a
+/// KVM_IOEVENTFD (data-matched on the queue index) that wakes this set's poller thread instead of the vCPU thread,
+/// and with the PC chipset each interrupt is a KVM_IRQFD write. On the software accelerator the notify write is an
+/// MMIO exit handled by the transport. Without interrupt lines (no PC chipset) the guest polls the used ring. Owns the devices (their image
+/// files), the eventfds and the poller.
+/// </summary>
+public sealed class MachineVirtioDevices : IDisposable
+{
+    private readonly VirtioMmioTransport[] _transports;
+    private readonly List<IDisposable> _owned;
+    private readonly EventFdPoller? _poller;
+    private int _disposed;
+
+    private MachineVirtioDevices(VirtioMmioTransport[] transports, List<IDisposable> owned, EventFdPoller? poller)
+    {
+        _transports = transports;
+        _owned = owned;
+        _poller = poller;
+    }
+
+    /// <summary>A machine without virtio devices.</summary>
+    public static MachineVirtioDevices None => new([], [], null);
+
+    /// <summary>The transports, disk i first at index i.</summary>
+    public IReadOnlyList<VirtioMmioTransport> Transports => _transports;
+
+    /// <summary>True if queue notifications and interrupts go through KVM's ioeventfd and irqfd.</summary>
+    public bool UsesEventFds => _poller is not null;
+
+    /// <summary>Queue notifications that reached a vCPU thread as an MMIO exit (0 when ioeventfds take them all).</summary>
+    public long NotifyExitsToVcpu => _transports.Sum(t => t.NotifyExits);
+
+    /// <summary>Notifications the ioeventfd poller handed on.</summary>
+    public long EventFdNotifications => _poller?.Wakeups ?? 0;
+
+    /// <summary>
+    /// Builds the devices of <paramref name="spec"/>'s disks and registers them on <paramref name="bus"/>. Either every
+    /// device is built, or what was made is released and the exception thrown.
+    /// </summary>
+    /// <exception cref="ConfinedPathException">a disk image cannot be opened.</exception>
+    public static MachineVirtioDevices Build(MachineSpec spec, IVirtualMachine vm, IPcPlatformVm? pc, DeviceBus bus, string name)
+    {
+        if (spec.Disks.Count == 0) return None;
+        var memory = new GuestPhysicalMemory(() => vm.Memslots);
+        var kvm = vm as KvmVirtualMachine;
+        var owned = new List<IDisposable>();
+        var transports = new List<VirtioMmioTransport>();
+        var notifies = new List<(EventFd, Action)>();
+        try
+        {
+            for (int i = 0; i < spec.Disks.Count; i++)
+            {
+                var disk = spec.Disks[i];
+                ulong address = VirtioMmioLayout.AddressOf(i);
+                int irq = VirtioMmioLayout.IrqOf(i);
+                IVirtioInterrupt? interrupt = null;
+                if (kvm is { HasPcChipset: true })
+                {
+                    var irqFd = new KvmIrqFdInterrupt(kvm.Fd, (uint)irq);
+                    owned.Add(irqFd);
+                    interrupt = irqFd;
+                }
+                else if (pc is not null)
+                {
+                    interrupt = new IrqLinePulse(pc, irq);
+                }
+                var block = new VirtioBlock(disk.Open(), disk.ReadOnly, $"vd{(char)('a' + i)}");
+                var transport = new VirtioMmioTransport(block, memory, interrupt);
+                owned.Add(transport); // disposing the transport closes the image, after any round in progress
+                transports.Add(transport);
+                bus.RegisterMmio(address, VirtioMmioRegister.WindowSize, transport);
+                if (kvm is null) continue;
+                for (int q = 0; q < transport.QueueCount; q++)
+                {
+                    var notify = new IoEventFdRegistration(kvm.Fd, address + VirtioMmioRegister.QueueNotify, (ulong)q, $"{name}/vd{(char)('a' + i)}/q{q}");
+                    owned.Add(notify);
+                    int queue = q;
+                    notifies.Add((notify.Event, () => transport.Notify(queue)));
+                }
+            }
+            var poller = notifies.Count > 0 ? new EventFdPoller(notifies, $"{name}/virtio") : null;
+            return new MachineVirtioDevices([.. transports], owned, poller);
+        }
+        catch
+        {
+            for (int i = owned.Count - 1; i >= 0; i--) owned[i].Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Stops the poller, removes the ioeventfd and irqfd routes, closes the image files; once. Call before the VM is disposed.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _poller?.Dispose();
+        foreach (var t in _transports) t.SetNotifySink(null);
+        for (int i = _owned.Count - 1; i >= 0; i--) _owned[i].Dispose();
+    }
+
+    /// <summary>One KVM_IOEVENTFD: a 4-byte write of the queue index to the notify register; deassigned on dispose.</summary>
+    private sealed class IoEventFdRegistration : IDisposable
+    {
+        private readonly VmFd _vm;
+        private readonly ulong _address, _queue;
+
+        public IoEventFdRegistration(VmFd vm, ulong address, ulong queue, string what)
+        {
+            _vm = vm;
+            _address = address;
+            _queue = queue;
+            Event = new EventFd(what);
+            try { vm.AssignIoEventFd(Event.Descriptor, address, 4, queue); }
+            catch
+            {
+                Event.Dispose();
+                throw;
+            }
+        }
+
+        public EventFd Event { get; }
+
+        public void Dispose()
+        {
+            if (!_vm.Descriptor.IsClosed)
+            {
+                try { _vm.DeassignIoEventFd(Event.Descriptor, _address, 4, _queue); }
+                catch (SyscallException) { } // closing the eventfd with the VM releases it anyway
+            }
+            Event.Dispose();
+        }
+    }
+}
