@@ -203,19 +203,23 @@ public abstract class MachineEndToEndTests : IDisposable
         // timer tick shares the vCPU between the walker and 3 compute tasks.
         const ulong walked = 0x40_0000;
         const int pages = 256;
-        var machine = Create(AsyncPfSchedulerGuest.Build(walked, pages, 3, useAsyncPf: true));
+        IBootableImage guest = AsyncPfSchedulerGuest.Build(walked, pages, 3, useAsyncPf: true);
+        // KVM enables async PF only with its in-kernel LAPIC (kvm_pv_enable_async_pf: a #GP otherwise, seen as the guest's
+        // "fatal: vector=0000000d" on the minimal platform), so on KVM the guest runs on the PC platform.
+        if (_accelerator.Value.Kind == AcceleratorKind.Kvm) guest = new PcPlatformImage(guest);
+        var machine = Create(guest);
         for (int p = 0; p < pages; p++) machine.Memory.Write(walked + (ulong)p * 4096, (uint)(p * 3 + 1));
         var result = machine.Run(RunTimeout);
         Assert.True(result.Outcome == MachineOutcome.Exited, $"expected the guest to exit, got: {result}; console: \"{result.ConsoleOutput}\"");
-        Assert.Equal(0, result.ResultCode);
+        Assert.True(result.ResultCode == 0, $"the guest exited with {result.ResultCode}; console: \"{result.ConsoleOutput}\"");
         var report = AsyncPfSchedulerReport.Parse(result.ConsoleOutput);
         Assert.True(report.AsyncPfEnabled);
         Assert.Equal((uint)pages, report.WalkPages);
         Assert.Equal((uint)(3 * pages * (pages - 1) / 2 + pages), report.WalkSum);
-        // The software accelerator decides by the lazy memory alone: ordinary RAM never takes an event. KVM's async_pf.c
-        // decides by the HOST page: RAM the host has not faulted in yet can take "page not present" even though the guest
-        // sees ordinary memory (238 events seen in one CI run in the nested harness); those must still pair up.
-        if (_accelerator.Value.Kind == AcceleratorKind.Software) Assert.Equal(0u, report.NotPresent + report.Ready + report.WakeupAll);
+        Assert.Equal(0u, report.NotPresent + report.Ready);
+        // KVM queues one wakeup-all when the guest enables the protocol (kvm_pv_enable_async_pf); the software
+        // accelerator does not (yet): a difference the guest tolerates, pinned here so a change on either side shows.
+        Assert.Equal(_accelerator.Value.Kind == AcceleratorKind.Kvm ? 1u : 0u, report.WakeupAll);
         Assert.Empty(report.Inconsistencies());
     }
 
