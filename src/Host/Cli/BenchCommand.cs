@@ -19,6 +19,7 @@ public static class BenchCommand
         AsyncPfGuestCommand(),
         Snapshot(),
         ClusterBenchCommand.Create(),
+        CliBenchCommand.Create(),
         Boot(),
     };
 

@@ -7,7 +7,7 @@ using Spectre.Console;
 
 namespace Actorvisor.Host.Cli;
 
-/// <summary>`actorvisor vm create|list|describe|start|pause|resume|stop|destroy|console|events|snapshot|restore`: drives VMs through any node's API.</summary>
+/// <summary>`actorvisor vm create|list|describe|start|pause|resume|stop|destroy|console|events|snapshot|restore|top`: drives VMs through any node's API.</summary>
 public static class VmCommand
 {
     /// <summary>Builds the command tree.</summary>
@@ -19,7 +19,7 @@ public static class VmCommand
         Lifecycle("resume", "Resume a paused VM", n => new ResumeVmRequest(n)),
         Lifecycle("stop", "Stop a VM (it stays listed as Stopped until destroyed)", n => new StopVmRequest(n)),
         Lifecycle("destroy", "Destroy a VM and free its name (also a Lost one)", n => new DestroyVmRequest(n)),
-        ConsoleCommand(), EventsCommand(), VmSnapshotCommands.Snapshot(), VmSnapshotCommands.Restore(),
+        ConsoleCommand(), EventsCommand(), VmSnapshotCommands.Snapshot(), VmSnapshotCommands.Restore(), VmTopCommand.Create(),
     };
 
     private static Argument<string> NameArgument() => new("name") { Description = "the VM's name" };
@@ -249,7 +249,7 @@ public static class VmCommand
         AnsiConsole.MarkupLine($"VM [bold]{Esc(vm.Name)}[/] on {Esc(vm.Node)}: {StatusMarkup(vm.Status)}{(vm.Outcome is null ? "" : $" ({Esc(vm.Outcome)})")}");
     }
 
-    private static string StatusMarkup(VmStatus status) => status switch
+    internal static string StatusMarkup(VmStatus status) => status switch
     {
         VmStatus.Running => "[green]Running[/]",
         VmStatus.Paused => "[yellow]Paused[/]",

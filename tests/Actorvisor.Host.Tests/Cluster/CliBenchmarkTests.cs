@@ -1,0 +1,27 @@
+using System.Globalization;
+
+namespace Actorvisor.Host.Tests.Cluster;
+
+/// <summary>`actorvisor bench cli` end to end on the smallest cluster it allows: every figure printed, each median within its spread, every round logged.</summary>
+public sealed class CliBenchmarkTests
+{
+    [Fact]
+    public async Task Bench_cli_times_list_and_describe_processes_against_a_tls_cluster()
+    {
+        // About 40 s on the shared 2-core machine (1 node, 6 runs of 5 processes each); bounded at 10 minutes.
+        var run = await ActorvisorProcess.RunAsync(["bench", "cli", "--nodes", "1", "--vms", "2", "--rounds", "5", "--accelerator", "software"],
+            timeout: TimeSpan.FromMinutes(10));
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var figures = run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(": ", 2)).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
+        Assert.Equal("1", figures["cli.nodes"]);
+        Assert.Equal("software", figures["cli.accelerator"]);
+        foreach (var kind in new[] { "process_start", "list", "describe", "list_http", "describe_http" })
+        {
+            double Value(string suffix) => double.Parse(figures[$"cli.{kind}_p50_ms{suffix}"], CultureInfo.InvariantCulture);
+            Assert.True(Value("_min") > 0, kind);
+            Assert.InRange(Value(""), Value("_min"), Value("_max"));
+        }
+        Assert.Equal(5, run.Stderr.Split('\n').Count(l => l.StartsWith("[bench] round ", StringComparison.Ordinal)));
+    }
+}
