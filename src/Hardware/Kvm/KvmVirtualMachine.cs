@@ -29,6 +29,8 @@ public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog, IPcPlatformV
     private readonly KvmCpuidEntry2[] _cpuid;
     private readonly List<KvmVirtualCpu> _vcpus = [];
     private readonly bool _readonlyMemory;
+    // KVM_GET_MSR_INDEX_LIST, for the vCPUs' SaveState.
+    private readonly uint[] _msrIndexList;
     private MemslotSet _memslots = MemslotSet.Empty;
 
     internal KvmVirtualMachine(VmFd vm, KvmFd kvm, KvmCpuidEntry2[] cpuid)
@@ -36,6 +38,7 @@ public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog, IPcPlatformV
         _vm = vm;
         _cpuid = cpuid;
         _readonlyMemory = kvm.CheckExtension(KvmCapability.ReadonlyMem) > 0;
+        _msrIndexList = kvm.GetMsrIndexList();
         // Intel without unrestricted guest needs the TSS for real mode; on AMD it is harmless.
         if (kvm.CheckExtension(KvmCapability.SetTssAddr) > 0) vm.SetTssAddress(TssAddress);
     }
@@ -110,7 +113,7 @@ public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog, IPcPlatformV
         try
         {
             vcpu.SetCpuid2(CpuidFor(id));
-            var adapter = new KvmVirtualCpu(vcpu);
+            var adapter = new KvmVirtualCpu(vcpu, _msrIndexList);
             _vcpus.Add(adapter);
             return adapter;
         }
