@@ -20,7 +20,7 @@ public sealed class KvmStateTests : IDisposable
     private const ulong TimerHandlerAddress = 0x2000;
     private const ulong TickCounterAddress = 0x3000;
     private const ushort CounterPort = 0x604, TickPort = 0x605;
-    private const byte TimerVector = 0x40;
+    private const byte TimerVector = 0x40, PitVector = 0x20;
     // A run that should end within milliseconds; bounded far above that so a busy machine cannot fail the test.
     private static readonly TimeSpan RunBound = TimeSpan.FromSeconds(60);
 
@@ -107,6 +107,84 @@ public sealed class KvmStateTests : IDisposable
 
         var after = Enumerable.Range(0, 5).Select(_ => NextOut(restored, TickPort)).ToArray();
         Assert.Equal([6u, 7, 8, 9, 10], after);
+    }
+
+    [Fact]
+    public void A_pit_timer_guest_keeps_ticking_through_the_pic_once_the_platform_state_is_restored()
+    {
+        // The guest programs the master PIC (vectors from 0x20, only IRQ0 unmasked) and PIT channel 0 (rate generator,
+        // 1193 counts, about 1 ms); IRQ0 reaches it through the PIC and LINT0 (ExtINT). A new VM whose PIC and PIT were
+        // not restored is at reset: the PIT channel has no mode and never fires.
+        var (vm, ram, vcpu) = PcGuest(a =>
+        {
+            void Out(byte port, byte value)
+            {
+                a.mov(al, value);
+                a.@out(port, al);
+            }
+            Out(0x20, 0x11); // ICW1: edge, cascade, ICW4 follows
+            Out(0x21, PitVector); // ICW2: vector base
+            Out(0x21, 0x04); // ICW3: slave on IRQ2
+            Out(0x21, 0x01); // ICW4: 8086 mode
+            Out(0x21, 0xfe); // OCW1: only IRQ0
+            Out(0x43, 0x34); // channel 0, lobyte/hibyte, mode 2
+            Out(0x40, 1193 & 0xff);
+            Out(0x40, 1193 >> 8);
+            a.sti();
+            var idle = a.CreateLabel();
+            a.Label(ref idle);
+            a.hlt();
+            a.jmp(idle);
+        });
+        ram.Write(TimerHandlerAddress, GuestCode.Assemble(16, TimerHandlerAddress, a =>
+        {
+            a.inc(__word_ptr[TickCounterAddress]);
+            a.mov(ax, __word_ptr[TickCounterAddress]);
+            a.mov(dx, TickPort);
+            a.@out(dx, ax);
+            a.mov(al, 0x20); // non-specific EOI to the master PIC
+            a.@out(0x20, al);
+            a.iret();
+        }));
+        ram.Write(PitVector * 4UL, (uint)TimerHandlerAddress);
+
+        var before = Enumerable.Range(0, 5).Select(_ => NextOut(vcpu, TickPort)).ToArray();
+        Assert.Equal([1u, 2, 3, 4, 5], before);
+
+        var platform = vm.SavePlatformState();
+        var state = vcpu.SaveState();
+        var ramCopy = Own(HostMemory.Allocate(RamSize));
+        ram.Span(0, (int)RamSize).CopyTo(ramCopy.Span(0, (int)RamSize));
+        var (newVm, newVcpu) = PcVm(ramCopy);
+        newVm.RestorePlatformState(platform);
+        newVcpu.RestoreState(state);
+        Assert.Equal(vm.Fd.GetIrqchip(KvmStateSizes.IrqchipPicMaster), newVm.Fd.GetIrqchip(KvmStateSizes.IrqchipPicMaster));
+
+        var after = Enumerable.Range(0, 5).Select(_ => NextOut(newVcpu, TickPort)).ToArray();
+        Assert.Equal([6u, 7, 8, 9, 10], after);
+    }
+
+    [Fact]
+    public void The_kvm_clock_goes_on_from_the_saved_value_and_a_corrupted_platform_blob_is_refused()
+    {
+        var (vm, ram, _) = PcGuest(a => a.hlt());
+        // Far from where a fresh VM's clock starts (0), so that a clock not restored cannot pass.
+        const ulong savedClock = 1_000_000_000_000UL;
+        var clock = new byte[KvmStateSizes.ClockData];
+        BitConverter.TryWriteBytes(clock, savedClock);
+        vm.Fd.SetClock(clock);
+        var platform = vm.SavePlatformState();
+        var (newVm, _, _) = PcGuestFrom(ram, null);
+
+        var flipped = (byte[])platform.Clone();
+        flipped[flipped.Length / 2] ^= 1;
+        Assert.Contains("corrupted", Assert.Throws<FormatException>(() => newVm.RestorePlatformState(flipped)).Message);
+
+        newVm.RestorePlatformState(platform);
+        ulong restoredClock = BitConverter.ToUInt64(newVm.Fd.GetClock());
+        // The clock goes on from the saved value (it runs while the test does: the upper bound, 60 s of nanoseconds, is
+        // far above the milliseconds between save and read), not from the new VM's own near-zero start.
+        Assert.InRange(restoredClock, savedClock, savedClock + 60_000_000_000UL);
     }
 
     [Fact]

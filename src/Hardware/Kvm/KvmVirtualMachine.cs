@@ -177,13 +177,18 @@ public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog, IPcPlatformV
     // LVT delivery mode is bits 8-10; the mask bit (16) is cleared so the input is live.
     private static uint WithDeliveryMode(uint lvt, uint mode) => (lvt & ~0x1_0700u) | (mode << 8);
 
-    /// <summary>Not yet for KVM: saving the irqchip, PIT and clock for a snapshot is still to be written.</summary>
-    public byte[] SavePlatformState() =>
-        throw new NotSupportedException("KVM VM: saving the platform state (irqchip, PIT, clock) for a snapshot is not implemented on KVM yet; snapshots work on the software accelerator");
+    /// <summary>
+    /// The VM-wide state as a <see cref="KvmPlatformState"/> blob: with the PC chipset the PICs, IOAPIC and PIT, and
+    /// always the kvmclock. Call it while no vCPU runs.
+    /// </summary>
+    public byte[] SavePlatformState() => KvmPlatformState.Save(_vm, _pcChipset);
 
-    /// <summary>Not yet for KVM (see <see cref="SavePlatformState"/>).</summary>
-    public void RestorePlatformState(ReadOnlySpan<byte> state) =>
-        throw new NotSupportedException("KVM VM: restoring the platform state from a snapshot is not implemented on KVM yet; snapshots work on the software accelerator");
+    /// <summary>
+    /// Loads a <see cref="KvmPlatformState"/> blob into this VM (created the same way: the PC chipset exists here
+    /// exactly when it did there), before the vCPUs' <see cref="IVirtualCpu.RestoreState"/>.
+    /// </summary>
+    /// <exception cref="FormatException">the blob is of another version or layout, truncated or corrupted.</exception>
+    public void RestorePlatformState(ReadOnlySpan<byte> state) => KvmPlatformState.Restore(_vm, _pcChipset, state);
 
     /// <summary>Disposes the vCPUs, then the VM fd.</summary>
     public void Dispose()
