@@ -29,10 +29,14 @@ public sealed class KvmVirtualCpu : IVirtualCpu
     private readonly uint[] _msrIndexList;
     private uint[]? _savedMsrs;
 
-    internal KvmVirtualCpu(VcpuFd vcpu, uint[] msrIndexList)
+    // True when the VM has the in-kernel irqchip (created before any vCPU), so this vCPU has a LAPIC to save.
+    private readonly bool _inKernelLapic;
+
+    internal KvmVirtualCpu(VcpuFd vcpu, uint[] msrIndexList, bool inKernelLapic)
     {
         _vcpu = vcpu;
         _msrIndexList = msrIndexList;
+        _inKernelLapic = inKernelLapic;
     }
 
     /// <inheritdoc />
@@ -161,7 +165,7 @@ public sealed class KvmVirtualCpu : IVirtualCpu
             if (_interrupts.Count > 0)
                 throw new InvalidOperationException($"KVM vCPU {Id}: {_interrupts.Count} external interrupts are still queued for KVM_INTERRUPT; run the vCPU until they are taken before saving");
         _savedMsrs ??= KvmVcpuState.ReadableMsrs(_vcpu, _msrIndexList);
-        return KvmVcpuState.Save(_vcpu, _savedMsrs);
+        return KvmVcpuState.Save(_vcpu, _savedMsrs, _inKernelLapic);
     }
 
     /// <summary>Loads a <see cref="KvmVcpuState"/> blob into this (fresh, not running) vCPU.</summary>
@@ -169,7 +173,7 @@ public sealed class KvmVirtualCpu : IVirtualCpu
     public void RestoreState(ReadOnlySpan<byte> state)
     {
         ThrowIfRunning("restore");
-        KvmVcpuState.Restore(_vcpu, state);
+        KvmVcpuState.Restore(_vcpu, state, _inKernelLapic);
     }
 
     private void ThrowIfRunning(string action)

@@ -113,7 +113,7 @@ public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog, IPcPlatformV
         try
         {
             vcpu.SetCpuid2(CpuidFor(id));
-            var adapter = new KvmVirtualCpu(vcpu, _msrIndexList);
+            var adapter = new KvmVirtualCpu(vcpu, _msrIndexList, _pcChipset);
             _vcpus.Add(adapter);
             return adapter;
         }
