@@ -70,6 +70,26 @@ public sealed unsafe class KvmFd : IDisposable
         }
     }
 
+    /// <summary>
+    /// KVM_GET_MSR_INDEX_LIST: the MSRs KVM saves and restores for a guest (emulated and hardware ones). Asks for the
+    /// count first (the kernel answers E2BIG and writes it into nmsrs), then reads the list.
+    /// </summary>
+    public uint[] GetMsrIndexList()
+    {
+        uint count = 0;
+        for (int attempt = 0; attempt < 4; attempt++)
+        {
+            var buffer = new uint[1 + count];
+            buffer[0] = count;
+            int r, err;
+            fixed (uint* p = buffer) r = Sys.TryIoctl(_fd, KvmIoctls.GetMsrIndexList, p, out err);
+            if (r >= 0) return buffer[1..(1 + (int)Math.Min(buffer[0], count))];
+            if (err != E2BIG) throw new SyscallException("ioctl(KVM_GET_MSR_INDEX_LIST)", err, _fd.What);
+            count = buffer[0];
+        }
+        throw new InvalidOperationException("KVM_GET_MSR_INDEX_LIST kept answering E2BIG: the list grew between calls");
+    }
+
     /// <summary>KVM_CREATE_VM with machine type 0 (the default x86 VM): a VM with no memory and no vCPUs.</summary>
     public VmFd CreateVm()
     {

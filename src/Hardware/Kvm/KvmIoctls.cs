@@ -17,6 +17,10 @@ public static class KvmIoctls
     private static ulong Ior<T>(uint nr) where T : unmanaged => IoctlNumber.Ior<T>(KvmIo, nr);
     private static ulong Iow<T>(uint nr) where T : unmanaged => IoctlNumber.Iow<T>(KvmIo, nr);
     private static ulong Iowr<T>(uint nr) where T : unmanaged => IoctlNumber.Iowr<T>(KvmIo, nr);
+    // The state structs saved as opaque blobs (KvmStateSizes) have no C# struct: their size is given directly.
+    private static ulong IorSized(uint nr, int size) => IoctlNumber.Ioc(IoctlNumber.DirRead, KvmIo, nr, (uint)size);
+    private static ulong IowSized(uint nr, int size) => IoctlNumber.Ioc(IoctlNumber.DirWrite, KvmIo, nr, (uint)size);
+    private static ulong IowrSized(uint nr, int size) => IoctlNumber.Ioc(IoctlNumber.DirRead | IoctlNumber.DirWrite, KvmIo, nr, (uint)size);
 
     // ---- /dev/kvm (system) ioctls ----
     /// <summary>KVM_GET_API_VERSION: _IO(KVMIO, 0x00).</summary>
@@ -29,6 +33,8 @@ public static class KvmIoctls
     public static readonly ulong GetVcpuMmapSize = Io(0x04);
     /// <summary>KVM_GET_SUPPORTED_CPUID: _IOWR(KVMIO, 0x05, struct kvm_cpuid2).</summary>
     public static readonly ulong GetSupportedCpuid = Iowr<KvmCpuid2>(0x05);
+    /// <summary>KVM_GET_MSR_INDEX_LIST: _IOWR(KVMIO, 0x02, struct kvm_msr_list) — the 4-byte header only.</summary>
+    public static readonly ulong GetMsrIndexList = IowrSized(0x02, 4);
 
     // ---- VM ioctls ----
     /// <summary>KVM_CREATE_VCPU: _IO(KVMIO, 0x41).</summary>
@@ -51,6 +57,18 @@ public static class KvmIoctls
     public static readonly ulong IrqFd = Iow<KvmIrqfd>(0x76);
     /// <summary>KVM_IOEVENTFD: signal an eventfd on a guest MMIO or port write instead of exiting.</summary>
     public static readonly ulong IoEventFd = Iow<KvmIoeventfd>(0x79);
+    /// <summary>KVM_GET_IRQCHIP: _IOWR(KVMIO, 0x62, struct kvm_irqchip).</summary>
+    public static readonly ulong GetIrqchip = IowrSized(0x62, KvmStateSizes.Irqchip);
+    /// <summary>KVM_SET_IRQCHIP: _IOR(KVMIO, 0x63, struct kvm_irqchip) (read direction, as the kernel header declares it).</summary>
+    public static readonly ulong SetIrqchip = IorSized(0x63, KvmStateSizes.Irqchip);
+    /// <summary>KVM_SET_CLOCK: _IOW(KVMIO, 0x7b, struct kvm_clock_data).</summary>
+    public static readonly ulong SetClock = IowSized(0x7b, KvmStateSizes.ClockData);
+    /// <summary>KVM_GET_CLOCK: _IOR(KVMIO, 0x7c, struct kvm_clock_data).</summary>
+    public static readonly ulong GetClock = IorSized(0x7c, KvmStateSizes.ClockData);
+    /// <summary>KVM_GET_PIT2: _IOR(KVMIO, 0x9f, struct kvm_pit_state2).</summary>
+    public static readonly ulong GetPit2 = IorSized(0x9f, KvmStateSizes.PitState2);
+    /// <summary>KVM_SET_PIT2: _IOW(KVMIO, 0xa0, struct kvm_pit_state2).</summary>
+    public static readonly ulong SetPit2 = IowSized(0xa0, KvmStateSizes.PitState2);
     /// <summary>KVM_CREATE_DEVICE: _IOWR(KVMIO, 0xe0, struct kvm_create_device).</summary>
     public static readonly ulong CreateDevice = Iowr<KvmCreateDevice>(0xe0);
 
@@ -89,6 +107,23 @@ public static class KvmIoctls
     public static readonly ulong SetCpuid2 = Iow<KvmCpuid2>(0x90);
     /// <summary>KVM_GET_CPUID2: _IOWR(KVMIO, 0x91, struct kvm_cpuid2).</summary>
     public static readonly ulong GetCpuid2 = Iowr<KvmCpuid2>(0x91);
+
+    /// <summary>KVM_GET_VCPU_EVENTS: _IOR(KVMIO, 0x9f, struct kvm_vcpu_events).</summary>
+    public static readonly ulong GetVcpuEvents = IorSized(0x9f, KvmStateSizes.VcpuEvents);
+    /// <summary>KVM_SET_VCPU_EVENTS: _IOW(KVMIO, 0xa0, struct kvm_vcpu_events).</summary>
+    public static readonly ulong SetVcpuEvents = IowSized(0xa0, KvmStateSizes.VcpuEvents);
+    /// <summary>KVM_GET_DEBUGREGS: _IOR(KVMIO, 0xa1, struct kvm_debugregs).</summary>
+    public static readonly ulong GetDebugRegs = IorSized(0xa1, KvmStateSizes.DebugRegs);
+    /// <summary>KVM_SET_DEBUGREGS: _IOW(KVMIO, 0xa2, struct kvm_debugregs).</summary>
+    public static readonly ulong SetDebugRegs = IowSized(0xa2, KvmStateSizes.DebugRegs);
+    /// <summary>KVM_GET_XSAVE: _IOR(KVMIO, 0xa4, struct kvm_xsave).</summary>
+    public static readonly ulong GetXsave = IorSized(0xa4, KvmStateSizes.Xsave);
+    /// <summary>KVM_SET_XSAVE: _IOW(KVMIO, 0xa5, struct kvm_xsave).</summary>
+    public static readonly ulong SetXsave = IowSized(0xa5, KvmStateSizes.Xsave);
+    /// <summary>KVM_GET_XCRS: _IOR(KVMIO, 0xa6, struct kvm_xcrs).</summary>
+    public static readonly ulong GetXcrs = IorSized(0xa6, KvmStateSizes.Xcrs);
+    /// <summary>KVM_SET_XCRS: _IOW(KVMIO, 0xa7, struct kvm_xcrs).</summary>
+    public static readonly ulong SetXcrs = IowSized(0xa7, KvmStateSizes.Xcrs);
 
     // ---- device ioctls ----
     /// <summary>KVM_SET_DEVICE_ATTR: _IOW(KVMIO, 0xe1, struct kvm_device_attr).</summary>

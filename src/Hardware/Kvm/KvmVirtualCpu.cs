@@ -25,7 +25,19 @@ public sealed class KvmVirtualCpu : IVirtualCpu
     // External interrupts waiting for KVM_INTERRUPT, oldest first (QueueExternalInterrupt).
     private readonly Queue<byte> _interrupts = new();
 
-    internal KvmVirtualCpu(VcpuFd vcpu) => _vcpu = vcpu;
+    // KVM_GET_MSR_INDEX_LIST, and the part of it KVM_GET_MSRS reads on this vCPU (found on the first SaveState).
+    private readonly uint[] _msrIndexList;
+    private uint[]? _savedMsrs;
+
+    // True when the VM has the in-kernel irqchip (created before any vCPU), so this vCPU has a LAPIC to save.
+    private readonly bool _inKernelLapic;
+
+    internal KvmVirtualCpu(VcpuFd vcpu, uint[] msrIndexList, bool inKernelLapic)
+    {
+        _vcpu = vcpu;
+        _msrIndexList = msrIndexList;
+        _inKernelLapic = inKernelLapic;
+    }
 
     /// <inheritdoc />
     public int Id => _vcpu.Id;
@@ -141,13 +153,34 @@ public sealed class KvmVirtualCpu : IVirtualCpu
         _vcpu.SetSregs(KvmSregs.From(sregs));
     }
 
-    /// <summary>Not yet for KVM: saving a KVM vCPU's state (regs, sregs, XSAVE, MSRs, LAPIC, events) is still to be written.</summary>
-    public byte[] SaveState() =>
-        throw new NotSupportedException($"KVM vCPU {Id}: saving vCPU state for a snapshot is not implemented on KVM yet; snapshots work on the software accelerator");
+    /// <summary>
+    /// The whole vCPU state as a <see cref="KvmVcpuState"/> blob. Call it while the vCPU is not running (between
+    /// <see cref="Run"/> calls: Run completes any I/O or MMIO instruction before it returns, so RIP is past it).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">the vCPU is running, or external interrupts are still queued for KVM_INTERRUPT.</exception>
+    public byte[] SaveState()
+    {
+        ThrowIfRunning("save");
+        lock (_interrupts)
+            if (_interrupts.Count > 0)
+                throw new InvalidOperationException($"KVM vCPU {Id}: {_interrupts.Count} external interrupts are still queued for KVM_INTERRUPT; run the vCPU until they are taken before saving");
+        _savedMsrs ??= KvmVcpuState.ReadableMsrs(_vcpu, _msrIndexList);
+        return KvmVcpuState.Save(_vcpu, _savedMsrs, _inKernelLapic);
+    }
 
-    /// <summary>Not yet for KVM (see <see cref="SaveState"/>).</summary>
-    public void RestoreState(ReadOnlySpan<byte> state) =>
-        throw new NotSupportedException($"KVM vCPU {Id}: restoring vCPU state from a snapshot is not implemented on KVM yet; snapshots work on the software accelerator");
+    /// <summary>Loads a <see cref="KvmVcpuState"/> blob into this (fresh, not running) vCPU.</summary>
+    /// <exception cref="FormatException">the blob is of another version or layout, truncated or corrupted.</exception>
+    public void RestoreState(ReadOnlySpan<byte> state)
+    {
+        ThrowIfRunning("restore");
+        KvmVcpuState.Restore(_vcpu, state, _inKernelLapic);
+    }
+
+    private void ThrowIfRunning(string action)
+    {
+        int tid = Volatile.Read(ref _runnerTid);
+        if (tid != 0) throw new InvalidOperationException($"KVM vCPU {Id} is running on thread {tid}: stop it before you {action} its state");
+    }
 
     /// <summary>Unmaps kvm_run and closes the vCPU fd.</summary>
     public void Dispose() => _vcpu.Dispose();

@@ -29,6 +29,8 @@ public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog, IPcPlatformV
     private readonly KvmCpuidEntry2[] _cpuid;
     private readonly List<KvmVirtualCpu> _vcpus = [];
     private readonly bool _readonlyMemory;
+    // KVM_GET_MSR_INDEX_LIST, for the vCPUs' SaveState.
+    private readonly uint[] _msrIndexList;
     private MemslotSet _memslots = MemslotSet.Empty;
 
     internal KvmVirtualMachine(VmFd vm, KvmFd kvm, KvmCpuidEntry2[] cpuid)
@@ -36,6 +38,7 @@ public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog, IPcPlatformV
         _vm = vm;
         _cpuid = cpuid;
         _readonlyMemory = kvm.CheckExtension(KvmCapability.ReadonlyMem) > 0;
+        _msrIndexList = kvm.GetMsrIndexList();
         // Intel without unrestricted guest needs the TSS for real mode; on AMD it is harmless.
         if (kvm.CheckExtension(KvmCapability.SetTssAddr) > 0) vm.SetTssAddress(TssAddress);
     }
@@ -110,7 +113,7 @@ public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog, IPcPlatformV
         try
         {
             vcpu.SetCpuid2(CpuidFor(id));
-            var adapter = new KvmVirtualCpu(vcpu);
+            var adapter = new KvmVirtualCpu(vcpu, _msrIndexList, _pcChipset);
             _vcpus.Add(adapter);
             return adapter;
         }
@@ -174,13 +177,18 @@ public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog, IPcPlatformV
     // LVT delivery mode is bits 8-10; the mask bit (16) is cleared so the input is live.
     private static uint WithDeliveryMode(uint lvt, uint mode) => (lvt & ~0x1_0700u) | (mode << 8);
 
-    /// <summary>Not yet for KVM: saving the irqchip, PIT and clock for a snapshot is still to be written.</summary>
-    public byte[] SavePlatformState() =>
-        throw new NotSupportedException("KVM VM: saving the platform state (irqchip, PIT, clock) for a snapshot is not implemented on KVM yet; snapshots work on the software accelerator");
+    /// <summary>
+    /// The VM-wide state as a <see cref="KvmPlatformState"/> blob: with the PC chipset the PICs, IOAPIC and PIT, and
+    /// always the kvmclock. Call it while no vCPU runs.
+    /// </summary>
+    public byte[] SavePlatformState() => KvmPlatformState.Save(_vm, _pcChipset);
 
-    /// <summary>Not yet for KVM (see <see cref="SavePlatformState"/>).</summary>
-    public void RestorePlatformState(ReadOnlySpan<byte> state) =>
-        throw new NotSupportedException("KVM VM: restoring the platform state from a snapshot is not implemented on KVM yet; snapshots work on the software accelerator");
+    /// <summary>
+    /// Loads a <see cref="KvmPlatformState"/> blob into this VM (created the same way: the PC chipset exists here
+    /// exactly when it did there), before the vCPUs' <see cref="IVirtualCpu.RestoreState"/>.
+    /// </summary>
+    /// <exception cref="FormatException">the blob is of another version or layout, truncated or corrupted.</exception>
+    public void RestorePlatformState(ReadOnlySpan<byte> state) => KvmPlatformState.Restore(_vm, _pcChipset, state);
 
     /// <summary>Disposes the vCPUs, then the VM fd.</summary>
     public void Dispose()

@@ -192,6 +192,63 @@ public sealed unsafe class VcpuFd : IDisposable
         }
     }
 
+    /// <summary>
+    /// KVM_GET_MSRS into <paramref name="entries"/> (indices filled in by the caller): returns how many the kernel
+    /// read; it stops at the first MSR it cannot read, so a count below the length names that one.
+    /// </summary>
+    public int GetMsrEntries(Span<KvmMsrEntry> entries)
+    {
+        int bytes = sizeof(KvmMsrs) + entries.Length * sizeof(KvmMsrEntry);
+        var buffer = new byte[bytes];
+        fixed (byte* p = buffer)
+        {
+            ((KvmMsrs*)p)->Nmsrs = (uint)entries.Length;
+            var inBuffer = new Span<KvmMsrEntry>(p + sizeof(KvmMsrs), entries.Length);
+            entries.CopyTo(inBuffer);
+            int read = Sys.Ioctl(_fd, KvmIoctls.GetMsrs, p, $"KVM_GET_MSRS({entries.Length} MSRs)");
+            inBuffer.CopyTo(entries);
+            return read;
+        }
+    }
+
+    /// <summary>KVM_GET_XSAVE: the guest's 4 KiB XSAVE area (x87, SSE, AVX and the other enabled components).</summary>
+    public byte[] GetXsave() => GetOpaque(KvmIoctls.GetXsave, KvmStateSizes.Xsave, "KVM_GET_XSAVE");
+
+    /// <summary>KVM_SET_XSAVE.</summary>
+    public void SetXsave(ReadOnlySpan<byte> xsave) => SetOpaque(KvmIoctls.SetXsave, xsave, KvmStateSizes.Xsave, "KVM_SET_XSAVE");
+
+    /// <summary>KVM_GET_XCRS: the extended control registers (XCR0).</summary>
+    public byte[] GetXcrs() => GetOpaque(KvmIoctls.GetXcrs, KvmStateSizes.Xcrs, "KVM_GET_XCRS");
+
+    /// <summary>KVM_SET_XCRS.</summary>
+    public void SetXcrs(ReadOnlySpan<byte> xcrs) => SetOpaque(KvmIoctls.SetXcrs, xcrs, KvmStateSizes.Xcrs, "KVM_SET_XCRS");
+
+    /// <summary>KVM_GET_VCPU_EVENTS: pending exceptions, interrupts, NMIs, SMIs and the interrupt shadow.</summary>
+    public byte[] GetVcpuEvents() => GetOpaque(KvmIoctls.GetVcpuEvents, KvmStateSizes.VcpuEvents, "KVM_GET_VCPU_EVENTS");
+
+    /// <summary>KVM_SET_VCPU_EVENTS.</summary>
+    public void SetVcpuEvents(ReadOnlySpan<byte> events) => SetOpaque(KvmIoctls.SetVcpuEvents, events, KvmStateSizes.VcpuEvents, "KVM_SET_VCPU_EVENTS");
+
+    /// <summary>KVM_GET_DEBUGREGS: DR0-3, DR6, DR7.</summary>
+    public byte[] GetDebugRegs() => GetOpaque(KvmIoctls.GetDebugRegs, KvmStateSizes.DebugRegs, "KVM_GET_DEBUGREGS");
+
+    /// <summary>KVM_SET_DEBUGREGS.</summary>
+    public void SetDebugRegs(ReadOnlySpan<byte> debugRegs) => SetOpaque(KvmIoctls.SetDebugRegs, debugRegs, KvmStateSizes.DebugRegs, "KVM_SET_DEBUGREGS");
+
+    private byte[] GetOpaque(ulong request, int size, string name)
+    {
+        var buffer = new byte[size];
+        fixed (byte* p = buffer) Sys.Ioctl(_fd, request, p, name);
+        return buffer;
+    }
+
+    private void SetOpaque(ulong request, ReadOnlySpan<byte> data, int size, string name)
+    {
+        if (data.Length != size) throw new ArgumentException($"{name} takes {size} bytes, got {data.Length}", nameof(data));
+        var copy = data.ToArray();
+        fixed (byte* p = copy) Sys.Ioctl(_fd, request, p, name);
+    }
+
     /// <summary>KVM_GET_FPU.</summary>
     public KvmFpu GetFpu()
     {

@@ -116,6 +116,44 @@ public sealed unsafe class VmFd : IDisposable
         Sys.Ioctl(_fd, KvmIoctls.CreatePit2, &config, $"KVM_CREATE_PIT2(flags {flags})");
     }
 
+    /// <summary>KVM_GET_IRQCHIP for chip <paramref name="chipId"/> (<see cref="KvmStateSizes.IrqchipPicMaster"/>, slave, IOAPIC): the whole struct kvm_irqchip.</summary>
+    public byte[] GetIrqchip(uint chipId)
+    {
+        var buffer = new byte[KvmStateSizes.Irqchip];
+        BitConverter.TryWriteBytes(buffer, chipId);
+        fixed (byte* p = buffer) Sys.Ioctl(_fd, KvmIoctls.GetIrqchip, p, $"KVM_GET_IRQCHIP({chipId})");
+        return buffer;
+    }
+
+    /// <summary>KVM_SET_IRQCHIP: a struct kvm_irqchip as <see cref="GetIrqchip"/> returned it (its chip_id says which chip).</summary>
+    public void SetIrqchip(ReadOnlySpan<byte> irqchip) => SetOpaque(KvmIoctls.SetIrqchip, irqchip, KvmStateSizes.Irqchip, "KVM_SET_IRQCHIP");
+
+    /// <summary>KVM_GET_PIT2: the in-kernel PIT's three channels and flags.</summary>
+    public byte[] GetPit2() => GetOpaque(KvmIoctls.GetPit2, KvmStateSizes.PitState2, "KVM_GET_PIT2");
+
+    /// <summary>KVM_SET_PIT2 (reloads each channel's count, restarting its timer).</summary>
+    public void SetPit2(ReadOnlySpan<byte> pit) => SetOpaque(KvmIoctls.SetPit2, pit, KvmStateSizes.PitState2, "KVM_SET_PIT2");
+
+    /// <summary>KVM_GET_CLOCK: the kvmclock value the guest sees (struct kvm_clock_data).</summary>
+    public byte[] GetClock() => GetOpaque(KvmIoctls.GetClock, KvmStateSizes.ClockData, "KVM_GET_CLOCK");
+
+    /// <summary>KVM_SET_CLOCK.</summary>
+    public void SetClock(ReadOnlySpan<byte> clock) => SetOpaque(KvmIoctls.SetClock, clock, KvmStateSizes.ClockData, "KVM_SET_CLOCK");
+
+    private byte[] GetOpaque(ulong request, int size, string name)
+    {
+        var buffer = new byte[size];
+        fixed (byte* p = buffer) Sys.Ioctl(_fd, request, p, name);
+        return buffer;
+    }
+
+    private void SetOpaque(ulong request, ReadOnlySpan<byte> data, int size, string name)
+    {
+        if (data.Length != size) throw new ArgumentException($"{name} takes {size} bytes, got {data.Length}", nameof(data));
+        var copy = data.ToArray();
+        fixed (byte* p = copy) Sys.Ioctl(_fd, request, p, name);
+    }
+
     /// <summary>KVM_CREATE_DEVICE: creates an in-kernel device of <paramref name="type"/> (api.rst 4.80).</summary>
     public DeviceFd CreateDevice(KvmDeviceType type)
     {

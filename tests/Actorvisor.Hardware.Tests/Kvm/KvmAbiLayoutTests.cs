@@ -143,6 +143,21 @@ public sealed class KvmAbiLayoutTests
         { "KVM_SET_LAPIC", KvmIoctls.SetLapic, 0x4400ae8f },
         { "KVM_GET_MP_STATE", KvmIoctls.GetMpState, 0x8004ae98 },
         { "KVM_SET_MP_STATE", KvmIoctls.SetMpState, 0x4004ae99 },
+        { "KVM_GET_MSR_INDEX_LIST", KvmIoctls.GetMsrIndexList, 0xc004ae02 },
+        { "KVM_GET_IRQCHIP", KvmIoctls.GetIrqchip, 0xc208ae62 },
+        { "KVM_SET_IRQCHIP", KvmIoctls.SetIrqchip, 0x8208ae63 },
+        { "KVM_SET_CLOCK", KvmIoctls.SetClock, 0x4030ae7b },
+        { "KVM_GET_CLOCK", KvmIoctls.GetClock, 0x8030ae7c },
+        { "KVM_GET_PIT2", KvmIoctls.GetPit2, 0x8070ae9f },
+        { "KVM_SET_PIT2", KvmIoctls.SetPit2, 0x4070aea0 },
+        { "KVM_GET_VCPU_EVENTS", KvmIoctls.GetVcpuEvents, 0x8040ae9f },
+        { "KVM_SET_VCPU_EVENTS", KvmIoctls.SetVcpuEvents, 0x4040aea0 },
+        { "KVM_GET_DEBUGREGS", KvmIoctls.GetDebugRegs, 0x8080aea1 },
+        { "KVM_SET_DEBUGREGS", KvmIoctls.SetDebugRegs, 0x4080aea2 },
+        { "KVM_GET_XSAVE", KvmIoctls.GetXsave, 0x9000aea4 },
+        { "KVM_SET_XSAVE", KvmIoctls.SetXsave, 0x5000aea5 },
+        { "KVM_GET_XCRS", KvmIoctls.GetXcrs, 0x8188aea6 },
+        { "KVM_SET_XCRS", KvmIoctls.SetXcrs, 0x4188aea7 },
     };
 
     [Theory]
