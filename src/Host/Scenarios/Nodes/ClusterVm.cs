@@ -75,12 +75,8 @@ internal sealed partial class ClusterVm(VmDeclaration declaration, string node, 
     {
         var reply = await cluster.RequestAsync(new SnapshotVmRequest(Declaration.Name, name, resume), cancellationToken).ConfigureAwait(false);
         if (reply is not SnapshotReply written) throw Refused(reply);
-        return SnapshotDetail(written.MemoryBytes, written.BytesOnDisk, written.WriteMs);
+        return SnapshotSteps.Detail(written.MemoryBytes, written.BytesOnDisk, written.WriteMs);
     }
-
-    /// <summary>How a snapshot step reports what it wrote.</summary>
-    public static string SnapshotDetail(ulong memoryBytes, ulong bytesOnDisk, long writeMs) =>
-        $"{memoryBytes >> 20} MiB of memory, {bytesOnDisk} bytes on disk, written in {writeMs} ms";
 
     /// <inheritdoc />
     public Task StopAsync(CancellationToken cancellationToken) => Request(new StopVmRequest(Declaration.Name), cancellationToken);

@@ -15,7 +15,8 @@ namespace Actorvisor.Host.Scenarios.Nodes;
 /// <summary>
 /// A node inside the runner's process: one <see cref="ActorvisorRuntime"/>. Each VM is built by
 /// <see cref="MachineVm"/> on the accelerator its declaration asks for (opened once per kind and shared by
-/// the node's VMs), with the scenario's extra devices and a <see cref="MemoryWitness"/> (the checked ranges, kept at teardown).
+/// the node's VMs), with the scenario's extra devices and a <see cref="MemoryWitness"/> (the checked ranges, kept at teardown),
+/// or restored from one of the node's snapshots (kept in a temporary folder made on first use and deleted with the node).
 /// </summary>
 internal sealed class InProcessNode(NodeDeclaration declaration, ActorvisorRuntime runtime, Func<IVirtualMachine, IKvmVfioDevice>? kvmVfioDevice) : IScenarioNode
 {
@@ -109,7 +110,7 @@ internal sealed class InProcessNode(NodeDeclaration declaration, ActorvisorRunti
         {
             throw new VmRequestRefusedException(e.Message, e, InProcessVm.KindOf(e));
         }
-        var description = $"{accelerator.Description}, restored ({mode.ToString().ToLowerInvariant()}) from snapshot '{snapshot}'";
+        var description = $"{accelerator.Description}, memory restored {mode.ToString().ToLowerInvariant()}";
         return new InProcessVm(vm, session, observation, description, new Dictionary<string, CrashablePortDevice>(), null, runtime.RequestTimeout)
         {
             SnapshotPath = SnapshotPath,

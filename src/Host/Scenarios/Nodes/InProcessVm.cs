@@ -64,7 +64,7 @@ internal sealed class InProcessVm(
         var path = SnapshotPath(name);
         if (Directory.Exists(path)) throw new VmRequestRefusedException($"snapshot '{name}' already exists on node {NodeName} ({path})");
         var written = await Ask<VmSnapshotted>(new SnapshotVm(path, resume), cancellationToken).ConfigureAwait(false);
-        return ClusterVm.SnapshotDetail(written.MemoryBytes, written.BytesOnDisk, (long)written.Took.TotalMilliseconds);
+        return SnapshotSteps.Detail(written.MemoryBytes, written.BytesOnDisk, (long)written.Took.TotalMilliseconds);
     }
 
     /// <inheritdoc />
