@@ -164,7 +164,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         if (e.Location.Marker is not null) return;
         // Placement needs only whether the VM still holds its resources; the status itself stays with its node.
         if (e.SetHoldsResources(VmLocation.Holds(m.Vm.Status))) Changed();
-        if (m.Before != m.Vm.Status) _subscriptions.Notify(m.Vm, m.Vm.Outcome ?? (m.Before is { } before ? $"{before} -> {m.Vm.Status}" : $"now {m.Vm.Status}"));
+        if (VmNoticeRule.NoticeDetail(m.Before, m.Vm) is { } detail) _subscriptions.Notify(m.Vm, detail);
     }
 
     private void OnFollowLoss(FollowVmLoss f)

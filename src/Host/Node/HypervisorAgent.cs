@@ -337,7 +337,7 @@ public sealed class HypervisorAgent : ReceiveActor
         var record = InfoOf(vm, m.Vm);
         var before = VmStatuses.Of(m.From);
         _directory.Tell(new VmRecordChanged(record, before));
-        if (before != record.Status) _subscribers.Notify(vm, record, record.Outcome ?? $"{before} -> {record.Status}");
+        if (VmNoticeRule.NoticeDetail(before, record) is { } detail) _subscribers.Notify(vm, record, detail);
         // A VM that ended on its own and that its policy does not restart has ended for good: its intent is Stopped
         // (a stop asked for wrote that already; a node shutting down leaves the intent as it was, to come back).
         if (m.Vm.Outcome is { } ended && ended is not VmOutcome.StoppedOnRequest && m.Vm.State.IsTerminal() && !vm.Policy.RestartsAfter(ended))

@@ -251,6 +251,44 @@ public sealed class ClusterApiTests(LocalCluster cluster)
         Assert.Contains(created.Vm.Node, new[] { "n1", "n2", "n3" });
     }
 
+    [Fact]
+    public async Task A_failed_notice_names_the_triple_fault_on_the_vm_s_stream_and_the_stream_of_all()
+    {
+        // The runtime reports Failed before the outcome: the notice waits for it, so subscribers see why, once.
+        var ofVm = new List<VmEventNotice>();
+        var ofAll = new List<VmEventNotice>();
+        var failedOnVm = new TaskCompletionSource<VmEventNotice>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var failedOnAll = new TaskCompletionSource<VmEventNotice>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Collect(IApiMessage m, List<VmEventNotice> into, TaskCompletionSource<VmEventNotice> failed)
+        {
+            if (m is not VmEventNotice { Vm: "faulter" } n) return;
+            lock (into) into.Add(n);
+            if (n.Status == VmStatus.Failed) failed.TrySetResult(n);
+        }
+        var vmSubscriber = cluster.Client.Subscribe(m => Collect(m, ofVm, failedOnVm));
+        var allSubscriber = cluster.Client.Subscribe(m => Collect(m, ofAll, failedOnAll));
+        await Ok<SubscribedReply>(new SubscribeVmEventsRequest(null, allSubscriber));
+        try
+        {
+            await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("faulter", 1, 16UL << 20, "triple-fault")));
+            await Ok<SubscribedReply>(new SubscribeVmEventsRequest("faulter", vmSubscriber));
+            await Ok<VmReply>(new StartVmRequest("faulter"));
+            foreach (var (failed, all) in new[] { (failedOnVm, ofVm), (failedOnAll, ofAll) })
+            {
+                var notice = await failed.Task.WaitAsync(Wait);
+                Assert.StartsWith("failed: ", notice.Detail);
+                Assert.Contains("triple fault", notice.Detail);
+                lock (all) Assert.Single(all, n => n.Status == VmStatus.Failed);
+            }
+            Assert.Equal((await Ok<VmDescriptionReply>(new DescribeVmRequest("faulter"))).Vm.Outcome, (await failedOnVm.Task).Detail);
+        }
+        finally
+        {
+            await cluster.Client.RequestAsync(new UnsubscribeVmEventsRequest(null, allSubscriber));
+            await cluster.Client.RequestAsync(new DestroyVmRequest("faulter"));
+        }
+    }
+
     public static TheoryData<string, ApiRequest> InvalidRequests() => new()
     {
         { "spec.name", new CreateVmRequest(new ApiVmSpec("", 1, 16UL << 20, "hello")) },

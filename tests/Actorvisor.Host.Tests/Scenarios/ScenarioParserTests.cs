@@ -205,6 +205,67 @@ public class ScenarioParserTests
         Assert.Contains(problem, e.Message);
     }
 
+    private const string SnapshotVms = """
+        vms:
+          - { name: original, guest: { name: counter, count: 100 } }
+          - { name: copy, guest: { name: counter, count: 100 } }
+
+        """;
+
+    [Fact]
+    public void Snapshot_and_restore_parse_into_their_model()
+    {
+        var scenario = ScenarioParser.Parse(SnapshotVms + """
+            steps:
+              - snapshot: { vm: original, to: paused.1 }
+              - snapshot: { vm: original, to: again, resume: true }
+              - restore: { vm: copy, from: paused.1 }
+              - restore: { vm: copy, from: again, mode: eager }
+              - expect-result: { vm: copy, code: 0, whole-console: true }
+            """, "snap.yaml");
+        var s = scenario.Steps;
+        var first = Assert.IsType<SnapshotStep>(s[0]);
+        Assert.Equal(("original", "paused.1", false), (first.Vm, first.To, first.Resume));
+        Assert.True(Assert.IsType<SnapshotStep>(s[1]).Resume);
+        var lazy = Assert.IsType<RestoreStep>(s[2]);
+        Assert.Equal(("copy", "paused.1", Actorvisor.Hardware.Snapshots.RestoreMode.Lazy), (lazy.Vm, lazy.From, lazy.Mode));
+        Assert.Equal(Actorvisor.Hardware.Snapshots.RestoreMode.Eager, Assert.IsType<RestoreStep>(s[3]).Mode);
+        Assert.True(Assert.IsType<ExpectResultStep>(s[4]).WholeConsole);
+    }
+
+    [Theory]
+    [InlineData("- snapshot: { vm: original }", "snapshot: missing 'to'")]
+    [InlineData("- snapshot: { to: s1 }", "snapshot: missing 'vm'")]
+    [InlineData("- snapshot: { vm: original, to: ../etc }", "snapshot: 'to' '../etc' contains '/'")]
+    [InlineData("- snapshot: { vm: original, to: .hidden }", "snapshot: 'to' '.hidden' starts with '.'")]
+    [InlineData("- snapshot: { vm: original, to: s1, resume: maybe }", "snapshot: 'resume' must be true or false")]
+    [InlineData("- snapshot: { vm: original, to: s1, keep: true }", "keep")]
+    [InlineData("- snapshot: { vm: nobody, to: s1 }", "snapshot: unknown vm 'nobody'")]
+    [InlineData("- snapshot: { vm: original, to: s1 }\n  - snapshot: { vm: copy, to: s1 }", "'s1' is already taken by the snapshot step at")]
+    [InlineData("- restore: { vm: copy }", "restore: missing 'from'")]
+    [InlineData("- restore: { from: s1 }", "restore: missing 'vm'")]
+    [InlineData("- snapshot: { vm: original, to: s1 }\n  - restore: { vm: copy, from: s1, mode: quick }", "restore: 'mode' must be one of eager, lazy, mmap, got 'quick'")]
+    [InlineData("- snapshot: { vm: original, to: s1 }\n  - restore: { vm: copy, from: s2 }", "restore: 'from' names snapshot 's2', which no snapshot step takes")]
+    [InlineData("- restore: { vm: copy, from: s1 }", "snapshots taken: none")]
+    [InlineData("- snapshot: { vm: original, to: s1 }\n  - restore: { vm: original, from: s1 }", "restore: 'vm' is 'original', the snapshotted VM itself")]
+    [InlineData("- restore: { vm: copy, from: \"a b\" }", "restore: 'from' 'a b' contains ' '")]
+    [InlineData("- expect-result: { vm: copy, code: 0, whole-console: yes }", "expect-result: 'whole-console' must be true or false")]
+    public void Bad_snapshot_and_restore_steps_are_rejected_naming_the_field(string steps, string problem)
+    {
+        var e = Assert.Throws<ScenarioParseException>(() => ScenarioParser.Parse(SnapshotVms + "steps:\n  " + steps + "\n", "bad.yaml"));
+        Assert.Contains(problem, e.Message);
+    }
+
+    [Fact]
+    public void Whole_console_needs_a_guest_with_a_known_console()
+    {
+        var e = Assert.Throws<ScenarioParseException>(() => ScenarioParser.Parse(Vms.Replace("guest: hello", "guest: halt") + """
+            steps:
+              - expect-result: { vm: web, code: 0, whole-console: true }
+            """, "bad.yaml"));
+        Assert.Contains("'whole-console' needs a guest that prints a known console", e.Message);
+    }
+
     [Fact]
     public void A_reset_vm_is_reported_as_reset_not_as_a_failure()
     {

@@ -112,6 +112,14 @@ public sealed class RecordingNodeFactory(INodeFactory inner) : INodeFactory
             return created;
         }
 
+        public async Task<IScenarioVm> RestoreVmAsync(VmDeclaration vm, string snapshot, string snapshotNode, Actorvisor.Hardware.Snapshots.RestoreMode mode,
+            string consoleBefore, CancellationToken cancellationToken)
+        {
+            var restored = await inner.RestoreVmAsync(vm, snapshot, snapshotNode, mode, consoleBefore, cancellationToken);
+            vms.Enqueue(restored);
+            return restored;
+        }
+
         public Task KillAsync(CancellationToken cancellationToken) => inner.KillAsync(cancellationToken);
 
         public ValueTask DisposeAsync() => inner.DisposeAsync();

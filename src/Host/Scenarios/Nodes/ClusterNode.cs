@@ -29,6 +29,21 @@ internal sealed class ClusterNode(NodeDeclaration declaration, ScenarioCluster c
     }
 
     /// <inheritdoc />
+    public async Task<IScenarioVm> RestoreVmAsync(VmDeclaration vm, string snapshot, string snapshotNode, Actorvisor.Hardware.Snapshots.RestoreMode mode,
+        string consoleBefore, CancellationToken cancellationToken)
+    {
+        // On the node that wrote the snapshot: each scenario node keeps its own snapshot directory.
+        var request = new RestoreVmRequest(vm.Name, snapshot, mode.ToString().ToLowerInvariant(), snapshotNode);
+        var reply = await cluster.RequestAsync(request, cancellationToken).ConfigureAwait(false);
+        if (reply is not VmReply restored) throw ClusterVm.Refused(reply);
+        var clusterVm = new ClusterVm(vm, restored.Vm.Node, cluster);
+        clusterVm.Observation.OnSerial(consoleBefore);
+        clusterVm.Observation.SerialCursor = consoleBefore.Length;
+        await clusterVm.SubscribeAsync(cancellationToken).ConfigureAwait(false);
+        return clusterVm;
+    }
+
+    /// <inheritdoc />
     public Task KillAsync(CancellationToken cancellationToken)
     {
         cluster.Kill(Declaration.Name);

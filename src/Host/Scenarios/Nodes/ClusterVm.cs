@@ -71,6 +71,14 @@ internal sealed partial class ClusterVm(VmDeclaration declaration, string node, 
     public Task ResumeAsync(CancellationToken cancellationToken) => Request(new ResumeVmRequest(Declaration.Name), cancellationToken);
 
     /// <inheritdoc />
+    public async Task<string> SnapshotAsync(string name, bool resume, CancellationToken cancellationToken)
+    {
+        var reply = await cluster.RequestAsync(new SnapshotVmRequest(Declaration.Name, name, resume), cancellationToken).ConfigureAwait(false);
+        if (reply is not SnapshotReply written) throw Refused(reply);
+        return SnapshotSteps.Detail(written.MemoryBytes, written.BytesOnDisk, written.WriteMs);
+    }
+
+    /// <inheritdoc />
     public Task StopAsync(CancellationToken cancellationToken) => Request(new StopVmRequest(Declaration.Name), cancellationToken);
 
     /// <inheritdoc />

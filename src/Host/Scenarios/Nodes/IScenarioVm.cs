@@ -30,6 +30,12 @@ public interface IScenarioVm
     /// <summary>Paused -> Running.</summary>
     Task ResumeAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Writes a snapshot of the (Paused or Created) VM named <paramref name="name"/> on its node, running it again afterwards
+    /// when <paramref name="resume"/> is set; returns what was written, for the report.
+    /// </summary>
+    Task<string> SnapshotAsync(string name, bool resume, CancellationToken cancellationToken);
+
     /// <summary>Tears the VM down; it keeps its name on the node.</summary>
     Task StopAsync(CancellationToken cancellationToken);
 

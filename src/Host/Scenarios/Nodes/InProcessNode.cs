@@ -5,6 +5,7 @@ using Actorvisor.Actors.Vm;
 using Actorvisor.Actors.AsyncPf;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Lazy;
+using Actorvisor.Hardware.Snapshots;
 using Actorvisor.Hardware.Vfio;
 using Actorvisor.Host.Scenarios.Devices;
 using Actorvisor.Host.Scenarios.Language;
@@ -14,7 +15,8 @@ namespace Actorvisor.Host.Scenarios.Nodes;
 /// <summary>
 /// A node inside the runner's process: one <see cref="ActorvisorRuntime"/>. Each VM is built by
 /// <see cref="MachineVm"/> on the accelerator its declaration asks for (opened once per kind and shared by
-/// the node's VMs), with the scenario's extra devices and a <see cref="MemoryWitness"/> (the checked ranges, kept at teardown).
+/// the node's VMs), with the scenario's extra devices and a <see cref="MemoryWitness"/> (the checked ranges, kept at teardown),
+/// or restored from one of the node's snapshots (kept in a temporary folder made on first use and deleted with the node).
 /// </summary>
 internal sealed class InProcessNode(NodeDeclaration declaration, ActorvisorRuntime runtime, Func<IVirtualMachine, IKvmVfioDevice>? kvmVfioDevice) : IScenarioNode
 {
@@ -23,6 +25,7 @@ internal sealed class InProcessNode(NodeDeclaration declaration, ActorvisorRunti
     private CpuLimitCgroups? _cpuLimits;
     private string _cpuLimitsUnavailable = "";
     private bool _cpuLimitsProbed;
+    private string? _snapshotDirectory;
 
     /// <inheritdoc />
     public NodeDeclaration Declaration { get; } = declaration;
@@ -72,9 +75,54 @@ internal sealed class InProcessNode(NodeDeclaration declaration, ActorvisorRunti
             : accelerator.Description;
         return new InProcessVm(vm, session, observation, description, crashable, witness!, runtime.RequestTimeout)
         {
+            SnapshotPath = SnapshotPath,
             LazyStore = store,
             AsyncPf = router,
         };
+    }
+
+    /// <inheritdoc />
+    public async Task<IScenarioVm> RestoreVmAsync(VmDeclaration vm, string snapshot, string snapshotNode, RestoreMode mode, string consoleBefore,
+        CancellationToken cancellationToken)
+    {
+        if (snapshotNode != Declaration.Name)
+            throw new VmRequestRefusedException($"snapshot '{snapshot}' is on node '{snapshotNode}'; in-process node '{Declaration.Name}' restores only its own snapshots");
+        var accelerator = Accelerator(vm.Accelerator);
+        var observation = new VmObservation { VmName = vm.Name };
+        observation.OnSerial(consoleBefore);
+        observation.SerialCursor = consoleBefore.Length;
+        AsyncPfRouter? router = null;
+        VmActorSpec spec;
+        try
+        {
+            spec = MachineVm.RestoreSpec(vm.Name, accelerator, SnapshotPath(snapshot), mode, routerBuilt: r => router = r);
+        }
+        catch (SnapshotException e)
+        {
+            throw new VmRequestRefusedException(e.Message, e);
+        }
+        VmSession session;
+        try
+        {
+            session = await runtime.CreateVmAsync(spec, e => Observe(observation, e)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ActorvisorException e)
+        {
+            throw new VmRequestRefusedException(e.Message, e, InProcessVm.KindOf(e));
+        }
+        var description = $"{accelerator.Description}, memory restored {mode.ToString().ToLowerInvariant()}";
+        return new InProcessVm(vm, session, observation, description, new Dictionary<string, CrashablePortDevice>(), null, runtime.RequestTimeout)
+        {
+            SnapshotPath = SnapshotPath,
+            AsyncPf = router,
+        };
+    }
+
+    // The node's snapshot directory (a temporary folder made on first use, deleted with the node) and snapshot NAME's path in it.
+    private string SnapshotPath(string name)
+    {
+        lock (_gate) _snapshotDirectory ??= Directory.CreateTempSubdirectory("actorvisor-scenario-snapshots-").FullName;
+        return Path.Combine(_snapshotDirectory, name);
     }
 
     /// <inheritdoc />
@@ -151,7 +199,7 @@ internal sealed class InProcessNode(NodeDeclaration declaration, ActorvisorRunti
         }
     }
 
-    /// <summary>Shuts the runtime down (destroying every VM in teardown order), then closes the accelerators.</summary>
+    /// <summary>Shuts the runtime down (destroying every VM in teardown order), then closes the accelerators and deletes the snapshots.</summary>
     public async ValueTask DisposeAsync()
     {
         await runtime.ShutdownAsync().ConfigureAwait(false);
@@ -159,6 +207,16 @@ internal sealed class InProcessNode(NodeDeclaration declaration, ActorvisorRunti
         {
             foreach (var accelerator in _accelerators.Values) accelerator.Dispose();
             _accelerators.Clear();
+        }
+        if (_snapshotDirectory is not null)
+        {
+            try
+            {
+                Directory.Delete(_snapshotDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
         }
     }
 }

@@ -12,14 +12,17 @@ using Akka.Actor;
 
 namespace Actorvisor.Host.Scenarios.Nodes;
 
-/// <summary>A VM on an <see cref="InProcessNode"/>, driven through its <see cref="VmSession"/> (the VmActor's protocol).</summary>
+/// <summary>
+/// A VM on an <see cref="InProcessNode"/>, driven through its <see cref="VmSession"/> (the VmActor's protocol). A VM
+/// restored from a snapshot has no <see cref="MemoryWitness"/>: its memory is readable while it holds it, not after.
+/// </summary>
 internal sealed class InProcessVm(
     VmDeclaration declaration,
     VmSession session,
     VmObservation observation,
     string acceleratorDescription,
     IReadOnlyDictionary<string, CrashablePortDevice> crashable,
-    MemoryWitness witness,
+    MemoryWitness? witness,
     TimeSpan requestTimeout) : IScenarioVm
 {
     // RFLAGS.TF: the CPU raises #DB after the next instruction (Intel SDM vol. 3, 17.3.1.4).
@@ -51,6 +54,18 @@ internal sealed class InProcessVm(
 
     /// <inheritdoc />
     public Task ResumeAsync(CancellationToken cancellationToken) => Request(session.ResumeAsync(), cancellationToken);
+
+    /// <summary>The path of snapshot NAME in its node's snapshot directory (created on first use).</summary>
+    public required Func<string, string> SnapshotPath { get; init; }
+
+    /// <inheritdoc />
+    public async Task<string> SnapshotAsync(string name, bool resume, CancellationToken cancellationToken)
+    {
+        var path = SnapshotPath(name);
+        if (Directory.Exists(path)) throw new VmRequestRefusedException($"snapshot '{name}' already exists on node {NodeName} ({path})");
+        var written = await Ask<VmSnapshotted>(new SnapshotVm(path, resume), cancellationToken).ConfigureAwait(false);
+        return SnapshotSteps.Detail(written.MemoryBytes, written.BytesOnDisk, (long)written.Took.TotalMilliseconds);
+    }
 
     /// <inheritdoc />
     public Task StopAsync(CancellationToken cancellationToken) => Request(session.StopAsync(), cancellationToken);
@@ -181,7 +196,9 @@ internal sealed class InProcessVm(
         // The VM is ending or has ended: its teardown copies the scenario's ranges before unmapping RAM, and reports
         // its end only after that.
         await Observation.WaitForAsync(o => o.End, cancellationToken).ConfigureAwait(false);
-        return witness.ReadKept(address, length);
+        return witness is not null
+            ? witness.ReadKept(address, length)
+            : throw new VmRequestRefusedException($"vm '{Declaration.Name}' was restored from a snapshot and keeps no copy of its memory after it ended; check it while it runs or is paused");
     }
 
     // Reads through the VmActor in requests of at most ReadGuestMemory.MaxLength; null once the VM no longer lends

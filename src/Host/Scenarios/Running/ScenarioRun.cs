@@ -17,6 +17,8 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
     private readonly ConcurrentDictionary<string, ConcurrentQueue<TimeSpan>> _measurements = new();
     private readonly List<string> _measurementOrder = [];
     private readonly ConcurrentDictionary<string, bool> _noted = new();
+    // Each snapshot taken so far by name: the node that holds it and the console its VM had printed when it was taken.
+    private readonly ConcurrentDictionary<string, (string Node, string Console)> _snapshots = new();
 
     public static StepResult Skipped(Step step, string path, string why) =>
         new(path, step, StepStatus.Skipped, TimeSpan.Zero, new StepFailure(why));
@@ -160,6 +162,30 @@ internal sealed class ScenarioRun(Scenario scenario, IScenarioObserver observer,
         // Once per VM name: a create inside a repeat would otherwise repeat it every iteration.
         if (_noted.TryAdd(name, true))
             observer.Note(scenario, $"vm {name}: guest {declaration.Guest} on node {vm.NodeName}, {vm.AcceleratorDescription}");
+    }
+
+    /// <summary>Snapshots the VM of <paramref name="step"/> and remembers where the snapshot is and what the VM had printed; returns the step's detail.</summary>
+    public async Task<string> SnapshotVmAsync(SnapshotStep step, CancellationToken cancellationToken)
+    {
+        var vm = Vm(step.Vm, step);
+        // Read before the request: the VM is paused (or not started) now, and a resumed one prints on.
+        var console = vm.Observation.Serial;
+        var detail = await vm.SnapshotAsync(step.To, step.Resume, cancellationToken).ConfigureAwait(false);
+        _snapshots[step.To] = (vm.NodeName, console);
+        return $"'{step.To}' on node {vm.NodeName}: {detail}";
+    }
+
+    /// <summary>Creates the VM of <paramref name="step"/> from its snapshot, on the node that holds it; returns the step's detail.</summary>
+    public async Task<string> RestoreVmAsync(RestoreStep step, CancellationToken cancellationToken)
+    {
+        if (!_snapshots.TryGetValue(step.From, out var snapshot))
+            throw new StepFailedException(new StepFailure($"snapshot '{step.From}' has not been taken yet: its snapshot step must run (and pass) before this step ({step.Location})"));
+        var declaration = scenario.FindVm(step.Vm)!;
+        var vm = await _nodes[declaration.Node].RestoreVmAsync(declaration, step.From, snapshot.Node, step.Mode, snapshot.Console, cancellationToken).ConfigureAwait(false);
+        _vms[step.Vm] = vm;
+        if (_noted.TryAdd(step.Vm, true))
+            observer.Note(scenario, $"vm {step.Vm}: restored from snapshot '{step.From}' on node {vm.NodeName}, {vm.AcceleratorDescription}");
+        return $"on node {vm.NodeName}";
     }
 
     /// <summary>Kills node <paramref name="name"/> (the kill-node fault).</summary>

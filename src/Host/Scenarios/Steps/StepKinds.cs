@@ -12,6 +12,8 @@ internal static class StepKinds
     public static IReadOnlyList<IStepKind> All { get; } =
     [
         new LifecycleKind(),
+        new SnapshotKind(),
+        new RestoreKind(),
         new WaitForSerialKind(),
         new ConsoleInputKind(),
         new ExpectStateKind(),
