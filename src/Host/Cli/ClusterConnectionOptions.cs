@@ -131,7 +131,7 @@ public sealed class ClusterConnectionOptions
 
     // A client-side secret file is read as the node reads its own (SecretFiles): refused, naming the file and the fix
     // (chmod 600), when its group or other users may access it.
-    private static bool TryReadSecret(string option, string path, out string? secret, out string error)
+    internal static bool TryReadSecret(string option, string path, out string? secret, out string error)
     {
         secret = null;
         error = "";

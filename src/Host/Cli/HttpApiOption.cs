@@ -35,8 +35,8 @@ public sealed class HttpApiOption
         var token = parse.GetValue(connection.Token) ?? Env("ACTORVISOR_TOKEN");
         if (token is null && (parse.GetValue(connection.TokenFile) ?? Env("ACTORVISOR_TOKEN_FILE")) is { } tokenFile)
         {
-            if (!File.Exists(tokenFile)) return Usage($"--token-file: {Path.GetFullPath(tokenFile)} does not exist");
-            token = (await File.ReadAllTextAsync(tokenFile).ConfigureAwait(false)).Trim();
+            // Checked as the cluster-client path and the node check theirs: owner-only, or refused naming the fix.
+            if (!ClusterConnectionOptions.TryReadSecret("--token-file", tokenFile, out token, out var secretError)) return Usage(secretError);
         }
         var ca = parse.GetValue(connection.TlsCa) ?? Env("ACTORVISOR_TLS_CA");
         if (ca is not null && !File.Exists(ca)) return Usage($"--tls-ca: {Path.GetFullPath(ca)} does not exist");

@@ -35,6 +35,16 @@ public sealed class ClientSecretFileTests : IDisposable
     }
 
     [Fact]
+    public async Task The_http_path_checks_its_token_file_as_well()
+    {
+        var file = Secret("token", (UnixFileMode)0b110_100_100);
+        var r = await ActorvisorProcess.RunAsync(["vm", "list", "--http", "http://127.0.0.1:9", "--token-file", file, "--timeout", "5"]);
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Contains($"--token-file: {file} is accessible by its group and other users (mode 0644)", r.Stderr);
+        Assert.DoesNotContain("tok-client-secret", r.Stdout + r.Stderr);
+    }
+
+    [Fact]
     public async Task A_token_file_in_the_environment_is_checked_too()
     {
         var file = Secret("token", (UnixFileMode)0b110_100_100);
