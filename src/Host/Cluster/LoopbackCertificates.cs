@@ -5,21 +5,20 @@ using System.Security.Cryptography.X509Certificates;
 namespace Actorvisor.Host.Cluster;
 
 /// <summary>
-/// A throw-away CA for a benchmark's loopback cluster: owns the CA key and writes the CA certificate (PEM) and the
+/// A throw-away CA for a loopback cluster (benchmarks and tests): owns the CA key and writes the CA certificate (PEM) and the
 /// certificates it issues (PKCS#12, owner-only, SAN 127.0.0.1 and localhost, for server and client use, valid
 /// for a day) under one directory, so nodes and clients can run TLS as a deployment would.
 /// </summary>
-internal sealed class LoopbackCertificates : IDisposable
+public sealed class LoopbackCertificates : IDisposable
 {
     private readonly RSA _caKey = RSA.Create(2048);
     private readonly X509Certificate2 _ca;
-    private readonly string _directory;
 
     /// <summary>A CA named <paramref name="name"/> writing its files under <paramref name="directory"/>.</summary>
     public LoopbackCertificates(string directory, string name)
     {
-        _directory = directory;
-        Directory.CreateDirectory(directory);
+        Directory = directory;
+        System.IO.Directory.CreateDirectory(directory);
         var request = new CertificateRequest($"CN={name}", _caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
@@ -27,6 +26,9 @@ internal sealed class LoopbackCertificates : IDisposable
         CaPath = Path.Combine(directory, $"{name}.pem");
         File.WriteAllText(CaPath, _ca.ExportCertificatePem());
     }
+
+    /// <summary>Where the files go.</summary>
+    public string Directory { get; }
 
     /// <summary>The CA certificate (PEM).</summary>
     public string CaPath { get; }
@@ -47,7 +49,7 @@ internal sealed class LoopbackCertificates : IDisposable
         RandomNumberGenerator.Fill(serial);
         using var issued = request.Create(_ca, DateTimeOffset.UtcNow.AddMinutes(-30), DateTimeOffset.UtcNow.AddHours(12), serial);
         using var withKey = issued.CopyWithPrivateKey(key);
-        var path = Path.Combine(_directory, $"{name}.pfx");
+        var path = Path.Combine(Directory, $"{name}.pfx");
         WriteSecret(path, withKey.Export(X509ContentType.Pkcs12, password));
         return path;
     }

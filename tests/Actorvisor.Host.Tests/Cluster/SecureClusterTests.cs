@@ -1,3 +1,4 @@
+using Actorvisor.Host.Cluster;
 using Actorvisor.Host.Api.Client;
 using Actorvisor.Host.Api.V1;
 
@@ -9,7 +10,7 @@ public sealed class SecureCluster : LocalCluster
     private ClusterTlsFiles? _tls;
 
     /// <summary>A CA that is not the cluster's, for intruders.</summary>
-    public TestCertificates OtherCa { get; private set; } = null!;
+    public LoopbackCertificates OtherCa { get; private set; } = null!;
 
     /// <inheritdoc />
     public override string? Token => "correct-horse-battery-staple";
@@ -21,12 +22,12 @@ public sealed class SecureCluster : LocalCluster
     public override async Task InitializeAsync()
     {
         var dir = Path.Combine(Root, "tls");
-        using var ca = new TestCertificates(dir, "actorvisor-test-ca");
+        using var ca = new LoopbackCertificates(dir, "actorvisor-test-ca");
         const string password = "pfx-pass";
         var passwordFile = Path.Combine(dir, "pfx-password");
         PrivateFile.WriteAllText(passwordFile, password);
         _tls = new ClusterTlsFiles(new[] { "n1", "n2", "n3" }.Select(n => ca.Issue(n, password)).ToList(), ca.Issue("client", password), ca.CaPath, password, passwordFile);
-        OtherCa = new TestCertificates(Path.Combine(Root, "other-ca"), "someone-else");
+        OtherCa = new LoopbackCertificates(Path.Combine(Root, "other-ca"), "someone-else");
         await base.InitializeAsync();
     }
 

@@ -1,3 +1,4 @@
+using Actorvisor.Host.Cluster;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Actorvisor.Host.Node;
@@ -18,7 +19,7 @@ public sealed class HttpsEndpointTests : IDisposable
     [Fact]
     public async Task The_endpoint_serves_https_with_the_nodes_certificate()
     {
-        using var certificates = new TestCertificates(Path.Combine(_dir, "pki"), "web-ca");
+        using var certificates = new LoopbackCertificates(Path.Combine(_dir, "pki"), "web-ca");
         const string password = "pfx-password";
         var tls = new TlsSettings(certificates.Issue("w1", password), password, certificates.CaPath);
         using var ca = X509CertificateLoader.LoadCertificateFromFile(certificates.CaPath);
