@@ -235,19 +235,9 @@ public sealed unsafe class VcpuFd : IDisposable
     /// <summary>KVM_SET_DEBUGREGS.</summary>
     public void SetDebugRegs(ReadOnlySpan<byte> debugRegs) => SetOpaque(KvmIoctls.SetDebugRegs, debugRegs, KvmStateSizes.DebugRegs, "KVM_SET_DEBUGREGS");
 
-    private byte[] GetOpaque(ulong request, int size, string name)
-    {
-        var buffer = new byte[size];
-        fixed (byte* p = buffer) Sys.Ioctl(_fd, request, p, name);
-        return buffer;
-    }
+    private byte[] GetOpaque(ulong request, int size, string name) => OpaqueStateIoctl.Get(_fd, request, size, name);
 
-    private void SetOpaque(ulong request, ReadOnlySpan<byte> data, int size, string name)
-    {
-        if (data.Length != size) throw new ArgumentException($"{name} takes {size} bytes, got {data.Length}", nameof(data));
-        var copy = data.ToArray();
-        fixed (byte* p = copy) Sys.Ioctl(_fd, request, p, name);
-    }
+    private void SetOpaque(ulong request, ReadOnlySpan<byte> data, int size, string name) => OpaqueStateIoctl.Set(_fd, request, data, size, name);
 
     /// <summary>KVM_GET_FPU.</summary>
     public KvmFpu GetFpu()

@@ -140,19 +140,9 @@ public sealed unsafe class VmFd : IDisposable
     /// <summary>KVM_SET_CLOCK.</summary>
     public void SetClock(ReadOnlySpan<byte> clock) => SetOpaque(KvmIoctls.SetClock, clock, KvmStateSizes.ClockData, "KVM_SET_CLOCK");
 
-    private byte[] GetOpaque(ulong request, int size, string name)
-    {
-        var buffer = new byte[size];
-        fixed (byte* p = buffer) Sys.Ioctl(_fd, request, p, name);
-        return buffer;
-    }
+    private byte[] GetOpaque(ulong request, int size, string name) => OpaqueStateIoctl.Get(_fd, request, size, name);
 
-    private void SetOpaque(ulong request, ReadOnlySpan<byte> data, int size, string name)
-    {
-        if (data.Length != size) throw new ArgumentException($"{name} takes {size} bytes, got {data.Length}", nameof(data));
-        var copy = data.ToArray();
-        fixed (byte* p = copy) Sys.Ioctl(_fd, request, p, name);
-    }
+    private void SetOpaque(ulong request, ReadOnlySpan<byte> data, int size, string name) => OpaqueStateIoctl.Set(_fd, request, data, size, name);
 
     /// <summary>KVM_CREATE_DEVICE: creates an in-kernel device of <paramref name="type"/> (api.rst 4.80).</summary>
     public DeviceFd CreateDevice(KvmDeviceType type)
