@@ -62,11 +62,11 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
     /// <summary>The CPU state bytes inside <see cref="Context"/>.</summary>
     public byte* Blob => UnicornCpuContext.Blob(Context);
 
-    /// <summary>The interrupt-window block hook while one is installed (see SoftVcpu), else 0.</summary>
-    public nuint InterruptWindowHook { get; set; }
-
-    /// <summary>The code hook that makes refused accesses precise while the guest uses async page faults, 0 if none.</summary>
-    public nuint PreciseFaultHook { get; set; }
+    /// <summary>
+    /// True when the engine carries a code hook over all code (while the guest uses async page faults): refused accesses
+    /// then stop precisely on their instruction, and every stop comes from that code hook (SoftExitHooks.Install).
+    /// </summary>
+    public bool Precise { get; private init; }
 
     /// <summary>True once guest code ran, so the TLB may hold translations.</summary>
     public bool HasRun { get; set; }
@@ -75,15 +75,16 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
     /// Opens a 64-bit-mode engine (the mode only selects Unicorn's register API; the CPU's real mode comes
     /// from the state written through the context), maps <paramref name="memslots"/> (trapped) and the MMIO
     /// gaps, and installs the exit hooks with <paramref name="vcpu"/> (a GCHandle of the SoftVcpu) as user
-    /// data and <paramref name="stopRequest"/> as the block hook's stop flag.
+    /// data and <paramref name="stopWords"/> (a <see cref="SoftStopWords"/>) as the stop hooks'; <paramref name="precise"/> selects
+    /// precise mode (see <see cref="Precise"/>).
     /// </summary>
-    public static SoftCpuEngine Create(MemslotSet memslots, SoftMmu mmu, nint vcpu, nint stopRequest)
+    public static SoftCpuEngine Create(MemslotSet memslots, SoftMmu mmu, nint vcpu, nint stopWords, bool precise)
     {
         var uc = UnicornEngine.Open(UC_MODE_64);
         SoftCpuEngine? engine = null;
         try
         {
-            engine = new SoftCpuEngine(uc, memslots, mmu);
+            engine = new SoftCpuEngine(uc, memslots, mmu) { Precise = precise };
             uc.DisableUntilAddress();
             ulong cursor = 0;
             foreach (var slot in memslots.Slots)
@@ -100,7 +101,7 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
                 cursor = slot.End;
             }
             if (cursor < MmioTop) engine.MapGap(vcpu, cursor, MmioTop - cursor);
-            SoftExitHooks.Install(uc, vcpu, stopRequest);
+            SoftExitHooks.Install(uc, vcpu, stopWords, precise);
             return engine;
         }
         catch

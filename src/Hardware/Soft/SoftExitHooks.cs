@@ -13,8 +13,8 @@ namespace Actorvisor.Hardware.Soft;
 /// </summary>
 internal static unsafe class SoftExitHooks
 {
-    /// <summary>Engines opened while false use the managed block hook (tests of the fallback set it).</summary>
-    internal static volatile bool PreferNativeBlockHook = true;
+    /// <summary>Engines opened while false use the managed stop hooks (tests of the fallback set it).</summary>
+    internal static volatile bool PreferNativeStopHooks = true;
 
     /// <summary>uc_cb_mmio_read_t.</summary>
     public static readonly delegate* unmanaged<nint, ulong, uint, nint, ulong> MmioRead = &OnMmioRead;
@@ -23,13 +23,28 @@ internal static unsafe class SoftExitHooks
     public static readonly delegate* unmanaged<nint, ulong, uint, ulong, nint, void> MmioWrite = &OnMmioWrite;
 
     /// <summary>
-    /// Installs the block, IN, OUT, interrupt and read-, write- and fetch-protect hooks on <paramref name="uc"/>.
-    /// <paramref name="stopRequest"/> points at the vCPU's int that asks for a stop at the next block start.
+    /// Installs the stop, IN, OUT, interrupt, CPUID and read-, write- and fetch-protect hooks on <paramref name="uc"/>.
+    /// <paramref name="stopWords"/> points at the vCPU's <see cref="SoftStopWords"/>.
+    /// <para>
+    /// Usually the stop hook is a block hook (a stop at the next block start), next to the managed interrupt-window block
+    /// hook. In <paramref name="precise"/> mode a code hook over all code replaces both, and no block hook may stop
+    /// emulation: with any code hook installed, Unicorn 2.0.1 no longer rewinds RIP to the block's start when it leaves a
+    /// block at its start check, and x86 code updates RIP only at block exits and before code hooks, so a block entered
+    /// by a chained direct jump would resume at the previous block's last instruction and run it twice (a CALL pushing
+    /// twice, a POP popping twice; probe: ../shared/probes style, Soft/README "Stops in precise mode"). A stop from a
+    /// code hook leaves RIP on that instruction, not executed.
+    /// </para>
     /// </summary>
-    public static void Install(UnicornEngine uc, nint vcpu, nint stopRequest)
+    public static void Install(UnicornEngine uc, nint vcpu, nint stopWords, bool precise)
     {
-        void* block = PreferNativeBlockHook && NativeBlockHook.Pointer != 0 ? (void*)NativeBlockHook.Pointer : (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnBlock;
-        uc.AddHook(UC_HOOK_BLOCK, block, stopRequest);
+        bool native = PreferNativeStopHooks;
+        if (precise)
+            uc.AddHook(UC_HOOK_CODE, native && NativeStopHooks.CodeHook != 0 ? (void*)NativeStopHooks.CodeHook : (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnPreciseCode, stopWords);
+        else
+        {
+            uc.AddHook(UC_HOOK_BLOCK, native && NativeStopHooks.BlockHook != 0 ? (void*)NativeStopHooks.BlockHook : (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnBlock, stopWords);
+            uc.AddHook(UC_HOOK_BLOCK, (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnInterruptWindowBlock, vcpu);
+        }
         uc.AddInstructionHook(UC_X86_INS_OUT, (delegate* unmanaged<nint, uint, int, uint, nint, void>)&OnOut, vcpu);
         uc.AddInstructionHook(UC_X86_INS_IN, (delegate* unmanaged<nint, uint, int, nint, uint>)&OnIn, vcpu);
         uc.AddHook(UC_HOOK_INTR, (delegate* unmanaged<nint, uint, nint, void>)&OnInterrupt, vcpu);
@@ -49,7 +64,7 @@ internal static unsafe class SoftExitHooks
     /// the block while keeping the side effects of the instructions already executed, so a uc_emu_stop
     /// issued mid-block (from another thread or from an OUT/MMIO hook) makes the guest execute part of a
     /// block twice. Stopping here, before the block runs, rewinds to exactly where it stopped.
-    /// Used where <see cref="NativeBlockHook"/> (the same check in native code) is unavailable.
+    /// Used where <see cref="NativeStopHooks.BlockHook"/> (the same check in native code) is unavailable.
     /// </summary>
     [UnmanagedCallersOnly]
     private static void OnBlock(nint uc, ulong address, uint size, nint stopRequest)
@@ -67,17 +82,20 @@ internal static unsafe class SoftExitHooks
     private static void OnInterrupt(nint uc, uint number, nint vcpu) => Vcpu(vcpu).Interrupt(uc, number);
 
     /// <summary>
-    /// A code hook over all code: with one installed, a memory hook that refuses an access leaves RIP exactly on the faulting
-    /// instruction with nothing replayed (Soft/README, "Precise faults"), which a "page not present" #PF needs. It also
-    /// serves as the interrupt window while it is installed (SoftVcpu.InterruptWindowInstruction).
+    /// The precise-mode code hook where <see cref="NativeStopHooks.CodeHook"/> is unavailable: stops before this
+    /// instruction if asked, and arms a stop before the next one when the interrupt window is armed.
     /// </summary>
-    public static readonly void* PreciseFaultCode = (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnPreciseFaultCode;
-
     [UnmanagedCallersOnly]
-    private static void OnPreciseFaultCode(nint uc, ulong address, uint size, nint vcpu) => Vcpu(vcpu).InterruptWindowInstruction(uc);
-
-    /// <summary>The block hook that stops emulation while an external interrupt waits for IF=1 (see SoftVcpu.WatchInterruptWindow).</summary>
-    public static readonly void* InterruptWindowBlock = (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnInterruptWindowBlock;
+    private static void OnPreciseCode(nint uc, ulong address, uint size, nint stopWords)
+    {
+        int* words = (int*)stopWords;
+        if (Volatile.Read(ref words[0]) != 0) uc_emu_stop(uc);
+        else if (Volatile.Read(ref words[1]) == SoftStopWords.WindowArmed)
+        {
+            Volatile.Write(ref words[1], SoftStopWords.WindowFired);
+            Volatile.Write(ref words[0], 1);
+        }
+    }
 
     [UnmanagedCallersOnly]
     private static void OnInterruptWindowBlock(nint uc, ulong address, uint size, nint vcpu) => Vcpu(vcpu).InterruptWindowBlock(uc);

@@ -67,9 +67,8 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     private bool _resyncWanted;
     private volatile bool _disposed;
 
-    /// <summary>Int read by the block hook: non-zero stops emulation at the next block start. Pinned for the life of the vCPU.</summary>
-    private readonly int[] _stopFlag = GC.AllocateArray<int>(1, pinned: true);
-    private readonly int* _stopRequest;
+    /// <summary>What the stop hooks read: a stop request (next block start, or next instruction in precise mode) and the precise-mode interrupt window.</summary>
+    private readonly SoftStopWords _stop = new();
     private int _released;
 
     // The TLB flush protocol: set from any thread by a flush request (and by hooks) to stop at the next block
@@ -112,7 +111,6 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         _vm = vm;
         Id = id;
         _self = GCHandle.Alloc(this);
-        _stopRequest = (int*)Unsafe.AsPointer(ref _stopFlag[0]);
         _participant = vm.Mmu.Tlb.Register(new FlushTarget(this));
         Apic = new LocalApic(id, new ApicTarget(this), vm.ApicBus);
         AsyncPf = new AsyncPfProtocol(id, new SoftGuestArea(vm), vector => Apic.RequestInterrupt(vector));
@@ -202,7 +200,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
                     if (_externalInterrupts.Count > 0 && !_windowWanted) continue;
                     // Cleared before entering guest mode: a flush requested from now on finds the vCPU in guest
                     // mode or sees it apply the flush at entry, and its stop request is not lost.
-                    Volatile.Write(ref *_stopRequest, 0);
+                    _stop.Reset(_windowWanted && engine.Precise ? SoftStopWords.WindowArmed : SoftStopWords.WindowOff);
                     _internalStop = false;
                     _blocksThisEmulation = 0;
                     _running = true;
@@ -260,23 +258,16 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         // with an empty TLB, so changed CR0/CR3/CR4/EFER take effect.
         // A code hook must be in place before QEMU translates the code it covers: (un)installing it where code has
         // been translated needs a new engine.
+        // Precise mode (a code hook over all code) is chosen when the engine is built: see SoftExitHooks.Install.
         bool precise = AsyncPf.IsEnabled;
-        if (engine is null || engine.Generation != slots.Generation || (_sregsDirty && engine.HasRun)
-            || (precise != (engine.PreciseFaultHook != 0) && engine.HasRun))
+        if (engine is null || engine.Generation != slots.Generation || (_sregsDirty && engine.HasRun) || precise != engine.Precise)
         {
-            var fresh = SoftCpuEngine.Create(slots, _vm.Mmu, GCHandle.ToIntPtr(_self), (nint)_stopRequest);
+            var fresh = SoftCpuEngine.Create(slots, _vm.Mmu, GCHandle.ToIntPtr(_self), _stop.Address, precise);
             if (engine is not null) engine.CopyStateTo(fresh);
             lock (_gate) _engine = fresh;
             engine?.Dispose();
             engine = fresh;
         }
-        // The interrupt-window hook is there from the start: QEMU emits hook calls when it translates a block, so a
-        // hook added later never runs in blocks translated before (a guest looping in one of them with an
-        // interrupt waiting would never be stopped to take it).
-        if (engine.InterruptWindowHook == 0)
-            engine.InterruptWindowHook = engine.Uc.AddHook(UC_HOOK_BLOCK, SoftExitHooks.InterruptWindowBlock, GCHandle.ToIntPtr(_self));
-        if (precise && engine.PreciseFaultHook == 0)
-            engine.PreciseFaultHook = engine.Uc.AddHook(UC_HOOK_CODE, SoftExitHooks.PreciseFaultCode, GCHandle.ToIntPtr(_self));
         if (_regsDirty || _sregsDirty) LoadState(engine);
         return engine;
     }
@@ -301,6 +292,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     private VcpuExit? Conclude(SoftCpuEngine engine, int error)
     {
         _stopsThisEmulation = 0;
+        if (_stop.Window == SoftStopWords.WindowFired) _internalStop = true;
         if (_handlerFailure is { } failure)
         {
             _handlerFailure = null;
@@ -402,7 +394,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     }
 
     /// <summary>Asks the block hook to stop emulation at the next block start (any thread).</summary>
-    private void RequestStop() => Volatile.Write(ref *_stopRequest, 1);
+    private void RequestStop() => _stop.RequestStop();
 
     /// <summary>
     /// Stops emulation at the next block start and re-enters the guest without returning from Run (any thread):
@@ -737,7 +729,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     /// </summary>
     private void MaybeMapWhole(SoftMemoryMap map, SoftMemoryMap.SlotMapping s)
     {
-        if (s.Slot.Population is not null && _engine?.PreciseFaultHook is not (null or 0)) return;
+        if (s.Slot.Population is not null && _engine?.Precise == true) return;
         if (map.WantUpgrade(s)) RequestInternalStop();
     }
 
@@ -756,7 +748,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     /// </summary>
     private bool TrySendPageNotPresent(SoftCpuEngine engine, SoftMemoryMap.SlotMapping s, ulong gpa)
     {
-        if (engine.PreciseFaultHook == 0 || AsyncPageFetcher is not { } fetch || s.Slot.IsPopulated(gpa)) return false;
+        if (!engine.Precise || AsyncPageFetcher is not { } fetch || s.Slot.IsPopulated(gpa)) return false;
         var uc = engine.Uc;
         bool interrupts = (uc.ReadRegister(UC_X86_REG_RFLAGS) & (1UL << 9)) != 0;
         bool kernel = (uc.ReadRegister(UC_X86_REG_CS) & 3) == 0;
@@ -997,13 +989,13 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     }
 
     /// <summary>
-    /// While an external interrupt waits for the guest to set IF or leave an interrupt shadow, a managed block
-    /// hook stops emulation at every block start after the first of each uc_emu_start (Every instruction that
-    /// sets IF or ends a shadow ends its translation block, so a block start is the first boundary where the
-    /// interrupt may be taken; skipping the first one lets the guest make progress); with the precise-fault code
-    /// hook installed, that hook stops at every instruction after the first instead. The block hook is installed
-    /// with the engine (a hook added later would not run in blocks translated before it) and does nothing while no
-    /// interrupt waits.
+    /// While an external interrupt waits for the guest to set IF or leave an interrupt shadow, emulation stops soon after
+    /// each entry so the run loop can try again. Usually a managed block hook stops at every block start after the first
+    /// of each uc_emu_start (every instruction that sets IF or ends a shadow ends its translation block, so a block start
+    /// is the first boundary where the interrupt may be taken; skipping the first one lets the guest make progress). In
+    /// precise mode the native code hook does it per instruction through the window word (<see cref="SoftStopWords"/>):
+    /// a stop before the second instruction. Both hooks come with the engine (QEMU only calls hooks that existed when it
+    /// translated a block) and do nothing while no interrupt waits.
     /// </summary>
     private void WatchInterruptWindow(SoftCpuEngine engine)
     {
@@ -1012,31 +1004,14 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         _windowWanted = pending;
     }
 
-    /// <summary>The interrupt-window hook of the current engine (installed with the engine), 0 before the first Run (tests).</summary>
-    internal nuint InterruptWindowHookForTest => _engine?.InterruptWindowHook ?? 0;
-
     /// <summary>True while the window hooks stop emulation for a waiting interrupt (tests).</summary>
     internal bool InterruptWindowWatchedForTest => _windowWanted;
 
+    /// <summary>True while the current engine runs in precise mode (a code hook over all code; tests).</summary>
+    internal bool PreciseModeForTest => _engine?.Precise == true;
+
     /// <summary>The interrupt-window block hook (see <see cref="WatchInterruptWindow"/>): while an interrupt waits, stops at the second and later block starts.</summary>
     internal void InterruptWindowBlock(nint uc)
-    {
-        // With the precise-fault code hook, a stop from this block hook left RIP where the emulation had started, at
-        // every re-entry (seen as millions of stops without progress inside a handler with IF=0): the code hook
-        // stops instead (InterruptWindowInstruction).
-        if (!_windowWanted || _engine!.PreciseFaultHook != 0) return;
-        if (_blocksThisEmulation++ == 0) return;
-        _internalStop = true;
-        uc_emu_stop(uc);
-    }
-
-    /// <summary>
-    /// The precise-fault code hook (all code, while the guest has async page faults enabled): while an interrupt waits
-    /// for its window, stops before the second and later instructions of each uc_emu_start, so the interrupt is taken
-    /// at the first instruction boundary where IF is set and no shadow is active. A stop from a code hook leaves RIP on
-    /// that instruction, not executed.
-    /// </summary>
-    internal void InterruptWindowInstruction(nint uc)
     {
         if (!_windowWanted || _blocksThisEmulation++ == 0) return;
         _internalStop = true;

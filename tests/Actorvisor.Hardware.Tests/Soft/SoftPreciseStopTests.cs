@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.X86;
+using Actorvisor.Hardware.Soft;
+using Actorvisor.Hardware.Tests.Contract;
+using static Actorvisor.Hardware.Tests.Soft.SoftApicWiringTests;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Actorvisor.Hardware.Tests.Soft;
+
+/// <summary>
+/// Stops in precise mode (a code hook over all code, while the guest uses async page faults). With a code hook,
+/// Unicorn 2.0.1 does not rewind RIP when it leaves a block at its start check, and a block entered through a chained
+/// direct jump has not written RIP yet, so a stop taken at such a block's start resumed at the previous block's last
+/// instruction and ran it twice (a CALL pushed twice: seen as the async-PF scheduler guest's corrupted IRETQ frames
+/// and its flaky counts). The guest here calls a function in a tight loop and checks its stack after every call while
+/// the host kicks it thousands of times; each kick must resume exactly where it stopped.
+/// </summary>
+public sealed class SoftPreciseStopTests
+{
+    private const ulong Area = 0x9040;
+    private const ulong StackTop = 0x8800;
+    private const ushort BadPort = 0xd2;
+    private const int Kicks = 3000;
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_kicked_guest_in_precise_mode_resumes_where_it_stopped_and_replays_nothing(bool nativeHooks)
+    {
+        SoftExitHooks.PreferNativeStopHooks = nativeHooks;
+        try
+        {
+            using var m = new TestMachine(new SoftAccelerator());
+            var cpu = (SoftVcpu)m.Cpu;
+            ulong function = 0x1800; // the same page: QEMU chains direct jumps only within a page
+            m.Load(64, a =>
+            {
+                var loop = a.CreateLabel();
+                var bad = a.CreateLabel();
+                // Enabling async page faults puts the vCPU in precise mode.
+                WriteMsr(a, KvmParavirtMsrs.AsyncPfEnable, Area | KvmParavirtMsrs.Enabled | KvmParavirtMsrs.DeliveryAsInt);
+                a.mov(rsp, StackTop);
+                a.xor(edx, edx);
+                a.Label(ref loop);
+                a.call(function);
+                a.cmp(rsp, (int)StackTop);
+                a.jne(bad);
+                a.jmp(loop);
+                a.Label(ref bad);
+                a.@out((byte)BadPort, al);
+                a.hlt();
+            });
+            m.Load(64, a => { a.inc(rdx); a.ret(); }, function);
+            m.EnterLongMode(TestMachine.CodeAddress);
+
+            var handler = new RecordingExitHandler { StopPorts = { BadPort } };
+            int kicked = 0;
+            using var done = new CancellationTokenSource();
+            var kicker = Task.Factory.StartNew(() =>
+            {
+                while (!done.IsCancellationRequested)
+                {
+                    cpu.Kick();
+                    Thread.SpinWait(500);
+                }
+            }, TaskCreationOptions.LongRunning);
+            VcpuExit exit;
+            // Each Run ends at the next kick; the bound is only there to end a hung guest.
+            var bound = Stopwatch.StartNew();
+            do exit = cpu.Run(handler);
+            while (exit == VcpuExit.Kicked && ++kicked < Kicks && bound.Elapsed < TimeSpan.FromMinutes(2));
+            done.Cancel();
+            kicker.Wait();
+
+            var r = cpu.GetRegisters();
+            Assert.True(cpu.PreciseModeForTest, "the guest enabled async page faults, so the engine runs in precise mode");
+            Assert.True(exit == VcpuExit.Kicked, $"the guest found its stack off after a call (rsp 0x{r.Rsp:x}, {r.Rdx} calls, {kicked} kicks): {exit}");
+            Assert.Equal(Kicks, kicked);
+            Assert.InRange(r.Rsp, StackTop - 8, StackTop);
+            Assert.True(r.Rdx > 1000, $"the guest made progress between kicks ({r.Rdx} calls)");
+        }
+        finally
+        {
+            SoftExitHooks.PreferNativeStopHooks = true;
+        }
+    }
+}
