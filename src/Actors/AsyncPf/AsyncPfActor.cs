@@ -37,9 +37,14 @@ internal sealed class AsyncPfActor : ReceiveActor
         Receive<FillLazyMemory>(_ => OnFill());
         Receive<FlushAsyncPf>(_ => OnFlush());
         Receive<PageUnreadable>(OnPageUnreadable);
+        Receive<UnreadableHereNoticed>(_ =>
+        {
+            foreach (var unreadable in _router.TakeUnreadable()) OnPageUnreadable(unreadable);
+        });
         Receive<ReleaseUnreadableFaults>(m =>
         {
             foreach (var queue in _queues) queue.Tell(m);
+            _router.ReleaseUnreadable();
         });
         Receive<QueueFlushed>(OnQueueFlushed);
         Receive<Terminated>(OnTerminated);
@@ -55,6 +60,8 @@ internal sealed class AsyncPfActor : ReceiveActor
             .Select(v => Context.Watch(Context.ActorOf(AsyncPfQueue.Props(_router, v, _vmName), $"vcpu-{v.Id}")))
             .ToArray();
         for (int i = 0; i < _queues.Length; i++) _router.Vcpu(i).Attach(_queues[i]);
+        var self = Self;
+        _router.OnUnreadableHere(() => self.Tell(UnreadableHereNoticed.Instance));
     }
 
     /// <inheritdoc />
@@ -65,6 +72,7 @@ internal sealed class AsyncPfActor : ReceiveActor
         if (_flushRequester is not null) return;
         _router.BeginFlush();
         _router.ResolveStranded();
+        _router.ReleaseUnreadable();
     }
 
     private void ToQueue(int vcpuId, object request)

@@ -44,6 +44,16 @@ internal sealed record AsyncPfFlushed(int CancelledWorks, long RunningFetches);
 internal sealed record PageUnreadable(int VcpuId, ulong Page, string Reason);
 
 /// <summary>
+/// The router to the async-PF actor (from the fault reader thread): a fault it resolved itself (no queue took it: before
+/// the actors were attached, or from a thread that is no vCPU's) could not be read; the actor takes the pages with
+/// <see cref="AsyncPfRouter.TakeUnreadable"/>.
+/// </summary>
+internal sealed record UnreadableHereNoticed
+{
+    public static readonly UnreadableHereNoticed Instance = new();
+}
+
+/// <summary>
 /// The async-PF actor to its VmActor: the VM's lazy memory failed (<see cref="PageUnreadable"/>); the VM must fail
 /// with <paramref name="Reason"/>.
 /// </summary>

@@ -29,6 +29,12 @@ public sealed class AsyncPfRouter : IStoreBackedFaultSink, IDisposable
     private CancellationTokenSource? _cancel;
     private LazyGuestMemory? _region;
     private long _running, _unattributed, _filled;
+    // Faults resolved here whose page could not be read: their threads stay blocked until released (see HoldUnreadable).
+    private readonly object _unreadableGate = new();
+    private readonly List<ulong> _unreadableHeld = [];
+    private readonly List<PageUnreadable> _unreadableUnreported = [];
+    private Action? _unreadableNoticed;
+    private bool _releaseUnreadable;
 
     /// <summary>A router for a VM of <paramref name="vcpuCount"/> vCPUs whose lazy memory, at <paramref name="guestPhysicalAddress"/>, comes from <paramref name="store"/>.</summary>
     public AsyncPfRouter(IBackingStore store, int vcpuCount, ulong guestPhysicalAddress, AsyncPfOptions? options = null)
@@ -209,6 +215,74 @@ public sealed class AsyncPfRouter : IStoreBackedFaultSink, IDisposable
 
     internal AsyncPfVcpu Vcpu(int vcpuId) => _vcpus[vcpuId];
 
+    /// <summary>
+    /// Called (any thread) whenever a fault resolved here turns out unreadable, and at once if some did before this was
+    /// set; the async-PF actor sets it and then takes them with <see cref="TakeUnreadable"/>.
+    /// </summary>
+    internal void OnUnreadableHere(Action noticed)
+    {
+        bool any;
+        lock (_unreadableGate)
+        {
+            _unreadableNoticed = noticed;
+            any = _unreadableUnreported.Count > 0;
+        }
+        if (any) noticed();
+    }
+
+    /// <summary>The unreadable pages of faults resolved here not taken yet (the VM must fail with their reasons).</summary>
+    internal IReadOnlyList<PageUnreadable> TakeUnreadable()
+    {
+        lock (_unreadableGate)
+        {
+            var taken = _unreadableUnreported.ToList();
+            _unreadableUnreported.Clear();
+            return taken;
+        }
+    }
+
+    /// <summary>
+    /// The teardown asks: every thread blocked on an unreadable page resolved here is released (a zero page installed,
+    /// its contents no longer matter), now and for any such page later.
+    /// </summary>
+    internal void ReleaseUnreadable()
+    {
+        List<ulong> pages;
+        lock (_unreadableGate)
+        {
+            _releaseUnreadable = true;
+            pages = [.. _unreadableHeld];
+            _unreadableHeld.Clear();
+        }
+        if (Volatile.Read(ref _region) is not { } region) return;
+        foreach (var page in pages)
+            if (region.TryInstallZero(page) != PageInstall.RegionClosed) OnPageInstalled(page);
+    }
+
+    // userfaultfd cannot fail one fault, so the faulting thread stays blocked; nothing else would ever tell the VM,
+    // which would stay Running with a vCPU stuck for good (seen under load: a fault taken before the queues were
+    // attached). The VM fails with the page's reason, and its teardown releases the thread.
+    private void HoldUnreadable(LazyGuestMemory region, ulong page, AsyncPfVcpu? vcpu, BackingStoreException error)
+    {
+        Action? notify;
+        bool releaseNow;
+        lock (_unreadableGate)
+        {
+            releaseNow = _releaseUnreadable;
+            if (!releaseNow)
+            {
+                _unreadableHeld.Add(page);
+                _unreadableUnreported.Add(new PageUnreadable(vcpu?.Id ?? -1, page, UnreadablePage.Describe(this, page, error)));
+            }
+            notify = _unreadableNoticed;
+        }
+        if (releaseNow)
+        {
+            if (region.TryInstallZero(page) != PageInstall.RegionClosed) OnPageInstalled(page);
+        }
+        else notify?.Invoke();
+    }
+
     internal void FetchStarted()
     {
         lock (_fetchGate) _running++;
@@ -241,9 +315,10 @@ public sealed class AsyncPfRouter : IStoreBackedFaultSink, IDisposable
             var install = _fallback.Resolve(region, page);
             if (install != PageInstall.RegionClosed) OnPageInstalled(page);
         }
-        catch (BackingStoreException)
+        catch (BackingStoreException e)
         {
-            vcpu?.Counters.Failed(); // the thread stays blocked: userfaultfd cannot fail one fault
+            vcpu?.Counters.Failed();
+            HoldUnreadable(region, page, vcpu, e);
         }
         finally
         {

@@ -20,6 +20,12 @@ internal sealed class UnreadablePage(AsyncPfRouter router)
     public string Hold(ulong page, Exception? error)
     {
         _page = page;
+        return Describe(router, page, error);
+    }
+
+    /// <summary>Why a VM fails when <paramref name="page"/> of <paramref name="router"/>'s lazy memory could not be read.</summary>
+    public static string Describe(AsyncPfRouter router, ulong page, Exception? error)
+    {
         ulong address = router.GuestPhysicalAddress + (page << Hardware.Native.PageSize.Shift);
         return $"lazy memory page {page} (guest-physical 0x{address:x}) could not be read from the backing store " +
                $"'{router.Store.Description}': {error?.Message ?? "unknown error"}";

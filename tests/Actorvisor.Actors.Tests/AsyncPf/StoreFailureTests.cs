@@ -73,4 +73,47 @@ public class StoreFailureTests(ITestOutputHelper output) : AsyncPfTestKit(output
         Assert.Equal(0, report.RunningFetches);
         Assert.Equal(0, report.InstallsAfterUnmap);
     }
+
+    [Fact]
+    public void A_fault_that_fails_before_the_actors_take_faults_still_fails_the_vm_and_its_thread_is_released()
+    {
+        // The router resolves a fault itself when no queue takes it (here: the actors do not exist yet, as when a busy
+        // dispatcher has not run their PreStart when the vCPU first faults). userfaultfd cannot fail the fault, so before
+        // the fix the thread stayed blocked and nothing told the VM, which stayed Running for good.
+        var store = new ZeroBackingStore();
+        var failing = new SlowBackingStore(store, TimeSpan.Zero);
+        failing.FailEveryRead("injected before the start");
+        using var router = new AsyncPfRouter(failing, 1, 0x4000_0000, new AsyncPfOptions { ReadAttempts = 1 });
+        using var lazy = LazyGuestMemory.Create(4 * 4096, router, name: "early");
+        router.Attach(lazy);
+        var vcpu = NativeTouch.OnThread("early-vcpu0", () =>
+        {
+            router.BindVcpuThread(0, NativeTouch.ThreadId());
+            NativeTouch.ReadDword(lazy.Address + 4096);
+        });
+        try
+        {
+            AwaitCondition(() => router.Report("early").Vcpus[0].Failed > 0, Long, TimeSpan.FromMilliseconds(5));
+            Assert.False(vcpu.IsCompleted, "userfaultfd keeps the thread blocked on the unreadable page");
+
+            var parent = CreateTestProbe();
+            var actor = parent.ChildActorOf(AsyncPfActor.Props(router, "early"));
+            var failed = parent.ExpectMsg<LazyMemoryFailed>(Long);
+            Assert.Equal("early", failed.VmName);
+            Assert.Contains("lazy memory page 1 (guest-physical 0x40001000) could not be read from the backing store 'slow(0 ms) zero'", failed.Reason);
+            Assert.Contains("injected before the start", failed.Reason);
+
+            // The teardown's release wakes the thread (a zero page: its contents no longer matter).
+            actor.Tell(ReleaseUnreadableFaults.Instance);
+            Assert.True(vcpu.Wait(Long), "the released thread ran on");
+            actor.Tell(FlushAsyncPf.Instance, TestActor);
+            ExpectMsg<AsyncPfFlushed>(Long);
+        }
+        finally
+        {
+            // Never unmap the region under a thread still blocked in it (a failing run would crash the test host).
+            if (!vcpu.IsCompleted && lazy.TryInstallZero(1) != PageInstall.RegionClosed) vcpu.Wait(Long);
+        }
+        Assert.Equal(0, router.RunningFetches);
+    }
 }
