@@ -29,6 +29,7 @@ namespace Actorvisor.Hardware.Guests;
 /// task0: progress          (the walker: pages walked)
 /// taskN: progress          (compute task N: units done)
 /// compute: units=UUUUUUUU  (all compute tasks together)
+/// sched: ticks=XXXXXXXX woken-kept=XXXXXXXX   (timer ticks; ticks that left a just-woken task running)
 /// events: not-present=XXXXXXXX ready=XXXXXXXX early=XXXXXXXX late=XXXXXXXX wakeup-all=XXXXXXXX
 /// </code>
 /// and exits with 0 through the debug-exit port. Any other exception, or a #PF that is not an async "page not
@@ -343,6 +344,9 @@ public static class AsyncPfSchedulerGuest
             g.Print("compute: units=");
             a.mov(eax, r13d);
             g.PrintHex32();
+            g.PutChar('\n');
+            PrintCounter("sched: ticks=", TickCount);
+            PrintCounter(" woken-kept=", WokenKeptCount);
             g.PutChar('\n');
             PrintCounter("events: not-present=", NotPresentCount);
             PrintCounter(" ready=", ReadyCount);
