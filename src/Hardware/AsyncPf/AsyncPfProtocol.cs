@@ -35,7 +35,7 @@ public sealed class AsyncPfProtocol
     private uint _nextId;
     private bool _pageReadyPending;
     private bool _closed;
-    private long _notPresentSent, _readySent, _flushed;
+    private long _notPresentSent, _readySent, _flushed, _readyDropped;
 
     /// <summary>The protocol of vCPU <paramref name="vcpuId"/>, writing into <paramref name="area"/> and raising the page-ready vector with <paramref name="raiseVector"/>.</summary>
     public AsyncPfProtocol(int vcpuId, IAsyncPfGuestArea area, Action<int> raiseVector)
@@ -78,6 +78,12 @@ public sealed class AsyncPfProtocol
 
     /// <summary>Outstanding and queued events dropped by disabling or <see cref="Flush"/>.</summary>
     public long Flushed => Interlocked.Read(ref _flushed);
+
+    /// <summary>
+    /// <see cref="PageReady"/> calls dropped without a word to the guest: the token was no longer outstanding (flushed,
+    /// or never sent), or the protocol is off or closed. A flushed token's fetch ending later lands here.
+    /// </summary>
+    public long ReadyDropped => Interlocked.Read(ref _readyDropped);
 
     /// <summary>The guest wrote MSR_KVM_ASYNC_PF_EN (already validated). Disabling flushes the queue, as KVM does.</summary>
     public void WriteEnable(ulong value)
@@ -140,8 +146,11 @@ public sealed class AsyncPfProtocol
     {
         lock (_gate)
         {
-            if (token != WakeupAllToken && !_outstanding.Remove(token)) return;
-            if (!EnabledLocked || _closed) return;
+            if ((token != WakeupAllToken && !_outstanding.Remove(token)) || !EnabledLocked || _closed)
+            {
+                Interlocked.Increment(ref _readyDropped);
+                return;
+            }
             _ready.Enqueue(token);
         }
         DeliverNext();

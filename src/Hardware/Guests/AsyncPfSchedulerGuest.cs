@@ -29,6 +29,7 @@ namespace Actorvisor.Hardware.Guests;
 /// task0: progress          (the walker: pages walked)
 /// taskN: progress          (compute task N: units done)
 /// compute: units=UUUUUUUU  (all compute tasks together)
+/// sched: ticks=XXXXXXXX woken-kept=XXXXXXXX   (timer ticks; ticks that left a just-woken task running)
 /// events: not-present=XXXXXXXX ready=XXXXXXXX early=XXXXXXXX late=XXXXXXXX wakeup-all=XXXXXXXX
 /// </code>
 /// and exits with 0 through the debug-exit port. Any other exception, or a #PF that is not an async "page not
@@ -55,6 +56,12 @@ public static class AsyncPfSchedulerGuest
 
     /// <summary>Most compute tasks.</summary>
     public const int MaxComputeTasks = 8;
+
+    /// <summary>Most pages the walker reads.</summary>
+    public const int MaxWalkPages = 0x10_0000;
+
+    /// <summary>The lowest address the walked pages may start at: above the guest's own state.</summary>
+    public const ulong MinWalkAddress = GuestLayout.DataBase + 0x10000;
 
     /// <summary>The result code of an unexpected exception.</summary>
     public const int FatalResultCode = 0xEE;
@@ -97,6 +104,16 @@ public static class AsyncPfSchedulerGuest
 
     /// <summary>Dword: the token of the last "page not present".</summary>
     public const ulong LastNotPresentToken = GuestLayout.DataBase + 0x12c;
+
+    /// <summary>
+    /// Dword: 1 + the task the last "page ready" woke and switched to, until the next tick (0: none). That tick leaves
+    /// the woken task running instead of preempting it: a tick pending when the page-ready came would otherwise take
+    /// the vCPU from it again at once and put it behind every compute task.
+    /// </summary>
+    public const ulong WokenTask = GuestLayout.DataBase + 0x130;
+
+    /// <summary>Dword: ticks that found the task a "page ready" had just woken still running and left it so.</summary>
+    public const ulong WokenKeptCount = GuestLayout.DataBase + 0x134;
 
     /// <summary>Task control blocks: <see cref="TcbSize"/> bytes each (saved RSP at 0, state at 8, progress at 16).</summary>
     public const ulong Tcbs = GuestLayout.DataBase + 0x200;
@@ -146,10 +163,10 @@ public static class AsyncPfSchedulerGuest
     /// </summary>
     public static GuestImage Build(ulong lazyAddress, int walkPages, int computeTasks, bool useAsyncPf)
     {
-        if (walkPages < 1 || walkPages > 0x10_0000) throw new ArgumentOutOfRangeException(nameof(walkPages), walkPages, "walkPages must be 1..1048576");
+        if (walkPages < 1 || walkPages > MaxWalkPages) throw new ArgumentOutOfRangeException(nameof(walkPages), walkPages, $"walkPages must be 1..{MaxWalkPages}");
         if (computeTasks < 1 || computeTasks > MaxComputeTasks)
             throw new ArgumentOutOfRangeException(nameof(computeTasks), computeTasks, $"computeTasks must be 1..{MaxComputeTasks}");
-        if (lazyAddress % 4096 != 0 || lazyAddress < GuestLayout.DataBase + 0x10000 || lazyAddress + (ulong)walkPages * 4096 > GuestLayout.MmioWindowBase)
+        if (lazyAddress % 4096 != 0 || lazyAddress < MinWalkAddress || lazyAddress + (ulong)walkPages * 4096 > GuestLayout.MmioWindowBase)
             throw new ArgumentOutOfRangeException(nameof(lazyAddress), lazyAddress, "the walked range must be 4 KiB aligned, above the guest's own state and below the MMIO window");
         const ulong origin = GuestLayout.ImageBase;
         int tasks = computeTasks + 2; // walker, compute tasks, idle
@@ -327,6 +344,9 @@ public static class AsyncPfSchedulerGuest
             g.Print("compute: units=");
             a.mov(eax, r13d);
             g.PrintHex32();
+            g.PutChar('\n');
+            PrintCounter("sched: ticks=", TickCount);
+            PrintCounter(" woken-kept=", WokenKeptCount);
             g.PutChar('\n');
             PrintCounter("events: not-present=", NotPresentCount);
             PrintCounter(" ready=", ReadyCount);
@@ -507,9 +527,12 @@ public static class AsyncPfSchedulerGuest
             a.wrmsr();
             a.mov(rbx, LocalApic.DefaultBase);
             a.mov(__dword_ptr[rbx + ApicRegister.Eoi], 0);
-            // Run the woken task now (it waited on I/O), unless none was woken.
+            // Run the woken task now (it waited on I/O), unless none was woken, and keep it through the next tick
+            // (as Linux's kvm_async_pf_task_wake makes the sleeper runnable and the scheduler prefers it).
             a.cmp(r14d, 0xffff_ffff);
             a.je(g.L("resume"));
+            a.lea(eax, __[r14 + 1]);
+            a.mov(__dword_ptr[WokenTask], eax);
             a.mov(eax, r14d);
             a.jmp(g.L("switch_to"));
         }
@@ -521,7 +544,14 @@ public static class AsyncPfSchedulerGuest
             a.inc(__dword_ptr[TickCount]);
             a.mov(rbx, LocalApic.DefaultBase);
             a.mov(__dword_ptr[rbx + ApicRegister.Eoi], 0);
-            a.jmp(g.L("switch_next"));
+            // The first tick after a "page ready" switched to its sleeper leaves that task running.
+            a.mov(eax, __dword_ptr[WokenTask]);
+            a.mov(__dword_ptr[WokenTask], 0);
+            a.dec(eax);
+            a.cmp(eax, __dword_ptr[CurrentTask]);
+            a.jne(g.L("switch_next"));
+            a.inc(__dword_ptr[WokenKeptCount]);
+            a.jmp(g.L("resume"));
 
             g.Mark("spurious");
             a.iretq();

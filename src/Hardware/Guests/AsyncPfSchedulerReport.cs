@@ -12,6 +12,12 @@ public sealed partial record AsyncPfSchedulerReport(
     bool AsyncPfEnabled, uint WalkPages, uint WalkSum, IReadOnlyList<uint> TaskProgress, uint ComputeUnits,
     uint NotPresent, uint Ready, uint EarlyReady, uint LateSleeps, uint WakeupAll)
 {
+    /// <summary>Timer ticks the guest took (0 if it did not print its "sched:" line).</summary>
+    public uint Ticks { get; init; }
+
+    /// <summary>Ticks that found the task a "page ready" had just woken still running and left it so.</summary>
+    public uint WokenKept { get; init; }
+
     /// <summary>Parses the console of a run; throws <see cref="FormatException"/> naming the missing line.</summary>
     public static AsyncPfSchedulerReport Parse(string console)
     {
@@ -20,10 +26,15 @@ public sealed partial record AsyncPfSchedulerReport(
         var walk = Line(WalkLine(), console, "walk: pages=.. sum=..");
         var events = Line(EventsLine(), console, "events: ...");
         var compute = Line(ComputeLine(), console, "compute: units=..");
+        var sched = SchedLine().Match(console);
         var tasks = TaskLine().Matches(console).Select(m => Hex(m.Groups[2].Value)).ToList();
         if (tasks.Count == 0) throw new FormatException("the guest printed no task lines");
         return new AsyncPfSchedulerReport(enabled, Hex(walk.Groups[1].Value), Hex(walk.Groups[2].Value), tasks, Hex(compute.Groups[1].Value),
-            Hex(events.Groups[1].Value), Hex(events.Groups[2].Value), Hex(events.Groups[3].Value), Hex(events.Groups[4].Value), Hex(events.Groups[5].Value));
+            Hex(events.Groups[1].Value), Hex(events.Groups[2].Value), Hex(events.Groups[3].Value), Hex(events.Groups[4].Value), Hex(events.Groups[5].Value))
+        {
+            Ticks = sched.Success ? Hex(sched.Groups[1].Value) : 0,
+            WokenKept = sched.Success ? Hex(sched.Groups[2].Value) : 0,
+        };
     }
 
     /// <summary>
@@ -62,6 +73,9 @@ public sealed partial record AsyncPfSchedulerReport(
 
     [GeneratedRegex(@"^task(\d+): ([0-9a-f]{8})$", RegexOptions.Multiline)]
     private static partial Regex TaskLine();
+
+    [GeneratedRegex(@"^sched: ticks=([0-9a-f]{8}) woken-kept=([0-9a-f]{8})$", RegexOptions.Multiline)]
+    private static partial Regex SchedLine();
 
     [GeneratedRegex(@"^compute: units=([0-9a-f]{8})$", RegexOptions.Multiline)]
     private static partial Regex ComputeLine();

@@ -14,6 +14,9 @@ public sealed record CatalogGuest(string Name, IReadOnlyList<GuestParameter> Par
     /// <summary>For a guest told where to write: the guest-physical range it writes, from its parameter values (checked against the VM's memory).</summary>
     public Func<IReadOnlyDictionary<string, int>, (ulong Address, ulong Length)>? Writes { get; init; }
 
+    /// <summary>For a guest told where to read: the guest-physical range it reads, from its parameter values (checked against the VM's memory).</summary>
+    public Func<IReadOnlyDictionary<string, int>, (ulong Address, ulong Length)>? Reads { get; init; }
+
     /// <summary>Assembles the guest with <paramref name="values"/> (one per parameter).</summary>
     public GuestImage Build(IReadOnlyDictionary<string, int> values) => Builder(values);
 

@@ -12,7 +12,16 @@ public static class GuestCatalog
     /// <summary>The name of a guest that runs until it is stopped (a port-I/O loop of 2^31 - 1 writes): for pause, resume and stop.</summary>
     public const string Spin = "spin";
 
-    /// <summary>Every guest, in the order of <see cref="GuestLibrary.All"/>, then spin.</summary>
+    /// <summary>
+    /// The async-PF scheduler guest (<see cref="AsyncPfSchedulerGuest"/>). Not in <see cref="GuestLibrary.All"/>: it walks
+    /// lazy memory the VM must be given and its console's counts vary from run to run.
+    /// </summary>
+    public const string AsyncPfScheduler = "asyncpf-scheduler";
+
+    // The lazy memory's default guest-physical address (1 GiB), where the scheduler guest walks by default.
+    private const int DefaultLazyAddress = 0x4000_0000;
+
+    /// <summary>Every guest, in the order of <see cref="GuestLibrary.All"/>, then the async-PF scheduler guest and spin.</summary>
     public static IReadOnlyList<CatalogGuest> Entries { get; } =
     [
         new("hello", [], _ => GuestLibrary.Hello()),
@@ -41,6 +50,17 @@ public static class GuestCatalog
                 new("ballast-pages", 0, GuestLibrary.MaxMemoryWriterPages - 1, 0, "pages it fills first and never touches again"),
             ],
             p => GuestLibrary.Counter(p["count"], p["ballast-pages"])),
+        new(AsyncPfScheduler,
+            [
+                new("pages", 1, AsyncPfSchedulerGuest.MaxWalkPages, 64, "lazy pages its walker task reads (the first dword of each)"),
+                new("address", (int)AsyncPfSchedulerGuest.MinWalkAddress, int.MaxValue, DefaultLazyAddress, "where the walked pages start (4 KiB aligned; the VM's lazy memory)"),
+                new("compute-tasks", 1, AsyncPfSchedulerGuest.MaxComputeTasks, 3, "tasks that compute while the walker waits"),
+                new("async-pf", 0, 1, 1, "1: use KVM's async page faults when the CPU offers them; 0: leave them off (every missing page blocks the vCPU)"),
+            ],
+            p => AsyncPfSchedulerGuest.Build((ulong)p["address"], p["pages"], p["compute-tasks"], p["async-pf"] == 1))
+        {
+            Reads = p => ((ulong)p["address"], (ulong)p["pages"] * 4096),
+        },
         // A port-I/O loop, unlike GuestLibrary.Spin (which never exits to the VMM), exits on every write.
         new(Spin, [], _ => GuestLibrary.PortIoLoop(int.MaxValue)),
     ];

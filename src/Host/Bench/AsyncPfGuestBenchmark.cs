@@ -74,7 +74,8 @@ public static class AsyncPfGuestBenchmark
                 early.Add(results[Mode.Apf].Report.EarlyReady);
                 log.WriteLine($"asyncpf-guest: round {r}: units/s apf {Rate(Mode.Apf):0} blocking {Rate(Mode.Blocking):0} nofault {Rate(Mode.NoFault):0}; "
                     + $"walk s apf {results[Mode.Apf].Seconds:0.000} blocking {results[Mode.Blocking].Seconds:0.000} nofault {results[Mode.NoFault].Seconds:0.000}; "
-                    + $"not-present {results[Mode.Apf].Report.NotPresent} early {results[Mode.Apf].Report.EarlyReady}");
+                    + $"not-present {results[Mode.Apf].Report.NotPresent} early {results[Mode.Apf].Report.EarlyReady}; "
+                    + $"apf ticks {results[Mode.Apf].Report.Ticks}, of which kept a just-woken task {results[Mode.Apf].Report.WokenKept}");
             }
             var figures = new List<(string, string)>
             {

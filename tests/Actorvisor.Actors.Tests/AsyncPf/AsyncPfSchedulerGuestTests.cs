@@ -37,6 +37,7 @@ public class AsyncPfSchedulerGuestTests(ITestOutputHelper output) : AsyncPfTestK
         var report = AsyncPfSchedulerReport.Parse(console);
         Assert.Contains(AsyncPfSchedulerGuest.WalkLine(walkPages, PatternSum(walkPages)), console);
         Assert.Empty(report.Inconsistencies());
+        output.WriteLine($"ticks {report.Ticks}, of which kept a just-woken task running {report.WokenKept}");
         return report;
     }
 
@@ -67,6 +68,8 @@ public class AsyncPfSchedulerGuestTests(ITestOutputHelper output) : AsyncPfTestK
         Assert.InRange(report.NotPresent, 1u, (uint)pages);
         Assert.Equal(0u, report.WakeupAll);
         Assert.All(report.TaskProgress.Skip(1), p => Assert.True(p > 0, "every compute task ran"));
+        Assert.True(report.Ticks > 0, "the guest printed its tick count");
+        Assert.InRange(report.WokenKept, 0u, report.Ticks);
     }
 
     [Fact]

@@ -15,6 +15,9 @@ public sealed record LazyVm(TestVm Vm, MachineParts Machine, DoneDevice Done)
 {
     /// <summary>The VM's lazy memory.</summary>
     public LazyGuestMemory Lazy => Machine.LazyMemory!;
+
+    /// <summary>The VM's async-PF router (its counters stay readable after the VM is destroyed).</summary>
+    public AsyncPfRouter? Router { get; init; }
 }
 
 /// <summary>VmTestKit plus VMs whose lazy memory faults into the async page-fault actors.</summary>
@@ -30,6 +33,7 @@ public abstract class AsyncPfTestKit(ITestOutputHelper output) : VmTestKit(outpu
     {
         var done = new DoneDevice(guest.VcpuCount);
         MachineParts? machine = null;
+        AsyncPfRouter? router = null;
         var machineSpec = new MachineSpec
         {
             Image = guest,
@@ -41,13 +45,13 @@ public abstract class AsyncPfTestKit(ITestOutputHelper output) : VmTestKit(outpu
             machine = m;
             m.Bus.RegisterPorts(LazyGuests.DonePort, 1, done);
             return [];
-        }, options);
+        }, options, routerBuilt: r => router = r);
         node.Tell(new CreateVm(spec));
         var created = ExpectMsg<VmCreated>(Long);
         var events = CreateTestProbe();
         created.Vm.Tell(new SubscribeVm(events.Ref));
         ExpectMsg<VmSubscribed>();
-        return new LazyVm(new TestVm(name, created.Vm, events, machine!), machine!, done);
+        return new LazyVm(new TestVm(name, created.Vm, events, machine!), machine!, done) { Router = router };
     }
 
     /// <summary>The VM's async-PF counters, asked through its VmActor.</summary>

@@ -8,7 +8,8 @@ public sealed class GuestCatalogTests
     public void Catalog_names_every_library_guest_once()
     {
         Assert.Equal(GuestCatalog.Names.Count, GuestCatalog.Names.Distinct().Count());
-        Assert.Equal(GuestLibrary.All().Select(g => g.Name).Order(), GuestCatalog.Names.Order());
+        // The async-PF scheduler guest is the one catalog guest outside GuestLibrary.All: it needs lazy memory and prints varying counts.
+        Assert.Equal(GuestLibrary.All().Select(g => g.Name).Append(GuestCatalog.AsyncPfScheduler).Order(), GuestCatalog.Names.Order());
     }
 
     [Fact]

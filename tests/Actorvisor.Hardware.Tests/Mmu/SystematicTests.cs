@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Actorvisor.Hardware.Memory;
 using Actorvisor.Hardware.Mmu;
 using Actorvisor.Hardware.Native;
+using Actorvisor.Hardware.Tests.Coyote;
 using Microsoft.Coyote;
 using Microsoft.Coyote.Runtime;
 using Microsoft.Coyote.SystematicTesting;
@@ -75,7 +76,7 @@ public class SystematicTests(ITestOutputHelper output)
                 memory.Span(page * PageSize.Bytes, (int)PageSize.Bytes).CopyTo(shadow.AsSpan((int)(page * PageSize.Bytes)));
         }
 
-        RunConcurrently(errors,
+        ControlledThreads.Run(errors,
             () =>
             {
                 // The guest: writes alternate pages; between instructions it leaves guest mode when kicked.
@@ -127,7 +128,7 @@ public class SystematicTests(ITestOutputHelper output)
         var range = new GfnRange(MmuTestVm.Gfn(0), 1);
         var errors = new ConcurrentQueue<string>();
 
-        RunConcurrently(errors,
+        ControlledThreads.Run(errors,
             () =>
             {
                 var r = mmu.Fault(MmuTestVm.Gpa(0), MmuAccess.Read);
@@ -144,36 +145,6 @@ public class SystematicTests(ITestOutputHelper output)
         if (mmu.ReadSpte(MmuTestVm.Gpa(0)).IsPresent && Volatile.Read(ref seen) != hostVersion)
             errors.Enqueue($"stale translation: installed from host page version {seen}, the host now has version {hostVersion}");
         Microsoft.Coyote.Specifications.Specification.Assert(errors.IsEmpty, string.Join("; ", errors));
-    }
-
-    /// <summary>Runs each action as a Coyote-controlled operation on its own thread and waits for all.</summary>
-    private static void RunConcurrently(ConcurrentQueue<string> errors, params Action[] actions)
-    {
-        var ids = actions.Select(_ => Operation.CreateNext() ?? throw new InvalidOperationException("not running under the Coyote test engine")).ToArray();
-        var threads = actions.Select((action, n) => new Thread(() =>
-        {
-            try
-            {
-                Operation.OnStarted(ids[n]);
-                try { action(); }
-                catch (ThreadInterruptedException) { throw; }
-                catch (Exception e) { errors.Enqueue(e.ToString()); }
-                Operation.OnCompleted();
-                Operation.ScheduleNext();
-            }
-            catch (ThreadInterruptedException)
-            {
-                // Coyote interrupts the threads it controls when it detaches (e.g. after finding a bug).
-            }
-        })).ToArray();
-        for (int n = 0; n < threads.Length; n++)
-        {
-            Operation.Start(ids[n]);
-            threads[n].Start();
-        }
-        Operation.ScheduleNext();
-        foreach (var id in ids) Operation.PauseUntilCompleted(id);
-        foreach (var t in threads) t.Join();
     }
 
     private TestReport Explore(Action test, uint iterations)

@@ -93,16 +93,23 @@ internal static class ScenarioValidator
         return $"'{key}': {reason}";
     }
 
-    // A guest told where to write (memory-writer's address) must write inside the VM's RAM or its lazy memory.
+    // A guest told where to write (memory-writer's address) or read (asyncpf-scheduler's) must do so inside the VM's
+    // RAM or its lazy memory.
     private static void ValidateGuestWrites(VmDeclaration vm, ulong ram, ParseContext context)
     {
-        if (GuestCatalog.Find(vm.Guest.Name)?.Writes is not { } writes) return;
-        var (address, length) = writes(vm.Guest.Parameters);
+        var entry = GuestCatalog.Find(vm.Guest.Name);
+        if (entry?.Writes is { } writes) ValidateGuestRange(vm, ram, "writes", writes(vm.Guest.Parameters), context);
+        if (entry?.Reads is { } reads) ValidateGuestRange(vm, ram, "reads", reads(vm.Guest.Parameters), context);
+    }
+
+    private static void ValidateGuestRange(VmDeclaration vm, ulong ram, string verb, (ulong Address, ulong Length) range, ParseContext context)
+    {
+        var (address, length) = range;
         bool inRam = address + length <= ram;
         bool inLazy = vm.LazyMemory is { } lazy && address >= lazy.Address && address + length <= lazy.Address + lazy.Size;
         if (inRam || inLazy) return;
         var lazyText = vm.LazyMemory is { } l ? $" or its lazy memory [0x{l.Address:x}, 0x{l.Address + l.Size:x})" : "";
-        context.Error(vm.Guest.Location, $"vm '{vm.Name}': guest '{vm.Guest.Name}' writes [0x{address:x}, 0x{address + length:x}), which is not inside its RAM [0, 0x{ram:x}){lazyText}");
+        context.Error(vm.Guest.Location, $"vm '{vm.Name}': guest '{vm.Guest.Name}' {verb} [0x{address:x}, 0x{address + length:x}), which is not inside its RAM [0, 0x{ram:x}){lazyText}");
     }
 
     // A VM on a cluster node is created through the remote API, which names a library guest and its resources.

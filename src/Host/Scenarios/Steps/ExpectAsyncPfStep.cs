@@ -54,7 +54,7 @@ internal sealed class ExpectAsyncPfKind() : StepKind<ExpectAsyncPfStep>("expect-
     }
 
     // 3, "= 3", ">= 1", "<= 10", "> 0", "< 5": a comparison and a non-negative integer.
-    private static CounterCondition? ReadCondition(Fields f, string counter)
+    internal static CounterCondition? ReadCondition(Fields f, string counter)
     {
         var text = f.String(counter);
         if (text is null) return null;

@@ -21,6 +21,7 @@ internal static class StepKinds
         new ExpectOutcomeKind(),
         new ExpectMemoryKind(),
         new ExpectAsyncPfKind(),
+        new ExpectAsyncPfGuestKind(),
         new ExpectPlacementKind(),
         new InjectFaultKind(),
         new VfioKind(),
