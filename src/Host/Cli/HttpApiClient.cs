@@ -15,7 +15,7 @@ namespace Actorvisor.Host.Cli;
 /// </summary>
 public sealed class HttpApiClient : IDisposable
 {
-    private static readonly JsonSerializerOptions Json = new(ClusterCliRunner.Json) { WriteIndented = false };
+    private static readonly JsonSerializerOptions Json = HttpApiJson.ClientOptions;
 
     private readonly HttpClient _http;
     private readonly Uri _base;
