@@ -31,18 +31,38 @@ public sealed class CliStartupTests
         Assert.NotEmpty(CliApp.Build("vm").Parse(["vm", "lits"]).Errors);
     }
 
-    [Fact]
-    public void The_generated_contract_reads_a_reply_as_reflection_does()
+    private static readonly JsonSerializerOptions Wire = new(ClusterCliRunner.Json) { WriteIndented = false };
+
+    private static T ReadBack<T>(T reply) where T : IApiReply
     {
-        var reply = new VmListReply(
-            [new VmInfo("web-1", "n2", VmStatus.Paused, 2, 16UL << 20, "hello", "stopped on request", 3, DateTimeOffset.Parse("2026-12-07T05:00:00Z"))], ["n3"]);
-        var text = JsonSerializer.Serialize(reply, new JsonSerializerOptions(ClusterCliRunner.Json) { WriteIndented = false });
-        Assert.Contains("\"status\":\"Paused\"", text);
-        var read = JsonSerializer.Deserialize<VmListReply>(text, HttpApiJson.ClientOptions)!;
-        Assert.Equal(reply.Vms, read.Vms);
-        Assert.Equal(["n3"], read.UnansweredNodes!);
-        Assert.Equal(JsonSerializer.Serialize(reply, ClusterCliRunner.Json), JsonSerializer.Serialize(read, ClusterCliRunner.Json));
-        // The reply's contract comes from the generated code, not the reflection fallback.
-        Assert.IsType<HttpApiJson>(HttpApiJson.ClientOptions.GetTypeInfo(typeof(VmListReply)).OriginatingResolver);
+        Assert.True(HttpApiReplyReader.TryRead(JsonSerializer.Serialize(reply, Wire), typeof(T), out var read));
+        // Equal as the serializer writes them (records with lists compare their lists by reference).
+        Assert.Equal(JsonSerializer.Serialize(reply, ClusterCliRunner.Json), JsonSerializer.Serialize((T)read!, ClusterCliRunner.Json));
+        return (T)read!;
+    }
+
+    [Fact]
+    public void The_hand_reader_reads_list_describe_and_error_replies_as_the_serializer_writes_them()
+    {
+        var full = new VmInfo("web-1", "n2", VmStatus.Paused, 2, 16UL << 20, "hello", "stopped on request", 3, DateTimeOffset.Parse("2026-12-07T05:00:00.123+00:00"), 1_234_567);
+        var bare = new VmInfo("db", "n1", VmStatus.Created, 1, 1UL << 40, "/images/db.img", null);
+        var list = ReadBack(new VmListReply([full, bare], ["n3"]));
+        Assert.Equal([full, bare], list.Vms);
+        Assert.Null(ReadBack(new VmListReply([])).UnansweredNodes);
+        var description = ReadBack(new VmDescriptionReply(bare, "a VM", ["serial", "debug-exit"], 2, "akka.tcp://actorvisor@127.0.0.1:4053"));
+        Assert.Equal((bare, 2), (description.Vm, description.MemslotCount));
+        Assert.Equal(ApiErrorCode.NotFound, ReadBack(new ApiErrorReply(ApiErrorCode.NotFound, "no VM named x", "name")).Code);
+        Assert.Null(ReadBack(new ApiErrorReply(ApiErrorCode.Timeout, "late")).Field);
+    }
+
+    [Fact]
+    public void The_hand_reader_refuses_what_is_not_the_reply_and_leaves_other_replies_to_the_serializer()
+    {
+        Assert.Throws<JsonException>(() => HttpApiReplyReader.TryRead("{\"vms\": [{\"name\": \"a\"}]}", typeof(VmListReply), out _));
+        Assert.Throws<JsonException>(() => HttpApiReplyReader.TryRead("{\"code\": \"NoSuchCode\", \"message\": \"m\"}", typeof(ApiErrorReply), out _));
+        Assert.ThrowsAny<JsonException>(() => HttpApiReplyReader.TryRead("<html>", typeof(VmListReply), out _));
+        Assert.Throws<JsonException>(() => HttpApiReplyReader.TryRead("[]", typeof(VmListReply), out _));
+        Assert.False(HttpApiReplyReader.TryRead("{}", typeof(ClusterStatusReply), out var other));
+        Assert.Null(other);
     }
 }
