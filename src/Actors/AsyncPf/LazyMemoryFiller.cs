@@ -103,6 +103,7 @@ internal sealed class LazyMemoryFiller : ReceiveActor
                 continue;
             }
             ValueTask<PageContent> read;
+            progress.PageStarted = Stopwatch.GetTimestamp();
             try
             {
                 read = store.ReadPageAsync(page, buffer, cancellation);
@@ -135,8 +136,15 @@ internal sealed class LazyMemoryFiller : ReceiveActor
         var install = content == PageContent.Zero ? region.TryInstallZero(page) : region.TryInstall(page, buffer);
         if (install == PageInstall.RegionClosed) return "the lazy memory was torn down";
         _router.OnPageInstalled(page);
-        if (install == PageInstall.Installed) progress.Installed++;
-        else progress.Present++;
+        if (install == PageInstall.Installed)
+        {
+            progress.Installed++;
+            Metrics.ActorsMeter.PageFilled(Stopwatch.GetElapsedTime(progress.PageStarted).TotalSeconds);
+        }
+        else
+        {
+            progress.Present++;
+        }
         return null;
     }
 
@@ -144,5 +152,7 @@ internal sealed class LazyMemoryFiller : ReceiveActor
     {
         public ulong NextPage;
         public long Installed, Present;
+        public long PageStarted; // Stopwatch timestamp of the current page's read
+
     }
 }

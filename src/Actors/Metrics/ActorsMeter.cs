@@ -6,7 +6,9 @@ namespace Actorvisor.Actors.Metrics;
 
 /// <summary>
 /// The actor layer's metrics: owns the <c>Actorvisor.Actors</c> <see cref="Meter"/>: VM lifecycle transitions by
-/// the state entered (a counter added to by each VmActor, off every hot path), and the async page-fault counters
+/// the state entered (a counter added to by each VmActor, off every hot path) and how long VMs stayed in each state
+/// (a histogram recorded when they leave it), how long each page of a lazy-memory fill took to fetch and install
+/// (a histogram), and the async page-fault counters
 /// of the node's VMs (observable instruments reading the live routers' counters, plus the final counts of those
 /// already disposed so the totals never go down).
 /// </summary>
@@ -18,6 +20,12 @@ public static class ActorsMeter
     private static readonly Meter s_meter = new(Name);
     private static readonly Counter<long> s_transitions = s_meter.CreateCounter<long>("actorvisor.vm.transitions", "{transition}",
         "VM lifecycle transitions on this node by the state entered");
+    private static readonly Histogram<double> s_stateDuration = s_meter.CreateHistogram("actorvisor.vm.state.duration", "s",
+        "time VMs on this node spent in a lifecycle state, recorded when they leave it, by that state", tags: null,
+        new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.01, 0.1, 1, 10, 60, 600, 3600, 86400] });
+    private static readonly Histogram<double> s_pageFill = s_meter.CreateHistogram("actorvisor.lazy.page_fill.duration", "s",
+        "time a lazy-memory fill took to fetch one page from its store and install it", tags: null,
+        new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.000001, 0.000005, 0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.01, 0.1, 1] });
     private static readonly KeyValuePair<string, object?>[] s_stateTags = Enum.GetValues<VmState>()
         .Select(s => new KeyValuePair<string, object?>("state", s.ToString().ToLowerInvariant())).ToArray();
     private static readonly object s_gate = new();
@@ -36,6 +44,12 @@ public static class ActorsMeter
 
     /// <summary>Counts a VM entering <paramref name="state"/>.</summary>
     public static void Transition(VmState state) => s_transitions.Add(1, s_stateTags[(int)state]);
+
+    /// <summary>Records that a VM left <paramref name="state"/> after <paramref name="time"/> in it.</summary>
+    public static void Left(VmState state, TimeSpan time) => s_stateDuration.Record(time.TotalSeconds, s_stateTags[(int)state]);
+
+    /// <summary>Records one page of a lazy-memory fill fetched and installed in <paramref name="seconds"/>.</summary>
+    internal static void PageFilled(double seconds) => s_pageFill.Record(seconds);
 
     internal static void Register(AsyncPfRouter router)
     {

@@ -51,6 +51,7 @@ public sealed class VmRegistryActor : ReceiveActor, IWithTimers
         _capacity = capacity;
         _follower = follower;
         _counts = counts ?? new VmStateCounts();
+        _counts.Publish(Usage());
         _backoff = backoff ?? RestartBackoff.Default;
         _self = Self;
         Receive<CreateVm>(OnCreate);
@@ -139,6 +140,7 @@ public sealed class VmRegistryActor : ReceiveActor, IWithTimers
         _vms.Add(spec.Name, entry);
         _byActor.Add(actor, entry);
         _counts.Add(entry.State);
+        _counts.Publish(Usage());
     }
 
     // A refused spec is never built: what it holds open (its image file) is closed here, since no VM will own it.
@@ -185,7 +187,7 @@ public sealed class VmRegistryActor : ReceiveActor, IWithTimers
         {
             // Its actor crashed earlier and already tore it down: only the name is left to free (and a restart to cancel).
             Timers.Cancel($"restart-{e.Name}");
-            if (_vms.Remove(e.Name)) _counts.Remove(e.State);
+            if (_vms.Remove(e.Name)) RemoveCounted(e.State);
             requester.Tell(new VmDestroyed(e.Name, e.Outcome ?? new VmOutcome.Failed("the VM actor stopped")));
             return;
         }
@@ -217,7 +219,7 @@ public sealed class VmRegistryActor : ReceiveActor, IWithTimers
             e.CreateRequester = null;
             e.Alive = false;
             _byActor.Remove(t.ActorRef);
-            if (!e.Built && !e.Restarting && _vms.Remove(e.Name)) _counts.Remove(e.State);
+            if (!e.Built && !e.Restarting && _vms.Remove(e.Name)) RemoveCounted(e.State);
             else
             {
                 e.Restarting = false;
@@ -286,6 +288,12 @@ public sealed class VmRegistryActor : ReceiveActor, IWithTimers
         _shutdownRequesters.Clear();
     }
 
+    private void RemoveCounted(VmState state)
+    {
+        _counts.Remove(state);
+        _counts.Publish(Usage());
+    }
+
     private NodeUsage Usage()
     {
         var live = _vms.Values.Where(e => e.Alive && e.State.HoldsResources()).ToList();
@@ -301,6 +309,7 @@ public sealed class VmRegistryActor : ReceiveActor, IWithTimers
         e.State = state;
         if (state == VmState.Running) e.StartedAt ??= DateTimeOffset.UtcNow;
         _counts.Move(from, state);
+        _counts.Publish(Usage());
         e.Outcome = outcome;
         _follower?.Tell(new VmRegistryEntryChanged(e.Summary(), from));
     }
@@ -319,7 +328,7 @@ public sealed class VmRegistryActor : ReceiveActor, IWithTimers
 
     private void Remove(Entry e)
     {
-        if (_vms.Remove(e.Name)) _counts.Remove(e.State);
+        if (_vms.Remove(e.Name)) RemoveCounted(e.State);
         _byActor.Remove(e.Actor);
     }
 

@@ -36,6 +36,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private readonly VmReports _reports;
     private BuiltVm? _vm;
     private VmState _state = VmState.Created; // changed only with the behaviour, by Enter
+    private long _stateSince = System.Diagnostics.Stopwatch.GetTimestamp(); // when _state was entered, for the state-duration metric
     private VmTeardown? _teardown; // once started; PostStop completes it
     private VmOutcome? _crash; // this actor's own exception, reported by the teardown PostStop runs
     private VmSnapshotWrite? _snapshot; // while a snapshot is being taken; PostStop waits for its write
@@ -91,6 +92,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         if (_vm is not null)
         {
             Become(() => Live(VmState.Created, new LiveData()));
+            _stateSince = System.Diagnostics.Stopwatch.GetTimestamp();
             Metrics.ActorsMeter.Transition(VmState.Created);
             Context.Parent.Tell(new VmReady(Name, Self));
             return;
@@ -400,7 +402,12 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         var from = _state;
         _state = next;
         Become(behaviour);
-        if (next != from) Metrics.ActorsMeter.Transition(next);
+        if (next != from)
+        {
+            Metrics.ActorsMeter.Left(from, System.Diagnostics.Stopwatch.GetElapsedTime(_stateSince));
+            _stateSince = System.Diagnostics.Stopwatch.GetTimestamp();
+            Metrics.ActorsMeter.Transition(next);
+        }
         if (publish && next != from) _events.Publish(new VmStateChanged(Name, from, next), toParent: true);
     }
 

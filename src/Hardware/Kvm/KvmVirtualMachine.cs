@@ -70,6 +70,7 @@ public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog, IPcPlatformV
             _vm.DeleteUserMemoryRegion(slot.Slot);
         _vm.SetUserMemoryRegion(slot.Slot, slot.GuestPhysAddr, slot.Size, slot.HostAddress, (uint)slot.Flags);
         Volatile.Write(ref _memslots, next);
+        Metrics.HardwareMeter.MemslotChanged(deleted: false);
     }
 
     /// <inheritdoc />
@@ -78,6 +79,7 @@ public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog, IPcPlatformV
         var next = Memslots.Without(slotId);
         _vm.DeleteUserMemoryRegion(slotId);
         Volatile.Write(ref _memslots, next);
+        Metrics.HardwareMeter.MemslotChanged(deleted: true);
     }
 
     /// <inheritdoc />

@@ -15,6 +15,10 @@ public static class HardwareMeter
     public const string Name = "Actorvisor.Hardware";
 
     private static readonly Meter s_meter = new(Name);
+    private static readonly Counter<long> s_memslotChanges = s_meter.CreateCounter<long>("actorvisor.memslot.changes", "{change}",
+        "memslots set (created or replaced) and deleted on this node's VMs, by op (set, delete)");
+    private static readonly KeyValuePair<string, object?> s_memslotSet = new("op", "set");
+    private static readonly KeyValuePair<string, object?> s_memslotDelete = new("op", "delete");
     private static readonly object s_gate = new();
     private static readonly HashSet<VcpuExitCounters> s_vcpus = [];
     // Counters of vCPUs that ended, with when: still exported for RetainEnded, so a scrape sees a short-lived VM's final counts.
@@ -71,6 +75,9 @@ public static class HardwareMeter
             if (s_vcpus.Remove(counters)) s_ended.Add((counters, Environment.TickCount64));
         }
     }
+
+    /// <summary>Counts one memslot set (created or replaced) on a VM of this node, or deleted when <paramref name="deleted"/>.</summary>
+    public static void MemslotChanged(bool deleted) => s_memslotChanges.Add(1, deleted ? s_memslotDelete : s_memslotSet);
 
     /// <summary>Adds <paramref name="mmu"/> to the node-wide MMU counters until <see cref="Unregister(SoftMmu)"/>.</summary>
     public static void Register(SoftMmu mmu)

@@ -65,10 +65,15 @@ public sealed class SoftVm : IVirtualMachine
         if (slot.End > SoftCpuEngine.MmioTop)
             throw new MemslotException($"memslot {slot.Slot} [0x{slot.GuestPhysAddr:x}, 0x{slot.End:x}) reaches above 0x{SoftCpuEngine.MmioTop:x}, the top of the software accelerator's guest-physical space");
         Publish(set => set.With(slot));
+        Metrics.HardwareMeter.MemslotChanged(deleted: false);
     }
 
     /// <inheritdoc />
-    public void DeleteMemoryRegion(uint slotId) => Publish(set => set.Without(slotId));
+    public void DeleteMemoryRegion(uint slotId)
+    {
+        Publish(set => set.Without(slotId));
+        Metrics.HardwareMeter.MemslotChanged(deleted: true);
+    }
 
     private void Publish(Func<MemslotSet, MemslotSet> change)
     {

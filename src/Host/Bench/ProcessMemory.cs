@@ -6,14 +6,19 @@ namespace Actorvisor.Host.Bench;
 public static partial class ProcessMemory
 {
     /// <summary>VmRSS of this process in bytes.</summary>
-    public static long ResidentBytes()
+    public static long ResidentBytes() => ResidentBytesIn("/proc/self/status");
+
+    /// <summary>VmRSS of process <paramref name="pid"/> (e.g. a node this process started) in bytes.</summary>
+    public static long ResidentBytesOfProcess(int pid) => ResidentBytesIn($"/proc/{pid}/status");
+
+    private static long ResidentBytesIn(string statusFile)
     {
-        foreach (var line in File.ReadLines("/proc/self/status"))
+        foreach (var line in File.ReadLines(statusFile))
         {
             if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                return long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0]) * 1024;
+                return long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
         }
-        throw new InvalidOperationException("/proc/self/status has no VmRSS line");
+        throw new InvalidOperationException($"{statusFile} has no VmRSS line");
     }
 
     /// <summary>Resident bytes of the range [address, address + size) (page-aligned), by mincore(2).</summary>

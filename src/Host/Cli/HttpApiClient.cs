@@ -66,9 +66,8 @@ public sealed class HttpApiClient : IDisposable
             var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                var reply = response.IsSuccessStatusCode
-                    ? (IApiReply?)JsonSerializer.Deserialize(text, replyType, Json)
-                    : JsonSerializer.Deserialize<ApiErrorReply>(text, Json);
+                var expected = response.IsSuccessStatusCode ? replyType : typeof(ApiErrorReply);
+                if (!HttpApiReplyReader.TryRead(text, expected, out var reply)) reply = (IApiReply?)JsonSerializer.Deserialize(text, expected, Json);
                 if (reply is not null) return reply;
             }
             catch (JsonException)

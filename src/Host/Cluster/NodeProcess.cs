@@ -67,6 +67,9 @@ public sealed class NodeProcess : IAsyncDisposable
             throw new InvalidOperationException($"node {Name} did not print '{text}' ({(_process.HasExited ? "it exited" : $"{timeout.TotalSeconds:0} s")}):\n{Tail}");
     }
 
+    /// <summary>The process id.</summary>
+    public int Pid => _process.Id;
+
     /// <summary>True once the process has exited.</summary>
     public bool HasExited => _process.HasExited;
 

@@ -1,5 +1,6 @@
 using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Vm;
+using Actorvisor.Hardware.Metrics;
 using Actorvisor.Host.Api.V1;
 
 namespace Actorvisor.Host.Node;
@@ -7,7 +8,8 @@ namespace Actorvisor.Host.Node;
 /// <summary>
 /// Translates what a node's VmActors (and, for a VM whose actor stopped, its registry) answer the
 /// <see cref="HypervisorAgent"/> into the API's replies. Pure functions: they run on the ask's completion, off the
-/// agent's thread, and read only the <see cref="HostedVm"/>'s unchanging parts and its actor's liveness.
+/// agent's thread, and read only the <see cref="HostedVm"/>'s unchanging parts, its actor's liveness and (for lists) the
+/// exit counters this process keeps for its vCPUs (<see cref="HardwareMeter"/>).
 /// </summary>
 internal static class AgentReplies
 {
@@ -29,15 +31,20 @@ internal static class AgentReplies
     };
 
     /// <summary>The API's line of a VM the agent runs, from the registry's line of it.</summary>
-    public static VmInfo OfLine(HostedVm vm, VmSummary line, string nodeName) => vm.Info(nodeName, VmStatuses.Of(line.State), line.Outcome?.ToString(), line.Restarts, line.StartedAt);
+    public static VmInfo OfLine(HostedVm vm, VmSummary line, string nodeName, long? exits = null) =>
+        vm.Info(nodeName, VmStatuses.Of(line.State), line.Outcome?.ToString(), line.Restarts, line.StartedAt, exits);
 
     /// <summary>
     /// The node's report from the registry's list: the lines of the VMs the agent runs (a VM still being built is not
-    /// the agent's yet: the directory lists it as Creating) and the resources every listed VM holds.
+    /// the agent's yet: the directory lists it as Creating), each with the exits this node counted for it, and the
+    /// resources every listed VM holds.
     /// </summary>
     public static (List<VmInfo> Vms, int UsedVcpus, ulong UsedMemory) OfList(VmList list, IReadOnlyDictionary<string, HostedVm> hosted, string nodeName)
     {
         var vms = new List<VmInfo>();
+        var exits = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var c in HardwareMeter.ExportedVcpus)
+            exits[c.Vm] = exits.GetValueOrDefault(c.Vm) + c.PortIo + c.Mmio + c.Hlt + c.Interrupted + c.Other;
         int usedVcpus = 0;
         ulong usedMemory = 0;
         foreach (var line in list.Vms)
@@ -47,7 +54,7 @@ internal static class AgentReplies
                 usedVcpus += line.VcpuCount;
                 usedMemory += line.MemoryBytes;
             }
-            if (hosted.TryGetValue(line.Name, out var vm)) vms.Add(OfLine(vm, line, nodeName));
+            if (hosted.TryGetValue(line.Name, out var vm)) vms.Add(OfLine(vm, line, nodeName, exits.GetValueOrDefault(line.Name)));
         }
         return (vms, usedVcpus, usedMemory);
     }

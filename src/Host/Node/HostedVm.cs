@@ -35,6 +35,6 @@ internal sealed class HostedVm(ApiVmSpec spec, IActorRef vm, IActorRef watcher)
     public bool ActorAlive { get; set; } = true;
 
     /// <summary>The VM as the API reports it on node <paramref name="node"/>, in <paramref name="status"/> (with its restart count and start time, where known).</summary>
-    public VmInfo Info(string node, VmStatus status, string? outcome, int? restarts = null, DateTimeOffset? startedAt = null) =>
-        new(Spec.Name, node, status, Spec.Vcpus, Spec.MemoryBytes, Spec.Image, outcome, restarts, startedAt);
+    public VmInfo Info(string node, VmStatus status, string? outcome, int? restarts = null, DateTimeOffset? startedAt = null, long? exits = null) =>
+        new(Spec.Name, node, status, Spec.Vcpus, Spec.MemoryBytes, Spec.Image, outcome, restarts, startedAt, exits);
 }

@@ -42,10 +42,23 @@ public class AsyncPfVmRequestTests(ITestOutputHelper output) : AsyncPfTestKit(ou
         using var file = FileBackingStore.Open(image.Path);
         var node = StartNode();
         var vm = CreateLazyVm(node, "filled", LazyGuests.Toucher(1, pages), file, pages);
+        // The page-fill latency histogram: one sample per page installed (other tests' fills may add theirs).
+        long fillSamples = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == Actorvisor.Actors.Metrics.ActorsMeter.Name && instrument.Name == "actorvisor.lazy.page_fill.duration") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<double>((_, seconds, _, _) =>
+        {
+            if (seconds >= 0) Interlocked.Increment(ref fillSamples);
+        });
+        listener.Start();
 
         var filled = Ask<LazyMemoryFilled>(vm.Vm, FillLazyMemory.Instance);
         Assert.True(filled.Completed, filled.Problem);
         Assert.Equal(pages, filled.Installed);
+        Assert.True(Interlocked.Read(ref fillSamples) >= pages, $"{fillSamples} page-fill samples for {pages} pages installed");
         Assert.Equal(image.Bytes, ReadAllPresent(vm.Lazy));
 
         Start(vm.Vm);

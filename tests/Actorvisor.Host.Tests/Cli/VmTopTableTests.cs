@@ -3,7 +3,7 @@ using Actorvisor.Host.Cli;
 
 namespace Actorvisor.Host.Tests.Cli;
 
-/// <summary>The uptime column of `vm top`: shown for running and paused VMs only, with days past 24 hours.</summary>
+/// <summary>The uptime column of `vm top`: shown for running and paused VMs only, with days past 24 hours; the exits column.</summary>
 public sealed class VmTopTableTests
 {
     private static readonly DateTimeOffset Now = new(2026, 12, 7, 12, 0, 0, TimeSpan.Zero);
@@ -24,5 +24,21 @@ public sealed class VmTopTableTests
         Assert.Equal("-", VmTopTable.Uptime(Vm(VmStatus.Stopped, Now.AddSeconds(-65)), Now));
         Assert.Equal("-", VmTopTable.Uptime(Vm(VmStatus.Created, null), Now));
         Assert.Equal("-", VmTopTable.Uptime(Vm(VmStatus.Running, null), Now));
+    }
+
+    [Fact]
+    public void Exits_are_the_nodes_count_with_separators_or_a_dash_when_not_reported()
+    {
+        Assert.Equal("1,234,567", VmTopTable.Exits(Vm(VmStatus.Running, Now) with { Exits = 1_234_567 }));
+        Assert.Equal("0", VmTopTable.Exits(Vm(VmStatus.Created, null) with { Exits = 0 }));
+        Assert.Equal("-", VmTopTable.Exits(Vm(VmStatus.Running, Now)));
+        var table = VmTopTable.Build(new VmListReply([Vm(VmStatus.Running, Now.AddSeconds(-5)) with { Exits = 1_234_567 }]), Now);
+        var text = new StringWriter();
+        var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(text) });
+        console.Profile.Width = 80; // a console as narrow as a redirected one: uptime and exits stay whole
+        console.Write(table);
+        Assert.Contains("EXITS", text.ToString());
+        Assert.Contains("1,234,567", text.ToString());
+        Assert.Contains("00:00:05", text.ToString());
     }
 }

@@ -13,6 +13,9 @@ public class LocalCluster : IAsyncLifetime
     /// <summary>Time allowed for the cluster to form (slow CI machines).</summary>
     public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
 
+    /// <summary>Time allowed for this cluster's nodes to start and join (more nodes start more runtimes on the same cores).</summary>
+    public virtual TimeSpan FormTimeout => StartTimeout;
+
     /// <summary>Every node's capacity.</summary>
     public const string NodeMemory = "256M";
 
@@ -77,7 +80,7 @@ public class LocalCluster : IAsyncLifetime
     public virtual async Task InitializeAsync()
     {
         for (int i = 0; i < NodeCount; i++) _nodes.Add(ActorvisorProcess.Start($"n{i + 1}", NodeArgs(i)));
-        await Task.WhenAll(_nodes.Select((n, i) => n.WaitForLineAsync($"Node n{i + 1} is Up in cluster", StartTimeout)));
+        await Task.WhenAll(_nodes.Select((n, i) => n.WaitForLineAsync($"Node n{i + 1} is Up in cluster", FormTimeout)));
         Client = ApiClient.Connect(new ApiClientOptions("actorvisor", ClientContacts.Select(Contact).ToList(), Token, TimeSpan.FromSeconds(30),
             Tls is { } tls ? new ClientTls(tls.ClientCertificate, tls.Password, tls.CaPath) : null));
         // Ready when the directory sees every node Up, reachable and announced (placement can use them all).
@@ -87,7 +90,7 @@ public class LocalCluster : IAsyncLifetime
             if (reply is not ClusterStatusReply status) return reply.ToString();
             var ready = status.Nodes.Count(n => n.Status == "Up" && n.Accelerator is not null);
             return ready == NodeCount ? null : $"{ready} of {NodeCount} hypervisors ready: {string.Join(", ", status.Nodes.Select(n => $"{n.Name} {n.Status}"))}";
-        }, StartTimeout);
+        }, FormTimeout);
     }
 
     /// <inheritdoc />

@@ -113,6 +113,10 @@ public sealed class NodeHttpEndpointTests : IAsyncDisposable
 
         await using var client = ApiClient.Connect(new ApiClientOptions("actorvisor", [$"127.0.0.1:{ports[0]}"], token, TimeSpan.FromSeconds(30)));
         Assert.IsType<VmReply>(await client.RequestAsync(new CreateVmRequest(new ApiVmSpec("metered", 1, 16UL << 20, "port-io-loop"))));
+        // The created VM holds 1 vCPU and 16 MiB of the node's capacity.
+        var created = (await Get(ports[1], "/metrics", token)).Body;
+        Assert.Equal(Sample(created, "actorvisor_node_vcpus", "kind=\"total\"") - 1, Sample(created, "actorvisor_node_vcpus", "kind=\"free\""));
+        Assert.Equal(Sample(created, "actorvisor_node_memory_bytes", "kind=\"total\"") - (16 << 20), Sample(created, "actorvisor_node_memory_bytes", "kind=\"free\""));
         Assert.IsType<VmReply>(await client.RequestAsync(new StartVmRequest("metered")));
         await Eventually.HoldsAsync(async () =>
             await client.RequestAsync(new DescribeVmRequest("metered")) is VmDescriptionReply { Vm.Status: VmStatus.Stopped } ? null : "the guest has not ended", Patience);
@@ -129,6 +133,12 @@ public sealed class NodeHttpEndpointTests : IAsyncDisposable
         Assert.True(Sample(scrape, "actorvisor_vm_transitions_total", "state=\"stopped\"") >= 1, scrape);
         Assert.True(Sample(scrape, "actorvisor_asyncpf_events_total", "kind=\"fault\"") >= 0, scrape);
         Assert.True(Sample(scrape, "actorvisor_api_request_duration_seconds_count", "kind=\"create_vm\"", "outcome=\"ok\"") >= 1, scrape);
+        // Buckets for seconds (from half a millisecond), not the exporter's default ones for milliseconds.
+        Assert.True(Sample(scrape, "actorvisor_api_request_duration_seconds_bucket", "kind=\"create_vm\"", "outcome=\"ok\"", "le=\"0.0005\"") >= 0, scrape);
+        // The VM left Created and Running (node-wide, so at least once each), and its memory was mapped.
+        Assert.True(Sample(scrape, "actorvisor_vm_state_duration_seconds_count", "state=\"created\"") >= 1, scrape);
+        Assert.True(Sample(scrape, "actorvisor_vm_state_duration_seconds_count", "state=\"running\"") >= 1, scrape);
+        Assert.True(Sample(scrape, "actorvisor_memslot_changes_total", "op=\"set\"") >= 1, scrape);
 
         var missing = await Get(ports[1], "/metrics");
         Assert.Equal(HttpStatusCode.Unauthorized, missing.Status);

@@ -38,6 +38,10 @@ public sealed class VmTopCliTests(WebNodeFixture fixture) : IClassFixture<WebNod
             Assert.True(json.ExitCode == 0, json.ToString());
             var names = JsonDocument.Parse(json.Stdout).RootElement.GetProperty("vms").EnumerateArray().Select(v => v.GetProperty("name").GetString()).Order().ToArray();
             Assert.Equal(["top-new", "top-up"], names);
+            // A VM that never ran has no exits; the node reports the count (0) rather than leaving it out.
+            var topNew = JsonDocument.Parse(json.Stdout).RootElement.GetProperty("vms").EnumerateArray().Single(v => v.GetProperty("name").GetString() == "top-new");
+            Assert.Equal(0, topNew.GetProperty("exits").GetInt64());
+            Assert.Contains("EXITS", top.Stdout);
 
             var liveJson = await Cli("--json");
             Assert.Equal(2, liveJson.ExitCode);
