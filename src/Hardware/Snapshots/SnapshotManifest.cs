@@ -30,6 +30,13 @@ public sealed record SnapshotManifest
     /// <summary>The platform state file.</summary>
     public required string Platform { get; init; }
 
+    /// <summary>
+    /// The platform the machine was built as (<see cref="X86.GuestPlatform"/>: "Minimal" or "Pc"); a restore builds the
+    /// same one (on KVM the PC platform's in-kernel chipset must exist before the vCPUs). Manifests written before this
+    /// field existed are of the minimal platform.
+    /// </summary>
+    public string MachinePlatform { get; init; } = nameof(X86.GuestPlatform.Minimal);
+
     /// <summary>Guest memory: one region per memslot.</summary>
     public required IReadOnlyList<SnapshotMemoryEntry> Memory { get; init; }
 

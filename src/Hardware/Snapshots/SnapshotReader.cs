@@ -3,6 +3,7 @@ using System.Text.Json;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Memory;
 using Actorvisor.Hardware.Native;
+using Actorvisor.Hardware.X86;
 
 namespace Actorvisor.Hardware.Snapshots;
 
@@ -61,6 +62,8 @@ public sealed class SnapshotReader
             throw new SnapshotException(manifestPath, $"snapshot format version {manifest.FormatVersion}; this build reads version {SnapshotFormat.Version}");
         if (manifest.Accelerator != accelerator.ToString())
             throw new SnapshotException(manifestPath, $"taken on the {manifest.Accelerator} accelerator; it cannot be restored on the {accelerator} accelerator");
+        if (!Enum.TryParse<GuestPlatform>(manifest.MachinePlatform, ignoreCase: false, out var platform) || !Enum.IsDefined(platform))
+            throw new SnapshotException(manifestPath, $"machine platform '{manifest.MachinePlatform}' is not one this build knows ({string.Join(", ", Enum.GetNames<GuestPlatform>())})");
         var reader = new SnapshotReader(dir, manifest);
         reader.CheckFiles(manifestPath);
         return reader;
@@ -111,6 +114,16 @@ public sealed class SnapshotReader
         var hex = Convert.ToHexStringLower(actual);
         if (!string.Equals(hex, expected, StringComparison.OrdinalIgnoreCase))
             throw new SnapshotException(path, $"checksum mismatch: SHA-256 {hex}, the manifest says {expected} (the file is corrupt)");
+    }
+
+    /// <summary>The platform the snapshotted machine was built as (minimal for a manifest that does not say).</summary>
+    public GuestPlatform Platform => PlatformOf(Manifest);
+
+    /// <summary>The platform <paramref name="manifest"/> names (<see cref="Open"/> refused any other).</summary>
+    public static GuestPlatform PlatformOf(SnapshotManifest manifest)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        return Enum.TryParse<GuestPlatform>(manifest.MachinePlatform, ignoreCase: false, out var platform) ? platform : GuestPlatform.Minimal;
     }
 
     /// <summary>Number of vCPUs.</summary>

@@ -91,6 +91,7 @@ public sealed class SnapshotWriter
                 TakenAt = DateTimeOffset.UtcNow,
                 Vcpus = vcpus,
                 Platform = SnapshotFormat.PlatformFile,
+                MachinePlatform = content.Platform.ToString(),
                 Memory = memory,
                 Devices = devices,
                 Files = files,
