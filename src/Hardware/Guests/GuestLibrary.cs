@@ -378,6 +378,62 @@ public static class GuestLibrary
         };
     }
 
+    /// <summary>The xAPIC's MMIO base, where <see cref="LapicTimerCounter"/> finds its LAPIC.</summary>
+    public const uint XapicBase = 0xfee0_0000;
+
+    /// <summary>
+    /// Protected mode, for the PC platform (KVM's in-kernel LAPIC at <see cref="XapicBase"/>). Software-enables the xAPIC
+    /// and starts its timer periodic and masked (divide by 1, 2^20 ticks: about 1 ms at KVM's 1 GHz APIC bus), fills
+    /// <paramref name="ballastPages"/> pages above <see cref="CounterAddress"/> as <see cref="Counter"/> does, then prints
+    /// <see cref="CounterLine"/>(n) for n = 0, 1, ... forever, waiting before each line until the timer's current count
+    /// reloads (reads higher than the read before). A LAPIC whose timer does not run (initial count 0, as in a machine
+    /// whose LAPIC state was lost) never reloads, and the guest prints nothing more: what a snapshot test needs.
+    /// </summary>
+    public static GuestImage LapicTimerCounter(int ballastPages = 0)
+    {
+        if (ballastPages < 0 || ballastPages > MaxMemoryWriterPages - 1) throw new ArgumentOutOfRangeException(nameof(ballastPages), ballastPages, $"ballast pages must be 0..{MaxMemoryWriterPages - 1}");
+        const int svr = 0xf0, lvtTimer = 0x320, initialCount = 0x380, currentCount = 0x390, divide = 0x3e0;
+        const ulong origin = GuestLayout.ImageBase;
+        var bytes = GuestAssembler.Assemble(32, origin, g =>
+        {
+            var a = g.Asm;
+            var loop = a.CreateLabel();
+            var wait = a.CreateLabel();
+            a.cld();
+            if (ballastPages > 0)
+            {
+                a.mov(edi, (uint)CounterAddress + 4096);
+                a.mov(ecx, (uint)ballastPages * DwordsPerPage);
+                a.xor(eax, eax);
+                EmitFillLoop(a);
+            }
+            a.mov(ebx, XapicBase);
+            a.mov(__dword_ptr[ebx + svr], 0x1ff);
+            a.mov(__dword_ptr[ebx + divide], 0xb);
+            a.mov(__dword_ptr[ebx + lvtTimer], (1 << 17) | (1 << 16) | 0x40); // periodic, masked, vector 0x40
+            a.mov(__dword_ptr[ebx + initialCount], 0x10_0000);
+            a.mov(__dword_ptr[(uint)CounterAddress], 0);
+            a.Label(ref loop);
+            a.mov(esi, __dword_ptr[ebx + currentCount]);
+            a.Label(ref wait);
+            a.mov(eax, __dword_ptr[ebx + currentCount]);
+            a.cmp(eax, esi);
+            a.mov(esi, eax);
+            a.jbe(wait);
+            g.Print("count=");
+            a.mov(eax, __dword_ptr[(uint)CounterAddress]);
+            g.PrintHex32();
+            g.PutChar('\n');
+            a.inc(__dword_ptr[(uint)CounterAddress]);
+            a.jmp(loop);
+        });
+        return new GuestImage("lapic-timer-counter", bytes, origin, origin, BootMode.Protected, 1,
+            $"protected mode, PC platform: fills {ballastPages} ballast pages, then prints count=0, 1, ... one line per LAPIC timer reload (polled, masked), forever")
+        {
+            MinimumMemoryBytes = CounterAddress + (ulong)(ballastPages + 1) * 4096,
+        };
+    }
+
     /// <summary>What <see cref="SerialEcho"/> prints before it reads.</summary>
     public const string SerialEchoReady = "echo: ready\n";
 

@@ -73,5 +73,8 @@ public sealed record SnapshotMemoryEntry(uint Slot, ulong GuestPhysicalAddress, 
 /// <summary>The saved state of device <paramref name="Name"/>, in <paramref name="File"/>.</summary>
 public sealed record SnapshotDeviceEntry(string Name, string File);
 
-/// <summary>A file's size in bytes and SHA-256 (lowercase hex).</summary>
-public sealed record SnapshotFileEntry(ulong Bytes, string Sha256);
+/// <summary>
+/// A file's size in bytes and checksum (lowercase hex): with <paramref name="Digest"/> null the SHA-256 of the whole file,
+/// with <see cref="MemoryFileDigest.Scheme"/> that scheme (memory files: SHA-256 over the 1 MiB chunks' SHA-256s).
+/// </summary>
+public sealed record SnapshotFileEntry(ulong Bytes, string Sha256, string? Digest = null);
