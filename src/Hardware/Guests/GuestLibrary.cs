@@ -378,25 +378,30 @@ public static class GuestLibrary
         };
     }
 
-    /// <summary>The xAPIC's MMIO base, where <see cref="LapicTimerCounter"/> finds its LAPIC.</summary>
-    public const uint XapicBase = 0xfee0_0000;
-
     /// <summary>
-    /// Protected mode, for the PC platform (KVM's in-kernel LAPIC at <see cref="XapicBase"/>). Software-enables the xAPIC
-    /// and starts its timer periodic and masked (divide by 1, 2^20 ticks: about 1 ms at KVM's 1 GHz APIC bus), fills
-    /// <paramref name="ballastPages"/> pages above <see cref="CounterAddress"/> as <see cref="Counter"/> does, then prints
-    /// <see cref="CounterLine"/>(n) for n = 0, 1, ... forever, waiting before each line until the timer's current count
-    /// reloads (reads higher than the read before). A LAPIC whose timer does not run (initial count 0, as in a machine
-    /// whose LAPIC state was lost) never reloads, and the guest prints nothing more: what a snapshot test needs.
+    /// Protected mode, for the PC platform (KVM's in-kernel LAPIC). Puts the LAPIC in x2APIC mode (IA32_APIC_BASE bits 10
+    /// and 11), software-enables it and starts its timer periodic and masked (divide by 1, 2^20 ticks: about 1 ms at KVM's
+    /// 1 GHz APIC bus), all through WRMSR; fills <paramref name="ballastPages"/> pages above <see cref="CounterAddress"/> as
+    /// <see cref="Counter"/> does, then prints <see cref="CounterLine"/>(n) for n = 0, 1, ... forever, waiting before each
+    /// line until the timer's current count (RDMSR 0x839) reloads (reads higher than the read before). A LAPIC whose timer
+    /// does not run (initial count 0, as in a machine whose LAPIC state was lost) never reloads, and the guest prints
+    /// nothing more: what a snapshot test needs.
     /// </summary>
     public static GuestImage LapicTimerCounter(int ballastPages = 0)
     {
         if (ballastPages < 0 || ballastPages > MaxMemoryWriterPages - 1) throw new ArgumentOutOfRangeException(nameof(ballastPages), ballastPages, $"ballast pages must be 0..{MaxMemoryWriterPages - 1}");
-        const int svr = 0xf0, lvtTimer = 0x320, initialCount = 0x380, currentCount = 0x390, divide = 0x3e0;
+        const uint apicBase = 0x1b, svr = 0x80f, lvtTimer = 0x832, initialCount = 0x838, currentCount = 0x839, divide = 0x83e;
         const ulong origin = GuestLayout.ImageBase;
         var bytes = GuestAssembler.Assemble(32, origin, g =>
         {
             var a = g.Asm;
+            void Wrmsr(uint msr, uint value)
+            {
+                a.mov(ecx, msr);
+                a.mov(eax, value);
+                a.xor(edx, edx);
+                a.wrmsr();
+            }
             var loop = a.CreateLabel();
             var wait = a.CreateLabel();
             a.cld();
@@ -407,16 +412,22 @@ public static class GuestLibrary
                 a.xor(eax, eax);
                 EmitFillLoop(a);
             }
-            a.mov(ebx, XapicBase);
-            a.mov(__dword_ptr[ebx + svr], 0x1ff);
-            a.mov(__dword_ptr[ebx + divide], 0xb);
-            a.mov(__dword_ptr[ebx + lvtTimer], (1 << 17) | (1 << 16) | 0x40); // periodic, masked, vector 0x40
-            a.mov(__dword_ptr[ebx + initialCount], 0x10_0000);
+            a.mov(ecx, apicBase);
+            a.rdmsr();
+            a.or(eax, 0xc00); // global enable + x2APIC
+            a.wrmsr();
+            Wrmsr(svr, 0x1ff);
+            Wrmsr(divide, 0xb);
+            Wrmsr(lvtTimer, (1 << 17) | (1 << 16) | 0x40); // periodic, masked, vector 0x40
+            Wrmsr(initialCount, 0x10_0000);
             a.mov(__dword_ptr[(uint)CounterAddress], 0);
             a.Label(ref loop);
-            a.mov(esi, __dword_ptr[ebx + currentCount]);
+            a.mov(ecx, currentCount);
+            a.rdmsr();
+            a.mov(esi, eax);
             a.Label(ref wait);
-            a.mov(eax, __dword_ptr[ebx + currentCount]);
+            a.mov(ecx, currentCount);
+            a.rdmsr();
             a.cmp(eax, esi);
             a.mov(esi, eax);
             a.jbe(wait);
@@ -428,7 +439,7 @@ public static class GuestLibrary
             a.jmp(loop);
         });
         return new GuestImage("lapic-timer-counter", bytes, origin, origin, BootMode.Protected, 1,
-            $"protected mode, PC platform: fills {ballastPages} ballast pages, then prints count=0, 1, ... one line per LAPIC timer reload (polled, masked), forever")
+            $"protected mode, PC platform: fills {ballastPages} ballast pages, then prints count=0, 1, ... one line per x2APIC timer reload (polled, masked), forever")
         {
             MinimumMemoryBytes = CounterAddress + (ulong)(ballastPages + 1) * 4096,
         };

@@ -60,7 +60,7 @@ public sealed class KvmVmSnapshotTests(ITestOutputHelper output) : VmTestKit(out
         var node = StartNode();
         var original = Create(node, MachineVm.Spec(name, kvm, new MachineSpec { Image = image, MemoryBytes = Memory }));
         Start(original);
-        var before = ConsoleUntilLines(original, 3);
+        var before = ConsoleUntilLines(original, 3, $"{name} before the snapshot");
         Assert.Equal(new VmTransitioned(name, VmState.Paused), Ask<VmTransitioned>(original, PauseVm.Instance));
         var snapshot = Ask<VmSnapshotted>(original, new SnapshotVm(Path.Join(_dir, name)));
         before = StopAndCollect(original, before);
@@ -80,7 +80,7 @@ public sealed class KvmVmSnapshotTests(ITestOutputHelper output) : VmTestKit(out
             Assert.Equal(manifest.Files[SnapshotFormat.MemoryFile(0)].Sha256, MemoryFileDigest.Of(memory));
         }
         Start(restored);
-        var all = before + StopAndCollect(restored, ConsoleUntilLines(restored, 5));
+        var all = before + StopAndCollect(restored, ConsoleUntilLines(restored, 5, $"{name} restored ({mode})"));
         int lines = all.Count(c => c == '\n');
         Assert.True(lines >= linesBefore + 5, $"{lines} lines after a snapshot at {linesBefore}");
         Assert.StartsWith(Expected(lines), all);
@@ -106,13 +106,37 @@ public sealed class KvmVmSnapshotTests(ITestOutputHelper output) : VmTestKit(out
         return new TestVm(spec.Name, created.Vm, events, null!);
     }
 
-    // Console output until at least `lines` newlines have arrived.
-    private static string ConsoleUntilLines(TestVm vm, int lines)
+    // Console output until at least `lines` newlines have arrived; a guest that stops printing fails the test with
+    // what it printed and where its vCPU is.
+    private string ConsoleUntilLines(TestVm vm, int lines, string phase)
     {
         var text = new StringBuilder();
         while (text.ToString().Count(c => c == '\n') < lines)
-            if (vm.Events.ExpectMsg<VmEvent>(Long) is VmConsoleOutput o) text.Append(o.Text);
+        {
+            switch (vm.Events.ReceiveOne(Long))
+            {
+                case null:
+                    Assert.Fail($"{phase}: {lines} lines not printed within {Long.TotalSeconds} s of the last event; console so far '{text}'; {Where(vm)}");
+                    break;
+                case VmConsoleOutput o:
+                    text.Append(o.Text);
+                    break;
+                case VmEnded e:
+                    Assert.Fail($"{phase}: the VM ended ({e.Outcome}) after printing '{text}'");
+                    break;
+            }
+        }
         return text.ToString();
+    }
+
+    private string Where(TestVm vm)
+    {
+        vm.Vm.Tell(PauseVm.Instance);
+        if (ReceiveOne(Long) is not VmTransitioned { State: VmState.Paused }) return "it did not pause";
+        vm.Vm.Tell(new GetRegisters(0));
+        return ReceiveOne(Long) is Actorvisor.Actors.Vcpu.VcpuRegisters r
+            ? $"vCPU 0 at rip 0x{r.Registers.Rip:x} (rax 0x{r.Registers.Rax:x}, rsi 0x{r.Registers.Rsi:x}, rflags 0x{r.Registers.Rflags:x})"
+            : "its registers did not come";
     }
 
     private string StopAndCollect(TestVm vm, string soFar)
