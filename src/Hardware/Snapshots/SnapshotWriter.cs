@@ -13,7 +13,7 @@ namespace Actorvisor.Hardware.Snapshots;
 /// </summary>
 public sealed class SnapshotWriter
 {
-    /// <summary>Called as memory is written with (bytes done, bytes in all), from the writing thread.</summary>
+    /// <summary>Called as memory is written with (bytes done, bytes in all), from the threads writing it, one call at a time.</summary>
     public Action<ulong, ulong>? Progress { get; init; }
 
     /// <summary>Called after each step with the partial directory (fault injection in tests: a throw here stands for a crash).</summary>
