@@ -93,26 +93,29 @@ public static class MachineVm
     /// manifest, file sizes and state checksums), so a refused one throws before anything is created. In lazy mode the
     /// memory file is the backing store of the VM's async page-fault actors (readahead included), tuned by
     /// <paramref name="asyncPf"/>; <paramref name="routerBuilt"/> gets their router. <paramref name="progress"/> gets
-    /// (bytes read, bytes in all) while an eager restore reads memory.
+    /// (bytes read, bytes in all) while an eager restore reads memory. With <paramref name="vcpuThreads"/>, the VM's vCPU
+    /// threads join the group it makes when the VM is built (a cgroup with a CPU limit), as a created VM's do.
     /// </summary>
     /// <exception cref="SnapshotException">the snapshot is refused; the message names the file.</exception>
     public static VmActorSpec RestoreSpec(string name, IAccelerator accelerator, string snapshotDirectory, RestoreMode mode,
-        AsyncPfOptions? asyncPf = null, Action<AsyncPfRouter>? routerBuilt = null, Action<ulong, ulong>? progress = null)
+        AsyncPfOptions? asyncPf = null, Action<AsyncPfRouter>? routerBuilt = null, Action<ulong, ulong>? progress = null,
+        Func<IThreadGroup>? vcpuThreads = null)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         asyncPf?.Validate();
         var snapshot = SnapshotReader.Open(snapshotDirectory, accelerator.Kind);
         return new VmActorSpec(name, snapshot.VcpuCount, snapshot.Manifest.MemoryBytes,
-            context => Restore(accelerator, snapshot, mode, context, asyncPf, routerBuilt, progress),
+            context => Restore(accelerator, snapshot, mode, context, asyncPf, routerBuilt, progress, vcpuThreads),
             $"{snapshot.Manifest.Image} restored ({mode.ToString().ToLowerInvariant()}) from {snapshot.Directory} on {accelerator.Description}");
     }
 
     private static VmParts Restore(IAccelerator accelerator, SnapshotReader snapshot, RestoreMode mode, VmBuildContext context,
-        AsyncPfOptions? asyncPf, Action<AsyncPfRouter>? routerBuilt, Action<ulong, ulong>? progress)
+        AsyncPfOptions? asyncPf, Action<AsyncPfRouter>? routerBuilt, Action<ulong, ulong>? progress, Func<IThreadGroup>? vcpuThreads)
     {
         FileBackingStore? store = null;
         AsyncPfRouter? router = null;
         MachineParts? machine = null;
+        IThreadGroup? threads = null;
         try
         {
             if (mode == RestoreMode.Lazy)
@@ -126,10 +129,12 @@ public static class MachineVm
                 router.Attach(machine.LazyMemory!);
                 routerBuilt?.Invoke(router);
             }
-            return Parts(machine, null, router, store is null ? [] : [store], vcpuThreads: null);
+            threads = vcpuThreads?.Invoke();
+            return Parts(machine, null, router, store is null ? [] : [store], threads);
         }
         catch
         {
+            threads?.Dispose();
             machine?.Dispose();
             router?.Dispose();
             store?.Dispose();

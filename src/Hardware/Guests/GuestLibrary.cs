@@ -378,6 +378,73 @@ public static class GuestLibrary
         };
     }
 
+    /// <summary>
+    /// Protected mode, for the PC platform (KVM's in-kernel LAPIC). Puts the LAPIC in x2APIC mode (IA32_APIC_BASE bits 10
+    /// and 11), software-enables it and starts its timer periodic and masked (divide by 1, 2^20 ticks: about 1 ms at KVM's
+    /// 1 GHz APIC bus), all through WRMSR; fills <paramref name="ballastPages"/> pages above <see cref="CounterAddress"/> as
+    /// <see cref="Counter"/> does, then prints <see cref="CounterLine"/>(n) for n = 0, 1, ... forever, waiting before each
+    /// line until the timer's current count (RDMSR 0x839) reloads (reads higher than the read before). A LAPIC whose timer
+    /// does not run (initial count 0, as in a machine whose LAPIC state was lost) never reloads, and the guest prints
+    /// nothing more: what a snapshot test needs.
+    /// </summary>
+    public static GuestImage LapicTimerCounter(int ballastPages = 0)
+    {
+        if (ballastPages < 0 || ballastPages > MaxMemoryWriterPages - 1) throw new ArgumentOutOfRangeException(nameof(ballastPages), ballastPages, $"ballast pages must be 0..{MaxMemoryWriterPages - 1}");
+        const uint apicBase = 0x1b, svr = 0x80f, lvtTimer = 0x832, initialCount = 0x838, currentCount = 0x839, divide = 0x83e;
+        const ulong origin = GuestLayout.ImageBase;
+        var bytes = GuestAssembler.Assemble(32, origin, g =>
+        {
+            var a = g.Asm;
+            void Wrmsr(uint msr, uint value)
+            {
+                a.mov(ecx, msr);
+                a.mov(eax, value);
+                a.xor(edx, edx);
+                a.wrmsr();
+            }
+            var loop = a.CreateLabel();
+            var wait = a.CreateLabel();
+            a.cld();
+            if (ballastPages > 0)
+            {
+                a.mov(edi, (uint)CounterAddress + 4096);
+                a.mov(ecx, (uint)ballastPages * DwordsPerPage);
+                a.xor(eax, eax);
+                EmitFillLoop(a);
+            }
+            a.mov(ecx, apicBase);
+            a.rdmsr();
+            a.or(eax, 0xc00); // global enable + x2APIC
+            a.wrmsr();
+            Wrmsr(svr, 0x1ff);
+            Wrmsr(divide, 0xb);
+            Wrmsr(lvtTimer, (1 << 17) | (1 << 16) | 0x40); // periodic, masked, vector 0x40
+            Wrmsr(initialCount, 0x10_0000);
+            a.mov(__dword_ptr[(uint)CounterAddress], 0);
+            a.Label(ref loop);
+            a.mov(ecx, currentCount);
+            a.rdmsr();
+            a.mov(esi, eax);
+            a.Label(ref wait);
+            a.mov(ecx, currentCount);
+            a.rdmsr();
+            a.cmp(eax, esi);
+            a.mov(esi, eax);
+            a.jbe(wait);
+            g.Print("count=");
+            a.mov(eax, __dword_ptr[(uint)CounterAddress]);
+            g.PrintHex32();
+            g.PutChar('\n');
+            a.inc(__dword_ptr[(uint)CounterAddress]);
+            a.jmp(loop);
+        });
+        return new GuestImage("lapic-timer-counter", bytes, origin, origin, BootMode.Protected, 1,
+            $"protected mode, PC platform: fills {ballastPages} ballast pages, then prints count=0, 1, ... one line per x2APIC timer reload (polled, masked), forever")
+        {
+            MinimumMemoryBytes = CounterAddress + (ulong)(ballastPages + 1) * 4096,
+        };
+    }
+
     /// <summary>What <see cref="SerialEcho"/> prints before it reads.</summary>
     public const string SerialEchoReady = "echo: ready\n";
 

@@ -10,7 +10,8 @@ namespace Actorvisor.Hardware.Kvm;
 /// kvm_irqchip, kvm_pit_state2 and kvm_clock_data (other sizes are refused), whether the PC chipset exists, then, if
 /// it does, the master PIC, slave PIC, IOAPIC and PIT2, then the kvmclock; a SHA-256 of all of it closes the blob.
 /// Restore sets the clock first (as saved: the REALTIME flag is cleared so the clock does not jump by the time the
-/// snapshot spent on disk), then the PIT and the three irqchips, before any vCPU state is loaded.
+/// snapshot spent on disk), then the three irqchips, then the PIT (whose re-armed timer then ticks into the saved
+/// chips); a machine restore loads it after the vCPUs' state and before any vCPU runs (SnapshotRestore).
 /// </summary>
 public static class KvmPlatformState
 {
@@ -85,9 +86,10 @@ public static class KvmPlatformState
 
         BinaryPrimitives.WriteUInt32LittleEndian(clock.AsSpan(ClockFlagsOffset), 0);
         vm.SetClock(clock);
-        if (pit is not null) vm.SetPit2(pit);
+        // The chips before the PIT: KVM_SET_PIT2 re-arms channel 0, whose next tick must land on the saved PIC and IOAPIC.
         if (savedChipset)
             foreach (var chip in chips) vm.SetIrqchip(chip);
+        if (pit is not null) vm.SetPit2(pit);
     }
 
     private static ReadOnlySpan<byte> Part(ref StateBlobReader r, int index, string what)

@@ -187,7 +187,7 @@ public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog, IPcPlatformV
 
     /// <summary>
     /// Loads a <see cref="KvmPlatformState"/> blob into this VM (created the same way: the PC chipset exists here
-    /// exactly when it did there), before the vCPUs' <see cref="IVirtualCpu.RestoreState"/>.
+    /// exactly when it did there), after the vCPUs' <see cref="IVirtualCpu.RestoreState"/> and before any vCPU runs.
     /// </summary>
     /// <exception cref="FormatException">the blob is of another version or layout, truncated or corrupted.</exception>
     public void RestorePlatformState(ReadOnlySpan<byte> state) => KvmPlatformState.Restore(_vm, _pcChipset, state);

@@ -176,21 +176,8 @@ public sealed class MachineParts : IDisposable
             var debugExit = new DebugExitDevice();
             bus.RegisterPorts(DebugExitDevice.DefaultPort, 1, debugExit);
             I8042Controller? i8042 = null;
-            var platformDevices = new List<IPortIoDevice>();
-            if (pc is not null)
-            {
-                i8042 = new I8042Controller();
-                bus.RegisterPorts(I8042Controller.DataPort, I8042Controller.PortCount, i8042);
-                var cmos = new CmosRtc();
-                bus.RegisterPorts(CmosRtc.IndexPort, CmosRtc.PortCount, cmos);
-                var pci = new PciConfigPorts();
-                bus.RegisterPorts(PciConfigPorts.AddressPort, PciConfigPorts.PortCount, pci);
-                var post = new PostCodePort();
-                bus.RegisterPorts(PostCodePort.Port, 1, post);
-                var fwCfg = new FwCfgDevice(spec.MemoryBytes, vcpuCount);
-                bus.RegisterPorts(FwCfgDevice.SelectorPort, FwCfgDevice.PortCount, fwCfg);
-                platformDevices.AddRange([i8042, cmos, pci, post, fwCfg]);
-            }
+            IReadOnlyList<IPortIoDevice> platformDevices = [];
+            if (pc is not null) (i8042, platformDevices) = PcPlatformDevices.Register(bus, spec.MemoryBytes, vcpuCount);
             // The software accelerator's local APICs (KVM's live in the kernel with the PC platform's in-kernel irqchip).
             if (vm is SoftVm soft) bus.RegisterMmio(LocalApic.DefaultBase, LocalApic.WindowSize, soft.ApicWindow);
             virtio = MachineVirtioDevices.Build(spec, vm, pc, bus, spec.CountExitsAs ?? spec.Image.Name);

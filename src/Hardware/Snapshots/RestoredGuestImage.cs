@@ -19,6 +19,9 @@ public sealed class RestoredGuestImage(SnapshotManifest manifest) : IBootableIma
     /// <summary>The mode is whatever the saved vCPUs were in; the field is only the spec's.</summary>
     public BootMode BootMode => BootMode.Real;
 
+    /// <summary>The platform the snapshotted machine was built as (the manifest's <see cref="SnapshotManifest.MachinePlatform"/>).</summary>
+    public GuestPlatform Platform { get; } = SnapshotReader.PlatformOf(manifest);
+
     /// <inheritdoc />
     public int VcpuCount { get; } = manifest.Vcpus.Count;
 

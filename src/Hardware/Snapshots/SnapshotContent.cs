@@ -1,6 +1,7 @@
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Devices;
 using Actorvisor.Hardware.Machines;
+using Actorvisor.Hardware.X86;
 
 namespace Actorvisor.Hardware.Snapshots;
 
@@ -21,6 +22,9 @@ public sealed record SnapshotContent
 
     /// <summary>Each vCPU's <c>SaveState</c>, by index.</summary>
     public required IReadOnlyList<byte[]> VcpuStates { get; init; }
+
+    /// <summary>The platform the machine was built as (a restore builds the same).</summary>
+    public GuestPlatform Platform { get; init; } = GuestPlatform.Minimal;
 
     /// <summary>The VM's <c>SavePlatformState</c>.</summary>
     public required byte[] PlatformState { get; init; }
@@ -46,6 +50,7 @@ public sealed record SnapshotContent
         {
             Accelerator = parts.Vm.Kind,
             VmName = vmName,
+            Platform = parts.Platform,
             Image = parts.Spec.Image is RestoredGuestImage restored ? restored.OriginalImage : parts.Spec.Image.Name,
             VcpuStates = vcpuStates ?? [.. parts.Vcpus.Select(v => v.SaveState())],
             PlatformState = parts.Vm.SavePlatformState(),

@@ -30,6 +30,13 @@ public sealed record SnapshotManifest
     /// <summary>The platform state file.</summary>
     public required string Platform { get; init; }
 
+    /// <summary>
+    /// The platform the machine was built as (<see cref="X86.GuestPlatform"/>: "Minimal" or "Pc"); a restore builds the
+    /// same one (on KVM the PC platform's in-kernel chipset must exist before the vCPUs). Manifests written before this
+    /// field existed are of the minimal platform.
+    /// </summary>
+    public string MachinePlatform { get; init; } = nameof(X86.GuestPlatform.Minimal);
+
     /// <summary>Guest memory: one region per memslot.</summary>
     public required IReadOnlyList<SnapshotMemoryEntry> Memory { get; init; }
 
@@ -66,5 +73,8 @@ public sealed record SnapshotMemoryEntry(uint Slot, ulong GuestPhysicalAddress, 
 /// <summary>The saved state of device <paramref name="Name"/>, in <paramref name="File"/>.</summary>
 public sealed record SnapshotDeviceEntry(string Name, string File);
 
-/// <summary>A file's size in bytes and SHA-256 (lowercase hex).</summary>
-public sealed record SnapshotFileEntry(ulong Bytes, string Sha256);
+/// <summary>
+/// A file's size in bytes and checksum (lowercase hex): with <paramref name="Digest"/> null the SHA-256 of the whole file,
+/// with <see cref="MemoryFileDigest.Scheme"/> that scheme (memory files: SHA-256 over the 1 MiB chunks' SHA-256s).
+/// </summary>
+public sealed record SnapshotFileEntry(ulong Bytes, string Sha256, string? Digest = null);

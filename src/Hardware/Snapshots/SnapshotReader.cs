@@ -3,6 +3,7 @@ using System.Text.Json;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Memory;
 using Actorvisor.Hardware.Native;
+using Actorvisor.Hardware.X86;
 
 namespace Actorvisor.Hardware.Snapshots;
 
@@ -61,6 +62,8 @@ public sealed class SnapshotReader
             throw new SnapshotException(manifestPath, $"snapshot format version {manifest.FormatVersion}; this build reads version {SnapshotFormat.Version}");
         if (manifest.Accelerator != accelerator.ToString())
             throw new SnapshotException(manifestPath, $"taken on the {manifest.Accelerator} accelerator; it cannot be restored on the {accelerator} accelerator");
+        if (!Enum.TryParse<GuestPlatform>(manifest.MachinePlatform, ignoreCase: false, out var platform) || !Enum.IsDefined(platform))
+            throw new SnapshotException(manifestPath, $"machine platform '{manifest.MachinePlatform}' is not one this build knows ({string.Join(", ", Enum.GetNames<GuestPlatform>())})");
         var reader = new SnapshotReader(dir, manifest);
         reader.CheckFiles(manifestPath);
         return reader;
@@ -113,6 +116,16 @@ public sealed class SnapshotReader
             throw new SnapshotException(path, $"checksum mismatch: SHA-256 {hex}, the manifest says {expected} (the file is corrupt)");
     }
 
+    /// <summary>The platform the snapshotted machine was built as (minimal for a manifest that does not say).</summary>
+    public GuestPlatform Platform => PlatformOf(Manifest);
+
+    /// <summary>The platform <paramref name="manifest"/> names (<see cref="Open"/> refused any other).</summary>
+    public static GuestPlatform PlatformOf(SnapshotManifest manifest)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        return Enum.TryParse<GuestPlatform>(manifest.MachinePlatform, ignoreCase: false, out var platform) ? platform : GuestPlatform.Minimal;
+    }
+
     /// <summary>Number of vCPUs.</summary>
     public int VcpuCount => Manifest.Vcpus.Count;
 
@@ -134,13 +147,15 @@ public sealed class SnapshotReader
 
     /// <summary>
     /// Reads a region's memory file into <paramref name="memory"/> (fresh, zeroed memory of the region's size): only
-    /// pages holding data are written into it, so holes stay untouched; the file's SHA-256 is checked on the way.
+    /// pages holding data are written into it, so holes stay untouched; the file's checksum is checked on the way (with
+    /// the <see cref="MemoryFileDigest"/> scheme, holes are found with SEEK_DATA and never read, and the chunks are read
+    /// and hashed on as many threads as there are cores). <paramref name="progress"/> may be called from those threads,
+    /// one call at a time.
     /// </summary>
     /// <exception cref="SnapshotException">the file is short or its checksum does not match.</exception>
     public void ReadMemoryInto(SnapshotMemoryEntry region, HostMemory memory, Action<ulong>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(memory);
-        var path = MemoryPath(region);
         if (memory.Size != region.Size) throw new ArgumentException($"memory of 0x{memory.Size:x} bytes for a region of 0x{region.Size:x}", nameof(memory));
         ScanMemoryFile(region, (offset, chunk) =>
         {
@@ -150,35 +165,89 @@ public sealed class SnapshotReader
                 var p = chunk.Slice(i, page);
                 if (p.ContainsAnyExcept((byte)0)) memory.Write(offset + (ulong)i, p);
             }
-            progress?.Invoke((ulong)chunk.Length);
-        });
+        }, progress);
     }
 
-    /// <summary>Reads a region's memory file whole and checks its SHA-256.</summary>
+    /// <summary>Reads a region's memory file (its data, holes skipped with the chunked scheme) and checks its checksum.</summary>
     /// <exception cref="SnapshotException">the file is short or its checksum does not match.</exception>
-    public void VerifyMemory(SnapshotMemoryEntry region) => ScanMemoryFile(region, (_, _) => { });
+    public void VerifyMemory(SnapshotMemoryEntry region) => ScanMemoryFile(region, (_, _) => { }, null);
 
-    private void ScanMemoryFile(SnapshotMemoryEntry region, SpanAction scan)
+    private void ScanMemoryFile(SnapshotMemoryEntry region, SpanAction scan, Action<ulong>? progress)
     {
         var path = MemoryPath(region);
-        const int chunkBytes = 1 << 20;
-        var buffer = new byte[chunkBytes];
+        var entry = Manifest.Files[region.File];
         using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        for (ulong offset = 0; offset < region.Size; offset += chunkBytes)
+        switch (entry.Digest)
         {
-            int want = (int)Math.Min(chunkBytes, region.Size - offset);
-            int got = 0;
-            while (got < want)
-            {
-                int n = RandomAccess.Read(file, buffer.AsSpan(got, want - got), (long)offset + got);
-                if (n == 0) throw new SnapshotException(path, $"truncated: it ends at byte {offset + (ulong)got}, the region is {region.Size} bytes");
-                got += n;
-            }
+            case null:
+                ScanWhole(file, path, region, scan, progress, entry.Sha256);
+                return;
+            case MemoryFileDigest.Scheme:
+                break;
+            default:
+                throw new SnapshotException(path, $"its checksum scheme '{entry.Digest}' is not one this build knows (SHA-256 of the file, or {MemoryFileDigest.Scheme})");
+        }
+        var digest = new MemoryFileDigest(region.Size);
+        var progressGate = new Lock();
+        try
+        {
+            Parallel.For(0, digest.ChunkCount, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+                () => new byte[MemoryFileDigest.ChunkBytes],
+                (index, _, buffer) =>
+                {
+                    long offset = (long)index * MemoryFileDigest.ChunkBytes;
+                    int length = digest.ChunkLength(index);
+                    if (!SparseFile.HasData(file, offset, length)) digest.SetZeroChunk(index);
+                    else
+                    {
+                        ReadFully(file, path, region, buffer.AsSpan(0, length), offset);
+                        digest.SetChunk(index, buffer.AsSpan(0, length));
+                        scan((ulong)offset, buffer.AsSpan(0, length));
+                    }
+                    if (progress is not null)
+                        lock (progressGate) progress((ulong)length);
+                    return buffer;
+                },
+                _ => { });
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count == 1)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
+        CheckDigest(path, digest.Finish(), entry.Sha256);
+    }
+
+    // A memory file written before the chunked scheme: the SHA-256 of all of it, read in order.
+    private static void ScanWhole(Microsoft.Win32.SafeHandles.SafeFileHandle file, string path, SnapshotMemoryEntry region, SpanAction scan, Action<ulong>? progress, string expected)
+    {
+        var buffer = new byte[MemoryFileDigest.ChunkBytes];
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        for (ulong offset = 0; offset < region.Size; offset += (ulong)buffer.Length)
+        {
+            int want = (int)Math.Min((ulong)buffer.Length, region.Size - offset);
+            ReadFully(file, path, region, buffer.AsSpan(0, want), (long)offset);
             hash.AppendData(buffer, 0, want);
             scan(offset, buffer.AsSpan(0, want));
+            progress?.Invoke((ulong)want);
         }
-        CheckSha(path, hash.GetHashAndReset(), Manifest.Files[region.File].Sha256);
+        CheckSha(path, hash.GetHashAndReset(), expected);
+    }
+
+    private static void ReadFully(Microsoft.Win32.SafeHandles.SafeFileHandle file, string path, SnapshotMemoryEntry region, Span<byte> into, long offset)
+    {
+        int got = 0;
+        while (got < into.Length)
+        {
+            int n = RandomAccess.Read(file, into[got..], offset + got);
+            if (n == 0) throw new SnapshotException(path, $"truncated: it ends at byte {offset + got}, the region is {region.Size} bytes");
+            got += n;
+        }
+    }
+
+    private static void CheckDigest(string path, string actual, string expected)
+    {
+        if (!string.Equals(actual, expected, StringComparison.OrdinalIgnoreCase))
+            throw new SnapshotException(path, $"checksum mismatch: {MemoryFileDigest.Scheme} {actual}, the manifest says {expected} (the file is corrupt)");
     }
 
     private delegate void SpanAction(ulong offset, ReadOnlySpan<byte> chunk);

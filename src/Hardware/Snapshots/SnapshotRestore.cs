@@ -13,8 +13,9 @@ namespace Actorvisor.Hardware.Snapshots;
 /// <summary>
 /// Builds a machine from a checked snapshot (<see cref="SnapshotReader"/>): guest RAM (memslot 0) in the chosen
 /// <see cref="RestoreMode"/> and any other region read eagerly, a new accelerator VM with its vCPUs loaded from their
-/// saved state, the platform state, and the minimal platform's devices (UART on COM1, debug-exit port, the software
-/// accelerator's APIC window) with the UART's saved state. Nothing of the image is loaded and no boot structure is
+/// saved state, the platform state, and the platform's devices (UART on COM1, debug-exit port, the software
+/// accelerator's APIC window; on a PC-platform snapshot, KVM's in-kernel chipset, the interrupt-driven UART and the
+/// PC port devices) with the UART's saved state. Nothing of the image is loaded and no boot structure is
 /// written: the vCPUs continue where the snapshot stopped them. Either every part is built, or what was allocated is
 /// released and the exception thrown (nothing runs).
 /// </summary>
@@ -90,6 +91,16 @@ public static class SnapshotRestore
             vm = accelerator.CreateVm();
             vm.SetMemoryRegion(lazy is null ? Memslot.For(0, 0, memory) : lazy.ToMemslot(0, 0));
             foreach (var region in regions.Skip(1)) vm.SetMemoryRegion(Memslot.For(region.Slot, region.GuestPhysicalAddress, region.Memory));
+            // The order KVM needs: the in-kernel chipset before any vCPU (KVM_CREATE_IRQCHIP; a vCPU's LAPIC state
+            // loads only into a vCPU created with one), then each vCPU's state (registers, MSRs with the TSC, LAPIC),
+            // then the VM-wide state (clock, PICs and IOAPIC, PIT) once every LAPIC it may deliver to holds its saved
+            // state, all before any vCPU runs.
+            IPcPlatformVm? pc = null;
+            if (snapshot.Platform == GuestPlatform.Pc)
+            {
+                pc = vm as IPcPlatformVm ?? throw new SnapshotException(manifestPath, $"taken of a PC-platform machine, which this {vm.Kind} VM cannot be");
+                pc.CreatePcChipset();
+            }
             for (int i = 0; i < vcpuCount; i++)
             {
                 var vcpu = vm.CreateVcpu(i);
@@ -99,12 +110,15 @@ public static class SnapshotRestore
             Apply(snapshot, snapshot.Manifest.Platform, () => vm.RestorePlatformState(snapshot.PlatformState));
 
             var bus = new DeviceBus();
-            var serial = new Uart16550(console);
+            var serial = new Uart16550(console, pc, Uart16550.Com1Irq);
             bus.RegisterPorts(Uart16550.Com1Port, Uart16550.PortCount, serial);
             var debugExit = new DebugExitDevice();
             bus.RegisterPorts(DebugExitDevice.DefaultPort, 1, debugExit);
+            I8042Controller? i8042 = null;
+            IReadOnlyList<IPortIoDevice> platformDevices = [];
+            if (pc is not null) (i8042, platformDevices) = PcPlatformDevices.Register(bus, ram.Size, vcpuCount);
             if (vm is SoftVm soft) bus.RegisterMmio(LocalApic.DefaultBase, LocalApic.WindowSize, soft.ApicWindow);
-            IStatefulDevice[] devices = [serial];
+            IStatefulDevice[] devices = [serial, .. platformDevices.OfType<IStatefulDevice>()];
             foreach (var saved in snapshot.Manifest.Devices)
             {
                 var device = devices.FirstOrDefault(d => d.Name == saved.Name)
@@ -116,7 +130,7 @@ public static class SnapshotRestore
             var spec = new MachineSpec { Image = image, MemoryBytes = ram.Size, VcpuCount = vcpuCount };
             var loaded = new LoadedImage(image.Name, 0, []);
             var boot = new BootSetup(image.BootMode, 0, vcpuCount);
-            return new MachineParts(spec, memory, lazy, vm, [.. vcpus], loaded, boot, bus, serial, debugExit, null, [], regions, owned);
+            return new MachineParts(spec, memory, lazy, vm, [.. vcpus], loaded, boot, bus, serial, debugExit, i8042, platformDevices, regions, owned);
         }
         catch
         {

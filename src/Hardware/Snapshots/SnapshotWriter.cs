@@ -13,10 +13,7 @@ namespace Actorvisor.Hardware.Snapshots;
 /// </summary>
 public sealed class SnapshotWriter
 {
-    /// <summary>Pages read, scanned and hashed at a time.</summary>
-    private const int ChunkPages = 256;
-
-    /// <summary>Called as memory is written with (bytes done, bytes in all), from the writing thread.</summary>
+    /// <summary>Called as memory is written with (bytes done, bytes in all), from the threads writing it, one call at a time.</summary>
     public Action<ulong, ulong>? Progress { get; init; }
 
     /// <summary>Called after each step with the partial directory (fault injection in tests: a throw here stands for a crash).</summary>
@@ -72,12 +69,12 @@ public sealed class SnapshotWriter
             foreach (var region in content.Memory)
             {
                 var name = SnapshotFormat.MemoryFile(region.Slot);
-                var (sha, written) = WriteMemoryFile(Path.Join(partial, name), region, bytes =>
+                var (digest, written) = WriteMemoryFile(Path.Join(partial, name), region, bytes =>
                 {
                     done += bytes;
                     Progress?.Invoke(done, total);
                 });
-                files[name] = new SnapshotFileEntry(region.Size, sha);
+                files[name] = new SnapshotFileEntry(region.Size, digest, MemoryFileDigest.Scheme);
                 memory.Add(new SnapshotMemoryEntry(region.Slot, region.GuestPhysicalAddress, region.Size, name, written));
             }
             AfterStep?.Invoke(SnapshotWriteStep.MemoryWritten, partial);
@@ -91,6 +88,7 @@ public sealed class SnapshotWriter
                 TakenAt = DateTimeOffset.UtcNow,
                 Vcpus = vcpus,
                 Platform = SnapshotFormat.PlatformFile,
+                MachinePlatform = content.Platform.ToString(),
                 Memory = memory,
                 Devices = devices,
                 Files = files,
@@ -118,40 +116,73 @@ public sealed class SnapshotWriter
         files[name] = new SnapshotFileEntry((ulong)bytes.Length, Convert.ToHexStringLower(SHA256.HashData(bytes)));
     }
 
-    /// <summary>Writes the region's pages that hold data at their offsets (zero pages stay holes), sizes the file, fsyncs it; returns the SHA-256 of the whole file and the pages written.</summary>
-    private static (string Sha256, ulong PagesWritten) WriteMemoryFile(string path, SnapshotMemoryRegion region, Action<ulong> progress)
+    /// <summary>
+    /// Writes the region's pages that hold data at their offsets (zero pages stay holes) into a file sized first, its
+    /// 1 MiB chunks on as many threads as there are cores (each hashes its chunk for the <see cref="MemoryFileDigest"/>,
+    /// an all-zero chunk costs one scan and no hash), then fsyncs it once; returns the digest and the pages written.
+    /// </summary>
+    private static (string Digest, ulong PagesWritten) WriteMemoryFile(string path, SnapshotMemoryRegion region, Action<ulong> progress)
     {
         using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0);
-        var file = stream.SafeFileHandle;
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = new byte[ChunkPages * (int)PageSize.Bytes];
-        ulong pages = region.PageCount, written = 0;
-        for (ulong first = 0; first < pages; first += ChunkPages)
-        {
-            int count = (int)Math.Min(ChunkPages, pages - first);
-            var chunk = buffer.AsMemory(0, count * (int)PageSize.Bytes);
-            if (region.Lazy is null) region.Memory.Read(first << PageSize.Shift, chunk.Span);
-            else
-                for (int i = 0; i < count; i++) region.ReadPage(first + (ulong)i, chunk.Slice(i * (int)PageSize.Bytes, (int)PageSize.Bytes));
-            hash.AppendData(chunk.Span);
-            // Runs of pages holding data, each one write at its offset.
-            int run = -1;
-            for (int i = 0; i <= count; i++)
-            {
-                bool data = i < count && chunk.Span.Slice(i * (int)PageSize.Bytes, (int)PageSize.Bytes).ContainsAnyExcept((byte)0);
-                if (data && run < 0) run = i;
-                if (!data && run >= 0)
-                {
-                    RandomAccess.Write(file, chunk.Span[(run * (int)PageSize.Bytes)..(i * (int)PageSize.Bytes)], (long)((first + (ulong)run) << PageSize.Shift));
-                    written += (ulong)(i - run);
-                    run = -1;
-                }
-            }
-            progress((ulong)count << PageSize.Shift);
-        }
         stream.SetLength((long)region.Size);
+        var file = stream.SafeFileHandle;
+        var digest = new MemoryFileDigest(region.Size);
+        long written = 0;
+        var progressGate = new Lock();
+        int page = (int)PageSize.Bytes;
+        try
+        {
+            Parallel.For(0, digest.ChunkCount, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+                // A lazy region's pages are copied out (a missing one comes from its store, never faulted in); other memory is read in place.
+                () => region.Lazy is null ? null : new byte[MemoryFileDigest.ChunkBytes],
+                (index, _, buffer) =>
+                {
+                    ulong offset = (ulong)index * MemoryFileDigest.ChunkBytes;
+                    int length = digest.ChunkLength(index);
+                    ReadOnlySpan<byte> chunk;
+                    if (buffer is null) chunk = region.Memory.Span(offset, length);
+                    else
+                    {
+                        ulong first = offset >> PageSize.Shift;
+                        for (int i = 0; i < length / page; i++) region.ReadPage(first + (ulong)i, buffer.AsMemory(i * page, page));
+                        chunk = buffer.AsSpan(0, length);
+                    }
+                    if (!chunk.ContainsAnyExcept((byte)0)) digest.SetZeroChunk(index);
+                    else
+                    {
+                        digest.SetChunk(index, chunk);
+                        Interlocked.Add(ref written, WriteDataRuns(file, chunk, (long)offset));
+                    }
+                    lock (progressGate) progress((ulong)length);
+                    return buffer;
+                },
+                _ => { });
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count == 1)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
         stream.Flush(flushToDisk: true);
-        return (Convert.ToHexStringLower(hash.GetHashAndReset()), written);
+        return (digest.Finish(), (ulong)written);
+    }
+
+    // Runs of pages holding data, each one write at its offset; returns the pages written.
+    private static long WriteDataRuns(Microsoft.Win32.SafeHandles.SafeFileHandle file, ReadOnlySpan<byte> chunk, long offset)
+    {
+        int page = (int)PageSize.Bytes, count = chunk.Length / page, run = -1;
+        long written = 0;
+        for (int i = 0; i <= count; i++)
+        {
+            bool data = i < count && chunk.Slice(i * page, page).ContainsAnyExcept((byte)0);
+            if (data && run < 0) run = i;
+            if (!data && run >= 0)
+            {
+                RandomAccess.Write(file, chunk[(run * page)..(i * page)], offset + (long)run * page);
+                written += i - run;
+                run = -1;
+            }
+        }
+        return written;
     }
 
     /// <summary>Bytes the directory's files occupy on disk (st_blocks * 512): a sparse memory file counts only its data.</summary>

@@ -46,15 +46,16 @@ public static class VmSnapshotCommands
         // --on, as vm create has it: --node is the cluster contact of every cluster command.
         var node = new Option<string?>("--on") { Description = "the node to restore on (default: placement picks one; it must hold the snapshot)" };
         var start = new Option<bool>("--start") { Description = "start it once restored" };
+        var cpuLimit = new Option<double?>("--cpu-limit") { Description = "the most CPU time its vCPUs may use together, in CPUs (e.g. 0.5: half a core; default: no limit)" };
         var connection = new ClusterConnectionOptions();
-        var command = new Command("restore", "Create a VM from a snapshot (state Created; --start runs it)") { from, name, lazy, eager, mmap, node, start };
+        var command = new Command("restore", "Create a VM from a snapshot (state Created; --start runs it)") { from, name, lazy, eager, mmap, node, start, cpuLimit };
         connection.AddTo(command);
         command.SetAction((parse, ct) =>
         {
             var modes = new[] { (lazy, "lazy"), (eager, "eager"), (mmap, "mmap") }.Where(m => parse.GetValue(m.Item1)).Select(m => m.Item2).ToList();
             if (modes.Count > 1) return Task.FromResult(Usage("give at most one of --lazy, --eager and --mmap"));
-            var request = new RestoreVmRequest(parse.GetValue(name)!, parse.GetValue(from)!, modes.FirstOrDefault() ?? "lazy", parse.GetValue(node));
-            if (ApiValidator.Validate(request) is { } invalid) return Task.FromResult(Usage(invalid.Field is { } f ? "--" + (f == "node" ? "on" : f) + invalid.Message[f.Length..] : invalid.Message));
+            var request = new RestoreVmRequest(parse.GetValue(name)!, parse.GetValue(from)!, modes.FirstOrDefault() ?? "lazy", parse.GetValue(node), parse.GetValue(cpuLimit));
+            if (ApiValidator.Validate(request) is { } invalid) return Task.FromResult(Usage(invalid.Field is { } f ? "--" + (f switch { "node" => "on", "cpuLimit" => "cpu-limit", _ => f }) + invalid.Message[f.Length..] : invalid.Message));
             return ClusterCliRunner.RunAsync(parse, connection, async (client, json) =>
             {
                 var reply = await ClusterCliRunner.WithProgress(json, $"Restoring VM {request.Name} from snapshot {request.From} ({request.Mode})...", () => client.RequestAsync(request, ct));

@@ -73,7 +73,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         // A restore is a create whose hardware comes from a snapshot on the chosen node; placement counts it as the
         // smallest VM until that node reports its real size (the node reserves the snapshot's vCPUs and memory).
         Receive<RestoreVmRequest>(r => OnCreate(new CreateVmRequest(new ApiVmSpec(r.Name, 1, GuestLayout.MinRamBytes, $"snapshot {r.From}", Node: r.Node,
-            RestoreFrom: r.From, RestoreMode: r.Mode)) { Token = r.Token, DeadlineMs = r.DeadlineMs }));
+            CpuLimit: r.CpuLimit, RestoreFrom: r.From, RestoreMode: r.Mode)) { Token = r.Token, DeadlineMs = r.DeadlineMs }));
         Receive<ListVmsRequest>(OnList);
         Receive<ClusterStatusRequest>(OnStatus);
         Receive<SubscribeVmEventsRequest>(OnSubscribe);

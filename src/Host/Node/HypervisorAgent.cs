@@ -210,7 +210,10 @@ public sealed class HypervisorAgent : ReceiveActor
         };
         try
         {
-            return (MachineVm.RestoreSpec(spec.Name, _accelerator, path!, mode), null);
+            var restored = MachineVm.RestoreSpec(spec.Name, _accelerator, path!, mode, vcpuThreads: _images.CpuLimitGroup(spec.Name, spec.CpuLimit));
+            if (spec.CpuLimit is { } limit && limit > restored.VcpuCount)
+                return (null, ApiErrorReply.Invalid("cpuLimit", $"{limit.ToString(System.Globalization.CultureInfo.InvariantCulture)} is more than the snapshot's {restored.VcpuCount} vCPU(s) (CPUs: at most one per vCPU)"));
+            return (restored, null);
         }
         catch (SnapshotException e)
         {

@@ -124,9 +124,17 @@ public sealed class VmImageResolver : IDisposable
             };
             return (null, ApiErrorReply.Invalid(field, e.Message));
         }
+        return (MachineVm.Spec(spec.Name, accelerator, machine, vcpuThreads: CpuLimitGroup(spec.Name, spec.CpuLimit)), null);
+    }
+
+    /// <summary>
+    /// What makes VM <paramref name="name"/>'s cgroup with CPU limit <paramref name="limit"/> when the VM is built (created
+    /// or restored alike); null without a limit, or where the node has no cgroups (the VM then runs unlimited).
+    /// </summary>
+    public Func<IThreadGroup>? CpuLimitGroup(string name, double? limit)
+    {
         var cpuLimits = _cpuLimits;
-        Func<IThreadGroup>? vcpuThreads = spec.CpuLimit is { } limit && cpuLimits is not null ? () => cpuLimits.Create(spec.Name, limit) : null;
-        return (MachineVm.Spec(spec.Name, accelerator, machine, vcpuThreads: vcpuThreads), null);
+        return limit is { } l && cpuLimits is not null ? () => cpuLimits.Create(name, l) : null;
     }
 
     /// <summary>

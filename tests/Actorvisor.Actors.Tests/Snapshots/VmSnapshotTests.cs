@@ -102,7 +102,7 @@ public sealed class VmSnapshotTests(ITestOutputHelper output) : VmTestKit(output
         {
             // Before it runs, the restored VM's RAM is the snapshot's, byte for byte.
             var memory = Ask<GuestMemoryRead>(restored, new ReadGuestMemory(0, (int)Memory)).Bytes;
-            Assert.Equal(manifest.Files[SnapshotFormat.MemoryFile(0)].Sha256, Convert.ToHexStringLower(SHA256.HashData(memory)));
+            Assert.Equal(manifest.Files[SnapshotFormat.MemoryFile(0)].Sha256, MemoryFileDigest.Of(memory));
         }
         Start(restored);
         var after = StopAndCollect(restored, ConsoleUntilLines(restored, 5));
@@ -118,6 +118,51 @@ public sealed class VmSnapshotTests(ITestOutputHelper output) : VmTestKit(output
             Assert.True(written > Ballast, $"{written} pages written");
             Assert.InRange(fetched, 1, 16);
         }
+    }
+
+    [Fact]
+    public void A_restored_vm_s_vcpu_threads_join_the_group_it_is_given_and_the_teardown_releases_it()
+    {
+        var node = StartNode();
+        var (snapshot, _) = SnapshotCounter(node, "grouped");
+        var group = new RecordingThreadGroup();
+        int made = 0;
+        var restored = Create(node, MachineVm.RestoreSpec("grouped-restored", _soft, snapshot.Directory, RestoreMode.Eager, vcpuThreads: () =>
+        {
+            made++;
+            return group;
+        }));
+        // The vCPU thread joins as it starts (parked), before the guest runs.
+        AwaitAssert(() => Assert.Single(group.Threads), Long);
+        Assert.Equal(1, made);
+        Assert.False(group.Disposed);
+        Start(restored);
+        ConsoleUntilLines(restored, 1);
+        StopAndCollect(restored, "");
+        AwaitAssert(() => Assert.True(group.Disposed, "the teardown released the group"), Long);
+    }
+
+    // A thread group that records who joined it (a cgroup needs cgroup v2; this host's CI may not have one).
+    private sealed class RecordingThreadGroup : Actorvisor.Hardware.Cgroups.IThreadGroup
+    {
+        private readonly List<int> _threads = [];
+
+        public IReadOnlyList<int> Threads
+        {
+            get
+            {
+                lock (_threads) return [.. _threads];
+            }
+        }
+
+        public bool Disposed { get; private set; }
+
+        public void Add(int kernelThreadId)
+        {
+            lock (_threads) _threads.Add(kernelThreadId);
+        }
+
+        public void Dispose() => Disposed = true;
     }
 
     [Fact]

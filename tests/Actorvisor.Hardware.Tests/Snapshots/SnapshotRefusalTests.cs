@@ -85,6 +85,44 @@ public sealed class SnapshotRefusalTests : IDisposable
         Assert.Contains("checksum mismatch", e.Message);
     }
 
+    [Fact]
+    public void A_byte_written_into_a_hole_of_the_memory_file_is_refused_by_an_eager_restore()
+    {
+        var snapshot = Snapshot();
+        var path = Path.Join(snapshot, SnapshotFormat.MemoryFile(0));
+        var manifest = SnapshotReader.Open(snapshot, AcceleratorKind.Software).Manifest;
+        // The last page of RAM: the counter guest never writes there, so it is a hole that SEEK_DATA skips until it holds data.
+        long last = (long)manifest.Memory.Single(m => m.Slot == 0).Size - 1;
+        using (var f = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite))
+        {
+            Assert.False(SparseFile.HasData(f, last & ~0xfffL, 4096), "the last page is a hole before the write");
+            RandomAccess.Write(f, new byte[] { 1 }, last);
+        }
+        var e = Refused(snapshot, RestoreMode.Eager);
+        Assert.Equal(path, e.FilePath);
+        Assert.Contains("checksum mismatch", e.Message);
+    }
+
+    [Fact]
+    public void A_memory_file_listed_with_a_whole_file_sha256_as_older_snapshots_have_restores_and_is_checked()
+    {
+        var snapshot = Snapshot();
+        var path = Path.Join(snapshot, SnapshotFormat.MemoryFile(0));
+        var whole = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)));
+        EditManifest(snapshot, m =>
+        {
+            var entry = m["files"]![SnapshotFormat.MemoryFile(0)]!.AsObject();
+            Assert.Equal(MemoryFileDigest.Scheme, (string?)entry["digest"]);
+            entry.Remove("digest");
+            entry["sha256"] = whole;
+        });
+        var reader = SnapshotReader.Open(snapshot, AcceleratorKind.Software);
+        using (var parts = SnapshotRestore.Build(new SoftAccelerator(), reader, RestoreMode.Eager, new CapturingConsoleSink()))
+            Assert.Equal(whole, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(parts.Memory.Span(0, (int)parts.Memory.Size))));
+        EditManifest(snapshot, m => m["files"]![SnapshotFormat.MemoryFile(0)]!["sha256"] = new string('0', 64));
+        Assert.Contains("checksum mismatch", Refused(snapshot, RestoreMode.Eager).Message);
+    }
+
     [Theory]
     [InlineData(RestoreMode.Eager)]
     [InlineData(RestoreMode.Lazy)]

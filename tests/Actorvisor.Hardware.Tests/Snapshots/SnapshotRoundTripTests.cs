@@ -42,7 +42,7 @@ public sealed class SnapshotRoundTripTests : IDisposable
         var memory = new byte[parts.Memory.Size];
         parts.Memory.Read(0, memory);
         var result = new SnapshotWriter().Write(Path.Join(parent, name), SnapshotContent.Of(parts, "counter-vm"));
-        return (result.Directory, console.Text, Convert.ToHexStringLower(SHA256.HashData(memory)));
+        return (result.Directory, console.Text, MemoryFileDigest.Of(memory));
     }
 
     [Theory]
@@ -62,7 +62,7 @@ public sealed class SnapshotRoundTripTests : IDisposable
             // The restored memory is the snapshotted memory, byte for byte, before the guest runs again.
             var memory = new byte[restored.Memory.Size];
             restored.Memory.Read(0, memory);
-            Assert.Equal(memorySha, Convert.ToHexStringLower(SHA256.HashData(memory)));
+            Assert.Equal(memorySha, MemoryFileDigest.Of(memory));
         }
         Assert.Equal(memorySha, reader.Manifest.Files[SnapshotFormat.MemoryFile(0)].Sha256);
 

@@ -107,6 +107,9 @@ public class ApiValidatorTests
         { "from", new RestoreVmRequest("vm", ".") },
         { "mode", new RestoreVmRequest("vm", "snap", "fast") },
         { "node", new RestoreVmRequest("vm", "snap", "eager", "a b") },
+        { "cpuLimit", new RestoreVmRequest("vm", "snap", "eager", CpuLimit: 0.001) },
+        { "cpuLimit", new RestoreVmRequest("vm", "snap", "eager", CpuLimit: double.NaN) },
+        { "cpuLimit", new RestoreVmRequest("vm", "snap", "eager", CpuLimit: double.PositiveInfinity) },
     };
 
     [Fact]
@@ -114,6 +117,8 @@ public class ApiValidatorTests
     {
         Assert.Null(ApiValidator.Validate(new SnapshotVmRequest("vm", "vm-2026.12.07_before", Resume: true)));
         foreach (var mode in ApiValidator.RestoreModes) Assert.Null(ApiValidator.Validate(new RestoreVmRequest("vm2", "vm-snap", mode)));
+        // Its upper bound is the snapshot's vCPU count, which the node holding it checks.
+        Assert.Null(ApiValidator.Validate(new RestoreVmRequest("vm2", "vm-snap", "lazy", CpuLimit: 3.5)));
     }
 
     [Fact]

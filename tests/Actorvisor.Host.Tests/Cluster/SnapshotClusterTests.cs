@@ -62,6 +62,10 @@ public sealed class SnapshotClusterTests(SnapshotCluster cluster) : IClassFixtur
             Assert.Equal((ApiErrorCode.InvalidRequest, "to"), (((ApiErrorReply)taken).Code, ((ApiErrorReply)taken).Field));
             var missing = await cluster.Client.RequestAsync(new RestoreVmRequest("snap-none", "no-such-snapshot", "lazy", "n2"));
             Assert.Equal((ApiErrorCode.InvalidRequest, "from"), (((ApiErrorReply)missing).Code, ((ApiErrorReply)missing).Field));
+            // A CPU limit above the snapshot's one vCPU is refused by the node that holds it, naming the field.
+            var tooMuch = await cluster.Client.RequestAsync(new RestoreVmRequest("snap-cpu", "counter-built", "lazy", "n2", CpuLimit: 2));
+            Assert.Equal((ApiErrorCode.InvalidRequest, "cpuLimit"), (((ApiErrorReply)tooMuch).Code, ((ApiErrorReply)tooMuch).Field));
+            Assert.Contains("1 vCPU", ((ApiErrorReply)tooMuch).Message);
         }
         finally
         {

@@ -33,7 +33,7 @@ internal sealed class ClusterNode(NodeDeclaration declaration, ScenarioCluster c
         string consoleBefore, CancellationToken cancellationToken)
     {
         // On the node that wrote the snapshot: each scenario node keeps its own snapshot directory.
-        var request = new RestoreVmRequest(vm.Name, snapshot, mode.ToString().ToLowerInvariant(), snapshotNode);
+        var request = new RestoreVmRequest(vm.Name, snapshot, mode.ToString().ToLowerInvariant(), snapshotNode, vm.CpuLimit);
         var reply = await cluster.RequestAsync(request, cancellationToken).ConfigureAwait(false);
         if (reply is not VmReply restored) throw ClusterVm.Refused(reply);
         var clusterVm = new ClusterVm(vm, restored.Vm.Node, cluster);

@@ -95,7 +95,7 @@ internal sealed class InProcessNode(NodeDeclaration declaration, ActorvisorRunti
         VmActorSpec spec;
         try
         {
-            spec = MachineVm.RestoreSpec(vm.Name, accelerator, SnapshotPath(snapshot), mode, routerBuilt: r => router = r);
+            spec = MachineVm.RestoreSpec(vm.Name, accelerator, SnapshotPath(snapshot), mode, routerBuilt: r => router = r, vcpuThreads: CpuLimitGroup(vm));
         }
         catch (SnapshotException e)
         {

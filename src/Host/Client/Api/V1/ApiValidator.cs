@@ -66,7 +66,8 @@ public static class ApiValidator
             UnsubscribeVmEventsRequest r => (r.Name is null ? null : Name("name", r.Name)) ?? Subscriber(r.Subscriber),
             SendConsoleInputRequest r => Name("name", r.Name) ?? ConsoleInput(r.Text),
             SnapshotVmRequest r => Name("name", r.Name) ?? SnapshotName("to", r.To),
-            RestoreVmRequest r => Name("name", r.Name) ?? SnapshotName("from", r.From) ?? RestoreMode(r.Mode) ?? (r.Node is null ? null : Name("node", r.Node)),
+            RestoreVmRequest r => Name("name", r.Name) ?? SnapshotName("from", r.From) ?? RestoreMode(r.Mode) ?? (r.Node is null ? null : Name("node", r.Node))
+                ?? RestoreCpuLimit(r.CpuLimit),
             _ => ApiErrorReply.Invalid("request", $"{request.GetType().Name} is not a request of API version 1"),
         };
     }
@@ -182,6 +183,12 @@ public static class ApiValidator
 
     private static string GuestList(VmSpecLimits? limits) =>
         limits is null ? "" : $" ({string.Join(", ", limits.LibraryGuests.Select(g => g.Name))})";
+
+    // A restore's CPU limit: its upper bound is the snapshot's vCPU count, which only the node holding it knows.
+    private static ApiErrorReply? RestoreCpuLimit(double? limit) =>
+        limit is { } l && !(l >= MinCpuLimit && double.IsFinite(l))
+            ? ApiErrorReply.Invalid("cpuLimit", $"{l.ToString(System.Globalization.CultureInfo.InvariantCulture)} is less than {MinCpuLimit.ToString(System.Globalization.CultureInfo.InvariantCulture)} or not a number")
+            : null;
 
     /// <summary>The restore modes a <see cref="RestoreVmRequest"/> may name.</summary>
     public static IReadOnlyList<string> RestoreModes { get; } = ["eager", "lazy", "mmap"];

@@ -19,6 +19,8 @@ public sealed record SnapshotReply(string Name, string Snapshot, string Node, st
 /// Creates VM <paramref name="Name"/> (state Created) from snapshot <paramref name="From"/> (a name in the snapshot
 /// directories of the node it lands on, see <see cref="SnapshotVmRequest"/>), restoring its memory in
 /// <paramref name="Mode"/>: "eager", "lazy" or "mmap" (default lazy). <paramref name="Node"/> picks the node (null:
-/// placement, which must find the snapshot there). Replies <see cref="VmReply"/> like a create.
+/// placement, which must find the snapshot there). <paramref name="CpuLimit"/> limits the restored VM's vCPU threads as
+/// <see cref="ApiVmSpec.CpuLimit"/> does a created one's (at most the snapshot's vCPU count, which its node checks).
+/// Replies <see cref="VmReply"/> like a create.
 /// </summary>
-public sealed record RestoreVmRequest(string Name, string From, string Mode = "lazy", string? Node = null) : ApiRequest;
+public sealed record RestoreVmRequest(string Name, string From, string Mode = "lazy", string? Node = null, double? CpuLimit = null) : ApiRequest;
