@@ -7,7 +7,8 @@
 # since the L1 sees only the repository). NAMEs pick tests of the list below (default: all of it).
 #
 # Actorvisor: `actorvisor run --image T.flat --format multiboot --platform pc --test-device --vcpus SMP --memory 128M
-# --cmdline ARGS`; its exit code is the byte the test wrote to port 0xf4 (0 pass, 77 skip). QEMU, as kvm-unit-tests'
+# --cmdline "T.flat ARGS"` (the kernel's name first, as QEMU's and GRUB's multiboot loaders write the command line:
+# kvm-unit-tests takes its first word as argv[0]; with ARGS alone vmexit ran every test instead of the one asked); its exit code is the byte the test wrote to port 0xf4 (0 pass, 77 skip). QEMU, as kvm-unit-tests'
 # own x86/run starts it: `-nodefaults -global kvm-pit.lost_tick_policy=discard -device pc-testdev -device
 # isa-debug-exit,iobase=0xf4,iosize=0x4 -serial stdio -device pci-testdev -machine accel=kvm -kernel T.flat -smp SMP`
 # with the test's qemu_params from its unittests.cfg and the default 128 MiB (no environment -initrd: fw_cfg gives
@@ -82,7 +83,7 @@ echo "$list" | while read -r name file smp args qparams seconds; do
   t0=$(date +%s)
   # shellcheck disable=SC2086
   timeout "$timeout_s" $av run --image "$dir/$file" --format multiboot --platform pc --test-device --vcpus "$smp" --memory 128M \
-    ${args:+--cmdline "$args"} --timeout "$timeout_s" >"$out/$name.actorvisor.log" 2>&1 </dev/null
+    --cmdline "$dir/$file${args:+ $args}" --timeout "$timeout_s" >"$out/$name.actorvisor.log" 2>&1 </dev/null
   arc=$?
   t1=$(date +%s)
   # shellcheck disable=SC2086
