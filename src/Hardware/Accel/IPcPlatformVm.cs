@@ -18,4 +18,10 @@ public interface IPcPlatformVm : IIrqLines
     /// (<paramref name="bootProcessor"/> false) is left waiting for INIT-SIPI; only the boot processor runs at once.
     /// </summary>
     void PreparePcVcpu(IVirtualCpu vcpu, bool bootProcessor);
+
+    /// <summary>
+    /// Puts the chipset (created by <see cref="CreatePcChipset"/>) in the state a PC BIOS leaves
+    /// (<see cref="X86.PcFirmwareHandoff"/>): PIC vector bases and masks, PIT channel 0 ticking.
+    /// </summary>
+    void ApplyFirmwareChipsetState();
 }

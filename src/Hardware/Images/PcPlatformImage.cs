@@ -6,13 +6,21 @@ namespace Actorvisor.Hardware.Images;
 /// <summary>
 /// Any image booted on the PC platform (<see cref="GuestPlatform.Pc"/>: KVM's in-kernel PIC, IOAPIC, LAPICs and PIT,
 /// fw_cfg, an interrupt-driven UART; application processors waiting for INIT-SIPI) instead of the platform its format
-/// implies: how a test kernel such as kvm-unit-tests', a multiboot file, asks for the chipset it drives. Owns the image
-/// it wraps (disposing it, when it is disposable) and loads it unchanged.
+/// implies: how a test kernel such as kvm-unit-tests', a multiboot file, asks for the chipset it drives. Such a kernel
+/// expects what a PC BIOS leaves (<see cref="X86.PcFirmwareHandoff"/>: a real-mode vector table, PICs programmed, the
+/// PIT ticking), which the machine sets up for it. Owns the image it wraps (disposing it, when it is disposable) and
+/// loads it unchanged.
 /// </summary>
 public sealed class PcPlatformImage(IBootableImage image) : IBootableImage, IDisposable
 {
     /// <summary>The wrapped image.</summary>
     public IBootableImage Image { get; } = image ?? throw new ArgumentNullException(nameof(image));
+
+    /// <summary>
+    /// True to give the machine the interrupt-line ports of a PC test device (<see cref="Devices.TestDevIrqPorts"/>),
+    /// which conformance kernels use to raise interrupts.
+    /// </summary>
+    public bool TestDevice { get; init; }
 
     /// <inheritdoc />
     public string Name => Image.Name;

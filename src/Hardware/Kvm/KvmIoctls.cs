@@ -69,6 +69,8 @@ public static class KvmIoctls
     public static readonly ulong GetPit2 = IorSized(0x9f, KvmStateSizes.PitState2);
     /// <summary>KVM_SET_PIT2: _IOW(KVMIO, 0xa0, struct kvm_pit_state2).</summary>
     public static readonly ulong SetPit2 = IowSized(0xa0, KvmStateSizes.PitState2);
+    /// <summary>KVM_REINJECT_CONTROL: _IO(KVMIO, 0x71), with a pointer to struct kvm_reinject_control.</summary>
+    public static readonly ulong ReinjectControl = Io(0x71);
     /// <summary>KVM_CREATE_DEVICE: _IOWR(KVMIO, 0xe0, struct kvm_create_device).</summary>
     public static readonly ulong CreateDevice = Iowr<KvmCreateDevice>(0xe0);
 

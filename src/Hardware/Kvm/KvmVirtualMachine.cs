@@ -174,6 +174,43 @@ public sealed class KvmVirtualMachine : IVirtualMachine, IDirtyLog, IPcPlatformV
         if (!bootProcessor) fd.SetMpState(KvmMpState.Uninitialized);
     }
 
+    /// <summary>
+    /// KVM_SET_IRQCHIP on both PICs (vector bases 0x08/0x70, initialised, the masks of <see cref="PcFirmwareHandoff"/>)
+    /// and KVM_SET_PIT2 with channel 0 in mode 2 (rate generator) at its reload value, which starts its timer; ticks
+    /// the guest misses are dropped (KVM_REINJECT_CONTROL off, as kvm-unit-tests runs QEMU): with KVM's default the
+    /// ticks of a guest running with interrupts off for seconds arrive back to back at its first STI.
+    /// </summary>
+    public void ApplyFirmwareChipsetState()
+    {
+        if (!_pcChipset) throw new InvalidOperationException("the firmware chipset state needs the PC chipset (KVM_CREATE_IRQCHIP)");
+        ProgramPic(KvmStateSizes.IrqchipPicMaster, PcFirmwareHandoff.MasterPicBase, PcFirmwareHandoff.MasterPicMask);
+        ProgramPic(KvmStateSizes.IrqchipPicSlave, PcFirmwareHandoff.SlavePicBase, PcFirmwareHandoff.SlavePicMask);
+        var pit = _vm.GetPit2();
+        // struct kvm_pit_channel_state of channel 0: count (u32) at 0, read_state 9, write_state 10, rw_mode 12,
+        // mode 13, bcd 14, gate 15.
+        BitConverter.TryWriteBytes(pit.AsSpan(0), PcFirmwareHandoff.PitReload);
+        pit[9] = pit[10] = pit[12] = PitAccessLowThenHigh;
+        pit[13] = PitModeRateGenerator;
+        pit[14] = 0;
+        pit[15] = 1;
+        _vm.SetPitReinject(false);
+        _vm.SetPit2(pit);
+    }
+
+    private const byte PitAccessLowThenHigh = 3, PitModeRateGenerator = 2;
+
+    // struct kvm_pic_state after kvm_irqchip's 8-byte header: imr at 2, irq_base 5, init_state 9, init4 13.
+    private void ProgramPic(uint chip, byte vectorBase, byte mask)
+    {
+        var state = _vm.GetIrqchip(chip);
+        const int pic = 8;
+        state[pic + 2] = mask;
+        state[pic + 5] = vectorBase;
+        state[pic + 9] = 0;
+        state[pic + 13] = 1;
+        _vm.SetIrqchip(state);
+    }
+
     private const uint LapicDeliveryNmi = 4, LapicDeliveryExtInt = 7;
 
     // LVT delivery mode is bits 8-10; the mask bit (16) is cleared so the input is live.

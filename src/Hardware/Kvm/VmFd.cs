@@ -116,6 +116,19 @@ public sealed unsafe class VmFd : IDisposable
         Sys.Ioctl(_fd, KvmIoctls.CreatePit2, &config, $"KVM_CREATE_PIT2(flags {flags})");
     }
 
+    /// <summary>
+    /// KVM_REINJECT_CONTROL: whether the in-kernel PIT delivers the ticks a guest did not acknowledge in time later,
+    /// one after another (true, KVM's default), or drops them (false: QEMU's lost_tick_policy=discard).
+    /// </summary>
+    public void SetPitReinject(bool reinject)
+    {
+        // struct kvm_reinject_control: __u8 pit_reinject; __u8 reserved[31].
+        var control = stackalloc byte[32];
+        new Span<byte>(control, 32).Clear();
+        control[0] = reinject ? (byte)1 : (byte)0;
+        Sys.Ioctl(_fd, KvmIoctls.ReinjectControl, control, $"KVM_REINJECT_CONTROL({reinject})");
+    }
+
     /// <summary>KVM_GET_IRQCHIP for chip <paramref name="chipId"/> (<see cref="KvmStateSizes.IrqchipPicMaster"/>, slave, IOAPIC): the whole struct kvm_irqchip.</summary>
     public byte[] GetIrqchip(uint chipId)
     {

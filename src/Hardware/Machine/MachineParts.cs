@@ -154,6 +154,14 @@ public sealed class MachineParts : IDisposable
             {
                 pc = vm as IPcPlatformVm ?? throw new MachineSpecException(nameof(MachineSpec.Image), $"image '{spec.Image.Name}' needs the PC platform, which this {vm.Kind} VM does not provide");
                 pc.CreatePcChipset();
+                if (spec.Image is PcPlatformImage)
+                {
+                    // A kernel asked onto the PC platform gets what a BIOS would have left; a Linux kernel (which
+                    // programs its chipset itself) boots as before.
+                    if (!image.Segments.Any(s => s.Overlaps(GuestLayout.IvtBase, GuestLayout.IvtBase + 0x400) || s.Overlaps(Images.Linux.PcMemoryMap.BiosStart, Images.Linux.PcMemoryMap.HighMemoryStart)))
+                        PcFirmwareHandoff.WriteInto(memory);
+                    pc.ApplyFirmwareChipsetState();
+                }
             }
             if (spec.LazyMemory is { } lazySpec)
             {
@@ -176,8 +184,18 @@ public sealed class MachineParts : IDisposable
             var debugExit = new DebugExitDevice();
             bus.RegisterPorts(DebugExitDevice.DefaultPort, 1, debugExit);
             I8042Controller? i8042 = null;
-            IReadOnlyList<IPortIoDevice> platformDevices = [];
-            if (pc is not null) (i8042, platformDevices) = PcPlatformDevices.Register(bus, spec.MemoryBytes, vcpuCount);
+            var platformDevices = new List<IPortIoDevice>();
+            if (pc is not null)
+            {
+                (i8042, var pcDevices) = PcPlatformDevices.Register(bus, spec.MemoryBytes, vcpuCount);
+                platformDevices.AddRange(pcDevices);
+                if (spec.Image is PcPlatformImage { TestDevice: true })
+                {
+                    var testDev = new TestDevIrqPorts(pc);
+                    bus.RegisterPorts(TestDevIrqPorts.BasePort, TestDevIrqPorts.LineCount, testDev);
+                    platformDevices.Add(testDev);
+                }
+            }
             // The software accelerator's local APICs (KVM's live in the kernel with the PC platform's in-kernel irqchip).
             if (vm is SoftVm soft) bus.RegisterMmio(LocalApic.DefaultBase, LocalApic.WindowSize, soft.ApicWindow);
             virtio = MachineVirtioDevices.Build(spec, vm, pc, bus, spec.CountExitsAs ?? spec.Image.Name);

@@ -11,7 +11,8 @@ namespace Actorvisor.Host.Bench;
 /// <summary>
 /// `actorvisor bench boot`: the same Linux kernel, initramfs, command line, memory and vCPU count booted to a marker line
 /// on the serial console by Actorvisor (a <see cref="Machine"/> on KVM's PC platform, timed from building the machine)
-/// and by QEMU (<c>qemu-system-x86_64 -accel kvm</c>, timed from starting the process), alternating, then Actorvisor
+/// and by QEMU (<c>qemu-system-x86_64 -accel kvm</c>, timed from starting the process), after one untimed warm-up boot
+/// of each, alternating, then Actorvisor
 /// once more per round with its own defaults (the command line plus <c>pci=off</c>: the machine has no PCI device).
 /// Figures: seconds to the marker on each side (median, min, max), their ratio, and the exits of Actorvisor's runs by
 /// reason: those the runtime handled (port I/O, MMIO) and, where the host's KVM statistics are readable
@@ -40,13 +41,25 @@ public static class BootBenchmark
     /// <param name="Timeout">Longest a single boot may take.</param>
     public sealed record Settings(string Kernel, string Initrd, string CommandLine, ulong MemoryBytes, int Vcpus, string Marker, string Qemu, TimeSpan Timeout);
 
-    /// <summary>Runs <paramref name="runs"/> rounds (Actorvisor, QEMU, Actorvisor with pci=off) and returns the figures; progress goes to <paramref name="log"/>.</summary>
+    /// <summary>The fewest timed rounds the bench runs: fewer and one slow round (a busy shared machine) moves the median.</summary>
+    public const int MinimumRuns = 5;
+
+    /// <summary>
+    /// Boots each side once untimed (the process's JIT, the kernel and initramfs read into the page cache, QEMU's
+    /// executable and firmware files read), then runs <paramref name="runs"/> rounds (Actorvisor, QEMU, Actorvisor with
+    /// pci=off) and returns the figures; progress goes to <paramref name="log"/>. Every timed figure is printed as its
+    /// median with min and max over the rounds; the ratios are taken round by round (each Actorvisor boot over the QEMU
+    /// boot of the same round, which ran under the same load) and then summarised the same way.
+    /// </summary>
     public static IReadOnlyList<(string Key, string Value)> Run(Settings settings, int runs, TextWriter log)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(log);
         var actorvisor = new RoundSamples("boot.actorvisor_s", "0.00");
         var qemu = new RoundSamples("boot.qemu_s", "0.00");
         var defaults = new RoundSamples("boot.actorvisor_pci_off_s", "0.00");
+        var ratio = new RoundSamples("boot.ratio", "0.000");
+        var defaultsRatio = new RoundSamples("boot.defaults_ratio", "0.000");
         var actorvisorUptime = new RoundSamples("boot.actorvisor_guest_uptime_s", "0.00");
         var qemuUptime = new RoundSamples("boot.qemu_guest_uptime_s", "0.00");
         var defaultsUptime = new RoundSamples("boot.actorvisor_pci_off_guest_uptime_s", "0.00");
@@ -54,6 +67,12 @@ public static class BootBenchmark
         var qemuExits = new List<IReadOnlyDictionary<string, long>>();
         var defaultsExits = new List<IReadOnlyDictionary<string, long>>();
         string pciOff = settings.CommandLine.Contains("pci=off", StringComparison.Ordinal) ? settings.CommandLine : settings.CommandLine + " pci=off";
+
+        var warmActorvisor = BootActorvisor(settings, settings.CommandLine);
+        log.WriteLine($"bench boot: warm-up (not counted): actorvisor {warmActorvisor.Seconds:0.00} s, guest uptime {warmActorvisor.GuestUptime} s");
+        var warmQemu = BootQemu(settings);
+        log.WriteLine($"bench boot: warm-up (not counted): qemu {warmQemu.Seconds:0.00} s, guest uptime {warmQemu.GuestUptime} s");
+
         for (int round = 1; round <= runs; round++)
         {
             var a = BootActorvisor(settings, settings.CommandLine);
@@ -71,6 +90,9 @@ public static class BootBenchmark
             defaultsExits.Add(d.Exits);
             if (d.GuestUptime is { } du) defaultsUptime.Add(du);
             log.WriteLine($"bench boot: round {round}: actorvisor with pci=off {d.Seconds:0.00} s, guest uptime {d.GuestUptime} s ({Describe(d.Exits)})");
+            ratio.Add(a.Seconds / q.Seconds);
+            defaultsRatio.Add(d.Seconds / q.Seconds);
+            log.WriteLine($"bench boot: round {round}: ratio {a.Seconds / q.Seconds:0.000}, pci=off ratio {d.Seconds / q.Seconds:0.000}");
         }
 
         var figures = new List<(string, string)>
@@ -80,19 +102,21 @@ public static class BootBenchmark
             ("boot.memory_mib", (settings.MemoryBytes >> 20).ToString(CultureInfo.InvariantCulture)),
             ("boot.vcpus", settings.Vcpus.ToString(CultureInfo.InvariantCulture)),
             ("boot.runs", runs.ToString(CultureInfo.InvariantCulture)),
+            ("boot.warmup_actorvisor_s", warmActorvisor.Seconds.ToString("0.00", CultureInfo.InvariantCulture)),
+            ("boot.warmup_qemu_s", warmQemu.Seconds.ToString("0.00", CultureInfo.InvariantCulture)),
         };
         figures.AddRange(actorvisor.Figures());
         figures.AddRange(qemu.Figures());
+        figures.AddRange(ratio.Figures());
         foreach (var uptime in new[] { actorvisorUptime, qemuUptime })
-            if (uptime.Values.Count > 0) figures.Add((uptime.Key, uptime.Figures().First().Value));
-        figures.Add(("boot.ratio", (actorvisor.Median / qemu.Median).ToString("0.000", CultureInfo.InvariantCulture)));
-        figures.AddRange(MedianExits("boot.exits", actorvisorExits));
-        figures.AddRange(MedianExits("boot.qemu_exits", qemuExits));
+            if (uptime.Values.Count > 0) figures.AddRange(uptime.Figures());
+        figures.AddRange(ExitFigures("boot.exits", actorvisorExits));
+        figures.AddRange(ExitFigures("boot.qemu_exits", qemuExits));
         figures.Add(("boot.defaults_cmdline", pciOff));
         figures.AddRange(defaults.Figures());
-        if (defaultsUptime.Values.Count > 0) figures.Add((defaultsUptime.Key, defaultsUptime.Figures().First().Value));
-        figures.Add(("boot.defaults_ratio", (defaults.Median / qemu.Median).ToString("0.000", CultureInfo.InvariantCulture)));
-        figures.AddRange(MedianExits("boot.defaults_exits", defaultsExits));
+        figures.AddRange(defaultsRatio.Figures());
+        if (defaultsUptime.Values.Count > 0) figures.AddRange(defaultsUptime.Figures());
+        figures.AddRange(ExitFigures("boot.defaults_exits", defaultsExits));
         return figures;
     }
 
@@ -180,12 +204,15 @@ public static class BootBenchmark
         return stats;
     }
 
-    private static IEnumerable<(string Key, string Value)> MedianExits(string prefix, List<IReadOnlyDictionary<string, long>> runs)
+    // Each exit reason's count over the rounds: median, min and max.
+    private static IEnumerable<(string Key, string Value)> ExitFigures(string prefix, List<IReadOnlyDictionary<string, long>> runs)
     {
         foreach (var key in runs.SelectMany(r => r.Keys).Distinct().Order(StringComparer.Ordinal))
         {
-            var values = runs.Where(r => r.ContainsKey(key)).Select(r => (double)r[key]).ToList();
-            yield return ($"{prefix}.{key}", Percentiles.Median(values).ToString("0", CultureInfo.InvariantCulture));
+            var samples = new RoundSamples($"{prefix}.{key}", "0");
+            foreach (var run in runs)
+                if (run.TryGetValue(key, out var count)) samples.Add(count);
+            foreach (var figure in samples.Figures()) yield return figure;
         }
     }
 

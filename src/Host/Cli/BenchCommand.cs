@@ -36,9 +36,9 @@ public static class BenchCommand
         var vcpus = new Option<int>("--vcpus") { Description = "vCPUs on both sides", DefaultValueFactory = _ => 1 };
         var marker = new Option<string>("--marker") { Description = "the console text that ends a boot", DefaultValueFactory = _ => "ACTORVISOR-LINUX-UP" };
         var qemu = new Option<string>("--qemu") { Description = "the QEMU executable", DefaultValueFactory = _ => "qemu-system-x86_64" };
-        var runs = new Option<int>("--runs") { Description = "rounds (each: Actorvisor, QEMU, Actorvisor with pci=off)", DefaultValueFactory = _ => 3 };
+        var runs = new Option<int>("--runs") { Description = "timed rounds after one untimed warm-up boot of each side (each round: Actorvisor, QEMU, Actorvisor with pci=off)", DefaultValueFactory = _ => BootBenchmark.MinimumRuns };
         var timeout = new Option<int>("--timeout") { Description = "seconds one boot may take", DefaultValueFactory = _ => 600 };
-        runs.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--runs must be at least 1"); });
+        runs.Validators.Add(r => { if (r.GetValueOrDefault<int>() < BootBenchmark.MinimumRuns) r.AddError($"--runs must be at least {BootBenchmark.MinimumRuns}"); });
         vcpus.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 8) r.AddError("--vcpus must be 1..8"); });
         var command = new Command("boot", "Linux boot to a console marker: Actorvisor on KVM vs qemu-system-x86_64 -accel kvm, same kernel, initramfs, command line, memory and vCPUs, alternating")
             { kernel, initrd, cmdline, memory, vcpus, marker, qemu, runs, timeout };

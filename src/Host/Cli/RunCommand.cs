@@ -59,11 +59,15 @@ public static class RunCommand
             Description = "minimal (RAM, a polled UART, debug-exit) or pc (KVM only: in-kernel PIC, IOAPIC, LAPICs and PIT, fw_cfg, interrupt-driven UART; "
                           + "vCPUs after the first wait for INIT-SIPI), e.g. for test kernels such as kvm-unit-tests (default: pc for --kernel, minimal for --image)",
         };
+        var testDevice = new Option<bool>("--test-device")
+        {
+            Description = "with --platform pc: the interrupt-line ports of a PC test device at 0x2000 (QEMU pc-testdev's convention: writing N to 0x2000+LINE sets the line to N != 0), which conformance kernels such as kvm-unit-tests' ioapic use",
+        };
         var accelerator = CommonOptions.Accelerator();
         var timeout = CommonOptions.Timeout();
         var command = new Command("run", "Run a guest image; the exit code is the byte the guest wrote to the debug-exit port (0xf4)")
         {
-            image, kernel, initrd, cmdline, module, disk, format, mode, loadAddress, entry, memory, vcpus, platform, accelerator, timeout,
+            image, kernel, initrd, cmdline, module, disk, format, mode, loadAddress, entry, memory, vcpus, platform, testDevice, accelerator, timeout,
         };
         command.SetAction(async (parse, _) =>
         {
@@ -123,7 +127,8 @@ public static class RunCommand
             {
                 var modules = parse.GetValue(module)?.Select(MultibootModule.Parse).ToList();
                 bootable = BootableImageFile.Open(file.FullName, requestedMode, vcpuCount: 1, FormatOf(parse.GetValue(format)), parse.GetValue(cmdline), modules);
-                if (parse.GetValue(platform) is GuestPlatform.Pc) bootable = new PcPlatformImage(bootable);
+                if (parse.GetValue(platform) is GuestPlatform.Pc) bootable = new PcPlatformImage(bootable) { TestDevice = parse.GetValue(testDevice) };
+                else if (parse.GetValue(testDevice)) throw new ArgumentException("--test-device goes with --platform pc");
             }
             catch (Exception e) when (e is ImageLoadException or ArgumentException)
             {

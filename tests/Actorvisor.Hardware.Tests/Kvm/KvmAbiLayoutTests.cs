@@ -150,6 +150,7 @@ public sealed class KvmAbiLayoutTests
         { "KVM_GET_CLOCK", KvmIoctls.GetClock, 0x8030ae7c },
         { "KVM_GET_PIT2", KvmIoctls.GetPit2, 0x8070ae9f },
         { "KVM_SET_PIT2", KvmIoctls.SetPit2, 0x4070aea0 },
+        { "KVM_REINJECT_CONTROL", KvmIoctls.ReinjectControl, 0xae71 },
         { "KVM_GET_VCPU_EVENTS", KvmIoctls.GetVcpuEvents, 0x8040ae9f },
         { "KVM_SET_VCPU_EVENTS", KvmIoctls.SetVcpuEvents, 0x4040aea0 },
         { "KVM_GET_DEBUGREGS", KvmIoctls.GetDebugRegs, 0x8080aea1 },

@@ -37,6 +37,14 @@ public sealed class RunBootProtocolTests : IDisposable
     }
 
     [Fact]
+    public async Task The_test_device_without_the_pc_platform_is_refused()
+    {
+        var image = Write("kernel.mb", BootProtocolGuests.MultibootInfoReporter().Bytes.ToArray());
+        var r = await CliProcess.RunAsync("run", "--image", image, "--test-device", "--accelerator", "software");
+        AssertRefused(r, "--test-device goes with --platform pc");
+    }
+
+    [Fact]
     public async Task A_linux_kernel_on_the_minimal_platform_is_refused()
     {
         var r = await CliProcess.RunAsync("run", "--kernel", Write("bzImage", new byte[4096]), "--platform", "minimal", "--accelerator", "kvm");
