@@ -142,7 +142,7 @@ public sealed partial class LinuxVirtioBlockTests : IDisposable
             for m in $(cat /modules.order); do insmod /modules/$m || echo "ACTORVISOR-FAILED insmod $m"; done
             i=0
             while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-            echo "ACTORVISOR-DMESG $(dmesg | grep -m1 'virtio_blk virtio')"
+            echo "ACTORVISOR-DMESG $(dmesg | grep -m1 'virtio_blk virtio[0-9]*: \[vda\]')"
             if mount -t ext4 /dev/vda /mnt; then
               echo "ACTORVISOR-DISK-READ $(cat /mnt/host.txt)"
               if [ -f /mnt/guest.txt ]; then
