@@ -1,6 +1,8 @@
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Acpi;
 using Actorvisor.Hardware.Apic;
 using Actorvisor.Hardware.Devices;
+using Actorvisor.Hardware.Devices.Virtio;
 using Actorvisor.Hardware.Images;
 using Actorvisor.Hardware.Lazy;
 using Actorvisor.Hardware.Memory;
@@ -145,7 +147,16 @@ public sealed class MachineParts : IDisposable
             var boot = new BootSetup(mode, image.Entry, vcpuCount, HandoffFor(image, mode, vcpuCount));
             boot.WriteTables(memory);
             if (platform == GuestPlatform.Pc)
+            {
+                // Both descriptions of the platform: the MP table for a guest without ACPI (or booted with acpi=off), the
+                // ACPI tables for one with it (Linux prefers them; only they announce the virtio-mmio devices to it).
                 memory.Write(Images.Linux.LinuxBootLayout.MpTableAddress, MpTable.Build(Images.Linux.LinuxBootLayout.MpTableAddress, vcpuCount));
+                var acpi = new AcpiSystemDescription(vcpuCount, MpTable.IoApicId(vcpuCount),
+                    [.. spec.Disks.Select((_, i) => (VirtioMmioLayout.AddressOf(i), VirtioMmioLayout.IrqOf(i)))]);
+                var tables = AcpiTables.Build(AcpiTables.PcAddress, acpi);
+                if (tables.Length > AcpiTables.PcRoom) throw new MachineSpecException(nameof(MachineSpec.Disks), $"the ACPI tables take {tables.Length} bytes; the PC platform has room for {AcpiTables.PcRoom}");
+                memory.Write(AcpiTables.PcAddress, tables);
+            }
 
             vm = accelerator.CreateVm();
             vm.SetMemoryRegion(Memslot.For(0, 0, memory));

@@ -3,7 +3,8 @@ namespace Actorvisor.Hardware.Devices.Virtio;
 /// <summary>
 /// Where a machine's virtio-mmio devices sit: device <c>i</c> takes the page at <see cref="Base"/> + i * 4 KiB in
 /// the MMIO window and ISA interrupt <see cref="Irqs"/>[i] (edge-triggered inputs the PC's MP table declares and
-/// no other Actorvisor device uses), and is announced to Linux with <see cref="KernelParameter"/>.
+/// no other Actorvisor device uses). The PC platform's ACPI DSDT announces each to Linux (Acpi.AcpiTables); a kernel
+/// built with CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES also takes <see cref="KernelParameter"/>.
 /// </summary>
 public static class VirtioMmioLayout
 {

@@ -5,7 +5,8 @@ namespace Actorvisor.Hardware.Images.Linux;
 /// <summary>
 /// Builds the boot_params "zero page" a 64-bit Linux entry reads through RSI: the file's setup header copied to
 /// offset 0x1f1, then what the loader fills in (type_of_loader, command line pointer, initrd address and size)
-/// and the e820 memory map (count at 0x1e8, table at 0x2d0).
+/// the e820 memory map (count at 0x1e8, table at 0x2d0) and the RSDP's address (acpi_rsdp_addr at 0x70; a kernel older
+/// than boot protocol 2.14 ignores it and finds the RSDP by scanning 0xe0000-0xfffff).
 /// </summary>
 public static class LinuxBootParams
 {
@@ -15,6 +16,8 @@ public static class LinuxBootParams
     public const int E820TableOffset = 0x2d0;
     /// <summary>The table's capacity (E820_MAX_ENTRIES_ZEROPAGE).</summary>
     public const int MaxE820Entries = 128;
+    /// <summary>Offset of acpi_rsdp_addr (u64, boot protocol 2.14): where the kernel finds the RSDP without scanning for it.</summary>
+    public const int AcpiRsdpAddressOffset = 0x070;
     /// <summary>Offset of type_of_loader.</summary>
     public const int TypeOfLoaderOffset = 0x210;
     /// <summary>Offset of ramdisk_image (u32).</summary>
@@ -28,10 +31,11 @@ public static class LinuxBootParams
 
     /// <summary>
     /// The zero page for a kernel whose file starts with <paramref name="kernelFile"/> (the header is copied from it),
-    /// with the command line at <paramref name="commandLineAddress"/>, the initrd (size 0: none) and <paramref name="e820"/>.
+    /// with the command line at <paramref name="commandLineAddress"/>, the initrd (size 0: none), <paramref name="e820"/> and
+    /// the RSDP at <paramref name="acpiRsdpAddress"/> (0: none given).
     /// </summary>
     public static byte[] Build(ReadOnlySpan<byte> kernelFile, LinuxSetupHeader header, ulong commandLineAddress,
-        ulong initrdAddress, ulong initrdSize, IReadOnlyList<E820Entry> e820)
+        ulong initrdAddress, ulong initrdSize, IReadOnlyList<E820Entry> e820, ulong acpiRsdpAddress = 0)
     {
         ArgumentNullException.ThrowIfNull(header);
         ArgumentNullException.ThrowIfNull(e820);
@@ -45,6 +49,7 @@ public static class LinuxBootParams
         BinaryPrimitives.WriteUInt32LittleEndian(span[CommandLinePointerOffset..], (uint)commandLineAddress);
         BinaryPrimitives.WriteUInt32LittleEndian(span[RamdiskImageOffset..], (uint)initrdAddress);
         BinaryPrimitives.WriteUInt32LittleEndian(span[RamdiskSizeOffset..], (uint)initrdSize);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[AcpiRsdpAddressOffset..], acpiRsdpAddress);
         span[E820EntriesOffset] = (byte)e820.Count;
         for (int i = 0; i < e820.Count; i++)
         {

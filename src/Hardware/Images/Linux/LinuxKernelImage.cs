@@ -98,7 +98,8 @@ public sealed class LinuxKernelImage : IBootableImage
         ram.Span(LinuxBootLayout.CommandLineAddress, (int)(LinuxBootLayout.CommandLineLimit - LinuxBootLayout.CommandLineAddress)).Clear();
         ram.Write(LinuxBootLayout.CommandLineAddress, commandLine);
         segments.Add(new LoadedSegment(LinuxBootLayout.CommandLineAddress, (ulong)commandLine.Length + 1, (ulong)commandLine.Length + 1));
-        var bootParams = LinuxBootParams.Build(file, header, LinuxBootLayout.CommandLineAddress, initrdAddress, initrdSize, PcMemoryMap.For(ramEnd));
+        var bootParams = LinuxBootParams.Build(file, header, LinuxBootLayout.CommandLineAddress, initrdAddress, initrdSize, PcMemoryMap.For(ramEnd),
+            Acpi.AcpiTables.PcAddress);
         ram.Write(LinuxBootLayout.BootParamsAddress, bootParams);
         segments.Add(new LoadedSegment(LinuxBootLayout.BootParamsAddress, (ulong)bootParams.Length, (ulong)bootParams.Length));
 

@@ -62,23 +62,28 @@ public sealed class LinuxKernelImageTests : IDisposable
         Assert.Equal(expectedHeader, zp.AsSpan(0x1f1, 0x268 - 0x1f1).ToArray());
         Assert.Equal(new byte[] { 0x48, 0x64, 0x72, 0x53 }, zp.AsSpan(0x202, 4).ToArray()); // "HdrS"
 
-        // e820: 4 entries of (addr u64, size u64, type u32), little-endian.
-        Assert.Equal(4, zp[0x1e8]);
+        // e820: 5 entries of (addr u64, size u64, type u32), little-endian.
+        Assert.Equal(5, zp[0x1e8]);
         byte[] expectedE820 =
         [
             // [0, 0x9fc00) RAM
             0, 0, 0, 0, 0, 0, 0, 0, /**/ 0x00, 0xfc, 0x09, 0, 0, 0, 0, 0, /**/ 1, 0, 0, 0,
             // [0x9fc00, 0xa0000) reserved: EBDA with the MP table
             0x00, 0xfc, 0x09, 0, 0, 0, 0, 0, /**/ 0x00, 0x04, 0, 0, 0, 0, 0, 0, /**/ 2, 0, 0, 0,
+            // [0xe0000, 0xf0000) reserved: the ACPI tables
+            0x00, 0x00, 0x0e, 0, 0, 0, 0, 0, /**/ 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, /**/ 2, 0, 0, 0,
             // [0xf0000, 0x100000) reserved: BIOS area
             0x00, 0x00, 0x0f, 0, 0, 0, 0, 0, /**/ 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, /**/ 2, 0, 0, 0,
             // [1 MiB, 64 MiB) RAM
             0x00, 0x00, 0x10, 0, 0, 0, 0, 0, /**/ 0x00, 0x00, 0xf0, 0x03, 0, 0, 0, 0, /**/ 1, 0, 0, 0,
         ];
         Assert.Equal(expectedE820, zp.AsSpan(0x2d0, expectedE820.Length).ToArray());
-        // Nothing else: the rest of the page is zero (no screen_info, no EDD, no 5th e820 entry).
+        // acpi_rsdp_addr (boot protocol 2.14): the RSDP at 0xe0000.
+        Assert.Equal(0xe0000UL, BinaryPrimitives.ReadUInt64LittleEndian(zp.AsSpan(0x70)));
+        // Nothing else: the rest of the page is zero (no screen_info, no EDD, no 6th e820 entry).
         Assert.All(zp.AsSpan(0x2d0 + expectedE820.Length).ToArray(), b => Assert.Equal(0, b));
-        Assert.All(zp.AsSpan(0, 0x1e8).ToArray(), b => Assert.Equal(0, b));
+        Assert.All(zp.AsSpan(0, 0x70).ToArray(), b => Assert.Equal(0, b));
+        Assert.All(zp.AsSpan(0x78, 0x1e8 - 0x78).ToArray(), b => Assert.Equal(0, b));
 
         // The initrd is at the top of RAM, page aligned.
         Assert.Equal(initrd, _ram.Span(0x3ffe000, initrd.Length).ToArray());
