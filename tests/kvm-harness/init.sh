@@ -84,6 +84,8 @@ mount -t proc proc $R/proc
 mount -t sysfs sys $R/sys
 mount -o bind /dev $R/dev
 mount -t cgroup2 none $R/sys/fs/cgroup 2>/dev/null
+# tracefs: tests count the kernel's tracepoints (e.g. KVM's async page faults) from /sys/kernel/tracing.
+mount -t tracefs nodev $R/sys/kernel/tracing 2>/dev/null
 chmod 1777 $R/tmp
 
 if [ -n "${COMMAND:-}" ]; then

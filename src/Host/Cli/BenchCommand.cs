@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Actorvisor.Host.Bench;
+using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Guests;
 
 namespace Actorvisor.Host.Cli;
@@ -134,13 +135,17 @@ public static class BenchCommand
         var pages = new Option<int>("--pages") { Description = "lazy pages the guest's walker reads", DefaultValueFactory = _ => 2048 };
         var latency = new Option<double>("--latency-ms") { Description = "store latency per page read, in ms", DefaultValueFactory = _ => 1.0 };
         var tasks = new Option<int>("--compute-tasks") { Description = "compute tasks beside the walker", DefaultValueFactory = _ => 3 };
+        var accelerator = new Option<AcceleratorPreference>("--accelerator")
+        {
+            Description = "software, or kvm (the guest on the PC platform, the kernel doing the protocol)", DefaultValueFactory = _ => AcceleratorPreference.Software,
+        };
         var rounds = Rounds();
         pages.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 64 or > 262_144) r.AddError("--pages must be 64..262144"); });
         latency.Validators.Add(r => { if (r.GetValueOrDefault<double>() is < 0 or > 1000) r.AddError("--latency-ms must be 0..1000"); });
         tasks.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > AsyncPfSchedulerGuest.MaxComputeTasks) r.AddError($"--compute-tasks must be 1..{AsyncPfSchedulerGuest.MaxComputeTasks}"); });
         var command = new Command("asyncpf-guest", "A one-vCPU guest scheduler whose walker sleeps on async page faults: compute done with the protocol vs blocking vs no faults (overlap)")
-            { pages, latency, tasks, rounds };
-        command.SetAction(parse => Print(AsyncPfGuestBenchmark.Run(parse.GetValue(pages), parse.GetValue(latency), parse.GetValue(tasks), parse.GetValue(rounds), Console.Error)));
+            { pages, latency, tasks, accelerator, rounds };
+        command.SetAction(parse => Print(AsyncPfGuestBenchmark.Run(parse.GetValue(accelerator), parse.GetValue(pages), parse.GetValue(latency), parse.GetValue(tasks), parse.GetValue(rounds), Console.Error)));
         return command;
     }
 

@@ -28,7 +28,7 @@ public abstract class AsyncPfTestKit(ITestOutputHelper output) : VmTestKit(outpu
     /// pages of lazy memory at <see cref="LazyGuests.LazyBase"/> from <paramref name="store"/>, through
     /// <see cref="MachineVm.Spec"/> as a user would.
     /// </summary>
-    protected LazyVm CreateLazyVm(IActorRef node, string name, GuestImage guest, IBackingStore store, int lazyPages, AsyncPfOptions? options = null,
+    protected LazyVm CreateLazyVm(IActorRef node, string name, Hardware.Images.IBootableImage guest, IBackingStore store, int lazyPages, AsyncPfOptions? options = null,
         Hardware.Accel.IAccelerator? accelerator = null)
     {
         var done = new DoneDevice(guest.VcpuCount);

@@ -9,7 +9,8 @@ namespace Actorvisor.Kvm.Tests.Runner;
 /// <see cref="ResultLine"/> per result, after one plan line per selected test (the names as discovered here, which
 /// is what the harness expects: a theory skipped at discovery elsewhere is one case there but one per row here).
 /// Arguments: <c>--filter TEXT</c> (repeatable; runs tests whose display name contains any TEXT), <c>--exclude TEXT</c>
-/// (repeatable; leaves out tests whose display name contains any TEXT), <c>--list</c> (print the test names and exit).
+/// (repeatable; leaves out tests whose display name contains any TEXT), <c>--list</c> (print the test names and exit), <c>--show-output</c> (print each passing test's
+/// output, indented with "  | ", before its result line: the figures a test measured, seen through run.sh --command).
 /// Exit code: 0 all ran tests passed, 1 a test failed, 2 no test matched or the run itself broke.
 /// </summary>
 public static class InProcessRunner
@@ -19,7 +20,7 @@ public static class InProcessRunner
     {
         var filters = new List<string>();
         var excludes = new List<string>();
-        bool list = false;
+        bool list = false, showOutput = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -27,8 +28,9 @@ public static class InProcessRunner
                 case "--filter" when i + 1 < args.Length: filters.Add(args[++i]); break;
                 case "--exclude" when i + 1 < args.Length: excludes.Add(args[++i]); break;
                 case "--list": list = true; break;
+                case "--show-output": showOutput = true; break;
                 default:
-                    output.WriteLine($"unknown argument '{args[i]}'; usage: [--filter TEXT]... [--exclude TEXT]... [--list]");
+                    output.WriteLine($"unknown argument '{args[i]}'; usage: [--filter TEXT]... [--exclude TEXT]... [--list] [--show-output]");
                     return 2;
             }
         }
@@ -69,7 +71,11 @@ public static class InProcessRunner
                 switch (m)
                 {
                     case ITestStarting s: output.WriteLine(ResultLine.Run(s.Test.DisplayName)); break;
-                    case ITestPassed p: passed++; output.WriteLine(ResultLine.Pass(p.Test.DisplayName, p.ExecutionTime)); break;
+                    case ITestPassed p:
+                        passed++;
+                        if (showOutput) WriteTestOutput(output, p.Output);
+                        output.WriteLine(ResultLine.Pass(p.Test.DisplayName, p.ExecutionTime));
+                        break;
                     case ITestFailed f: failed++; output.WriteLine(ResultLine.Fail(f.Test.DisplayName, Describe(f))); break;
                     case ITestSkipped k: skipped++; output.WriteLine(ResultLine.Skip(k.Test.DisplayName, k.Reason)); break;
                     // Failures outside a test (fixture constructors, class cleanup, the runner itself) count too.
@@ -85,6 +91,13 @@ public static class InProcessRunner
         }
         output.WriteLine(ResultLine.Done(passed, failed, skipped));
         return failed > 0 ? 1 : 0;
+    }
+
+    // --show-output: what a passing test wrote to its ITestOutputHelper (figures it measured), indented, before its result line.
+    private static void WriteTestOutput(TextWriter output, string? text)
+    {
+        if (string.IsNullOrEmpty(text)) return;
+        foreach (var line in text.TrimEnd('\n').Split('\n')) output.WriteLine($"  | {line.TrimEnd('\r')}");
     }
 
     private static IEnumerable<ITestCase> Discover(XunitTestFramework framework, TestSuite suite, OptionBag options, TextWriter output)
