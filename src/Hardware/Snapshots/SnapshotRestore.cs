@@ -44,8 +44,6 @@ public static class SnapshotRestore
         var regions = new List<SnapshotMemoryRegion>();
         HostMemory? memory = null;
         LazyGuestMemory? lazy = null;
-        IVirtualMachine? vm = null;
-        var vcpus = new List<IVirtualCpu>();
         ulong done = 0, total = snapshot.Manifest.MemoryBytes;
         void Read(ulong bytes) => progress?.Invoke(done += bytes, total);
         try
@@ -87,16 +85,56 @@ public static class SnapshotRestore
                 regions.Add(new(other.Slot, other.GuestPhysicalAddress, extra));
             }
 
+            var image = new RestoredGuestImage(snapshot.Manifest);
+            return Assemble(accelerator, regions, lazy, image, console, owned,
+                [.. Enumerable.Range(0, vcpuCount).Select(i => new SavedState(snapshot.Manifest.Vcpus[i], () => snapshot.VcpuState(i)))],
+                new SavedState(snapshot.Manifest.Platform, () => snapshot.PlatformState),
+                [.. snapshot.Manifest.Devices.Select(d => new SavedState(d.File, () => snapshot.DeviceState(d.Name) ?? [], d.Name))],
+                (part, e) => new SnapshotException(Path.Join(snapshot.Directory, part), e.Message, e));
+        }
+        catch
+        {
+            lazy?.Dispose();
+            if (lazy is null) memory?.Dispose();
+            foreach (var o in owned) o.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Builds a machine around guest memory that already holds the saved VM's pages (<paramref name="regions"/>, memslot 0
+    /// first and at guest-physical 0, lazily filled if <paramref name="lazy"/> is set): a new accelerator VM with those
+    /// memslots, one vCPU per <paramref name="vcpuStates"/> loaded from it, the platform state, and the minimal platform's
+    /// devices (UART on COM1, debug-exit port, the software accelerator's APIC window) with the devices' saved states.
+    /// A state a component refuses becomes <paramref name="refusal"/>(its origin, the FormatException). On failure the
+    /// VM and vCPUs built here are released; the memory and <paramref name="owned"/> stay the caller's to release.
+    /// On success the machine owns all of it.
+    /// </summary>
+    public static MachineParts Assemble(IAccelerator accelerator, IReadOnlyList<SnapshotMemoryRegion> regions, LazyGuestMemory? lazy,
+        IBootableImage image, IConsoleSink console, IReadOnlyList<IDisposable> owned, IReadOnlyList<SavedState> vcpuStates, SavedState platformState,
+        IReadOnlyList<SavedState> deviceStates, Func<string, FormatException, Exception> refusal)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        ArgumentNullException.ThrowIfNull(regions);
+        ArgumentNullException.ThrowIfNull(refusal);
+        if (regions.Count == 0 || regions[0].Slot != 0 || regions[0].GuestPhysicalAddress != 0)
+            throw new ArgumentException("the first region must be memslot 0 at guest-physical 0", nameof(regions));
+        var memory = regions[0].Memory;
+        IVirtualMachine? vm = null;
+        var vcpus = new List<IVirtualCpu>();
+        try
+        {
             vm = accelerator.CreateVm();
             vm.SetMemoryRegion(lazy is null ? Memslot.For(0, 0, memory) : lazy.ToMemslot(0, 0));
             foreach (var region in regions.Skip(1)) vm.SetMemoryRegion(Memslot.For(region.Slot, region.GuestPhysicalAddress, region.Memory));
-            for (int i = 0; i < vcpuCount; i++)
+            for (int i = 0; i < vcpuStates.Count; i++)
             {
                 var vcpu = vm.CreateVcpu(i);
                 vcpus.Add(vcpu);
-                Apply(snapshot, snapshot.Manifest.Vcpus[i], () => vcpu.RestoreState(snapshot.VcpuState(i)));
+                var saved = vcpuStates[i];
+                Apply(saved.Origin, () => vcpu.RestoreState(saved.Read()), refusal);
             }
-            Apply(snapshot, snapshot.Manifest.Platform, () => vm.RestorePlatformState(snapshot.PlatformState));
+            Apply(platformState.Origin, () => vm.RestorePlatformState(platformState.Read()), refusal);
 
             var bus = new DeviceBus();
             var serial = new Uart16550(console);
@@ -105,32 +143,29 @@ public static class SnapshotRestore
             bus.RegisterPorts(DebugExitDevice.DefaultPort, 1, debugExit);
             if (vm is SoftVm soft) bus.RegisterMmio(LocalApic.DefaultBase, LocalApic.WindowSize, soft.ApicWindow);
             IStatefulDevice[] devices = [serial];
-            foreach (var saved in snapshot.Manifest.Devices)
+            foreach (var saved in deviceStates)
             {
-                var device = devices.FirstOrDefault(d => d.Name == saved.Name)
-                    ?? throw new SnapshotException(Path.Join(snapshot.Directory, saved.File), $"device '{saved.Name}' has no counterpart in a restored machine (it restores {string.Join(", ", devices.Select(d => d.Name))})");
-                Apply(snapshot, saved.File, () => device.RestoreState(snapshot.DeviceState(saved.Name)));
+                var device = devices.FirstOrDefault(d => d.Name == saved.DeviceName);
+                if (device is null)
+                    throw refusal(saved.Origin, new FormatException($"device '{saved.DeviceName}' has no counterpart in a restored machine (it restores {string.Join(", ", devices.Select(d => d.Name))})"));
+                Apply(saved.Origin, () => device.RestoreState(saved.Read()), refusal);
             }
 
-            var image = new RestoredGuestImage(snapshot.Manifest);
-            var spec = new MachineSpec { Image = image, MemoryBytes = ram.Size, VcpuCount = vcpuCount };
+            var spec = new MachineSpec { Image = image, MemoryBytes = memory.Size, VcpuCount = vcpuStates.Count };
             var loaded = new LoadedImage(image.Name, 0, []);
-            var boot = new BootSetup(image.BootMode, 0, vcpuCount);
+            var boot = new BootSetup(image.BootMode, 0, vcpuStates.Count);
             return new MachineParts(spec, memory, lazy, vm, [.. vcpus], loaded, boot, bus, serial, debugExit, null, [], regions, owned);
         }
         catch
         {
             foreach (var v in vcpus) v.Dispose();
             vm?.Dispose();
-            lazy?.Dispose();
-            if (lazy is null) memory?.Dispose();
-            foreach (var o in owned) o.Dispose();
             throw;
         }
     }
 
-    // A state a component refuses (another version, another vCPU count) is the file's fault: name it.
-    private static void Apply(SnapshotReader snapshot, string file, Action load)
+    // A state a component refuses (another version, another vCPU count) is its origin's fault: name it.
+    private static void Apply(string origin, Action load, Func<string, FormatException, Exception> refusal)
     {
         try
         {
@@ -138,7 +173,7 @@ public static class SnapshotRestore
         }
         catch (FormatException e)
         {
-            throw new SnapshotException(Path.Join(snapshot.Directory, file), e.Message, e);
+            throw refusal(origin, e);
         }
     }
 }
