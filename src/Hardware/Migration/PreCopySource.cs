@@ -32,6 +32,8 @@ public static class PreCopySource
         ArgumentNullException.ThrowIfNull(vm);
         ArgumentNullException.ThrowIfNull(channel);
         options ??= new PreCopyOptions();
+        if (options.MaxDowntime < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(options), options.MaxDowntime, "the downtime budget must not be negative");
+        if (options.MaxRounds < 0) throw new ArgumentOutOfRangeException(nameof(options), options.MaxRounds, "the round limit must not be negative");
         var parts = vm.Parts;
         var regions = parts.MemoryRegions;
         if (regions.FirstOrDefault(r => r.Lazy is not null) is { } lazy)
