@@ -12,7 +12,7 @@ namespace Actorvisor.Hardware.Tests.Migration;
 
 /// <summary>
 /// Pre-copy live migration on KVM (the dirty log is KVM_GET_DIRTY_LOG): the dirtying counter guest moves between two
-/// VMs of this process over loopback TCP while it runs, every page equal at the pause, its sequence and its own
+/// VMs of this process over a Unix socket while it runs, every page equal at the pause, its sequence and its own
 /// checksum intact. Runs in the KVM harness (tests/kvm-harness), skipped where there is no hardware-assisted KVM.
 /// </summary>
 public sealed class KvmPreCopyMigrationTests
@@ -28,25 +28,33 @@ public sealed class KvmPreCopyMigrationTests
         using var targetAccelerator = KvmAccelerator.Open();
         var sourceConsole = new CapturingConsoleSink(8 << 20);
         using var source = new RunningGuest("kvm-mover", MachineParts.Build(sourceAccelerator, new MachineSpec { Image = guest, MemoryBytes = 8 << 20 }, sourceConsole), sourceConsole);
+        source.Allow(50);
         source.Start();
         await source.AfterLines(50);
+        // From here it runs freely, during the pre-copy rounds: 200,000 lines last far longer than the migration.
+        source.Allow(int.MaxValue);
 
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
+        // A Unix socket, not TCP: the KVM harness's L1 has no loopback interface up.
+        var path = Path.Join(Path.GetTempPath(), $"actorvisor-migrate-{Guid.NewGuid():N}.sock");
+        var endpoint = new UnixDomainSocketEndPoint(path);
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(endpoint);
+        listener.Listen(1);
         var targetConsole = new CapturingConsoleSink(8 << 20);
         var receiving = Task.Factory.StartNew(() =>
         {
-            using var socket = listener.AcceptTcpClient();
-            using var channel = new MigrationChannel(socket.GetStream());
+            using var socket = listener.Accept();
+            using var channel = new MigrationChannel(new NetworkStream(socket, ownsSocket: true));
             return MigrationTarget.Receive(targetAccelerator, channel, targetConsole);
         }, TaskCreationOptions.LongRunning);
         MigrationResult result;
-        using (var client = new TcpClient())
+        using (var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
         {
-            client.Connect(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port);
-            using var channel = new MigrationChannel(client.GetStream());
+            client.Connect(endpoint);
+            using var channel = new MigrationChannel(new NetworkStream(client, ownsSocket: false));
             result = PreCopySource.Run(source, channel, new PreCopyOptions());
         }
+        File.Delete(path);
         using var target = (await receiving).Parts;
 
         var before = source.MemoryAtPause!;

@@ -67,6 +67,7 @@ public sealed class PreCopyMigrationTests : IDisposable
     private void AwaitMoreLines(int more)
     {
         int now = _sourceConsole.Text.Count(c => c == '\n');
+        _source.Allow(now + more);
         // ~1 ms of guest time per 16 lines here; a stalled guest is what the bound catches.
         Assert.True(_source.AfterLines(now + more).Wait(TimeSpan.FromSeconds(60)), $"the source guest printed no {more} more lines after line {now} while being migrated");
     }
@@ -82,6 +83,9 @@ public sealed class PreCopyMigrationTests : IDisposable
     [InlineData(0, 2)]   // a budget nothing but an idle guest meets: pre-copy ends at the round limit
     public async Task A_dirtying_guest_moves_while_running_and_continues_where_it_was(int maxDowntimeMs, int maxRounds)
     {
+        // The guest runs only while the test lets it (between the rounds), so however slow the machine it is still
+        // running at the pause: 50 + 20 lines a round of its 3000.
+        _source.Allow(MigrateAfter);
         _source.Start();
         await _source.AfterLines(MigrateAfter);
         var targetConsole = new CapturingConsoleSink();
@@ -126,6 +130,7 @@ public sealed class PreCopyMigrationTests : IDisposable
     [Fact]
     public async Task A_target_that_refuses_leaves_the_source_running_and_the_reason_reaches_it()
     {
+        _source.Allow(MigrateAfter);
         _source.Start();
         await _source.AfterLines(MigrateAfter);
         var receiving = ReceiveInBackground(new CapturingConsoleSink(), header => $"no room for {header.MemoryBytes} bytes");
@@ -139,6 +144,7 @@ public sealed class PreCopyMigrationTests : IDisposable
     [Fact]
     public async Task A_stream_that_breaks_during_pre_copy_leaves_the_source_running_with_logging_off()
     {
+        _source.Allow(MigrateAfter);
         _source.Start();
         await _source.AfterLines(MigrateAfter);
         // A target that accepts, takes two page batches and hangs up.
@@ -166,6 +172,7 @@ public sealed class PreCopyMigrationTests : IDisposable
     [Fact]
     public async Task A_cancelled_migration_tells_the_target_and_leaves_the_source_running()
     {
+        _source.Allow(MigrateAfter);
         _source.Start();
         await _source.AfterLines(MigrateAfter);
         var receiving = ReceiveInBackground(new CapturingConsoleSink());
@@ -200,6 +207,7 @@ public sealed class PreCopyMigrationTests : IDisposable
 
     private async Task AssertSourceEndsCorrectly(int? expectPauses)
     {
+        _source.Allow(int.MaxValue);
         var exit = await _source.Finished();
         Assert.IsType<VcpuExit.PortIo>(exit);
         Assert.Equal(Guest.ExpectedConsole, _sourceConsole.Text);

@@ -10,6 +10,8 @@ namespace Actorvisor.Hardware.Tests.Migration;
 /// <summary>
 /// A machine whose vCPU 0 runs on a thread of its own until the guest exits, pausable from another thread: the
 /// migration source of the tests. It records the guest memory as it was at each pause (what the target must hold).
+/// The guest runs only up to the line the test allows (<see cref="Allow"/>; no limit by default): a test that needs
+/// it still running after a migration on a loaded machine holds it at a line boundary instead of racing its end.
 /// </summary>
 internal sealed class RunningGuest : IMigratingVm, IDisposable
 {
@@ -17,13 +19,14 @@ internal sealed class RunningGuest : IMigratingVm, IDisposable
     private readonly LineCounter _handler;
     private Task<VcpuExit?> _loop = Task.FromResult<VcpuExit?>(null);
     private volatile bool _pauseRequested;
+    private readonly SemaphoreSlim _allowanceChanged = new(0);
 
     public RunningGuest(string name, MachineParts parts, CapturingConsoleSink console)
     {
         Name = name;
         Parts = parts;
         _console = console;
-        _handler = new LineCounter(parts.Bus, console);
+        _handler = new LineCounter(parts.Bus);
     }
 
     public string Name { get; }
@@ -37,6 +40,13 @@ internal sealed class RunningGuest : IMigratingVm, IDisposable
     public string ConsoleAtPause { get; private set; } = "";
 
     public int Pauses { get; private set; }
+
+    /// <summary>Lets the guest run until it has printed <paramref name="lines"/> lines (it stops at that line boundary).</summary>
+    public void Allow(int lines)
+    {
+        _handler.Allowed = lines;
+        _allowanceChanged.Release();
+    }
 
     /// <summary>Completes when the guest has printed the given number of lines.</summary>
     public Task AfterLines(int lines) => _handler.After(lines);
@@ -58,6 +68,7 @@ internal sealed class RunningGuest : IMigratingVm, IDisposable
     {
         _pauseRequested = true;
         Parts.Vcpus[0].Kick();
+        _allowanceChanged.Release();
         var exit = _loop.GetAwaiter().GetResult();
         if (exit is not null) throw new InvalidOperationException($"the guest ended ({exit}) before the pause; console: {_console.Text}");
         Pauses++;
@@ -76,6 +87,12 @@ internal sealed class RunningGuest : IMigratingVm, IDisposable
         {
             var exit = Parts.Vcpus[0].Run(_handler);
             if (exit is VcpuExit.Interrupted) continue;
+            if (exit is VcpuExit.PortIo { Port: GuestLibrary.PortIoLoopPort })
+            {
+                // Held at a line boundary until the test allows more lines or pauses it.
+                while (!_pauseRequested && _handler.AtAllowance) _allowanceChanged.Wait();
+                continue;
+            }
             if (exit is VcpuExit.PortIo { Port: DebugExitDevice.DefaultPort }) return exit;
             throw new InvalidOperationException($"unexpected exit {exit}; console: {_console.Text}");
         }
@@ -86,6 +103,7 @@ internal sealed class RunningGuest : IMigratingVm, IDisposable
     {
         _pauseRequested = true;
         Parts.Vcpus[0].Kick();
+        _allowanceChanged.Release();
         try
         {
             _loop.Wait();
@@ -98,9 +116,16 @@ internal sealed class RunningGuest : IMigratingVm, IDisposable
     }
 
     /// <summary>The machine's bus, which also completes the waits for a number of console lines.</summary>
-    private sealed class LineCounter(DeviceBus bus, CapturingConsoleSink console) : IExitHandler
+    private sealed class LineCounter(DeviceBus bus) : IExitHandler
     {
         private readonly List<(int Lines, TaskCompletionSource Done)> _waits = [];
+        private int _lines;
+
+        /// <summary>The line count the guest may reach before it is held.</summary>
+        public volatile int Allowed = int.MaxValue;
+
+        /// <summary>True while the guest has printed as many lines as it is allowed.</summary>
+        public bool AtAllowance => Volatile.Read(ref _lines) >= Allowed;
 
         public Task After(int lines)
         {
@@ -113,8 +138,10 @@ internal sealed class RunningGuest : IMigratingVm, IDisposable
         public ExitAction OnPortIo(ushort port, IoDirection direction, Span<byte> data)
         {
             var action = bus.OnPortIo(port, direction, data);
-            if (port == GuestLibrary.PortIoLoopPort) Check();
-            return action;
+            if (port != GuestLibrary.PortIoLoopPort) return action;
+            Interlocked.Increment(ref _lines);
+            Check();
+            return AtAllowance ? ExitAction.Stop : action;
         }
 
         public ExitAction OnMmio(ulong gpa, bool isWrite, Span<byte> data) => bus.OnMmio(gpa, isWrite, data);
@@ -124,7 +151,7 @@ internal sealed class RunningGuest : IMigratingVm, IDisposable
             lock (_waits)
             {
                 if (_waits.Count == 0) return;
-                int lines = console.Text.Count(c => c == '\n');
+                int lines = Volatile.Read(ref _lines);
                 foreach (var w in _waits.Where(w => w.Lines <= lines).ToList())
                 {
                     w.Done.TrySetResult();
