@@ -18,8 +18,9 @@ namespace Actorvisor.Actors.Tests.Migration;
 /// </summary>
 public sealed class VmMigrationTests : VmTestKit, IDisposable
 {
-    // Seconds of guest time on the software accelerator; the migration starts after 20 lines and takes well under one.
-    private const int Lines = 30_000, Pages = 256, PagesPerLine = 8;
+    // About ten seconds of guest time on the software accelerator; the migration starts after 20 lines and let ~8,000 more
+    // pass in a loaded run (it takes well under a second).
+    private const int Lines = 100_000, Pages = 256, PagesPerLine = 8;
     private static readonly GuestImage Guest = GuestLibrary.DirtyingCounter(Lines, Pages, PagesPerLine);
     private readonly ActorSystem _targetSystem = ActorSystem.Create("target-node", "akka.loglevel = WARNING");
 
