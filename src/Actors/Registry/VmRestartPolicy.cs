@@ -25,7 +25,7 @@ public static class VmRestartPolicies
     public static readonly IReadOnlyList<string> Names = ["never", "on-failure", "always"];
 
     /// <summary>True if a VM under <paramref name="policy"/> that ended with <paramref name="outcome"/> is restarted.</summary>
-    public static bool RestartsAfter(this VmRestartPolicy policy, VmOutcome outcome) => outcome is not VmOutcome.StoppedOnRequest && policy switch
+    public static bool RestartsAfter(this VmRestartPolicy policy, VmOutcome outcome) => outcome is not (VmOutcome.StoppedOnRequest or VmOutcome.MigratedAway) && policy switch
     {
         VmRestartPolicy.OnFailure => outcome is VmOutcome.Failed,
         VmRestartPolicy.Always => true,

@@ -75,6 +75,7 @@ public static class MachineVm
             OtherResources = [.. asyncPf is null ? [] : new IDisposable[] { asyncPf }, .. otherResources, .. machine.OwnedResources],
             VcpuThreads = vcpuThreads,
             SnapshotContent = vcpuStates => SnapshotContent.Of(machine, "", vcpuStates),
+            Machine = machine,
             // The bus stops a vCPU on a debug-exit write or (PC platform) the i8042 reset command; any other stop is a
             // device giving up on the guest.
             InterpretExit = exit => exit switch
@@ -107,6 +108,23 @@ public static class MachineVm
         return new VmActorSpec(name, snapshot.VcpuCount, snapshot.Manifest.MemoryBytes,
             context => Restore(accelerator, snapshot, mode, context, asyncPf, routerBuilt, progress, vcpuThreads),
             $"{snapshot.Manifest.Image} restored ({mode.ToString().ToLowerInvariant()}) from {snapshot.Directory} on {accelerator.Description}");
+    }
+
+    /// <summary>
+    /// A spec for a VM that arrived by live migration (<see cref="Hardware.Migration.MigrationTarget"/>): its machine is
+    /// built and loaded with the source's state, so the spec only hands it over; the VM starts where the source paused it.
+    /// Its console output so far stays with the source: the machine's UART writes to this VM's console relay from now on.
+    /// </summary>
+    public static VmActorSpec MigratedSpec(string name, Hardware.Migration.MigrationReceived received, IAccelerator accelerator, MigrationConsole console)
+    {
+        ArgumentNullException.ThrowIfNull(received);
+        ArgumentNullException.ThrowIfNull(console);
+        var machine = received.Parts;
+        return new VmActorSpec(name, machine.Vcpus.Count, received.Header.MemoryBytes, context =>
+        {
+            console.Attach(context.Console);
+            return Parts(machine, null, null, [], vcpuThreads: null);
+        }, $"{received.Header.Image} migrated from VM {received.Header.VmName} on {accelerator.Description}");
     }
 
     private static VmParts Restore(IAccelerator accelerator, SnapshotReader snapshot, RestoreMode mode, VmBuildContext context,

@@ -40,6 +40,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     private VmTeardown? _teardown; // once started; PostStop completes it
     private VmOutcome? _crash; // this actor's own exception, reported by the teardown PostStop runs
     private VmSnapshotWrite? _snapshot; // while a snapshot is being taken; PostStop waits for its write
+    private VmMigrationSend? _migration; // while a live migration is being sent; PostStop cancels it and waits for its thread
 
     /// <summary>The stash used while a transition waits for its vCPUs.</summary>
     public IStash Stash { get; set; } = null!;
@@ -119,6 +120,8 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         // A Created VM is snapshotted as built (its vCPUs parked before the first instruction), a Paused one where it stopped.
         Receive<SnapshotVm>(_ => state is VmState.Paused or VmState.Created, m => BeginSnapshot(live, state, m));
         Receive<SnapshotVm>(_ => Refuse(new VmError.InvalidTransition(state, "snapshot")));
+        Receive<MigrateVm>(_ => state == VmState.Running, m => BeginMigration(live, m));
+        Receive<MigrateVm>(_ => Refuse(new VmError.InvalidTransition(state, "migrate")));
         Receive<StartVm>(_ => Refuse(new VmError.InvalidTransition(state, "start")));
         Receive<PauseVm>(_ => Refuse(new VmError.InvalidTransition(state, "pause")));
         Receive<ResumeVm>(_ => Refuse(new VmError.InvalidTransition(state, "resume")));
@@ -281,6 +284,110 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         Stash.UnstashAll();
     }
 
+    // ---- live migration of a Running VM: pages from a thread, the pause and resume through here; other requests wait ----
+
+    private void BeginMigration(LiveData live, MigrateVm request)
+    {
+        var vm = _vm!;
+        if (vm.Parts.Machine is not { } machine || vm.Parts.SnapshotContent is null)
+        {
+            Refuse(new VmError.MigrationFailed("this VM's hardware cannot be migrated"));
+            return;
+        }
+        var send = _migration = new VmMigrationSend(request, Sender, live, Name, machine, Self);
+        send.Start();
+        Become(() => Migrating(send));
+    }
+
+    private void Migrating(VmMigrationSend send)
+    {
+        Receive<FanOutDone>(d => d.FanOut.Complete(d.Answers));
+        Receive<MigrationPauseWanted>(m => PauseForMigration(send, m));
+        Receive<MigrationResumeWanted>(m => ResumeAfterMigration(send, m));
+        Receive<MigrationSendEnded>(m => EndMigration(send, m));
+        Receive<GetVmDescription>(_ => Sender.Tell(_reports.Describe(VmState.Running, null)));
+        Receive<GetAsyncPfCounters>(_ => Sender.Tell(_reports.AsyncPfCounters()));
+        Receive<ConsoleWaiting>(_ => _reports.PublishConsole());
+        // The guest ended, a part crashed or a stop was asked for: the migration is cancelled, and this handled once it ended.
+        Receive<VcpuGuestEnded>(_ => CancelMigration(send));
+        Receive<VcpuHalted>(_ => CancelMigration(send));
+        Receive<ChildCrashed>(_ => CancelMigration(send));
+        Receive<LazyMemoryFailed>(_ => CancelMigration(send));
+        Receive<Terminated>(_ => CancelMigration(send));
+        Receive<StopVm>(_ => CancelMigration(send));
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    private void CancelMigration(VmMigrationSend send)
+    {
+        send.Cancel();
+        Stash.Stash();
+    }
+
+    private void PauseForMigration(VmMigrationSend send, MigrationPauseWanted wanted)
+    {
+        var vm = _vm!;
+        send.Vcpus = FanOut.Start(Context, FanOut.Tell(vm.Vcpus, PauseVcpu.Instance), m => m is VcpuPaused, VcpuAckTimeout, paused =>
+        {
+            send.Vcpus = null;
+            if (!paused.AllAcked)
+            {
+                wanted.Done.TrySetException(new Hardware.Migration.MigrationException($"pausing the vCPUs failed: {VmError.OfVcpus(paused).Message}"));
+                return;
+            }
+            send.Paused = true;
+            send.Vcpus = FanOut.Start(Context, FanOut.Tell(vm.Vcpus, SaveVcpuState.Instance), m => m is VcpuStateSaved, VcpuAckTimeout, saved =>
+            {
+                send.Vcpus = null;
+                if (!saved.AllAcked)
+                {
+                    wanted.Done.TrySetException(new Hardware.Migration.MigrationException($"saving the vCPU state failed: {VmError.OfVcpus(saved).Message}"));
+                    return;
+                }
+                try
+                {
+                    var states = saved.Acks.OfType<VcpuStateSaved>().OrderBy(a => a.VcpuId).Select(a => a.State).ToList();
+                    wanted.Done.TrySetResult(vm.Parts.SnapshotContent!(states) with { VmName = Name });
+                }
+                catch (Exception e) when (e is InvalidOperationException or NotSupportedException)
+                {
+                    wanted.Done.TrySetException(new Hardware.Migration.MigrationException(e.Message, e));
+                }
+            });
+        });
+    }
+
+    private void ResumeAfterMigration(VmMigrationSend send, MigrationResumeWanted wanted)
+    {
+        send.Vcpus = FanOut.Start(Context, FanOut.Tell(_vm!.Vcpus, ResumeVcpu.Instance), m => m is VcpuResumed, VcpuAckTimeout, resumed =>
+        {
+            send.Vcpus = null;
+            send.Paused = false;
+            if (resumed.AllAcked) wanted.Done.TrySetResult(null);
+            else wanted.Done.TrySetException(new Hardware.Migration.MigrationException($"resuming the vCPUs failed: {VmError.OfVcpus(resumed).Message}"));
+        });
+    }
+
+    private void EndMigration(VmMigrationSend send, MigrationSendEnded ended)
+    {
+        _migration = null;
+        if (ended.Result is { } result)
+        {
+            // The target runs the VM now: this copy ends (its vCPUs stay paused until the teardown stops them).
+            send.Requester.Tell(new VmMigrated(Name, send.Target, result));
+            BeginTeardown(new VmOutcome.MigratedAway(send.Target), send.Live);
+            return;
+        }
+        send.Requester.Tell(new VmRequestFailed(Name, new VmError.MigrationFailed(ended.Error ?? "the migration failed")));
+        if (send.Paused)
+        {
+            BeginTeardown(new VmOutcome.Failed($"a failed migration left the vCPUs paused: {ended.Error}"), send.Live);
+            return;
+        }
+        Become(() => Live(VmState.Running, send.Live));
+        Stash.UnstashAll();
+    }
+
     // ---- teardown (kvm_destroy_vm) ----------------------------------------------------------------
 
     private void BeginTeardown(VmOutcome outcome, LiveData live, IActorRef? stopRequester = null)
@@ -347,6 +454,13 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
     protected override void PostStop()
     {
         if (_vm is null || _teardown is { IsEnded: true }) return;
+        // A migration still reading guest memory: stop it, and let the memory go only once its thread is done.
+        _migration?.Cancel();
+        if (_migration is { } migration && !migration.WaitForEnd(TeardownStepTimeout))
+        {
+            _log.Error("VM {0}: a migration did not end within {1}; guest memory is left mapped", Name, TeardownStepTimeout);
+            return;
+        }
         // A snapshot still reading guest memory: the memory may only go once it is done.
         if (_snapshot is { } snapshot && !snapshot.WaitForWrite(TeardownStepTimeout))
         {

@@ -97,4 +97,11 @@ public abstract record VmError
         /// <inheritdoc />
         public override string Message => $"snapshot: {Detail}";
     }
+
+    /// <summary>A live migration did not switch over (<paramref name="Detail"/> says why: refused, stream broken, cancelled); the VM runs on.</summary>
+    public sealed record MigrationFailed(string Detail) : VmError
+    {
+        /// <inheritdoc />
+        public override string Message => $"migration: {Detail}";
+    }
 }

@@ -33,6 +33,13 @@ public abstract record VmOutcome
         public override string ToString() => "stopped on request";
     }
 
+    /// <summary>The VM moved to another node by live migration (<paramref name="Target"/>); this copy of it is gone.</summary>
+    public sealed record MigratedAway(string Target) : VmOutcome
+    {
+        /// <inheritdoc />
+        public override string ToString() => $"migrated to {Target}";
+    }
+
     /// <summary>The VM failed: <paramref name="Reason"/> says which part and why.</summary>
     public sealed record Failed(string Reason) : VmOutcome
     {

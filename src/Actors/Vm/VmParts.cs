@@ -1,3 +1,4 @@
+using Actorvisor.Hardware.Machines;
 using Actorvisor.Actors.AsyncPf;
 using Actorvisor.Actors.Devices;
 using Actorvisor.Actors.Vcpu;
@@ -48,6 +49,12 @@ public sealed class VmParts
     /// null if the VM's hardware cannot be snapshotted.
     /// </summary>
     public Func<IReadOnlyList<byte[]>, SnapshotContent>? SnapshotContent { get; init; }
+
+    /// <summary>
+    /// The hardware layer's machine these parts come from (what a live migration reads and pauses), or null for parts
+    /// assembled otherwise, which cannot be migrated.
+    /// </summary>
+    public MachineParts? Machine { get; init; }
 
     /// <summary>Anything else holding a descriptor, closed after the VM in <see cref="TeardownStep.CloseFds"/>.</summary>
     public IReadOnlyList<IDisposable> OtherResources { get; init; } = [];

@@ -1,3 +1,4 @@
+using Actorvisor.Hardware.Migration;
 using Actorvisor.Hardware.X86;
 using Akka.Actor;
 
@@ -109,6 +110,23 @@ public sealed record VmSnapshotted(string VmName, string Directory, ulong Memory
 
 /// <summary>Progress of a <see cref="SnapshotVm"/>: <paramref name="Done"/> of <paramref name="Total"/> bytes of guest memory written.</summary>
 public sealed record VmSnapshotProgress(string VmName, ulong Done, ulong Total);
+
+/// <summary>
+/// Moves the Running VM by pre-copy live migration to the target listening on <paramref name="Host"/>:<paramref name="Port"/>
+/// (a <c>MigrationReceiverActor</c> of another node, which said where in <c>MigrationListening</c>): the bulk pages go
+/// over that TCP stream from a thread of the VM (Hardware.Migration.PreCopySource), never as messages; the VM pauses
+/// only for the last dirty pages and its state. <paramref name="ProgressTo"/>, if given, receives a
+/// <see cref="VmMigrationProgress"/> per round. Replies <see cref="VmMigrated"/>, after which this VM ends (outcome
+/// <see cref="VmOutcome.MigratedAway"/>); or <see cref="VmRequestFailed"/> with <see cref="VmError.InvalidTransition"/>
+/// (not Running) or <see cref="VmError.MigrationFailed"/>, and the VM goes on running. Other requests wait until it ends.
+/// </summary>
+public sealed record MigrateVm(string Host, int Port, PreCopyOptions? Options = null, IActorRef? ProgressTo = null) : IVmRequest;
+
+/// <summary>VM <paramref name="VmName"/> moved to <paramref name="Target"/>; the source's measurements are in <paramref name="Result"/>.</summary>
+public sealed record VmMigrated(string VmName, string Target, MigrationResult Result);
+
+/// <summary>A pre-copy round of a <see cref="MigrateVm"/> ended.</summary>
+public sealed record VmMigrationProgress(string VmName, PreCopyRound Round);
 
 /// <summary>The VM is now in <paramref name="State"/>.</summary>
 public sealed record VmTransitioned(string VmName, VmState State);

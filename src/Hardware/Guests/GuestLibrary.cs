@@ -445,6 +445,79 @@ public static class GuestLibrary
         };
     }
 
+    /// <summary>Where <see cref="DirtyingCounter"/> keeps its cursor (the next page it dirties), beside the counter.</summary>
+    public const ulong DirtyingCursorAddress = CounterAddress + 4;
+
+    /// <summary>Where the pages <see cref="DirtyingCounter"/> dirties start: the page after the counter's.</summary>
+    public const ulong DirtiedRegionAddress = CounterAddress + 4096;
+
+    /// <summary>
+    /// Protected mode. A <see cref="Counter"/> that keeps writing memory: for n = 0 .. <paramref name="count"/> - 1 it prints
+    /// <see cref="CounterLine"/>(n), then increments the first dword of the next <paramref name="pagesPerLine"/> pages of a
+    /// region of <paramref name="pages"/> pages at <see cref="DirtiedRegionAddress"/> (a cursor kept in RAM at
+    /// <see cref="DirtyingCursorAddress"/> walks the region round and round), increments the counter at
+    /// <see cref="CounterAddress"/> and writes one byte to <see cref="PortIoLoopPort"/> (a line boundary a VMM can stop
+    /// at). At the end it sums the whole region (mod 2^32), prints "checksum=" and the sum as 8 hex digits, and exits
+    /// with its low byte: every increment the guest made is in the sum once, so a page whose latest write was lost (a
+    /// migration that missed a dirty page) shows as a smaller sum than <see cref="DirtyingChecksum"/>.
+    /// </summary>
+    public static GuestImage DirtyingCounter(int count, int pages, int pagesPerLine)
+    {
+        if (count < 1 || count > MaxCounterLines) throw new ArgumentOutOfRangeException(nameof(count), count, $"count must be 1..{MaxCounterLines}");
+        if (pages < 1 || pages > MaxMemoryWriterPages - 1) throw new ArgumentOutOfRangeException(nameof(pages), pages, $"pages must be 1..{MaxMemoryWriterPages - 1}");
+        if (pagesPerLine < 1) throw new ArgumentOutOfRangeException(nameof(pagesPerLine), pagesPerLine, "pagesPerLine must be at least 1");
+        const ulong origin = GuestLayout.ImageBase;
+        var bytes = GuestAssembler.Assemble(32, origin, g =>
+        {
+            var a = g.Asm;
+            var loop = a.CreateLabel();
+            var dirty = a.CreateLabel();
+            var noWrap = a.CreateLabel();
+            a.cld();
+            a.mov(__dword_ptr[(uint)CounterAddress], 0);
+            a.mov(__dword_ptr[(uint)DirtyingCursorAddress], 0);
+            a.Label(ref loop);
+            g.Print("count=");
+            a.mov(eax, __dword_ptr[(uint)CounterAddress]);
+            g.PrintHex32();
+            g.PutChar('\n');
+            a.mov(ecx, (uint)pagesPerLine);
+            a.Label(ref dirty);
+            a.mov(eax, __dword_ptr[(uint)DirtyingCursorAddress]);
+            a.mov(ebx, eax);
+            a.shl(ebx, 12);
+            a.inc(__dword_ptr[ebx + (int)DirtiedRegionAddress]);
+            a.inc(eax);
+            a.cmp(eax, pages);
+            a.jne(noWrap);
+            a.xor(eax, eax);
+            a.Label(ref noWrap);
+            a.mov(__dword_ptr[(uint)DirtyingCursorAddress], eax);
+            a.dec(ecx);
+            a.jnz(dirty);
+            a.mov(eax, __dword_ptr[(uint)CounterAddress]);
+            a.inc(eax);
+            a.mov(__dword_ptr[(uint)CounterAddress], eax);
+            a.@out((byte)PortIoLoopPort, al);
+            a.cmp(eax, count);
+            a.jne(loop);
+            g.SumDwordsAndPrint((uint)DirtiedRegionAddress, (uint)pages * DwordsPerPage, "checksum=");
+            a.mov(eax, ebp);
+            g.DebugExitWithAl();
+        });
+        uint checksum = DirtyingChecksum(count, pagesPerLine);
+        return new GuestImage("dirtying-counter", bytes, origin, origin, BootMode.Protected, 1,
+            $"protected mode: prints count=0..{count - 1}, dirtying {pagesPerLine} of {pages} pages after each line, then the region's checksum; exits with its low byte")
+        {
+            ExpectedConsole = string.Concat(Enumerable.Range(0, count).Select(n => CounterLine((uint)n))) + $"checksum={checksum:x8}\n",
+            ExpectedResultCode = (int)(checksum & 0xff),
+            MinimumMemoryBytes = DirtiedRegionAddress + (ulong)pages * 4096,
+        };
+    }
+
+    /// <summary>The checksum <see cref="DirtyingCounter"/> prints: one increment per page dirtied, count * pagesPerLine mod 2^32.</summary>
+    public static uint DirtyingChecksum(int count, int pagesPerLine) => unchecked((uint)count * (uint)pagesPerLine);
+
     /// <summary>What <see cref="SerialEcho"/> prints before it reads.</summary>
     public const string SerialEchoReady = "echo: ready\n";
 

@@ -5,25 +5,41 @@ using Actorvisor.Hardware.X86;
 namespace Actorvisor.Hardware.Snapshots;
 
 /// <summary>
-/// The image of a machine restored from a snapshot: it names what ran in the snapshotted VM and its shape, for
-/// listings and the machine's spec. Its memory comes from the snapshot's memory files, so it is never loaded.
+/// The image of a machine restored from saved state (a snapshot, or a live migration's stream): it names what ran in
+/// the saved VM and its shape, for listings and the machine's spec. Its memory comes from the saved pages, so it is
+/// never loaded.
 /// </summary>
-public sealed class RestoredGuestImage(SnapshotManifest manifest) : IBootableImage
+public sealed class RestoredGuestImage : IBootableImage
 {
-    /// <inheritdoc />
-    public string Name { get; } = $"{manifest.Image} (restored from a snapshot of {manifest.VmName})";
+    /// <summary>The image of a machine restored from <paramref name="manifest"/>.</summary>
+    public RestoredGuestImage(SnapshotManifest manifest)
+        : this(manifest.Image, manifest.Vcpus.Count, $"restored from a snapshot of {manifest.VmName}", SnapshotReader.PlatformOf(manifest))
+    {
+    }
 
-    /// <summary>The name of the image the snapshotted VM ran.</summary>
-    public string OriginalImage { get; } = manifest.Image;
+    /// <summary>The image of a machine that ran <paramref name="originalImage"/> on <paramref name="vcpuCount"/> vCPUs on <paramref name="platform"/>; <paramref name="origin"/> says where it came from.</summary>
+    public RestoredGuestImage(string originalImage, int vcpuCount, string origin, GuestPlatform platform = GuestPlatform.Minimal)
+    {
+        OriginalImage = originalImage;
+        Platform = platform;
+        VcpuCount = vcpuCount;
+        Name = $"{originalImage} ({origin})";
+    }
+
+    /// <inheritdoc />
+    public string Name { get; }
+
+    /// <summary>The name of the image the saved VM ran.</summary>
+    public string OriginalImage { get; }
 
     /// <summary>The mode is whatever the saved vCPUs were in; the field is only the spec's.</summary>
     public BootMode BootMode => BootMode.Real;
 
-    /// <summary>The platform the snapshotted machine was built as (the manifest's <see cref="SnapshotManifest.MachinePlatform"/>).</summary>
-    public GuestPlatform Platform { get; } = SnapshotReader.PlatformOf(manifest);
+    /// <summary>The platform the snapshotted machine was built as (a snapshot manifest's <see cref="SnapshotManifest.MachinePlatform"/>; a migration's is Minimal for now).</summary>
+    public GuestPlatform Platform { get; }
 
     /// <inheritdoc />
-    public int VcpuCount { get; } = manifest.Vcpus.Count;
+    public int VcpuCount { get; }
 
     /// <inheritdoc />
     public ulong MinimumMemoryBytes => 0;

@@ -45,8 +45,6 @@ public static class SnapshotRestore
         var regions = new List<SnapshotMemoryRegion>();
         HostMemory? memory = null;
         LazyGuestMemory? lazy = null;
-        IVirtualMachine? vm = null;
-        var vcpus = new List<IVirtualCpu>();
         ulong done = 0, total = snapshot.Manifest.MemoryBytes;
         void Read(ulong bytes) => progress?.Invoke(done += bytes, total);
         try
@@ -88,6 +86,46 @@ public static class SnapshotRestore
                 regions.Add(new(other.Slot, other.GuestPhysicalAddress, extra));
             }
 
+            var image = new RestoredGuestImage(snapshot.Manifest);
+            return Assemble(accelerator, regions, lazy, image, console, owned,
+                [.. Enumerable.Range(0, vcpuCount).Select(i => new SavedState(snapshot.Manifest.Vcpus[i], () => snapshot.VcpuState(i)))],
+                new SavedState(snapshot.Manifest.Platform, () => snapshot.PlatformState),
+                [.. snapshot.Manifest.Devices.Select(d => new SavedState(d.File, () => snapshot.DeviceState(d.Name) ?? [], d.Name))],
+                (part, e) => new SnapshotException(Path.Join(snapshot.Directory, part), e.Message, e), snapshot.Platform);
+        }
+        catch
+        {
+            lazy?.Dispose();
+            if (lazy is null) memory?.Dispose();
+            foreach (var o in owned) o.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Builds a machine around guest memory that already holds the saved VM's pages (<paramref name="regions"/>, memslot 0
+    /// first and at guest-physical 0, lazily filled if <paramref name="lazy"/> is set): a new accelerator VM with those
+    /// memslots, on <paramref name="platform"/> Pc KVM's in-kernel chipset first, one vCPU per <paramref name="vcpuStates"/> loaded
+    /// from it, the platform state, and the platform's devices (UART on COM1, debug-exit port, the software accelerator's
+    /// APIC window; the PC port devices on the PC platform) with the devices' saved states.
+    /// A state a component refuses becomes <paramref name="refusal"/>(its origin, the FormatException). On failure the
+    /// VM and vCPUs built here are released; the memory and <paramref name="owned"/> stay the caller's to release.
+    /// On success the machine owns all of it.
+    /// </summary>
+    public static MachineParts Assemble(IAccelerator accelerator, IReadOnlyList<SnapshotMemoryRegion> regions, LazyGuestMemory? lazy,
+        IBootableImage image, IConsoleSink console, IReadOnlyList<IDisposable> owned, IReadOnlyList<SavedState> vcpuStates, SavedState platformState,
+        IReadOnlyList<SavedState> deviceStates, Func<string, FormatException, Exception> refusal, GuestPlatform platform = GuestPlatform.Minimal)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        ArgumentNullException.ThrowIfNull(regions);
+        ArgumentNullException.ThrowIfNull(refusal);
+        if (regions.Count == 0 || regions[0].Slot != 0 || regions[0].GuestPhysicalAddress != 0)
+            throw new ArgumentException("the first region must be memslot 0 at guest-physical 0", nameof(regions));
+        var memory = regions[0].Memory;
+        IVirtualMachine? vm = null;
+        var vcpus = new List<IVirtualCpu>();
+        try
+        {
             vm = accelerator.CreateVm();
             vm.SetMemoryRegion(lazy is null ? Memslot.For(0, 0, memory) : lazy.ToMemslot(0, 0));
             foreach (var region in regions.Skip(1)) vm.SetMemoryRegion(Memslot.For(region.Slot, region.GuestPhysicalAddress, region.Memory));
@@ -96,18 +134,19 @@ public static class SnapshotRestore
             // then the VM-wide state (clock, PICs and IOAPIC, PIT) once every LAPIC it may deliver to holds its saved
             // state, all before any vCPU runs.
             IPcPlatformVm? pc = null;
-            if (snapshot.Platform == GuestPlatform.Pc)
+            if (platform == GuestPlatform.Pc)
             {
-                pc = vm as IPcPlatformVm ?? throw new SnapshotException(manifestPath, $"taken of a PC-platform machine, which this {vm.Kind} VM cannot be");
+                pc = vm as IPcPlatformVm ?? throw refusal(SnapshotFormat.ManifestFile, new FormatException($"taken of a PC-platform machine, which this {vm.Kind} VM cannot be"));
                 pc.CreatePcChipset();
             }
-            for (int i = 0; i < vcpuCount; i++)
+            for (int i = 0; i < vcpuStates.Count; i++)
             {
                 var vcpu = vm.CreateVcpu(i);
                 vcpus.Add(vcpu);
-                Apply(snapshot, snapshot.Manifest.Vcpus[i], () => vcpu.RestoreState(snapshot.VcpuState(i)));
+                var saved = vcpuStates[i];
+                Apply(saved.Origin, () => vcpu.RestoreState(saved.Read()), refusal);
             }
-            Apply(snapshot, snapshot.Manifest.Platform, () => vm.RestorePlatformState(snapshot.PlatformState));
+            Apply(platformState.Origin, () => vm.RestorePlatformState(platformState.Read()), refusal);
 
             var bus = new DeviceBus();
             var serial = new Uart16550(console, pc, Uart16550.Com1Irq);
@@ -116,35 +155,32 @@ public static class SnapshotRestore
             bus.RegisterPorts(DebugExitDevice.DefaultPort, 1, debugExit);
             I8042Controller? i8042 = null;
             IReadOnlyList<IPortIoDevice> platformDevices = [];
-            if (pc is not null) (i8042, platformDevices) = PcPlatformDevices.Register(bus, ram.Size, vcpuCount);
+            if (pc is not null) (i8042, platformDevices) = PcPlatformDevices.Register(bus, memory.Size, vcpuStates.Count);
             if (vm is SoftVm soft) bus.RegisterMmio(LocalApic.DefaultBase, LocalApic.WindowSize, soft.ApicWindow);
             IStatefulDevice[] devices = [serial, .. platformDevices.OfType<IStatefulDevice>()];
-            foreach (var saved in snapshot.Manifest.Devices)
+            foreach (var saved in deviceStates)
             {
-                var device = devices.FirstOrDefault(d => d.Name == saved.Name)
-                    ?? throw new SnapshotException(Path.Join(snapshot.Directory, saved.File), $"device '{saved.Name}' has no counterpart in a restored machine (it restores {string.Join(", ", devices.Select(d => d.Name))})");
-                Apply(snapshot, saved.File, () => device.RestoreState(snapshot.DeviceState(saved.Name)));
+                var device = devices.FirstOrDefault(d => d.Name == saved.DeviceName);
+                if (device is null)
+                    throw refusal(saved.Origin, new FormatException($"device '{saved.DeviceName}' has no counterpart in a restored machine (it restores {string.Join(", ", devices.Select(d => d.Name))})"));
+                Apply(saved.Origin, () => device.RestoreState(saved.Read()), refusal);
             }
 
-            var image = new RestoredGuestImage(snapshot.Manifest);
-            var spec = new MachineSpec { Image = image, MemoryBytes = ram.Size, VcpuCount = vcpuCount };
+            var spec = new MachineSpec { Image = image, MemoryBytes = memory.Size, VcpuCount = vcpuStates.Count };
             var loaded = new LoadedImage(image.Name, 0, []);
-            var boot = new BootSetup(image.BootMode, 0, vcpuCount);
+            var boot = new BootSetup(image.BootMode, 0, vcpuStates.Count);
             return new MachineParts(spec, memory, lazy, vm, [.. vcpus], loaded, boot, bus, serial, debugExit, i8042, platformDevices, regions, owned);
         }
         catch
         {
             foreach (var v in vcpus) v.Dispose();
             vm?.Dispose();
-            lazy?.Dispose();
-            if (lazy is null) memory?.Dispose();
-            foreach (var o in owned) o.Dispose();
             throw;
         }
     }
 
-    // A state a component refuses (another version, another vCPU count) is the file's fault: name it.
-    private static void Apply(SnapshotReader snapshot, string file, Action load)
+    // A state a component refuses (another version, another vCPU count) is its origin's fault: name it.
+    private static void Apply(string origin, Action load, Func<string, FormatException, Exception> refusal)
     {
         try
         {
@@ -152,7 +188,7 @@ public static class SnapshotRestore
         }
         catch (FormatException e)
         {
-            throw new SnapshotException(Path.Join(snapshot.Directory, file), e.Message, e);
+            throw refusal(origin, e);
         }
     }
 }

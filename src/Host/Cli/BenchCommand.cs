@@ -19,6 +19,7 @@ public static class BenchCommand
         AsyncPfDestroyCommand(),
         AsyncPfGuestCommand(),
         Snapshot(),
+        Migrate(),
         ClusterBenchCommand.Create(),
         CliBenchCommand.Create(),
         Boot(),
@@ -182,6 +183,25 @@ public static class BenchCommand
             if (!ByteSize.TryParse(parse.GetValue(written)!, out var w, out var e2)) { Console.Error.WriteLine($"actorvisor: --written: {e2}"); return ExitCodes.Usage; }
             if (w < 4096 || w % 4096 != 0 || w + (4UL << 20) > m) { Console.Error.WriteLine("actorvisor: --written must be a multiple of 4 KiB, at least 4 KiB and 4 MiB less than --memory"); return ExitCodes.Usage; }
             return Print(SnapshotBenchmark.Run(m, w, parse.GetValue(rounds), parse.GetValue(dir), Console.Error));
+        });
+        return command;
+    }
+
+    private static Command Migrate()
+    {
+        var memory = new Option<string>("--memory") { Description = "guest RAM (the issue's figure is 256M)", DefaultValueFactory = _ => "256M" };
+        var pagesPerLine = new Option<int>("--pages-per-line") { Description = "pages the guest dirties after each counter line (its dirty rate follows)", DefaultValueFactory = _ => 8 };
+        var maxDowntime = new Option<int>("--max-downtime-ms") { Description = "the pre-copy downtime budget", DefaultValueFactory = _ => 100 };
+        var rounds = Rounds();
+        pagesPerLine.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 4096) r.AddError("--pages-per-line must be 1..4096"); });
+        maxDowntime.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--max-downtime-ms must not be negative"); });
+        var command = new Command("migrate", "Pre-copy live migration of a guest dirtying memory between two machines over loopback TCP (software accelerator): downtime, rounds, bytes sent")
+            { memory, pagesPerLine, maxDowntime, rounds };
+        command.SetAction(parse =>
+        {
+            if (!ByteSize.TryParse(parse.GetValue(memory)!, out var m, out var e1)) { Console.Error.WriteLine($"actorvisor: --memory: {e1}"); return ExitCodes.Usage; }
+            if (m < (8UL << 20) || m % 4096 != 0) { Console.Error.WriteLine("actorvisor: --memory must be a multiple of 4 KiB and at least 8M"); return ExitCodes.Usage; }
+            return Print(MigrationBenchmark.Run(m, parse.GetValue(pagesPerLine), TimeSpan.FromMilliseconds(parse.GetValue(maxDowntime)), parse.GetValue(rounds), Console.Error));
         });
         return command;
     }

@@ -264,6 +264,7 @@ internal sealed class InProcessVm(
         VmOutcome.Exited e => new VmEnd(OutcomeKind.Exited, ResultCode: e.ResultCode),
         VmOutcome.Halted => new VmEnd(OutcomeKind.Halted),
         VmOutcome.StoppedOnRequest => new VmEnd(OutcomeKind.Stopped),
+        VmOutcome.MigratedAway => new VmEnd(OutcomeKind.Stopped),
         VmOutcome.Reset => new VmEnd(OutcomeKind.Reset),
         VmOutcome.Failed f => new VmEnd(OutcomeKind.Failed, Reason: f.Reason),
         _ => new VmEnd(OutcomeKind.Failed, Reason: outcome.ToString()),

@@ -1,0 +1,13 @@
+using Actorvisor.Hardware.Machines;
+
+namespace Actorvisor.Hardware.Migration;
+
+/// <summary>
+/// A migrated VM on the target, built and switched over: the machine (its owner runs and disposes it) and what the
+/// target counted.
+/// </summary>
+/// <param name="Header">The source's header (the VM's name, image, layout).</param>
+/// <param name="Parts">The machine, its vCPUs loaded with the source's state; not running yet.</param>
+/// <param name="Rounds">Pre-copy rounds the source announced.</param>
+/// <param name="PagesReceived">Page entries received (zero pages included, repeats counted each time).</param>
+public sealed record MigrationReceived(MigrationHeader Header, MachineParts Parts, int Rounds, long PagesReceived);

@@ -1,0 +1,115 @@
+using System.Text;
+using Actorvisor.Actors.Migration;
+using Actorvisor.Actors.Registry;
+using Actorvisor.Actors.Tests.Support;
+using Actorvisor.Actors.Vm;
+using Actorvisor.Hardware.Guests;
+using Actorvisor.Hardware.Migration;
+using Xunit.Abstractions;
+
+namespace Actorvisor.Actors.Tests.Migration;
+
+/// <summary>
+/// Live migration between two nodes, each its own actor system in this process: the source's VmActor streams a
+/// running guest that keeps dirtying pages to the target node's MigrationReceiverActor over loopback TCP (the pages
+/// never as messages); the VM runs on there, its console continuing the source's with no gap or repeat, and ends with
+/// the checksum it computes of the pages it dirtied. A target without room refuses before any page, and the source
+/// runs on.
+/// </summary>
+public sealed class VmMigrationTests : VmTestKit, IDisposable
+{
+    // About ten seconds of guest time on the software accelerator; the migration starts after 20 lines and let ~8,000 more
+    // pass in a loaded run (it takes well under a second).
+    private const int Lines = 100_000, Pages = 256, PagesPerLine = 8;
+    private static readonly GuestImage Guest = GuestLibrary.DirtyingCounter(Lines, Pages, PagesPerLine);
+    private readonly ActorSystem _targetSystem = ActorSystem.Create("target-node", "akka.loglevel = WARNING");
+
+    public VmMigrationTests(ITestOutputHelper output) : base(output)
+    {
+    }
+
+    void IDisposable.Dispose()
+    {
+        _targetSystem.Terminate().Wait(Long);
+        base.Dispose();
+    }
+
+    private (IActorRef Registry, IActorRef Receiver) StartTargetNode(NodeCapacity capacity)
+    {
+        var registry = _targetSystem.ActorOf(VmRegistryActor.Props(capacity), "node");
+        return (registry, _targetSystem.ActorOf(MigrationReceiverActor.Props(Accelerator, registry), "migrations"));
+    }
+
+    private static string ConsoleUntilLines(TestVm vm, int lines)
+    {
+        var text = new StringBuilder();
+        while (text.ToString().Count(c => c == '\n') < lines)
+            if (vm.Events.ExpectMsg<VmEvent>(Long) is VmConsoleOutput o) text.Append(o.Text);
+        return text.ToString();
+    }
+
+    [Fact]
+    public void A_running_vm_moves_to_another_node_and_its_guest_continues_there()
+    {
+        var source = CreateVm(StartNode(), "mover", Guest);
+        var (_, receiver) = StartTargetNode(new NodeCapacity(16, 4UL << 30));
+        Start(source);
+        var before = ConsoleUntilLines(source, 20);
+
+        var receiving = CreateTestProbe();
+        var targetEvents = CreateTestProbe();
+        receiver.Tell(new ReceiveMigration(Subscriber: targetEvents.Ref), receiving.Ref);
+        var listening = receiving.ExpectMsg<MigrationListening>(Long);
+        var progress = CreateTestProbe();
+        source.Vm.Tell(new MigrateVm(listening.Host, listening.Port, new PreCopyOptions { MaxDowntime = TimeSpan.FromMilliseconds(100) }, progress.Ref));
+        var migrated = ExpectMsg<VmMigrated>(Long);
+        Assert.Equal($"{listening.Host}:{listening.Port}", migrated.Target);
+
+        // The source's copy ends as migrated away, after the rest of what it printed.
+        var sourceEvents = EventsUntilEnd(source);
+        Assert.Equal(new VmOutcome.MigratedAway(migrated.Target), sourceEvents.OfType<VmEnded>().Single().Outcome);
+        before += Console(sourceEvents);
+
+        var arrived = receiving.ExpectMsg<MigrationArrived>(Long);
+        Assert.Equal("mover", arrived.VmName);
+        Assert.Equal(migrated.Result.Rounds.Count, arrived.Rounds);
+        // Every round was reported to the progress subscriber, in order.
+        for (int i = 0; i < migrated.Result.Rounds.Count; i++) Assert.Equal(migrated.Result.Rounds[i], progress.ExpectMsg<VmMigrationProgress>(Long).Round);
+
+        var after = new List<VmEvent>();
+        while (true)
+        {
+            var e = targetEvents.ExpectMsg<VmEvent>(Long);
+            after.Add(e);
+            if (e is VmEnded) break;
+        }
+        Assert.Equal(new VmOutcome.Exited(Guest.ExpectedResultCode!.Value), after.OfType<VmEnded>().Single().Outcome);
+        // No line lost or repeated across the move, and the guest's own checksum of the pages it dirtied is right.
+        Assert.Equal(Guest.ExpectedConsole, before + Console(after));
+    }
+
+    [Fact]
+    public void A_target_node_without_room_refuses_up_front_and_the_source_runs_on()
+    {
+        // A guest that outlives the test: it must still be running after the refusal.
+        var source = CreateVm(StartNode(), "stayer", GuestLibrary.DirtyingCounter(GuestLibrary.MaxCounterLines, Pages, PagesPerLine));
+        var (_, receiver) = StartTargetNode(new NodeCapacity(16, 1UL << 20));
+        Start(source);
+        ConsoleUntilLines(source, 5);
+
+        var receiving = CreateTestProbe();
+        receiver.Tell(new ReceiveMigration(), receiving.Ref);
+        var listening = receiving.ExpectMsg<MigrationListening>(Long);
+        source.Vm.Tell(new MigrateVm(listening.Host, listening.Port));
+        var failed = ExpectMsg<VmRequestFailed>(Long);
+        var error = Assert.IsType<VmError.MigrationFailed>(failed.Error);
+        Assert.Contains("room", error.Detail);
+        Assert.Contains("room", receiving.ExpectMsg<MigrationReceiveFailed>(Long).Reason);
+
+        Assert.Equal(VmState.Running, Ask<VmDescription>(source, GetVmDescription.Instance).State);
+        var printed = ConsoleUntilLines(source, 5);
+        Assert.NotEmpty(printed);
+        source.Vm.Tell(StopVm.Instance);
+        Assert.IsType<VmOutcome.StoppedOnRequest>(ExpectMsg<VmStopped>(Long).Outcome);
+    }
+}
