@@ -22,6 +22,14 @@ public sealed class PcPlatformImage(IBootableImage image) : IBootableImage, IDis
     /// </summary>
     public bool TestDevice { get; init; }
 
+    /// <summary>
+    /// True to start the kernel with what a PC BIOS leaves (<see cref="X86.PcFirmwareHandoff"/>: a real-mode vector table,
+    /// the PICs at vectors 0x08/0x70 with IRQ 0 unmasked, the PIT ticking), as conformance kernels expect (`run
+    /// --platform pc`). Off by default: a kernel that sets IF without reprogramming the PICs would then take the timer
+    /// on vector 8, as it would after a real BIOS (the project's own PC-platform guests do that).
+    /// </summary>
+    public bool FirmwareHandoff { get; init; }
+
     /// <inheritdoc />
     public string Name => Image.Name;
 

@@ -165,7 +165,7 @@ public sealed class MachineParts : IDisposable
             {
                 pc = vm as IPcPlatformVm ?? throw new MachineSpecException(nameof(MachineSpec.Image), $"image '{spec.Image.Name}' needs the PC platform, which this {vm.Kind} VM does not provide");
                 pc.CreatePcChipset();
-                if (spec.Image is PcPlatformImage)
+                if (spec.Image is PcPlatformImage { FirmwareHandoff: true })
                 {
                     // A kernel asked onto the PC platform gets what a BIOS would have left; a Linux kernel (which
                     // programs its chipset itself) boots as before.

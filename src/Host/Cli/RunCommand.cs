@@ -127,7 +127,7 @@ public static class RunCommand
             {
                 var modules = parse.GetValue(module)?.Select(MultibootModule.Parse).ToList();
                 bootable = BootableImageFile.Open(file.FullName, requestedMode, vcpuCount: 1, FormatOf(parse.GetValue(format)), parse.GetValue(cmdline), modules);
-                if (parse.GetValue(platform) is GuestPlatform.Pc) bootable = new PcPlatformImage(bootable) { TestDevice = parse.GetValue(testDevice) };
+                if (parse.GetValue(platform) is GuestPlatform.Pc) bootable = new PcPlatformImage(bootable) { TestDevice = parse.GetValue(testDevice), FirmwareHandoff = true };
                 else if (parse.GetValue(testDevice)) throw new ArgumentException("--test-device goes with --platform pc");
             }
             catch (Exception e) when (e is ImageLoadException or ArgumentException)

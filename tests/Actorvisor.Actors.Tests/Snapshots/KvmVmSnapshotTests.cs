@@ -47,10 +47,9 @@ public sealed class KvmVmSnapshotTests(ITestOutputHelper output) : VmTestKit(out
     public void A_counter_restored_from_a_private_mapping_continues() =>
         RoundTrip(GuestLibrary.Counter(GuestLibrary.MaxCounterLines, Ballast), RestoreMode.Mmap, "mmap");
 
-    // Skipped until seen passing in the harness: its first version (xAPIC over MMIO) timed out there waiting for console
-    // output (which phase the report did not say); this one (x2APIC over MSRs, the path KvmStateTests proves, and a
-    // failure naming the phase and the vCPU's RIP) has not had a harness run yet (the shared harness lock was held).
-    [KvmOnlyFact(Skip = "PC-platform restore through the actors: not yet seen passing in the KVM harness")]
+    // x2APIC over MSRs (the path KvmStateTests proves); a failure names the phase and the vCPU's RIP. Passed in the harness
+    // on 2026-12-07 (17.6 s) once its first version (xAPIC over MMIO, which timed out there) was replaced.
+    [KvmOnlyFact]
     public void A_lapic_timer_paced_counter_on_the_pc_platform_keeps_counting_after_a_restore()
     {
         var manifest = RoundTrip(new PcPlatformImage(GuestLibrary.LapicTimerCounter(Ballast)), RestoreMode.Eager, "pc-timer");

@@ -31,7 +31,7 @@ public sealed class KvmPcFirmwareHandoffTests : IDisposable
         var path = Path.Combine(_dir, "guest.bin");
         File.WriteAllBytes(path, code);
         using var accel = KvmAccelerator.Open();
-        var image = new PcPlatformImage(new FlatImageFile(path, BootMode.Real)) { TestDevice = testDevice };
+        var image = new PcPlatformImage(new FlatImageFile(path, BootMode.Real)) { TestDevice = testDevice, FirmwareHandoff = true };
         using var machine = Machine.Create(accel, new MachineSpec { Image = image, MemoryBytes = 16UL << 20, BootMode = BootMode.Real, LoadAddress = 0x7c00, Entry = 0x7c00 });
         return machine.Run(RunTimeout);
     }
