@@ -4,6 +4,7 @@ using Actorvisor.Hardware.Guests;
 using Actorvisor.Hardware.X86;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
+using static Actorvisor.Actors.Tests.AsyncPf.ProtectedModeAsyncPfGuest;
 
 namespace Actorvisor.Actors.Tests.AsyncPf;
 
@@ -33,10 +34,6 @@ public static class AsyncPfSkippingGuest
     /// <summary>The page-ready vector.</summary>
     public const int Vector = 0xEC;
 
-    private const ulong PfHandler = GuestLayout.ImageBase + 0x400;
-    private const ulong ReadyHandler = GuestLayout.ImageBase + 0x600;
-    private const ulong Idt = GuestLayout.ImageBase + 0x800;
-    private const ulong IdtPointer = GuestLayout.ImageBase + 0x1000;
 
     /// <summary>The protocol's area (flags, token).</summary>
     public const ulong Area = GuestLayout.DataBase + 0x40;
@@ -70,30 +67,6 @@ public static class AsyncPfSkippingGuest
 
     /// <summary>Dword: CR2 of a #PF that was not an async "page not present" (the guest then halts).</summary>
     public const ulong UnexpectedFault = GuestLayout.DataBase + 0x124;
-
-    private static byte[] Assemble(ulong origin, Action<Assembler> build)
-    {
-        var a = new Assembler(32);
-        build(a);
-        using var stream = new MemoryStream();
-        a.Assemble(new StreamCodeWriter(stream), origin);
-        return stream.ToArray();
-    }
-
-    private static void WriteMsr(Assembler a, uint index, uint value)
-    {
-        a.mov(ecx, index);
-        a.mov(eax, value);
-        a.xor(edx, edx);
-        a.wrmsr();
-    }
-
-    private static void Gate(byte[] image, int vector, ulong handler)
-    {
-        int at = (int)(Idt - GuestLayout.ImageBase) + vector * 8;
-        BitConverter.TryWriteBytes(image.AsSpan(at), (uint)(handler & 0xffff) | (uint)BootGdt.Code32Selector << 16);
-        BitConverter.TryWriteBytes(image.AsSpan(at + 4), (uint)(handler & 0xffff_0000) | 0x8E00);
-    }
 
     // EDI pages from LazyBase, each first dword added to [sum]; the load is the 2-byte "mov eax,[esi]" the #PF handler skips.
     private static void Walk(Assembler a, int pages, ulong sum, ulong? counter)
@@ -159,7 +132,7 @@ public static class AsyncPfSkippingGuest
         });
         if (main.Length > (int)(PfHandler - GuestLayout.ImageBase)) throw new InvalidOperationException($"main code of {main.Length} bytes overlaps the #PF handler");
         main.CopyTo(image, 0);
-        Assemble(PfHandler, a =>
+        var pfHandler = Assemble(PfHandler, a =>
         {
             var notAsync = a.CreateLabel();
             a.push(eax);
@@ -179,8 +152,8 @@ public static class AsyncPfSkippingGuest
             a.mov(eax, cr2);
             a.mov(__dword_ptr[(uint)UnexpectedFault], eax);
             a.hlt();
-        }).CopyTo(image, (int)(PfHandler - GuestLayout.ImageBase));
-        Assemble(ReadyHandler, a =>
+        });
+        var readyHandler = Assemble(ReadyHandler, a =>
         {
             a.push(eax); a.push(ecx); a.push(edx);
             a.mov(eax, __dword_ptr[(uint)(Area + AsyncPfProtocol.TokenOffset)]);
@@ -191,11 +164,8 @@ public static class AsyncPfSkippingGuest
             a.mov(__dword_ptr[(uint)(LocalApic.DefaultBase + ApicRegister.Eoi)], 0);
             a.pop(edx); a.pop(ecx); a.pop(eax);
             a.iretd();
-        }).CopyTo(image, (int)(ReadyHandler - GuestLayout.ImageBase));
-        Gate(image, 14, PfHandler);
-        Gate(image, Vector, ReadyHandler);
-        BitConverter.TryWriteBytes(image.AsSpan((int)(IdtPointer - GuestLayout.ImageBase)), (ushort)(256 * 8 - 1));
-        BitConverter.TryWriteBytes(image.AsSpan((int)(IdtPointer - GuestLayout.ImageBase) + 2), (uint)Idt);
+        });
+        WireHandlers(image, pfHandler, readyHandler, Vector);
         return new GuestImage($"async-pf-skipper-{after}", image, GuestLayout.ImageBase, GuestLayout.ImageBase, BootMode.Protected, 1,
             $"test guest: reads {pages} lazy pages, skipping each load told 'page not present', then {after}");
     }

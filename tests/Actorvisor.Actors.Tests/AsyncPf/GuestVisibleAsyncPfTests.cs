@@ -7,6 +7,7 @@ using Actorvisor.Hardware.X86;
 using Iced.Intel;
 using Xunit.Abstractions;
 using static Iced.Intel.AssemblerRegisters;
+using static Actorvisor.Actors.Tests.AsyncPf.ProtectedModeAsyncPfGuest;
 
 namespace Actorvisor.Actors.Tests.AsyncPf;
 
@@ -17,10 +18,6 @@ namespace Actorvisor.Actors.Tests.AsyncPf;
 /// </summary>
 public class GuestVisibleAsyncPfTests(ITestOutputHelper output) : AsyncPfTestKit(output)
 {
-    private const ulong PfHandler = GuestLayout.ImageBase + 0x400;
-    private const ulong ReadyHandler = GuestLayout.ImageBase + 0x600;
-    private const ulong Idt = GuestLayout.ImageBase + 0x800;
-    private const ulong IdtPointer = GuestLayout.ImageBase + 0x1000;
     private const ulong Area = GuestLayout.DataBase + 0x40;
     private const ulong NotPresentCount = GuestLayout.DataBase + 0x100;
     private const ulong NotPresentToken = GuestLayout.DataBase + 0x104;
@@ -29,30 +26,6 @@ public class GuestVisibleAsyncPfTests(ITestOutputHelper output) : AsyncPfTestKit
     private const ulong Value = GuestLayout.DataBase + 0x110;
     private const ulong ReadOffset = 5 * 4096 + 8;
     private const int Vector = 0xEC;
-
-    private static byte[] Assemble(ulong origin, Action<Assembler> build)
-    {
-        var a = new Assembler(32);
-        build(a);
-        using var stream = new MemoryStream();
-        a.Assemble(new StreamCodeWriter(stream), origin);
-        return stream.ToArray();
-    }
-
-    private static void WriteMsr(Assembler a, uint index, uint value)
-    {
-        a.mov(ecx, index);
-        a.mov(eax, value);
-        a.xor(edx, edx);
-        a.wrmsr();
-    }
-
-    private static void Gate(byte[] image, int vector, ulong handler)
-    {
-        int at = (int)(Idt - GuestLayout.ImageBase) + vector * 8;
-        BitConverter.TryWriteBytes(image.AsSpan(at), (uint)(handler & 0xffff) | (uint)BootGdt.Code32Selector << 16);
-        BitConverter.TryWriteBytes(image.AsSpan(at + 4), (uint)(handler & 0xffff_0000) | 0x8E00);
-    }
 
     private static GuestImage Guest()
     {
@@ -73,7 +46,7 @@ public class GuestVisibleAsyncPfTests(ITestOutputHelper output) : AsyncPfTestKit
             a.pause();
             a.jmp(spin);
         }).CopyTo(image, 0);
-        Assemble(PfHandler, a =>
+        var pfHandler = Assemble(PfHandler, a =>
         {
             var spin = a.CreateLabel();
             var notAsync = a.CreateLabel();
@@ -95,8 +68,8 @@ public class GuestVisibleAsyncPfTests(ITestOutputHelper output) : AsyncPfTestKit
             a.iretd();
             a.Label(ref notAsync);
             a.hlt();
-        }).CopyTo(image, (int)(PfHandler - GuestLayout.ImageBase));
-        Assemble(ReadyHandler, a =>
+        });
+        var readyHandler = Assemble(ReadyHandler, a =>
         {
             a.push(eax); a.push(ecx); a.push(edx);
             a.mov(eax, __dword_ptr[(uint)(Area + AsyncPfProtocol.TokenOffset)]);
@@ -107,11 +80,8 @@ public class GuestVisibleAsyncPfTests(ITestOutputHelper output) : AsyncPfTestKit
             a.mov(__dword_ptr[(uint)(LocalApic.DefaultBase + ApicRegister.Eoi)], 0);
             a.pop(edx); a.pop(ecx); a.pop(eax);
             a.iretd();
-        }).CopyTo(image, (int)(ReadyHandler - GuestLayout.ImageBase));
-        Gate(image, 14, PfHandler);
-        Gate(image, Vector, ReadyHandler);
-        BitConverter.TryWriteBytes(image.AsSpan((int)(IdtPointer - GuestLayout.ImageBase)), (ushort)(256 * 8 - 1));
-        BitConverter.TryWriteBytes(image.AsSpan((int)(IdtPointer - GuestLayout.ImageBase) + 2), (uint)Idt);
+        });
+        WireHandlers(image, pfHandler, readyHandler, Vector);
         return new GuestImage("async-pf-reader", image, GuestLayout.ImageBase, GuestLayout.ImageBase, BootMode.Protected, 1,
             "test guest: enables async PF, reads one missing lazy page, takes page-not-present and page-ready");
     }
