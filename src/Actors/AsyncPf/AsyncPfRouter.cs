@@ -255,8 +255,16 @@ public sealed class AsyncPfRouter : IStoreBackedFaultSink, IDisposable
             _unreadableHeld.Clear();
         }
         if (Volatile.Read(ref _region) is not { } region) return;
-        foreach (var page in pages)
-            if (region.TryInstallZero(page) != PageInstall.RegionClosed) OnPageInstalled(page);
+        foreach (var page in pages) ReleaseWithZeroPage(region, page);
+    }
+
+    /// <summary>
+    /// Installs a zero page on <paramref name="page"/> of <paramref name="region"/>, which wakes a thread blocked on it whose
+    /// page could not be read (its contents no longer matter: its VM is stopping), and completes the faults on it.
+    /// </summary>
+    internal void ReleaseWithZeroPage(LazyGuestMemory region, ulong page)
+    {
+        if (region.TryInstallZero(page) != PageInstall.RegionClosed) OnPageInstalled(page);
     }
 
     // userfaultfd cannot fail one fault, so the faulting thread stays blocked; nothing else would ever tell the VM,
@@ -276,10 +284,7 @@ public sealed class AsyncPfRouter : IStoreBackedFaultSink, IDisposable
             }
             notify = _unreadableNoticed;
         }
-        if (releaseNow)
-        {
-            if (region.TryInstallZero(page) != PageInstall.RegionClosed) OnPageInstalled(page);
-        }
+        if (releaseNow) ReleaseWithZeroPage(region, page);
         else notify?.Invoke();
     }
 

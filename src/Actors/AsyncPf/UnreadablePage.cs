@@ -43,6 +43,6 @@ internal sealed class UnreadablePage(AsyncPfRouter router)
     {
         if (_page is not { } page) return;
         _page = null;
-        if (router.Region.TryInstallZero(page) != PageInstall.RegionClosed) router.OnPageInstalled(page);
+        router.ReleaseWithZeroPage(router.Region, page);
     }
 }
