@@ -32,11 +32,11 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
     private readonly List<nint> _regions = [];
     private bool _disposed;
 
-    private SoftCpuEngine(UnicornEngine uc, MemslotSet memslots, SoftMmu mmu)
+    private SoftCpuEngine(UnicornEngine uc, MemslotSet memslots, SoftMmu mmu, Action installFinished)
     {
         Uc = uc;
         Memslots = memslots;
-        Map = new SoftMemoryMap(uc, mmu, memslots);
+        Map = new SoftMemoryMap(uc, mmu, memslots, installFinished);
         Context = uc.AllocContext();
         BlobSize = uc.ContextSize - UnicornCpuContext.HeaderSize;
     }
@@ -76,15 +76,16 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
     /// from the state written through the context), maps <paramref name="memslots"/> (trapped) and the MMIO
     /// gaps, and installs the exit hooks with <paramref name="vcpu"/> (a GCHandle of the SoftVcpu) as user
     /// data and <paramref name="stopWords"/> (a <see cref="SoftStopWords"/>) as the stop hooks'; <paramref name="precise"/> selects
-    /// precise mode (see <see cref="Precise"/>).
+    /// precise mode (see <see cref="Precise"/>). <paramref name="installFinished"/> wakes the vCPU when a large slot's SPTEs
+    /// were installed off its thread (<see cref="SoftMemoryMap"/>).
     /// </summary>
-    public static SoftCpuEngine Create(MemslotSet memslots, SoftMmu mmu, nint vcpu, nint stopWords, bool precise)
+    public static SoftCpuEngine Create(MemslotSet memslots, SoftMmu mmu, nint vcpu, nint stopWords, bool precise, Action installFinished)
     {
         var uc = UnicornEngine.Open(UC_MODE_64);
         SoftCpuEngine? engine = null;
         try
         {
-            engine = new SoftCpuEngine(uc, memslots, mmu) { Precise = precise };
+            engine = new SoftCpuEngine(uc, memslots, mmu, installFinished) { Precise = precise };
             uc.DisableUntilAddress();
             ulong cursor = 0;
             foreach (var slot in memslots.Slots)

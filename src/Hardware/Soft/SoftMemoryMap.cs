@@ -19,7 +19,10 @@ namespace Actorvisor.Hardware.Soft;
 /// <see cref="SpteTable.PermissionEpoch"/> changes, which <see cref="Flush"/> checks at every TLB flush.</item>
 /// </list>
 /// Used by the vCPU thread only: <see cref="Flush"/> from the TLB flush protocol (at guest entry, or inside a
-/// hook after a slow-path fault), <see cref="ApplyUpgrades"/> from the run loop outside guest mode.
+/// hook after a slow-path fault), <see cref="ApplyUpgrades"/> from the run loop outside guest mode. Installing every
+/// SPTE of a slot costs time in proportion to its size (2-11 ms for 1 GiB on the shared build VM), so a slot above
+/// <see cref="InlineInstallBytes"/> has its SPTEs installed on a thread-pool thread while the guest goes on trapped;
+/// the vCPU is woken when they are in and maps the slot whole at its next entry.
 /// </summary>
 internal sealed class SoftMemoryMap
 {
@@ -44,21 +47,36 @@ internal sealed class SoftMemoryMap
         /// <summary>The epoch at which the last attempt to map the slot whole failed (-1: none).</summary>
         public long FailedEpoch { get; set; } = -1;
 
+        /// <summary>The install of every SPTE of a large slot running off the vCPU thread (its epoch, or null if it failed), or null.</summary>
+        public Task<long?>? Install { get; set; }
+
         /// <summary>True if the slot may be mapped whole at all (it does not log dirty pages).</summary>
         public bool MayBeWhole => Table is not null && !Slot.LogsDirtyPages;
     }
 
+    /// <summary>
+    /// The largest slot whose SPTEs are installed on the vCPU thread when a fault asks for the whole slot (16 MiB, 4096
+    /// SPTEs: tens of microseconds); a larger one's are installed off it.
+    /// </summary>
+    public const ulong InlineInstallBytes = 16UL << 20;
+
     private readonly UnicornEngine _uc;
     private readonly SoftMmu _mmu;
     private readonly SlotMapping[] _slots;
+    private readonly Action _installFinished;
     private bool _upgradesWanted;
+    private volatile bool _installsDone;
     private long _downgrades, _upgrades, _flushes;
 
-    /// <summary>Describes the slots of <paramref name="memslots"/>, which the engine has mapped trapped.</summary>
-    public SoftMemoryMap(UnicornEngine uc, SoftMmu mmu, MemslotSet memslots)
+    /// <summary>
+    /// Describes the slots of <paramref name="memslots"/>, which the engine has mapped trapped. <paramref name="installFinished"/>
+    /// is called (on a thread-pool thread) when a large slot's SPTEs are all in: it should stop the vCPU at its next block start.
+    /// </summary>
+    public SoftMemoryMap(UnicornEngine uc, SoftMmu mmu, MemslotSet memslots, Action installFinished)
     {
         _uc = uc;
         _mmu = mmu;
+        _installFinished = installFinished;
         _slots = memslots.Slots.Select(slot => new SlotMapping(slot, TableFor(mmu, slot))).ToArray();
     }
 
@@ -77,6 +95,12 @@ internal sealed class SoftMemoryMap
 
     /// <summary>TLB flushes applied so far.</summary>
     public long Flushes => _flushes;
+
+    /// <summary>Test seam: runs on the thread-pool thread of an install off the vCPU thread, after it installed the SPTEs and before it tells the vCPU.</summary>
+    internal Action? InstallFinishingForTest { get; set; }
+
+    /// <summary>True once an install off the vCPU thread has finished and <see cref="ApplyUpgrades"/> has not yet looked at it.</summary>
+    public bool InstallFinished => _installsDone;
 
     /// <summary>The RAM slot mapping <paramref name="gpa"/>, or null (MMIO).</summary>
     public SlotMapping? Find(ulong gpa)
@@ -99,7 +123,7 @@ internal sealed class SoftMemoryMap
     /// </summary>
     public bool WantUpgrade(SlotMapping s)
     {
-        if (s.IsWhole || s.UpgradeWanted || !s.MayBeWhole || s.FailedEpoch == s.Table!.PermissionEpoch) return false;
+        if (s.IsWhole || s.UpgradeWanted || s.Install is not null || !s.MayBeWhole || s.FailedEpoch == s.Table!.PermissionEpoch) return false;
         s.UpgradeWanted = true;
         _upgradesWanted = true;
         return true;
@@ -107,27 +131,68 @@ internal sealed class SoftMemoryMap
 
     /// <summary>
     /// Run loop, outside guest mode (before <see cref="TlbFlushParticipant.EnterGuest"/>, which re-checks what
-    /// this mapped): maps whole every slot a fault asked for whose SPTEs can all be installed.
+    /// this mapped): maps whole every slot a fault asked for whose SPTEs can all be installed, now for a small slot,
+    /// once the install off the vCPU thread has finished for a large one (starting it if a fault just asked).
     /// </summary>
     public void ApplyUpgrades()
     {
-        if (!_upgradesWanted) return;
+        if (!_upgradesWanted && !_installsDone) return;
         _upgradesWanted = false;
+        // Cleared before looking: an install that finishes meanwhile sets it again and is seen next time.
+        _installsDone = false;
         foreach (var s in _slots)
         {
+            if (s.Install is { IsCompleted: true } install)
+            {
+                s.Install = null;
+                MapWhole(s, install.GetAwaiter().GetResult());
+                continue;
+            }
             if (!s.UpgradeWanted) continue;
             s.UpgradeWanted = false;
             if (s.IsWhole || !s.MayBeWhole) continue;
-            if (!_mmu.TryInstallWholeSlot(s.Slot, out long epoch))
-            {
-                s.FailedEpoch = s.Table!.PermissionEpoch;
-                continue;
-            }
-            _uc.Protect(s.Slot.GuestPhysAddr, s.Slot.Size, s.Slot.IsReadOnly ? UC_PROT_READ | UC_PROT_EXEC : UC_PROT_ALL);
-            s.IsWhole = true;
-            s.Epoch = epoch;
-            _upgrades++;
+            if (s.Slot.Size <= InlineInstallBytes)
+                MapWhole(s, InstallWholeSlot(s.Slot));
+            else
+                s.Install = InstallOffThread(s.Slot);
         }
+    }
+
+    private long? InstallWholeSlot(Memslot slot) => _mmu.TryInstallWholeSlot(slot, out long epoch) ? epoch : null;
+
+    private Task<long?> InstallOffThread(Memslot slot) => Task.Run(() =>
+    {
+        try
+        {
+            var epoch = InstallWholeSlot(slot);
+            InstallFinishingForTest?.Invoke();
+            return epoch;
+        }
+        finally
+        {
+            _installsDone = true;
+            _installFinished();
+        }
+    });
+
+    /// <summary>
+    /// Maps <paramref name="s"/> whole after its SPTEs were installed at <paramref name="epoch"/> (null: they could not
+    /// all be). Not if the table lost a permission since: an install off the vCPU thread may be older than a flush this
+    /// vCPU already applied.
+    /// </summary>
+    private void MapWhole(SlotMapping s, long? epoch)
+    {
+        var table = s.Table!;
+        if (epoch is not { } installed)
+        {
+            s.FailedEpoch = table.PermissionEpoch;
+            return;
+        }
+        if (table.IsRetired || table.PermissionEpoch != installed) return;
+        _uc.Protect(s.Slot.GuestPhysAddr, s.Slot.Size, s.Slot.IsReadOnly ? UC_PROT_READ | UC_PROT_EXEC : UC_PROT_ALL);
+        s.IsWhole = true;
+        s.Epoch = installed;
+        _upgrades++;
     }
 
     /// <summary>

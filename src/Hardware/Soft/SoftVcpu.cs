@@ -198,6 +198,9 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
                     // wait until something else stops the vCPU (a LAPIC vector in service blocks its own class, so
                     // that may be never: seen as a timer tick lost for good by the async-PF scheduler guest).
                     if (_externalInterrupts.Count > 0 && !_windowWanted) continue;
+                    // Likewise a slot whose SPTEs were installed off this thread since ApplyUpgrades looked (WakeToMapWhole
+                    // found the vCPU not running): map it whole first.
+                    if (engine.Map.InstallFinished) continue;
                     // Cleared before entering guest mode: a flush requested from now on finds the vCPU in guest
                     // mode or sees it apply the flush at entry, and its stop request is not lost.
                     _stop.Reset(_windowWanted && engine.Precise ? SoftStopWords.WindowArmed : SoftStopWords.WindowOff);
@@ -262,7 +265,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         bool precise = AsyncPf.IsEnabled;
         if (engine is null || engine.Generation != slots.Generation || (_sregsDirty && engine.HasRun) || precise != engine.Precise)
         {
-            var fresh = SoftCpuEngine.Create(slots, _vm.Mmu, GCHandle.ToIntPtr(_self), _stop.Address, precise);
+            var fresh = SoftCpuEngine.Create(slots, _vm.Mmu, GCHandle.ToIntPtr(_self), _stop.Address, precise, WakeToMapWhole);
             if (engine is not null) engine.CopyStateTo(fresh);
             lock (_gate) _engine = fresh;
             engine?.Dispose();
@@ -390,6 +393,18 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
             RequestStop();
             if (Environment.CurrentManagedThreadId == Volatile.Read(ref _runThread)) return;
             while (_running && _runningGeneration < generation && !_disposed) Monitor.Wait(_gate);
+        }
+    }
+
+    /// <summary>
+    /// A large slot's SPTEs were installed off this thread (<see cref="SoftMemoryMap"/>): a running vCPU stops at its next
+    /// block start and maps it whole before re-entering; one not running sees it before it enters (any thread).
+    /// </summary>
+    private void WakeToMapWhole()
+    {
+        lock (_gate)
+        {
+            if (_running) RequestInternalStop();
         }
     }
 

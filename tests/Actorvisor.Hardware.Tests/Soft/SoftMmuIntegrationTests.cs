@@ -122,6 +122,112 @@ public sealed class SoftMmuIntegrationTests : IDisposable
     }
 
     [Fact]
+    public void ALargeSlotsSptesAreInstalledOffTheVcpuThreadWhileTheGuestGoesOnTrapped()
+    {
+        // Above the inline limit: the install runs on a thread-pool thread, held at the test's gate once done.
+        const ulong pages = SoftMemoryMap.InlineInstallBytes / PageSize.Bytes * 2;
+        using var rig = new Rig(_accelerator, pages, MemslotFlags.None);
+        rig.Machine.Load(32, a =>
+        {
+            a.@out(0x70, al);
+            var first = a.CreateLabel();
+            a.jmp(first);
+            a.Label(ref first);
+            a.mov(__dword_ptr[(uint)Page(3)], 0xAB);       // faults: asks for the whole slot
+            var second = a.CreateLabel();
+            a.jmp(second);
+            a.Label(ref second);
+            a.mov(__dword_ptr[(uint)Page(pages - 1)], 0xCD);
+            a.@out(0x71, al);
+            var third = a.CreateLabel();
+            a.jmp(third);
+            a.Label(ref third);
+            a.mov(__dword_ptr[(uint)Page(7)], 0xEF);
+            a.hlt();
+        });
+        rig.Machine.EnterProtectedMode(TestMachine.CodeAddress);
+        var handler = new RecordingExitHandler { StopPorts = { 0x70, 0x71 } };
+        Assert.IsType<VcpuExit.PortIo>(rig.Machine.Cpu.Run(handler));
+        using var gate = new ManualResetEventSlim();
+        var map = rig.Cpu.MemoryMap!;
+        map.InstallFinishingForTest = gate.Wait;
+        long upgrades = map.Upgrades;   // the code slot's (small: mapped whole on the vCPU thread)
+
+        // The guest went on past its first store without waiting for the install: the slot is still trapped.
+        Assert.IsType<VcpuExit.PortIo>(rig.Machine.Cpu.Run(handler));
+        Assert.False(rig.DataMapping.IsWhole);
+        Assert.False(rig.DataMapping.Install is null or { IsCompleted: true });
+        Assert.Equal(upgrades, map.Upgrades);
+
+        gate.Set();
+        Assert.True(SpinWait.SpinUntil(() => map.InstallFinished, Patience), "the install did not finish");
+        Assert.Equal(VcpuExit.Halted, rig.Machine.Cpu.Run(handler));
+        Assert.True(rig.DataMapping.IsWhole);
+        Assert.Equal(upgrades + 1, map.Upgrades);
+        for (ulong p = 0; p < pages; p++)
+        {
+            if (!rig.Spte(p).IsWritable) Assert.Fail($"page {p}: {rig.Spte(p)}");
+        }
+        Assert.Equal(0xABu, rig.Data.Read<uint>(3 * PageSize.Bytes));
+        Assert.Equal(0xCDu, rig.Data.Read<uint>((pages - 1) * PageSize.Bytes));
+        Assert.Equal(0xEFu, rig.Data.Read<uint>(7 * PageSize.Bytes));
+    }
+
+    [Fact]
+    public void ALargeSlotIsNotMappedWholeWhenItLostAPermissionAfterItsSptesWereInstalled()
+    {
+        const ulong pages = SoftMemoryMap.InlineInstallBytes / PageSize.Bytes * 2;
+        using var rig = new Rig(_accelerator, pages, MemslotFlags.None);
+        rig.Machine.Load(32, a =>
+        {
+            a.@out(0x70, al);
+            var first = a.CreateLabel();
+            a.jmp(first);
+            a.Label(ref first);
+            a.mov(__dword_ptr[(uint)Page(3)], 0xAB);       // faults: asks for the whole slot
+            var started = a.CreateLabel();
+            a.jmp(started);                                 // the block start where the install begins
+            a.Label(ref started);
+            a.@out(0x71, al);
+            var second = a.CreateLabel();
+            a.jmp(second);
+            a.Label(ref second);
+            a.@out(0x72, al);
+            var third = a.CreateLabel();
+            a.jmp(third);
+            a.Label(ref third);
+            a.mov(__dword_ptr[(uint)Page(0)], 0x11);       // must fault: page 0 was write-protected
+            a.hlt();
+        });
+        rig.Machine.EnterProtectedMode(TestMachine.CodeAddress);
+        var handler = new RecordingExitHandler { StopPorts = { 0x70, 0x71, 0x72 } };
+        Assert.IsType<VcpuExit.PortIo>(rig.Machine.Cpu.Run(handler));
+        using var installed = new ManualResetEventSlim();
+        using var gate = new ManualResetEventSlim();
+        var map = rig.Cpu.MemoryMap!;
+        map.InstallFinishingForTest = () =>
+        {
+            installed.Set();
+            gate.Wait();
+        };
+        Assert.IsType<VcpuExit.PortIo>(rig.Machine.Cpu.Run(handler));
+        Assert.True(installed.Wait(Patience), "the install did not run");
+        Assert.True(rig.Spte(0).IsWritable);
+
+        // Every SPTE is in, the vCPU not yet told; a write-protect now, and the vCPU applies its flush while still trapped.
+        rig.Mmu.WriteProtect(new GfnRange(DataBase >> PageSize.Shift, 1), WriteProtectReason.DirtyLog);
+        Assert.IsType<VcpuExit.PortIo>(rig.Machine.Cpu.Run(handler));
+        Assert.False(rig.Spte(0).IsWritable);
+        gate.Set();
+        Assert.True(SpinWait.SpinUntil(() => map.InstallFinished, Patience), "the install did not finish");
+
+        // Mapped whole from the old install, the guest's store would go straight to memory, past the write-protected SPTE.
+        Assert.Equal(VcpuExit.Halted, rig.Machine.Cpu.Run(handler));
+        Assert.True(rig.Spte(0) is { IsWritable: true, IsDirty: true }, rig.Spte(0).ToString());
+        Assert.Equal(0x11u, rig.Data.Read<uint>(0));
+    }
+
+    [Fact]
     public void AWriteToAWriteProtectedSpteFaultsAndIsFixedOnTheFastPath()
     {
         using var rig = new Rig(_accelerator, 4, MemslotFlags.LogDirtyPages);
