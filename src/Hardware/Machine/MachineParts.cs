@@ -65,8 +65,8 @@ public sealed class MachineParts : IDisposable
     /// <summary>What else the parts own and release last (a restored machine's memory-file store).</summary>
     public IReadOnlyList<IDisposable> OwnedResources => _owned;
 
-    /// <summary>The devices whose state a snapshot keeps (the UART, and any platform device that has state).</summary>
-    public IReadOnlyList<IStatefulDevice> StatefulDevices => [Serial, .. PlatformDevices.OfType<IStatefulDevice>()];
+    /// <summary>The devices whose state a snapshot keeps (the UART, any platform device that has state, the virtio transports).</summary>
+    public IReadOnlyList<IStatefulDevice> StatefulDevices => [Serial, .. PlatformDevices.OfType<IStatefulDevice>(), .. Virtio.Transports];
 
     /// <summary>The accelerator's VM.</summary>
     public IVirtualMachine Vm { get; }

@@ -51,7 +51,19 @@ public sealed class MachineVirtioDevices : IDisposable
     /// <exception cref="ConfinedPathException">a disk image cannot be opened.</exception>
     public static MachineVirtioDevices Build(MachineSpec spec, IVirtualMachine vm, IPcPlatformVm? pc, DeviceBus bus, string name)
     {
-        if (spec.Disks.Count == 0) return None;
+        ArgumentNullException.ThrowIfNull(spec);
+        return Build(spec.Disks, vm, pc, bus, name);
+    }
+
+    /// <summary>
+    /// Builds the devices of <paramref name="disks"/> (disk i at virtio-mmio slot i) and registers them on <paramref name="bus"/>.
+    /// Either every device is built, or what was made is released and the exception thrown.
+    /// </summary>
+    /// <exception cref="ConfinedPathException">a disk image cannot be opened.</exception>
+    public static MachineVirtioDevices Build(IReadOnlyList<VirtioDiskSpec> disks, IVirtualMachine vm, IPcPlatformVm? pc, DeviceBus bus, string name)
+    {
+        ArgumentNullException.ThrowIfNull(disks);
+        if (disks.Count == 0) return None;
         var memory = new GuestPhysicalMemory(() => vm.Memslots);
         var kvm = vm as KvmVirtualMachine;
         var owned = new List<IDisposable>();
@@ -59,9 +71,9 @@ public sealed class MachineVirtioDevices : IDisposable
         var notifies = new List<(EventFd, Action)>();
         try
         {
-            for (int i = 0; i < spec.Disks.Count; i++)
+            for (int i = 0; i < disks.Count; i++)
             {
-                var disk = spec.Disks[i];
+                var disk = disks[i];
                 ulong address = VirtioMmioLayout.AddressOf(i);
                 int irq = VirtioMmioLayout.IrqOf(i);
                 IVirtioInterrupt? interrupt = null;

@@ -109,6 +109,20 @@ public sealed class ConfinedFile : IDisposable
         return new FileStream(handle, FileAccess.Read, bufferSize: 0) { Position = 0 };
     }
 
+    /// <summary>The open file's size and modification time (statx of the descriptor).</summary>
+    /// <exception cref="SyscallException">the descriptor cannot be queried.</exception>
+    public unsafe FileIdentity Identity
+    {
+        get
+        {
+            statx buffer;
+            byte empty = 0;
+            int r = statx(_fd.Fd, &empty, AT_EMPTY_PATH, STATX_SIZE | STATX_MTIME, &buffer);
+            Sys.Check(r, "statx", Path);
+            return new FileIdentity((long)buffer.stx_size, (long)buffer.stx_mtime.tv_sec * 1_000_000_000L + buffer.stx_mtime.tv_nsec);
+        }
+    }
+
     /// <summary>The file type bits (S_IFMT) and size of the open file <paramref name="fd"/>.</summary>
     internal static unsafe (uint Mode, long Size) Status(FileDescriptor fd)
     {

@@ -1,5 +1,6 @@
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Devices;
+using Actorvisor.Hardware.Devices.Virtio;
 using Actorvisor.Hardware.Machines;
 using Actorvisor.Hardware.X86;
 
@@ -7,7 +8,8 @@ namespace Actorvisor.Hardware.Snapshots;
 
 /// <summary>
 /// Everything a snapshot holds, gathered from a stopped or paused VM: the vCPU and platform state blobs, the
-/// stateful devices and the memory regions (read while the files are written, so no vCPU may run meanwhile).
+/// stateful devices (virtio transports included), the disks' identities and the memory regions (read while the files are
+/// written, so no vCPU may run meanwhile).
 /// </summary>
 public sealed record SnapshotContent
 {
@@ -32,6 +34,9 @@ public sealed record SnapshotContent
     /// <summary>The devices whose state is saved (read when the snapshot is written).</summary>
     public required IReadOnlyList<IStatefulDevice> Devices { get; init; }
 
+    /// <summary>The virtio-blk disks, by device (their transports' state is among <see cref="Devices"/>).</summary>
+    public IReadOnlyList<SnapshotDiskEntry> Disks { get; init; } = [];
+
     /// <summary>Guest memory, by memslot.</summary>
     public required IReadOnlyList<SnapshotMemoryRegion> Memory { get; init; }
 
@@ -55,7 +60,16 @@ public sealed record SnapshotContent
             VcpuStates = vcpuStates ?? [.. parts.Vcpus.Select(v => v.SaveState())],
             PlatformState = parts.Vm.SavePlatformState(),
             Devices = parts.StatefulDevices,
+            Disks = [.. parts.Virtio.Transports.Select(t => t.Device).OfType<VirtioBlock>().Select(DiskOf)],
             Memory = parts.MemoryRegions,
         };
+    }
+
+    // The disk's writes made durable first, so the identity recorded is that of the image the guest's state goes with.
+    private static SnapshotDiskEntry DiskOf(VirtioBlock disk)
+    {
+        disk.FlushImage();
+        var identity = disk.ImageIdentity;
+        return new SnapshotDiskEntry(disk.Name, Path.GetFullPath(disk.Path), disk.ReadOnly, identity.Bytes, identity.ModifiedUnixNanoseconds);
     }
 }

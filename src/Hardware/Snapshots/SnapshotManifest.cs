@@ -43,6 +43,13 @@ public sealed record SnapshotManifest
     /// <summary>The devices whose state was saved.</summary>
     public required IReadOnlyList<SnapshotDeviceEntry> Devices { get; init; }
 
+    /// <summary>
+    /// The VM's virtio-blk disks, in device order: not copied (the image is the user's file) but named, with what the
+    /// image was when the snapshot was taken, so that a restore over a changed image is refused. Manifests written before
+    /// this field existed have none.
+    /// </summary>
+    public IReadOnlyList<SnapshotDiskEntry> Disks { get; init; } = [];
+
     /// <summary>Every file but the manifest: its size and SHA-256 (lowercase hex).</summary>
     public required IReadOnlyDictionary<string, SnapshotFileEntry> Files { get; init; }
 
@@ -69,6 +76,23 @@ public sealed record SnapshotManifest
 /// <param name="File">The memory file.</param>
 /// <param name="PagesWritten">Pages holding data (the others are holes and read as zero).</param>
 public sealed record SnapshotMemoryEntry(uint Slot, ulong GuestPhysicalAddress, ulong Size, string File, ulong PagesWritten);
+
+/// <summary>
+/// Virtio-blk disk <paramref name="Device"/> (vda, vdb, ...; its transport's state is device state under that name): the
+/// image at host path <paramref name="Path"/>, read-only or not, and its size and modification time when the snapshot
+/// was taken (after an fsync).
+/// </summary>
+/// <param name="Device">The device name.</param>
+/// <param name="Path">The image file, an absolute host path.</param>
+/// <param name="ReadOnly">True if the guest could only read it.</param>
+/// <param name="Bytes">The image's length.</param>
+/// <param name="ModifiedUnixNanoseconds">Its modification time (nanoseconds since the Unix epoch).</param>
+public sealed record SnapshotDiskEntry(string Device, string Path, bool ReadOnly, long Bytes, long ModifiedUnixNanoseconds)
+{
+    /// <summary>The identity recorded.</summary>
+    [JsonIgnore]
+    public Native.FileIdentity Identity => new(Bytes, ModifiedUnixNanoseconds);
+}
 
 /// <summary>The saved state of device <paramref name="Name"/>, in <paramref name="File"/>.</summary>
 public sealed record SnapshotDeviceEntry(string Name, string File);

@@ -1,10 +1,12 @@
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Apic;
 using Actorvisor.Hardware.Devices;
+using Actorvisor.Hardware.Devices.Virtio;
 using Actorvisor.Hardware.Images;
 using Actorvisor.Hardware.Lazy;
 using Actorvisor.Hardware.Machines;
 using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Native;
 using Actorvisor.Hardware.Soft;
 using Actorvisor.Hardware.X86;
 
@@ -91,7 +93,7 @@ public static class SnapshotRestore
                 [.. Enumerable.Range(0, vcpuCount).Select(i => new SavedState(snapshot.Manifest.Vcpus[i], () => snapshot.VcpuState(i)))],
                 new SavedState(snapshot.Manifest.Platform, () => snapshot.PlatformState),
                 [.. snapshot.Manifest.Devices.Select(d => new SavedState(d.File, () => snapshot.DeviceState(d.Name) ?? [], d.Name))],
-                (part, e) => new SnapshotException(Path.Join(snapshot.Directory, part), e.Message, e), snapshot.Platform);
+                (part, e) => new SnapshotException(Path.Join(snapshot.Directory, part), e.Message, e), snapshot.Platform, snapshot.Manifest.Disks);
         }
         catch
         {
@@ -114,7 +116,8 @@ public static class SnapshotRestore
     /// </summary>
     public static MachineParts Assemble(IAccelerator accelerator, IReadOnlyList<SnapshotMemoryRegion> regions, LazyGuestMemory? lazy,
         IBootableImage image, IConsoleSink console, IReadOnlyList<IDisposable> owned, IReadOnlyList<SavedState> vcpuStates, SavedState platformState,
-        IReadOnlyList<SavedState> deviceStates, Func<string, FormatException, Exception> refusal, GuestPlatform platform = GuestPlatform.Minimal)
+        IReadOnlyList<SavedState> deviceStates, Func<string, FormatException, Exception> refusal, GuestPlatform platform = GuestPlatform.Minimal,
+        IReadOnlyList<SnapshotDiskEntry>? disks = null)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentNullException.ThrowIfNull(regions);
@@ -122,10 +125,13 @@ public static class SnapshotRestore
         if (regions.Count == 0 || regions[0].Slot != 0 || regions[0].GuestPhysicalAddress != 0)
             throw new ArgumentException("the first region must be memslot 0 at guest-physical 0", nameof(regions));
         var memory = regions[0].Memory;
+        disks ??= [];
         IVirtualMachine? vm = null;
         var vcpus = new List<IVirtualCpu>();
+        MachineVirtioDevices? virtio = null;
         try
         {
+            var diskSpecs = disks.Select(CheckDisk).ToArray();
             vm = accelerator.CreateVm();
             vm.SetMemoryRegion(lazy is null ? Memslot.For(0, 0, memory) : lazy.ToMemslot(0, 0));
             foreach (var region in regions.Skip(1)) vm.SetMemoryRegion(Memslot.For(region.Slot, region.GuestPhysicalAddress, region.Memory));
@@ -157,7 +163,10 @@ public static class SnapshotRestore
             IReadOnlyList<IPortIoDevice> platformDevices = [];
             if (pc is not null) (i8042, platformDevices) = PcPlatformDevices.Register(bus, memory.Size, vcpuStates.Count);
             if (vm is SoftVm soft) bus.RegisterMmio(LocalApic.DefaultBase, LocalApic.WindowSize, soft.ApicWindow);
-            IStatefulDevice[] devices = [serial, .. platformDevices.OfType<IStatefulDevice>()];
+            virtio = MachineVirtioDevices.Build(diskSpecs, vm, pc, bus, image.Name);
+            // Checked again on the descriptors the devices use: the image may have changed since CheckDisk opened it.
+            for (int i = 0; i < disks.Count; i++) CheckIdentity(disks[i], ((VirtioBlock)virtio.Transports[i].Device).ImageIdentity);
+            IStatefulDevice[] devices = [serial, .. platformDevices.OfType<IStatefulDevice>(), .. virtio.Transports];
             foreach (var saved in deviceStates)
             {
                 var device = devices.FirstOrDefault(d => d.Name == saved.DeviceName);
@@ -166,17 +175,42 @@ public static class SnapshotRestore
                 Apply(saved.Origin, () => device.RestoreState(saved.Read()), refusal);
             }
 
-            var spec = new MachineSpec { Image = image, MemoryBytes = memory.Size, VcpuCount = vcpuStates.Count };
+            var spec = new MachineSpec { Image = image, MemoryBytes = memory.Size, VcpuCount = vcpuStates.Count, Disks = diskSpecs };
             var loaded = new LoadedImage(image.Name, 0, []);
             var boot = new BootSetup(image.BootMode, 0, vcpuStates.Count);
-            return new MachineParts(spec, memory, lazy, vm, [.. vcpus], loaded, boot, bus, serial, debugExit, i8042, platformDevices, regions, owned);
+            return new MachineParts(spec, memory, lazy, vm, [.. vcpus], loaded, boot, bus, serial, debugExit, i8042, platformDevices, regions, owned, virtio);
         }
         catch
         {
+            virtio?.Dispose();
             foreach (var v in vcpus) v.Dispose();
             vm?.Dispose();
             throw;
         }
+    }
+
+    // The disk image the snapshot names, as it was then: it must still be there with the same size and modification time
+    // (the guest's page cache and the disk's contents go together), else the restore is refused naming the image.
+    private static VirtioDiskSpec CheckDisk(SnapshotDiskEntry disk)
+    {
+        var spec = new VirtioDiskSpec { Path = disk.Path, ReadOnly = disk.ReadOnly };
+        try
+        {
+            using var file = spec.Open();
+            CheckIdentity(disk, file.Identity);
+        }
+        catch (Exception e) when (e is ConfinedPathException or SyscallException)
+        {
+            throw new SnapshotException(disk.Path, $"disk {disk.Device}'s image cannot be opened: {e.Message}", e);
+        }
+        return spec;
+    }
+
+    private static void CheckIdentity(SnapshotDiskEntry disk, FileIdentity now)
+    {
+        if (now != disk.Identity)
+            throw new SnapshotException(disk.Path, $"disk {disk.Device}'s image changed since the snapshot was taken (then {disk.Identity}, now {now}); " +
+                "restoring over it would give the guest a disk that does not match its memory");
     }
 
     // A state a component refuses (another version, another vCPU count) is its origin's fault: name it.

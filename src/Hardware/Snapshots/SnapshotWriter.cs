@@ -91,6 +91,7 @@ public sealed class SnapshotWriter
                 MachinePlatform = content.Platform.ToString(),
                 Memory = memory,
                 Devices = devices,
+                Disks = content.Disks,
                 Files = files,
             };
             DurableFiles.WriteNew(Path.Join(partial, SnapshotFormat.ManifestFile), System.Text.Encoding.UTF8.GetBytes(manifest.ToJson()));

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Snapshots;
 
 namespace Actorvisor.Hardware.Devices.Virtio;
 
@@ -97,6 +98,59 @@ public sealed class SplitVirtqueue
         CheckArea("available ring", DriverArea, 2, 6 + 2UL * Size, forWrite: false);
         CheckArea("used ring", DeviceArea, 4, 6 + 8UL * Size, forWrite: true);
         Ready = true;
+    }
+
+    /// <summary>
+    /// Appends the queue's state to <paramref name="w"/>: the layout the driver set, whether it is ready, event index,
+    /// and the device's ring positions (next available entry, next used entry, the last used index signalled).
+    /// </summary>
+    public void SaveState(StateBlobWriter w)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        w.U32(Size);
+        w.U64(DescriptorTable);
+        w.U64(DriverArea);
+        w.U64(DeviceArea);
+        w.Bool(Ready);
+        w.Bool(EventIndex);
+        w.U32(_lastAvail);
+        w.U32(_nextUsed);
+        w.U32(_signalledUsed);
+        w.Bool(_signalledValid);
+        w.I64(ChainsTaken);
+    }
+
+    /// <summary>
+    /// Loads what <see cref="SaveState"/> saved. A ready queue's layout is checked again against this machine's memory
+    /// (<see cref="Enable"/>'s checks), so a state that does not fit it is refused rather than served.
+    /// </summary>
+    /// <exception cref="FormatException">the state is truncated, or its size or layout does not fit this queue or memory.</exception>
+    public void RestoreState(ref StateBlobReader r)
+    {
+        uint size = r.U32();
+        ulong desc = r.U64(), driver = r.U64(), device = r.U64();
+        bool ready = r.Bool(), eventIndex = r.Bool();
+        uint lastAvail = r.U32(), nextUsed = r.U32(), signalled = r.U32();
+        bool signalledValid = r.Bool();
+        long chains = r.I64();
+        if (size > MaxSize || lastAvail > ushort.MaxValue || nextUsed > ushort.MaxValue || signalled > ushort.MaxValue)
+            throw new FormatException($"a virtqueue of size {size} (at most {MaxSize} here) or ring positions {lastAvail}/{nextUsed}/{signalled} out of range");
+        Reset();
+        Size = (ushort)size;
+        DescriptorTable = desc;
+        DriverArea = driver;
+        DeviceArea = device;
+        EventIndex = eventIndex;
+        if (ready)
+        {
+            try { Enable(); }
+            catch (VirtqueueFaultException e) { throw new FormatException($"a ready virtqueue that does not fit this machine: {e.Message}", e); }
+        }
+        _lastAvail = (ushort)lastAvail;
+        _nextUsed = (ushort)nextUsed;
+        _signalledUsed = (ushort)signalled;
+        _signalledValid = signalledValid;
+        ChainsTaken = chains;
     }
 
     /// <summary>The driver withdrew the queue (QueueReady = 0 before a reset).</summary>

@@ -78,6 +78,12 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable
     /// <summary>The image file's path, for messages.</summary>
     public string Path => _file.Path;
 
+    /// <summary>The image file's size and modification time now (what a snapshot records of the disk).</summary>
+    public FileIdentity ImageIdentity => _file.Identity;
+
+    /// <summary>Makes every write the guest made so far durable (fsync of the image).</summary>
+    public void FlushImage() => _file.FlushToDisk();
+
     /// <summary>IN requests served.</summary>
     public long Reads => Interlocked.Read(ref _reads);
     /// <summary>OUT requests served.</summary>

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Snapshots;
 
 namespace Actorvisor.Hardware.Devices.Virtio;
 
@@ -12,9 +13,11 @@ namespace Actorvisor.Hardware.Devices.Virtio;
 /// <see cref="ServeQueue"/> off the vCPU thread; without a sink the queue is served on the notifying thread. A
 /// malformed ring sets DEVICE_NEEDS_RESET, raises a configuration-change interrupt and stops all service until the
 /// driver resets the device. Register accesses are 32-bit and aligned; the configuration space takes any width.
-/// Disposing the transport disposes the device once no queue is being served.
+/// Disposing the transport disposes the device once no queue is being served. Its state (registers, negotiated
+/// features, queues, pending interrupt bits) goes into a snapshot as device state under the device's name; the device
+/// behind it keeps none of its own between requests (virtio-blk completes each one before the round ends).
 /// </summary>
-public sealed class VirtioMmioTransport : IMmioDevice, IDisposable
+public sealed class VirtioMmioTransport : IMmioDevice, IStatefulDevice, IDisposable
 {
     /// <summary>InterruptStatus bit 0: a queue has new used buffers.</summary>
     public const uint InterruptUsedBuffer = 1;
@@ -289,6 +292,65 @@ public sealed class VirtioMmioTransport : IMmioDevice, IDisposable
 
     private bool AcceptableFeatures(ulong driver) =>
         (driver & ~_offered) == 0 && (driver & VirtioFeature.Bit(VirtioFeature.Version1)) != 0;
+
+    private const string StateTag = "VMMT";
+    private const uint StateVersion = 1;
+
+    /// <summary>
+    /// The transport's state: the device type and queue count it belongs to, the status, the feature selectors and the
+    /// driver's features, QueueSel, the pending InterruptStatus bits and each queue's state. Waits for a queue round in
+    /// progress, so no request is half served in it.
+    /// </summary>
+    public byte[] SaveState()
+    {
+        var w = new StateBlobWriter(StateTag, StateVersion);
+        lock (_service)
+        lock (_registers)
+        {
+            w.U32(_device.DeviceType);
+            w.U32((uint)_queues.Length);
+            w.U32((uint)_status);
+            w.U32(_deviceFeaturesSel);
+            w.U32(_driverFeaturesSel);
+            w.U64(_driverFeatures);
+            w.U32(_queueSel);
+            w.U32((uint)Volatile.Read(ref _interruptStatus));
+            foreach (var q in _queues) q.SaveState(w);
+        }
+        return w.ToArray();
+    }
+
+    /// <summary>
+    /// Loads what <see cref="SaveState"/> saved into this (freshly built) transport, before the guest runs. Requests the
+    /// driver made available but the device had not taken when the state was saved are served at the driver's next
+    /// notification.
+    /// </summary>
+    /// <exception cref="FormatException">not a virtio-mmio transport's state, another device type or queue count, or a queue that does not fit.</exception>
+    public void RestoreState(ReadOnlySpan<byte> state)
+    {
+        var r = new StateBlobReader(state, StateTag, StateVersion, $"{Name} (virtio-mmio transport) state");
+        lock (_service)
+        lock (_registers)
+        {
+            uint type = r.U32(), queues = r.U32();
+            if (type != _device.DeviceType || queues != (uint)_queues.Length)
+                throw new FormatException($"{Name}: the state is of a virtio device of type {type} with {queues} queue(s); this one is type {_device.DeviceType} with {_queues.Length}");
+            var status = (VirtioDeviceStatus)r.U32();
+            uint deviceSel = r.U32(), driverSel = r.U32();
+            ulong driverFeatures = r.U64();
+            uint queueSel = r.U32(), interrupts = r.U32();
+            if ((driverFeatures & ~_offered) != 0)
+                throw new FormatException($"{Name}: the driver's features 0x{driverFeatures:x} include some this device does not offer (0x{_offered:x})");
+            foreach (var q in _queues) q.RestoreState(ref r);
+            r.End();
+            _status = status;
+            _deviceFeaturesSel = deviceSel;
+            _driverFeaturesSel = driverSel;
+            _driverFeatures = driverFeatures;
+            _queueSel = queueSel;
+            Volatile.Write(ref _interruptStatus, (int)interrupts);
+        }
+    }
 
     /// <summary>Resets the device as a write of 0 to Status does: queues, features, status and pending interrupts cleared.</summary>
     public void Reset()
