@@ -121,33 +121,50 @@ public sealed class SoftMmuIntegrationTests : IDisposable
         Assert.Equal(0xCDu, rig.Data.Read<uint>(9 * PageSize.Bytes));
     }
 
-    [Fact]
-    public void ALargeSlotsSptesAreInstalledOffTheVcpuThreadWhileTheGuestGoesOnTrapped()
+    /// <summary>Pages of a slot above the inline limit: its SPTEs are installed on a thread-pool thread.</summary>
+    private const ulong LargeSlotPages = SoftMemoryMap.InlineInstallBytes / PageSize.Bytes * 2;
+
+    /// <summary>Ends the translation block here (a jump to the next instruction): a stop requested in it is taken at the next one.</summary>
+    private static void EndBlock(Iced.Intel.Assembler a)
     {
-        // Above the inline limit: the install runs on a thread-pool thread, held at the test's gate once done.
-        const ulong pages = SoftMemoryMap.InlineInstallBytes / PageSize.Bytes * 2;
-        using var rig = new Rig(_accelerator, pages, MemslotFlags.None);
+        var next = a.CreateLabel();
+        a.jmp(next);
+        a.Label(ref next);
+    }
+
+    /// <summary>
+    /// A rig with a large data slot whose guest stops at port 0x70, then stores to page 3 (the fault that asks for the
+    /// whole slot; the install starts at the next block start) and runs <paramref name="rest"/>; run to its first stop.
+    /// </summary>
+    private Rig LargeSlotGuestAtFirstStop(Action<Iced.Intel.Assembler> rest, RecordingExitHandler handler)
+    {
+        var rig = new Rig(_accelerator, LargeSlotPages, MemslotFlags.None);
         rig.Machine.Load(32, a =>
         {
             a.@out(0x70, al);
-            var first = a.CreateLabel();
-            a.jmp(first);
-            a.Label(ref first);
-            a.mov(__dword_ptr[(uint)Page(3)], 0xAB);       // faults: asks for the whole slot
-            var second = a.CreateLabel();
-            a.jmp(second);
-            a.Label(ref second);
-            a.mov(__dword_ptr[(uint)Page(pages - 1)], 0xCD);
-            a.@out(0x71, al);
-            var third = a.CreateLabel();
-            a.jmp(third);
-            a.Label(ref third);
-            a.mov(__dword_ptr[(uint)Page(7)], 0xEF);
-            a.hlt();
+            EndBlock(a);
+            a.mov(__dword_ptr[(uint)Page(3)], 0xAB);
+            EndBlock(a);
+            rest(a);
         });
         rig.Machine.EnterProtectedMode(TestMachine.CodeAddress);
-        var handler = new RecordingExitHandler { StopPorts = { 0x70, 0x71 } };
         Assert.IsType<VcpuExit.PortIo>(rig.Machine.Cpu.Run(handler));
+        return rig;
+    }
+
+    [Fact]
+    public void ALargeSlotsSptesAreInstalledOffTheVcpuThreadWhileTheGuestGoesOnTrapped()
+    {
+        var handler = new RecordingExitHandler { StopPorts = { 0x70, 0x71 } };
+        using var rig = LargeSlotGuestAtFirstStop(a =>
+        {
+            a.mov(__dword_ptr[(uint)Page(LargeSlotPages - 1)], 0xCD);
+            a.@out(0x71, al);
+            EndBlock(a);
+            a.mov(__dword_ptr[(uint)Page(7)], 0xEF);
+            a.hlt();
+        }, handler);
+        // The install is held at the test's gate once done.
         using var gate = new ManualResetEventSlim();
         var map = rig.Cpu.MemoryMap!;
         map.InstallFinishingForTest = gate.Wait;
@@ -164,44 +181,28 @@ public sealed class SoftMmuIntegrationTests : IDisposable
         Assert.Equal(VcpuExit.Halted, rig.Machine.Cpu.Run(handler));
         Assert.True(rig.DataMapping.IsWhole);
         Assert.Equal(upgrades + 1, map.Upgrades);
-        for (ulong p = 0; p < pages; p++)
+        for (ulong p = 0; p < LargeSlotPages; p++)
         {
             if (!rig.Spte(p).IsWritable) Assert.Fail($"page {p}: {rig.Spte(p)}");
         }
         Assert.Equal(0xABu, rig.Data.Read<uint>(3 * PageSize.Bytes));
-        Assert.Equal(0xCDu, rig.Data.Read<uint>((pages - 1) * PageSize.Bytes));
+        Assert.Equal(0xCDu, rig.Data.Read<uint>((LargeSlotPages - 1) * PageSize.Bytes));
         Assert.Equal(0xEFu, rig.Data.Read<uint>(7 * PageSize.Bytes));
     }
 
     [Fact]
     public void ALargeSlotIsNotMappedWholeWhenItLostAPermissionAfterItsSptesWereInstalled()
     {
-        const ulong pages = SoftMemoryMap.InlineInstallBytes / PageSize.Bytes * 2;
-        using var rig = new Rig(_accelerator, pages, MemslotFlags.None);
-        rig.Machine.Load(32, a =>
+        var handler = new RecordingExitHandler { StopPorts = { 0x70, 0x71, 0x72 } };
+        using var rig = LargeSlotGuestAtFirstStop(a =>
         {
-            a.@out(0x70, al);
-            var first = a.CreateLabel();
-            a.jmp(first);
-            a.Label(ref first);
-            a.mov(__dword_ptr[(uint)Page(3)], 0xAB);       // faults: asks for the whole slot
-            var started = a.CreateLabel();
-            a.jmp(started);                                 // the block start where the install begins
-            a.Label(ref started);
             a.@out(0x71, al);
-            var second = a.CreateLabel();
-            a.jmp(second);
-            a.Label(ref second);
+            EndBlock(a);
             a.@out(0x72, al);
-            var third = a.CreateLabel();
-            a.jmp(third);
-            a.Label(ref third);
+            EndBlock(a);
             a.mov(__dword_ptr[(uint)Page(0)], 0x11);       // must fault: page 0 was write-protected
             a.hlt();
-        });
-        rig.Machine.EnterProtectedMode(TestMachine.CodeAddress);
-        var handler = new RecordingExitHandler { StopPorts = { 0x70, 0x71, 0x72 } };
-        Assert.IsType<VcpuExit.PortIo>(rig.Machine.Cpu.Run(handler));
+        }, handler);
         using var installed = new ManualResetEventSlim();
         using var gate = new ManualResetEventSlim();
         var map = rig.Cpu.MemoryMap!;
