@@ -17,7 +17,9 @@ namespace Actorvisor.Hardware.Snapshots;
 /// <see cref="RestoreMode"/> and any other region read eagerly, a new accelerator VM with its vCPUs loaded from their
 /// saved state, the platform state, and the platform's devices (UART on COM1, debug-exit port, the software
 /// accelerator's APIC window; on a PC-platform snapshot, KVM's in-kernel chipset, the interrupt-driven UART and the
-/// PC port devices) with the UART's saved state. Nothing of the image is loaded and no boot structure is
+/// PC port devices) with the UART's saved state, and the virtio-blk devices of the snapshot's disks over their images (each
+/// checked against the size and modification time the snapshot recorded) with their transports' state. Nothing of the
+/// image is loaded and no boot structure is
 /// written: the vCPUs continue where the snapshot stopped them. Either every part is built, or what was allocated is
 /// released and the exception thrown (nothing runs).
 /// </summary>
@@ -109,7 +111,8 @@ public static class SnapshotRestore
     /// first and at guest-physical 0, lazily filled if <paramref name="lazy"/> is set): a new accelerator VM with those
     /// memslots, on <paramref name="platform"/> Pc KVM's in-kernel chipset first, one vCPU per <paramref name="vcpuStates"/> loaded
     /// from it, the platform state, and the platform's devices (UART on COM1, debug-exit port, the software accelerator's
-    /// APIC window; the PC port devices on the PC platform) with the devices' saved states.
+    /// APIC window; the PC port devices on the PC platform; the virtio-blk devices of <paramref name="disks"/>, whose images
+    /// must still be what the snapshot recorded, else a <see cref="SnapshotException"/> names the image) with the devices' saved states.
     /// A state a component refuses becomes <paramref name="refusal"/>(its origin, the FormatException). On failure the
     /// VM and vCPUs built here are released; the memory and <paramref name="owned"/> stay the caller's to release.
     /// On success the machine owns all of it.
