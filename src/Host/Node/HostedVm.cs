@@ -31,6 +31,9 @@ internal sealed class HostedVm(ApiVmSpec spec, IActorRef vm, IActorRef watcher)
     /// <summary>Subscriptions waiting for the registry's current line of the VM (subscriber, who asked).</summary>
     public List<(IActorRef Subscriber, IActorRef ReplyTo)> PendingSubscriptions { get; } = new();
 
+    /// <summary>The snapshot its node restores it from when it starts again (its managed save, recorded in the node's database), or null.</summary>
+    public string? ManagedSave { get; set; }
+
     /// <summary>False once the VmActor has stopped (it crashed; a destroy forgets the VM instead).</summary>
     public bool ActorAlive { get; set; } = true;
 
