@@ -141,6 +141,7 @@ public sealed class HypervisorAgent : ReceiveActor
         });
         Receive<SendConsoleInputRequest>(OnConsoleInput);
         Receive<SnapshotVmRequest>(OnSnapshot);
+        Receive<FindSnapshot>(f => Sender.Tell(new SnapshotHeld(_info.Name, f.Snapshot, _snapshots?.ForRead(f.Snapshot, "from").Error is null)));
         Receive<ShutdownAgent>(_ => OnShutdown());
         Receive<ManagedSaveListed>(OnManagedSaveListed);
         Receive<ManagedSavesDone>(OnManagedSavesDone);
@@ -284,7 +285,8 @@ public sealed class HypervisorAgent : ReceiveActor
 
     private HostedVm Host(ApiVmSpec spec, IActorRef vm)
     {
-        var watcher = Context.ActorOf(VmWatcher.Props(spec.Name, vm), $"watch-{spec.Name}-{++_serial}");
+        var policy = VmRestartPolicies.TryParse(spec.Restart, out var p) ? p : VmRestartPolicy.Never;
+        var watcher = Context.ActorOf(VmWatcher.Props(spec.Name, vm, policy), $"watch-{spec.Name}-{++_serial}");
         var hosted = new HostedVm(spec, vm, watcher);
         _vms[spec.Name] = hosted;
         _byActor[Context.Watch(vm)] = spec.Name;
@@ -363,15 +365,15 @@ public sealed class HypervisorAgent : ReceiveActor
         }
     }
 
-    // The registry rebuilt the VM per its restart policy: requests and the console go to the new VmActor from now on.
+    // The registry rebuilt the VM per its restart policy: requests go to the new VmActor from now on, and the console
+    // watcher follows it (its subscribers keep their stream).
     private void OnRestarted(VmRestarted m)
     {
         if (!_vms.TryGetValue(m.Name, out var vm)) return;
         _byActor.Remove(vm.Vm);
         Context.Unwatch(vm.Vm);
-        Context.Stop(vm.Watcher);
         vm.Vm = m.Vm;
-        vm.Watcher = Context.ActorOf(VmWatcher.Props(m.Name, m.Vm), $"watch-{m.Name}-{++_serial}");
+        vm.Watcher.Tell(new VmWatcher.Follow(m.Vm));
         vm.ActorAlive = true;
         _byActor[Context.Watch(m.Vm)] = m.Name;
         _state?.Tell(new SaveVmRestarts(m.Name, m.Restarts));
