@@ -22,7 +22,7 @@ public sealed class ManagedSaveCluster : LocalCluster
     /// <inheritdoc />
     protected override IEnumerable<string> NodeArgs(int index)
     {
-        var images = Path.Combine(Root, $"n{index + 1}", "images");
+        var images = Path.Combine(Root, $"n{index + 1}", "images", "guests");
         Directory.CreateDirectory(images);
         File.WriteAllBytes(Path.Combine(images, "counter.bin"), LongCounter.Bytes.ToArray());
         return [.. base.NodeArgs(index), "--accelerator", "software"];
@@ -42,6 +42,12 @@ public sealed class ManagedSaveTests(ManagedSaveCluster cluster, ITestOutputHelp
 {
     private const int N3 = 2;
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(120);
+
+    // Whatever a test left behind (it failed half-way) does not stay for the next one.
+    private async Task Cleanup(params string[] vms)
+    {
+        foreach (var vm in vms) await cluster.Client.RequestAsync(new DestroyVmRequest(vm));
+    }
 
     private async Task<T> Ok<T>(ApiRequest request) where T : IApiReply
     {
@@ -72,126 +78,163 @@ public sealed class ManagedSaveTests(ManagedSaveCluster cluster, ITestOutputHelp
         return console;
     }
 
-    private async Task WaitForRecovery(ActorvisorProcess node)
+    // The node's new incarnation recovered its VMs and the directory lists each of them on it again (not Lost).
+    private async Task WaitForRecovery(ActorvisorProcess node, params string[] vms)
     {
         await node.WaitForLineAsync("Recovered the VMs of", LocalCluster.StartTimeout);
         await Eventually.HoldsAsync(async () =>
         {
             var reply = await cluster.Client.RequestAsync(new ListVmsRequest());
-            return reply is VmListReply list && list.UnansweredNodes is not { Count: > 0 } ? null : reply.ToString();
+            if (reply is not VmListReply list) return reply.ToString();
+            var missing = vms.Where(name => !list.Vms.Any(v => v.Name == name && v.Node == node.Name && v.Status is not (VmStatus.Lost or VmStatus.Creating))).ToList();
+            return missing.Count == 0 ? null : $"not back yet: {string.Join(", ", missing)}";
         }, Wait);
     }
+
+    // Every test starts with n3 Up and announced (a test before may have stopped it).
+    private Task WaitForN3() => Eventually.HoldsAsync(async () =>
+    {
+        var reply = await cluster.Client.RequestAsync(new ClusterStatusRequest());
+        return reply is ClusterStatusReply status && status.Nodes.Any(n => n.Name == "n3" && n.Status == "Up" && n.Accelerator is not null) ? null : reply.ToString();
+    }, Wait);
 
     [Fact]
     public async Task A_running_vm_with_snapshot_on_stop_continues_its_sequence_after_its_node_is_stopped_with_sigterm_and_started_again()
     {
-        await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("saver", 1, 16UL << 20, "counter.bin", BootMode: "protected", Node: "n3", SnapshotOnStop: true)));
-        var before = await SubscribeConsole("saver");
-        await Ok<VmReply>(new StartVmRequest("saver"));
-        await Eventually.HoldsAsync(() => Task.FromResult(before.Text.Contains(GuestLibrary.CounterLine(1000)) ? null : "line 1000 not printed yet"), Wait);
+        try
+        {
+            await WaitForN3();
+            await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("saver", 1, 16UL << 20, "guests/counter.bin", BootMode: "protected", Node: "n3", SnapshotOnStop: true)));
+            var before = await SubscribeConsole("saver");
+            await Ok<VmReply>(new StartVmRequest("saver"));
+            await Eventually.HoldsAsync(() => Task.FromResult(before.Text.Contains(GuestLibrary.CounterLine(1000)) ? null : "line 1000 not printed yet"), Wait);
 
-        var (n3, exit, log) = await cluster.TerminateAndRestartAsync(N3);
-        Assert.Equal(0, exit);
-        Assert.Contains("managed save of 1 VM(s)", log);
-        // The stream ends when the node tears the VM down, after the pause: everything printed before it is here.
-        output.WriteLine($"stream before the stop ended: {await before.Ended.Task.WaitAsync(Wait)}");
-        var printed = before.Text;
-        var expected = ManagedSaveCluster.LongCounter.ExpectedConsole;
-        Assert.True(printed.Length < expected.Length, "the counter ended before the node stopped: no stop landed mid-sequence");
-        Assert.StartsWith(printed, expected, StringComparison.Ordinal);
-        Assert.EndsWith("\n", printed, StringComparison.Ordinal);
-        var save = Assert.Single(Directory.GetDirectories(cluster.SnapshotsOf(N3), "managed-save.saver.*"));
-        output.WriteLine($"{printed.Length / 15} lines before the stop; managed save {save}");
+            var (n3, exit, log) = await cluster.TerminateAndRestartAsync(N3);
+            output.WriteLine(log);
+            Assert.Equal(0, exit);
+            Assert.Matches(@"VM saver: managed save managed-save\.saver\.\S+ written and recorded", log);
+            // The stream ends when the node tears the VM down, after the pause: everything printed before it is here.
+            output.WriteLine($"stream before the stop ended: {await before.Ended.Task.WaitAsync(Wait)}");
+            var printed = before.Text;
+            var expected = ManagedSaveCluster.LongCounter.ExpectedConsole;
+            Assert.True(printed.Length < expected.Length, "the counter ended before the node stopped: no stop landed mid-sequence");
+            // (The pause may land mid-line: the guest writes a line byte by byte.)
+            Assert.StartsWith(printed, expected, StringComparison.Ordinal);
+            var save = Assert.Single(Directory.GetDirectories(cluster.SnapshotsOf(N3), "managed-save.saver.*"));
+            output.WriteLine($"{printed.Length / 15} lines before the stop; managed save {save}");
 
-        await WaitForRecovery(n3);
-        Assert.Contains("restored from managed save managed-save.saver.", n3.Output);
-        // The save itself continues exactly where the stream stopped: a copy restored from it prints the rest of the sequence.
-        await Ok<VmReply>(new RestoreVmRequest("saver-copy", Path.GetFileName(save), "eager", "n3"));
-        var copy = await SubscribeConsole("saver-copy");
-        var after = await SubscribeConsole("saver");
-        await Ok<VmReply>(new StartVmRequest("saver-copy"));
-        Assert.Contains("exited with result code 0", await copy.Ended.Task.WaitAsync(Wait));
-        Assert.Equal(expected, printed + copy.Text);
-        // And the VM itself, restored from it and started by its node, ran on to the end of the sequence.
-        Assert.Contains("exited with result code 0", await after.Ended.Task.WaitAsync(Wait));
-        Assert.EndsWith(GuestLibrary.CounterLine(ManagedSaveCluster.Lines - 1), after.Text, StringComparison.Ordinal);
-        Assert.DoesNotContain(GuestLibrary.CounterLine(0), after.Text);
-        // It ended for good (policy never): its managed save is forgotten and deleted.
-        await Eventually.HoldsAsync(() => Task.FromResult(Directory.Exists(save) ? $"{save} is still there" : null), Wait);
-        await Ok<VmReply>(new DestroyVmRequest("saver"));
-        await Ok<VmReply>(new DestroyVmRequest("saver-copy"));
+            await WaitForRecovery(n3, "saver");
+            Assert.Contains("restored from managed save managed-save.saver.", n3.Output);
+            // The save itself continues exactly where the stream stopped: a copy restored from it prints the rest of the sequence.
+            await Ok<VmReply>(new RestoreVmRequest("saver-copy", Path.GetFileName(save), "eager", "n3"));
+            var copy = await SubscribeConsole("saver-copy");
+            var after = await SubscribeConsole("saver");
+            await Ok<VmReply>(new StartVmRequest("saver-copy"));
+            Assert.Contains("exited with result code 0", await copy.Ended.Task.WaitAsync(Wait));
+            Assert.Equal(expected, printed + copy.Text);
+            // And the VM itself, restored from it and started by its node, ran on to the end of the sequence.
+            Assert.Contains("exited with result code 0", await after.Ended.Task.WaitAsync(Wait));
+            Assert.EndsWith(GuestLibrary.CounterLine(ManagedSaveCluster.Lines - 1), after.Text, StringComparison.Ordinal);
+            Assert.DoesNotContain(GuestLibrary.CounterLine(0), after.Text);
+            // It ended for good (policy never): its managed save is forgotten and deleted.
+            await Eventually.HoldsAsync(() => Task.FromResult(Directory.Exists(save) ? $"{save} is still there" : null), Wait);
+        }
+        finally
+        {
+            await Cleanup("saver", "saver-copy");
+        }
     }
 
     [Fact]
     public async Task After_kill_9_a_paused_vm_with_snapshot_on_stop_comes_back_paused_from_its_last_managed_save()
     {
-        await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("keeper", 1, 16UL << 20, "counter.bin", BootMode: "protected", Node: "n3", SnapshotOnStop: true)));
-        var before = await SubscribeConsole("keeper");
-        await Ok<VmReply>(new StartVmRequest("keeper"));
-        await Eventually.HoldsAsync(() => Task.FromResult(before.Text.Contains(GuestLibrary.CounterLine(1000)) ? null : "line 1000 not printed yet"), Wait);
-        await Ok<VmReply>(new PauseVmRequest("keeper"));
+        try
+        {
+            await WaitForN3();
+            await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("keeper", 1, 16UL << 20, "guests/counter.bin", BootMode: "protected", Node: "n3", SnapshotOnStop: true)));
+            var before = await SubscribeConsole("keeper");
+            await Ok<VmReply>(new StartVmRequest("keeper"));
+            await Eventually.HoldsAsync(() => Task.FromResult(before.Text.Contains(GuestLibrary.CounterLine(1000)) ? null : "line 1000 not printed yet"), Wait);
+            await Ok<VmReply>(new PauseVmRequest("keeper"));
 
-        // A graceful stop saves it (paused); started again it is paused, from the save.
-        var (n3, exit, _) = await cluster.TerminateAndRestartAsync(N3);
-        Assert.Equal(0, exit);
-        await before.Ended.Task.WaitAsync(Wait);
-        var printed = before.Text;
-        await WaitForRecovery(n3);
-        Assert.Equal(VmStatus.Paused, (await Ok<VmDescriptionReply>(new DescribeVmRequest("keeper"))).Vm.Status);
+            // A graceful stop saves it (paused); started again it is paused, from the save.
+            var (n3, exit, _) = await cluster.TerminateAndRestartAsync(N3);
+            Assert.Equal(0, exit);
+            await before.Ended.Task.WaitAsync(Wait);
+            var printed = before.Text;
+            await WaitForRecovery(n3, "keeper");
+            Assert.Equal(VmStatus.Paused, (await Ok<VmDescriptionReply>(new DescribeVmRequest("keeper"))).Vm.Status);
 
-        // kill -9: no save this time; it comes back from its last one, still paused, and continues from there when resumed.
-        n3 = await cluster.KillAndRestartAsync(N3);
-        await WaitForRecovery(n3);
-        Assert.Contains("restored from managed save managed-save.keeper.", n3.Output);
-        Assert.Equal(VmStatus.Paused, (await Ok<VmDescriptionReply>(new DescribeVmRequest("keeper"))).Vm.Status);
-        var after = await SubscribeConsole("keeper");
-        await Ok<VmReply>(new ResumeVmRequest("keeper"));
-        await Eventually.HoldsAsync(() => Task.FromResult(after.Text.Length >= 15 * 100 ? null : "100 lines not printed yet"), Wait);
-        Assert.StartsWith(ManagedSaveCluster.LongCounter.ExpectedConsole[printed.Length..][..(15 * 100)], after.Text, StringComparison.Ordinal);
-        await Ok<VmReply>(new DestroyVmRequest("keeper"));
-        Assert.Empty(Directory.GetDirectories(cluster.SnapshotsOf(N3), "managed-save.keeper.*"));
+            // kill -9: no save this time; it comes back from its last one, still paused, and continues from there when resumed.
+            n3 = await cluster.KillAndRestartAsync(N3);
+            await WaitForRecovery(n3, "keeper");
+            Assert.Contains("restored from managed save managed-save.keeper.", n3.Output);
+            Assert.Equal(VmStatus.Paused, (await Ok<VmDescriptionReply>(new DescribeVmRequest("keeper"))).Vm.Status);
+            var after = await SubscribeConsole("keeper");
+            await Ok<VmReply>(new ResumeVmRequest("keeper"));
+            await Eventually.HoldsAsync(() => Task.FromResult(after.Text.Length >= 15 * 100 ? null : "100 lines not printed yet"), Wait);
+            Assert.StartsWith(ManagedSaveCluster.LongCounter.ExpectedConsole[printed.Length..][..(15 * 100)], after.Text, StringComparison.Ordinal);
+            // A destroy deletes its managed save.
+            await Ok<VmReply>(new DestroyVmRequest("keeper"));
+            Assert.Empty(Directory.GetDirectories(cluster.SnapshotsOf(N3), "managed-save.keeper.*"));
+        }
+        finally
+        {
+            await Cleanup("keeper");
+        }
     }
 
     [Fact]
     public async Task A_restored_vm_comes_back_after_kill_9_as_what_it_became_not_from_its_snapshot()
     {
-        await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("origin", 1, 16UL << 20, "counter", Node: "n3")));
-        await Ok<SnapshotReply>(new SnapshotVmRequest("origin", "origin-built"));
-        var restored = await Ok<VmReply>(new RestoreVmRequest("restored", "origin-built", "lazy", "n3"));
-        Assert.Equal("counter", restored.Vm.Image);
-
-        var n3 = await cluster.KillAndRestartAsync(N3);
-        await WaitForRecovery(n3);
-        var vm = (await Ok<VmListReply>(new ListVmsRequest())).Vms.Single(v => v.Name == "restored");
-        Assert.Equal(("n3", VmStatus.Created, "counter"), (vm.Node, vm.Status, vm.Image));
-        Assert.Contains("Recovered VM restored (restart never, intent stopped, 0 restart(s)): defined, not started", n3.Output);
-        using (var db = new SqliteConnection($"Data Source={Path.Combine(cluster.Root, "n3", "node-state.db")};Mode=ReadOnly;Pooling=False"))
+        try
         {
-            db.Open();
-            using var query = db.CreateCommand();
-            query.CommandText = "SELECT spec FROM vms WHERE name = 'restored'";
-            var spec = (string)query.ExecuteScalar()!;
-            Assert.DoesNotContain("restoreFrom", spec);
-            Assert.Contains("\"image\":\"counter\"", spec);
+            await WaitForN3();
+            await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("origin", 1, 16UL << 20, "counter", Node: "n3")));
+            await Ok<SnapshotReply>(new SnapshotVmRequest("origin", "origin-built"));
+            var restored = await Ok<VmReply>(new RestoreVmRequest("restored", "origin-built", "lazy", "n3"));
+            Assert.Equal("counter", restored.Vm.Image);
+
+            var n3 = await cluster.KillAndRestartAsync(N3);
+            await WaitForRecovery(n3, "restored", "origin");
+            var vm = (await Ok<VmListReply>(new ListVmsRequest())).Vms.Single(v => v.Name == "restored");
+            Assert.Equal(("n3", VmStatus.Created, "counter"), (vm.Node, vm.Status, vm.Image));
+            Assert.Contains("Recovered VM restored (restart never, intent stopped, 0 restart(s)): defined, not started", n3.Output);
+            using (var db = new SqliteConnection($"Data Source={Path.Combine(cluster.Root, "n3", "node-state.db")};Mode=ReadOnly;Pooling=False"))
+            {
+                db.Open();
+                using var query = db.CreateCommand();
+                query.CommandText = "SELECT spec FROM vms WHERE name = 'restored'";
+                var spec = (string)query.ExecuteScalar()!;
+                Assert.DoesNotContain("restoreFrom", spec);
+                Assert.Contains("\"image\":\"counter\"", spec);
+            }
         }
-        await Ok<VmReply>(new DestroyVmRequest("restored"));
-        await Ok<VmReply>(new DestroyVmRequest("origin"));
+        finally
+        {
+            await Cleanup("restored", "origin");
+        }
     }
 
     [Fact]
     public async Task A_restore_that_names_no_node_lands_on_the_node_that_holds_the_snapshot()
     {
-        await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("placed-src", 1, 16UL << 20, "counter", Node: "n2")));
-        await Ok<SnapshotReply>(new SnapshotVmRequest("placed-src", "only-on-n2"));
-        // n1 and n3 are emptier, so plain placement would pick one of them.
-        var restored = await Ok<VmReply>(new RestoreVmRequest("placed-copy", "only-on-n2"));
-        Assert.Equal("n2", restored.Vm.Node);
-        var none = await cluster.Client.RequestAsync(new RestoreVmRequest("placed-none", "held-by-no-node"));
-        var error = Assert.IsType<ApiErrorReply>(none);
-        Assert.Equal((ApiErrorCode.InvalidRequest, "from"), (error.Code, error.Field));
-        Assert.Contains("no node holds snapshot 'held-by-no-node'", error.Message);
-        await Ok<VmReply>(new DestroyVmRequest("placed-copy"));
-        await Ok<VmReply>(new DestroyVmRequest("placed-src"));
+        try
+        {
+            await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("placed-src", 1, 16UL << 20, "counter", Node: "n2")));
+            await Ok<SnapshotReply>(new SnapshotVmRequest("placed-src", "only-on-n2"));
+            // n1 and n3 are emptier, so plain placement would pick one of them.
+            var restored = await Ok<VmReply>(new RestoreVmRequest("placed-copy", "only-on-n2"));
+            Assert.Equal("n2", restored.Vm.Node);
+            var none = await cluster.Client.RequestAsync(new RestoreVmRequest("placed-none", "held-by-no-node"));
+            var error = Assert.IsType<ApiErrorReply>(none);
+            Assert.Equal((ApiErrorCode.InvalidRequest, "from"), (error.Code, error.Field));
+            Assert.Contains("no node holds snapshot 'held-by-no-node'", error.Message);
+        }
+        finally
+        {
+            await Cleanup("placed-copy", "placed-src");
+        }
     }
 
     [Fact]
