@@ -98,16 +98,23 @@ public sealed class ManagedSaveTests(ManagedSaveCluster cluster, ITestOutputHelp
         return reply is ClusterStatusReply status && status.Nodes.Any(n => n.Name == "n3" && n.Status == "Up" && n.Accelerator is not null) ? null : reply.ToString();
     }, Wait);
 
+    // A long counter with snapshot-on-stop on n3, started and past its line 1000; its console from the start.
+    private async Task<Console> StartLongCounterOnN3(string vm)
+    {
+        await WaitForN3();
+        await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec(vm, 1, 16UL << 20, "guests/counter.bin", BootMode: "protected", Node: "n3", SnapshotOnStop: true)));
+        var console = await SubscribeConsole(vm);
+        await Ok<VmReply>(new StartVmRequest(vm));
+        await Eventually.HoldsAsync(() => Task.FromResult(console.Text.Contains(GuestLibrary.CounterLine(1000)) ? null : "line 1000 not printed yet"), Wait);
+        return console;
+    }
+
     [Fact]
     public async Task A_running_vm_with_snapshot_on_stop_continues_its_sequence_after_its_node_is_stopped_with_sigterm_and_started_again()
     {
         try
         {
-            await WaitForN3();
-            await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("saver", 1, 16UL << 20, "guests/counter.bin", BootMode: "protected", Node: "n3", SnapshotOnStop: true)));
-            var before = await SubscribeConsole("saver");
-            await Ok<VmReply>(new StartVmRequest("saver"));
-            await Eventually.HoldsAsync(() => Task.FromResult(before.Text.Contains(GuestLibrary.CounterLine(1000)) ? null : "line 1000 not printed yet"), Wait);
+            var before = await StartLongCounterOnN3("saver");
 
             var (n3, exit, log) = await cluster.TerminateAndRestartAsync(N3);
             output.WriteLine(log);
@@ -150,11 +157,7 @@ public sealed class ManagedSaveTests(ManagedSaveCluster cluster, ITestOutputHelp
     {
         try
         {
-            await WaitForN3();
-            await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec("keeper", 1, 16UL << 20, "guests/counter.bin", BootMode: "protected", Node: "n3", SnapshotOnStop: true)));
-            var before = await SubscribeConsole("keeper");
-            await Ok<VmReply>(new StartVmRequest("keeper"));
-            await Eventually.HoldsAsync(() => Task.FromResult(before.Text.Contains(GuestLibrary.CounterLine(1000)) ? null : "line 1000 not printed yet"), Wait);
+            var before = await StartLongCounterOnN3("keeper");
             await Ok<VmReply>(new PauseVmRequest("keeper"));
 
             // A graceful stop saves it (paused); started again it is paused, from the save.
