@@ -42,10 +42,14 @@ public static class VmCommand
         {
             Description = "restart policy: never (default), on-failure (restarted when it fails; started again when its node comes back if it was running) or always",
         };
+        var snapshotOnStop = new Option<bool>("--snapshot-on-stop")
+        {
+            Description = "managed save: when its node stops gracefully (SIGTERM) the VM is snapshotted, and restored from that snapshot when the node starts again (the guest continues)",
+        };
         var connection = new ClusterConnectionOptions();
         var command = new Command("create", "Create a VM (placed on the hypervisor with the most free capacity unless --on is given)")
         {
-            name, image, vcpus, memory, mode, format, cmdline, module, disk, on, cpuLimit, start, restart,
+            name, image, vcpus, memory, mode, format, cmdline, module, disk, on, cpuLimit, start, restart, snapshotOnStop,
         };
         connection.AddTo(command);
         command.SetAction((parse, ct) =>
@@ -56,7 +60,7 @@ public static class VmCommand
             var disks = parse.GetValue(disk);
             var spec = new ApiVmSpec(parse.GetValue(name)!, parse.GetValue(vcpus), bytes, parse.GetValue(image)!, parse.GetValue(mode), parse.GetValue(on),
                 parse.GetValue(format), parse.GetValue(cmdline), modules is { Length: > 0 } ? modules : null, parse.GetValue(restart), parse.GetValue(cpuLimit),
-                Disks: disks is { Length: > 0 } ? disks : null);
+                Disks: disks is { Length: > 0 } ? disks : null, SnapshotOnStop: parse.GetValue(snapshotOnStop) ? true : null);
             var request = new CreateVmRequest(spec);
             if (ApiValidator.Validate(request, HardwareSpecLimits.Current) is { } invalid) return Task.FromResult(Usage(OptionOf(invalid)));
             return ClusterCliRunner.RunAsync(parse, connection, async (client, json) =>

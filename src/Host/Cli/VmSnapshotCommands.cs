@@ -44,7 +44,7 @@ public static class VmSnapshotCommands
         var eager = new Option<bool>("--eager") { Description = "all memory is read before the VM runs" };
         var mmap = new Option<bool>("--mmap") { Description = "memory is a private mapping of the snapshot's file" };
         // --on, as vm create has it: --node is the cluster contact of every cluster command.
-        var node = new Option<string?>("--on") { Description = "the node to restore on (default: placement picks one; it must hold the snapshot)" };
+        var node = new Option<string?>("--on") { Description = "the node to restore on (default: placement picks one of the nodes that hold the snapshot)" };
         var start = new Option<bool>("--start") { Description = "start it once restored" };
         var cpuLimit = new Option<double?>("--cpu-limit") { Description = "the most CPU time its vCPUs may use together, in CPUs (e.g. 0.5: half a core; default: no limit)" };
         var connection = new ClusterConnectionOptions();

@@ -89,6 +89,15 @@ public sealed record VmRecordChanged(VmInfo Vm, VmStatus? Before = null) : IClus
 /// </summary>
 public sealed record ReportNodeVms(int DeadlineMs) : IClusterProtocolMessage;
 
+/// <summary>
+/// The directory asks an agent whether its snapshot directories hold snapshot <paramref name="Snapshot"/> (to place a
+/// restore that names no node: snapshot directories are per node). Answered with <see cref="SnapshotHeld"/>.
+/// </summary>
+public sealed record FindSnapshot(string Snapshot) : IClusterProtocolMessage;
+
+/// <summary>Node <paramref name="Node"/> holds snapshot <paramref name="Snapshot"/> (<paramref name="Held"/>) and can restore it.</summary>
+public sealed record SnapshotHeld(string Node, string Snapshot, bool Held) : IClusterProtocolMessage;
+
 /// <summary>Node <paramref name="Node"/>'s VMs, as its registry has them, and the vCPUs and memory its live VMs hold.</summary>
 public sealed record NodeVmsReport(string Node, IReadOnlyList<VmInfo> Vms, int UsedVcpus, ulong UsedMemoryBytes) : IClusterProtocolMessage;
 

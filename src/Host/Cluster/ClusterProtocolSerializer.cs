@@ -35,6 +35,8 @@ public sealed class ClusterProtocolSerializer(ExtendedActorSystem system) : Json
         Of<ReportNodeVms>("report-node-vms"),
         Of<NodeVmsReport>("node-vms-report"),
         Of<FollowVmLoss>("follow-vm-loss"),
+        Of<FindSnapshot>("find-snapshot"),
+        Of<SnapshotHeld>("snapshot-held"),
     ];
 
     private static MessageType Of<T>(string name) where T : IClusterProtocolMessage => new(typeof(T), "cluster.v1." + name, MaxBytes);

@@ -71,9 +71,10 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         Receive<SendConsoleInputRequest>(r => Route(r.Name, r));
         Receive<SnapshotVmRequest>(r => Route(r.Name, r));
         // A restore is a create whose hardware comes from a snapshot on the chosen node; placement counts it as the
-        // smallest VM until that node reports its real size (the node reserves the snapshot's vCPUs and memory).
-        Receive<RestoreVmRequest>(r => OnCreate(new CreateVmRequest(new ApiVmSpec(r.Name, 1, GuestLayout.MinRamBytes, $"snapshot {r.From}", Node: r.Node,
-            CpuLimit: r.CpuLimit, RestoreFrom: r.From, RestoreMode: r.Mode)) { Token = r.Token, DeadlineMs = r.DeadlineMs }));
+        // smallest VM until that node reports its real size (the node reserves the snapshot's vCPUs and memory). Without
+        // a node named, placement chooses among the nodes that hold the snapshot (each node has its own directories).
+        Receive<RestoreVmRequest>(OnRestore);
+        Receive<SnapshotHolders>(OnSnapshotHolders);
         Receive<ListVmsRequest>(OnList);
         Receive<ClusterStatusRequest>(OnStatus);
         Receive<SubscribeVmEventsRequest>(OnSubscribe);
@@ -179,20 +180,54 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         _subscriptions.ForgetLossFollowers(vm);
     }
 
-    private void OnCreate(CreateVmRequest r)
+    private void OnCreate(CreateVmRequest r) => Create(r, Sender, _reports.Loads);
+
+    private void Create(CreateVmRequest r, IActorRef replyTo, Func<List<NodeLoad>> loads)
     {
         var spec = r.Spec;
-        if (_table.Place(spec, _reports.Loads, out var node) is { } refused)
+        if (_table.Place(spec, loads, out var node) is { } refused)
         {
-            Sender.Tell(refused);
+            replyTo.Tell(refused);
             return;
         }
         Changed();
-        var replyTo = Sender;
         var wait = RequestDeadline.Inner(RequestDeadline.Of(r));
         node.Agent.Ask<CreateOnNodeResult>(new CreateOnNode(spec, (int)wait.TotalMilliseconds), wait).PipeTo(Self,
             success: result => new CreateDone(spec.Name, node.Address, replyTo, result),
             failure: e => new CreateDone(spec.Name, node.Address, replyTo, new CreateOnNodeResult(spec.Name, null, DirectoryErrors.NodeDidNotAnswer(node, $"create of VM '{spec.Name}'", wait, e))));
+    }
+
+    private static CreateVmRequest CreateOf(RestoreVmRequest r) => new(new ApiVmSpec(r.Name, 1, GuestLayout.MinRamBytes, $"snapshot {r.From}", Node: r.Node,
+        CpuLimit: r.CpuLimit, RestoreFrom: r.From, RestoreMode: r.Mode)) { Token = r.Token, DeadlineMs = r.DeadlineMs };
+
+    private void OnRestore(RestoreVmRequest r)
+    {
+        if (r.Node is not null)
+        {
+            OnCreate(CreateOf(r));
+            return;
+        }
+        // Asked of the nodes placement may choose; one that does not answer within the wait counts as not holding it.
+        var candidates = _reports.Loads().Select(l => _nodes.Values.First(n => n.Address.ToString() == l.Address)).ToList();
+        var wait = RequestDeadline.Inner(RequestDeadline.Of(r));
+        var replyTo = Sender;
+        var asks = candidates.Select(n => n.Agent.Ask<SnapshotHeld>(new FindSnapshot(r.From), wait)
+            .ContinueWith(t => t.IsCompletedSuccessfully && t.Result.Held ? n.Info.Name : null, TaskScheduler.Default));
+        // The create that follows has what is left of the request's deadline.
+        var deadline = DateTimeOffset.UtcNow + RequestDeadline.Of(r);
+        Task.WhenAll(asks).PipeTo(Self, success: held => new SnapshotHolders(
+            r with { DeadlineMs = (int)Math.Max(1, (deadline - DateTimeOffset.UtcNow).TotalMilliseconds) }, replyTo,
+            held.OfType<string>().ToHashSet(StringComparer.Ordinal), candidates.Select(n => n.Info.Name).ToList()));
+    }
+
+    private void OnSnapshotHolders(SnapshotHolders h)
+    {
+        if (h.Holders.Count == 0)
+        {
+            h.ReplyTo.Tell(ApiErrorReply.Invalid("from", $"no node holds snapshot '{h.Request.From}' (asked: {string.Join(", ", h.Asked)}); snapshot directories are per node"));
+            return;
+        }
+        Create(CreateOf(h.Request), h.ReplyTo, () => _reports.Loads().Where(l => h.Holders.Contains(l.Name)).ToList());
     }
 
     private void OnCreateDone(CreateDone d)
@@ -329,6 +364,9 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
     private void OnStatus(ClusterStatusRequest r) => Gather(r, null, _reports.Status(_copies.ChangedAt));
 
     private sealed record CreateDone(string Name, Address Address, IActorRef ReplyTo, CreateOnNodeResult Result);
+
+    // The nodes among Asked that hold the snapshot of a restore that names no node.
+    private sealed record SnapshotHolders(RestoreVmRequest Request, IActorRef ReplyTo, IReadOnlySet<string> Holders, IReadOnlyList<string> Asked);
 
     private sealed record DestroyDone(string Name, Address Address, IActorRef ReplyTo, DestroyOnNodeResult Result);
 }

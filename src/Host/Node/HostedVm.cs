@@ -6,8 +6,8 @@ namespace Actorvisor.Host.Node;
 
 /// <summary>
 /// What a node's <see cref="HypervisorAgent"/> holds of one VM it runs: the spec it was created from, its VmActor, to
-/// which requests go directly, and its console <see cref="VmWatcher"/> (both replaced when the registry restarts the VM
-/// per its restart policy, <see cref="VmRestarted"/>) and the
+/// which requests go directly (replaced when the registry restarts the VM per its restart policy, <see cref="VmRestarted"/>),
+/// its console <see cref="VmWatcher"/> (which follows the new VmActor then) and the
 /// subscribers to the VM's events (<see cref="SubscribeVmEventsRequest"/>), which the VM's node streams itself. Its
 /// state is not here: the node's VmRegistryActor is its only keeper, and reports each change to the agent.
 /// </summary>
@@ -19,8 +19,8 @@ internal sealed class HostedVm(ApiVmSpec spec, IActorRef vm, IActorRef watcher)
     /// <summary>The VmActor (a new one after each restart).</summary>
     public IActorRef Vm { get; set; } = vm;
 
-    /// <summary>Keeps the VM's console for its subscribers (a new one after each restart).</summary>
-    public IActorRef Watcher { get; set; } = watcher;
+    /// <summary>Keeps the VM's console for its subscribers, across restarts.</summary>
+    public IActorRef Watcher { get; } = watcher;
 
     /// <summary>The restart policy of <see cref="Spec"/> (validated by the API: an unknown name never gets here).</summary>
     public VmRestartPolicy Policy => VmRestartPolicies.TryParse(Spec.Restart, out var policy) ? policy : VmRestartPolicy.Never;
@@ -30,6 +30,9 @@ internal sealed class HostedVm(ApiVmSpec spec, IActorRef vm, IActorRef watcher)
 
     /// <summary>Subscriptions waiting for the registry's current line of the VM (subscriber, who asked).</summary>
     public List<(IActorRef Subscriber, IActorRef ReplyTo)> PendingSubscriptions { get; } = new();
+
+    /// <summary>The snapshot its node restores it from when it starts again (its managed save, recorded in the node's database), or null.</summary>
+    public string? ManagedSave { get; set; }
 
     /// <summary>False once the VmActor has stopped (it crashed; a destroy forgets the VM instead).</summary>
     public bool ActorAlive { get; set; } = true;

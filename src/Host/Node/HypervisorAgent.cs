@@ -56,6 +56,7 @@ public sealed class HypervisorAgent : ReceiveActor
     private readonly Dictionary<IActorRef, string> _byActor = new();
     private readonly AgentEventSubscribers _subscribers;
     private readonly List<IActorRef> _shutdownRequesters = new();
+    private readonly List<string> _supersededSaves = new();
     private readonly IActorRef? _state;
     private readonly string? _statePath;
     private readonly IReadOnlyList<StoredVm> _stored;
@@ -63,6 +64,9 @@ public sealed class HypervisorAgent : ReceiveActor
     private DirectorySnapshot? _snapshot;
     private long _serial;
     private bool _shuttingDown;
+
+    /// <summary>How long the managed saves of a node that stops gracefully may take together, before its VMs are torn down.</summary>
+    public static readonly TimeSpan ManagedSaveTimeout = TimeSpan.FromSeconds(180);
 
     /// <summary>How long the recreation of one stored VM (its build, then its start) may take when the node starts.</summary>
     public static readonly TimeSpan RecoveryStepTimeout = TimeSpan.FromSeconds(60);
@@ -137,7 +141,10 @@ public sealed class HypervisorAgent : ReceiveActor
         });
         Receive<SendConsoleInputRequest>(OnConsoleInput);
         Receive<SnapshotVmRequest>(OnSnapshot);
+        Receive<FindSnapshot>(f => Sender.Tell(new SnapshotHeld(_info.Name, f.Snapshot, _snapshots?.ForRead(f.Snapshot, "from").Error is null)));
         Receive<ShutdownAgent>(_ => OnShutdown());
+        Receive<ManagedSaveListed>(OnManagedSaveListed);
+        Receive<ManagedSavesDone>(OnManagedSavesDone);
         Receive<NodeShutDown>(OnNodeShutDown);
     }
 
@@ -180,14 +187,14 @@ public sealed class HypervisorAgent : ReceiveActor
             return;
         }
         var apiSpec = c.Spec;
-        var (spec, error) = apiSpec.RestoreFrom is null ? _images.Resolve(apiSpec, _accelerator) : ResolveRestore(apiSpec);
+        var (spec, error, image) = apiSpec.RestoreFrom is null ? Resolved(_images.Resolve(apiSpec, _accelerator)) : ResolveRestore(apiSpec);
         if (error is not null)
         {
             Sender.Tell(new CreateOnNodeResult(name, null, error));
             return;
         }
-        // A restore's size is the snapshot's: listed and reserved as such.
-        if (apiSpec.RestoreFrom is not null) apiSpec = apiSpec with { Vcpus = spec!.VcpuCount, MemoryBytes = spec.MemoryBytes };
+        // A restore's size is the snapshot's, and what runs in it the snapshot's image: listed and reserved as such.
+        if (apiSpec.RestoreFrom is not null) apiSpec = apiSpec with { Vcpus = spec!.VcpuCount, MemoryBytes = spec.MemoryBytes, Image = image! };
         var replyTo = Sender;
         var wait = RequestDeadline.Inner(TimeSpan.FromMilliseconds(c.DeadlineMs));
         var policy = VmRestartPolicies.TryParse(c.Spec.Restart, out var p) ? p : VmRestartPolicy.Never;
@@ -196,12 +203,15 @@ public sealed class HypervisorAgent : ReceiveActor
             failure: e => new RegistryCreated(apiSpec, replyTo, e, wait));
     }
 
-    // The spec of a VM restored from snapshot spec.RestoreFrom of this node's snapshot directories (checked here: refused before anything is built).
-    private (VmActorSpec? Spec, ApiErrorReply? Error) ResolveRestore(ApiVmSpec spec)
+    private static (VmActorSpec? Spec, ApiErrorReply? Error, string? Image) Resolved((VmActorSpec? Spec, ApiErrorReply? Error) r) => (r.Spec, r.Error, null);
+
+    // The spec of a VM restored from snapshot spec.RestoreFrom of this node's snapshot directories (checked here: refused
+    // before anything is built), and the image that ran in it.
+    private (VmActorSpec? Spec, ApiErrorReply? Error, string? Image) ResolveRestore(ApiVmSpec spec)
     {
-        if (_snapshots is null) return (null, ApiErrorReply.Invalid("from", $"node {_info.Name} keeps no snapshots"));
-        var (path, error) = _snapshots.ForRead(spec.RestoreFrom!, "from");
-        if (error is not null) return (null, error);
+        if (_snapshots is null) return (null, ApiErrorReply.Invalid("from", $"node {_info.Name} keeps no snapshots"), null);
+        var (path, manifest, error) = _snapshots.ForRead(spec.RestoreFrom!, "from");
+        if (error is not null) return (null, error, null);
         var mode = spec.RestoreMode switch
         {
             "eager" => RestoreMode.Eager,
@@ -212,12 +222,12 @@ public sealed class HypervisorAgent : ReceiveActor
         {
             var restored = MachineVm.RestoreSpec(spec.Name, _accelerator, path!, mode, vcpuThreads: _images.CpuLimitGroup(spec.Name, spec.CpuLimit));
             if (spec.CpuLimit is { } limit && limit > restored.VcpuCount)
-                return (null, ApiErrorReply.Invalid("cpuLimit", $"{limit.ToString(System.Globalization.CultureInfo.InvariantCulture)} is more than the snapshot's {restored.VcpuCount} vCPU(s) (CPUs: at most one per vCPU)"));
-            return (restored, null);
+                return (null, ApiErrorReply.Invalid("cpuLimit", $"{limit.ToString(System.Globalization.CultureInfo.InvariantCulture)} is more than the snapshot's {restored.VcpuCount} vCPU(s) (CPUs: at most one per vCPU)"), null);
+            return (restored, null, manifest!.Image);
         }
         catch (SnapshotException e)
         {
-            return (null, ApiErrorReply.Invalid("from", e.Message));
+            return (null, ApiErrorReply.Invalid("from", e.Message), null);
         }
     }
 
@@ -267,12 +277,16 @@ public sealed class HypervisorAgent : ReceiveActor
         var hosted = Host(c.Spec, created.Vm);
         var record = hosted.Info(_info.Name, VmStatus.Created, null, 0);
         _log.Info("Created VM {0} ({1}, {2} vCPUs, {3} MiB, restart {4})", name, c.Spec.Image, c.Spec.Vcpus, c.Spec.MemoryBytes >> 20, hosted.Policy.Name());
-        AfterSaved(new SaveVmDefinition(c.Spec), c.Wait, new CreateOnNodeResult(name, record, null)).PipeTo(c.ReplyTo);
+        // A restored VM is stored as what it became, a VM of the snapshot's image and size: its snapshot is in its past,
+        // and the node never brings it back to it (docs/architecture.md, "Managed save").
+        var definition = c.Spec with { RestoreFrom = null, RestoreMode = null };
+        AfterSaved(new SaveVmDefinition(definition), c.Wait, new CreateOnNodeResult(name, record, null)).PipeTo(c.ReplyTo);
     }
 
     private HostedVm Host(ApiVmSpec spec, IActorRef vm)
     {
-        var watcher = Context.ActorOf(VmWatcher.Props(spec.Name, vm), $"watch-{spec.Name}-{++_serial}");
+        var policy = VmRestartPolicies.TryParse(spec.Restart, out var p) ? p : VmRestartPolicy.Never;
+        var watcher = Context.ActorOf(VmWatcher.Props(spec.Name, vm, policy), $"watch-{spec.Name}-{++_serial}");
         var hosted = new HostedVm(spec, vm, watcher);
         _vms[spec.Name] = hosted;
         _byActor[Context.Watch(vm)] = spec.Name;
@@ -320,6 +334,7 @@ public sealed class HypervisorAgent : ReceiveActor
         }
         var (status, outcome) = (VmStatuses.Of(destroyed.Outcome.FinalState), destroyed.Outcome.ToString());
         var record = _vms.GetValueOrDefault(d.Name)?.Info(_info.Name, status, outcome) ?? new VmInfo(d.Name, _info.Name, status, 0, 0, "", outcome);
+        if (_vms.GetValueOrDefault(d.Name)?.ManagedSave is { } save) DeleteSnapshot(save, d.Name);
         Forget(d.Name);
         AfterSaved(new ForgetVmDefinition(d.Name), d.Wait, new DestroyOnNodeResult(d.Name, record, null)).PipeTo(d.ReplyTo);
     }
@@ -344,18 +359,21 @@ public sealed class HypervisorAgent : ReceiveActor
         // A VM that ended on its own and that its policy does not restart has ended for good: its intent is Stopped
         // (a stop asked for wrote that already; a node shutting down leaves the intent as it was, to come back).
         if (m.Vm.Outcome is { } ended && ended is not VmOutcome.StoppedOnRequest && m.Vm.State.IsTerminal() && !vm.Policy.RestartsAfter(ended))
+        {
             _state?.Tell(new SaveVmIntent(m.Vm.Name, VmIntent.Stopped));
+            DropManagedSave(vm);
+        }
     }
 
-    // The registry rebuilt the VM per its restart policy: requests and the console go to the new VmActor from now on.
+    // The registry rebuilt the VM per its restart policy: requests go to the new VmActor from now on, and the console
+    // watcher follows it (its subscribers keep their stream).
     private void OnRestarted(VmRestarted m)
     {
         if (!_vms.TryGetValue(m.Name, out var vm)) return;
         _byActor.Remove(vm.Vm);
         Context.Unwatch(vm.Vm);
-        Context.Stop(vm.Watcher);
         vm.Vm = m.Vm;
-        vm.Watcher = Context.ActorOf(VmWatcher.Props(m.Name, m.Vm), $"watch-{m.Name}-{++_serial}");
+        vm.Watcher.Tell(new VmWatcher.Follow(m.Vm));
         vm.ActorAlive = true;
         _byActor[Context.Watch(m.Vm)] = m.Name;
         _state?.Tell(new SaveVmRestarts(m.Name, m.Restarts));
@@ -369,17 +387,26 @@ public sealed class HypervisorAgent : ReceiveActor
         _log.Info("Recovering {0} VM(s) from {1}", _recovering, _statePath);
         foreach (var stored in _stored)
         {
-            var (spec, error) = _images.Resolve(stored.Spec, _accelerator);
+            var plan = RecoveryPlan.For(stored);
+            var (spec, error, _) = plan.RestoreFrom is { } save
+                ? ResolveRestore(stored.Spec with { RestoreFrom = save, RestoreMode = "lazy" })
+                : Resolved(_images.Resolve(stored.Spec, _accelerator));
+            if (error is not null && plan.RestoreFrom is not null)
+            {
+                _log.Error("VM {0} of {1}: its managed save {2} cannot be restored ({3}); it is built from its definition instead", stored.Spec.Name, _statePath,
+                    plan.RestoreFrom, error.Message);
+                plan = RecoveryPlan.For(stored with { ManagedSave = null });
+                (spec, error, _) = Resolved(_images.Resolve(stored.Spec, _accelerator));
+            }
             if (error is not null)
             {
                 _log.Error("VM {0} of {1} cannot be recreated ({2}); its definition is kept for when it can", stored.Spec.Name, _statePath, error.Message);
                 RecoveryStepDone();
                 continue;
             }
-            var plan = RecoveryPlan.For(stored);
             _registry.Ask(new CreateVm(spec!, plan.Policy, stored.Restarts), RecoveryStepTimeout).PipeTo(Self,
-                success: reply => new RegistryRecreated(stored, reply),
-                failure: e => new RegistryRecreated(stored, e));
+                success: reply => new RegistryRecreated(stored, plan, reply),
+                failure: e => new RegistryRecreated(stored, plan, e));
         }
     }
 
@@ -392,8 +419,8 @@ public sealed class HypervisorAgent : ReceiveActor
             RecoveryStepDone();
             return;
         }
-        Host(r.Stored.Spec, created.Vm);
-        var plan = RecoveryPlan.For(r.Stored);
+        Host(r.Stored.Spec, created.Vm).ManagedSave = r.Stored.ManagedSave;
+        var plan = r.Plan;
         _log.Info("Recovered VM {0} (restart {1}, intent {2}, {3} restart(s)): {4}", name, plan.Policy.Name(), r.Stored.Intent.ToString().ToLowerInvariant(),
             r.Stored.Restarts, plan.Describe());
         if (!plan.Start)
@@ -475,7 +502,11 @@ public sealed class HypervisorAgent : ReceiveActor
         var nodeName = _info.Name;
         var vmActor = vm.Vm;
         // A stop ends the VM for good: the registry must not restart it (it may be waiting to, if the VM just failed).
-        if (vmRequest is StopVm) _registry.Tell(new HoldRestarts(name));
+        if (vmRequest is StopVm)
+        {
+            _registry.Tell(new HoldRestarts(name));
+            DropManagedSave(vm);
+        }
         VmIntent intent = vmRequest switch
         {
             PauseVm => VmIntent.Paused,
@@ -557,22 +588,95 @@ public sealed class HypervisorAgent : ReceiveActor
             failure: e => AgentErrors.VmDidNotAnswer(r.Name, nodeName, "console input", wait, e));
     }
 
+    // A stop tears the VMs down and leaves their stored intent as it was, so the node brings them back when it starts
+    // again; first, each live VM with snapshot-on-stop gets its managed save (the registry says which are live).
     private void OnShutdown()
     {
         _shutdownRequesters.Add(Sender);
         if (_shuttingDown) return;
         _shuttingDown = true;
-        // Managed save goes here (issue 16, with snapshots): snapshot each running VM and record that its stored state
-        // restores from the snapshot, before the registry destroys them. Until then a stop tears the VMs down and leaves
-        // their stored intent as it was, so the node brings them back per policy (a cold boot) when it starts again.
+        if (_snapshots is null || _state is null || !_vms.Values.Any(v => v.Spec.SnapshotOnStop == true && v.ActorAlive))
+        {
+            DestroyAll();
+            return;
+        }
+        _registry.Ask<VmList>(ListVms.Instance, AnnouncementListTimeout).PipeTo(Self, success: l => new ManagedSaveListed(l), failure: _ => new ManagedSaveListed(null));
+    }
+
+    private void OnManagedSaveListed(ManagedSaveListed m)
+    {
+        var deadline = DateTimeOffset.UtcNow + ManagedSaveTimeout;
+        var saves = new List<Task<ManagedSaveResult>>();
+        foreach (var line in m.List?.Vms ?? [])
+        {
+            if (line.State is not (VmState.Running or VmState.Paused) || !_vms.TryGetValue(line.Name, out var vm) || vm.Spec.SnapshotOnStop != true) continue;
+            var snapshot = ManagedSave.NameFor(line.Name, DateTimeOffset.UtcNow);
+            var (path, error) = _snapshots!.ForWrite(snapshot, "to");
+            if (error is not null)
+            {
+                _log.Error("VM {0}: no managed save ({1})", line.Name, error.Message);
+                continue;
+            }
+            var (name, previous) = (line.Name, vm.ManagedSave);
+            saves.Add(ManagedSave.RunAsync(name, vm.Vm, line.State, snapshot, path!, _state!, deadline)
+                .ContinueWith(t => new ManagedSaveResult(name, snapshot, previous, t.Result), TaskScheduler.Default));
+        }
+        if (m.List is null) _log.Error("The VM registry did not list the VMs in time: no managed saves");
+        _log.Info("Shutting down: managed save of {0} VM(s)", saves.Count);
+        Task.WhenAll(saves).PipeTo(Self, success: results => new ManagedSavesDone(results));
+    }
+
+    private void OnManagedSavesDone(ManagedSavesDone m)
+    {
+        foreach (var r in m.Results)
+        {
+            if (r.Problem is not null)
+            {
+                _log.Error("VM {0}: its managed save {1} failed ({2}); it comes back from {3}", r.Vm, r.Snapshot, r.Problem,
+                    r.Previous is null ? "its definition (a cold boot)" : $"its previous managed save {r.Previous}");
+                continue;
+            }
+            _log.Info("VM {0}: managed save {1} written and recorded", r.Vm, r.Snapshot);
+            if (_vms.TryGetValue(r.Vm, out var vm)) vm.ManagedSave = r.Snapshot;
+            if (r.Previous is not null) _supersededSaves.Add(r.Previous);
+        }
+        DestroyAll();
+    }
+
+    private void DestroyAll()
+    {
         _log.Info("Shutting down: destroying {0} VM(s)", _vms.Count);
         _registry.Tell(ShutdownNode.Instance);
+    }
+
+    // A VM whose intent is now stopped has no state to continue from: its managed save is forgotten and deleted.
+    private void DropManagedSave(HostedVm vm)
+    {
+        if (vm.ManagedSave is not { } save) return;
+        vm.ManagedSave = null;
+        _state?.Tell(new SaveVmManagedSave(vm.Spec.Name, null));
+        DeleteSnapshot(save, vm.Spec.Name);
+    }
+
+    private void DeleteSnapshot(string snapshot, string vm)
+    {
+        try
+        {
+            _snapshots?.Delete(snapshot);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.Warning("VM {0}: its managed save {1} could not be deleted: {2}", vm, snapshot, e.Message);
+        }
     }
 
     private void OnNodeShutDown(NodeShutDown done)
     {
         foreach (var name in _vms.Keys.ToList()) Forget(name);
         _log.Info("Destroyed {0} VM(s)", done.VmsDestroyed);
+        // The VMs that read them are gone: the managed saves replaced by newer ones can go too.
+        foreach (var save in _supersededSaves) DeleteSnapshot(save, save);
+        _supersededSaves.Clear();
         // Leave only once the directory knows the VMs are gone, so it does not report them Lost when the
         // node is removed; if it cannot be reached in time, leave anyway.
         var requesters = _shutdownRequesters.ToList();

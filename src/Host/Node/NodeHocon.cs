@@ -28,8 +28,8 @@ public static class NodeHocon
             failure-detector.acceptable-heartbeat-pause = {{Ms(settings.HeartbeatPause)}}
             run-coordinated-shutdown-when-down = on
           }
-          # Tearing every VM down runs in service-stop, before the node leaves the cluster.
-          coordinated-shutdown.phases.service-stop.timeout = 60s
+          # The managed saves, then tearing every VM down, run in service-stop, before the node leaves the cluster.
+          coordinated-shutdown.phases.service-stop.timeout = {{Ms(HypervisorAgent.ManagedSaveTimeout + TimeSpan.FromSeconds(60))}}
           cluster.client.receptionist.response-tunnel-receive-timeout = 120s
         }
         """);

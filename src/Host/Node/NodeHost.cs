@@ -107,7 +107,8 @@ public static class NodeHost
             o.TimestampFormat = "HH:mm:ss.fff ";
         });
         builder.Services.AddSystemd();
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(90));
+        // The managed saves (HypervisorAgent.ManagedSaveTimeout), the VMs' teardown and leaving the cluster, with room to spare.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = HypervisorAgent.ManagedSaveTimeout + TimeSpan.FromSeconds(120));
         var readiness = new NodeReadiness();
         var metrics = new NodeMetrics(settings.NodeName);
         builder.Services.AddSingleton(readiness);
@@ -152,7 +153,7 @@ public static class NodeHost
                     readiness.ApiServing(system);
                     CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceStop, "destroy-vms", async () =>
                     {
-                        await agent.Ask<Actorvisor.Actors.Registry.NodeShutDown>(ShutdownAgent.Instance, TimeSpan.FromSeconds(55)).ConfigureAwait(false);
+                        await agent.Ask<Actorvisor.Actors.Registry.NodeShutDown>(ShutdownAgent.Instance, HypervisorAgent.ManagedSaveTimeout + TimeSpan.FromSeconds(55)).ConfigureAwait(false);
                         return Akka.Done.Instance;
                     });
                     var log = services.GetRequiredService<ILoggerFactory>().CreateLogger("Actorvisor.Node");

@@ -51,19 +51,19 @@ public sealed class VmSnapshotDirectories : IDisposable
     }
 
     /// <summary>
-    /// The directory of snapshot <paramref name="name"/>, checked to stay beneath its snapshot directory (its manifest and
-    /// every file the manifest lists), or an error naming <paramref name="field"/>.
+    /// The directory of snapshot <paramref name="name"/> and its manifest, checked to stay beneath its snapshot directory
+    /// (its manifest and every file the manifest lists), or an error naming <paramref name="field"/>.
     /// </summary>
-    public (string? Path, ApiErrorReply? Error) ForRead(string name, string field)
+    public (string? Path, SnapshotManifest? Manifest, ApiErrorReply? Error) ForRead(string name, string field)
     {
         if (_directories.Count == 0)
-            return (null, ApiErrorReply.Invalid(field, $"node {_nodeName} has no snapshot directories configured (Node:SnapshotDirectories)"));
+            return (null, null, ApiErrorReply.Invalid(field, $"node {_nodeName} has no snapshot directories configured (Node:SnapshotDirectories)"));
         foreach (var d in _directories)
         {
             if (!Directory.Exists(System.IO.Path.Join(d.Root, name))) continue;
+            SnapshotManifest manifest;
             try
             {
-                SnapshotManifest manifest;
                 using (var file = d.OpenFile($"{name}/{SnapshotFormat.ManifestFile}"))
                     manifest = SnapshotManifest.FromJson(System.Text.Encoding.UTF8.GetString(file.ReadAll(1 << 20)));
                 foreach (var listed in manifest.Files?.Keys ?? Enumerable.Empty<string>())
@@ -71,15 +71,32 @@ public sealed class VmSnapshotDirectories : IDisposable
             }
             catch (ConfinedPathException e)
             {
-                return (null, ApiErrorReply.Invalid(field, e.Message));
+                return (null, null, ApiErrorReply.Invalid(field, e.Message));
             }
             catch (System.Text.Json.JsonException e)
             {
-                return (null, ApiErrorReply.Invalid(field, $"snapshot file '{System.IO.Path.Join(d.Root, name, SnapshotFormat.ManifestFile)}': not a snapshot manifest: {e.Message}"));
+                return (null, null, ApiErrorReply.Invalid(field, $"snapshot file '{System.IO.Path.Join(d.Root, name, SnapshotFormat.ManifestFile)}': not a snapshot manifest: {e.Message}"));
             }
-            return (System.IO.Path.Join(d.Root, name), null);
+            return (System.IO.Path.Join(d.Root, name), manifest, null);
         }
-        return (null, ApiErrorReply.Invalid(field, $"node {_nodeName} has no snapshot '{name}' (in {string.Join(", ", _directories.Select(x => x.Root))})"));
+        return (null, null, ApiErrorReply.Invalid(field, $"node {_nodeName} has no snapshot '{name}' (in {string.Join(", ", _directories.Select(x => x.Root))})"));
+    }
+
+    /// <summary>
+    /// Deletes snapshot <paramref name="name"/> (a managed save the node took and no longer needs) from the directory that
+    /// holds it; false if no directory holds it.
+    /// </summary>
+    /// <exception cref="IOException">it cannot be deleted.</exception>
+    public bool Delete(string name)
+    {
+        foreach (var d in _directories)
+        {
+            var path = System.IO.Path.Join(d.Root, name);
+            if (!Directory.Exists(path)) continue;
+            Directory.Delete(path, recursive: true);
+            return true;
+        }
+        return false;
     }
 
     /// <summary>Closes the directories.</summary>

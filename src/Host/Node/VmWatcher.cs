@@ -1,3 +1,4 @@
+using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Vm;
 using Actorvisor.Host.Api.V1;
 using Akka.Actor;
@@ -7,7 +8,9 @@ namespace Actorvisor.Host.Node;
 /// <summary>
 /// Keeps one VM's console for its agent (the parent): subscribed to the VmActor from the moment it is built, it keeps a
 /// <see cref="ConsoleBacklog"/> and the console subscribers, who get the backlog, then live output, then
-/// <see cref="StreamEnded"/> when the VM ends. It keeps nothing of the VM's state (the node's VM registry does).
+/// <see cref="StreamEnded"/> when the VM ends for good. An end that the VM's restart policy restarts is not the end of
+/// the stream: the agent tells the watcher the new VmActor (<see cref="Follow"/>) and the subscribers get its output
+/// next, after the backlog of the runs before. It keeps nothing of the VM's state (the node's VM registry does).
 /// </summary>
 public sealed class VmWatcher : ReceiveActor
 {
@@ -15,19 +18,26 @@ public sealed class VmWatcher : ReceiveActor
     public const int MaxChunkBytes = 16 * 1024;
 
     private readonly string _name;
-    private readonly IActorRef _vm;
+    private readonly VmRestartPolicy _policy;
+    private IActorRef _vm;
+    private bool _restarting;
     private readonly ConsoleBacklog _backlog = new();
     private readonly HashSet<IActorRef> _subscribers = new();
     private string? _endReason;
 
-    /// <summary>Props for a watcher of <paramref name="vm"/>, the VM named <paramref name="name"/>.</summary>
-    public static Props Props(string name, IActorRef vm) => Akka.Actor.Props.Create(() => new VmWatcher(name, vm));
+    /// <summary>The VM was restarted by its policy: <paramref name="Vm"/> is its new VmActor, whose console follows.</summary>
+    public sealed record Follow(IActorRef Vm);
+
+    /// <summary>Props for a watcher of <paramref name="vm"/>, the VM named <paramref name="name"/>, restarted per <paramref name="policy"/>.</summary>
+    public static Props Props(string name, IActorRef vm, VmRestartPolicy policy = VmRestartPolicy.Never) =>
+        Akka.Actor.Props.Create(() => new VmWatcher(name, vm, policy));
 
     /// <summary>Use <see cref="Props"/>.</summary>
-    public VmWatcher(string name, IActorRef vm)
+    public VmWatcher(string name, IActorRef vm, VmRestartPolicy policy)
     {
         _name = name;
         _vm = vm;
+        _policy = policy;
         Receive<VmSubscribed>(_ => { });
         Receive<VmStateChanged>(_ => { });
         Receive<VmConsoleOutput>(e =>
@@ -37,7 +47,20 @@ public sealed class VmWatcher : ReceiveActor
                 foreach (var s in _subscribers) s.Tell(new ConsoleOutput(_name, chunk));
         });
         Receive<VmTeardownStepped>(_ => { });
-        Receive<VmEnded>(e => End($"the VM {e.Outcome}"));
+        Receive<VmEnded>(e =>
+        {
+            if (_policy.RestartsAfter(e.Outcome)) _restarting = true;
+            else End($"the VM {e.Outcome}");
+        });
+        Receive<Follow>(f =>
+        {
+            Context.Unwatch(_vm);
+            _vm = f.Vm;
+            _restarting = false;
+            if (_endReason is not null) return;
+            Context.Watch(_vm);
+            _vm.Tell(new SubscribeVm(Self));
+        });
         Receive<SubscribeConsoleRequest>(r =>
         {
             Sender.Tell(new SubscribedReply(_name, "console", true));
@@ -53,7 +76,8 @@ public sealed class VmWatcher : ReceiveActor
         {
             if (t.ActorRef.Equals(_vm))
             {
-                if (_endReason is null) End("the VM actor stopped");
+                // A VmActor that stops without an end crashed: a failure, which the policy may restart.
+                if (_endReason is null && !_restarting && !_policy.RestartsAfter(new VmOutcome.Failed("the VM actor stopped"))) End("the VM actor stopped");
             }
             else
             {

@@ -28,6 +28,7 @@ public sealed class ClusterProtocolSerializerTests : IDisposable
             new CreateOnNodeResult("a", null, new ApiErrorReply(ApiErrorCode.NoCapacity, "full")), new DestroyOnNode("a", 27_000),
             new DestroyOnNodeResult("a", vm, null), snapshot, new SnapshotStored(snapshot.Taken), new AnnouncementAccepted("n1"),
             new VmRecordChanged(vm, VmStatus.Created), new ReportNodeVms(9_000), new NodeVmsReport("n1", [vm], 1, 1UL << 20), new FollowVmLoss("a", agent, "akka.tcp://c@h:1"),
+            new FindSnapshot("s1"), new SnapshotHeld("n1", "s1", true),
         ];
         Assert.Equal(ClusterProtocolSerializer.Types.Select(t => t.Type).ToHashSet(), samples.Select(s => s.GetType()).ToHashSet());
         foreach (var sample in samples)

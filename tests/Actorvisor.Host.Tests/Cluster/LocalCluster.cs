@@ -123,6 +123,22 @@ public class LocalCluster : IAsyncLifetime
         return restarted;
     }
 
+    /// <summary>
+    /// SIGTERM to node <paramref name="index"/> (0-based; a graceful stop), then, once it has exited (its exit code is
+    /// returned too), the same node started again with the same arguments and data directory.
+    /// </summary>
+    public async Task<(ActorvisorProcess Restarted, int ExitCode, string Output)> TerminateAndRestartAsync(int index)
+    {
+        var old = _nodes[index];
+        old.Terminate();
+        int exit = await old.WaitForExitAsync(StartTimeout);
+        var output = old.Output;
+        await old.DisposeAsync();
+        var restarted = ActorvisorProcess.Start($"n{index + 1}", NodeArgs(index));
+        _nodes[index] = restarted;
+        return (restarted, exit, output);
+    }
+
     /// <summary>CLI arguments that reach this cluster through node <paramref name="index"/>.</summary>
     public string[] Cli(int index, params string[] args) =>
     [

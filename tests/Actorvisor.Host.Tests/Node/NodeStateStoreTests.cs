@@ -67,6 +67,45 @@ public sealed class NodeStateStoreTests : IDisposable
     }
 
     [Fact]
+    public void A_managed_save_survives_a_reopen_until_it_is_cleared_and_a_new_definition_has_none()
+    {
+        var web = new ApiVmSpec("web", 1, 16UL << 20, "spin", SnapshotOnStop: true);
+        using (var store = NodeStateStore.Open(DbPath))
+        {
+            store.Define(web);
+            store.SetIntent("web", VmIntent.Running);
+            store.SetManagedSave("web", "managed-save.web.1");
+        }
+        using (var store = NodeStateStore.Open(DbPath))
+        {
+            Assert.Equal(new StoredVm(web, VmIntent.Running, 0, "managed-save.web.1"), Assert.Single(store.Load()));
+            store.SetManagedSave("web", null);
+            Assert.Null(Assert.Single(store.Load()).ManagedSave);
+            store.SetManagedSave("web", "managed-save.web.2");
+            store.Define(web);
+            Assert.Null(Assert.Single(store.Load()).ManagedSave);
+        }
+    }
+
+    [Fact]
+    public void A_version_1_database_is_upgraded_in_place_and_keeps_its_vms()
+    {
+        WithSql("""
+            CREATE TABLE vms (name TEXT PRIMARY KEY NOT NULL, spec TEXT NOT NULL, intent TEXT NOT NULL CHECK (intent IN ('stopped', 'running', 'paused')),
+              restarts INTEGER NOT NULL DEFAULT 0, changed_at TEXT NOT NULL);
+            INSERT INTO vms VALUES ('old', '{"name":"old","vcpus":1,"memoryBytes":16777216,"image":"hello","restart":"always"}', 'running', 2, '2026-01-01');
+            PRAGMA user_version = 1;
+            """);
+        using (var store = NodeStateStore.Open(DbPath))
+        {
+            Assert.Equal(new StoredVm(new ApiVmSpec("old", 1, 16UL << 20, "hello", Restart: "always"), VmIntent.Running, 2), Assert.Single(store.Load()));
+            store.SetManagedSave("old", "s");
+        }
+        using var reopened = NodeStateStore.Open(DbPath);
+        Assert.Equal("s", Assert.Single(reopened.Load()).ManagedSave);
+    }
+
+    [Fact]
     public void Another_programs_sqlite_database_is_refused()
     {
         WithSql("CREATE TABLE notes (text TEXT);");

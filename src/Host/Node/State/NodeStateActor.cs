@@ -32,6 +32,7 @@ public sealed class NodeStateActor : ReceiveActor
         Receive<SaveVmDefinition>(m => Write(m, () => store.Define(m.Spec)));
         Receive<SaveVmIntent>(m => Write(m, () => store.SetIntent(m.Name, m.Intent)));
         Receive<SaveVmRestarts>(m => Write(m, () => store.SetRestarts(m.Name, m.Restarts)));
+        Receive<SaveVmManagedSave>(m => Write(m, () => store.SetManagedSave(m.Name, m.Snapshot)));
         Receive<ForgetVmDefinition>(m => Write(m, () => store.Remove(m.Name)));
     }
 

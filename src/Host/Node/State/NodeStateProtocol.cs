@@ -25,6 +25,9 @@ public sealed record SaveVmIntent(string Name, VmIntent Intent) : INodeStateWrit
 /// <summary>Records VM <paramref name="Name"/>'s restart count.</summary>
 public sealed record SaveVmRestarts(string Name, int Restarts) : INodeStateWrite;
 
+/// <summary>Records VM <paramref name="Name"/>'s managed save, snapshot <paramref name="Snapshot"/> (null: none).</summary>
+public sealed record SaveVmManagedSave(string Name, string? Snapshot) : INodeStateWrite;
+
 /// <summary>Forgets VM <paramref name="Name"/> (destroyed).</summary>
 public sealed record ForgetVmDefinition(string Name) : INodeStateWrite;
 

@@ -9,9 +9,10 @@ namespace Actorvisor.Host.Node.State;
 
 /// <summary>
 /// The node's desired state in SQLite (Microsoft.Data.Sqlite) in its data directory: one row per VM with its
-/// definition (the <see cref="ApiVmSpec"/> as created, as JSON), its lifecycle intent and its restart count. The schema
-/// is versioned with SQLite's user_version (<see cref="SchemaVersion"/>); a file that is not SQLite, or has another
-/// version, or rows it cannot read, is refused with a <see cref="NodeStateException"/> naming the file. Writes are
+/// definition (the <see cref="ApiVmSpec"/> as created, as JSON), its lifecycle intent, its restart count and its
+/// managed save (the snapshot its node took of it at a graceful stop, to restore it from). The schema is versioned with
+/// SQLite's user_version (<see cref="SchemaVersion"/>; a version-1 file, without managed saves, is upgraded in place when
+/// opened); a file that is not SQLite, or has another version, or rows it cannot read, is refused with a <see cref="NodeStateException"/> naming the file. Writes are
 /// synchronous transactions (WAL, synchronous=FULL), so a VM's intent is on disk before the node answers the request
 /// that changed it. Not thread-safe: opened and loaded on the starting thread, then used only by the
 /// <see cref="NodeStateActor"/>.
@@ -21,8 +22,8 @@ public sealed class NodeStateStore : IDisposable
     /// <summary>The database's file name in the node's data directory.</summary>
     public const string FileName = "node-state.db";
 
-    /// <summary>The schema this version writes and reads (PRAGMA user_version).</summary>
-    public const int SchemaVersion = 1;
+    /// <summary>The schema this version writes and reads (PRAGMA user_version): 2 added the managed save.</summary>
+    public const int SchemaVersion = 2;
 
     private static readonly byte[] SqliteHeader = Encoding.ASCII.GetBytes("SQLite format 3\0");
 
@@ -72,6 +73,10 @@ public sealed class NodeStateStore : IDisposable
                 if (tables > 0) throw new NodeStateException(path, "is an SQLite database without a schema version (user_version 0) that is not a node's state; move it away");
                 CreateSchema(connection);
             }
+            else if (version == 1)
+            {
+                AddManagedSave(connection);
+            }
             else if (version != SchemaVersion)
             {
                 throw new NodeStateException(path, $"has schema version {version}; this actorvisor knows version {SchemaVersion}" +
@@ -101,7 +106,7 @@ public sealed class NodeStateStore : IDisposable
         try
         {
             using var command = _connection.CreateCommand();
-            command.CommandText = "SELECT name, spec, intent, restarts FROM vms ORDER BY name";
+            command.CommandText = "SELECT name, spec, intent, restarts, managed_save FROM vms ORDER BY name";
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
@@ -118,7 +123,7 @@ public sealed class NodeStateStore : IDisposable
                 if (spec is null || spec.Name != name) throw new NodeStateException(Path, $"holds VM '{name}' with a spec of another name ({spec?.Name ?? "none"})");
                 if (!Enum.TryParse<VmIntent>(reader.GetString(2), ignoreCase: true, out var intent) || !Enum.IsDefined(intent))
                     throw new NodeStateException(Path, $"holds VM '{name}' with an unknown intent '{reader.GetString(2)}'");
-                vms.Add(new StoredVm(spec, intent, reader.GetInt32(3)));
+                vms.Add(new StoredVm(spec, intent, reader.GetInt32(3), reader.IsDBNull(4) ? null : reader.GetString(4)));
             }
         }
         catch (SqliteException e)
@@ -128,9 +133,9 @@ public sealed class NodeStateStore : IDisposable
         return vms;
     }
 
-    /// <summary>Records a newly created VM: its definition, intent <see cref="VmIntent.Stopped"/>, no restarts (replacing any older row of that name).</summary>
+    /// <summary>Records a newly created VM: its definition, intent <see cref="VmIntent.Stopped"/>, no restarts, no managed save (replacing any older row of that name).</summary>
     public void Define(ApiVmSpec spec) => Write(
-        "INSERT OR REPLACE INTO vms (name, spec, intent, restarts, changed_at) VALUES ($name, $spec, $intent, 0, $now)",
+        "INSERT OR REPLACE INTO vms (name, spec, intent, restarts, managed_save, changed_at) VALUES ($name, $spec, $intent, 0, NULL, $now)",
         ("$name", spec.Name), ("$spec", JsonSerializer.Serialize(spec, Json)), ("$intent", Name(VmIntent.Stopped)));
 
     /// <summary>Records VM <paramref name="name"/>'s lifecycle intent.</summary>
@@ -140,6 +145,10 @@ public sealed class NodeStateStore : IDisposable
     /// <summary>Records VM <paramref name="name"/>'s restart count.</summary>
     public void SetRestarts(string name, int restarts) =>
         Write("UPDATE vms SET restarts = $restarts, changed_at = $now WHERE name = $name", ("$name", name), ("$restarts", restarts));
+
+    /// <summary>Records VM <paramref name="name"/>'s managed save: the snapshot to restore it from (null: none, a cold boot).</summary>
+    public void SetManagedSave(string name, string? snapshot) =>
+        Write("UPDATE vms SET managed_save = $snapshot, changed_at = $now WHERE name = $name", ("$name", name), ("$snapshot", (object?)snapshot ?? DBNull.Value));
 
     /// <summary>Forgets VM <paramref name="name"/> (destroyed).</summary>
     public void Remove(string name) => Write("DELETE FROM vms WHERE name = $name", ("$name", name));
@@ -203,10 +212,22 @@ public sealed class NodeStateStore : IDisposable
               spec TEXT NOT NULL,
               intent TEXT NOT NULL CHECK (intent IN ('stopped', 'running', 'paused')),
               restarts INTEGER NOT NULL DEFAULT 0,
-              changed_at TEXT NOT NULL
+              changed_at TEXT NOT NULL,
+              managed_save TEXT
             );
             PRAGMA user_version = {SchemaVersion};
             """;
+        command.ExecuteNonQuery();
+        transaction.Commit();
+    }
+
+    // Version 1 to 2: the managed save, null (none) for the VMs already stored; in one transaction with the new version.
+    private static void AddManagedSave(SqliteConnection connection)
+    {
+        using var transaction = connection.BeginTransaction();
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "ALTER TABLE vms ADD COLUMN managed_save TEXT; PRAGMA user_version = 2;";
         command.ExecuteNonQuery();
         transaction.Commit();
     }

@@ -36,6 +36,12 @@ public sealed record VmDeclaration(
     public Actorvisor.Actors.Registry.VmRestartPolicy Restart { get; init; } = Actorvisor.Actors.Registry.VmRestartPolicy.Never;
 
     /// <summary>
+    /// Managed save (YAML <c>snapshot-on-stop: true</c>, default false): its node snapshots it when it stops gracefully
+    /// and restores it when it starts again. Cluster nodes only (their nodes keep it).
+    /// </summary>
+    public bool SnapshotOnStop { get; init; }
+
+    /// <summary>
     /// The most CPU time its vCPUs may use together, in CPUs (a cgroup v2 cpu.max where the node has one), or null
     /// for no limit.
     /// </summary>

@@ -20,7 +20,8 @@ internal sealed class ClusterNode(NodeDeclaration declaration, ScenarioCluster c
     {
         var machine = vm.ToMachineSpec();
         var spec = new ApiVmSpec(vm.Name, machine.EffectiveVcpuCount, machine.MemoryBytes, vm.Guest.Name, Node: vm.Pinned ? Declaration.Name : null,
-            Restart: vm.Restart == Actors.Registry.VmRestartPolicy.Never ? null : Actors.Registry.VmRestartPolicies.Name(vm.Restart), CpuLimit: vm.CpuLimit);
+            Restart: vm.Restart == Actors.Registry.VmRestartPolicy.Never ? null : Actors.Registry.VmRestartPolicies.Name(vm.Restart), CpuLimit: vm.CpuLimit,
+            SnapshotOnStop: vm.SnapshotOnStop ? true : null);
         var reply = await cluster.RequestAsync(new CreateVmRequest(spec), cancellationToken).ConfigureAwait(false);
         if (reply is not VmReply created) throw ClusterVm.Refused(reply);
         var clusterVm = new ClusterVm(vm, created.Vm.Node, cluster);

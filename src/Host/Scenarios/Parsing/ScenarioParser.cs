@@ -109,7 +109,7 @@ public static class ScenarioParser
     {
         var peeked = Fields.Peek(node, "name");
         var what = peeked is null ? "vm" : $"vm '{peeked}'";
-        var f = Fields.Of(node, what, context, "name", "node", "guest", "memory", "vcpus", "accelerator", "devices", "vfio", "lazy-memory", "restart", "cpu-limit");
+        var f = Fields.Of(node, what, context, "name", "node", "guest", "memory", "vcpus", "accelerator", "devices", "vfio", "lazy-memory", "restart", "cpu-limit", "snapshot-on-stop");
         if (f is null) return null;
         var name = f.String("name", required: true);
         var guest = f.Node("guest") is { } g ? ReadGuest(g, context, what) : null;
@@ -120,6 +120,7 @@ public static class ScenarioParser
         var cpuLimit = f.Fraction("cpu-limit", Api.V1.ApiValidator.MinCpuLimit, 64);
         var nodeName = f.String("node") ?? defaultNode;
         var restart = f.Choice("restart", RestartPolicies) ?? Actors.Registry.VmRestartPolicy.Never;
+        var snapshotOnStop = f.Bool("snapshot-on-stop") ?? false;
         var devices = new List<DeviceDeclaration>();
         if (f.Sequence("devices") is { } deviceNodes)
         {
@@ -158,7 +159,7 @@ public static class ScenarioParser
             lazyOk = lazy is not null;
         }
         if (name is null || guest is null || !lazyOk) return null;
-        return new VmDeclaration(name, nodeName, guest, memory, vcpus, accelerator, devices, context.At(node)) { VfioFiles = vfio, LazyMemory = lazy, Pinned = f.Has("node"), Restart = restart, CpuLimit = cpuLimit };
+        return new VmDeclaration(name, nodeName, guest, memory, vcpus, accelerator, devices, context.At(node)) { VfioFiles = vfio, LazyMemory = lazy, Pinned = f.Has("node"), Restart = restart, CpuLimit = cpuLimit, SnapshotOnStop = snapshotOnStop };
     }
 
     // lazy-memory: { size: 4M, address: 0x40000000, store: zero | file, file: image.raw, latency: 5ms }

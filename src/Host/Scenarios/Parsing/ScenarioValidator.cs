@@ -60,6 +60,8 @@ internal static class ScenarioValidator
             if (scenario.FindNode(vm.Node) is { Kind: NodeKind.Cluster } clusterNode) ValidateClusterVm(vm, clusterNode, context);
             else if (vm.Restart != Actors.Registry.VmRestartPolicy.Never)
                 context.Error(vm.Location, $"vm '{vm.Name}': 'restart' is supported by node kind 'cluster' only (an in-process node's VM session follows one VM actor; a restart builds a new one)");
+            else if (vm.SnapshotOnStop)
+                context.Error(vm.Location, $"vm '{vm.Name}': 'snapshot-on-stop' is supported by node kind 'cluster' only (an in-process node keeps no state across its stops)");
             foreach (var dup in vm.Devices.GroupBy(d => d.Name).Where(g => g.Count() > 1))
                 context.Error(dup.ElementAt(1).Location, $"{what}: device '{dup.Key}' is declared twice");
             for (int i = 0; i < vm.Devices.Count; i++)

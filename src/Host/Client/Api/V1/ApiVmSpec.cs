@@ -40,6 +40,12 @@ namespace Actorvisor.Host.Api.V1;
 /// Virtio-blk disks, each "FILE[,ro]": a raw image inside the node's image directories (named like the image), read-only
 /// with ",ro"; disk i is the guest's virtio-mmio device i. Null for none.
 /// </param>
+/// <param name="SnapshotOnStop">
+/// Managed save: true makes the VM's node, when it stops gracefully (SIGTERM), pause the VM and snapshot it into its
+/// snapshot directory before exiting, and restore it from that snapshot (lazily) when it starts again, so that the
+/// guest continues; after a kill -9 the VM comes back from the last such snapshot, if it has one (see
+/// docs/architecture.md, "Managed save"). Null or false: a node restart is a cold boot, per <paramref name="Restart"/>.
+/// </param>
 public sealed record ApiVmSpec(string Name, int Vcpus, ulong MemoryBytes, string Image, string? BootMode = null, string? Node = null,
     string? Format = null, string? CommandLine = null, IReadOnlyList<string>? Modules = null, string? Restart = null, double? CpuLimit = null,
-    string? RestoreFrom = null, string? RestoreMode = null, IReadOnlyList<string>? Disks = null);
+    string? RestoreFrom = null, string? RestoreMode = null, IReadOnlyList<string>? Disks = null, bool? SnapshotOnStop = null);

@@ -19,7 +19,9 @@ public sealed record SnapshotReply(string Name, string Snapshot, string Node, st
 /// Creates VM <paramref name="Name"/> (state Created) from snapshot <paramref name="From"/> (a name in the snapshot
 /// directories of the node it lands on, see <see cref="SnapshotVmRequest"/>), restoring its memory in
 /// <paramref name="Mode"/>: "eager", "lazy" or "mmap" (default lazy). <paramref name="Node"/> picks the node (null:
-/// placement, which must find the snapshot there). <paramref name="CpuLimit"/> limits the restored VM's vCPU threads as
+/// placement among the nodes that hold the snapshot; none holding it is an <see cref="ApiErrorCode.InvalidRequest"/> naming
+/// "from"). The VM is listed with the snapshot's image, vCPUs and memory, and its node stores it as a VM of that image: it
+/// is never restored from the snapshot again (docs/architecture.md, "A restored VM is stored as what it became"). <paramref name="CpuLimit"/> limits the restored VM's vCPU threads as
 /// <see cref="ApiVmSpec.CpuLimit"/> does a created one's (at most the snapshot's vCPU count, which its node checks).
 /// Replies <see cref="VmReply"/> like a create.
 /// </summary>
