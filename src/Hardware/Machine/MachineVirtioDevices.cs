@@ -3,6 +3,7 @@ using Actorvisor.Hardware.Devices;
 using Actorvisor.Hardware.Devices.Virtio;
 using Actorvisor.Hardware.Kvm;
 using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Metrics;
 using Actorvisor.Hardware.Native;
 
 namespace Actorvisor.Hardware.Machines;
@@ -21,6 +22,7 @@ public sealed class MachineVirtioDevices : IDisposable
     private readonly List<IDisposable> _owned;
     private readonly EventFdPoller? _poller;
     private int _disposed;
+    private string? _meteredAs;
 
     private MachineVirtioDevices(VirtioMmioTransport[] transports, List<IDisposable> owned, EventFdPoller? poller)
     {
@@ -40,6 +42,9 @@ public sealed class MachineVirtioDevices : IDisposable
 
     /// <summary>Queue notifications that reached a vCPU thread as an MMIO exit (0 when ioeventfds take them all).</summary>
     public long NotifyExitsToVcpu => _transports.Sum(t => t.NotifyExits);
+
+    /// <summary>The VM name the devices' notify exits are exported under (<see cref="MachineSpec.CountExitsAs"/>), or null.</summary>
+    public string? MeteredAs => _meteredAs;
 
     /// <summary>Notifications the ioeventfd poller handed on.</summary>
     public long EventFdNotifications => _poller?.Wakeups ?? 0;
@@ -90,7 +95,9 @@ public sealed class MachineVirtioDevices : IDisposable
                 }
             }
             var poller = notifies.Count > 0 ? new EventFdPoller(notifies, $"{name}/virtio") : null;
-            return new MachineVirtioDevices([.. transports], owned, poller);
+            var devices = new MachineVirtioDevices([.. transports], owned, poller) { _meteredAs = spec.CountExitsAs };
+            if (devices._meteredAs is not null) HardwareMeter.Register(devices);
+            return devices;
         }
         catch
         {
@@ -103,6 +110,7 @@ public sealed class MachineVirtioDevices : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        if (_meteredAs is not null) HardwareMeter.Unregister(this);
         _poller?.Dispose();
         foreach (var t in _transports) t.SetNotifySink(null);
         for (int i = _owned.Count - 1; i >= 0; i--) _owned[i].Dispose();
