@@ -1,6 +1,7 @@
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Devices;
 using Actorvisor.Hardware.Devices.Virtio;
+using Actorvisor.Hardware.Devices.Virtio.Vsock;
 using Actorvisor.Hardware.Kvm;
 using Actorvisor.Hardware.Memory;
 using Actorvisor.Hardware.Metrics;
@@ -9,7 +10,7 @@ using Actorvisor.Hardware.Native;
 namespace Actorvisor.Hardware.Machines;
 
 /// <summary>
-/// The virtio-mmio devices of one machine (its <see cref="MachineSpec.Disks"/>), each a transport on the device bus
+/// The virtio-mmio devices of one machine (its <see cref="MachineSpec.Disks"/>, then its <see cref="MachineSpec.Vsock"/>), each a transport on the device bus
 /// at its <see cref="VirtioMmioLayout"/> slot, and how they reach the guest. On KVM each queue's QueueNotify write is a
 /// KVM_IOEVENTFD (data-matched on the queue index) that wakes this set's poller thread instead of the vCPU thread,
 /// and with the PC chipset each interrupt is a KVM_IRQFD write. On the software accelerator the notify write is an
@@ -56,7 +57,7 @@ public sealed class MachineVirtioDevices : IDisposable
     /// <exception cref="ConfinedPathException">a disk image cannot be opened.</exception>
     public static MachineVirtioDevices Build(MachineSpec spec, IVirtualMachine vm, IPcPlatformVm? pc, DeviceBus bus, string name)
     {
-        if (spec.Disks.Count == 0) return None;
+        if (spec.VirtioDeviceCount == 0) return None;
         var memory = new GuestPhysicalMemory(() => vm.Memslots);
         var kvm = vm as KvmVirtualMachine;
         var owned = new List<IDisposable>();
@@ -64,9 +65,8 @@ public sealed class MachineVirtioDevices : IDisposable
         var notifies = new List<(EventFd, Action)>();
         try
         {
-            for (int i = 0; i < spec.Disks.Count; i++)
+            for (int i = 0; i < spec.VirtioDeviceCount; i++)
             {
-                var disk = spec.Disks[i];
                 ulong address = VirtioMmioLayout.AddressOf(i);
                 int irq = VirtioMmioLayout.IrqOf(i);
                 IVirtioInterrupt? interrupt = null;
@@ -80,15 +80,19 @@ public sealed class MachineVirtioDevices : IDisposable
                 {
                     interrupt = new IrqLinePulse(pc, irq);
                 }
-                var block = new VirtioBlock(disk.Open(), disk.ReadOnly, $"vd{(char)('a' + i)}");
-                var transport = new VirtioMmioTransport(block, memory, interrupt);
-                owned.Add(transport); // disposing the transport closes the image, after any round in progress
+                IVirtioDevice device;
+                if (i < spec.Disks.Count) device = new VirtioBlock(spec.Disks[i].Open(), spec.Disks[i].ReadOnly, $"vd{(char)('a' + i)}");
+                else device = spec.Vsock!.Open();
+                var transport = new VirtioMmioTransport(device, memory, interrupt);
+                owned.Add(transport); // disposing the transport closes the image or socket, after any round in progress
+                // The vsock device's socket thread asks for RX rounds through the same path as a notification.
+                if (device is VirtioVsock vsock) vsock.SetServiceRequest(() => transport.Notify(VirtioVsock.RxQueue));
                 transports.Add(transport);
                 bus.RegisterMmio(address, VirtioMmioRegister.WindowSize, transport);
                 if (kvm is null) continue;
                 for (int q = 0; q < transport.QueueCount; q++)
                 {
-                    var notify = new IoEventFdRegistration(kvm.Fd, address + VirtioMmioRegister.QueueNotify, (ulong)q, $"{name}/vd{(char)('a' + i)}/q{q}");
+                    var notify = new IoEventFdRegistration(kvm.Fd, address + VirtioMmioRegister.QueueNotify, (ulong)q, $"{name}/{device.Name}/q{q}");
                     owned.Add(notify);
                     int queue = q;
                     notifies.Add((notify.Event, () => transport.Notify(queue)));
@@ -112,7 +116,11 @@ public sealed class MachineVirtioDevices : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         if (_meteredAs is not null) HardwareMeter.Unregister(this);
         _poller?.Dispose();
-        foreach (var t in _transports) t.SetNotifySink(null);
+        foreach (var t in _transports)
+        {
+            t.SetNotifySink(null);
+            (t.Device as VirtioVsock)?.SetServiceRequest(null);
+        }
         for (int i = _owned.Count - 1; i >= 0; i--) _owned[i].Dispose();
     }
 

@@ -29,7 +29,7 @@ public static class BenchCommand
     private static Command Virtio()
     {
         var kernel = new Option<FileInfo?>("--kernel") { Description = "the Linux bzImage (default: the newest /boot/vmlinuz-*)" };
-        var initrd = new Option<FileInfo>("--initrd") { Description = $"the initramfs; its /init loads the virtio modules, reads /dev/vda twice with dd bs=1M iflag=direct, prints {VirtioBenchmark.BlockMarker} and dd's summary of the second read, then reboots (tests/kvm-harness/bench-virtio.sh builds it)", Required = true };
+        var initrd = new Option<FileInfo>("--initrd") { Description = $"the initramfs; its /init loads the virtio modules, reads /dev/vda twice with dd bs=1M iflag=direct, prints {VirtioBenchmark.BlockMarker} with the disk's size and its uptime around the second read, then reboots (tests/kvm-harness/bench-virtio.sh builds it)", Required = true };
         var cmdline = new Option<string>("--cmdline")
         {
             Description = "the kernel command line both VMMs pass",
