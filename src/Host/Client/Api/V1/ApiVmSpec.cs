@@ -40,6 +40,10 @@ namespace Actorvisor.Host.Api.V1;
 /// Virtio-blk disks, each "FILE[,ro]": a raw image inside the node's image directories (named like the image), read-only
 /// with ",ro"; disk i is the guest's virtio-mmio device i. Null for none.
 /// </param>
+/// <param name="VsockCid">
+/// The guest's CID on a virtio-vsock device (3..4294967294), the virtio-mmio device after the disks; null for none. The
+/// node makes its Unix socket in its run directory (<c>run/vsock/NAME.sock</c>; host port P is <c>NAME.sock_P</c>).
+/// </param>
 public sealed record ApiVmSpec(string Name, int Vcpus, ulong MemoryBytes, string Image, string? BootMode = null, string? Node = null,
     string? Format = null, string? CommandLine = null, IReadOnlyList<string>? Modules = null, string? Restart = null, double? CpuLimit = null,
-    string? RestoreFrom = null, string? RestoreMode = null, IReadOnlyList<string>? Disks = null);
+    string? RestoreFrom = null, string? RestoreMode = null, IReadOnlyList<string>? Disks = null, ulong? VsockCid = null);
