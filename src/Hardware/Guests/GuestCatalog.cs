@@ -18,6 +18,12 @@ public static class GuestCatalog
     /// </summary>
     public const string AsyncPfScheduler = "asyncpf-scheduler";
 
+    /// <summary>
+    /// The virtio-blk driver guest (<see cref="VirtioGuests.BlockDriver"/>). Not in <see cref="GuestLibrary.All"/>: it
+    /// needs a disk (a VM's first virtio device) to succeed.
+    /// </summary>
+    public const string VirtioBlockDriver = "virtio-block-driver";
+
     // The lazy memory's default guest-physical address (1 GiB), where the scheduler guest walks by default.
     private const int DefaultLazyAddress = 0x4000_0000;
 
@@ -61,6 +67,7 @@ public static class GuestCatalog
         {
             Reads = p => ((ulong)p["address"], (ulong)p["pages"] * 4096),
         },
+        new(VirtioBlockDriver, [], _ => VirtioGuests.BlockDriver()),
         // A port-I/O loop, unlike GuestLibrary.Spin (which never exits to the VMM), exits on every write.
         new(Spin, [], _ => GuestLibrary.PortIoLoop(int.MaxValue)),
     ];

@@ -43,6 +43,12 @@ public sealed record MachineSpec
     /// </summary>
     public IReadOnlyList<VirtioDiskSpec> Disks { get; init; } = [];
 
+    /// <summary>The machine's virtio-vsock device, or null; it is the virtio-mmio device after the disks.</summary>
+    public VirtioVsockSpec? Vsock { get; init; }
+
+    /// <summary>Virtio-mmio devices the machine has: its disks, then its vsock device.</summary>
+    public int VirtioDeviceCount => (Disks?.Count ?? 0) + (Vsock is null ? 0 : 1);
+
     /// <summary>
     /// When set, <see cref="Machine.Run"/> counts every vCPU's exits and guest time in a
     /// <see cref="Metrics.VcpuExitCounters"/> under this VM name (exported by <see cref="Metrics.HardwareMeter"/>
@@ -90,6 +96,14 @@ public sealed record MachineSpec
             throw new MachineSpecException(nameof(Disks), $"{Disks.Count} disks; a machine has at most {Devices.Virtio.VirtioMmioLayout.MaxDevices} virtio devices");
         for (int i = 0; i < Disks.Count; i++)
             if (Disks[i] is null || string.IsNullOrEmpty(Disks[i].Path)) throw new MachineSpecException($"{nameof(Disks)}[{i}]", "a disk needs an image path");
+        if (VirtioDeviceCount > Devices.Virtio.VirtioMmioLayout.MaxDevices)
+            throw new MachineSpecException(nameof(Vsock), $"{VirtioDeviceCount} virtio devices; a machine has at most {Devices.Virtio.VirtioMmioLayout.MaxDevices}");
+        if (Vsock is { } vsock)
+        {
+            if (vsock.GuestCid is < Devices.Virtio.Vsock.VirtioVsock.MinimumGuestCid or > Devices.Virtio.Vsock.VirtioVsock.MaximumGuestCid)
+                throw new MachineSpecException($"{nameof(Vsock)}.{nameof(vsock.GuestCid)}", $"{vsock.GuestCid} is reserved or too large: a guest CID is {Devices.Virtio.Vsock.VirtioVsock.MinimumGuestCid}..{Devices.Virtio.Vsock.VirtioVsock.MaximumGuestCid}");
+            if (string.IsNullOrEmpty(vsock.SocketPath)) throw new MachineSpecException($"{nameof(Vsock)}.{nameof(vsock.SocketPath)}", "a vsock device needs a Unix socket path");
+        }
     }
 
     private void ValidateLazyMemory(LazyMemorySpec lazy)

@@ -1,14 +1,16 @@
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Devices;
 using Actorvisor.Hardware.Devices.Virtio;
+using Actorvisor.Hardware.Devices.Virtio.Vsock;
 using Actorvisor.Hardware.Kvm;
 using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Metrics;
 using Actorvisor.Hardware.Native;
 
 namespace Actorvisor.Hardware.Machines;
 
 /// <summary>
-/// The virtio-mmio devices of one machine (its <see cref="MachineSpec.Disks"/>), each a transport on the device bus
+/// The virtio-mmio devices of one machine (its <see cref="MachineSpec.Disks"/>, then its <see cref="MachineSpec.Vsock"/>), each a transport on the device bus
 /// at its <see cref="VirtioMmioLayout"/> slot, and how they reach the guest. On KVM each queue's QueueNotify write is a
 /// KVM_IOEVENTFD (data-matched on the queue index) that wakes this set's poller thread instead of the vCPU thread,
 /// and with the PC chipset each interrupt is a KVM_IRQFD write. On the software accelerator the notify write is an
@@ -21,6 +23,7 @@ public sealed class MachineVirtioDevices : IDisposable
     private readonly List<IDisposable> _owned;
     private readonly EventFdPoller? _poller;
     private int _disposed;
+    private string? _meteredAs;
 
     private MachineVirtioDevices(VirtioMmioTransport[] transports, List<IDisposable> owned, EventFdPoller? poller)
     {
@@ -41,6 +44,9 @@ public sealed class MachineVirtioDevices : IDisposable
     /// <summary>Queue notifications that reached a vCPU thread as an MMIO exit (0 when ioeventfds take them all).</summary>
     public long NotifyExitsToVcpu => _transports.Sum(t => t.NotifyExits);
 
+    /// <summary>The VM name the devices' notify exits are exported under (<see cref="MachineSpec.CountExitsAs"/>), or null.</summary>
+    public string? MeteredAs => _meteredAs;
+
     /// <summary>Notifications the ioeventfd poller handed on.</summary>
     public long EventFdNotifications => _poller?.Wakeups ?? 0;
 
@@ -52,18 +58,21 @@ public sealed class MachineVirtioDevices : IDisposable
     public static MachineVirtioDevices Build(MachineSpec spec, IVirtualMachine vm, IPcPlatformVm? pc, DeviceBus bus, string name)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        return Build(spec.Disks, vm, pc, bus, name);
+        return Build(spec.Disks, spec.Vsock, vm, pc, bus, name, spec.CountExitsAs);
     }
 
     /// <summary>
-    /// Builds the devices of <paramref name="disks"/> (disk i at virtio-mmio slot i) and registers them on <paramref name="bus"/>.
-    /// Either every device is built, or what was made is released and the exception thrown.
+    /// Builds the devices of <paramref name="disks"/> (disk i at virtio-mmio slot i) and, if given, the vsock device
+    /// after them, and registers them on <paramref name="bus"/>. Either every device is built, or what was made is
+    /// released and the exception thrown. <paramref name="meteredAs"/> names the VM the notify exits are exported under.
     /// </summary>
     /// <exception cref="ConfinedPathException">a disk image cannot be opened.</exception>
-    public static MachineVirtioDevices Build(IReadOnlyList<VirtioDiskSpec> disks, IVirtualMachine vm, IPcPlatformVm? pc, DeviceBus bus, string name)
+    public static MachineVirtioDevices Build(IReadOnlyList<VirtioDiskSpec> disks, VirtioVsockSpec? vsock, IVirtualMachine vm, IPcPlatformVm? pc,
+        DeviceBus bus, string name, string? meteredAs = null)
     {
         ArgumentNullException.ThrowIfNull(disks);
-        if (disks.Count == 0) return None;
+        int deviceCount = disks.Count + (vsock is null ? 0 : 1);
+        if (deviceCount == 0) return None;
         var memory = new GuestPhysicalMemory(() => vm.Memslots);
         var kvm = vm as KvmVirtualMachine;
         var owned = new List<IDisposable>();
@@ -71,9 +80,8 @@ public sealed class MachineVirtioDevices : IDisposable
         var notifies = new List<(EventFd, Action)>();
         try
         {
-            for (int i = 0; i < disks.Count; i++)
+            for (int i = 0; i < deviceCount; i++)
             {
-                var disk = disks[i];
                 ulong address = VirtioMmioLayout.AddressOf(i);
                 int irq = VirtioMmioLayout.IrqOf(i);
                 IVirtioInterrupt? interrupt = null;
@@ -87,22 +95,28 @@ public sealed class MachineVirtioDevices : IDisposable
                 {
                     interrupt = new IrqLinePulse(pc, irq);
                 }
-                var block = new VirtioBlock(disk.Open(), disk.ReadOnly, $"vd{(char)('a' + i)}");
-                var transport = new VirtioMmioTransport(block, memory, interrupt);
-                owned.Add(transport); // disposing the transport closes the image, after any round in progress
+                IVirtioDevice device;
+                if (i < disks.Count) device = new VirtioBlock(disks[i].Open(), disks[i].ReadOnly, $"vd{(char)('a' + i)}");
+                else device = vsock!.Open();
+                var transport = new VirtioMmioTransport(device, memory, interrupt);
+                owned.Add(transport); // disposing the transport closes the image or socket, after any round in progress
+                // The vsock device's socket thread asks for RX rounds through the same path as a notification.
+                if (device is VirtioVsock vsockDevice) vsockDevice.SetServiceRequest(() => transport.Notify(VirtioVsock.RxQueue));
                 transports.Add(transport);
                 bus.RegisterMmio(address, VirtioMmioRegister.WindowSize, transport);
                 if (kvm is null) continue;
                 for (int q = 0; q < transport.QueueCount; q++)
                 {
-                    var notify = new IoEventFdRegistration(kvm.Fd, address + VirtioMmioRegister.QueueNotify, (ulong)q, $"{name}/vd{(char)('a' + i)}/q{q}");
+                    var notify = new IoEventFdRegistration(kvm.Fd, address + VirtioMmioRegister.QueueNotify, (ulong)q, $"{name}/{device.Name}/q{q}");
                     owned.Add(notify);
                     int queue = q;
                     notifies.Add((notify.Event, () => transport.Notify(queue)));
                 }
             }
             var poller = notifies.Count > 0 ? new EventFdPoller(notifies, $"{name}/virtio") : null;
-            return new MachineVirtioDevices([.. transports], owned, poller);
+            var devices = new MachineVirtioDevices([.. transports], owned, poller) { _meteredAs = meteredAs };
+            if (devices._meteredAs is not null) HardwareMeter.Register(devices);
+            return devices;
         }
         catch
         {
@@ -115,8 +129,13 @@ public sealed class MachineVirtioDevices : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        if (_meteredAs is not null) HardwareMeter.Unregister(this);
         _poller?.Dispose();
-        foreach (var t in _transports) t.SetNotifySink(null);
+        foreach (var t in _transports)
+        {
+            t.SetNotifySink(null);
+            (t.Device as VirtioVsock)?.SetServiceRequest(null);
+        }
         for (int i = _owned.Count - 1; i >= 0; i--) _owned[i].Dispose();
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Actorvisor.Hardware.Machines;
 using Actorvisor.Hardware.Mmu;
 
 namespace Actorvisor.Hardware.Metrics;
@@ -24,6 +25,9 @@ public static class HardwareMeter
     // Counters of vCPUs that ended, with when: still exported for RetainEnded, so a scrape sees a short-lived VM's final counts.
     private static readonly List<(VcpuExitCounters Counters, long EndedAt)> s_ended = [];
     private static readonly HashSet<SoftMmu> s_mmus = [];
+    private static readonly HashSet<MachineVirtioDevices> s_virtio = [];
+    // Virtio device sets of machines that ended, with when: exported for RetainEnded like the vCPU counters.
+    private static readonly List<(MachineVirtioDevices Devices, long EndedAt)> s_endedVirtio = [];
     // The counts of MMUs already disposed, so the node-wide MMU counters never go down.
     private static MmuCounters s_retiredMmus;
 
@@ -33,6 +37,8 @@ public static class HardwareMeter
             "vCPU exits by VM, vCPU and kind (port_io, mmio, hlt, interrupted, other)");
         s_meter.CreateObservableCounter("actorvisor.vcpu.guest_time", ObserveGuestTime, "s",
             "time each vCPU spent inside the accelerator's run call (guest plus exits handled inline)");
+        s_meter.CreateObservableCounter("actorvisor.virtio.notify_exits", ObserveVirtioNotifyExits, "{exit}",
+            "virtio queue notifications that reached a vCPU thread as an MMIO exit, by VM and device (0 on KVM, where an ioeventfd takes them)");
         s_meter.CreateObservableCounter("actorvisor.mmu.faults", ObserveMmuFaults, "{fault}",
             "software MMU faults on this node by path (fast, slow, spurious, mmio, not_permitted, retry)");
         s_meter.CreateObservableCounter("actorvisor.mmu.dirty_log_harvests", () => Mmus().DirtyLogHarvests, "{harvest}",
@@ -73,6 +79,35 @@ public static class HardwareMeter
         lock (s_gate)
         {
             if (s_vcpus.Remove(counters)) s_ended.Add((counters, Environment.TickCount64));
+        }
+    }
+
+    /// <summary>Exports the notify exits of <paramref name="devices"/> under their <see cref="MachineVirtioDevices.MeteredAs"/> name until <see cref="Unregister(MachineVirtioDevices)"/> (and <see cref="RetainEnded"/> after).</summary>
+    public static void Register(MachineVirtioDevices devices)
+    {
+        lock (s_gate) s_virtio.Add(devices);
+    }
+
+    /// <summary>The machine of <paramref name="devices"/> ended: its final counts stay exported for <see cref="RetainEnded"/>.</summary>
+    public static void Unregister(MachineVirtioDevices devices)
+    {
+        lock (s_gate)
+        {
+            if (s_virtio.Remove(devices)) s_endedVirtio.Add((devices, Environment.TickCount64));
+        }
+    }
+
+    /// <summary>The virtio device sets exported now: those of running machines and of machines that ended within <see cref="RetainEnded"/>.</summary>
+    public static IReadOnlyList<MachineVirtioDevices> ExportedVirtioDevices
+    {
+        get
+        {
+            lock (s_gate)
+            {
+                long now = Environment.TickCount64;
+                s_endedVirtio.RemoveAll(e => now - e.EndedAt > (long)RetainEnded.TotalMilliseconds);
+                return [.. s_virtio, .. s_endedVirtio.Select(e => e.Devices)];
+            }
         }
     }
 
@@ -126,6 +161,10 @@ public static class HardwareMeter
         }
         return list;
     }
+
+    private static IEnumerable<Measurement<long>> ObserveVirtioNotifyExits() =>
+        ExportedVirtioDevices.SelectMany(d => d.Transports.Select(t =>
+            new Measurement<long>(t.NotifyExits, new("vm", d.MeteredAs), new("device", t.Name)))).ToList();
 
     private static IEnumerable<Measurement<double>> ObserveGuestTime() =>
         ExportedVcpus.Select(c => new Measurement<double>(c.GuestSeconds, new("vm", c.Vm), new("vcpu", c.Vcpu))).ToList();

@@ -36,6 +36,12 @@ public static class CommonOptions
         AllowMultipleArgumentsPerToken = false,
     };
 
+    /// <summary>--vsock CID: a virtio-vsock device with that guest CID.</summary>
+    public static Option<ulong?> Vsock() => new("--vsock")
+    {
+        Description = "a virtio-vsock device with this guest CID (3 or more); host processes reach guest port P by connecting to its Unix socket and writing \"CONNECT P\\n\", and the guest's connections to host port P go to SOCKET_P",
+    };
+
     /// <summary>--disk FILE[,ro], repeatable: a raw disk image the guest sees as a virtio-blk device.</summary>
     public static Option<string[]> Disk() => new("--disk")
     {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Devices.Virtio;
+using Actorvisor.Hardware.Devices.Virtio.Vsock;
 using Actorvisor.Hardware.Images;
 using Actorvisor.Hardware.Images.Linux;
 using Actorvisor.Hardware.Machines;
@@ -46,6 +47,12 @@ public static class RunCommand
         var cmdline = CommonOptions.CommandLine();
         var module = CommonOptions.Module();
         var disk = CommonOptions.Disk();
+        var vsock = CommonOptions.Vsock();
+        var vsockSocket = new Option<string?>("--vsock-socket") { Description = "the Unix socket of --vsock (default: actorvisor-PID.vsock in the temporary directory)" };
+        var virtioCommandLine = new Option<bool>("--virtio-cmdline")
+        {
+            Description = "with --kernel: also announce each virtio device on the kernel command line (virtio_mmio.device=), for a kernel built with CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES booted without ACPI; the ACPI tables announce them otherwise",
+        };
         var entry = new Option<string?>("--entry") { Description = "entry point (default: the load address, or the ELF header's)" };
         var memory = new Option<string>("--memory") { Description = "guest RAM, e.g. 64M", DefaultValueFactory = _ => "64M" };
         var vcpus = new Option<int>("--vcpus") { Description = $"number of vCPUs (1..{GuestLayout.MaxVcpus})", DefaultValueFactory = _ => 1 };
@@ -67,7 +74,7 @@ public static class RunCommand
         var timeout = CommonOptions.Timeout();
         var command = new Command("run", "Run a guest image; the exit code is the byte the guest wrote to the debug-exit port (0xf4)")
         {
-            image, kernel, initrd, cmdline, module, disk, format, mode, loadAddress, entry, memory, vcpus, platform, testDevice, accelerator, timeout,
+            image, kernel, initrd, cmdline, module, disk, vsock, vsockSocket, virtioCommandLine, format, mode, loadAddress, entry, memory, vcpus, platform, testDevice, accelerator, timeout,
         };
         command.SetAction(async (parse, _) =>
         {
@@ -76,6 +83,25 @@ public static class RunCommand
             catch (ArgumentException e)
             {
                 Console.Error.WriteLine($"actorvisor: --disk: {e.Message}");
+                return ExitCodes.Usage;
+            }
+            VirtioVsockSpec? vsockSpec = null;
+            if (parse.GetValue(vsock) is { } cid)
+            {
+                if (cid is < VirtioVsock.MinimumGuestCid or > VirtioVsock.MaximumGuestCid)
+                {
+                    Console.Error.WriteLine($"actorvisor: --vsock: {cid} is reserved or too large: a guest CID is {VirtioVsock.MinimumGuestCid}..{VirtioVsock.MaximumGuestCid}");
+                    return ExitCodes.Usage;
+                }
+                vsockSpec = new VirtioVsockSpec
+                {
+                    GuestCid = cid, SocketPath = Path.GetFullPath(parse.GetValue(vsockSocket) ?? Path.Combine(Path.GetTempPath(), $"actorvisor-{Environment.ProcessId}.vsock")),
+                };
+                Console.Error.WriteLine($"actorvisor: vsock: guest CID {cid}; connect to {vsockSpec.SocketPath} and write \"CONNECT PORT\\n\" to reach a guest port");
+            }
+            else if (parse.GetValue(vsockSocket) is not null)
+            {
+                Console.Error.WriteLine("actorvisor: --vsock-socket goes with --vsock");
                 return ExitCodes.Usage;
             }
             if (parse.GetValue(kernel) is { } linux)
@@ -88,7 +114,7 @@ public static class RunCommand
                 if (RefuseLinux(linux, parse.GetValue(accelerator)) is { } refused) return refused;
                 return await RunLinuxAsync(linux, parse.GetValue(initrd), parse.GetValue(cmdline) ?? DefaultCommandLine, parse.GetValue(image),
                     parse.GetResult(memory) is null or { Implicit: true } ? LinuxDefaultMemory : parse.GetValue(memory)!,
-                    parse.GetValue(vcpus), parse.GetValue(accelerator), TimeSpan.FromSeconds(parse.GetValue(timeout)), disks);
+                    parse.GetValue(vcpus), parse.GetValue(accelerator), TimeSpan.FromSeconds(parse.GetValue(timeout)), disks, vsockSpec, parse.GetValue(virtioCommandLine));
             }
             var problems = new List<string>();
             if (parse.GetValue(image) is not { } file)
@@ -138,7 +164,7 @@ public static class RunCommand
             var spec = new MachineSpec
             {
                 Image = bootable, MemoryBytes = memoryBytes, VcpuCount = vcpuCount, BootMode = requestedMode ?? bootable.BootMode, Entry = start, LoadAddress = load,
-                Disks = disks,
+                Disks = disks, Vsock = vsockSpec,
             };
             return await new GuestLauncher(Console.Out, Console.Error)
                 .LaunchAsync(parse.GetValue(accelerator), spec, TimeSpan.FromSeconds(parse.GetValue(timeout)));
@@ -148,6 +174,14 @@ public static class RunCommand
 
     /// <summary>The command line a Linux guest gets unless told otherwise: the serial console, no PCI bus to scan (the machine has no PCI device), a reset on panic, and the i8042 probe kept short.</summary>
     public const string DefaultCommandLine = "console=ttyS0 reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
+
+    /// <summary>
+    /// The command line of a Linux guest with <paramref name="virtioDevices"/> virtio-mmio devices: the PC platform's ACPI
+    /// tables announce each device (LNRO0005), so the command line names them too only when <paramref name="announce"/>
+    /// asks (a kernel with CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES and ACPI would otherwise probe each device twice).
+    /// </summary>
+    public static string LinuxCommandLine(string commandLine, int virtioDevices, bool announce) =>
+        announce ? string.Join(' ', [commandLine, .. Enumerable.Range(0, virtioDevices).Select(VirtioMmioLayout.KernelParameter)]) : commandLine;
 
     /// <summary>Guest RAM a Linux guest gets unless --memory says otherwise.</summary>
     public const string LinuxDefaultMemory = "256M";
@@ -166,7 +200,7 @@ public static class RunCommand
     }
 
     private static async Task<int> RunLinuxAsync(FileInfo kernel, FileInfo? initrd, string commandLine, FileInfo? image, string memory, int vcpus,
-        AcceleratorPreference accelerator, TimeSpan timeout, IReadOnlyList<VirtioDiskSpec> disks)
+        AcceleratorPreference accelerator, TimeSpan timeout, IReadOnlyList<VirtioDiskSpec> disks, VirtioVsockSpec? vsock, bool announceOnCommandLine)
     {
         var problems = new List<string>();
         if (image is not null) problems.Add("--image and --kernel exclude each other");
@@ -179,11 +213,10 @@ public static class RunCommand
             foreach (var p in problems) Console.Error.WriteLine($"actorvisor: {p}");
             return ExitCodes.Usage;
         }
-        // Each disk is announced to the kernel as its virtio-mmio device (a kernel with CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES reads it).
-        var line = string.Join(' ', [commandLine, .. disks.Select((_, i) => VirtioMmioLayout.KernelParameter(i))]);
+        var line = LinuxCommandLine(commandLine, disks.Count + (vsock is null ? 0 : 1), announceOnCommandLine);
         var spec = new MachineSpec
         {
-            Image = new LinuxKernelImage(kernel.FullName, initrd?.FullName, line, vcpus), MemoryBytes = memoryBytes, VcpuCount = vcpus, Disks = disks,
+            Image = new LinuxKernelImage(kernel.FullName, initrd?.FullName, line, vcpus), MemoryBytes = memoryBytes, VcpuCount = vcpus, Disks = disks, Vsock = vsock,
         };
         return await new GuestLauncher(Console.Out, Console.Error, Console.OpenStandardInput()).LaunchAsync(accelerator, spec, timeout);
     }

@@ -35,6 +35,7 @@ public static class VmCommand
         var cmdline = CommonOptions.CommandLine();
         var module = CommonOptions.Module();
         var disk = CommonOptions.Disk();
+        var vsock = CommonOptions.Vsock();
         var on = new Option<string?>("--on") { Description = "the node to create it on (default: placement picks the node with the most free capacity)" };
         var cpuLimit = new Option<double?>("--cpu-limit") { Description = "the most CPU time its vCPUs may use together, in CPUs (e.g. 0.5: half a core; default: no limit)" };
         var start = new Option<bool>("--start") { Description = "start it once created" };
@@ -49,7 +50,7 @@ public static class VmCommand
         var connection = new ClusterConnectionOptions();
         var command = new Command("create", "Create a VM (placed on the hypervisor with the most free capacity unless --on is given)")
         {
-            name, image, vcpus, memory, mode, format, cmdline, module, disk, on, cpuLimit, start, restart, snapshotOnStop,
+            name, image, vcpus, memory, mode, format, cmdline, module, disk, vsock, on, cpuLimit, start, restart, snapshotOnStop,
         };
         connection.AddTo(command);
         command.SetAction((parse, ct) =>
@@ -60,7 +61,8 @@ public static class VmCommand
             var disks = parse.GetValue(disk);
             var spec = new ApiVmSpec(parse.GetValue(name)!, parse.GetValue(vcpus), bytes, parse.GetValue(image)!, parse.GetValue(mode), parse.GetValue(on),
                 parse.GetValue(format), parse.GetValue(cmdline), modules is { Length: > 0 } ? modules : null, parse.GetValue(restart), parse.GetValue(cpuLimit),
-                Disks: disks is { Length: > 0 } ? disks : null, SnapshotOnStop: parse.GetValue(snapshotOnStop) ? true : null);
+                Disks: disks is { Length: > 0 } ? disks : null, SnapshotOnStop: parse.GetValue(snapshotOnStop) ? true : null,
+                VsockCid: parse.GetValue(vsock));
             var request = new CreateVmRequest(spec);
             if (ApiValidator.Validate(request, HardwareSpecLimits.Current) is { } invalid) return Task.FromResult(Usage(OptionOf(invalid)));
             return ClusterCliRunner.RunAsync(parse, connection, async (client, json) =>
@@ -286,6 +288,7 @@ public static class VmCommand
         "spec.cpuLimit" => "--cpu-limit" + error.Message["spec.cpuLimit".Length..],
         { } f when f.StartsWith("spec.modules", StringComparison.Ordinal) => "--module" + error.Message[f.Length..],
         { } f when f.StartsWith("spec.disks", StringComparison.Ordinal) => "--disk" + error.Message[f.Length..],
+        "spec.vsockCid" => "--vsock" + error.Message["spec.vsockCid".Length..],
         _ => error.Message,
     };
 

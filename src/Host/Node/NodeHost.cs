@@ -122,7 +122,7 @@ public static class NodeHost
         var info = new NodeInfo(settings.NodeName, settings.Address, accelerator.Kind.ToString().ToLowerInvariant(), accelerator.Description,
             settings.Vcpus, settings.MemoryBytes);
         // Where the host has no cgroup v2 cpu controller the "cpu-limits" host check said so once; VMs then run unlimited.
-        var images = new VmImageResolver(settings.ImageDirectories, settings.NodeName, CpuLimitCgroups.TryOpen(out _));
+        var images = new VmImageResolver(settings.ImageDirectories, settings.NodeName, CpuLimitCgroups.TryOpen(out _), Path.Combine(settings.DataDir, "run", "vsock"));
         var snapshots = new VmSnapshotDirectories(settings.SnapshotDirectories, settings.NodeName);
         builder.Services.AddAkka(settings.ClusterName, (akka, services) =>
         {

@@ -23,6 +23,7 @@ public sealed class VmImageResolver : IDisposable
 {
     private readonly IReadOnlyList<ConfinedDirectory> _directories;
     private readonly string _nodeName;
+    private readonly string? _vsockDirectory;
     private readonly CpuLimitCgroups? _cpuLimits;
 
     /// <summary>
@@ -31,8 +32,10 @@ public sealed class VmImageResolver : IDisposable
     /// controller, which the node reported at start) they run unlimited.
     /// </summary>
     /// <exception cref="NodeConfigException">a directory cannot be opened.</exception>
-    public VmImageResolver(IReadOnlyList<string> imageDirectories, string nodeName, CpuLimitCgroups? cpuLimits = null)
+    public VmImageResolver(IReadOnlyList<string> imageDirectories, string nodeName, CpuLimitCgroups? cpuLimits = null, string? vsockDirectory = null)
     {
+        if (vsockDirectory is not null) Directory.CreateDirectory(vsockDirectory);
+        _vsockDirectory = vsockDirectory;
         var opened = new List<ConfinedDirectory>();
         foreach (var d in imageDirectories)
         {
@@ -54,6 +57,8 @@ public sealed class VmImageResolver : IDisposable
     /// <summary>The spec to create, or an error naming the field.</summary>
     public (VmActorSpec? Spec, ApiErrorReply? Error) Resolve(ApiVmSpec spec, IAccelerator accelerator)
     {
+        var (vsock, vsockError) = Vsock(spec);
+        if (vsockError is not null) return (null, vsockError);
         IBootableImage image;
         BootMode? requested = spec.BootMode switch
         {
@@ -106,7 +111,7 @@ public sealed class VmImageResolver : IDisposable
             }
             disks.Add(disk!);
         }
-        var machine = new MachineSpec { Image = image, MemoryBytes = spec.MemoryBytes, VcpuCount = spec.Vcpus, BootMode = requested, Disks = disks };
+        var machine = new MachineSpec { Image = image, MemoryBytes = spec.MemoryBytes, VcpuCount = spec.Vcpus, BootMode = requested, Disks = disks, Vsock = vsock };
         try
         {
             machine.Validate();
@@ -120,11 +125,27 @@ public sealed class VmImageResolver : IDisposable
                 nameof(MachineSpec.VcpuCount) => "spec.vcpus",
                 nameof(MachineSpec.BootMode) => "spec.bootMode",
                 nameof(MachineSpec.Disks) => "spec.disks",
+                nameof(MachineSpec.Vsock) or "Vsock.GuestCid" or "Vsock.SocketPath" => "spec.vsockCid",
                 _ => "spec.image",
             };
             return (null, ApiErrorReply.Invalid(field, e.Message));
         }
         return (MachineVm.Spec(spec.Name, accelerator, machine, vcpuThreads: CpuLimitGroup(spec.Name, spec.CpuLimit)), null);
+    }
+
+    /// <summary>The longest Unix socket path (sun_path holds 108 bytes with the terminating zero).</summary>
+    public const int MaxSocketPath = 107;
+
+    // The vsock device of spec.vsockCid: its socket is NAME.sock in the node's vsock directory.
+    private (VirtioVsockSpec? Vsock, ApiErrorReply? Error) Vsock(ApiVmSpec spec)
+    {
+        if (spec.VsockCid is not { } cid) return (null, null);
+        if (_vsockDirectory is null) return (null, ApiErrorReply.Invalid("spec.vsockCid", $"node {_nodeName} has no directory for vsock sockets"));
+        var path = Path.Combine(_vsockDirectory, spec.Name + ".sock");
+        // Room for the host-port suffix "_4294967295" of the sockets guest connections go to.
+        if (path.Length + 11 > MaxSocketPath)
+            return (null, ApiErrorReply.Invalid("spec.vsockCid", $"the socket path {path} is too long for a Unix socket with a port suffix ({MaxSocketPath} bytes); use a shorter VM name or data directory"));
+        return (new VirtioVsockSpec { GuestCid = cid, SocketPath = path }, null);
     }
 
     /// <summary>

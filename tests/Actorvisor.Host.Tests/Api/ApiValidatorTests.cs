@@ -79,6 +79,8 @@ public class ApiValidatorTests
         { "spec.disks[0]", new CreateVmRequest(Good with { Disks = [",ro"] }) },
         { "spec.disks[1]", new CreateVmRequest(Good with { Disks = ["a.img", "b.img,readonly"] }) },
         { "spec.disks[0]", new CreateVmRequest(Good with { Disks = ["a\u0001.img"] }) },
+        { "spec.vsockCid", new CreateVmRequest(Good with { VsockCid = 2 }) },
+        { "spec.vsockCid", new CreateVmRequest(Good with { VsockCid = 0xffff_ffff }) },
         { "spec.disks[0]", new CreateVmRequest(Good with { Disks = [new string('a', 5000)] }) },
         { "name", new StartVmRequest("") },
         { "name", new PauseVmRequest(null!) },

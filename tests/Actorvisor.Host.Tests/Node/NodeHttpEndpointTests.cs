@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.RegularExpressions;
+using Actorvisor.Hardware.Devices.Virtio;
 using Actorvisor.Hardware.Guests;
 using Actorvisor.Hardware.Machines;
 using Actorvisor.Hardware.Metrics;
@@ -155,6 +156,35 @@ public sealed class NodeHttpEndpointTests : IAsyncDisposable
         Assert.Equal(HttpStatusCode.OK, (await Get(ports[1], "/healthz")).Status);
         Assert.Equal(HttpStatusCode.OK, (await Get(ports[1], "/metrics", token)).Status);
         Assert.IsType<VmDescriptionReply>(await client.RequestAsync(new DescribeVmRequest("metered")));
+    }
+
+    [Fact]
+    public async Task Metrics_export_the_virtio_notifications_that_reached_the_vcpu_per_vm_and_device()
+    {
+        const string token = "metrics-token";
+        var ports = LoopbackCluster.FreePorts(2);
+        await StartNode("virtio-metrics", ports[0], ports[1], token);
+        await WaitReady(ports[1], ready: true);
+
+        // On the software accelerator every QueueNotify write is an MMIO exit: the block driver guest makes 3 (read, write, flush).
+        var disk = Path.Combine(_dir, "disk.img");
+        File.WriteAllBytes(disk, new byte[16 * VirtioBlock.SectorSize]);
+        string vm = $"virtio-{Guid.NewGuid():N}";
+        long notifyExits;
+        using (var machine = Machine.Create(_accelerator, new MachineSpec
+               {
+                   Image = VirtioGuests.BlockDriver(), Disks = [new VirtioDiskSpec { Path = disk }], CountExitsAs = vm,
+               }))
+        {
+            Assert.True(machine.Run(TimeSpan.FromMinutes(2)).Succeeded);
+            notifyExits = machine.Parts.Virtio.NotifyExitsToVcpu;
+        }
+        Assert.Equal(3, notifyExits);
+
+        // The machine ended: its final count stays exported (HardwareMeter.RetainEnded).
+        var (status, scrape) = await Get(ports[1], "/metrics", token);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(notifyExits, Sample(scrape, "actorvisor_virtio_notify_exits_total", $"vm=\"{vm}\"", "device=\"vda\""));
     }
 
     [Fact]

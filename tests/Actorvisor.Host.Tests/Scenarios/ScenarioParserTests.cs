@@ -71,6 +71,30 @@ public class ScenarioParserTests
         """;
 
     [Fact]
+    public void Disks_are_files_of_the_scenario_folder_and_one_that_leaves_it_is_refused()
+    {
+        var folder = AppContext.BaseDirectory;
+        var scenario = ScenarioParser.Parse("vms: [ { name: a, guest: virtio-block-driver, disks: [ Actorvisor.Host.Tests.dll, \"Actorvisor.Host.Tests.dll,ro\" ] } ]\nsteps: [ { create: a } ]\n", "disk.yaml", folder);
+        var disks = scenario.Vms[0].Disks;
+        Assert.Equal(new[] { (Path.Combine(folder, "Actorvisor.Host.Tests.dll"), false), (Path.Combine(folder, "Actorvisor.Host.Tests.dll"), true) }, disks.Select(d => (d.Path, d.ReadOnly)));
+        Assert.Equal(disks, scenario.Vms[0].ToMachineSpec().Disks);
+        foreach (var (disk, message) in new[]
+                 {
+                     ("../Actorvisor.Host.Tests.dll", "leaves the scenario's folder"),
+                     ("/etc/passwd", "must be relative to the scenario's folder"),
+                     ("missing.img", "does not exist"),
+                     ("\"Actorvisor.Host.Tests.dll,wo\"", "is not a disk option"),
+                 })
+        {
+            var e = Assert.Throws<ScenarioParseException>(() => ScenarioParser.Parse($"vms: [ {{ name: a, guest: hello, disks: [ {disk} ] }} ]\nsteps: [ {{ create: a }} ]\n", "disk.yaml", folder));
+            Assert.Contains("'disks' item", e.Message);
+            Assert.Contains(message, e.Message);
+        }
+        var cluster = Assert.Throws<ScenarioParseException>(() => ScenarioParser.Parse(Cluster + "vms: [ { name: a, guest: hello, disks: [ Actorvisor.Host.Tests.dll ] } ]\nsteps: [ { create: a } ]\n", "disk.yaml", folder));
+        Assert.Contains("'disks' are not supported by node kind 'cluster'", cluster.Message);
+    }
+
+    [Fact]
     public void A_cpu_limit_parses_and_one_outside_its_range_is_named()
     {
         var scenario = ScenarioParser.Parse("vms: [ { name: a, guest: spin, cpu-limit: 0.25 }, { name: b, guest: hello } ]\nsteps: [ { create: a } ]\n", "cpu.yaml", AppContext.BaseDirectory);

@@ -43,9 +43,7 @@ public sealed partial class LinuxVirtioBlockTests : IDisposable
     [Fact]
     public void Debian_kernel_finds_the_virtio_mmio_disk_through_acpi_reads_ext4_from_it_and_a_second_boot_finds_what_it_wrote()
     {
-        var kernel = Directory.GetFiles("/boot", "vmlinuz-*").OrderBy(p => p, StringComparer.Ordinal).LastOrDefault()
-                     ?? throw new InvalidOperationException("no /boot/vmlinuz-* inside the harness L1 (init.sh binds the host's /boot)");
-        var release = Path.GetFileName(kernel)["vmlinuz-".Length..];
+        var (kernel, release) = LinuxModules.Kernel();
         var initrd = Path.Combine(_dir, "initramfs.cpio");
         File.WriteAllBytes(initrd, BuildInitramfs($"/lib/modules/{release}"));
 
@@ -116,21 +114,7 @@ public sealed partial class LinuxVirtioBlockTests : IDisposable
     // busybox, /init, and the modules with what they need (from modules.dep), in load order.
     private static byte[] BuildInitramfs(string moduleDir)
     {
-        var dep = File.ReadAllLines(Path.Combine(moduleDir, "modules.dep"))
-            .Select(l => l.Split(':', 2)).ToDictionary(p => p[0], p => p[1].Split(' ', StringSplitOptions.RemoveEmptyEntries));
-        var order = new List<string>();
-        void Add(string path)
-        {
-            if (order.Contains(path)) return;
-            foreach (var d in dep[path].Reverse()) Add(d);
-            order.Add(path);
-        }
-        foreach (var name in Modules)
-        {
-            var path = dep.Keys.FirstOrDefault(k => Path.GetFileName(k) == name + ".ko")
-                       ?? throw new InvalidOperationException($"module {name} is not an uncompressed .ko in {moduleDir}/modules.dep (built in or compressed: this test loads plain .ko files)");
-            Add(path);
-        }
+        var order = LinuxModules.LoadOrder(moduleDir, Modules);
         const string init = """
             #!/bin/busybox sh
             /bin/busybox --install -s /bin

@@ -47,6 +47,12 @@ public sealed record VmDeclaration(
     /// </summary>
     public double? CpuLimit { get; init; }
 
+    /// <summary>
+    /// Virtio-blk disks (YAML <c>disks: [FILE[,ro], ...]</c>), disk i the guest's virtio-mmio device i: raw images inside
+    /// the scenario's folder (the parser refuses a path that leaves it), each path here absolute.
+    /// </summary>
+    public IReadOnlyList<VirtioDiskSpec> Disks { get; init; } = [];
+
     /// <summary>Lazy guest memory above the VM's RAM, or null for none.</summary>
     public LazyMemoryDeclaration? LazyMemory { get; init; }
 
@@ -65,6 +71,7 @@ public sealed record VmDeclaration(
             MemoryBytes = MemoryBytes ?? Math.Max(MachineSpec.DefaultMemoryBytes, needed),
             VcpuCount = Vcpus,
             LazyMemory = LazyMemory is { } lazy ? new LazyMemorySpec(lazy.Address, lazy.Size, lazyStore ?? new ZeroBackingStore()) : null,
+            Disks = Disks,
         };
     }
 

@@ -1,5 +1,6 @@
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Guests;
+using Actorvisor.Hardware.Machines;
 using Actorvisor.Host.Scenarios.Language;
 using Actorvisor.Host.Scenarios.Steps;
 using YamlDotNet.RepresentationModel;
@@ -109,7 +110,7 @@ public static class ScenarioParser
     {
         var peeked = Fields.Peek(node, "name");
         var what = peeked is null ? "vm" : $"vm '{peeked}'";
-        var f = Fields.Of(node, what, context, "name", "node", "guest", "memory", "vcpus", "accelerator", "devices", "vfio", "lazy-memory", "restart", "cpu-limit", "snapshot-on-stop");
+        var f = Fields.Of(node, what, context, "name", "node", "guest", "memory", "vcpus", "accelerator", "devices", "vfio", "lazy-memory", "restart", "cpu-limit", "snapshot-on-stop", "disks");
         if (f is null) return null;
         var name = f.String("name", required: true);
         var guest = f.Node("guest") is { } g ? ReadGuest(g, context, what) : null;
@@ -151,6 +152,20 @@ public static class ScenarioParser
                 else vfio.Add(path);
             }
         }
+        var disks = new List<VirtioDiskSpec>();
+        if (f.Sequence("disks") is { } diskNodes)
+        {
+            foreach (var item in diskNodes)
+            {
+                if (item is not YamlScalarNode s || Fields.IsNull(s))
+                {
+                    context.Error(item, $"{what}: 'disks' items are FILE[,ro] (a raw image in the scenario's folder), got {Fields.Describe(item)}");
+                    continue;
+                }
+                if (ReadDisk(s.Value!.Trim(), folder, out var problem) is { } disk) disks.Add(disk);
+                else context.Error(item, $"{what}: 'disks' item '{s.Value!.Trim()}' {problem}");
+            }
+        }
         LazyMemoryDeclaration? lazy = null;
         bool lazyOk = true;
         if (f.Node("lazy-memory") is { } lazyNode)
@@ -159,7 +174,39 @@ public static class ScenarioParser
             lazyOk = lazy is not null;
         }
         if (name is null || guest is null || !lazyOk) return null;
-        return new VmDeclaration(name, nodeName, guest, memory, vcpus, accelerator, devices, context.At(node)) { VfioFiles = vfio, LazyMemory = lazy, Pinned = f.Has("node"), Restart = restart, CpuLimit = cpuLimit, SnapshotOnStop = snapshotOnStop };
+        return new VmDeclaration(name, nodeName, guest, memory, vcpus, accelerator, devices, context.At(node)) { VfioFiles = vfio, LazyMemory = lazy, Pinned = f.Has("node"), Restart = restart, CpuLimit = cpuLimit, SnapshotOnStop = snapshotOnStop, Disks = disks };
+    }
+
+    // "FILE[,ro]": FILE relative to the scenario's folder and inside it (as a node confines a disk to its image
+    // directories), an existing regular file; the spec holds its absolute path.
+    private static VirtioDiskSpec? ReadDisk(string text, string folder, out string problem)
+    {
+        VirtioDiskSpec parsed;
+        try { parsed = VirtioDiskSpec.Parse(text); }
+        catch (ArgumentException e)
+        {
+            problem = e.Message;
+            return null;
+        }
+        if (Path.IsPathRooted(parsed.Path))
+        {
+            problem = "must be relative to the scenario's folder";
+            return null;
+        }
+        var root = Path.GetFullPath(folder);
+        var full = Path.GetFullPath(Path.Combine(root, parsed.Path));
+        if (!full.StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            problem = $"leaves the scenario's folder {root}";
+            return null;
+        }
+        if (!System.IO.File.Exists(full))
+        {
+            problem = $"does not exist (looked for {full})";
+            return null;
+        }
+        problem = "";
+        return parsed with { Path = full };
     }
 
     // lazy-memory: { size: 4M, address: 0x40000000, store: zero | file, file: image.raw, latency: 5ms }

@@ -123,6 +123,7 @@ internal static class ScenarioValidator
         if (vm.LazyMemory is not null) context.Error(vm.LazyMemory.Location, $"{what}: {NodeKindSupport.LazyMemoryUnsupported(node.Kind)}");
         if (vm.Devices.Count > 0) context.Error(vm.Devices[0].Location, $"{what}: 'devices' are not supported by node kind 'cluster' (the remote API has no scenario devices)");
         if (vm.VfioFiles.Count > 0) context.Error(vm.Location, $"{what}: 'vfio' is not supported by node kind 'cluster'");
+        if (vm.Disks.Count > 0) context.Error(vm.Location, $"{what}: 'disks' are not supported by node kind 'cluster' (its nodes take disks from their own image directories)");
     }
 
     // VmActorSpec's rule for names (the actor runtime checks it again; here it is reported with a location).

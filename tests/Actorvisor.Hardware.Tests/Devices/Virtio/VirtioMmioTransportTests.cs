@@ -34,6 +34,9 @@ public sealed class VirtioMmioTransportTests : IDisposable
         Assert.NotEqual(0UL, features & VirtioFeature.Bit(VirtioBlock.FeatureFlush));
         Assert.Equal(0UL, features & VirtioFeature.Bit(VirtioBlock.FeatureReadOnly));
         Assert.Equal(0UL, features & VirtioFeature.Bit(VirtioFeature.RingIndirectDesc));
+        // SEG_MAX with seg_max at config offset 12: without it Linux sends one data buffer (an O_DIRECT page) a request.
+        Assert.NotEqual(0UL, features & VirtioFeature.Bit(VirtioBlock.FeatureSegMax));
+        Assert.Equal(VirtioBlock.MaxSegments, _driver.Read(VirtioMmioRegister.Config + 12));
     }
 
     [Fact]

@@ -111,8 +111,16 @@ public static class ApiValidator
         if (spec.Node is not null && Name("spec.node", spec.Node) is { } node) return node;
         if (spec.Restart is { } restart && !RestartPolicies.Contains(restart))
             return ApiErrorReply.Invalid("spec.restart", $"'{Printable(restart)}' is not a restart policy ({string.Join(", ", RestartPolicies)})");
+        if (spec.VsockCid is { } cid && cid is < MinVsockCid or > MaxVsockCid)
+            return ApiErrorReply.Invalid("spec.vsockCid", $"{cid} is reserved or too large: a guest CID is {MinVsockCid}..{MaxVsockCid}");
         return Disks(spec.Disks);
     }
+
+    /// <summary>The smallest guest CID (0-2 are the hypervisor's, the loopback's and the host's).</summary>
+    public const ulong MinVsockCid = 3;
+
+    /// <summary>The largest guest CID (0xffffffff is VMADDR_CID_ANY).</summary>
+    public const ulong MaxVsockCid = 0xffff_fffe;
 
     /// <summary>The most virtio-blk disks a spec may name (the machine's virtio-mmio slots).</summary>
     public const int MaxDisks = 7;

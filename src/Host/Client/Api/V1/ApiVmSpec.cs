@@ -46,6 +46,11 @@ namespace Actorvisor.Host.Api.V1;
 /// guest continues; after a kill -9 the VM comes back from the last such snapshot, if it has one (see
 /// docs/architecture.md, "Managed save"). Null or false: a node restart is a cold boot, per <paramref name="Restart"/>.
 /// </param>
+/// <param name="VsockCid">
+/// The guest's CID on a virtio-vsock device (3..4294967294), the virtio-mmio device after the disks; null for none. The
+/// node makes its Unix socket in its run directory (<c>run/vsock/NAME.sock</c>; host port P is <c>NAME.sock_P</c>).
+/// </param>
 public sealed record ApiVmSpec(string Name, int Vcpus, ulong MemoryBytes, string Image, string? BootMode = null, string? Node = null,
     string? Format = null, string? CommandLine = null, IReadOnlyList<string>? Modules = null, string? Restart = null, double? CpuLimit = null,
-    string? RestoreFrom = null, string? RestoreMode = null, IReadOnlyList<string>? Disks = null, bool? SnapshotOnStop = null);
+    string? RestoreFrom = null, string? RestoreMode = null, IReadOnlyList<string>? Disks = null, bool? SnapshotOnStop = null,
+    ulong? VsockCid = null);

@@ -1,0 +1,163 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Actorvisor.Hardware.Devices;
+using Actorvisor.Hardware.Images.Linux;
+using Actorvisor.Hardware.Kvm;
+using Actorvisor.Hardware.Machines;
+
+namespace Actorvisor.Host.Bench;
+
+/// <summary>
+/// `actorvisor bench virtio`: the same Linux kernel and initramfs booted by Actorvisor (a <see cref="Machine"/> on KVM's
+/// PC platform with the disk as virtio-blk over virtio-mmio) and by QEMU (<c>qemu-system-x86_64 -accel kvm -M pc
+/// -drive if=virtio</c>: virtio-blk over PCI), alternating, each boot reading the whole disk twice in the guest with
+/// <c>dd bs=1M iflag=direct</c> (the first read warms the host's page cache, the JIT and the driver; the second is
+/// timed by the guest's /proc/uptime, to 10 ms, and printed on the console with a marker). Figures: MB/s (10^6 bytes) on each side (median, min, max),
+/// their ratio round by round, and the queue notifications that reached Actorvisor's vCPU thread (0 when KVM's
+/// ioeventfds take them all). The virtio-net figures join the block ones in <see cref="Run"/>.
+/// </summary>
+public static partial class VirtioBenchmark
+{
+    /// <summary>The console line the guest prints after the timed read: <c>ACTORVISOR-VIRTIO-BLK bytes=N start_s=UPTIME end_s=UPTIME</c>.</summary>
+    public const string BlockMarker = "ACTORVISOR-VIRTIO-BLK";
+
+    /// <summary>The fewest timed rounds: fewer and one slow round (a busy shared machine) moves the median.</summary>
+    public const int MinimumRuns = 5;
+
+    /// <summary>The bench's settings, the same for both VMMs.</summary>
+    /// <param name="Kernel">The bzImage.</param>
+    /// <param name="Initrd">The initramfs; its /init loads virtio_mmio, virtio_pci and virtio_blk, reads /dev/vda twice with dd and prints <see cref="BlockMarker"/> with the disk's size and its uptime around the second read, then reboots.</param>
+    /// <param name="CommandLine">The kernel command line both VMMs pass (no pci=off: QEMU's disk is a PCI device).</param>
+    /// <param name="MemoryBytes">Guest RAM.</param>
+    /// <param name="DiskBytes">Size of the disk image the guest reads (filled with non-zero bytes, so no read is of a hole).</param>
+    /// <param name="WorkDirectory">Where the disk image is written (and deleted afterwards).</param>
+    /// <param name="Qemu">The QEMU executable.</param>
+    /// <param name="Timeout">Longest a single boot may take.</param>
+    public sealed record Settings(string Kernel, string Initrd, string CommandLine, ulong MemoryBytes, long DiskBytes, string WorkDirectory, string Qemu, TimeSpan Timeout);
+
+    /// <summary>What one boot measured: the guest's timed read and, on Actorvisor, the notifications that exited to the vCPU.</summary>
+    private sealed record ReadRun(double MegabytesPerSecond, long Bytes, double Seconds, long NotifyExitsToVcpu, long EventFdNotifications);
+
+    /// <summary>
+    /// Writes the disk image, then runs <paramref name="runs"/> rounds (an Actorvisor boot, then a QEMU boot) and returns
+    /// the figures; progress goes to <paramref name="log"/>.
+    /// </summary>
+    public static IReadOnlyList<(string Key, string Value)> Run(Settings settings, int runs, TextWriter log)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(log);
+        var disk = Path.Combine(settings.WorkDirectory, $"virtio-bench-{Environment.ProcessId}.img");
+        WriteDisk(disk, settings.DiskBytes);
+        try
+        {
+            var figures = new List<(string, string)>
+            {
+                ("virtio.kernel", settings.Kernel),
+                ("virtio.cmdline", settings.CommandLine),
+                ("virtio.memory_mib", (settings.MemoryBytes >> 20).ToString(CultureInfo.InvariantCulture)),
+                ("virtio.runs", runs.ToString(CultureInfo.InvariantCulture)),
+            };
+            figures.AddRange(BlockRead(settings, disk, runs, log));
+            // virtio-net: its round-trip figures (virtio.net_rtt_us, virtio.net_rtt_us_qemu, virtio.net_ratio) go here.
+            return figures;
+        }
+        finally
+        {
+            File.Delete(disk);
+        }
+    }
+
+    private static IEnumerable<(string Key, string Value)> BlockRead(Settings settings, string disk, int runs, TextWriter log)
+    {
+        var actorvisor = new RoundSamples("virtio.blk_read_mbps", "0.0");
+        var qemu = new RoundSamples("virtio.blk_read_mbps_qemu", "0.0");
+        var ratio = new RoundSamples("virtio.blk_ratio", "0.000");
+        long notifyExits = 0, eventFdNotifications = 0;
+        for (int round = 1; round <= runs; round++)
+        {
+            var a = ReadOnActorvisor(settings, disk);
+            actorvisor.Add(a.MegabytesPerSecond);
+            notifyExits += a.NotifyExitsToVcpu;
+            eventFdNotifications += a.EventFdNotifications;
+            log.WriteLine($"bench virtio: round {round}: actorvisor {a.MegabytesPerSecond:0.0} MB/s ({a.Bytes} bytes in {a.Seconds} s; notifications: {a.NotifyExitsToVcpu} to the vCPU, {a.EventFdNotifications} through ioeventfd)");
+            var q = ReadOnQemu(settings, disk);
+            qemu.Add(q.MegabytesPerSecond);
+            log.WriteLine($"bench virtio: round {round}: qemu {q.MegabytesPerSecond:0.0} MB/s ({q.Bytes} bytes in {q.Seconds} s)");
+            ratio.Add(a.MegabytesPerSecond / q.MegabytesPerSecond);
+        }
+        return
+        [
+            ("virtio.blk_disk_mib", (settings.DiskBytes >> 20).ToString(CultureInfo.InvariantCulture)),
+            .. actorvisor.Figures(), .. qemu.Figures(), .. ratio.Figures(),
+            ("virtio.notify_exits_to_vcpu", notifyExits.ToString(CultureInfo.InvariantCulture)),
+            ("virtio.notify_eventfd", eventFdNotifications.ToString(CultureInfo.InvariantCulture)),
+        ];
+    }
+
+    private static ReadRun ReadOnActorvisor(Settings s, string disk)
+    {
+        var console = new CapturingConsoleSink();
+        using var accel = KvmAccelerator.Open();
+        using var machine = Machine.Create(accel, new MachineSpec
+        {
+            Image = new LinuxKernelImage(s.Kernel, s.Initrd, s.CommandLine), MemoryBytes = s.MemoryBytes, VcpuCount = 1,
+            Disks = [new VirtioDiskSpec { Path = disk, ReadOnly = true }],
+        }, console);
+        var result = machine.Run(s.Timeout);
+        var read = Parse("Actorvisor", result.ConsoleOutput, $"{result}");
+        return read with { NotifyExitsToVcpu = machine.Parts.Virtio.NotifyExitsToVcpu, EventFdNotifications = machine.Parts.Virtio.EventFdNotifications };
+    }
+
+    private static ReadRun ReadOnQemu(Settings s, string disk)
+    {
+        var start = new ProcessStartInfo(s.Qemu)
+        {
+            RedirectStandardOutput = true, RedirectStandardInput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        foreach (var arg in new[]
+                 {
+                     "-accel", "kvm", "-cpu", "host", "-M", "pc", "-m", $"{s.MemoryBytes >> 20}M", "-smp", "1",
+                     "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-serial", "stdio",
+                     "-drive", $"file={disk},if=virtio,format=raw,readonly=on",
+                     "-kernel", s.Kernel, "-initrd", s.Initrd, "-append", s.CommandLine,
+                 })
+        {
+            start.ArgumentList.Add(arg);
+        }
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {s.Qemu}");
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(s.Timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+        }
+        return Parse("QEMU", output.Result, $"exit code {process.ExitCode}; stderr: {errors.Result.Trim()}");
+    }
+
+    // The guest's line: "ACTORVISOR-VIRTIO-BLK bytes=268435456 start_s=12.34 end_s=15.67" (its /proc/uptime around the read).
+    private static ReadRun Parse(string vmm, string console, string outcome)
+    {
+        var match = ReadLine().Match(console);
+        if (!match.Success)
+            throw new InvalidOperationException($"{vmm}'s guest printed no '{BlockMarker}' line with the read's size and times ({outcome}); console tail:\n{(console.Length > 3000 ? console[^3000..] : console)}");
+        long bytes = long.Parse(match.Groups["bytes"].Value, CultureInfo.InvariantCulture);
+        double seconds = double.Parse(match.Groups["end"].Value, CultureInfo.InvariantCulture) - double.Parse(match.Groups["start"].Value, CultureInfo.InvariantCulture);
+        if (seconds <= 0) throw new InvalidOperationException($"{vmm}'s guest timed its read at {seconds} s: {match.Value}");
+        return new ReadRun(bytes / seconds / 1e6, bytes, seconds, 0, 0);
+    }
+
+    // Non-zero, not-all-equal bytes, so the disk has no holes and nothing along the way can skip a run of zeros.
+    private static void WriteDisk(string path, long bytes)
+    {
+        var block = new byte[1 << 20];
+        new Random(19).NextBytes(block);
+        using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        for (long done = 0; done < bytes; done += block.Length)
+            file.Write(block, 0, (int)Math.Min(block.Length, bytes - done));
+    }
+
+    [GeneratedRegex(BlockMarker + @" bytes=(?<bytes>\d+) start_s=(?<start>[0-9.]+) end_s=(?<end>[0-9.]+)")]
+    private static partial Regex ReadLine();
+}
