@@ -91,13 +91,13 @@ internal sealed class AsyncPfVcpu(int id)
     /// <summary>"Page ready" for every guest-visible token still waiting (a wakeup-all: the guest retries its accesses).</summary>
     public void AnswerEveryGuestToken() => AnswerGuest(GuestTokens.TakeAll());
 
-    private void AnswerGuest(IReadOnlyList<uint> tokens)
+    private void AnswerGuest(IReadOnlyList<GuestPageToken> tokens)
     {
         if (tokens.Count == 0 || GuestPageReady is not { } ready) return;
-        foreach (var token in tokens)
+        foreach (var waiting in tokens)
         {
-            Counters.GuestReady();
-            ready(token);
+            Counters.GuestReady(System.Diagnostics.Stopwatch.GetElapsedTime(waiting.Since));
+            ready(waiting.Token);
         }
     }
 

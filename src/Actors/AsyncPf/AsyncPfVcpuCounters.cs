@@ -26,6 +26,10 @@ namespace Actorvisor.Actors.AsyncPf;
 /// </param>
 /// <param name="GuestJoined">Guest-visible faults on a page a worker of this vCPU (usually a readahead one) was already fetching.</param>
 /// <param name="GuestReady">Guest-visible tokens answered "page ready" (page installed, its fetch failed, or a wakeup-all).</param>
+/// <param name="GuestWaitMicroseconds">
+/// Summed over the answered guest-visible tokens: microseconds from "page not present" (the vCPU thread handing the
+/// page over) to "page ready" (the token answered); divided by <c>GuestReady</c>, the mean round trip.
+/// </param>
 /// <param name="Outstanding">Outstanding works now (async_pf.queued).</param>
 /// <param name="PeakOutstanding">The most outstanding works at once.</param>
 /// <param name="LiveWorkers">AsyncPfWorker actors working now (started, not yet reported).</param>
@@ -48,6 +52,7 @@ public sealed record AsyncPfVcpuCounters(
     long GuestFaults,
     long GuestJoined,
     long GuestReady,
+    long GuestWaitMicroseconds,
     int Outstanding,
     int PeakOutstanding,
     int LiveWorkers,

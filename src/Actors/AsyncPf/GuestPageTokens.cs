@@ -15,7 +15,7 @@ namespace Actorvisor.Actors.AsyncPf;
 internal sealed class GuestPageTokens
 {
     private readonly object _gate = new();
-    private readonly Dictionary<ulong, List<uint>> _byPage = new();
+    private readonly Dictionary<ulong, List<GuestPageToken>> _byPage = new();
     private int _count;
 
     /// <summary>Tokens waiting now.</summary>
@@ -24,19 +24,20 @@ internal sealed class GuestPageTokens
         get { lock (_gate) return _count; }
     }
 
-    /// <summary>Token <paramref name="token"/> waits for page <paramref name="page"/> of the region.</summary>
+    /// <summary>Token <paramref name="token"/> waits for page <paramref name="page"/> of the region from now on.</summary>
     public void Add(ulong page, uint token)
     {
+        var waiting = new GuestPageToken(token, System.Diagnostics.Stopwatch.GetTimestamp());
         lock (_gate)
         {
-            if (!_byPage.TryGetValue(page, out var tokens)) _byPage[page] = tokens = new List<uint>(1);
-            tokens.Add(token);
+            if (!_byPage.TryGetValue(page, out var tokens)) _byPage[page] = tokens = new List<GuestPageToken>(1);
+            tokens.Add(waiting);
             _count++;
         }
     }
 
     /// <summary>Takes the tokens that wait for <paramref name="page"/> (none: an empty list, no allocation).</summary>
-    public IReadOnlyList<uint> Take(ulong page)
+    public IReadOnlyList<GuestPageToken> Take(ulong page)
     {
         lock (_gate)
         {
@@ -47,7 +48,7 @@ internal sealed class GuestPageTokens
     }
 
     /// <summary>Takes every waiting token.</summary>
-    public IReadOnlyList<uint> TakeAll()
+    public IReadOnlyList<GuestPageToken> TakeAll()
     {
         lock (_gate)
         {
@@ -58,3 +59,6 @@ internal sealed class GuestPageTokens
         }
     }
 }
+
+/// <summary>A guest-visible token and when it began to wait (<see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
+internal readonly record struct GuestPageToken(uint Token, long Since);

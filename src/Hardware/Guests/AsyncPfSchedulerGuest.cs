@@ -35,7 +35,8 @@ namespace Actorvisor.Hardware.Guests;
 /// and exits with 0 through the debug-exit port. Any other exception, or a #PF that is not an async "page not
 /// present", prints "fatal: vector=VVVVVVVV cr2=... frame=..." (the two qwords on top of the stack: error code and
 /// RIP, or RIP and CS) and exits with <see cref="FatalResultCode"/>.</para>
-/// <para>Built with a hold port (a benchmark's), the walker when done writes 1 to that port, parks (software interrupt
+/// <para>Built with a hold port (a benchmark's), the guest writes 0 to that port as its tasks start; the walker when
+/// done writes 1 to it, parks (software interrupt
 /// <see cref="ParkVector"/>: it leaves the run queue, the compute tasks keep the vCPU) and each timer tick then reads
 /// the port; once it reads non-zero the walker runs again and reports as above. So the compute tasks' rate can be
 /// measured over the same window whether the walk took seconds or no time at all.</para>
@@ -204,6 +205,13 @@ public static class AsyncPfSchedulerGuest
             EnableAsyncPf();
             StartApic();
             for (int t = 0; t < tasks; t++) BuildTaskFrame(t);
+            if (holdPort != 0)
+            {
+                // Tell the host the tasks start now (a benchmark times its window from here, not from the VM's start).
+                a.mov(dx, holdPort);
+                a.mov(al, 0);
+                a.@out(dx, al);
+            }
             // Start the walker: its frame's IRETQ turns interrupts on.
             a.mov(__dword_ptr[CurrentTask], 0);
             a.mov(rsp, __qword_ptr[Tcbs]);

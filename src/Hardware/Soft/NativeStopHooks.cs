@@ -5,7 +5,7 @@ using static Tmds.Linux.LibC;
 namespace Actorvisor.Hardware.Soft;
 
 /// <summary>
-/// The two stop hooks as native x86-64 code, so the check every translation block (or, in precise mode, every
+/// The two stop hooks as native x86-64 code, so the check every translation block (or, in a precise block, every
 /// instruction) pays costs a native call instead of a native-to-managed transition (about 3 ns instead of about
 /// 10 ns per call on the machines measured; see SoftExitRateTests). Both take the vCPU's two stop words
 /// (<see cref="SoftStopWords"/>) as user data (SysV: rdi = uc, rsi = address, edx = size, rcx = the words).

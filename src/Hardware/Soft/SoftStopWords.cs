@@ -31,7 +31,7 @@ internal sealed unsafe class SoftStopWords
     /// <summary>The address of word 0, the hooks' user data.</summary>
     public nint Address => (nint)Unsafe.AsPointer(ref _words[0]);
 
-    /// <summary>Asks the hooks to stop emulation at the next block start (next instruction in precise mode); any thread.</summary>
+    /// <summary>Asks the hooks to stop emulation at the next block start (next instruction in a precise block); any thread.</summary>
     public void RequestStop() => Volatile.Write(ref _words[0], 1);
 
     /// <summary>True while a stop is requested.</summary>

@@ -67,7 +67,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     private bool _resyncWanted;
     private volatile bool _disposed;
 
-    /// <summary>What the stop hooks read: a stop request (next block start, or next instruction in precise mode) and the precise-mode interrupt window.</summary>
+    /// <summary>What the stop hooks read and write: a stop request (next block start, or next instruction in a precise block), where they stopped, the last block entered.</summary>
     private readonly SoftStopWords _stop = new();
     private int _released;
 
@@ -105,7 +105,8 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     private int _blocksThisEmulation;
     // Blocks whose lazy-memory accesses fault precisely (a code hook over each; see TrySendPageNotPresent). Replaced, never
     // changed in place: the engine built from an instance keeps it (run thread only).
-    private (ulong First, ulong Last)[] _preciseBlocks = [];
+    private (ulong First, ulong Last)[] _preciseBlocks = NoPreciseBlocks;
+    private static readonly (ulong First, ulong Last)[] NoPreciseBlocks = [];
     private bool _errorRecorded;
     private ExceptionDispatchInfo? _handlerFailure;
 
@@ -121,6 +122,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         _sregs = ResetState(id);
         _cr8 = _sregs.Cr8;
         _msrs[SoftMsrTable.ApicBase] = _sregs.ApicBase;
+        if (vm.Accelerator.PreciseEverywhere) _preciseBlocks = [(0, ulong.MaxValue)];
     }
 
     /// <inheritdoc />
@@ -268,10 +270,11 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         // Whether lazy slots stay trapped, and the code hooks of the precise blocks, are chosen when the engine is built:
         // see SoftExitHooks.Install.
         bool asyncPf = AsyncPf.IsEnabled;
+        var preciseBlocks = asyncPf ? _preciseBlocks : NoPreciseBlocks;
         if (engine is null || engine.Generation != slots.Generation || (_sregsDirty && engine.HasRun) || asyncPf != engine.AsyncPf
-            || !ReferenceEquals(engine.PreciseBlocks, _preciseBlocks))
+            || !ReferenceEquals(engine.PreciseBlocks, preciseBlocks))
         {
-            var fresh = SoftCpuEngine.Create(slots, _vm.Mmu, GCHandle.ToIntPtr(_self), _stop.Address, asyncPf, _preciseBlocks);
+            var fresh = SoftCpuEngine.Create(slots, _vm.Mmu, GCHandle.ToIntPtr(_self), _stop.Address, asyncPf, preciseBlocks);
             if (engine is not null) engine.CopyStateTo(fresh);
             lock (_gate) _engine = fresh;
             engine?.Dispose();
@@ -1026,10 +1029,10 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     /// While an external interrupt waits for the guest to set IF or leave an interrupt shadow, emulation stops soon after
     /// each entry so the run loop can try again. Usually a managed block hook stops at every block start after the first
     /// of each uc_emu_start (every instruction that sets IF or ends a shadow ends its translation block, so a block start
-    /// is the first boundary where the interrupt may be taken; skipping the first one lets the guest make progress). In
-    /// precise mode the native code hook does it per instruction through the window word (<see cref="SoftStopWords"/>):
-    /// a stop before the second instruction. Both hooks come with the engine (QEMU only calls hooks that existed when it
-    /// translated a block) and do nothing while no interrupt waits.
+    /// is the first boundary where the interrupt may be taken; skipping the first one lets the guest make progress). The
+    /// hook comes with every engine (QEMU only calls hooks that existed when it translated a block) and does nothing while
+    /// no interrupt waits. (The code hooks' window word, <see cref="SoftStopWords"/>, stays off: they cover only precise
+    /// blocks, and every block still has this block hook.)
     /// </summary>
     private void WatchInterruptWindow(SoftCpuEngine engine)
     {

@@ -18,9 +18,10 @@ namespace Actorvisor.Host.Bench;
 /// `bench asyncpf-guest` (issue 15): the async-PF scheduler guest (<see cref="AsyncPfSchedulerGuest"/>: one walker over
 /// lazy pages from a slow store, compute tasks, one vCPU) run three ways, on the software accelerator or on KVM: with the protocol
 /// (the walker sleeps, the compute tasks run), without it (the vCPU blocks on every missing page, today's behaviour),
-/// and with every page already present (no fault). <c>walk_s_*</c> is the time from start to the walker's end.
-/// <c>compute_units_*</c> is the compute tasks' units per second over one window, the same in the three runs of a
-/// round: from start to the end of the shorter of the two faulting walks, so the walker is active for all of it in
+/// and with every page already present (no fault). <c>walk_s_*</c> is the time from the guest's tasks starting (it
+/// reports that on its hold port, so the VM's start-up is not counted) to the walker's end. <c>compute_units_*</c> is
+/// the compute tasks' units per second over one window, the same length in the three runs of a round: from the tasks'
+/// start for as long as the shorter of the two faulting walks, so the walker is active for all of it in
 /// both faulting runs; the guest is built with a hold port (<see cref="WalkHoldDevice"/>), so in the no-fault run,
 /// whose walk ends at once, the parked walker leaves the vCPU to the compute tasks for the whole window. The units
 /// are read from guest memory every <see cref="SampleInterval"/> and interpolated at the window's end.
@@ -38,7 +39,11 @@ public static class AsyncPfGuestBenchmark
 
     private enum Mode { Apf, Blocking, NoFault }
 
-    private sealed record RunResult(double WalkSeconds, AsyncPfSchedulerReport Report, ComputeTimeline Timeline, AsyncPfReport Counters);
+    private sealed record RunResult(double StartSeconds, double WalkSeconds, AsyncPfSchedulerReport Report, ComputeTimeline Timeline, AsyncPfReport Counters)
+    {
+        /// <summary>Compute units per second over the <paramref name="window"/> seconds from the tasks' start.</summary>
+        public double Rate(double window) => (Timeline.UnitsAt(StartSeconds + window) - Timeline.UnitsAt(StartSeconds)) / window;
+    }
 
     /// <summary>Runs the benchmark and returns its figures in print order; progress goes to <paramref name="log"/>.</summary>
     public static IReadOnlyList<(string Key, string Value)> Run(AcceleratorPreference preference, int pages, double latencyMs, int computeTasks, int rounds, TextWriter log) =>
@@ -76,6 +81,7 @@ public static class AsyncPfGuestBenchmark
             var notPresent = new RoundSamples("asyncpf_guest.not_present_apf", "0");
             var early = new RoundSamples("asyncpf_guest.early_ready_apf", "0");
             var readahead = new RoundSamples("asyncpf_guest.readahead_apf", "0");
+            var waitMs = new RoundSamples("asyncpf_guest.page_wait_ms_apf", "0.00");
             Mode[] faulting = [Mode.Apf, Mode.Blocking];
             var warmApf = await Measure(Mode.Apf, 0, "warm-up");
             var warmBlocking = await Measure(Mode.Blocking, 0, "warm-up");
@@ -88,7 +94,7 @@ public static class AsyncPfGuestBenchmark
                 foreach (var mode in r % 2 == 0 ? faulting : faulting.Reverse()) results[mode] = await Measure(mode, 0, round);
                 double w = Math.Min(results[Mode.Apf].WalkSeconds, results[Mode.Blocking].WalkSeconds);
                 results[Mode.NoFault] = await Measure(Mode.NoFault, w, round);
-                double Rate(Mode m) => results[m].Timeline.UnitsAt(w) / w;
+                double Rate(Mode m) => results[m].Rate(w);
                 foreach (var mode in rates.Keys) rates[mode].Add(Rate(mode));
                 window.Add(w);
                 walkApf.Add(results[Mode.Apf].WalkSeconds);
@@ -99,6 +105,8 @@ public static class AsyncPfGuestBenchmark
                 notPresent.Add(apf.Report.NotPresent);
                 early.Add(apf.Report.EarlyReady);
                 readahead.Add(apf.Counters.Vcpus.Sum(v => v.Readahead));
+                long answered = apf.Counters.Vcpus.Sum(v => v.GuestReady);
+                if (answered > 0) waitMs.Add(apf.Counters.Vcpus.Sum(v => v.GuestWaitMicroseconds) / 1000.0 / answered);
                 log.WriteLine($"asyncpf-guest: round {r}: window {w:0.000} s; units/s apf {Rate(Mode.Apf):0} blocking {Rate(Mode.Blocking):0} nofault {Rate(Mode.NoFault):0}; "
                     + $"walk s apf {apf.WalkSeconds:0.000} blocking {results[Mode.Blocking].WalkSeconds:0.000} nofault {results[Mode.NoFault].WalkSeconds:0.000}; "
                     + $"not-present {apf.Report.NotPresent} early {apf.Report.EarlyReady}; apf ticks {apf.Report.Ticks}, of which kept a just-woken task {apf.Report.WokenKept}; "
@@ -121,6 +129,7 @@ public static class AsyncPfGuestBenchmark
             figures.AddRange(notPresent.Figures());
             figures.AddRange(early.Figures());
             figures.AddRange(readahead.Figures());
+            if (waitMs.Values.Count > 0) figures.AddRange(waitMs.Figures());
             return figures;
         }
         finally
@@ -134,12 +143,13 @@ public static class AsyncPfGuestBenchmark
     private static string Describe(AsyncPfReport c)
     {
         var v = c.Vcpus[0];
-        return $"faults {v.Faults} (async {v.Async}, joined {v.Joined}, sync {v.SyncFallbacks}), guest-visible {v.GuestFaults} (joined {v.GuestJoined}, ready {v.GuestReady}), "
+        string wait = v.GuestReady == 0 ? "-" : (v.GuestWaitMicroseconds / 1000.0 / v.GuestReady).ToString("0.00", CultureInfo.InvariantCulture);
+        return $"faults {v.Faults} (async {v.Async}, joined {v.Joined}, sync {v.SyncFallbacks}), guest-visible {v.GuestFaults} (joined {v.GuestJoined}, ready {v.GuestReady}, mean wait {wait} ms), "
             + $"readahead {v.Readahead}, unattributed {c.UnattributedFaults}";
     }
 
-    // One run: started at the clock's 0, sampled until the walker is done and the clock has passed holdSeconds, then
-    // the parked walker is released and the guest reports and exits.
+    // One run: sampled until the walker is done and holdSeconds have passed since the tasks started, then the parked
+    // walker is released and the guest reports and exits.
     private static async Task<RunResult> MeasureAsync(ActorvisorRuntime runtime, IAccelerator accelerator, string image,
         int pages, TimeSpan latency, int computeTasks, Mode mode, double holdSeconds, uint expectedSum, string round)
     {
@@ -178,7 +188,8 @@ public static class AsyncPfGuestBenchmark
             // Until the walk is done and one sample lies at or past both its end and the hold.
             while (!session.Ended.IsCompleted && clock.Elapsed < deadline)
             {
-                bool enough = hold.WalkDone.Task.IsCompleted && timeline.LastSeconds >= Math.Max(holdSeconds, hold.WalkDone.Task.Result);
+                bool enough = hold.WalkDone.Task.IsCompleted && hold.Started.Task.IsCompleted
+                    && timeline.LastSeconds >= Math.Max(hold.Started.Task.Result + holdSeconds, hold.WalkDone.Task.Result);
                 if (enough) break;
                 await Task.WhenAny(Task.Delay(SampleInterval), session.Ended);
                 double before = clock.Elapsed.TotalSeconds;
@@ -194,9 +205,11 @@ public static class AsyncPfGuestBenchmark
             if (report.WalkSum != expectedSum) throw new InvalidOperationException($"{mode} run {round}: the walker read wrong data (sum {report.WalkSum:x8})");
             if (report.Inconsistencies() is { Count: > 0 } broken) throw new InvalidOperationException($"{mode} run {round}: {string.Join("; ", broken)}");
             if (report.AsyncPfEnabled != (mode != Mode.Blocking)) throw new InvalidOperationException($"{mode} run {round}: protocol {(report.AsyncPfEnabled ? "on" : "off")}");
-            if (!hold.WalkDone.Task.IsCompleted) throw new InvalidOperationException($"{mode} run {round}: the guest exited without reporting its walk done");
+            if (!hold.WalkDone.Task.IsCompleted || !hold.Started.Task.IsCompleted)
+                throw new InvalidOperationException($"{mode} run {round}: the guest exited without reporting its start and its walk done");
             var counters = await session.Vm.Ask<AsyncPfReport>(GetAsyncPfCounters.Instance, runtime.RequestTimeout);
-            return new RunResult(hold.WalkDone.Task.Result, report, timeline, counters);
+            double started = hold.Started.Task.Result;
+            return new RunResult(started, hold.WalkDone.Task.Result - started, report, timeline, counters);
         }
         finally
         {

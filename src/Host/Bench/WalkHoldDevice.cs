@@ -7,8 +7,8 @@ namespace Actorvisor.Host.Bench;
 
 /// <summary>
 /// The hold port of `bench asyncpf-guest`'s scheduler guest (<see cref="AsyncPfSchedulerGuest.Build"/> with a hold
-/// port): owns when the walk ended (the guest's write, timed on <paramref name="clock"/>) and whether the bench has
-/// released the parked walker (what the guest's reads return).
+/// port): owns when the guest's tasks started and when its walk ended (its writes of 0 and 1, timed on
+/// <paramref name="clock"/>) and whether the bench has released the parked walker (what the guest's reads return).
 /// </summary>
 public sealed class WalkHoldDevice(Stopwatch clock) : IPortIoDevice
 {
@@ -16,6 +16,9 @@ public sealed class WalkHoldDevice(Stopwatch clock) : IPortIoDevice
     public const ushort Port = 0x520;
 
     private int _released;
+
+    /// <summary>Completes with the clock's seconds when the guest reports its tasks started.</summary>
+    public TaskCompletionSource<double> Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Completes with the clock's seconds when the walker reports its walk done.</summary>
     public TaskCompletionSource<double> WalkDone { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -29,7 +32,7 @@ public sealed class WalkHoldDevice(Stopwatch clock) : IPortIoDevice
     /// <inheritdoc />
     public ExitAction OnPortIo(ushort offset, IoDirection direction, Span<byte> data)
     {
-        if (direction == IoDirection.Out) WalkDone.TrySetResult(clock.Elapsed.TotalSeconds);
+        if (direction == IoDirection.Out) (data[0] == 0 ? Started : WalkDone).TrySetResult(clock.Elapsed.TotalSeconds);
         else
         {
             data.Clear();

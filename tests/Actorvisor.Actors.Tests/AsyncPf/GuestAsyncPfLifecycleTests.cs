@@ -46,7 +46,7 @@ public class GuestAsyncPfLifecycleTests(ITestOutputHelper output) : AsyncPfTestK
         var node = StartNode();
         var store = new HeldPagesStore(new PatternStore(), held: _ => true);
         var vm = CreateLazyVm(node, "apf-limit", AsyncPfSkippingGuest.Build(pages, AfterWalk.WaitForEveryReady), store, pages, NoReadaheadRoomyQueue,
-            accelerator: new SoftAccelerator());
+            accelerator: EveryFaultVisible());
         var soft = Assert.IsType<SoftVcpu>(vm.Machine.Vcpus[0]);
         Start(vm.Vm);
 
@@ -93,7 +93,7 @@ public class GuestAsyncPfLifecycleTests(ITestOutputHelper output) : AsyncPfTestK
         var node = StartNode();
         var store = new HeldPagesStore(new PatternStore(), held: _ => true);
         var vm = CreateLazyVm(node, "apf-disable", AsyncPfSkippingGuest.Build(pages, AfterWalk.DisableThenReadAgain), store, pages, NoReadahead,
-            accelerator: new SoftAccelerator());
+            accelerator: EveryFaultVisible());
         var soft = Assert.IsType<SoftVcpu>(vm.Machine.Vcpus[0]);
         Start(vm.Vm);
 
@@ -129,7 +129,7 @@ public class GuestAsyncPfLifecycleTests(ITestOutputHelper output) : AsyncPfTestK
         var node = StartNode();
         var store = new HeldPagesStore(new PatternStore(), held: _ => true);
         var vm = CreateLazyVm(node, "apf-destroy", AsyncPfSkippingGuest.Build(pages, AfterWalk.Spin), store, pages, NoReadahead,
-            accelerator: new SoftAccelerator());
+            accelerator: EveryFaultVisible());
         store.ClosedRegion = vm.Lazy;
         var soft = Assert.IsType<SoftVcpu>(vm.Machine.Vcpus[0]);
         var router = Assert.IsType<AsyncPfRouter>(vm.Router);
