@@ -17,7 +17,7 @@ public class GuestAsyncPfLifecycleTests(ITestOutputHelper output) : AsyncPfTestK
     private static readonly AsyncPfOptions NoReadahead = new() { ReadaheadPages = 0 };
 
     // The queue's own limit above the guest-visible one, so that only AsyncPfProtocol's 64 is reached: at the queue's
-    // limit an AwaitGuestPages fetches its page inside the queue actor's handler, and a held page then holds the queue.
+    // limit a guest-visible page waits for a free slot, and with every page held none would free.
     private static readonly AsyncPfOptions NoReadaheadRoomyQueue = new() { ReadaheadPages = 0, PerVcpuLimit = 2 * Hardware.AsyncPf.AsyncPfProtocol.PerVcpuLimit };
 
     private static uint Guest(LazyVm vm, ulong address) => vm.Machine.Memory.Read<uint>(address);
