@@ -34,6 +34,11 @@ internal sealed class AsyncPfActor : ReceiveActor
         _vmName = vmName;
         Receive<WakeupAllAsyncPf>(m => ToQueue(m.VcpuId, m));
         Receive<AwaitGuestPages>(OnAwaitPages);
+        Receive<GuestPageNotPresent>(m =>
+        {
+            // Only before the queues are attached or while they flush: the vCPU is going away, nothing to answer.
+            if ((uint)m.VcpuId < (uint)_queues.Length && _flushRequester is null) _queues[m.VcpuId].Forward(m);
+        });
         Receive<FillLazyMemory>(_ => OnFill());
         Receive<FlushAsyncPf>(_ => OnFlush());
         Receive<PageUnreadable>(OnPageUnreadable);

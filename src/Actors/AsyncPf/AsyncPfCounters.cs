@@ -7,7 +7,7 @@ namespace Actorvisor.Actors.AsyncPf;
 internal sealed class AsyncPfCounters
 {
     private long _faults, _async, _sync, _joined, _readahead, _wakeups, _early, _cancelled, _cancelledWaits;
-    private long _broadcasts, _broadcastsCoalesced, _hostWakeups, _failed;
+    private long _broadcasts, _broadcastsCoalesced, _hostWakeups, _failed, _guestFaults, _guestJoined, _guestReady, _guestWaitMicroseconds;
     private int _outstanding, _peakOutstanding, _liveWorkers, _peakWorkers;
 
     public void Fault() => Interlocked.Increment(ref _faults);
@@ -23,6 +23,13 @@ internal sealed class AsyncPfCounters
     public void BroadcastCoalesced() => Interlocked.Increment(ref _broadcastsCoalesced);
     public void HostWakeup() => Interlocked.Increment(ref _hostWakeups);
     public void Failed() => Interlocked.Increment(ref _failed);
+    public void GuestFault() => Interlocked.Increment(ref _guestFaults);
+    public void GuestJoined() => Interlocked.Increment(ref _guestJoined);
+    public void GuestReady(TimeSpan waited)
+    {
+        Interlocked.Increment(ref _guestReady);
+        Interlocked.Add(ref _guestWaitMicroseconds, (long)waited.TotalMicroseconds);
+    }
 
     /// <summary>The vCPU side's count of outstanding works (async_pf.queued) changed to <paramref name="queued"/>.</summary>
     public void Outstanding(int queued)
@@ -49,6 +56,10 @@ internal sealed class AsyncPfCounters
         Interlocked.Read(ref _broadcastsCoalesced),
         Interlocked.Read(ref _hostWakeups),
         Interlocked.Read(ref _failed),
+        Interlocked.Read(ref _guestFaults),
+        Interlocked.Read(ref _guestJoined),
+        Interlocked.Read(ref _guestReady),
+        Interlocked.Read(ref _guestWaitMicroseconds),
         Volatile.Read(ref _outstanding),
         Volatile.Read(ref _peakOutstanding),
         Volatile.Read(ref _liveWorkers),

@@ -10,6 +10,13 @@ namespace Actorvisor.Actors.AsyncPf;
 /// </summary>
 internal sealed record VcpuPageFault(ulong Page, long Token, NotPresentOutcome Outcome, bool Retry = false);
 
+/// <summary>
+/// vCPU <paramref name="VcpuId"/>'s guest was told "page not present" for <paramref name="Page"/> (its token waits in
+/// <see cref="AsyncPfVcpu.GuestTokens"/>): fetch it like a fault, with readahead, without blocking anyone. Sent from the
+/// vCPU thread straight to the vCPU's queue, or through the async-PF actor while the queue is not attached yet.
+/// </summary>
+internal sealed record GuestPageNotPresent(int VcpuId, ulong Page);
+
 /// <summary>Worker <paramref name="WorkId"/> finished fetching <paramref name="Page"/> ("page ready", or why not).</summary>
 internal sealed record PageFetched(long WorkId, ulong Page, FetchOutcome Outcome);
 

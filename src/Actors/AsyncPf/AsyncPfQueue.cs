@@ -8,7 +8,8 @@ namespace Actorvisor.Actors.AsyncPf;
 /// The vCPU side of one vCPU's async page faults (struct kvm_vcpu's async_pf, async_pf.lock as a mailbox):
 /// decides for each fault whether it joins a fetch in flight, gets a worker (kvm_setup_async_pf, at most
 /// <see cref="AsyncPfOptions.PerVcpuLimit"/> outstanding, readahead included) or is resolved synchronously; keeps
-/// the done list and consumes it in order of completion ("page present", kvm_check_async_pf_completion); posts
+/// the done list and consumes it in order of completion ("page present", kvm_check_async_pf_completion); fetches the
+/// pages waited for without a blocked thread (the guest's "page not present" tokens, host waiters) the same way; posts
 /// wakeup-all broadcasts (kvm_async_pf_wakeup_all); and flushes everything on teardown
 /// (kvm_clear_async_pf_completion_queue). Its children are the <see cref="AsyncPfWorker"/>s.
 /// </summary>
@@ -17,8 +18,11 @@ namespace Actorvisor.Actors.AsyncPf;
 /// readahead workers for the pages after it in the same memslot, up to <see cref="AsyncPfOptions.ReadaheadPages"/>
 /// past the fault; they count against the same limit, and each consumed completion refills the window with the
 /// slot it frees. The synchronous path runs on this actor (its mailbox waits, like a vCPU that faults a page in
-/// itself), never on a thread of its own. Its parts, helpers it owns: <see cref="AsyncPfWorks"/>,
-/// <see cref="ReadaheadWindow"/>, <see cref="HostPageWaiters"/> and <see cref="UnreadablePage"/>.
+/// itself), never on a thread of its own. A page waited for without a blocked thread is never fetched inside a handler:
+/// at the limit it waits for the next free slot (<see cref="DeferredPages"/>), so a slow page cannot hold the queue
+/// and every completion behind it. A guest-visible fault moves the readahead window like a fault does. Its parts,
+/// helpers it owns: <see cref="AsyncPfWorks"/>, <see cref="ReadaheadWindow"/>, <see cref="DeferredPages"/>,
+/// <see cref="HostPageWaiters"/> and <see cref="UnreadablePage"/>.
 /// </remarks>
 internal sealed class AsyncPfQueue : ReceiveActor
 {
@@ -30,6 +34,7 @@ internal sealed class AsyncPfQueue : ReceiveActor
     private readonly Queue<AsyncPfWork?> _done = new();               // async_pf.done; null is a wakeup-all broadcast
     private readonly HostPageWaiters _hostWaiters;
     private readonly ReadaheadWindow _window = new();
+    private readonly DeferredPages _deferred = new();
     private int _queued;                                              // async_pf.queued
     private long _nextWorkId;
     private readonly UnreadablePage _unreadable;                      // the page the vCPU waits on that could not be read
@@ -52,7 +57,8 @@ internal sealed class AsyncPfQueue : ReceiveActor
         Receive<Terminated>(OnWorkerTerminated);
         Receive<DrainDone>(_ => Drain());
         Receive<WakeupAllAsyncPf>(_ => OnWakeupAll());
-        ReceiveAsync<AwaitGuestPages>(OnAwaitPagesAsync);
+        Receive<AwaitGuestPages>(OnAwaitPages);
+        Receive<GuestPageNotPresent>(m => OnGuestNotPresent(m.Page));
         Receive<FlushQueue>(_ => OnFlush());
         Receive<ReleaseUnreadableFaults>(_ => _unreadable.AskRelease());
     }
@@ -153,6 +159,64 @@ internal sealed class AsyncPfQueue : ReceiveActor
         return true;
     }
 
+    // ---- pages waited for without a blocked thread ---------------------------------------------------
+
+    // The guest was told "page not present" (its token waits in the vCPU's GuestTokens; the install answers it): fetch
+    // the page and read ahead of it, as for a fault, since the guest's task walks on once its page is in.
+    private void OnGuestNotPresent(ulong page)
+    {
+        if (Flushing) return; // the flush drops the tokens
+        MoveWindow(page);
+        switch (Want(page))
+        {
+            case WantOutcome.Joined: Counters.GuestJoined(); break;
+            case WantOutcome.Failed: _vcpu.GuestPageDone(page); break; // answered anyway: the guest retries
+        }
+        Refill();
+    }
+
+    private enum WantOutcome { Present, Joined, Started, Deferred, Failed }
+
+    // A worker now, or the first free slot. With nothing outstanding the page gets a worker even at a limit of 0
+    // (AsyncPfOptions.SynchronousOnly): nothing would ever free a slot for it.
+    private WantOutcome Want(ulong page)
+    {
+        if (Region.IsPresent(page)) return WantOutcome.Present;
+        if (_works.HasPage(page)) return WantOutcome.Joined;
+        if (_deferred.Contains(page)) return WantOutcome.Deferred;
+        if (_queued >= Limit && _queued > 0)
+        {
+            _deferred.Add(page);
+            return WantOutcome.Deferred;
+        }
+        if (TryStartWork(page)) return WantOutcome.Started;
+        if (_queued > 0)
+        {
+            _deferred.Add(page); // retried when a work ends
+            return WantOutcome.Deferred;
+        }
+        Counters.Failed();
+        _hostWaiters.ReleaseWaitingOn(page, PageWaitRelease.Failed);
+        return WantOutcome.Failed;
+    }
+
+    // Slots were freed: the deferred pages first (someone waits for them), in the order they were asked for.
+    private void StartDeferred()
+    {
+        while (_deferred.Count > 0 && _queued < Limit)
+        {
+            ulong page = _deferred.Peek();
+            if (!Region.IsPresent(page) && !_works.HasPage(page) && !TryStartWork(page)) return;
+            _deferred.Remove();
+        }
+        // With a limit of 0 nothing else frees a slot: one at a time.
+        if (_deferred.Count > 0 && _queued == 0)
+        {
+            ulong page = _deferred.Remove();
+            if (Want(page) == WantOutcome.Failed) _vcpu.GuestPageDone(page);
+        }
+    }
+
     // ---- readahead ------------------------------------------------------------------------------------
 
     // The window follows the last fault: pages (fault, fault + ReadaheadPages] of the region (the memslot).
@@ -232,8 +296,9 @@ internal sealed class AsyncPfQueue : ReceiveActor
                 OnPageFailed(item.Page, outcome.Error);
             }
         }
-        Counters.Outstanding(_queued);
         _hostWaiters.ReleaseSatisfied(Region);
+        StartDeferred();
+        Counters.Outstanding(_queued);
         Refill();
     }
 
@@ -241,6 +306,8 @@ internal sealed class AsyncPfQueue : ReceiveActor
     {
         _log.Warning("VM {0} vcpu {1}: fetching page {2} of lazy memory failed: {3}", _vmName, _vcpu.Id, page, error?.Message);
         _hostWaiters.ReleaseWaitingOn(page, PageWaitRelease.Failed);
+        // The guest's tokens on it are answered anyway: it retries the access and, if the page is still missing, faults again.
+        _vcpu.GuestPageDone(page);
         // The vCPU thread stays blocked until the page is installed: try once more, synchronously.
         if (_vcpu.Slot is { } slot && slot.Page == page && IsWaitingOn(slot.Token))
             Self.Tell(new VcpuPageFault(page, slot.Token, NotPresentOutcome.Block, Retry: true));
@@ -275,12 +342,13 @@ internal sealed class AsyncPfQueue : ReceiveActor
     private void ReleaseEveryWaiter()
     {
         _hostWaiters.ReleaseAll(PageWaitRelease.WokenByBroadcast);
+        _vcpu.AnswerEveryGuestToken();
         if (_vcpu.Slot is { } slot && _vcpu.PageReady(slot.Token) == PageReadyOutcome.WokeWaiter) Region.Wake(slot.Page);
     }
 
     // ---- host waiters ---------------------------------------------------------------------------------
 
-    private async Task OnAwaitPagesAsync(AwaitGuestPages request)
+    private void OnAwaitPages(AwaitGuestPages request)
     {
         var requester = Sender;
         if (Flushing)
@@ -292,24 +360,14 @@ internal sealed class AsyncPfQueue : ReceiveActor
         ulong first = (request.GuestPhysicalAddress - _router.GuestPhysicalAddress) >> Hardware.Native.PageSize.Shift;
         ulong end = (request.GuestPhysicalAddress + request.Length - _router.GuestPhysicalAddress + Hardware.Native.PageSize.Bytes - 1) >> Hardware.Native.PageSize.Shift;
         var waiter = _hostWaiters.Add(request, requester, region, first, end);
-        var beyondLimit = new List<ulong>();
-        foreach (var page in waiter.Pages)
-        {
-            if (_works.HasPage(page)) continue;
-            if (!(_queued < Limit && TryStartWork(page))) beyondLimit.Add(page);
-        }
-        // Beyond the limit, as for faults: synchronously, here.
-        foreach (var page in beyondLimit)
+        // Beyond the limit the pages wait for free slots (Want): never fetched here, where a slow page would hold the queue.
+        foreach (var page in waiter.Pages.ToList())
         {
             if (!_hostWaiters.IsWaiting(waiter)) break;
-            var outcome = await PageFetch.RunAsync(_router, page);
-            if (outcome.Result == FetchResult.Failed)
-            {
-                Counters.Failed();
-                OnPageFailed(page, outcome.Error);
-            }
+            Want(page);
         }
-        _hostWaiters.ReleaseSatisfied(Region);
+        Counters.Outstanding(_queued);
+        _hostWaiters.ReleaseSatisfied(region);
     }
 
     // ---- flush (kvm_clear_async_pf_completion_queue) --------------------------------------------------
@@ -327,6 +385,8 @@ internal sealed class AsyncPfQueue : ReceiveActor
         // The done list is drained and freed without "page present".
         _queued -= _done.Count;
         _done.Clear();
+        _deferred.Clear();
+        _vcpu.GuestTokens.TakeAll(); // dropped: the vCPU is going away and its protocol is flushed with it
         Counters.Outstanding(_queued);
         if (_works.Count == 0) FinishFlush();
     }

@@ -138,11 +138,16 @@ public sealed class AsyncPfRouter : IStoreBackedFaultSink, IDisposable
 
     /// <summary>
     /// Page <paramref name="page"/> is present now (installed by anyone): completes the fault of every vCPU that
-    /// is on it. Runs on the installer's thread right after the install; the page's present bit is already set.
+    /// is on it, and sends "page ready" for every guest-visible token waiting on it. Runs on the installer's thread
+    /// right after the install; the page's present bit is already set.
     /// </summary>
     internal void OnPageInstalled(ulong page)
     {
-        foreach (var vcpu in _vcpus) vcpu.PageReadyIfOn(page);
+        foreach (var vcpu in _vcpus)
+        {
+            vcpu.PageReadyIfOn(page);
+            vcpu.GuestPageDone(page);
+        }
     }
 
     /// <summary>Detaches every queue (faults are resolved synchronously from now on) and cancels every fetch in flight.</summary>

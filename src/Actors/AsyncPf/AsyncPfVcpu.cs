@@ -13,6 +13,7 @@ internal sealed class AsyncPfVcpu(int id)
 {
     private FaultSlot? _slot;
     private IActorRef? _queue;
+    private Action<uint>? _guestPageReady;
     private int _threadId;
     private long _lastToken;
 
@@ -69,6 +70,35 @@ internal sealed class AsyncPfVcpu(int id)
     public void PageReadyIfOn(ulong page)
     {
         if (Slot is { } slot && slot.Page == page) PageReady(slot.Token);
+    }
+
+    /// <summary>The guest-visible "page not present" tokens waiting for their pages.</summary>
+    public GuestPageTokens GuestTokens { get; } = new();
+
+    /// <summary>
+    /// Reports a guest-visible token ready (the vCPU's <c>AsyncPfProtocol.PageReady</c>); set once by whoever wires the
+    /// vCPU's "page not present" to this router (<see cref="GuestPageNotPresentFetcher"/>), called from any thread.
+    /// </summary>
+    public Action<uint>? GuestPageReady
+    {
+        get => Volatile.Read(ref _guestPageReady);
+        set => Volatile.Write(ref _guestPageReady, value);
+    }
+
+    /// <summary>"Page ready" for every guest-visible token waiting on <paramref name="page"/> (it is present now, or its fetch failed).</summary>
+    public void GuestPageDone(ulong page) => AnswerGuest(GuestTokens.Take(page));
+
+    /// <summary>"Page ready" for every guest-visible token still waiting (a wakeup-all: the guest retries its accesses).</summary>
+    public void AnswerEveryGuestToken() => AnswerGuest(GuestTokens.TakeAll());
+
+    private void AnswerGuest(IReadOnlyList<GuestPageToken> tokens)
+    {
+        if (tokens.Count == 0 || GuestPageReady is not { } ready) return;
+        foreach (var waiting in tokens)
+        {
+            Counters.GuestReady(System.Diagnostics.Stopwatch.GetElapsedTime(waiting.Since));
+            ready(waiting.Token);
+        }
     }
 
     /// <summary>Cancels the vCPU's current fault wait (a flush); takes <see cref="Gate"/>.</summary>

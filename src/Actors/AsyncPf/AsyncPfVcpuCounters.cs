@@ -19,6 +19,17 @@ namespace Actorvisor.Actors.AsyncPf;
 /// <param name="BroadcastsCoalesced">Wakeup-all requests not posted because completions were already pending.</param>
 /// <param name="HostWakeups">Host-side page waiters released (present, broadcast, cancelled or failed).</param>
 /// <param name="Failed">Page reads that failed after every attempt.</param>
+/// <param name="GuestFaults">
+/// Guest-visible faults: accesses to missing pages the guest was told "page not present" about (software accelerator,
+/// protocol enabled), each fetched through this queue (its workers, readahead and limit) while the vCPU ran on. Not in
+/// <c>Faults</c>: the vCPU thread never waited on them.
+/// </param>
+/// <param name="GuestJoined">Guest-visible faults on a page a worker of this vCPU (usually a readahead one) was already fetching.</param>
+/// <param name="GuestReady">Guest-visible tokens answered "page ready" (page installed, its fetch failed, or a wakeup-all).</param>
+/// <param name="GuestWaitMicroseconds">
+/// Summed over the answered guest-visible tokens: microseconds from "page not present" (the vCPU thread handing the
+/// page over) to "page ready" (the token answered); divided by <c>GuestReady</c>, the mean round trip.
+/// </param>
 /// <param name="Outstanding">Outstanding works now (async_pf.queued).</param>
 /// <param name="PeakOutstanding">The most outstanding works at once.</param>
 /// <param name="LiveWorkers">AsyncPfWorker actors working now (started, not yet reported).</param>
@@ -38,6 +49,10 @@ public sealed record AsyncPfVcpuCounters(
     long BroadcastsCoalesced,
     long HostWakeups,
     long Failed,
+    long GuestFaults,
+    long GuestJoined,
+    long GuestReady,
+    long GuestWaitMicroseconds,
     int Outstanding,
     int PeakOutstanding,
     int LiveWorkers,

@@ -35,7 +35,7 @@ public static class ActorsMeter
     static ActorsMeter()
     {
         s_meter.CreateObservableCounter("actorvisor.asyncpf.events", ObserveAsyncPf, "{event}",
-            "async page-fault events on this node by kind (fault, not_present, sync_fallback, ready, joined, readahead, failed)");
+            "async page-fault events on this node by kind (fault, not_present, sync_fallback, ready, joined, readahead, failed, guest_not_present, guest_ready)");
         s_meter.CreateObservableCounter("actorvisor.lazy.pages_filled", () => AsyncPf().Filled, "{page}",
             "lazy-memory pages filled on this node");
         s_meter.CreateObservableGauge("actorvisor.asyncpf.workers", () => AsyncPf().Workers, "{worker}",
@@ -79,7 +79,7 @@ public static class ActorsMeter
         var report = router.Report("");
         var t = new AsyncPfTotals { Filled = report.FilledPages };
         foreach (var v in report.Vcpus)
-            t = t.Plus(new AsyncPfTotals(v.Faults, v.Async, v.SyncFallbacks, v.Wakeups, v.Joined, v.Readahead, v.Failed, 0, v.LiveWorkers));
+            t = t.Plus(new AsyncPfTotals(v.Faults, v.Async, v.SyncFallbacks, v.Wakeups, v.Joined, v.Readahead, v.Failed, 0, v.LiveWorkers, v.GuestFaults, v.GuestReady));
         return t;
     }
 
@@ -95,13 +95,17 @@ public static class ActorsMeter
             new(t.Joined, new KeyValuePair<string, object?>("kind", "joined")),
             new(t.Readahead, new KeyValuePair<string, object?>("kind", "readahead")),
             new(t.Failed, new KeyValuePair<string, object?>("kind", "failed")),
+            new(t.GuestNotPresent, new KeyValuePair<string, object?>("kind", "guest_not_present")),
+            new(t.GuestReady, new KeyValuePair<string, object?>("kind", "guest_ready")),
         ];
     }
 
     private readonly record struct AsyncPfTotals(
-        long Faults, long NotPresent, long SyncFallback, long Ready, long Joined, long Readahead, long Failed, long Filled, long Workers)
+        long Faults, long NotPresent, long SyncFallback, long Ready, long Joined, long Readahead, long Failed, long Filled, long Workers,
+        long GuestNotPresent = 0, long GuestReady = 0)
     {
         public AsyncPfTotals Plus(AsyncPfTotals o) => new(Faults + o.Faults, NotPresent + o.NotPresent, SyncFallback + o.SyncFallback,
-            Ready + o.Ready, Joined + o.Joined, Readahead + o.Readahead, Failed + o.Failed, Filled + o.Filled, Workers + o.Workers);
+            Ready + o.Ready, Joined + o.Joined, Readahead + o.Readahead, Failed + o.Failed, Filled + o.Filled, Workers + o.Workers,
+            GuestNotPresent + o.GuestNotPresent, GuestReady + o.GuestReady);
     }
 }

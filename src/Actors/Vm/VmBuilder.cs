@@ -83,8 +83,8 @@ internal static class VmBuilder
         // Before the vCPU threads can run: their faults on lazy memory go to these actors.
         var asyncPf = router is null ? null : context.Watch(context.ActorOf(AsyncPfActor.Props(router, hardware.Name), "async-pf"));
         // Software-accelerator vCPUs tell a guest that enabled async page faults "page not present" and fetch through it.
-        if (asyncPf is not null)
-            foreach (var soft in parts.RunnableVcpus.OfType<SoftVcpu>()) GuestPageNotPresentFetcher.Attach(soft, asyncPf);
+        if (router is not null && asyncPf is not null)
+            foreach (var soft in parts.RunnableVcpus.OfType<SoftVcpu>()) GuestPageNotPresentFetcher.Attach(soft, router, asyncPf);
         var vcpus = loops.Select(l => context.Watch(context.ActorOf(VcpuActor.Props(l), $"vcpu-{l.Id}"))).ToArray();
         // The threads start parked; their events and replies carry their VcpuActor as sender.
         for (int i = 0; i < loops.Length; i++) loops[i].Start(vcpus[i]);

@@ -35,6 +35,11 @@ namespace Actorvisor.Hardware.Guests;
 /// and exits with 0 through the debug-exit port. Any other exception, or a #PF that is not an async "page not
 /// present", prints "fatal: vector=VVVVVVVV cr2=... frame=..." (the two qwords on top of the stack: error code and
 /// RIP, or RIP and CS) and exits with <see cref="FatalResultCode"/>.</para>
+/// <para>Built with a hold port (a benchmark's), the guest writes 0 to that port as its tasks start; the walker when
+/// done writes 1 to it, parks (software interrupt
+/// <see cref="ParkVector"/>: it leaves the run queue, the compute tasks keep the vCPU) and each timer tick then reads
+/// the port; once it reads non-zero the walker runs again and reports as above. So the compute tasks' rate can be
+/// measured over the same window whether the walk took seconds or no time at all.</para>
 /// <para>It enables the protocol only when asked to and when CPUID leaf 0x40000000 says KVM with leaf 0x40000001's
 /// ASYNC_PF and ASYNC_PF_INT; otherwise it prints "apf: off" and every missing page blocks the vCPU (today's
 /// behaviour). Its state lives in ordinary RAM from <see cref="GuestLayout.DataBase"/> (addresses below), so a test
@@ -47,6 +52,9 @@ public static class AsyncPfSchedulerGuest
 
     /// <summary>The LAPIC timer's vector (the scheduler tick).</summary>
     public const int TimerVector = 0x20;
+
+    /// <summary>The software interrupt the walker parks itself with when built with a hold port.</summary>
+    public const int ParkVector = 0x30;
 
     /// <summary>The spurious-interrupt vector (SVR).</summary>
     public const int SpuriousVector = 0xFF;
@@ -133,6 +141,9 @@ public static class AsyncPfSchedulerGuest
     /// <summary>Task state: asleep on a token.</summary>
     public const uint Sleeping = 1;
 
+    /// <summary>Task state: the walker, done, parked until its hold port reads non-zero.</summary>
+    public const uint Parked = 2;
+
     private const ulong IdtPointer = GuestLayout.DataBase + 0x800;
     private const ulong Idt = GuestLayout.DataBase + 0x1000;
     private const ulong Stacks = GuestLayout.DataBase + 0x2000;
@@ -159,9 +170,10 @@ public static class AsyncPfSchedulerGuest
     /// <summary>
     /// Assembles the guest: one walker over <paramref name="walkPages"/> pages from <paramref name="lazyAddress"/> (4 KiB
     /// aligned, below 4 GiB), <paramref name="computeTasks"/> compute tasks, and the protocol enabled if
-    /// <paramref name="useAsyncPf"/> and the CPU offers it.
+    /// <paramref name="useAsyncPf"/> and the CPU offers it; with a <paramref name="holdPort"/> (not 0) the walker parks
+    /// when done until that port reads non-zero (see the remarks).
     /// </summary>
-    public static GuestImage Build(ulong lazyAddress, int walkPages, int computeTasks, bool useAsyncPf)
+    public static GuestImage Build(ulong lazyAddress, int walkPages, int computeTasks, bool useAsyncPf, ushort holdPort = 0)
     {
         if (walkPages < 1 || walkPages > MaxWalkPages) throw new ArgumentOutOfRangeException(nameof(walkPages), walkPages, $"walkPages must be 1..{MaxWalkPages}");
         if (computeTasks < 1 || computeTasks > MaxComputeTasks)
@@ -170,7 +182,7 @@ public static class AsyncPfSchedulerGuest
             throw new ArgumentOutOfRangeException(nameof(lazyAddress), lazyAddress, "the walked range must be 4 KiB aligned, above the guest's own state and below the MMIO window");
         const ulong origin = GuestLayout.ImageBase;
         int tasks = computeTasks + 2; // walker, compute tasks, idle
-        var bytes = GuestAssembler.Assemble(64, origin, g => new Emitter(g, lazyAddress, walkPages, computeTasks, tasks, useAsyncPf).Program());
+        var bytes = GuestAssembler.Assemble(64, origin, g => new Emitter(g, lazyAddress, walkPages, computeTasks, tasks, useAsyncPf, holdPort).Program());
         return new GuestImage("asyncpf-scheduler", bytes, origin, origin, BootMode.Long, 1,
             $"long mode: a scheduler of 1 walker ({walkPages} pages at 0x{lazyAddress:x}) and {computeTasks} compute tasks using KVM's async page faults"
             + (useAsyncPf ? "" : " (protocol left off)"))
@@ -180,7 +192,7 @@ public static class AsyncPfSchedulerGuest
         };
     }
 
-    private sealed class Emitter(GuestAssembler g, ulong lazyAddress, int walkPages, int computeTasks, int tasks, bool useAsyncPf)
+    private sealed class Emitter(GuestAssembler g, ulong lazyAddress, int walkPages, int computeTasks, int tasks, bool useAsyncPf, ushort holdPort)
     {
         private readonly Assembler a = g.Asm;
         private int Idle => tasks - 1;
@@ -193,6 +205,13 @@ public static class AsyncPfSchedulerGuest
             EnableAsyncPf();
             StartApic();
             for (int t = 0; t < tasks; t++) BuildTaskFrame(t);
+            if (holdPort != 0)
+            {
+                // Tell the host the tasks start now (a benchmark times its window from here, not from the VM's start).
+                a.mov(dx, holdPort);
+                a.mov(al, 0);
+                a.@out(dx, al);
+            }
             // Start the walker: its frame's IRETQ turns interrupts on.
             a.mov(__dword_ptr[CurrentTask], 0);
             a.mov(rsp, __qword_ptr[Tcbs]);
@@ -223,6 +242,7 @@ public static class AsyncPfSchedulerGuest
             Gate(14, "page_fault");
             Gate(TimerVector, "timer");
             Gate(PageReadyVector, "page_ready");
+            Gate(ParkVector, "park");
             Gate(SpuriousVector, "spurious");
             a.mov(__word_ptr[IdtPointer], (ushort)(256 * 16 - 1));
             a.mov(rax, Idt);
@@ -319,9 +339,17 @@ public static class AsyncPfSchedulerGuest
             a.add(rsi, 4096);
             a.dec(ecx);
             a.jnz(next);
+            a.mov(__dword_ptr[WalkSum], r12d);
+            if (holdPort != 0)
+            {
+                // Tell the host the walk is done, then leave the vCPU to the compute tasks until it releases the walker.
+                a.mov(dx, holdPort);
+                a.mov(al, 1);
+                a.@out(dx, al);
+                a.@int(ParkVector);
+            }
             // Done: stop scheduling, then report.
             a.cli();
-            a.mov(__dword_ptr[WalkSum], r12d);
             a.mov(rbx, LocalApic.DefaultBase);
             a.mov(__dword_ptr[rbx + ApicRegister.TimerInitialCount], 0);
             g.Print("walk: pages=");
@@ -544,6 +572,19 @@ public static class AsyncPfSchedulerGuest
             a.inc(__dword_ptr[TickCount]);
             a.mov(rbx, LocalApic.DefaultBase);
             a.mov(__dword_ptr[rbx + ApicRegister.Eoi], 0);
+            if (holdPort != 0)
+            {
+                // A parked walker runs again once its hold port reads non-zero.
+                var held = a.CreateLabel();
+                a.cmp(__dword_ptr[StateOf(0)], Parked);
+                a.jne(held);
+                a.mov(dx, holdPort);
+                a.@in(al, dx);
+                a.test(al, al);
+                a.jz(held);
+                a.mov(__dword_ptr[StateOf(0)], Runnable);
+                a.Label(ref held);
+            }
             // The first tick after a "page ready" switched to its sleeper leaves that task running.
             a.mov(eax, __dword_ptr[WokenTask]);
             a.mov(__dword_ptr[WokenTask], 0);
@@ -555,6 +596,14 @@ public static class AsyncPfSchedulerGuest
 
             g.Mark("spurious");
             a.iretq();
+
+            // INT ParkVector from the walker: off the run queue until a tick finds its hold port released.
+            g.Mark("park");
+            PushAll();
+            a.mov(eax, __dword_ptr[CurrentTask]);
+            a.shl(eax, 5);
+            a.mov(__dword_ptr[rax + (int)Tcbs + 8], Parked);
+            a.jmp(g.L("switch_next"));
         }
 
         // switch_next: save the current context, pick the next runnable task round-robin (the idle task if none);

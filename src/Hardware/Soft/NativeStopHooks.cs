@@ -5,20 +5,23 @@ using static Tmds.Linux.LibC;
 namespace Actorvisor.Hardware.Soft;
 
 /// <summary>
-/// The two stop hooks as native x86-64 code, so the check every translation block (or, in precise mode, every
+/// The two stop hooks as native x86-64 code, so the check every translation block (or, in a precise block, every
 /// instruction) pays costs a native call instead of a native-to-managed transition (about 3 ns instead of about
 /// 10 ns per call on the machines measured; see SoftExitRateTests). Both take the vCPU's two stop words
 /// (<see cref="SoftStopWords"/>) as user data (SysV: rdi = uc, rsi = address, edx = size, rcx = the words).
-/// <para>The block hook (the usual mode: no code hook installed):</para>
+/// <para>The block hook (every engine; the block's start and size are kept for the fault hooks, see SoftVcpu):</para>
 /// <code>
+///   mov  [rcx+16], rsi          ; the block entered
+///   mov  [rcx+24], edx          ; its size
 ///   cmp  dword [rcx], 0         ; stop requested?
 ///   jne  stop
 ///   ret
 /// stop:
+///   mov  [rcx+8], rsi           ; stopped before this block
 ///   mov  rax, uc_emu_stop
 ///   jmp  rax                    ; tail call uc_emu_stop(uc)
 /// </code>
-/// <para>The code hook (precise mode, while the guest uses async page faults), which also opens the interrupt window:</para>
+/// <para>The code hook (bounded to the blocks whose lazy-memory accesses must fault precisely), which also opens the interrupt window:</para>
 /// <code>
 ///   cmp  dword [rcx], 0         ; stop requested?
 ///   jne  stop
@@ -30,6 +33,7 @@ namespace Actorvisor.Hardware.Soft;
 ///   mov  dword [rcx], 1         ; stop before the next instruction
 ///   ret
 /// stop:
+///   mov  [rcx+8], rsi           ; stopped before this instruction
 ///   mov  rax, uc_emu_stop
 ///   jmp  rax
 /// </code>
@@ -46,7 +50,7 @@ internal static unsafe class NativeStopHooks
     /// <summary>The block hook's entry point, or 0 when the managed hook must be used.</summary>
     public static nint BlockHook => Page;
 
-    /// <summary>The precise-mode code hook's entry point, or 0 when the managed hook must be used.</summary>
+    /// <summary>The bounded code hook's entry point, or 0 when the managed hook must be used.</summary>
     public static nint CodeHook => Page == 0 ? 0 : Page + CodeHookOffset;
 
     private static nint Create()
@@ -58,9 +62,17 @@ internal static unsafe class NativeStopHooks
             nint stop = NativeLibrary.GetExport(NativeLibrary.Load(UnicornNative.Library), "uc_emu_stop");
             page = Sys.Mmap(0, 0x1000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, "unicorn stop hooks");
             var block = new Span<byte>((byte*)page, CodeHookOffset);
-            ReadOnlySpan<byte> blockHead = [0x83, 0x39, 0x00, 0x75, 0x01, 0xC3];
+            ReadOnlySpan<byte> blockHead =
+            [
+                0x48, 0x89, 0x71, 0x10,                   // mov [rcx+16], rsi
+                0x89, 0x51, 0x18,                         // mov [rcx+24], edx
+                0x83, 0x39, 0x00,                         // cmp dword [rcx], 0
+                0x75, 0x01,                               // jne stop
+                0xC3,                                     // ret
+            ];
             blockHead.CopyTo(block);
-            WriteTailCall(block[blockHead.Length..], stop);
+            RecordStop.CopyTo(block[blockHead.Length..]);
+            WriteTailCall(block[(blockHead.Length + RecordStop.Length)..], stop);
 
             var code = new Span<byte>((byte*)page + CodeHookOffset, 0x100);
             ReadOnlySpan<byte> codeHead =
@@ -75,7 +87,8 @@ internal static unsafe class NativeStopHooks
                 0xC3,                                     // ret
             ];
             codeHead.CopyTo(code);
-            WriteTailCall(code[codeHead.Length..], stop);
+            RecordStop.CopyTo(code[codeHead.Length..]);
+            WriteTailCall(code[(codeHead.Length + RecordStop.Length)..], stop);
             if (mprotect((void*)page, 0x1000, PROT_READ | ProtExec) != 0)
             {
                 Sys.Munmap(page, 0x1000);
@@ -89,6 +102,9 @@ internal static unsafe class NativeStopHooks
             return 0;
         }
     }
+
+    /// <summary>mov [rcx+8], rsi: where the hook stopped (<see cref="SoftStopWords.StopAddress"/>).</summary>
+    private static ReadOnlySpan<byte> RecordStop => [0x48, 0x89, 0x71, 0x08];
 
     /// <summary>mov rax, target; jmp rax.</summary>
     private static void WriteTailCall(Span<byte> at, nint target)

@@ -33,6 +33,13 @@ public sealed class SoftAccelerator : IAccelerator
         Description = $"software (Unicorn {combined >> 24}.{(combined >> 16) & 0xFF}.{(combined >> 8) & 0xFF}, uc_version 0x{combined:x})";
     }
 
+    /// <summary>
+    /// While a guest uses async page faults, every block gets the precise-fault code hook from the start (about 15x
+    /// slower guest code), so even the first access to a missing lazy page in a block is guest-visible. Off (the
+    /// default), a block gets the hook at its first such access, which blocks the vCPU once (SoftVcpu.TrySendPageNotPresent).
+    /// </summary>
+    public bool PreciseEverywhere { get; init; }
+
     /// <summary>uc_version's value: major &lt;&lt; 24 | minor &lt;&lt; 16 | patch &lt;&lt; 8 | extra (0x020001ff for 2.0.1).</summary>
     public uint Version { get; }
 

@@ -63,10 +63,26 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
     public byte* Blob => UnicornCpuContext.Blob(Context);
 
     /// <summary>
-    /// True when the engine carries a code hook over all code (while the guest uses async page faults): refused accesses
-    /// then stop precisely on their instruction, and every stop comes from that code hook (SoftExitHooks.Install).
+    /// True when the engine was built while the guest uses async page faults: lazy slots are never mapped whole, so every
+    /// access to a missing lazy page reaches a fault hook, which may tell the guest "page not present".
     /// </summary>
-    public bool Precise { get; private init; }
+    public bool AsyncPf { get; private init; }
+
+    /// <summary>
+    /// The blocks (inclusive guest-virtual ranges) that carry a code hook, so their accesses fault precisely
+    /// (SoftExitHooks.Install); once there is any, RIP must be put back where a stop hook stopped.
+    /// </summary>
+    public IReadOnlyList<(ulong First, ulong Last)> PreciseBlocks { get; private init; } = [];
+
+    /// <summary>Whether the block of <paramref name="size"/> bytes at <paramref name="start"/> lies inside one of <see cref="PreciseBlocks"/>.</summary>
+    public bool IsPrecise(ulong start, uint size)
+    {
+        if (size == 0) return false;
+        ulong last = start + size - 1;
+        foreach (var (first, end) in PreciseBlocks)
+            if (start >= first && last <= end) return true;
+        return false;
+    }
 
     /// <summary>True once guest code ran, so the TLB may hold translations.</summary>
     public bool HasRun { get; set; }
@@ -75,17 +91,19 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
     /// Opens a 64-bit-mode engine (the mode only selects Unicorn's register API; the CPU's real mode comes
     /// from the state written through the context), maps <paramref name="memslots"/> (trapped) and the MMIO
     /// gaps, and installs the exit hooks with <paramref name="vcpu"/> (a GCHandle of the SoftVcpu) as user
-    /// data and <paramref name="stopWords"/> (a <see cref="SoftStopWords"/>) as the stop hooks'; <paramref name="precise"/> selects
-    /// precise mode (see <see cref="Precise"/>). <paramref name="installFinished"/> wakes the vCPU when a large slot's SPTEs
-    /// were installed off its thread (<see cref="SoftMemoryMap"/>).
+    /// data and <paramref name="stopWords"/> (a <see cref="SoftStopWords"/>) as the stop hooks'; <paramref name="asyncPf"/>
+    /// and <paramref name="preciseBlocks"/>: see <see cref="AsyncPf"/> and <see cref="PreciseBlocks"/>.
+    /// <paramref name="installFinished"/> wakes the vCPU when a large slot's SPTEs were installed off its thread
+    /// (<see cref="SoftMemoryMap"/>).
     /// </summary>
-    public static SoftCpuEngine Create(MemslotSet memslots, SoftMmu mmu, nint vcpu, nint stopWords, bool precise, Action installFinished)
+    public static SoftCpuEngine Create(MemslotSet memslots, SoftMmu mmu, nint vcpu, nint stopWords, bool asyncPf,
+        IReadOnlyList<(ulong First, ulong Last)> preciseBlocks, Action installFinished)
     {
         var uc = UnicornEngine.Open(UC_MODE_64);
         SoftCpuEngine? engine = null;
         try
         {
-            engine = new SoftCpuEngine(uc, memslots, mmu, installFinished) { Precise = precise };
+            engine = new SoftCpuEngine(uc, memslots, mmu, installFinished) { AsyncPf = asyncPf, PreciseBlocks = preciseBlocks };
             uc.DisableUntilAddress();
             ulong cursor = 0;
             foreach (var slot in memslots.Slots)
@@ -102,7 +120,7 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
                 cursor = slot.End;
             }
             if (cursor < MmioTop) engine.MapGap(vcpu, cursor, MmioTop - cursor);
-            SoftExitHooks.Install(uc, vcpu, stopWords, precise);
+            SoftExitHooks.Install(uc, vcpu, stopWords, preciseBlocks);
             return engine;
         }
         catch

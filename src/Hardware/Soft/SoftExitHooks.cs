@@ -26,25 +26,24 @@ internal static unsafe class SoftExitHooks
     /// Installs the stop, IN, OUT, interrupt, CPUID and read-, write- and fetch-protect hooks on <paramref name="uc"/>.
     /// <paramref name="stopWords"/> points at the vCPU's <see cref="SoftStopWords"/>.
     /// <para>
-    /// Usually the stop hook is a block hook (a stop at the next block start), next to the managed interrupt-window block
-    /// hook. In <paramref name="precise"/> mode a code hook over all code replaces both, and no block hook may stop
-    /// emulation: with any code hook installed, Unicorn 2.0.1 no longer rewinds RIP to the block's start when it leaves a
-    /// block at its start check, and x86 code updates RIP only at block exits and before code hooks, so a block entered
-    /// by a chained direct jump would resume at the previous block's last instruction and run it twice (a CALL pushing
-    /// twice, a POP popping twice; probe: ../shared/probes style, Soft/README "Stops in precise mode"). A stop from a
-    /// code hook leaves RIP on that instruction, not executed.
+    /// The stop hook is a block hook (a stop at the next block start), next to the managed interrupt-window block hook.
+    /// Each of <paramref name="preciseBlocks"/> (inclusive guest-virtual ranges) also gets a code hook bounded to it:
+    /// an access those instructions make that a fault hook refuses then leaves RIP exactly on the instruction (QEMU
+    /// writes RIP before each code-hook call), which a guest-visible "page not present" needs; code outside them runs
+    /// at full speed (QEMU emits the call only for instructions inside a hook's range). With any code hook installed,
+    /// Unicorn 2.0.1 no longer rewinds RIP to a block's start when it leaves the block at its start check, so a block
+    /// entered by a chained direct jump would resume at the previous block's last instruction and run it twice: every
+    /// stop hook records where it stopped (<see cref="SoftStopWords.StopAddress"/>) and the run loop puts RIP there
+    /// (Soft/README "Stops with code hooks").
     /// </para>
     /// </summary>
-    public static void Install(UnicornEngine uc, nint vcpu, nint stopWords, bool precise)
+    public static void Install(UnicornEngine uc, nint vcpu, nint stopWords, IReadOnlyList<(ulong First, ulong Last)> preciseBlocks)
     {
         bool native = PreferNativeStopHooks;
-        if (precise)
-            uc.AddHook(UC_HOOK_CODE, native && NativeStopHooks.CodeHook != 0 ? (void*)NativeStopHooks.CodeHook : (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnPreciseCode, stopWords);
-        else
-        {
-            uc.AddHook(UC_HOOK_BLOCK, native && NativeStopHooks.BlockHook != 0 ? (void*)NativeStopHooks.BlockHook : (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnBlock, stopWords);
-            uc.AddHook(UC_HOOK_BLOCK, (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnInterruptWindowBlock, vcpu);
-        }
+        uc.AddHook(UC_HOOK_BLOCK, native && NativeStopHooks.BlockHook != 0 ? (void*)NativeStopHooks.BlockHook : (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnBlock, stopWords);
+        uc.AddHook(UC_HOOK_BLOCK, (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnInterruptWindowBlock, vcpu);
+        foreach (var (first, last) in preciseBlocks)
+            uc.AddHook(UC_HOOK_CODE, native && NativeStopHooks.CodeHook != 0 ? (void*)NativeStopHooks.CodeHook : (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnPreciseCode, stopWords, first, last);
         uc.AddInstructionHook(UC_X86_INS_OUT, (delegate* unmanaged<nint, uint, int, uint, nint, void>)&OnOut, vcpu);
         uc.AddInstructionHook(UC_X86_INS_IN, (delegate* unmanaged<nint, uint, int, nint, uint>)&OnIn, vcpu);
         uc.AddHook(UC_HOOK_INTR, (delegate* unmanaged<nint, uint, nint, void>)&OnInterrupt, vcpu);
@@ -67,9 +66,12 @@ internal static unsafe class SoftExitHooks
     /// Used where <see cref="NativeStopHooks.BlockHook"/> (the same check in native code) is unavailable.
     /// </summary>
     [UnmanagedCallersOnly]
-    private static void OnBlock(nint uc, ulong address, uint size, nint stopRequest)
+    private static void OnBlock(nint uc, ulong address, uint size, nint stopWords)
     {
-        if (Volatile.Read(ref *(int*)stopRequest) != 0) uc_emu_stop(uc);
+        SoftStopWords.RecordBlock(stopWords, address, size);
+        if (Volatile.Read(ref *(int*)stopWords) == 0) return;
+        SoftStopWords.RecordStop(stopWords, address);
+        uc_emu_stop(uc);
     }
 
     [UnmanagedCallersOnly]
@@ -82,14 +84,18 @@ internal static unsafe class SoftExitHooks
     private static void OnInterrupt(nint uc, uint number, nint vcpu) => Vcpu(vcpu).Interrupt(uc, number);
 
     /// <summary>
-    /// The precise-mode code hook where <see cref="NativeStopHooks.CodeHook"/> is unavailable: stops before this
+    /// The bounded code hook where <see cref="NativeStopHooks.CodeHook"/> is unavailable: stops before this
     /// instruction if asked, and arms a stop before the next one when the interrupt window is armed.
     /// </summary>
     [UnmanagedCallersOnly]
     private static void OnPreciseCode(nint uc, ulong address, uint size, nint stopWords)
     {
         int* words = (int*)stopWords;
-        if (Volatile.Read(ref words[0]) != 0) uc_emu_stop(uc);
+        if (Volatile.Read(ref words[0]) != 0)
+        {
+            SoftStopWords.RecordStop(stopWords, address);
+            uc_emu_stop(uc);
+        }
         else if (Volatile.Read(ref words[1]) == SoftStopWords.WindowArmed)
         {
             Volatile.Write(ref words[1], SoftStopWords.WindowFired);
@@ -98,7 +104,7 @@ internal static unsafe class SoftExitHooks
     }
 
     [UnmanagedCallersOnly]
-    private static void OnInterruptWindowBlock(nint uc, ulong address, uint size, nint vcpu) => Vcpu(vcpu).InterruptWindowBlock(uc);
+    private static void OnInterruptWindowBlock(nint uc, ulong address, uint size, nint vcpu) => Vcpu(vcpu).InterruptWindowBlock(uc, address);
 
     [UnmanagedCallersOnly]
     private static int OnCpuid(nint uc, nint vcpu)

@@ -67,7 +67,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     private bool _resyncWanted;
     private volatile bool _disposed;
 
-    /// <summary>What the stop hooks read: a stop request (next block start, or next instruction in precise mode) and the precise-mode interrupt window.</summary>
+    /// <summary>What the stop hooks read and write: a stop request (next block start, or next instruction in a precise block), where they stopped, the last block entered.</summary>
     private readonly SoftStopWords _stop = new();
     private int _released;
 
@@ -103,6 +103,10 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     private GuestEvent? _pendingEvent;
     private bool? _pendingMsrWrite;
     private int _blocksThisEmulation;
+    // Blocks whose lazy-memory accesses fault precisely (a code hook over each; see TrySendPageNotPresent). Replaced, never
+    // changed in place: the engine built from an instance keeps it (run thread only).
+    private (ulong First, ulong Last)[] _preciseBlocks = NoPreciseBlocks;
+    private static readonly (ulong First, ulong Last)[] NoPreciseBlocks = [];
     private bool _errorRecorded;
     private ExceptionDispatchInfo? _handlerFailure;
 
@@ -118,6 +122,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         _sregs = ResetState(id);
         _cr8 = _sregs.Cr8;
         _msrs[SoftMsrTable.ApicBase] = _sregs.ApicBase;
+        if (vm.Accelerator.PreciseEverywhere) _preciseBlocks = [(0, ulong.MaxValue)];
     }
 
     /// <inheritdoc />
@@ -203,7 +208,8 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
                     if (engine.Map.InstallFinished) continue;
                     // Cleared before entering guest mode: a flush requested from now on finds the vCPU in guest
                     // mode or sees it apply the flush at entry, and its stop request is not lost.
-                    _stop.Reset(_windowWanted && engine.Precise ? SoftStopWords.WindowArmed : SoftStopWords.WindowOff);
+                    // The interrupt window is the managed block hook's (every engine has it), not the code hooks'.
+                    _stop.Reset(SoftStopWords.WindowOff);
                     _internalStop = false;
                     _blocksThisEmulation = 0;
                     _running = true;
@@ -221,6 +227,9 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
                     {
                         started = true;
                         error = engine.Uc.Start(engine.Uc.ReadRegister(UC_X86_REG_RIP));
+                        // With code hooks Unicorn does not rewind RIP when a stop hook left a block at its start check.
+                        if (engine.PreciseBlocks.Count > 0 && _stop.StopAddress is var stoppedAt and not 0)
+                            engine.Uc.WriteRegister(UC_X86_REG_RIP, stoppedAt);
                     }
                 }
                 finally
@@ -261,11 +270,14 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         // with an empty TLB, so changed CR0/CR3/CR4/EFER take effect.
         // A code hook must be in place before QEMU translates the code it covers: (un)installing it where code has
         // been translated needs a new engine.
-        // Precise mode (a code hook over all code) is chosen when the engine is built: see SoftExitHooks.Install.
-        bool precise = AsyncPf.IsEnabled;
-        if (engine is null || engine.Generation != slots.Generation || (_sregsDirty && engine.HasRun) || precise != engine.Precise)
+        // Whether lazy slots stay trapped, and the code hooks of the precise blocks, are chosen when the engine is built:
+        // see SoftExitHooks.Install.
+        bool asyncPf = AsyncPf.IsEnabled;
+        var preciseBlocks = asyncPf ? _preciseBlocks : NoPreciseBlocks;
+        if (engine is null || engine.Generation != slots.Generation || (_sregsDirty && engine.HasRun) || asyncPf != engine.AsyncPf
+            || !ReferenceEquals(engine.PreciseBlocks, preciseBlocks))
         {
-            var fresh = SoftCpuEngine.Create(slots, _vm.Mmu, GCHandle.ToIntPtr(_self), _stop.Address, precise, WakeToMapWhole);
+            var fresh = SoftCpuEngine.Create(slots, _vm.Mmu, GCHandle.ToIntPtr(_self), _stop.Address, asyncPf, preciseBlocks, WakeToMapWhole);
             if (engine is not null) engine.CopyStateTo(fresh);
             lock (_gate) _engine = fresh;
             engine?.Dispose();
@@ -744,7 +756,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     /// </summary>
     private void MaybeMapWhole(SoftMemoryMap map, SoftMemoryMap.SlotMapping s)
     {
-        if (s.Slot.Population is not null && _engine?.Precise == true) return;
+        if (s.Slot.Population is not null && _engine?.AsyncPf == true) return;
         if (map.WantUpgrade(s)) RequestInternalStop();
     }
 
@@ -755,15 +767,30 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     /// </summary>
     public Action<ulong, uint>? AsyncPageFetcher { get; set; }
 
+    /// <summary>Most blocks given a precise-fault code hook per vCPU (each new one costs an engine rebuild, ~11 ms).</summary>
+    public const int MaxPreciseBlocks = 64;
+
     /// <summary>
-    /// A guest access to a missing lazy page that the guest can take as "page not present" (protocol enabled, a
-    /// precise-fault code hook in place, <see cref="AsyncPfProtocol.TryBeginNotPresent"/> agrees): the access is
-    /// refused (RIP stays on the instruction), #PF(0) with CR2 = token is delivered when emulation stops, and the
-    /// page goes to <see cref="AsyncPageFetcher"/>. False: resolve the fault as before (blocking).
+    /// A guest access to a missing lazy page that the guest can take as "page not present" (protocol enabled, the
+    /// access in a block with a precise-fault code hook, <see cref="AsyncPfProtocol.TryBeginNotPresent"/> agrees): the
+    /// access is refused (RIP stays on the instruction), #PF(0) with CR2 = token is delivered when emulation stops, and
+    /// the page goes to <see cref="AsyncPageFetcher"/>. False: resolve the fault as before (blocking).
     /// </summary>
+    /// <remarks>
+    /// A refused access leaves RIP on its instruction only inside a code hook's range; elsewhere RIP is the block's
+    /// start with the block's earlier instructions done (Soft/README). So the first such fault in a block blocks, and
+    /// the block (its start and size from the block hook) gets a code hook: the engine is rebuilt with it at the next
+    /// stop, and from then on that block's faults are guest-visible. Code that never touches lazy memory runs with no
+    /// code hook at all (a code hook over all code made it ~15x slower).
+    /// </remarks>
     private bool TrySendPageNotPresent(SoftCpuEngine engine, SoftMemoryMap.SlotMapping s, ulong gpa)
     {
-        if (!engine.Precise || AsyncPageFetcher is not { } fetch || s.Slot.IsPopulated(gpa)) return false;
+        if (!engine.AsyncPf || AsyncPageFetcher is not { } fetch || s.Slot.IsPopulated(gpa)) return false;
+        if (!engine.IsPrecise(_stop.LastBlockStart, _stop.LastBlockSize))
+        {
+            LearnPreciseBlock(_stop.LastBlockStart, _stop.LastBlockSize);
+            return false;
+        }
         var uc = engine.Uc;
         bool interrupts = (uc.ReadRegister(UC_X86_REG_RFLAGS) & (1UL << 9)) != 0;
         bool kernel = (uc.ReadRegister(UC_X86_REG_CS) & 3) == 0;
@@ -772,6 +799,16 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         _pendingEvent = new GuestEvent(GuestEvent.PageFault, GuestEventKind.Exception, 0, token);
         fetch(gpa & ~(Native.PageSize.Bytes - 1), token);
         return true;
+    }
+
+    private void LearnPreciseBlock(ulong start, uint size)
+    {
+        if (size == 0 || _preciseBlocks.Length >= MaxPreciseBlocks) return;
+        ulong last = start + size - 1;
+        foreach (var (first, end) in _preciseBlocks)
+            if (start >= first && last <= end) return; // learnt already; the engine with its hook comes at the next stop
+        _preciseBlocks = [.. _preciseBlocks, (start, last)];
+        RequestInternalStop();
     }
 
     /// <summary>
@@ -1007,10 +1044,10 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     /// While an external interrupt waits for the guest to set IF or leave an interrupt shadow, emulation stops soon after
     /// each entry so the run loop can try again. Usually a managed block hook stops at every block start after the first
     /// of each uc_emu_start (every instruction that sets IF or ends a shadow ends its translation block, so a block start
-    /// is the first boundary where the interrupt may be taken; skipping the first one lets the guest make progress). In
-    /// precise mode the native code hook does it per instruction through the window word (<see cref="SoftStopWords"/>):
-    /// a stop before the second instruction. Both hooks come with the engine (QEMU only calls hooks that existed when it
-    /// translated a block) and do nothing while no interrupt waits.
+    /// is the first boundary where the interrupt may be taken; skipping the first one lets the guest make progress). The
+    /// hook comes with every engine (QEMU only calls hooks that existed when it translated a block) and does nothing while
+    /// no interrupt waits. (The code hooks' window word, <see cref="SoftStopWords"/>, stays off: they cover only precise
+    /// blocks, and every block still has this block hook.)
     /// </summary>
     private void WatchInterruptWindow(SoftCpuEngine engine)
     {
@@ -1022,14 +1059,18 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     /// <summary>True while the window hooks stop emulation for a waiting interrupt (tests).</summary>
     internal bool InterruptWindowWatchedForTest => _windowWanted;
 
-    /// <summary>True while the current engine runs in precise mode (a code hook over all code; tests).</summary>
-    internal bool PreciseModeForTest => _engine?.Precise == true;
+    /// <summary>The blocks the current engine gives a precise-fault code hook (tests).</summary>
+    internal IReadOnlyList<(ulong First, ulong Last)> PreciseBlocksForTest => _engine?.PreciseBlocks ?? [];
+
+    /// <summary>Gives the block [<paramref name="first"/>, <paramref name="last"/>] a code hook from the next engine on, as a fault there would (tests; run thread or before Run).</summary>
+    internal void AddPreciseBlockForTest(ulong first, ulong last) => _preciseBlocks = [.. _preciseBlocks, (first, last)];
 
     /// <summary>The interrupt-window block hook (see <see cref="WatchInterruptWindow"/>): while an interrupt waits, stops at the second and later block starts.</summary>
-    internal void InterruptWindowBlock(nint uc)
+    internal void InterruptWindowBlock(nint uc, ulong address)
     {
         if (!_windowWanted || _blocksThisEmulation++ == 0) return;
         _internalStop = true;
+        SoftStopWords.RecordStop(_stop.Address, address);
         uc_emu_stop(uc);
     }
 

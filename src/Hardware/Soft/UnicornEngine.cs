@@ -57,6 +57,13 @@ internal sealed unsafe class UnicornEngine : SafeHandle
         return hook;
     }
 
+    /// <summary>uc_hook_add over the addresses <paramref name="first"/> to <paramref name="last"/> (inclusive).</summary>
+    public nuint AddHook(int type, void* callback, nint userData, ulong first, ulong last)
+    {
+        Check(uc_hook_add(Uc, out nuint hook, type, callback, userData, first, last), "uc_hook_add", $"type 0x{type:x} [0x{first:x}, 0x{last:x}]");
+        return hook;
+    }
+
     /// <summary>uc_hook_add(UC_HOOK_INSN, ..., <paramref name="instruction"/>).</summary>
     public nuint AddInstructionHook(int instruction, void* callback, nint userData)
     {

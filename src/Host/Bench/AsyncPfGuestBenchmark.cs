@@ -18,17 +18,32 @@ namespace Actorvisor.Host.Bench;
 /// `bench asyncpf-guest` (issue 15): the async-PF scheduler guest (<see cref="AsyncPfSchedulerGuest"/>: one walker over
 /// lazy pages from a slow store, compute tasks, one vCPU) run three ways, on the software accelerator or on KVM: with the protocol
 /// (the walker sleeps, the compute tasks run), without it (the vCPU blocks on every missing page, today's behaviour),
-/// and with every page already present (no fault). Each run is timed from start to the guest's exit (it exits when the
-/// walker is done); <c>compute_units_*</c> is the compute tasks' units per second of that time, and
+/// and with every page already present (no fault). <c>walk_s_*</c> is the time from the guest's tasks starting (it
+/// reports that on its hold port, so the VM's start-up is not counted) to the walker's end. <c>compute_units_*</c> is
+/// the compute tasks' units per second over one window, the same length in the three runs of a round: from the tasks'
+/// start for as long as the shorter of the two faulting walks, so the walker is active for all of it in
+/// both faulting runs; the guest is built with a hold port (<see cref="WalkHoldDevice"/>), so in the no-fault run,
+/// whose walk ends at once, the parked walker leaves the vCPU to the compute tasks for the whole window. The units
+/// are read from guest memory every <see cref="SampleInterval"/> and interpolated at the window's end.
 /// <c>overlap</c> = (apf - blocking) / (nofault - blocking): how much of the compute the blocking vCPU loses the
-/// protocol wins back. One warm-up run of each, then alternated rounds; medians with min and max.
+/// protocol wins back. One warm-up run of each, then rounds (the faulting runs alternate their order, the no-fault run
+/// comes last: it needs the round's window); medians with min and max.
 /// On KVM the guest runs on the PC platform (KVM's async page faults need its in-kernel LAPIC) and the kernel's
 /// async_pf.c does the protocol; without it KVM still faults the page in asynchronously but halts the vCPU in the
 /// kernel meanwhile (an interrupt such as the guest's timer tick ends that halt), so "blocking" is that behaviour there.
 /// </summary>
 public static class AsyncPfGuestBenchmark
 {
+    /// <summary>How often a run's compute progress is read from guest memory.</summary>
+    public static readonly TimeSpan SampleInterval = TimeSpan.FromMilliseconds(10);
+
     private enum Mode { Apf, Blocking, NoFault }
+
+    private sealed record RunResult(double StartSeconds, double WalkSeconds, AsyncPfSchedulerReport Report, ComputeTimeline Timeline, AsyncPfReport Counters)
+    {
+        /// <summary>Compute units per second over the <paramref name="window"/> seconds from the tasks' start.</summary>
+        public double Rate(double window) => (Timeline.UnitsAt(StartSeconds + window) - Timeline.UnitsAt(StartSeconds)) / window;
+    }
 
     /// <summary>Runs the benchmark and returns its figures in print order; progress goes to <paramref name="log"/>.</summary>
     public static IReadOnlyList<(string Key, string Value)> Run(AcceleratorPreference preference, int pages, double latencyMs, int computeTasks, int rounds, TextWriter log) =>
@@ -49,6 +64,8 @@ public static class AsyncPfGuestBenchmark
             using var accelerator = AcceleratorSelector.Open(preference, out var note);
             if (note is not null) log.WriteLine($"asyncpf-guest: KVM not used: {note}");
             await using var runtime = ActorvisorRuntime.Start(new NodeCapacity(16, 64UL << 30), "asyncpf-guest-bench", requestTimeout: TimeSpan.FromMinutes(5));
+            Task<RunResult> Measure(Mode mode, double holdSeconds, string round) =>
+                MeasureAsync(runtime, accelerator, image, pages, latency, computeTasks, mode, holdSeconds, expectedSum, round);
 
             var rates = new Dictionary<Mode, RoundSamples>
             {
@@ -56,32 +73,44 @@ public static class AsyncPfGuestBenchmark
                 [Mode.Blocking] = new("asyncpf_guest.compute_units_blocking", "0"),
                 [Mode.NoFault] = new("asyncpf_guest.compute_units_nofault", "0"),
             };
+            var window = new RoundSamples("asyncpf_guest.window_s", "0.000");
             var walkApf = new RoundSamples("asyncpf_guest.walk_s_apf", "0.000");
             var walkBlocking = new RoundSamples("asyncpf_guest.walk_s_blocking", "0.000");
             var walkNoFault = new RoundSamples("asyncpf_guest.walk_s_nofault", "0.000");
             var overlap = new RoundSamples("asyncpf_guest.overlap", "0.00");
             var notPresent = new RoundSamples("asyncpf_guest.not_present_apf", "0");
             var early = new RoundSamples("asyncpf_guest.early_ready_apf", "0");
-            Mode[] order = [Mode.Apf, Mode.Blocking, Mode.NoFault];
-            foreach (var mode in order) await MeasureAsync(runtime, accelerator, image, pages, latency, computeTasks, mode, expectedSum, "warm-up");
+            var readahead = new RoundSamples("asyncpf_guest.readahead_apf", "0");
+            var waitMs = new RoundSamples("asyncpf_guest.page_wait_ms_apf", "0.00");
+            Mode[] faulting = [Mode.Apf, Mode.Blocking];
+            var warmApf = await Measure(Mode.Apf, 0, "warm-up");
+            var warmBlocking = await Measure(Mode.Blocking, 0, "warm-up");
+            await Measure(Mode.NoFault, Math.Min(warmApf.WalkSeconds, warmBlocking.WalkSeconds), "warm-up");
             for (int r = 0; r < rounds; r++)
             {
-                var results = new Dictionary<Mode, (double Seconds, AsyncPfSchedulerReport Report)>();
-                // Alternate the order, so that a change in the machine's load affects every mode alike.
-                foreach (var mode in r % 2 == 0 ? order : order.Reverse())
-                    results[mode] = await MeasureAsync(runtime, accelerator, image, pages, latency, computeTasks, mode, expectedSum, r.ToString(CultureInfo.InvariantCulture));
-                double Rate(Mode m) => results[m].Report.ComputeUnits / results[m].Seconds;
-                foreach (var mode in order) rates[mode].Add(Rate(mode));
-                walkApf.Add(results[Mode.Apf].Seconds);
-                walkBlocking.Add(results[Mode.Blocking].Seconds);
-                walkNoFault.Add(results[Mode.NoFault].Seconds);
+                var results = new Dictionary<Mode, RunResult>();
+                string round = r.ToString(CultureInfo.InvariantCulture);
+                // Alternate the order, so that a change in the machine's load affects both faulting modes alike.
+                foreach (var mode in r % 2 == 0 ? faulting : faulting.Reverse()) results[mode] = await Measure(mode, 0, round);
+                double w = Math.Min(results[Mode.Apf].WalkSeconds, results[Mode.Blocking].WalkSeconds);
+                results[Mode.NoFault] = await Measure(Mode.NoFault, w, round);
+                double Rate(Mode m) => results[m].Rate(w);
+                foreach (var mode in rates.Keys) rates[mode].Add(Rate(mode));
+                window.Add(w);
+                walkApf.Add(results[Mode.Apf].WalkSeconds);
+                walkBlocking.Add(results[Mode.Blocking].WalkSeconds);
+                walkNoFault.Add(results[Mode.NoFault].WalkSeconds);
                 overlap.Add((Rate(Mode.Apf) - Rate(Mode.Blocking)) / (Rate(Mode.NoFault) - Rate(Mode.Blocking)));
-                notPresent.Add(results[Mode.Apf].Report.NotPresent);
-                early.Add(results[Mode.Apf].Report.EarlyReady);
-                log.WriteLine($"asyncpf-guest: round {r}: units/s apf {Rate(Mode.Apf):0} blocking {Rate(Mode.Blocking):0} nofault {Rate(Mode.NoFault):0}; "
-                    + $"walk s apf {results[Mode.Apf].Seconds:0.000} blocking {results[Mode.Blocking].Seconds:0.000} nofault {results[Mode.NoFault].Seconds:0.000}; "
-                    + $"not-present {results[Mode.Apf].Report.NotPresent} early {results[Mode.Apf].Report.EarlyReady}; "
-                    + $"apf ticks {results[Mode.Apf].Report.Ticks}, of which kept a just-woken task {results[Mode.Apf].Report.WokenKept}");
+                var apf = results[Mode.Apf];
+                notPresent.Add(apf.Report.NotPresent);
+                early.Add(apf.Report.EarlyReady);
+                readahead.Add(apf.Counters.Vcpus.Sum(v => v.Readahead));
+                long answered = apf.Counters.Vcpus.Sum(v => v.GuestReady);
+                if (answered > 0) waitMs.Add(apf.Counters.Vcpus.Sum(v => v.GuestWaitMicroseconds) / 1000.0 / answered);
+                log.WriteLine($"asyncpf-guest: round {r}: window {w:0.000} s; units/s apf {Rate(Mode.Apf):0} blocking {Rate(Mode.Blocking):0} nofault {Rate(Mode.NoFault):0}; "
+                    + $"walk s apf {apf.WalkSeconds:0.000} blocking {results[Mode.Blocking].WalkSeconds:0.000} nofault {results[Mode.NoFault].WalkSeconds:0.000}; "
+                    + $"not-present {apf.Report.NotPresent} early {apf.Report.EarlyReady}; apf ticks {apf.Report.Ticks}, of which kept a just-woken task {apf.Report.WokenKept}; "
+                    + $"apf runtime: {Describe(apf.Counters)}; blocking runtime: {Describe(results[Mode.Blocking].Counters)}");
             }
             var figures = new List<(string, string)>
             {
@@ -91,13 +120,16 @@ public static class AsyncPfGuestBenchmark
                 ("asyncpf_guest.compute_tasks", Int(computeTasks)),
                 ("asyncpf_guest.rounds", Int(rounds)),
             };
-            foreach (var mode in order) figures.AddRange(rates[mode].Figures());
+            foreach (var samples in rates.Values) figures.AddRange(samples.Figures());
             figures.AddRange(overlap.Figures());
+            figures.AddRange(window.Figures());
             figures.AddRange(walkApf.Figures());
             figures.AddRange(walkBlocking.Figures());
             figures.AddRange(walkNoFault.Figures());
             figures.AddRange(notPresent.Figures());
             figures.AddRange(early.Figures());
+            figures.AddRange(readahead.Figures());
+            if (waitMs.Values.Count > 0) figures.AddRange(waitMs.Figures());
             return figures;
         }
         finally
@@ -108,27 +140,39 @@ public static class AsyncPfGuestBenchmark
 
     private static string Int(long value) => value.ToString(CultureInfo.InvariantCulture);
 
-    private static async Task<(double Seconds, AsyncPfSchedulerReport Report)> MeasureAsync(ActorvisorRuntime runtime, IAccelerator accelerator, string image,
-        int pages, TimeSpan latency, int computeTasks, Mode mode, uint expectedSum, string round)
+    private static string Describe(AsyncPfReport c)
+    {
+        var v = c.Vcpus[0];
+        string wait = v.GuestReady == 0 ? "-" : (v.GuestWaitMicroseconds / 1000.0 / v.GuestReady).ToString("0.00", CultureInfo.InvariantCulture);
+        return $"faults {v.Faults} (async {v.Async}, joined {v.Joined}, sync {v.SyncFallbacks}), guest-visible {v.GuestFaults} (joined {v.GuestJoined}, ready {v.GuestReady}, mean wait {wait} ms), "
+            + $"readahead {v.Readahead}, unattributed {c.UnattributedFaults}";
+    }
+
+    // One run: sampled until the walker is done and holdSeconds have passed since the tasks started, then the parked
+    // walker is released and the guest reports and exits.
+    private static async Task<RunResult> MeasureAsync(ActorvisorRuntime runtime, IAccelerator accelerator, string image,
+        int pages, TimeSpan latency, int computeTasks, Mode mode, double holdSeconds, uint expectedSum, string round)
     {
         using var file = FileBackingStore.Open(image);
         var store = new SlowBackingStore(file, latency);
-        IBootableImage guest = AsyncPfSchedulerGuest.Build(AsyncPfGuest.LazyBase, pages, computeTasks, useAsyncPf: mode != Mode.Blocking);
+        IBootableImage guest = AsyncPfSchedulerGuest.Build(AsyncPfGuest.LazyBase, pages, computeTasks, useAsyncPf: mode != Mode.Blocking, WalkHoldDevice.Port);
         if (accelerator.Kind == AcceleratorKind.Kvm) guest = new PcPlatformImage(guest);
+        var clock = new Stopwatch();
+        var hold = new WalkHoldDevice(clock);
         var spec = MachineVm.Spec($"apf-guest-{mode}-{round}".ToLowerInvariant(), accelerator, new MachineSpec
         {
             Image = guest,
             MemoryBytes = 4UL << 20,
             LazyMemory = new LazyMemorySpec(AsyncPfGuest.LazyBase, (ulong)pages * 4096, store),
+        }, m =>
+        {
+            m.Bus.RegisterPorts(WalkHoldDevice.Port, 1, hold);
+            return [];
         });
         var console = new StringBuilder();
-        var clock = new Stopwatch();
-        // The guest exits when its walker is done: the run is timed to the VM leaving Running, not to the end of teardown.
-        var stopping = new TaskCompletionSource<double>(TaskCreationOptions.RunContinuationsAsynchronously);
         var session = await runtime.CreateVmAsync(spec, e =>
         {
             if (e is VmConsoleOutput output) lock (console) console.Append(output.Text);
-            else if (e is VmStateChanged { To: VmState.Stopping }) stopping.TrySetResult(clock.Elapsed.TotalSeconds);
         });
         try
         {
@@ -137,10 +181,23 @@ public static class AsyncPfGuestBenchmark
                 var filled = await session.Vm.Ask<object>(FillLazyMemory.Instance, runtime.RequestTimeout);
                 if (filled is not LazyMemoryFilled { Completed: true }) throw new InvalidOperationException($"the fill did not complete: {filled}");
             }
+            var timeline = new ComputeTimeline();
             clock.Start();
             await session.StartAsync();
+            var deadline = clock.Elapsed + TimeSpan.FromMinutes(5);
+            // Until the walk is done and one sample lies at or past both its end and the hold.
+            while (!session.Ended.IsCompleted && clock.Elapsed < deadline)
+            {
+                bool enough = hold.WalkDone.Task.IsCompleted && hold.Started.Task.IsCompleted
+                    && timeline.LastSeconds >= Math.Max(hold.Started.Task.Result + holdSeconds, hold.WalkDone.Task.Result);
+                if (enough) break;
+                await Task.WhenAny(Task.Delay(SampleInterval), session.Ended);
+                double before = clock.Elapsed.TotalSeconds;
+                var units = await ReadComputeUnitsAsync(session, computeTasks, runtime.RequestTimeout);
+                if (units is { } u) timeline.Add((before + clock.Elapsed.TotalSeconds) / 2, u);
+            }
+            hold.Release();
             var outcome = await session.Ended.WaitAsync(TimeSpan.FromMinutes(5));
-            double seconds = await stopping.Task;
             string text;
             lock (console) text = console.ToString();
             if (outcome is not VmOutcome.Exited { ResultCode: 0 }) throw new InvalidOperationException($"{mode} run {round}: {outcome}; console: {text}");
@@ -148,11 +205,25 @@ public static class AsyncPfGuestBenchmark
             if (report.WalkSum != expectedSum) throw new InvalidOperationException($"{mode} run {round}: the walker read wrong data (sum {report.WalkSum:x8})");
             if (report.Inconsistencies() is { Count: > 0 } broken) throw new InvalidOperationException($"{mode} run {round}: {string.Join("; ", broken)}");
             if (report.AsyncPfEnabled != (mode != Mode.Blocking)) throw new InvalidOperationException($"{mode} run {round}: protocol {(report.AsyncPfEnabled ? "on" : "off")}");
-            return (seconds, report);
+            if (!hold.WalkDone.Task.IsCompleted || !hold.Started.Task.IsCompleted)
+                throw new InvalidOperationException($"{mode} run {round}: the guest exited without reporting its start and its walk done");
+            var counters = await session.Vm.Ask<AsyncPfReport>(GetAsyncPfCounters.Instance, runtime.RequestTimeout);
+            double started = hold.Started.Task.Result;
+            return new RunResult(started, hold.WalkDone.Task.Result - started, report, timeline, counters);
         }
         finally
         {
             await session.DestroyAsync();
         }
+    }
+
+    // The compute tasks' units so far, from their task control blocks; null while the VM does not lend its memory yet.
+    private static async Task<ulong?> ReadComputeUnitsAsync(VmSession session, int computeTasks, TimeSpan timeout)
+    {
+        var reply = await session.Vm.Ask<object>(new ReadGuestMemory(AsyncPfSchedulerGuest.ProgressOf(1), computeTasks * AsyncPfSchedulerGuest.TcbSize), timeout);
+        if (reply is not GuestMemoryRead read) return null;
+        ulong units = 0;
+        for (int t = 0; t < computeTasks; t++) units += BitConverter.ToUInt64(read.Bytes, t * AsyncPfSchedulerGuest.TcbSize);
+        return units;
     }
 }

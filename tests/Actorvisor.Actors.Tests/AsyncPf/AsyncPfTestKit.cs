@@ -24,6 +24,13 @@ public sealed record LazyVm(TestVm Vm, MachineParts Machine, DoneDevice Done)
 public abstract class AsyncPfTestKit(ITestOutputHelper output) : VmTestKit(output)
 {
     /// <summary>
+    /// The software accelerator with every block's lazy-memory accesses precise from the start, so that a guest using
+    /// async page faults is told "page not present" even for the first missing page of a block (by default that one
+    /// blocks and teaches the vCPU the block): for tests that hold the first page and expect the guest to run on.
+    /// </summary>
+    protected static Hardware.Soft.SoftAccelerator EveryFaultVisible() => new() { PreciseEverywhere = true };
+
+    /// <summary>
     /// Creates (not starts) VM <paramref name="name"/> running <paramref name="guest"/> with <paramref name="lazyPages"/>
     /// pages of lazy memory at <see cref="LazyGuests.LazyBase"/> from <paramref name="store"/>, through
     /// <see cref="MachineVm.Spec"/> as a user would.

@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Actorvisor.Actors.AsyncPf;
 using Actorvisor.Actors.Tests.Support;
 using Actorvisor.Actors.Vm;
@@ -32,6 +33,32 @@ public class AsyncPfVmRequestTests(ITestOutputHelper output) : AsyncPfTestKit(ou
         Assert.IsType<VmError.LazyMemoryRefused>(Ask<VmRequestFailed>(vm.Vm, new AwaitGuestPages(0, LazyGuests.LazyBase + 15 * 4096, 2 * 4096)).Error);
         Assert.IsType<VmError.LazyMemoryRefused>(Ask<VmRequestFailed>(vm.Vm, new AwaitGuestPages(0, LazyGuests.LazyBase, 0)).Error);
         Assert.False(Ask<AsyncPfWakeupAllPosted>(vm.Vm, new WakeupAllAsyncPf(0)).Coalesced);
+    }
+
+    [Fact]
+    public void A_page_waited_for_at_the_queues_limit_waits_for_a_free_slot_and_does_not_hold_the_queue()
+    {
+        // A limit of 1: page 0 takes the only slot, page 1 finds the queue full. Both reads are held. Page 0 released,
+        // its waiter must be answered while page 1 is still held (the queue once fetched a page beyond its limit inside
+        // its handler, so page 1's held read kept page 0's completion waiting in the mailbox).
+        var store = new HeldPagesStore(new PatternStore(), held: _ => true);
+        var node = StartNode();
+        var vm = CreateLazyVm(node, "await-at-limit", LazyGuests.Toucher(1, 4), store, 16, new AsyncPfOptions { PerVcpuLimit = 1, ReadaheadPages = 0 });
+        var first = vm.Vm.Vm.Ask<GuestPagesReleased>(new AwaitGuestPages(0, LazyGuests.LazyBase, 4096), Long);
+        var second = vm.Vm.Vm.Ask<GuestPagesReleased>(new AwaitGuestPages(0, LazyGuests.LazyBase + 4096, 4096), Long);
+        Assert.True(store.HeldReadsStarted(1).Wait(Long), "page 0's read started");
+
+        store.Release(0);
+        Assert.True(first.Wait(Long), $"page 0's waiter answered while page 1 is held ({store.HeldInFlight} held reads in flight)");
+        Assert.Equal(PageWaitRelease.Present, first.Result.Release);
+        Assert.False(second.IsCompleted, "page 1 is still held");
+        Assert.True(store.HeldReadsStarted(2).Wait(Long), "page 1's read started once page 0 freed the slot");
+        Assert.Equal(1, store.MaxInFlight);
+
+        store.Release(1);
+        Assert.True(second.Wait(Long), "page 1's waiter answered");
+        Assert.Equal(PageWaitRelease.Present, second.Result.Release);
+        Assert.True(vm.Lazy.IsPresent(0) && vm.Lazy.IsPresent(1));
     }
 
     [Fact]

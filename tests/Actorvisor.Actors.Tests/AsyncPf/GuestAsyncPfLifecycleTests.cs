@@ -17,7 +17,7 @@ public class GuestAsyncPfLifecycleTests(ITestOutputHelper output) : AsyncPfTestK
     private static readonly AsyncPfOptions NoReadahead = new() { ReadaheadPages = 0 };
 
     // The queue's own limit above the guest-visible one, so that only AsyncPfProtocol's 64 is reached: at the queue's
-    // limit an AwaitGuestPages fetches its page inside the queue actor's handler, and a held page then holds the queue.
+    // limit a guest-visible page waits for a free slot, and with every page held none would free.
     private static readonly AsyncPfOptions NoReadaheadRoomyQueue = new() { ReadaheadPages = 0, PerVcpuLimit = 2 * Hardware.AsyncPf.AsyncPfProtocol.PerVcpuLimit };
 
     private static uint Guest(LazyVm vm, ulong address) => vm.Machine.Memory.Read<uint>(address);
@@ -46,7 +46,7 @@ public class GuestAsyncPfLifecycleTests(ITestOutputHelper output) : AsyncPfTestK
         var node = StartNode();
         var store = new HeldPagesStore(new PatternStore(), held: _ => true);
         var vm = CreateLazyVm(node, "apf-limit", AsyncPfSkippingGuest.Build(pages, AfterWalk.WaitForEveryReady), store, pages, NoReadaheadRoomyQueue,
-            accelerator: new SoftAccelerator());
+            accelerator: EveryFaultVisible());
         var soft = Assert.IsType<SoftVcpu>(vm.Machine.Vcpus[0]);
         Start(vm.Vm);
 
@@ -93,7 +93,7 @@ public class GuestAsyncPfLifecycleTests(ITestOutputHelper output) : AsyncPfTestK
         var node = StartNode();
         var store = new HeldPagesStore(new PatternStore(), held: _ => true);
         var vm = CreateLazyVm(node, "apf-disable", AsyncPfSkippingGuest.Build(pages, AfterWalk.DisableThenReadAgain), store, pages, NoReadahead,
-            accelerator: new SoftAccelerator());
+            accelerator: EveryFaultVisible());
         var soft = Assert.IsType<SoftVcpu>(vm.Machine.Vcpus[0]);
         Start(vm.Vm);
 
@@ -129,7 +129,7 @@ public class GuestAsyncPfLifecycleTests(ITestOutputHelper output) : AsyncPfTestK
         var node = StartNode();
         var store = new HeldPagesStore(new PatternStore(), held: _ => true);
         var vm = CreateLazyVm(node, "apf-destroy", AsyncPfSkippingGuest.Build(pages, AfterWalk.Spin), store, pages, NoReadahead,
-            accelerator: new SoftAccelerator());
+            accelerator: EveryFaultVisible());
         store.ClosedRegion = vm.Lazy;
         var soft = Assert.IsType<SoftVcpu>(vm.Machine.Vcpus[0]);
         var router = Assert.IsType<AsyncPfRouter>(vm.Router);

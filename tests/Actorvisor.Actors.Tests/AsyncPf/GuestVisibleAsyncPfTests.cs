@@ -91,7 +91,7 @@ public class GuestVisibleAsyncPfTests(ITestOutputHelper output) : AsyncPfTestKit
     {
         // The software accelerator's protocol (on KVM the kernel's async_pf.c does it: issue 15 point 6).
         var node = StartNode();
-        var vm = CreateLazyVm(node, "guest-apf", Guest(), new PatternStore(), 16, accelerator: new SoftAccelerator());
+        var vm = CreateLazyVm(node, "guest-apf", Guest(), new PatternStore(), 16, accelerator: EveryFaultVisible());
         Start(vm.Vm);
 
         Assert.True(vm.Done.AllDone.Wait(Long), "the guest read its lazy page");

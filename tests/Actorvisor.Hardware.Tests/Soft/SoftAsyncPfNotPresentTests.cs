@@ -16,7 +16,9 @@ namespace Actorvisor.Hardware.Tests.Soft;
 /// "Page not present" on the software accelerator: a long-mode guest with the protocol enabled reads a missing
 /// lazy page; its vCPU does not block but takes #PF with the token in CR2 and keeps running the handler, which
 /// sleeps with IF=1 until the page-ready for that token arrives; the host fetches the page only once the guest
-/// has signalled from inside its #PF handler (so the vCPU provably ran on while the page was missing).
+/// has signalled from inside its #PF handler (so the vCPU provably ran on while the page was missing). Every block is
+/// precise from the start (<see cref="SoftAccelerator.PreciseEverywhere"/>): by default the guest's one read, the first
+/// of its block, would block and only teach the vCPU that block.
 /// </summary>
 public sealed class SoftAsyncPfNotPresentTests
 {
@@ -46,7 +48,7 @@ public sealed class SoftAsyncPfNotPresentTests
         using var image = new TempImage((int)LazySize, seed: 5);
         using var store = FileBackingStore.Open(image.Path);
         using var lazy = LazyGuestMemory.Create(LazySize, new SynchronousPageResolver(store));
-        using var m = new TestMachine(new SoftAccelerator());
+        using var m = new TestMachine(new SoftAccelerator { PreciseEverywhere = true });
         m.Vm.SetMemoryRegion(lazy.ToMemslot(1, LazyBase));
         var cpu = (SoftVcpu)m.Cpu;
         m.Load(64, a =>

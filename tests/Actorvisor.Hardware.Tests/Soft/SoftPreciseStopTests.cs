@@ -9,12 +9,13 @@ using static Iced.Intel.AssemblerRegisters;
 namespace Actorvisor.Hardware.Tests.Soft;
 
 /// <summary>
-/// Stops in precise mode (a code hook over all code, while the guest uses async page faults). With a code hook,
-/// Unicorn 2.0.1 does not rewind RIP when it leaves a block at its start check, and a block entered through a chained
-/// direct jump has not written RIP yet, so a stop taken at such a block's start resumed at the previous block's last
-/// instruction and ran it twice (a CALL pushed twice: seen as the async-PF scheduler guest's corrupted IRETQ frames
-/// and its flaky counts). The guest here calls a function in a tight loop and checks its stack after every call while
-/// the host kicks it thousands of times; each kick must resume exactly where it stopped.
+/// Stops with code hooks installed (a precise-fault code hook over the blocks that touched lazy memory, while the guest
+/// uses async page faults). With any code hook, Unicorn 2.0.1 does not rewind RIP when it leaves a block at its start
+/// check, and a block entered through a chained direct jump has not written RIP yet, so a stop taken at such a block's
+/// start resumed at the previous block's last instruction and ran it twice (a CALL pushed twice: seen as the async-PF
+/// scheduler guest's corrupted IRETQ frames and its flaky counts) unless the run loop puts RIP back where the stop hook
+/// stopped. The guest here calls a function (which carries a code hook) in a tight loop and checks its stack after
+/// every call while the host kicks it thousands of times; each kick must resume exactly where it stopped.
 /// </summary>
 public sealed class SoftPreciseStopTests
 {
@@ -26,7 +27,7 @@ public sealed class SoftPreciseStopTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public void A_kicked_guest_in_precise_mode_resumes_where_it_stopped_and_replays_nothing(bool nativeHooks)
+    public void A_kicked_guest_with_a_code_hook_resumes_where_it_stopped_and_replays_nothing(bool nativeHooks)
     {
         SoftExitHooks.PreferNativeStopHooks = nativeHooks;
         try
@@ -38,7 +39,7 @@ public sealed class SoftPreciseStopTests
             {
                 var loop = a.CreateLabel();
                 var bad = a.CreateLabel();
-                // Enabling async page faults puts the vCPU in precise mode.
+                // Enabling async page faults keeps lazy memory trapped; the code hook is the test's (below).
                 WriteMsr(a, KvmParavirtMsrs.AsyncPfEnable, Area | KvmParavirtMsrs.Enabled | KvmParavirtMsrs.DeliveryAsInt);
                 a.mov(rsp, StackTop);
                 a.xor(edx, edx);
@@ -53,6 +54,8 @@ public sealed class SoftPreciseStopTests
             });
             m.Load(64, a => { a.inc(rdx); a.ret(); }, function);
             m.EnterLongMode(TestMachine.CodeAddress);
+            // As a lazy-memory fault in the function's block would: inc rdx (3 bytes) and ret.
+            cpu.AddPreciseBlockForTest(function, function + 3);
 
             var handler = new RecordingExitHandler { StopPorts = { BadPort } };
             int kicked = 0;
@@ -74,7 +77,7 @@ public sealed class SoftPreciseStopTests
             kicker.Wait();
 
             var r = cpu.GetRegisters();
-            Assert.True(cpu.PreciseModeForTest, "the guest enabled async page faults, so the engine runs in precise mode");
+            Assert.Equal([(function, function + 3)], cpu.PreciseBlocksForTest);
             Assert.True(exit == VcpuExit.Kicked, $"the guest found its stack off after a call (rsp 0x{r.Rsp:x}, {r.Rdx} calls, {kicked} kicks): {exit}");
             Assert.Equal(Kicks, kicked);
             Assert.InRange(r.Rsp, StackTop - 8, StackTop);
