@@ -35,6 +35,14 @@ public sealed class ClusterProtocolSerializer(ExtendedActorSystem system) : Json
         Of<ReportNodeVms>("report-node-vms"),
         Of<NodeVmsReport>("node-vms-report"),
         Of<FollowVmLoss>("follow-vm-loss"),
+        Of<MigrateOnNode>("migrate-on-node"),
+        Of<MigrateOnNodeResult>("migrate-on-node-result"),
+        Of<PrepareArrival>("prepare-arrival"),
+        Of<ArrivalPrepared>("arrival-prepared"),
+        Of<MigrationUpdate>("migration-update"),
+        Of<VmArrived>("vm-arrived"),
+        Of<CancelMigrationOnNode>("cancel-migration-on-node"),
+        Of<HandOverSubscribers>("hand-over-subscribers"),
     ];
 
     private static MessageType Of<T>(string name) where T : IClusterProtocolMessage => new(typeof(T), "cluster.v1." + name, MaxBytes);

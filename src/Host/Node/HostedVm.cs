@@ -31,6 +31,15 @@ internal sealed class HostedVm(ApiVmSpec spec, IActorRef vm, IActorRef watcher)
     /// <summary>Subscriptions waiting for the registry's current line of the VM (subscriber, who asked).</summary>
     public List<(IActorRef Subscriber, IActorRef ReplyTo)> PendingSubscriptions { get; } = new();
 
+    /// <summary>Its latest live migration from this node, as reported to its subscribers (null: none yet).</summary>
+    public MigrationInfo? Migration { get; set; }
+
+    /// <summary>The agent of the node its latest migration goes to.</summary>
+    public IActorRef? MigrationTarget { get; set; }
+
+    /// <summary>True once it switched over to another node: its copy here is ending, and is then forgotten.</summary>
+    public bool MigratedAway { get; set; }
+
     /// <summary>False once the VmActor has stopped (it crashed; a destroy forgets the VM instead).</summary>
     public bool ActorAlive { get; set; } = true;
 
