@@ -52,9 +52,9 @@ public static class GuestCatalog
             p => GuestLibrary.Counter(p["count"], p["ballast-pages"])),
         new("dirtying-counter",
             [
-                new("count", 1, GuestLibrary.MaxCounterLines, 16, "lines it prints (count=0 .. count-1) before its checksum"),
-                new("pages", 1, GuestLibrary.MaxMemoryWriterPages - 1, 16, "4 KiB pages it keeps dirtying, round and round"),
-                new("pages-per-line", 1, 4096, 1, "pages it dirties after each line"),
+                new("count", 1, GuestLibrary.MaxCounterLines, GuestLibrary.MaxCounterLines, "lines it prints (count=0 .. count-1) before its checksum"),
+                new("pages", 1, GuestLibrary.MaxMemoryWriterPages - 1, 1024, "4 KiB pages it keeps dirtying, round and round"),
+                new("pages-per-line", 1, 4096, 4, "pages it dirties after each line"),
             ],
             p => GuestLibrary.DirtyingCounter(p["count"], p["pages"], p["pages-per-line"])),
         new(AsyncPfScheduler,

@@ -7,7 +7,7 @@ using Spectre.Console;
 
 namespace Actorvisor.Host.Cli;
 
-/// <summary>`actorvisor vm create|list|describe|start|pause|resume|stop|destroy|console|events|snapshot|restore|top`: drives VMs through any node's API.</summary>
+/// <summary>`actorvisor vm create|list|describe|start|pause|resume|stop|destroy|console|events|snapshot|restore|top|migrate|migrations`: drives VMs through any node's API.</summary>
 public static class VmCommand
 {
     /// <summary>Builds the command tree.</summary>
@@ -20,6 +20,7 @@ public static class VmCommand
         Lifecycle("stop", "Stop a VM (it stays listed as Stopped until destroyed)", n => new StopVmRequest(n)),
         Lifecycle("destroy", "Destroy a VM and free its name (also a Lost one)", n => new DestroyVmRequest(n)),
         ConsoleCommand(), EventsCommand(), VmSnapshotCommands.Snapshot(), VmSnapshotCommands.Restore(), VmTopCommand.Create(),
+        VmMigrateCommands.Migrate(), VmMigrateCommands.List(),
     };
 
     private static Argument<string> NameArgument() => new("name") { Description = "the VM's name" };
