@@ -102,12 +102,19 @@ public sealed class MigrationClusterTests(MigrationCluster cluster) : IClassFixt
         {
             lock (console) return progress.LastOrDefault(p => p.Id == id && p.Ended);
         }
+        // The one node `vm list` shows it Running on, once the nodes' reports agree (the target lists it once it runs there,
+        // the source stops listing it at switchover).
         async Task<string> NodeOf()
         {
-            var list = await Ok<VmListReply>(new ListVmsRequest());
-            var line = Assert.Single(list.Vms, v => v.Name == Vm);
-            Assert.Equal(VmStatus.Running, line.Status);
-            return line.Node;
+            string node = "";
+            await Eventually.HoldsAsync(async () =>
+            {
+                var lines = (await Ok<VmListReply>(new ListVmsRequest())).Vms.Where(v => v.Name == Vm).ToList();
+                if (lines.Count != 1 || lines[0].Status != VmStatus.Running) return $"listed as {string.Join(", ", lines)}";
+                node = lines[0].Node;
+                return null;
+            }, Wait);
+            return node;
         }
 
         await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec(Vm, 1, 32UL << 20, "dirtying-counter", Node: "n1")));

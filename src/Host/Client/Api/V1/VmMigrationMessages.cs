@@ -53,7 +53,8 @@ public sealed record MigrationInfo(string Id, string Vm, string Source, string T
     /// <summary>The status of a migration cancelled before switchover: the VM runs on the source.</summary>
     public const string Cancelled = "cancelled";
 
-    /// <summary>True once it ended, one way or the other.</summary>
+    /// <summary>True once it ended, one way or the other (from <see cref="Status"/>; not on the wire).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool Ended => Status != Running;
 }
 
