@@ -41,6 +41,7 @@ public sealed class ClusterProtocolSerializer(ExtendedActorSystem system) : Json
         Of<ArrivalPrepared>("arrival-prepared"),
         Of<MigrationUpdate>("migration-update"),
         Of<VmArrived>("vm-arrived"),
+        Of<MigrationArrivalRecorded>("migration-arrival-recorded"),
         Of<CancelMigrationOnNode>("cancel-migration-on-node"),
         Of<HandOverSubscribers>("hand-over-subscribers"),
     ];

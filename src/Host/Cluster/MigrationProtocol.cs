@@ -36,6 +36,13 @@ public sealed record MigrationUpdate(MigrationInfo Migration) : IClusterProtocol
 /// </summary>
 public sealed record VmArrived(string Id, VmInfo Vm) : IClusterProtocolMessage;
 
+/// <summary>
+/// The directory tells the source node's agent that VM <paramref name="Vm"/> of migration <paramref name="Id"/> is located
+/// on the target now: only then does the source report the migration completed (so whoever hears of it finds the VM
+/// there) and hand its subscribers over.
+/// </summary>
+public sealed record MigrationArrivalRecorded(string Id, string Vm) : IClusterProtocolMessage;
+
 /// <summary>The directory asks the source agent to cancel the migration of VM <paramref name="Vm"/> (before switchover).</summary>
 public sealed record CancelMigrationOnNode(string Vm) : IClusterProtocolMessage;
 

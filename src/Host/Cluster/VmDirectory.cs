@@ -418,6 +418,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         var was = e.Location.Node;
         _vms[a.Vm.Name] = new DirectoryVm(VmLocation.Of(a.Vm, from.ToString()), from);
         Changed();
+        if (_nodes.TryGetValue(e.Address, out var source)) source.Agent.Tell(new MigrationArrivalRecorded(a.Id, a.Vm.Name));
         _log.Info("VM {0} moved from node {1} to node {2} ({3})", a.Vm.Name, was, a.Vm.Node, a.Id);
         _subscriptions.Notify(a.Vm, $"migrated from node {was} to node {a.Vm.Node}");
     }

@@ -38,6 +38,12 @@ public sealed partial class HypervisorAgent
             if (_vms.TryGetValue(m.Vm, out var vm) && vm.Migration is { Ended: false }) vm.Vm.Tell(CancelVmMigration.Instance);
         });
         Receive<ConsoleHandOff>(OnConsoleHandOff);
+        Receive<MigrationArrivalRecorded>(m =>
+        {
+            if (!_vms.TryGetValue(m.Vm, out var vm) || vm.Migration?.Id != m.Id) return;
+            vm.ArrivalRecorded = true;
+            FinishMigration(vm);
+        });
         Receive<PrepareArrival>(OnPrepareArrival);
         Receive<ArrivalRoom>(OnArrivalRoom);
         Receive<ArrivalNews>(OnArrivalNews);
@@ -113,7 +119,7 @@ public sealed partial class HypervisorAgent
         _log.Info("VM {0} migrated to node {1}: {2} round(s), {3:0.#} ms down, {4} MiB sent", m.VmName, info.Target, result.Rounds.Count,
             result.Downtime.TotalMilliseconds, result.WireBytes >> 20);
         var last = result.Rounds.Count > 0 ? result.Rounds[^1] : null;
-        Report(vm, info with
+        vm.Completion = info with
         {
             Status = MigrationInfo.Completed,
             EndedAt = DateTimeOffset.UtcNow,
@@ -122,7 +128,17 @@ public sealed partial class HypervisorAgent
             BandwidthBytesPerSecond = last?.BandwidthBytesPerSecond ?? info.BandwidthBytesPerSecond,
             DowntimeMs = result.Downtime.TotalMilliseconds,
             WireBytes = result.WireBytes,
-        });
+        };
+        FinishMigration(vm);
+    }
+
+    // Completed once both the switchover happened and the directory located the VM on the target (either may come first);
+    // then the subscribers, told so, go to the target once the copy here ended.
+    private void FinishMigration(HostedVm vm)
+    {
+        if (vm.Completion is not { } completion || !vm.ArrivalRecorded) return;
+        if (vm.Migration is { Ended: false }) Report(vm, completion);
+        if (vm.PendingHandOff is ConsoleHandOff handOff) HandOver(vm, handOff);
     }
 
     private void OnMigrationFailed(VmRequestFailed f)
@@ -150,6 +166,12 @@ public sealed partial class HypervisorAgent
     private void OnConsoleHandOff(ConsoleHandOff h)
     {
         if (!_vms.TryGetValue(h.Vm, out var vm) || !vm.MigratedAway) return;
+        vm.PendingHandOff = h;
+        FinishMigration(vm);
+    }
+
+    private void HandOver(HostedVm vm, ConsoleHandOff h)
+    {
         vm.MigrationTarget?.Tell(new HandOverSubscribers(h.Vm, [.. vm.EventSubscribers], h.Subscribers, h.Backlog));
         vm.EventSubscribers.Clear();
         _registry.Tell(new DestroyVm(h.Vm));
