@@ -261,7 +261,8 @@ public static class VmCommand
 
     private static string Esc(string text) => Markup.Escape(text);
 
-    private static void WriteLine<T>(Stream stdout, T value)
+    /// <summary>Writes <paramref name="value"/> as one JSON line (for --json streams).</summary>
+    internal static void WriteLine<T>(Stream stdout, T value)
     {
         stdout.Write(JsonSerializer.SerializeToUtf8Bytes(value, ClusterCliRunner.JsonLine));
         stdout.WriteByte((byte)'\n');
@@ -286,7 +287,8 @@ public static class VmCommand
         _ => error.Message,
     };
 
-    private static int Usage(string message)
+    /// <summary>Prints a usage error; returns its exit code.</summary>
+    internal static int Usage(string message)
     {
         Console.Error.WriteLine($"actorvisor: {message}");
         return ExitCodes.Usage;

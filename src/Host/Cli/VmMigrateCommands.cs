@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 using Actorvisor.Host.Api.Client;
 using Actorvisor.Host.Api.V1;
 using Actorvisor.Host.Scenarios.Language;
@@ -188,16 +187,7 @@ public static class VmMigrateCommands
 
     private static string Esc(string text) => Markup.Escape(text);
 
-    private static void WriteLine<T>(Stream stdout, T value)
-    {
-        stdout.Write(JsonSerializer.SerializeToUtf8Bytes(value, ClusterCliRunner.JsonLine));
-        stdout.WriteByte((byte)'\n');
-        stdout.Flush();
-    }
+    private static void WriteLine<T>(Stream stdout, T value) => VmCommand.WriteLine(stdout, value);
 
-    private static int Usage(string message)
-    {
-        Console.Error.WriteLine($"actorvisor: {message}");
-        return ExitCodes.Usage;
-    }
+    private static int Usage(string message) => VmCommand.Usage(message);
 }

@@ -92,7 +92,7 @@ public sealed partial class HypervisorAgent
         vm.Migration = info;
         vm.MigrationTarget = m.TargetAgent;
         var options = new PreCopyOptions { MaxDowntime = TimeSpan.FromMilliseconds(m.MaxDowntimeMs ?? 100) };
-        _log.Info("Migrating VM {0} to node {1} ({2}:{3}, {4})", m.Vm, m.TargetNode, r.Prepared.Host, r.Prepared.Port, m.Id);
+        _log.Info("Migrating VM {0} to node {1} ({2}:{3} over {4}, {5})", m.Vm, m.TargetNode, r.Prepared.Host, r.Prepared.Port, _endpoint.Tls is null ? "TCP" : "TLS", m.Id);
         vm.Vm.Tell(new MigrateVm(r.Prepared.Host!, r.Prepared.Port, options, Self, _endpoint.Tls is { } tls ? tls.Client : null));
         r.ReplyTo.Tell(new MigrateOnNodeResult(m.Vm, info, null));
     }

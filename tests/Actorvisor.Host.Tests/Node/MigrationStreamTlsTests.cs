@@ -35,6 +35,8 @@ public sealed class MigrationStreamTlsTests : IDisposable
                 Assert.True(MigrationStreamTls.IsMutual(stream));
                 var received = new byte[bytes.Length];
                 stream.ReadExactly(received);
+                stream.WriteByte(1); // the acknowledgement the source waits for before it closes, as a migration's Ready
+                stream.Flush();
                 return received;
             });
             var sending = Task.Run(() =>
@@ -44,6 +46,7 @@ public sealed class MigrationStreamTlsTests : IDisposable
                     using var stream = source.Client(client.GetStream());
                     stream.Write(bytes);
                     stream.Flush();
+                    Assert.Equal(1, stream.ReadByte());
                 }
                 catch (Exception e) when (e is AuthenticationException or IOException)
                 {
