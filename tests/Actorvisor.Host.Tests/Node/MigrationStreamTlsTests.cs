@@ -31,13 +31,22 @@ public sealed class MigrationStreamTlsTests : IDisposable
             using var accepted = await accepting;
             var serving = Task.Run(() =>
             {
-                using var stream = target.Server(accepted.GetStream());
-                Assert.True(MigrationStreamTls.IsMutual(stream));
-                var received = new byte[bytes.Length];
-                stream.ReadExactly(received);
-                stream.WriteByte(1); // the acknowledgement the source waits for before it closes, as a migration's Ready
-                stream.Flush();
-                return received;
+                try
+                {
+                    using var stream = target.Server(accepted.GetStream());
+                    Assert.True(MigrationStreamTls.IsMutual(stream));
+                    var received = new byte[bytes.Length];
+                    stream.ReadExactly(received);
+                    stream.WriteByte(1); // the acknowledgement the source waits for before it closes, as a migration's Ready
+                    stream.Flush();
+                    return received;
+                }
+                catch (Exception e) when (e is AuthenticationException or IOException)
+                {
+                    // As the receiver does: the connection closes, so the source's next read fails too.
+                    accepted.Close();
+                    throw;
+                }
             });
             var sending = Task.Run(() =>
             {
