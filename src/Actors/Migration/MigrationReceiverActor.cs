@@ -26,19 +26,25 @@ public sealed class MigrationReceiverActor : ReceiveActor
     private readonly IAccelerator _accelerator;
     private readonly IActorRef _registry;
     private readonly IPAddress _listen;
+    private readonly Func<Stream, Stream>? _secure;
     private readonly Dictionary<string, (IActorRef Requester, MigrationReceived Received, IActorRef? Subscriber)> _arriving = [];
     private readonly Dictionary<string, IActorRef> _created = [];
 
-    /// <summary>Props for a receiver building VMs on <paramref name="accelerator"/> in <paramref name="registry"/>, listening on <paramref name="listen"/> (default loopback).</summary>
-    public static Props Props(IAccelerator accelerator, IActorRef registry, IPAddress? listen = null) =>
-        Akka.Actor.Props.Create(() => new MigrationReceiverActor(accelerator, registry, listen ?? IPAddress.Loopback));
+    /// <summary>
+    /// Props for a receiver building VMs on <paramref name="accelerator"/> in <paramref name="registry"/>, listening on
+    /// <paramref name="listen"/> (default loopback); <paramref name="secure"/>, if given, wraps each accepted stream (TLS)
+    /// on the receiving thread before anything is read.
+    /// </summary>
+    public static Props Props(IAccelerator accelerator, IActorRef registry, IPAddress? listen = null, Func<Stream, Stream>? secure = null) =>
+        Akka.Actor.Props.Create(() => new MigrationReceiverActor(accelerator, registry, listen ?? IPAddress.Loopback, secure));
 
     /// <summary>Use <see cref="Props"/>; public for the actor factory.</summary>
-    public MigrationReceiverActor(IAccelerator accelerator, IActorRef registry, IPAddress listen)
+    public MigrationReceiverActor(IAccelerator accelerator, IActorRef registry, IPAddress listen, Func<Stream, Stream>? secure)
     {
         _accelerator = accelerator;
         _registry = registry;
         _listen = listen;
+        _secure = secure;
         Receive<ReceiveMigration>(Listen);
         Receive<Received>(OnReceived);
         Receive<ReceiveEnded>(m => m.Requester.Tell(new MigrationReceiveFailed(m.Reason)));
@@ -58,6 +64,7 @@ public sealed class MigrationReceiverActor : ReceiveActor
         var self = Self;
         var accelerator = _accelerator;
         var registry = _registry;
+        var secure = _secure;
         requester.Tell(new MigrationListening(_listen.ToString(), port));
         Task.Factory.StartNew(() =>
         {
@@ -67,7 +74,7 @@ public sealed class MigrationReceiverActor : ReceiveActor
                 using var connect = new CancellationTokenSource(ConnectTimeout);
                 using var client = listener.AcceptTcpClientAsync(connect.Token).AsTask().GetAwaiter().GetResult();
                 client.NoDelay = true;
-                using var channel = new MigrationChannel(client.GetStream());
+                using var channel = new MigrationChannel(secure is null ? client.GetStream() : secure(client.GetStream()));
                 var received = MigrationTarget.Receive(accelerator, channel, console, header => Admit(registry, header));
                 self.Tell(new Received(received, console, requester, request.Name ?? received.Header.VmName, request.Subscriber));
             }
@@ -75,7 +82,7 @@ public sealed class MigrationReceiverActor : ReceiveActor
             {
                 self.Tell(new ReceiveEnded(requester, $"no source connected within {ConnectTimeout.TotalSeconds:0} s"));
             }
-            catch (Exception e) when (e is MigrationException or SocketException or IOException)
+            catch (Exception e) when (e is MigrationException or SocketException or IOException or System.Security.Authentication.AuthenticationException)
             {
                 self.Tell(new ReceiveEnded(requester, e.Message));
             }

@@ -122,6 +122,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         Receive<SnapshotVm>(_ => Refuse(new VmError.InvalidTransition(state, "snapshot")));
         Receive<MigrateVm>(_ => state == VmState.Running, m => BeginMigration(live, m));
         Receive<MigrateVm>(_ => Refuse(new VmError.InvalidTransition(state, "migrate")));
+        Receive<CancelVmMigration>(_ => { }); // the migration ended already
         Receive<StartVm>(_ => Refuse(new VmError.InvalidTransition(state, "start")));
         Receive<PauseVm>(_ => Refuse(new VmError.InvalidTransition(state, "pause")));
         Receive<ResumeVm>(_ => Refuse(new VmError.InvalidTransition(state, "resume")));
@@ -315,6 +316,7 @@ public sealed class VmActor : ReceiveActor, IWithUnboundedStash, IWithTimers
         Receive<LazyMemoryFailed>(_ => CancelMigration(send));
         Receive<Terminated>(_ => CancelMigration(send));
         Receive<StopVm>(_ => CancelMigration(send));
+        Receive<CancelVmMigration>(_ => send.Cancel());
         ReceiveAny(_ => Stash.Stash());
     }
 

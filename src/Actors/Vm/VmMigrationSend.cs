@@ -65,11 +65,12 @@ internal sealed class VmMigrationSend : IMigratingVm
             {
                 using var client = new System.Net.Sockets.TcpClient { NoDelay = true };
                 client.Connect(Request.Host, Request.Port);
-                using var channel = new MigrationChannel(client.GetStream());
+                using var channel = new MigrationChannel(Request.Secure is { } secure ? secure(client.GetStream()) : client.GetStream());
                 var result = PreCopySource.Run(this, channel, Request.Options, round => progressTo?.Tell(new VmMigrationProgress(Name, round)), _cancel.Token);
                 _self.Tell(new MigrationSendEnded(result, null));
             }
-            catch (Exception e) when (e is MigrationException or OperationCanceledException or System.Net.Sockets.SocketException or IOException or TimeoutException)
+            catch (Exception e) when (e is MigrationException or OperationCanceledException or System.Net.Sockets.SocketException or IOException or TimeoutException
+                or System.Security.Authentication.AuthenticationException)
             {
                 _self.Tell(new MigrationSendEnded(null, e is OperationCanceledException ? "cancelled" : e.Message));
             }

@@ -118,9 +118,22 @@ public sealed record VmSnapshotProgress(string VmName, ulong Done, ulong Total);
 /// only for the last dirty pages and its state. <paramref name="ProgressTo"/>, if given, receives a
 /// <see cref="VmMigrationProgress"/> per round. Replies <see cref="VmMigrated"/>, after which this VM ends (outcome
 /// <see cref="VmOutcome.MigratedAway"/>); or <see cref="VmRequestFailed"/> with <see cref="VmError.InvalidTransition"/>
-/// (not Running) or <see cref="VmError.MigrationFailed"/>, and the VM goes on running. Other requests wait until it ends.
+/// (not Running) or <see cref="VmError.MigrationFailed"/>, and the VM goes on running. Other requests wait until it ends
+/// (but <see cref="CancelVmMigration"/>). <paramref name="Secure"/>, if given, wraps the connected TCP stream (TLS) on the
+/// migration thread before anything is sent.
 /// </summary>
-public sealed record MigrateVm(string Host, int Port, PreCopyOptions? Options = null, IActorRef? ProgressTo = null) : IVmRequest;
+public sealed record MigrateVm(string Host, int Port, PreCopyOptions? Options = null, IActorRef? ProgressTo = null,
+    Func<Stream, Stream>? Secure = null) : IVmRequest;
+
+/// <summary>
+/// Cancels the VM's running <see cref="MigrateVm"/> if it has not switched over yet: its requester gets
+/// <see cref="VmRequestFailed"/> ("cancelled") and the VM goes on running. Ignored when no migration runs.
+/// </summary>
+public sealed record CancelVmMigration
+{
+    /// <summary>The one instance.</summary>
+    public static readonly CancelVmMigration Instance = new();
+}
 
 /// <summary>VM <paramref name="VmName"/> moved to <paramref name="Target"/>; the source's measurements are in <paramref name="Result"/>.</summary>
 public sealed record VmMigrated(string VmName, string Target, MigrationResult Result);

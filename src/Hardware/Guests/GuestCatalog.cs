@@ -56,6 +56,13 @@ public static class GuestCatalog
                 new("ballast-pages", 0, GuestLibrary.MaxMemoryWriterPages - 1, 0, "pages it fills first and never touches again"),
             ],
             p => GuestLibrary.Counter(p["count"], p["ballast-pages"])),
+        new("dirtying-counter",
+            [
+                new("count", 1, GuestLibrary.MaxCounterLines, GuestLibrary.MaxCounterLines, "lines it prints (count=0 .. count-1) before its checksum"),
+                new("pages", 1, GuestLibrary.MaxMemoryWriterPages - 1, 1024, "4 KiB pages it keeps dirtying, round and round"),
+                new("pages-per-line", 1, 4096, 4, "pages it dirties after each line"),
+            ],
+            p => GuestLibrary.DirtyingCounter(p["count"], p["pages"], p["pages-per-line"])),
         new(AsyncPfScheduler,
             [
                 new("pages", 1, AsyncPfSchedulerGuest.MaxWalkPages, 64, "lazy pages its walker task reads (the first dword of each)"),

@@ -555,10 +555,11 @@ public static class GuestLibrary
             "real mode: echoes console input on COM1 up to the first newline, then exits with 0 (waits for input)");
     }
 
-    /// <summary>Every library guest with default parameters (MemoryWriter: 16 pages; PortIoLoop: 1000 writes), for listings.</summary>
+    /// <summary>Every library guest with default parameters (MemoryWriter: 16 pages; PortIoLoop: 1000 writes; DirtyingCounter: 16 lines over 16 pages), for listings.</summary>
     public static IReadOnlyList<GuestImage> All() =>
         [Hello(), ExitWith(42), Halt(), Spin(), TripleFault(), MemoryWriter(16), MmioProber(), LongModeHello(), TwoVcpuWriter(), PortIoLoop(1000),
-            BootProtocolGuests.BootSectorHello(), BootProtocolGuests.MultibootInfoReporter(), SerialEcho(), Counter(16)];
+            BootProtocolGuests.BootSectorHello(), BootProtocolGuests.MultibootInfoReporter(), SerialEcho(), Counter(16),
+            DirtyingCounter(16, 16, 1)];
 
     // The fill loop of the writer guests: ecx dwords from edi get eax, eax + FillStep, ... (edi, eax and ecx advance).
     private static void EmitFillLoop(Iced.Intel.Assembler a)

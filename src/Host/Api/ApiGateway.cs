@@ -141,7 +141,7 @@ public sealed class ApiGateway : ReceiveActor
                 _directory.Tell(RequestDeadline.With(request, wait), ActorRefs.NoSender);
                 ToVm(request, name, "event unsubscription", wait);
                 return;
-            case ListVmsRequest or ClusterStatusRequest or SubscribeVmEventsRequest or UnsubscribeVmEventsRequest:
+            case ListVmsRequest or ClusterStatusRequest or SubscribeVmEventsRequest or UnsubscribeVmEventsRequest or ListMigrationsRequest:
                 // The directory answers these itself, at once. When it does not, its node is gone and the singleton
                 // proxy still sends to it (until the node is downed and the directory has moved): answer with a typed
                 // error rather than leave the caller waiting out its own timeout.
@@ -249,6 +249,7 @@ public sealed class ApiGateway : ReceiveActor
         CreateVmRequest c => $"create of VM '{c.Spec.Name}'",
         RestoreVmRequest r => $"restore of VM '{r.Name}' from snapshot '{r.From}'",
         DestroyVmRequest d => $"destroy of VM '{d.Name}'",
+        MigrateVmRequest m => m.Cancel ? $"cancel of VM '{m.Name}''s migration" : $"migration of VM '{m.Name}'",
         _ => request.GetType().Name,
     };
 

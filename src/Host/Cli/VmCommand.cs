@@ -7,7 +7,7 @@ using Spectre.Console;
 
 namespace Actorvisor.Host.Cli;
 
-/// <summary>`actorvisor vm create|list|describe|start|pause|resume|stop|destroy|console|events|snapshot|restore|top`: drives VMs through any node's API.</summary>
+/// <summary>`actorvisor vm create|list|describe|start|pause|resume|stop|destroy|console|events|snapshot|restore|top|migrate|migrations`: drives VMs through any node's API.</summary>
 public static class VmCommand
 {
     /// <summary>Builds the command tree.</summary>
@@ -20,6 +20,7 @@ public static class VmCommand
         Lifecycle("stop", "Stop a VM (it stays listed as Stopped until destroyed)", n => new StopVmRequest(n)),
         Lifecycle("destroy", "Destroy a VM and free its name (also a Lost one)", n => new DestroyVmRequest(n)),
         ConsoleCommand(), EventsCommand(), VmSnapshotCommands.Snapshot(), VmSnapshotCommands.Restore(), VmTopCommand.Create(),
+        VmMigrateCommands.Migrate(), VmMigrateCommands.List(),
     };
 
     private static Argument<string> NameArgument() => new("name") { Description = "the VM's name" };
@@ -266,7 +267,8 @@ public static class VmCommand
 
     private static string Esc(string text) => Markup.Escape(text);
 
-    private static void WriteLine<T>(Stream stdout, T value)
+    /// <summary>Writes <paramref name="value"/> as one JSON line (for --json streams).</summary>
+    internal static void WriteLine<T>(Stream stdout, T value)
     {
         stdout.Write(JsonSerializer.SerializeToUtf8Bytes(value, ClusterCliRunner.JsonLine));
         stdout.WriteByte((byte)'\n');
@@ -292,7 +294,8 @@ public static class VmCommand
         _ => error.Message,
     };
 
-    private static int Usage(string message)
+    /// <summary>Prints a usage error; returns its exit code.</summary>
+    internal static int Usage(string message)
     {
         Console.Error.WriteLine($"actorvisor: {message}");
         return ExitCodes.Usage;

@@ -37,6 +37,15 @@ public sealed class ClusterProtocolSerializer(ExtendedActorSystem system) : Json
         Of<FollowVmLoss>("follow-vm-loss"),
         Of<FindSnapshot>("find-snapshot"),
         Of<SnapshotHeld>("snapshot-held"),
+        Of<MigrateOnNode>("migrate-on-node"),
+        Of<MigrateOnNodeResult>("migrate-on-node-result"),
+        Of<PrepareArrival>("prepare-arrival"),
+        Of<ArrivalPrepared>("arrival-prepared"),
+        Of<MigrationUpdate>("migration-update"),
+        Of<VmArrived>("vm-arrived"),
+        Of<MigrationArrivalRecorded>("migration-arrival-recorded"),
+        Of<CancelMigrationOnNode>("cancel-migration-on-node"),
+        Of<HandOverSubscribers>("hand-over-subscribers"),
     ];
 
     private static MessageType Of<T>(string name) where T : IClusterProtocolMessage => new(typeof(T), "cluster.v1." + name, MaxBytes);

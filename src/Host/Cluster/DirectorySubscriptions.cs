@@ -111,6 +111,12 @@ internal sealed class DirectorySubscriptions(IActorContext context)
         foreach (var s in _allSubscribers) s.Tell(notice);
     }
 
+    /// <summary>Sends <paramref name="message"/> to the subscribers of every VM's events.</summary>
+    public void TellEveryVmSubscriber(IApiMessage message)
+    {
+        foreach (var s in _allSubscribers) s.Tell(message);
+    }
+
     /// <summary>Ends the streams of the VM's subscribers held here; with <paramref name="keep"/> its (empty) set stays.</summary>
     public void EndSubscriptions(string vm, string reason, bool keep = false)
     {

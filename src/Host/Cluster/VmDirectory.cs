@@ -39,6 +39,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
     private readonly DirectoryReports _reports;
     private readonly DirectorySnapshotCopies _copies;
     private readonly DirectoryMembership _members = new();
+    private readonly DirectoryMigrations _migrations = new();
 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
@@ -75,6 +76,11 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         // a node named, placement chooses among the nodes that hold the snapshot (each node has its own directories).
         Receive<RestoreVmRequest>(OnRestore);
         Receive<SnapshotHolders>(OnSnapshotHolders);
+        Receive<MigrateVmRequest>(OnMigrate);
+        Receive<MigrateStarted>(OnMigrateStarted);
+        Receive<MigrationUpdate>(m => OnMigrationUpdate(m.Migration));
+        Receive<VmArrived>(OnArrived);
+        Receive<ListMigrationsRequest>(_ => Sender.Tell(new MigrationListReply(_migrations.List())));
         Receive<ListVmsRequest>(OnList);
         Receive<ClusterStatusRequest>(OnStatus);
         Receive<SubscribeVmEventsRequest>(OnSubscribe);
@@ -344,6 +350,9 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
 
     private void NodeGone(Address address, string how)
     {
+        var name = _nodes.TryGetValue(address, out var gone) ? gone.Info.Name : address.ToString();
+        foreach (var running in _migrations.Touching(address))
+            OnMigrationUpdate(running with { Status = MigrationInfo.Failed, EndedAt = DateTimeOffset.UtcNow, Reason = $"node {name} {how}" });
         var lost = _table.RemoveNode(address, how);
         _copies.Forget(address);
         Changed();
@@ -362,6 +371,94 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
     private void OnList(ListVmsRequest r) => Gather(r, r.Node, _reports.List(r.Node));
 
     private void OnStatus(ClusterStatusRequest r) => Gather(r, null, _reports.Status(_copies.ChangedAt));
+
+    // ---- live migration: the target chosen up front, the source's agent runs it, the location moves when the target has the VM ----
+
+    private void OnMigrate(MigrateVmRequest r)
+    {
+        if (!TryFind(r.Name, out var e)) return;
+        if (r.Cancel)
+        {
+            if (_migrations.RunningOf(r.Name) is null)
+            {
+                Sender.Tell(new ApiErrorReply(ApiErrorCode.InvalidState, $"VM '{r.Name}' has no migration running", "name"));
+                return;
+            }
+            _migrations.WaitForEnd(r.Name, Sender);
+            if (_nodes.TryGetValue(e.Address, out var from)) from.Agent.Tell(new CancelMigrationOnNode(r.Name));
+            return;
+        }
+        ApiErrorReply? refused = e.Location.Marker switch
+        {
+            VmStatus.Lost => DirectoryErrors.Lost(r.Name, e.Location),
+            VmStatus.Creating => DirectoryErrors.StillCreating(r.Name, e.Location),
+            _ when _migrations.RunningOf(r.Name) is { } running => new ApiErrorReply(ApiErrorCode.InvalidState,
+                $"VM '{r.Name}' is migrating to node {running.Target} already ({running.Id})", "name"),
+            _ when !_nodes.ContainsKey(e.Address) => DirectoryErrors.NodeNotAnnounced(r.Name, e.Location),
+            // Pre-copy is what this version does: post-copy and bandwidth limits are refused rather than ignored.
+            _ when r.Postcopy is "auto" or "always" => ApiErrorReply.Invalid("postcopy", $"'{r.Postcopy}': post-copy is not available in this version (pre-copy only); use never"),
+            _ when r.BandwidthBytesPerSecond is not null => ApiErrorReply.Invalid("bandwidthBytesPerSecond", "bandwidth limits are not available in this version"),
+            _ => null,
+        };
+        if (refused is not null)
+        {
+            Sender.Tell(refused);
+            return;
+        }
+        var source = _nodes[e.Address];
+        var accelerators = _nodes.Values.GroupBy(n => n.Info.Name).ToDictionary(g => g.Key, g => g.First().Info.Accelerator);
+        var placed = MigrationPlacement.Choose(_reports.Loads(), accelerators, r.Name, e.Location.Vcpus, e.Location.MemoryBytes, source.Info.Name, r.To);
+        if (placed.Error is { } error)
+        {
+            Sender.Tell(error);
+            return;
+        }
+        var target = _nodes.Values.First(n => n.Address.ToString() == placed.Node!.Address);
+        var info = _migrations.Begin(r.Name, source.Info.Name, target.Info.Name, source.Address, target.Address, e.Location.MemoryBytes);
+        _log.Info("Migration {0}: VM {1} from node {2} to node {3}", info.Id, r.Name, source.Info.Name, target.Info.Name);
+        var replyTo = Sender;
+        var wait = RequestDeadline.Inner(RequestDeadline.Of(r));
+        source.Agent.Ask<MigrateOnNodeResult>(new MigrateOnNode(info.Id, r.Name, target.Info.Name, target.Agent, r.MaxDowntimeMs, (int)wait.TotalMilliseconds), wait).PipeTo(Self,
+            success: result => new MigrateStarted(info, replyTo, result),
+            failure: ex => new MigrateStarted(info, replyTo, new MigrateOnNodeResult(r.Name, null, DirectoryErrors.NodeDidNotAnswer(source, $"migration of VM '{r.Name}'", wait, ex))));
+    }
+
+    private void OnMigrateStarted(MigrateStarted s)
+    {
+        if (s.Result.Error is { } error)
+        {
+            OnMigrationUpdate(s.Migration with { Status = MigrationInfo.Failed, EndedAt = DateTimeOffset.UtcNow, Reason = error.Message });
+            s.ReplyTo.Tell(error);
+            return;
+        }
+        s.ReplyTo.Tell(new MigrationReply(_migrations.RunningOf(s.Migration.Vm) is { } now && now.Id == s.Migration.Id ? now : s.Result.Migration ?? s.Migration));
+    }
+
+    private void OnMigrationUpdate(MigrationInfo info)
+    {
+        if (_migrations.Update(info) is not { } waiters) return;
+        _subscriptions.TellEveryVmSubscriber(new MigrationProgress(info));
+        foreach (var w in waiters) w.Tell(new MigrationReply(info));
+    }
+
+    // The VM runs on the target now: its location moves there in one step (what the source's node reports of it from now on is dropped).
+    private void OnArrived(VmArrived a)
+    {
+        var from = Sender.Path.Address.HasLocalScope ? _cluster.SelfAddress : Sender.Path.Address;
+        if (!_vms.TryGetValue(a.Vm.Name, out var e) || !_nodes.ContainsKey(from))
+        {
+            _log.Warning("VM {0} arrived on {1} by migration {2}, but the directory {3}", a.Vm.Name, from, a.Id, e is null ? "does not know it" : "does not know that node");
+            return;
+        }
+        var was = e.Location.Node;
+        _vms[a.Vm.Name] = new DirectoryVm(VmLocation.Of(a.Vm, from.ToString()), from);
+        Changed();
+        if (_nodes.TryGetValue(e.Address, out var source)) source.Agent.Tell(new MigrationArrivalRecorded(a.Id, a.Vm.Name));
+        _log.Info("VM {0} moved from node {1} to node {2} ({3})", a.Vm.Name, was, a.Vm.Node, a.Id);
+        _subscriptions.Notify(a.Vm, $"migrated from node {was} to node {a.Vm.Node}");
+    }
+
+    private sealed record MigrateStarted(MigrationInfo Migration, IActorRef ReplyTo, MigrateOnNodeResult Result);
 
     private sealed record CreateDone(string Name, Address Address, IActorRef ReplyTo, CreateOnNodeResult Result);
 

@@ -54,7 +54,8 @@ internal static class AgentReplies
                 usedVcpus += line.VcpuCount;
                 usedMemory += line.MemoryBytes;
             }
-            if (hosted.TryGetValue(line.Name, out var vm)) vms.Add(OfLine(vm, line, nodeName, exits.GetValueOrDefault(line.Name)));
+            // A VM that migrated away is the target's to list (its copy here is ending).
+            if (hosted.TryGetValue(line.Name, out var vm) && !vm.MigratedAway) vms.Add(OfLine(vm, line, nodeName, exits.GetValueOrDefault(line.Name)));
         }
         return (vms, usedVcpus, usedMemory);
     }

@@ -34,6 +34,24 @@ internal sealed class HostedVm(ApiVmSpec spec, IActorRef vm, IActorRef watcher)
     /// <summary>The snapshot its node restores it from when it starts again (its managed save, recorded in the node's database), or null.</summary>
     public string? ManagedSave { get; set; }
 
+    /// <summary>Its latest live migration from this node, as reported to its subscribers (null: none yet).</summary>
+    public MigrationInfo? Migration { get; set; }
+
+    /// <summary>The agent of the node its latest migration goes to.</summary>
+    public IActorRef? MigrationTarget { get; set; }
+
+    /// <summary>True once it switched over to another node: its copy here is ending, and is then forgotten.</summary>
+    public bool MigratedAway { get; set; }
+
+    /// <summary>Its migration's completion, held until the directory has located it on the target (then reported).</summary>
+    public MigrationInfo? Completion { get; set; }
+
+    /// <summary>True once the directory located it on its migration's target.</summary>
+    public bool ArrivalRecorded { get; set; }
+
+    /// <summary>Its console subscribers and backlog once its copy here ended, held until the completion was reported.</summary>
+    public object? PendingHandOff { get; set; }
+
     /// <summary>False once the VmActor has stopped (it crashed; a destroy forgets the VM instead).</summary>
     public bool ActorAlive { get; set; } = true;
 

@@ -31,10 +31,12 @@ namespace Actorvisor.Host.Node;
 /// destroy; the reply is sent once it is on disk), the intent Stopped when a VM ends for good on its own, and the restart
 /// count; on start the agent recreates the stored VMs per their restart policy (<see cref="RecoveryPlan"/>), then announces them.
 /// Supervision: watchers are stopped if they throw; the VmRegistryActor supervises the VmActors itself.
+/// Live migration, both ends (HypervisorAgentMigrations.cs): the node's <see cref="Actorvisor.Actors.Migration.MigrationReceiverActor"/>
+/// ("migrations") receives VMs on a TCP stream of its own (<see cref="MigrationEndpoint"/>).
 /// Its parts: <see cref="AgentEventSubscribers"/> (the VMs' event subscribers), <see cref="AgentReplies"/> and
 /// <see cref="AgentErrors"/> (the translation of the registry's and VmActors' answers into the API's).
 /// </summary>
-public sealed class HypervisorAgent : ReceiveActor
+public sealed partial class HypervisorAgent : ReceiveActor
 {
     /// <summary>The agent's name under /user.</summary>
     public const string Name = "hypervisor";
@@ -77,12 +79,12 @@ public sealed class HypervisorAgent : ReceiveActor
     /// the node's desired state (written from now on) and <paramref name="stored"/> the VMs read from it, to recreate.
     /// </summary>
     public static Props Props(NodeInfo info, IAccelerator accelerator, VmImageResolver images, IActorRef directory, VmStateCounts? stateCounts = null,
-        NodeStateStore? state = null, IReadOnlyList<StoredVm>? stored = null, VmSnapshotDirectories? snapshots = null) =>
-        Akka.Actor.Props.Create(() => new HypervisorAgent(info, accelerator, images, directory, stateCounts, state, stored, snapshots));
+        NodeStateStore? state = null, IReadOnlyList<StoredVm>? stored = null, VmSnapshotDirectories? snapshots = null, MigrationEndpoint? migrations = null) =>
+        Akka.Actor.Props.Create(() => new HypervisorAgent(info, accelerator, images, directory, stateCounts, state, stored, snapshots, migrations));
 
     /// <summary>Use <see cref="Props"/>.</summary>
     public HypervisorAgent(NodeInfo info, IAccelerator accelerator, VmImageResolver images, IActorRef directory, VmStateCounts? stateCounts,
-        NodeStateStore? state, IReadOnlyList<StoredVm>? stored, VmSnapshotDirectories? snapshots = null)
+        NodeStateStore? state, IReadOnlyList<StoredVm>? stored, VmSnapshotDirectories? snapshots = null, MigrationEndpoint? migrations = null)
     {
         _snapshots = snapshots;
         _info = info;
@@ -146,6 +148,7 @@ public sealed class HypervisorAgent : ReceiveActor
         Receive<ManagedSaveListed>(OnManagedSaveListed);
         Receive<ManagedSavesDone>(OnManagedSavesDone);
         Receive<NodeShutDown>(OnNodeShutDown);
+        ReceiveMigrations(migrations ?? MigrationEndpoint.Loopback);
     }
 
     /// <inheritdoc />
@@ -283,10 +286,13 @@ public sealed class HypervisorAgent : ReceiveActor
         AfterSaved(new SaveVmDefinition(definition), c.Wait, new CreateOnNodeResult(name, record, null)).PipeTo(c.ReplyTo);
     }
 
-    private HostedVm Host(ApiVmSpec spec, IActorRef vm)
+    private HostedVm Host(ApiVmSpec spec, IActorRef vm) =>
+        Host(spec, vm, Context.ActorOf(VmWatcher.Props(spec.Name, vm, PolicyOf(spec)), $"watch-{spec.Name}-{++_serial}"));
+
+    private static VmRestartPolicy PolicyOf(ApiVmSpec spec) => VmRestartPolicies.TryParse(spec.Restart, out var p) ? p : VmRestartPolicy.Never;
+
+    private HostedVm Host(ApiVmSpec spec, IActorRef vm, IActorRef watcher)
     {
-        var policy = VmRestartPolicies.TryParse(spec.Restart, out var p) ? p : VmRestartPolicy.Never;
-        var watcher = Context.ActorOf(VmWatcher.Props(spec.Name, vm, policy), $"watch-{spec.Name}-{++_serial}");
         var hosted = new HostedVm(spec, vm, watcher);
         _vms[spec.Name] = hosted;
         _byActor[Context.Watch(vm)] = spec.Name;
@@ -351,7 +357,8 @@ public sealed class HypervisorAgent : ReceiveActor
     // The registry reports each change of a VM's line: the directory and the event subscribers hear of it from here.
     private void OnEntryChanged(VmRegistryEntryChanged m)
     {
-        if (!_vms.TryGetValue(m.Vm.Name, out var vm)) return;
+        // A VM that migrated away is the target's now: its copy here ends unseen (the hand-off forgets it).
+        if (!_vms.TryGetValue(m.Vm.Name, out var vm) || vm.MigratedAway) return;
         var record = InfoOf(vm, m.Vm);
         var before = VmStatuses.Of(m.From);
         _directory.Tell(new VmRecordChanged(record, before));

@@ -21,6 +21,7 @@ public sealed class ClusterProtocolSerializerTests : IDisposable
         var info = new NodeInfo("n1", "akka.tcp://c@h:1", "kvm", "KVM (API 12)", 8, 1UL << 30);
         var snapshot = new DirectorySnapshot(DateTimeOffset.UtcNow, [VmLocation.Of(vm, "akka.tcp://c@h:1"), new VmLocation("b", "n1", "akka.tcp://c@h:1", 1, 1UL << 20, "hello", false, VmStatus.Lost, "node n1 was downed")],
             [new EventSubscription(null, agent), new EventSubscription("a", agent), new EventSubscription("a", agent, LossOnly: true)]);
+        var migration = new MigrationInfo("m-1", "a", "n1", "n2", MigrationInfo.Running, DateTimeOffset.UtcNow, null, 2, 10, 300.5, 1e8, 0.4, 1UL << 20);
         IClusterProtocolMessage[] samples =
         [
             info, new NodeAnnouncement(info, agent, [vm], snapshot), AnnounceNode.Instance, new VmRecordChanged(vm),
@@ -29,6 +30,10 @@ public sealed class ClusterProtocolSerializerTests : IDisposable
             new DestroyOnNodeResult("a", vm, null), snapshot, new SnapshotStored(snapshot.Taken), new AnnouncementAccepted("n1"),
             new VmRecordChanged(vm, VmStatus.Created), new ReportNodeVms(9_000), new NodeVmsReport("n1", [vm], 1, 1UL << 20), new FollowVmLoss("a", agent, "akka.tcp://c@h:1"),
             new FindSnapshot("s1"), new SnapshotHeld("n1", "s1", true),
+            new MigrateOnNode("m-1", "a", "n2", agent, 100, 27_000), new MigrateOnNodeResult("a", migration, null),
+            new MigrateOnNodeResult("a", null, new ApiErrorReply(ApiErrorCode.NoCapacity, "full")), new PrepareArrival("m-1", new ApiVmSpec("a", 1, 1UL << 20, "hello"), "software", "n1"),
+            new ArrivalPrepared("m-1", "127.0.0.1", 40000, null), new MigrationUpdate(migration with { Status = MigrationInfo.Failed, Reason = "reset" }),
+             new VmArrived("m-1", vm), new MigrationArrivalRecorded("m-1", "a"), new CancelMigrationOnNode("a"), new HandOverSubscribers("a", [agent], [agent], [1, 2, 3]),
         ];
         Assert.Equal(ClusterProtocolSerializer.Types.Select(t => t.Type).ToHashSet(), samples.Select(s => s.GetType()).ToHashSet());
         foreach (var sample in samples)

@@ -469,7 +469,7 @@ public class ScenarioRunnerTests(ITestOutputHelper output)
               - expect-rejected: { file: bad.yaml, line: 3, error: "unknown step 'strat'" }
             """, output, "rejects.yaml", folder);
         Assert.Equal(StepStatus.Passed, result.Steps[0].Status);
-        Assert.Equal("2:5: unknown step 'strat' (did you mean 'start'?); known steps: create, start, pause, resume, stop, destroy, snapshot, restore, wait-for-serial, console-input, expect-state, expect-result, expect-outcome, expect-memory, expect-async-pf, expect-async-pf-guest, expect-placement, inject, attach-vfio, detach-vfio, expect-vfio, repeat, parallel, measure, expect-rejected", result.Steps[0].Detail);
+        Assert.Equal("2:5: unknown step 'strat' (did you mean 'start'?); known steps: create, start, pause, resume, stop, destroy, snapshot, restore, migrate, wait-for-serial, console-input, expect-state, expect-result, expect-outcome, expect-memory, expect-async-pf, expect-async-pf-guest, expect-placement, inject, attach-vfio, detach-vfio, expect-vfio, repeat, parallel, measure, expect-rejected", result.Steps[0].Detail);
         var failure = result.Steps[1].Failure!;
         Assert.Equal("an error at line 3 containing \"unknown step 'strat'\"", failure.Expected);
         Assert.StartsWith("2:5: unknown step 'strat'", failure.Seen);

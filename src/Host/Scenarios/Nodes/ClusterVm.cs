@@ -24,7 +24,11 @@ internal sealed partial class ClusterVm(VmDeclaration declaration, string node, 
     public string AcceleratorDescription => Declaration.Pinned ? "through the cluster's remote API" : "placed by the cluster, through its remote API";
 
     /// <inheritdoc />
-    public string NodeName { get; } = node;
+    public string NodeName { get; private set; } = node;
+
+    // Migrations that ended, by id (their end may come before the request's reply), and the one being waited for.
+    private readonly Dictionary<string, MigrationInfo> _migrationsEnded = new(StringComparer.Ordinal);
+    private (string Id, TaskCompletionSource<MigrationInfo> Ended)? _migrationWaited;
 
     /// <summary>Subscribes to the VM's console and events (their backlog arrives first).</summary>
     public async Task SubscribeAsync(CancellationToken cancellationToken)
@@ -55,6 +59,13 @@ internal sealed partial class ClusterVm(VmDeclaration declaration, string node, 
             case VmEventNotice notice:
                 Observation.OnState(Map(notice.Status));
                 break;
+            case MigrationProgress { Migration: { Ended: true } ended }:
+                lock (_migrationsEnded)
+                {
+                    _migrationsEnded[ended.Id] = ended;
+                    if (_migrationWaited is { } waited && waited.Id == ended.Id) waited.Ended.TrySetResult(ended);
+                }
+                break;
             case StreamEnded ended when EndOf(ended.Reason) is { } end:
                 Observation.OnEnded(end);
                 break;
@@ -76,6 +87,26 @@ internal sealed partial class ClusterVm(VmDeclaration declaration, string node, 
         var reply = await cluster.RequestAsync(new SnapshotVmRequest(Declaration.Name, name, resume), cancellationToken).ConfigureAwait(false);
         if (reply is not SnapshotReply written) throw Refused(reply);
         return SnapshotSteps.Detail(written.MemoryBytes, written.BytesOnDisk, written.WriteMs);
+    }
+
+    /// <inheritdoc />
+    public async Task<string> MigrateAsync(string? to, TimeSpan? maxDowntime, CancellationToken cancellationToken)
+    {
+        int? ms = maxDowntime is { } d ? (int)Math.Ceiling(d.TotalMilliseconds) : null;
+        var reply = await cluster.RequestAsync(new MigrateVmRequest(Declaration.Name, to, ms), cancellationToken).ConfigureAwait(false);
+        if (reply is not MigrationReply { Migration: var started }) throw Refused(reply);
+        var ended = new TaskCompletionSource<MigrationInfo>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_migrationsEnded)
+        {
+            if (_migrationsEnded.TryGetValue(started.Id, out var early)) ended.TrySetResult(early);
+            else _migrationWaited = (started.Id, ended);
+        }
+        var end = await ended.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (end.Status != MigrationInfo.Completed)
+            throw new VmRequestRefusedException($"migration {end.Id} of VM {Declaration.Name} to node {end.Target} {end.Status}: {end.Reason}", kind: end.Status);
+        NodeName = end.Target;
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"from node {end.Source} to node {end.Target}: {end.Round + 1} round(s), {end.DowntimeMs:0.#} ms of downtime");
     }
 
     /// <inheritdoc />

@@ -36,6 +36,13 @@ public interface IScenarioVm
     /// </summary>
     Task<string> SnapshotAsync(string name, bool resume, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Moves the Running VM to node <paramref name="to"/> (null: the cluster's placement picks one) by live migration,
+    /// aiming for at most <paramref name="maxDowntime"/> of pause; returns how it went once it completed.
+    /// </summary>
+    /// <exception cref="VmRequestRefusedException">it was refused, failed or cancelled, or the node kind cannot migrate.</exception>
+    Task<string> MigrateAsync(string? to, TimeSpan? maxDowntime, CancellationToken cancellationToken);
+
     /// <summary>Tears the VM down; it keeps its name on the node.</summary>
     Task StopAsync(CancellationToken cancellationToken);
 

@@ -68,6 +68,10 @@ internal sealed class InProcessVm(
     }
 
     /// <inheritdoc />
+    public Task<string> MigrateAsync(string? to, TimeSpan? maxDowntime, CancellationToken cancellationToken) =>
+        throw new VmRequestRefusedException($"VM {Declaration.Name} is on in-process node {NodeName}: only VMs of cluster nodes migrate (between nodes of one cluster)");
+
+    /// <inheritdoc />
     public Task StopAsync(CancellationToken cancellationToken) => Request(session.StopAsync(), cancellationToken);
 
     /// <inheritdoc />

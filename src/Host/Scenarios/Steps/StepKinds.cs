@@ -14,6 +14,7 @@ internal static class StepKinds
         new LifecycleKind(),
         new SnapshotKind(),
         new RestoreKind(),
+        new MigrateKind(),
         new WaitForSerialKind(),
         new ConsoleInputKind(),
         new ExpectStateKind(),

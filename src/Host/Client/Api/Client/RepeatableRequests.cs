@@ -13,5 +13,5 @@ public static class RepeatableRequests
     /// <summary>True when sending <paramref name="request"/> twice has the effect of sending it once.</summary>
     /// <param name="request">The request.</param>
     public static bool IsRepeatable(ApiRequest request) => request is ListVmsRequest or DescribeVmRequest or ClusterStatusRequest
-        or SubscribeVmEventsRequest or UnsubscribeVmEventsRequest;
+        or SubscribeVmEventsRequest or UnsubscribeVmEventsRequest or ListMigrationsRequest;
 }

@@ -42,6 +42,8 @@ public sealed class ApiSerializer(ExtendedActorSystem system) : JsonManifestSeri
         Request<UnsubscribeVmEventsRequest>("unsubscribe-events"),
         Request<SnapshotVmRequest>("snapshot-vm"),
         Request<RestoreVmRequest>("restore-vm"),
+        Request<MigrateVmRequest>("migrate-vm"),
+        Request<ListMigrationsRequest>("list-migrations"),
         Reply<VmReply>("vm"),
         Reply<VmListReply>("vm-list"),
         Reply<VmDescriptionReply>("vm-description"),
@@ -53,6 +55,9 @@ public sealed class ApiSerializer(ExtendedActorSystem system) : JsonManifestSeri
         Reply<SnapshotReply>("snapshot"),
         Reply<VmEventNotice>("vm-event"),
         Reply<StreamEnded>("stream-ended"),
+        Reply<MigrationReply>("migration"),
+        Reply<MigrationListReply>("migration-list"),
+        Reply<MigrationProgress>("migration-progress"),
     ];
 
     private static MessageType Request<T>(string name) where T : ApiRequest => new(typeof(T), "v1." + name, MaxRequestBytes);

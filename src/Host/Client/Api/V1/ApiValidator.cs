@@ -68,6 +68,8 @@ public static class ApiValidator
             SnapshotVmRequest r => Name("name", r.Name) ?? SnapshotName("to", r.To),
             RestoreVmRequest r => Name("name", r.Name) ?? SnapshotName("from", r.From) ?? RestoreMode(r.Mode) ?? (r.Node is null ? null : Name("node", r.Node))
                 ?? RestoreCpuLimit(r.CpuLimit),
+            MigrateVmRequest r => Name("name", r.Name) ?? (r.Cancel ? null : Migration(r)),
+            ListMigrationsRequest => null,
             _ => ApiErrorReply.Invalid("request", $"{request.GetType().Name} is not a request of API version 1"),
         };
     }
@@ -193,6 +195,23 @@ public static class ApiValidator
         limits is null ? "" : $" ({string.Join(", ", limits.LibraryGuests.Select(g => g.Name))})";
 
     // A restore's CPU limit: its upper bound is the snapshot's vCPU count, which only the node holding it knows.
+    /// <summary>The post-copy modes a migration may name (absent means "never").</summary>
+    public static IReadOnlyList<string> PostcopyModes { get; } = ["auto", "never", "always"];
+
+    /// <summary>The longest pause a migration may aim for, in milliseconds.</summary>
+    public const int MaxMigrationDowntimeMs = 60_000;
+
+    private static ApiErrorReply? Migration(MigrateVmRequest r)
+    {
+        if (r.To is not null && Name("to", r.To) is { } to) return to;
+        if (r.MaxDowntimeMs is { } ms && (ms < 1 || ms > MaxMigrationDowntimeMs))
+            return ApiErrorReply.Invalid("maxDowntimeMs", $"{ms} is outside 1..{MaxMigrationDowntimeMs}");
+        if (r.Postcopy is { } mode && !PostcopyModes.Contains(mode))
+            return ApiErrorReply.Invalid("postcopy", $"'{mode}' is not one of {string.Join(", ", PostcopyModes)}");
+        if (r.BandwidthBytesPerSecond is 0) return ApiErrorReply.Invalid("bandwidthBytesPerSecond", "must be more than 0");
+        return null;
+    }
+
     private static ApiErrorReply? RestoreCpuLimit(double? limit) =>
         limit is { } l && !(l >= MinCpuLimit && double.IsFinite(l))
             ? ApiErrorReply.Invalid("cpuLimit", $"{l.ToString(System.Globalization.CultureInfo.InvariantCulture)} is less than {MinCpuLimit.ToString(System.Globalization.CultureInfo.InvariantCulture)} or not a number")

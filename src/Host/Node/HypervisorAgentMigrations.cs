@@ -1,0 +1,281 @@
+using Actorvisor.Actors.Migration;
+using Actorvisor.Actors.Registry;
+using Actorvisor.Actors.Vm;
+using Actorvisor.Hardware.Migration;
+using Actorvisor.Host.Api.V1;
+using Actorvisor.Host.Cluster;
+using Actorvisor.Host.Node.State;
+using Akka.Actor;
+using Akka.Event;
+
+namespace Actorvisor.Host.Node;
+
+// The agent's part in live migration, both ends. As the source (MigrateOnNode from the directory): it asks the target's
+// agent to prepare (PrepareArrival), tells the VmActor to migrate there (MigrateVm: the pages go over a TCP stream from
+// the VM's own thread), streams each round to the VM's event subscribers and the directory (MigrationProgress,
+// MigrationUpdate), and once the VM switched over and its copy here ended, hands the subscribers and the console backlog
+// to the target (HandOverSubscribers) and forgets the VM. As the target (PrepareArrival): it checks the accelerator kind
+// and its room, starts a console watcher and a MigrationArrivalActor through the node's MigrationReceiverActor ("migrations"),
+// answers where the source connects, hosts the VM once it runs here and tells the directory (VmArrived), which moves the
+// VM's location in one step.
+public sealed partial class HypervisorAgent
+{
+    private readonly Dictionary<string, Arrival> _arrivals = new(StringComparer.Ordinal);
+    private IActorRef _receiver = ActorRefs.Nobody;
+    private MigrationEndpoint _endpoint = MigrationEndpoint.Loopback;
+
+    private void ReceiveMigrations(MigrationEndpoint endpoint)
+    {
+        _endpoint = endpoint;
+        _receiver = Context.ActorOf(MigrationReceiverActor.Props(_accelerator, _registry, endpoint.Listen, endpoint.Tls is { } tls ? tls.Server : null), "migrations");
+        Receive<MigrateOnNode>(OnMigrateOnNode);
+        Receive<ArrivalReady>(OnArrivalReady);
+        Receive<VmMigrationProgress>(OnMigrationProgress);
+        Receive<VmMigrated>(OnMigrated);
+        Receive<VmRequestFailed>(OnMigrationFailed);
+        Receive<CancelMigrationOnNode>(m =>
+        {
+            if (_vms.TryGetValue(m.Vm, out var vm) && vm.Migration is { Ended: false }) vm.Vm.Tell(CancelVmMigration.Instance);
+        });
+        Receive<ConsoleHandOff>(OnConsoleHandOff);
+        Receive<MigrationArrivalRecorded>(m =>
+        {
+            if (!_vms.TryGetValue(m.Vm, out var vm) || vm.Migration?.Id != m.Id) return;
+            vm.ArrivalRecorded = true;
+            FinishMigration(vm);
+        });
+        Receive<PrepareArrival>(OnPrepareArrival);
+        Receive<ArrivalRoom>(OnArrivalRoom);
+        Receive<ArrivalNews>(OnArrivalNews);
+        Receive<HandOverSubscribers>(OnHandOver);
+        Receive<VmDestroyed>(_ => { }); // the registry's line of a VM that migrated away is gone
+    }
+
+    // ---- source ----------------------------------------------------------------------------------
+
+    private void OnMigrateOnNode(MigrateOnNode m)
+    {
+        if (!_vms.TryGetValue(m.Vm, out var vm))
+        {
+            Sender.Tell(new MigrateOnNodeResult(m.Vm, null, NotHere(m.Vm)));
+            return;
+        }
+        if (!vm.ActorAlive || vm.Migration is { Ended: false } || vm.MigratedAway)
+        {
+            Sender.Tell(new MigrateOnNodeResult(m.Vm, null, new ApiErrorReply(ApiErrorCode.InvalidState,
+                $"VM '{m.Vm}' {(vm.ActorAlive ? "is migrating already" : "has stopped (its actor ended)")}", "name")));
+            return;
+        }
+        var replyTo = Sender;
+        var wait = RequestDeadline.Inner(TimeSpan.FromMilliseconds(m.DeadlineMs));
+        m.TargetAgent.Ask<ArrivalPrepared>(new PrepareArrival(m.Id, vm.Spec, _info.Accelerator, _info.Name), wait).PipeTo(Self,
+            success: p => new ArrivalReady(m, replyTo, p),
+            failure: e => new ArrivalReady(m, replyTo, new ArrivalPrepared(m.Id, null, 0, e is AskTimeoutException
+                ? new ApiErrorReply(ApiErrorCode.Timeout, $"node {m.TargetNode} did not prepare for VM '{m.Vm}' within {RequestDeadline.Print(wait)}", "to")
+                : new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"node {m.TargetNode} could not be asked to take VM '{m.Vm}': {e.Message}", "to"))));
+    }
+
+    private void OnArrivalReady(ArrivalReady r)
+    {
+        var m = r.Request;
+        if (r.Prepared.Error is { } refused)
+        {
+            r.ReplyTo.Tell(new MigrateOnNodeResult(m.Vm, null, refused));
+            return;
+        }
+        if (!_vms.TryGetValue(m.Vm, out var vm) || !vm.ActorAlive || vm.Migration is { Ended: false })
+        {
+            r.ReplyTo.Tell(new MigrateOnNodeResult(m.Vm, null, new ApiErrorReply(ApiErrorCode.InvalidState, $"VM '{m.Vm}' is gone or migrating already", "name")));
+            return;
+        }
+        var info = new MigrationInfo(m.Id, m.Vm, _info.Name, m.TargetNode, MigrationInfo.Running, DateTimeOffset.UtcNow, null, -1, 0, 0, 0, 0, vm.Spec.MemoryBytes);
+        vm.Migration = info;
+        vm.MigrationTarget = m.TargetAgent;
+        var options = new PreCopyOptions { MaxDowntime = TimeSpan.FromMilliseconds(m.MaxDowntimeMs ?? 100) };
+        _log.Info("Migrating VM {0} to node {1} ({2}:{3} over {4}, {5})", m.Vm, m.TargetNode, r.Prepared.Host, r.Prepared.Port, _endpoint.Tls is null ? "TCP" : "TLS", m.Id);
+        vm.Vm.Tell(new MigrateVm(r.Prepared.Host!, r.Prepared.Port, options, Self, _endpoint.Tls is { } tls ? tls.Client : null));
+        r.ReplyTo.Tell(new MigrateOnNodeResult(m.Vm, info, null));
+    }
+
+    private void OnMigrationProgress(VmMigrationProgress p)
+    {
+        if (!_vms.TryGetValue(p.VmName, out var vm) || vm.Migration is not { Ended: false } info) return;
+        var round = p.Round;
+        Report(vm, info with
+        {
+            Round = round.Number,
+            DirtyPagesLeft = round.DirtyPagesLeft,
+            DirtyPagesPerSecond = round.DirtyPagesPerSecond,
+            BandwidthBytesPerSecond = round.BandwidthBytesPerSecond,
+            ExpectedDowntimeMs = round.ExpectedDowntime.TotalMilliseconds,
+        });
+    }
+
+    private void OnMigrated(VmMigrated m)
+    {
+        if (!_vms.TryGetValue(m.VmName, out var vm) || vm.Migration is not { Ended: false } info) return;
+        var result = m.Result;
+        vm.MigratedAway = true;
+        _log.Info("VM {0} migrated to node {1}: {2} round(s), {3:0.#} ms down, {4} MiB sent", m.VmName, info.Target, result.Rounds.Count,
+            result.Downtime.TotalMilliseconds, result.WireBytes >> 20);
+        var last = result.Rounds.Count > 0 ? result.Rounds[^1] : null;
+        vm.Completion = info with
+        {
+            Status = MigrationInfo.Completed,
+            EndedAt = DateTimeOffset.UtcNow,
+            Round = last?.Number ?? info.Round,
+            DirtyPagesLeft = 0,
+            BandwidthBytesPerSecond = last?.BandwidthBytesPerSecond ?? info.BandwidthBytesPerSecond,
+            DowntimeMs = result.Downtime.TotalMilliseconds,
+            WireBytes = result.WireBytes,
+        };
+        FinishMigration(vm);
+    }
+
+    // Completed once both the switchover happened and the directory located the VM on the target (either may come first);
+    // then the subscribers, told so, go to the target once the copy here ended.
+    private void FinishMigration(HostedVm vm)
+    {
+        if (vm.Completion is not { } completion || !vm.ArrivalRecorded) return;
+        if (vm.Migration is { Ended: false }) Report(vm, completion);
+        if (vm.PendingHandOff is ConsoleHandOff handOff) HandOver(vm, handOff);
+    }
+
+    private void OnMigrationFailed(VmRequestFailed f)
+    {
+        if (!_vms.TryGetValue(f.VmName, out var vm) || vm.Migration is not { Ended: false } info) return;
+        var reason = f.Error is VmError.MigrationFailed failed ? failed.Detail : f.Error.Message;
+        _log.Warning("Migration {0} of VM {1} to node {2} failed: {3}", info.Id, f.VmName, info.Target, reason);
+        Report(vm, info with
+        {
+            Status = reason == "cancelled" ? MigrationInfo.Cancelled : MigrationInfo.Failed,
+            EndedAt = DateTimeOffset.UtcNow,
+            Reason = reason,
+        });
+    }
+
+    private void Report(HostedVm vm, MigrationInfo info)
+    {
+        vm.Migration = info;
+        var progress = new MigrationProgress(info);
+        foreach (var s in vm.EventSubscribers) s.Tell(progress);
+        _directory.Tell(new MigrationUpdate(info));
+    }
+
+    // The copy here ended after the switchover: its subscribers go on with the target's copy, and this node forgets it.
+    private void OnConsoleHandOff(ConsoleHandOff h)
+    {
+        if (!_vms.TryGetValue(h.Vm, out var vm) || !vm.MigratedAway) return;
+        vm.PendingHandOff = h;
+        FinishMigration(vm);
+    }
+
+    private void HandOver(HostedVm vm, ConsoleHandOff h)
+    {
+        vm.MigrationTarget?.Tell(new HandOverSubscribers(h.Vm, [.. vm.EventSubscribers], h.Subscribers, h.Backlog));
+        vm.EventSubscribers.Clear();
+        _registry.Tell(new DestroyVm(h.Vm));
+        _state?.Tell(new ForgetVmDefinition(h.Vm));
+        Forget(h.Vm);
+    }
+
+    // ---- target ----------------------------------------------------------------------------------
+
+    private void OnPrepareArrival(PrepareArrival p)
+    {
+        var name = p.Spec.Name;
+        ApiErrorReply? refused =
+            _shuttingDown ? new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"node {_info.Name} is shutting down", "to")
+            : p.Accelerator != _info.Accelerator ? ApiErrorReply.Invalid("to",
+                $"node {_info.Name} runs the {_info.Accelerator} accelerator and VM '{name}' runs on {p.Accelerator} (node {p.SourceNode}): a VM moves only between nodes of one accelerator kind")
+            : _vms.ContainsKey(name) || _arrivals.ContainsKey(name) ? new ApiErrorReply(ApiErrorCode.AlreadyExists, $"node {_info.Name} has a VM named '{name}' already", "to")
+            : null;
+        if (refused is not null)
+        {
+            Sender.Tell(new ArrivalPrepared(p.Id, null, 0, refused));
+            return;
+        }
+        // Held from here: a second arrival of the name is refused while the room is asked for.
+        _arrivals[name] = new Arrival(p, Sender);
+        _registry.Ask<NodeUsage>(GetNodeUsage.Instance, MigrationReceiverActor.RegistryTimeout).PipeTo(Self,
+            success: usage => new ArrivalRoom(name, usage), failure: _ => new ArrivalRoom(name, null));
+    }
+
+    private void OnArrivalRoom(ArrivalRoom r)
+    {
+        if (!_arrivals.TryGetValue(r.Vm, out var arrival) || arrival.Watcher is not null) return;
+        var spec = arrival.Request.Spec;
+        string? lacking = r.Usage is not { } usage ? "its VM registry did not say how much room it has"
+            : spec.Vcpus > usage.Capacity.Vcpus - usage.UsedVcpus || spec.MemoryBytes > usage.Capacity.MemoryBytes - Math.Min(usage.UsedMemoryBytes, usage.Capacity.MemoryBytes)
+                ? $"it has room for {Math.Max(0, usage.Capacity.Vcpus - usage.UsedVcpus)} vCPUs and {(usage.Capacity.MemoryBytes - Math.Min(usage.UsedMemoryBytes, usage.Capacity.MemoryBytes)) >> 20} MiB; VM '{r.Vm}' needs {spec.Vcpus} and {spec.MemoryBytes >> 20} MiB"
+                : null;
+        if (lacking is not null)
+        {
+            _arrivals.Remove(r.Vm);
+            arrival.ReplyTo.Tell(new ArrivalPrepared(arrival.Request.Id, null, 0, new ApiErrorReply(ApiErrorCode.NoCapacity, $"node {_info.Name} refuses VM '{r.Vm}': {lacking}", "to")));
+            return;
+        }
+        arrival.Watcher = Context.ActorOf(VmWatcher.ForArrival(r.Vm, PolicyOf(arrival.Request.Spec)), $"watch-{r.Vm}-{++_serial}");
+        Context.ActorOf(MigrationArrivalActor.Props(r.Vm, _receiver, arrival.Watcher), $"arrival-{r.Vm}-{_serial}");
+    }
+
+    private void OnArrivalNews(ArrivalNews n)
+    {
+        if (!_arrivals.TryGetValue(n.Vm, out var arrival)) return;
+        switch (n.News)
+        {
+            case MigrationListening listening:
+                arrival.ReplyTo.Tell(new ArrivalPrepared(arrival.Request.Id, _endpoint.AdvertisedHost, listening.Port, null));
+                return;
+            case MigrationArrived arrived:
+                _arrivals.Remove(n.Vm);
+                arrival.Watcher!.Tell(new WatchVm(arrived.Vm));
+                var hosted = Host(arrival.Request.Spec, arrived.Vm, arrival.Watcher!);
+                _log.Info("VM {0} arrived from node {1} ({2}): {3} round(s), {4} page entries", n.Vm, arrival.Request.SourceNode, arrival.Request.Id,
+                    arrived.Rounds, arrived.PagesReceived);
+                _state?.Tell(new SaveVmDefinition(arrival.Request.Spec));
+                _directory.Tell(new VmArrived(arrival.Request.Id, hosted.Info(_info.Name, VmStatus.Running, null)));
+                if (arrival.HandOver is { } early) OnHandOver(early);
+                return;
+            case MigrationReceiveFailed failed:
+                _arrivals.Remove(n.Vm);
+                _log.Warning("VM {0} did not arrive from node {1} ({2}): {3}", n.Vm, arrival.Request.SourceNode, arrival.Request.Id, failed.Reason);
+                Context.Stop(arrival.Watcher!);
+                return;
+        }
+    }
+
+    // The source's subscribers: its event subscribers hear of this node from now on, its console subscribers get this copy's output.
+    private void OnHandOver(HandOverSubscribers h)
+    {
+        if (_arrivals.TryGetValue(h.Vm, out var arriving))
+        {
+            arriving.HandOver = h; // the source's copy ended before this one was hosted: applied when it is
+            return;
+        }
+        if (!_vms.TryGetValue(h.Vm, out var vm)) return;
+        var notice = new VmEventNotice(h.Vm, _info.Name, VmStatus.Running, $"migrated to node {_info.Name}", DateTimeOffset.UtcNow);
+        foreach (var s in h.EventSubscribers)
+        {
+            if (vm.EventSubscribers.Add(s)) Context.Watch(s);
+            s.Tell(notice);
+        }
+        vm.Watcher.Tell(new TakeConsoleSubscribers(h.ConsoleSubscribers, h.Backlog));
+    }
+
+    /// <summary>A VM this node is receiving: the request, who waits for where to connect, its console watcher once room was found, and a hand-off that came early.</summary>
+    private sealed class Arrival(PrepareArrival request, IActorRef replyTo)
+    {
+        public PrepareArrival Request { get; } = request;
+
+        public IActorRef ReplyTo { get; } = replyTo;
+
+        public IActorRef? Watcher { get; set; }
+
+        public HandOverSubscribers? HandOver { get; set; }
+    }
+
+    private sealed record ArrivalReady(MigrateOnNode Request, IActorRef ReplyTo, ArrivalPrepared Prepared);
+
+    private sealed record ArrivalRoom(string Vm, NodeUsage? Usage);
+}
