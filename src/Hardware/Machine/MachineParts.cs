@@ -152,7 +152,7 @@ public sealed class MachineParts : IDisposable
                 // ACPI tables for one with it (Linux prefers them; only they announce the virtio-mmio devices to it).
                 memory.Write(Images.Linux.LinuxBootLayout.MpTableAddress, MpTable.Build(Images.Linux.LinuxBootLayout.MpTableAddress, vcpuCount));
                 var acpi = new AcpiSystemDescription(vcpuCount, MpTable.IoApicId(vcpuCount),
-                    [.. spec.Disks.Select((_, i) => (VirtioMmioLayout.AddressOf(i), VirtioMmioLayout.IrqOf(i)))]);
+                    [.. Enumerable.Range(0, spec.VirtioDeviceCount).Select(i => (VirtioMmioLayout.AddressOf(i), VirtioMmioLayout.IrqOf(i)))]);
                 var tables = AcpiTables.Build(AcpiTables.PcAddress, acpi);
                 if (tables.Length > AcpiTables.PcRoom) throw new MachineSpecException(nameof(MachineSpec.Disks), $"the ACPI tables take {tables.Length} bytes; the PC platform has room for {AcpiTables.PcRoom}");
                 memory.Write(AcpiTables.PcAddress, tables);

@@ -43,6 +43,12 @@ public sealed record MachineSpec
     /// </summary>
     public IReadOnlyList<VirtioDiskSpec> Disks { get; init; } = [];
 
+    /// <summary>The machine's virtio-net cards, in order: card i is virtio-mmio device <see cref="Disks"/>.Count + i.</summary>
+    public IReadOnlyList<VirtioNetSpec> Nets { get; init; } = [];
+
+    /// <summary>Virtio-mmio devices of the machine: the disks, then the network cards.</summary>
+    public int VirtioDeviceCount => (Disks?.Count ?? 0) + (Nets?.Count ?? 0);
+
     /// <summary>
     /// When set, <see cref="Machine.Run"/> counts every vCPU's exits and guest time in a
     /// <see cref="Metrics.VcpuExitCounters"/> under this VM name (exported by <see cref="Metrics.HardwareMeter"/>
@@ -90,6 +96,16 @@ public sealed record MachineSpec
             throw new MachineSpecException(nameof(Disks), $"{Disks.Count} disks; a machine has at most {Devices.Virtio.VirtioMmioLayout.MaxDevices} virtio devices");
         for (int i = 0; i < Disks.Count; i++)
             if (Disks[i] is null || string.IsNullOrEmpty(Disks[i].Path)) throw new MachineSpecException($"{nameof(Disks)}[{i}]", "a disk needs an image path");
+        if (Nets is null) throw new MachineSpecException(nameof(Nets), "the network card list is required (empty for none)");
+        if (VirtioDeviceCount > Devices.Virtio.VirtioMmioLayout.MaxDevices)
+            throw new MachineSpecException(nameof(Nets), $"{Disks.Count} disks and {Nets.Count} network cards; a machine has at most {Devices.Virtio.VirtioMmioLayout.MaxDevices} virtio devices");
+        for (int i = 0; i < Nets.Count; i++)
+        {
+            if (Nets[i] is null) throw new MachineSpecException($"{nameof(Nets)}[{i}]", "a network card needs a tap interface");
+            if (Native.TapInterfaceName.Check(Nets[i].Tap) is { } problem) throw new MachineSpecException($"{nameof(Nets)}[{i}]", $"tap '{Nets[i].Tap}': {problem}");
+            for (int j = 0; j < i; j++)
+                if (Nets[j].Tap == Nets[i].Tap) throw new MachineSpecException($"{nameof(Nets)}[{i}]", $"tap '{Nets[i].Tap}' is already card {j}'s");
+        }
     }
 
     private void ValidateLazyMemory(LazyMemorySpec lazy)
