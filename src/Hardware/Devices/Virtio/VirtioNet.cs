@@ -8,7 +8,8 @@ namespace Actorvisor.Hardware.Devices.Virtio;
 /// (<see cref="StartTapWatch"/>), the MAC address it offers (VIRTIO_NET_F_MAC), one received frame waiting for a
 /// guest buffer and the frame counters. Queue 0 receives: each frame read from the tap goes, behind a 12-byte
 /// virtio_net_hdr (no offloads, num_buffers 1: VIRTIO_NET_F_MRG_RXBUF is not offered), into one device-writable
-/// chain; a frame larger than the chain is dropped and the chain kept for the next one. Queue 1 transmits: each chain
+/// chain; a frame larger than the chain is dropped and the chain returned empty (the driver counts a length error and
+/// reuses it). Queue 1 transmits: each chain
 /// is a header and a frame, written to the tap as one frame. A chain without room for the header, or a receive chain
 /// with device-readable buffers, is a malformed ring (the transport marks the device for reset). One
 /// <see cref="ServeQueue"/> call moves at most its budget of frames.
@@ -35,7 +36,6 @@ public sealed class VirtioNet : IVirtioDevice, IDisposable
     private readonly byte[] _rxFrame = new byte[TapDevice.MaxFrameBytes];
     private readonly byte[] _txFrame = new byte[TapDevice.MaxFrameBytes];
     private int _pendingLength = -1; // a frame read from the tap that no guest buffer has taken yet
-    private DescriptorChain? _heldReceiveChain; // a receive chain taken but too small for the frame it was taken for
     private OneShotReadPoller? _watch;
     private long _received, _transmitted, _receiveDrops, _transmitDrops;
 
@@ -110,7 +110,6 @@ public sealed class VirtioNet : IVirtioDevice, IDisposable
     /// <inheritdoc />
     public void Reset()
     {
-        _heldReceiveChain = null; // it belonged to the ring the reset tore down
         _pendingLength = -1;
     }
 
@@ -136,22 +135,17 @@ public sealed class VirtioNet : IVirtioDevice, IDisposable
                     return false;
                 }
             }
-            var chain = _heldReceiveChain;
-            _heldReceiveChain = null;
-            if (chain is null)
-            {
-                if (!virtqueue.TryTake(out chain)) return false; // the frame waits for the guest's next buffers
-                if (chain!.Readable.Count > 0)
-                    throw new VirtqueueFaultException($"receive chain {chain.Head} has {chain.Readable.Count} device-readable buffers; receive buffers are device-writable only");
-                if (chain.WritableLength < HeaderSize)
-                    throw new VirtqueueFaultException($"receive chain {chain.Head} has {chain.WritableLength} bytes, less than the {HeaderSize}-byte header");
-            }
+            if (!virtqueue.TryTake(out var chain)) return false; // the frame waits for the guest's next buffers
+            if (chain!.Readable.Count > 0)
+                throw new VirtqueueFaultException($"receive chain {chain.Head} has {chain.Readable.Count} device-readable buffers; receive buffers are device-writable only");
+            if (chain.WritableLength < HeaderSize)
+                throw new VirtqueueFaultException($"receive chain {chain.Head} has {chain.WritableLength} bytes, less than the {HeaderSize}-byte header");
             int length = _pendingLength;
             _pendingLength = -1;
             if (HeaderSize + length > chain.WritableLength)
             {
                 Interlocked.Increment(ref _receiveDrops);
-                _heldReceiveChain = chain;
+                virtqueue.Complete(chain.Head, 0);
                 continue;
             }
             header.Clear();
