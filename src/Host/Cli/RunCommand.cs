@@ -46,6 +46,7 @@ public static class RunCommand
         var cmdline = CommonOptions.CommandLine();
         var module = CommonOptions.Module();
         var disk = CommonOptions.Disk();
+        var net = CommonOptions.Net();
         var entry = new Option<string?>("--entry") { Description = "entry point (default: the load address, or the ELF header's)" };
         var memory = new Option<string>("--memory") { Description = "guest RAM, e.g. 64M", DefaultValueFactory = _ => "64M" };
         var vcpus = new Option<int>("--vcpus") { Description = $"number of vCPUs (1..{GuestLayout.MaxVcpus})", DefaultValueFactory = _ => 1 };
@@ -67,7 +68,7 @@ public static class RunCommand
         var timeout = CommonOptions.Timeout();
         var command = new Command("run", "Run a guest image; the exit code is the byte the guest wrote to the debug-exit port (0xf4)")
         {
-            image, kernel, initrd, cmdline, module, disk, format, mode, loadAddress, entry, memory, vcpus, platform, testDevice, accelerator, timeout,
+            image, kernel, initrd, cmdline, module, disk, net, format, mode, loadAddress, entry, memory, vcpus, platform, testDevice, accelerator, timeout,
         };
         command.SetAction(async (parse, _) =>
         {
@@ -76,6 +77,13 @@ public static class RunCommand
             catch (ArgumentException e)
             {
                 Console.Error.WriteLine($"actorvisor: --disk: {e.Message}");
+                return ExitCodes.Usage;
+            }
+            List<VirtioNetSpec> nets;
+            try { nets = [.. (parse.GetValue(net) ?? []).Select(VirtioNetSpec.Parse)]; }
+            catch (ArgumentException e)
+            {
+                Console.Error.WriteLine($"actorvisor: --net: {e.Message}");
                 return ExitCodes.Usage;
             }
             if (parse.GetValue(kernel) is { } linux)
@@ -88,7 +96,7 @@ public static class RunCommand
                 if (RefuseLinux(linux, parse.GetValue(accelerator)) is { } refused) return refused;
                 return await RunLinuxAsync(linux, parse.GetValue(initrd), parse.GetValue(cmdline) ?? DefaultCommandLine, parse.GetValue(image),
                     parse.GetResult(memory) is null or { Implicit: true } ? LinuxDefaultMemory : parse.GetValue(memory)!,
-                    parse.GetValue(vcpus), parse.GetValue(accelerator), TimeSpan.FromSeconds(parse.GetValue(timeout)), disks);
+                    parse.GetValue(vcpus), parse.GetValue(accelerator), TimeSpan.FromSeconds(parse.GetValue(timeout)), disks, nets);
             }
             var problems = new List<string>();
             if (parse.GetValue(image) is not { } file)
@@ -138,7 +146,7 @@ public static class RunCommand
             var spec = new MachineSpec
             {
                 Image = bootable, MemoryBytes = memoryBytes, VcpuCount = vcpuCount, BootMode = requestedMode ?? bootable.BootMode, Entry = start, LoadAddress = load,
-                Disks = disks,
+                Disks = disks, Nets = nets,
             };
             return await new GuestLauncher(Console.Out, Console.Error)
                 .LaunchAsync(parse.GetValue(accelerator), spec, TimeSpan.FromSeconds(parse.GetValue(timeout)));
@@ -166,7 +174,7 @@ public static class RunCommand
     }
 
     private static async Task<int> RunLinuxAsync(FileInfo kernel, FileInfo? initrd, string commandLine, FileInfo? image, string memory, int vcpus,
-        AcceleratorPreference accelerator, TimeSpan timeout, IReadOnlyList<VirtioDiskSpec> disks)
+        AcceleratorPreference accelerator, TimeSpan timeout, IReadOnlyList<VirtioDiskSpec> disks, IReadOnlyList<VirtioNetSpec> nets)
     {
         var problems = new List<string>();
         if (image is not null) problems.Add("--image and --kernel exclude each other");
@@ -179,11 +187,11 @@ public static class RunCommand
             foreach (var p in problems) Console.Error.WriteLine($"actorvisor: {p}");
             return ExitCodes.Usage;
         }
-        // Each disk is announced to the kernel as its virtio-mmio device (a kernel with CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES reads it).
-        var line = string.Join(' ', [commandLine, .. disks.Select((_, i) => VirtioMmioLayout.KernelParameter(i))]);
+        // Each disk and card is announced to the kernel as its virtio-mmio device (a kernel with CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES reads it).
+        var line = string.Join(' ', [commandLine, .. Enumerable.Range(0, disks.Count + nets.Count).Select(VirtioMmioLayout.KernelParameter)]);
         var spec = new MachineSpec
         {
-            Image = new LinuxKernelImage(kernel.FullName, initrd?.FullName, line, vcpus), MemoryBytes = memoryBytes, VcpuCount = vcpus, Disks = disks,
+            Image = new LinuxKernelImage(kernel.FullName, initrd?.FullName, line, vcpus), MemoryBytes = memoryBytes, VcpuCount = vcpus, Disks = disks, Nets = nets,
         };
         return await new GuestLauncher(Console.Out, Console.Error, Console.OpenStandardInput()).LaunchAsync(accelerator, spec, timeout);
     }

@@ -35,6 +35,7 @@ public static class VmCommand
         var cmdline = CommonOptions.CommandLine();
         var module = CommonOptions.Module();
         var disk = CommonOptions.Disk();
+        var net = CommonOptions.Net();
         var on = new Option<string?>("--on") { Description = "the node to create it on (default: placement picks the node with the most free capacity)" };
         var cpuLimit = new Option<double?>("--cpu-limit") { Description = "the most CPU time its vCPUs may use together, in CPUs (e.g. 0.5: half a core; default: no limit)" };
         var start = new Option<bool>("--start") { Description = "start it once created" };
@@ -45,7 +46,7 @@ public static class VmCommand
         var connection = new ClusterConnectionOptions();
         var command = new Command("create", "Create a VM (placed on the hypervisor with the most free capacity unless --on is given)")
         {
-            name, image, vcpus, memory, mode, format, cmdline, module, disk, on, cpuLimit, start, restart,
+            name, image, vcpus, memory, mode, format, cmdline, module, disk, net, on, cpuLimit, start, restart,
         };
         connection.AddTo(command);
         command.SetAction((parse, ct) =>
@@ -54,9 +55,10 @@ public static class VmCommand
                 return Task.FromResult(Usage($"--memory: {sizeError}"));
             var modules = parse.GetValue(module);
             var disks = parse.GetValue(disk);
+            var nets = parse.GetValue(net);
             var spec = new ApiVmSpec(parse.GetValue(name)!, parse.GetValue(vcpus), bytes, parse.GetValue(image)!, parse.GetValue(mode), parse.GetValue(on),
                 parse.GetValue(format), parse.GetValue(cmdline), modules is { Length: > 0 } ? modules : null, parse.GetValue(restart), parse.GetValue(cpuLimit),
-                Disks: disks is { Length: > 0 } ? disks : null);
+                Disks: disks is { Length: > 0 } ? disks : null, Nets: nets is { Length: > 0 } ? nets : null);
             var request = new CreateVmRequest(spec);
             if (ApiValidator.Validate(request, HardwareSpecLimits.Current) is { } invalid) return Task.FromResult(Usage(OptionOf(invalid)));
             return ClusterCliRunner.RunAsync(parse, connection, async (client, json) =>
@@ -282,6 +284,7 @@ public static class VmCommand
         "spec.cpuLimit" => "--cpu-limit" + error.Message["spec.cpuLimit".Length..],
         { } f when f.StartsWith("spec.modules", StringComparison.Ordinal) => "--module" + error.Message[f.Length..],
         { } f when f.StartsWith("spec.disks", StringComparison.Ordinal) => "--disk" + error.Message[f.Length..],
+        { } f when f.StartsWith("spec.nets", StringComparison.Ordinal) => "--net" + error.Message[f.Length..],
         _ => error.Message,
     };
 

@@ -40,6 +40,10 @@ namespace Actorvisor.Host.Api.V1;
 /// Virtio-blk disks, each "FILE[,ro]": a raw image inside the node's image directories (named like the image), read-only
 /// with ",ro"; disk i is the guest's virtio-mmio device i. Null for none.
 /// </param>
+/// <param name="Nets">
+/// Virtio-net cards, each "tap=NAME[,mac=XX:XX:XX:XX:XX:XX]": the node's tap interface NAME (created if it has none),
+/// the card's MAC (default: derived from NAME); the cards follow the disks among the virtio-mmio devices. Null for none.
+/// </param>
 public sealed record ApiVmSpec(string Name, int Vcpus, ulong MemoryBytes, string Image, string? BootMode = null, string? Node = null,
     string? Format = null, string? CommandLine = null, IReadOnlyList<string>? Modules = null, string? Restart = null, double? CpuLimit = null,
-    string? RestoreFrom = null, string? RestoreMode = null, IReadOnlyList<string>? Disks = null);
+    string? RestoreFrom = null, string? RestoreMode = null, IReadOnlyList<string>? Disks = null, IReadOnlyList<string>? Nets = null);
