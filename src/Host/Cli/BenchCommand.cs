@@ -23,6 +23,7 @@ public static class BenchCommand
         ClusterBenchCommand.Create(),
         CliBenchCommand.Create(),
         Boot(),
+        VirtioNetBenchCommand.Create(),
     };
 
     private static Command Boot()

@@ -5,6 +5,7 @@ using Actorvisor.Hardware.Devices.Virtio;
 using Actorvisor.Hardware.Images.Linux;
 using Actorvisor.Hardware.Kvm;
 using Actorvisor.Hardware.Machines;
+using Actorvisor.Hardware.Native;
 using Actorvisor.Hardware.Tests.Devices.Virtio;
 
 namespace Actorvisor.Kvm.Tests.Linux;
@@ -72,7 +73,7 @@ public sealed partial class LinuxVirtioNetTests : IDisposable
     public void Debian_kernel_finds_the_virtio_net_card_through_acpi_pings_the_host_side_and_fetches_a_file_with_wget()
     {
         EnsureTun();
-        Assert.True(TestNetNamespace.Unavailable is null, TestNetNamespace.Unavailable);
+        Assert.True(NetworkNamespace.Unavailable is null, NetworkNamespace.Unavailable);
         var (kernel, moduleDir) = LinuxTestInitramfs.L1Kernel();
         var initrd = Path.Combine(_dir, "initramfs.cpio");
         File.WriteAllBytes(initrd, LinuxTestInitramfs.Build(moduleDir, Modules, Init));
@@ -81,7 +82,7 @@ public sealed partial class LinuxVirtioNetTests : IDisposable
         File.WriteAllText(Path.Combine(web, "token.txt"), token + "\n");
 
         var tap = $"avk{Guid.NewGuid():N}"[..12];
-        using var ns = TestNetNamespace.Create();
+        using var ns = NetworkNamespace.Create();
         var console = new CapturingConsoleSink();
         using var accel = KvmAccelerator.Open();
         using var machine = Machine.Create(accel, new MachineSpec

@@ -1,3 +1,5 @@
+using Actorvisor.Hardware.Native;
+
 namespace Actorvisor.Hardware.Tests.Devices.Virtio;
 
 /// <summary>A fact that needs a tap in a network namespace it creates (root, /dev/net/tun, ip): skipped with the reason otherwise.</summary>
@@ -5,6 +7,6 @@ public sealed class NetNamespaceFactAttribute : FactAttribute
 {
     public NetNamespaceFactAttribute()
     {
-        if (TestNetNamespace.Unavailable is { } reason) Skip = reason;
+        if (NetworkNamespace.Unavailable is { } reason) Skip = reason;
     }
 }

@@ -41,15 +41,15 @@ public sealed class VirtioNetTests
         && BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(20)) == 2 && frame.AsSpan(28, 4).SequenceEqual(HostIp) && frame.AsSpan(38, 4).SequenceEqual(GuestIp);
 
     // A tap made here, in a fresh namespace with the host address, and a started driver on it.
-    private static (TestNetNamespace Ns, VirtioNetTestDriver Driver) Link()
+    private static (NetworkNamespace Ns, VirtioNetTestDriver Driver) Link()
     {
         var name = NewTapName();
         var tap = TapDevice.Open(name);
         var driver = new VirtioNetTestDriver(tap, GuestMac);
-        TestNetNamespace? ns = null;
+        NetworkNamespace? ns = null;
         try
         {
-            ns = TestNetNamespace.Create();
+            ns = NetworkNamespace.Create();
             ns.Adopt(name, "10.231.0.1/24");
             driver.Start();
             return (ns, driver);
@@ -82,7 +82,7 @@ public sealed class VirtioNetTests
         Assert.Equal(expectedHeader, header);
         Assert.Equal((uint)(VirtioNet.HeaderSize + frame.Length), driver.UsedElement(VirtioNet.ReceiveQueue, 0).Length);
         // The reply came from the tap's own address, which the namespace's kernel learnt the guest's from.
-        Assert.Contains(GuestMac.ToString(), ns.Exec(TestNetNamespace.IpTool!, "neigh", "show", "10.231.0.2"), StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(GuestMac.ToString(), ns.Exec(NetworkNamespace.IpTool!, "neigh", "show", "10.231.0.2"), StringComparison.OrdinalIgnoreCase);
         Assert.Equal(0, driver.Transport.Faults);
         Assert.True(driver.CanaryIntact());
     }

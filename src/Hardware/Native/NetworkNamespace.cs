@@ -1,19 +1,19 @@
 using System.Diagnostics;
 
-namespace Actorvisor.Hardware.Tests.Devices.Virtio;
+namespace Actorvisor.Hardware.Native;
 
 /// <summary>
-/// A network namespace a test creates for the host side of a tap (`ip netns add`), so that the test's traffic stays
-/// between the tap and that namespace: <see cref="Adopt"/> moves a tap into it, gives it an address and brings it
+/// A network namespace made for the host side of a tap (`ip netns add`) by a test or a bench, so that its traffic stays
+/// between the tap and that namespace (nothing leaves the machine): owns the namespace and the processes started in it. <see cref="Adopt"/> moves a tap into it, gives it an address and brings it
 /// up (IPv6 off, so the only frames on the link are the test's and the ARP they cause). Runs `ip`, so it needs root;
 /// <see cref="Unavailable"/> says why it cannot run. Disposing stops what <see cref="Start"/> started and deletes
 /// the namespace (with the taps moved into it).
 /// </summary>
-public sealed class TestNetNamespace : IDisposable
+public sealed class NetworkNamespace : IDisposable
 {
     private readonly List<Process> _started = [];
 
-    private TestNetNamespace(string name) => Name = name;
+    private NetworkNamespace(string name) => Name = name;
 
     /// <summary>The namespace's name.</summary>
     public string Name { get; }
@@ -29,9 +29,9 @@ public sealed class TestNetNamespace : IDisposable
         : null;
 
     /// <summary>Creates a namespace with a fresh name whose loopback is up.</summary>
-    public static TestNetNamespace Create()
+    public static NetworkNamespace Create(string prefix = "avt")
     {
-        var ns = new TestNetNamespace($"avt-{Guid.NewGuid():N}"[..12]);
+        var ns = new NetworkNamespace($"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 9)]);
         Ip("netns", "add", ns.Name);
         try { ns.Exec(IpTool!, "link", "set", "lo", "up"); }
         catch
