@@ -162,6 +162,30 @@ public sealed class VirtioNetTests
         Assert.Equal([GuestMac.Bytes()[4], GuestMac.Bytes()[5], 0], tail);
     }
 
+    [NetNamespaceFact]
+    public void A_guest_of_our_own_on_the_software_accelerator_gets_the_arp_reply_of_the_namespace()
+    {
+        var tap = NewTapName();
+        using var ns = NetworkNamespace.Create();
+        using var accelerator = new Actorvisor.Hardware.Soft.SoftAccelerator();
+        var console = new Actorvisor.Hardware.Devices.CapturingConsoleSink();
+        using var machine = Actorvisor.Hardware.Machines.Machine.Create(accelerator, new Actorvisor.Hardware.Machines.MachineSpec
+        {
+            Image = Actorvisor.Hardware.Guests.VirtioGuests.NetArpDriver(),
+            Nets = [new Actorvisor.Hardware.Machines.VirtioNetSpec { Tap = tap, Mac = GuestMac }],
+        }, console);
+        // The guest repeats its request until a reply comes: those sent before the tap is up are dropped.
+        ns.Adopt(tap, "10.234.0.1/24");
+        // The guest needs well under a second (a few ARP rounds); a minute only bounds a hang on a loaded machine.
+        var result = machine.Run(TimeSpan.FromMinutes(1));
+        Assert.True(result.Succeeded, $"{result}: {result.ConsoleOutput}");
+        Assert.Equal($"virtio-net arp reply from {BinaryPrimitives.ReadUInt32LittleEndian(Actorvisor.Hardware.Guests.VirtioGuests.ArpTarget):x8}\n", result.ConsoleOutput);
+        var card = (VirtioNet)machine.Parts.Virtio.Transports.Single().Device;
+        Assert.True(card.FramesTransmitted >= 1, $"{card.FramesTransmitted} frames reached the tap");
+        Assert.Equal(1, card.FramesReceived);
+        Assert.Equal(0, machine.Parts.Virtio.Transports.Single().Faults);
+    }
+
     [Fact]
     public void Tap_names_are_checked()
     {
