@@ -41,23 +41,7 @@ public static class VirtioGuests
             var fail = new Iced.Intel.Label[6];
             for (int i = 1; i < fail.Length; i++) fail[i] = g.L($"fail{i}");
             a.cld();
-            Reg(g, b, VirtioMmioRegister.Status, 0);
-            Reg(g, b, VirtioMmioRegister.Status, 1);
-            Reg(g, b, VirtioMmioRegister.Status, 3);
-            a.cmp(__dword_ptr[b + VirtioMmioRegister.MagicValue], VirtioMmioRegister.Magic);
-            a.jne(fail[1]);
-            a.cmp(__dword_ptr[b + VirtioMmioRegister.Version], 2);
-            a.jne(fail[1]);
-            a.cmp(__dword_ptr[b + VirtioMmioRegister.DeviceId], (int)VirtioBlock.BlockDeviceType);
-            a.jne(fail[1]);
-            Reg(g, b, VirtioMmioRegister.DriverFeaturesSel, 1);
-            Reg(g, b, VirtioMmioRegister.DriverFeatures, 1u << (VirtioFeature.Version1 - 32));
-            Reg(g, b, VirtioMmioRegister.DriverFeaturesSel, 0);
-            Reg(g, b, VirtioMmioRegister.DriverFeatures, 1u << VirtioBlock.FeatureFlush);
-            Reg(g, b, VirtioMmioRegister.Status, 0xb);
-            a.mov(eax, __dword_ptr[b + VirtioMmioRegister.Status]);
-            a.test(eax, 8);
-            a.jz(fail[2]);
+            Negotiate(g, b, VirtioBlock.BlockDeviceType, 1u << VirtioBlock.FeatureFlush, fail[1], fail[2]);
             Reg(g, b, VirtioMmioRegister.QueueSel, 0);
             Reg(g, b, VirtioMmioRegister.QueueNum, QueueSize);
             Reg(g, b, VirtioMmioRegister.QueueDescLow, Desc);
@@ -144,22 +128,7 @@ public static class VirtioGuests
             var fail = new Iced.Intel.Label[4];
             for (int i = 1; i < fail.Length; i++) fail[i] = g.L($"fail{i}");
             a.cld();
-            Reg(g, b, VirtioMmioRegister.Status, 0);
-            Reg(g, b, VirtioMmioRegister.Status, 3);
-            a.cmp(__dword_ptr[b + VirtioMmioRegister.MagicValue], VirtioMmioRegister.Magic);
-            a.jne(fail[1]);
-            a.cmp(__dword_ptr[b + VirtioMmioRegister.Version], 2);
-            a.jne(fail[1]);
-            a.cmp(__dword_ptr[b + VirtioMmioRegister.DeviceId], (int)VirtioNet.NetDeviceType);
-            a.jne(fail[1]);
-            Reg(g, b, VirtioMmioRegister.DriverFeaturesSel, 1);
-            Reg(g, b, VirtioMmioRegister.DriverFeatures, 1u << (VirtioFeature.Version1 - 32));
-            Reg(g, b, VirtioMmioRegister.DriverFeaturesSel, 0);
-            Reg(g, b, VirtioMmioRegister.DriverFeatures, 1u << VirtioNet.FeatureMac);
-            Reg(g, b, VirtioMmioRegister.Status, 0xb);
-            a.mov(eax, __dword_ptr[b + VirtioMmioRegister.Status]);
-            a.test(eax, 8);
-            a.jz(fail[2]);
+            Negotiate(g, b, VirtioNet.NetDeviceType, 1u << VirtioNet.FeatureMac, fail[1], fail[2]);
             foreach (var (queue, desc, avail, used) in new[] { (0u, rxDesc, rxAvail, rxUsed), (1u, txDesc, txAvail, txUsed) })
             {
                 Reg(g, b, VirtioMmioRegister.QueueSel, queue);
@@ -239,6 +208,30 @@ public static class VirtioGuests
         {
             ExpectedResultCode = 0,
         };
+    }
+
+    // Reset, ACKNOWLEDGE and DRIVER; a version 2 device of `deviceType` or `notDevice`; VERSION_1 and `features` (the low
+    // word) written and FEATURES_OK set, or `refused` if the device clears it.
+    private static void Negotiate(GuestAssembler g, uint b, uint deviceType, uint features, Iced.Intel.Label notDevice, Iced.Intel.Label refused)
+    {
+        var a = g.Asm;
+        Reg(g, b, VirtioMmioRegister.Status, 0);
+        Reg(g, b, VirtioMmioRegister.Status, 1);
+        Reg(g, b, VirtioMmioRegister.Status, 3);
+        a.cmp(__dword_ptr[b + VirtioMmioRegister.MagicValue], VirtioMmioRegister.Magic);
+        a.jne(notDevice);
+        a.cmp(__dword_ptr[b + VirtioMmioRegister.Version], 2);
+        a.jne(notDevice);
+        a.cmp(__dword_ptr[b + VirtioMmioRegister.DeviceId], (int)deviceType);
+        a.jne(notDevice);
+        Reg(g, b, VirtioMmioRegister.DriverFeaturesSel, 1);
+        Reg(g, b, VirtioMmioRegister.DriverFeatures, 1u << (VirtioFeature.Version1 - 32));
+        Reg(g, b, VirtioMmioRegister.DriverFeaturesSel, 0);
+        Reg(g, b, VirtioMmioRegister.DriverFeatures, features);
+        Reg(g, b, VirtioMmioRegister.Status, 0xb);
+        a.mov(eax, __dword_ptr[b + VirtioMmioRegister.Status]);
+        a.test(eax, 8);
+        a.jz(refused);
     }
 
     private static void Reg(GuestAssembler g, uint mmioBase, uint register, uint value) =>

@@ -29,19 +29,7 @@ public static class VirtioNetBenchCommand
             { kernel, initrd, cmdline, pings, runs, qemu, timeout };
         command.SetAction(parse =>
         {
-            var bzImage = parse.GetValue(kernel)?.FullName
-                          ?? Directory.GetFiles("/boot", "vmlinuz-*").OrderBy(p => p, StringComparer.Ordinal).LastOrDefault();
-            if (bzImage is null || !File.Exists(bzImage))
-            {
-                Console.Error.WriteLine($"actorvisor: --kernel: {bzImage ?? "no /boot/vmlinuz-*"} does not exist");
-                return ExitCodes.Usage;
-            }
-            var initramfs = parse.GetValue(initrd)!;
-            if (!initramfs.Exists)
-            {
-                Console.Error.WriteLine($"actorvisor: --initrd: {initramfs.FullName} does not exist");
-                return ExitCodes.Usage;
-            }
+            if (BenchCommand.LinuxFiles(parse.GetValue(kernel), parse.GetValue(initrd)!) is not (string bzImage, FileInfo initramfs)) return ExitCodes.Usage;
             var settings = new VirtioNetBenchmark.Settings(bzImage, initramfs.FullName, parse.GetValue(cmdline)!, 256UL << 20, parse.GetValue(pings),
                 parse.GetValue(qemu)!, TimeSpan.FromSeconds(parse.GetValue(timeout)));
             foreach (var (key, value) in VirtioNetBenchmark.Run(settings, parse.GetValue(runs), Console.Error)) Console.WriteLine($"{key}: {value}");
