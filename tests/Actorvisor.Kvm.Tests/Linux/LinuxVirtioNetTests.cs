@@ -20,8 +20,8 @@ namespace Actorvisor.Kvm.Tests.Linux;
 public sealed partial class LinuxVirtioNetTests : IDisposable
 {
     private const ulong MemoryBytes = 256UL << 20;
-    // LinuxVirtioBlockTests' boots take 11-57 s in the nested harness; this one's first run took 508 s to reset with the
-    // shared machine loaded (the L1 under TCG). The bound only catches a hang.
+    // Measured in the nested harness: 42.9 s to reset, but 508 s once with the shared machine loaded (the L1 under TCG).
+    // The bound only catches a hang.
     private static readonly TimeSpan BootBound = TimeSpan.FromSeconds(1500);
     private const string CommandLine = "console=ttyS0 reboot=k panic=-1 pci=off quiet no_timer_check i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
     private static readonly string[] Modules = ["virtio_mmio", "virtio_net"];
