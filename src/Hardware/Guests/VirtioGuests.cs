@@ -5,7 +5,7 @@ using static Iced.Intel.AssemblerRegisters;
 namespace Actorvisor.Hardware.Guests;
 
 /// <summary>
-/// Test guests of Actorvisor's own that drive virtio devices as a driver would, by the book and without interrupts
+/// Test guests of Actorvisor's own that drive virtio devices (block, network) as a driver would, by the book and without interrupts
 /// (they poll the used ring), so that the same guest checks a device on both accelerators.
 /// </summary>
 public static class VirtioGuests
@@ -41,23 +41,7 @@ public static class VirtioGuests
             var fail = new Iced.Intel.Label[6];
             for (int i = 1; i < fail.Length; i++) fail[i] = g.L($"fail{i}");
             a.cld();
-            Reg(g, b, VirtioMmioRegister.Status, 0);
-            Reg(g, b, VirtioMmioRegister.Status, 1);
-            Reg(g, b, VirtioMmioRegister.Status, 3);
-            a.cmp(__dword_ptr[b + VirtioMmioRegister.MagicValue], VirtioMmioRegister.Magic);
-            a.jne(fail[1]);
-            a.cmp(__dword_ptr[b + VirtioMmioRegister.Version], 2);
-            a.jne(fail[1]);
-            a.cmp(__dword_ptr[b + VirtioMmioRegister.DeviceId], (int)VirtioBlock.BlockDeviceType);
-            a.jne(fail[1]);
-            Reg(g, b, VirtioMmioRegister.DriverFeaturesSel, 1);
-            Reg(g, b, VirtioMmioRegister.DriverFeatures, 1u << (VirtioFeature.Version1 - 32));
-            Reg(g, b, VirtioMmioRegister.DriverFeaturesSel, 0);
-            Reg(g, b, VirtioMmioRegister.DriverFeatures, 1u << VirtioBlock.FeatureFlush);
-            Reg(g, b, VirtioMmioRegister.Status, 0xb);
-            a.mov(eax, __dword_ptr[b + VirtioMmioRegister.Status]);
-            a.test(eax, 8);
-            a.jz(fail[2]);
+            Negotiate(g, b, VirtioBlock.BlockDeviceType, 1u << VirtioBlock.FeatureFlush, fail[1], fail[2]);
             Reg(g, b, VirtioMmioRegister.QueueSel, 0);
             Reg(g, b, VirtioMmioRegister.QueueNum, QueueSize);
             Reg(g, b, VirtioMmioRegister.QueueDescLow, Desc);
@@ -116,6 +100,140 @@ public static class VirtioGuests
         };
     }
 
+    /// <summary>The IPv4 address <see cref="NetArpDriver"/> asks for (the host side of the tap).</summary>
+    public static readonly byte[] ArpTarget = [10, 234, 0, 1];
+    /// <summary>The IPv4 address <see cref="NetArpDriver"/> claims.</summary>
+    public static readonly byte[] ArpSender = [10, 234, 0, 2];
+
+    /// <summary>
+    /// Protected mode. Brings up the virtio-net card at <paramref name="mmioBase"/> (VERSION_1 and MAC negotiated, a
+    /// receive queue and a transmit queue of 8 at fixed addresses), reads its MAC from the configuration space, posts
+    /// one 2 KiB receive buffer and broadcasts an ARP request for <see cref="ArpTarget"/> from <see cref="ArpSender"/>,
+    /// again after each spin of a few hundred thousand rounds without an answer (a tap that is not up yet drops
+    /// frames), until a frame arrives. Prints "virtio-net arp reply from XXXXXXXX\n" (the replier's address as a
+    /// little-endian dword) and exits with 0 if it is an ARP reply to the card; else prints "virtio-net fail N\n" and
+    /// exits with N (1: not a version 2 network device, 2: features refused, 3: the frame is not an ARP reply to us).
+    /// </summary>
+    public static GuestImage NetArpDriver(ulong mmioBase = VirtioMmioLayout.Base)
+    {
+        const ulong origin = GuestLayout.ImageBase;
+        const uint rxDesc = Desc, rxAvail = Avail, rxUsed = Used;
+        const uint txDesc = Desc + 0x3000, txAvail = Desc + 0x4000, txUsed = Desc + 0x5000;
+        const uint rxBuffer = Desc + 0x6000, txBuffer = Desc + 0x7000;
+        const uint frame = txBuffer + VirtioNet.HeaderSize;
+        uint b = checked((uint)mmioBase);
+        var bytes = GuestAssembler.Assemble(32, origin, g =>
+        {
+            var a = g.Asm;
+            var fail = new Iced.Intel.Label[4];
+            for (int i = 1; i < fail.Length; i++) fail[i] = g.L($"fail{i}");
+            a.cld();
+            Negotiate(g, b, VirtioNet.NetDeviceType, 1u << VirtioNet.FeatureMac, fail[1], fail[2]);
+            foreach (var (queue, desc, avail, used) in new[] { (0u, rxDesc, rxAvail, rxUsed), (1u, txDesc, txAvail, txUsed) })
+            {
+                Reg(g, b, VirtioMmioRegister.QueueSel, queue);
+                Reg(g, b, VirtioMmioRegister.QueueNum, QueueSize);
+                Reg(g, b, VirtioMmioRegister.QueueDescLow, desc);
+                Reg(g, b, VirtioMmioRegister.QueueDriverLow, avail);
+                Reg(g, b, VirtioMmioRegister.QueueDeviceLow, used);
+                Reg(g, b, VirtioMmioRegister.QueueReady, 1);
+            }
+            Reg(g, b, VirtioMmioRegister.Status, 0xf);
+
+            // The ARP request behind a zero header: broadcast, ethertype 0x0806, Ethernet/IPv4, request, our MAC and
+            // address, the target's address.
+            byte[] template =
+            [
+                .. new byte[VirtioNet.HeaderSize], 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0x08, 0x06,
+                0, 1, 0x08, 0, 6, 4, 0, 1, 0, 0, 0, 0, 0, 0, .. ArpSender, 0, 0, 0, 0, 0, 0, .. ArpTarget,
+            ];
+            for (int i = 0; i < template.Length; i++) a.mov(__byte_ptr[txBuffer + (uint)i], template[i]);
+            a.mov(eax, __dword_ptr[b + VirtioMmioRegister.Config]);
+            a.mov(__dword_ptr[frame + 6], eax);
+            a.mov(__dword_ptr[frame + 22], eax);
+            a.mov(ax, __word_ptr[b + VirtioMmioRegister.Config + 4]);
+            a.mov(__word_ptr[frame + 10], ax);
+            a.mov(__word_ptr[frame + 26], ax);
+            Descriptor(g, rxDesc, 0, rxBuffer, 2048, Write, 0);
+            a.mov(__word_ptr[rxAvail + 4], 0);
+            a.mov(__word_ptr[rxAvail + 2], 1);
+            Reg(g, b, VirtioMmioRegister.QueueNotify, 0);
+            Descriptor(g, txDesc, 0, txBuffer, (uint)template.Length, 0, 0);
+
+            // esi counts the requests made available; each goes in avail slot esi % 8, all naming descriptor 0.
+            a.xor(esi, esi);
+            var send = a.CreateLabel();
+            var wait = a.CreateLabel();
+            var got = a.CreateLabel();
+            a.Label(ref send);
+            a.mov(eax, esi);
+            a.and(eax, QueueSize - 1);
+            a.mov(__word_ptr[eax * 2 + (txAvail + 4)], 0);
+            a.inc(esi);
+            a.mov(__word_ptr[txAvail + 2], si);
+            Reg(g, b, VirtioMmioRegister.QueueNotify, 1);
+            a.mov(ecx, 300_000);
+            a.Label(ref wait);
+            a.pause();
+            a.cmp(__word_ptr[rxUsed + 2], 0);
+            a.jne(got);
+            a.dec(ecx);
+            a.jnz(wait);
+            a.jmp(send);
+
+            a.Label(ref got);
+            a.cmp(__word_ptr[rxBuffer + VirtioNet.HeaderSize + 12], 0x0608); // ethertype 0x0806, big-endian
+            a.jne(fail[3]);
+            a.cmp(__word_ptr[rxBuffer + VirtioNet.HeaderSize + 20], 0x0200); // operation 2: reply
+            a.jne(fail[3]);
+            a.mov(eax, __dword_ptr[b + VirtioMmioRegister.Config]);
+            a.cmp(__dword_ptr[rxBuffer + VirtioNet.HeaderSize + 32], eax); // target hardware address: ours
+            a.jne(fail[3]);
+            g.Print("virtio-net arp reply from ");
+            a.mov(eax, __dword_ptr[rxBuffer + VirtioNet.HeaderSize + 28]);
+            g.PrintHex32();
+            g.Print("\n");
+            a.mov(al, 0);
+            g.DebugExitWithAl();
+            for (int i = 1; i < fail.Length; i++)
+            {
+                g.Mark($"fail{i}");
+                g.Print($"virtio-net fail {i}\n");
+                a.mov(al, (byte)i);
+                g.DebugExitWithAl();
+            }
+        });
+        return new GuestImage("virtio-net-arp", bytes, origin, origin, BootMode.Protected, 1,
+            $"protected mode: drives the virtio-net card at 0x{mmioBase:x}, broadcasting an ARP request until a frame comes back, polling its used rings")
+        {
+            ExpectedResultCode = 0,
+        };
+    }
+
+    // Reset, ACKNOWLEDGE and DRIVER; a version 2 device of `deviceType` or `notDevice`; VERSION_1 and `features` (the low
+    // word) written and FEATURES_OK set, or `refused` if the device clears it.
+    private static void Negotiate(GuestAssembler g, uint b, uint deviceType, uint features, Iced.Intel.Label notDevice, Iced.Intel.Label refused)
+    {
+        var a = g.Asm;
+        Reg(g, b, VirtioMmioRegister.Status, 0);
+        Reg(g, b, VirtioMmioRegister.Status, 1);
+        Reg(g, b, VirtioMmioRegister.Status, 3);
+        a.cmp(__dword_ptr[b + VirtioMmioRegister.MagicValue], VirtioMmioRegister.Magic);
+        a.jne(notDevice);
+        a.cmp(__dword_ptr[b + VirtioMmioRegister.Version], 2);
+        a.jne(notDevice);
+        a.cmp(__dword_ptr[b + VirtioMmioRegister.DeviceId], (int)deviceType);
+        a.jne(notDevice);
+        Reg(g, b, VirtioMmioRegister.DriverFeaturesSel, 1);
+        Reg(g, b, VirtioMmioRegister.DriverFeatures, 1u << (VirtioFeature.Version1 - 32));
+        Reg(g, b, VirtioMmioRegister.DriverFeaturesSel, 0);
+        Reg(g, b, VirtioMmioRegister.DriverFeatures, features);
+        Reg(g, b, VirtioMmioRegister.Status, 0xb);
+        a.mov(eax, __dword_ptr[b + VirtioMmioRegister.Status]);
+        a.test(eax, 8);
+        a.jz(refused);
+    }
+
     private static void Reg(GuestAssembler g, uint mmioBase, uint register, uint value) =>
         g.Asm.mov(__dword_ptr[mmioBase + register], value);
 
@@ -128,9 +246,12 @@ public static class VirtioGuests
         g.Asm.mov(__dword_ptr[at + 12], (uint)(sector >> 32));
     }
 
-    private static void Descriptor(GuestAssembler g, int index, uint address, uint length, int flags, int next)
+    private static void Descriptor(GuestAssembler g, int index, uint address, uint length, int flags, int next) =>
+        Descriptor(g, Desc, index, address, length, flags, next);
+
+    private static void Descriptor(GuestAssembler g, uint table, int index, uint address, uint length, int flags, int next)
     {
-        uint at = Desc + (uint)index * SplitVirtqueue.DescriptorSize;
+        uint at = table + (uint)index * SplitVirtqueue.DescriptorSize;
         g.Asm.mov(__dword_ptr[at], address);
         g.Asm.mov(__dword_ptr[at + 4], 0);
         g.Asm.mov(__dword_ptr[at + 8], length);

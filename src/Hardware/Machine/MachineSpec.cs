@@ -43,11 +43,14 @@ public sealed record MachineSpec
     /// </summary>
     public IReadOnlyList<VirtioDiskSpec> Disks { get; init; } = [];
 
-    /// <summary>The machine's virtio-vsock device, or null; it is the virtio-mmio device after the disks.</summary>
+    /// <summary>The machine's virtio-net cards, in order: card i is virtio-mmio device <see cref="Disks"/>.Count + i.</summary>
+    public IReadOnlyList<VirtioNetSpec> Nets { get; init; } = [];
+
+    /// <summary>The machine's virtio-vsock device, or null; it is the virtio-mmio device after the disks and the network cards.</summary>
     public VirtioVsockSpec? Vsock { get; init; }
 
-    /// <summary>Virtio-mmio devices the machine has: its disks, then its vsock device.</summary>
-    public int VirtioDeviceCount => (Disks?.Count ?? 0) + (Vsock is null ? 0 : 1);
+    /// <summary>Virtio-mmio devices the machine has: its disks, then its network cards, then its vsock device.</summary>
+    public int VirtioDeviceCount => (Disks?.Count ?? 0) + (Nets?.Count ?? 0) + (Vsock is null ? 0 : 1);
 
     /// <summary>
     /// When set, <see cref="Machine.Run"/> counts every vCPU's exits and guest time in a
@@ -96,8 +99,17 @@ public sealed record MachineSpec
             throw new MachineSpecException(nameof(Disks), $"{Disks.Count} disks; a machine has at most {Devices.Virtio.VirtioMmioLayout.MaxDevices} virtio devices");
         for (int i = 0; i < Disks.Count; i++)
             if (Disks[i] is null || string.IsNullOrEmpty(Disks[i].Path)) throw new MachineSpecException($"{nameof(Disks)}[{i}]", "a disk needs an image path");
+        if (Nets is null) throw new MachineSpecException(nameof(Nets), "the network card list is required (empty for none)");
         if (VirtioDeviceCount > Devices.Virtio.VirtioMmioLayout.MaxDevices)
-            throw new MachineSpecException(nameof(Vsock), $"{VirtioDeviceCount} virtio devices; a machine has at most {Devices.Virtio.VirtioMmioLayout.MaxDevices}");
+            throw new MachineSpecException(Vsock is null ? nameof(Nets) : nameof(Vsock),
+                $"{Disks.Count} disks, {Nets.Count} network cards and {(Vsock is null ? 0 : 1)} vsock device; a machine has at most {Devices.Virtio.VirtioMmioLayout.MaxDevices} virtio devices");
+        for (int i = 0; i < Nets.Count; i++)
+        {
+            if (Nets[i] is null) throw new MachineSpecException($"{nameof(Nets)}[{i}]", "a network card needs a tap interface");
+            if (Native.TapInterfaceName.Check(Nets[i].Tap) is { } problem) throw new MachineSpecException($"{nameof(Nets)}[{i}]", $"tap '{Nets[i].Tap}': {problem}");
+            for (int j = 0; j < i; j++)
+                if (Nets[j].Tap == Nets[i].Tap) throw new MachineSpecException($"{nameof(Nets)}[{i}]", $"tap '{Nets[i].Tap}' is already card {j}'s");
+        }
         if (Vsock is { } vsock)
         {
             if (vsock.GuestCid is < Devices.Virtio.Vsock.VirtioVsock.MinimumGuestCid or > Devices.Virtio.Vsock.VirtioVsock.MaximumGuestCid)

@@ -10,12 +10,13 @@ using Actorvisor.Hardware.Native;
 namespace Actorvisor.Hardware.Machines;
 
 /// <summary>
-/// The virtio-mmio devices of one machine (its <see cref="MachineSpec.Disks"/>, then its <see cref="MachineSpec.Vsock"/>), each a transport on the device bus
+/// The virtio-mmio devices of one machine (its <see cref="MachineSpec.Disks"/>, then its <see cref="MachineSpec.Nets"/>, then
+/// its <see cref="MachineSpec.Vsock"/>), each a transport on the device bus
 /// at its <see cref="VirtioMmioLayout"/> slot, and how they reach the guest. On KVM each queue's QueueNotify write is a
 /// KVM_IOEVENTFD (data-matched on the queue index) that wakes this set's poller thread instead of the vCPU thread,
 /// and with the PC chipset each interrupt is a KVM_IRQFD write. On the software accelerator the notify write is an
 /// MMIO exit handled by the transport. Without interrupt lines (no PC chipset) the guest polls the used ring. Owns the devices (their image
-/// files), the eventfds and the poller.
+/// files and taps), the eventfds and the poller.
 /// </summary>
 public sealed class MachineVirtioDevices : IDisposable
 {
@@ -35,7 +36,7 @@ public sealed class MachineVirtioDevices : IDisposable
     /// <summary>A machine without virtio devices.</summary>
     public static MachineVirtioDevices None => new([], [], null);
 
-    /// <summary>The transports, disk i first at index i.</summary>
+    /// <summary>The transports: disk i at index i, then the network cards.</summary>
     public IReadOnlyList<VirtioMmioTransport> Transports => _transports;
 
     /// <summary>True if queue notifications and interrupts go through KVM's ioeventfd and irqfd.</summary>
@@ -55,63 +56,84 @@ public sealed class MachineVirtioDevices : IDisposable
     /// device is built, or what was made is released and the exception thrown.
     /// </summary>
     /// <exception cref="ConfinedPathException">a disk image cannot be opened.</exception>
+    /// <exception cref="SyscallException">a tap cannot be opened or created.</exception>
     public static MachineVirtioDevices Build(MachineSpec spec, IVirtualMachine vm, IPcPlatformVm? pc, DeviceBus bus, string name)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        return Build(spec.Disks, spec.Vsock, vm, pc, bus, name, spec.CountExitsAs);
+        return Build(spec.Disks, spec.Nets, spec.Vsock, vm, pc, bus, name, spec.CountExitsAs);
     }
 
     /// <summary>
-    /// Builds the devices of <paramref name="disks"/> (disk i at virtio-mmio slot i) and, if given, the vsock device
-    /// after them, and registers them on <paramref name="bus"/>. Either every device is built, or what was made is
-    /// released and the exception thrown. <paramref name="meteredAs"/> names the VM the notify exits are exported under.
+    /// Builds the devices <paramref name="disks"/> (disk i at virtio-mmio slot i), then <paramref name="nets"/>, then
+    /// <paramref name="vsock"/> if given, and registers them on <paramref name="bus"/>. Either every device is built, or
+    /// what was made is released and the exception thrown. <paramref name="meteredAs"/> names the VM the notify exits
+    /// are exported under.
     /// </summary>
     /// <exception cref="ConfinedPathException">a disk image cannot be opened.</exception>
-    public static MachineVirtioDevices Build(IReadOnlyList<VirtioDiskSpec> disks, VirtioVsockSpec? vsock, IVirtualMachine vm, IPcPlatformVm? pc,
-        DeviceBus bus, string name, string? meteredAs = null)
+    /// <exception cref="SyscallException">a tap cannot be opened or created.</exception>
+    public static MachineVirtioDevices Build(IReadOnlyList<VirtioDiskSpec> disks, IReadOnlyList<VirtioNetSpec> nets, VirtioVsockSpec? vsock,
+        IVirtualMachine vm, IPcPlatformVm? pc, DeviceBus bus, string name, string? meteredAs = null)
     {
         ArgumentNullException.ThrowIfNull(disks);
-        int deviceCount = disks.Count + (vsock is null ? 0 : 1);
-        if (deviceCount == 0) return None;
+        ArgumentNullException.ThrowIfNull(nets);
+        if (disks.Count + nets.Count + (vsock is null ? 0 : 1) == 0) return None;
         var memory = new GuestPhysicalMemory(() => vm.Memslots);
         var kvm = vm as KvmVirtualMachine;
         var owned = new List<IDisposable>();
         var transports = new List<VirtioMmioTransport>();
         var notifies = new List<(EventFd, Action)>();
+        VirtioMmioTransport Add(IVirtioDevice device)
+        {
+            int i = transports.Count;
+            ulong address = VirtioMmioLayout.AddressOf(i);
+            int irq = VirtioMmioLayout.IrqOf(i);
+            IVirtioInterrupt? interrupt = null;
+            if (kvm is { HasPcChipset: true })
+            {
+                var irqFd = new KvmIrqFdInterrupt(kvm.Fd, (uint)irq);
+                owned.Add(irqFd);
+                interrupt = irqFd;
+            }
+            else if (pc is not null)
+            {
+                interrupt = new IrqLinePulse(pc, irq);
+            }
+            var transport = new VirtioMmioTransport(device, memory, interrupt);
+            owned.Add(transport); // disposing the transport disposes the device (image file, tap, socket), after any round in progress
+            transports.Add(transport);
+            bus.RegisterMmio(address, VirtioMmioRegister.WindowSize, transport);
+            if (kvm is null) return transport;
+            for (int q = 0; q < transport.QueueCount; q++)
+            {
+                var notify = new IoEventFdRegistration(kvm.Fd, address + VirtioMmioRegister.QueueNotify, (ulong)q, $"{name}/{device.Name}/q{q}");
+                owned.Add(notify);
+                int queue = q;
+                notifies.Add((notify.Event, () => transport.Notify(queue)));
+            }
+            return transport;
+        }
         try
         {
-            for (int i = 0; i < deviceCount; i++)
+            for (int i = 0; i < disks.Count; i++)
             {
-                ulong address = VirtioMmioLayout.AddressOf(i);
-                int irq = VirtioMmioLayout.IrqOf(i);
-                IVirtioInterrupt? interrupt = null;
-                if (kvm is { HasPcChipset: true })
-                {
-                    var irqFd = new KvmIrqFdInterrupt(kvm.Fd, (uint)irq);
-                    owned.Add(irqFd);
-                    interrupt = irqFd;
-                }
-                else if (pc is not null)
-                {
-                    interrupt = new IrqLinePulse(pc, irq);
-                }
-                IVirtioDevice device;
-                if (i < disks.Count) device = new VirtioBlock(disks[i].Open(), disks[i].ReadOnly, $"vd{(char)('a' + i)}");
-                else device = vsock!.Open();
-                var transport = new VirtioMmioTransport(device, memory, interrupt);
-                owned.Add(transport); // disposing the transport closes the image or socket, after any round in progress
+                var disk = disks[i];
+                AddOrDispose(new VirtioBlock(disk.Open(), disk.ReadOnly, $"vd{(char)('a' + i)}"), Add);
+            }
+            for (int i = 0; i < nets.Count; i++)
+            {
+                var net = nets[i];
+                var tap = TapDevice.Open(net.Tap);
+                var card = new VirtioNet(tap, net.EffectiveMac, $"net{i}");
+                var transport = AddOrDispose(card, Add);
+                // A frame arriving on the tap is a receive-queue notification like the guest's own.
+                card.StartTapWatch(() => transport.Notify(VirtioNet.ReceiveQueue));
+            }
+            if (vsock is not null)
+            {
+                var device = vsock.Open();
+                var transport = AddOrDispose(device, Add);
                 // The vsock device's socket thread asks for RX rounds through the same path as a notification.
-                if (device is VirtioVsock vsockDevice) vsockDevice.SetServiceRequest(() => transport.Notify(VirtioVsock.RxQueue));
-                transports.Add(transport);
-                bus.RegisterMmio(address, VirtioMmioRegister.WindowSize, transport);
-                if (kvm is null) continue;
-                for (int q = 0; q < transport.QueueCount; q++)
-                {
-                    var notify = new IoEventFdRegistration(kvm.Fd, address + VirtioMmioRegister.QueueNotify, (ulong)q, $"{name}/{device.Name}/q{q}");
-                    owned.Add(notify);
-                    int queue = q;
-                    notifies.Add((notify.Event, () => transport.Notify(queue)));
-                }
+                device.SetServiceRequest(() => transport.Notify(VirtioVsock.RxQueue));
             }
             var poller = notifies.Count > 0 ? new EventFdPoller(notifies, $"{name}/virtio") : null;
             var devices = new MachineVirtioDevices([.. transports], owned, poller) { _meteredAs = meteredAs };
@@ -121,6 +143,17 @@ public sealed class MachineVirtioDevices : IDisposable
         catch
         {
             for (int i = owned.Count - 1; i >= 0; i--) owned[i].Dispose();
+            throw;
+        }
+    }
+
+    // The device is the transport's once the transport exists; until then this disposes it if adding fails.
+    private static VirtioMmioTransport AddOrDispose(IVirtioDevice device, Func<IVirtioDevice, VirtioMmioTransport> add)
+    {
+        try { return add(device); }
+        catch
+        {
+            (device as IDisposable)?.Dispose();
             throw;
         }
     }

@@ -7,6 +7,8 @@ public static class Errnos
 {
     /// <summary>EINTR: interrupted system call.</summary>
     public const int EINTR = 4;
+    /// <summary>EIO: input/output error.</summary>
+    public const int EIO = 5;
     /// <summary>EAGAIN: try again.</summary>
     public const int EAGAIN = 11;
     /// <summary>EEXIST: already exists.</summary>

@@ -166,7 +166,7 @@ public static class SnapshotRestore
             IReadOnlyList<IPortIoDevice> platformDevices = [];
             if (pc is not null) (i8042, platformDevices) = PcPlatformDevices.Register(bus, memory.Size, vcpuStates.Count);
             if (vm is SoftVm soft) bus.RegisterMmio(LocalApic.DefaultBase, LocalApic.WindowSize, soft.ApicWindow);
-            virtio = MachineVirtioDevices.Build(diskSpecs, null, vm, pc, bus, image.Name);
+            virtio = MachineVirtioDevices.Build(diskSpecs, [], null, vm, pc, bus, image.Name);
             // Checked again on the descriptors the devices use: the image may have changed since CheckDisk opened it.
             for (int i = 0; i < disks.Count; i++) CheckIdentity(disks[i], ((VirtioBlock)virtio.Transports[i].Device).ImageIdentity);
             IStatefulDevice[] devices = [serial, .. platformDevices.OfType<IStatefulDevice>(), .. virtio.Transports];

@@ -24,6 +24,7 @@ public static class BenchCommand
         CliBenchCommand.Create(),
         Boot(),
         Virtio(),
+        VirtioNetBenchCommand.Create(),
     };
 
     private static Command Virtio()
@@ -98,19 +99,7 @@ public static class BenchCommand
             { kernel, initrd, cmdline, memory, vcpus, marker, qemu, runs, timeout };
         command.SetAction(parse =>
         {
-            var bzImage = parse.GetValue(kernel)?.FullName
-                          ?? Directory.GetFiles("/boot", "vmlinuz-*").OrderBy(p => p, StringComparer.Ordinal).LastOrDefault();
-            if (bzImage is null || !File.Exists(bzImage))
-            {
-                Console.Error.WriteLine($"actorvisor: --kernel: {bzImage ?? "no /boot/vmlinuz-*"} does not exist");
-                return ExitCodes.Usage;
-            }
-            var initramfs = parse.GetValue(initrd)!;
-            if (!initramfs.Exists)
-            {
-                Console.Error.WriteLine($"actorvisor: --initrd: {initramfs.FullName} does not exist");
-                return ExitCodes.Usage;
-            }
+            if (LinuxFiles(parse.GetValue(kernel), parse.GetValue(initrd)!) is not (string bzImage, FileInfo initramfs)) return ExitCodes.Usage;
             if (!ByteSize.TryParse(parse.GetValue(memory)!, out var memoryBytes, out var sizeError))
             {
                 Console.Error.WriteLine($"actorvisor: --memory: {sizeError}");
@@ -264,6 +253,26 @@ public static class BenchCommand
         var rounds = new Option<int>("--rounds") { Description = "measured rounds of each side, alternated after a warm-up round (median, min and max are reported)", DefaultValueFactory = _ => 5 };
         rounds.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 5) r.AddError("--rounds must be at least 5"); });
         return rounds;
+    }
+
+    /// <summary>
+    /// A Linux bench's kernel (<paramref name="kernel"/>, or the newest /boot/vmlinuz-*) and initramfs, both existing; null
+    /// (with the reason on standard error) if either does not.
+    /// </summary>
+    internal static (string Kernel, FileInfo Initrd)? LinuxFiles(FileInfo? kernel, FileInfo initrd)
+    {
+        var bzImage = kernel?.FullName ?? Directory.GetFiles("/boot", "vmlinuz-*").OrderBy(p => p, StringComparer.Ordinal).LastOrDefault();
+        if (bzImage is null || !File.Exists(bzImage))
+        {
+            Console.Error.WriteLine($"actorvisor: --kernel: {bzImage ?? "no /boot/vmlinuz-*"} does not exist");
+            return null;
+        }
+        if (!initrd.Exists)
+        {
+            Console.Error.WriteLine($"actorvisor: --initrd: {initrd.FullName} does not exist");
+            return null;
+        }
+        return (bzImage, initrd);
     }
 
     private static int Print(IReadOnlyList<(string Key, string Value)> figures)

@@ -49,4 +49,13 @@ public static class CommonOptions
         Arity = ArgumentArity.ZeroOrMore,
         AllowMultipleArgumentsPerToken = false,
     };
+
+    /// <summary>--net tap=NAME[,mac=..], repeatable: a virtio-net card on a host tap interface.</summary>
+    public static Option<string[]> Net() => new("--net")
+    {
+        Description = "a virtio-net card (virtio-mmio) on host tap interface NAME, created if there is none (needs CAP_NET_ADMIN; the host sets its address); "
+                      + ",mac=XX:XX:XX:XX:XX:XX sets the card's address (default: derived from NAME); repeat for more (eth0, eth1, ...)",
+        Arity = ArgumentArity.ZeroOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
 }

@@ -53,6 +53,7 @@ public static class RunCommand
         {
             Description = "with --kernel: also announce each virtio device on the kernel command line (virtio_mmio.device=), for a kernel built with CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES booted without ACPI; the ACPI tables announce them otherwise",
         };
+        var net = CommonOptions.Net();
         var entry = new Option<string?>("--entry") { Description = "entry point (default: the load address, or the ELF header's)" };
         var memory = new Option<string>("--memory") { Description = "guest RAM, e.g. 64M", DefaultValueFactory = _ => "64M" };
         var vcpus = new Option<int>("--vcpus") { Description = $"number of vCPUs (1..{GuestLayout.MaxVcpus})", DefaultValueFactory = _ => 1 };
@@ -74,7 +75,7 @@ public static class RunCommand
         var timeout = CommonOptions.Timeout();
         var command = new Command("run", "Run a guest image; the exit code is the byte the guest wrote to the debug-exit port (0xf4)")
         {
-            image, kernel, initrd, cmdline, module, disk, vsock, vsockSocket, virtioCommandLine, format, mode, loadAddress, entry, memory, vcpus, platform, testDevice, accelerator, timeout,
+            image, kernel, initrd, cmdline, module, disk, net, vsock, vsockSocket, virtioCommandLine, format, mode, loadAddress, entry, memory, vcpus, platform, testDevice, accelerator, timeout,
         };
         command.SetAction(async (parse, _) =>
         {
@@ -83,6 +84,13 @@ public static class RunCommand
             catch (ArgumentException e)
             {
                 Console.Error.WriteLine($"actorvisor: --disk: {e.Message}");
+                return ExitCodes.Usage;
+            }
+            List<VirtioNetSpec> nets;
+            try { nets = [.. (parse.GetValue(net) ?? []).Select(VirtioNetSpec.Parse)]; }
+            catch (ArgumentException e)
+            {
+                Console.Error.WriteLine($"actorvisor: --net: {e.Message}");
                 return ExitCodes.Usage;
             }
             VirtioVsockSpec? vsockSpec = null;
@@ -114,7 +122,7 @@ public static class RunCommand
                 if (RefuseLinux(linux, parse.GetValue(accelerator)) is { } refused) return refused;
                 return await RunLinuxAsync(linux, parse.GetValue(initrd), parse.GetValue(cmdline) ?? DefaultCommandLine, parse.GetValue(image),
                     parse.GetResult(memory) is null or { Implicit: true } ? LinuxDefaultMemory : parse.GetValue(memory)!,
-                    parse.GetValue(vcpus), parse.GetValue(accelerator), TimeSpan.FromSeconds(parse.GetValue(timeout)), disks, vsockSpec, parse.GetValue(virtioCommandLine));
+                    parse.GetValue(vcpus), parse.GetValue(accelerator), TimeSpan.FromSeconds(parse.GetValue(timeout)), disks, nets, vsockSpec, parse.GetValue(virtioCommandLine));
             }
             var problems = new List<string>();
             if (parse.GetValue(image) is not { } file)
@@ -164,7 +172,7 @@ public static class RunCommand
             var spec = new MachineSpec
             {
                 Image = bootable, MemoryBytes = memoryBytes, VcpuCount = vcpuCount, BootMode = requestedMode ?? bootable.BootMode, Entry = start, LoadAddress = load,
-                Disks = disks, Vsock = vsockSpec,
+                Disks = disks, Nets = nets, Vsock = vsockSpec,
             };
             return await new GuestLauncher(Console.Out, Console.Error)
                 .LaunchAsync(parse.GetValue(accelerator), spec, TimeSpan.FromSeconds(parse.GetValue(timeout)));
@@ -200,7 +208,7 @@ public static class RunCommand
     }
 
     private static async Task<int> RunLinuxAsync(FileInfo kernel, FileInfo? initrd, string commandLine, FileInfo? image, string memory, int vcpus,
-        AcceleratorPreference accelerator, TimeSpan timeout, IReadOnlyList<VirtioDiskSpec> disks, VirtioVsockSpec? vsock, bool announceOnCommandLine)
+        AcceleratorPreference accelerator, TimeSpan timeout, IReadOnlyList<VirtioDiskSpec> disks, IReadOnlyList<VirtioNetSpec> nets, VirtioVsockSpec? vsock, bool announceOnCommandLine)
     {
         var problems = new List<string>();
         if (image is not null) problems.Add("--image and --kernel exclude each other");
@@ -213,10 +221,10 @@ public static class RunCommand
             foreach (var p in problems) Console.Error.WriteLine($"actorvisor: {p}");
             return ExitCodes.Usage;
         }
-        var line = LinuxCommandLine(commandLine, disks.Count + (vsock is null ? 0 : 1), announceOnCommandLine);
+        var line = LinuxCommandLine(commandLine, disks.Count + nets.Count + (vsock is null ? 0 : 1), announceOnCommandLine);
         var spec = new MachineSpec
         {
-            Image = new LinuxKernelImage(kernel.FullName, initrd?.FullName, line, vcpus), MemoryBytes = memoryBytes, VcpuCount = vcpus, Disks = disks, Vsock = vsock,
+            Image = new LinuxKernelImage(kernel.FullName, initrd?.FullName, line, vcpus), MemoryBytes = memoryBytes, VcpuCount = vcpus, Disks = disks, Nets = nets, Vsock = vsock,
         };
         return await new GuestLauncher(Console.Out, Console.Error, Console.OpenStandardInput()).LaunchAsync(accelerator, spec, timeout);
     }

@@ -37,6 +37,7 @@ public static class VmCommand
         var module = CommonOptions.Module();
         var disk = CommonOptions.Disk();
         var vsock = CommonOptions.Vsock();
+        var net = CommonOptions.Net();
         var on = new Option<string?>("--on") { Description = "the node to create it on (default: placement picks the node with the most free capacity)" };
         var cpuLimit = new Option<double?>("--cpu-limit") { Description = "the most CPU time its vCPUs may use together, in CPUs (e.g. 0.5: half a core; default: no limit)" };
         var start = new Option<bool>("--start") { Description = "start it once created" };
@@ -51,7 +52,7 @@ public static class VmCommand
         var connection = new ClusterConnectionOptions();
         var command = new Command("create", "Create a VM (placed on the hypervisor with the most free capacity unless --on is given)")
         {
-            name, image, vcpus, memory, mode, format, cmdline, module, disk, vsock, on, cpuLimit, start, restart, snapshotOnStop,
+            name, image, vcpus, memory, mode, format, cmdline, module, disk, net, vsock, on, cpuLimit, start, restart, snapshotOnStop,
         };
         connection.AddTo(command);
         command.SetAction((parse, ct) =>
@@ -60,10 +61,11 @@ public static class VmCommand
                 return Task.FromResult(Usage($"--memory: {sizeError}"));
             var modules = parse.GetValue(module);
             var disks = parse.GetValue(disk);
+            var nets = parse.GetValue(net);
             var spec = new ApiVmSpec(parse.GetValue(name)!, parse.GetValue(vcpus), bytes, parse.GetValue(image)!, parse.GetValue(mode), parse.GetValue(on),
                 parse.GetValue(format), parse.GetValue(cmdline), modules is { Length: > 0 } ? modules : null, parse.GetValue(restart), parse.GetValue(cpuLimit),
                 Disks: disks is { Length: > 0 } ? disks : null, SnapshotOnStop: parse.GetValue(snapshotOnStop) ? true : null,
-                VsockCid: parse.GetValue(vsock));
+                Nets: nets is { Length: > 0 } ? nets : null, VsockCid: parse.GetValue(vsock));
             var request = new CreateVmRequest(spec);
             if (ApiValidator.Validate(request, HardwareSpecLimits.Current) is { } invalid) return Task.FromResult(Usage(OptionOf(invalid)));
             return ClusterCliRunner.RunAsync(parse, connection, async (client, json) =>
@@ -291,6 +293,7 @@ public static class VmCommand
         { } f when f.StartsWith("spec.modules", StringComparison.Ordinal) => "--module" + error.Message[f.Length..],
         { } f when f.StartsWith("spec.disks", StringComparison.Ordinal) => "--disk" + error.Message[f.Length..],
         "spec.vsockCid" => "--vsock" + error.Message["spec.vsockCid".Length..],
+        { } f when f.StartsWith("spec.nets", StringComparison.Ordinal) => "--net" + error.Message[f.Length..],
         _ => error.Message,
     };
 

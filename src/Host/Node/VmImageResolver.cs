@@ -111,7 +111,17 @@ public sealed class VmImageResolver : IDisposable
             }
             disks.Add(disk!);
         }
-        var machine = new MachineSpec { Image = image, MemoryBytes = spec.MemoryBytes, VcpuCount = spec.Vcpus, BootMode = requested, Disks = disks, Vsock = vsock };
+        var nets = new List<VirtioNetSpec>();
+        for (int i = 0; i < (spec.Nets?.Count ?? 0); i++)
+        {
+            try { nets.Add(VirtioNetSpec.Parse(spec.Nets![i])); }
+            catch (ArgumentException e)
+            {
+                (image as IDisposable)?.Dispose();
+                return (null, ApiErrorReply.Invalid($"spec.nets[{i}]", e.Message));
+            }
+        }
+        var machine = new MachineSpec { Image = image, MemoryBytes = spec.MemoryBytes, VcpuCount = spec.Vcpus, BootMode = requested, Disks = disks, Nets = nets, Vsock = vsock };
         try
         {
             machine.Validate();
@@ -126,6 +136,8 @@ public sealed class VmImageResolver : IDisposable
                 nameof(MachineSpec.BootMode) => "spec.bootMode",
                 nameof(MachineSpec.Disks) => "spec.disks",
                 nameof(MachineSpec.Vsock) or "Vsock.GuestCid" or "Vsock.SocketPath" => "spec.vsockCid",
+                nameof(MachineSpec.Nets) => "spec.nets",
+                { } p when p.StartsWith(nameof(MachineSpec.Nets) + "[", StringComparison.Ordinal) => "spec.nets" + p[nameof(MachineSpec.Nets).Length..],
                 _ => "spec.image",
             };
             return (null, ApiErrorReply.Invalid(field, e.Message));

@@ -25,7 +25,7 @@ public sealed class ApiSerializerTests : IDisposable
     private IEnumerable<IApiMessage> Samples()
     {
         var vm = new VmInfo("web-1", "n1", VmStatus.Running, 2, 32UL << 20, "hello", null);
-        var spec = new ApiVmSpec("web-1", 2, 32UL << 20, "/images/a.elf", "long", "n2");
+        var spec = new ApiVmSpec("web-1", 2, 32UL << 20, "/images/a.elf", "long", "n2", Nets: ["tap=tap0,mac=52:54:00:12:34:56"]);
         return
         [
             new CreateVmRequest(spec) { Token = "tok" },

@@ -20,6 +20,7 @@ public class ApiValidatorTests
         Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { CpuLimit = 0.25 }), Limits));
         Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Vcpus = 2, CpuLimit = 2 }), Limits));
         Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Disks = ["root.img", "/var/lib/actorvisor/images/data.img,ro", "scratch.img,rw"] }), Limits));
+        Assert.Null(ApiValidator.Validate(new CreateVmRequest(Good with { Nets = ["tap=tap0", "tap=br-guest.1,mac=52:54:00:AB:cd:ef", "mac=02-00-00-00-00-01,tap=t2"] }), Limits));
         Assert.Null(ApiValidator.Validate(new StartVmRequest("a.b_c-1"), Limits));
         Assert.Null(ApiValidator.Validate(new StartVmRequest("a") { DeadlineMs = 2000 }, Limits));
         Assert.Null(ApiValidator.Validate(new ListVmsRequest(), Limits));
@@ -39,6 +40,23 @@ public class ApiValidatorTests
     public void The_disk_count_the_client_accepts_is_the_machines_virtio_slot_count()
     {
         Assert.Equal(Actorvisor.Hardware.Devices.Virtio.VirtioMmioLayout.MaxDevices, ApiValidator.MaxDisks);
+    }
+
+    [Theory]
+    [InlineData("tap=tap0")]
+    [InlineData("tap=br-guest.1,mac=52:54:00:AB:cd:ef")]
+    [InlineData("tap=t0,bridge=br0")]
+    [InlineData("tap=abcdefghijklmnop")]
+    [InlineData("tap=t0,mac=01:00:5e:00:00:01")]
+    [InlineData("tap=t0,mac=52:54-00:00:00:01")]
+    [InlineData("mac=52:54:00:00:00:01")]
+    public void The_client_and_the_node_agree_on_network_cards(string card)
+    {
+        bool clientAccepts = ApiValidator.Validate(new CreateVmRequest(Good with { Nets = [card] }), Limits) is null;
+        bool nodeAccepts;
+        try { Actorvisor.Hardware.Machines.VirtioNetSpec.Parse(card); nodeAccepts = true; }
+        catch (ArgumentException) { nodeAccepts = false; }
+        Assert.Equal(nodeAccepts, clientAccepts);
     }
 
     public static TheoryData<string, ApiRequest> BadRequests() => new()
@@ -82,6 +100,18 @@ public class ApiValidatorTests
         { "spec.vsockCid", new CreateVmRequest(Good with { VsockCid = 2 }) },
         { "spec.vsockCid", new CreateVmRequest(Good with { VsockCid = 0xffff_ffff }) },
         { "spec.disks[0]", new CreateVmRequest(Good with { Disks = [new string('a', 5000)] }) },
+        { "spec.nets", new CreateVmRequest(Good with { Disks = Enumerable.Repeat("d.img", 6).ToList(), Nets = ["tap=a", "tap=b"] }) },
+        { "spec.nets[0]", new CreateVmRequest(Good with { Nets = [""] }) },
+        { "spec.nets[0]", new CreateVmRequest(Good with { Nets = ["mac=52:54:00:00:00:01"] }) },
+        { "spec.nets[0]", new CreateVmRequest(Good with { Nets = ["tap=abcdefghijklmnop"] }) },
+        { "spec.nets[0]", new CreateVmRequest(Good with { Nets = ["tap=a/b"] }) },
+        { "spec.nets[0]", new CreateVmRequest(Good with { Nets = ["tap=.."] }) },
+        { "spec.nets[0]", new CreateVmRequest(Good with { Nets = ["tap=t0,bridge=br0"] }) },
+        { "spec.nets[0]", new CreateVmRequest(Good with { Nets = ["tap=t0,tap=t1"] }) },
+        { "spec.nets[0]", new CreateVmRequest(Good with { Nets = ["tap=t0,mac=01:00:5e:00:00:01"] }) },
+        { "spec.nets[0]", new CreateVmRequest(Good with { Nets = ["tap=t0,mac=52:54:00:00:00"] }) },
+        { "spec.nets[0]", new CreateVmRequest(Good with { Nets = ["tap=t0,mac=52:54-00:00:00:01"] }) },
+        { "spec.nets[1]", new CreateVmRequest(Good with { Nets = ["tap=t0", "tap=t0"] }) },
         { "name", new StartVmRequest("") },
         { "name", new PauseVmRequest(null!) },
         { "name", new ResumeVmRequest("a b") },

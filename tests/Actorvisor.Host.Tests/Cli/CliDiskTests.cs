@@ -55,4 +55,19 @@ public sealed class CliDiskTests : IDisposable
         Assert.True(r.ExitCode == ExitCodes.Usage, r.ToString());
         Assert.Contains(message, r.Stderr);
     }
+
+    [Theory]
+    [InlineData("tap=t0,bridge=br0", "not a network option")]
+    [InlineData("mac=52:54:00:00:00:01", "names no tap interface")]
+    [InlineData("tap=abcdefghijklmnop", "at most 15 characters")]
+    [InlineData("tap=t0,mac=01:00:5e:00:00:01", "multicast")]
+    public async Task A_bad_network_card_is_a_usage_error(string net, string message)
+    {
+        var (image, _) = Files();
+        var r = await CliProcess.RunAsync("run", "--image", image, "--format", "flat", "--mode", "protected", "--load-address", "0x100000",
+            "--net", net, "--accelerator", "software");
+        Assert.True(r.ExitCode == ExitCodes.Usage, r.ToString());
+        Assert.Contains($"--net: ", r.Stderr);
+        Assert.Contains(message, r.Stderr);
+    }
 }

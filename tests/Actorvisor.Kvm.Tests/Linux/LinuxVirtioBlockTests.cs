@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.RegularExpressions;
 using Actorvisor.Hardware.Devices;
 using Actorvisor.Hardware.Images.Linux;
@@ -43,9 +42,9 @@ public sealed partial class LinuxVirtioBlockTests : IDisposable
     [Fact]
     public void Debian_kernel_finds_the_virtio_mmio_disk_through_acpi_reads_ext4_from_it_and_a_second_boot_finds_what_it_wrote()
     {
-        var (kernel, release) = LinuxModules.Kernel();
+        var (kernel, moduleDir) = LinuxTestInitramfs.L1Kernel();
         var initrd = Path.Combine(_dir, "initramfs.cpio");
-        File.WriteAllBytes(initrd, BuildInitramfs($"/lib/modules/{release}"));
+        File.WriteAllBytes(initrd, LinuxTestInitramfs.Build(moduleDir, Modules, Init));
 
         var hostToken = Guid.NewGuid().ToString("N");
         var disk = MakeExt4Disk(hostToken);
@@ -111,11 +110,8 @@ public sealed partial class LinuxVirtioBlockTests : IDisposable
         return stdout.Result;
     }
 
-    // busybox, /init, and the modules with what they need (from modules.dep), in load order.
-    private static byte[] BuildInitramfs(string moduleDir)
-    {
-        var order = LinuxModules.LoadOrder(moduleDir, Modules);
-        const string init = """
+    // Loads the modules, mounts the disk, prints the host's token, writes its own (first boot) or prints it (second).
+    private const string Init = """
             #!/bin/busybox sh
             /bin/busybox --install -s /bin
             export PATH=/bin
@@ -143,15 +139,6 @@ public sealed partial class LinuxVirtioBlockTests : IDisposable
             sync
             reboot -f
             """;
-        var archive = new NewcArchive()
-            .Directory("bin").Directory("dev").Directory("proc").Directory("modules")
-            .CharacterDevice("dev/console", 5, 1)
-            .File("bin/busybox", File.ReadAllBytes("/usr/bin/busybox"))
-            .File("init", Encoding.ASCII.GetBytes(init.Replace("\r\n", "\n") + "\n"))
-            .File("modules.order", Encoding.ASCII.GetBytes(string.Join('\n', order.Select(Path.GetFileName)) + "\n"), 0x1a4);
-        foreach (var path in order) archive.File("modules/" + Path.GetFileName(path), File.ReadAllBytes(Path.Combine(moduleDir, path)), 0x1a4);
-        return archive.Build();
-    }
 
     private static string Tail(string output) => output.Length > 4000 ? output[^4000..] : output;
 

@@ -9,7 +9,7 @@ namespace Actorvisor.Host.Api.V1;
 /// API's to know: it comes as <see cref="VmSpecLimits"/> from whoever knows the nodes' hardware (the gateway, the CLI);
 /// without them only the checks that need no such knowledge are made, and the node makes the rest.
 /// </summary>
-public static class ApiValidator
+public static partial class ApiValidator
 {
     /// <summary>The longest VM or node name.</summary>
     public const int MaxNameLength = 64;
@@ -115,7 +115,9 @@ public static class ApiValidator
             return ApiErrorReply.Invalid("spec.restart", $"'{Printable(restart)}' is not a restart policy ({string.Join(", ", RestartPolicies)})");
         if (spec.VsockCid is { } cid && cid is < MinVsockCid or > MaxVsockCid)
             return ApiErrorReply.Invalid("spec.vsockCid", $"{cid} is reserved or too large: a guest CID is {MinVsockCid}..{MaxVsockCid}");
-        return Disks(spec.Disks);
+        if (spec.VsockCid is not null && (spec.Disks?.Count ?? 0) + (spec.Nets?.Count ?? 0) + 1 > MaxDisks)
+            return ApiErrorReply.Invalid("spec.vsockCid", $"a vsock device after {spec.Disks?.Count ?? 0} disks and {spec.Nets?.Count ?? 0} network cards; a machine has at most {MaxDisks} virtio devices");
+        return Disks(spec.Disks) ?? Nets(spec.Nets, spec.Disks?.Count ?? 0);
     }
 
     /// <summary>The smallest guest CID (0-2 are the hypervisor's, the loopback's and the host's).</summary>
@@ -124,7 +126,43 @@ public static class ApiValidator
     /// <summary>The largest guest CID (0xffffffff is VMADDR_CID_ANY).</summary>
     public const ulong MaxVsockCid = 0xffff_fffe;
 
-    /// <summary>The most virtio-blk disks a spec may name (the machine's virtio-mmio slots).</summary>
+    // Each card "tap=NAME[,mac=..]", and no more virtio devices than the machine has slots. The node parses the same form
+    // (VirtioNetSpec.Parse); the rules are repeated here because the API knows nothing of the hardware layer.
+    private static ApiErrorReply? Nets(IReadOnlyList<string>? nets, int disks)
+    {
+        if (nets is null) return null;
+        if (disks + nets.Count > MaxDisks)
+            return ApiErrorReply.Invalid("spec.nets", $"has {nets.Count} network cards after {disks} disks; a machine has at most {MaxDisks} virtio devices");
+        var taps = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < nets.Count; i++)
+        {
+            string field = $"spec.nets[{i}]";
+            string? tap = null, mac = null;
+            foreach (var part in (nets[i] ?? "").Split(','))
+            {
+                int eq = part.IndexOf('=');
+                string key = eq < 0 ? part : part[..eq], value = eq < 0 ? "" : part[(eq + 1)..];
+                if (key == "tap" && tap is null) tap = value;
+                else if (key == "mac" && mac is null) mac = value;
+                else return ApiErrorReply.Invalid(field, $"'{Printable(key)}' is not a network option or is repeated (expected tap=NAME[,mac=..])");
+            }
+            if (tap is null) return ApiErrorReply.Invalid(field, "names no tap interface (expected tap=NAME[,mac=..])");
+            if (tap.Length is 0 or > MaxTapNameLength || tap is "." or ".." || !tap.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+                return ApiErrorReply.Invalid(field, $"tap '{Printable(tap)}' is not an interface name (1 to {MaxTapNameLength} letters, digits, '-', '_' or '.')");
+            if (!taps.Add(tap)) return ApiErrorReply.Invalid(field, $"tap '{tap}' is already another card's");
+            if (mac is not null && !(MacPattern().IsMatch(mac) && (Convert.ToByte(mac[..2], 16) & 1) == 0))
+                return ApiErrorReply.Invalid(field, $"'{Printable(mac)}' is not a unicast MAC address (six hexadecimal bytes, e.g. 52:54:00:12:34:56)");
+        }
+        return null;
+    }
+
+    /// <summary>The longest tap interface name (IFNAMSIZ less the NUL).</summary>
+    public const int MaxTapNameLength = 15;
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[0-9a-fA-F]{2}((:[0-9a-fA-F]{2}){5}|(-[0-9a-fA-F]{2}){5})$")]
+    private static partial System.Text.RegularExpressions.Regex MacPattern();
+
+    /// <summary>The most virtio-blk disks a spec may name (the machine's virtio-mmio slots, which network cards share).</summary>
     public const int MaxDisks = 7;
 
     // Each disk "FILE[,ro]" (or "FILE,rw"): a file named like an image, at most MaxDisks of them. The node parses the same form.

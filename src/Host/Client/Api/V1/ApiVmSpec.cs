@@ -50,7 +50,11 @@ namespace Actorvisor.Host.Api.V1;
 /// The guest's CID on a virtio-vsock device (3..4294967294), the virtio-mmio device after the disks; null for none. The
 /// node makes its Unix socket in its run directory (<c>run/vsock/NAME.sock</c>; host port P is <c>NAME.sock_P</c>).
 /// </param>
+/// <param name="Nets">
+/// Virtio-net cards, each "tap=NAME[,mac=XX:XX:XX:XX:XX:XX]": the node's tap interface NAME (created if it has none),
+/// the card's MAC (default: derived from NAME); the cards follow the disks among the virtio-mmio devices. Null for none.
+/// </param>
 public sealed record ApiVmSpec(string Name, int Vcpus, ulong MemoryBytes, string Image, string? BootMode = null, string? Node = null,
     string? Format = null, string? CommandLine = null, IReadOnlyList<string>? Modules = null, string? Restart = null, double? CpuLimit = null,
     string? RestoreFrom = null, string? RestoreMode = null, IReadOnlyList<string>? Disks = null, bool? SnapshotOnStop = null,
-    ulong? VsockCid = null);
+    ulong? VsockCid = null, IReadOnlyList<string>? Nets = null);
