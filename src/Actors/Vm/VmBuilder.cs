@@ -74,9 +74,11 @@ internal static class VmBuilder
         var memslotTable = new MemslotTable(parts.Vm, view, gracePeriod);
         view.Publish(parts.Vm.Memslots);
         var router = parts.AsyncPf;
+        // Every vCPU of this build counts into one run: a VM's exit count is its current run's (HardwareMeter.CurrentRuns).
+        long run = Hardware.Metrics.HardwareMeter.NewRun();
         var loops = parts.RunnableVcpus
             .Select(cpu => new VcpuRunLoop(cpu, parts.ExitHandler, $"{hardware.Name}/vcpu{cpu.Id}", parts.EffectiveFlushTlb,
-                ThreadStarted(parts, cpu.Id), new Hardware.Metrics.VcpuExitCounters(hardware.Name, cpu)))
+                ThreadStarted(parts, cpu.Id), new Hardware.Metrics.VcpuExitCounters(hardware.Name, cpu, run)))
             .ToArray();
         foreach (var loop in loops) loop.JoinGracePeriod(gracePeriod);
         var memslots = context.Watch(context.ActorOf(MemslotSetActor.Props(memslotTable), "memslots"));

@@ -26,6 +26,8 @@ public sealed class Machine : IDisposable
     public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
 
     private readonly IReadOnlyList<IVirtualCpu> _vcpus;
+    // This run's identity for the exit counters of its vCPUs (a new one each Run).
+    private long _run;
     private readonly object _runGate = new();
     private readonly ManualResetEventSlim _allStopped = new(true);
     private volatile bool _stopRequested;
@@ -122,6 +124,7 @@ public sealed class Machine : IDisposable
         }
 
         var exits = new VcpuExit?[_vcpus.Count];
+        _run = Metrics.HardwareMeter.NewRun();
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < _vcpus.Count; i++)
         {
@@ -156,7 +159,7 @@ public sealed class Machine : IDisposable
     private void RunVcpu(int index, VcpuExit?[] exits)
     {
         var vcpu = _vcpus[index];
-        using var counters = Spec.CountExitsAs is { } name ? new Metrics.VcpuExitCounters(name, vcpu) : null;
+        using var counters = Spec.CountExitsAs is { } name ? new Metrics.VcpuExitCounters(name, vcpu, _run) : null;
         IExitHandler handler = counters?.Wrap(Bus) ?? Bus;
         try
         {

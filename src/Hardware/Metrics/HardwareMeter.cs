@@ -30,6 +30,7 @@ public static class HardwareMeter
     private static readonly List<(MachineVirtioDevices Devices, long EndedAt)> s_endedVirtio = [];
     // The counts of MMUs already disposed, so the node-wide MMU counters never go down.
     private static MmuCounters s_retiredMmus;
+    private static long s_runs;
 
     static HardwareMeter()
     {
@@ -68,6 +69,23 @@ public static class HardwareMeter
             }
         }
     }
+
+    /// <summary>
+    /// The counters of each VM's current run only: of the VM's exported counters, those of its latest
+    /// <see cref="VcpuExitCounters.Run"/> (a VM that ended: its last run, while it is retained). What a VM's exit count
+    /// means in the API and the web view; /metrics exports every run (<see cref="ExportedVcpus"/>).
+    /// </summary>
+    public static IReadOnlyList<VcpuExitCounters> CurrentRuns()
+    {
+        var exported = ExportedVcpus;
+        var latest = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var c in exported)
+            if (!latest.TryGetValue(c.Vm, out var run) || c.Run > run) latest[c.Vm] = c.Run;
+        return [.. exported.Where(c => latest[c.Vm] == c.Run)];
+    }
+
+    /// <summary>A new run's identity for <see cref="VcpuExitCounters"/>: larger than every one handed out before in this process.</summary>
+    public static long NewRun() => Interlocked.Increment(ref s_runs);
 
     internal static void Register(VcpuExitCounters counters)
     {

@@ -21,10 +21,21 @@ public sealed class VcpuExitCounters : IDisposable
     private long _guestTicks;
     private int _disposed;
 
-    /// <summary>Counters for vCPU <paramref name="cpu"/> of the VM <paramref name="vm"/>, registered for export.</summary>
+    /// <summary>Counters for vCPU <paramref name="cpu"/> of the VM <paramref name="vm"/>, a run of its own (one vCPU), registered for export.</summary>
     public VcpuExitCounters(string vm, Accel.IVirtualCpu cpu)
+        : this(vm, cpu, HardwareMeter.NewRun())
     {
+    }
+
+    /// <summary>
+    /// Counters for vCPU <paramref name="cpu"/> of the VM <paramref name="vm"/> in its run <paramref name="run"/> (from
+    /// <see cref="HardwareMeter.NewRun"/>, the same for every vCPU of one build of the VM), registered for export.
+    /// </summary>
+    public VcpuExitCounters(string vm, Accel.IVirtualCpu cpu, long run)
+    {
+        ArgumentNullException.ThrowIfNull(cpu);
         Vm = vm;
+        Run = run;
         Vcpu = cpu.Id;
         _cpuCounts = cpu.ExitCounts is not null;
         _handled = cpu.ExitCounts ?? new Accel.VcpuExitCounts();
@@ -40,6 +51,9 @@ public sealed class VcpuExitCounters : IDisposable
     /// <summary>The VM's name (the <c>vm</c> tag).</summary>
     public string Vm { get; }
 
+    /// <summary>The run of the VM these counters belong to: a later build (a restart, or a VM created again under the same name) has a larger one.</summary>
+    public long Run { get; }
+
     /// <summary>The vCPU index (the <c>vcpu</c> tag).</summary>
     public int Vcpu { get; }
 
@@ -48,6 +62,9 @@ public sealed class VcpuExitCounters : IDisposable
 
     /// <summary>MMIO exits handled.</summary>
     public long Mmio => Volatile.Read(ref _handled.Mmio);
+
+    /// <summary>Every exit of every kind: port I/O, MMIO, HLT, kicks and the others.</summary>
+    public long Total => PortIo + Mmio + Hlt + Interrupted + Other;
 
     /// <summary>HLT exits.</summary>
     public long Hlt => Volatile.Read(ref _hlt);

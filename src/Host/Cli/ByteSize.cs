@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 
 namespace Actorvisor.Host.Cli;
 
-/// <summary>Parses sizes written the way operators write them: 64M, 1G, 512KiB, 4096, 0x10000.</summary>
+/// <summary>Sizes written the way operators write them: parses 64M, 1G, 512KiB, 4096, 0x10000; prints "64 MiB", "1.5 GiB".</summary>
 public static partial class ByteSize
 {
     [GeneratedRegex(@"^\s*(?<n>0x[0-9a-f_]+|[0-9_]+)\s*(?<unit>[kmg])?(i?b)?\s*$", RegexOptions.IgnoreCase)]
@@ -34,4 +34,8 @@ public static partial class ByteSize
             ? ulong.TryParse(t.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value)
             : ulong.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out value);
     }
+
+    /// <summary>"64 MiB", "1.5 GiB".</summary>
+    public static string Print(ulong bytes) =>
+        bytes >= 1UL << 30 ? (bytes / (double)(1UL << 30)).ToString("0.## 'GiB'", CultureInfo.InvariantCulture) : (bytes / (double)(1UL << 20)).ToString("0.## 'MiB'", CultureInfo.InvariantCulture);
 }

@@ -83,12 +83,8 @@ public static class ClusterCliRunner
     }
 
     /// <summary>"64 MiB", "1.5 GiB".</summary>
-    public static string Size(ulong bytes) => bytes >= 1UL << 30 ? $"{bytes / (double)(1UL << 30):0.##} GiB" : $"{bytes / (double)(1UL << 20):0.##} MiB";
+    public static string Size(ulong bytes) => ByteSize.Print(bytes);
 
     /// <summary>Names the nodes that did not answer in time (nothing when every node did); <paramref name="consequence"/> says what that leaves out.</summary>
-    public static void PrintUnanswered(IReadOnlyList<string>? nodes, string consequence)
-    {
-        if (nodes is { Count: > 0 })
-            AnsiConsole.MarkupLine($"[yellow]no answer in time from: {Markup.Escape(string.Join(", ", nodes))} ({Markup.Escape(consequence)})[/]");
-    }
+    public static void PrintUnanswered(IReadOnlyList<string>? nodes, string consequence) => VmTables.PrintUnanswered(nodes, consequence);
 }

@@ -13,6 +13,9 @@ public sealed class ClusterConnectionOptions
     /// <summary>The contact node used when neither --node nor ACTORVISOR_NODE is given.</summary>
     public const string DefaultNode = "127.0.0.1:4053";
 
+    /// <summary>Seconds a request may take when --timeout is not given.</summary>
+    public const double DefaultTimeoutSeconds = 30;
+
     /// <summary>--node [cluster@]host:port[,host:port...]</summary>
     public Option<string?> Node { get; } = new("--node") { Description = $"contact node(s), [CLUSTER@]HOST:PORT, comma-separated (env ACTORVISOR_NODE; default {DefaultNode})" };
 
@@ -35,7 +38,7 @@ public sealed class ClusterConnectionOptions
     public Option<string?> TlsCa { get; } = new("--tls-ca") { Description = "CA certificate the nodes' certificates are issued by (env ACTORVISOR_TLS_CA)" };
 
     /// <summary>--timeout SECONDS</summary>
-    public Option<double> Timeout { get; } = new("--timeout") { Description = "seconds a request may take", DefaultValueFactory = _ => 30 };
+    public Option<double> Timeout { get; } = new("--timeout") { Description = "seconds a request may take", DefaultValueFactory = _ => DefaultTimeoutSeconds };
 
     /// <summary>--json</summary>
     public Option<bool> Json { get; } = new("--json") { Description = "print JSON (one document, or one line per stream message) instead of tables" };

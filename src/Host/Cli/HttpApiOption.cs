@@ -6,7 +6,8 @@ namespace Actorvisor.Host.Cli;
 /// <c>--http URL</c> (env ACTORVISOR_HTTP) for the commands that can ask a node's HTTP/JSON API instead of joining the
 /// cluster as a client (<c>vm list</c>, <c>vm describe</c>): no actor system is started. The token comes from the
 /// usual options (--token, --token-file, ACTORVISOR_TOKEN, ACTORVISOR_TOKEN_FILE); for an https URL, --tls-ca (or
-/// ACTORVISOR_TLS_CA) is the CA the node's certificate must chain to (no client certificate is needed).
+/// ACTORVISOR_TLS_CA) is the CA the node's certificate must chain to (no client certificate is needed). The plain
+/// forms of these command lines do not come here: <see cref="QuickVmCommandLine"/> runs them before the command tree is built.
 /// </summary>
 public sealed class HttpApiOption
 {
@@ -23,25 +24,15 @@ public sealed class HttpApiOption
     public string? Given(ParseResult parse) =>
         parse.GetValue(Url) ?? (Environment.GetEnvironmentVariable("ACTORVISOR_HTTP") is { Length: > 0 } v ? v : null);
 
-    /// <summary>Runs <paramref name="body"/> with a client of the node at the given URL; bad options are exit 2.</summary>
-    public async Task<int> RunAsync(ParseResult parse, ClusterConnectionOptions connection, string url, Func<HttpApiClient, bool, Task<int>> body)
+    /// <summary>Runs <paramref name="body"/> with the query of the node at <paramref name="url"/>; bad options are exit 2.</summary>
+    public static Task<int> RunAsync(ParseResult parse, ClusterConnectionOptions connection, string url, Func<HttpVmQuery, Task<int>> body)
     {
+        ArgumentNullException.ThrowIfNull(parse);
         ArgumentNullException.ThrowIfNull(connection);
-        string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.AbsolutePath.Trim('/').Length > 0)
-            return Usage($"--http: '{url}' is not http://HOST:PORT or https://HOST:PORT");
-        var timeout = parse.GetValue(connection.Timeout);
-        if (timeout <= 0 || timeout > 3600) return Usage($"--timeout: {timeout} is not a number of seconds in (0, 3600]");
-        var token = parse.GetValue(connection.Token) ?? Env("ACTORVISOR_TOKEN");
-        if (token is null && (parse.GetValue(connection.TokenFile) ?? Env("ACTORVISOR_TOKEN_FILE")) is { } tokenFile)
-        {
-            // Checked as the cluster-client path and the node check theirs: owner-only, or refused naming the fix.
-            if (!ClusterConnectionOptions.TryReadSecret("--token-file", tokenFile, out token, out var secretError)) return Usage(secretError);
-        }
-        var ca = parse.GetValue(connection.TlsCa) ?? Env("ACTORVISOR_TLS_CA");
-        if (ca is not null && !File.Exists(ca)) return Usage($"--tls-ca: {Path.GetFullPath(ca)} does not exist");
-        using var client = new HttpApiClient(uri, token, TimeSpan.FromSeconds(timeout), ca);
-        return await body(client, parse.GetValue(connection.Json)).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(body);
+        var query = HttpVmQuery.Resolve(url, parse.GetValue(connection.Token), parse.GetValue(connection.TokenFile), parse.GetValue(connection.TlsCa),
+            parse.GetValue(connection.Timeout), parse.GetValue(connection.Json), out var error);
+        return query is null ? Task.FromResult(Usage(error)) : body(query);
     }
 
     private static int Usage(string message)

@@ -88,27 +88,10 @@ public static class VmCommand
         connection.AddTo(command);
         http.AddTo(command);
         command.SetAction((parse, ct) => http.Given(parse) is { } url
-            ? http.RunAsync(parse, connection, url, async (client, json) => Show(await client.RequestAsync(new ListVmsRequest(parse.GetValue(on)), ct), json))
-            : ClusterCliRunner.RunAsync(parse, connection, async (client, json) => Show(await client.RequestAsync(new ListVmsRequest(parse.GetValue(on)), ct), json)));
+            ? HttpApiOption.RunAsync(parse, connection, url, query => query.ListAsync(parse.GetValue(on), ct))
+            : ClusterCliRunner.RunAsync(parse, connection, async (client, json) =>
+                ClusterCliRunner.Print<VmListReply>(await client.RequestAsync(new ListVmsRequest(parse.GetValue(on)), ct), json, VmTables.PrintList)));
         return command;
-
-        static int Show(IApiReply reply, bool json) =>
-            ClusterCliRunner.Print<VmListReply>(reply, json, list =>
-            {
-                if (list.Vms.Count == 0)
-                {
-                    AnsiConsole.MarkupLine("[grey]no VMs[/]");
-                }
-                else
-                {
-                    var table = new Table().AddColumns("NAME", "NODE", "STATUS", "VCPUS", "MEMORY", "IMAGE", "RESTARTS", "OUTCOME");
-                    foreach (var vm in list.Vms)
-                        table.AddRow(Esc(vm.Name), Esc(vm.Node), StatusMarkup(vm.Status), vm.Vcpus.ToString(), ClusterCliRunner.Size(vm.MemoryBytes), Esc(vm.Image),
-                            vm.Restarts?.ToString() ?? "-", Esc(vm.Outcome ?? ""));
-                    AnsiConsole.Write(table);
-                }
-                ClusterCliRunner.PrintUnanswered(list.UnansweredNodes, "their VMs are not listed");
-            });
     }
 
     private static Command DescribeCommand()
@@ -122,31 +105,15 @@ public static class VmCommand
         command.SetAction((parse, ct) =>
         {
             if (http.Given(parse) is not { } url)
-                return Named(parse, name, connection, async (client, json, vm) => Show(await client.RequestAsync(new DescribeVmRequest(vm), ct), json));
+            {
+                return Named(parse, name, connection, async (client, json, vm) =>
+                    ClusterCliRunner.Print<VmDescriptionReply>(await client.RequestAsync(new DescribeVmRequest(vm), ct), json, VmTables.PrintDescription));
+            }
             var vm = parse.GetValue(name)!;
             if (ApiValidator.Name("name", vm) is { } invalid) return Task.FromResult(Usage(invalid.Message));
-            return http.RunAsync(parse, connection, url, async (client, json) => Show(await client.RequestAsync(new DescribeVmRequest(vm), ct), json));
+            return HttpApiOption.RunAsync(parse, connection, url, query => query.DescribeAsync(vm, ct));
         });
         return command;
-
-        static int Show(IApiReply reply, bool json) =>
-            ClusterCliRunner.Print<VmDescriptionReply>(reply, json, d =>
-            {
-                var grid = new Grid().AddColumn().AddColumn();
-                void Row(string k, string v) => grid.AddRow(new Markup($"[bold]{k}[/]"), new Markup(v));
-                Row("Name", Esc(d.Vm.Name));
-                Row("Node", $"{Esc(d.Vm.Node)} ({Esc(d.NodeAddress)})");
-                Row("Status", StatusMarkup(d.Vm.Status));
-                Row("vCPUs", d.Vm.Vcpus.ToString());
-                Row("Memory", ClusterCliRunner.Size(d.Vm.MemoryBytes));
-                Row("Image", Esc(d.Vm.Image));
-                Row("Runs", Esc(d.Description));
-                Row("Devices", Esc(string.Join(", ", d.Devices)));
-                Row("Memslots", d.MemslotCount.ToString());
-                Row("Restarts", d.Vm.Restarts?.ToString() ?? "-");
-                Row("Outcome", Esc(d.Vm.Outcome ?? "-"));
-                AnsiConsole.Write(grid);
-            });
     }
 
     private static Command Lifecycle(string verb, string description, Func<string, ApiRequest> request)

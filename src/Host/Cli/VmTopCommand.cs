@@ -35,7 +35,7 @@ public static class VmTopCommand
                 return Task.FromResult(ExitCodes.Usage);
             }
             return http.Given(parse) is { } url
-                ? http.RunAsync(parse, connection, url, (client, json) => RunAsync(t => client.RequestAsync(request, t), onlyOnce, json, seconds, ct))
+                ? HttpApiOption.RunAsync(parse, connection, url, query => RunAsync(t => query.AskListAsync(request.Node, t), onlyOnce, query.Json, seconds, ct))
                 : ClusterCliRunner.RunAsync(parse, connection, (client, json) => RunAsync(t => client.RequestAsync(request, t), onlyOnce, json, seconds, ct));
         });
         return command;

@@ -11,16 +11,22 @@ namespace Actorvisor.Host.Cluster;
 /// `bench cli`: what a user waits for when typing a CLI command. Starts a loopback cluster of <c>nodes</c> child
 /// processes with TLS and an API token (a throw-away CA; n1 also serves HTTPS), creates <c>vms</c> tiny VMs, then
 /// runs separate `actorvisor` processes, in each of <c>rounds</c> rounds: `--version` (the process-start baseline),
-/// `vm list` and `vm describe` as a cluster client, and the same two through n1's HTTP/JSON API (`--http`),
-/// the order reversed every other round. Each figure is the median over the rounds with min and max; every
-/// run's time goes to the progress writer.
+/// `vm list` and `vm describe` as a user configured as deploy/README.md says types them (no options; the node's HTTP
+/// endpoint, token file and CA in ACTORVISOR_HTTP, ACTORVISOR_TOKEN_FILE and ACTORVISOR_TLS_CA: the HTTP path),
+/// and the same two as a cluster client (`--node` with the client certificate: <c>list_cluster</c>,
+/// <c>describe_cluster</c>), the order reversed every other round. With a second executable (<c>compare</c>, e.g.
+/// the ReadyToRun publish next to a `dotnet build`), every run is made with both, alternately first, under
+/// <c>cli.compare.*</c>. Each figure is the median over the rounds with min and max, in wall time and in the CPU time
+/// of the process (<see cref="ChildCpuTime"/>: what the machine's load does not stretch); the load average at the start
+/// and the end goes with them, and every run's time to the progress writer.
 /// </summary>
 public static class CliBenchmark
 {
-    private static readonly string[] Kinds = ["process_start", "list", "describe", "list_http", "describe_http"];
+    private static readonly string[] Kinds = ["process_start", "list", "describe", "list_cluster", "describe_cluster"];
 
     /// <summary>Runs the benchmark; returns its figures in print order.</summary>
-    public static async Task<IReadOnlyList<(string Key, string Value)>> RunAsync(int nodeCount, int vmCount, int rounds, string accelerator, TextWriter progress)
+    public static async Task<IReadOnlyList<(string Key, string Value)>> RunAsync(int nodeCount, int vmCount, int rounds, string accelerator, TextWriter progress,
+        string? compare = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(nodeCount, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(vmCount, 1);
@@ -67,28 +73,59 @@ public static class CliBenchmark
             }
             progress.WriteLine($"[bench] cluster of {nodeCount} (TLS, token) up with {vmCount} VMs in {clock.Elapsed.TotalSeconds:0.0} s");
 
-            string[] secrets = ["--token-file", tokenFile, "--tls-ca", certificates.CaPath];
-            string[] viaCluster = ["--node", string.Join(",", contacts), .. secrets, "--tls-certificate", clientCertificate, "--tls-password-file", passwordFile];
-            string[] viaHttp = ["--http", $"https://127.0.0.1:{httpPort}", .. secrets];
-            var describeName = $"tiny-{vmCount - 1}";
-            var runs = new Dictionary<string, (string[] Args, string Expect)>(StringComparer.Ordinal)
+            string[] viaCluster = ["--node", string.Join(",", contacts), "--token-file", tokenFile, "--tls-ca", certificates.CaPath,
+                "--tls-certificate", clientCertificate, "--tls-password-file", passwordFile];
+            var configured = new Dictionary<string, string>(StringComparer.Ordinal)
             {
-                ["process_start"] = (["--version"], ""),
-                ["list"] = (["vm", "list", .. viaCluster], describeName),
-                ["describe"] = (["vm", "describe", describeName, .. viaCluster], describeName),
-                ["list_http"] = (["vm", "list", .. viaHttp], describeName),
-                ["describe_http"] = (["vm", "describe", describeName, .. viaHttp], describeName),
+                ["ACTORVISOR_HTTP"] = $"https://127.0.0.1:{httpPort}", ["ACTORVISOR_TOKEN_FILE"] = tokenFile, ["ACTORVISOR_TLS_CA"] = certificates.CaPath,
             };
-            // One unmeasured run of each first: the executable's files into the page cache, the node's first-request paths warm.
-            foreach (var kind in Kinds) await RunOnceAsync(kind, runs[kind].Args, runs[kind].Expect).ConfigureAwait(false);
+            var describeName = $"tiny-{vmCount - 1}";
+            var runs = new Dictionary<string, (string[] Args, IReadOnlyDictionary<string, string>? Environment, string Expect)>(StringComparer.Ordinal)
+            {
+                ["process_start"] = (["--version"], null, ""),
+                ["list"] = (["vm", "list"], configured, describeName),
+                ["describe"] = (["vm", "describe", describeName], configured, describeName),
+                ["list_cluster"] = (["vm", "list", .. viaCluster], null, describeName),
+                ["describe_cluster"] = (["vm", "describe", describeName, .. viaCluster], null, describeName),
+            };
+            string self = Environment.ProcessPath ?? throw new InvalidOperationException("the path of this executable is unknown");
+            string[] builds = compare is null ? [""] : ["", "compare."];
+            string Executable(string build) => build.Length == 0 ? self : compare!;
+            // One unmeasured run of each first: the executables' files into the page cache, the node's first-request paths warm.
+            foreach (var build in builds)
+                foreach (var kind in Kinds) await RunOnceAsync(Executable(build), kind, runs[kind]).ConfigureAwait(false);
 
-            var samples = Kinds.ToDictionary(k => k, k => new RoundSamples($"cli.{k}_p50_ms", "0.0"), StringComparer.Ordinal);
+            var load = new List<(string Key, string Value)> { ("cli.load_avg_start", LoadAverage()) };
+            var wall = new Dictionary<string, RoundSamples>(StringComparer.Ordinal);
+            var cpu = new Dictionary<string, RoundSamples>(StringComparer.Ordinal);
+            foreach (var build in builds)
+            {
+                foreach (var kind in Kinds)
+                {
+                    wall[build + kind] = new RoundSamples($"cli.{build}{kind}_p50_ms", "0.0");
+                    cpu[build + kind] = new RoundSamples($"cli.{build}{kind}_cpu_p50_ms", "0.0");
+                }
+            }
             for (int round = 0; round < rounds; round++)
             {
                 var order = round % 2 == 0 ? Kinds : Kinds.Reverse().ToArray();
-                foreach (var kind in order) samples[kind].Add(await RunOnceAsync(kind, runs[kind].Args, runs[kind].Expect).ConfigureAwait(false));
-                progress.WriteLine($"[bench] round {round}: " + string.Join(", ", Kinds.Select(k => $"{k} {samples[k].Values[^1]:0.0} ms")));
+                var buildOrder = round % 2 == 0 ? builds : builds.Reverse().ToArray();
+                foreach (var kind in order)
+                {
+                    foreach (var build in buildOrder)
+                    {
+                        var (ms, cpuMs) = await RunOnceAsync(Executable(build), kind, runs[kind]).ConfigureAwait(false);
+                        wall[build + kind].Add(ms);
+                        cpu[build + kind].Add(cpuMs);
+                    }
+                }
+                foreach (var build in builds)
+                {
+                    progress.WriteLine($"[bench] round {round}{(build.Length == 0 ? "" : $" ({build.TrimEnd('.')})")}: "
+                        + string.Join(", ", Kinds.Select(k => $"{k} {wall[build + k].Values[^1]:0.0} ms (cpu {cpu[build + k].Values[^1]:0.0})")));
+                }
             }
+            load.Add(("cli.load_avg_end", LoadAverage()));
             var status = (ClusterStatusReply)await client.RequestAsync(new ClusterStatusRequest()).ConfigureAwait(false);
             return
             [
@@ -96,7 +133,10 @@ public static class CliBenchmark
                 ("cli.vms", vmCount.ToString(CultureInfo.InvariantCulture)),
                 ("cli.rounds", rounds.ToString(CultureInfo.InvariantCulture)),
                 ("cli.accelerator", string.Join(",", status.Nodes.Select(n => n.Accelerator).Distinct())),
-                .. Kinds.SelectMany(k => samples[k].Figures()),
+                ("cli.executable", self),
+                .. compare is null ? [] : new[] { ("cli.compare.executable", compare) },
+                .. load,
+                .. builds.SelectMany(b => Kinds.SelectMany(k => wall[b + k].Figures().Concat(cpu[b + k].Figures()))),
             ];
         }
         finally
@@ -112,19 +152,30 @@ public static class CliBenchmark
         }
     }
 
-    // One `actorvisor ARGS` process from start to exit in ms; throws unless it exits 0 printing `expect`.
-    private static async Task<double> RunOnceAsync(string kind, string[] args, string expect)
+    // One `EXECUTABLE ARGS` process from start to exit: wall and CPU ms; throws unless it exits 0 printing `expect`.
+    private static async Task<(double WallMs, double CpuMs)> RunOnceAsync(string executable, string kind,
+        (string[] Args, IReadOnlyDictionary<string, string>? Environment, string Expect) run)
     {
-        using var process = new Process { StartInfo = SelfProcess.StartInfo(args) };
+        var info = SelfProcess.StartInfo(run.Args);
+        info.FileName = executable;
+        if (Path.GetFileNameWithoutExtension(executable) != "dotnet" && info.ArgumentList.Count > run.Args.Length) info.ArgumentList.RemoveAt(0);
+        foreach (var (key, value) in run.Environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
+        using var process = new Process { StartInfo = info };
+        var cpuBefore = ChildCpuTime.Total();
         long start = Stopwatch.GetTimestamp();
         process.Start();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(120)).ConfigureAwait(false);
         double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        double cpuMs = (ChildCpuTime.Total() - cpuBefore).TotalMilliseconds;
         var output = await stdout.ConfigureAwait(false);
-        if (process.ExitCode != 0 || output.Length == 0 || !output.Contains(expect, StringComparison.Ordinal))
-            throw new InvalidOperationException($"`actorvisor {string.Join(' ', args)}` ({kind}) exited {process.ExitCode}:\n{output}\n{await stderr.ConfigureAwait(false)}");
-        return ms;
+        if (process.ExitCode != 0 || output.Length == 0 || !output.Contains(run.Expect, StringComparison.Ordinal))
+            throw new InvalidOperationException($"`{executable} {string.Join(' ', run.Args)}` ({kind}) exited {process.ExitCode}:\n{output}\n{await stderr.ConfigureAwait(false)}");
+        return (ms, cpuMs);
     }
+
+    // The 1-minute load average of the machine (Linux), what the wall figures were measured under.
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "unknown";
 }

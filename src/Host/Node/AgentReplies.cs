@@ -36,15 +36,15 @@ internal static class AgentReplies
 
     /// <summary>
     /// The node's report from the registry's list: the lines of the VMs the agent runs (a VM still being built is not
-    /// the agent's yet: the directory lists it as Creating), each with the exits this node counted for it, and the
+    /// the agent's yet: the directory lists it as Creating), each with the exits this node counted in its current run, and the
     /// resources every listed VM holds.
     /// </summary>
     public static (List<VmInfo> Vms, int UsedVcpus, ulong UsedMemory) OfList(VmList list, IReadOnlyDictionary<string, HostedVm> hosted, string nodeName)
     {
         var vms = new List<VmInfo>();
         var exits = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var c in HardwareMeter.ExportedVcpus)
-            exits[c.Vm] = exits.GetValueOrDefault(c.Vm) + c.PortIo + c.Mmio + c.Hlt + c.Interrupted + c.Other;
+        foreach (var c in HardwareMeter.CurrentRuns())
+            exits[c.Vm] = exits.GetValueOrDefault(c.Vm) + c.Total;
         int usedVcpus = 0;
         ulong usedMemory = 0;
         foreach (var line in list.Vms)

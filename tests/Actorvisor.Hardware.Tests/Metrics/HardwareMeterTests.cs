@@ -1,3 +1,4 @@
+using Actorvisor.Hardware.Accel;
 using System.Diagnostics.Metrics;
 using Actorvisor.Hardware.Devices;
 using Actorvisor.Hardware.Guests;
@@ -75,5 +76,29 @@ public sealed class HardwareMeterTests
         {
             HardwareMeter.RetainEnded = retention;
         }
+    }
+
+    [Fact]
+    public void A_vms_current_run_is_its_latest_while_every_run_stays_exported()
+    {
+        using var accelerator = new SoftAccelerator();
+        using var vm = accelerator.CreateVm();
+        string name = $"rerun-{Guid.NewGuid():N}";
+        var cpu = vm.CreateVcpu(0);
+        long firstRun = HardwareMeter.NewRun();
+        var first = new VcpuExitCounters(name, cpu, firstRun);
+        first.CountReturn(VcpuExit.Halted, 1);
+        first.CountReturn(VcpuExit.Halted, 1);
+        Assert.Equal(2, HardwareMeter.CurrentRuns().Where(c => c.Vm == name).Sum(c => c.Total));
+        // The run ends (retained for export); the VM runs again: a new run counting from zero.
+        first.Dispose();
+        Assert.Equal([first], HardwareMeter.CurrentRuns().Where(c => c.Vm == name));
+        long secondRun = HardwareMeter.NewRun();
+        Assert.True(secondRun > firstRun);
+        using var second = new VcpuExitCounters(name, cpu, secondRun);
+        second.CountReturn(VcpuExit.Halted, 1);
+        Assert.Equal([second], HardwareMeter.CurrentRuns().Where(c => c.Vm == name));
+        Assert.Contains(first, HardwareMeter.ExportedVcpus);
+        Assert.Equal(1, HardwareMeter.CurrentRuns().Where(c => c.Vm == name).Sum(c => c.Total));
     }
 }

@@ -16,12 +16,19 @@ public sealed class CliBenchmarkTests
             .Select(l => l.Split(": ", 2)).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
         Assert.Equal("1", figures["cli.nodes"]);
         Assert.Equal("software", figures["cli.accelerator"]);
-        foreach (var kind in new[] { "process_start", "list", "describe", "list_http", "describe_http" })
+        Assert.True(double.Parse(figures["cli.load_avg_start"], CultureInfo.InvariantCulture) >= 0);
+        foreach (var kind in new[] { "process_start", "list", "describe", "list_cluster", "describe_cluster" })
         {
-            double Value(string suffix) => double.Parse(figures[$"cli.{kind}_p50_ms{suffix}"], CultureInfo.InvariantCulture);
-            Assert.True(Value("_min") > 0, kind);
-            Assert.InRange(Value(""), Value("_min"), Value("_max"));
+            foreach (var figure in new[] { $"cli.{kind}_p50_ms", $"cli.{kind}_cpu_p50_ms" })
+            {
+                double Value(string suffix) => double.Parse(figures[figure + suffix], CultureInfo.InvariantCulture);
+                Assert.True(Value("_min") > 0, figure);
+                Assert.InRange(Value(""), Value("_min"), Value("_max"));
+            }
+            // A process cannot use more CPU time than the machine's cores give it over its wall time.
+            Assert.True(double.Parse(figures[$"cli.{kind}_cpu_p50_ms_min"], CultureInfo.InvariantCulture) <= Environment.ProcessorCount * double.Parse(figures[$"cli.{kind}_p50_ms_max"], CultureInfo.InvariantCulture), kind);
         }
+        Assert.False(figures.ContainsKey("cli.compare.list_p50_ms"));
         Assert.Equal(5, run.Stderr.Split('\n').Count(l => l.StartsWith("[bench] round ", StringComparison.Ordinal)));
     }
 }

@@ -8,7 +8,8 @@ namespace Actorvisor.Host.Tests.Web;
 
 /// <summary>
 /// With the node's TLS settings, its HTTP endpoint serves HTTPS with the node's certificate: a client that trusts the
-/// cluster's CA reaches the API (still behind the token) and the page; plain HTTP is not served.
+/// cluster's CA reaches the API (still behind the token) and the page, the CLI too, and not with another CA; plain
+/// HTTP is not served.
 /// </summary>
 public sealed class HttpsEndpointTests : IDisposable
 {
@@ -34,6 +35,16 @@ public sealed class HttpsEndpointTests : IDisposable
         var (page, html) = await node.Send(HttpMethod.Get, "/", bearer: null);
         Assert.Equal(HttpStatusCode.OK, page);
         Assert.Contains("<title>Actorvisor</title>", html);
+
+        // The CLI's HTTP path checks the node's certificate against the CA it is given, and that CA alone.
+        string[] list = ["vm", "list", "--http", $"https://127.0.0.1:{node.HttpPort}", "--token", WebNode.Token, "--json"];
+        var trusted = await ActorvisorProcess.RunAsync([.. list, "--tls-ca", certificates.CaPath]);
+        Assert.True(trusted.ExitCode == 0, trusted.ToString());
+        Assert.Contains("\"vms\"", trusted.Stdout);
+        using var otherCa = new LoopbackCertificates(Path.Combine(_dir, "other-pki"), "other-ca");
+        var untrusted = await ActorvisorProcess.RunAsync([.. list, "--tls-ca", otherCa.CaPath]);
+        Assert.True(untrusted.ExitCode == 1, untrusted.ToString());
+        Assert.Contains("cannot be reached", untrusted.Stdout);
 
         using var plain = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         await Assert.ThrowsAnyAsync<HttpRequestException>(() => plain.GetAsync($"http://127.0.0.1:{node.HttpPort}/readyz"));

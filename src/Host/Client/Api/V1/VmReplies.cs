@@ -35,8 +35,9 @@ public enum VmStatus
 /// </param>
 /// <param name="StartedAt">When its guest first ran (UTC), as its node's VM registry recorded it; null before it started, and
 /// in the replies of start, pause, resume, stop and describe, which come from the VM itself.</param>
-/// <param name="Exits">Every exit of its vCPUs its node has counted (of all kinds, summed over its vCPUs, with those of a run
-/// that ended in the last 5 minutes, as /metrics exports them); in lists only (null elsewhere, and from older nodes).</param>
+/// <param name="Exits">Every exit of its vCPUs its node has counted in its current run (of all kinds, summed over its vCPUs;
+/// a restart or a VM created again under the same name starts again from 0; a VM that ended keeps its last run's count for
+/// 5 minutes, then 0); in lists only (null elsewhere, and from older nodes).</param>
 public sealed record VmInfo(string Name, string Node, VmStatus Status, int Vcpus, ulong MemoryBytes, string Image, string? Outcome, int? Restarts = null,
     DateTimeOffset? StartedAt = null, long? Exits = null);
 
