@@ -11,8 +11,8 @@ namespace Actorvisor.Hardware.Migration;
 /// The source's side of post-copy, after its go-ahead: the VM is paused here for good and runs on the target, which
 /// lacks the pages of memslot 0 this side holds in a bitmap. A thread reads the target's page requests; the sending
 /// loop answers them first (and moves its background push to just after the page asked for: the guest's next faults
-/// are likely near it), then pushes the next batch of what is left, honouring the bandwidth limit between batches
-/// (a request cuts the wait short; answers are never held back, only counted). When every page is sent it says so
+/// are likely near it), then pushes the next batch of what is left, honouring the bandwidth limit for both (a request
+/// cuts the wait after a push short, to be answered first). When every page is sent it says so
 /// and waits for the target's completion. Any failure here is one the source cannot undo: the exception says the
 /// target cannot complete the VM.
 /// </summary>
@@ -63,7 +63,7 @@ internal static class PostCopySource
                     long start = channel.BytesWritten;
                     writer.Send();
                     channel.Flush();
-                    limit?.Take(channel.BytesWritten - start);
+                    if (limit?.Take(channel.BytesWritten - start) is { } debt && debt > TimeSpan.Zero) cancel.WaitHandle.WaitOne(debt);
                 }
                 long batchStart = channel.BytesWritten;
                 for (int n = 0; n < PushBatchPages && left > 0; n++)
