@@ -245,6 +245,21 @@ public sealed class PostCopyMigrationTests : IDisposable
         Assert.Equal(Guest.ExpectedConsole, _source.ConsoleAtPause + targetConsole.Text);
     }
 
+    [Fact]
+    public void The_header_carries_the_machine_platform_and_whether_post_copy_may_follow()
+    {
+        var header = new MigrationHeader
+        {
+            VmName = "pc-vm", Accelerator = AcceleratorKind.Kvm, Image = "linux", Platform = X86.GuestPlatform.Pc, PostCopy = true, VcpuCount = 2,
+            Memory = [new(0, 0, 64 << 20)],
+        };
+        var decoded = MigrationHeader.Decode(header.Encode());
+        Assert.Equal(X86.GuestPlatform.Pc, decoded.Platform);
+        Assert.True(decoded.PostCopy);
+        Assert.Equal(header.Memory, decoded.Memory);
+        Assert.False(MigrationHeader.Decode((header with { Platform = X86.GuestPlatform.Minimal, PostCopy = false }).Encode()).PostCopy);
+    }
+
     /// <summary>A stream that calls <c>then</c> once, when the bytes written through it first reach <c>bytes</c>.</summary>
     private sealed class Tripwire(Stream inner, long bytes, Action then) : Stream
     {
