@@ -11,14 +11,14 @@ namespace Actorvisor.Hardware.Migration;
 /// The source's side of post-copy, after its go-ahead: the VM is paused here for good and runs on the target, which
 /// lacks the pages of memslot 0 this side holds in a bitmap. A thread reads the target's page requests; the sending
 /// loop answers them first (and moves its background push to just after the page asked for: the guest's next faults
-/// are likely near it), then pushes the next batch of what is left, honouring the bandwidth limit for both (a request
-/// cuts the wait after a push short, to be answered first). When every page is sent it says so
+/// are likely near it), then pushes the next batch of what is left, honouring the bandwidth limit for both (under a
+/// limit a push batch is 20 ms of the rate, so a request waits at most about that long behind one). When every page is sent it says so
 /// and waits for the target's completion. Any failure here is one the source cannot undo: the exception says the
 /// target cannot complete the VM.
 /// </summary>
 internal static class PostCopySource
 {
-    /// <summary>Pages a background push sends between two looks at the requests (256 KiB).</summary>
+    /// <summary>Pages a background push sends between two looks at the requests without a limit (256 KiB).</summary>
     private const int PushBatchPages = 64;
 
     public static PostCopyStats Serve(MigrationChannel channel, SnapshotMemoryRegion region, DirtyBitmap missing, TokenBucket? limit, string vmName,
@@ -28,9 +28,10 @@ internal static class PostCopySource
         long before = channel.BytesWritten;
         long total = (long)missing.Count(), left = total, pushed = 0, answered = 0, requests = 0;
         var asked = new ConcurrentQueue<ulong>();
-        using var requestArrived = new AutoResetEvent(false);
+        int batchPages = limit is null ? PushBatchPages
+            : (int)Math.Clamp(limit.BytesPerSecond / 50 / PageBatchWriter.MaxPageWireBytes, 1, PushBatchPages);
         var complete = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Task.Factory.StartNew(() => ReadRequests(channel, region, asked, requestArrived, complete), TaskCreationOptions.LongRunning);
+        Task.Factory.StartNew(() => ReadRequests(channel, region, asked, complete), TaskCreationOptions.LongRunning);
         var writer = new PageBatchWriter(channel);
         var page = new byte[PageSize.Bytes];
         ulong cursor = 0;
@@ -65,8 +66,8 @@ internal static class PostCopySource
                     channel.Flush();
                     if (limit?.Take(channel.BytesWritten - start) is { } debt && debt > TimeSpan.Zero) cancel.WaitHandle.WaitOne(debt);
                 }
-                long batchStart = channel.BytesWritten;
-                for (int n = 0; n < PushBatchPages && left > 0; n++)
+                int batch = 0;
+                for (; batch < batchPages && left > 0; batch++)
                 {
                     ulong p = NextMissing(missing, cursor);
                     missing.Clear(p);
@@ -75,10 +76,12 @@ internal static class PostCopySource
                     left--;
                     cursor = p + 1;
                 }
+                // Under a limit the batch waits for its tokens before it goes (a batch is 20 ms of the rate, so a request
+                // waits at most about that long behind it).
+                if (limit?.Take(batch * (long)PageBatchWriter.MaxPageWireBytes) is { } wait && wait > TimeSpan.Zero) cancel.WaitHandle.WaitOne(wait);
+                cancel.ThrowIfCancellationRequested();
                 writer.Send();
                 channel.Flush();
-                if (limit?.Take(channel.BytesWritten - batchStart) is { } wait && wait > TimeSpan.Zero)
-                    WaitHandle.WaitAny([requestArrived, cancel.WaitHandle], wait);
             }
             channel.Write(MigrationFrameKind.PostCopyEnd, ReadOnlySpan<byte>.Empty);
             channel.Flush();
@@ -119,8 +122,7 @@ internal static class PostCopySource
         throw new InvalidOperationException("no missing page is left");
     }
 
-    private static void ReadRequests(MigrationChannel channel, SnapshotMemoryRegion region, ConcurrentQueue<ulong> asked, AutoResetEvent arrived,
-        TaskCompletionSource complete)
+    private static void ReadRequests(MigrationChannel channel, SnapshotMemoryRegion region, ConcurrentQueue<ulong> asked, TaskCompletionSource complete)
     {
         try
         {
@@ -135,7 +137,6 @@ internal static class PostCopySource
                         ulong page = BinaryPrimitives.ReadUInt64LittleEndian(body.AsSpan(4));
                         if (slot != region.Slot || page >= region.PageCount) throw new MigrationException($"the target asked for page {page} of memslot {slot}, which post-copy does not serve");
                         asked.Enqueue(page);
-                        arrived.Set();
                         break;
                     case MigrationFrameKind.Complete:
                         complete.TrySetResult();

@@ -40,6 +40,17 @@ public sealed class VmMigrationTests : VmTestKit, IDisposable
         return (registry, _targetSystem.ActorOf(MigrationReceiverActor.Props(Accelerator, registry), "migrations"));
     }
 
+    private static List<VmEvent> EventsUntilEnd(Akka.TestKit.TestProbe probe)
+    {
+        var events = new List<VmEvent>();
+        while (true)
+        {
+            var e = probe.ExpectMsg<VmEvent>(Long);
+            events.Add(e);
+            if (e is VmEnded) return events;
+        }
+    }
+
     private static string ConsoleUntilLines(TestVm vm, int lines)
     {
         var text = new StringBuilder();
@@ -76,13 +87,7 @@ public sealed class VmMigrationTests : VmTestKit, IDisposable
         // Every round was reported to the progress subscriber, in order.
         for (int i = 0; i < migrated.Result.Rounds.Count; i++) Assert.Equal(migrated.Result.Rounds[i], progress.ExpectMsg<VmMigrationProgress>(Long).Round);
 
-        var after = new List<VmEvent>();
-        while (true)
-        {
-            var e = targetEvents.ExpectMsg<VmEvent>(Long);
-            after.Add(e);
-            if (e is VmEnded) break;
-        }
+        var after = EventsUntilEnd(targetEvents);
         Assert.Equal(new VmOutcome.Exited(Guest.ExpectedResultCode!.Value), after.OfType<VmEnded>().Single().Outcome);
         // No line lost or repeated across the move, and the guest's own checksum of the pages it dirtied is right.
         Assert.Equal(Guest.ExpectedConsole, before + Console(after));
@@ -125,7 +130,9 @@ public sealed class VmMigrationTests : VmTestKit, IDisposable
         var targetEvents = CreateTestProbe();
         receiver.Tell(new ReceiveMigration(Subscriber: targetEvents.Ref), receiving.Ref);
         var listening = receiving.ExpectMsg<MigrationListening>(Long);
-        source.Vm.Tell(new MigrateVm(listening.Host, listening.Port, new PreCopyOptions { PostCopy = PostCopyMode.Always }));
+        // At 1 MB/s the push of the ~260 pages the guest dirtied in round 0 takes about a second, during which the guest,
+        // running on the target at once, faults on some of them (it starts within milliseconds of the go-ahead).
+        source.Vm.Tell(new MigrateVm(listening.Host, listening.Port, new PreCopyOptions { PostCopy = PostCopyMode.Always, BandwidthBytesPerSecond = 1 << 20 }));
         // The source answers once every page is on the target.
         var migrated = ExpectMsg<VmMigrated>(Long);
         var postCopy = Assert.IsType<PostCopyStats>(migrated.Result.PostCopy);
@@ -144,13 +151,7 @@ public sealed class VmMigrationTests : VmTestKit, IDisposable
         // The guest's faults went to the source through the VM's async-PF workers, for some of the missing pages.
         Assert.InRange(ended.RemoteFaults, 1, ended.MissingAtStart - 1);
 
-        var after = new List<VmEvent>();
-        while (true)
-        {
-            var e = targetEvents.ExpectMsg<VmEvent>(Long);
-            after.Add(e);
-            if (e is VmEnded) break;
-        }
+        var after = EventsUntilEnd(targetEvents);
         Assert.Equal(new VmOutcome.Exited(Guest.ExpectedResultCode!.Value), after.OfType<VmEnded>().Single().Outcome);
         Assert.Equal(Guest.ExpectedConsole, before + Console(after));
     }

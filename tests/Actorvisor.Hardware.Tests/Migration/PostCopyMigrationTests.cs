@@ -43,6 +43,14 @@ public sealed class PostCopyMigrationTests : IDisposable
 
     private int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
+    /// <summary>Starts the source guest and waits until it is held after its first lines.</summary>
+    private async Task StartSource()
+    {
+        _source.Allow(MigrateAfter);
+        _source.Start();
+        await _source.AfterLines(MigrateAfter);
+    }
+
     /// <summary>The target: receives, then runs the guest to its end at once (while post-copy still brings pages); the stream stays open until post-copy ends.</summary>
     private Task<(MigrationReceived Received, VcpuExit Exit)> ReceiveAndRun(CapturingConsoleSink console) => Task.Factory.StartNew(() =>
     {
@@ -89,9 +97,7 @@ public sealed class PostCopyMigrationTests : IDisposable
     [InlineData(PostCopyMode.Auto)]
     public async Task A_dirtying_guest_runs_on_the_target_at_once_and_its_missing_pages_follow(PostCopyMode mode)
     {
-        _source.Allow(MigrateAfter);
-        _source.Start();
-        await _source.AfterLines(MigrateAfter);
+        await StartSource();
         var targetConsole = new CapturingConsoleSink();
         var target = ReceiveAndRun(targetConsole);
         // Auto: a zero budget, which only a round the guest wrote nothing in meets. The guest runs 20 lines during round 0
@@ -132,9 +138,7 @@ public sealed class PostCopyMigrationTests : IDisposable
     [Fact]
     public async Task A_source_that_stops_mid_post_copy_fails_the_target_with_a_reason_that_says_so()
     {
-        _source.Allow(MigrateAfter);
-        _source.Start();
-        await _source.AfterLines(MigrateAfter);
+        await StartSource();
         var switchedOver = new TaskCompletionSource<MigrationReceived>(TaskCreationOptions.RunContinuationsAsynchronously);
         var targetDone = Task.Factory.StartNew(() =>
         {
@@ -166,9 +170,7 @@ public sealed class PostCopyMigrationTests : IDisposable
     [Fact]
     public async Task A_stream_that_breaks_after_the_go_ahead_leaves_the_source_stopped_and_says_the_outcome_is_open()
     {
-        _source.Allow(MigrateAfter);
-        _source.Start();
-        await _source.AfterLines(MigrateAfter);
+        await StartSource();
         // A target that takes everything, says it is ready, reads the go-ahead and hangs up before confirming it.
         var target = Task.Factory.StartNew(() =>
         {
@@ -196,9 +198,7 @@ public sealed class PostCopyMigrationTests : IDisposable
     [Fact]
     public async Task A_target_whose_owner_refuses_the_built_machine_leaves_the_source_running()
     {
-        _source.Allow(MigrateAfter);
-        _source.Start();
-        await _source.AfterLines(MigrateAfter);
+        await StartSource();
         MigrationReceived? offered = null;
         var receiving = Task.Factory.StartNew(() =>
         {
@@ -226,9 +226,7 @@ public sealed class PostCopyMigrationTests : IDisposable
     [Fact]
     public async Task A_bandwidth_limit_holds_the_stream_to_its_rate_and_the_estimates_use_it()
     {
-        _source.Allow(MigrateAfter);
-        _source.Start();
-        await _source.AfterLines(MigrateAfter);
+        await StartSource();
         var targetConsole = new CapturingConsoleSink();
         var target = ReceiveAndRun(targetConsole);
         const long limit = 4 << 20;
