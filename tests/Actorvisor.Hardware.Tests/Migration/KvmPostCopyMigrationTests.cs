@@ -60,7 +60,9 @@ public sealed class KvmPostCopyMigrationTests
             client.Connect(endpoint);
             using var channel = new MigrationChannel(new NetworkStream(client, ownsSocket: false));
             // The guest runs 20 lines after the first pass (dirtying pages the target then lacks), then the source pauses.
-            result = PreCopySource.Run(source, channel, new PreCopyOptions { PostCopy = PostCopyMode.Always }, _ =>
+            // 512 KiB/s: the push of the ~320 pages the guest dirties takes seconds, so the target's vCPU faults on some of
+            // them first (unlimited, the nested L1 once started it only after every page had arrived).
+            result = PreCopySource.Run(source, channel, new PreCopyOptions { PostCopy = PostCopyMode.Always, BandwidthBytesPerSecond = 512 << 10 }, _ =>
             {
                 int now = sourceConsole.Text.Count(c => c == '\n');
                 source.Allow(now + 20);
