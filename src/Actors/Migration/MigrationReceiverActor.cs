@@ -1,8 +1,10 @@
 using System.Net;
 using System.Net.Sockets;
+using Actorvisor.Actors.AsyncPf;
 using Actorvisor.Actors.Registry;
 using Actorvisor.Actors.Vm;
 using Actorvisor.Hardware.Accel;
+using Actorvisor.Hardware.Lazy;
 using Actorvisor.Hardware.Migration;
 using Akka.Actor;
 
@@ -12,8 +14,12 @@ namespace Actorvisor.Actors.Migration;
 /// The target side of live migrations on one node: for each <see cref="ReceiveMigration"/> it opens a TCP listener,
 /// says where, and receives one VM on a thread of its own (<see cref="MigrationTarget"/>: the pages never pass through
 /// a mailbox). The header is admitted only if the node's registry has room for the VM (asked before any memory is
-/// allocated). Once the source said go, the built machine is handed to the registry as a new VM
-/// (<see cref="MachineVm.MigratedSpec"/>) and started; the requester hears <see cref="MigrationArrived"/>.
+/// allocated). The built machine is created in the registry as a VM (<see cref="MachineVm.MigratedSpec"/>, not started)
+/// before the source is told the target is ready, so a registry that refuses it refuses the migration while the source
+/// can still resume; a go-ahead that never comes destroys that VM again. Once the source said go, the VM is started and
+/// the requester hears <see cref="MigrationArrived"/>. By post-copy the VM's lazy memory faults to its async-PF actors,
+/// whose store asks the source; the thread keeps the stream until every page is here (<see cref="MigrationPostCopyEnded"/>),
+/// and if the source is gone first the VM is failed with that reason.
 /// </summary>
 public sealed class MigrationReceiverActor : ReceiveActor
 {
@@ -27,8 +33,7 @@ public sealed class MigrationReceiverActor : ReceiveActor
     private readonly IActorRef _registry;
     private readonly IPAddress _listen;
     private readonly Func<Stream, Stream>? _secure;
-    private readonly Dictionary<string, (IActorRef Requester, MigrationReceived Received, IActorRef? Subscriber)> _arriving = [];
-    private readonly Dictionary<string, IActorRef> _created = [];
+    private readonly Dictionary<string, (IActorRef Requester, MigrationReceived Received, IActorRef Vm)> _starting = [];
 
     /// <summary>
     /// Props for a receiver building VMs on <paramref name="accelerator"/> in <paramref name="registry"/>, listening on
@@ -47,11 +52,12 @@ public sealed class MigrationReceiverActor : ReceiveActor
         _secure = secure;
         Receive<ReceiveMigration>(Listen);
         Receive<Received>(OnReceived);
-        Receive<ReceiveEnded>(m => m.Requester.Tell(new MigrationReceiveFailed(m.Reason)));
-        Receive<VmCreated>(OnCreated);
-        Receive<NodeRequestFailed>(m => FailAll($"the node would not take the VM: {m.Error.Message}"));
+        Receive<ReceiveEnded>(OnReceiveEnded);
+        Receive<PostCopyDone>(OnPostCopyDone);
         Receive<VmTransitioned>(OnStarted);
         Receive<VmSubscribed>(_ => { }); // the subscription made for the requester's subscriber
+        Receive<VmDestroyed>(_ => { }); // a VM whose go-ahead never came
+        Receive<NodeRequestFailed>(_ => { });
         Receive<VmRequestFailed>(m => Fail(m.VmName, $"the migrated VM did not start: {m.Error.Message}"));
     }
 
@@ -69,22 +75,49 @@ public sealed class MigrationReceiverActor : ReceiveActor
         Task.Factory.StartNew(() =>
         {
             var console = new MigrationConsole();
+            AsyncPfRouter? router = null;
+            (string Name, IActorRef Vm)? created = null;
             try
             {
                 using var connect = new CancellationTokenSource(ConnectTimeout);
                 using var client = listener.AcceptTcpClientAsync(connect.Token).AsTask().GetAwaiter().GetResult();
                 client.NoDelay = true;
                 using var channel = new MigrationChannel(secure is null ? client.GetStream() : secure(client.GetStream()));
-                var received = MigrationTarget.Receive(accelerator, channel, console, header => Admit(registry, header));
-                self.Tell(new Received(received, console, requester, request.Name ?? received.Header.VmName, request.Subscriber));
+                var received = MigrationTarget.Receive(accelerator, channel, console, header => Admit(registry, header),
+                    (header, store) => router = new AsyncPfRouter(store, header.VcpuCount, 0),
+                    built =>
+                    {
+                        var name = request.Name ?? built.Header.VmName;
+                        var refusal = Create(registry, MachineVm.MigratedSpec(name, built, accelerator, console, router), out var vm);
+                        if (refusal is null) created = (name, vm!);
+                        else router?.Dispose();
+                        return refusal;
+                    });
+                var (name, vm) = created!.Value;
+                self.Tell(new Received(received, requester, name, vm, request.Subscriber));
+                // By post-copy the stream is needed until every page is here.
+                if (received.PostCopy is { } postCopy)
+                {
+                    string? failure = null;
+                    try
+                    {
+                        postCopy.Completion.GetAwaiter().GetResult();
+                    }
+                    catch (MigrationException e)
+                    {
+                        failure = e.Message;
+                    }
+                    self.Tell(new PostCopyDone(requester, name, vm, new MigrationPostCopyEnded(name, postCopy.MissingAtStart, postCopy.RemoteFaults,
+                        postCopy.PagesReceived, postCopy.StalePages, postCopy.Elapsed, failure)));
+                }
             }
             catch (OperationCanceledException)
             {
-                self.Tell(new ReceiveEnded(requester, $"no source connected within {ConnectTimeout.TotalSeconds:0} s"));
+                self.Tell(new ReceiveEnded(requester, $"no source connected within {ConnectTimeout.TotalSeconds:0} s", created));
             }
             catch (Exception e) when (e is MigrationException or SocketException or IOException or System.Security.Authentication.AuthenticationException)
             {
-                self.Tell(new ReceiveEnded(requester, e.Message));
+                self.Tell(new ReceiveEnded(requester, e.Message, created));
             }
             finally
             {
@@ -112,46 +145,69 @@ public sealed class MigrationReceiverActor : ReceiveActor
         return null;
     }
 
-    private void OnReceived(Received m)
+    // On the receiving thread, before the source is told the target is ready: the VM exists here (not started) or the
+    // migration is refused while the source can still resume.
+    private static string? Create(IActorRef registry, VmActorSpec spec, out IActorRef? vm)
     {
-        _arriving[m.Name] = (m.Requester, m.Migration, m.Subscriber);
-        _registry.Tell(new CreateVm(MachineVm.MigratedSpec(m.Name, m.Migration, _accelerator, m.Console)));
+        vm = null;
+        object reply;
+        try
+        {
+            reply = registry.Ask(new CreateVm(spec), RegistryTimeout).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+        {
+            return $"the node's registry did not create VM '{spec.Name}' in time ({e.Message})";
+        }
+        switch (reply)
+        {
+            case VmCreated c:
+                vm = c.Vm;
+                return null;
+            case NodeRequestFailed f:
+                return $"the node would not take VM '{spec.Name}': {f.Error.Message}";
+            default:
+                return $"the node's registry answered {reply.GetType().Name} to creating VM '{spec.Name}'";
+        }
     }
 
-    private void OnCreated(VmCreated created)
+    private void OnReceived(Received m)
     {
-        if (!_arriving.TryGetValue(created.Name, out var arriving)) return;
+        _starting[m.Name] = (m.Requester, m.Migration, m.Vm);
         // In the VM's mailbox order: the subscription before the start.
-        if (arriving.Subscriber is { } subscriber) created.Vm.Tell(new SubscribeVm(subscriber));
-        created.Vm.Tell(StartVm.Instance);
-        _created[created.Name] = created.Vm;
+        if (m.Subscriber is { } subscriber) m.Vm.Tell(new SubscribeVm(subscriber));
+        m.Vm.Tell(StartVm.Instance);
+    }
+
+    private void OnReceiveEnded(ReceiveEnded m)
+    {
+        // A VM created for a go-ahead that never came never ran: it goes (its teardown releases the machine).
+        if (m.Created is { } created) _registry.Tell(new DestroyVm(created.Name));
+        m.Requester.Tell(new MigrationReceiveFailed(m.Reason));
+    }
+
+    private void OnPostCopyDone(PostCopyDone m)
+    {
+        // The source is gone with pages only it held: the VM cannot go on (post-copy's known risk).
+        if (m.Ended.Failure is { } failure) m.Vm.Tell(new LazyMemoryFailed(m.Name, failure));
+        m.Requester.Tell(m.Ended);
     }
 
     private void OnStarted(VmTransitioned started)
     {
-        if (!_arriving.Remove(started.VmName, out var arriving) || !_created.Remove(started.VmName, out var vm)) return;
-        arriving.Requester.Tell(new MigrationArrived(started.VmName, vm, arriving.Received.Rounds, arriving.Received.PagesReceived));
+        if (!_starting.Remove(started.VmName, out var starting)) return;
+        starting.Requester.Tell(new MigrationArrived(started.VmName, starting.Vm, starting.Received.Rounds, starting.Received.PagesReceived));
     }
 
     private void Fail(string name, string reason)
     {
-        if (!_arriving.Remove(name, out var arriving)) return;
-        _created.Remove(name);
-        arriving.Requester.Tell(new MigrationReceiveFailed(reason));
+        if (!_starting.Remove(name, out var starting)) return;
+        starting.Requester.Tell(new MigrationReceiveFailed(reason));
     }
 
-    // A refused CreateVm does not name the VM: every VM waiting for the registry failed (its machine was never handed over).
-    private void FailAll(string reason)
-    {
-        foreach (var (name, arriving) in _arriving.Where(a => !_created.ContainsKey(a.Key)).ToList())
-        {
-            _arriving.Remove(name);
-            arriving.Received.Parts.Dispose();
-            arriving.Requester.Tell(new MigrationReceiveFailed(reason));
-        }
-    }
+    private sealed record Received(MigrationReceived Migration, IActorRef Requester, string Name, IActorRef Vm, IActorRef? Subscriber);
 
-    private sealed record Received(MigrationReceived Migration, MigrationConsole Console, IActorRef Requester, string Name, IActorRef? Subscriber);
+    private sealed record ReceiveEnded(IActorRef Requester, string Reason, (string Name, IActorRef Vm)? Created);
 
-    private sealed record ReceiveEnded(IActorRef Requester, string Reason);
+    private sealed record PostCopyDone(IActorRef Requester, string Name, IActorRef Vm, MigrationPostCopyEnded Ended);
 }

@@ -115,7 +115,13 @@ public static class MachineVm
     /// built and loaded with the source's state, so the spec only hands it over; the VM starts where the source paused it.
     /// Its console output so far stays with the source: the machine's UART writes to this VM's console relay from now on.
     /// </summary>
-    public static VmActorSpec MigratedSpec(string name, Hardware.Migration.MigrationReceived received, IAccelerator accelerator, MigrationConsole console)
+    /// <remarks>
+    /// A machine that may still be arriving by post-copy has lazy memory whose faults go to <paramref name="asyncPf"/>
+    /// (the router it was built with, over the store that asks the source): the VM's async-PF actors serve them, readahead
+    /// included.
+    /// </remarks>
+    public static VmActorSpec MigratedSpec(string name, Hardware.Migration.MigrationReceived received, IAccelerator accelerator, MigrationConsole console,
+        AsyncPfRouter? asyncPf = null)
     {
         ArgumentNullException.ThrowIfNull(received);
         ArgumentNullException.ThrowIfNull(console);
@@ -123,7 +129,8 @@ public static class MachineVm
         return new VmActorSpec(name, machine.Vcpus.Count, received.Header.MemoryBytes, context =>
         {
             console.Attach(context.Console);
-            return Parts(machine, null, null, [], vcpuThreads: null);
+            if (asyncPf is not null) asyncPf.Attach(machine.LazyMemory ?? throw new InvalidOperationException("an async-PF router for a migrated machine without lazy memory"));
+            return Parts(machine, null, asyncPf, [], vcpuThreads: null);
         }, $"{received.Header.Image} migrated from VM {received.Header.VmName} on {accelerator.Description}");
     }
 

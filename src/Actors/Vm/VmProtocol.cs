@@ -112,13 +112,16 @@ public sealed record VmSnapshotted(string VmName, string Directory, ulong Memory
 public sealed record VmSnapshotProgress(string VmName, ulong Done, ulong Total);
 
 /// <summary>
-/// Moves the Running VM by pre-copy live migration to the target listening on <paramref name="Host"/>:<paramref name="Port"/>
+/// Moves the Running VM by live migration to the target listening on <paramref name="Host"/>:<paramref name="Port"/>
 /// (a <c>MigrationReceiverActor</c> of another node, which said where in <c>MigrationListening</c>): the bulk pages go
-/// over that TCP stream from a thread of the VM (Hardware.Migration.PreCopySource), never as messages; the VM pauses
-/// only for the last dirty pages and its state. <paramref name="ProgressTo"/>, if given, receives a
-/// <see cref="VmMigrationProgress"/> per round. Replies <see cref="VmMigrated"/>, after which this VM ends (outcome
-/// <see cref="VmOutcome.MigratedAway"/>); or <see cref="VmRequestFailed"/> with <see cref="VmError.InvalidTransition"/>
-/// (not Running) or <see cref="VmError.MigrationFailed"/>, and the VM goes on running. Other requests wait until it ends
+/// over that TCP stream from a thread of the VM (Hardware.Migration.PreCopySource), never as messages; by pre-copy the
+/// VM pauses only for the last dirty pages and its state, by post-copy (<paramref name="Options"/>' PostCopy) only for
+/// its state, and then serves the target's page requests until every page is there. <paramref name="ProgressTo"/>, if
+/// given, receives a <see cref="VmMigrationProgress"/> per round. Replies <see cref="VmMigrated"/> (by post-copy once
+/// every page is on the target), after which this VM ends (outcome <see cref="VmOutcome.MigratedAway"/>); or
+/// <see cref="VmRequestFailed"/> with <see cref="VmError.InvalidTransition"/> (not Running) or
+/// <see cref="VmError.MigrationFailed"/>: before the go-ahead the VM goes on running, after it (the target may run the
+/// VM, or post-copy broke) it ends Failed with the reason. Other requests wait until it ends
 /// (but <see cref="CancelVmMigration"/>). <paramref name="Secure"/>, if given, wraps the connected TCP stream (TLS) on the
 /// migration thread before anything is sent.
 /// </summary>

@@ -461,7 +461,18 @@ public static class GuestLibrary
     /// with its low byte: every increment the guest made is in the sum once, so a page whose latest write was lost (a
     /// migration that missed a dirty page) shows as a smaller sum than <see cref="DirtyingChecksum"/>.
     /// </summary>
-    public static GuestImage DirtyingCounter(int count, int pages, int pagesPerLine)
+    public static GuestImage DirtyingCounter(int count, int pages, int pagesPerLine) => Dirtying(count, pages, pagesPerLine, random: false);
+
+    /// <summary>
+    /// Protected mode. <see cref="DirtyingCounter"/> with pseudo-random pages: after each line it increments the first
+    /// dword of <paramref name="pagesPerLine"/> pages of the region picked by a linear congruential generator (state kept
+    /// at <see cref="DirtyingCursorAddress"/>, x = x * 1664525 + 1013904223, page = x mod <paramref name="pages"/>), so its
+    /// writes scatter over the region as a busy guest's do rather than walking it. The line boundary's port write lets a
+    /// VMM pace it to a dirty rate (pages per line over its time per line). Same checksum and exit as <see cref="DirtyingCounter"/>.
+    /// </summary>
+    public static GuestImage RandomDirtyingCounter(int count, int pages, int pagesPerLine) => Dirtying(count, pages, pagesPerLine, random: true);
+
+    private static GuestImage Dirtying(int count, int pages, int pagesPerLine, bool random)
     {
         if (count < 1 || count > MaxCounterLines) throw new ArgumentOutOfRangeException(nameof(count), count, $"count must be 1..{MaxCounterLines}");
         if (pages < 1 || pages > MaxMemoryWriterPages - 1) throw new ArgumentOutOfRangeException(nameof(pages), pages, $"pages must be 1..{MaxMemoryWriterPages - 1}");
@@ -484,15 +495,30 @@ public static class GuestLibrary
             a.mov(ecx, (uint)pagesPerLine);
             a.Label(ref dirty);
             a.mov(eax, __dword_ptr[(uint)DirtyingCursorAddress]);
-            a.mov(ebx, eax);
-            a.shl(ebx, 12);
-            a.inc(__dword_ptr[ebx + (int)DirtiedRegionAddress]);
-            a.inc(eax);
-            a.cmp(eax, pages);
-            a.jne(noWrap);
-            a.xor(eax, eax);
-            a.Label(ref noWrap);
-            a.mov(__dword_ptr[(uint)DirtyingCursorAddress], eax);
+            if (random)
+            {
+                a.imul(eax, eax, 1664525);
+                a.add(eax, 1013904223);
+                a.mov(__dword_ptr[(uint)DirtyingCursorAddress], eax);
+                a.xor(edx, edx);
+                a.mov(ebx, (uint)pages);
+                a.div(ebx);
+                a.mov(ebx, edx);
+                a.shl(ebx, 12);
+                a.inc(__dword_ptr[ebx + (int)DirtiedRegionAddress]);
+            }
+            else
+            {
+                a.mov(ebx, eax);
+                a.shl(ebx, 12);
+                a.inc(__dword_ptr[ebx + (int)DirtiedRegionAddress]);
+                a.inc(eax);
+                a.cmp(eax, pages);
+                a.jne(noWrap);
+                a.xor(eax, eax);
+                a.Label(ref noWrap);
+                a.mov(__dword_ptr[(uint)DirtyingCursorAddress], eax);
+            }
             a.dec(ecx);
             a.jnz(dirty);
             a.mov(eax, __dword_ptr[(uint)CounterAddress]);
@@ -506,8 +532,8 @@ public static class GuestLibrary
             g.DebugExitWithAl();
         });
         uint checksum = DirtyingChecksum(count, pagesPerLine);
-        return new GuestImage("dirtying-counter", bytes, origin, origin, BootMode.Protected, 1,
-            $"protected mode: prints count=0..{count - 1}, dirtying {pagesPerLine} of {pages} pages after each line, then the region's checksum; exits with its low byte")
+        return new GuestImage(random ? "random-dirtying-counter" : "dirtying-counter", bytes, origin, origin, BootMode.Protected, 1,
+            $"protected mode: prints count=0..{count - 1}, dirtying {pagesPerLine} {(random ? "pseudo-random" : "consecutive")} of {pages} pages after each line, then the region's checksum; exits with its low byte")
         {
             ExpectedConsole = string.Concat(Enumerable.Range(0, count).Select(n => CounterLine((uint)n))) + $"checksum={checksum:x8}\n",
             ExpectedResultCode = (int)(checksum & 0xff),

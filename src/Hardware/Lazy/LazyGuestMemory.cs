@@ -240,6 +240,33 @@ public sealed unsafe class LazyGuestMemory : IPagePopulation, IDisposable
     }
 
     /// <summary>
+    /// Makes pages [<paramref name="firstPage"/>, +<paramref name="count"/>) missing again (MADV_DONTNEED on the
+    /// anonymous mapping, present bits cleared): their next touch faults to the sink. For a region no thread touches
+    /// yet, such as a post-copy migration target before its vCPUs run, dropping pages whose copy went stale; with
+    /// threads running, one could read the page while it goes away.
+    /// </summary>
+    public void Discard(ulong firstPage, ulong count)
+    {
+        if (count == 0) return;
+        CheckPage(firstPage);
+        CheckPage(firstPage + count - 1);
+        if (!Enter(out bool entered)) return;
+        try
+        {
+            Sys.MadviseDontNeed(_memory.Address + (nint)(firstPage << PageSize.Shift), count << PageSize.Shift);
+            for (ulong page = firstPage; page < firstPage + count; page++)
+            {
+                ulong bit = 1UL << (int)(page & 63);
+                if ((Interlocked.And(ref _present[page >> 6], ~bit) & bit) != 0) Interlocked.Decrement(ref _presentPages);
+            }
+        }
+        finally
+        {
+            if (entered) _gate.Exit();
+        }
+    }
+
+    /// <summary>
     /// Stops delivering faults to the sink. Threads already blocked (or faulting later) stay blocked until their
     /// page is installed or the region is disposed. Returns true once the reader has ended.
     /// </summary>

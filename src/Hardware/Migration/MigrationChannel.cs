@@ -5,7 +5,8 @@ namespace Actorvisor.Hardware.Migration;
 /// <summary>
 /// The framing of a migration stream over any byte stream (a TCP connection between two node daemons): each frame is
 /// a <see cref="MigrationFrameKind"/> byte, a little-endian u32 body length and the body. It owns the stream and counts
-/// the bytes it wrote. Writes are buffered until <see cref="Flush"/>; one thread writes and one reads at a time.
+/// the bytes it wrote. Writes are buffered until <see cref="Flush"/>; one thread writes and one reads at a time
+/// (<see cref="ReadUnflushed"/> lets them be two threads).
 /// </summary>
 public sealed class MigrationChannel : IDisposable
 {
@@ -60,6 +61,16 @@ public sealed class MigrationChannel : IDisposable
     public (MigrationFrameKind Kind, byte[] Body) Read()
     {
         Flush();
+        return ReadUnflushed();
+    }
+
+    /// <summary>
+    /// Reads the next frame without flushing this side's buffered frames: for a thread that only reads while another
+    /// writes (both directions of a post-copy stream carry frames at once).
+    /// </summary>
+    /// <exception cref="MigrationException">the stream ended or broke, or the frame is not one of the protocol's.</exception>
+    public (MigrationFrameKind Kind, byte[] Body) ReadUnflushed()
+    {
         var head = new byte[FrameHeaderBytes];
         ReadExactly(head, "a frame header");
         var kind = (MigrationFrameKind)head[0];

@@ -32,4 +32,29 @@ public enum MigrationFrameKind : byte
 
     /// <summary>Source to target: the migration is cancelled (reason in UTF-8); the source keeps running.</summary>
     Abort = 9,
+
+    /// <summary>
+    /// Source to target, post-copy, after the pause and before the state: pages of memslot 0 whose copy on the target is
+    /// stale (written since they were sent): u32 slot, u32 count, then count u64 page indices. The target drops them;
+    /// they come again after the switchover.
+    /// </summary>
+    Discard = 10,
+
+    /// <summary>Source to target: switch over by post-copy; the target runs now and asks for the pages it lacks.</summary>
+    GoPostCopy = 11,
+
+    /// <summary>Target to source, post-copy: the guest needs a page it lacks (u32 slot, u64 page index).</summary>
+    PageRequest = 12,
+
+    /// <summary>Source to target, post-copy: every page the target lacked has been sent.</summary>
+    PostCopyEnd = 13,
+
+    /// <summary>Target to source, post-copy: every page is present; the source's copy may end.</summary>
+    Complete = 14,
+
+    /// <summary>
+    /// Target to source: the go-ahead arrived and the target runs the VM from now on. Until the source reads it, it does
+    /// not know whether its go-ahead did (a stream that broke after it sent it leaves that open).
+    /// </summary>
+    Committed = 15,
 }

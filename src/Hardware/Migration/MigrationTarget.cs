@@ -1,7 +1,7 @@
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Devices;
+using Actorvisor.Hardware.Lazy;
 using Actorvisor.Hardware.Machines;
-using Actorvisor.Hardware.Memory;
 using Actorvisor.Hardware.Snapshots;
 
 namespace Actorvisor.Hardware.Migration;
@@ -9,21 +9,30 @@ namespace Actorvisor.Hardware.Migration;
 /// <summary>
 /// The target side of a live migration over a <see cref="MigrationChannel"/>: reads the header and refuses it (another
 /// protocol version, another accelerator kind, or whatever <c>admit</c> refuses, e.g. no room) or accepts it and
-/// allocates the VM's memory; writes the page batches into it as they come; on the state frame builds the machine with
-/// <see cref="SnapshotRestore.Assemble"/> (a restore from memory instead of files), tells the source it is ready, and
-/// returns the machine once the source says go. A refusal is sent to the source with its reason; any failure releases
-/// what was allocated.
+/// allocates the VM's memory (memslot 0 userfaultfd-lazy when the migration may end by post-copy); writes the page
+/// batches into it as they come; drops the pages a post-copy switchover discards; on the state frame builds the
+/// machine with <see cref="SnapshotRestore.Assemble"/> on the header's platform (a restore from memory instead of
+/// files), offers it to its owner (<c>handOver</c>, which may still refuse), tells the source it is ready, and returns
+/// the machine once the source says go, having confirmed the go-ahead (<see cref="MigrationFrameKind.Committed"/>).
+/// By post-copy the machine comes back with a running <see cref="PostCopyReceiver"/> that keeps the stream until every
+/// page is here. A refusal is sent to the source with its reason; a failure before the hand-over releases what was
+/// allocated, after it leaves the machine to its owner. The rule: the target runs the VM only after it read go.
 /// </summary>
 public static class MigrationTarget
 {
     /// <summary>
-    /// Receives one VM on <paramref name="accelerator"/> from <paramref name="channel"/> (not disposed here). The VM's
-    /// serial output goes to <paramref name="console"/>. <paramref name="admit"/> sees the header and returns a reason to
-    /// refuse, or null.
+    /// Receives one VM on <paramref name="accelerator"/> from <paramref name="channel"/> (not disposed here; by post-copy
+    /// the returned receiver reads it until its completion, and the caller disposes it after that). The VM's serial
+    /// output goes to <paramref name="console"/>. <paramref name="admit"/> sees the header and returns a reason to refuse,
+    /// or null. <paramref name="postCopyFaults"/> makes the fault sink of the lazy memslot 0 over its store (default: a
+    /// <see cref="SynchronousPageResolver"/> on the fault reader's thread). <paramref name="handOver"/> sees the built
+    /// machine before the source is told the target is ready and returns a reason to refuse, or null: its caller then
+    /// owns the machine, also if the go-ahead never comes.
     /// </summary>
     /// <exception cref="MigrationException">the migration was refused, cancelled by the source, or the stream broke or was malformed.</exception>
     public static MigrationReceived Receive(IAccelerator accelerator, MigrationChannel channel, IConsoleSink console,
-        Func<MigrationHeader, string?>? admit = null)
+        Func<MigrationHeader, string?>? admit = null, Func<MigrationHeader, IBackingStore, IPageFaultSink>? postCopyFaults = null,
+        Func<MigrationReceived, string?>? handOver = null)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentNullException.ThrowIfNull(channel);
@@ -42,15 +51,26 @@ public static class MigrationTarget
             throw Refuse(channel, $"VM '{header.VmName}' runs on the {header.Accelerator} accelerator; this target runs the {accelerator.Kind} accelerator");
         if (admit?.Invoke(header) is { } reason) throw Refuse(channel, reason);
 
-        var memories = new Dictionary<uint, HostMemory>();
+        RemotePageStore? store = null;
+        MigrationTargetMemory memory;
+        try
+        {
+            if (header.PostCopy)
+            {
+                store = new RemotePageStore(channel, header.VmName);
+                var sink = (postCopyFaults ?? ((_, s) => new SynchronousPageResolver(s)))(header, store);
+                memory = MigrationTargetMemory.Allocate(header, sink, store);
+                store.Attach(memory.Lazy!);
+            }
+            else memory = MigrationTargetMemory.Allocate(header);
+        }
+        catch (MigrationException e)
+        {
+            throw Refuse(channel, e.Message);
+        }
         MachineParts? parts = null;
         try
         {
-            foreach (var region in header.Memory)
-            {
-                if (memories.ContainsKey(region.Slot)) throw Refuse(channel, $"memslot {region.Slot} is announced twice");
-                memories[region.Slot] = HostMemory.Allocate(region.Size, name: region.Slot == 0 ? "guest-ram" : $"guest-ram-slot{region.Slot}");
-            }
             channel.Write(MigrationFrameKind.Accepted, ReadOnlySpan<byte>.Empty);
             channel.Flush();
 
@@ -62,16 +82,23 @@ public static class MigrationTarget
                 switch (kind)
                 {
                     case MigrationFrameKind.Pages:
-                        pages += PageBatchReader.Apply(frame, slot => memories.GetValueOrDefault(slot));
+                        pages += memory.Apply(frame, holesOnly: false);
                         break;
                     case MigrationFrameKind.RoundEnd:
                         rounds++;
                         break;
+                    case MigrationFrameKind.Discard:
+                        memory.Discard(frame);
+                        break;
                     case MigrationFrameKind.State:
-                        parts = Build(accelerator, channel, console, header, memories, frame);
+                        parts = Build(accelerator, channel, console, header, memory, frame);
+                        memory.HandOver();
+                        var received = new MigrationReceived(header, parts, rounds, pages);
+                        if (handOver?.Invoke(received) is { } refusal) throw Refuse(channel, refusal);
+                        // From here on the machine is the owner's, whatever happens to the stream.
+                        parts = null;
                         channel.Write(MigrationFrameKind.Ready, ReadOnlySpan<byte>.Empty);
-                        channel.Expect(MigrationFrameKind.Go, "source");
-                        return new MigrationReceived(header, parts, rounds, pages);
+                        return AwaitGo(channel, header, memory, store, received);
                     case MigrationFrameKind.Abort:
                         throw new MigrationException($"the source cancelled the migration of VM '{header.VmName}': {System.Text.Encoding.UTF8.GetString(frame)}");
                     default:
@@ -82,26 +109,69 @@ public static class MigrationTarget
         catch
         {
             if (parts is not null) parts.Dispose();
-            else foreach (var memory in memories.Values) memory.Dispose();
+            else memory.Dispose();
             throw;
         }
     }
 
+    // The machine is built and the source told: it runs here only if the go-ahead arrives, which is confirmed at once.
+    private static MigrationReceived AwaitGo(MigrationChannel channel, MigrationHeader header, MigrationTargetMemory memory, RemotePageStore? store,
+        MigrationReceived received)
+    {
+        var (kind, frame) = channel.Read();
+        switch (kind)
+        {
+            case MigrationFrameKind.Go:
+                TryConfirm(channel);
+                return received;
+            case MigrationFrameKind.GoPostCopy when store is not null:
+                // The reader starts before the confirmation, so no page the source sends after it is missed.
+                var postCopy = PostCopyReceiver.Start(channel, memory, store, header.VmName);
+                try
+                {
+                    store.Send(MigrationFrameKind.Committed);
+                }
+                catch (MigrationException)
+                {
+                    // The receiver sees the break too and fails the post-copy with its reason.
+                }
+                return received with { PostCopy = postCopy };
+            case MigrationFrameKind.Abort:
+                throw new MigrationException($"the source cancelled the migration of VM '{header.VmName}': {System.Text.Encoding.UTF8.GetString(frame)}");
+            default:
+                throw new MigrationException($"the source sent a {kind} frame where the go-ahead for VM '{header.VmName}' was expected");
+        }
+    }
+
+    // Best effort: a source that does not read the confirmation reports the migration as failed with the outcome open,
+    // and does not run its copy again; this side runs the VM, which it has been told to.
+    private static void TryConfirm(MigrationChannel channel)
+    {
+        try
+        {
+            channel.Write(MigrationFrameKind.Committed, ReadOnlySpan<byte>.Empty);
+            channel.Flush();
+        }
+        catch (MigrationException)
+        {
+        }
+    }
+
     private static MachineParts Build(IAccelerator accelerator, MigrationChannel channel, IConsoleSink console, MigrationHeader header,
-        Dictionary<uint, HostMemory> memories, byte[] frame)
+        MigrationTargetMemory memory, byte[] frame)
     {
         try
         {
             var state = MigratedState.Decode(frame);
             if (state.VcpuStates.Count != header.VcpuCount)
                 throw new FormatException($"the state has {state.VcpuStates.Count} vCPUs, the header announced {header.VcpuCount}");
-            var regions = header.Memory.Select(r => new SnapshotMemoryRegion(r.Slot, r.GuestPhysicalAddress, memories[r.Slot])).ToList();
-            var image = new RestoredGuestImage(header.Image, header.VcpuCount, $"migrated VM {header.VmName}");
-            return SnapshotRestore.Assemble(accelerator, regions, null, image, console, [.. regions.Skip(1).Select(r => r.Memory)],
+            var regions = memory.Regions;
+            var image = new RestoredGuestImage(header.Image, header.VcpuCount, $"migrated VM {header.VmName}", header.Platform);
+            return SnapshotRestore.Assemble(accelerator, regions, memory.Lazy, image, console, [.. regions.Skip(1).Select(r => r.Memory)],
                 [.. state.VcpuStates.Select((s, i) => new SavedState($"vcpu {i}", () => s))],
                 new SavedState("platform", () => state.PlatformState),
                 [.. state.Devices.Select(d => new SavedState($"device {d.Name}", () => d.State, d.Name))],
-                (origin, e) => new FormatException($"{origin}: {e.Message}", e));
+                (origin, e) => new FormatException($"{origin}: {e.Message}", e), header.Platform);
         }
         catch (FormatException e)
         {

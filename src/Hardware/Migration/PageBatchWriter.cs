@@ -19,12 +19,25 @@ public sealed class PageBatchWriter
     /// <summary>Bytes before a batch's first entry: u32 slot, u32 count.</summary>
     internal const int BodyHeaderBytes = 8;
     private readonly MigrationChannel _channel;
+    private readonly TokenBucket? _limit;
+    private readonly CancellationToken _cancel;
     private readonly byte[] _body = new byte[BodyHeaderBytes + BatchPages * MaxPageWireBytes];
     private uint _slot;
     private int _count, _length = BodyHeaderBytes;
 
-    /// <summary>A writer sending on <paramref name="channel"/>.</summary>
-    public PageBatchWriter(MigrationChannel channel) => _channel = channel ?? throw new ArgumentNullException(nameof(channel));
+    /// <summary>
+    /// A writer sending on <paramref name="channel"/>; with <paramref name="limit"/>, each frame waits (cancellably by
+    /// <paramref name="cancel"/>) for the bucket to be out of debt after taking its bytes.
+    /// </summary>
+    public PageBatchWriter(MigrationChannel channel, TokenBucket? limit = null, CancellationToken cancel = default)
+    {
+        _channel = channel ?? throw new ArgumentNullException(nameof(channel));
+        _limit = limit;
+        _cancel = cancel;
+    }
+
+    /// <summary>Pages added and not sent yet.</summary>
+    public int Buffered => _count;
 
     /// <summary>Pages sent with their data.</summary>
     public long DataPages { get; private set; }
@@ -63,7 +76,13 @@ public sealed class PageBatchWriter
         BinaryPrimitives.WriteUInt32LittleEndian(_body, _slot);
         BinaryPrimitives.WriteUInt32LittleEndian(_body.AsSpan(4), (uint)_count);
         _channel.Write(MigrationFrameKind.Pages, _body.AsSpan(0, _length));
+        int sent = _length;
         _count = 0;
         _length = BodyHeaderBytes;
+        if (_limit?.Take(sent) is { } wait && wait > TimeSpan.Zero)
+        {
+            _cancel.WaitHandle.WaitOne(wait);
+            _cancel.ThrowIfCancellationRequested();
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 using Actorvisor.Hardware.Memory;
 using Actorvisor.Hardware.Mmu;
@@ -7,16 +8,23 @@ using Actorvisor.Hardware.Snapshots;
 namespace Actorvisor.Hardware.Migration;
 
 /// <summary>
-/// The source side of a pre-copy live migration over a <see cref="MigrationChannel"/>. It sends the header and waits
-/// for the target to accept; turns on dirty logging on every memslot; round 0 sends every page holding data while the
-/// guest runs; each later round harvests the dirty log (<see cref="IDirtyLog"/>: the software MMU's SPTEs or
-/// KVM_GET_DIRTY_LOG) and resends those pages, measuring the stream's bandwidth and the guest's dirty rate, until the
-/// pages left would take at most <see cref="PreCopyOptions.MaxDowntime"/> to send, or the round limit. Then it pauses
-/// the VM, harvests once more, sends the last dirty pages and the vCPU, platform and device state (the snapshot
-/// format's blobs), waits for the target to have built the machine, and tells it to go. If anything fails before that
-/// go-ahead (the target refuses, the stream breaks, cancellation), dirty logging is turned off again, a paused VM is
-/// resumed, and a <see cref="MigrationException"/> (or <see cref="OperationCanceledException"/>) says why: the source
-/// keeps running. After a successful return the source VM stays paused; its owner destroys it.
+/// The source side of a live migration over a <see cref="MigrationChannel"/>. It sends the header and waits for the
+/// target to accept; turns on dirty logging on every memslot; round 0 sends every page holding data (every page, when
+/// the migration may end by post-copy) while the guest runs; each later round harvests the dirty log
+/// (<see cref="IDirtyLog"/>: the software MMU's SPTEs or KVM_GET_DIRTY_LOG) and resends those pages, measuring the
+/// stream's bandwidth (under <see cref="PreCopyOptions.BandwidthBytesPerSecond"/>, a token bucket) and the guest's dirty
+/// rate, until the pages left would take at most <see cref="PreCopyOptions.MaxDowntime"/> to send, or the round limit.
+/// Then it pauses the VM and harvests once more. Pre-copy sends the last dirty pages and the vCPU, platform and device
+/// state (the snapshot format's blobs), waits for the target to have built the machine, and tells it to go. Post-copy
+/// (<see cref="PreCopyOptions.PostCopy"/>: always after round 0, or in auto mode when pre-copy does not converge) tells
+/// the target instead which of its pages of memslot 0 are stale, sends the state and the go-ahead at once, and then
+/// serves the target's page requests while pushing the rest (<see cref="PostCopySource"/>) until every page is there.
+/// If anything fails before the go-ahead (the target refuses, the stream breaks, cancellation), dirty logging is turned
+/// off again, a paused VM is resumed, and a <see cref="MigrationException"/> (or <see cref="OperationCanceledException"/>)
+/// says why: the source keeps running. From the go-ahead on the source never runs again (the target may be running
+/// it): a failure then is a <see cref="MigrationException"/> with <see cref="MigrationException.SourceStopped"/> set, and
+/// the switchover counts as done only once the target confirmed it. After a successful return the source VM stays
+/// paused; its owner destroys it.
 /// </summary>
 public static class PreCopySource
 {
@@ -24,25 +32,27 @@ public static class PreCopySource
     /// Migrates <paramref name="vm"/> over <paramref name="channel"/> (not disposed here). <paramref name="progress"/> is
     /// called after each round on the calling thread.
     /// </summary>
-    /// <exception cref="MigrationException">the migration failed before switchover; the source VM runs.</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancel"/> fired before switchover; the source VM runs and the target was told.</exception>
+    /// <exception cref="MigrationException">the migration failed; before the go-ahead the source VM runs, after it (<see cref="MigrationException.SourceStopped"/>) it stays paused.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancel"/> fired before the go-ahead; the source VM runs and the target was told.</exception>
     public static MigrationResult Run(IMigratingVm vm, MigrationChannel channel, PreCopyOptions? options = null,
         Action<PreCopyRound>? progress = null, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(vm);
         ArgumentNullException.ThrowIfNull(channel);
         options ??= new PreCopyOptions();
-        if (options.MaxDowntime < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(options), options.MaxDowntime, "the downtime budget must not be negative");
-        if (options.MaxRounds < 0) throw new ArgumentOutOfRangeException(nameof(options), options.MaxRounds, "the round limit must not be negative");
+        options.Validate();
         var parts = vm.Parts;
         var regions = parts.MemoryRegions;
         if (regions.FirstOrDefault(r => r.Lazy is not null) is { } lazy)
             throw new MigrationException($"memslot {lazy.Slot} of VM '{vm.Name}' is lazily filled memory, which live migration does not move yet");
+        bool postCopyPossible = options.PostCopy != PostCopyMode.Never;
         var header = new MigrationHeader
         {
             VmName = vm.Name,
             Accelerator = parts.Vm.Kind,
             Image = parts.Spec.Image is RestoredGuestImage restored ? restored.OriginalImage : parts.Spec.Image.Name,
+            Platform = parts.Platform,
+            PostCopy = postCopyPossible,
             VcpuCount = parts.Vcpus.Count,
             Memory = [.. regions.Select(r => new MigrationRegionLayout(r.Slot, r.GuestPhysicalAddress, r.Size))],
         };
@@ -52,12 +62,13 @@ public static class PreCopySource
 
         var originals = regions.Select(r => parts.Vm.Memslots.ById(r.Slot)
             ?? throw new MigrationException($"memslot {r.Slot} of VM '{vm.Name}' is not mapped in its accelerator VM")).ToList();
-        bool paused = false, switchedOver = false;
+        var limit = options.BandwidthBytesPerSecond is { } rate ? new TokenBucket(rate) : null;
+        bool paused = false, goSent = false;
         try
         {
             foreach (var slot in originals.Where(s => !s.LogsDirtyPages)) parts.Vm.SetMemoryRegion(slot with { Flags = slot.Flags | MemslotFlags.LogDirtyPages });
             var log = parts.Vm.DirtyLog;
-            var writer = new PageBatchWriter(channel);
+            var writer = new PageBatchWriter(channel, limit, cancel);
             var page = new byte[PageSize.Bytes];
             var rounds = new List<PreCopyRound>();
             double sendSeconds = 0;
@@ -76,7 +87,8 @@ public static class PreCopySource
                     {
                         cancel.ThrowIfCancellationRequested();
                         region.Memory.Read(p << PageSize.Shift, page);
-                        writer.Add(region.Slot, p, page, skipZero: sets is null);
+                        // A lazy target has no page until one is installed: the first pass sends zero pages too (8 bytes each).
+                        writer.Add(region.Slot, p, page, skipZero: sets is null && !postCopyPossible);
                     }
                 }
                 writer.Send();
@@ -88,6 +100,7 @@ public static class PreCopySource
                 var dirty = Harvest(parts.Vm.DirtyLog, regions);
                 long left = dirty.Sum(d => (long)d.Count());
                 double bandwidth = sendSeconds > 0 ? sendBytes / sendSeconds : double.PositiveInfinity;
+                if (limit is not null) bandwidth = Math.Min(bandwidth, limit.BytesPerSecond);
                 var round = new PreCopyRound(number, writer.DataPages - data, writer.ZeroPages - zero, wire, clock.Elapsed, left,
                     left / Math.Max(clock.Elapsed.TotalSeconds, 1e-6), bandwidth, Expected(left, bandwidth));
                 rounds.Add(round);
@@ -96,12 +109,25 @@ public static class PreCopySource
             }
 
             var pending = SendRound(0, null);
-            bool converged;
+            bool converged, postCopy = false;
             while (true)
             {
                 var last = rounds[^1];
                 converged = last.ExpectedDowntime <= options.MaxDowntime;
-                if (converged || rounds.Count > options.MaxRounds) break;
+                if (options.PostCopy == PostCopyMode.Always)
+                {
+                    postCopy = true;
+                    break;
+                }
+                if (converged) break;
+                // Auto: a dirty-log round whose guest dirtied memory faster than the stream carries it can never converge.
+                bool outrun = last.Number > 0 && last.DirtyPagesPerSecond * PageSize.Bytes > last.BandwidthBytesPerSecond;
+                if (options.PostCopy == PostCopyMode.Auto && (outrun || rounds.Count > options.MaxRounds))
+                {
+                    postCopy = true;
+                    break;
+                }
+                if (rounds.Count > options.MaxRounds) break;
                 pending = SendRound(rounds.Count, pending);
             }
 
@@ -114,6 +140,8 @@ public static class PreCopySource
             for (int i = 0; i < regions.Count; i++)
             {
                 foreach (var p in final[i].SetPages()) pending[i].Set(p);
+                // By post-copy memslot 0's stale pages are discarded on the target, which fetches them after the switchover.
+                if (postCopy && i == 0) continue;
                 foreach (var p in pending[i].SetPages())
                 {
                     regions[i].Memory.Read(p << PageSize.Shift, page);
@@ -122,26 +150,64 @@ public static class PreCopySource
                 }
             }
             writer.Send();
+            if (postCopy) SendDiscards(channel, regions[0].Slot, pending[0]);
             channel.Write(MigrationFrameKind.State, MigratedState.Of(content).Encode());
             channel.Expect(MigrationFrameKind.Ready, "target");
-            channel.Write(MigrationFrameKind.Go, ReadOnlySpan<byte>.Empty);
-            channel.Flush();
-            switchedOver = true;
-            return new MigrationResult(rounds, converged, finalPages, channel.BytesWritten, header.MemoryBytes, downtime.Elapsed, total.Elapsed);
+            // The go-ahead: from here on this copy never runs again, whatever happens to the stream.
+            goSent = true;
+            var pauseEnded = downtime.Elapsed;
+            try
+            {
+                channel.Write(postCopy ? MigrationFrameKind.GoPostCopy : MigrationFrameKind.Go, ReadOnlySpan<byte>.Empty);
+                channel.Flush();
+                pauseEnded = downtime.Elapsed;
+                channel.Expect(MigrationFrameKind.Committed, "target");
+            }
+            catch (MigrationException e)
+            {
+                throw new MigrationException($"the target did not confirm the go-ahead ({e.Message}): it may or may not run VM '{vm.Name}' now; " +
+                    "this copy stays stopped so that no two copies run", e, sourceStopped: true);
+            }
+            var stats = postCopy ? PostCopySource.Serve(channel, regions[0], pending[0], limit, vm.Name, cancel) : null;
+            return new MigrationResult(rounds, converged, finalPages, channel.BytesWritten, header.MemoryBytes, pauseEnded, total.Elapsed) { PostCopy = stats };
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (!goSent)
         {
             TryTell(channel, MigrationFrameKind.Abort, "cancelled on the source");
             throw;
         }
         finally
         {
-            if (!switchedOver)
+            if (!goSent)
             {
                 foreach (var slot in originals) TryRestore(parts.Vm, slot);
                 if (paused) vm.Resume();
             }
         }
+    }
+
+    /// <summary>Pages listed in one discard frame at most (512 KiB of indices).</summary>
+    private const int DiscardPagesPerFrame = 65536;
+
+    // The pages of memslot 0 the target holds stale copies of, in frames of page indices.
+    private static void SendDiscards(MigrationChannel channel, uint slot, DirtyBitmap stale)
+    {
+        var body = new byte[8 + 8 * DiscardPagesPerFrame];
+        int count = 0;
+        void Flush()
+        {
+            if (count == 0) return;
+            BinaryPrimitives.WriteUInt32LittleEndian(body, slot);
+            BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(4), (uint)count);
+            channel.Write(MigrationFrameKind.Discard, body.AsSpan(0, 8 + 8 * count));
+            count = 0;
+        }
+        foreach (var p in stale.SetPages())
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(body.AsSpan(8 + 8 * count), p);
+            if (++count == DiscardPagesPerFrame) Flush();
+        }
+        Flush();
     }
 
     private static IEnumerable<ulong> Range(ulong count)

@@ -87,6 +87,10 @@ public static unsafe class Sys
         Check(munmap((void*)addr, (size_t)length), "munmap");
     }
 
+    /// <summary>madvise(2) with MADV_DONTNEED: the range's private anonymous pages are dropped (they read as missing again).</summary>
+    public static void MadviseDontNeed(nint addr, ulong length) =>
+        Check(madvise((void*)addr, (size_t)length, MADV_DONTNEED), "madvise(MADV_DONTNEED)", $"{length} bytes at 0x{addr:x}");
+
     /// <summary>memfd_create(2) with MFD_CLOEXEC.</summary>
     public static FileDescriptor MemfdCreate(string name)
     {

@@ -231,18 +231,20 @@ public static class BenchCommand
     private static Command Migrate()
     {
         var memory = new Option<string>("--memory") { Description = "guest RAM (the issue's figure is 256M)", DefaultValueFactory = _ => "256M" };
-        var pagesPerLine = new Option<int>("--pages-per-line") { Description = "pages the guest dirties after each counter line (its dirty rate follows)", DefaultValueFactory = _ => 8 };
+        var pagesPerLine = new Option<int>("--pages-per-line") { Description = "pseudo-random pages the guest dirties after each counter line", DefaultValueFactory = _ => 16 };
+        var dirtyRate = new Option<double>("--dirty-mbps") { Description = "the guest's paced dirty rate in MB/s (the issue's figure is 50)", DefaultValueFactory = _ => 50 };
+        dirtyRate.Validators.Add(r => { if (r.GetValueOrDefault<double>() is <= 0 or > 100_000) r.AddError("--dirty-mbps must be above 0 and at most 100000"); });
         var maxDowntime = new Option<int>("--max-downtime-ms") { Description = "the pre-copy downtime budget", DefaultValueFactory = _ => 100 };
         var rounds = Rounds();
         pagesPerLine.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 1 or > 4096) r.AddError("--pages-per-line must be 1..4096"); });
         maxDowntime.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--max-downtime-ms must not be negative"); });
-        var command = new Command("migrate", "Pre-copy live migration of a guest dirtying memory between two machines over loopback TCP (software accelerator): downtime, rounds, bytes sent")
-            { memory, pagesPerLine, maxDowntime, rounds };
+        var command = new Command("migrate", "Live migration (pre-copy, post-copy, the convergence limit) of a guest dirtying random pages at a paced rate between two machines over loopback TCP (software accelerator)")
+            { memory, pagesPerLine, dirtyRate, maxDowntime, rounds };
         command.SetAction(parse =>
         {
             if (!ByteSize.TryParse(parse.GetValue(memory)!, out var m, out var e1)) { Console.Error.WriteLine($"actorvisor: --memory: {e1}"); return ExitCodes.Usage; }
             if (m < (8UL << 20) || m % 4096 != 0) { Console.Error.WriteLine("actorvisor: --memory must be a multiple of 4 KiB and at least 8M"); return ExitCodes.Usage; }
-            return Print(MigrationBenchmark.Run(m, parse.GetValue(pagesPerLine), TimeSpan.FromMilliseconds(parse.GetValue(maxDowntime)), parse.GetValue(rounds), Console.Error));
+            return Print(MigrationBenchmark.Run(m, parse.GetValue(pagesPerLine), parse.GetValue(dirtyRate), TimeSpan.FromMilliseconds(parse.GetValue(maxDowntime)), parse.GetValue(rounds), Console.Error));
         });
         return command;
     }

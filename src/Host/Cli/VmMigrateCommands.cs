@@ -20,8 +20,8 @@ public static class VmMigrateCommands
         var name = new Argument<string>("name") { Description = "the VM's name (it must be running)" };
         var to = new Option<string?>("--to") { Description = "the node to move it to (default: placement picks a node of the same accelerator kind with room)" };
         var maxDowntime = new Option<string?>("--max-downtime") { Description = "the pause to aim for at switchover (e.g. 100ms, the default; 1s)" };
-        var postcopy = new Option<string?>("--postcopy") { Description = "auto, never or always (this version does pre-copy only: never)" };
-        var bandwidth = new Option<string?>("--bandwidth") { Description = "the most the stream may take per second (e.g. 100M); not available in this version" };
+        var postcopy = new Option<string?>("--postcopy") { Description = "never (pre-copy; the default), always (post-copy after the first pass: the VM runs on the target at once, its missing pages fetched from the source), or auto (post-copy when pre-copy does not converge)" };
+        var bandwidth = new Option<string?>("--bandwidth") { Description = "the most the stream may take per second (e.g. 100M)" };
         var cancel = new Option<bool>("--cancel") { Description = "cancel the VM's running migration (the VM goes on running where it is)" };
         var connection = new ClusterConnectionOptions();
         var command = new Command("migrate", "Move a running VM to another node by live migration, showing its progress until it ends")

@@ -11,8 +11,11 @@ namespace Actorvisor.Host.Cluster;
 /// (whose agent is <paramref name="TargetAgent"/>), as migration <paramref name="Id"/>. The agent prepares the target
 /// (<see cref="PrepareArrival"/>), starts the VM's migration and answers <see cref="MigrateOnNodeResult"/> within
 /// <paramref name="DeadlineMs"/>; from then on it reports to the directory with <see cref="MigrationUpdate"/>.
+/// <paramref name="Postcopy"/> ("auto", "never", "always"; null: never) and <paramref name="BandwidthBytesPerSecond"/>
+/// (null: unlimited) are the API request's.
 /// </summary>
-public sealed record MigrateOnNode(string Id, string Vm, string TargetNode, IActorRef TargetAgent, int? MaxDowntimeMs, int DeadlineMs) : IClusterProtocolMessage;
+public sealed record MigrateOnNode(string Id, string Vm, string TargetNode, IActorRef TargetAgent, int? MaxDowntimeMs, int DeadlineMs,
+    string? Postcopy = null, ulong? BandwidthBytesPerSecond = null) : IClusterProtocolMessage;
 
 /// <summary>The source agent's answer to <see cref="MigrateOnNode"/>: the migration runs, or why it did not start.</summary>
 public sealed record MigrateOnNodeResult(string Vm, MigrationInfo? Migration, ApiErrorReply? Error) : IClusterProtocolMessage;

@@ -395,9 +395,6 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
             _ when _migrations.RunningOf(r.Name) is { } running => new ApiErrorReply(ApiErrorCode.InvalidState,
                 $"VM '{r.Name}' is migrating to node {running.Target} already ({running.Id})", "name"),
             _ when !_nodes.ContainsKey(e.Address) => DirectoryErrors.NodeNotAnnounced(r.Name, e.Location),
-            // Pre-copy is what this version does: post-copy and bandwidth limits are refused rather than ignored.
-            _ when r.Postcopy is "auto" or "always" => ApiErrorReply.Invalid("postcopy", $"'{r.Postcopy}': post-copy is not available in this version (pre-copy only); use never"),
-            _ when r.BandwidthBytesPerSecond is not null => ApiErrorReply.Invalid("bandwidthBytesPerSecond", "bandwidth limits are not available in this version"),
             _ => null,
         };
         if (refused is not null)
@@ -418,7 +415,8 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         _log.Info("Migration {0}: VM {1} from node {2} to node {3}", info.Id, r.Name, source.Info.Name, target.Info.Name);
         var replyTo = Sender;
         var wait = RequestDeadline.Inner(RequestDeadline.Of(r));
-        source.Agent.Ask<MigrateOnNodeResult>(new MigrateOnNode(info.Id, r.Name, target.Info.Name, target.Agent, r.MaxDowntimeMs, (int)wait.TotalMilliseconds), wait).PipeTo(Self,
+        source.Agent.Ask<MigrateOnNodeResult>(new MigrateOnNode(info.Id, r.Name, target.Info.Name, target.Agent, r.MaxDowntimeMs, (int)wait.TotalMilliseconds,
+            r.Postcopy, r.BandwidthBytesPerSecond), wait).PipeTo(Self,
             success: result => new MigrateStarted(info, replyTo, result),
             failure: ex => new MigrateStarted(info, replyTo, new MigrateOnNodeResult(r.Name, null, DirectoryErrors.NodeDidNotAnswer(source, $"migration of VM '{r.Name}'", wait, ex))));
     }

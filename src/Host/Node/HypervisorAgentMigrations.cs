@@ -91,7 +91,12 @@ public sealed partial class HypervisorAgent
         var info = new MigrationInfo(m.Id, m.Vm, _info.Name, m.TargetNode, MigrationInfo.Running, DateTimeOffset.UtcNow, null, -1, 0, 0, 0, 0, vm.Spec.MemoryBytes);
         vm.Migration = info;
         vm.MigrationTarget = m.TargetAgent;
-        var options = new PreCopyOptions { MaxDowntime = TimeSpan.FromMilliseconds(m.MaxDowntimeMs ?? 100) };
+        var options = new PreCopyOptions
+        {
+            MaxDowntime = TimeSpan.FromMilliseconds(m.MaxDowntimeMs ?? 100),
+            PostCopy = m.Postcopy switch { "auto" => PostCopyMode.Auto, "always" => PostCopyMode.Always, _ => PostCopyMode.Never },
+            BandwidthBytesPerSecond = m.BandwidthBytesPerSecond is { } limit ? (long)Math.Min(limit, long.MaxValue) : null,
+        };
         _log.Info("Migrating VM {0} to node {1} ({2}:{3} over {4}, {5})", m.Vm, m.TargetNode, r.Prepared.Host, r.Prepared.Port, _endpoint.Tls is null ? "TCP" : "TLS", m.Id);
         vm.Vm.Tell(new MigrateVm(r.Prepared.Host!, r.Prepared.Port, options, Self, _endpoint.Tls is { } tls ? tls.Client : null));
         r.ReplyTo.Tell(new MigrateOnNodeResult(m.Vm, info, null));

@@ -40,6 +40,17 @@ public sealed class VmMigrationTests : VmTestKit, IDisposable
         return (registry, _targetSystem.ActorOf(MigrationReceiverActor.Props(Accelerator, registry), "migrations"));
     }
 
+    private static List<VmEvent> EventsUntilEnd(Akka.TestKit.TestProbe probe)
+    {
+        var events = new List<VmEvent>();
+        while (true)
+        {
+            var e = probe.ExpectMsg<VmEvent>(Long);
+            events.Add(e);
+            if (e is VmEnded) return events;
+        }
+    }
+
     private static string ConsoleUntilLines(TestVm vm, int lines)
     {
         var text = new StringBuilder();
@@ -76,13 +87,7 @@ public sealed class VmMigrationTests : VmTestKit, IDisposable
         // Every round was reported to the progress subscriber, in order.
         for (int i = 0; i < migrated.Result.Rounds.Count; i++) Assert.Equal(migrated.Result.Rounds[i], progress.ExpectMsg<VmMigrationProgress>(Long).Round);
 
-        var after = new List<VmEvent>();
-        while (true)
-        {
-            var e = targetEvents.ExpectMsg<VmEvent>(Long);
-            after.Add(e);
-            if (e is VmEnded) break;
-        }
+        var after = EventsUntilEnd(targetEvents);
         Assert.Equal(new VmOutcome.Exited(Guest.ExpectedResultCode!.Value), after.OfType<VmEnded>().Single().Outcome);
         // No line lost or repeated across the move, and the guest's own checksum of the pages it dirtied is right.
         Assert.Equal(Guest.ExpectedConsole, before + Console(after));
@@ -111,5 +116,129 @@ public sealed class VmMigrationTests : VmTestKit, IDisposable
         Assert.NotEmpty(printed);
         source.Vm.Tell(StopVm.Instance);
         Assert.IsType<VmOutcome.StoppedOnRequest>(ExpectMsg<VmStopped>(Long).Outcome);
+    }
+
+    [Fact]
+    public void A_running_vm_moves_by_post_copy_and_runs_there_at_once_while_its_pages_follow()
+    {
+        var source = CreateVm(StartNode(), "postcopier", Guest);
+        var (_, receiver) = StartTargetNode(new NodeCapacity(16, 4UL << 30));
+        Start(source);
+        var before = ConsoleUntilLines(source, 20);
+
+        var receiving = CreateTestProbe();
+        var targetEvents = CreateTestProbe();
+        receiver.Tell(new ReceiveMigration(Subscriber: targetEvents.Ref), receiving.Ref);
+        var listening = receiving.ExpectMsg<MigrationListening>(Long);
+        // At 1 MB/s the push of the ~260 pages the guest dirtied in round 0 takes about a second, during which the guest,
+        // running on the target at once, faults on some of them (it starts within milliseconds of the go-ahead).
+        source.Vm.Tell(new MigrateVm(listening.Host, listening.Port, new PreCopyOptions { PostCopy = PostCopyMode.Always, BandwidthBytesPerSecond = 1 << 20 }));
+        // The source answers once every page is on the target.
+        var migrated = ExpectMsg<VmMigrated>(Long);
+        var postCopy = Assert.IsType<PostCopyStats>(migrated.Result.PostCopy);
+        Assert.Single(migrated.Result.Rounds);
+        Assert.Equal(postCopy.MissingPages, postCopy.PagesPushed + postCopy.PagesRequested);
+        var sourceEvents = EventsUntilEnd(source);
+        Assert.Equal(new VmOutcome.MigratedAway(migrated.Target), sourceEvents.OfType<VmEnded>().Single().Outcome);
+        before += Console(sourceEvents);
+
+        // Arrival (the VM started) and the end of post-copy, in either order.
+        var replies = new[] { receiving.ExpectMsg<object>(Long), receiving.ExpectMsg<object>(Long) };
+        Assert.Equal("postcopier", replies.OfType<MigrationArrived>().Single().VmName);
+        var ended = replies.OfType<MigrationPostCopyEnded>().Single();
+        Assert.Null(ended.Failure);
+        Assert.Equal(postCopy.MissingPages, ended.MissingAtStart);
+        // The guest's faults went to the source through the VM's async-PF workers, for some of the missing pages.
+        Assert.InRange(ended.RemoteFaults, 1, ended.MissingAtStart - 1);
+
+        var after = EventsUntilEnd(targetEvents);
+        Assert.Equal(new VmOutcome.Exited(Guest.ExpectedResultCode!.Value), after.OfType<VmEnded>().Single().Outcome);
+        Assert.Equal(Guest.ExpectedConsole, before + Console(after));
+    }
+
+    [Fact]
+    public void A_source_killed_mid_post_copy_fails_the_target_vm_with_a_reason_that_says_so()
+    {
+        // 64 pages dirtied and a 64 KiB/s limit: round 0 (~290 KB) and the post-copy of the dirtied pages (~270 KB, answers
+        // and pushes alike) take about four seconds each; the source is killed as soon as the VM runs on the target.
+        var image = GuestLibrary.DirtyingCounter(GuestLibrary.MaxCounterLines, 64, PagesPerLine);
+        var source = CreateVm(StartNode(), "doomed", image);
+        var (_, receiver) = StartTargetNode(new NodeCapacity(16, 4UL << 30));
+        Start(source);
+        ConsoleUntilLines(source, 5);
+        var receiving = CreateTestProbe();
+        var targetEvents = CreateTestProbe();
+        receiver.Tell(new ReceiveMigration(Subscriber: targetEvents.Ref), receiving.Ref);
+        var listening = receiving.ExpectMsg<MigrationListening>(Long);
+        source.Vm.Tell(new MigrateVm(listening.Host, listening.Port,
+            new PreCopyOptions { PostCopy = PostCopyMode.Always, BandwidthBytesPerSecond = PreCopyOptions.MinBandwidthBytesPerSecond }));
+        receiving.ExpectMsg<MigrationArrived>(Long);
+
+        Sys.Stop(source.Vm);
+        var ended = receiving.ExpectMsg<MigrationPostCopyEnded>(Long);
+        Assert.Contains("gone during post-copy", ended.Failure);
+        var outcome = Assert.IsType<VmOutcome.Failed>(targetEvents.FishForMessage<VmEnded>(_ => true, Long).Outcome);
+        Assert.Contains("gone during post-copy", outcome.Reason);
+    }
+
+    [Fact]
+    public void A_target_node_that_will_not_create_the_vm_refuses_before_the_go_ahead_and_the_source_runs_on()
+    {
+        var image = GuestLibrary.DirtyingCounter(GuestLibrary.MaxCounterLines, Pages, PagesPerLine);
+        var source = CreateVm(StartNode(), "twin", image);
+        var (registry, receiver) = StartTargetNode(new NodeCapacity(16, 4UL << 30));
+        // The target node has a VM of that name already: it has room, but its registry refuses a second one.
+        registry.Tell(new CreateVm(Spec("twin", image)));
+        ExpectMsg<VmCreated>(Long);
+        Start(source);
+        ConsoleUntilLines(source, 5);
+
+        var receiving = CreateTestProbe();
+        receiver.Tell(new ReceiveMigration(), receiving.Ref);
+        var listening = receiving.ExpectMsg<MigrationListening>(Long);
+        source.Vm.Tell(new MigrateVm(listening.Host, listening.Port, new PreCopyOptions { PostCopy = PostCopyMode.Always }));
+        var error = Assert.IsType<VmError.MigrationFailed>(ExpectMsg<VmRequestFailed>(Long).Error);
+        Assert.Contains("would not take VM 'twin'", error.Detail);
+        Assert.Contains("would not take VM 'twin'", receiving.ExpectMsg<MigrationReceiveFailed>(Long).Reason);
+
+        // Refused before the go-ahead: the source resumed and runs on.
+        Assert.Equal(VmState.Running, Ask<VmDescription>(source, GetVmDescription.Instance).State);
+        Assert.NotEmpty(ConsoleUntilLines(source, 5));
+        source.Vm.Tell(StopVm.Instance);
+        Assert.IsType<VmOutcome.StoppedOnRequest>(ExpectMsg<VmStopped>(Long).Outcome);
+    }
+
+    [Fact]
+    public void A_stream_that_breaks_after_the_go_ahead_ends_the_source_failed_and_never_resumed()
+    {
+        var source = CreateVm(StartNode(), "limbo", GuestLibrary.DirtyingCounter(GuestLibrary.MaxCounterLines, Pages, PagesPerLine));
+        Start(source);
+        ConsoleUntilLines(source, 5);
+        // A target that takes everything, says it is ready, reads the go-ahead and hangs up before confirming it.
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var target = Task.Factory.StartNew(() =>
+        {
+            using var socket = listener.AcceptTcpClient();
+            using var channel = new MigrationChannel(socket.GetStream());
+            channel.Expect(MigrationFrameKind.Header, "source");
+            channel.Write(MigrationFrameKind.Accepted, ReadOnlySpan<byte>.Empty);
+            channel.Flush();
+            while (channel.Read().Kind != MigrationFrameKind.State)
+            {
+            }
+            channel.Write(MigrationFrameKind.Ready, ReadOnlySpan<byte>.Empty);
+            channel.Expect(MigrationFrameKind.Go, "source");
+            socket.Client.Close(0);
+        }, TaskCreationOptions.LongRunning);
+
+        source.Vm.Tell(new MigrateVm("127.0.0.1", ((System.Net.IPEndPoint)listener.LocalEndpoint).Port));
+        var error = Assert.IsType<VmError.MigrationFailed>(ExpectMsg<VmRequestFailed>(Long).Error);
+        Assert.True(target.Wait(Long));
+        listener.Stop();
+        Assert.Contains("may or may not run", error.Detail);
+        // Neither migrated away (the target may not run it) nor resumed (it may): Failed, saying so.
+        var outcome = Assert.IsType<VmOutcome.Failed>(ExpectEnded(source));
+        Assert.Contains("may or may not run", outcome.Reason);
     }
 }

@@ -30,7 +30,7 @@ public sealed class ClusterProtocolSerializerTests : IDisposable
             new DestroyOnNodeResult("a", vm, null), snapshot, new SnapshotStored(snapshot.Taken), new AnnouncementAccepted("n1"),
             new VmRecordChanged(vm, VmStatus.Created), new ReportNodeVms(9_000), new NodeVmsReport("n1", [vm], 1, 1UL << 20), new FollowVmLoss("a", agent, "akka.tcp://c@h:1"),
             new FindSnapshot("s1"), new SnapshotHeld("n1", "s1", true),
-            new MigrateOnNode("m-1", "a", "n2", agent, 100, 27_000), new MigrateOnNodeResult("a", migration, null),
+            new MigrateOnNode("m-1", "a", "n2", agent, 100, 27_000), new MigrateOnNode("m-2", "a", "n3", agent, null, 27_000, "always", 1_000_000), new MigrateOnNodeResult("a", migration, null),
             new MigrateOnNodeResult("a", null, new ApiErrorReply(ApiErrorCode.NoCapacity, "full")), new PrepareArrival("m-1", new ApiVmSpec("a", 1, 1UL << 20, "hello"), "software", "n1"),
             new ArrivalPrepared("m-1", "127.0.0.1", 40000, null), new MigrationUpdate(migration with { Status = MigrationInfo.Failed, Reason = "reset" }),
              new VmArrived("m-1", vm), new MigrationArrivalRecorded("m-1", "a"), new CancelMigrationOnNode("a"), new HandOverSubscribers("a", [agent], [agent], [1, 2, 3]),

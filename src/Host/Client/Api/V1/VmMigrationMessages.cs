@@ -5,9 +5,9 @@ namespace Actorvisor.Host.Api.V1;
 /// <summary>
 /// Moves Running VM <paramref name="Name"/> to node <paramref name="To"/> (null: placement picks a node of the same
 /// accelerator kind with room for it) by live migration, pausing it at most about <paramref name="MaxDowntimeMs"/>
-/// (default 100). <paramref name="Postcopy"/> ("auto", "never", "always"; default never) and
-/// <paramref name="BandwidthBytesPerSecond"/> are accepted by the API but a node that cannot do them refuses the
-/// request naming the field. Replies <see cref="MigrationReply"/> once the target has accepted and the pages flow
+/// (default 100). <paramref name="Postcopy"/>: "never" (pre-copy, the default), "always" (post-copy after the first
+/// pass) or "auto" (post-copy when pre-copy does not converge); <paramref name="BandwidthBytesPerSecond"/> limits the
+/// stream (null: unlimited). Replies <see cref="MigrationReply"/> once the target has accepted and the pages flow
 /// (status "running"); progress and the end come as <see cref="MigrationProgress"/> to the VM's event subscribers.
 /// With <paramref name="Cancel"/> it cancels the VM's running migration instead (the other fields are ignored) and
 /// replies once it ended: "cancelled" (the VM runs on its node) or, too late, "completed". Refused up front
