@@ -26,6 +26,7 @@ public sealed class ApiSerializerTests : IDisposable
     {
         var vm = new VmInfo("web-1", "n1", VmStatus.Running, 2, 32UL << 20, "hello", null);
         var spec = new ApiVmSpec("web-1", 2, 32UL << 20, "/images/a.elf", "long", "n2", Nets: ["tap=tap0,mac=52:54:00:12:34:56"]);
+        var migration = new MigrationInfo("m-1", "web-1", "n1", "n2", MigrationInfo.Running, DateTimeOffset.UnixEpoch.AddSeconds(1234), null, 2, 17, 1.5e3, 4e7, 12.5, 32UL << 20);
         return
         [
             new CreateVmRequest(spec) { Token = "tok" },
@@ -47,6 +48,9 @@ public sealed class ApiSerializerTests : IDisposable
             new ConsoleOutput("web-1", Encoding.ASCII.GetBytes("Hello\n\0\xff")),
             new VmEventNotice("web-1", "n1", VmStatus.Lost, "node n1 was removed", DateTimeOffset.UnixEpoch.AddSeconds(1234)),
             new StreamEnded("web-1", "the VM ended"),
+            new MigrateVmRequest("web-1", "n2", 100, "auto", 50_000_000), new MigrateVmRequest("web-1", Cancel: true), new ListMigrationsRequest(),
+            new MigrationReply(migration), new MigrationListReply([migration, migration with { Status = MigrationInfo.Failed, Reason = "reset" }]),
+            new MigrationProgress(migration),
         ];
     }
 
