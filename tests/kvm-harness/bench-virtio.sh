@@ -13,24 +13,9 @@
 # Runs from the repository root; DOTNET is the dotnet executable (set by the harness).
 set -eu
 MODULES="virtio_mmio virtio_pci virtio_blk"
-release=$(basename "$(ls /boot/vmlinuz-* | sort | tail -n 1)" | sed 's/^vmlinuz-//')
-moddir=/lib/modules/$release
 work=$(mktemp -d /tmp/bench-virtio.XXXXXX)
-mkdir -p "$work/root/bin" "$work/root/dev" "$work/root/proc" "$work/root/sys" "$work/root/modules"
-cp /usr/bin/busybox "$work/root/bin/busybox"
-# Load order: each module's dependencies (modules.dep lists them all, the deepest last), then the module; once each.
-: >"$work/root/modules.order"
-for m in $MODULES; do
-  line=$(grep -m1 "/$m\.ko:" "$moddir/modules.dep") || { echo "bench-virtio: $m.ko is not in $moddir/modules.dep (built in or compressed?)" >&2; exit 1; }
-  deps=""
-  for d in ${line#*:}; do deps="$d $deps"; done
-  for f in $deps ${line%%:*}; do
-    name=$(basename "$f")
-    grep -qx "$name" "$work/root/modules.order" && continue
-    cp "$moddir/$f" "$work/root/modules/$name"
-    echo "$name" >>"$work/root/modules.order"
-  done
-done
+. "$(dirname "$0")/initramfs-root.sh"
+initramfs_root "$work/root" bench-virtio $MODULES
 cat >"$work/root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
