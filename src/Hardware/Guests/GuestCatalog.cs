@@ -24,10 +24,16 @@ public static class GuestCatalog
     /// </summary>
     public const string VirtioBlockDriver = "virtio-block-driver";
 
+    /// <summary>
+    /// The endless dirtying counter (<see cref="GuestLibrary.DirtyingLoop"/>). Not in <see cref="GuestLibrary.All"/>: it
+    /// never ends, so it has no expected console.
+    /// </summary>
+    public const string DirtyingLoop = "dirtying-loop";
+
     // The lazy memory's default guest-physical address (1 GiB), where the scheduler guest walks by default.
     private const int DefaultLazyAddress = 0x4000_0000;
 
-    /// <summary>Every guest, in the order of <see cref="GuestLibrary.All"/>, then the async-PF scheduler guest and spin.</summary>
+    /// <summary>Every guest, in the order of <see cref="GuestLibrary.All"/>, then the endless dirtying counter, the async-PF scheduler guest, the virtio-blk driver and spin.</summary>
     public static IReadOnlyList<CatalogGuest> Entries { get; } =
     [
         new("hello", [], _ => GuestLibrary.Hello()),
@@ -63,6 +69,12 @@ public static class GuestCatalog
                 new("pages-per-line", 1, 4096, 4, "pages it dirties after each line"),
             ],
             p => GuestLibrary.DirtyingCounter(p["count"], p["pages"], p["pages-per-line"])),
+        new(DirtyingLoop,
+            [
+                new("pages", 1, GuestLibrary.MaxMemoryWriterPages - 1, 1024, "4 KiB pages it keeps dirtying, round and round"),
+                new("pages-per-line", 1, 4096, 4, "pages it dirties after each line"),
+            ],
+            p => GuestLibrary.DirtyingLoop(p["pages"], p["pages-per-line"])),
         new(AsyncPfScheduler,
             [
                 new("pages", 1, AsyncPfSchedulerGuest.MaxWalkPages, 64, "lazy pages its walker task reads (the first dword of each)"),

@@ -472,9 +472,18 @@ public static class GuestLibrary
     /// </summary>
     public static GuestImage RandomDirtyingCounter(int count, int pages, int pagesPerLine) => Dirtying(count, pages, pagesPerLine, random: true);
 
+    /// <summary>
+    /// Protected mode. <see cref="DirtyingCounter"/> without an end: it prints <see cref="CounterLine"/>(n) and dirties
+    /// <paramref name="pagesPerLine"/> consecutive pages of its <paramref name="pages"/>-page region per line until it is
+    /// stopped (the counter wraps after 2^32 lines). For tests that must outlast any machine's speed, such as a VM moved
+    /// round a cluster.
+    /// </summary>
+    public static GuestImage DirtyingLoop(int pages, int pagesPerLine) => Dirtying(0, pages, pagesPerLine, random: false);
+
     private static GuestImage Dirtying(int count, int pages, int pagesPerLine, bool random)
     {
-        if (count < 1 || count > MaxCounterLines) throw new ArgumentOutOfRangeException(nameof(count), count, $"count must be 1..{MaxCounterLines}");
+        bool forever = count == 0;
+        if ((count < 1 && !forever) || count > MaxCounterLines) throw new ArgumentOutOfRangeException(nameof(count), count, $"count must be 1..{MaxCounterLines}");
         if (pages < 1 || pages > MaxMemoryWriterPages - 1) throw new ArgumentOutOfRangeException(nameof(pages), pages, $"pages must be 1..{MaxMemoryWriterPages - 1}");
         if (pagesPerLine < 1) throw new ArgumentOutOfRangeException(nameof(pagesPerLine), pagesPerLine, "pagesPerLine must be at least 1");
         const ulong origin = GuestLayout.ImageBase;
@@ -525,12 +534,23 @@ public static class GuestLibrary
             a.inc(eax);
             a.mov(__dword_ptr[(uint)CounterAddress], eax);
             a.@out((byte)PortIoLoopPort, al);
+            if (forever)
+            {
+                a.jmp(loop);
+                return;
+            }
             a.cmp(eax, count);
             a.jne(loop);
             g.SumDwordsAndPrint((uint)DirtiedRegionAddress, (uint)pages * DwordsPerPage, "checksum=");
             a.mov(eax, ebp);
             g.DebugExitWithAl();
         });
+        if (forever)
+            return new GuestImage("dirtying-loop", bytes, origin, origin, BootMode.Protected, 1,
+                $"protected mode: prints count=0, 1, ... until stopped, dirtying {pagesPerLine} consecutive of {pages} pages after each line")
+            {
+                MinimumMemoryBytes = DirtiedRegionAddress + (ulong)pages * 4096,
+            };
         uint checksum = DirtyingChecksum(count, pagesPerLine);
         return new GuestImage(random ? "random-dirtying-counter" : "dirtying-counter", bytes, origin, origin, BootMode.Protected, 1,
             $"protected mode: prints count=0..{count - 1}, dirtying {pagesPerLine} {(random ? "pseudo-random" : "consecutive")} of {pages} pages after each line, then the region's checksum; exits with its low byte")

@@ -134,7 +134,7 @@ public sealed class VmMigrationTests : VmTestKit, IDisposable
         receiver.Tell(new ReceiveMigration(Subscriber: targetEvents.Ref), receiving.Ref);
         var listening = receiving.ExpectMsg<MigrationListening>(Long);
         // At 1 MB/s the push of the ~260 pages the guest dirtied in round 0 takes about a second, during which the guest,
-        // running on the target at once, faults on some of them (it starts within milliseconds of the go-ahead).
+        // running on the target at once, faults on them (it starts within milliseconds of the go-ahead).
         source.Vm.Tell(new MigrateVm(listening.Host, listening.Port, new PreCopyOptions { PostCopy = PostCopyMode.Always, BandwidthBytesPerSecond = 1 << 20 }));
         // The source answers once every page is on the target.
         var migrated = ExpectMsg<VmMigrated>(Long);
@@ -151,8 +151,10 @@ public sealed class VmMigrationTests : VmTestKit, IDisposable
         var ended = replies.OfType<MigrationPostCopyEnded>().Single();
         Assert.Null(ended.Failure);
         Assert.Equal(postCopy.MissingPages, ended.MissingAtStart);
-        // The guest's faults went to the source through the VM's async-PF workers, for some of the missing pages.
-        Assert.InRange(ended.RemoteFaults, 1, ended.MissingAtStart - 1);
+        // The guest ran before its pages were all there: its faults went to the source through the VM's async-PF workers.
+        // How many pages came by fault and how many by push is a race (a loaded run once asked for all 258 by readahead
+        // before the first push); PostCopyMigrationTests checks the push alone with the target's guest held.
+        Assert.True(ended.RemoteFaults >= 1, $"no remote fault for {ended.MissingAtStart} missing pages");
 
         var after = EventsUntilEnd(targetEvents);
         Assert.Equal(new VmOutcome.Exited(PostCopyGuest.ExpectedResultCode!.Value), after.OfType<VmEnded>().Single().Outcome);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Actorvisor.Hardware.Guests;
 using Actorvisor.Host.Api.V1;
 
 namespace Actorvisor.Host.Tests.Cluster;
@@ -117,7 +118,7 @@ public sealed class MigrationClusterTests(MigrationCluster cluster) : IClassFixt
             return node;
         }
 
-        await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec(Vm, 1, 32UL << 20, "dirtying-counter", Node: "n1")));
+        await Ok<VmReply>(new CreateVmRequest(new ApiVmSpec(Vm, 1, 32UL << 20, GuestCatalog.DirtyingLoop, Node: "n1")));
         try
         {
             await Ok<SubscribedReply>(new SubscribeConsoleRequest(Vm, consoleSubscriber));

@@ -47,7 +47,7 @@ public abstract class JsonManifestSerializer : SerializerWithStringManifest
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         PropertyNameCaseInsensitive = false,
         MaxDepth = 16,
-        Converters = { new JsonStringEnumConverter(), new ActorRefJsonConverter(system) },
+        Converters = { new JsonStringEnumConverter(), new ActorRefJsonConverter(system), new FiniteDoubleJsonConverter() },
     };
 
     /// <summary>The payloads refused so far (unknown manifest, oversize, malformed).</summary>
@@ -83,7 +83,9 @@ public abstract class JsonManifestSerializer : SerializerWithStringManifest
         }
         catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException or InvalidOperationException)
         {
-            throw Reject(manifest, bytes.Length, $"malformed payload: {e.Message}");
+            // A converter's own refusal carries the field only in Path, not in its message.
+            string at = e is JsonException { Path: { } path } && !e.Message.Contains(path, StringComparison.Ordinal) ? $" (at {path})" : "";
+            throw Reject(manifest, bytes.Length, $"malformed payload: {e.Message}{at}");
         }
         return message ?? throw Reject(manifest, bytes.Length, "the payload is JSON null");
     }
