@@ -49,6 +49,7 @@ public sealed class LinuxVirtioVsockTests : IDisposable
         #include <string.h>
         #include <unistd.h>
         #include <sys/socket.h>
+        #include <sys/time.h>
         #include <linux/vm_sockets.h>
         static int readline(int fd, char *buf, int size) {
           int n = 0;
@@ -76,6 +77,10 @@ public sealed class LinuxVirtioVsockTests : IDisposable
           }
           if (argc == 5 && !strcmp(argv[1], "connect")) {
             a.svm_cid = atoi(argv[2]); a.svm_port = atoi(argv[3]);
+            /* The kernel gives up on a vsock connect after 2 s by default: a loaded CI run (load 150, the device's
+               thread in an emulated L1) once answered later than that. Wait as long as the test's own bound. */
+            struct timeval patience = { 300, 0 };
+            if (setsockopt(s, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &patience, sizeof patience)) { perror("ACTORVISOR-FAILED setsockopt"); return 1; }
             if (connect(s, (struct sockaddr *)&a, sizeof a)) { perror("ACTORVISOR-FAILED connect"); return 1; }
             snprintf(out, sizeof out, "%s\n", argv[4]);
             write(s, out, strlen(out));
