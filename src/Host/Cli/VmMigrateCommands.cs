@@ -64,9 +64,10 @@ public static class VmMigrateCommands
                     AnsiConsole.MarkupLine("No migrations.");
                     return;
                 }
-                var table = new Table().AddColumns("ID", "VM", "FROM", "TO", "STATUS", "ROUND", "DOWNTIME", "STARTED", "REASON");
+                var table = new Table().AddColumns("ID", "VM", "FROM", "TO", "STATUS", "BY", "ROUND", "DOWNTIME", "STARTED", "REASON");
                 foreach (var m in list.Migrations)
-                    table.AddRow(Esc(m.Id), Esc(m.Vm), Esc(m.Source), Esc(m.Target), StatusMarkup(m.Status), m.Round < 0 ? "-" : m.Round.ToString(CultureInfo.InvariantCulture),
+                    table.AddRow(Esc(m.Id), Esc(m.Vm), Esc(m.Source), Esc(m.Target), StatusMarkup(m.Status), Esc(SwitchoverText(m) ?? "-"),
+                        m.Round < 0 ? "-" : m.Round.ToString(CultureInfo.InvariantCulture),
                         m.DowntimeMs is { } d ? $"{d:0.#} ms" : "-", m.StartedAt.ToLocalTime().ToString("HH:mm:ss", CultureInfo.InvariantCulture), Esc(m.Reason ?? ""));
                 AnsiConsole.Write(table);
             })));
@@ -162,12 +163,19 @@ public static class VmMigrateCommands
     {
         var line = m.Status switch
         {
-            MigrationInfo.Completed => $"VM [bold]{Esc(m.Vm)}[/] moved from {Esc(m.Source)} to {Esc(m.Target)}: [green]completed[/] after {m.Round + 1} round(s), " +
+            MigrationInfo.Completed => $"VM [bold]{Esc(m.Vm)}[/] moved from {Esc(m.Source)} to {Esc(m.Target)}: [green]completed[/]{(SwitchoverText(m) is { } by ? $" by {Esc(by)}" : "")} after {m.Round + 1} round(s), " +
                 string.Create(CultureInfo.InvariantCulture, $"{m.DowntimeMs:0.#} ms of downtime, {ClusterCliRunner.Size((ulong)(m.WireBytes ?? 0))} sent"),
             _ => $"VM [bold]{Esc(m.Vm)}[/] stays on {Esc(m.Source)}: migration to {Esc(m.Target)} {StatusMarkup(m.Status)}{(m.Reason is null ? "" : $" ({Esc(m.Reason)})")}",
         };
         AnsiConsole.MarkupLine(line);
     }
+
+    private static string? SwitchoverText(MigrationInfo m) => m.Switchover switch
+    {
+        MigrationInfo.PreCopy => "pre-copy",
+        MigrationInfo.PostCopy => "post-copy",
+        _ => m.Switchover,
+    };
 
     private static string StatusMarkup(string status) => status switch
     {
