@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Actorvisor.Hardware.Guests;
 using Actorvisor.Host.Api.V1;
+using Xunit.Abstractions;
 
 namespace Actorvisor.Host.Tests.Cluster;
 
@@ -26,7 +27,7 @@ public sealed class MigrationCluster : LocalCluster
 /// before switchover fails the migration with the reason and the VM runs on.
 /// </summary>
 [Collection(ClusterCollection.Name)]
-public sealed class MigrationClusterTests(MigrationCluster cluster) : IClassFixture<MigrationCluster>
+public sealed class MigrationClusterTests(MigrationCluster cluster, ITestOutputHelper output) : IClassFixture<MigrationCluster>
 {
     // A move of this 32 MiB guest takes ~0.3 s on loopback; the bounds are for a loaded CI machine.
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(90);
@@ -168,6 +169,7 @@ public sealed class MigrationClusterTests(MigrationCluster cluster) : IClassFixt
                 if (postcopy == "always") Assert.Equal(MigrationInfo.PostCopy, end.Switchover);
                 Assert.Contains(end.Switchover, new[] { MigrationInfo.PreCopy, MigrationInfo.PostCopy });
                 switchovers.Add(end.Switchover);
+                output.WriteLine($"{from} -> {to} ({postcopy}): {end.Switchover}, {end.Round + 1} round(s), {end.DowntimeMs:0.#} ms down, {end.WireBytes} bytes, at line {Lines()}");
                 Assert.Equal(to, await NodeOf());
                 // Two sums on: the later one at least was computed on the new node (the first could have left the source
                 // just before its pause). Each is checked against the line count as the console is read.
