@@ -73,8 +73,9 @@ public static class GuestCatalog
             [
                 new("pages", 1, GuestLibrary.MaxMemoryWriterPages - 1, 1024, "4 KiB pages it keeps dirtying, round and round"),
                 new("pages-per-line", 1, 4096, 4, "pages it dirties after each line"),
+                new("sum-every", 1, int.MaxValue, GuestLibrary.DefaultDirtyingLoopSumEvery, "lines between its sums of the region (sum=, one increment per page dirtied)"),
             ],
-            p => GuestLibrary.DirtyingLoop(p["pages"], p["pages-per-line"])),
+            p => GuestLibrary.DirtyingLoop(p["pages"], p["pages-per-line"], p["sum-every"])),
         new(AsyncPfScheduler,
             [
                 new("pages", 1, AsyncPfSchedulerGuest.MaxWalkPages, 64, "lazy pages its walker task reads (the first dword of each)"),

@@ -475,17 +475,30 @@ public static class GuestLibrary
     /// <summary>
     /// Protected mode. <see cref="DirtyingCounter"/> without an end: it prints <see cref="CounterLine"/>(n) and dirties
     /// <paramref name="pagesPerLine"/> consecutive pages of its <paramref name="pages"/>-page region per line until it is
-    /// stopped (the counter wraps after 2^32 lines). For tests that must outlast any machine's speed, such as a VM moved
-    /// round a cluster.
+    /// stopped (the counter wraps after 2^32 lines). Every <paramref name="sumEvery"/> lines (after the line's pages are
+    /// dirtied and the counter incremented) it sums the whole region and prints <see cref="DirtyingLoopSumLine"/> of the
+    /// lines so far: a page whose latest write was lost (a migration that missed a dirty page) shows as a wrong sum in
+    /// the guest's own output. For tests that must outlast any machine's speed, such as a VM moved round a cluster.
     /// </summary>
-    public static GuestImage DirtyingLoop(int pages, int pagesPerLine) => Dirtying(0, pages, pagesPerLine, random: false);
+    public static GuestImage DirtyingLoop(int pages, int pagesPerLine, int sumEvery = DefaultDirtyingLoopSumEvery) =>
+        Dirtying(0, pages, pagesPerLine, random: false, sumEvery);
 
-    private static GuestImage Dirtying(int count, int pages, int pagesPerLine, bool random)
+    /// <summary>How many lines <see cref="DirtyingLoop"/> prints between its sums by default.</summary>
+    public const int DefaultDirtyingLoopSumEvery = 256;
+
+    /// <summary>
+    /// The line <see cref="DirtyingLoop"/> prints after <paramref name="lines"/> lines (a multiple of its sum-every):
+    /// "sum=" and the region's sum, one increment per page dirtied (<see cref="DirtyingChecksum"/>, mod 2^32), as 8 hex digits.
+    /// </summary>
+    public static string DirtyingLoopSumLine(uint lines, int pagesPerLine) => $"sum={unchecked(lines * (uint)pagesPerLine):x8}\n";
+
+    private static GuestImage Dirtying(int count, int pages, int pagesPerLine, bool random, int sumEvery = 0)
     {
         bool forever = count == 0;
         if ((count < 1 && !forever) || count > MaxCounterLines) throw new ArgumentOutOfRangeException(nameof(count), count, $"count must be 1..{MaxCounterLines}");
         if (pages < 1 || pages > MaxMemoryWriterPages - 1) throw new ArgumentOutOfRangeException(nameof(pages), pages, $"pages must be 1..{MaxMemoryWriterPages - 1}");
         if (pagesPerLine < 1) throw new ArgumentOutOfRangeException(nameof(pagesPerLine), pagesPerLine, "pagesPerLine must be at least 1");
+        if (forever && sumEvery < 1) throw new ArgumentOutOfRangeException(nameof(sumEvery), sumEvery, "sumEvery must be at least 1");
         const ulong origin = GuestLayout.ImageBase;
         var bytes = GuestAssembler.Assemble(32, origin, g =>
         {
@@ -536,6 +549,13 @@ public static class GuestLibrary
             a.@out((byte)PortIoLoopPort, al);
             if (forever)
             {
+                // The counter (in EAX) a multiple of sumEvery: sum the region and print it, then on with the next line.
+                a.xor(edx, edx);
+                a.mov(ebx, (uint)sumEvery);
+                a.div(ebx);
+                a.test(edx, edx);
+                a.jnz(loop);
+                g.SumDwordsAndPrint((uint)DirtiedRegionAddress, (uint)pages * DwordsPerPage, "sum=");
                 a.jmp(loop);
                 return;
             }
@@ -547,7 +567,7 @@ public static class GuestLibrary
         });
         if (forever)
             return new GuestImage("dirtying-loop", bytes, origin, origin, BootMode.Protected, 1,
-                $"protected mode: prints count=0, 1, ... until stopped, dirtying {pagesPerLine} consecutive of {pages} pages after each line")
+                $"protected mode: prints count=0, 1, ... until stopped, dirtying {pagesPerLine} consecutive of {pages} pages after each line and printing their sum every {sumEvery} lines")
             {
                 MinimumMemoryBytes = DirtiedRegionAddress + (ulong)pages * 4096,
             };

@@ -43,8 +43,9 @@ public static class PreCopySource
         options.Validate();
         var parts = vm.Parts;
         var regions = parts.MemoryRegions;
-        if (regions.FirstOrDefault(r => r.Lazy is not null) is { } lazy)
-            throw new MigrationException($"memslot {lazy.Slot} of VM '{vm.Name}' is lazily filled memory, which live migration does not move yet");
+        // Lazy memory with every page present (a VM that arrived by post-copy, once it completed) reads like any other.
+        if (regions.FirstOrDefault(r => r.Lazy is { } l && l.PresentPages < (long)l.PageCount) is { Lazy: { } missing } lazy)
+            throw new MigrationException($"memslot {lazy.Slot} of VM '{vm.Name}' is lazily filled memory with {(long)missing.PageCount - missing.PresentPages} of {missing.PageCount} pages not there yet, which live migration does not move yet");
         bool postCopyPossible = options.PostCopy != PostCopyMode.Never;
         var header = new MigrationHeader
         {

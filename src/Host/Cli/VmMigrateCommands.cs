@@ -64,9 +64,10 @@ public static class VmMigrateCommands
                     AnsiConsole.MarkupLine("No migrations.");
                     return;
                 }
-                var table = new Table().AddColumns("ID", "VM", "FROM", "TO", "STATUS", "ROUND", "DOWNTIME", "STARTED", "REASON");
+                var table = new Table().AddColumns("ID", "VM", "FROM", "TO", "STATUS", "BY", "ROUND", "DOWNTIME", "STARTED", "REASON");
                 foreach (var m in list.Migrations)
-                    table.AddRow(Esc(m.Id), Esc(m.Vm), Esc(m.Source), Esc(m.Target), StatusMarkup(m.Status), m.Round < 0 ? "-" : m.Round.ToString(CultureInfo.InvariantCulture),
+                    table.AddRow(Esc(m.Id), Esc(m.Vm), Esc(m.Source), Esc(m.Target), StatusMarkup(m.Status), Esc(SwitchoverText(m) ?? "-"),
+                        m.Round < 0 ? "-" : m.Round.ToString(CultureInfo.InvariantCulture),
                         m.DowntimeMs is { } d ? $"{d:0.#} ms" : "-", m.StartedAt.ToLocalTime().ToString("HH:mm:ss", CultureInfo.InvariantCulture), Esc(m.Reason ?? ""));
                 AnsiConsole.Write(table);
             })));
@@ -83,12 +84,16 @@ public static class VmMigrateCommands
     private static async Task<int> FollowAsync(ApiClient client, MigrateVmRequest request, bool json, CancellationToken ct)
     {
         var ended = new TaskCompletionSource<MigrationInfo>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var targetNode = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var heardFromTarget = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var rounds = System.Threading.Channels.Channel.CreateUnbounded<MigrationInfo>();
         string? id = null;
         var early = new List<MigrationInfo>();
         using var stdout = Console.OpenStandardOutput();
         var subscriber = client.Subscribe(message =>
         {
+            if (message is VmEventNotice notice && notice.Vm == request.Name && targetNode.Task.IsCompletedSuccessfully && notice.Node == targetNode.Task.Result)
+                heardFromTarget.TrySetResult();
             if (message is not MigrationProgress { Migration: var m } || m.Vm != request.Name) return;
             lock (early)
             {
@@ -105,6 +110,7 @@ public static class VmMigrateCommands
         if (await client.RequestAsync(new SubscribeVmEventsRequest(request.Name, subscriber), ct) is ApiErrorReply notSubscribed) return ClusterCliRunner.Fail(notSubscribed, json);
         var reply = await client.RequestAsync(request, ct);
         if (reply is not MigrationReply started) return ClusterCliRunner.Print<MigrationReply>(reply, json, _ => { });
+        targetNode.TrySetResult(started.Migration.Target);
         lock (early)
         {
             id = started.Migration.Id;
@@ -149,8 +155,18 @@ public static class VmMigrateCommands
                 });
         }
         if (!json) PrintEnd(last);
+        // The target takes this subscription over after the switchover (its first notice is "migrated to node ..."):
+        // leaving before it reached us would have the target connect to a process on its way out, and a node whose TLS
+        // handshake to a peer fails that way shuts itself down (Akka.Remote's rule). So wait for it, a while at most.
+        // Then the VM's node stops sending to us before we go, for the same reason.
+        if (last.Status == MigrationInfo.Completed) await Task.WhenAny(heardFromTarget.Task, Task.Delay(TargetNoticeWait, ct));
+        await client.RequestAsync(new UnsubscribeVmEventsRequest(request.Name, subscriber), ct);
         return last.Status == MigrationInfo.Completed ? ExitCodes.Ok : ClusterCliRunner.OperationFailed;
     }
+
+    // How long a completed `vm migrate` waits for the target's first notice before it exits anyway (it comes within a
+    // second on a quiet loopback cluster).
+    private static readonly TimeSpan TargetNoticeWait = TimeSpan.FromSeconds(15);
 
     private static string Describe(MigrationInfo m) => m.Round < 0
         ? $"{m.Vm}: connecting to {m.Target}"
@@ -162,12 +178,19 @@ public static class VmMigrateCommands
     {
         var line = m.Status switch
         {
-            MigrationInfo.Completed => $"VM [bold]{Esc(m.Vm)}[/] moved from {Esc(m.Source)} to {Esc(m.Target)}: [green]completed[/] after {m.Round + 1} round(s), " +
+            MigrationInfo.Completed => $"VM [bold]{Esc(m.Vm)}[/] moved from {Esc(m.Source)} to {Esc(m.Target)}: [green]completed[/]{(SwitchoverText(m) is { } by ? $" by {Esc(by)}" : "")} after {m.Round + 1} round(s), " +
                 string.Create(CultureInfo.InvariantCulture, $"{m.DowntimeMs:0.#} ms of downtime, {ClusterCliRunner.Size((ulong)(m.WireBytes ?? 0))} sent"),
             _ => $"VM [bold]{Esc(m.Vm)}[/] stays on {Esc(m.Source)}: migration to {Esc(m.Target)} {StatusMarkup(m.Status)}{(m.Reason is null ? "" : $" ({Esc(m.Reason)})")}",
         };
         AnsiConsole.MarkupLine(line);
     }
+
+    private static string? SwitchoverText(MigrationInfo m) => m.Switchover switch
+    {
+        MigrationInfo.PreCopy => "pre-copy",
+        MigrationInfo.PostCopy => "post-copy",
+        _ => m.Switchover,
+    };
 
     private static string StatusMarkup(string status) => status switch
     {

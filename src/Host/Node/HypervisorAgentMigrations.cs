@@ -121,8 +121,8 @@ public sealed partial class HypervisorAgent
         if (!_vms.TryGetValue(m.VmName, out var vm) || vm.Migration is not { Ended: false } info) return;
         var result = m.Result;
         vm.MigratedAway = true;
-        _log.Info("VM {0} migrated to node {1}: {2} round(s), {3:0.#} ms down, {4} MiB sent", m.VmName, info.Target, result.Rounds.Count,
-            result.Downtime.TotalMilliseconds, result.WireBytes >> 20);
+        _log.Info("VM {0} migrated to node {1} by {2}: {3} round(s), {4:0.#} ms down, {5} MiB sent", m.VmName, info.Target,
+            result.PostCopy is null ? "pre-copy" : "post-copy", result.Rounds.Count, result.Downtime.TotalMilliseconds, result.WireBytes >> 20);
         var last = result.Rounds.Count > 0 ? result.Rounds[^1] : null;
         vm.Completion = info with
         {
@@ -133,6 +133,7 @@ public sealed partial class HypervisorAgent
             BandwidthBytesPerSecond = last?.BandwidthBytesPerSecond ?? info.BandwidthBytesPerSecond,
             DowntimeMs = result.Downtime.TotalMilliseconds,
             WireBytes = result.WireBytes,
+            Switchover = result.PostCopy is null ? MigrationInfo.PreCopy : MigrationInfo.PostCopy,
         };
         FinishMigration(vm);
     }

@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using Actorvisor.Hardware.Guests;
 using Actorvisor.Host.Api.V1;
+using Xunit.Abstractions;
 
 namespace Actorvisor.Host.Tests.Cluster;
 
@@ -13,15 +15,19 @@ public sealed class MigrationCluster : LocalCluster
 }
 
 /// <summary>
-/// Live migration through the API on a 3-node loopback cluster (separate node processes): a guest that keeps writing
-/// pages and printing a counter (the catalog's dirtying-counter) moves n1 -> n2 -> n3 -> n1; after each move `vm list`
-/// shows it on its new node, its counter goes on with no line missing or repeated in the console stream of a subscriber
-/// connected before the first move, and that subscriber's event stream goes on too. Then the failures: a target that
-/// is unknown, the VM's own node or without room is refused up front; a cancel before switchover leaves the VM running
-/// on its node; a target frozen, then killed, before switchover fails the migration with the reason and the VM runs on.
+/// Live migration on a 3-node loopback cluster (separate node processes, the software accelerator): the catalog's
+/// dirtying-loop guest (it keeps writing pages, prints a counter and every 256 lines the sum of the pages it wrote) moves
+/// n1 -> n2 by pre-copy, n2 -> n3 by post-copy (through the CLI, `vm migrate --postcopy always`) and n3 -> n1 with
+/// post-copy "auto" and a bandwidth limit. After each move `vm list` shows it on its new node, the migration says how it
+/// switched over, and in the console stream of a subscriber connected before the first move the counter goes on with no
+/// line missing or repeated and every sum the guest prints (two at least on the new node) is the one its line count
+/// predicts: a dirty page a move lost would show as a wrong sum. That subscriber's event stream goes on too; `vm
+/// migrations` (API and CLI) lists the three. Then the failures: a target that is unknown, the VM's own node or without
+/// room is refused up front; a cancel before switchover leaves the VM running on its node; a target frozen, then killed,
+/// before switchover fails the migration with the reason and the VM runs on.
 /// </summary>
 [Collection(ClusterCollection.Name)]
-public sealed class MigrationClusterTests(MigrationCluster cluster) : IClassFixture<MigrationCluster>
+public sealed class MigrationClusterTests(MigrationCluster cluster, ITestOutputHelper output) : IClassFixture<MigrationCluster>
 {
     // A move of this 32 MiB guest takes ~0.3 s on loopback; the bounds are for a loaded CI machine.
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(90);
@@ -84,7 +90,7 @@ public sealed class MigrationClusterTests(MigrationCluster cluster) : IClassFixt
                 Check();
             }
         });
-        int Lines()
+        (int Lines, int Sums) Read()
         {
             lock (console)
             {
@@ -95,10 +101,12 @@ public sealed class MigrationClusterTests(MigrationCluster cluster) : IClassFixt
                 catch (Xunit.Sdk.XunitException e)
                 {
                     broken ??= e.Message;
-                    return -1;
+                    return (-1, -1);
                 }
             }
         }
+        int Lines() => Read().Lines;
+        int Sums() => Read().Sums;
         MigrationInfo? EndOf(string id)
         {
             lock (console) return progress.LastOrDefault(p => p.Id == id && p.Ended);
@@ -126,22 +134,55 @@ public sealed class MigrationClusterTests(MigrationCluster cluster) : IClassFixt
             await Ok<VmReply>(new StartVmRequest(Vm));
             await Until(() => Lines() > 200, "the first lines");
 
-            // n1 -> n2 -> n3 -> n1: each completes, the VM is listed on its new node, the counter goes on past the move.
-            foreach (var (from, to) in new[] { ("n1", "n2"), ("n2", "n3"), ("n3", "n1") })
+            // n1 -> n2 (pre-copy), n2 -> n3 (post-copy, by the CLI), n3 -> n1 (auto, bandwidth-limited): each completes
+            // the way it was asked to, the VM is listed on its new node, the counter and the guest's sums go on past the move.
+            var moves = new[]
             {
-                var started = (await Ok<MigrationReply>(new MigrateVmRequest(Vm, to))).Migration;
-                Assert.Equal((from, to, MigrationInfo.Running), (started.Source, started.Target, started.Status));
-                await Until(() => EndOf(started.Id) is not null, $"the end of {started.Id}");
-                var end = EndOf(started.Id)!;
+                (From: "n1", To: "n2", Postcopy: "never", Bandwidth: (ulong?)null),
+                (From: "n2", To: "n3", Postcopy: "always", Bandwidth: null),
+                (From: "n3", To: "n1", Postcopy: "auto", Bandwidth: 64UL << 20),
+            };
+            var switchovers = new List<string?>();
+            foreach (var (from, to, postcopy, bandwidth) in moves)
+            {
+                string id;
+                if (postcopy == "always")
+                {
+                    var cli = await ActorvisorProcess.RunAsync(cluster.Cli(1, "vm", "migrate", Vm, "--to", to, "--postcopy", postcopy, "--json"), Wait);
+                    Assert.True(cli.ExitCode == 0, cli.ToString());
+                    var reported = cli.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonSerializer.Deserialize<MigrationInfo>(l, ClusterApiTests.ClusterJson)!).ToList();
+                    Assert.Equal((from, to, MigrationInfo.Running), (reported[0].Source, reported[0].Target, reported[0].Status));
+                    Assert.Equal((MigrationInfo.Completed, MigrationInfo.PostCopy), (reported[^1].Status, reported[^1].Switchover));
+                    id = reported[0].Id;
+                }
+                else
+                {
+                    var started = (await Ok<MigrationReply>(new MigrateVmRequest(Vm, to, Postcopy: postcopy, BandwidthBytesPerSecond: bandwidth))).Migration;
+                    Assert.Equal((from, to, MigrationInfo.Running), (started.Source, started.Target, started.Status));
+                    id = started.Id;
+                }
+                await Until(() => EndOf(id) is not null, $"the end of {id}");
+                var end = EndOf(id)!;
                 Assert.True(end.Status == MigrationInfo.Completed, $"{from} -> {to}: {end}");
                 Assert.True(end.DowntimeMs > 0 && end.WireBytes > 0, end.ToString());
+                if (postcopy == "never") Assert.Equal(MigrationInfo.PreCopy, end.Switchover);
+                if (postcopy == "always") Assert.Equal(MigrationInfo.PostCopy, end.Switchover);
+                Assert.Contains(end.Switchover, new[] { MigrationInfo.PreCopy, MigrationInfo.PostCopy });
+                switchovers.Add(end.Switchover);
+                output.WriteLine($"{from} -> {to} ({postcopy}): {end.Switchover}, {end.Round + 1} round(s), {end.DowntimeMs:0.#} ms down, {end.WireBytes} bytes, at line {Lines()}");
                 Assert.Equal(to, await NodeOf());
-                int atMove = Lines();
-                await Until(() => Lines() > atMove + 200, $"lines printed on {to}");
+                // Two sums on: the later one at least was computed on the new node (the first could have left the source
+                // just before its pause). Each is checked against the line count as the console is read.
+                int atMove = Sums();
+                await Until(() => Sums() >= atMove + 2, $"two sums printed on {to}");
                 await Until(() => NoticeOf(notices, $"migrated to node {to}"), $"the event 'migrated to node {to}'");
             }
             var listed = await Ok<MigrationListReply>(new ListMigrationsRequest());
-            Assert.Equal(3, listed.Migrations.Count(m => m.Vm == Vm && m.Status == MigrationInfo.Completed));
+            Assert.Equal(switchovers, listed.Migrations.Where(m => m.Vm == Vm && m.Status == MigrationInfo.Completed).Reverse().Select(m => m.Switchover));
+            var listedByCli = await ActorvisorProcess.RunAsync(cluster.Cli(2, "vm", "migrations", "--json"), Wait);
+            Assert.True(listedByCli.ExitCode == 0, listedByCli.ToString());
+            Assert.Equal(listed.Migrations.Select(m => (m.Id, m.Status, m.Switchover)),
+                JsonSerializer.Deserialize<MigrationListReply>(listedByCli.Stdout, ClusterApiTests.ClusterJson)!.Migrations.Select(m => (m.Id, m.Status, m.Switchover)));
 
             // Refused up front: an unknown node, the VM's own node, a node without room for it.
             var unknown = Assert.IsType<ApiErrorReply>(await cluster.Client.RequestAsync(new MigrateVmRequest(Vm, "n9")));
@@ -187,25 +228,36 @@ public sealed class MigrationClusterTests(MigrationCluster cluster) : IClassFixt
 
     private static bool NoticeOf(List<VmEventNotice> notices, string detail) => notices.Any(n => n.Detail == detail);
 
-    // The complete count= lines, which must run 0, 1, 2, ... with none missing or repeated (the last, partial line aside).
-    // The catalog's dirtying-counter prints this many lines.
-    private const int GuestLines = 1_000_000;
+    // The complete lines, the last partial one aside: count= lines that run 0, 1, 2, ... with none missing or repeated and,
+    // after every SumEvery-th, the guest's sum= line with the value its line count predicts. Returns how many of each.
+    // The catalog guest's defaults, which the API's image "dirtying-loop" runs with.
+    private static readonly int SumEvery = Default("sum-every"), PagesPerLine = Default("pages-per-line");
 
-    private static int Counted(string text)
+    private static int Default(string parameter) => GuestCatalog.Find(GuestCatalog.DirtyingLoop)!.Parameters.Single(p => p.Name == parameter).Default;
+
+    private static (int Lines, int Sums) Counted(string text)
     {
         var lines = text.Split('\n');
-        int expected = 0;
+        int counted = 0, sums = 0;
+        bool sumDue = false;
         foreach (var line in lines[..^1])
         {
-            // The whole sequence printed, no line lost or repeated, then the guest's checksum: it ran to its end where it
-            // was (a later phase can outlast the guest on a quiet machine), so any "more lines" wait is met.
-            if (expected == GuestLines && line.StartsWith("checksum=", StringComparison.Ordinal)) return int.MaxValue;
             if (line.StartsWith("[ended:", StringComparison.Ordinal)) throw new Xunit.Sdk.XunitException($"the console stream ended: {line}");
+            if (sumDue)
+            {
+                var expected = GuestLibrary.DirtyingLoopSumLine((uint)counted, PagesPerLine).TrimEnd('\n');
+                if (line != expected)
+                    throw new Xunit.Sdk.XunitException($"after line {counted - 1} the guest printed '{line}', not '{expected}': {(line.StartsWith("sum=", StringComparison.Ordinal) ? "a write to its memory was lost" : "its sum is missing")}");
+                sums++;
+                sumDue = false;
+                continue;
+            }
             Assert.StartsWith("count=", line);
             uint n = uint.Parse(line["count=".Length..], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            if (n != expected) throw new Xunit.Sdk.XunitException($"line {expected} reads '{line}': a line was {(n > expected ? "lost" : "repeated")}");
-            expected++;
+            if (n != counted) throw new Xunit.Sdk.XunitException($"line {counted} reads '{line}': a line was {(n > counted ? "lost" : "repeated")}");
+            counted++;
+            sumDue = counted % SumEvery == 0;
         }
-        return expected;
+        return (counted, sums);
     }
 }

@@ -37,10 +37,21 @@ public sealed record ListMigrationsRequest : ApiRequest;
 /// <param name="DowntimeMs">How long the VM was paused at switchover; null until it completed.</param>
 /// <param name="WireBytes">Bytes the source sent; null until it completed.</param>
 /// <param name="Reason">Why it failed or was cancelled; null otherwise.</param>
+/// <param name="Switchover">
+/// How it switched over, once completed: <see cref="PreCopy"/> (the VM resumed on the target with all its memory) or
+/// <see cref="PostCopy"/> (it resumed there at once, its missing pages fetched from the source); null before, or from
+/// a node older than the field.
+/// </param>
 public sealed record MigrationInfo(string Id, string Vm, string Source, string Target, string Status, DateTimeOffset StartedAt, DateTimeOffset? EndedAt,
     int Round, long DirtyPagesLeft, double DirtyPagesPerSecond, double BandwidthBytesPerSecond, double ExpectedDowntimeMs, ulong MemoryBytes,
-    double? DowntimeMs = null, long? WireBytes = null, string? Reason = null)
+    double? DowntimeMs = null, long? WireBytes = null, string? Reason = null, string? Switchover = null)
 {
+    /// <summary>The <see cref="Switchover"/> of a migration that sent every page before the VM resumed on the target.</summary>
+    public const string PreCopy = "precopy";
+
+    /// <summary>The <see cref="Switchover"/> of a migration whose VM resumed on the target before all its pages were there.</summary>
+    public const string PostCopy = "postcopy";
+
     /// <summary>The status of a migration that has not ended.</summary>
     public const string Running = "running";
 
