@@ -53,6 +53,12 @@ public static class AsyncPfGuestBenchmark
         /// </summary>
         public double UncontendedRate(double window) => Timeline.UnitsAt(Timeline.StartSeconds + window) / (window * (1 - QueuedShare(window)));
 
+        /// <summary>
+        /// The share of the window the vCPU thread was neither on a host CPU nor queued for one: it waited (on a page
+        /// when it blocks, or on anything else: a lock, the garbage collector's pause of managed code).
+        /// </summary>
+        public double WaitingShare(double window) => 1 - QueuedShare(window) - Timeline.OnCpuAt(Timeline.StartSeconds + window) / window;
+
         /// <summary>Compute units per second the vCPU thread spent on a host CPU in the window (the emulation's own speed, waits left out).</summary>
         public double UnitsPerCpuSecond(double window) => Timeline.UnitsAt(Timeline.StartSeconds + window) / Timeline.OnCpuAt(Timeline.StartSeconds + window);
     }
@@ -79,30 +85,10 @@ public static class AsyncPfGuestBenchmark
             Task<RunResult> Measure(Mode mode, double holdSeconds, string round) =>
                 MeasureAsync(runtime, accelerator, image, pages, latency, computeTasks, mode, holdSeconds, expectedSum, round);
 
-            var rates = new Dictionary<Mode, RoundSamples>
-            {
-                [Mode.Apf] = new("asyncpf_guest.compute_units_apf", "0"),
-                [Mode.Blocking] = new("asyncpf_guest.compute_units_blocking", "0"),
-                [Mode.NoFault] = new("asyncpf_guest.compute_units_nofault", "0"),
-            };
-            var uncontended = new Dictionary<Mode, RoundSamples>
-            {
-                [Mode.Apf] = new("asyncpf_guest.compute_units_uncontended_apf", "0"),
-                [Mode.Blocking] = new("asyncpf_guest.compute_units_uncontended_blocking", "0"),
-                [Mode.NoFault] = new("asyncpf_guest.compute_units_uncontended_nofault", "0"),
-            };
-            var queued = new Dictionary<Mode, RoundSamples>
-            {
-                [Mode.Apf] = new("asyncpf_guest.vcpu_queued_share_apf", "0.00"),
-                [Mode.Blocking] = new("asyncpf_guest.vcpu_queued_share_blocking", "0.00"),
-                [Mode.NoFault] = new("asyncpf_guest.vcpu_queued_share_nofault", "0.00"),
-            };
-            var perCpuSecond = new Dictionary<Mode, RoundSamples>
-            {
-                [Mode.Apf] = new("asyncpf_guest.units_per_cpu_s_apf", "0"),
-                [Mode.Blocking] = new("asyncpf_guest.units_per_cpu_s_blocking", "0"),
-                [Mode.NoFault] = new("asyncpf_guest.units_per_cpu_s_nofault", "0"),
-            };
+            var rates = PerMode("asyncpf_guest.compute_units", "0");
+            var uncontended = PerMode("asyncpf_guest.compute_units_uncontended", "0");
+            var queued = PerMode("asyncpf_guest.vcpu_queued_share", "0.00");
+            var perCpuSecond = PerMode("asyncpf_guest.units_per_cpu_s", "0");
             var overlapUncontended = new RoundSamples("asyncpf_guest.overlap_uncontended", "0.00");
             var window = new RoundSamples("asyncpf_guest.window_s", "0.000");
             var walkApf = new RoundSamples("asyncpf_guest.walk_s_apf", "0.000");
@@ -146,6 +132,7 @@ public static class AsyncPfGuestBenchmark
                     overlapUncontended.Add((Uncontended(Mode.Apf) - Uncontended(Mode.Blocking)) / (Uncontended(Mode.NoFault) - Uncontended(Mode.Blocking)));
                     sched = $"; uncontended units/s apf {Uncontended(Mode.Apf):0} blocking {Uncontended(Mode.Blocking):0} nofault {Uncontended(Mode.NoFault):0}"
                         + $" (vCPU thread queued {results[Mode.Apf].QueuedShare(w):P0} / {results[Mode.Blocking].QueuedShare(w):P0} / {results[Mode.NoFault].QueuedShare(w):P0} of the window;"
+                        + $" waiting {results[Mode.Apf].WaitingShare(w):P0} / {results[Mode.Blocking].WaitingShare(w):P0} / {results[Mode.NoFault].WaitingShare(w):P0};"
                         + $" units per CPU second {results[Mode.Apf].UnitsPerCpuSecond(w):0} / {results[Mode.Blocking].UnitsPerCpuSecond(w):0} / {results[Mode.NoFault].UnitsPerCpuSecond(w):0})";
                 }
                 var apf = results[Mode.Apf];
@@ -192,6 +179,14 @@ public static class AsyncPfGuestBenchmark
             work.Delete(recursive: true);
         }
     }
+
+    // One figure per mode: KEY_apf, KEY_blocking, KEY_nofault.
+    private static Dictionary<Mode, RoundSamples> PerMode(string key, string format) => new()
+    {
+        [Mode.Apf] = new($"{key}_apf", format),
+        [Mode.Blocking] = new($"{key}_blocking", format),
+        [Mode.NoFault] = new($"{key}_nofault", format),
+    };
 
     private static string Int(long value) => value.ToString(CultureInfo.InvariantCulture);
 
