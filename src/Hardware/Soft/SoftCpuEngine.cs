@@ -72,7 +72,42 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
     /// The blocks (inclusive guest-virtual ranges) that carry a code hook, so their accesses fault precisely
     /// (SoftExitHooks.Install); once there is any, RIP must be put back where a stop hook stopped.
     /// </summary>
-    public IReadOnlyList<(ulong First, ulong Last)> PreciseBlocks { get; private init; } = [];
+    public IReadOnlyList<(ulong First, ulong Last)> PreciseBlocks { get; private set; } = [];
+
+    // Whether the stop hooks are the native ones (SoftExitHooks.PreferNativeStopHooks when built); blocks added later
+    // get the same kind of code hook.
+    private bool _nativeStopHooks;
+
+    /// <summary>
+    /// Whether <paramref name="preciseBlocks"/> is <see cref="PreciseBlocks"/> with blocks appended, so that
+    /// <see cref="AddPreciseBlocks"/> can give this engine the new ones instead of a new engine being built.
+    /// </summary>
+    public bool CanExtendPreciseBlocks(IReadOnlyList<(ulong First, ulong Last)> preciseBlocks)
+    {
+        if (preciseBlocks.Count <= PreciseBlocks.Count) return false;
+        for (int i = 0; i < PreciseBlocks.Count; i++)
+            if (preciseBlocks[i] != PreciseBlocks[i]) return false;
+        return true;
+    }
+
+    /// <summary>
+    /// Gives the blocks of <paramref name="preciseBlocks"/> past <see cref="PreciseBlocks"/> (see
+    /// <see cref="CanExtendPreciseBlocks"/>) their code hook in this engine and drops QEMU's translations of them, so they
+    /// run with it from the next uc_emu_start; the rest of the translated code stays. The vCPU thread, between two
+    /// uc_emu_start, for blocks the CPU just ran (the fault hook learns them from the block it faulted in): a rebuilt
+    /// engine cost ~11 ms, all of which the vCPU did not compute.
+    /// </summary>
+    public void AddPreciseBlocks(IReadOnlyList<(ulong First, ulong Last)> preciseBlocks, nint stopWords)
+    {
+        if (!CanExtendPreciseBlocks(preciseBlocks)) throw new ArgumentException("the precise blocks must extend the engine's", nameof(preciseBlocks));
+        for (int i = PreciseBlocks.Count; i < preciseBlocks.Count; i++)
+        {
+            var (first, last) = preciseBlocks[i];
+            SoftExitHooks.AddPreciseBlock(Uc, stopWords, first, last, _nativeStopHooks);
+            Uc.RemoveTranslations(first, last == ulong.MaxValue ? last : last + 1);
+        }
+        PreciseBlocks = preciseBlocks;
+    }
 
     /// <summary>Whether the block of <paramref name="size"/> bytes at <paramref name="start"/> lies inside one of <see cref="PreciseBlocks"/>.</summary>
     public bool IsPrecise(ulong start, uint size)
@@ -120,7 +155,8 @@ internal sealed unsafe class SoftCpuEngine : IDisposable
                 cursor = slot.End;
             }
             if (cursor < MmioTop) engine.MapGap(vcpu, cursor, MmioTop - cursor);
-            SoftExitHooks.Install(uc, vcpu, stopWords, preciseBlocks);
+            engine._nativeStopHooks = SoftExitHooks.PreferNativeStopHooks;
+            SoftExitHooks.Install(uc, vcpu, stopWords, preciseBlocks, engine._nativeStopHooks);
             return engine;
         }
         catch

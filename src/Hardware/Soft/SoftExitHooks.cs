@@ -24,7 +24,8 @@ internal static unsafe class SoftExitHooks
 
     /// <summary>
     /// Installs the stop, IN, OUT, interrupt, CPUID and read-, write- and fetch-protect hooks on <paramref name="uc"/>.
-    /// <paramref name="stopWords"/> points at the vCPU's <see cref="SoftStopWords"/>.
+    /// <paramref name="stopWords"/> points at the vCPU's <see cref="SoftStopWords"/>; <paramref name="native"/> picks the
+    /// native stop hooks (<see cref="NativeStopHooks"/>) over the managed ones.
     /// <para>
     /// The stop hook is a block hook (a stop at the next block start), next to the managed interrupt-window block hook.
     /// Each of <paramref name="preciseBlocks"/> (inclusive guest-virtual ranges) also gets a code hook bounded to it:
@@ -37,13 +38,11 @@ internal static unsafe class SoftExitHooks
     /// (Soft/README "Stops with code hooks").
     /// </para>
     /// </summary>
-    public static void Install(UnicornEngine uc, nint vcpu, nint stopWords, IReadOnlyList<(ulong First, ulong Last)> preciseBlocks)
+    public static void Install(UnicornEngine uc, nint vcpu, nint stopWords, IReadOnlyList<(ulong First, ulong Last)> preciseBlocks, bool native)
     {
-        bool native = PreferNativeStopHooks;
         uc.AddHook(UC_HOOK_BLOCK, native && NativeStopHooks.BlockHook != 0 ? (void*)NativeStopHooks.BlockHook : (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnBlock, stopWords);
         uc.AddHook(UC_HOOK_BLOCK, (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnInterruptWindowBlock, vcpu);
-        foreach (var (first, last) in preciseBlocks)
-            uc.AddHook(UC_HOOK_CODE, native && NativeStopHooks.CodeHook != 0 ? (void*)NativeStopHooks.CodeHook : (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnPreciseCode, stopWords, first, last);
+        foreach (var (first, last) in preciseBlocks) AddPreciseBlock(uc, stopWords, first, last, native);
         uc.AddInstructionHook(UC_X86_INS_OUT, (delegate* unmanaged<nint, uint, int, uint, nint, void>)&OnOut, vcpu);
         uc.AddInstructionHook(UC_X86_INS_IN, (delegate* unmanaged<nint, uint, int, nint, uint>)&OnIn, vcpu);
         uc.AddHook(UC_HOOK_INTR, (delegate* unmanaged<nint, uint, nint, void>)&OnInterrupt, vcpu);
@@ -52,6 +51,14 @@ internal static unsafe class SoftExitHooks
         uc.AddHook(UC_HOOK_MEM_WRITE_PROT, (delegate* unmanaged<nint, int, ulong, int, long, nint, byte>)&OnWriteProtected, vcpu);
         uc.AddHook(UC_HOOK_MEM_FETCH_PROT, (delegate* unmanaged<nint, int, ulong, int, long, nint, byte>)&OnFetchProtected, vcpu);
     }
+
+    /// <summary>
+    /// The precise-fault code hook over the block [<paramref name="first"/>, <paramref name="last"/>] (see
+    /// <see cref="Install"/>). QEMU emits hook calls when it translates, so code translated before the hook was added
+    /// must be translated again (<see cref="UnicornEngine.RemoveTranslations"/>) before the hook covers it.
+    /// </summary>
+    public static void AddPreciseBlock(UnicornEngine uc, nint stopWords, ulong first, ulong last, bool native) =>
+        uc.AddHook(UC_HOOK_CODE, native && NativeStopHooks.CodeHook != 0 ? (void*)NativeStopHooks.CodeHook : (delegate* unmanaged<nint, ulong, uint, nint, void>)&OnPreciseCode, stopWords, first, last);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static SoftVcpu Vcpu(nint handle) => Unsafe.As<SoftVcpu>(GCHandle.FromIntPtr(handle).Target!);

@@ -274,6 +274,10 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
         // see SoftExitHooks.Install.
         bool asyncPf = AsyncPf.IsEnabled;
         var preciseBlocks = asyncPf ? _preciseBlocks : NoPreciseBlocks;
+        // A block learnt since (LearnPreciseBlock) gets its code hook in this engine, its translation dropped: no rebuild.
+        if (engine is not null && engine.Generation == slots.Generation && !(_sregsDirty && engine.HasRun) && asyncPf == engine.AsyncPf
+            && engine.CanExtendPreciseBlocks(preciseBlocks))
+            engine.AddPreciseBlocks(preciseBlocks, _stop.Address);
         if (engine is null || engine.Generation != slots.Generation || (_sregsDirty && engine.HasRun) || asyncPf != engine.AsyncPf
             || !ReferenceEquals(engine.PreciseBlocks, preciseBlocks))
         {
@@ -767,7 +771,7 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     /// </summary>
     public Action<ulong, uint>? AsyncPageFetcher { get; set; }
 
-    /// <summary>Most blocks given a precise-fault code hook per vCPU (each new one costs an engine rebuild, ~11 ms).</summary>
+    /// <summary>Most blocks given a precise-fault code hook per vCPU (each new one is a code hook more in the engine, and one synchronous fault).</summary>
     public const int MaxPreciseBlocks = 64;
 
     /// <summary>
@@ -779,8 +783,8 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
     /// <remarks>
     /// A refused access leaves RIP on its instruction only inside a code hook's range; elsewhere RIP is the block's
     /// start with the block's earlier instructions done (Soft/README). So the first such fault in a block blocks, and
-    /// the block (its start and size from the block hook) gets a code hook: the engine is rebuilt with it at the next
-    /// stop, and from then on that block's faults are guest-visible. Code that never touches lazy memory runs with no
+    /// the block (its start and size from the block hook) gets a code hook: the running engine adds it at the next
+    /// stop and translates the block again (SoftCpuEngine.AddPreciseBlocks), and from then on that block's faults are guest-visible. Code that never touches lazy memory runs with no
     /// code hook at all (a code hook over all code made it ~15x slower).
     /// </remarks>
     private bool TrySendPageNotPresent(SoftCpuEngine engine, SoftMemoryMap.SlotMapping s, ulong gpa)
@@ -1058,6 +1062,9 @@ public sealed unsafe class SoftVcpu : IVirtualCpu
 
     /// <summary>True while the window hooks stop emulation for a waiting interrupt (tests).</summary>
     internal bool InterruptWindowWatchedForTest => _windowWanted;
+
+    /// <summary>The current engine (tests: whether it was rebuilt).</summary>
+    internal SoftCpuEngine? EngineForTest => _engine;
 
     /// <summary>The blocks the current engine gives a precise-fault code hook (tests).</summary>
     internal IReadOnlyList<(ulong First, ulong Last)> PreciseBlocksForTest => _engine?.PreciseBlocks ?? [];

@@ -77,6 +77,16 @@ internal sealed unsafe class UnicornEngine : SafeHandle
     /// </summary>
     public void DisableUntilAddress() => Check(uc_ctl_int(Uc, UC_CTL_WRITE_USE_EXITS, 1), "uc_ctl(UC_CTL_UC_USE_EXITS)");
 
+    /// <summary>
+    /// uc_ctl_remove_cache: drops every translated block that overlaps the guest-virtual code [<paramref name="begin"/>,
+    /// <paramref name="end"/>), unlinking the jumps chained into them, so the code is translated again the next time it
+    /// runs (with the hooks installed since). Unicorn finds the code's physical page with the CPU's current paging
+    /// (get_page_addr_code): call it between two uc_emu_start only, for code the CPU just ran, whose page walk cannot fault
+    /// (a fault there would leave QEMU outside its CPU loop). A range not backed by RAM is left alone.
+    /// </summary>
+    public void RemoveTranslations(ulong begin, ulong end) =>
+        Check(uc_ctl_range(Uc, UC_CTL_WRITE_TB_REMOVE_CACHE, begin, end), "uc_ctl(UC_CTL_TB_REMOVE_CACHE)", $"[0x{begin:x}, 0x{end:x})");
+
     /// <summary>uc_emu_start from <paramref name="begin"/> with no until address, timeout or count; returns the raw uc_err.</summary>
     public int Start(ulong begin) => uc_emu_start(Uc, begin, 0, 0, 0);
 

@@ -74,6 +74,9 @@ internal static unsafe partial class UnicornNative
     private const int UC_CTL_UC_USE_EXITS = 4;
     /// <summary>uc_ctl_exits_enable/disable: with exits on and an empty exit list, uc_emu_start ignores <c>until</c>.</summary>
     public const int UC_CTL_WRITE_USE_EXITS = UC_CTL_UC_USE_EXITS | (1 << 26) | (UC_CTL_IO_WRITE << 30);
+    private const int UC_CTL_TB_REMOVE_CACHE = 9;
+    /// <summary>UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 2): drops the translated blocks over a range of guest-virtual code.</summary>
+    public const int UC_CTL_WRITE_TB_REMOVE_CACHE = UC_CTL_TB_REMOVE_CACHE | (2 << 26) | (UC_CTL_IO_WRITE << 30);
 
 
     // uc_x86_reg
@@ -197,6 +200,10 @@ internal static unsafe partial class UnicornNative
     /// <summary>uc_ctl with one int argument (variadic in C; see <see cref="uc_hook_add_insn"/>).</summary>
     [LibraryImport(Library, EntryPoint = "uc_ctl")]
     public static partial int uc_ctl_int(nint uc, int control, int value);
+
+    /// <summary>uc_ctl with two uint64_t arguments (variadic in C; see <see cref="uc_hook_add_insn"/>).</summary>
+    [LibraryImport(Library, EntryPoint = "uc_ctl")]
+    public static partial int uc_ctl_range(nint uc, int control, ulong begin, ulong end);
 
     /// <summary>
     /// QEMU's tlb_flush for the engine's CPU (translate-all.c, exported by libunicorn 2.0.1 under its per-target

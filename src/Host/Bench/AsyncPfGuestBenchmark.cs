@@ -39,10 +39,28 @@ public static class AsyncPfGuestBenchmark
 
     private enum Mode { Apf, Blocking, NoFault }
 
-    private sealed record RunResult(double StartSeconds, double WalkSeconds, AsyncPfSchedulerReport Report, ComputeTimeline Timeline, AsyncPfReport Counters)
+    private sealed record RunResult(double WalkSeconds, AsyncPfSchedulerReport Report, ComputeTimeline Timeline, AsyncPfReport Counters)
     {
         /// <summary>Compute units per second over the <paramref name="window"/> seconds from the tasks' start.</summary>
-        public double Rate(double window) => (Timeline.UnitsAt(StartSeconds + window) - Timeline.UnitsAt(StartSeconds)) / window;
+        public double Rate(double window) => Timeline.UnitsAt(Timeline.StartSeconds + window) / window;
+
+        /// <summary>The share of the window the vCPU thread was runnable but waiting for a host CPU (other processes had them).</summary>
+        public double QueuedShare(double window) => Timeline.QueuedAt(Timeline.StartSeconds + window) / window;
+
+        /// <summary>
+        /// Compute units per second of the window less the time the vCPU thread waited for a host CPU: the rate of a vCPU
+        /// with a host CPU of its own whenever it wants one, on a machine whose other load comes and goes between runs.
+        /// </summary>
+        public double UncontendedRate(double window) => Timeline.UnitsAt(Timeline.StartSeconds + window) / (window * (1 - QueuedShare(window)));
+
+        /// <summary>
+        /// The share of the window the vCPU thread was neither on a host CPU nor queued for one: it waited (on a page
+        /// when it blocks, or on anything else: a lock, the garbage collector's pause of managed code).
+        /// </summary>
+        public double WaitingShare(double window) => 1 - QueuedShare(window) - Timeline.OnCpuAt(Timeline.StartSeconds + window) / window;
+
+        /// <summary>Compute units per second the vCPU thread spent on a host CPU in the window (the emulation's own speed, waits left out).</summary>
+        public double UnitsPerCpuSecond(double window) => Timeline.UnitsAt(Timeline.StartSeconds + window) / Timeline.OnCpuAt(Timeline.StartSeconds + window);
     }
 
     /// <summary>Runs the benchmark and returns its figures in print order; progress goes to <paramref name="log"/>.</summary>
@@ -67,12 +85,11 @@ public static class AsyncPfGuestBenchmark
             Task<RunResult> Measure(Mode mode, double holdSeconds, string round) =>
                 MeasureAsync(runtime, accelerator, image, pages, latency, computeTasks, mode, holdSeconds, expectedSum, round);
 
-            var rates = new Dictionary<Mode, RoundSamples>
-            {
-                [Mode.Apf] = new("asyncpf_guest.compute_units_apf", "0"),
-                [Mode.Blocking] = new("asyncpf_guest.compute_units_blocking", "0"),
-                [Mode.NoFault] = new("asyncpf_guest.compute_units_nofault", "0"),
-            };
+            var rates = PerMode("asyncpf_guest.compute_units", "0");
+            var uncontended = PerMode("asyncpf_guest.compute_units_uncontended", "0");
+            var queued = PerMode("asyncpf_guest.vcpu_queued_share", "0.00");
+            var perCpuSecond = PerMode("asyncpf_guest.units_per_cpu_s", "0");
+            var overlapUncontended = new RoundSamples("asyncpf_guest.overlap_uncontended", "0.00");
             var window = new RoundSamples("asyncpf_guest.window_s", "0.000");
             var walkApf = new RoundSamples("asyncpf_guest.walk_s_apf", "0.000");
             var walkBlocking = new RoundSamples("asyncpf_guest.walk_s_blocking", "0.000");
@@ -101,13 +118,31 @@ public static class AsyncPfGuestBenchmark
                 walkBlocking.Add(results[Mode.Blocking].WalkSeconds);
                 walkNoFault.Add(results[Mode.NoFault].WalkSeconds);
                 overlap.Add((Rate(Mode.Apf) - Rate(Mode.Blocking)) / (Rate(Mode.NoFault) - Rate(Mode.Blocking)));
+                bool schedTimes = results.Values.All(x => x.Timeline.HasSchedulerTimes);
+                string sched = "";
+                if (schedTimes)
+                {
+                    double Uncontended(Mode m) => results[m].UncontendedRate(w);
+                    foreach (var mode in rates.Keys)
+                    {
+                        uncontended[mode].Add(Uncontended(mode));
+                        queued[mode].Add(results[mode].QueuedShare(w));
+                        perCpuSecond[mode].Add(results[mode].UnitsPerCpuSecond(w));
+                    }
+                    overlapUncontended.Add((Uncontended(Mode.Apf) - Uncontended(Mode.Blocking)) / (Uncontended(Mode.NoFault) - Uncontended(Mode.Blocking)));
+                    sched = $"; uncontended units/s apf {Uncontended(Mode.Apf):0} blocking {Uncontended(Mode.Blocking):0} nofault {Uncontended(Mode.NoFault):0}"
+                        + $" (vCPU thread queued {results[Mode.Apf].QueuedShare(w):P0} / {results[Mode.Blocking].QueuedShare(w):P0} / {results[Mode.NoFault].QueuedShare(w):P0} of the window;"
+                        + $" waiting {results[Mode.Apf].WaitingShare(w):P0} / {results[Mode.Blocking].WaitingShare(w):P0} / {results[Mode.NoFault].WaitingShare(w):P0};"
+                        + $" units per CPU second {results[Mode.Apf].UnitsPerCpuSecond(w):0} / {results[Mode.Blocking].UnitsPerCpuSecond(w):0} / {results[Mode.NoFault].UnitsPerCpuSecond(w):0})";
+                }
                 var apf = results[Mode.Apf];
                 notPresent.Add(apf.Report.NotPresent);
                 early.Add(apf.Report.EarlyReady);
                 readahead.Add(apf.Counters.Vcpus.Sum(v => v.Readahead));
                 long answered = apf.Counters.Vcpus.Sum(v => v.GuestReady);
                 if (answered > 0) waitMs.Add(apf.Counters.Vcpus.Sum(v => v.GuestWaitMicroseconds) / 1000.0 / answered);
-                log.WriteLine($"asyncpf-guest: round {r}: window {w:0.000} s; units/s apf {Rate(Mode.Apf):0} blocking {Rate(Mode.Blocking):0} nofault {Rate(Mode.NoFault):0}; "
+                log.WriteLine($"asyncpf-guest: round {r}: window {w:0.000} s; units/s apf {Rate(Mode.Apf):0} blocking {Rate(Mode.Blocking):0} nofault {Rate(Mode.NoFault):0}"
+                    + sched + "; "
                     + $"walk s apf {apf.WalkSeconds:0.000} blocking {results[Mode.Blocking].WalkSeconds:0.000} nofault {results[Mode.NoFault].WalkSeconds:0.000}; "
                     + $"not-present {apf.Report.NotPresent} early {apf.Report.EarlyReady}; apf ticks {apf.Report.Ticks}, of which kept a just-woken task {apf.Report.WokenKept}; "
                     + $"apf runtime: {Describe(apf.Counters)}; blocking runtime: {Describe(results[Mode.Blocking].Counters)}");
@@ -122,6 +157,13 @@ public static class AsyncPfGuestBenchmark
             };
             foreach (var samples in rates.Values) figures.AddRange(samples.Figures());
             figures.AddRange(overlap.Figures());
+            if (overlapUncontended.Values.Count > 0)
+            {
+                foreach (var samples in uncontended.Values) figures.AddRange(samples.Figures());
+                figures.AddRange(overlapUncontended.Figures());
+                foreach (var samples in queued.Values) figures.AddRange(samples.Figures());
+                foreach (var samples in perCpuSecond.Values) figures.AddRange(samples.Figures());
+            }
             figures.AddRange(window.Figures());
             figures.AddRange(walkApf.Figures());
             figures.AddRange(walkBlocking.Figures());
@@ -137,6 +179,14 @@ public static class AsyncPfGuestBenchmark
             work.Delete(recursive: true);
         }
     }
+
+    // One figure per mode: KEY_apf, KEY_blocking, KEY_nofault.
+    private static Dictionary<Mode, RoundSamples> PerMode(string key, string format) => new()
+    {
+        [Mode.Apf] = new($"{key}_apf", format),
+        [Mode.Blocking] = new($"{key}_blocking", format),
+        [Mode.NoFault] = new($"{key}_nofault", format),
+    };
 
     private static string Int(long value) => value.ToString(CultureInfo.InvariantCulture);
 
@@ -181,20 +231,21 @@ public static class AsyncPfGuestBenchmark
                 var filled = await session.Vm.Ask<object>(FillLazyMemory.Instance, runtime.RequestTimeout);
                 if (filled is not LazyMemoryFilled { Completed: true }) throw new InvalidOperationException($"the fill did not complete: {filled}");
             }
-            var timeline = new ComputeTimeline();
             clock.Start();
             await session.StartAsync();
             var deadline = clock.Elapsed + TimeSpan.FromMinutes(5);
+            await Task.WhenAny(hold.Started.Task, session.Ended).WaitAsync(deadline - clock.Elapsed);
+            ComputeTimeline? timeline = hold.Started.Task.IsCompleted ? new ComputeTimeline(hold.Started.Task.Result, hold.SchedStatAtStart) : null;
             // Until the walk is done and one sample lies at or past both its end and the hold.
-            while (!session.Ended.IsCompleted && clock.Elapsed < deadline)
+            while (timeline is not null && !session.Ended.IsCompleted && clock.Elapsed < deadline)
             {
-                bool enough = hold.WalkDone.Task.IsCompleted && hold.Started.Task.IsCompleted
-                    && timeline.LastSeconds >= Math.Max(hold.Started.Task.Result + holdSeconds, hold.WalkDone.Task.Result);
+                bool enough = hold.WalkDone.Task.IsCompleted && timeline.LastSeconds >= Math.Max(timeline.StartSeconds + holdSeconds, hold.WalkDone.Task.Result);
                 if (enough) break;
                 await Task.WhenAny(Task.Delay(SampleInterval), session.Ended);
                 double before = clock.Elapsed.TotalSeconds;
                 var units = await ReadComputeUnitsAsync(session, computeTasks, runtime.RequestTimeout);
-                if (units is { } u) timeline.Add((before + clock.Elapsed.TotalSeconds) / 2, u);
+                var sched = hold.VcpuThread!.Read();
+                if (units is { } u) timeline.Add((before + clock.Elapsed.TotalSeconds) / 2, u, sched);
             }
             hold.Release();
             var outcome = await session.Ended.WaitAsync(TimeSpan.FromMinutes(5));
@@ -205,11 +256,10 @@ public static class AsyncPfGuestBenchmark
             if (report.WalkSum != expectedSum) throw new InvalidOperationException($"{mode} run {round}: the walker read wrong data (sum {report.WalkSum:x8})");
             if (report.Inconsistencies() is { Count: > 0 } broken) throw new InvalidOperationException($"{mode} run {round}: {string.Join("; ", broken)}");
             if (report.AsyncPfEnabled != (mode != Mode.Blocking)) throw new InvalidOperationException($"{mode} run {round}: protocol {(report.AsyncPfEnabled ? "on" : "off")}");
-            if (!hold.WalkDone.Task.IsCompleted || !hold.Started.Task.IsCompleted)
+            if (!hold.WalkDone.Task.IsCompleted || timeline is null)
                 throw new InvalidOperationException($"{mode} run {round}: the guest exited without reporting its start and its walk done");
             var counters = await session.Vm.Ask<AsyncPfReport>(GetAsyncPfCounters.Instance, runtime.RequestTimeout);
-            double started = hold.Started.Task.Result;
-            return new RunResult(started, hold.WalkDone.Task.Result - started, report, timeline, counters);
+            return new RunResult(hold.WalkDone.Task.Result - timeline.StartSeconds, report, timeline, counters);
         }
         finally
         {

@@ -2,13 +2,15 @@ using System.Diagnostics;
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Devices;
 using Actorvisor.Hardware.Guests;
+using Actorvisor.Hardware.Native;
 
 namespace Actorvisor.Host.Bench;
 
 /// <summary>
 /// The hold port of `bench asyncpf-guest`'s scheduler guest (<see cref="AsyncPfSchedulerGuest.Build"/> with a hold
 /// port): owns when the guest's tasks started and when its walk ended (its writes of 0 and 1, timed on
-/// <paramref name="clock"/>) and whether the bench has released the parked walker (what the guest's reads return).
+/// <paramref name="clock"/>), which thread runs the vCPU (the start marker's exit is handled on it) and its scheduler
+/// times then, and whether the bench has released the parked walker (what the guest's reads return).
 /// </summary>
 public sealed class WalkHoldDevice(Stopwatch clock) : IPortIoDevice
 {
@@ -23,6 +25,12 @@ public sealed class WalkHoldDevice(Stopwatch clock) : IPortIoDevice
     /// <summary>Completes with the clock's seconds when the walker reports its walk done.</summary>
     public TaskCompletionSource<double> WalkDone { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>The vCPU thread (set before <see cref="Started"/> completes).</summary>
+    public ThreadSchedStat? VcpuThread { get; private set; }
+
+    /// <summary>The vCPU thread's scheduler times at the start marker (null if the kernel keeps none; set before <see cref="Started"/> completes).</summary>
+    public (double OnCpu, double Queued)? SchedStatAtStart { get; private set; }
+
     /// <summary>Lets the parked walker run again (its next timer tick reads 1).</summary>
     public void Release() => Volatile.Write(ref _released, 1);
 
@@ -32,7 +40,16 @@ public sealed class WalkHoldDevice(Stopwatch clock) : IPortIoDevice
     /// <inheritdoc />
     public ExitAction OnPortIo(ushort offset, IoDirection direction, Span<byte> data)
     {
-        if (direction == IoDirection.Out) (data[0] == 0 ? Started : WalkDone).TrySetResult(clock.Elapsed.TotalSeconds);
+        if (direction == IoDirection.Out && data[0] == 0)
+        {
+            // Port exits are handled on the thread that runs the vCPU, on both accelerators.
+            double now = clock.Elapsed.TotalSeconds;
+            var thread = new ThreadSchedStat(Sys.CurrentThreadId());
+            SchedStatAtStart = thread.Read();
+            VcpuThread = thread;
+            Started.TrySetResult(now);
+        }
+        else if (direction == IoDirection.Out) WalkDone.TrySetResult(clock.Elapsed.TotalSeconds);
         else
         {
             data.Clear();
