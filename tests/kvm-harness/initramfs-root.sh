@@ -1,4 +1,4 @@
-# Sourced by the harness's Linux benches (bench-virtio.sh, bench-virtio-net.sh): the root of the initramfs both VMMs
+# Sourced by the harness's Linux benches (bench-virtio.sh: its block and network parts): the root of the initramfs both VMMs
 # boot, from the L1's newest kernel (/boot/vmlinuz-*) and its /lib/modules.
 #
 # initramfs_root ROOT WHO MODULE...: makes ROOT/bin (the static busybox), ROOT/dev, ROOT/proc, ROOT/sys, ROOT/modules
