@@ -19,15 +19,7 @@ work=$(mktemp -d /tmp/bench-virtio.XXXXXX)
 . "$(dirname "$0")/initramfs-root.sh"
 
 initramfs_root "$work/blk" bench-virtio virtio_mmio virtio_pci virtio_blk
-cat >"$work/blk/init" <<'INIT'
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-for m in $(cat /modules.order); do insmod /modules/$m 2>/dev/null; done
-i=0
+{ init_preamble; cat <<'INIT'; } >"$work/blk/init"
 while [ ! -b /dev/vda ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 if [ -b /dev/vda ]; then
   dd if=/dev/vda of=/dev/null bs=1M iflag=direct 2>/dev/null
@@ -42,15 +34,7 @@ reboot -f
 INIT
 
 initramfs_root "$work/net" bench-virtio virtio_mmio virtio_net
-cat >"$work/net/init" <<'INIT'
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-for m in $(cat /modules.order); do insmod /modules/$m 2>/dev/null; done
-i=0
+{ init_preamble; cat <<'INIT'; } >"$work/net/init"
 while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 ip link set lo up
 ip addr add 10.233.0.2/24 dev eth0 && ip link set eth0 up && echo "ACTORVISOR-NET-UP $(cat /sys/class/net/eth0/address)" \
