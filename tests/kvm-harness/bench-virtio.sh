@@ -1,6 +1,6 @@
 #!/bin/sh
 # `actorvisor bench virtio` inside the KVM harness's L1 (run it on the host as
-#   KVM_HARNESS_SILENCE=600 KVM_HARNESS_TIMEOUT=3600 \
+#   KVM_HARNESS_SILENCE=1800 KVM_HARNESS_TIMEOUT=3600 \
 #     flock /tmp/actorvisor-harness.lock tests/kvm-harness/run.sh --command "tests/kvm-harness/bench-virtio.sh [ARGS]"
 # after `dotnet build src/Host -c Release`): loads the L1's tun module and builds the two initramfs images both VMMs boot
 # (static busybox and the L1's modules with what modules.dep says they need), then runs the bench with the L1's kernel
