@@ -1,5 +1,8 @@
-# Sourced by the harness's Linux benches (bench-virtio.sh, bench-virtio-net.sh): the root of the initramfs both VMMs
+# Sourced by the harness's Linux benches (bench-virtio.sh: its block and network parts): the root of the initramfs both VMMs
 # boot, from the L1's newest kernel (/boot/vmlinuz-*) and its /lib/modules.
+#
+# init_preamble: prints the start of an /init both benches share: busybox's applets installed, /proc, /sys and /dev
+# mounted, the modules loaded in modules.order, a counter i=0 for the caller's wait loop.
 #
 # initramfs_root ROOT WHO MODULE...: makes ROOT/bin (the static busybox), ROOT/dev, ROOT/proc, ROOT/sys, ROOT/modules
 # with each MODULE and what modules.dep says it needs, and ROOT/modules.order listing them in load order (each
@@ -23,4 +26,17 @@ initramfs_root() {
       echo "$name" >>"$root/modules.order"
     done
   done
+}
+
+init_preamble() {
+  cat <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in $(cat /modules.order); do insmod /modules/$m 2>/dev/null; done
+i=0
+INIT
 }

@@ -17,6 +17,16 @@ public static unsafe partial class GuestMemoryAccess
     [LibraryImport("libc", EntryPoint = "memcpy")]
     private static partial nint NativeMemcpy(void* destination, void* source, nuint count);
 
+    [LibraryImport("libc", EntryPoint = "memset")]
+    private static partial nint NativeMemset(void* destination, int value, nuint count);
+
+    /// <summary>Zeroes <paramref name="count"/> bytes at host address <paramref name="destination"/>.</summary>
+    public static void Clear(nint destination, nuint count)
+    {
+        if (count == 0) return;
+        NativeMemset((void*)destination, 0, count);
+    }
+
     /// <summary>Copies <paramref name="destination"/>.Length bytes from host address <paramref name="source"/>.</summary>
     public static void CopyOut(nint source, Span<byte> destination)
     {

@@ -44,6 +44,14 @@ public sealed unsafe class GuestPhysicalMemory
         GuestMemoryAccess.CopyIn(source, Translate(gpa, (ulong)source.Length, forWrite: true));
     }
 
+    /// <summary>
+    /// The host address of guest-physical [<paramref name="gpa"/>, +<paramref name="length"/>), for I/O straight into or
+    /// out of guest RAM (preadv/pwritev): the range is checked against the live memslots now, as every copy is. The
+    /// address stays valid while that slot is mapped; the caller must not keep it past the request it serves.
+    /// </summary>
+    /// <exception cref="GuestMemoryFaultException">the range is not (writable, if <paramref name="forWrite"/>) guest RAM inside one slot.</exception>
+    public nint HostAddressOf(ulong gpa, ulong length, bool forWrite) => Translate(gpa, length, forWrite);
+
     /// <summary>A little-endian 16-bit value at <paramref name="gpa"/>, read with acquire semantics (a ring index the driver publishes).</summary>
     /// <exception cref="GuestMemoryFaultException">the address is not guest RAM or not 2-byte aligned.</exception>
     public ushort ReadUInt16Acquire(ulong gpa)

@@ -73,6 +73,23 @@ public sealed class ConfinedFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// Reads into <paramref name="buffers"/> (host memory the caller checked, e.g. guest RAM) from byte
+    /// <paramref name="offset"/> with preadv(2), no copy in between; returns the bytes read, fewer than the buffers
+    /// hold only at the end of the file.
+    /// </summary>
+    /// <exception cref="SyscallException">a read fails.</exception>
+    public long ReadAt(ReadOnlySpan<HostBuffer> buffers, long offset) => VectoredIo.Read(_fd, buffers, offset, Path);
+
+    /// <summary>Writes all of <paramref name="buffers"/> (host memory the caller checked) at byte <paramref name="offset"/> with pwritev(2).</summary>
+    /// <exception cref="InvalidOperationException">the file was opened read-only.</exception>
+    /// <exception cref="SyscallException">a write fails.</exception>
+    public void WriteAt(ReadOnlySpan<HostBuffer> buffers, long offset)
+    {
+        if (!Writable) throw new InvalidOperationException($"{Path} was opened read-only");
+        VectoredIo.Write(_fd, buffers, offset, Path);
+    }
+
     /// <summary>fsync(2): the file's data and metadata reach stable storage before this returns.</summary>
     /// <exception cref="SyscallException">the sync fails (an I/O error the guest must hear of).</exception>
     public void FlushToDisk()

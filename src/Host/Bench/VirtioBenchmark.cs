@@ -14,8 +14,9 @@ namespace Actorvisor.Host.Bench;
 /// -drive if=virtio</c>: virtio-blk over PCI), alternating, each boot reading the whole disk twice in the guest with
 /// <c>dd bs=1M iflag=direct</c> (the first read warms the host's page cache, the JIT and the driver; the second is
 /// timed by the guest's /proc/uptime, to 10 ms, and printed on the console with a marker). Figures: MB/s (10^6 bytes) on each side (median, min, max),
-/// their ratio round by round, and the queue notifications that reached Actorvisor's vCPU thread (0 when KVM's
-/// ioeventfds take them all). The virtio-net figures join the block ones in <see cref="Run"/>.
+/// their ratio round by round, then virtio-net's round trips (<see cref="VirtioNetBenchmark"/>, when its initramfs is
+/// given), and the queue notifications that reached Actorvisor's vCPU thread in both parts (0 when KVM's ioeventfds take
+/// them all).
 /// </summary>
 public static partial class VirtioBenchmark
 {
@@ -34,14 +35,17 @@ public static partial class VirtioBenchmark
     /// <param name="WorkDirectory">Where the disk image is written (and deleted afterwards).</param>
     /// <param name="Qemu">The QEMU executable.</param>
     /// <param name="Timeout">Longest a single boot may take.</param>
-    public sealed record Settings(string Kernel, string Initrd, string CommandLine, ulong MemoryBytes, long DiskBytes, string WorkDirectory, string Qemu, TimeSpan Timeout);
+    /// <param name="Net">virtio-net's round-trip part, or null to leave it out.</param>
+    public sealed record Settings(string Kernel, string Initrd, string CommandLine, ulong MemoryBytes, long DiskBytes, string WorkDirectory, string Qemu, TimeSpan Timeout,
+        VirtioNetBenchmark.Settings? Net = null);
 
     /// <summary>What one boot measured: the guest's timed read and, on Actorvisor, the notifications that exited to the vCPU.</summary>
     private sealed record ReadRun(double MegabytesPerSecond, long Bytes, double Seconds, long NotifyExitsToVcpu, long EventFdNotifications);
 
     /// <summary>
-    /// Writes the disk image, then runs <paramref name="runs"/> rounds (an Actorvisor boot, then a QEMU boot) and returns
-    /// the figures; progress goes to <paramref name="log"/>.
+    /// Writes the disk image, runs <paramref name="runs"/> rounds of the block read (an Actorvisor boot, then a QEMU boot),
+    /// then as many of virtio-net's round trips if <see cref="Settings.Net"/> is set, and returns the figures; progress goes
+    /// to <paramref name="log"/>.
     /// </summary>
     public static IReadOnlyList<(string Key, string Value)> Run(Settings settings, int runs, TextWriter log)
     {
@@ -58,8 +62,14 @@ public static partial class VirtioBenchmark
                 ("virtio.memory_mib", (settings.MemoryBytes >> 20).ToString(CultureInfo.InvariantCulture)),
                 ("virtio.runs", runs.ToString(CultureInfo.InvariantCulture)),
             };
-            figures.AddRange(BlockRead(settings, disk, runs, log));
-            // virtio-net: its round-trip figures (virtio.net_rtt_us, virtio.net_rtt_us_qemu, virtio.net_ratio) go here.
+            var block = BlockRead(settings, disk, runs, log);
+            figures.AddRange(block.Figures);
+            var net = settings.Net is { } netSettings ? VirtioNetBenchmark.Run(netSettings, runs, log) : null;
+            if (net is not null) figures.AddRange(net.Figures);
+            figures.Add(("virtio.notify_exits_to_vcpu", (block.NotifyExitsToVcpu + (net?.NotifyExitsToVcpu ?? 0)).ToString(CultureInfo.InvariantCulture)));
+            figures.Add(("virtio.blk_notify_exits_to_vcpu", block.NotifyExitsToVcpu.ToString(CultureInfo.InvariantCulture)));
+            if (net is not null) figures.Add(("virtio.net_notify_exits_to_vcpu", net.NotifyExitsToVcpu.ToString(CultureInfo.InvariantCulture)));
+            figures.Add(("virtio.blk_notify_eventfd", block.EventFdNotifications.ToString(CultureInfo.InvariantCulture)));
             return figures;
         }
         finally
@@ -68,7 +78,10 @@ public static partial class VirtioBenchmark
         }
     }
 
-    private static IEnumerable<(string Key, string Value)> BlockRead(Settings settings, string disk, int runs, TextWriter log)
+    /// <summary>A part's figures and the queue notifications its Actorvisor boots saw: on the vCPU thread, and through ioeventfds.</summary>
+    internal sealed record PartFigures(IReadOnlyList<(string Key, string Value)> Figures, long NotifyExitsToVcpu, long EventFdNotifications);
+
+    private static PartFigures BlockRead(Settings settings, string disk, int runs, TextWriter log)
     {
         var actorvisor = new RoundSamples("virtio.blk_read_mbps", "0.0");
         var qemu = new RoundSamples("virtio.blk_read_mbps_qemu", "0.0");
@@ -86,13 +99,11 @@ public static partial class VirtioBenchmark
             log.WriteLine($"bench virtio: round {round}: qemu {q.MegabytesPerSecond:0.0} MB/s ({q.Bytes} bytes in {q.Seconds} s)");
             ratio.Add(a.MegabytesPerSecond / q.MegabytesPerSecond);
         }
-        return
+        return new PartFigures(
         [
             ("virtio.blk_disk_mib", (settings.DiskBytes >> 20).ToString(CultureInfo.InvariantCulture)),
             .. actorvisor.Figures(), .. qemu.Figures(), .. ratio.Figures(),
-            ("virtio.notify_exits_to_vcpu", notifyExits.ToString(CultureInfo.InvariantCulture)),
-            ("virtio.notify_eventfd", eventFdNotifications.ToString(CultureInfo.InvariantCulture)),
-        ];
+        ], notifyExits, eventFdNotifications);
     }
 
     private static ReadRun ReadOnActorvisor(Settings s, string disk)

@@ -20,7 +20,7 @@ namespace Actorvisor.Host.Bench;
 /// (busybox ping -A: each echo sent when the last reply came, after a warm-up of 5 for ARP and caches), and reads the
 /// average round trip. Figures: <c>virtio.net_rtt_us</c>, <c>virtio.net_rtt_us_qemu</c>, their ratio round by round
 /// (<c>virtio.net_ratio</c>, Actorvisor over QEMU: lower is better), and the notifications that reached Actorvisor's
-/// vCPU thread (<c>virtio.net_notify_exits_to_vcpu</c>: 0 on KVM).
+/// vCPU thread (0 on KVM). The second part of `actorvisor bench virtio` (<see cref="VirtioBenchmark"/>).
 /// </summary>
 public static partial class VirtioNetBenchmark
 {
@@ -35,7 +35,7 @@ public static partial class VirtioNetBenchmark
 
     /// <summary>The run's settings, the same for both VMMs.</summary>
     /// <param name="Kernel">The bzImage.</param>
-    /// <param name="Initrd">The initramfs (tests/kvm-harness/bench-virtio-net.sh builds it).</param>
+    /// <param name="Initrd">The initramfs (tests/kvm-harness/bench-virtio.sh builds it).</param>
     /// <param name="CommandLine">The kernel command line both VMMs pass.</param>
     /// <param name="MemoryBytes">Guest RAM.</param>
     /// <param name="Pings">Echo requests timed per boot.</param>
@@ -43,22 +43,22 @@ public static partial class VirtioNetBenchmark
     /// <param name="Timeout">Longest a boot to the marker may take.</param>
     public sealed record Settings(string Kernel, string Initrd, string CommandLine, ulong MemoryBytes, int Pings, string Qemu, TimeSpan Timeout);
 
-    /// <summary>The fewest timed rounds.</summary>
-    public const int MinimumRuns = 3;
-
-    /// <summary>Runs a warm-up boot of each side, then <paramref name="runs"/> rounds (Actorvisor, then QEMU); progress goes to <paramref name="log"/>.</summary>
-    public static IReadOnlyList<(string Key, string Value)> Run(Settings settings, int runs, TextWriter log)
+    /// <summary>
+    /// Runs a warm-up boot of each side, then <paramref name="runs"/> rounds (Actorvisor, then QEMU); progress goes to
+    /// <paramref name="log"/>. The notifications are those of the timed Actorvisor boots that reached the vCPU thread.
+    /// </summary>
+    internal static VirtioBenchmark.PartFigures Run(Settings settings, int runs, TextWriter log)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(log);
-        if (NetworkNamespace.Unavailable is { } why) throw new InvalidOperationException($"bench virtio-net: {why}");
+        if (NetworkNamespace.Unavailable is { } why) throw new InvalidOperationException($"bench virtio (network part): {why}");
         var ours = new RoundSamples("virtio.net_rtt_us", "0");
         var qemu = new RoundSamples("virtio.net_rtt_us_qemu", "0");
         var ratio = new RoundSamples("virtio.net_ratio", "0.00");
-        var notifyExits = new RoundSamples("virtio.net_notify_exits_to_vcpu", "0");
+        long notifyExits = 0;
         var (warmOurs, _) = Actorvisor(settings);
         var warmQemu = Qemu(settings);
-        log.WriteLine($"bench virtio-net: warm-up (not counted): actorvisor {warmOurs:0} us, qemu {warmQemu:0} us");
+        log.WriteLine($"bench virtio: net warm-up (not counted): actorvisor {warmOurs:0} us, qemu {warmQemu:0} us");
         for (int round = 1; round <= runs; round++)
         {
             var (a, exits) = Actorvisor(settings);
@@ -66,10 +66,11 @@ public static partial class VirtioNetBenchmark
             ours.Add(a);
             qemu.Add(q);
             ratio.Add(a / q);
-            notifyExits.Add(exits);
-            log.WriteLine($"bench virtio-net: round {round}: actorvisor {a:0} us ({exits} notify exits to the vCPU), qemu {q:0} us");
+            notifyExits += exits;
+            log.WriteLine($"bench virtio: net round {round}: actorvisor {a:0} us ({exits} notify exits to the vCPU), qemu {q:0} us");
         }
-        return [("virtio.net_pings", settings.Pings.ToString(CultureInfo.InvariantCulture)), .. ours.Figures(), .. qemu.Figures(), .. ratio.Figures(), .. notifyExits.Figures()];
+        return new VirtioBenchmark.PartFigures(
+            [("virtio.net_pings", settings.Pings.ToString(CultureInfo.InvariantCulture)), .. ours.Figures(), .. qemu.Figures(), .. ratio.Figures()], notifyExits, 0);
     }
 
     private static (double RttMicros, long NotifyExits) Actorvisor(Settings s)

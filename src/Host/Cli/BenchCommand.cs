@@ -23,60 +23,8 @@ public static class BenchCommand
         ClusterBenchCommand.Create(),
         CliBenchCommand.Create(),
         Boot(),
-        Virtio(),
-        VirtioNetBenchCommand.Create(),
+        VirtioBenchCommand.Create(),
     };
-
-    private static Command Virtio()
-    {
-        var kernel = new Option<FileInfo?>("--kernel") { Description = "the Linux bzImage (default: the newest /boot/vmlinuz-*)" };
-        var initrd = new Option<FileInfo>("--initrd") { Description = $"the initramfs; its /init loads the virtio modules, reads /dev/vda twice with dd bs=1M iflag=direct, prints {VirtioBenchmark.BlockMarker} with the disk's size and its uptime around the second read, then reboots (tests/kvm-harness/bench-virtio.sh builds it)", Required = true };
-        var cmdline = new Option<string>("--cmdline")
-        {
-            Description = "the kernel command line both VMMs pass",
-            DefaultValueFactory = _ => "console=ttyS0 reboot=k panic=-1 quiet no_timer_check i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd",
-        };
-        var memory = new Option<string>("--memory") { Description = "guest RAM on both sides", DefaultValueFactory = _ => "256M" };
-        var disk = new Option<string>("--disk-size") { Description = "size of the disk the guest reads", DefaultValueFactory = _ => "256M" };
-        var work = new Option<DirectoryInfo>("--work-dir") { Description = "where the disk image is written", DefaultValueFactory = _ => new DirectoryInfo(Path.GetTempPath()) };
-        var qemu = new Option<string>("--qemu") { Description = "the QEMU executable", DefaultValueFactory = _ => "qemu-system-x86_64" };
-        var runs = new Option<int>("--runs") { Description = "rounds (each: an Actorvisor boot, then a QEMU boot; each boot reads the disk once untimed, then once timed)", DefaultValueFactory = _ => VirtioBenchmark.MinimumRuns };
-        var timeout = new Option<int>("--timeout") { Description = "seconds one boot may take", DefaultValueFactory = _ => 900 };
-        runs.Validators.Add(r => { if (r.GetValueOrDefault<int>() < VirtioBenchmark.MinimumRuns) r.AddError($"--runs must be at least {VirtioBenchmark.MinimumRuns}"); });
-        var command = new Command("virtio", "Sequential virtio-blk read in a Linux guest (dd, 1 MiB blocks, O_DIRECT): Actorvisor on KVM vs qemu-system-x86_64 -accel kvm -drive if=virtio, alternating; queue notifications that reached the vCPU")
-            { kernel, initrd, cmdline, memory, disk, work, qemu, runs, timeout };
-        command.SetAction(parse =>
-        {
-            var bzImage = parse.GetValue(kernel)?.FullName
-                          ?? Directory.GetFiles("/boot", "vmlinuz-*").OrderBy(p => p, StringComparer.Ordinal).LastOrDefault();
-            if (bzImage is null || !File.Exists(bzImage))
-            {
-                Console.Error.WriteLine($"actorvisor: --kernel: {bzImage ?? "no /boot/vmlinuz-*"} does not exist");
-                return ExitCodes.Usage;
-            }
-            var initramfs = parse.GetValue(initrd)!;
-            if (!initramfs.Exists)
-            {
-                Console.Error.WriteLine($"actorvisor: --initrd: {initramfs.FullName} does not exist");
-                return ExitCodes.Usage;
-            }
-            if (!ByteSize.TryParse(parse.GetValue(memory)!, out var memoryBytes, out var sizeError))
-            {
-                Console.Error.WriteLine($"actorvisor: --memory: {sizeError}");
-                return ExitCodes.Usage;
-            }
-            bool diskParsed = ByteSize.TryParse(parse.GetValue(disk)!, out var diskBytes, out var diskError);
-            if (!diskParsed || diskBytes < (1UL << 20))
-            {
-                Console.Error.WriteLine($"actorvisor: --disk-size: {(diskParsed ? "must be at least 1M" : diskError)}");
-                return ExitCodes.Usage;
-            }
-            var settings = new VirtioBenchmark.Settings(bzImage, initramfs.FullName, parse.GetValue(cmdline)!, memoryBytes, (long)diskBytes,
-                parse.GetValue(work)!.FullName, parse.GetValue(qemu)!, TimeSpan.FromSeconds(parse.GetValue(timeout)));
-            return Print(VirtioBenchmark.Run(settings, parse.GetValue(runs), Console.Error));
-        });
-        return command;
-    }
 
     private static Command Boot()
     {

@@ -1,4 +1,5 @@
 using Actorvisor.Hardware.Memory;
+using Actorvisor.Hardware.Native;
 
 namespace Actorvisor.Hardware.Devices.Virtio;
 
@@ -70,6 +71,41 @@ public sealed class DescriptorChain
             skip = 0;
         }
         return done;
+    }
+
+    /// <summary>
+    /// The host memory behind readable stream bytes [<paramref name="offset"/>, +<paramref name="length"/>), for a
+    /// write to a file straight from guest RAM: each buffer's part is translated now against the live memslots.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">the range reaches past the readable buffers.</exception>
+    /// <exception cref="GuestMemoryFaultException">a buffer is no longer guest RAM (a slot was removed); nothing was touched.</exception>
+    public HostBuffer[] MapReadable(long offset, long length) => Map(Readable, ReadableLength, offset, length, forWrite: false);
+
+    /// <summary>
+    /// The host memory behind writable stream bytes [<paramref name="offset"/>, +<paramref name="length"/>), for a read
+    /// from a file straight into guest RAM: each buffer's part is translated now against the live memslots, writable.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">the range reaches past the writable buffers.</exception>
+    /// <exception cref="GuestMemoryFaultException">a buffer is no longer writable guest RAM (a slot was removed); nothing was touched.</exception>
+    public HostBuffer[] MapWritable(long offset, long length) => Map(Writable, WritableLength, offset, length, forWrite: true);
+
+    private HostBuffer[] Map(IReadOnlyList<VirtqueueBuffer> buffers, long streamLength, long offset, long length, bool forWrite)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, streamLength - offset);
+        var mapped = new List<HostBuffer>(buffers.Count);
+        long skip = offset, left = length;
+        foreach (var b in buffers)
+        {
+            if (left == 0) break;
+            if (skip >= b.Length) { skip -= b.Length; continue; }
+            long n = Math.Min(b.Length - skip, left);
+            mapped.Add(new HostBuffer(_memory.HostAddressOf(b.Address + (ulong)skip, (ulong)n, forWrite), n));
+            left -= n;
+            skip = 0;
+        }
+        return [.. mapped];
     }
 
     /// <inheritdoc />

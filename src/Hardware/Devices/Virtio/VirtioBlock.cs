@@ -1,5 +1,6 @@
-using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.ExceptionServices;
+using Actorvisor.Hardware.Memory;
 using Actorvisor.Hardware.Native;
 
 namespace Actorvisor.Hardware.Devices.Virtio;
@@ -9,8 +10,11 @@ namespace Actorvisor.Hardware.Devices.Virtio;
 /// <see cref="ConfinedFile"/>, so the disk is the file the node's confinement checked), its capacity in 512-byte
 /// sectors and the request counters. It serves IN, OUT, FLUSH (fsync of the file: VIRTIO_BLK_F_FLUSH) and GET_ID; a
 /// read-only disk offers VIRTIO_BLK_F_RO and fails writes with IOERR. A request that reaches past the disk or whose
-/// buffers are too small is answered IOERR; an unknown type UNSUPP. One queue; one <see cref="ServeQueue"/> call
-/// completes at most its budget of requests, each synchronously, so the requests in flight never exceed it.
+/// buffers are too small is answered IOERR; an unknown type UNSUPP. One queue. One <see cref="ServeQueue"/> call takes at
+/// most its budget of requests (the bound on requests in flight), moves their data between the file and guest RAM with
+/// preadv/pwritev straight over the data buffers' host addresses (translated and checked against the memslots first: no
+/// copy in between), on up to <see cref="IoParallelism"/> threads, a FLUSH waiting for every transfer before it, and
+/// completes them all before it returns.
 /// </summary>
 public sealed class VirtioBlock : IVirtioDevice, IDisposable
 {
@@ -52,7 +56,11 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable
     /// <summary>Largest data transfer of one request (the driver's default max_sectors is far below it).</summary>
     public const long MaxTransferBytes = 16L << 20;
 
-    private const int CopyChunk = 128 << 10;
+    /// <summary>Most threads one round moves data on (the serving thread and pool threads).</summary>
+    public const int MaxIoParallelism = 4;
+    /// <summary>A request's data is cut into pieces for several threads only where each gets at least this much.</summary>
+    public const long MinPieceBytes = 256 << 10;
+    private const long PieceAlignment = 4096;
 
     private readonly ConfinedFile _file;
     private readonly byte[] _id;
@@ -60,10 +68,14 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable
 
     /// <summary>
     /// A disk over <paramref name="file"/> (it takes ownership), read-only if <paramref name="readOnly"/> or the file
-    /// was opened read-only. Its capacity is the file's length rounded down to whole sectors.
+    /// was opened read-only. Its capacity is the file's length rounded down to whole sectors. A round moves data on up to
+    /// <paramref name="ioParallelism"/> threads (0: as many as the host has CPUs, at most <see cref="MaxIoParallelism"/>).
     /// </summary>
-    public VirtioBlock(ConfinedFile file, bool readOnly, string name = "virtio-blk")
+    public VirtioBlock(ConfinedFile file, bool readOnly, string name = "virtio-blk", int ioParallelism = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(ioParallelism);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(ioParallelism, MaxIoParallelism);
+        IoParallelism = ioParallelism == 0 ? Math.Clamp(Environment.ProcessorCount, 1, MaxIoParallelism) : ioParallelism;
         _file = file ?? throw new ArgumentNullException(nameof(file));
         ArgumentException.ThrowIfNullOrEmpty(name);
         Name = name;
@@ -78,6 +90,9 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable
 
     /// <summary>True if the guest may not write.</summary>
     public bool ReadOnly { get; }
+
+    /// <summary>Threads a round moves data on at most: the host's CPUs up to <see cref="MaxIoParallelism"/> unless given.</summary>
+    public int IoParallelism { get; }
 
     /// <summary>The disk's size in 512-byte sectors.</summary>
     public long CapacitySectors { get; }
@@ -146,17 +161,41 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable
     /// <inheritdoc />
     public bool ServeQueue(int queue, SplitVirtqueue virtqueue, ulong negotiatedFeatures, int budget)
     {
-        for (int served = 0; served < budget; served++)
+        ArgumentNullException.ThrowIfNull(virtqueue);
+        var round = new List<Request>(Math.Min(budget, QueueSize));
+        bool more = true;
+        try
         {
-            if (!virtqueue.TryTake(out var chain)) return false;
-            uint written = Serve(chain!);
-            virtqueue.Complete(chain!.Head, written);
+            while (round.Count < budget)
+            {
+                if (!virtqueue.TryTake(out var chain)) { more = false; break; }
+                round.Add(Prepare(chain!));
+            }
         }
-        return true;
+        catch (Exception e) when (e is VirtqueueFaultException or GuestMemoryFaultException)
+        {
+            // The requests taken before the bad one are served, as when each was served before the next was taken.
+            Finish(virtqueue, round);
+            throw;
+        }
+        Finish(virtqueue, round);
+        return more;
     }
 
-    // One request; returns the bytes written into the chain's writable buffers (data and status).
-    private uint Serve(DescriptorChain chain)
+    private void Finish(SplitVirtqueue virtqueue, List<Request> round)
+    {
+        Execute(round);
+        foreach (var r in round)
+        {
+            if (r.Status != StatusOk) Interlocked.Increment(ref _errors);
+            r.Chain.WriteTo(r.StatusAt, new ReadOnlySpan<byte>(in r.Status));
+            virtqueue.Complete(r.Chain.Head, r.Written + 1);
+        }
+    }
+
+    // Reads the header and answers what needs no file I/O; an IN or OUT within the disk gets the host memory of its data
+    // buffers (translated and checked now, before any byte moves).
+    private Request Prepare(DescriptorChain chain)
     {
         // A request too short to hold a header and a status byte breaks the driver contract.
         if (chain.ReadableLength < HeaderSize || chain.WritableLength < 1)
@@ -165,46 +204,152 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable
         chain.ReadFrom(0, header);
         uint type = BinaryPrimitives.ReadUInt32LittleEndian(header);
         ulong sector = BinaryPrimitives.ReadUInt64LittleEndian(header[8..]);
-        long statusAt = chain.WritableLength - 1;
-        long dataIn = statusAt; // writable bytes before the status byte
+        var r = new Request(chain, type, statusAt: chain.WritableLength - 1);
+        long dataIn = r.StatusAt; // writable bytes before the status byte
         long dataOut = chain.ReadableLength - HeaderSize;
-        byte status;
-        uint written = 0;
+        switch (type)
+        {
+            case RequestIn when InRange(sector, dataIn, out long offset):
+                r.SetTransfer(offset, dataIn, chain.MapWritable(0, dataIn));
+                break;
+            case RequestOut when !ReadOnly && InRange(sector, dataOut, out long offset):
+                r.SetTransfer(offset, dataOut, chain.MapReadable(HeaderSize, dataOut));
+                break;
+            case RequestIn or RequestOut:
+                r.Status = StatusIoError;
+                break;
+            case RequestFlush:
+                break; // in order, after every transfer before it (Execute)
+            case RequestGetId:
+                int n = (int)Math.Min(dataIn, IdSize);
+                chain.WriteTo(0, _id.AsSpan(0, n));
+                r.Written = (uint)n;
+                break;
+            default:
+                r.Status = StatusUnsupported;
+                break;
+        }
+        return r;
+    }
+
+    // The round's transfers, a FLUSH being a barrier: the transfers before it end, then the fsync, then the rest.
+    private void Execute(List<Request> round)
+    {
+        int from = 0;
+        for (int i = 0; i < round.Count; i++)
+        {
+            if (round[i].Type != RequestFlush) continue;
+            Transfer(round, from, i);
+            Flush(round[i]);
+            from = i + 1;
+        }
+        Transfer(round, from, round.Count);
+    }
+
+    private void Flush(Request flush)
+    {
+        if (ReadOnly) return;
         try
         {
-            switch (type)
+            _file.FlushToDisk();
+            Interlocked.Increment(ref _flushes);
+        }
+        catch (SyscallException)
+        {
+            flush.Status = StatusIoError; // the host file failed: the guest sees an I/O error, as from a real disk
+        }
+    }
+
+    // Moves the data of requests [from, to): each request cut into pieces of at least MinPieceBytes, run on up to
+    // IoParallelism threads (this one among them), all done before this returns.
+    private void Transfer(List<Request> round, int from, int to)
+    {
+        var pieces = new List<Piece>();
+        for (int i = from; i < to; i++)
+            if (round[i].Data is { Length: > 0 }) Cut(round[i], pieces);
+        if (pieces.Count == 1 || IoParallelism == 1)
+        {
+            foreach (var piece in pieces) Move(piece);
+        }
+        else if (pieces.Count > 1)
+        {
+            try { Parallel.For(0, pieces.Count, new ParallelOptions { MaxDegreeOfParallelism = IoParallelism }, i => Move(pieces[i])); }
+            catch (AggregateException e) when (e.InnerExceptions.Count > 0) { ExceptionDispatchInfo.Throw(e.InnerExceptions[0]); }
+        }
+        for (int i = from; i < to; i++)
+        {
+            var r = round[i];
+            if (r.Data is null) continue;
+            if (Volatile.Read(ref r.Failed) != 0) { r.Status = StatusIoError; continue; }
+            if (r.Type == RequestIn)
             {
-                case RequestIn:
-                    status = Read(chain, sector, dataIn);
-                    if (status == StatusOk) written = (uint)dataIn;
-                    break;
-                case RequestOut:
-                    status = Write(chain, sector, dataOut);
-                    break;
-                case RequestFlush:
-                    if (ReadOnly) { status = StatusOk; break; }
-                    _file.FlushToDisk();
-                    Interlocked.Increment(ref _flushes);
-                    status = StatusOk;
-                    break;
-                case RequestGetId:
-                    int n = (int)Math.Min(dataIn, IdSize);
-                    chain.WriteTo(0, _id.AsSpan(0, n));
-                    written = (uint)n;
-                    status = StatusOk;
-                    break;
-                default:
-                    status = StatusUnsupported;
-                    break;
+                r.Written = (uint)r.Bytes;
+                Interlocked.Increment(ref _reads);
+                Interlocked.Add(ref _bytesRead, r.Bytes);
+            }
+            else
+            {
+                Interlocked.Increment(ref _writes);
+                Interlocked.Add(ref _bytesWritten, r.Bytes);
+            }
+        }
+    }
+
+    private void Cut(Request r, List<Piece> pieces)
+    {
+        int count = (int)Math.Clamp(r.Bytes / MinPieceBytes, 1, IoParallelism);
+        // Whole pages a piece, so no page of guest RAM is filled by two threads.
+        long size = (r.Bytes + count - 1) / count;
+        size = (size + PieceAlignment - 1) / PieceAlignment * PieceAlignment;
+        var buffers = new List<HostBuffer>();
+        long start = 0, length = 0;
+        foreach (var whole in r.Data!)
+        {
+            for (var b = whole; b.Length > 0;)
+            {
+                long take = Math.Min(b.Length, size - length);
+                buffers.Add(b.Slice(0, take));
+                length += take;
+                b = b.Slice(take, long.MaxValue);
+                if (length < size) continue;
+                pieces.Add(new Piece(r, r.Offset + start, [.. buffers], length));
+                start += length;
+                buffers.Clear();
+                length = 0;
+            }
+        }
+        if (length > 0) pieces.Add(new Piece(r, r.Offset + start, [.. buffers], length));
+    }
+
+    private void Move(Piece piece)
+    {
+        try
+        {
+            if (piece.Request.Type == RequestIn)
+            {
+                long got = _file.ReadAt(piece.Buffers, piece.FileOffset);
+                if (got < piece.Length) ZeroFrom(piece.Buffers, got); // the file shrank: zeros past its end
+            }
+            else
+            {
+                _file.WriteAt(piece.Buffers, piece.FileOffset);
             }
         }
         catch (SyscallException)
         {
-            status = StatusIoError; // the host file failed: the guest sees an I/O error, as from a real disk
+            Volatile.Write(ref piece.Request.Failed, 1); // the host file failed: the guest sees an I/O error, as from a real disk
         }
-        if (status != StatusOk) Interlocked.Increment(ref _errors);
-        chain.WriteTo(statusAt, new ReadOnlySpan<byte>(in status));
-        return written + 1;
+    }
+
+    private static void ZeroFrom(HostBuffer[] buffers, long skip)
+    {
+        foreach (var b in buffers)
+        {
+            if (skip >= b.Length) { skip -= b.Length; continue; }
+            var rest = b.Slice(skip, long.MaxValue);
+            GuestMemoryAccess.Clear(rest.Address, (nuint)rest.Length);
+            skip = 0;
+        }
     }
 
     private bool InRange(ulong sector, long bytes, out long offset)
@@ -217,46 +362,29 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable
         return true;
     }
 
-    private byte Read(DescriptorChain chain, ulong sector, long bytes)
+    /// <summary>One request of a round: its chain, what it asks, and what it will answer.</summary>
+    private sealed class Request(DescriptorChain chain, uint type, long statusAt)
     {
-        if (!InRange(sector, bytes, out long offset)) return StatusIoError;
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(bytes, CopyChunk));
-        try
+        public DescriptorChain Chain { get; } = chain;
+        public uint Type { get; } = type;
+        public long StatusAt { get; } = statusAt;
+        public byte Status = StatusOk;
+        public uint Written;
+        public int Failed; // set by a piece whose host I/O failed
+        public long Offset { get; private set; }
+        public long Bytes { get; private set; }
+        public HostBuffer[]? Data { get; private set; }
+
+        public void SetTransfer(long offset, long bytes, HostBuffer[] data)
         {
-            for (long done = 0; done < bytes;)
-            {
-                int n = (int)Math.Min(bytes - done, buffer.Length);
-                int got = _file.ReadAt(buffer.AsSpan(0, n), offset + done);
-                buffer.AsSpan(got, n - got).Clear(); // the file may have shrunk: zeros past its end
-                chain.WriteTo(done, buffer.AsSpan(0, n));
-                done += n;
-            }
+            Offset = offset;
+            Bytes = bytes;
+            Data = data;
         }
-        finally { ArrayPool<byte>.Shared.Return(buffer); }
-        Interlocked.Increment(ref _reads);
-        Interlocked.Add(ref _bytesRead, bytes);
-        return StatusOk;
     }
 
-    private byte Write(DescriptorChain chain, ulong sector, long bytes)
-    {
-        if (ReadOnly || !InRange(sector, bytes, out long offset)) return StatusIoError;
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(Math.Max(bytes, 1), CopyChunk));
-        try
-        {
-            for (long done = 0; done < bytes;)
-            {
-                int n = (int)Math.Min(bytes - done, buffer.Length);
-                chain.ReadFrom(HeaderSize + done, buffer.AsSpan(0, n));
-                _file.WriteAt(buffer.AsSpan(0, n), offset + done);
-                done += n;
-            }
-        }
-        finally { ArrayPool<byte>.Shared.Return(buffer); }
-        Interlocked.Increment(ref _writes);
-        Interlocked.Add(ref _bytesWritten, bytes);
-        return StatusOk;
-    }
+    /// <summary>A contiguous part of a request's data: its place in the image and the guest memory it fills or sends.</summary>
+    private sealed record Piece(Request Request, long FileOffset, HostBuffer[] Buffers, long Length);
 
     /// <summary>Closes the image file.</summary>
     public void Dispose() => _file.Dispose();

@@ -24,7 +24,7 @@ internal sealed class VirtioTestDriver : IDisposable
     private readonly string _directory;
     private ushort _availIdx;
 
-    public VirtioTestDriver(int diskSectors = 128, bool readOnly = false, IVirtioInterrupt? interrupt = null, ushort queueSize = 16)
+    public VirtioTestDriver(int diskSectors = 128, bool readOnly = false, IVirtioInterrupt? interrupt = null, ushort queueSize = 16, int ioParallelism = 0)
     {
         _host = HostMemory.Allocate(2 * RamBytes);
         _host.Span(RamBytes, (int)RamBytes).Fill(Canary);
@@ -40,7 +40,7 @@ internal sealed class VirtioTestDriver : IDisposable
         for (int s = 0; s < diskSectors; s++) image.AsSpan(s * VirtioBlock.SectorSize, VirtioBlock.SectorSize).Fill((byte)s);
         File.WriteAllBytes(Path.Combine(_directory, "disk.img"), image);
         using var dir = ConfinedDirectory.Open(_directory);
-        Block = new VirtioBlock(dir.OpenFile("disk.img", writable: !readOnly), readOnly: false, name: "vda");
+        Block = new VirtioBlock(dir.OpenFile("disk.img", writable: !readOnly), readOnly: false, name: "vda", ioParallelism: ioParallelism);
         Transport = new VirtioMmioTransport(Block, Memory, interrupt);
         QueueSize = queueSize;
     }
