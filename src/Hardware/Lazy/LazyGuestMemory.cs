@@ -245,20 +245,38 @@ public sealed unsafe class LazyGuestMemory : IPagePopulation, IDisposable
     /// yet, such as a post-copy migration target before its vCPUs run, dropping pages whose copy went stale; with
     /// threads running, one could read the page while it goes away.
     /// </summary>
-    public void Discard(ulong firstPage, ulong count)
+    public void Discard(ulong firstPage, ulong count) => Discard([(firstPage, count)]);
+
+    /// <summary>
+    /// <see cref="Discard(ulong, ulong)"/> for many runs of pages (each its first page and its count) at once: the
+    /// kernel drops up to <see cref="BulkDontNeed.RangesPerCall"/> runs a system call (<see cref="BulkDontNeed"/>).
+    /// Returns the system calls made. The same rule: only while no thread touches the pages.
+    /// </summary>
+    public int Discard(ReadOnlySpan<(ulong FirstPage, ulong Count)> runs)
     {
-        if (count == 0) return;
-        CheckPage(firstPage);
-        CheckPage(firstPage + count - 1);
-        if (!Enter(out bool entered)) return;
+        var ranges = new (nint Address, ulong Length)[runs.Length];
+        int used = 0;
+        foreach (var (first, count) in runs)
+        {
+            if (count == 0) continue;
+            CheckPage(first);
+            CheckPage(first + count - 1);
+            ranges[used++] = (_memory.Address + (nint)(first << PageSize.Shift), count << PageSize.Shift);
+        }
+        if (used == 0) return 0;
+        if (!Enter(out bool entered)) return 0;
         try
         {
-            Sys.MadviseDontNeed(_memory.Address + (nint)(firstPage << PageSize.Shift), count << PageSize.Shift);
-            for (ulong page = firstPage; page < firstPage + count; page++)
+            int calls = BulkDontNeed.Drop(ranges.AsSpan(0, used));
+            foreach (var (first, count) in runs)
             {
-                ulong bit = 1UL << (int)(page & 63);
-                if ((Interlocked.And(ref _present[page >> 6], ~bit) & bit) != 0) Interlocked.Decrement(ref _presentPages);
+                for (ulong page = first; page < first + count; page++)
+                {
+                    ulong bit = 1UL << (int)(page & 63);
+                    if ((Interlocked.And(ref _present[page >> 6], ~bit) & bit) != 0) Interlocked.Decrement(ref _presentPages);
+                }
             }
+            return calls;
         }
         finally
         {

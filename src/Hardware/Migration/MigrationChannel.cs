@@ -17,6 +17,7 @@ public sealed class MigrationChannel : IDisposable
     private readonly Stream _stream;
     private readonly BufferedStream _writer;
     private long _written;
+    private long _read;
 
     /// <summary>A channel over <paramref name="stream"/>, which it owns.</summary>
     public MigrationChannel(Stream stream)
@@ -28,6 +29,9 @@ public sealed class MigrationChannel : IDisposable
 
     /// <summary>Bytes written so far, frame headers included.</summary>
     public long BytesWritten => Interlocked.Read(ref _written);
+
+    /// <summary>Bytes read so far, frame headers included (what a <see cref="RoundAcknowledgement"/> reports back).</summary>
+    public long BytesRead => Interlocked.Read(ref _read);
 
     /// <summary>Writes one frame (buffered).</summary>
     /// <exception cref="MigrationException">the stream broke.</exception>
@@ -79,6 +83,7 @@ public sealed class MigrationChannel : IDisposable
         if (length > MaxBodyBytes) throw new MigrationException($"a {kind} frame of {length} bytes is larger than the {MaxBodyBytes} the protocol allows");
         var body = new byte[length];
         ReadExactly(body, $"a {kind} frame's {length} bytes");
+        Interlocked.Add(ref _read, FrameHeaderBytes + length);
         return (kind, body);
     }
 

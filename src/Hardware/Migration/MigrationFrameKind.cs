@@ -34,9 +34,10 @@ public enum MigrationFrameKind : byte
     Abort = 9,
 
     /// <summary>
-    /// Source to target, post-copy, after the pause and before the state: pages of memslot 0 whose copy on the target is
-    /// stale (written since they were sent): u32 slot, u32 count, then count u64 page indices. The target drops them;
-    /// they come again after the switchover.
+    /// Source to target, post-copy: pages of memslot 0 whose copy on the target is stale (written since they were sent):
+    /// u32 slot, u32 count, then count u64 page indices. The target drops them; they come again after the switchover.
+    /// Sent in discard rounds while the VM still runs on the source (each ended by <see cref="DiscardRoundEnd"/>), and
+    /// for the last stale pages after the pause, before the state.
     /// </summary>
     Discard = 10,
 
@@ -57,4 +58,17 @@ public enum MigrationFrameKind : byte
     /// not know whether its go-ahead did (a stream that broke after it sent it leaves that open).
     /// </summary>
     Committed = 15,
+
+    /// <summary>
+    /// Target to source: a <see cref="RoundEnd"/> was read and everything before it applied (pages written, discards
+    /// done); the body is a <see cref="RoundAcknowledgement"/>. The source measures the stream by these, not by what it
+    /// wrote into socket buffers.
+    /// </summary>
+    RoundApplied = 16,
+
+    /// <summary>
+    /// Source to target, post-copy, while the VM still runs on the source: the <see cref="Discard"/> frames of a discard
+    /// round are all sent (u32 round number); the target answers <see cref="RoundApplied"/> once it dropped them.
+    /// </summary>
+    DiscardRoundEnd = 17,
 }

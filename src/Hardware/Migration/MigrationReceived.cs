@@ -17,4 +17,10 @@ public sealed record MigrationReceived(MigrationHeader Header, MachineParts Part
     /// fetch them); null when every page came before the go-ahead.
     /// </summary>
     public PostCopyReceiver? PostCopy { get; init; }
+
+    /// <summary>From the state frame to the machine loaded with it and accepted by its owner (part of the pause).</summary>
+    public TimeSpan Build { get; init; }
+
+    /// <summary>System calls the target's discards of stale pages took (by post-copy).</summary>
+    public long DiscardCalls { get; init; }
 }

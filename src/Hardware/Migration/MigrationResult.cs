@@ -17,6 +17,12 @@ public sealed record MigrationResult(IReadOnlyList<PreCopyRound> Rounds, bool Co
     /// <summary>The post-copy phase, if the migration switched over by post-copy; null for pre-copy.</summary>
     public PostCopyStats? PostCopy { get; init; }
 
+    /// <summary>By post-copy, the discard rounds before the pause (the target dropping pages gone stale while the VM still ran).</summary>
+    public IReadOnlyList<DiscardRound> DiscardRounds { get; init; } = [];
+
+    /// <summary>Where the pause went, step by step (null only for a result not made by <see cref="PreCopySource"/>).</summary>
+    public SwitchoverTimings? Switchover { get; init; }
+
     /// <summary>Bytes sent per byte of guest memory (1 is a single full pass with no zero pages).</summary>
     public double BytesOverRam => MemoryBytes == 0 ? 0 : (double)WireBytes / MemoryBytes;
 }

@@ -71,6 +71,25 @@ public static class MigrationTarget
         MachineParts? parts = null;
         try
         {
+            // The machine's shell now, while the pages come: at the pause only the state is left to load into it.
+            parts = SnapshotRestore.Shell(accelerator, memory.Regions, memory.Lazy, Image(header), console, [.. memory.Regions.Skip(1).Select(r => r.Memory)],
+                header.VcpuCount, (origin, e) => new FormatException($"{origin}: {e.Message}", e), header.Platform);
+            // The software accelerator builds a vCPU's engine (Unicorn over the memslots) on its first state access, which
+            // took 100-450 ms on a loaded host: reading each fresh vCPU's state builds it now instead of at the pause.
+            if (accelerator.Kind == AcceleratorKind.Software)
+                foreach (var vcpu in parts.Vcpus) vcpu.SaveState();
+        }
+        catch (Exception e)
+        {
+            // Whatever stops the machine being built here (the accelerator refusing a VM, a platform it lacks) refuses the
+            // migration before any page is sent, and the source runs on.
+            if (parts is not null) SnapshotRestore.ReleaseShell(parts);
+            memory.Dispose();
+            throw Refuse(channel, $"VM '{header.VmName}' cannot be built here: {e.Message}");
+        }
+        bool loaded = false;
+        try
+        {
             channel.Write(MigrationFrameKind.Accepted, ReadOnlySpan<byte>.Empty);
             channel.Flush();
 
@@ -86,15 +105,22 @@ public static class MigrationTarget
                         break;
                     case MigrationFrameKind.RoundEnd:
                         rounds++;
+                        RoundAcknowledgement.Answer(channel, frame);
+                        break;
+                    case MigrationFrameKind.DiscardRoundEnd:
+                        RoundAcknowledgement.Answer(channel, frame);
                         break;
                     case MigrationFrameKind.Discard:
                         memory.Discard(frame);
                         break;
                     case MigrationFrameKind.State:
-                        parts = Build(accelerator, channel, console, header, memory, frame);
+                        var build = System.Diagnostics.Stopwatch.StartNew();
+                        Load(channel, header, parts, frame);
+                        loaded = true;
                         memory.HandOver();
-                        var received = new MigrationReceived(header, parts, rounds, pages);
+                        var received = new MigrationReceived(header, parts, rounds, pages) { DiscardCalls = memory.DiscardCalls };
                         if (handOver?.Invoke(received) is { } refusal) throw Refuse(channel, refusal);
+                        received = received with { Build = build.Elapsed };
                         // From here on the machine is the owner's, whatever happens to the stream.
                         parts = null;
                         channel.Write(MigrationFrameKind.Ready, ReadOnlySpan<byte>.Empty);
@@ -108,8 +134,13 @@ public static class MigrationTarget
         }
         catch
         {
-            if (parts is not null) parts.Dispose();
-            else memory.Dispose();
+            if (parts is null) throw;
+            if (loaded) parts.Dispose();
+            else
+            {
+                SnapshotRestore.ReleaseShell(parts);
+                memory.Dispose();
+            }
             throw;
         }
     }
@@ -157,21 +188,21 @@ public static class MigrationTarget
         }
     }
 
-    private static MachineParts Build(IAccelerator accelerator, MigrationChannel channel, IConsoleSink console, MigrationHeader header,
-        MigrationTargetMemory memory, byte[] frame)
+    private static RestoredGuestImage Image(MigrationHeader header) =>
+        new(header.Image, header.VcpuCount, $"migrated VM {header.VmName}", header.Platform);
+
+    // Loads the state frame into the shell built at the start (a restore from memory instead of files).
+    private static void Load(MigrationChannel channel, MigrationHeader header, MachineParts parts, byte[] frame)
     {
         try
         {
             var state = MigratedState.Decode(frame);
             if (state.VcpuStates.Count != header.VcpuCount)
                 throw new FormatException($"the state has {state.VcpuStates.Count} vCPUs, the header announced {header.VcpuCount}");
-            var regions = memory.Regions;
-            var image = new RestoredGuestImage(header.Image, header.VcpuCount, $"migrated VM {header.VmName}", header.Platform);
-            return SnapshotRestore.Assemble(accelerator, regions, memory.Lazy, image, console, [.. regions.Skip(1).Select(r => r.Memory)],
-                [.. state.VcpuStates.Select((s, i) => new SavedState($"vcpu {i}", () => s))],
+            SnapshotRestore.Load(parts, [.. state.VcpuStates.Select((s, i) => new SavedState($"vcpu {i}", () => s))],
                 new SavedState("platform", () => state.PlatformState),
                 [.. state.Devices.Select(d => new SavedState($"device {d.Name}", () => d.State, d.Name))],
-                (origin, e) => new FormatException($"{origin}: {e.Message}", e), header.Platform);
+                (origin, e) => new FormatException($"{origin}: {e.Message}", e));
         }
         catch (FormatException e)
         {

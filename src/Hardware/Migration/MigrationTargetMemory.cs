@@ -101,7 +101,8 @@ public sealed class MigrationTargetMemory : IDisposable
 
     /// <summary>
     /// Applies a <see cref="MigrationFrameKind.Discard"/> body (before the switchover): the listed pages of the lazy memslot
-    /// go missing again, in runs of consecutive pages. Returns the page count.
+    /// go missing again, consecutive pages as one run and up to <see cref="BulkDontNeed.RangesPerCall"/> runs a system
+    /// call. Returns the page count.
     /// </summary>
     /// <exception cref="MigrationException">no memslot is lazy, or the body is malformed or names a page outside it.</exception>
     public int Discard(ReadOnlySpan<byte> body)
@@ -112,22 +113,20 @@ public sealed class MigrationTargetMemory : IDisposable
         uint count = BinaryPrimitives.ReadUInt32LittleEndian(body[4..]);
         if (slot != 0) throw new MigrationException($"a discard list names memslot {slot}; only memslot 0 is lazy");
         if ((ulong)body.Length != 8 + 8UL * count) throw new MigrationException($"a discard list of {count} pages is {body.Length} bytes");
-        ulong runStart = 0, runLength = 0;
+        var runs = new List<(ulong FirstPage, ulong Count)>();
         for (int i = 0; i < count; i++)
         {
             ulong page = BinaryPrimitives.ReadUInt64LittleEndian(body[(8 + 8 * i)..]);
             if (page >= lazy.PageCount) throw new MigrationException($"a discard list names page {page} of memslot 0, which has {lazy.PageCount}");
-            if (runLength > 0 && page == runStart + runLength)
-            {
-                runLength++;
-                continue;
-            }
-            lazy.Discard(runStart, runLength);
-            (runStart, runLength) = (page, 1);
+            if (runs.Count > 0 && runs[^1] is var (first, length) && page == first + length) runs[^1] = (first, length + 1);
+            else runs.Add((page, 1));
         }
-        lazy.Discard(runStart, runLength);
+        DiscardCalls += lazy.Discard(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(runs));
         return (int)count;
     }
+
+    /// <summary>System calls the discards took so far (a run of pages, or up to <see cref="BulkDontNeed.RangesPerCall"/> runs, each).</summary>
+    public long DiscardCalls { get; private set; }
 
     /// <summary>The machine built over the memory owns it from now on: <see cref="Dispose"/> releases nothing.</summary>
     public void HandOver() => _handedOver = true;

@@ -72,10 +72,12 @@ public static class PreCopySource
             var writer = new PageBatchWriter(channel, limit, cancel);
             var page = new byte[PageSize.Bytes];
             var rounds = new List<PreCopyRound>();
-            double sendSeconds = 0;
-            long sendBytes = 0;
+            double appliedSeconds = 0;
+            long appliedBytes = 0;
 
-            // Sends the pages of each region's set (all pages when null), then harvests; returns the round's report.
+            // Sends the pages of each region's set (all pages when null), waits until the target applied them, then
+            // harvests; returns the round's report. The bandwidth is what the target applied over the time it took, so
+            // bytes still in socket buffers never count as sent.
             DirtyBitmap[] SendRound(int number, DirtyBitmap[]? sets)
             {
                 var clock = Stopwatch.StartNew();
@@ -93,14 +95,13 @@ public static class PreCopySource
                     }
                 }
                 writer.Send();
-                channel.Write(MigrationFrameKind.RoundEnd, BitConverter.GetBytes((uint)number));
-                channel.Flush();
+                EndRound(channel, MigrationFrameKind.RoundEnd, number);
                 long wire = channel.BytesWritten - before;
-                sendSeconds += clock.Elapsed.TotalSeconds;
-                sendBytes += wire;
+                appliedSeconds += clock.Elapsed.TotalSeconds;
+                appliedBytes += wire;
                 var dirty = Harvest(parts.Vm.DirtyLog, regions);
                 long left = dirty.Sum(d => (long)d.Count());
-                double bandwidth = sendSeconds > 0 ? sendBytes / sendSeconds : double.PositiveInfinity;
+                double bandwidth = appliedSeconds > 0 ? appliedBytes / appliedSeconds : double.PositiveInfinity;
                 if (limit is not null) bandwidth = Math.Min(bandwidth, limit.BytesPerSecond);
                 var round = new PreCopyRound(number, writer.DataPages - data, writer.ZeroPages - zero, wire, clock.Elapsed, left,
                     left / Math.Max(clock.Elapsed.TotalSeconds, 1e-6), bandwidth, Expected(left, bandwidth));
@@ -132,15 +133,26 @@ public static class PreCopySource
                 pending = SendRound(rounds.Count, pending);
             }
 
+            // By post-copy, memslot 0's pages the target holds stale copies of: pending[0] from here on collects every
+            // page dirtied since it was sent (the pages post-copy brings), `discarded` those the target dropped already.
+            var discarded = new DirtyBitmap(regions[0].PageCount);
+            var discardRounds = postCopy ? DiscardWhileRunning(channel, log, regions, pending, discarded, options.MaxDowntime, cancel) : [];
+
             cancel.ThrowIfCancellationRequested();
+            var step = Stopwatch.StartNew();
             var content = vm.Pause();
             paused = true;
             var downtime = Stopwatch.StartNew();
+            var pauseTime = step.Elapsed;
+            step.Restart();
             var final = Harvest(log, regions);
+            for (int i = 0; i < regions.Count; i++)
+                foreach (var p in final[i].SetPages()) pending[i].Set(p);
+            var harvestTime = step.Elapsed;
+            step.Restart();
             long finalPages = 0;
             for (int i = 0; i < regions.Count; i++)
             {
-                foreach (var p in final[i].SetPages()) pending[i].Set(p);
                 // By post-copy memslot 0's stale pages are discarded on the target, which fetches them after the switchover.
                 if (postCopy && i == 0) continue;
                 foreach (var p in pending[i].SetPages())
@@ -151,17 +163,25 @@ public static class PreCopySource
                 }
             }
             writer.Send();
-            if (postCopy) SendDiscards(channel, regions[0].Slot, pending[0]);
+            var lastPagesTime = step.Elapsed;
+            step.Restart();
+            if (postCopy) SendDiscards(channel, regions[0].Slot, Except(pending[0], discarded));
+            var discardTime = step.Elapsed;
+            step.Restart();
             channel.Write(MigrationFrameKind.State, MigratedState.Of(content).Encode());
             channel.Expect(MigrationFrameKind.Ready, "target");
+            var stateTime = step.Elapsed;
+            step.Restart();
             // The go-ahead: from here on this copy never runs again, whatever happens to the stream.
             goSent = true;
             var pauseEnded = downtime.Elapsed;
+            var goTime = TimeSpan.Zero;
             try
             {
                 channel.Write(postCopy ? MigrationFrameKind.GoPostCopy : MigrationFrameKind.Go, ReadOnlySpan<byte>.Empty);
                 channel.Flush();
                 pauseEnded = downtime.Elapsed;
+                goTime = step.Elapsed;
                 channel.Expect(MigrationFrameKind.Committed, "target");
             }
             catch (MigrationException e)
@@ -169,8 +189,14 @@ public static class PreCopySource
                 throw new MigrationException($"the target did not confirm the go-ahead ({e.Message}): it may or may not run VM '{vm.Name}' now; " +
                     "this copy stays stopped so that no two copies run", e, sourceStopped: true);
             }
+            var timings = new SwitchoverTimings(pauseTime, harvestTime, lastPagesTime, discardTime, stateTime, goTime);
             var stats = postCopy ? PostCopySource.Serve(channel, regions[0], pending[0], limit, vm.Name, cancel) : null;
-            return new MigrationResult(rounds, converged, finalPages, channel.BytesWritten, header.MemoryBytes, pauseEnded, total.Elapsed) { PostCopy = stats };
+            return new MigrationResult(rounds, converged, finalPages, channel.BytesWritten, header.MemoryBytes, pauseEnded, total.Elapsed)
+            {
+                PostCopy = stats,
+                DiscardRounds = discardRounds,
+                Switchover = timings,
+            };
         }
         catch (OperationCanceledException) when (!goSent)
         {
@@ -185,6 +211,60 @@ public static class PreCopySource
                 if (paused) vm.Resume();
             }
         }
+    }
+
+    /// <summary>Discard rounds before the pause at most (each drops what the guest made stale during the one before).</summary>
+    public const int MaxDiscardRounds = 5;
+
+    // Post-copy, before the pause: the target drops the stale pages of memslot 0 while the guest still runs here, round
+    // after round (each harvests what the guest dirtied since the last harvest, sends what the target still holds of it
+    // and waits for the target's acknowledgement), until what is left would take the target at most a tenth of the
+    // downtime budget at the rate it dropped pages so far. Every harvested page joins `pending` (per region: what is
+    // stale on the target); memslot 0's dropped ones join `discarded`.
+    private static List<DiscardRound> DiscardWhileRunning(MigrationChannel channel, IDirtyLog log, IReadOnlyList<SnapshotMemoryRegion> regions,
+        DirtyBitmap[] pending, DirtyBitmap discarded, TimeSpan maxDowntime, CancellationToken cancel)
+    {
+        var done = new List<DiscardRound>();
+        double seconds = 0, pages = 0;
+        for (int number = 0; number < MaxDiscardRounds; number++)
+        {
+            var dirty = Harvest(log, regions);
+            for (int i = 0; i < regions.Count; i++)
+                for (int w = 0; w < dirty[i].WordCount; w++) pending[i].OrWord(w, dirty[i].ReadWord(w));
+            var fresh = Except(pending[0], discarded);
+            long count = (long)fresh.Count();
+            if (count == 0) break;
+            if (pages > 0 && count * (seconds / pages) <= maxDowntime.TotalSeconds / 10) break;
+            cancel.ThrowIfCancellationRequested();
+            var clock = Stopwatch.StartNew();
+            SendDiscards(channel, regions[0].Slot, fresh);
+            EndRound(channel, MigrationFrameKind.DiscardRoundEnd, number);
+            var took = clock.Elapsed;
+            seconds += took.TotalSeconds;
+            pages += count;
+            for (int w = 0; w < fresh.WordCount; w++) discarded.OrWord(w, fresh.ReadWord(w));
+            done.Add(new DiscardRound(count, took));
+        }
+        return done;
+    }
+
+    // The pages set in `a` and not in `b`.
+    private static DirtyBitmap Except(DirtyBitmap a, DirtyBitmap b)
+    {
+        var result = new DirtyBitmap(a.Pages);
+        for (int w = 0; w < a.WordCount; w++) result.OrWord(w, a.ReadWord(w) & ~b.ReadWord(w));
+        return result;
+    }
+
+    // Ends a round (a RoundEnd or DiscardRoundEnd frame numbered `number`) and waits until the target says it applied
+    // everything up to it: it must have read exactly the bytes this side wrote through that frame.
+    private static void EndRound(MigrationChannel channel, MigrationFrameKind kind, int number)
+    {
+        channel.Write(kind, BitConverter.GetBytes((uint)number));
+        long through = channel.BytesWritten;
+        var ack = RoundAcknowledgement.Decode(channel.Expect(MigrationFrameKind.RoundApplied, "target"));
+        if (ack.Round != (uint)number || ack.BytesRead != through)
+            throw new MigrationException($"the target acknowledged round {ack.Round} after {ack.BytesRead} bytes; round {number} ended after {through}");
     }
 
     /// <summary>Pages listed in one discard frame at most (512 KiB of indices).</summary>

@@ -122,6 +122,30 @@ public static class SnapshotRestore
         IReadOnlyList<SavedState> deviceStates, Func<string, FormatException, Exception> refusal, GuestPlatform platform = GuestPlatform.Minimal,
         IReadOnlyList<SnapshotDiskEntry>? disks = null)
     {
+        var parts = Shell(accelerator, regions, lazy, image, console, owned, vcpuStates.Count, refusal, platform, disks);
+        try
+        {
+            Load(parts, vcpuStates, platformState, deviceStates, refusal);
+            return parts;
+        }
+        catch
+        {
+            ReleaseShell(parts);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The first half of <see cref="Assemble"/>, for a caller that has the layout before the states (a migration target
+    /// builds it while pages still come): the accelerator VM with the memslots, the chipset, <paramref name="vcpuCount"/>
+    /// vCPUs and the devices, nothing loaded. <see cref="Load"/> loads the states into it before anything runs. On failure
+    /// what was built here is released; the memory and <paramref name="owned"/> stay the caller's, and so they do on
+    /// success until the machine is loaded (<see cref="ReleaseShell"/> releases only what this built).
+    /// </summary>
+    public static MachineParts Shell(IAccelerator accelerator, IReadOnlyList<SnapshotMemoryRegion> regions, LazyGuestMemory? lazy,
+        IBootableImage image, IConsoleSink console, IReadOnlyList<IDisposable> owned, int vcpuCount, Func<string, FormatException, Exception> refusal,
+        GuestPlatform platform = GuestPlatform.Minimal, IReadOnlyList<SnapshotDiskEntry>? disks = null)
+    {
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentNullException.ThrowIfNull(regions);
         ArgumentNullException.ThrowIfNull(refusal);
@@ -139,23 +163,14 @@ public static class SnapshotRestore
             vm.SetMemoryRegion(lazy is null ? Memslot.For(0, 0, memory) : lazy.ToMemslot(0, 0));
             foreach (var region in regions.Skip(1)) vm.SetMemoryRegion(Memslot.For(region.Slot, region.GuestPhysicalAddress, region.Memory));
             // The order KVM needs: the in-kernel chipset before any vCPU (KVM_CREATE_IRQCHIP; a vCPU's LAPIC state
-            // loads only into a vCPU created with one), then each vCPU's state (registers, MSRs with the TSC, LAPIC),
-            // then the VM-wide state (clock, PICs and IOAPIC, PIT) once every LAPIC it may deliver to holds its saved
-            // state, all before any vCPU runs.
+            // loads only into a vCPU created with one); Load then restores each vCPU's state and the VM-wide state.
             IPcPlatformVm? pc = null;
             if (platform == GuestPlatform.Pc)
             {
                 pc = vm as IPcPlatformVm ?? throw refusal(SnapshotFormat.ManifestFile, new FormatException($"taken of a PC-platform machine, which this {vm.Kind} VM cannot be"));
                 pc.CreatePcChipset();
             }
-            for (int i = 0; i < vcpuStates.Count; i++)
-            {
-                var vcpu = vm.CreateVcpu(i);
-                vcpus.Add(vcpu);
-                var saved = vcpuStates[i];
-                Apply(saved.Origin, () => vcpu.RestoreState(saved.Read()), refusal);
-            }
-            Apply(platformState.Origin, () => vm.RestorePlatformState(platformState.Read()), refusal);
+            for (int i = 0; i < vcpuCount; i++) vcpus.Add(vm.CreateVcpu(i));
 
             var bus = new DeviceBus();
             var serial = new Uart16550(console, pc, Uart16550.Com1Irq);
@@ -164,23 +179,15 @@ public static class SnapshotRestore
             bus.RegisterPorts(DebugExitDevice.DefaultPort, 1, debugExit);
             I8042Controller? i8042 = null;
             IReadOnlyList<IPortIoDevice> platformDevices = [];
-            if (pc is not null) (i8042, platformDevices) = PcPlatformDevices.Register(bus, memory.Size, vcpuStates.Count);
+            if (pc is not null) (i8042, platformDevices) = PcPlatformDevices.Register(bus, memory.Size, vcpuCount);
             if (vm is SoftVm soft) bus.RegisterMmio(LocalApic.DefaultBase, LocalApic.WindowSize, soft.ApicWindow);
             virtio = MachineVirtioDevices.Build(diskSpecs, [], null, vm, pc, bus, image.Name);
             // Checked again on the descriptors the devices use: the image may have changed since CheckDisk opened it.
             for (int i = 0; i < disks.Count; i++) CheckIdentity(disks[i], ((VirtioBlock)virtio.Transports[i].Device).ImageIdentity);
-            IStatefulDevice[] devices = [serial, .. platformDevices.OfType<IStatefulDevice>(), .. virtio.Transports];
-            foreach (var saved in deviceStates)
-            {
-                var device = devices.FirstOrDefault(d => d.Name == saved.DeviceName);
-                if (device is null)
-                    throw refusal(saved.Origin, new FormatException($"device '{saved.DeviceName}' has no counterpart in a restored machine (it restores {string.Join(", ", devices.Select(d => d.Name))})"));
-                Apply(saved.Origin, () => device.RestoreState(saved.Read()), refusal);
-            }
 
-            var spec = new MachineSpec { Image = image, MemoryBytes = memory.Size, VcpuCount = vcpuStates.Count, Disks = diskSpecs };
+            var spec = new MachineSpec { Image = image, MemoryBytes = memory.Size, VcpuCount = vcpuCount, Disks = diskSpecs };
             var loaded = new LoadedImage(image.Name, 0, []);
-            var boot = new BootSetup(image.BootMode, 0, vcpuStates.Count);
+            var boot = new BootSetup(image.BootMode, 0, vcpuCount);
             return new MachineParts(spec, memory, lazy, vm, [.. vcpus], loaded, boot, bus, serial, debugExit, i8042, platformDevices, regions, owned, virtio);
         }
         catch
@@ -190,6 +197,45 @@ public static class SnapshotRestore
             vm?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The second half of <see cref="Assemble"/>: loads a <see cref="Shell"/> that has not run with one state per vCPU
+    /// (in order), the platform state after them (KVM wants every LAPIC loaded before the VM-wide state), and each
+    /// device's state by name. A state a component refuses becomes <paramref name="refusal"/>(its origin, the
+    /// FormatException); the shell is then in an unknown state and is to be released.
+    /// </summary>
+    public static void Load(MachineParts parts, IReadOnlyList<SavedState> vcpuStates, SavedState platformState, IReadOnlyList<SavedState> deviceStates,
+        Func<string, FormatException, Exception> refusal)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        ArgumentNullException.ThrowIfNull(refusal);
+        if (vcpuStates.Count != parts.Vcpus.Count)
+            throw new ArgumentException($"{vcpuStates.Count} vCPU states for a machine of {parts.Vcpus.Count} vCPUs", nameof(vcpuStates));
+        for (int i = 0; i < vcpuStates.Count; i++)
+        {
+            var vcpu = parts.Vcpus[i];
+            var saved = vcpuStates[i];
+            Apply(saved.Origin, () => vcpu.RestoreState(saved.Read()), refusal);
+        }
+        Apply(platformState.Origin, () => parts.Vm.RestorePlatformState(platformState.Read()), refusal);
+        var devices = parts.StatefulDevices;
+        foreach (var saved in deviceStates)
+        {
+            var device = devices.FirstOrDefault(d => d.Name == saved.DeviceName);
+            if (device is null)
+                throw refusal(saved.Origin, new FormatException($"device '{saved.DeviceName}' has no counterpart in a restored machine (it restores {string.Join(", ", devices.Select(d => d.Name))})"));
+            Apply(saved.Origin, () => device.RestoreState(saved.Read()), refusal);
+        }
+    }
+
+    /// <summary>Releases what <see cref="Shell"/> built (devices, vCPUs, the VM), leaving the memory and the owned resources to the caller.</summary>
+    public static void ReleaseShell(MachineParts parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        parts.Virtio.Dispose();
+        foreach (var vcpu in parts.Vcpus) vcpu.Dispose();
+        parts.Vm.Dispose();
     }
 
     // The disk image the snapshot names, as it was then: it must still be there with the same size and modification time

@@ -58,10 +58,12 @@ public static class MigrationBenchmark
             log.WriteLine($"pre-copy {round}{warm}: downtime {m.DowntimeMs:0.00} ms, total {m.Result.Total.TotalSeconds:0.000} s, " +
                 $"{m.Result.Rounds.Count} rounds ({string.Join(", ", m.Result.Rounds.Select(r => r.PagesSent + r.ZeroPagesSent))} pages), last {m.Result.FinalPages} pages paused, " +
                 $"{m.Result.BytesOverRam:0.000} bytes/RAM, dirty {measured:0.0} MB/s, stream {last.BandwidthBytesPerSecond / 1e6:0.0} MB/s, converged {m.Result.Converged}");
+            log.WriteLine(m.Steps());
             var p = Once(sourceAccelerator, targetAccelerator, workload, new PreCopyOptions { MaxDowntime = maxDowntime, PostCopy = PostCopyMode.Always }, log);
             var stats = p.Result.PostCopy!;
             log.WriteLine($"post-copy {round}{warm}: downtime {p.DowntimeMs:0.00} ms, total {p.Result.Total.TotalSeconds:0.000} s, {stats.MissingPages} pages missing at the switchover, " +
                 $"{p.RemoteFaults} remote faults, {stats.PagesPushed} pushed, {stats.PagesRequested} sent on request, post-copy {stats.Duration.TotalSeconds:0.000} s");
+            log.WriteLine(p.Steps());
             if (round == 0) continue;
             downtime.Add(m.DowntimeMs);
             total.Add(m.Result.Total.TotalSeconds);
@@ -120,7 +122,17 @@ public static class MigrationBenchmark
         public int LinesPerSecond => (int)Math.Max(1, DirtyMbps * 1e6 / (PagesPerLine * 4096.0));
     }
 
-    private sealed record Measured(MigrationResult Result, double DowntimeMs, long RemoteFaults);
+    private sealed record Measured(MigrationResult Result, double DowntimeMs, long RemoteFaults, TimeSpan TargetBuild, long DiscardCalls)
+    {
+        /// <summary>Where the downtime went: the source's steps, the target's share of them, and the go-ahead to the target's first entry.</summary>
+        public string Steps()
+        {
+            var steps = Result.Switchover!;
+            string discards = Result.DiscardRounds.Count == 0 ? "" :
+                $"; discard rounds before the pause: {string.Join(", ", Result.DiscardRounds.Select(d => $"{d.Pages} pages in {d.Duration.TotalMilliseconds:0.0} ms"))}, {DiscardCalls} discard calls in all";
+            return $"  switchover: {steps} (target build {TargetBuild.TotalMilliseconds:0.0} ms of the state to ready), go to first entry {DowntimeMs - steps.Total.TotalMilliseconds:0.0} ms{discards}";
+        }
+    }
 
     private static Measured Once(IAccelerator sourceAccelerator, IAccelerator targetAccelerator, Workload workload, PreCopyOptions options, TextWriter log)
     {
@@ -172,7 +184,7 @@ public static class MigrationBenchmark
             && joined.EndsWith(GuestLibrary.CounterLine(line - 1) + GuestLibrary.CounterLine(line), StringComparison.Ordinal);
         if (!continues)
             throw new InvalidOperationException($"the migrated guest did not continue the sequence: the source ended with '{sourceConsole.Text}', the target began with '{targetHead}'");
-        return new Measured(result, downtimeMs, received.PostCopy?.RemoteFaults ?? 0);
+        return new Measured(result, downtimeMs, received.PostCopy?.RemoteFaults ?? 0, received.Build, received.DiscardCalls);
     }
 
     /// <summary>The first and the last characters a guest printed (enough for a few counter lines each).</summary>

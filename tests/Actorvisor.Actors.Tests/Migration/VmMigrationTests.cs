@@ -229,9 +229,9 @@ public sealed class VmMigrationTests : VmTestKit, IDisposable
             channel.Expect(MigrationFrameKind.Header, "source");
             channel.Write(MigrationFrameKind.Accepted, ReadOnlySpan<byte>.Empty);
             channel.Flush();
-            while (channel.Read().Kind != MigrationFrameKind.State)
-            {
-            }
+            // Every round is acknowledged as applied (the source measures the stream by the acknowledgements).
+            for (var (kind, body) = channel.Read(); kind != MigrationFrameKind.State; (kind, body) = channel.Read())
+                if (kind == MigrationFrameKind.RoundEnd) RoundAcknowledgement.Answer(channel, body);
             channel.Write(MigrationFrameKind.Ready, ReadOnlySpan<byte>.Empty);
             channel.Expect(MigrationFrameKind.Go, "source");
             socket.Client.Close(0);

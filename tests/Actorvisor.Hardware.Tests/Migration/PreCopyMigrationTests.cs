@@ -191,6 +191,72 @@ public sealed class PreCopyMigrationTests : IDisposable
         await AssertSourceEndsCorrectly(expectPauses: 0);
     }
 
+    // A target that takes a header, accepts, answers each round's end after `applyDelay` with `ackBytes`(what it read), and
+    // on the state says ready and confirms the go-ahead: a slow or lying target as the source sees it.
+    private Task FakeTarget(TimeSpan applyDelay, Func<long, long> ackBytes) => Task.Factory.StartNew(() =>
+    {
+        using var socket = _listener.AcceptTcpClient();
+        using var channel = new MigrationChannel(socket.GetStream());
+        channel.Expect(MigrationFrameKind.Header, "source");
+        channel.Write(MigrationFrameKind.Accepted, ReadOnlySpan<byte>.Empty);
+        channel.Flush();
+        for (var (kind, body) = channel.Read(); kind != MigrationFrameKind.State; (kind, body) = channel.Read())
+        {
+            if (kind == MigrationFrameKind.Abort) return;
+            if (kind != MigrationFrameKind.RoundEnd) continue;
+            // The simulated target's own work on the round (not a wait for anything): it applies it this slowly.
+            Thread.Sleep(applyDelay);
+            var round = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(body);
+            channel.Write(MigrationFrameKind.RoundApplied, new RoundAcknowledgement(round, ackBytes(channel.BytesRead)).Encode());
+            channel.Flush();
+        }
+        channel.Write(MigrationFrameKind.Ready, ReadOnlySpan<byte>.Empty);
+        channel.Expect(MigrationFrameKind.Go, "source");
+        channel.Write(MigrationFrameKind.Committed, ReadOnlySpan<byte>.Empty);
+        channel.Flush();
+    }, TaskCreationOptions.LongRunning);
+
+    [Fact]
+    public async Task The_bandwidth_is_what_the_target_acknowledged_as_applied_not_what_the_socket_took()
+    {
+        _source.Allow(MigrateAfter);
+        _source.Start();
+        await _source.AfterLines(MigrateAfter);
+        // Round 0's ~2 MB fit the kernel's socket buffers in milliseconds; a target that takes 300 ms to apply each round
+        // makes the stream no faster than a round's bytes in 300 ms, which is what the source must report.
+        var applyDelay = TimeSpan.FromMilliseconds(300);
+        var target = FakeTarget(applyDelay, read => read);
+        var result = Migrate(new PreCopyOptions { MaxRounds = 2 });
+        await target;
+        Assert.NotEmpty(result.Rounds);
+        long wire = 0;
+        foreach (var round in result.Rounds)
+        {
+            wire += round.WireBytes;
+            Assert.True(round.Duration >= applyDelay, $"round {round.Number} took {round.Duration.TotalMilliseconds} ms");
+            double most = wire / (applyDelay.TotalSeconds * (round.Number + 1));
+            Assert.True(round.BandwidthBytesPerSecond <= most, $"round {round.Number}: {round.BandwidthBytesPerSecond:0} bytes/s reported, at most {most:0} applied");
+            Assert.Equal(Expected(round.DirtyPagesLeft, round.BandwidthBytesPerSecond), round.ExpectedDowntime);
+        }
+    }
+
+    private static TimeSpan Expected(long pages, double bandwidth) => TimeSpan.FromSeconds(pages * (double)PageBatchWriter.MaxPageWireBytes / bandwidth);
+
+    [Fact]
+    public async Task A_target_acknowledging_bytes_it_did_not_read_fails_the_migration_and_the_source_runs_on()
+    {
+        _source.Allow(MigrateAfter);
+        _source.Start();
+        await _source.AfterLines(MigrateAfter);
+        var target = FakeTarget(TimeSpan.Zero, read => read - 1);
+        var e = Assert.Throws<MigrationException>(() => Migrate());
+        Assert.Contains("acknowledged round 0 after", e.Message);
+        // The source hung up on it.
+        await Assert.ThrowsAsync<MigrationException>(() => target);
+        Assert.False(_source.Parts.Vm.Memslots.ById(0)!.LogsDirtyPages, "dirty logging is still on after the failed migration");
+        await AssertSourceEndsCorrectly(expectPauses: 0);
+    }
+
     [Fact]
     public async Task A_target_of_another_accelerator_kind_is_refused_before_any_page()
     {
