@@ -87,8 +87,8 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         Receive<UnsubscribeVmEventsRequest>(OnUnsubscribe);
         Receive<ClusterEvent.MemberUp>(m => { Track(m.Member); AskToAnnounce(m.Member); });
         Receive<ClusterEvent.MemberWeaklyUp>(m => { Track(m.Member); AskToAnnounce(m.Member); });
-        Receive<ClusterEvent.MemberDowned>(m => { Track(m.Member); NodeGone(m.Member.Address, "was downed"); });
-        Receive<ClusterEvent.MemberRemoved>(m => { Track(m.Member); NodeGone(m.Member.Address, "left the cluster"); });
+        Receive<ClusterEvent.MemberDowned>(m => { if (Track(m.Member)) NodeGone(m.Member.Address, "was downed"); });
+        Receive<ClusterEvent.MemberRemoved>(m => { if (Track(m.Member)) NodeGone(m.Member.Address, "left the cluster"); });
         Receive<ClusterEvent.IMemberEvent>(m => Track(m.Member));
         Receive<ClusterEvent.IReachabilityEvent>(_ => { });
         Receive<Terminated>(t => RemoveSubscriber(t.ActorRef));
@@ -144,9 +144,16 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
             Context.ActorSelection(new RootActorPath(member.Address) / _agentPath.Split('/', StringSplitOptions.RemoveEmptyEntries)).Tell(AnnounceNode.Instance);
     }
 
-    private void Track(Member member)
+    // False for the end of an incarnation already replaced at that address: the node there now is not gone.
+    private bool Track(Member member)
     {
+        if (_members.IsSuperseded(member))
+        {
+            _log.Info("Member {0} ({1}) is {2}, but a newer incarnation of it has joined: its VMs stay", member.Address, member.UniqueAddress.Uid, member.Status);
+            return false;
+        }
         if (_members.Track(member) is { } early) OnAnnouncement(early.Announcement, early.Sender);
+        return true;
     }
 
     private void OnAnnouncement(NodeAnnouncement a) => OnAnnouncement(a, Sender);
