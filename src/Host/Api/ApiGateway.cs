@@ -40,7 +40,7 @@ public sealed class ApiGateway : ReceiveActor
     private readonly Histogram<double>? _requestDuration;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, ActorSelection> _agents = new(StringComparer.Ordinal);
-    private Dictionary<string, VmLocation> _locations = new(StringComparer.Ordinal);
+    private IReadOnlyDictionary<string, VmLocation> _locations = new Dictionary<string, VmLocation>(StringComparer.Ordinal);
     private DateTimeOffset _snapshotTaken = DateTimeOffset.MinValue;
 
     /// <summary>
@@ -69,7 +69,7 @@ public sealed class ApiGateway : ReceiveActor
             else Timed(request);
         });
         Receive<TimedRequest>(t => OnRequest(t.Request));
-        Receive<DirectorySnapshotReceived>(m => Learn(m.Snapshot));
+        Receive<DirectorySnapshotReceived>(m => Learn(m.Replica));
         Receive<NodeAnswered>(OnNodeAnswered);
         ReceiveAny(m =>
         {
@@ -224,13 +224,12 @@ public sealed class ApiGateway : ReceiveActor
                 $"sent by node {_nodeName} to the VM directory, which places VMs and finds them)")
             : new ApiErrorReply(ApiErrorCode.NodeUnavailable, $"the {what} could not be sent to the VM directory: {e.Message}"));
 
-    private void Learn(DirectorySnapshot snapshot)
+    // The agent's replica is immutable: it is read here as it is, however many VMs it holds.
+    private void Learn(DirectoryReplica replica)
     {
-        if (snapshot.Taken < _snapshotTaken) return;
-        _snapshotTaken = snapshot.Taken;
-        var locations = new Dictionary<string, VmLocation>(snapshot.Vms.Count, StringComparer.Ordinal);
-        foreach (var location in snapshot.Vms) locations[location.Name] = location;
-        _locations = locations;
+        if (replica.Taken < _snapshotTaken) return;
+        _snapshotTaken = replica.Taken;
+        _locations = replica.Vms;
     }
 
     private ICanTell AgentAt(string nodeAddress)

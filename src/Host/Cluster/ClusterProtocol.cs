@@ -28,16 +28,36 @@ public sealed record NodeInfo(string Name, string Address, string Accelerator, s
 public sealed record NodeAnnouncement(NodeInfo Node, IActorRef Agent, IReadOnlyList<VmInfo> Vms, DirectorySnapshot? Snapshot = null) : IClusterProtocolMessage;
 
 /// <summary>
-/// The directory's state, copied to every agent shortly after each change, so that it survives the node
-/// hosting the singleton: every VM with its node's address, and the event subscriptions.
+/// The directory's whole state, so that it survives the node hosting the singleton: every VM with its node's address,
+/// and the event subscriptions. Sent to an agent that holds no copy of this directory's yet (or fell behind); the others
+/// get only the changes (<see cref="DirectorySnapshotDelta"/>). Agents hand it back in their announcements.
 /// </summary>
 /// <param name="Taken">When the directory took it (UTC): a new directory keeps the newest it is offered.</param>
 /// <param name="Vms">Every VM and where it is.</param>
 /// <param name="Subscriptions">Every event subscription.</param>
-public sealed record DirectorySnapshot(DateTimeOffset Taken, IReadOnlyList<VmLocation> Vms, IReadOnlyList<EventSubscription> Subscriptions) : IClusterProtocolMessage;
+/// <param name="Sequence">The number of the directory's copy it is (the next delta is one more).</param>
+/// <param name="Epoch">Which directory (one per start of the singleton) took it; deltas apply only to a copy of the same.</param>
+public sealed record DirectorySnapshot(DateTimeOffset Taken, IReadOnlyList<VmLocation> Vms, IReadOnlyList<EventSubscription> Subscriptions,
+    long Sequence = 0, string? Epoch = null) : IClusterProtocolMessage;
 
-/// <summary>An agent holds the snapshot taken at <paramref name="Taken"/>.</summary>
-public sealed record SnapshotStored(DateTimeOffset Taken) : IClusterProtocolMessage;
+/// <summary>
+/// What changed in the directory since its copy <paramref name="Sequence"/> - 1 (of directory <paramref name="Epoch"/>):
+/// an agent holding that copy applies it; one that does not answers <see cref="SnapshotStored"/> with NeedsWhole.
+/// </summary>
+/// <param name="Epoch">The directory that took it (as <see cref="DirectorySnapshot.Epoch"/>).</param>
+/// <param name="Sequence">The number of the copy it makes.</param>
+/// <param name="Taken">When the directory took it (UTC).</param>
+/// <param name="Changed">The VMs added or changed since, as they are now.</param>
+/// <param name="Removed">The names of the VMs removed since.</param>
+/// <param name="Subscriptions">Every event subscription, if they changed since; null if not.</param>
+public sealed record DirectorySnapshotDelta(string Epoch, long Sequence, DateTimeOffset Taken, IReadOnlyList<VmLocation> Changed, IReadOnlyList<string> Removed,
+    IReadOnlyList<EventSubscription>? Subscriptions) : IClusterProtocolMessage;
+
+/// <summary>
+/// An agent holds the directory's copy taken at <paramref name="Taken"/> (number <paramref name="Sequence"/>); with
+/// <paramref name="NeedsWhole"/>, it could not apply that delta (it holds no copy it follows) and needs the whole state.
+/// </summary>
+public sealed record SnapshotStored(DateTimeOffset Taken, long Sequence = 0, bool NeedsWhole = false) : IClusterProtocolMessage;
 
 /// <summary>
 /// What the directory keeps of one VM, all it needs to place and find VMs: VM <paramref name="Name"/> is on node

@@ -31,6 +31,7 @@ public sealed class ClusterProtocolSerializer(ExtendedActorSystem system) : Json
         Of<DestroyOnNode>("destroy-on-node"),
         Of<DestroyOnNodeResult>("destroy-on-node-result"),
         Of<DirectorySnapshot>("directory-snapshot"),
+        Of<DirectorySnapshotDelta>("directory-snapshot-delta"),
         Of<SnapshotStored>("snapshot-stored"),
         Of<ReportNodeVms>("report-node-vms"),
         Of<NodeVmsReport>("node-vms-report"),

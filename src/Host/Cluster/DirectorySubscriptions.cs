@@ -15,6 +15,9 @@ internal sealed class DirectorySubscriptions(IActorContext context)
     private readonly Dictionary<string, HashSet<IActorRef>> _lossFollowers = new(StringComparer.Ordinal);
     private readonly HashSet<IActorRef> _allSubscribers = new();
 
+    /// <summary>Goes up with every change of the subscriptions (a copy to the agents carries them only when it moved).</summary>
+    public long Version { get; private set; }
+
     /// <summary>Every subscription, as the directory's snapshot carries it.</summary>
     public List<EventSubscription> Snapshot() =>
         _allSubscribers.Select(s => new EventSubscription(null, s))
@@ -24,6 +27,7 @@ internal sealed class DirectorySubscriptions(IActorContext context)
     /// <summary>Takes back the subscriptions of a snapshot (the directory recovering after it moved).</summary>
     public void Restore(IEnumerable<EventSubscription> subscriptions)
     {
+        Version++;
         foreach (var sub in subscriptions)
         {
             if (sub.Vm is null) _allSubscribers.Add(sub.Subscriber);
@@ -35,6 +39,7 @@ internal sealed class DirectorySubscriptions(IActorContext context)
     /// <summary>A subscriber to the events of every VM.</summary>
     public void SubscribeToAll(IActorRef subscriber)
     {
+        Version++;
         _allSubscribers.Add(subscriber);
         context.Watch(subscriber);
     }
@@ -86,6 +91,7 @@ internal sealed class DirectorySubscriptions(IActorContext context)
     /// <summary>Ends <paramref name="subscriber"/>'s subscription to one VM (it stays watched, as for its other ones).</summary>
     public void UnsubscribeFromVm(string vm, IActorRef subscriber)
     {
+        Version++;
         if (_vmSubscribers.TryGetValue(vm, out var set)) set.Remove(subscriber);
         if (_lossFollowers.TryGetValue(vm, out var followers)) followers.Remove(subscriber);
     }
@@ -93,6 +99,7 @@ internal sealed class DirectorySubscriptions(IActorContext context)
     /// <summary>Forgets <paramref name="subscriber"/> everywhere (it unsubscribed from everything, or it stopped).</summary>
     public void Remove(IActorRef subscriber)
     {
+        Version++;
         _allSubscribers.Remove(subscriber);
         foreach (var set in _vmSubscribers.Values) set.Remove(subscriber);
         foreach (var set in _lossFollowers.Values) set.Remove(subscriber);
@@ -100,7 +107,10 @@ internal sealed class DirectorySubscriptions(IActorContext context)
     }
 
     /// <summary>The VM's name is free again: nobody follows its loss any more.</summary>
-    public void ForgetLossFollowers(string vm) => _lossFollowers.Remove(vm);
+    public void ForgetLossFollowers(string vm)
+    {
+        if (_lossFollowers.Remove(vm)) Version++;
+    }
 
     /// <summary>Tells the VM's subscribers held here and those of every VM what happened to it.</summary>
     public void Notify(VmInfo vm, string detail)
@@ -121,6 +131,7 @@ internal sealed class DirectorySubscriptions(IActorContext context)
     public void EndSubscriptions(string vm, string reason, bool keep = false)
     {
         if (!_vmSubscribers.TryGetValue(vm, out var set)) return;
+        Version++;
         foreach (var s in set) s.Tell(new StreamEnded(vm, reason));
         if (!keep) _vmSubscribers.Remove(vm);
         else set.Clear();
@@ -135,8 +146,9 @@ internal sealed class DirectorySubscriptions(IActorContext context)
         var name = lost.Name;
         Notify(lost.MarkedInfo(), lost.Outcome!);
         EndSubscriptions(name, lost.Outcome!, keep: true);
-        if (_lossFollowers.Remove(name, out var followers))
-            foreach (var s in followers) TellLost(s, lost);
+        if (!_lossFollowers.Remove(name, out var followers)) return;
+        Version++;
+        foreach (var s in followers) TellLost(s, lost);
     }
 
     /// <summary>Tells one subscriber that the VM is Lost, and ends its stream.</summary>
@@ -149,8 +161,9 @@ internal sealed class DirectorySubscriptions(IActorContext context)
     /// <summary>The event notice the directory sends for <paramref name="vm"/>.</summary>
     public static VmEventNotice Notice(VmInfo vm, string detail) => new(vm.Name, vm.Node, vm.Status, detail, DateTimeOffset.UtcNow);
 
-    private static void Add(Dictionary<string, HashSet<IActorRef>> sets, string vm, IActorRef subscriber)
+    private void Add(Dictionary<string, HashSet<IActorRef>> sets, string vm, IActorRef subscriber)
     {
+        Version++;
         if (!sets.TryGetValue(vm, out var set)) sets[vm] = set = new HashSet<IActorRef>();
         set.Add(subscriber);
     }

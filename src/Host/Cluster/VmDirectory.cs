@@ -34,7 +34,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
     private readonly string _agentPath;
     private readonly DirectoryTable _table;
     private readonly Dictionary<Address, DirectoryNode> _nodes;
-    private readonly Dictionary<string, DirectoryVm> _vms;
+    private readonly IReadOnlyDictionary<string, DirectoryVm> _vms;
     private readonly DirectorySubscriptions _subscriptions;
     private readonly DirectoryReports _reports;
     private readonly DirectorySnapshotCopies _copies;
@@ -55,7 +55,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         (_nodes, _vms) = (_table.Nodes, _table.Vms);
         _subscriptions = new DirectorySubscriptions(Context);
         _copies = new DirectorySnapshotCopies(() => Timers);
-        _reports = new DirectoryReports(_cluster, Context.System.Name, _nodes, _vms, _copies.Copies);
+        _reports = new DirectoryReports(_cluster, Context.System.Name, _table, _copies.Copies);
         Receive<NodeAnnouncement>(OnAnnouncement);
         Receive<VmRecordChanged>(OnRecordChanged);
         Receive<FollowVmLoss>(OnFollowLoss);
@@ -87,21 +87,31 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         Receive<UnsubscribeVmEventsRequest>(OnUnsubscribe);
         Receive<ClusterEvent.MemberUp>(m => { Track(m.Member); AskToAnnounce(m.Member); });
         Receive<ClusterEvent.MemberWeaklyUp>(m => { Track(m.Member); AskToAnnounce(m.Member); });
-        Receive<ClusterEvent.MemberDowned>(m => { Track(m.Member); NodeGone(m.Member.Address, "was downed"); });
-        Receive<ClusterEvent.MemberRemoved>(m => { Track(m.Member); NodeGone(m.Member.Address, "left the cluster"); });
+        Receive<ClusterEvent.MemberDowned>(m => { if (Track(m.Member)) NodeGone(m.Member.Address, "was downed"); });
+        Receive<ClusterEvent.MemberRemoved>(m => { if (Track(m.Member)) NodeGone(m.Member.Address, "left the cluster"); });
         Receive<ClusterEvent.IMemberEvent>(m => Track(m.Member));
         Receive<ClusterEvent.IReachabilityEvent>(_ => { });
         Receive<Terminated>(t => RemoveSubscriber(t.ActorRef));
         Receive<DirectorySnapshotCopies.Due>(_ => PublishNow());
-        Receive<SnapshotStored>(m => _copies.Stored(Sender.Path.Address.HasLocalScope ? _cluster.SelfAddress : Sender.Path.Address, m.Taken));
+        Receive<SnapshotStored>(OnSnapshotStored);
     }
 
     // Every change reaches the agents within SnapshotDelay; bursts of changes make one copy.
     private void Changed() => _copies.Changed();
 
-    private void PublishNow() =>
-        _copies.Publish(new DirectorySnapshot(DateTimeOffset.UtcNow, _vms.Values.Select(e => e.Location).ToList(), _subscriptions.Snapshot()),
-            _nodes.Values.Select(n => n.Agent));
+    // Agents that hold the previous copy get only what changed since; the others (new, or behind) get all of it.
+    private void PublishNow()
+    {
+        var (changed, removed) = _table.TakeChanges();
+        _copies.Publish(changed, removed, _subscriptions, _nodes.Values,
+            (taken, sequence, epoch) => new DirectorySnapshot(taken, _vms.Values.Select(e => e.Location).ToList(), _subscriptions.Snapshot(), sequence, epoch));
+    }
+
+    private void OnSnapshotStored(SnapshotStored m)
+    {
+        var from = Sender.Path.Address.HasLocalScope ? _cluster.SelfAddress : Sender.Path.Address;
+        if (_copies.Stored(from, m)) Changed();
+    }
 
     private void Recover(DirectorySnapshot snapshot)
     {
@@ -134,9 +144,16 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
             Context.ActorSelection(new RootActorPath(member.Address) / _agentPath.Split('/', StringSplitOptions.RemoveEmptyEntries)).Tell(AnnounceNode.Instance);
     }
 
-    private void Track(Member member)
+    // False for the end of an incarnation already replaced at that address: the node there now is not gone.
+    private bool Track(Member member)
     {
+        if (_members.IsSuperseded(member))
+        {
+            _log.Info("Member {0} ({1}) is {2}, but a newer incarnation of it has joined: its VMs stay", member.Address, member.UniqueAddress.Uid, member.Status);
+            return false;
+        }
         if (_members.Track(member) is { } early) OnAnnouncement(early.Announcement, early.Sender);
+        return true;
     }
 
     private void OnAnnouncement(NodeAnnouncement a) => OnAnnouncement(a, Sender);
@@ -157,6 +174,8 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
             return;
         }
         _table.AddNode(a.Node, address, a.Agent);
+        // Its agent may hold no copy, or one of another directory: the next copy it gets is whole.
+        _copies.SendWhole(address);
         if (a.Snapshot is { } snapshot) Recover(snapshot);
         _table.ApplyVms(a, address, Remove);
         Changed();
@@ -170,7 +189,11 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         if (!_vms.TryGetValue(m.Vm.Name, out var e) || e.Address != from) return;
         if (e.Location.Marker is not null) return;
         // Placement needs only whether the VM still holds its resources; the status itself stays with its node.
-        if (e.SetHoldsResources(VmLocation.Holds(m.Vm.Status))) Changed();
+        if (VmLocation.Holds(m.Vm.Status) is var holds && holds != e.Location.HoldsResources)
+        {
+            _table.Set(e, e.Location with { HoldsResources = holds });
+            Changed();
+        }
         if (VmNoticeRule.NoticeDetail(m.Before, m.Vm) is { } detail) _subscriptions.Notify(m.Vm, detail);
     }
 
@@ -182,7 +205,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
 
     private void Remove(string vm)
     {
-        _vms.Remove(vm);
+        _table.Remove(vm);
         _subscriptions.ForgetLossFollowers(vm);
     }
 
@@ -242,7 +265,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         Changed();
         if (d.Result.Vm is { } vm && live)
         {
-            e!.Location = VmLocation.Of(vm, d.Address.ToString());
+            _table.Set(e!, VmLocation.Of(vm, d.Address.ToString()));
             d.ReplyTo.Tell(new VmReply(vm));
             _subscriptions.Notify(vm, "created");
             return;
@@ -449,7 +472,7 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
             return;
         }
         var was = e.Location.Node;
-        _vms[a.Vm.Name] = new DirectoryVm(VmLocation.Of(a.Vm, from.ToString()), from);
+        _table.Set(new DirectoryVm(VmLocation.Of(a.Vm, from.ToString()), from));
         Changed();
         if (_nodes.TryGetValue(e.Address, out var source)) source.Agent.Tell(new MigrationArrivalRecorded(a.Id, a.Vm.Name));
         _log.Info("VM {0} moved from node {1} to node {2} ({3})", a.Vm.Name, was, a.Vm.Node, a.Id);

@@ -63,7 +63,7 @@ public sealed partial class HypervisorAgent : ReceiveActor
     private readonly string? _statePath;
     private readonly IReadOnlyList<StoredVm> _stored;
     private int _recovering;
-    private DirectorySnapshot? _snapshot;
+    private DirectoryReplica? _replica;
     private long _serial;
     private bool _shuttingDown;
 
@@ -97,20 +97,17 @@ public sealed partial class HypervisorAgent : ReceiveActor
         _statePath = state?.Path;
         _stored = state is null ? [] : stored ?? [];
 
-        Receive<AnnounceNode>(_ => ListThen(Sender, AnnouncementListTimeout, (vms, _, _) => new NodeAnnouncement(_info, Self, vms, _snapshot)));
+        Receive<AnnounceNode>(_ => ListThen(Sender, AnnouncementListTimeout, (vms, _, _) => new NodeAnnouncement(_info, Self, vms, _replica?.ToSnapshot())));
         Receive<ReportNodeVms>(r => ListThen(Sender, RequestDeadline.Inner(TimeSpan.FromMilliseconds(r.DeadlineMs)),
             (vms, usedVcpus, usedMemory) => new NodeVmsReport(_info.Name, vms, usedVcpus, usedMemory)));
         Receive<RegistryListed>(OnListed);
         Receive<AnnouncementAccepted>(_ => { });
         Receive<DirectorySnapshot>(snapshot =>
         {
-            if (_snapshot is null || snapshot.Taken >= _snapshot.Taken)
-            {
-                _snapshot = snapshot;
-                Context.System.EventStream.Publish(new DirectorySnapshotReceived(snapshot));
-            }
-            Sender.Tell(new SnapshotStored(snapshot.Taken));
+            if (_replica is null || snapshot.Taken >= _replica.Taken) Hold(DirectoryReplica.Of(snapshot));
+            Sender.Tell(new SnapshotStored(snapshot.Taken, snapshot.Sequence));
         });
+        Receive<DirectorySnapshotDelta>(OnSnapshotDelta);
         Receive<CreateOnNode>(OnCreate);
         Receive<RegistryCreated>(OnCreated);
         Receive<DestroyOnNode>(OnDestroy);
@@ -162,7 +159,28 @@ public sealed partial class HypervisorAgent : ReceiveActor
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Stop));
 
     // An announcement made without asking the registry: only when the node holds no VM (starting, or all destroyed).
-    private NodeAnnouncement EmptyAnnouncement() => new(_info, Self, [], _snapshot);
+    private NodeAnnouncement EmptyAnnouncement() => new(_info, Self, [], _replica?.ToSnapshot());
+
+    private void Hold(DirectoryReplica replica)
+    {
+        _replica = replica;
+        Context.System.EventStream.Publish(new DirectorySnapshotReceived(replica));
+    }
+
+    // A delta that follows the copy held moves it forward; one that does not (no copy yet, one missed, or a new
+    // directory) is answered with NeedsWhole, unless it is older than the copy held (a late one, or an old directory's).
+    private void OnSnapshotDelta(DirectorySnapshotDelta delta)
+    {
+        if (_replica?.Apply(delta) is { } next)
+        {
+            Hold(next);
+            Sender.Tell(new SnapshotStored(delta.Taken, delta.Sequence));
+        }
+        else if (_replica is not null && (_replica.Covers(delta) || (delta.Epoch != _replica.Epoch && delta.Taken < _replica.Taken)))
+            Sender.Tell(new SnapshotStored(delta.Taken, delta.Sequence));
+        else
+            Sender.Tell(new SnapshotStored(delta.Taken, delta.Sequence, NeedsWhole: true));
+    }
 
     // The VMs' lines come from the registry, their keeper; the answer is made when they arrive (none: no answer, the asker times out).
     private void ListThen(IActorRef replyTo, TimeSpan wait, Func<IReadOnlyList<VmInfo>, int, ulong, object> answer) =>
@@ -455,7 +473,7 @@ public sealed partial class HypervisorAgent : ReceiveActor
     {
         if (--_recovering > 0) return;
         _log.Info("Recovered the VMs of {0}: {1} of {2} are back", _statePath, _vms.Count, _stored.Count);
-        ListThen(_directory, AnnouncementListTimeout, (vms, _, _) => new NodeAnnouncement(_info, Self, vms, _snapshot));
+        ListThen(_directory, AnnouncementListTimeout, (vms, _, _) => new NodeAnnouncement(_info, Self, vms, _replica?.ToSnapshot()));
     }
 
     // The VM's events come from its node; the directory reports the VM Lost if this node goes (the gateway asked it to).

@@ -28,6 +28,8 @@ public sealed class ClusterProtocolSerializerTests : IDisposable
             new CreateOnNode(new ApiVmSpec("a", 1, 1UL << 20, "hello"), 27_000), new CreateOnNodeResult("a", vm, null),
             new CreateOnNodeResult("a", null, new ApiErrorReply(ApiErrorCode.NoCapacity, "full")), new DestroyOnNode("a", 27_000),
             new DestroyOnNodeResult("a", vm, null), snapshot, new SnapshotStored(snapshot.Taken), new AnnouncementAccepted("n1"),
+            snapshot with { Sequence = 7, Epoch = "e1" }, new DirectorySnapshotDelta("e1", 8, DateTimeOffset.UtcNow, [VmLocation.Of(vm, "akka.tcp://c@h:1")], ["b"], null),
+            new DirectorySnapshotDelta("e1", 9, DateTimeOffset.UtcNow, [], [], snapshot.Subscriptions), new SnapshotStored(snapshot.Taken, 9, NeedsWhole: true),
             new VmRecordChanged(vm, VmStatus.Created), new ReportNodeVms(9_000), new NodeVmsReport("n1", [vm], 1, 1UL << 20), new FollowVmLoss("a", agent, "akka.tcp://c@h:1"),
             new FindSnapshot("s1"), new SnapshotHeld("n1", "s1", true),
             new MigrateOnNode("m-1", "a", "n2", agent, 100, 27_000), new MigrateOnNode("m-2", "a", "n3", agent, null, 27_000, "always", 1_000_000), new MigrateOnNodeResult("a", migration, null),
