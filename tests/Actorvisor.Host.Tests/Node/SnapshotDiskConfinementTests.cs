@@ -29,7 +29,8 @@ public sealed class SnapshotDiskConfinementTests : TestKit, IDisposable
     private string Outside => Path.Combine(_root, "outside");
     private string Snapshots => Path.Combine(_root, "snapshots");
 
-    public SnapshotDiskConfinementTests()
+    // The agent's state writer runs on a dispatcher of its own, which the node's configuration declares.
+    public SnapshotDiskConfinementTests() : base(NodeStateActor.DispatcherHocon)
     {
         Directory.CreateDirectory(Images);
         Directory.CreateDirectory(Outside);
