@@ -95,18 +95,20 @@ public static class MachineVm
     /// memory file is the backing store of the VM's async page-fault actors (readahead included), tuned by
     /// <paramref name="asyncPf"/>; <paramref name="routerBuilt"/> gets their router. <paramref name="progress"/> gets
     /// (bytes read, bytes in all) while an eager restore reads memory. With <paramref name="vcpuThreads"/>, the VM's vCPU
-    /// threads join the group it makes when the VM is built (a cgroup with a CPU limit), as a created VM's do.
+    /// threads join the group it makes when the VM is built (a cgroup with a CPU limit), as a created VM's do. The disks'
+    /// images are opened where <paramref name="diskPlacement"/> puts them (a node's image directories), or, without one,
+    /// at the paths the snapshot recorded.
     /// </summary>
     /// <exception cref="SnapshotException">the snapshot is refused; the message names the file.</exception>
     public static VmActorSpec RestoreSpec(string name, IAccelerator accelerator, string snapshotDirectory, RestoreMode mode,
         AsyncPfOptions? asyncPf = null, Action<AsyncPfRouter>? routerBuilt = null, Action<ulong, ulong>? progress = null,
-        Func<IThreadGroup>? vcpuThreads = null)
+        Func<IThreadGroup>? vcpuThreads = null, SnapshotDiskPlacement? diskPlacement = null)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         asyncPf?.Validate();
         var snapshot = SnapshotReader.Open(snapshotDirectory, accelerator.Kind);
         return new VmActorSpec(name, snapshot.VcpuCount, snapshot.Manifest.MemoryBytes,
-            context => Restore(accelerator, snapshot, mode, context, asyncPf, routerBuilt, progress, vcpuThreads),
+            context => Restore(accelerator, snapshot, mode, context, asyncPf, routerBuilt, progress, vcpuThreads, diskPlacement),
             $"{snapshot.Manifest.Image} restored ({mode.ToString().ToLowerInvariant()}) from {snapshot.Directory} on {accelerator.Description}");
     }
 
@@ -135,7 +137,8 @@ public static class MachineVm
     }
 
     private static VmParts Restore(IAccelerator accelerator, SnapshotReader snapshot, RestoreMode mode, VmBuildContext context,
-        AsyncPfOptions? asyncPf, Action<AsyncPfRouter>? routerBuilt, Action<ulong, ulong>? progress, Func<IThreadGroup>? vcpuThreads)
+        AsyncPfOptions? asyncPf, Action<AsyncPfRouter>? routerBuilt, Action<ulong, ulong>? progress, Func<IThreadGroup>? vcpuThreads,
+        SnapshotDiskPlacement? diskPlacement)
     {
         FileBackingStore? store = null;
         AsyncPfRouter? router = null;
@@ -148,7 +151,7 @@ public static class MachineVm
                 store = FileBackingStore.Open(snapshot.MemoryPath(snapshot.Region(0)!));
                 router = new AsyncPfRouter(store, snapshot.VcpuCount, 0, asyncPf);
             }
-            machine = SnapshotRestore.Build(accelerator, snapshot, mode, context.Console, router, progress);
+            machine = SnapshotRestore.Build(accelerator, snapshot, mode, context.Console, router, progress, diskPlacement);
             if (router is not null)
             {
                 router.Attach(machine.LazyMemory!);

@@ -111,6 +111,21 @@ public static unsafe class Sys
     /// </summary>
     public static int CurrentThreadId() => (int)Syscall(186, name: "gettid");
 
+    /// <summary>
+    /// flock(2) (x86-64 syscall 73) LOCK_EX | LOCK_NB on <paramref name="fd"/>: true once taken, false if another open file
+    /// description holds a lock on the file. The lock lasts until the descriptor is closed (or its process dies).
+    /// </summary>
+    public static bool TryLockExclusive(FileDescriptor fd)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        const long flock = 73, lockExclusive = 2, lockNonBlocking = 4;
+        long r = (long)syscall((syscall_arg)(void*)flock, (syscall_arg)(void*)fd.Fd, (syscall_arg)(void*)(lockExclusive | lockNonBlocking));
+        if (r == 0) return true;
+        if (errno == Errnos.EAGAIN) return false;
+        Check(r, "flock", fd.What);
+        return false;
+    }
+
     /// <summary>Raw syscall(2) for calls libc does not wrap (userfaultfd).</summary>
     public static long Syscall(long number, long a1 = 0, long a2 = 0, long a3 = 0, string? name = null)
     {

@@ -29,11 +29,12 @@ public static class SnapshotRestore
     /// Restores <paramref name="snapshot"/> on <paramref name="accelerator"/> (the snapshot's kind). In lazy mode the faults
     /// go to <paramref name="lazyFaults"/> (the actor runtime's async-PF router, over a store of the memory file the caller
     /// opened), or, without one, to a <see cref="SynchronousPageResolver"/> over a store the machine opens and owns.
-    /// <paramref name="progress"/> gets (bytes read, bytes in all) while an eager restore reads.
+    /// <paramref name="progress"/> gets (bytes read, bytes in all) while an eager restore reads. Each disk image is opened
+    /// where <paramref name="diskPlacement"/> puts it (a node's image directories), or, without one, at the path recorded.
     /// </summary>
     /// <exception cref="SnapshotException">the snapshot does not fit this accelerator or its files are corrupt; the message names the file.</exception>
     public static MachineParts Build(IAccelerator accelerator, SnapshotReader snapshot, RestoreMode mode, IConsoleSink console,
-        IPageFaultSink? lazyFaults = null, Action<ulong, ulong>? progress = null)
+        IPageFaultSink? lazyFaults = null, Action<ulong, ulong>? progress = null, SnapshotDiskPlacement? diskPlacement = null)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentNullException.ThrowIfNull(snapshot);
@@ -95,7 +96,7 @@ public static class SnapshotRestore
                 [.. Enumerable.Range(0, vcpuCount).Select(i => new SavedState(snapshot.Manifest.Vcpus[i], () => snapshot.VcpuState(i)))],
                 new SavedState(snapshot.Manifest.Platform, () => snapshot.PlatformState),
                 [.. snapshot.Manifest.Devices.Select(d => new SavedState(d.File, () => snapshot.DeviceState(d.Name) ?? [], d.Name))],
-                (part, e) => new SnapshotException(Path.Join(snapshot.Directory, part), e.Message, e), snapshot.Platform, snapshot.Manifest.Disks);
+                (part, e) => new SnapshotException(Path.Join(snapshot.Directory, part), e.Message, e), snapshot.Platform, snapshot.Manifest.Disks, diskPlacement);
         }
         catch
         {
@@ -112,7 +113,8 @@ public static class SnapshotRestore
     /// memslots, on <paramref name="platform"/> Pc KVM's in-kernel chipset first, one vCPU per <paramref name="vcpuStates"/> loaded
     /// from it, the platform state, and the platform's devices (UART on COM1, debug-exit port, the software accelerator's
     /// APIC window; the PC port devices on the PC platform; the virtio-blk devices of <paramref name="disks"/>, whose images
-    /// must still be what the snapshot recorded, else a <see cref="SnapshotException"/> names the image) with the devices' saved states.
+    /// must still be what the snapshot recorded, else a <see cref="SnapshotException"/> names the image; each opened where
+    /// <paramref name="diskPlacement"/> puts it, or at its recorded path) with the devices' saved states.
     /// A state a component refuses becomes <paramref name="refusal"/>(its origin, the FormatException). On failure the
     /// VM and vCPUs built here are released; the memory and <paramref name="owned"/> stay the caller's to release.
     /// On success the machine owns all of it.
@@ -120,9 +122,9 @@ public static class SnapshotRestore
     public static MachineParts Assemble(IAccelerator accelerator, IReadOnlyList<SnapshotMemoryRegion> regions, LazyGuestMemory? lazy,
         IBootableImage image, IConsoleSink console, IReadOnlyList<IDisposable> owned, IReadOnlyList<SavedState> vcpuStates, SavedState platformState,
         IReadOnlyList<SavedState> deviceStates, Func<string, FormatException, Exception> refusal, GuestPlatform platform = GuestPlatform.Minimal,
-        IReadOnlyList<SnapshotDiskEntry>? disks = null)
+        IReadOnlyList<SnapshotDiskEntry>? disks = null, SnapshotDiskPlacement? diskPlacement = null)
     {
-        var parts = Shell(accelerator, regions, lazy, image, console, owned, vcpuStates.Count, refusal, platform, disks);
+        var parts = Shell(accelerator, regions, lazy, image, console, owned, vcpuStates.Count, refusal, platform, disks, diskPlacement);
         try
         {
             Load(parts, vcpuStates, platformState, deviceStates, refusal);
@@ -144,7 +146,7 @@ public static class SnapshotRestore
     /// </summary>
     public static MachineParts Shell(IAccelerator accelerator, IReadOnlyList<SnapshotMemoryRegion> regions, LazyGuestMemory? lazy,
         IBootableImage image, IConsoleSink console, IReadOnlyList<IDisposable> owned, int vcpuCount, Func<string, FormatException, Exception> refusal,
-        GuestPlatform platform = GuestPlatform.Minimal, IReadOnlyList<SnapshotDiskEntry>? disks = null)
+        GuestPlatform platform = GuestPlatform.Minimal, IReadOnlyList<SnapshotDiskEntry>? disks = null, SnapshotDiskPlacement? diskPlacement = null)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentNullException.ThrowIfNull(regions);
@@ -158,7 +160,7 @@ public static class SnapshotRestore
         MachineVirtioDevices? virtio = null;
         try
         {
-            var diskSpecs = disks.Select(CheckDisk).ToArray();
+            var diskSpecs = disks.Select(d => CheckDisk(d, diskPlacement)).ToArray();
             vm = accelerator.CreateVm();
             vm.SetMemoryRegion(lazy is null ? Memslot.For(0, 0, memory) : lazy.ToMemslot(0, 0));
             foreach (var region in regions.Skip(1)) vm.SetMemoryRegion(Memslot.For(region.Slot, region.GuestPhysicalAddress, region.Memory));
@@ -238,11 +240,12 @@ public static class SnapshotRestore
         parts.Vm.Dispose();
     }
 
-    // The disk image the snapshot names, as it was then: it must still be there with the same size and modification time
-    // (the guest's page cache and the disk's contents go together), else the restore is refused naming the image.
-    private static VirtioDiskSpec CheckDisk(SnapshotDiskEntry disk)
+    // The disk image the snapshot names, opened where the placement puts it, as it was then: it must still be there with the
+    // same size and modification time (the guest's page cache and the disk's contents go together), else the restore is
+    // refused naming the image.
+    private static VirtioDiskSpec CheckDisk(SnapshotDiskEntry disk, SnapshotDiskPlacement? placement)
     {
-        var spec = new VirtioDiskSpec { Path = disk.Path, ReadOnly = disk.ReadOnly };
+        var spec = placement?.Invoke(disk) ?? new VirtioDiskSpec { Path = disk.Path, ReadOnly = disk.ReadOnly };
         try
         {
             using var file = spec.Open();

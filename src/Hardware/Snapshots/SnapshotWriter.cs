@@ -9,7 +9,8 @@ namespace Actorvisor.Hardware.Snapshots;
 /// (only pages holding data are written; the rest stay holes), each fsynced, then the manifest with every file's
 /// SHA-256, then the directory is renamed to its final name and the parent fsynced. A crash at any point leaves
 /// either no directory of that name or the complete snapshot; a partial directory has no manifest until its
-/// files are durable, and never the final name.
+/// files are durable, and never the final name. The writer holds the partial directory locked while it writes
+/// (<see cref="PartialSnapshotDirectories"/>), so what a crash left can be told from a write in progress and removed.
 /// </summary>
 public sealed class SnapshotWriter
 {
@@ -39,9 +40,12 @@ public sealed class SnapshotWriter
         if (!Directory.Exists(parent)) throw new SnapshotException(target, $"its parent directory {parent} does not exist");
         if (Path.Exists(target)) throw new SnapshotException(target, "it already exists; snapshots are never overwritten");
         var partial = target + SnapshotFormat.PartialSuffix + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        FileDescriptor? held = null;
         try
         {
             Directory.CreateDirectory(partial);
+            // Held until the rename: a node that starts meanwhile leaves a partial directory someone holds alone.
+            held = PartialSnapshotDirectories.Hold(partial);
             DurableFiles.SyncDirectory(parent);
             AfterStep?.Invoke(SnapshotWriteStep.PartialDirectoryCreated, partial);
 
@@ -108,6 +112,10 @@ public sealed class SnapshotWriter
             TryDelete(partial);
             if (e is SnapshotException) throw;
             throw new SnapshotException(target, $"writing the snapshot failed: {e.Message}", e);
+        }
+        finally
+        {
+            held?.Dispose();
         }
     }
 

@@ -227,12 +227,14 @@ public sealed partial class HypervisorAgent : ReceiveActor
     private static (VmActorSpec? Spec, ApiErrorReply? Error, string? Image) Resolved((VmActorSpec? Spec, ApiErrorReply? Error) r) => (r.Spec, r.Error, null);
 
     // The spec of a VM restored from snapshot spec.RestoreFrom of this node's snapshot directories (checked here: refused
-    // before anything is built), and the image that ran in it.
+    // before anything is built; its disks confined to the image directories), and the image that ran in it.
     private (VmActorSpec? Spec, ApiErrorReply? Error, string? Image) ResolveRestore(ApiVmSpec spec)
     {
         if (_snapshots is null) return (null, ApiErrorReply.Invalid("from", $"node {_info.Name} keeps no snapshots"), null);
         var (path, manifest, error) = _snapshots.ForRead(spec.RestoreFrom!, "from");
         if (error is not null) return (null, error, null);
+        var (disks, diskError) = _images.SnapshotDisks(manifest!, spec.RestoreFrom!, "from");
+        if (diskError is not null) return (null, diskError, null);
         var mode = spec.RestoreMode switch
         {
             "eager" => RestoreMode.Eager,
@@ -241,7 +243,8 @@ public sealed partial class HypervisorAgent : ReceiveActor
         };
         try
         {
-            var restored = MachineVm.RestoreSpec(spec.Name, _accelerator, path!, mode, vcpuThreads: _images.CpuLimitGroup(spec.Name, spec.CpuLimit));
+            var restored = MachineVm.RestoreSpec(spec.Name, _accelerator, path!, mode, vcpuThreads: _images.CpuLimitGroup(spec.Name, spec.CpuLimit),
+                diskPlacement: disks);
             if (spec.CpuLimit is { } limit && limit > restored.VcpuCount)
                 return (null, ApiErrorReply.Invalid("cpuLimit", $"{limit.ToString(System.Globalization.CultureInfo.InvariantCulture)} is more than the snapshot's {restored.VcpuCount} vCPU(s) (CPUs: at most one per vCPU)"), null);
             return (restored, null, manifest!.Image);

@@ -1,5 +1,6 @@
 using Actorvisor.Hardware.Accel;
 using Actorvisor.Hardware.Cgroups;
+using Actorvisor.Hardware.Snapshots;
 using Actorvisor.Host.Api;
 using Actorvisor.Host.Api.V1;
 using Actorvisor.Host.Cluster;
@@ -145,6 +146,9 @@ public static class NodeHost
                 .WithActors((system, registry) =>
                 {
                     var directory = registry.Get<VmDirectoryKey>();
+                    var log = services.GetRequiredService<ILoggerFactory>().CreateLogger("Actorvisor.Node");
+                    // Before the agent: it may restore a managed save, and no snapshot of this node is being written yet.
+                    LogSweeps(log, snapshots.RemoveAbandonedPartials());
                     var agent = system.ActorOf(HypervisorAgent.Props(info, accelerator, images, directory, metrics.VmStates, state, stored, snapshots,
                         MigrationEndpoint.Of(settings)), HypervisorAgent.Name);
                     var api = system.ActorOf(ApiGateway.Props(directory, agent, HypervisorAgent.Path, settings.NodeName, settings.ApiToken, metrics.ApiRequestDuration), ApiPaths.GatewayName);
@@ -157,13 +161,26 @@ public static class NodeHost
                         await agent.Ask<Actorvisor.Actors.Registry.NodeShutDown>(ShutdownAgent.Instance, HypervisorAgent.ManagedSaveTimeout + TimeSpan.FromSeconds(55)).ConfigureAwait(false);
                         return Akka.Done.Instance;
                     });
-                    var log = services.GetRequiredService<ILoggerFactory>().CreateLogger("Actorvisor.Node");
                     AkkaCluster.Get(system).RegisterOnMemberUp(() =>
                         log.LogInformation("Node {Name} is Up in cluster {Cluster} at {Address}", settings.NodeName, settings.ClusterName, settings.Address));
                 });
             NodeTransport.AddTls(akka, settings.Tls);
         });
         return builder.Build();
+    }
+
+    // What the start found of snapshot writes a crash cut short, in the node's log.
+    private static void LogSweeps(ILogger log, IEnumerable<PartialSnapshotSweep> sweeps)
+    {
+        foreach (var sweep in sweeps)
+        {
+            foreach (var path in sweep.Removed)
+                log.LogWarning("Removed incomplete snapshot {Path}: a snapshot or managed save written under a temporary name and never finished (its writer died)", path);
+            foreach (var path in sweep.InUse)
+                log.LogInformation("Left partial snapshot {Path}: another process is writing it", path);
+            foreach (var failure in sweep.Failed)
+                log.LogWarning("Could not remove incomplete snapshot {Failure}", failure);
+        }
     }
 
     private static Exception Innermost(Exception e)

@@ -5,6 +5,7 @@ using Actorvisor.Hardware.Cgroups;
 using Actorvisor.Hardware.Images;
 using Actorvisor.Hardware.Machines;
 using Actorvisor.Hardware.Native;
+using Actorvisor.Hardware.Snapshots;
 using Actorvisor.Hardware.X86;
 using Actorvisor.Host.Api.V1;
 
@@ -213,6 +214,38 @@ public sealed class VmImageResolver : IDisposable
         {
             return (null, ApiErrorReply.Invalid(field, $"'{parsed.Path}' is refused on node {_nodeName}: {e.Reason}"));
         }
+    }
+
+    /// <summary>
+    /// Where a restore of snapshot <paramref name="snapshot"/> opens the disk images its <paramref name="manifest"/> names:
+    /// each must be beneath one of the image directories, as a created VM's disks (a snapshot's manifest is a file on disk,
+    /// and its paths are not the client's to choose), and open there as the guest will use it; else an error in request
+    /// field <paramref name="field"/> naming the snapshot, the disk, its image and the setting. The placement opens each
+    /// disk beneath the directory checked here, whatever path the manifest holds when the VM is built.
+    /// </summary>
+    public (SnapshotDiskPlacement? Placement, ApiErrorReply? Error) SnapshotDisks(SnapshotManifest manifest, string snapshot, string field)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        var placed = new Dictionary<string, VirtioDiskSpec>(StringComparer.Ordinal);
+        foreach (var disk in manifest.Disks ?? [])
+        {
+            var what = $"snapshot '{snapshot}' is refused: disk {disk.Device}'s image";
+            var (root, relative, error) = Locate(disk.Path, field);
+            if (error is not null)
+                return (null, ApiErrorReply.Invalid(field, $"{what} {error.Message}; a restore opens disk images only inside the image directories (Node:ImageDirectories), as --disk does"));
+            var spec = new VirtioDiskSpec { Path = relative!, ReadOnly = disk.ReadOnly, Directory = root };
+            try
+            {
+                spec.Open().Dispose();
+            }
+            catch (ConfinedPathException e)
+            {
+                return (null, ApiErrorReply.Invalid(field, $"{what} '{disk.Path}' cannot be opened on node {_nodeName}: {e.Reason}"));
+            }
+            placed[disk.Device] = spec;
+        }
+        return (disk => placed.TryGetValue(disk.Device, out var spec) ? spec
+            : throw new SnapshotException(disk.Path, $"disk {disk.Device} was not among the disks checked when the restore was asked for (the manifest changed since)"), null);
     }
 
     // Which image directory a client path is beneath, and the path relative to it.

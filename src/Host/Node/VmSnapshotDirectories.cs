@@ -8,7 +8,8 @@ namespace Actorvisor.Host.Node;
 /// The node's snapshot directories (Node:SnapshotDirectories), each opened as a <see cref="ConfinedDirectory"/>: a client
 /// names a snapshot by a plain name (see <see cref="ApiValidator"/>), never a path. A new snapshot goes into the first
 /// directory; a restore finds the name in any of them, and every file its manifest lists must open beneath that
-/// directory (no symbolic link out, a regular file), as image files are.
+/// directory (no symbolic link out, a regular file), as image files are. At start the node removes from them what
+/// snapshot writes cut short by a crash left (<see cref="RemoveAbandonedPartials"/>).
 /// </summary>
 public sealed class VmSnapshotDirectories : IDisposable
 {
@@ -98,6 +99,12 @@ public sealed class VmSnapshotDirectories : IDisposable
         }
         return false;
     }
+
+    /// <summary>
+    /// Removes from every snapshot directory the partial snapshots no writer holds (what a node killed mid-snapshot or
+    /// mid-managed-save left: written under a temporary name, never renamed); see <see cref="PartialSnapshotDirectories"/>.
+    /// </summary>
+    public IReadOnlyList<PartialSnapshotSweep> RemoveAbandonedPartials() => [.. _directories.Select(d => PartialSnapshotDirectories.RemoveAbandoned(d.Root))];
 
     /// <summary>Closes the directories.</summary>
     public void Dispose()

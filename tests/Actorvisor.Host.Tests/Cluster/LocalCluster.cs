@@ -125,15 +125,17 @@ public class LocalCluster : IAsyncLifetime
 
     /// <summary>
     /// SIGTERM to node <paramref name="index"/> (0-based; a graceful stop), then, once it has exited (its exit code is
-    /// returned too), the same node started again with the same arguments and data directory.
+    /// returned too), the same node started again with the same arguments and data directory. <paramref name="whileStopped"/>
+    /// runs between the two, when nothing of the node runs.
     /// </summary>
-    public async Task<(ActorvisorProcess Restarted, int ExitCode, string Output)> TerminateAndRestartAsync(int index)
+    public async Task<(ActorvisorProcess Restarted, int ExitCode, string Output)> TerminateAndRestartAsync(int index, Action? whileStopped = null)
     {
         var old = _nodes[index];
         old.Terminate();
         int exit = await old.WaitForExitAsync(StartTimeout);
         var output = old.Output;
         await old.DisposeAsync();
+        whileStopped?.Invoke();
         var restarted = ActorvisorProcess.Start($"n{index + 1}", NodeArgs(index));
         _nodes[index] = restarted;
         return (restarted, exit, output);

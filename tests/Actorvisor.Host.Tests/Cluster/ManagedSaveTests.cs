@@ -119,7 +119,15 @@ public sealed class ManagedSaveTests(ManagedSaveCluster cluster, ITestOutputHelp
         {
             var before = await StartLongCounterOnN3("saver");
 
-            var (n3, exit, log) = await cluster.TerminateAndRestartAsync(N3);
+            // The node deletes its managed save once the restored VM has ended for good, which a quiet machine reaches soon
+            // after the restart: keep a copy, taken while the node is down, to restore from below.
+            string save = "", kept = Path.Combine(cluster.SnapshotsOf(N3), "saver-at-stop");
+            var (n3, exit, log) = await cluster.TerminateAndRestartAsync(N3, () =>
+            {
+                save = Assert.Single(Directory.GetDirectories(cluster.SnapshotsOf(N3), "managed-save.saver.*"));
+                Directory.CreateDirectory(kept);
+                foreach (var file in Directory.GetFiles(save)) File.Copy(file, Path.Combine(kept, Path.GetFileName(file)));
+            });
             output.WriteLine(log);
             Assert.Equal(0, exit);
             Assert.Matches(@"VM saver: managed save managed-save\.saver\.\S+ written and recorded", log);
@@ -130,13 +138,12 @@ public sealed class ManagedSaveTests(ManagedSaveCluster cluster, ITestOutputHelp
             Assert.True(printed.Length < expected.Length, "the counter ended before the node stopped: no stop landed mid-sequence");
             // (The pause may land mid-line: the guest writes a line byte by byte.)
             Assert.StartsWith(printed, expected, StringComparison.Ordinal);
-            var save = Assert.Single(Directory.GetDirectories(cluster.SnapshotsOf(N3), "managed-save.saver.*"));
             output.WriteLine($"{printed.Length / 15} lines before the stop; managed save {save}");
 
             await WaitForRecovery(n3, "saver");
             Assert.Contains("restored from managed save managed-save.saver.", n3.Output);
             // The save itself continues exactly where the stream stopped: a copy restored from it prints the rest of the sequence.
-            await Ok<VmReply>(new RestoreVmRequest("saver-copy", Path.GetFileName(save), "eager", "n3"));
+            await Ok<VmReply>(new RestoreVmRequest("saver-copy", Path.GetFileName(kept), "eager", "n3"));
             var copy = await SubscribeConsole("saver-copy");
             var after = await SubscribeConsole("saver");
             await Ok<VmReply>(new StartVmRequest("saver-copy"));
