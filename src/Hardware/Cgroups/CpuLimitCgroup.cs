@@ -44,6 +44,12 @@ public sealed class CpuLimitCgroup : IThreadGroup
     /// <summary>The CPU time the group's threads have used, from cpu.stat's usage_usec.</summary>
     public TimeSpan Usage => TimeSpan.FromMicroseconds(CgroupFiles.ReadStat(System.IO.Path.Combine(Path, "cpu.stat"), "usage_usec"));
 
+    /// <summary>The cpu.max periods the group has seen (cpu.stat's nr_periods).</summary>
+    public long Periods => CgroupFiles.ReadStat(System.IO.Path.Combine(Path, "cpu.stat"), "nr_periods");
+
+    /// <summary>The periods in which the group ran into its quota and was held (cpu.stat's nr_throttled).</summary>
+    public long ThrottledPeriods => CgroupFiles.ReadStat(System.IO.Path.Combine(Path, "cpu.stat"), "nr_throttled");
+
     /// <summary>The kernel thread ids in the group now (cgroup.threads).</summary>
     public IReadOnlyList<int> Threads => CgroupFiles.ReadIds(System.IO.Path.Combine(Path, "cgroup.threads"));
 

@@ -98,9 +98,5 @@ public sealed class CpuLimitTests(ITestOutputHelper output)
         public override string ToString() => $"{Throttled} of {Total} periods";
     }
 
-    private static Periods Throttling(CpuLimitCgroup group)
-    {
-        var stat = File.ReadAllLines(Path.Combine(group.Path, "cpu.stat")).Select(l => l.Split(' ')).ToDictionary(w => w[0], w => long.Parse(w[1]));
-        return new(stat["nr_periods"], stat["nr_throttled"]);
-    }
+    private static Periods Throttling(CpuLimitCgroup group) => new(group.Periods, group.ThrottledPeriods);
 }
