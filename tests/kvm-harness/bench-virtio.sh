@@ -12,7 +12,9 @@
 # - network: virtio_mmio, virtio_net; /init brings eth0 up at 10.233.0.2/24, prints ACTORVISOR-NET-UP and waits to be
 #   stopped; both VMMs' cards are virtio-mmio on a tap, which the bench moves into a network namespace and pings the
 #   guest from.
-# ARGS go to the bench (e.g. --runs 7, --disk-size 32M). Runs from the repository root; DOTNET is the dotnet executable.
+# ARGS go to the bench (e.g. --runs 7, --disk-size 32M). ACTORVISOR_DLL runs another build of the executable (a copy under
+# the repository, which is all of the host the L1 sees besides /usr and /etc, so that rebuilding src/Host meanwhile does not
+# change it). Runs from the repository root; DOTNET is the dotnet executable.
 set -eu
 [ -c /dev/net/tun ] || modprobe tun
 work=$(mktemp -d /tmp/bench-virtio.XXXXXX)
@@ -47,4 +49,4 @@ for part in blk net; do
   mknod "$work/$part/dev/console" c 5 1
   (cd "$work/$part" && find . | cpio -o -H newc --quiet) >"$work/$part.cpio"
 done
-"${DOTNET:-dotnet}" src/Host/bin/Release/net10.0/actorvisor.dll bench virtio --initrd "$work/blk.cpio" --net-initrd "$work/net.cpio" --work-dir "$work" "$@"
+"${DOTNET:-dotnet}" "${ACTORVISOR_DLL:-src/Host/bin/Release/net10.0/actorvisor.dll}" bench virtio --initrd "$work/blk.cpio" --net-initrd "$work/net.cpio" --work-dir "$work" "$@"

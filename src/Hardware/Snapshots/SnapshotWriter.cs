@@ -128,7 +128,8 @@ public sealed class SnapshotWriter
     /// <summary>
     /// Writes the region's pages that hold data at their offsets (zero pages stay holes) into a file sized first, its
     /// 1 MiB chunks on as many threads as there are cores (each hashes its chunk for the <see cref="MemoryFileDigest"/>,
-    /// an all-zero chunk costs one scan and no hash), then fsyncs it once; returns the digest and the pages written.
+    /// an all-zero chunk costs one scan and no hash), each chunk's writeback started as soon as it is written (the disk
+    /// works while the other chunks are hashed), then fsyncs it once; returns the digest and the pages written.
     /// </summary>
     private static (string Digest, ulong PagesWritten) WriteMemoryFile(string path, SnapshotMemoryRegion region, Action<ulong> progress)
     {
@@ -161,6 +162,7 @@ public sealed class SnapshotWriter
                     {
                         digest.SetChunk(index, chunk);
                         Interlocked.Add(ref written, WriteDataRuns(file, chunk, (long)offset));
+                        DurableFiles.StartWriteback(file, (long)offset, length);
                     }
                     lock (progressGate) progress((ulong)length);
                     return buffer;
