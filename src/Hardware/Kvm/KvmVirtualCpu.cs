@@ -80,7 +80,7 @@ public sealed class KvmVirtualCpu : IVirtualCpu
                     KvmExitReason.Hlt => VcpuExit.Halted,
                     KvmExitReason.IrqWindowOpen => null,
                     KvmExitReason.Intr => HandleInterrupt(),
-                    KvmExitReason.Shutdown => new VcpuExit.Shutdown("KVM_EXIT_SHUTDOWN: the guest shut down (triple fault)"),
+                    KvmExitReason.Shutdown => DescribeShutdown(),
                     KvmExitReason.FailEntry => DescribeFailEntry(),
                     KvmExitReason.InternalError => DescribeInternalError(),
                     KvmExitReason.SystemEvent => DescribeSystemEvent(),
@@ -254,6 +254,28 @@ public sealed class KvmVirtualCpu : IVirtualCpu
         eight.Clear();
         data.CopyTo(eight);
         return BinaryPrimitives.ReadUInt64LittleEndian(eight);
+    }
+
+    // The registers a triple fault left (on Intel KVM keeps them readable after KVM_EXIT_SHUTDOWN): where the guest was
+    // and what its IDT and stack were, which is what a guest author needs to find the fault that could not be delivered.
+    private VcpuExit DescribeShutdown()
+    {
+        const string what = "KVM_EXIT_SHUTDOWN: the guest shut down (triple fault)";
+        try
+        {
+            var r = _vcpu.GetRegs().ToRegisters();
+            var s = _vcpu.GetSregs().ToSpecialRegisters();
+            // On AMD (SVM) KVM reinitialises the vCPU at a shutdown intercept, since the VMCB is undefined after one:
+            // the registers are then the reset vector's and say nothing of the fault.
+            if (r.Rip == 0xfff0 && s.Cs.Selector == 0xf000)
+                return new VcpuExit.Shutdown($"{what}; KVM reset the vCPU at the shutdown (as it does on AMD), so where it faulted is not known");
+            return new VcpuExit.Shutdown($"{what} at rip 0x{r.Rip:x} (cs 0x{s.Cs.Selector:x}), rsp 0x{r.Rsp:x}, rflags 0x{r.Rflags:x}, " +
+                $"cr0 0x{s.Cr0:x} cr2 0x{s.Cr2:x} cr3 0x{s.Cr3:x} cr4 0x{s.Cr4:x} efer 0x{s.Efer:x}, idt 0x{s.Idt.Base:x}/0x{s.Idt.Limit:x}");
+        }
+        catch (Native.SyscallException e)
+        {
+            return new VcpuExit.Shutdown($"{what}; its registers could not be read: {e.Message}");
+        }
     }
 
     private VcpuExit DescribeFailEntry()
