@@ -123,6 +123,12 @@ public sealed class AsyncPfRouter : IStoreBackedFaultSink, IDisposable
             if (outcome == NotPresentOutcome.AlreadyCompleted) vcpu.Counters.EarlyCompletion();
             queue = vcpu.Queue;
         }
+        // Completed early, the fault does not wait (pfault.c's late "not present" returns at once and the access is
+        // retried). But the vCPU thread sleeps in the kernel's userfaultfd fault until something wakes it: an install's
+        // UFFDIO_COPY does, a broadcast (wakeup-all) that came first did not, since no one waited yet. Wake it, so it
+        // retries, and faults again with a new token if the page is still missing; a second wake after an install finds
+        // no waiter and costs one call.
+        if (outcome == NotPresentOutcome.AlreadyCompleted) _ = region.Wake(fault.PageIndex);
         if (queue is not null)
         {
             MmuLock.AssertNotHeld("send VcpuPageFault to a vCPU's async-PF queue");

@@ -86,6 +86,43 @@ public class PfaultRaceTests(ITestOutputHelper output) : TestKit(output: output)
     }
 
     [Fact]
+    public async Task A_wakeup_all_before_not_present_is_an_early_completion_that_still_wakes_the_thread_to_retry()
+    {
+        // Found by the randomized stress below under load: a broadcast that lands between a fault's publication and its
+        // "not present" completes it early (pfault_wait -1) without a page, and the late "not present" then returned
+        // without waiting, as the protocol says. But the vCPU thread sleeps in the kernel's userfaultfd fault until it is
+        // woken: nothing installed its page or woke it, so it slept for ever. It must be woken to retry its access.
+        var store = new HeldPagesStore(new PatternStore(), held: page => page == 1);
+        using var rig = new AsyncPfRig(this, store, vcpus: 1, pages: 16, new AsyncPfOptions { ReadaheadPages = 0 });
+        var sawEarly = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        int broadcasts = 0;
+        rig.Router.BeforeNotPresent = (_, page) =>
+        {
+            if (page != 1 || Interlocked.Increment(ref broadcasts) != 1) return;
+            rig.Actor.Tell(new WakeupAllAsyncPf(0), TestActor);
+            sawEarly.SetResult(SpinWait.SpinUntil(() => rig.Vcpu(0).Wait.State == PfaultWait.CompletedEarly, Long));
+        };
+        uint seen1 = 0;
+        var vcpu = rig.AsVcpu(0, () =>
+        {
+            rig.Touch(0);
+            seen1 = rig.Touch(4096 + 12); // fault 2, completed early by the broadcast; page 1 is still held
+        });
+        Assert.True(await sawEarly.Task.WaitAsync(Long), "the broadcast did not complete the fault before \"not present\"");
+        ExpectMsg<AsyncPfWakeupAllPosted>(Long);
+        // Woken, the thread touches page 1 again: a new fault that waits for the page like any other.
+        AwaitCondition(() => rig.Counters(0).Faults == 3 && rig.Vcpu(0).Wait is { State: PfaultWait.Waiting, Token: 3 }, Long);
+        store.Release(1);
+        await vcpu.WaitAsync(Long);
+        Assert.Equal(PatternStore.Expected(4096 + 12), seen1);
+        var c = rig.Counters(0);
+        output.WriteLine(c.ToString());
+        Assert.Equal(1, c.EarlyCompletions);
+        Assert.Equal(1, c.Broadcasts);
+        AwaitCondition(() => rig.Counters(0).Wakeups == 2, Long); // faults 1 and 3; fault 2 ended early
+    }
+
+    [Fact]
     public async Task Randomized_stress_with_jittery_reads_and_broadcasts_loses_no_fault_and_completes_none_twice()
     {
         const int vcpus = 4, touchesPerVcpu = 1500, pages = 8192, broadcasts = 300;
