@@ -260,6 +260,9 @@ public sealed class KvmVirtualCpu : IVirtualCpu
     // and what its IDT and stack were, which is what a guest author needs to find the fault that could not be delivered.
     private VcpuExit DescribeShutdown()
     {
+        // The x86 reset state: CS selector 0xf000 with IP 0xfff0 (the reset vector below 4 GiB).
+        const ulong resetRip = 0xfff0;
+        const ushort resetCsSelector = 0xf000;
         const string what = "KVM_EXIT_SHUTDOWN: the guest shut down (triple fault)";
         try
         {
@@ -267,7 +270,7 @@ public sealed class KvmVirtualCpu : IVirtualCpu
             var s = _vcpu.GetSregs().ToSpecialRegisters();
             // On AMD (SVM) KVM reinitialises the vCPU at a shutdown intercept, since the VMCB is undefined after one:
             // the registers are then the reset vector's and say nothing of the fault.
-            if (r.Rip == 0xfff0 && s.Cs.Selector == 0xf000)
+            if (r.Rip == resetRip && s.Cs.Selector == resetCsSelector)
                 return new VcpuExit.Shutdown($"{what}; KVM reset the vCPU at the shutdown (as it does on AMD), so where it faulted is not known");
             return new VcpuExit.Shutdown($"{what} at rip 0x{r.Rip:x} (cs 0x{s.Cs.Selector:x}), rsp 0x{r.Rsp:x}, rflags 0x{r.Rflags:x}, " +
                 $"cr0 0x{s.Cr0:x} cr2 0x{s.Cr2:x} cr3 0x{s.Cr3:x} cr4 0x{s.Cr4:x} efer 0x{s.Efer:x}, idt 0x{s.Idt.Base:x}/0x{s.Idt.Limit:x}");
