@@ -43,6 +43,7 @@ public sealed class ClusterProtocolSerializer(ExtendedActorSystem system) : Json
         Of<PrepareArrival>("prepare-arrival"),
         Of<ArrivalPrepared>("arrival-prepared"),
         Of<MigrationUpdate>("migration-update"),
+        Of<MigrationEndRecorded>("migration-end-recorded"),
         Of<VmArrived>("vm-arrived"),
         Of<MigrationArrivalRecorded>("migration-arrival-recorded"),
         Of<CancelMigrationOnNode>("cancel-migration-on-node"),

@@ -30,8 +30,17 @@ public sealed record PrepareArrival(string Id, ApiVmSpec Spec, string Accelerato
 /// <summary>The target's answer to <see cref="PrepareArrival"/>: where the source connects, or why it refuses.</summary>
 public sealed record ArrivalPrepared(string Id, string? Host, int Port, ApiErrorReply? Error) : IClusterProtocolMessage;
 
-/// <summary>The source agent tells the directory how migration <paramref name="Migration"/> stands (each round, and its end).</summary>
+/// <summary>
+/// The source agent tells the directory how migration <paramref name="Migration"/> stands (each round, and its end). The
+/// directory answers an end with <see cref="MigrationEndRecorded"/>.
+/// </summary>
 public sealed record MigrationUpdate(MigrationInfo Migration) : IClusterProtocolMessage;
+
+/// <summary>
+/// The directory has recorded the end of migration <paramref name="Id"/>: only then does the source agent tell the VM's
+/// event subscribers, so whoever hears that a migration ended finds the directory knowing it too.
+/// </summary>
+public sealed record MigrationEndRecorded(string Id) : IClusterProtocolMessage;
 
 /// <summary>
 /// The target's agent tells the directory that VM <paramref name="Vm"/> of migration <paramref name="Id"/> runs there now:

@@ -78,7 +78,11 @@ public sealed class VmDirectory : ReceiveActor, IWithTimers
         Receive<SnapshotHolders>(OnSnapshotHolders);
         Receive<MigrateVmRequest>(OnMigrate);
         Receive<MigrateStarted>(OnMigrateStarted);
-        Receive<MigrationUpdate>(m => OnMigrationUpdate(m.Migration));
+        Receive<MigrationUpdate>(m =>
+        {
+            OnMigrationUpdate(m.Migration);
+            if (m.Migration.Ended) Sender.Tell(new MigrationEndRecorded(m.Migration.Id));
+        });
         Receive<VmArrived>(OnArrived);
         Receive<ListMigrationsRequest>(_ => Sender.Tell(new MigrationListReply(_migrations.List())));
         Receive<ListVmsRequest>(OnList);

@@ -43,14 +43,17 @@ internal sealed class HostedVm(ApiVmSpec spec, IActorRef vm, IActorRef watcher)
     /// <summary>True once it switched over to another node: its copy here is ending, and is then forgotten.</summary>
     public bool MigratedAway { get; set; }
 
-    /// <summary>Its migration's completion, held until the directory has located it on the target (then reported).</summary>
+    /// <summary>Its migration's completion, held until the directory has located it on the target and its copy here ended (then reported).</summary>
     public MigrationInfo? Completion { get; set; }
 
     /// <summary>True once the directory located it on its migration's target.</summary>
     public bool ArrivalRecorded { get; set; }
 
-    /// <summary>Its console subscribers and backlog once its copy here ended, held until the completion was reported.</summary>
+    /// <summary>Its console subscribers and backlog once its copy here ended, held until the completion is reported.</summary>
     public object? PendingHandOff { get; set; }
+
+    /// <summary>True once its migration ended everywhere and the registry was asked to free its name here (the last step before it is reported completed and forgotten).</summary>
+    public bool SourceCopyDestroying { get; set; }
 
     /// <summary>False once the VmActor has stopped (it crashed; a destroy forgets the VM instead).</summary>
     public bool ActorAlive { get; set; } = true;

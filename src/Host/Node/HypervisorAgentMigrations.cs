@@ -14,12 +14,16 @@ namespace Actorvisor.Host.Node;
 // agent to prepare (PrepareArrival), tells the VmActor to migrate there (MigrateVm: the pages go over a TCP stream from
 // the VM's own thread), streams each round to the VM's event subscribers and the directory (MigrationProgress,
 // MigrationUpdate), and once the VM switched over and its copy here ended, hands the subscribers and the console backlog
-// to the target (HandOverSubscribers) and forgets the VM. As the target (PrepareArrival): it checks the accelerator kind
+// to the target (HandOverSubscribers) and forgets the VM once its registry freed the name (only then is the migration
+// reported completed). As the target (PrepareArrival): it checks the accelerator kind
 // and its room, starts a console watcher and a MigrationArrivalActor through the node's MigrationReceiverActor ("migrations"),
 // answers where the source connects, hosts the VM once it runs here and tells the directory (VmArrived), which moves the
 // VM's location in one step.
 public sealed partial class HypervisorAgent
 {
+    // How long a migration's end may wait for the directory to record it before the subscribers hear of it anyway.
+    private static readonly TimeSpan MigrationEndRecordWait = TimeSpan.FromSeconds(10);
+
     private readonly Dictionary<string, Arrival> _arrivals = new(StringComparer.Ordinal);
     private IActorRef _receiver = ActorRefs.Nobody;
     private MigrationEndpoint _endpoint = MigrationEndpoint.Loopback;
@@ -48,7 +52,8 @@ public sealed partial class HypervisorAgent
         Receive<ArrivalRoom>(OnArrivalRoom);
         Receive<ArrivalNews>(OnArrivalNews);
         Receive<HandOverSubscribers>(OnHandOver);
-        Receive<VmDestroyed>(_ => { }); // the registry's line of a VM that migrated away is gone
+        Receive<SourceCopyDestroyed>(OnSourceCopyDestroyed);
+        Receive<MigrationEndToTell>(TellEnd);
     }
 
     // ---- source ----------------------------------------------------------------------------------
@@ -138,13 +143,28 @@ public sealed partial class HypervisorAgent
         FinishMigration(vm);
     }
 
-    // Completed once both the switchover happened and the directory located the VM on the target (either may come first);
-    // then the subscribers, told so, go to the target once the copy here ended.
+    // Completed once the switchover happened, the directory located the VM on the target and the copy here ended (any
+    // order), and then only after this node's registry freed the name: whoever hears "completed" may move the VM straight
+    // back here (a post-copy migration therefore completes once every page is on the target, when the copy here ends).
     private void FinishMigration(HostedVm vm)
     {
-        if (vm.Completion is not { } completion || !vm.ArrivalRecorded) return;
-        if (vm.Migration is { Ended: false }) Report(vm, completion);
-        if (vm.PendingHandOff is ConsoleHandOff handOff) HandOver(vm, handOff);
+        if (vm.Completion is not { } completion || !vm.ArrivalRecorded || vm.PendingHandOff is not ConsoleHandOff handOff || vm.SourceCopyDestroying) return;
+        vm.SourceCopyDestroying = true;
+        _registry.Ask(new DestroyVm(handOff.Vm), MigrationReceiverActor.RegistryTimeout).PipeTo(Self,
+            success: reply => new SourceCopyDestroyed(handOff.Vm, completion.Id, reply),
+            failure: e => new SourceCopyDestroyed(handOff.Vm, completion.Id, e));
+    }
+
+    private void OnSourceCopyDestroyed(SourceCopyDestroyed d)
+    {
+        if (!_vms.TryGetValue(d.Vm, out var vm) || vm.Completion is not { } completion || completion.Id != d.MigrationId || vm.PendingHandOff is not ConsoleHandOff handOff) return;
+        if (d.Reply is not (VmDestroyed or NodeRequestFailed { Error: VmRegistryError.UnknownVm }))
+            _log.Warning("VM {0} migrated to node {1}, but this node's registry did not free its name ({2}): it cannot move back here until it does",
+                d.Vm, completion.Target, d.Reply is Exception e ? e.Message : d.Reply.GetType().Name);
+        var subscribers = vm.EventSubscribers.ToList();
+        var ended = vm.Migration is { Ended: false };
+        HandOver(vm, handOff);
+        if (ended) ReportEnd(vm, completion, subscribers);
     }
 
     private void OnMigrationFailed(VmRequestFailed f)
@@ -152,20 +172,43 @@ public sealed partial class HypervisorAgent
         if (!_vms.TryGetValue(f.VmName, out var vm) || vm.Migration is not { Ended: false } info) return;
         var reason = f.Error is VmError.MigrationFailed failed ? failed.Detail : f.Error.Message;
         _log.Warning("Migration {0} of VM {1} to node {2} failed: {3}", info.Id, f.VmName, info.Target, reason);
-        Report(vm, info with
+        ReportEnd(vm, info with
         {
             Status = reason == "cancelled" ? MigrationInfo.Cancelled : MigrationInfo.Failed,
             EndedAt = DateTimeOffset.UtcNow,
             Reason = reason,
-        });
+        }, [.. vm.EventSubscribers]);
     }
 
+    // A round: the VM's event subscribers and the directory hear of it.
     private void Report(HostedVm vm, MigrationInfo info)
     {
         vm.Migration = info;
         var progress = new MigrationProgress(info);
         foreach (var s in vm.EventSubscribers) s.Tell(progress);
         _directory.Tell(new MigrationUpdate(info));
+    }
+
+    // The end: the directory records it first and says so, and only then do the subscribers hear of it, so whoever hears a
+    // migration ended may ask the directory for the next one at once. A directory that does not answer (it is moving to
+    // another node) delays them by the wait, no more.
+    private void ReportEnd(HostedVm vm, MigrationInfo info, IReadOnlyList<IActorRef> subscribers)
+    {
+        vm.Migration = info;
+        _directory.Ask<MigrationEndRecorded>(new MigrationUpdate(info), MigrationEndRecordWait).PipeTo(Self,
+            success: _ => new MigrationEndToTell(info, subscribers),
+            failure: e =>
+            {
+                _log.Warning("Migration {0} of VM {1} ended ({2}), but the directory did not acknowledge it within {3:0.#} s: its subscribers are told anyway",
+                    info.Id, info.Vm, info.Status, MigrationEndRecordWait.TotalSeconds);
+                return new MigrationEndToTell(info, subscribers);
+            });
+    }
+
+    private static void TellEnd(MigrationEndToTell t)
+    {
+        var progress = new MigrationProgress(t.Migration);
+        foreach (var s in t.Subscribers) s.Tell(progress);
     }
 
     // The copy here ended after the switchover: its subscribers go on with the target's copy, and this node forgets it.
@@ -179,10 +222,11 @@ public sealed partial class HypervisorAgent
     private void HandOver(HostedVm vm, ConsoleHandOff h)
     {
         vm.MigrationTarget?.Tell(new HandOverSubscribers(h.Vm, [.. vm.EventSubscribers], h.Subscribers, h.Backlog));
+        var moved = vm.EventSubscribers.ToList();
         vm.EventSubscribers.Clear();
-        _registry.Tell(new DestroyVm(h.Vm));
         _state?.Tell(new ForgetVmDefinition(h.Vm));
         Forget(h.Vm);
+        foreach (var s in moved.Where(s => !_vms.Values.Any(other => other.EventSubscribers.Contains(s)))) Context.Unwatch(s);
     }
 
     // ---- target ----------------------------------------------------------------------------------
@@ -284,4 +328,8 @@ public sealed partial class HypervisorAgent
     private sealed record ArrivalReady(MigrateOnNode Request, IActorRef ReplyTo, ArrivalPrepared Prepared);
 
     private sealed record ArrivalRoom(string Vm, NodeUsage? Usage);
+
+    private sealed record SourceCopyDestroyed(string Vm, string MigrationId, object Reply);
+
+    private sealed record MigrationEndToTell(MigrationInfo Migration, IReadOnlyList<IActorRef> Subscribers);
 }

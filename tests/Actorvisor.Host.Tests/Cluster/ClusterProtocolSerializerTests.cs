@@ -35,7 +35,8 @@ public sealed class ClusterProtocolSerializerTests : IDisposable
             new MigrateOnNode("m-1", "a", "n2", agent, 100, 27_000), new MigrateOnNode("m-2", "a", "n3", agent, null, 27_000, "always", 1_000_000), new MigrateOnNodeResult("a", migration, null),
             new MigrateOnNodeResult("a", null, new ApiErrorReply(ApiErrorCode.NoCapacity, "full")), new PrepareArrival("m-1", new ApiVmSpec("a", 1, 1UL << 20, "hello"), "software", "n1"),
             new ArrivalPrepared("m-1", "127.0.0.1", 40000, null), new MigrationUpdate(migration with { Status = MigrationInfo.Failed, Reason = "reset" }),
-             new VmArrived("m-1", vm), new MigrationArrivalRecorded("m-1", "a"), new CancelMigrationOnNode("a"), new HandOverSubscribers("a", [agent], [agent], [1, 2, 3]),
+            new MigrationEndRecorded("m-1"),
+            new VmArrived("m-1", vm), new MigrationArrivalRecorded("m-1", "a"), new CancelMigrationOnNode("a"), new HandOverSubscribers("a", [agent], [agent], [1, 2, 3]),
         ];
         Assert.Equal(ClusterProtocolSerializer.Types.Select(t => t.Type).ToHashSet(), samples.Select(s => s.GetType()).ToHashSet());
         foreach (var sample in samples)

@@ -18,7 +18,8 @@ public sealed class MigrationCluster : LocalCluster
 /// Live migration on a 3-node loopback cluster (separate node processes, the software accelerator): the catalog's
 /// dirtying-loop guest (it keeps writing pages, prints a counter and every 256 lines the sum of the pages it wrote) moves
 /// n1 -> n2 by pre-copy, n2 -> n3 by post-copy (through the CLI, `vm migrate --postcopy always`) and n3 -> n1 with
-/// post-copy "auto" and a bandwidth limit. After each move `vm list` shows it on its new node, the migration says how it
+/// post-copy "auto" and a bandwidth limit, then n1 -> n2 -> n1 -> n2 -> n1, each move asked for the moment the last is
+/// heard completed. After each move `vm list` shows it on its new node, the migration says how it
 /// switched over, and in the console stream of a subscriber connected before the first move the counter goes on with no
 /// line missing or repeated and every sum the guest prints (two at least on the new node) is the one its line count
 /// predicts: a dirty page a move lost would show as a wrong sum. That subscriber's event stream goes on too; `vm
@@ -183,6 +184,18 @@ public sealed class MigrationClusterTests(MigrationCluster cluster, ITestOutputH
             Assert.True(listedByCli.ExitCode == 0, listedByCli.ToString());
             Assert.Equal(listed.Migrations.Select(m => (m.Id, m.Status, m.Switchover)),
                 JsonSerializer.Deserialize<MigrationListReply>(listedByCli.Stdout, ClusterApiTests.ClusterJson)!.Migrations.Select(m => (m.Id, m.Status, m.Switchover)));
+
+            // Straight back, four times: each move asked for the moment the last one is heard completed. "Completed" means
+            // the source has forgotten its copy, so the node the VM just left takes it back (a source that still held the
+            // name refused with "has a VM named 'mover' already").
+            foreach (var to in new[] { "n2", "n1", "n2", "n1" })
+            {
+                var reply = await cluster.Client.RequestAsync(new MigrateVmRequest(Vm, to));
+                var started = (reply as MigrationReply ?? throw new Xunit.Sdk.XunitException($"the move back to {to} was refused: {reply}")).Migration;
+                await Until(() => EndOf(started.Id) is not null, $"the end of {started.Id}");
+                Assert.True(EndOf(started.Id)!.Status == MigrationInfo.Completed, $"back to {to}: {EndOf(started.Id)}");
+            }
+            Assert.Equal("n1", await NodeOf());
 
             // Refused up front: an unknown node, the VM's own node, a node without room for it.
             var unknown = Assert.IsType<ApiErrorReply>(await cluster.Client.RequestAsync(new MigrateVmRequest(Vm, "n9")));
