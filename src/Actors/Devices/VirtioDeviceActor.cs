@@ -4,12 +4,15 @@ using Akka.Actor;
 namespace Actorvisor.Actors.Devices;
 
 /// <summary>
-/// Owns one virtio-mmio device of a VM and serves its queues: the transport's notifications (a QueueNotify exit on
-/// the vCPU thread, or KVM's ioeventfd poller) only tell this actor, and the queue work (descriptor walks, image
-/// file I/O, used-ring updates, interrupts) runs here, off the vCPU thread, on Akka's blocking-I/O dispatcher. A
-/// busy queue is served a budget of chains at a time, the actor telling itself to go on, so teardown messages are
-/// never stuck behind it. Notifications arriving while a round is already queued are folded into it. Released in
-/// the teardown's release-devices step like any <see cref="DeviceActor"/>.
+/// Owns one virtio-mmio device of a VM and serves its queues, off the vCPU thread. A notification that reaches a vCPU
+/// thread (the software accelerator's QueueNotify exit), a tap or a vsock socket only tells this actor, and the queue
+/// work (descriptor walks, image file I/O, used-ring updates, interrupts) runs here, on Akka's blocking-I/O
+/// dispatcher. On KVM the device's own I/O thread (its ioeventfd poller) serves a notified queue's first round itself
+/// and tells this actor only of what remains: one host thread woken per guest request, not two; the transport's
+/// service lock orders those rounds with the actor's. A busy queue is served a budget of chains at a time, the actor
+/// telling itself to go on, so teardown messages are never stuck behind it. Notifications arriving while a round is
+/// already queued are folded into it. Released in the teardown's release-devices step like any
+/// <see cref="DeviceActor"/>: the transport is disposed then, and no round runs after.
 /// </summary>
 public sealed class VirtioDeviceActor : ReceiveActor
 {
@@ -71,5 +74,7 @@ public sealed class VirtioDeviceActor : ReceiveActor
         }
 
         public void Clear(int queue) => Volatile.Write(ref _scheduled[queue], 0);
+
+        public bool ServesOnIoThreads => true;
     }
 }

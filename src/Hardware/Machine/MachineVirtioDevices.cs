@@ -13,34 +13,34 @@ namespace Actorvisor.Hardware.Machines;
 /// The virtio-mmio devices of one machine (its <see cref="MachineSpec.Disks"/>, then its <see cref="MachineSpec.Nets"/>, then
 /// its <see cref="MachineSpec.Vsock"/>), each a transport on the device bus
 /// at its <see cref="VirtioMmioLayout"/> slot, and how they reach the guest. On KVM each queue's QueueNotify write is a
-/// KVM_IOEVENTFD (data-matched on the queue index) that wakes this set's poller thread instead of the vCPU thread,
+/// KVM_IOEVENTFD (data-matched on the queue index) that wakes the device's own I/O thread instead of the vCPU thread,
 /// and with the PC chipset each interrupt is a KVM_IRQFD write. On the software accelerator the notify write is an
 /// MMIO exit handled by the transport. Without interrupt lines (no PC chipset) the guest polls the used ring. Owns the devices (their image
-/// files and taps), the eventfds and the poller.
+/// files and taps), the eventfds and the devices' I/O threads.
 /// </summary>
 public sealed class MachineVirtioDevices : IDisposable
 {
     private readonly VirtioMmioTransport[] _transports;
     private readonly List<IDisposable> _owned;
-    private readonly EventFdPoller? _poller;
+    private readonly EventFdPoller[] _pollers;
     private int _disposed;
     private string? _meteredAs;
 
-    private MachineVirtioDevices(VirtioMmioTransport[] transports, List<IDisposable> owned, EventFdPoller? poller)
+    private MachineVirtioDevices(VirtioMmioTransport[] transports, List<IDisposable> owned, EventFdPoller[] pollers)
     {
         _transports = transports;
         _owned = owned;
-        _poller = poller;
+        _pollers = pollers;
     }
 
     /// <summary>A machine without virtio devices.</summary>
-    public static MachineVirtioDevices None => new([], [], null);
+    public static MachineVirtioDevices None => new([], [], []);
 
     /// <summary>The transports: disk i at index i, then the network cards.</summary>
     public IReadOnlyList<VirtioMmioTransport> Transports => _transports;
 
     /// <summary>True if queue notifications and interrupts go through KVM's ioeventfd and irqfd.</summary>
-    public bool UsesEventFds => _poller is not null;
+    public bool UsesEventFds => _pollers.Length > 0;
 
     /// <summary>Queue notifications that reached a vCPU thread as an MMIO exit (0 when ioeventfds take them all).</summary>
     public long NotifyExitsToVcpu => _transports.Sum(t => t.NotifyExits);
@@ -48,8 +48,8 @@ public sealed class MachineVirtioDevices : IDisposable
     /// <summary>The VM name the devices' notify exits are exported under (<see cref="MachineSpec.CountExitsAs"/>), or null.</summary>
     public string? MeteredAs => _meteredAs;
 
-    /// <summary>Notifications the ioeventfd poller handed on.</summary>
-    public long EventFdNotifications => _poller?.Wakeups ?? 0;
+    /// <summary>Notifications the devices' ioeventfd pollers took.</summary>
+    public long EventFdNotifications => _pollers.Sum(p => p.Wakeups);
 
     /// <summary>
     /// Builds the devices of <paramref name="spec"/>'s disks and registers them on <paramref name="bus"/>. Either every
@@ -81,7 +81,7 @@ public sealed class MachineVirtioDevices : IDisposable
         var kvm = vm as KvmVirtualMachine;
         var owned = new List<IDisposable>();
         var transports = new List<VirtioMmioTransport>();
-        var notifies = new List<(EventFd, Action)>();
+        var pollers = new List<EventFdPoller>();
         VirtioMmioTransport Add(IVirtioDevice device)
         {
             int i = transports.Count;
@@ -103,13 +103,19 @@ public sealed class MachineVirtioDevices : IDisposable
             transports.Add(transport);
             bus.RegisterMmio(address, VirtioMmioRegister.WindowSize, transport);
             if (kvm is null) return transport;
+            // Each device's own I/O loop: a thread that sleeps on its queues' ioeventfds and serves a notified queue
+            // there (VirtioMmioTransport.NotifyOnIoThread), so a guest request wakes one host thread, not two.
+            var notifies = new List<(EventFd, Action)>();
             for (int q = 0; q < transport.QueueCount; q++)
             {
                 var notify = new IoEventFdRegistration(kvm.Fd, address + VirtioMmioRegister.QueueNotify, (ulong)q, $"{name}/{device.Name}/q{q}");
                 owned.Add(notify);
                 int queue = q;
-                notifies.Add((notify.Event, () => transport.Notify(queue)));
+                notifies.Add((notify.Event, () => transport.NotifyOnIoThread(queue)));
             }
+            var poller = new EventFdPoller(notifies, $"{name}/{device.Name}/io");
+            owned.Add(poller); // stopped before the transport is disposed (owned is disposed last to first)
+            pollers.Add(poller);
             return transport;
         }
         try
@@ -125,8 +131,9 @@ public sealed class MachineVirtioDevices : IDisposable
                 var tap = TapDevice.Open(net.Tap);
                 var card = new VirtioNet(tap, net.EffectiveMac, $"net{i}");
                 var transport = AddOrDispose(card, Add);
-                // A frame arriving on the tap is a receive-queue notification like the guest's own.
-                card.StartTapWatch(() => transport.Notify(VirtioNet.ReceiveQueue));
+                // A frame arriving on the tap is a receive-queue notification like the guest's own, taken by the card's
+                // own tap thread, which serves the first round itself (never a vCPU thread).
+                card.StartTapWatch(() => transport.NotifyOnIoThread(VirtioNet.ReceiveQueue));
             }
             if (vsock is not null)
             {
@@ -135,8 +142,7 @@ public sealed class MachineVirtioDevices : IDisposable
                 // The vsock device's socket thread asks for RX rounds through the same path as a notification.
                 device.SetServiceRequest(() => transport.Notify(VirtioVsock.RxQueue));
             }
-            var poller = notifies.Count > 0 ? new EventFdPoller(notifies, $"{name}/virtio") : null;
-            var devices = new MachineVirtioDevices([.. transports], owned, poller) { _meteredAs = meteredAs };
+            var devices = new MachineVirtioDevices([.. transports], owned, [.. pollers]) { _meteredAs = meteredAs };
             if (devices._meteredAs is not null) HardwareMeter.Register(devices);
             return devices;
         }
@@ -163,7 +169,7 @@ public sealed class MachineVirtioDevices : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         if (_meteredAs is not null) HardwareMeter.Unregister(this);
-        _poller?.Dispose();
+        foreach (var p in _pollers) p.Dispose();
         foreach (var t in _transports)
         {
             t.SetNotifySink(null);

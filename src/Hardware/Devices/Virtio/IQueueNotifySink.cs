@@ -9,4 +9,10 @@ public interface IQueueNotifySink
 {
     /// <summary>The driver made buffers available on queue <paramref name="queue"/>.</summary>
     void QueueNotified(int queue);
+
+    /// <summary>
+    /// True if the device's own I/O thread (KVM's ioeventfd poller; never a vCPU thread) may serve a notified queue's
+    /// first round itself, before anything is handed on (<see cref="VirtioMmioTransport.NotifyOnIoThread"/>).
+    /// </summary>
+    bool ServesOnIoThreads => false;
 }

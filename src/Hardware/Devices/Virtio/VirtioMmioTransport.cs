@@ -112,6 +112,21 @@ public sealed class VirtioMmioTransport : IMmioDevice, IStatefulDevice, IDisposa
         else ServeAll(queue);
     }
 
+    /// <summary>
+    /// A notification for queue <paramref name="queue"/> taken by the device's own I/O thread (KVM's ioeventfd): if the
+    /// sink lets I/O threads serve (<see cref="IQueueNotifySink.ServesOnIoThreads"/>), the first round is served here,
+    /// with no hand-off to another thread, and only what remains goes to the sink; otherwise as <see cref="Notify"/>.
+    /// Rounds are serialised with the sink's own (the transport's service lock).
+    /// </summary>
+    public void NotifyOnIoThread(int queue)
+    {
+        if ((uint)queue >= (uint)_queues.Length) return;
+        var sink = Volatile.Read(ref _notifySink);
+        if (sink is null) ServeAll(queue);
+        else if (!sink.ServesOnIoThreads) sink.QueueNotified(queue);
+        else if (ServeQueue(queue)) sink.QueueNotified(queue);
+    }
+
     private void ServeAll(int queue)
     {
         while (ServeQueue(queue)) { }

@@ -130,6 +130,40 @@ public sealed class VirtioMmioTransportTests : IDisposable
         Assert.Equal(1, _driver.Transport.NotifyExits);
     }
 
+    [Fact]
+    public void The_devices_io_thread_serves_a_round_itself_and_hands_on_only_what_remains()
+    {
+        // 100 flushes on a 256-entry queue: the first round takes DefaultServeBudget (64) of them on the notifying
+        // thread, the other 36 are the sink's.
+        using var driver = new VirtioTestDriver(queueSize: 256);
+        var serving = new RecordingSink { ServesOnIoThreads = true };
+        driver.Transport.SetNotifySink(serving);
+        driver.Start(VirtioTestDriver.Version1);
+        const int requests = 100;
+        for (int i = 0; i < requests; i++)
+        {
+            ulong header = 0x20000 + 16UL * (ulong)i;
+            driver.Ram.Write(header, VirtioBlock.RequestFlush);
+            driver.Descriptor(i, header, 16, SplitVirtqueue.DescNext, (ushort)(requests + i));
+            driver.Descriptor(requests + i, 0x30000 + (ulong)i, 1, SplitVirtqueue.DescWrite);
+            driver.MakeAvailable((ushort)i);
+        }
+        driver.Transport.NotifyOnIoThread(0);
+        Assert.Equal(VirtioMmioTransport.DefaultServeBudget, driver.UsedIndex);
+        Assert.Equal([0], serving.Queues);
+        Assert.Equal(0, driver.Transport.NotifyExits);
+        while (driver.Transport.ServeQueue(0)) { }
+        Assert.Equal(requests, driver.UsedIndex);
+
+        // A sink that does not let I/O threads serve gets the notification and nothing is served on the I/O thread.
+        var handing = new RecordingSink();
+        driver.Transport.SetNotifySink(handing);
+        driver.MakeAvailable(0);
+        driver.Transport.NotifyOnIoThread(0);
+        Assert.Equal([0], handing.Queues);
+        Assert.Equal(requests, driver.UsedIndex);
+    }
+
     internal sealed class CountingInterrupt : IVirtioInterrupt
     {
         private int _count;
@@ -140,6 +174,7 @@ public sealed class VirtioMmioTransportTests : IDisposable
     private sealed class RecordingSink : IQueueNotifySink
     {
         public List<int> Queues { get; } = [];
+        public bool ServesOnIoThreads { get; init; }
         public void QueueNotified(int queue) => Queues.Add(queue);
     }
 }
