@@ -58,6 +58,19 @@ internal sealed class AgentEventSubscribers(IActorContext context, IReadOnlyDict
         foreach (var (_, replyTo) in vm.PendingSubscriptions) replyTo.Tell(notHere);
     }
 
+    /// <summary>
+    /// <paramref name="subscribers"/> no longer follow <paramref name="vm"/> (they unsubscribed, or went with it to another
+    /// node): each is removed from it, and one that follows no other VM here is no longer watched.
+    /// </summary>
+    public void Remove(HostedVm vm, IEnumerable<IActorRef> subscribers)
+    {
+        foreach (var s in subscribers.ToList())
+        {
+            vm.EventSubscribers.Remove(s);
+            if (!vms.Values.Any(other => other.EventSubscribers.Contains(s))) context.Unwatch(s);
+        }
+    }
+
     /// <summary>A subscriber stopped: it is removed from every VM.</summary>
     public void Stopped(IActorRef subscriber)
     {

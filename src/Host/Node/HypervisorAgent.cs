@@ -509,7 +509,7 @@ public sealed partial class HypervisorAgent : ReceiveActor
             Sender.Tell(r.Name is null ? ApiErrorReply.Invalid("name", "the events of every VM come from the VM directory, not from one node") : NotHere(r.Name));
             return;
         }
-        vm.EventSubscribers.Remove(r.Subscriber);
+        _subscribers.Remove(vm, [r.Subscriber]);
         Sender.Tell(new SubscribedReply(r.Name, "events", false));
     }
 

@@ -222,11 +222,9 @@ public sealed partial class HypervisorAgent
     private void HandOver(HostedVm vm, ConsoleHandOff h)
     {
         vm.MigrationTarget?.Tell(new HandOverSubscribers(h.Vm, [.. vm.EventSubscribers], h.Subscribers, h.Backlog));
-        var moved = vm.EventSubscribers.ToList();
-        vm.EventSubscribers.Clear();
+        _subscribers.Remove(vm, vm.EventSubscribers);
         _state?.Tell(new ForgetVmDefinition(h.Vm));
         Forget(h.Vm);
-        foreach (var s in moved.Where(s => !_vms.Values.Any(other => other.EventSubscribers.Contains(s)))) Context.Unwatch(s);
     }
 
     // ---- target ----------------------------------------------------------------------------------
