@@ -123,7 +123,13 @@ public sealed partial class HypervisorAgent : ReceiveActor
         Receive<NodeRequestFailed>(OnSummaryFailed);
         Receive<Terminated>(t =>
         {
-            if (_byActor.Remove(t.ActorRef, out var name) && _vms.TryGetValue(name, out var vm)) vm.ActorAlive = false;
+            if (_byActor.Remove(t.ActorRef, out var name) && _vms.TryGetValue(name, out var vm))
+            {
+                vm.ActorAlive = false;
+                // A copy that migrated away and whose actor stopped before its console hand-off (it crashed in its
+                // teardown) never hands off: its migration completes without the console backlog.
+                if (vm.MigratedAway && vm.PendingHandOff is null) OnConsoleHandOff(new ConsoleHandOff(name, [], []));
+            }
             else _subscribers.Stopped(t.ActorRef);
         });
         Receive<SubscribeVmEventsRequest>(OnSubscribeEvents);
