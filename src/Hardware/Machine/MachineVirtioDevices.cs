@@ -113,9 +113,7 @@ public sealed class MachineVirtioDevices : IDisposable
                 int queue = q;
                 notifies.Add((notify.Event, () => transport.NotifyOnIoThread(queue)));
             }
-            var poller = new EventFdPoller(notifies, $"{name}/{device.Name}/io");
-            owned.Add(poller); // stopped before the transport is disposed (owned is disposed last to first)
-            pollers.Add(poller);
+            pollers.Add(new EventFdPoller(notifies, $"{name}/{device.Name}/io"));
             return transport;
         }
         try
@@ -148,6 +146,7 @@ public sealed class MachineVirtioDevices : IDisposable
         }
         catch
         {
+            foreach (var p in pollers) p.Dispose();
             for (int i = owned.Count - 1; i >= 0; i--) owned[i].Dispose();
             throw;
         }

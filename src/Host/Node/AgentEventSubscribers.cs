@@ -53,7 +53,7 @@ internal sealed class AgentEventSubscribers(IActorContext context, IReadOnlyDict
         foreach (var s in vm.EventSubscribers)
         {
             s.Tell(new StreamEnded(name, "the VM was destroyed"));
-            if (!vms.Values.Any(other => other.EventSubscribers.Contains(s))) context.Unwatch(s);
+            UnwatchIfFollowingNone(s);
         }
         foreach (var (_, replyTo) in vm.PendingSubscriptions) replyTo.Tell(notHere);
     }
@@ -67,8 +67,14 @@ internal sealed class AgentEventSubscribers(IActorContext context, IReadOnlyDict
         foreach (var s in subscribers.ToList())
         {
             vm.EventSubscribers.Remove(s);
-            if (!vms.Values.Any(other => other.EventSubscribers.Contains(s))) context.Unwatch(s);
+            UnwatchIfFollowingNone(s);
         }
+    }
+
+    // A subscriber that follows no VM in the agent's table any more is no longer watched.
+    private void UnwatchIfFollowingNone(IActorRef subscriber)
+    {
+        if (!vms.Values.Any(vm => vm.EventSubscribers.Contains(subscriber))) context.Unwatch(subscriber);
     }
 
     /// <summary>A subscriber stopped: it is removed from every VM.</summary>

@@ -145,7 +145,7 @@ public sealed partial class HypervisorAgent
 
     // Completed once the switchover happened, the directory located the VM on the target and the copy here ended (any
     // order), and then only after this node's registry freed the name: whoever hears "completed" may move the VM straight
-    // back here (a post-copy migration therefore completes once every page is on the target, when the copy here ends).
+    // back here (by post-copy the switchover itself is reported only once every page is on the target).
     private void FinishMigration(HostedVm vm)
     {
         if (vm.Completion is not { } completion || !vm.ArrivalRecorded || vm.PendingHandOff is not ConsoleHandOff handOff || vm.SourceCopyDestroying) return;
