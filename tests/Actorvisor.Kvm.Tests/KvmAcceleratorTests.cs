@@ -174,6 +174,82 @@ public sealed class KvmAcceleratorTests : IDisposable
         Assert.Same(VcpuExit.Halted, vcpu.Run(new RecordingExitHandler()));
     }
 
+    // The interleaving that stalled a restored counter guest in CI (KvmVmSnapshotTests, eager): Kick sets its flag, the
+    // run loop consumes it (clearing immediate_exit), and only then does the kick's store to immediate_exit land. Before
+    // the fix every later KVM_RUN returned -EINTR at once and Run spun without running the guest until the next kick.
+    [Fact]
+    public void A_kicks_immediate_exit_landing_after_the_kick_was_consumed_does_not_stall_the_next_run()
+    {
+        var vcpu = (KvmVirtualCpu)RealModeVcpu(0, a =>
+        {
+            a.mov(al, 0x5a);
+            a.@out(0x80, al);
+            a.hlt();
+        });
+        vcpu.Kick();
+        Assert.Same(VcpuExit.Kicked, vcpu.Run(new RecordingExitHandler()));
+        vcpu.Fd.RequestImmediateExit(); // the consumed kick's late store
+
+        var handler = new RecordingExitHandler();
+        var run = Task.Factory.StartNew(() => vcpu.Run(handler), TaskCreationOptions.LongRunning);
+        bool ended = run.Wait(TimeSpan.FromSeconds(60));
+        if (!ended)
+        {
+            vcpu.Kick();
+            run.Wait(TimeSpan.FromSeconds(60));
+        }
+        Assert.True(ended, "Run spun on -EINTR from a stale immediate_exit and never ran the guest");
+        Assert.Same(VcpuExit.Halted, run.Result);
+        Assert.Equal(new byte[] { 0x5a }, handler.BytesOut(0x80));
+    }
+
+    // Kicks landing at every point of a run loop that re-enters after each kick (as VcpuRunLoop does), against a guest
+    // that exits on every loop turn: after the last kick the guest must still make progress.
+    [Fact]
+    public void A_guest_keeps_running_after_thousands_of_kicks_racing_its_exits()
+    {
+        const int kicks = 2000;
+        var vcpu = RealModeVcpu(0, a =>
+        {
+            var loop = a.CreateLabel();
+            a.Label(ref loop);
+            a.@out(0x80, al);
+            a.jmp(loop);
+        });
+        var handler = new CountingExitHandler();
+        long kicked = 0;
+        bool stop = false;
+        var runner = Task.Factory.StartNew(() =>
+        {
+            while (!Volatile.Read(ref stop))
+            {
+                var exit = vcpu.Run(handler);
+                if (exit != VcpuExit.Kicked) return exit;
+                Interlocked.Increment(ref kicked);
+            }
+            return VcpuExit.Kicked;
+        }, TaskCreationOptions.LongRunning);
+        Assert.True(SpinWait.SpinUntil(() => handler.Outs > 0 || runner.IsCompleted, TimeSpan.FromSeconds(60)), "guest never ran");
+
+        for (int i = 0; i < kicks && !runner.IsCompleted; i++)
+        {
+            long before = Interlocked.Read(ref kicked);
+            // Let the guest make an exit or a few between kicks, so that kicks land inside KVM_RUN, in the exit
+            // handler and between Run calls alike.
+            long outs = handler.Outs;
+            SpinWait.SpinUntil(() => handler.Outs > outs + (i % 3), TimeSpan.FromSeconds(60));
+            vcpu.Kick();
+            Assert.True(SpinWait.SpinUntil(() => Interlocked.Read(ref kicked) > before || runner.IsCompleted, TimeSpan.FromSeconds(60)), $"kick {i} was not taken");
+        }
+        Assert.False(runner.IsCompleted, $"Run ended: {(runner.IsCompleted ? runner.Result : null)}");
+        long afterKicks = handler.Outs;
+        bool progressed = SpinWait.SpinUntil(() => handler.Outs > afterKicks + 100, TimeSpan.FromSeconds(60));
+        Volatile.Write(ref stop, true);
+        vcpu.Kick();
+        Assert.True(runner.Wait(TimeSpan.FromSeconds(60)), "the run loop did not stop");
+        Assert.True(progressed, $"the guest made {handler.Outs - afterKicks} exits in 60 s after the last of {kicks} kicks");
+    }
+
     [Fact]
     public void Overlapping_memslot_is_refused_before_the_ioctl()
     {
@@ -349,5 +425,21 @@ public sealed class KvmAcceleratorTests : IDisposable
         vcpu.SetSpecialRegisters(sregs);
         vcpu.SetRegisters(new Registers { Rip = codeAddress, Rsp = 0x7_0000, Rflags = Registers.ResetRflags });
         return vcpu;
+    }
+
+    /// <summary>Counts port writes, from the vCPU thread; read from any thread.</summary>
+    private sealed class CountingExitHandler : IExitHandler
+    {
+        private long _outs;
+
+        public long Outs => Interlocked.Read(ref _outs);
+
+        public ExitAction OnPortIo(ushort port, IoDirection direction, Span<byte> data)
+        {
+            if (direction == IoDirection.Out) Interlocked.Increment(ref _outs);
+            return ExitAction.Continue;
+        }
+
+        public ExitAction OnMmio(ulong gpa, bool isWrite, Span<byte> data) => ExitAction.Continue;
     }
 }

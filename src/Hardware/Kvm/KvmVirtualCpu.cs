@@ -105,6 +105,7 @@ public sealed class KvmVirtualCpu : IVirtualCpu
     /// <inheritdoc />
     public void Kick()
     {
+        // Order matters: the flag before immediate_exit (HandleInterrupt relies on it to clear a stale immediate_exit).
         Volatile.Write(ref _kickPending, 1);
         // Closes the window between Run's check of _kickPending and entry into the guest.
         _vcpu.RequestImmediateExit();
@@ -212,9 +213,15 @@ public sealed class KvmVirtualCpu : IVirtualCpu
     private VcpuExit? HandleInterrupt()
     {
         if (Volatile.Read(ref _kickPending) != 0) return ConsumeKick();
-        // Another signal interrupted KVM_RUN, or a late kick from an earlier Run: take it off and go on.
+        // Not a kick waiting: another signal, or the tail of a kick this thread already consumed. Kick sets _kickPending
+        // first and immediate_exit second, so the loop can consume the first before the second lands; a stale
+        // immediate_exit left set would make every KVM_RUN return -EINTR at once, forever (a vCPU that spins without
+        // running its guest until the next kick). Clear it and take off any late SIGURG, then look again: a kick whose
+        // flag is still unseen sets immediate_exit after this clear (its flag's store comes first), so it still interrupts.
+        _vcpu.ImmediateExit = false;
+        Interlocked.MemoryBarrier();
         KvmKickSignal.DrainPending();
-        return null;
+        return Volatile.Read(ref _kickPending) != 0 ? ConsumeKick() : null;
     }
 
     /// <summary>
