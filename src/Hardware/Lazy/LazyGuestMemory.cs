@@ -65,7 +65,7 @@ public sealed unsafe class LazyGuestMemory : IPagePopulation, IDisposable
     public static LazyGuestMemory Create(ulong size, IPageFaultSink sink, HostMemoryBacking backing = HostMemoryBacking.Anonymous, string name = "lazy-guest-ram")
     {
         ArgumentNullException.ThrowIfNull(sink);
-        var memory = HostMemory.Allocate(size, backing, name);
+        var memory = HostMemory.Allocate(size, backing, name, transparentHugePages: false);
         Userfaultfd? uffd = null;
         try
         {

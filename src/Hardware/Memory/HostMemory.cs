@@ -22,8 +22,19 @@ public sealed unsafe class HostMemory : IDisposable
         _memfd = memfd;
     }
 
-    /// <summary>Maps <paramref name="size"/> bytes (a multiple of 4 KiB) of zeroed, readable and writable memory.</summary>
-    public static HostMemory Allocate(ulong size, HostMemoryBacking backing = HostMemoryBacking.Anonymous, string name = "guest-ram")
+    /// <summary>The huge page size anonymous guest RAM is aligned to: 2 MiB.</summary>
+    public const ulong HugePageSize = 2UL << 20;
+
+    /// <summary>
+    /// Maps <paramref name="size"/> bytes (a multiple of 4 KiB) of zeroed, readable and writable memory. Anonymous memory
+    /// of 2 MiB or more starts on a 2 MiB boundary, as QEMU's and Cloud Hypervisor's guest RAM does: KVM maps a memslot
+    /// with 2 MiB pages only where its guest-physical and host-virtual addresses agree modulo 2 MiB, so RAM at
+    /// guest-physical 0 at a misaligned host address gets 4 KiB nested page-table entries throughout. With
+    /// <paramref name="transparentHugePages"/> it is also advised MADV_HUGEPAGE (which a host whose THP mode is "madvise"
+    /// needs before it backs it with huge pages); lazily filled memory leaves it off.
+    /// </summary>
+    public static HostMemory Allocate(ulong size, HostMemoryBacking backing = HostMemoryBacking.Anonymous, string name = "guest-ram",
+        bool transparentHugePages = true)
     {
         if (size == 0) throw new ArgumentOutOfRangeException(nameof(size), "guest memory size must be greater than zero");
         if (!PageSize.IsAligned(size)) throw new ArgumentOutOfRangeException(nameof(size), $"guest memory size 0x{size:x} is not a multiple of 4 KiB");
@@ -43,8 +54,24 @@ public sealed unsafe class HostMemory : IDisposable
                 throw;
             }
         }
-        nint a = Sys.Mmap(0, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0, name);
+        nint a = MapAnonymous(size, prot, name);
+        if (transparentHugePages && size >= HugePageSize) Sys.MadviseHugePage(a, size);
         return new HostMemory(a, size, backing, null);
+    }
+
+    // An anonymous private mapping of size bytes; from 2 MiB up, on a 2 MiB boundary (a larger reservation trimmed at
+    // both ends).
+    private static nint MapAnonymous(ulong size, int prot, string name)
+    {
+        int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+        if (size < HugePageSize) return Sys.Mmap(0, size, prot, flags, -1, 0, name);
+        ulong reserved = size + HugePageSize;
+        nint start = Sys.Mmap(0, reserved, prot, flags, -1, 0, name);
+        ulong aligned = ((ulong)start + HugePageSize - 1) & ~(HugePageSize - 1);
+        ulong head = aligned - (ulong)start, tail = reserved - head - size;
+        if (head > 0) Sys.Munmap(start, head);
+        if (tail > 0) Sys.Munmap((nint)(aligned + size), tail);
+        return (nint)aligned;
     }
 
     /// <summary>

@@ -91,6 +91,18 @@ public static unsafe class Sys
     public static void MadviseDontNeed(nint addr, ulong length) =>
         Check(madvise((void*)addr, (size_t)length, MADV_DONTNEED), "madvise(MADV_DONTNEED)", $"{length} bytes at 0x{addr:x}");
 
+    /// <summary>
+    /// madvise(2) with MADV_HUGEPAGE: the range may be backed by transparent huge pages where the kernel's THP mode is
+    /// "madvise". Returns false, changing nothing, where the kernel has no THP (EINVAL).
+    /// </summary>
+    public static bool MadviseHugePage(nint addr, ulong length)
+    {
+        if (madvise((void*)addr, (size_t)length, MADV_HUGEPAGE) == 0) return true;
+        int err = errno;
+        if (err == EINVAL) return false;
+        throw new SyscallException("madvise(MADV_HUGEPAGE)", err, $"{length} bytes at 0x{addr:x}");
+    }
+
     /// <summary>memfd_create(2) with MFD_CLOEXEC.</summary>
     public static FileDescriptor MemfdCreate(string name)
     {

@@ -17,6 +17,57 @@ public class HostMemoryTests
         Assert.Equal(backing == HostMemoryBacking.Memfd, mem.Memfd is not null);
     }
 
+    // KVM maps guest RAM with 2 MiB nested pages only where the host address agrees with the guest-physical one modulo
+    // 2 MiB; RAM at guest-physical 0 must therefore start on a 2 MiB boundary. Several sizes, so that a lucky mmap
+    // placement cannot pass the test.
+    [Fact]
+    public void Anonymous_guest_ram_of_2_mib_or_more_starts_on_a_2_mib_boundary_and_is_huge_page_eligible()
+    {
+        var mappings = new List<HostMemory>();
+        try
+        {
+            foreach (ulong size in new ulong[] { 2 << 20, (6 << 20) + 0x3000, 64 << 20, (2 << 20) + 0x1000, 130 << 20 })
+            {
+                var mem = HostMemory.Allocate(size);
+                mappings.Add(mem);
+                Assert.True((ulong)mem.Address % HostMemory.HugePageSize == 0, $"{size} bytes at 0x{mem.Address:x}");
+                mem.Write<ulong>(size - 8, 0x0123456789abcdef); // the trimmed reservation left the whole range mapped
+                Assert.Equal(0x0123456789abcdefUL, mem.Read<ulong>(size - 8));
+                string mode = File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled");
+                if (!mode.Contains("[never]")) Assert.Equal("1", ThpEligible(mem.Address));
+            }
+        }
+        finally
+        {
+            foreach (var m in mappings) m.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Memory_without_transparent_huge_pages_is_not_advised_for_them()
+    {
+        using var mem = HostMemory.Allocate(4 << 20, transparentHugePages: false);
+        Assert.True((ulong)mem.Address % HostMemory.HugePageSize == 0);
+        string mode = File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled");
+        if (mode.Contains("[madvise]")) Assert.Equal("0", ThpEligible(mem.Address));
+    }
+
+    // The THPeligible field of the /proc/self/smaps entry holding address.
+    private static string ThpEligible(nint address)
+    {
+        bool inside = false;
+        foreach (var line in File.ReadLines("/proc/self/smaps"))
+        {
+            int dash = line.IndexOf('-');
+            if (dash > 0 && line.IndexOf(' ') > dash && ulong.TryParse(line.AsSpan(0, dash), System.Globalization.NumberStyles.HexNumber, null, out ulong start)
+                && ulong.TryParse(line.AsSpan(dash + 1, line.IndexOf(' ') - dash - 1), System.Globalization.NumberStyles.HexNumber, null, out ulong end))
+                inside = (ulong)address >= start && (ulong)address < end;
+            else if (inside && line.StartsWith("THPeligible:", StringComparison.Ordinal))
+                return line["THPeligible:".Length..].Trim();
+        }
+        throw new InvalidOperationException($"no smaps entry with THPeligible holds 0x{address:x}");
+    }
+
     [Fact]
     public void Access_outside_the_range_is_refused()
     {
