@@ -40,7 +40,14 @@ public static partial class VirtioBenchmark
         VirtioNetBenchmark.Settings? Net = null);
 
     /// <summary>What one boot measured: the guest's timed read and, on Actorvisor, the notifications that exited to the vCPU.</summary>
-    private sealed record ReadRun(double MegabytesPerSecond, long Bytes, double Seconds, long NotifyExitsToVcpu, long EventFdNotifications);
+    private sealed record ReadRun(double MegabytesPerSecond, long Bytes, double Seconds, long NotifyExitsToVcpu, long EventFdNotifications)
+    {
+        /// <summary>Port I/O and MMIO exits the vCPUs took to Actorvisor over the whole boot (both reads and the rest).</summary>
+        public (long PortIo, long Mmio) VcpuExits { get; init; }
+
+        /// <summary>Interrupts the disk sent over the whole boot.</summary>
+        public long Interrupts { get; init; }
+    }
 
     /// <summary>
     /// Writes the disk image, runs <paramref name="runs"/> rounds of the block read (an Actorvisor boot, then a QEMU boot),
@@ -98,7 +105,7 @@ public static partial class VirtioBenchmark
             actorvisor.Add(a.MegabytesPerSecond);
             notifyExits += a.NotifyExitsToVcpu;
             eventFdNotifications += a.EventFdNotifications;
-            log.WriteLine($"bench virtio: round {round}: actorvisor {a.MegabytesPerSecond:0.0} MB/s ({a.Bytes} bytes in {a.Seconds} s; notifications: {a.NotifyExitsToVcpu} to the vCPU, {a.EventFdNotifications} through ioeventfd)");
+            log.WriteLine($"bench virtio: round {round}: actorvisor {a.MegabytesPerSecond:0.0} MB/s ({a.Bytes} bytes in {a.Seconds} s; notifications: {a.NotifyExitsToVcpu} to the vCPU, {a.EventFdNotifications} through ioeventfd; whole boot: {a.Interrupts} disk interrupts, {a.VcpuExits.Mmio} MMIO and {a.VcpuExits.PortIo} port I/O exits to Actorvisor)");
             var q = ReadOnQemu(settings, disk);
             qemu.Add(q.MegabytesPerSecond);
             log.WriteLine($"bench virtio: round {round}: qemu {q.MegabytesPerSecond:0.0} MB/s ({q.Bytes} bytes in {q.Seconds} s)");
@@ -122,7 +129,12 @@ public static partial class VirtioBenchmark
         }, console);
         var result = machine.Run(s.Timeout);
         var read = Parse("Actorvisor", result.ConsoleOutput, $"{result}");
-        return read with { NotifyExitsToVcpu = machine.Parts.Virtio.NotifyExitsToVcpu, EventFdNotifications = machine.Parts.Virtio.EventFdNotifications };
+        return read with
+        {
+            NotifyExitsToVcpu = machine.Parts.Virtio.NotifyExitsToVcpu, EventFdNotifications = machine.Parts.Virtio.EventFdNotifications,
+            VcpuExits = (machine.Parts.Vcpus.Sum(v => v.ExitCounts?.PortIo ?? 0), machine.Parts.Vcpus.Sum(v => v.ExitCounts?.Mmio ?? 0)),
+            Interrupts = machine.Parts.Virtio.Transports.Sum(t => t.InterruptsSent),
+        };
     }
 
     private static ReadRun ReadOnQemu(Settings s, string disk)
