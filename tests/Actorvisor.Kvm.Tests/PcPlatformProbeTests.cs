@@ -30,7 +30,11 @@ public sealed partial class PcPlatformProbeTests
             .ContinueWith(t => t.IsCompletedSuccessfully ? machine.SendConsoleInput(Encoding.ASCII.GetBytes(Line)) : -1, TaskScheduler.Default);
         // Measured: a few seconds nested (10 timer ticks of 10 ms plus ~100 exits); the bound only catches a lost interrupt.
         var result = await Task.Run(() => machine.Run(TimeSpan.FromSeconds(120)));
-        Assert.True(result.Outcome == MachineOutcome.Exited, $"{result}; console:\n{result.ConsoleOutput}");
+        // Where a run that never ends stopped (seen once under load, waiting for the line): whether the line was fed,
+        // what the UART still holds and how often it raised its interrupt.
+        Assert.True(result.Outcome == MachineOutcome.Exited,
+            $"{result}; line fed: {(feeder.IsCompletedSuccessfully ? $"{feeder.Result} bytes" : "not yet")}; UART input pending {machine.Serial.PendingInput}, "
+            + $"interrupts raised {machine.Serial.InterruptsRaised}; console:\n{result.ConsoleOutput}");
         Assert.Equal(Line.Length, await feeder);
         var rx = ReceiveCount().Match(result.ConsoleOutput);
         Assert.True(rx.Success, result.ConsoleOutput);
