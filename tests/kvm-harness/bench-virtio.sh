@@ -25,6 +25,7 @@ initramfs_root "$work/blk" bench-virtio virtio_mmio virtio_pci virtio_blk
 while [ ! -b /dev/vda ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 if [ -b /dev/vda ]; then
   dd if=/dev/vda of=/dev/null bs=1M iflag=direct 2>/dev/null
+  echo ACTORVISOR-VIRTIO-BLK-TIMED
   start=$(cut -d' ' -f1 /proc/uptime)
   dd if=/dev/vda of=/dev/null bs=1M iflag=direct 2>/dev/null
   end=$(cut -d' ' -f1 /proc/uptime)

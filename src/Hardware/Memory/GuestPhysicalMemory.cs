@@ -25,6 +25,9 @@ public sealed unsafe class GuestPhysicalMemory
         ArgumentNullException.ThrowIfNull(slots);
     }
 
+    /// <summary>The VM's memslots as they are now, for checking and translating the many ranges of one step against one set.</summary>
+    public GuestMemoryView View() => new(_slots());
+
     /// <summary>True if [<paramref name="gpa"/>, +<paramref name="length"/>) lies inside one slot (writable if <paramref name="forWrite"/>).</summary>
     public bool Contains(ulong gpa, ulong length, bool forWrite) => TryTranslate(gpa, length, forWrite, out _);
 
@@ -89,11 +92,13 @@ public sealed unsafe class GuestPhysicalMemory
 
     private nint Translate(ulong gpa, ulong length, bool forWrite)
     {
-        if (!TryTranslate(gpa, length, forWrite, out nint host))
-            throw new GuestMemoryFaultException(
-                $"guest-physical range 0x{gpa:x}+0x{length:x} is not {(forWrite ? "writable " : "")}guest RAM (it must lie inside one {(forWrite ? "writable " : "")}memslot)");
+        if (!TryTranslate(gpa, length, forWrite, out nint host)) throw Fault(gpa, length, forWrite);
         return host;
     }
+
+    /// <summary>The fault a device access to [<paramref name="gpa"/>, +<paramref name="length"/>) outside (writable) guest RAM raises.</summary>
+    internal static GuestMemoryFaultException Fault(ulong gpa, ulong length, bool forWrite) => new(
+        $"guest-physical range 0x{gpa:x}+0x{length:x} is not {(forWrite ? "writable " : "")}guest RAM (it must lie inside one {(forWrite ? "writable " : "")}memslot)");
 
     private nint TranslateAligned(ulong gpa, ulong length, bool forWrite)
     {
@@ -104,11 +109,5 @@ public sealed unsafe class GuestPhysicalMemory
         return host;
     }
 
-    private bool TryTranslate(ulong gpa, ulong length, bool forWrite, out nint host)
-    {
-        host = 0;
-        if (length == 0 || gpa + length < gpa) return false;
-        if (!_slots().TryTranslate(gpa, length, out host, out var slot)) return false;
-        return !(forWrite && slot!.IsReadOnly);
-    }
+    private bool TryTranslate(ulong gpa, ulong length, bool forWrite, out nint host) => View().TryTranslate(gpa, length, forWrite, out host);
 }

@@ -35,17 +35,18 @@ public static unsafe partial class VectoredIo
     {
         ArgumentNullException.ThrowIfNull(fd);
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        // A copy the loop may advance through: a short transfer leaves the first buffer partly done.
-        var rest = buffers.ToArray();
+        // The caller's buffers as given; a copy only once a short transfer leaves one of them partly done.
+        HostBuffer[]? copy = null;
         int first = 0;
         long total = 0;
-        while (first < rest.Length)
+        while (first < buffers.Length)
         {
+            ReadOnlySpan<HostBuffer> rest = copy is null ? buffers : copy;
             if (rest[first].Length == 0) { first++; continue; }
             int count = Math.Min(rest.Length - first, MaxBuffersPerCall);
             nint n;
             // Safe: the buffers are host memory the caller checked, and the kernel reads only the iovec array given.
-            fixed (HostBuffer* iov = &rest[first])
+            fixed (HostBuffer* iov = rest[first..])
                 n = write ? PWriteV(fd.Fd, iov, count, offset + total) : PReadV(fd.Fd, iov, count, offset + total);
             if (n < 0)
             {
@@ -62,7 +63,12 @@ public static unsafe partial class VectoredIo
             for (long left = n; left > 0;)
             {
                 if (left >= rest[first].Length) { left -= rest[first].Length; first++; }
-                else { rest[first] = rest[first].Slice(left, long.MaxValue); left = 0; }
+                else
+                {
+                    copy ??= buffers.ToArray();
+                    copy[first] = copy[first].Slice(left, long.MaxValue);
+                    left = 0;
+                }
             }
         }
         return total;

@@ -94,18 +94,29 @@ public sealed class DescriptorChain
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, streamLength - offset);
-        var mapped = new List<HostBuffer>(buffers.Count);
+        // Two passes over the same rule: how many buffers the range touches, then their host addresses, all translated
+        // against one memslot set.
+        var mapped = new HostBuffer[Touched(buffers, offset, length, null, default, false)];
+        Touched(buffers, offset, length, mapped, _memory.View(), forWrite);
+        return mapped;
+    }
+
+    // The buffers' parts that stream bytes [offset, +length) cover, in order: counted, and translated into mapped if given.
+    private static int Touched(IReadOnlyList<VirtqueueBuffer> buffers, long offset, long length, HostBuffer[]? mapped, GuestMemoryView view, bool forWrite)
+    {
+        int count = 0;
         long skip = offset, left = length;
-        foreach (var b in buffers)
+        for (int i = 0; i < buffers.Count && left > 0; i++)
         {
-            if (left == 0) break;
+            var b = buffers[i];
             if (skip >= b.Length) { skip -= b.Length; continue; }
             long n = Math.Min(b.Length - skip, left);
-            mapped.Add(new HostBuffer(_memory.HostAddressOf(b.Address + (ulong)skip, (ulong)n, forWrite), n));
+            if (mapped is not null) mapped[count] = new HostBuffer(view.HostAddressOf(b.Address + (ulong)skip, (ulong)n, forWrite), n);
+            count++;
             left -= n;
             skip = 0;
         }
-        return [.. mapped];
+        return count;
     }
 
     /// <inheritdoc />

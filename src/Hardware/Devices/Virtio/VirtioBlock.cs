@@ -304,6 +304,11 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable
     private void Cut(Request r, List<Piece> pieces)
     {
         int count = (int)Math.Clamp(r.Bytes / MinPieceBytes, 1, IoParallelism);
+        if (count == 1)
+        {
+            pieces.Add(new Piece(r, r.Offset, r.Data!, r.Bytes));
+            return;
+        }
         // Whole pages a piece, so no page of guest RAM is filled by two threads.
         long size = (r.Bytes + count - 1) / count;
         size = (size + PieceAlignment - 1) / PieceAlignment * PieceAlignment;
