@@ -17,6 +17,17 @@ from xml.sax.saxutils import escape, quoteattr
 LINE = re.compile(r"KVMTEST (PLAN|RUN|PASS|FAIL|SKIP|DONE)\s?(.*)$")
 
 
+def split_name(rest, known):
+    """Splits "NAME: MESSAGE". A theory case's name has ": " in it ("T.M(vcpus: 1)"), so the longest test name the
+    run announced that the line starts with is the name; the first ": " only for a name it never announced."""
+    rest = rest.strip()
+    for name in sorted(set(known), key=len, reverse=True):
+        if rest == name or rest.startswith(name + ": "):
+            return name, rest[len(name) + 2:]
+    name, _, msg = rest.partition(": ")
+    return name.strip(), msg
+
+
 def parse(path):
     results, planned, started, done = {}, [], [], None
     with open(path, errors="replace") as f:
@@ -34,8 +45,8 @@ def parse(path):
                 name, ms = (t.group(1), int(t.group(2))) if t else (rest.strip(), 0)
                 results[name] = ("Passed", ms, "")
             elif kind in ("FAIL", "SKIP"):
-                name, _, msg = rest.partition(": ")
-                results[name.strip()] = ("Failed" if kind == "FAIL" else "NotExecuted", 0, msg)
+                name, msg = split_name(rest, started + planned)
+                results[name] = ("Failed" if kind == "FAIL" else "NotExecuted", 0, msg)
             elif kind == "DONE":
                 done = rest
     return results, planned, started, done
