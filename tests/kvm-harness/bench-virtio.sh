@@ -17,6 +17,8 @@
 # change it). Runs from the repository root; DOTNET is the dotnet executable.
 set -eu
 [ -c /dev/net/tun ] || modprobe tun
+# KVM's per-VM exit counters, which the bench reads around each timed read.
+[ -d /sys/kernel/debug/kvm ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null || true
 work=$(mktemp -d /tmp/bench-virtio.XXXXXX)
 . "$(dirname "$0")/initramfs-root.sh"
 

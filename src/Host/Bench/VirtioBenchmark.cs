@@ -223,6 +223,7 @@ public static partial class VirtioBenchmark
     private sealed class TimedReadAccounting(int processId)
     {
         private CpuAccounting? _start, _end;
+        private KvmVmStats? _kvmStart;
 
         /// <summary>Milliseconds on a CPU of the threads named <paramref name="threadName"/> during the timed read; NaN if it was not seen.</summary>
         public double OnCpuMilliseconds(string threadName) =>
@@ -232,11 +233,16 @@ public static partial class VirtioBenchmark
 
         public void OnLine(string line)
         {
-            if (line.Contains(TimedReadStartMarker, StringComparison.Ordinal)) _start = CpuAccounting.Take(processId);
+            if (line.Contains(TimedReadStartMarker, StringComparison.Ordinal))
+            {
+                _kvmStart = KvmVmStats.Take(processId);
+                _start = CpuAccounting.Take(processId);
+            }
             else if (line.Contains(BlockMarker + " bytes=", StringComparison.Ordinal) && _start is { } start)
             {
                 _end = CpuAccounting.Take(processId);
-                Described = CpuAccounting.Describe(start, _end);
+                var kvm = KvmVmStats.Take(processId);
+                Described = $"{CpuAccounting.Describe(start, _end)}; {KvmVmStats.Describe(_kvmStart!, kvm)}";
             }
         }
     }
