@@ -5,7 +5,7 @@ namespace Actorvisor.Host.Bench;
 
 /// <summary>
 /// One moment's CPU accounting of the host (the aggregate line of /proc/stat, in USER_HZ ticks) and of one process's
-/// threads (/proc/PID/task/TID: the name from stat, the time on a CPU in nanoseconds from schedstat, the guest time from
+/// threads (/proc/PID/task/TID: the name from stat, the time on a CPU from schedstat (<see cref="ThreadSchedStat.Parse"/>), the guest time from
 /// stat): owns the numbers, and says where the CPU went between two moments. A benchmark uses it to tell a VMM's
 /// device threads, its vCPU thread and the host's idle time apart over a timed stretch of a guest's work.
 /// </summary>
@@ -26,7 +26,7 @@ public sealed class CpuAccounting
     private Dictionary<int, ThreadTimes> Threads { get; }
 
     /// <summary>One thread's name and times so far.</summary>
-    private readonly record struct ThreadTimes(string Name, long OnCpuNanoseconds, long SystemTicks, long GuestTicks);
+    private readonly record struct ThreadTimes(string Name, double OnCpuSeconds, long SystemTicks, long GuestTicks);
 
     /// <summary>Reads the host's and process <paramref name="processId"/>'s accounting now (threads that end meanwhile are skipped).</summary>
     public static CpuAccounting Take(int processId)
@@ -60,8 +60,7 @@ public sealed class CpuAccounting
                 var rest = stat[(close + 2)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
                 long system = rest.Length > 12 && long.TryParse(rest[12], NumberStyles.None, CultureInfo.InvariantCulture, out long k) ? k : 0;
                 long guest = rest.Length > 40 && long.TryParse(rest[40], NumberStyles.None, CultureInfo.InvariantCulture, out long g) ? g : 0;
-                var sched = File.ReadAllText(Path.Combine(dir, "schedstat")).Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                long onCpu = sched.Length > 0 && long.TryParse(sched[0], NumberStyles.None, CultureInfo.InvariantCulture, out long c) ? c : 0;
+                double onCpu = ThreadSchedStat.Parse(File.ReadAllText(Path.Combine(dir, "schedstat")))?.OnCpu ?? 0;
                 threads[tid] = new ThreadTimes(name, onCpu, system, guest);
             }
             catch (IOException)
@@ -82,17 +81,18 @@ public sealed class CpuAccounting
         ArgumentNullException.ThrowIfNull(to);
         ArgumentNullException.ThrowIfNull(threadName);
         string name = threadName.Length > 15 ? threadName[..15] : threadName;
-        return ByThreadName(from, to).TryGetValue(name, out var times) ? times.OnCpu / 1e6 : 0;
+        return ByThreadName(from, to).TryGetValue(name, out var times) ? times.OnCpu * 1e3 : 0;
     }
 
-    // Each thread name's time on a CPU (ns) and in the kernel and the guest (ticks) between the two moments.
-    private static Dictionary<string, (long OnCpu, long System, long Guest)> ByThreadName(CpuAccounting from, CpuAccounting to)
+    // Each thread name's time on a CPU (seconds) and in the kernel and the guest (ticks) between the two moments.
+    private static Dictionary<string, (double OnCpu, long System, long Guest)> ByThreadName(CpuAccounting from, CpuAccounting to)
     {
-        var byName = new Dictionary<string, (long OnCpu, long System, long Guest)>();
+        var byName = new Dictionary<string, (double OnCpu, long System, long Guest)>();
         foreach (var (tid, now) in to.Threads)
         {
             var before = from.Threads.TryGetValue(tid, out var b) ? b : new ThreadTimes(now.Name, 0, 0, 0);
-            long onCpu = now.OnCpuNanoseconds - before.OnCpuNanoseconds, guest = now.GuestTicks - before.GuestTicks;
+            double onCpu = now.OnCpuSeconds - before.OnCpuSeconds;
+            long guest = now.GuestTicks - before.GuestTicks;
             long system = now.SystemTicks - before.SystemTicks;
             if (onCpu <= 0) continue;
             byName[now.Name] = byName.TryGetValue(now.Name, out var sum) ? (sum.OnCpu + onCpu, sum.System + system, sum.Guest + guest) : (onCpu, system, guest);
@@ -125,7 +125,7 @@ public sealed class CpuAccounting
         text.Append("; threads (ms on a CPU):");
         foreach (var (name, times) in byName.OrderByDescending(t => t.Value.OnCpu))
         {
-            text.Append(CultureInfo.InvariantCulture, $" {name}={times.OnCpu / 1e6:0.#}");
+            text.Append(CultureInfo.InvariantCulture, $" {name}={times.OnCpu * 1e3:0.#}");
             text.Append(CultureInfo.InvariantCulture, $" (system {times.System * 10}, guest {times.Guest * 10})");
         }
         return text.ToString();
